@@ -1,0 +1,182 @@
+import type {
+  QueueBackendCapabilities,
+  QueueStatistics,
+  QueuedTaskRecord,
+  StaleTaskRecoveryResult,
+} from '../models/queued-task-record.js';
+
+/** Which records a claim may take. */
+export interface ClaimFilter {
+  /** Queues to claim from; `undefined` or empty means every queue. */
+  queues?: readonly string[];
+  /** Execution backends the claimer runs; `undefined` means any. */
+  executionBackends?: readonly string[];
+}
+
+/** A batch claim request. */
+export interface ClaimManyOptions extends ClaimFilter {
+  /** Most records to claim. */
+  limit: number;
+  /** Id of the claiming worker, stored on the record. */
+  workerId: string;
+}
+
+/** Fence of a running write: the write applies only while the record is running with this retry count. */
+export interface FenceOptions {
+  /** Retry count the caller claimed; omitted, the write still requires `running`. */
+  expectedRetryCount?: number;
+}
+
+/** Options of `failTask`. */
+export interface FailTaskOptions extends FenceOptions {
+  /** Whether the retry policy may requeue the record. @default true */
+  retry?: boolean;
+  /** When the retry becomes due (`scheduled` until then); omitted, the retry is due at once. */
+  retryAt?: Date | null;
+}
+
+/** Options of `requeueStaleRunning`. */
+export interface StaleRecoveryOptions {
+  /** Heartbeat age (ms) after which a running record counts as stale. A `null` heartbeat is stale at once. */
+  staleAfter: number;
+  /** Task names whose stale records fail instead of being requeued (`requeueOnStale: false`). */
+  failTaskNames?: readonly string[];
+  /** Most records to recover in one pass. */
+  limit?: number;
+}
+
+/** Options of `setExecutionRef`. */
+export interface SetExecutionRefOptions extends Omit<FenceOptions, never> {
+  /**
+   * Compare-and-swap: apply only while the record's current ref equals this (`null`: no ref).
+   * Omitted, any current ref is replaced.
+   */
+  expectedRef?: string | null;
+}
+
+/** Options of `listPending`. */
+export interface ListPendingOptions extends ClaimFilter {
+  /** @default 100 */
+  limit?: number;
+  /** Only records due by now. @default true */
+  dueOnly?: boolean;
+}
+
+/** Options of `listCompletedByTask`. */
+export interface ListCompletedOptions {
+  /** Only records completed at or after this time. */
+  since?: Date;
+  /** @default 10 */
+  limit?: number;
+}
+
+/** A backend-specific extra for `enqueue` (for example a TypeORM `EntityManager` as `manager`). */
+export type BackendEnqueueContext = Record<string, unknown>;
+
+/**
+ * Persistence of task records. Every backend implements exactly these semantics, proven by
+ * `describeQueueBackendConformance`. Also the DI token of the configured backend.
+ *
+ * Rules every implementation keeps:
+ * - records returned are copies, never live storage;
+ * - `enqueue` with a key returns the non-terminal holder unchanged, or creates the record when only terminal
+ *   records hold the key; exactly one record wins concurrent enqueues of one key;
+ * - claims take only due `pending`/`scheduled` records, highest priority first, then oldest `queuedAt`,
+ *   and never hand one record to two claimers;
+ * - `completeTask`, `failTask`, `touchHeartbeat(s)`, `nullHeartbeats` apply only to `running` records
+ *   (and, with `expectedRetryCount`, only with that retry count); `null`/`false` means not applied.
+ */
+export abstract class QueueBackend {
+  /** What the backend does natively. */
+  abstract get capabilities(): QueueBackendCapabilities;
+
+  /** Open connections / create schema. Idempotent. */
+  abstract open(): Promise<void>;
+  /** Release what `open` created. Never closes a client or DataSource handed in by the user. Idempotent. */
+  abstract close(): Promise<void>;
+
+  /**
+   * Persist a fully formed record (id, status and times set by the caller).
+   * Returns the stored record: the given one, or the active holder of its key.
+   */
+  abstract enqueue(record: QueuedTaskRecord, context?: BackendEnqueueContext): Promise<QueuedTaskRecord>;
+  /** Persist many records with `enqueue`'s semantics; results in input order. */
+  abstract enqueueMany(records: readonly QueuedTaskRecord[]): Promise<QueuedTaskRecord[]>;
+
+  abstract getTask(id: string): Promise<QueuedTaskRecord | null>;
+  /** The non-terminal holder of a key, else the most recently created terminal record with it. */
+  abstract getTaskByKey(key: string): Promise<QueuedTaskRecord | null>;
+  /** Pending/scheduled records in claim order. */
+  abstract listPending(options?: ListPendingOptions): Promise<QueuedTaskRecord[]>;
+
+  /** Claim one record by id if it is due and claimable. */
+  abstract claimTask(id: string, options: { workerId: string }): Promise<QueuedTaskRecord | null>;
+  /** Claim the next due record. */
+  async claimNext(options: ClaimFilter & { workerId: string }): Promise<QueuedTaskRecord | null> {
+    const [record] = await this.claimMany({ ...options, limit: 1 });
+    return record ?? null;
+  }
+  /** Claim up to `limit` due records atomically, in claim order. */
+  abstract claimMany(options: ClaimManyOptions): Promise<QueuedTaskRecord[]>;
+
+  abstract completeTask(id: string, result?: unknown, options?: FenceOptions): Promise<QueuedTaskRecord | null>;
+  abstract failTask(id: string, error: string, options?: FailTaskOptions): Promise<QueuedTaskRecord | null>;
+  /**
+   * Cancel a non-terminal record (pending, scheduled or running). Returns the cancelled record, or `null`
+   * when it was missing or already terminal. A running record's worker learns through its heartbeat fence.
+   */
+  abstract cancelTask(id: string): Promise<QueuedTaskRecord | null>;
+  /**
+   * Put a failed or cancelled record back to `pending` with `retryCount` 0 (same id).
+   * Returns `null` when the record is missing or not failed/cancelled, or when its key is now held by another
+   * active record.
+   */
+  abstract retryTask(id: string): Promise<QueuedTaskRecord | null>;
+
+  abstract touchHeartbeat(id: string, options?: FenceOptions): Promise<boolean>;
+  /** Touch many heartbeats in one round trip; returns the ids that were applied. */
+  abstract touchHeartbeats(batch: ReadonlyArray<{ id: string; expectedRetryCount: number }>): Promise<string[]>;
+  /** Clear heartbeats so stale recovery hands the records to another worker at once. */
+  abstract nullHeartbeats(batch: ReadonlyArray<{ id: string; expectedRetryCount: number }>): Promise<void>;
+  /** Requeue (retry left) or fail running records whose heartbeat is older than `staleAfter`, in every queue. */
+  abstract requeueStaleRunning(options: StaleRecoveryOptions): Promise<StaleTaskRecoveryResult>;
+
+  /**
+   * Shallow-merge `patch` into a running record's metadata (e.g. latest progress). Fenced like a heartbeat.
+   */
+  abstract patchMetadata(id: string, patch: Record<string, unknown>, options?: FenceOptions): Promise<boolean>;
+
+  /** Store (or clear) an external execution reference on a non-terminal record. */
+  abstract setExecutionRef(
+    id: string,
+    ref: string | null,
+    options?: SetExecutionRefOptions,
+  ): Promise<QueuedTaskRecord | null>;
+  /** Move a non-terminal record to another execution backend (clears its ref), e.g. a dispatch fallback. */
+  abstract setExecutionBackend(
+    id: string,
+    executionBackend: string,
+    options?: FenceOptions & { executionProfile?: string | null },
+  ): Promise<QueuedTaskRecord | null>;
+  /** Non-terminal records that carry an execution ref, oldest first. */
+  abstract listRunningExternal(options?: { limit?: number }): Promise<QueuedTaskRecord[]>;
+
+  abstract getStatistics(options?: { queue?: string }): Promise<QueueStatistics>;
+  /** Completed records of one task, newest completion first. */
+  abstract listCompletedByTask(taskName: string, options?: ListCompletedOptions): Promise<QueuedTaskRecord[]>;
+  /** Delete terminal records completed before `before`; returns how many. */
+  abstract cleanupTerminal(before: Date, options?: { limit?: number }): Promise<number>;
+  /** Every record, streamed in chunks. */
+  abstract iterAll(options?: { chunkSize?: number }): AsyncIterable<QueuedTaskRecord>;
+
+  /**
+   * Take or renew a short cluster-wide lease (maintenance loops that must run once per cluster).
+   * True when `owner` holds the lease named `name` for the next `ttl` ms.
+   */
+  abstract acquireLease(name: string, owner: string, ttl: number): Promise<boolean>;
+
+  /** Hint other workers that `queue` has new due work. Polling stays the truth. */
+  abstract notifyNewTask(queue: string): Promise<void>;
+  /** Resolve when a wakeup hint arrives (true), or `timeout` ms pass or `signal` aborts (false). */
+  abstract waitForNotifications(timeout: number, signal?: AbortSignal): Promise<boolean>;
+}

@@ -1,0 +1,22 @@
+import type { QueuedTaskRecord } from '../models/queued-task-record.js';
+import type { QueueEventLevel } from '../events/queue-event.js';
+
+/** What a running task can read and report. */
+export interface TaskExecutionContext {
+  readonly taskId: string;
+  readonly taskName: string;
+  /** Attempt number: retryCount + 1. */
+  readonly attempt: number;
+  /** A copy of the record as claimed. */
+  readonly record: QueuedTaskRecord;
+  /** Keyword arguments of the record. */
+  readonly kwargs: Record<string, unknown>;
+  /** Fires on timeout, cancellation, claim loss and shutdown abort. */
+  readonly signal: AbortSignal;
+  /** Report progress (`task.progress`); the latest progress is kept in the record's metadata. */
+  progress(current: number, total?: number, message?: string): Promise<void>;
+  /** Publish a `task.log` event. */
+  log(message: string, payload?: Record<string, unknown>, level?: QueueEventLevel): Promise<void>;
+  /** Publish a custom event. */
+  event(type: string, payload?: Record<string, unknown>): Promise<void>;
+}

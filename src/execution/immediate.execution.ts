@@ -1,0 +1,43 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { QueuedTaskRecord } from '../models/queued-task-record.js';
+import { isTerminalStatus } from '../models/task-status.js';
+import { ExecutionBackend, type ExecuteOptions } from './execution-backend.js';
+import type { TaskRunner } from './task-runner.js';
+
+/**
+ * Runs a record inline, inside the `enqueue` call that created it, through every attempt: a failed attempt
+ * with retries left waits its backoff (or the record's delay) and runs again. `enqueue` returns the final record.
+ * Useful in tests and scripts; a worker never needs to be running.
+ */
+export class ImmediateExecutionBackend extends ExecutionBackend {
+  readonly name: string = 'immediate';
+  readonly isExternal = false;
+  private readonly workerId = `immediate:${process.pid}:${randomUUID().slice(0, 8)}`;
+
+  constructor(_config: unknown = {}) {
+    super();
+  }
+
+  execute(runner: TaskRunner, record: QueuedTaskRecord, options: ExecuteOptions): Promise<QueuedTaskRecord | null> {
+    return runner.run(record, options);
+  }
+
+  /** Run the freshly enqueued record to a terminal state. */
+  override async onEnqueued(runner: TaskRunner, record: QueuedTaskRecord): Promise<QueuedTaskRecord> {
+    let current: QueuedTaskRecord | null = record;
+    while (current && !isTerminalStatus(current.status)) {
+      if (current.status === 'running') {
+        // Someone else (a worker) runs it: wait for the outcome rather than running it twice.
+        await sleep(20);
+        current = await runner.backend.getTask(record.id);
+        continue;
+      }
+      const wait = current.scheduledAt ? current.scheduledAt.getTime() - Date.now() : 0;
+      if (wait > 0) await sleep(wait);
+      const claimed = await runner.backend.claimTask(record.id, { workerId: this.workerId });
+      current = claimed ? ((await runner.run(claimed, { workerId: this.workerId })) ?? (await runner.backend.getTask(record.id))) : await runner.backend.getTask(record.id);
+    }
+    return current ?? record;
+  }
+}

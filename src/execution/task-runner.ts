@@ -1,0 +1,247 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { QueueBackend } from '../backends/queue-backend.js';
+import { taskContextStorage } from '../context/task-context.storage.js';
+import type { TaskExecutionContext } from '../context/task-execution-context.js';
+import { NonRetryableError } from '../errors/non-retryable.error.js';
+import { TaskCancelledError } from '../errors/task-cancelled.error.js';
+import { TaskTimeoutError } from '../errors/task-timeout.error.js';
+import { QueueEvents } from '../events/queue-events.js';
+import type { QueueEventLevel } from '../events/queue-event.js';
+import type { QueuedTaskRecord } from '../models/queued-task-record.js';
+import { copyRecord } from '../models/record-copy.js';
+import { assertJsonSerializable } from '../serialization/assert-json.js';
+import type { TaskDefinition } from '../tasks/task-definition.js';
+import { TaskRegistry } from '../tasks/task.registry.js';
+import { ClaimLostError, ShutdownAbortError } from './abort-reasons.js';
+import { describeError } from './describe-error.js';
+import { retryDelay } from './retry-backoff.js';
+
+/** A record running in this process. */
+export interface RunningTask {
+  record: QueuedTaskRecord;
+  controller: AbortController;
+  workerId: string;
+}
+
+/** Options of `TaskRunner.run`. */
+export interface RunOptions {
+  workerId: string;
+  /** An outer signal (e.g. shutdown) that aborts the run. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Runs claimed records in this process: resolves the task, injects its context, enforces the timeout, and
+ * persists the outcome through fenced backend writes. Shared by the worker, the `immediate` backend and the
+ * `run-task` CLI, and the one place that knows the retry policy.
+ */
+@Injectable()
+export class TaskRunner {
+  private readonly logger = new Logger(TaskRunner.name);
+  private readonly inFlight = new Map<string, RunningTask>();
+
+  constructor(
+    readonly backend: QueueBackend,
+    readonly tasks: TaskRegistry,
+    readonly events: QueueEvents,
+  ) {}
+
+  /** Records running in this process right now. */
+  get running(): ReadonlyMap<string, RunningTask> {
+    return this.inFlight;
+  }
+
+  /** Abort a record running in this process; true when it was running here. */
+  abort(taskId: string, reason: Error): boolean {
+    const running = this.inFlight.get(taskId);
+    if (!running) return false;
+    running.controller.abort(reason);
+    return true;
+  }
+
+  /** Run a claimed (running) record and persist its outcome. Never throws. */
+  async run(record: QueuedTaskRecord, options: RunOptions): Promise<QueuedTaskRecord | null> {
+    const definition = this.tasks.find(record.taskName);
+    if (!definition) return this.failUnknownTask(record);
+
+    const controller = new AbortController();
+    const onOuterAbort = () => controller.abort(options.signal?.reason);
+    options.signal?.addEventListener('abort', onOuterAbort, { once: true });
+    if (options.signal?.aborted) controller.abort(options.signal.reason);
+    const timeout = this.timeoutOf(record, definition);
+    const timer =
+      timeout !== undefined
+        ? setTimeout(() => controller.abort(new TaskTimeoutError(timeout, { taskName: record.taskName, taskId: record.id })), timeout)
+        : undefined;
+    this.inFlight.set(record.id, { record, controller, workerId: options.workerId });
+
+    try {
+      await this.publishLifecycle('task.started', record, options.workerId);
+      const result = await this.invoke(definition, record, controller.signal);
+      if (controller.signal.aborted) return await this.onAbort(record, definition, controller.signal.reason, options.workerId);
+      return await this.complete(record, definition, result, options.workerId);
+    } catch (error) {
+      if (controller.signal.aborted) return await this.onAbort(record, definition, controller.signal.reason, options.workerId);
+      return await this.fail(record, definition, error, options.workerId);
+    } finally {
+      if (timer) clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onOuterAbort);
+      this.inFlight.delete(record.id);
+    }
+  }
+
+  /**
+   * Persist a failure through the retry policy (fenced). Used by `run` and by external reconcilers.
+   * Returns the updated record, or `null` when the fence rejected the write.
+   */
+  async fail(
+    record: QueuedTaskRecord,
+    definition: TaskDefinition | undefined,
+    error: unknown,
+    workerId: string | null = record.workerId,
+  ): Promise<QueuedTaskRecord | null> {
+    if (error instanceof TaskCancelledError) return this.cancelRunning(record, workerId);
+    const retry = !(error instanceof NonRetryableError) && record.retryCount < record.maxRetries;
+    const delay = retry ? retryDelay(definition?.options.retryBackoff, record.retryCount) : 0;
+    const message = describeError(error);
+    const updated = await this.backend.failTask(record.id, message, {
+      retry,
+      expectedRetryCount: record.retryCount,
+      retryAt: delay > 0 ? new Date(Date.now() + delay) : null,
+    });
+    if (!updated) return this.reportClaimLost(record, workerId);
+    const willRetry = updated.status !== 'failed';
+    await this.publishLifecycle('task.failed', record, workerId, {
+      level: willRetry ? 'warning' : 'error',
+      message,
+      payload: { error: message, willRetry, retryAt: willRetry ? (updated.scheduledAt?.toISOString() ?? null) : null },
+    });
+    if (willRetry) await this.backend.notifyNewTask(updated.queue).catch(() => undefined);
+    return updated;
+  }
+
+  /** Persist a success (fenced) and publish `task.completed` unless quiet. */
+  async complete(
+    record: QueuedTaskRecord,
+    definition: TaskDefinition | undefined,
+    result: unknown,
+    workerId: string | null = record.workerId,
+  ): Promise<QueuedTaskRecord | null> {
+    const value = result === undefined ? null : result;
+    try {
+      assertJsonSerializable(value, 'result', record.taskName);
+    } catch (error) {
+      return this.fail(record, definition, new NonRetryableError(describeError(error)), workerId);
+    }
+    const updated = await this.backend.completeTask(record.id, value, { expectedRetryCount: record.retryCount });
+    if (!updated) return this.reportClaimLost(record, workerId);
+    const quiet = definition?.options.quietSuccess || record.metadata['quietSuccess'] === true;
+    if (!quiet) await this.publishLifecycle('task.completed', record, workerId, { payload: { result: value } });
+    return updated;
+  }
+
+  /** Publish `task.claim_lost` for a write the fence rejected. */
+  async reportClaimLost(record: QueuedTaskRecord, workerId: string | null): Promise<null> {
+    this.logger.warn(`Task ${record.taskName} (${record.id}) lost its claim; the result of this attempt is discarded`);
+    await this.publishLifecycle('task.claim_lost', record, workerId, {
+      level: 'warning',
+      message: 'claim lost: the record changed state or was claimed by another worker',
+    });
+    return null;
+  }
+
+  /** Publish a lifecycle event about a record; best effort unless events are strict. */
+  async publishLifecycle(
+    type: string,
+    record: QueuedTaskRecord,
+    workerId: string | null,
+    extra: { level?: QueueEventLevel; message?: string; payload?: Record<string, unknown> } = {},
+  ): Promise<void> {
+    try {
+      await this.events.publish({ type, record: { ...record, workerId }, workerId, ...extra });
+    } catch (error) {
+      this.logger.warn(`Publishing ${type} for ${record.id} failed: ${describeError(error)}`);
+    }
+  }
+
+  private timeoutOf(record: QueuedTaskRecord, definition: TaskDefinition): number | undefined {
+    const fromRecord = record.metadata['timeout'];
+    return typeof fromRecord === 'number' && fromRecord > 0 ? fromRecord : definition.options.timeout;
+  }
+
+  private async invoke(definition: TaskDefinition, record: QueuedTaskRecord, signal: AbortSignal): Promise<unknown> {
+    const context = this.createContext(record, signal);
+    const args = [...record.args];
+    for (const param of [...definition.injectedParams].sort((a, b) => a.index - b.index)) {
+      args.splice(param.index, 0, param.kind === 'context' ? context : record.id);
+    }
+    const aborted = new Promise<never>((_, reject) => {
+      if (signal.aborted) reject(signal.reason);
+      signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+    });
+    aborted.catch(() => undefined);
+    // A task that ignores its signal still ends the attempt at abort; its late result is dropped.
+    return Promise.race([taskContextStorage.run(context, () => definition.handler(...args)), aborted]);
+  }
+
+  private createContext(record: QueuedTaskRecord, signal: AbortSignal): TaskExecutionContext {
+    const snapshot = copyRecord(record);
+    const publish = (input: { type: string; level?: QueueEventLevel; message?: string; payload?: Record<string, unknown>; progressCurrent?: number; progressTotal?: number }) =>
+      this.events.publish({ record, workerId: record.workerId, ...input }).then(() => undefined);
+    return {
+      taskId: record.id,
+      taskName: record.taskName,
+      attempt: record.retryCount + 1,
+      record: snapshot,
+      kwargs: snapshot.kwargs,
+      signal,
+      progress: async (current, total, message) => {
+        await publish({ type: 'task.progress', progressCurrent: current, progressTotal: total ?? undefined, message });
+        const progress = { current, total: total ?? null, message: message ?? null, at: new Date().toISOString() };
+        await this.backend.patchMetadata(record.id, { progress }, { expectedRetryCount: record.retryCount }).catch(() => false);
+      },
+      log: (message, payload, level) => publish({ type: 'task.log', message, payload, level: level ?? 'info' }),
+      event: (type, payload) => publish({ type, payload }),
+    };
+  }
+
+  private async onAbort(
+    record: QueuedTaskRecord,
+    definition: TaskDefinition,
+    reason: unknown,
+    workerId: string,
+  ): Promise<QueuedTaskRecord | null> {
+    if (reason instanceof ClaimLostError) return this.reportClaimLost(record, workerId);
+    if (reason instanceof ShutdownAbortError) {
+      await this.backend.nullHeartbeats([{ id: record.id, expectedRetryCount: record.retryCount }]).catch(() => undefined);
+      return null;
+    }
+    if (reason instanceof TaskCancelledError) {
+      // The canceller already persisted `cancelled` and published the event.
+      return this.backend.getTask(record.id);
+    }
+    return this.fail(record, definition, reason, workerId);
+  }
+
+  private async cancelRunning(record: QueuedTaskRecord, workerId: string | null): Promise<QueuedTaskRecord | null> {
+    const current = await this.backend.getTask(record.id);
+    if (!current || current.status !== 'running' || current.retryCount !== record.retryCount) {
+      return this.reportClaimLost(record, workerId);
+    }
+    const cancelled = await this.backend.cancelTask(record.id);
+    if (cancelled) await this.publishLifecycle('task.cancelled', record, workerId, { message: 'cancelled by the task' });
+    return cancelled;
+  }
+
+  private async failUnknownTask(record: QueuedTaskRecord): Promise<QueuedTaskRecord | null> {
+    const message = `Unknown task "${record.taskName}": no @Task with this name is registered in this worker`;
+    const updated = await this.backend.failTask(record.id, message, { retry: false, expectedRetryCount: record.retryCount });
+    if (!updated) return this.reportClaimLost(record, record.workerId);
+    await this.publishLifecycle('task.failed', record, record.workerId, {
+      level: 'error',
+      message,
+      payload: { error: message, willRetry: false },
+    });
+    return updated;
+  }
+}

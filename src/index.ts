@@ -1,0 +1,112 @@
+// Public surface of nestjs-queues. Explicit named exports only; optional drivers are never imported from here.
+
+// --- models
+export type { TaskStatus } from './models/task-status.js';
+export { TASK_STATUSES, TERMINAL_STATUSES, CLAIMABLE_STATUSES, isTerminalStatus } from './models/task-status.js';
+export type {
+  QueuedTaskRecord,
+  QueueStatistics,
+  StaleTaskRecoveryResult,
+  QueueBackendCapabilities,
+} from './models/queued-task-record.js';
+export { emptyStatistics } from './models/queued-task-record.js';
+export { newTaskRecord, type NewRecordFields } from './models/new-record.js';
+export { copyRecord } from './models/record-copy.js';
+
+// --- errors
+export { QueueError, type QueueErrorContext } from './errors/queue.error.js';
+export { QueueConfigurationError, type ConfigurationProblem } from './errors/queue-configuration.error.js';
+export { UnknownTaskError } from './errors/unknown-task.error.js';
+export { DuplicateTaskError } from './errors/duplicate-task.error.js';
+export { TaskSerializationError } from './errors/task-serialization.error.js';
+export { NonRetryableError } from './errors/non-retryable.error.js';
+export { TaskCancelledError } from './errors/task-cancelled.error.js';
+export { TaskTimeoutError } from './errors/task-timeout.error.js';
+export { MissingDependencyError } from './errors/missing-dependency.error.js';
+export { QueueDispatchError } from './errors/queue-dispatch.error.js';
+
+// --- queue backends
+export {
+  QueueBackend,
+  type ClaimFilter,
+  type ClaimManyOptions,
+  type FenceOptions,
+  type FailTaskOptions,
+  type StaleRecoveryOptions,
+  type SetExecutionRefOptions,
+  type ListPendingOptions,
+  type ListCompletedOptions,
+  type BackendEnqueueContext,
+} from './backends/queue-backend.js';
+export {
+  registerQueueBackend,
+  QueueBackendName,
+  getQueueBackend,
+  getQueueBackendClass,
+  listQueueBackends,
+  type QueueBackendClass,
+  type QueueBackendConfig,
+  type QueueBackendFactoryContext,
+} from './backends/queue-backend.registry.js';
+
+// --- execution backends
+export { ExecutionBackend, type ExecuteOptions } from './execution/execution-backend.js';
+export {
+  registerExecutionBackend,
+  ExecutionBackendName,
+  getExecutionBackend,
+  getExecutionBackendClass,
+  listExecutionBackends,
+  type ExecutionBackendClass,
+  type ExecutionBackendConfig,
+} from './execution/execution-backend.registry.js';
+export { TaskRunner, type RunningTask, type RunOptions } from './execution/task-runner.js';
+export { retryDelay } from './execution/retry-backoff.js';
+
+// --- decorators and task context
+export { Task, type TaskMetadata } from './decorators/task.decorator.js';
+export { Schedule } from './decorators/schedule.decorator.js';
+export { TaskCtx } from './decorators/task-ctx.decorator.js';
+export { JobId } from './decorators/job-id.decorator.js';
+export type { TaskExecutionContext } from './context/task-execution-context.js';
+export {
+  getCurrentTaskContext,
+  publishTaskProgress,
+  publishTaskLog,
+  publishTaskEvent,
+} from './context/task-context.storage.js';
+export { TaskRegistry } from './tasks/task.registry.js';
+export type { TaskDefinition, ResolvedTaskOptions } from './tasks/task-definition.js';
+
+// --- options
+export type { TaskOptions, EnqueueOptions, EnqueueSpec, RetryBackoff } from './options/task-options.js';
+export type { ScheduleOptions } from './options/schedule-options.js';
+export type {
+  QueuesModuleOptions,
+  WorkerOptions,
+  EventsOptions,
+  GatewayOptions,
+} from './options/queues-module-options.js';
+
+// --- events
+export type {
+  QueueEventEnvelope,
+  QueueLifecycleEventType,
+  QueueEventScope,
+  QueueEventLevel,
+} from './events/queue-event.js';
+export { QUEUE_EVENT_SCHEMA_VERSION } from './events/queue-event.js';
+export type { QueueEventSink } from './events/queue-event-sink.js';
+export { QueueEvents, ofEventType, type QueueEventInput } from './events/queue-events.js';
+
+// --- module, service, worker (core)
+
+// --- typeorm backend (issue 3) — entity/migration live in the `nestjs-queues/typeorm` subpath
+
+// --- redis / valkey backends (issue 4)
+
+// --- schedules (issue 5)
+
+// --- events transports and gateway (issue 6)
+
+// --- cloud run (issue 7)

@@ -1,0 +1,23 @@
+/** Lifecycle state of a queued task record. */
+export type TaskStatus = 'pending' | 'scheduled' | 'running' | 'completed' | 'failed' | 'cancelled';
+
+/** Every status, in lifecycle order. */
+export const TASK_STATUSES: readonly TaskStatus[] = [
+  'pending',
+  'scheduled',
+  'running',
+  'completed',
+  'failed',
+  'cancelled',
+];
+
+/** Statuses a record never leaves (except through an explicit `retry`). */
+export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set<TaskStatus>(['completed', 'failed', 'cancelled']);
+
+/** Statuses a worker may claim once the record is due. */
+export const CLAIMABLE_STATUSES: ReadonlySet<TaskStatus> = new Set<TaskStatus>(['pending', 'scheduled']);
+
+/** True for completed, failed and cancelled. */
+export function isTerminalStatus(status: TaskStatus): boolean {
+  return TERMINAL_STATUSES.has(status);
+}

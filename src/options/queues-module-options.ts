@@ -1,0 +1,79 @@
+import type { QueueBackendConfig } from '../backends/queue-backend.registry.js';
+import type { ExecutionBackendConfig } from '../execution/execution-backend.registry.js';
+import type { QueueEventSink } from '../events/queue-event-sink.js';
+
+/** Worker options. Times in ms. */
+export interface WorkerOptions {
+  /** Run a worker in this process. @default true */
+  enabled?: boolean;
+  /** Most records running at once. @default 10 */
+  concurrency?: number;
+  /** Queues to claim from. @default every queue */
+  queues?: string[];
+  /** Per-queue caps on running records, e.g. `{ files: 2 }`. */
+  queueConcurrency?: Record<string, number>;
+  /** Idle poll interval; backs off up to `maxPollInterval`, capped by the next due time. @default 1000 */
+  pollInterval?: number;
+  /** @default 5000 */
+  maxPollInterval?: number;
+  /** One timer touches every running record's heartbeat at this interval. @default 10000 */
+  heartbeatInterval?: number;
+  /** Heartbeat age after which a running record is recovered. @default 60000 */
+  staleAfter?: number;
+  /** How often stale recovery runs (cluster-wide lease). @default 15000 */
+  staleCheckInterval?: number;
+  /** How often externally dispatched records are reconciled. @default 30000 */
+  reconcileInterval?: number;
+  /** How long shutdown waits for running tasks before aborting them. @default 25000 */
+  shutdownTimeout?: number;
+  /** Terminal-record cleanup; off unless `retention` is set. */
+  cleanup?: { interval?: number; retention?: number };
+  /** Worker id. @default `<hostname>:<pid>:<random>` */
+  workerId?: string;
+}
+
+/** Event options. */
+export interface EventsOptions {
+  /** @default true */
+  enabled?: boolean;
+  /** Extra sinks every event is published to. */
+  sinks?: QueueEventSink[];
+  /** Also publish lifecycle events to the global channel. @default false */
+  publishGlobalLifecycle?: boolean;
+  /** A failed sink delivery fails the task. @default false */
+  strict?: boolean;
+  /** Channel namespace. @default 'nestjs_queues' */
+  namespace?: string;
+  /** Cross-process delivery through the queue backend's transport. @default true where the backend has one */
+  crossProcess?: boolean;
+}
+
+/** Gateway access rule. */
+export interface GatewayOptions {
+  /** Decide whether a socket or request may read a channel. */
+  authorize?: (client: unknown, channel: { scope: 'task' | 'queue' | 'global'; key?: string }) => boolean | Promise<boolean>;
+  /** Allow everyone (explicit opt-in). @default false */
+  allowAnonymous?: boolean;
+  /** socket.io namespace. @default '/queues' */
+  namespace?: string;
+  /** SSE base path. @default '/queues/events' */
+  ssePath?: string;
+}
+
+/** Options of `QueuesModule.forRoot`. */
+export interface QueuesModuleOptions {
+  /** Persistence. @default 'memory' */
+  queueBackend?: QueueBackendConfig;
+  /** Default execution backend of tasks; other registered backends are available by name. @default 'local' */
+  executionBackend?: ExecutionBackendConfig;
+  /** Extra execution backends available to tasks by name. */
+  executionBackends?: ExecutionBackendConfig[];
+  worker?: WorkerOptions;
+  events?: EventsOptions;
+  /** Create each schedule's upcoming occurrence at bootstrap. @default true */
+  initializeSchedules?: boolean;
+  /** Register the WebSocket gateway and SSE endpoint. @default false */
+  gateway?: boolean | GatewayOptions;
+  /** Register the module globally. @default true */
+  isGlobal?: boolean;
+}

@@ -1,0 +1,76 @@
+/** Backoff between retries: a fixed delay in ms, or exponential growth. */
+export type RetryBackoff =
+  | number
+  | {
+      /** First retry delay (ms). */
+      initialDelay: number;
+      /** Growth per retry. @default 2 */
+      multiplier?: number;
+      /** Cap (ms). @default no cap */
+      maxDelay?: number;
+      /** Random extra delay up to this many ms. @default 0 */
+      jitter?: number;
+    };
+
+/** Options of `@Task(name, options)`. */
+export interface TaskOptions {
+  /** @default 'default' */
+  queue?: string;
+  /** Higher runs first. @default 0 */
+  priority?: number;
+  /** Retries after the first attempt. @default 0 */
+  retries?: number;
+  /** Delay before each retry. @default no delay */
+  retryBackoff?: RetryBackoff;
+  /** Attempt timeout in ms; a timed-out attempt fails (retryable). @default no timeout */
+  timeout?: number;
+  /** Execution backend name. @default the module's `executionBackend` */
+  executionBackend?: string;
+  /** Execution profile (e.g. a Cloud Run job). @default null */
+  executionProfile?: string;
+  /** Static deduplication key. @default none */
+  key?: string;
+  /** Human description, stored in record metadata. */
+  description?: string;
+  /** Level of the task's lifecycle log lines. @default 'log' */
+  logLevel?: 'verbose' | 'debug' | 'log' | 'info' | 'warn' | 'error';
+  /** Publish no `task.completed` event for successful runs. @default false */
+  quietSuccess?: boolean;
+  /** Requeue a stale record through the retry policy (false: fail it). @default true */
+  requeueOnStale?: boolean;
+}
+
+/** Options of one enqueue; they never mix with task arguments. */
+export interface EnqueueOptions {
+  /** @default the task's queue */
+  queue?: string;
+  /** Integer; higher runs first. @default the task's priority */
+  priority?: number;
+  /** @default the task's retries */
+  maxRetries?: number;
+  /** Run at (or after) this time. */
+  scheduledAt?: Date;
+  /** Run after this many ms (non-negative). */
+  delay?: number;
+  /** Deduplication key. @default the task's key */
+  key?: string;
+  executionBackend?: string;
+  executionProfile?: string;
+  /** Free JSON metadata stored on the record. */
+  metadata?: Record<string, unknown>;
+  /** Keyword arguments, read by the task through `ctx.kwargs`. */
+  kwargs?: Record<string, unknown>;
+  /** Publish no `task.completed` event. */
+  quietSuccess?: boolean;
+  /** Attempt timeout (ms) for this record. */
+  timeout?: number;
+  /** Backend-specific extra, e.g. `{ manager }` (TypeORM EntityManager) to enqueue inside a transaction. */
+  manager?: unknown;
+}
+
+/** One entry of `enqueueMany`. */
+export interface EnqueueSpec {
+  task: string;
+  args?: unknown[];
+  options?: EnqueueOptions;
+}
