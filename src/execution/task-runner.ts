@@ -39,6 +39,7 @@ export interface RunOptions {
 export class TaskRunner {
   private readonly logger = new Logger(TaskRunner.name);
   private readonly inFlight = new Map<string, RunningTask>();
+  private readonly startListeners: Array<(record: QueuedTaskRecord) => unknown> = [];
 
   constructor(
     readonly backend: QueueBackend,
@@ -49,6 +50,14 @@ export class TaskRunner {
   /** Records running in this process right now. */
   get running(): ReadonlyMap<string, RunningTask> {
     return this.inFlight;
+  }
+
+  /**
+   * Call `listener` whenever a record starts running in this process, before the task body (schedules chain
+   * their next occurrence here). A throwing listener is logged, never fails the task.
+   */
+  onStart(listener: (record: QueuedTaskRecord) => unknown): void {
+    this.startListeners.push(listener);
   }
 
   /** Abort a record running in this process; true when it was running here. */
@@ -77,6 +86,13 @@ export class TaskRunner {
 
     try {
       await this.publishLifecycle('task.started', record, options.workerId);
+      for (const listener of this.startListeners) {
+        try {
+          await listener(record);
+        } catch (error) {
+          this.logger.warn(`A start listener failed for ${record.id}: ${describeError(error)}`);
+        }
+      }
       const result = await this.invoke(definition, record, controller.signal);
       if (controller.signal.aborted) return await this.onAbort(record, definition, controller.signal.reason, options.workerId);
       return await this.complete(record, definition, result, options.workerId);

@@ -1,0 +1,51 @@
+import { QueueConfigurationError } from '../errors/queue-configuration.error.js';
+import type { ExecutionBackend } from './execution-backend.js';
+
+/** The execution backends available in this app, by name; the first one is the default. */
+export class ExecutionBackends {
+  private readonly byName = new Map<string, ExecutionBackend>();
+
+  constructor(
+    backends: ExecutionBackend[],
+    /** Name given to records whose task names no backend. */
+    readonly defaultName: string,
+  ) {
+    for (const backend of backends) this.byName.set(backend.name, backend);
+  }
+
+  get(name: string): ExecutionBackend {
+    const backend = this.byName.get(name);
+    if (!backend) {
+      throw new QueueConfigurationError([
+        { path: 'executionBackend', message: `"${name}" is not configured; configured: ${this.names().join(', ')}` },
+      ]);
+    }
+    return backend;
+  }
+
+  find(name: string): ExecutionBackend | undefined {
+    return this.byName.get(name);
+  }
+
+  has(name: string): boolean {
+    return this.byName.has(name);
+  }
+
+  names(): string[] {
+    return [...this.byName.keys()];
+  }
+
+  list(): ExecutionBackend[] {
+    return [...this.byName.values()];
+  }
+
+  /** Backends that run records in this process (claimed by the worker). */
+  inProcess(): ExecutionBackend[] {
+    return this.list().filter((backend) => !backend.isExternal);
+  }
+
+  /** Backends that dispatch records elsewhere (dispatched and reconciled by the worker). */
+  external(): ExecutionBackend[] {
+    return this.list().filter((backend) => backend.isExternal);
+  }
+}
