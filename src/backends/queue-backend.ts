@@ -146,6 +146,16 @@ export abstract class QueueBackend {
    */
   abstract patchMetadata(id: string, patch: Record<string, unknown>, options?: FenceOptions): Promise<boolean>;
 
+  /**
+   * Clear the dedup key of a non-terminal record (with a fence: only while running with that retry count), so a
+   * successor may take the key while this record still runs (schedules chain their next occurrence this way).
+   * The old key is kept in `metadata.releasedKey`.
+   */
+  abstract releaseKey(id: string, options?: FenceOptions): Promise<boolean>;
+
+  /** How many records are running, optionally of one task. */
+  abstract countRunning(options?: { taskName?: string }): Promise<number>;
+
   /** Store (or clear) an external execution reference on a non-terminal record. */
   abstract setExecutionRef(
     id: string,
