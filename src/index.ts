@@ -100,6 +100,15 @@ export type { QueueEventSink } from './events/queue-event-sink.js';
 export { QueueEvents, ofEventType, type QueueEventInput } from './events/queue-events.js';
 
 // --- module, service, worker (core)
+export { QueuesModule, type QueuesModuleAsyncOptions, type QueuesOptionsFactory } from './queues.module.js';
+export { QUEUES_MODULE_OPTIONS } from './queues.constants.js';
+export { QueueService, type WaitForOptions } from './service/queue.service.js';
+export { TaskHandle } from './service/task-handle.js';
+export { QueueWorker } from './workers/queue.worker.js';
+export { ExecutionBackends } from './execution/execution-backends.js';
+export { LocalExecutionBackend } from './execution/local.execution.js';
+export { ImmediateExecutionBackend } from './execution/immediate.execution.js';
+export { TaskExplorer } from './tasks/task.explorer.js';
 
 // --- typeorm backend (issue 3) — entity/migration live in the `nestjs-queues/typeorm` subpath
 

@@ -1,0 +1,45 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { QueueBackend } from './backends/queue-backend.js';
+import { describeError } from './execution/describe-error.js';
+import { ExecutionBackends } from './execution/execution-backends.js';
+import { QueueEvents } from './events/queue-events.js';
+import type { QueuesModuleOptions } from './options/queues-module-options.js';
+import { QUEUES_MODULE_OPTIONS } from './queues.constants.js';
+import { TaskExplorer } from './tasks/task.explorer.js';
+
+/**
+ * Module-level lifecycle: discovers tasks once every provider exists, and closes the backends after the worker
+ * has drained (`onApplicationShutdown` runs after `beforeApplicationShutdown`).
+ */
+@Injectable()
+export class QueuesLifecycle implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger(QueuesLifecycle.name);
+  private readonly initializers: Array<() => Promise<void>> = [];
+
+  constructor(
+    private readonly explorer: TaskExplorer,
+    private readonly backend: QueueBackend,
+    private readonly executions: ExecutionBackends,
+    private readonly events: QueueEvents,
+    @Inject(QUEUES_MODULE_OPTIONS) private readonly options: QueuesModuleOptions,
+  ) {}
+
+  /** Run `initializer` after task discovery, during module init (schedules, event transports). */
+  afterDiscovery(initializer: () => Promise<void>): void {
+    this.initializers.push(initializer);
+  }
+
+  async onModuleInit(): Promise<void> {
+    this.explorer.explore();
+    for (const initializer of this.initializers) await initializer();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    for (const execution of this.executions.list()) {
+      await execution.close().catch((error) => this.logger.warn(`Closing ${execution.name} failed: ${describeError(error)}`));
+    }
+    await this.backend.close().catch((error) => this.logger.warn(`Closing the queue backend failed: ${describeError(error)}`));
+    this.events.complete();
+    void this.options;
+  }
+}

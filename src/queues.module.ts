@@ -1,0 +1,141 @@
+import { Module, type DynamicModule, type InjectionToken, type ModuleMetadata, type OptionalFactoryDependency, type Provider, type Type } from '@nestjs/common';
+import { DiscoveryModule, ModuleRef } from '@nestjs/core';
+import { QueueBackend } from './backends/queue-backend.js';
+import { QueueConfigurationError } from './errors/queue-configuration.error.js';
+import { getQueueBackend } from './backends/queue-backend.registry.js';
+import { getExecutionBackend } from './execution/execution-backend.registry.js';
+import type { ExecutionBackend } from './execution/execution-backend.js';
+import { ExecutionBackends } from './execution/execution-backends.js';
+import { TaskRunner } from './execution/task-runner.js';
+import { QueueEvents } from './events/queue-events.js';
+import { validateModuleOptions } from './options/module-options.validator.js';
+import type { GatewayOptions, QueuesModuleOptions } from './options/queues-module-options.js';
+import { QUEUES_MODULE_OPTIONS } from './queues.constants.js';
+import { QueuesLifecycle } from './queues.lifecycle.js';
+import { QueueService } from './service/queue.service.js';
+import { TaskExplorer } from './tasks/task.explorer.js';
+import { TaskRegistry } from './tasks/task.registry.js';
+import { DueTimeHints } from './workers/due-time-hints.js';
+import { QueueWorker } from './workers/queue.worker.js';
+
+/** Builds `QueuesModuleOptions` for `forRootAsync` through `useClass` / `useExisting`. */
+export interface QueuesOptionsFactory {
+  createQueuesOptions(): QueuesModuleOptions | Promise<QueuesModuleOptions>;
+}
+
+/** Options of `QueuesModule.forRootAsync`. `gateway` and `isGlobal` shape the module and so are static. */
+export interface QueuesModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
+  useFactory?: (...args: any[]) => QueuesModuleOptions | Promise<QueuesModuleOptions>;
+  inject?: Array<InjectionToken | OptionalFactoryDependency>;
+  useClass?: Type<QueuesOptionsFactory>;
+  useExisting?: Type<QueuesOptionsFactory>;
+  /** @default true */
+  isGlobal?: boolean;
+  /** @default false */
+  gateway?: boolean | GatewayOptions;
+}
+
+/** Execution backends every app has besides the configured ones. */
+const BUILT_IN_EXECUTION = ['local', 'immediate'];
+
+async function createExecutionBackends(options: QueuesModuleOptions): Promise<ExecutionBackends> {
+  const primary = await getExecutionBackend(options.executionBackend ?? 'local');
+  const backends: ExecutionBackend[] = [primary];
+  for (const config of options.executionBackends ?? []) backends.push(await getExecutionBackend(config));
+  for (const name of BUILT_IN_EXECUTION) {
+    if (!backends.some((backend) => backend.name === name)) backends.push(await getExecutionBackend(name));
+  }
+  for (const backend of backends) await backend.open();
+  return new ExecutionBackends(backends, primary.name);
+}
+
+const coreProviders: Provider[] = [
+  {
+    provide: QueueBackend,
+    inject: [QUEUES_MODULE_OPTIONS, ModuleRef],
+    useFactory: async (options: QueuesModuleOptions, moduleRef: ModuleRef) => {
+      const backend = await getQueueBackend(options.queueBackend ?? 'memory', { moduleRef });
+      await backend.open();
+      return backend;
+    },
+  },
+  { provide: ExecutionBackends, inject: [QUEUES_MODULE_OPTIONS], useFactory: createExecutionBackends },
+  {
+    provide: QueueEvents,
+    inject: [QUEUES_MODULE_OPTIONS],
+    useFactory: (options: QueuesModuleOptions) => {
+      const events = new QueueEvents();
+      events.configure(options.events ?? {});
+      return events;
+    },
+  },
+  TaskRegistry,
+  TaskExplorer,
+  TaskRunner,
+  DueTimeHints,
+  QueueService,
+  QueueWorker,
+  QueuesLifecycle,
+];
+
+const exported = [QueueService, QueueEvents, QueueBackend, QueueWorker, TaskRegistry, TaskRunner, ExecutionBackends, QUEUES_MODULE_OPTIONS];
+
+/**
+ * Durable background tasks for Nest: wires the queue backend, execution backends, worker and events.
+ * Global by default.
+ */
+@Module({})
+export class QueuesModule {
+  /** Configure with static options. */
+  static forRoot(options: QueuesModuleOptions = {}): DynamicModule {
+    validateModuleOptions(options);
+    return QueuesModule.build([{ provide: QUEUES_MODULE_OPTIONS, useValue: options }], [], options.isGlobal ?? true, options.gateway);
+  }
+
+  /** Configure with options built through DI (`useFactory`, `useClass` or `useExisting`). */
+  static forRootAsync(options: QueuesModuleAsyncOptions): DynamicModule {
+    const validated = async (value: QueuesModuleOptions | Promise<QueuesModuleOptions>) => {
+      const resolved = { ...(await value) };
+      if (options.gateway !== undefined) resolved.gateway = options.gateway;
+      validateModuleOptions(resolved);
+      return resolved;
+    };
+    const providers: Provider[] = [];
+    if (options.useFactory) {
+      const factory = options.useFactory;
+      providers.push({
+        provide: QUEUES_MODULE_OPTIONS,
+        inject: options.inject ?? [],
+        useFactory: (...args: unknown[]) => validated(factory(...args)),
+      });
+    } else if (options.useClass || options.useExisting) {
+      const factoryClass = (options.useClass ?? options.useExisting)!;
+      if (options.useClass) providers.push({ provide: factoryClass, useClass: factoryClass });
+      providers.push({
+        provide: QUEUES_MODULE_OPTIONS,
+        inject: [factoryClass],
+        useFactory: (factory: QueuesOptionsFactory) => validated(factory.createQueuesOptions()),
+      });
+    } else {
+      throw new QueueConfigurationError([
+        { path: 'QueuesModule.forRootAsync', message: 'needs useFactory, useClass or useExisting' },
+      ]);
+    }
+    return QueuesModule.build(providers, options.imports ?? [], options.isGlobal ?? true, options.gateway);
+  }
+
+  private static build(
+    optionProviders: Provider[],
+    imports: NonNullable<ModuleMetadata['imports']>,
+    isGlobal: boolean,
+    _gateway: boolean | GatewayOptions | undefined,
+  ): DynamicModule {
+    return {
+      module: QueuesModule,
+      global: isGlobal,
+      imports: [DiscoveryModule, ...imports],
+      providers: [...optionProviders, ...coreProviders],
+      exports: exported,
+    };
+  }
+}

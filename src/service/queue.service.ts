@@ -1,0 +1,201 @@
+import { Injectable } from '@nestjs/common';
+import { firstValueFrom, filter, race, timer, from, switchMap, take, map } from 'rxjs';
+import { QueueBackend, type ListCompletedOptions } from '../backends/queue-backend.js';
+import { QueueError } from '../errors/queue.error.js';
+import { TaskCancelledError } from '../errors/task-cancelled.error.js';
+import { ExecutionBackends } from '../execution/execution-backends.js';
+import { TaskRunner } from '../execution/task-runner.js';
+import { QueueEvents } from '../events/queue-events.js';
+import type { QueueStatistics, QueuedTaskRecord } from '../models/queued-task-record.js';
+import { newTaskRecord } from '../models/new-record.js';
+import { isTerminalStatus } from '../models/task-status.js';
+import type { EnqueueOptions, EnqueueSpec } from '../options/task-options.js';
+import { assertJsonSerializable } from '../serialization/assert-json.js';
+import { TaskRegistry } from '../tasks/task.registry.js';
+import { DueTimeHints } from '../workers/due-time-hints.js';
+import { assertValidEnqueue } from './enqueue-options.validator.js';
+import { TaskHandle } from './task-handle.js';
+
+/** Options of `waitFor`. */
+export interface WaitForOptions {
+  /** Give up after this many ms with a `QueueError`. @default 30000 */
+  timeout?: number;
+  /** Poll interval (ms) backing up events, which may come from another process or not at all. @default 500 */
+  pollInterval?: number;
+}
+
+const TERMINAL_EVENTS = new Set(['task.completed', 'task.failed', 'task.cancelled', 'task.stale_failed']);
+
+/** Enqueue tasks and read, cancel and retry records. Inject it anywhere. */
+@Injectable()
+export class QueueService {
+  constructor(
+    private readonly backend: QueueBackend,
+    private readonly tasks: TaskRegistry,
+    private readonly runner: TaskRunner,
+    private readonly events: QueueEvents,
+    private readonly executions: ExecutionBackends,
+    private readonly hints: DueTimeHints,
+  ) {}
+
+  /**
+   * Persist one record of `task`. With a `key` held by an active record, that record comes back unchanged.
+   * Throws `UnknownTaskError`, `TaskSerializationError` or `QueueConfigurationError` and persists nothing on bad
+   * input. With the `immediate` execution backend the task runs here and the final record is returned.
+   */
+  async enqueue(task: string, args: unknown[] = [], options: EnqueueOptions = {}): Promise<QueuedTaskRecord> {
+    const record = this.buildRecord(task, args, options);
+    const context = options.manager === undefined ? undefined : { manager: options.manager };
+    const stored = await this.backend.enqueue(record, context);
+    return this.afterEnqueue(record, stored, context !== undefined);
+  }
+
+  /** Persist many records (native bulk path) with `enqueue`'s semantics; records in input order. */
+  async enqueueMany(specs: readonly EnqueueSpec[]): Promise<QueuedTaskRecord[]> {
+    if (!Array.isArray(specs)) throw new QueueError('enqueueMany expects an array of { task, args?, options? }');
+    // Validate every spec before persisting any, so one bad spec leaves storage untouched.
+    const records = specs.map((spec) => {
+      if (spec?.options?.manager !== undefined) throw new QueueError('enqueueMany does not take a transaction manager');
+      return this.buildRecord(spec?.task, spec?.args ?? [], spec?.options ?? {});
+    });
+    if (records.length === 0) return [];
+    const stored = await this.backend.enqueueMany(records);
+    const results: QueuedTaskRecord[] = [];
+    for (let i = 0; i < records.length; i++) results.push(await this.afterEnqueue(records[i]!, stored[i]!, false));
+    return results;
+  }
+
+  /** A handle bound to one task: `task(name).using(options).enqueue(...args)`. */
+  task(name: string): TaskHandle {
+    this.tasks.get(name);
+    return new TaskHandle(this, name);
+  }
+
+  getTask(id: string): Promise<QueuedTaskRecord | null> {
+    return this.backend.getTask(id);
+  }
+
+  /** The active holder of a key, else the latest terminal record with it. */
+  getTaskByKey(key: string): Promise<QueuedTaskRecord | null> {
+    return this.backend.getTaskByKey(key);
+  }
+
+  /**
+   * Cancel a pending, scheduled or running record. A running task sees its `AbortSignal` fire (here at once,
+   * in another worker process at its next heartbeat); an external run is cancelled through its backend.
+   * True only for the call that cancelled.
+   */
+  async cancel(id: string): Promise<boolean> {
+    const before = await this.backend.getTask(id);
+    if (!before || isTerminalStatus(before.status)) return false;
+    const cancelled = await this.backend.cancelTask(id);
+    if (!cancelled) return false;
+    this.runner.abort(id, new TaskCancelledError('Task was cancelled', { taskId: id, taskName: cancelled.taskName }));
+    const execution = this.executions.find(cancelled.executionBackend);
+    if (execution?.isExternal && before.executionRef) {
+      await execution.cancel(this.runner, before).catch(() => false);
+    }
+    await this.runner.publishLifecycle('task.cancelled', cancelled, cancelled.workerId, { message: 'cancelled' });
+    return true;
+  }
+
+  /** Put a failed or cancelled record back in line (same id, retryCount 0). */
+  async retry(id: string): Promise<QueuedTaskRecord> {
+    const existing = await this.backend.getTask(id);
+    if (!existing) throw new QueueError(`Cannot retry task ${id}: no such record`, { taskId: id });
+    if (existing.status !== 'failed' && existing.status !== 'cancelled') {
+      throw new QueueError(`Cannot retry task ${id}: it is ${existing.status}; only failed or cancelled records can be retried`, {
+        taskId: id,
+        taskName: existing.taskName,
+      });
+    }
+    const retried = await this.backend.retryTask(id);
+    if (!retried) {
+      throw new QueueError(`Cannot retry task ${id}: it changed state, or its key is held by another active record`, {
+        taskId: id,
+        taskName: existing.taskName,
+      });
+    }
+    await this.runner.publishLifecycle('task.enqueued', retried, null, { payload: { retried: true } });
+    await this.backend.notifyNewTask(retried.queue);
+    return retried;
+  }
+
+  /** Resolve with the record once it is terminal; rejects with `QueueError` after `timeout`. */
+  async waitFor(id: string, options: WaitForOptions = {}): Promise<QueuedTaskRecord> {
+    const timeout = options.timeout ?? 30_000;
+    const pollInterval = options.pollInterval ?? 500;
+    const current = await this.backend.getTask(id);
+    if (!current) throw new QueueError(`Cannot wait for task ${id}: no such record`, { taskId: id });
+    if (isTerminalStatus(current.status)) return current;
+    const terminal = (record: QueuedTaskRecord | null) => record !== null && isTerminalStatus(record.status);
+    const byEvent = this.events.forTask(id).pipe(
+      filter((event) => TERMINAL_EVENTS.has(event.type)),
+      switchMap(() => from(this.backend.getTask(id))),
+    );
+    const byPolling = timer(pollInterval, pollInterval).pipe(switchMap(() => from(this.backend.getTask(id))));
+    const deadline = timer(timeout).pipe(map(() => 'timeout' as const));
+    const outcome = await firstValueFrom(
+      race(race(byEvent, byPolling).pipe(filter(terminal), take(1)), deadline),
+    );
+    if (outcome === 'timeout') {
+      throw new QueueError(`Timed out after ${timeout} ms waiting for task ${id} to finish`, { taskId: id, taskName: current.taskName });
+    }
+    return outcome as QueuedTaskRecord;
+  }
+
+  /** Counts per status, optionally of one queue. */
+  getStatistics(options: { queue?: string } = {}): Promise<QueueStatistics> {
+    return this.backend.getStatistics(options);
+  }
+
+  /** Completed records of one task, newest first. */
+  listCompletedByTask(taskName: string, options: ListCompletedOptions = {}): Promise<QueuedTaskRecord[]> {
+    return this.backend.listCompletedByTask(taskName, options);
+  }
+
+  private buildRecord(taskName: string, args: unknown[], options: EnqueueOptions): QueuedTaskRecord {
+    const definition = this.tasks.get(taskName);
+    assertValidEnqueue(taskName, args, options, this.executions.names());
+    assertJsonSerializable(args, 'args', taskName);
+    if (options.kwargs) assertJsonSerializable(options.kwargs, 'kwargs', taskName);
+    if (options.metadata) assertJsonSerializable(options.metadata, 'metadata', taskName);
+    const now = new Date();
+    const task = definition.options;
+    const metadata: Record<string, unknown> = {};
+    if (task.description) metadata['description'] = task.description;
+    if (task.logLevel) metadata['logLevel'] = task.logLevel;
+    Object.assign(metadata, options.metadata);
+    if (options.timeout !== undefined) metadata['timeout'] = options.timeout;
+    if (options.quietSuccess !== undefined) metadata['quietSuccess'] = options.quietSuccess;
+    const scheduledAt =
+      options.scheduledAt ?? (options.delay !== undefined && options.delay > 0 ? new Date(now.getTime() + options.delay) : null);
+    return newTaskRecord(
+      {
+        taskName,
+        args: [...args],
+        kwargs: options.kwargs ? { ...options.kwargs } : {},
+        queue: options.queue ?? task.queue,
+        executionBackend: options.executionBackend ?? task.executionBackend ?? this.executions.defaultName,
+        executionProfile: options.executionProfile ?? task.executionProfile ?? null,
+        priority: options.priority ?? task.priority,
+        maxRetries: options.maxRetries ?? task.retries,
+        scheduledAt,
+        key: options.key ?? task.key ?? null,
+        metadata,
+      },
+      now,
+    );
+  }
+
+  private async afterEnqueue(record: QueuedTaskRecord, stored: QueuedTaskRecord, transactional: boolean): Promise<QueuedTaskRecord> {
+    if (stored.id !== record.id) return stored; // deduplicated: the active holder of the key comes back unchanged
+    await this.runner.publishLifecycle('task.enqueued', stored, null, {
+      payload: stored.scheduledAt ? { scheduledAt: stored.scheduledAt.toISOString() } : {},
+    });
+    const execution = this.executions.get(stored.executionBackend);
+    if (stored.status === 'scheduled') this.hints.hint(stored.scheduledAt);
+    else if (!transactional) await this.backend.notifyNewTask(stored.queue);
+    return execution.onEnqueued(this.runner, stored);
+  }
+}

@@ -1,0 +1,312 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+} from '@nestjs/common';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { QueueBackend } from '../backends/queue-backend.js';
+import { TaskCancelledError } from '../errors/task-cancelled.error.js';
+import { ClaimLostError, ShutdownAbortError } from '../execution/abort-reasons.js';
+import { describeError } from '../execution/describe-error.js';
+import { ExecutionBackends } from '../execution/execution-backends.js';
+import { TaskRunner } from '../execution/task-runner.js';
+import type { QueuedTaskRecord } from '../models/queued-task-record.js';
+import type { QueuesModuleOptions } from '../options/queues-module-options.js';
+import { QUEUES_MODULE_OPTIONS } from '../queues.constants.js';
+import { TaskRegistry } from '../tasks/task.registry.js';
+import { DueTimeHints } from './due-time-hints.js';
+import { PeriodicTask } from './periodic-task.js';
+import { resolveWorkerOptions, type ResolvedWorkerOptions } from './worker-options.js';
+
+/**
+ * Claims due records and runs them with bounded concurrency; heartbeats them in one batched timer; recovers
+ * stale records, reconciles external runs and cleans up terminal records under cluster-wide leases; drains on
+ * shutdown. Installs no signal handlers: call `app.enableShutdownHooks()`.
+ */
+@Injectable()
+export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, BeforeApplicationShutdown {
+  private readonly logger = new Logger(QueueWorker.name);
+  readonly options: ResolvedWorkerOptions;
+  private readonly active = new Map<string, Promise<void>>();
+  private readonly activePerQueue = new Map<string, number>();
+  private readonly maintenance: PeriodicTask[] = [];
+  private loop: Promise<void> | undefined;
+  private stopController = new AbortController();
+  private wake: (() => void) | undefined;
+  private started = false;
+
+  constructor(
+    private readonly backend: QueueBackend,
+    private readonly runner: TaskRunner,
+    private readonly tasks: TaskRegistry,
+    private readonly executions: ExecutionBackends,
+    private readonly hints: DueTimeHints,
+    @Inject(QUEUES_MODULE_OPTIONS) moduleOptions: QueuesModuleOptions,
+  ) {
+    this.options = resolveWorkerOptions(moduleOptions.worker);
+  }
+
+  /** This worker's id, stored on the records it claims. */
+  get workerId(): string {
+    return this.options.workerId;
+  }
+
+  /** True while the claim loop runs. */
+  get isRunning(): boolean {
+    return this.started && !this.stopController.signal.aborted;
+  }
+
+  /** Records this worker is running now. */
+  get activeCount(): number {
+    return this.active.size;
+  }
+
+  onApplicationBootstrap(): void {
+    if (this.options.enabled && process.env['NESTJS_QUEUES_WORKER_ENABLED'] !== 'false') this.start();
+  }
+
+  /** Start claiming (idempotent). */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.stopController = new AbortController();
+    this.hints.onEarlier(() => this.wake?.());
+    const o = this.options;
+    this.maintenance.push(
+      new PeriodicTask('heartbeat', o.heartbeatInterval, () => this.heartbeat(), this.logger),
+      new PeriodicTask('stale recovery', o.staleCheckInterval, () => this.recoverStale(), this.logger),
+    );
+    if (this.executions.external().length > 0) {
+      this.maintenance.push(new PeriodicTask('reconcile', o.reconcileInterval, () => this.reconcile(), this.logger));
+    }
+    if (o.cleanup.retention !== undefined) {
+      this.maintenance.push(new PeriodicTask('cleanup', o.cleanup.interval, () => this.cleanup(), this.logger));
+    }
+    for (const task of this.maintenance) task.start();
+    this.loop = this.claimLoop();
+    this.logger.log(`Worker ${o.workerId} started (concurrency ${o.concurrency}, queues ${o.queues?.join(', ') ?? 'all'})`);
+  }
+
+  /** Stop claiming new records; running ones go on. */
+  async onModuleDestroy(): Promise<void> {
+    await this.stopClaiming();
+  }
+
+  /** Drain running records up to `shutdownTimeout`, then abort the rest and release them for another worker. */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.stopClaiming();
+    await this.drain(this.options.shutdownTimeout);
+  }
+
+  /** Stop claiming and wait for the claim loop to exit. */
+  async stopClaiming(): Promise<void> {
+    if (!this.started) return;
+    this.stopController.abort();
+    this.wake?.();
+    await this.loop;
+  }
+
+  /** Wait up to `timeout` ms for running records; abort whatever is left; stop maintenance. */
+  async drain(timeout: number): Promise<void> {
+    const settled = Promise.allSettled([...this.active.values()]);
+    const timedOut = await Promise.race([settled.then(() => false), sleep(timeout, true, { ref: false })]);
+    if (timedOut && this.active.size > 0) {
+      this.logger.warn(`Shutdown timeout: aborting ${this.active.size} running task(s) and releasing them`);
+      for (const id of this.active.keys()) {
+        const running = this.runner.running.get(id);
+        this.runner.abort(id, new ShutdownAbortError(id, running?.record.taskName));
+      }
+      // Aborted runs only release their records; that is quick, but never wait forever on a dead backend.
+      await Promise.race([Promise.allSettled([...this.active.values()]), sleep(2_000, undefined, { ref: false })]);
+    }
+    await Promise.all(this.maintenance.splice(0).map((task) => task.stop()));
+    this.hints.onEarlier(undefined);
+    this.started = false;
+  }
+
+  private async claimLoop(): Promise<void> {
+    const stop = this.stopController.signal;
+    let idleDelay = this.options.pollInterval;
+    while (!stop.aborted) {
+      let claimed = 0;
+      let full = false;
+      try {
+        const result = await this.claimAvailable();
+        claimed = result.claimed;
+        full = result.full;
+        await this.dispatchExternal();
+      } catch (error) {
+        this.logger.warn(`Claiming failed: ${describeError(error)}`);
+      }
+      if (stop.aborted) break;
+      if (claimed > 0 && !full) {
+        idleDelay = this.options.pollInterval;
+        continue; // more may be waiting: claim again at once
+      }
+      if (claimed > 0) idleDelay = this.options.pollInterval;
+      await this.idle(full ? this.options.maxPollInterval : idleDelay);
+      if (claimed === 0) idleDelay = Math.min(idleDelay * 2, this.options.maxPollInterval);
+    }
+  }
+
+  /** Sleep until a slot frees, a wakeup hint arrives, the next hinted due time, or `delay` passes. */
+  private async idle(delay: number): Promise<void> {
+    const nextDue = this.hints.next();
+    const wait = Math.max(1, nextDue === undefined ? delay : Math.min(delay, nextDue - Date.now()));
+    const local = new AbortController();
+    const onStop = () => local.abort();
+    this.stopController.signal.addEventListener('abort', onStop, { once: true });
+    this.wake = () => local.abort();
+    try {
+      await this.backend.waitForNotifications(wait, local.signal);
+    } catch (error) {
+      this.logger.warn(`Waiting for notifications failed: ${describeError(error)}`);
+      await sleep(wait, undefined, { signal: local.signal }).catch(() => undefined);
+    } finally {
+      this.wake = undefined;
+      this.stopController.signal.removeEventListener('abort', onStop);
+    }
+  }
+
+  /** Claim up to the free slots, honouring per-queue caps. `full`: no slot left. */
+  private async claimAvailable(): Promise<{ claimed: number; full: boolean }> {
+    const free = this.options.concurrency - this.active.size;
+    if (free <= 0) return { claimed: 0, full: true };
+    const executionBackends = this.executions.inProcess().map((backend) => backend.name);
+    const caps = this.options.queueConcurrency;
+    const capped = Object.keys(caps).filter((queue) => !this.options.queues || this.options.queues.includes(queue));
+    let claimed = 0;
+    let remaining = free;
+    for (const queue of capped) {
+      const room = Math.min(remaining, caps[queue]! - (this.activePerQueue.get(queue) ?? 0));
+      if (room <= 0) continue;
+      const records = await this.backend.claimMany({ limit: room, queues: [queue], executionBackends, workerId: this.workerId });
+      records.forEach((record) => this.launch(record));
+      claimed += records.length;
+      remaining -= records.length;
+    }
+    if (remaining > 0) {
+      const uncapped = this.options.queues ? this.options.queues.filter((q) => !(q in caps)) : undefined;
+      if (!uncapped || uncapped.length > 0) {
+        const records = await this.backend.claimMany({
+          limit: remaining,
+          queues: uncapped,
+          executionBackends,
+          workerId: this.workerId,
+        });
+        // Without an explicit queue list, a claim may return records of capped queues: they run, and the caps
+        // apply from the next claim on (named queues avoid this).
+        records.forEach((record) => this.launch(record));
+        claimed += records.length;
+        remaining -= records.length;
+      }
+    }
+    return { claimed, full: remaining <= 0 };
+  }
+
+  private launch(record: QueuedTaskRecord): void {
+    this.activePerQueue.set(record.queue, (this.activePerQueue.get(record.queue) ?? 0) + 1);
+    const execution = this.executions.find(record.executionBackend) ?? this.executions.get('local');
+    const run = execution
+      .execute(this.runner, record, { workerId: this.workerId })
+      .then((final) => {
+        if (final?.status === 'scheduled') this.hints.hint(final.scheduledAt);
+      })
+      .catch((error) => this.logger.error(`Task ${record.id} crashed the runner: ${describeError(error)}`))
+      .finally(() => {
+        this.active.delete(record.id);
+        const count = (this.activePerQueue.get(record.queue) ?? 1) - 1;
+        if (count > 0) this.activePerQueue.set(record.queue, count);
+        else this.activePerQueue.delete(record.queue);
+        this.wake?.();
+      });
+    this.active.set(record.id, run);
+  }
+
+  /** Hand due records of external execution backends to their executors. */
+  private async dispatchExternal(): Promise<void> {
+    for (const execution of this.executions.external()) {
+      const due = await this.backend.listPending({
+        executionBackends: [execution.name],
+        queues: this.options.queues,
+        limit: this.options.concurrency,
+      });
+      for (const record of due) {
+        if (record.executionRef !== null) continue;
+        try {
+          await execution.dispatch(this.runner, record);
+        } catch (error) {
+          this.logger.warn(`Dispatching ${record.id} to ${execution.name} failed: ${describeError(error)}`);
+        }
+      }
+    }
+  }
+
+  /** One batched heartbeat for every record this worker runs; runs whose fence failed are aborted. */
+  private async heartbeat(): Promise<void> {
+    const batch = [...this.runner.running.values()]
+      .filter((running) => running.workerId === this.workerId)
+      .map((running) => ({ id: running.record.id, expectedRetryCount: running.record.retryCount }));
+    if (batch.length === 0) return;
+    const applied = new Set(await this.backend.touchHeartbeats(batch));
+    for (const { id } of batch) {
+      if (applied.has(id)) continue;
+      const current = await this.backend.getTask(id);
+      const taskName = current?.taskName;
+      this.runner.abort(
+        id,
+        current?.status === 'cancelled' ? new TaskCancelledError('Task was cancelled', { taskId: id, taskName }) : new ClaimLostError(id, taskName),
+      );
+    }
+  }
+
+  private async recoverStale(): Promise<void> {
+    const lease = await this.backend.acquireLease('stale-recovery', this.workerId, this.options.staleCheckInterval * 2);
+    if (!lease) return;
+    const result = await this.backend.requeueStaleRunning({
+      staleAfter: this.options.staleAfter,
+      failTaskNames: this.tasks.namesNotRequeuedOnStale(),
+    });
+    if (result.requeued.length === 0 && result.failed.length === 0) return;
+    this.logger.warn(`Stale recovery: requeued ${result.requeued.length}, failed ${result.failed.length}`);
+    await this.runner.events
+      .publish({
+        type: 'worker.stale_recovery',
+        workerId: this.workerId,
+        level: 'warning',
+        payload: { requeued: result.requeued.map((r) => r.id), failed: result.failed.map((r) => r.id) },
+      })
+      .catch(() => undefined);
+    for (const record of result.failed) {
+      await this.runner.publishLifecycle('task.stale_failed', record, this.workerId, {
+        level: 'error',
+        message: record.error ?? 'Task heartbeat stale',
+      });
+    }
+    for (const queue of new Set(result.requeued.map((record) => record.queue))) await this.backend.notifyNewTask(queue);
+  }
+
+  private async reconcile(): Promise<void> {
+    const records = await this.backend.listRunningExternal({ limit: 500 });
+    for (const record of records) {
+      const execution = this.executions.find(record.executionBackend);
+      if (!execution?.isExternal) continue;
+      try {
+        await execution.reconcile(this.runner, record);
+      } catch (error) {
+        this.logger.warn(`Reconciling ${record.id} failed: ${describeError(error)}`);
+      }
+    }
+  }
+
+  private async cleanup(): Promise<void> {
+    const retention = this.options.cleanup.retention;
+    if (retention === undefined) return;
+    if (!(await this.backend.acquireLease('cleanup', this.workerId, this.options.cleanup.interval * 2))) return;
+    const removed = await this.backend.cleanupTerminal(new Date(Date.now() - retention));
+    if (removed > 0) this.logger.log(`Cleanup removed ${removed} terminal record(s)`);
+  }
+}

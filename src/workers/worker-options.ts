@@ -1,0 +1,29 @@
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import type { WorkerOptions } from '../options/queues-module-options.js';
+
+/** Worker options with every default applied. */
+export type ResolvedWorkerOptions = Required<Omit<WorkerOptions, 'queues' | 'queueConcurrency' | 'cleanup'>> & {
+  queues: string[] | undefined;
+  queueConcurrency: Record<string, number>;
+  cleanup: { interval: number; retention: number | undefined };
+};
+
+/** Defaults of `WorkerOptions` (see its JSDoc). */
+export function resolveWorkerOptions(options: WorkerOptions = {}): ResolvedWorkerOptions {
+  return {
+    enabled: options.enabled ?? true,
+    concurrency: options.concurrency ?? 10,
+    queues: options.queues && options.queues.length > 0 ? [...options.queues] : undefined,
+    queueConcurrency: { ...(options.queueConcurrency ?? {}) },
+    pollInterval: options.pollInterval ?? 1_000,
+    maxPollInterval: options.maxPollInterval ?? 5_000,
+    heartbeatInterval: options.heartbeatInterval ?? 10_000,
+    staleAfter: options.staleAfter ?? 60_000,
+    staleCheckInterval: options.staleCheckInterval ?? 15_000,
+    reconcileInterval: options.reconcileInterval ?? 30_000,
+    shutdownTimeout: options.shutdownTimeout ?? 25_000,
+    cleanup: { interval: options.cleanup?.interval ?? 60_000, retention: options.cleanup?.retention },
+    workerId: options.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+  };
+}
