@@ -1,0 +1,73 @@
+import 'reflect-metadata';
+import { Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import {
+  QueueEvents,
+  QueueService,
+  QueuesModule,
+  type QueueBackendConfig,
+  type QueuedTaskRecord,
+} from '../../src/index.js';
+import { DemoTasks } from './demo.tasks.js';
+import { ProgressBoard } from './progress-board.js';
+
+/**
+ * `npm run demo`: boots a Nest application context on the embedded default backend, enqueues a batch of tasks
+ * that report progress (drawn as bars from the event stream), shows a retry, a delayed task and a timeout,
+ * prints statistics, and exits by itself.
+ */
+function embeddedBackend(): QueueBackendConfig {
+  return (process.env['DEMO_QUEUE_BACKEND'] as string | undefined) ?? 'memory';
+}
+
+@Module({
+  imports: [
+    QueuesModule.forRoot({
+      queueBackend: embeddedBackend(),
+      worker: { concurrency: 4, pollInterval: 50, maxPollInterval: 250 },
+    }),
+  ],
+  providers: [DemoTasks],
+})
+class DemoModule {}
+
+async function main(): Promise<void> {
+  const app = await NestFactory.createApplicationContext(DemoModule, { logger: ['error', 'warn'] });
+  app.enableShutdownHooks();
+  const queues = app.get(QueueService);
+  const board = new ProgressBoard();
+  const subscription = app.get(QueueEvents).events$.subscribe((event) => board.onEvent(event));
+
+  console.log('nestjs-queues demo: 6 file tasks with progress, a flaky call, a delayed reminder, a timeout\n');
+  const records: QueuedTaskRecord[] = [];
+  for (let i = 1; i <= 6; i++) {
+    const record = await queues.enqueue('files.process', [`file-${i}`, 5 + i], { priority: i % 3 });
+    board.track(record.id, `files.process #${i}`);
+    records.push(record);
+  }
+  const flaky = await queues.enqueue('api.flaky');
+  board.track(flaky.id, 'api.flaky (retry)');
+  const delayed = await queues.enqueue('mail.reminder', ['ada@example.com'], { delay: 700 });
+  board.track(delayed.id, 'mail.reminder +0.7s');
+  const slow = await queues.enqueue('reports.slow');
+  board.track(slow.id, 'reports.slow (300ms)');
+  board.draw();
+
+  const finals = await Promise.all([...records, flaky, delayed, slow].map((r) => queues.waitFor(r.id, { timeout: 20_000 })));
+  subscription.unsubscribe();
+  board.draw();
+
+  const flakyFinal = finals[records.length]!;
+  const slowFinal = finals[finals.length - 1]!;
+  const delayedFinal = finals[finals.length - 2]!;
+  console.log(`\nretry:   api.flaky ${flakyFinal.status} after ${flakyFinal.retryCount} retries`);
+  console.log(`delay:   mail.reminder started ${delayedFinal.startedAt!.getTime() - delayed.createdAt.getTime()} ms after enqueue`);
+  console.log(`timeout: reports.slow ${slowFinal.status}: ${slowFinal.error}`);
+  console.log('\nstatistics:', JSON.stringify(await queues.getStatistics()));
+  await app.close();
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
