@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { TaskSerializationError } from '../../../src/errors/task-serialization.error.js';
+import { assertJsonSerializable } from '../../../src/serialization/assert-json.js';
+
+const pathOf = (value: unknown): string => {
+  try {
+    assertJsonSerializable(value, 'args', 'demo');
+  } catch (error) {
+    assert.ok(error instanceof TaskSerializationError);
+    assert.equal(error.taskName, 'demo');
+    return error.path;
+  }
+  return 'accepted';
+};
+
+describe('assertJsonSerializable', () => {
+  test('accepts JSON values, unicode, nesting and null-prototype objects', () => {
+    const bare = Object.create(null) as Record<string, unknown>;
+    bare['x'] = 1;
+    for (const value of [[], [1, 'two', true, null], { a: { b: [{ c: 'ü😀' }] } }, bare, [0, -1.5, 1e300]]) {
+      assert.equal(pathOf(value), 'accepted');
+    }
+  });
+
+  test('rejects values that do not round-trip, naming the path', () => {
+    const cyclic: Record<string, unknown> = {};
+    cyclic['me'] = cyclic;
+    class Point {
+      x = 1;
+    }
+    const cases: Array<[unknown, string]> = [
+      [[1n], 'args[0]'],
+      [[{ f: () => 1 }], 'args[0].f'],
+      [[{ when: new Date() }], 'args[0].when'],
+      [[undefined], 'args[0]'],
+      [[{ a: undefined }], 'args[0].a'],
+      [[Number.NaN], 'args[0]'],
+      [[Infinity], 'args[0]'],
+      [[-0], 'args[0]'],
+      [[new Point()], 'args[0]'],
+      [[new Map()], 'args[0]'],
+      [cyclic, 'args.me'],
+      [[{ 'odd key': Symbol('s') }], 'args[0]["odd key"]'],
+      [[{ [Symbol('k')]: 1 }], 'args[0]'],
+    ];
+    for (const [value, path] of cases) assert.equal(pathOf(value), path, JSON.stringify(path));
+  });
+
+  test('a shared (non-cyclic) reference is fine', () => {
+    const shared = { n: 1 };
+    assert.equal(pathOf([shared, shared]), 'accepted');
+  });
+});
