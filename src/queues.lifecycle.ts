@@ -6,6 +6,8 @@ import { QueueEvents } from './events/queue-events.js';
 import type { QueuesModuleOptions } from './options/queues-module-options.js';
 import { QUEUES_MODULE_OPTIONS } from './queues.constants.js';
 import { TaskExplorer } from './tasks/task.explorer.js';
+import { TaskRegistry } from './tasks/task.registry.js';
+import { QueueConfigurationError } from './errors/queue-configuration.error.js';
 
 /**
  * Module-level lifecycle: discovers tasks once every provider exists, and closes the backends after the worker
@@ -21,6 +23,7 @@ export class QueuesLifecycle implements OnModuleInit, OnApplicationShutdown {
     private readonly backend: QueueBackend,
     private readonly executions: ExecutionBackends,
     private readonly events: QueueEvents,
+    private readonly tasks: TaskRegistry,
     @Inject(QUEUES_MODULE_OPTIONS) private readonly options: QueuesModuleOptions,
   ) {}
 
@@ -31,7 +34,20 @@ export class QueuesLifecycle implements OnModuleInit, OnApplicationShutdown {
 
   async onModuleInit(): Promise<void> {
     this.explorer.explore();
+    this.checkTaskExecutionBackends();
     for (const initializer of this.initializers) await initializer();
+  }
+
+  /** A task naming an execution backend the module does not configure fails bootstrap, not its first enqueue. */
+  private checkTaskExecutionBackends(): void {
+    const problems = this.tasks
+      .list()
+      .filter((task) => task.options.executionBackend !== undefined && !this.executions.has(task.options.executionBackend))
+      .map((task) => ({
+        path: `@Task(${task.name}).executionBackend`,
+        message: `"${task.options.executionBackend}" is not configured; configured: ${this.executions.names().join(', ')}`,
+      }));
+    if (problems.length) throw new QueueConfigurationError(problems);
   }
 
   async onApplicationShutdown(): Promise<void> {

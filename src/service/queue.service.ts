@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { firstValueFrom, filter, race, timer, from, switchMap, take, map } from 'rxjs';
 import { QueueBackend, type ListCompletedOptions } from '../backends/queue-backend.js';
+import { QueueConfigurationError } from '../errors/queue-configuration.error.js';
 import { QueueError } from '../errors/queue.error.js';
 import { TaskCancelledError } from '../errors/task-cancelled.error.js';
 import { ExecutionBackends } from '../execution/execution-backends.js';
@@ -168,6 +169,15 @@ export class QueueService {
     Object.assign(metadata, options.metadata);
     if (options.timeout !== undefined) metadata['timeout'] = options.timeout;
     if (options.quietSuccess !== undefined) metadata['quietSuccess'] = options.quietSuccess;
+    const executionBackend = options.executionBackend ?? task.executionBackend ?? this.executions.defaultName;
+    if (!this.executions.has(executionBackend)) {
+      throw new QueueConfigurationError([
+        {
+          path: `@Task(${taskName}).executionBackend`,
+          message: `"${executionBackend}" is not configured; configured: ${this.executions.names().join(', ')}`,
+        },
+      ], { taskName });
+    }
     const scheduledAt =
       options.scheduledAt ?? (options.delay !== undefined && options.delay > 0 ? new Date(now.getTime() + options.delay) : null);
     return newTaskRecord(
@@ -176,7 +186,7 @@ export class QueueService {
         args: [...args],
         kwargs: options.kwargs ? { ...options.kwargs } : {},
         queue: options.queue ?? task.queue,
-        executionBackend: options.executionBackend ?? task.executionBackend ?? this.executions.defaultName,
+        executionBackend,
         executionProfile: options.executionProfile ?? task.executionProfile ?? null,
         priority: options.priority ?? task.priority,
         maxRetries: options.maxRetries ?? task.retries,
