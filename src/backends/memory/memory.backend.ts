@@ -1,0 +1,478 @@
+import type {
+  BackendEnqueueContext,
+  ClaimManyOptions,
+  FailTaskOptions,
+  FenceOptions,
+  ListCompletedOptions,
+  ListPendingOptions,
+  SetExecutionRefOptions,
+  StaleRecoveryOptions,
+} from '../queue-backend.js';
+import { QueueBackend } from '../queue-backend.js';
+import {
+  emptyStatistics,
+  type QueueBackendCapabilities,
+  type QueueStatistics,
+  type QueuedTaskRecord,
+  type StaleTaskRecoveryResult,
+} from '../../models/queued-task-record.js';
+import { copyRecord } from '../../models/record-copy.js';
+import { CLAIMABLE_STATUSES, isTerminalStatus, type TaskStatus } from '../../models/task-status.js';
+import { BinaryHeap } from './binary-heap.js';
+import { NotificationWaiters } from './notification-waiters.js';
+
+/** A place in a ready heap; stale once the record's current token differs. */
+interface ReadyEntry {
+  id: string;
+  priority: number;
+  queuedAt: number;
+  seq: number;
+  token: number;
+}
+
+/** A place in the delayed heap. */
+interface DelayedEntry {
+  id: string;
+  due: number;
+  token: number;
+}
+
+const claimOrder = (a: ReadyEntry, b: ReadyEntry): boolean =>
+  a.priority !== b.priority ? a.priority > b.priority : a.queuedAt !== b.queuedAt ? a.queuedAt < b.queuedAt : a.seq < b.seq;
+
+const STALE_ERROR = 'Task heartbeat stale';
+
+/**
+ * Records in process memory, for tests, scripts and single-process apps. Not durable, not shared.
+ *
+ * Indexed so that no hot path scans every record: one ready heap per (queue, execution backend) in claim order,
+ * a delayed heap by due time (promoted at claim), a key → active holder map, a running set, and status counters
+ * per queue. Heap entries are deleted lazily: an entry is live only while it carries the record's current token.
+ * Every method does its work without awaiting in between, so each call is atomic.
+ */
+export class InMemoryQueueBackend extends QueueBackend {
+  private readonly records = new Map<string, QueuedTaskRecord>();
+  private readonly ready = new Map<string, BinaryHeap<ReadyEntry>>();
+  private readonly delayed = new BinaryHeap<DelayedEntry>((a, b) => a.due < b.due);
+  private readonly tokens = new Map<string, number>();
+  private readonly activeKeys = new Map<string, string>();
+  private readonly latestByKey = new Map<string, string>();
+  private readonly running = new Set<string>();
+  private readonly counts = new Map<string, QueueStatistics>();
+  private readonly leases = new Map<string, { owner: string; expires: number }>();
+  private readonly waiters = new NotificationWaiters();
+  private nextToken = 0;
+  private nextSeq = 0;
+
+  constructor(_config: unknown = {}, _context: unknown = {}) {
+    super();
+  }
+
+  get capabilities(): QueueBackendCapabilities {
+    return { name: 'memory', durable: false, shared: false, notifications: true, bulkEnqueue: false, transactionalEnqueue: false };
+  }
+
+  async open(): Promise<void> {}
+
+  async close(): Promise<void> {
+    this.waiters.wakeAll(false);
+  }
+
+  async enqueue(record: QueuedTaskRecord, _context?: BackendEnqueueContext): Promise<QueuedTaskRecord> {
+    return copyRecord(this.insert(record));
+  }
+
+  async enqueueMany(records: readonly QueuedTaskRecord[]): Promise<QueuedTaskRecord[]> {
+    return records.map((record) => copyRecord(this.insert(record)));
+  }
+
+  async getTask(id: string): Promise<QueuedTaskRecord | null> {
+    const record = this.records.get(id);
+    return record ? copyRecord(record) : null;
+  }
+
+  async getTaskByKey(key: string): Promise<QueuedTaskRecord | null> {
+    const id = this.activeKeys.get(key) ?? this.latestByKey.get(key);
+    const record = id === undefined ? undefined : this.records.get(id);
+    return record ? copyRecord(record) : null;
+  }
+
+  async listPending(options: ListPendingOptions = {}): Promise<QueuedTaskRecord[]> {
+    const now = Date.now();
+    const queues = options.queues?.length ? new Set(options.queues) : undefined;
+    const backends = options.executionBackends ? new Set(options.executionBackends) : undefined;
+    return [...this.records.values()]
+      .filter(
+        (r) =>
+          CLAIMABLE_STATUSES.has(r.status) &&
+          (!queues || queues.has(r.queue)) &&
+          (!backends || backends.has(r.executionBackend)) &&
+          (options.dueOnly === false || !r.scheduledAt || r.scheduledAt.getTime() <= now),
+      )
+      .sort((a, b) => b.priority - a.priority || a.queuedAt.getTime() - b.queuedAt.getTime())
+      .slice(0, options.limit ?? 100)
+      .map(copyRecord);
+  }
+
+  async claimTask(id: string, options: { workerId: string }): Promise<QueuedTaskRecord | null> {
+    const record = this.records.get(id);
+    if (!record || !this.isDue(record, Date.now())) return null;
+    return copyRecord(this.markRunning(record, options.workerId, new Date()));
+  }
+
+  async claimMany(options: ClaimManyOptions): Promise<QueuedTaskRecord[]> {
+    const now = Date.now();
+    this.promoteDue(now);
+    const heaps = this.matchingHeaps(options.queues, options.executionBackends);
+    const claimed: QueuedTaskRecord[] = [];
+    const startedAt = new Date(now);
+    while (claimed.length < options.limit) {
+      let best: BinaryHeap<ReadyEntry> | undefined;
+      for (const heap of heaps) {
+        const top = this.liveTop(heap);
+        if (top && (!best || claimOrder(top, best.peek()!))) best = heap;
+      }
+      if (!best) break;
+      const entry = best.pop()!;
+      claimed.push(copyRecord(this.markRunning(this.records.get(entry.id)!, options.workerId, startedAt)));
+    }
+    return claimed;
+  }
+
+  async completeTask(id: string, result?: unknown, options: FenceOptions = {}): Promise<QueuedTaskRecord | null> {
+    const record = this.fenced(id, options);
+    if (!record) return null;
+    record.result = result === undefined ? null : structuredClone(result);
+    this.finish(record, 'completed');
+    return copyRecord(record);
+  }
+
+  async failTask(id: string, error: string, options: FailTaskOptions = {}): Promise<QueuedTaskRecord | null> {
+    const record = this.fenced(id, options);
+    if (!record) return null;
+    record.error = error;
+    if ((options.retry ?? true) && record.retryCount < record.maxRetries) {
+      this.requeue(record, options.retryAt ?? null);
+    } else {
+      this.finish(record, 'failed');
+    }
+    return copyRecord(record);
+  }
+
+  async cancelTask(id: string): Promise<QueuedTaskRecord | null> {
+    const record = this.records.get(id);
+    if (!record || isTerminalStatus(record.status)) return null;
+    this.finish(record, 'cancelled');
+    return copyRecord(record);
+  }
+
+  async retryTask(id: string): Promise<QueuedTaskRecord | null> {
+    const record = this.records.get(id);
+    if (!record || (record.status !== 'failed' && record.status !== 'cancelled')) return null;
+    if (record.key !== null && this.activeKeys.has(record.key)) return null;
+    record.retryCount = 0;
+    record.completedAt = null;
+    record.startedAt = null;
+    record.result = null;
+    record.executionRef = null;
+    this.requeue(record, null);
+    if (record.key !== null) {
+      this.activeKeys.set(record.key, record.id);
+      this.latestByKey.set(record.key, record.id);
+    }
+    return copyRecord(record);
+  }
+
+  async touchHeartbeat(id: string, options: FenceOptions = {}): Promise<boolean> {
+    const record = this.fenced(id, options);
+    if (record) record.heartbeatAt = new Date();
+    return record !== null;
+  }
+
+  async touchHeartbeats(batch: ReadonlyArray<{ id: string; expectedRetryCount: number }>): Promise<string[]> {
+    const now = new Date();
+    const applied: string[] = [];
+    for (const { id, expectedRetryCount } of batch) {
+      const record = this.fenced(id, { expectedRetryCount });
+      if (!record) continue;
+      record.heartbeatAt = now;
+      applied.push(id);
+    }
+    return applied;
+  }
+
+  async nullHeartbeats(batch: ReadonlyArray<{ id: string; expectedRetryCount: number }>): Promise<void> {
+    for (const { id, expectedRetryCount } of batch) {
+      const record = this.fenced(id, { expectedRetryCount });
+      if (record) record.heartbeatAt = null;
+    }
+  }
+
+  async requeueStaleRunning(options: StaleRecoveryOptions): Promise<StaleTaskRecoveryResult> {
+    const cutoff = Date.now() - options.staleAfter;
+    const failNames = new Set(options.failTaskNames ?? []);
+    const result: StaleTaskRecoveryResult = { requeued: [], failed: [] };
+    const limit = options.limit ?? Infinity;
+    for (const id of [...this.running]) {
+      if (result.requeued.length + result.failed.length >= limit) break;
+      const record = this.records.get(id)!;
+      if (record.heartbeatAt !== null && record.heartbeatAt.getTime() >= cutoff) continue;
+      record.error = STALE_ERROR;
+      if (!failNames.has(record.taskName) && record.retryCount < record.maxRetries) {
+        this.requeue(record, null);
+        result.requeued.push(copyRecord(record));
+      } else {
+        this.finish(record, 'failed');
+        result.failed.push(copyRecord(record));
+      }
+    }
+    return result;
+  }
+
+  async patchMetadata(id: string, patch: Record<string, unknown>, options: FenceOptions = {}): Promise<boolean> {
+    const record = this.fenced(id, options);
+    if (record) record.metadata = { ...record.metadata, ...structuredClone(patch) };
+    return record !== null;
+  }
+
+  async releaseKey(id: string, options: FenceOptions = {}): Promise<boolean> {
+    const record = this.fenced(id, options);
+    if (!record || record.key === null) return false;
+    if (this.activeKeys.get(record.key) === id) this.activeKeys.delete(record.key);
+    record.metadata = { ...record.metadata, releasedKey: record.key };
+    record.key = null;
+    return true;
+  }
+
+  async countRunning(options: { taskName?: string } = {}): Promise<number> {
+    if (options.taskName === undefined) return this.running.size;
+    let count = 0;
+    for (const id of this.running) if (this.records.get(id)!.taskName === options.taskName) count++;
+    return count;
+  }
+
+  async setExecutionRef(id: string, ref: string | null, options: SetExecutionRefOptions = {}): Promise<QueuedTaskRecord | null> {
+    const record = this.records.get(id);
+    if (!record || isTerminalStatus(record.status)) return null;
+    if (options.expectedRef !== undefined && record.executionRef !== options.expectedRef) return null;
+    if (options.expectedRetryCount !== undefined && record.retryCount !== options.expectedRetryCount) return null;
+    record.executionRef = ref;
+    return copyRecord(record);
+  }
+
+  async setExecutionBackend(
+    id: string,
+    executionBackend: string,
+    options: FenceOptions & { executionProfile?: string | null } = {},
+  ): Promise<QueuedTaskRecord | null> {
+    const record = this.records.get(id);
+    if (!record || isTerminalStatus(record.status)) return null;
+    if (options.expectedRetryCount !== undefined && record.retryCount !== options.expectedRetryCount) return null;
+    record.executionBackend = executionBackend;
+    if (options.executionProfile !== undefined) record.executionProfile = options.executionProfile;
+    record.executionRef = null;
+    if (CLAIMABLE_STATUSES.has(record.status)) this.place(record);
+    return copyRecord(record);
+  }
+
+  async listRunningExternal(options: { limit?: number } = {}): Promise<QueuedTaskRecord[]> {
+    return [...this.records.values()]
+      .filter((r) => r.executionRef !== null && !isTerminalStatus(r.status))
+      .sort((a, b) => (a.startedAt ?? a.createdAt).getTime() - (b.startedAt ?? b.createdAt).getTime())
+      .slice(0, options.limit ?? Infinity)
+      .map(copyRecord);
+  }
+
+  async getStatistics(options: { queue?: string } = {}): Promise<QueueStatistics> {
+    if (options.queue !== undefined) return { ...(this.counts.get(options.queue) ?? emptyStatistics()) };
+    const total = emptyStatistics();
+    for (const stats of this.counts.values()) {
+      for (const key of Object.keys(total) as Array<keyof QueueStatistics>) total[key] += stats[key];
+    }
+    return total;
+  }
+
+  async listCompletedByTask(taskName: string, options: ListCompletedOptions = {}): Promise<QueuedTaskRecord[]> {
+    const since = options.since?.getTime() ?? -Infinity;
+    return [...this.records.values()]
+      .filter((r) => r.taskName === taskName && r.status === 'completed' && r.completedAt!.getTime() >= since)
+      .sort((a, b) => b.completedAt!.getTime() - a.completedAt!.getTime())
+      .slice(0, options.limit ?? 10)
+      .map(copyRecord);
+  }
+
+  async cleanupTerminal(before: Date, options: { limit?: number } = {}): Promise<number> {
+    let removed = 0;
+    const limit = options.limit ?? Infinity;
+    for (const record of [...this.records.values()]) {
+      if (removed >= limit) break;
+      if (!isTerminalStatus(record.status) || !record.completedAt || record.completedAt >= before) continue;
+      this.records.delete(record.id);
+      this.count(record.queue, record.status, -1);
+      if (record.key !== null && this.latestByKey.get(record.key) === record.id) this.latestByKey.delete(record.key);
+      removed++;
+    }
+    return removed;
+  }
+
+  async *iterAll(options: { chunkSize?: number } = {}): AsyncIterable<QueuedTaskRecord> {
+    const ids = [...this.records.keys()];
+    const chunk = Math.max(1, options.chunkSize ?? 500);
+    for (let i = 0; i < ids.length; i += chunk) {
+      for (const id of ids.slice(i, i + chunk)) {
+        const record = this.records.get(id);
+        if (record) yield copyRecord(record);
+      }
+      await Promise.resolve();
+    }
+  }
+
+  async acquireLease(name: string, owner: string, ttl: number): Promise<boolean> {
+    const now = Date.now();
+    const lease = this.leases.get(name);
+    if (lease && lease.owner !== owner && lease.expires > now) return false;
+    this.leases.set(name, { owner, expires: now + ttl });
+    return true;
+  }
+
+  async notifyNewTask(_queue: string): Promise<void> {
+    this.waiters.wakeAll(true);
+  }
+
+  waitForNotifications(timeout: number, signal?: AbortSignal): Promise<boolean> {
+    return this.waiters.wait(timeout, signal);
+  }
+
+  // --- internals: every state change goes through these
+
+  private insert(input: QueuedTaskRecord): QueuedTaskRecord {
+    if (input.key !== null) {
+      const holder = this.activeKeys.get(input.key);
+      if (holder !== undefined) return this.records.get(holder)!;
+    }
+    const existing = this.records.get(input.id);
+    if (existing) return existing;
+    const record = copyRecord(input);
+    this.records.set(record.id, record);
+    this.count(record.queue, record.status, 1);
+    if (record.key !== null) {
+      this.activeKeys.set(record.key, record.id);
+      this.latestByKey.set(record.key, record.id);
+    }
+    if (record.status === 'running') this.running.add(record.id);
+    else if (CLAIMABLE_STATUSES.has(record.status)) this.place(record);
+    return record;
+  }
+
+  /** Put a claimable record in its ready or delayed heap with a fresh token (older entries go stale). */
+  private place(record: QueuedTaskRecord): void {
+    const token = ++this.nextToken;
+    this.tokens.set(record.id, token);
+    const due = record.scheduledAt?.getTime() ?? 0;
+    if (due > Date.now()) {
+      this.delayed.push({ id: record.id, due, token });
+      return;
+    }
+    this.heapFor(record.queue, record.executionBackend).push({
+      id: record.id,
+      priority: record.priority,
+      queuedAt: record.queuedAt.getTime(),
+      seq: ++this.nextSeq,
+      token,
+    });
+  }
+
+  private heapFor(queue: string, executionBackend: string): BinaryHeap<ReadyEntry> {
+    const name = `${queue}\u0000${executionBackend}`;
+    let heap = this.ready.get(name);
+    if (!heap) this.ready.set(name, (heap = new BinaryHeap(claimOrder)));
+    return heap;
+  }
+
+  private matchingHeaps(queues?: readonly string[], backends?: readonly string[]): BinaryHeap<ReadyEntry>[] {
+    const queueSet = queues?.length ? new Set(queues) : undefined;
+    const backendSet = backends ? new Set(backends) : undefined;
+    const heaps: BinaryHeap<ReadyEntry>[] = [];
+    for (const [name, heap] of this.ready) {
+      const [queue, backend] = name.split('\u0000') as [string, string];
+      if ((!queueSet || queueSet.has(queue)) && (!backendSet || backendSet.has(backend))) heaps.push(heap);
+    }
+    return heaps;
+  }
+
+  /** The heap's first live entry, dropping stale ones. */
+  private liveTop(heap: BinaryHeap<ReadyEntry>): ReadyEntry | undefined {
+    for (let top = heap.peek(); top; top = heap.peek()) {
+      if (this.tokens.get(top.id) === top.token) return top;
+      heap.pop();
+    }
+    return undefined;
+  }
+
+  private promoteDue(now: number): void {
+    for (let top = this.delayed.peek(); top && top.due <= now; top = this.delayed.peek()) {
+      this.delayed.pop();
+      const record = this.records.get(top.id);
+      if (record && this.tokens.get(top.id) === top.token && CLAIMABLE_STATUSES.has(record.status)) this.place(record);
+    }
+  }
+
+  private isDue(record: QueuedTaskRecord, now: number): boolean {
+    return CLAIMABLE_STATUSES.has(record.status) && (!record.scheduledAt || record.scheduledAt.getTime() <= now);
+  }
+
+  private markRunning(record: QueuedTaskRecord, workerId: string, now: Date): QueuedTaskRecord {
+    this.tokens.delete(record.id);
+    this.setStatus(record, 'running');
+    record.startedAt = now;
+    record.heartbeatAt = now;
+    record.workerId = workerId;
+    this.running.add(record.id);
+    return record;
+  }
+
+  /** The record if it is running (with the expected retry count, when given). */
+  private fenced(id: string, options: FenceOptions): QueuedTaskRecord | null {
+    const record = this.records.get(id);
+    if (!record || record.status !== 'running') return null;
+    if (options.expectedRetryCount !== undefined && record.retryCount !== options.expectedRetryCount) return null;
+    return record;
+  }
+
+  /** Back in line for another attempt (retry policy or `retryTask`). */
+  private requeue(record: QueuedTaskRecord, retryAt: Date | null): void {
+    const now = new Date();
+    if (record.status === 'running') record.retryCount += 1;
+    this.running.delete(record.id);
+    record.scheduledAt = retryAt;
+    record.queuedAt = now;
+    record.workerId = null;
+    record.heartbeatAt = null;
+    record.executionRef = null;
+    this.setStatus(record, retryAt && retryAt.getTime() > now.getTime() ? 'scheduled' : 'pending');
+    this.place(record);
+  }
+
+  private finish(record: QueuedTaskRecord, status: TaskStatus): void {
+    this.tokens.delete(record.id);
+    this.running.delete(record.id);
+    this.setStatus(record, status);
+    record.completedAt = new Date();
+    record.heartbeatAt = null;
+    if (record.key !== null && this.activeKeys.get(record.key) === record.id) this.activeKeys.delete(record.key);
+  }
+
+  private setStatus(record: QueuedTaskRecord, status: TaskStatus): void {
+    if (record.status === status) return;
+    this.count(record.queue, record.status, -1);
+    this.count(record.queue, status, 1);
+    record.status = status;
+  }
+
+  private count(queue: string, status: TaskStatus, delta: number): void {
+    let stats = this.counts.get(queue);
+    if (!stats) this.counts.set(queue, (stats = emptyStatistics()));
+    stats[status] += delta;
+    stats.total += delta;
+  }
+}
