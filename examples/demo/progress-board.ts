@@ -26,10 +26,10 @@ export class ProgressBoard {
   draw(): void {
     const lines = [...this.rows.values()].map(({ label, percent, state }) => {
       const filled = Math.round((percent / 100) * WIDTH);
-      return `  ${label.padEnd(18)} [${'#'.repeat(filled)}${'.'.repeat(WIDTH - filled)}] ${String(Math.round(percent)).padStart(3)}% ${state}`;
+      return `  ${label.padEnd(22)} [${'#'.repeat(filled)}${'.'.repeat(WIDTH - filled)}] ${String(Math.round(percent)).padStart(3)}% ${state}`;
     });
     if (this.out.isTTY && this.drawnLines > 0) this.out.write(`\x1b[${this.drawnLines}A`);
-    if (this.out.isTTY || this.allDone()) {
+    if (this.out.isTTY || (this.allDone() && this.drawnLines === 0)) {
       this.out.write(lines.map((line) => `${line}\x1b[K`).join('\n') + '\n');
       this.drawnLines = lines.length;
     }

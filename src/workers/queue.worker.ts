@@ -112,7 +112,12 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
   /** Wait up to `timeout` ms for running records; abort whatever is left; stop maintenance. */
   async drain(timeout: number): Promise<void> {
     const settled = Promise.allSettled([...this.active.values()]);
-    const timedOut = await Promise.race([settled.then(() => false), sleep(timeout, true, { ref: false })]);
+    const timerControl = new AbortController(); // the timer keeps the process alive while draining, no longer
+    const timedOut = await Promise.race([
+      settled.then(() => false),
+      sleep(timeout, true, { signal: timerControl.signal }).catch(() => false),
+    ]);
+    timerControl.abort();
     if (timedOut && this.active.size > 0) {
       this.logger.warn(`Shutdown timeout: aborting ${this.active.size} running task(s) and releasing them`);
       for (const id of this.active.keys()) {
@@ -120,7 +125,12 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
         this.runner.abort(id, new ShutdownAbortError(id, running?.record.taskName));
       }
       // Aborted runs only release their records; that is quick, but never wait forever on a dead backend.
-      await Promise.race([Promise.allSettled([...this.active.values()]), sleep(2_000, undefined, { ref: false })]);
+      const releaseControl = new AbortController();
+      await Promise.race([
+        Promise.allSettled([...this.active.values()]),
+        sleep(2_000, undefined, { signal: releaseControl.signal }).catch(() => undefined),
+      ]);
+      releaseControl.abort();
     }
     await Promise.all(this.maintenance.splice(0).map((task) => task.stop()));
     this.hints.onEarlier(undefined);

@@ -1,13 +1,15 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-// build/test/unit/packaging → build/src/index.js; the hook stays in test/support (plain .mjs, not compiled).
+// <out>/test/unit/packaging → <out>/src/index.js; the hook stays in the project's test/support (plain .mjs).
 const buildRoot = path.resolve(here, '../../..');
-const projectRoot = path.resolve(buildRoot, '..');
+let projectRoot = buildRoot;
+while (!existsSync(path.join(projectRoot, 'package.json'))) projectRoot = path.dirname(projectRoot);
 const hook = path.join(projectRoot, 'test/support/block-optional-drivers.mjs');
 
 function runWithDriversBlocked(script: string) {
