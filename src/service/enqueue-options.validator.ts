@@ -7,6 +7,11 @@ const KNOWN_OPTIONS = new Set([
   'metadata', 'kwargs', 'quietSuccess', 'timeout', 'manager',
 ]);
 
+/** Longest delay accepted: ten years. */
+export const MAX_DELAY = 10 * 365 * 24 * 3600 * 1000;
+/** Latest `scheduledAt` accepted (every SQL dialect stores it). */
+const LATEST_SCHEDULE = Date.UTC(9000, 0, 1);
+
 const isPlainObject = (value: unknown): boolean =>
   typeof value === 'object' && value !== null && !Array.isArray(value) &&
   [Object.prototype, null].includes(Object.getPrototypeOf(value));
@@ -31,9 +36,15 @@ export function enqueueProblems(taskName: string, args: unknown, options: unknow
   }
   if (o.maxRetries !== undefined) checkNonNegativeInteger(problems, `${at}.options.maxRetries`, o.maxRetries);
   if (o.delay !== undefined) checkNonNegativeNumber(problems, `${at}.options.delay`, o.delay);
+  if (typeof o.delay === 'number' && o.delay > MAX_DELAY) {
+    problems.push({ path: `${at}.options.delay`, message: `must be at most ${MAX_DELAY} ms (10 years)` });
+  }
   if (o.timeout !== undefined) checkPositiveNumber(problems, `${at}.options.timeout`, o.timeout);
   if (o.scheduledAt !== undefined && !(o.scheduledAt instanceof Date && Number.isFinite(o.scheduledAt.getTime()))) {
     problems.push({ path: `${at}.options.scheduledAt`, message: 'must be a valid Date' });
+  }
+  if (o.scheduledAt instanceof Date && o.scheduledAt.getTime() > LATEST_SCHEDULE) {
+    problems.push({ path: `${at}.options.scheduledAt`, message: 'must be before the year 9000' });
   }
   if (o.scheduledAt !== undefined && o.delay !== undefined) {
     problems.push({ path: `${at}.options`, message: 'give scheduledAt or delay, not both' });

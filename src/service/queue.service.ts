@@ -163,10 +163,12 @@ export class QueueService {
     if (options.metadata) assertJsonSerializable(options.metadata, 'metadata', taskName);
     const now = new Date();
     const task = definition.options;
-    const metadata: Record<string, unknown> = {};
-    if (task.description) metadata['description'] = task.description;
-    if (task.logLevel) metadata['logLevel'] = task.logLevel;
-    Object.assign(metadata, options.metadata);
+    // Spread, not Object.assign: an own `__proto__` key in user metadata must stay a plain key.
+    const metadata: Record<string, unknown> = {
+      ...(task.description ? { description: task.description } : {}),
+      ...(task.logLevel ? { logLevel: task.logLevel } : {}),
+      ...options.metadata,
+    };
     if (options.timeout !== undefined) metadata['timeout'] = options.timeout;
     if (options.quietSuccess !== undefined) metadata['quietSuccess'] = options.quietSuccess;
     const executionBackend = options.executionBackend ?? task.executionBackend ?? this.executions.defaultName;
