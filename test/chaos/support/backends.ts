@@ -1,0 +1,43 @@
+import { listQueueBackends } from '../../../src/backends/queue-backend.registry.js';
+import { skipUnless, testServices, uniqueSuffix } from '../../support/services.js';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+/** A shared (multi-process) backend a chaos scenario runs against. */
+export interface ChaosBackend {
+  name: string;
+  /** Config for QueuesModule / getQueueBackend; unique storage per call. */
+  config: () => Record<string, unknown>;
+  skip: string | false;
+}
+
+const missing = (type: string) => (listQueueBackends().includes(type) ? false : `the ${type} backend is not built yet`);
+
+/** The persistent backends, each with its own table / key prefix per scenario. */
+export function chaosBackends(): ChaosBackend[] {
+  return [
+    {
+      name: 'sqlite',
+      config: () => ({
+        type: 'typeorm',
+        options: { type: 'better-sqlite3', database: path.join(tmpdir(), `chaos_${uniqueSuffix()}.sqlite`) },
+      }),
+      skip: missing('typeorm'),
+    },
+    {
+      name: 'postgres',
+      config: () => ({ type: 'typeorm', options: { type: 'postgres', url: testServices.postgresUrl }, tableName: `chaos_${uniqueSuffix()}` }),
+      skip: missing('typeorm') || skipUnless('postgres'),
+    },
+    {
+      name: 'mariadb',
+      config: () => ({ type: 'typeorm', options: { type: 'mysql', url: testServices.mysqlUrl }, tableName: `chaos_${uniqueSuffix()}` }),
+      skip: missing('typeorm') || skipUnless('mysql'),
+    },
+    {
+      name: 'redis',
+      config: () => ({ type: 'redis', url: testServices.redisUrl, keyPrefix: `chaos_${uniqueSuffix()}` }),
+      skip: missing('redis') || skipUnless('redis'),
+    },
+  ];
+}

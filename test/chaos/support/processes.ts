@@ -1,0 +1,63 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const workerScript = path.join(path.dirname(fileURLToPath(import.meta.url)), 'chaos-worker.js');
+
+/** A chaos worker child process and the JSON lines it printed. */
+export interface ChaosWorker {
+  child: ChildProcess;
+  lines: Array<Record<string, unknown>>;
+  ready: Promise<void>;
+  exited: Promise<number | null>;
+}
+
+/** Start a chaos worker process on `backend` (a queue backend config) writing to `ledger`. */
+export function startChaosWorker(backend: unknown, ledger: string, env: Record<string, string> = {}): ChaosWorker {
+  const child = spawn(process.execPath, [workerScript], {
+    env: { ...process.env, CHAOS_BACKEND: JSON.stringify(backend), CHAOS_LEDGER: ledger, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines: Array<Record<string, unknown>> = [];
+  let buffer = '';
+  let markReady!: () => void;
+  const ready = new Promise<void>((resolve) => (markReady = resolve));
+  child.stdout!.on('data', (chunk: Buffer) => {
+    buffer += chunk.toString();
+    let index: number;
+    while ((index = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, index);
+      buffer = buffer.slice(index + 1);
+      try {
+        const parsed = JSON.parse(line) as Record<string, unknown>;
+        lines.push(parsed);
+        if (parsed['type'] === 'ready') markReady();
+      } catch {
+        // not one of ours
+      }
+    }
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, lines, ready, exited };
+}
+
+/** Ledger lines as { id, attempt, pid }. */
+export function readLedger(ledger: string): Array<{ id: string; attempt: number; pid: number }> {
+  if (!existsSync(ledger)) return [];
+  return readFileSync(ledger, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [id, attempt, pid] = line.split(' ');
+      return { id: id!, attempt: Number(attempt), pid: Number(pid) };
+    });
+}
+
+/** Ids that appear more than once in the ledger. */
+export function duplicates(entries: Array<{ id: string }>): string[] {
+  const seen = new Set<string>();
+  const dup = new Set<string>();
+  for (const { id } of entries) (seen.has(id) ? dup : seen).add(id);
+  return [...dup];
+}
