@@ -22,6 +22,10 @@ registry.register('memory', async () => (await import('./memory/memory.backend.j
   lazy: true,
 });
 
+registry.register('typeorm', async () => (await import('./typeorm/typeorm.backend.js')).TypeOrmQueueBackend, {
+  lazy: true,
+});
+
 /** Register a queue backend class under a short name (overrides a built-in of the same name). */
 export function registerQueueBackend(name: string, cls: QueueBackendClass): void;
 /** Register a loader that imports the class on first use. */

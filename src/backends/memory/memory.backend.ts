@@ -19,7 +19,7 @@ import {
 import { copyRecord } from '../../models/record-copy.js';
 import { CLAIMABLE_STATUSES, isTerminalStatus, type TaskStatus } from '../../models/task-status.js';
 import { BinaryHeap } from './binary-heap.js';
-import { NotificationWaiters } from './notification-waiters.js';
+import { NotificationWaiters } from '../notification-waiters.js';
 
 /** A place in a ready heap; stale once the record's current token differs. */
 interface ReadyEntry {

@@ -1,0 +1,151 @@
+import type { EntityManager } from 'typeorm';
+import type { ClaimManyOptions } from '../queue-backend.js';
+import type { QueuedTaskRecord } from '../../models/queued-task-record.js';
+import { recordToRow, rowToRecord, type TaskRow } from './task-row.mapper.js';
+import { SqlQueueStore } from './sql-queue.store.js';
+
+type Callback<T> = (error: Error | null, result: T) => void;
+
+/** The subset of a mysql2 (callback) pool and connection the store uses. */
+interface MysqlConnection {
+  query(sql: string, params: unknown[], callback: Callback<unknown>): void;
+  release(): void;
+}
+interface MysqlPool {
+  query(sql: string, params: unknown[], callback: Callback<unknown>): void;
+  getConnection(callback: Callback<MysqlConnection>): void;
+}
+
+const run = (target: Pick<MysqlPool, 'query'>, sql: string, params: unknown[]) =>
+  new Promise<unknown>((resolve, reject) => target.query(sql, params, (error, result) => (error ? reject(error) : resolve(result))));
+
+/**
+ * MySQL 8 / MariaDB ≥ 10.6: batch claim with `SELECT ... FOR UPDATE SKIP LOCKED` and an `UPDATE` in one short
+ * transaction; active-key uniqueness through a stored generated column with a unique index (NULLs do not
+ * collide); binary collation so keys and ids compare exactly.
+ */
+export class MysqlQueueStore extends SqlQueueStore {
+  constructor(
+    table: string,
+    private readonly pool: MysqlPool,
+  ) {
+    super(table);
+  }
+
+  async query(sql: string, params: unknown[] = [], manager?: EntityManager): Promise<TaskRow[]> {
+    if (manager) return (await manager.query(sql, params)) as TaskRow[];
+    return (await run(this.pool, sql, params)) as TaskRow[];
+  }
+
+  async execute(sql: string, params: unknown[] = [], manager?: EntityManager): Promise<number> {
+    const result = manager ? await manager.query(sql, params) : await run(this.pool, sql, params);
+    return (result as { affectedRows?: number })?.affectedRows ?? 0;
+  }
+
+  protected override get maxParameters(): number {
+    return 60_000;
+  }
+
+  /** Run `work` in a transaction on one pooled connection. */
+  private async transaction<T>(work: (connection: MysqlConnection) => Promise<T>): Promise<T> {
+    const connection = await new Promise<MysqlConnection>((resolve, reject) =>
+      this.pool.getConnection((error, conn) => (error ? reject(error) : resolve(conn))),
+    );
+    try {
+      await run(connection, 'START TRANSACTION', []);
+      const result = await work(connection);
+      await run(connection, 'COMMIT', []);
+      return result;
+    } catch (error) {
+      await run(connection, 'ROLLBACK', []).catch(() => undefined);
+      throw error;
+    } finally {
+      connection.release();
+    }
+  }
+
+  schemaStatements(): string[] {
+    const t = this.table;
+    return [
+      `CREATE TABLE IF NOT EXISTS ${t} (
+        id CHAR(36) NOT NULL PRIMARY KEY, seq BIGINT NOT NULL AUTO_INCREMENT UNIQUE, task_name VARCHAR(255) NOT NULL,
+        args_json LONGTEXT NOT NULL, kwargs_json LONGTEXT NOT NULL, queue VARCHAR(100) NOT NULL,
+        execution_backend VARCHAR(64) NOT NULL, execution_profile VARCHAR(255) NULL, execution_ref VARCHAR(512) NULL,
+        worker_id VARCHAR(255) NULL, status VARCHAR(16) NOT NULL, priority INT NOT NULL, max_retries INT NOT NULL,
+        retry_count INT NOT NULL, scheduled_at BIGINT NULL, queued_at BIGINT NOT NULL, created_at BIGINT NOT NULL,
+        started_at BIGINT NULL, completed_at BIGINT NULL, heartbeat_at BIGINT NULL, result_json LONGTEXT NULL,
+        error TEXT NULL, task_key VARCHAR(255) NULL, metadata_json LONGTEXT NOT NULL,
+        active_key VARCHAR(255) AS (CASE WHEN status IN ('pending','scheduled','running') THEN task_key ELSE NULL END) STORED,
+        UNIQUE KEY ${t}_active_key (active_key),
+        KEY ${t}_claim (status, priority DESC, queued_at, seq),
+        KEY ${t}_running (status, heartbeat_at),
+        KEY ${t}_key (task_key),
+        KEY ${t}_completed (task_name, status, completed_at)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+      `CREATE TABLE IF NOT EXISTS ${this.leaseTable} (
+        name VARCHAR(100) NOT NULL PRIMARY KEY, owner VARCHAR(255) NOT NULL, expires_at BIGINT NOT NULL
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+    ];
+  }
+
+  protected async insertIfKeyFree(record: QueuedTaskRecord, manager?: EntityManager): Promise<boolean> {
+    try {
+      await this.execute(this.insertSql(), recordToRow(record), manager);
+      return true;
+    } catch (error) {
+      if (this.isUniqueViolation(error) && record.key !== null) return false;
+      throw error;
+    }
+  }
+
+  protected async claimRows(options: ClaimManyOptions, now: number): Promise<QueuedTaskRecord[]> {
+    const { where, params } = this.claimWhere(options, now);
+    const rows = await this.transaction(async (connection) => {
+      const candidates = (await run(
+        connection,
+        `SELECT id FROM ${this.table} WHERE ${where} ORDER BY priority DESC, queued_at, seq LIMIT ${Math.floor(options.limit)} FOR UPDATE SKIP LOCKED`,
+        params,
+      )) as TaskRow[];
+      if (candidates.length === 0) return [];
+      const ids = candidates.map((row) => String(row['id']));
+      const list = ids.map(() => '?').join(', ');
+      await run(connection, `UPDATE ${this.table} SET status = 'running', started_at = ?, heartbeat_at = ?, worker_id = ? WHERE id IN (${list})`, [
+        now,
+        now,
+        options.workerId,
+        ...ids,
+      ]);
+      return (await run(connection, `SELECT ${this.columns} FROM ${this.table} WHERE id IN (${list}) ORDER BY priority DESC, queued_at, seq`, ids)) as TaskRow[];
+    });
+    return rows.map(rowToRecord);
+  }
+
+  protected async updateReturning(id: string, set: string, setParams: unknown[], where: string, whereParams: unknown[]): Promise<QueuedTaskRecord | null> {
+    return this.transaction(async (connection) => {
+      const result = (await run(connection, `UPDATE ${this.table} SET ${set} WHERE id = ? AND ${where}`, [...setParams, id, ...whereParams])) as {
+        affectedRows: number;
+      };
+      if (result.affectedRows === 0) return null;
+      const rows = (await run(connection, `SELECT ${this.columns} FROM ${this.table} WHERE id = ?`, [id])) as TaskRow[];
+      return rows[0] ? rowToRecord(rows[0]) : null;
+    });
+  }
+
+  async acquireLease(name: string, owner: string, ttl: number): Promise<boolean> {
+    const now = Date.now();
+    // The takeover condition is evaluated once (session variable), before either column changes.
+    await this.execute(
+      `INSERT INTO ${this.leaseTable} (name, owner, expires_at) VALUES (?, ?, ?)
+       ON DUPLICATE KEY UPDATE
+         owner = IF(@nestjs_queues_took := (owner = VALUES(owner) OR expires_at < ?), VALUES(owner), owner),
+         expires_at = IF(@nestjs_queues_took, VALUES(expires_at), expires_at)`,
+      [name, owner, now + ttl, now],
+    );
+    const rows = await this.query(`SELECT owner FROM ${this.leaseTable} WHERE name = ?`, [name]);
+    return rows[0]?.['owner'] === owner;
+  }
+
+  protected isUniqueViolation(error: unknown): boolean {
+    return (error as { errno?: number })?.errno === 1062;
+  }
+}

@@ -1,0 +1,111 @@
+import { Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+
+/** The subset of a `pg` Client the listener uses. */
+export interface PgListenClient {
+  connect(): Promise<unknown>;
+  query(text: string, values?: unknown[]): Promise<unknown>;
+  on(event: 'notification', listener: (message: { channel: string; payload?: string }) => void): unknown;
+  on(event: 'error' | 'end', listener: (error?: Error) => void): unknown;
+  end(): Promise<void>;
+}
+
+/**
+ * A dedicated LISTEN connection for wakeups. It reconnects with backoff when the connection errors or ends, and
+ * pings itself (a NOTIFY sent through the pool must come back within `pingTimeout`) to detect a listener that died
+ * silently. Meanwhile workers keep polling: notifications are hints, never the truth.
+ */
+export class PostgresWakeupListener {
+  private readonly logger = new Logger(PostgresWakeupListener.name);
+  private client: PgListenClient | undefined;
+  private closed = false;
+  private backoff = 100;
+  private pingTimer: NodeJS.Timeout | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private pendingPing: { token: string; timer: NodeJS.Timeout } | undefined;
+  /** True while LISTEN is established and the last self-ping came back. */
+  alive = false;
+
+  constructor(
+    private readonly createClient: () => Promise<PgListenClient>,
+    private readonly channel: string,
+    private readonly sendNotify: (channel: string, payload: string) => Promise<void>,
+    private readonly onWake: (payload: string) => void,
+    private readonly options: { pingInterval?: number; pingTimeout?: number } = {},
+  ) {}
+
+  async start(): Promise<void> {
+    await this.connect();
+    this.pingTimer = setInterval(() => void this.ping(), this.options.pingInterval ?? 15_000);
+    this.pingTimer.unref();
+  }
+
+  private async connect(): Promise<void> {
+    if (this.closed) return;
+    let client: PgListenClient | undefined;
+    try {
+      client = await this.createClient();
+      client.on('error', () => this.reconnect(client));
+      client.on('end', () => this.reconnect(client));
+      client.on('notification', (message) => {
+        if (message.channel !== this.channel) return;
+        if (this.pendingPing && message.payload === this.pendingPing.token) {
+          clearTimeout(this.pendingPing.timer);
+          this.pendingPing = undefined;
+          this.alive = true;
+          return;
+        }
+        this.onWake(message.payload ?? '');
+      });
+      await client.connect();
+      await client.query(`LISTEN "${this.channel}"`);
+      this.client = client;
+      this.alive = true;
+      this.backoff = 100;
+      this.onWake(''); // work may have arrived while we were away
+    } catch (error) {
+      this.logger.warn(`LISTEN ${this.channel} failed (${(error as Error).message}); retrying in ${this.backoff} ms`);
+      this.reconnect(client);
+    }
+  }
+
+  /** Drop the current connection and connect again after a growing delay. */
+  private reconnect(client: PgListenClient | undefined): void {
+    if (client && client !== this.client && this.client !== undefined) return; // an older client's late event
+    this.alive = false;
+    this.client = undefined;
+    client?.end().catch(() => undefined);
+    if (this.closed || this.reconnectTimer) return;
+    const delay = this.backoff;
+    this.backoff = Math.min(this.backoff * 2, 5_000);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      void this.connect();
+    }, delay);
+    this.reconnectTimer.unref();
+  }
+
+  private async ping(): Promise<void> {
+    if (!this.client || this.pendingPing) return;
+    const token = `ping:${randomUUID()}`;
+    const timer = setTimeout(() => {
+      this.pendingPing = undefined;
+      this.logger.warn(`LISTEN ${this.channel} missed its self-ping; reconnecting`);
+      this.reconnect(this.client);
+    }, this.options.pingTimeout ?? 5_000);
+    timer.unref();
+    this.pendingPing = { token, timer };
+    await this.sendNotify(this.channel, token).catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    if (this.pendingPing) clearTimeout(this.pendingPing.timer);
+    const client = this.client;
+    this.client = undefined;
+    this.alive = false;
+    await client?.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,139 @@
+import type { EntityManager } from 'typeorm';
+import type { ClaimManyOptions } from '../queue-backend.js';
+import type { QueuedTaskRecord } from '../../models/queued-task-record.js';
+import { recordToRow, rowToRecord, type TaskRow } from './task-row.mapper.js';
+import { SqlQueueStore } from './sql-queue.store.js';
+
+/** `?` placeholders → `$1, $2, ...` (our SQL has no `?` inside literals). */
+function numbered(sql: string): string {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
+}
+
+/** The subset of a `pg` Pool the store uses. */
+interface PgPool {
+  query(text: string, values?: unknown[]): Promise<{ rows: TaskRow[]; rowCount: number | null }>;
+  connect(): Promise<{ query: PgPool['query']; release(): void }>;
+}
+
+/** Rows of `manager.query`, which returns `[rows, count]` for UPDATE/DELETE and rows otherwise. */
+function managerRows(result: unknown): TaskRow[] {
+  if (Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number') return result[0];
+  return (result as TaskRow[]) ?? [];
+}
+
+/**
+ * PostgreSQL: batch claim in one `UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING`,
+ * key dedup by `ON CONFLICT ... DO NOTHING` on a partial unique index, schema creation under an advisory lock.
+ */
+export class PostgresQueueStore extends SqlQueueStore {
+  constructor(
+    table: string,
+    private readonly pool: PgPool,
+  ) {
+    super(table);
+  }
+
+  async query(sql: string, params: unknown[] = [], manager?: EntityManager): Promise<TaskRow[]> {
+    if (manager) return managerRows(await manager.query(numbered(sql), params));
+    return (await this.pool.query(numbered(sql), params)).rows;
+  }
+
+  async execute(sql: string, params: unknown[] = [], manager?: EntityManager): Promise<number> {
+    if (manager) {
+      const result = await manager.query(numbered(sql), params);
+      return Array.isArray(result) && typeof result[1] === 'number' ? result[1] : 0;
+    }
+    return (await this.pool.query(numbered(sql), params)).rowCount ?? 0;
+  }
+
+  private get indexPrefix(): string {
+    return this.table.replace('.', '_');
+  }
+
+  schemaStatements(): string[] {
+    const t = this.table;
+    const i = this.indexPrefix;
+    return [
+      `CREATE TABLE IF NOT EXISTS ${t} (
+        id varchar(36) PRIMARY KEY, seq bigserial NOT NULL, task_name varchar(255) NOT NULL, args_json text NOT NULL,
+        kwargs_json text NOT NULL, queue varchar(100) NOT NULL, execution_backend varchar(64) NOT NULL,
+        execution_profile varchar(255), execution_ref varchar(512), worker_id varchar(255), status varchar(16) NOT NULL,
+        priority integer NOT NULL, max_retries integer NOT NULL, retry_count integer NOT NULL, scheduled_at bigint,
+        queued_at bigint NOT NULL, created_at bigint NOT NULL, started_at bigint, completed_at bigint, heartbeat_at bigint,
+        result_json text, error text, task_key varchar(255), metadata_json text NOT NULL)`,
+      `CREATE UNIQUE INDEX IF NOT EXISTS ${i}_active_key ON ${t} (task_key) WHERE task_key IS NOT NULL AND status IN ('pending','scheduled','running')`,
+      `CREATE INDEX IF NOT EXISTS ${i}_claim ON ${t} (priority DESC, queued_at, seq) WHERE status IN ('pending','scheduled')`,
+      `CREATE INDEX IF NOT EXISTS ${i}_running ON ${t} (heartbeat_at) WHERE status = 'running'`,
+      `CREATE INDEX IF NOT EXISTS ${i}_key ON ${t} (task_key)`,
+      `CREATE INDEX IF NOT EXISTS ${i}_completed ON ${t} (task_name, completed_at) WHERE status = 'completed'`,
+      `CREATE INDEX IF NOT EXISTS ${i}_terminal ON ${t} (completed_at) WHERE status IN ('completed','failed','cancelled')`,
+      `CREATE TABLE IF NOT EXISTS ${this.leaseTable} (name varchar(100) PRIMARY KEY, owner varchar(255) NOT NULL, expires_at bigint NOT NULL)`,
+    ];
+  }
+
+  /** Create the schema in one transaction under an advisory lock, so booting instances do not race on DDL. */
+  override async createSchema(): Promise<void> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`nestjs_queues:${this.table}`]);
+      for (const statement of this.schemaStatements()) await client.query(statement);
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  protected async insertIfKeyFree(record: QueuedTaskRecord, manager?: EntityManager): Promise<boolean> {
+    const sql = `${this.insertSql()} ON CONFLICT (task_key) WHERE task_key IS NOT NULL AND status IN ('pending','scheduled','running') DO NOTHING RETURNING id`;
+    return (await this.query(sql, recordToRow(record), manager)).length > 0;
+  }
+
+  protected async claimRows(options: ClaimManyOptions, now: number): Promise<QueuedTaskRecord[]> {
+    const { where, params } = this.claimWhere(options, now);
+    const rows = await this.query(
+      `UPDATE ${this.table} SET status = 'running', started_at = ?, heartbeat_at = ?, worker_id = ?
+       WHERE id IN (SELECT id FROM ${this.table} WHERE ${where} ORDER BY priority DESC, queued_at, seq
+                    LIMIT ${Math.floor(options.limit)} FOR UPDATE SKIP LOCKED)
+       RETURNING ${this.columns}, seq`,
+      [now, now, options.workerId, ...params],
+    );
+    return rows
+      .map((row) => ({ record: rowToRecord(row), seq: Number(row['seq']) }))
+      .sort((a, b) => b.record.priority - a.record.priority || a.record.queuedAt.getTime() - b.record.queuedAt.getTime() || a.seq - b.seq)
+      .map((entry) => entry.record);
+  }
+
+  protected async updateReturning(id: string, set: string, setParams: unknown[], where: string, whereParams: unknown[]): Promise<QueuedTaskRecord | null> {
+    const rows = await this.query(
+      `UPDATE ${this.table} SET ${set} WHERE id = ? AND ${where} RETURNING ${this.columns}`,
+      [...setParams, id, ...whereParams],
+    );
+    return rows[0] ? rowToRecord(rows[0]) : null;
+  }
+
+  async acquireLease(name: string, owner: string, ttl: number): Promise<boolean> {
+    const now = Date.now();
+    const rows = await this.query(
+      `INSERT INTO ${this.leaseTable} AS l (name, owner, expires_at) VALUES (?, ?, ?)
+       ON CONFLICT (name) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
+       WHERE l.owner = EXCLUDED.owner OR l.expires_at < ? RETURNING name`,
+      [name, owner, now + ttl, now],
+    );
+    return rows.length > 0;
+  }
+
+  protected isUniqueViolation(error: unknown): boolean {
+    return (error as { code?: string })?.code === '23505';
+  }
+
+  /** Publish a wakeup on `channel`. */
+  async notify(channel: string, payload: string): Promise<void> {
+    await this.pool.query('SELECT pg_notify($1, $2)', [channel, payload]);
+    this.metrics.notificationsPublished++;
+  }
+}

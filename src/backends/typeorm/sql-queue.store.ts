@@ -1,0 +1,464 @@
+import type { EntityManager } from 'typeorm';
+import type {
+  ClaimManyOptions,
+  FailTaskOptions,
+  FenceOptions,
+  ListCompletedOptions,
+  ListPendingOptions,
+  SetExecutionRefOptions,
+  StaleRecoveryOptions,
+} from '../queue-backend.js';
+import { emptyStatistics, type QueueStatistics, type QueuedTaskRecord, type StaleTaskRecoveryResult } from '../../models/queued-task-record.js';
+import { isTerminalStatus, TASK_STATUSES, type TaskStatus } from '../../models/task-status.js';
+import { recordToRow, rowToRecord, TASK_COLUMNS, type TaskRow } from './task-row.mapper.js';
+
+const ACTIVE = `('pending','scheduled','running')`;
+const CLAIMABLE = `('pending','scheduled')`;
+const STALE_ERROR = 'Task heartbeat stale';
+const COLUMN_LIST = TASK_COLUMNS.join(', ');
+
+/** Counters of queue-domain operations (the seeds' observability names). */
+export interface SqlQueueMetrics {
+  enqueued: number;
+  claimed: number;
+  completed: number;
+  failed: number;
+  retried: number;
+  staleRecovered: number;
+  notificationsPublished: number;
+  fenceRejected: number;
+}
+
+/**
+ * The dialect-neutral half of the SQL backend: every operation written once with `?` placeholders. Subclasses
+ * provide the round trips (`query`, `execute`), the schema, the batch claim and the few statements whose syntax
+ * differs. State changes are single statements or compare-and-swap updates (`WHERE status = ? AND retry_count = ?`),
+ * so concurrent workers and processes never need a lock of ours.
+ */
+export abstract class SqlQueueStore {
+  readonly metrics: SqlQueueMetrics = {
+    enqueued: 0, claimed: 0, completed: 0, failed: 0, retried: 0, staleRecovered: 0, notificationsPublished: 0, fenceRejected: 0,
+  };
+
+  constructor(
+    /** Validated table name. */
+    protected readonly table: string,
+  ) {}
+
+  /** Rows of a SELECT (or of a statement with RETURNING). */
+  abstract query(sql: string, params?: unknown[], manager?: EntityManager): Promise<TaskRow[]>;
+  /** Affected row count of a write. */
+  abstract execute(sql: string, params?: unknown[], manager?: EntityManager): Promise<number>;
+  /** DDL statements that create the tables and indexes if missing. */
+  abstract schemaStatements(): string[];
+  /** Insert unless an active record holds the key; true when inserted. */
+  protected abstract insertIfKeyFree(record: QueuedTaskRecord, manager?: EntityManager): Promise<boolean>;
+  /** Atomically claim up to `limit` due records; returns them in any order. */
+  protected abstract claimRows(options: ClaimManyOptions, now: number, ids?: string[]): Promise<QueuedTaskRecord[]>;
+  /** Apply `UPDATE ... SET <set> WHERE id = ? AND <where>`; the updated record or null. */
+  protected abstract updateReturning(id: string, set: string, setParams: unknown[], where: string, whereParams: unknown[]): Promise<QueuedTaskRecord | null>;
+  /** Take or renew a lease row; true when `owner` holds it. */
+  abstract acquireLease(name: string, owner: string, ttl: number): Promise<boolean>;
+  /** Name of the lease table. */
+  protected get leaseTable(): string {
+    return `${this.table}_lease`;
+  }
+
+  async createSchema(): Promise<void> {
+    for (const statement of this.schemaStatements()) await this.execute(statement);
+  }
+
+  async enqueue(record: QueuedTaskRecord, manager?: EntityManager): Promise<QueuedTaskRecord> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      if (await this.insertIfKeyFree(record, manager)) {
+        this.metrics.enqueued++;
+        return record;
+      }
+      // The key is held: return its active holder. It may turn terminal in between; then try again.
+      const holder = await this.activeByKey(record.key!, manager);
+      if (holder) return holder;
+    }
+    throw new Error(`Could not enqueue ${record.id}: key ${record.key} kept changing hands`);
+  }
+
+  async enqueueMany(records: readonly QueuedTaskRecord[]): Promise<QueuedTaskRecord[]> {
+    const results: QueuedTaskRecord[] = new Array(records.length);
+    const unkeyed: number[] = [];
+    records.forEach((record, i) => (record.key === null ? unkeyed.push(i) : undefined));
+    // Unkeyed records need no dedup: one multi-row INSERT per chunk.
+    const chunkSize = Math.max(1, Math.floor(this.maxParameters / TASK_COLUMNS.length));
+    for (let start = 0; start < unkeyed.length; start += chunkSize) {
+      const chunk = unkeyed.slice(start, start + chunkSize).map((i) => records[i]!);
+      const placeholders = chunk.map(() => `(${TASK_COLUMNS.map(() => '?').join(', ')})`).join(', ');
+      await this.execute(`INSERT INTO ${this.table} (${COLUMN_LIST}) VALUES ${placeholders}`, chunk.flatMap(recordToRow));
+      this.metrics.enqueued += chunk.length;
+    }
+    for (const i of unkeyed) results[i] = records[i]!;
+    // Keyed records keep enqueue's semantics one by one, in input order.
+    for (let i = 0; i < records.length; i++) if (records[i]!.key !== null) results[i] = await this.enqueue(records[i]!);
+    return results;
+  }
+
+  /** Most bound parameters one statement may carry. */
+  protected get maxParameters(): number {
+    return 30_000;
+  }
+
+  async getTask(id: string): Promise<QueuedTaskRecord | null> {
+    const rows = await this.query(`SELECT ${COLUMN_LIST} FROM ${this.table} WHERE id = ?`, [id]);
+    return rows[0] ? rowToRecord(rows[0]) : null;
+  }
+
+  async getTaskByKey(key: string): Promise<QueuedTaskRecord | null> {
+    const rows = await this.query(
+      `SELECT ${COLUMN_LIST} FROM ${this.table} WHERE task_key = ?
+       ORDER BY CASE WHEN status IN ${ACTIVE} THEN 0 ELSE 1 END, created_at DESC LIMIT 1`,
+      [key],
+    );
+    return rows[0] ? rowToRecord(rows[0]) : null;
+  }
+
+  protected async activeByKey(key: string, manager?: EntityManager): Promise<QueuedTaskRecord | null> {
+    const rows = await this.query(`SELECT ${COLUMN_LIST} FROM ${this.table} WHERE task_key = ? AND status IN ${ACTIVE}`, [key], manager);
+    return rows[0] ? rowToRecord(rows[0]) : null;
+  }
+
+  async listPending(options: ListPendingOptions = {}): Promise<QueuedTaskRecord[]> {
+    const { where, params } = this.claimFilter(options.queues, options.executionBackends);
+    const due = options.dueOnly === false ? '' : ' AND (scheduled_at IS NULL OR scheduled_at <= ?)';
+    const rows = await this.query(
+      `SELECT ${COLUMN_LIST} FROM ${this.table} WHERE status IN ${CLAIMABLE}${where}${due}
+       ORDER BY priority DESC, queued_at ASC, seq ASC LIMIT ${Math.max(1, Math.floor(options.limit ?? 100))}`,
+      options.dueOnly === false ? params : [...params, Date.now()],
+    );
+    return rows.map(rowToRecord);
+  }
+
+  /** `AND queue IN (...) AND execution_backend IN (...)` for a claim filter. */
+  protected claimFilter(queues?: readonly string[], backends?: readonly string[]): { where: string; params: unknown[] } {
+    let where = '';
+    const params: unknown[] = [];
+    if (queues?.length) {
+      where += ` AND queue IN (${queues.map(() => '?').join(', ')})`;
+      params.push(...queues);
+    }
+    if (backends) {
+      if (backends.length === 0) return { where: ' AND 1 = 0', params: [] };
+      where += ` AND execution_backend IN (${backends.map(() => '?').join(', ')})`;
+      params.push(...backends);
+    }
+    return { where, params };
+  }
+
+  async claimTask(id: string, workerId: string): Promise<QueuedTaskRecord | null> {
+    const now = Date.now();
+    const record = await this.updateReturning(
+      id,
+      'status = ?, started_at = ?, heartbeat_at = ?, worker_id = ?',
+      ['running', now, now, workerId],
+      `status IN ${CLAIMABLE} AND (scheduled_at IS NULL OR scheduled_at <= ?)`,
+      [now],
+    );
+    if (record) this.metrics.claimed++;
+    return record;
+  }
+
+  async claimMany(options: ClaimManyOptions): Promise<QueuedTaskRecord[]> {
+    if (options.limit <= 0) return [];
+    const records = await this.claimRows(options, Date.now());
+    this.metrics.claimed += records.length;
+    return records;
+  }
+
+  async completeTask(id: string, result: unknown, options: FenceOptions = {}): Promise<QueuedTaskRecord | null> {
+    const now = Date.now();
+    const fence = this.fence(options);
+    const record = await this.updateReturning(
+      id,
+      'status = ?, result_json = ?, completed_at = ?, heartbeat_at = NULL',
+      ['completed', result === undefined || result === null ? null : JSON.stringify(result), now],
+      fence.where,
+      fence.params,
+    );
+    if (record) this.metrics.completed++;
+    else this.metrics.fenceRejected++;
+    return record;
+  }
+
+  async failTask(id: string, error: string, options: FailTaskOptions = {}): Promise<QueuedTaskRecord | null> {
+    const current = await this.getTask(id);
+    if (!current || current.status !== 'running') return this.rejected();
+    if (options.expectedRetryCount !== undefined && current.retryCount !== options.expectedRetryCount) return this.rejected();
+    const now = Date.now();
+    const retry = (options.retry ?? true) && current.retryCount < current.maxRetries;
+    const updated = retry ? await this.requeue(current, error, options.retryAt ?? null, now) : await this.finishFailed(current, error, now);
+    if (!updated) return this.rejected();
+    if (retry) this.metrics.retried++;
+    else this.metrics.failed++;
+    return updated;
+  }
+
+  private rejected(): null {
+    this.metrics.fenceRejected++;
+    return null;
+  }
+
+  /** CAS a running record back in line with one more retry consumed. */
+  private requeue(current: QueuedTaskRecord, error: string, retryAt: Date | null, now: number): Promise<QueuedTaskRecord | null> {
+    const scheduledAt = retryAt ? retryAt.getTime() : null;
+    return this.updateReturning(
+      current.id,
+      `status = ?, retry_count = ?, error = ?, scheduled_at = ?, queued_at = ?, worker_id = NULL, heartbeat_at = NULL, execution_ref = NULL`,
+      [scheduledAt !== null && scheduledAt > now ? 'scheduled' : 'pending', current.retryCount + 1, error, scheduledAt, now],
+      'status = ? AND retry_count = ?',
+      ['running', current.retryCount],
+    );
+  }
+
+  private finishFailed(current: QueuedTaskRecord, error: string, now: number): Promise<QueuedTaskRecord | null> {
+    return this.updateReturning(
+      current.id,
+      'status = ?, error = ?, completed_at = ?, heartbeat_at = NULL',
+      ['failed', error, now],
+      'status = ? AND retry_count = ?',
+      ['running', current.retryCount],
+    );
+  }
+
+  async cancelTask(id: string): Promise<QueuedTaskRecord | null> {
+    return this.updateReturning(id, 'status = ?, completed_at = ?, heartbeat_at = NULL', ['cancelled', Date.now()], `status IN ${ACTIVE}`, []);
+  }
+
+  async retryTask(id: string): Promise<QueuedTaskRecord | null> {
+    const current = await this.getTask(id);
+    if (!current || (current.status !== 'failed' && current.status !== 'cancelled')) return null;
+    try {
+      return await this.updateReturning(
+        id,
+        `status = 'pending', retry_count = 0, scheduled_at = NULL, queued_at = ?, started_at = NULL, completed_at = NULL,
+         heartbeat_at = NULL, worker_id = NULL, result_json = NULL, execution_ref = NULL`,
+        [Date.now()],
+        'status = ?',
+        [current.status],
+      );
+    } catch (error) {
+      if (this.isUniqueViolation(error)) return null; // another active record holds the key now
+      throw error;
+    }
+  }
+
+  /** True for a duplicate-key error of the dialect. */
+  protected abstract isUniqueViolation(error: unknown): boolean;
+
+  async touchHeartbeat(id: string, options: FenceOptions = {}): Promise<boolean> {
+    const fence = this.fence(options);
+    return (await this.execute(`UPDATE ${this.table} SET heartbeat_at = ? WHERE id = ? AND ${fence.where}`, [Date.now(), id, ...fence.params])) > 0;
+  }
+
+  async touchHeartbeats(batch: ReadonlyArray<{ id: string; expectedRetryCount: number }>): Promise<string[]> {
+    if (batch.length === 0) return [];
+    // One statement: touch every (id, retry_count) pair still running, then read back which ones matched.
+    const pairs = batch.map(() => '(id = ? AND retry_count = ?)').join(' OR ');
+    const params = batch.flatMap((b) => [b.id, b.expectedRetryCount]);
+    const now = Date.now();
+    await this.execute(`UPDATE ${this.table} SET heartbeat_at = ? WHERE status = 'running' AND (${pairs})`, [now, ...params]);
+    const rows = await this.query(`SELECT id FROM ${this.table} WHERE status = 'running' AND heartbeat_at = ? AND (${pairs})`, [now, ...params]);
+    const touched = new Set(rows.map((row) => String(row['id'])));
+    return batch.map((b) => b.id).filter((id) => touched.has(id));
+  }
+
+  async nullHeartbeats(batch: ReadonlyArray<{ id: string; expectedRetryCount: number }>): Promise<void> {
+    if (batch.length === 0) return;
+    const pairs = batch.map(() => '(id = ? AND retry_count = ?)').join(' OR ');
+    await this.execute(`UPDATE ${this.table} SET heartbeat_at = NULL WHERE status = 'running' AND (${pairs})`, batch.flatMap((b) => [b.id, b.expectedRetryCount]));
+  }
+
+  async requeueStaleRunning(options: StaleRecoveryOptions): Promise<StaleTaskRecoveryResult> {
+    const now = Date.now();
+    const rows = await this.query(
+      `SELECT ${COLUMN_LIST} FROM ${this.table} WHERE status = 'running' AND (heartbeat_at IS NULL OR heartbeat_at < ?) LIMIT ${Math.floor(options.limit ?? 500)}`,
+      [now - options.staleAfter],
+    );
+    const failNames = new Set(options.failTaskNames ?? []);
+    const result: StaleTaskRecoveryResult = { requeued: [], failed: [] };
+    for (const stale of rows.map(rowToRecord)) {
+      // CAS on the heartbeat read: a worker that touched it meanwhile keeps its record.
+      const heartbeat = stale.heartbeatAt === null ? 'heartbeat_at IS NULL' : 'heartbeat_at = ?';
+      const heartbeatParams = stale.heartbeatAt === null ? [] : [stale.heartbeatAt.getTime()];
+      if (!failNames.has(stale.taskName) && stale.retryCount < stale.maxRetries) {
+        const updated = await this.updateReturning(
+          stale.id,
+          `status = 'pending', retry_count = ?, error = ?, scheduled_at = NULL, queued_at = ?, worker_id = NULL, heartbeat_at = NULL, execution_ref = NULL`,
+          [stale.retryCount + 1, STALE_ERROR, now],
+          `status = 'running' AND retry_count = ? AND ${heartbeat}`,
+          [stale.retryCount, ...heartbeatParams],
+        );
+        if (updated) result.requeued.push(updated);
+      } else {
+        const updated = await this.updateReturning(
+          stale.id,
+          `status = 'failed', error = ?, completed_at = ?, heartbeat_at = NULL`,
+          [STALE_ERROR, now],
+          `status = 'running' AND retry_count = ? AND ${heartbeat}`,
+          [stale.retryCount, ...heartbeatParams],
+        );
+        if (updated) result.failed.push(updated);
+      }
+    }
+    this.metrics.staleRecovered += result.requeued.length + result.failed.length;
+    return result;
+  }
+
+  async patchMetadata(id: string, patch: Record<string, unknown>, options: FenceOptions = {}): Promise<boolean> {
+    return this.casMetadata(id, options, (current) => ({ metadata: { ...current.metadata, ...patch }, set: '', params: [] }));
+  }
+
+  async releaseKey(id: string, options: FenceOptions = {}): Promise<boolean> {
+    return this.casMetadata(id, options, (current) =>
+      current.key === null ? null : { metadata: { ...current.metadata, releasedKey: current.key }, set: ', task_key = NULL', params: [] },
+    );
+  }
+
+  /** Read-modify-write of a running record's metadata, compare-and-swap on the JSON it read. */
+  private async casMetadata(
+    id: string,
+    options: FenceOptions,
+    change: (current: QueuedTaskRecord, raw: string) => { metadata: Record<string, unknown>; set: string; params: unknown[] } | null,
+  ): Promise<boolean> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const rows = await this.query(`SELECT ${COLUMN_LIST} FROM ${this.table} WHERE id = ?`, [id]);
+      if (!rows[0]) return false;
+      const current = rowToRecord(rows[0]);
+      if (current.status !== 'running') return false;
+      if (options.expectedRetryCount !== undefined && current.retryCount !== options.expectedRetryCount) return false;
+      const raw = rows[0]['metadata_json'] as string;
+      const next = change(current, raw);
+      if (!next) return false;
+      const applied = await this.execute(
+        `UPDATE ${this.table} SET metadata_json = ?${next.set} WHERE id = ? AND status = 'running' AND retry_count = ? AND metadata_json = ?`,
+        [JSON.stringify(next.metadata), ...next.params, id, current.retryCount, raw],
+      );
+      if (applied > 0) return true;
+    }
+    return false;
+  }
+
+  async countRunning(options: { taskName?: string } = {}): Promise<number> {
+    const rows = options.taskName === undefined
+      ? await this.query(`SELECT COUNT(*) AS n FROM ${this.table} WHERE status = 'running'`)
+      : await this.query(`SELECT COUNT(*) AS n FROM ${this.table} WHERE status = 'running' AND task_name = ?`, [options.taskName]);
+    return Number(rows[0]?.['n'] ?? 0);
+  }
+
+  async setExecutionRef(id: string, ref: string | null, options: SetExecutionRefOptions = {}): Promise<QueuedTaskRecord | null> {
+    let where = `status IN ${ACTIVE}`;
+    const params: unknown[] = [];
+    if (options.expectedRef !== undefined) {
+      where += options.expectedRef === null ? ' AND execution_ref IS NULL' : ' AND execution_ref = ?';
+      if (options.expectedRef !== null) params.push(options.expectedRef);
+    }
+    if (options.expectedRetryCount !== undefined) {
+      where += ' AND retry_count = ?';
+      params.push(options.expectedRetryCount);
+    }
+    return this.updateReturning(id, 'execution_ref = ?', [ref], where, params);
+  }
+
+  async setExecutionBackend(id: string, executionBackend: string, options: FenceOptions & { executionProfile?: string | null } = {}): Promise<QueuedTaskRecord | null> {
+    let set = 'execution_backend = ?, execution_ref = NULL';
+    const setParams: unknown[] = [executionBackend];
+    if (options.executionProfile !== undefined) {
+      set += ', execution_profile = ?';
+      setParams.push(options.executionProfile);
+    }
+    const fence = options.expectedRetryCount === undefined ? { where: `status IN ${ACTIVE}`, params: [] as unknown[] } : { where: `status IN ${ACTIVE} AND retry_count = ?`, params: [options.expectedRetryCount] };
+    return this.updateReturning(id, set, setParams, fence.where, fence.params);
+  }
+
+  async listRunningExternal(options: { limit?: number } = {}): Promise<QueuedTaskRecord[]> {
+    const rows = await this.query(
+      `SELECT ${COLUMN_LIST} FROM ${this.table} WHERE execution_ref IS NOT NULL AND status IN ${ACTIVE}
+       ORDER BY COALESCE(started_at, created_at) ASC LIMIT ${Math.floor(options.limit ?? 500)}`,
+    );
+    return rows.map(rowToRecord);
+  }
+
+  async getStatistics(options: { queue?: string } = {}): Promise<QueueStatistics> {
+    const rows = options.queue === undefined
+      ? await this.query(`SELECT status, COUNT(*) AS n FROM ${this.table} GROUP BY status`)
+      : await this.query(`SELECT status, COUNT(*) AS n FROM ${this.table} WHERE queue = ? GROUP BY status`, [options.queue]);
+    const stats = emptyStatistics();
+    for (const row of rows) {
+      const status = row['status'] as TaskStatus;
+      if (!TASK_STATUSES.includes(status)) continue;
+      stats[status] = Number(row['n']);
+      stats.total += Number(row['n']);
+    }
+    return stats;
+  }
+
+  async listCompletedByTask(taskName: string, options: ListCompletedOptions = {}): Promise<QueuedTaskRecord[]> {
+    const since = options.since ? ' AND completed_at >= ?' : '';
+    const rows = await this.query(
+      `SELECT ${COLUMN_LIST} FROM ${this.table} WHERE task_name = ? AND status = 'completed'${since}
+       ORDER BY completed_at DESC LIMIT ${Math.max(1, Math.floor(options.limit ?? 10))}`,
+      options.since ? [taskName, options.since.getTime()] : [taskName],
+    );
+    return rows.map(rowToRecord);
+  }
+
+  async cleanupTerminal(before: Date, options: { limit?: number } = {}): Promise<number> {
+    const batch = Math.max(1, Math.floor(options.limit ?? 5_000));
+    const rows = await this.query(
+      `SELECT id FROM ${this.table} WHERE status IN ('completed','failed','cancelled') AND completed_at < ? LIMIT ${batch}`,
+      [before.getTime()],
+    );
+    if (rows.length === 0) return 0;
+    const ids = rows.map((row) => String(row['id']));
+    return this.execute(
+      `DELETE FROM ${this.table} WHERE id IN (${ids.map(() => '?').join(', ')}) AND status IN ('completed','failed','cancelled')`,
+      ids,
+    );
+  }
+
+  async *iterAll(chunkSize = 500): AsyncIterable<QueuedTaskRecord> {
+    let after = '';
+    for (;;) {
+      const rows = await this.query(`SELECT ${COLUMN_LIST} FROM ${this.table} WHERE id > ? ORDER BY id LIMIT ${Math.max(1, Math.floor(chunkSize))}`, [after]);
+      for (const row of rows) yield rowToRecord(row);
+      if (rows.length < chunkSize) return;
+      after = String(rows[rows.length - 1]!['id']);
+    }
+  }
+
+  /** `status = 'running' [AND retry_count = ?]`. */
+  protected fence(options: FenceOptions): { where: string; params: unknown[] } {
+    return options.expectedRetryCount === undefined
+      ? { where: `status = 'running'`, params: [] }
+      : { where: `status = 'running' AND retry_count = ?`, params: [options.expectedRetryCount] };
+  }
+
+  /** Whether a record is terminal (helper for subclasses). */
+  protected isTerminal(record: QueuedTaskRecord): boolean {
+    return isTerminalStatus(record.status);
+  }
+
+  /** Shared INSERT of one record. */
+  protected insertSql(): string {
+    return `INSERT INTO ${this.table} (${COLUMN_LIST}) VALUES (${TASK_COLUMNS.map(() => '?').join(', ')})`;
+  }
+
+  /** Shared SELECT list. */
+  protected get columns(): string {
+    return COLUMN_LIST;
+  }
+
+  /** Claim candidates' WHERE (without the leading AND) and parameters. */
+  protected claimWhere(options: ClaimManyOptions, now: number): { where: string; params: unknown[] } {
+    const filter = this.claimFilter(options.queues, options.executionBackends);
+    return {
+      where: `status IN ${CLAIMABLE} AND (scheduled_at IS NULL OR scheduled_at <= ?)${filter.where}`,
+      params: [now, ...filter.params],
+    };
+  }
+}

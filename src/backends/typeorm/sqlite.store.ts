@@ -1,0 +1,122 @@
+import type { EntityManager } from 'typeorm';
+import type { ClaimManyOptions } from '../queue-backend.js';
+import type { QueuedTaskRecord } from '../../models/queued-task-record.js';
+import { recordToRow, rowToRecord, type TaskRow } from './task-row.mapper.js';
+import { SqlQueueStore } from './sql-queue.store.js';
+
+/** The subset of a better-sqlite3 Database the store uses. */
+interface SqliteDatabase {
+  prepare(sql: string): { all(...params: unknown[]): TaskRow[]; run(...params: unknown[]): { changes: number }; reader: boolean };
+  pragma(source: string): unknown;
+}
+
+/**
+ * SQLite through better-sqlite3: WAL mode, prepared statements cached per SQL text, and a single-statement
+ * compare-and-swap claim (`UPDATE ... WHERE id IN (SELECT ...) AND status IN (...) RETURNING`), atomic under
+ * SQLite's write lock even with several processes on one file. Calls are synchronous, so nothing interleaves.
+ */
+export class SqliteQueueStore extends SqlQueueStore {
+  private readonly statements = new Map<string, ReturnType<SqliteDatabase['prepare']>>();
+
+  constructor(
+    table: string,
+    private readonly db: SqliteDatabase,
+  ) {
+    super(table);
+    db.pragma('journal_mode = WAL');
+    db.pragma('busy_timeout = 5000');
+    db.pragma('synchronous = NORMAL');
+  }
+
+  private statement(sql: string) {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      if (this.statements.size > 500) this.statements.clear();
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  async query(sql: string, params: unknown[] = [], manager?: EntityManager): Promise<TaskRow[]> {
+    if (manager) return (await manager.query(sql, params)) as TaskRow[];
+    return this.statement(sql).all(...params);
+  }
+
+  async execute(sql: string, params: unknown[] = [], manager?: EntityManager): Promise<number> {
+    if (manager) {
+      await manager.query(sql, params);
+      return 1;
+    }
+    const statement = this.statement(sql);
+    return statement.reader ? statement.all(...params).length : statement.run(...params).changes;
+  }
+
+  protected override get maxParameters(): number {
+    return 32_000;
+  }
+
+  schemaStatements(): string[] {
+    const t = this.table;
+    return [
+      `CREATE TABLE IF NOT EXISTS ${t} (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, task_name TEXT NOT NULL, args_json TEXT NOT NULL, kwargs_json TEXT NOT NULL,
+        queue TEXT NOT NULL, execution_backend TEXT NOT NULL, execution_profile TEXT, execution_ref TEXT, worker_id TEXT,
+        status TEXT NOT NULL, priority INTEGER NOT NULL, max_retries INTEGER NOT NULL, retry_count INTEGER NOT NULL,
+        scheduled_at INTEGER, queued_at INTEGER NOT NULL, created_at INTEGER NOT NULL, started_at INTEGER,
+        completed_at INTEGER, heartbeat_at INTEGER, result_json TEXT, error TEXT, task_key TEXT, metadata_json TEXT NOT NULL)`,
+      `CREATE UNIQUE INDEX IF NOT EXISTS ${t}_active_key ON ${t} (task_key) WHERE task_key IS NOT NULL AND status IN ('pending','scheduled','running')`,
+      `CREATE INDEX IF NOT EXISTS ${t}_claim ON ${t} (priority DESC, queued_at, seq) WHERE status IN ('pending','scheduled')`,
+      `CREATE INDEX IF NOT EXISTS ${t}_running ON ${t} (heartbeat_at) WHERE status = 'running'`,
+      `CREATE INDEX IF NOT EXISTS ${t}_key ON ${t} (task_key)`,
+      `CREATE INDEX IF NOT EXISTS ${t}_completed ON ${t} (task_name, completed_at) WHERE status = 'completed'`,
+      `CREATE INDEX IF NOT EXISTS ${t}_terminal ON ${t} (completed_at) WHERE status IN ('completed','failed','cancelled')`,
+      `CREATE TABLE IF NOT EXISTS ${this.leaseTable} (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL)`,
+    ];
+  }
+
+  protected async insertIfKeyFree(record: QueuedTaskRecord, manager?: EntityManager): Promise<boolean> {
+    if (manager) {
+      const rows = (await manager.query(`${this.insertSql()} ON CONFLICT DO NOTHING RETURNING id`, recordToRow(record))) as TaskRow[];
+      return rows.length > 0;
+    }
+    return this.statement(`${this.insertSql()} ON CONFLICT DO NOTHING`).run(...recordToRow(record)).changes > 0;
+  }
+
+  protected async claimRows(options: ClaimManyOptions, now: number): Promise<QueuedTaskRecord[]> {
+    const { where, params } = this.claimWhere(options, now);
+    const rows = this.statement(
+      `UPDATE ${this.table} SET status = 'running', started_at = ?, heartbeat_at = ?, worker_id = ?
+       WHERE id IN (SELECT id FROM ${this.table} WHERE ${where} ORDER BY priority DESC, queued_at, seq LIMIT ${Math.floor(options.limit)})
+         AND status IN ('pending','scheduled')
+       RETURNING ${this.columns}, seq`,
+    ).all(now, now, options.workerId, ...params);
+    return rows
+      .map((row) => ({ record: rowToRecord(row), seq: Number(row['seq']) }))
+      .sort((a, b) => b.record.priority - a.record.priority || a.record.queuedAt.getTime() - b.record.queuedAt.getTime() || a.seq - b.seq)
+      .map((entry) => entry.record);
+  }
+
+  protected async updateReturning(id: string, set: string, setParams: unknown[], where: string, whereParams: unknown[]): Promise<QueuedTaskRecord | null> {
+    const rows = this.statement(`UPDATE ${this.table} SET ${set} WHERE id = ? AND ${where} RETURNING ${this.columns}`).all(
+      ...setParams,
+      id,
+      ...whereParams,
+    );
+    return rows[0] ? rowToRecord(rows[0]) : null;
+  }
+
+  async acquireLease(name: string, owner: string, ttl: number): Promise<boolean> {
+    const now = Date.now();
+    const rows = this.statement(
+      `INSERT INTO ${this.leaseTable} (name, owner, expires_at) VALUES (?, ?, ?)
+       ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+       WHERE ${this.leaseTable}.owner = excluded.owner OR ${this.leaseTable}.expires_at < ? RETURNING name`,
+    ).all(name, owner, now + ttl, now);
+    return rows.length > 0;
+  }
+
+  protected isUniqueViolation(error: unknown): boolean {
+    return String((error as { code?: string })?.code ?? '').startsWith('SQLITE_CONSTRAINT');
+  }
+}

@@ -1,0 +1,38 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { TypeOrmQueueBackend } from '../../src/backends/typeorm/typeorm.backend.js';
+import { testServices, uniqueSuffix } from './services.js';
+
+/** A factory of opened TypeORM backends on one dialect, each on its own table, and a teardown that drops them. */
+export function sqlBackendFactory(dialect: 'sqlite' | 'postgres' | 'mysql') {
+  const tables: string[] = [];
+  const dir = dialect === 'sqlite' ? mkdtempSync(path.join(tmpdir(), 'queues-sqlite-')) : '';
+  const options = () => {
+    if (dialect === 'sqlite') return { type: 'better-sqlite3' as const, database: path.join(dir, 'queue.sqlite') };
+    if (dialect === 'postgres') return { type: 'postgres' as const, url: testServices.postgresUrl };
+    return { type: 'mysql' as const, url: testServices.mysqlUrl };
+  };
+  const factory = async () => {
+    const tableName = `q_${uniqueSuffix()}`;
+    tables.push(tableName);
+    const backend = new TypeOrmQueueBackend({ type: 'typeorm', options: options() as never, tableName });
+    await backend.open();
+    return backend;
+  };
+  const teardown = async () => {
+    if (dialect === 'sqlite') {
+      rmSync(dir, { recursive: true, force: true });
+      return;
+    }
+    const { DataSource } = await import('typeorm');
+    const dataSource = new DataSource(options() as never);
+    await dataSource.initialize();
+    for (const table of tables) {
+      await dataSource.query(`DROP TABLE IF EXISTS ${table}`);
+      await dataSource.query(`DROP TABLE IF EXISTS ${table}_lease`);
+    }
+    await dataSource.destroy();
+  };
+  return { factory, teardown };
+}
