@@ -13,7 +13,6 @@ export function assertJsonSerializable(value: unknown, path: string, taskName?: 
         return;
       case 'number':
         if (!Number.isFinite(current)) throw new TaskSerializationError(at, `${current} is not a finite number`, taskName);
-        if (Object.is(current, -0)) throw new TaskSerializationError(at, '-0 does not survive JSON', taskName);
         return;
       case 'bigint':
         throw new TaskSerializationError(at, 'BigInt is not JSON; pass it as a string', taskName);

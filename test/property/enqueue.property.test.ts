@@ -56,8 +56,8 @@ describe('enqueue under arbitrary input (fast-check)', () => {
         fc.dictionary(fc.string(), fc.jsonValue({ maxDepth: 3 }), { maxKeys: 4 }),
         async (args, kwargs) => {
           const outcome = await acceptedOrRejectedCleanly(args, { kwargs, metadata: { extra: kwargs } });
-          // JSON values are always accepted, except -0 which JSON cannot carry.
-          if (!JSON.stringify([args, kwargs]).includes('-0') && outcome === 'rejected') {
+          // JSON values are always accepted (-0 is stored as 0, as JSON carries it).
+          if (outcome === 'rejected') {
             assert.fail(`a JSON value was rejected: ${JSON.stringify(args)}`);
           }
         },

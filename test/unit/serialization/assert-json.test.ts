@@ -18,7 +18,7 @@ describe('assertJsonSerializable', () => {
   test('accepts JSON values, unicode, nesting and null-prototype objects', () => {
     const bare = Object.create(null) as Record<string, unknown>;
     bare['x'] = 1;
-    for (const value of [[], [1, 'two', true, null], { a: { b: [{ c: 'ü😀' }] } }, bare, [0, -1.5, 1e300]]) {
+    for (const value of [[], [1, 'two', true, null], { a: { b: [{ c: 'ü😀' }] } }, bare, [0, -0, -1.5, 1e300]]) {
       assert.equal(pathOf(value), 'accepted');
     }
   });
@@ -37,7 +37,6 @@ describe('assertJsonSerializable', () => {
       [[{ a: undefined }], 'args[0].a'],
       [[Number.NaN], 'args[0]'],
       [[Infinity], 'args[0]'],
-      [[-0], 'args[0]'],
       [[new Point()], 'args[0]'],
       [[new Map()], 'args[0]'],
       [cyclic, 'args.me'],
