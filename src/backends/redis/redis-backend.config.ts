@@ -1,0 +1,19 @@
+import type { Redis } from 'ioredis';
+
+/** Config of the `redis` and `valkey` queue backends. */
+export interface RedisBackendConfig {
+  type: 'redis' | 'valkey';
+  /** Connection URL, e.g. `redis://127.0.0.1:6379/0`. */
+  url?: string;
+  /** A client of yours (never closed by us; a subscriber connection is duplicated from it). */
+  client?: Redis;
+  /** Prefix of every key. @default 'nestjs_queues' */
+  keyPrefix?: string;
+  /** Pub/sub wakeups for idle workers. @default true */
+  notifications?: boolean;
+  /** Wakeup channel. @default `<keyPrefix>:wakeup` */
+  notificationChannel?: string;
+}
+
+/** Valkey is the same backend under its own name. */
+export type ValkeyBackendConfig = RedisBackendConfig & { type: 'valkey' };

@@ -1,0 +1,358 @@
+/**
+ * Lua scripts of the Redis backend: every state change is one script, atomic on the server. Keys are derived
+ * from the prefix passed as ARGV[1] (single-node Redis/Valkey; not a Cluster layout).
+ *
+ * Key layout (P = keyPrefix):
+ *   P:task:<id>            hash of the record (snake_case fields of the SQL table; absent field = null)
+ *   P:ready:<queue>|<exec> sorted set of due claimable records: score -priority, member "<queuedAt15>:<seq12>:<id>",
+ *                          so equal scores order FIFO by member
+ *   P:readysets            set of "<queue>|<exec>" names that have a ready set
+ *   P:delayed              sorted set of scheduled records by due time (promoted in bounded batches by claims)
+ *   P:running              sorted set of running records by heartbeat (0 = cleared), stale recovery reads its head
+ *   P:rt:<taskName>        set of running ids of one task (countRunning)
+ *   P:keys / P:lastkey     hash dedup key -> active holder / latest record with the key
+ *   P:stats:<queue>        hash status -> count;  P:queues: set of queues
+ *   P:terminal             sorted set of terminal records by completion time (cleanup)
+ *   P:completed:<taskName> sorted set of completed records by completion time
+ *   P:external             set of non-terminal records that carry an execution ref
+ *   P:seq                  FIFO tie-breaker counter;  P:lease:<name>: lease owner with a TTL
+ */
+const COMMON = `
+local p = ARGV[1]
+local function tkey(id) return p .. ':task:' .. id end
+local function stat(queue, status, delta)
+  redis.call('HINCRBY', p .. ':stats:' .. queue, status, delta)
+end
+local function place(id, now)
+  local t = tkey(id)
+  local f = redis.call('HMGET', t, 'queue', 'execution_backend', 'priority', 'queued_at', 'scheduled_at')
+  local due = tonumber(f[5] or '0') or 0
+  if due > now then
+    redis.call('ZADD', p .. ':delayed', due, id)
+    redis.call('HDEL', t, 'ready_member')
+    return
+  end
+  local seq = redis.call('INCR', p .. ':seq')
+  local member = string.format('%015d:%012d:', tonumber(f[4]), seq) .. id
+  local set = f[1] .. '|' .. f[2]
+  redis.call('ZADD', p .. ':ready:' .. set, -tonumber(f[3]), member)
+  redis.call('SADD', p .. ':readysets', set)
+  redis.call('HSET', t, 'ready_member', member)
+end
+local function unplace(id)
+  local t = tkey(id)
+  local f = redis.call('HMGET', t, 'queue', 'execution_backend', 'ready_member')
+  if f[3] then redis.call('ZREM', p .. ':ready:' .. f[1] .. '|' .. f[2], f[3]) end
+  redis.call('ZREM', p .. ':delayed', id)
+  redis.call('HDEL', t, 'ready_member')
+end
+local function set_status(id, status)
+  local t = tkey(id)
+  local f = redis.call('HMGET', t, 'status', 'queue', 'task_name')
+  if f[1] == status then return end
+  stat(f[2], f[1], -1)
+  stat(f[2], status, 1)
+  redis.call('HSET', t, 'status', status)
+  if f[1] == 'running' then
+    redis.call('ZREM', p .. ':running', id)
+    redis.call('SREM', p .. ':rt:' .. f[3], id)
+  end
+  if status == 'running' then redis.call('SADD', p .. ':rt:' .. f[3], id) end
+end
+local function release_key(id)
+  local key = redis.call('HGET', tkey(id), 'task_key')
+  if key and redis.call('HGET', p .. ':keys', key) == id then redis.call('HDEL', p .. ':keys', key) end
+end
+local function finish(id, status, now)
+  local t = tkey(id)
+  unplace(id)
+  set_status(id, status)
+  redis.call('HSET', t, 'completed_at', now)
+  redis.call('HDEL', t, 'heartbeat_at')
+  release_key(id)
+  redis.call('SREM', p .. ':external', id)
+  redis.call('ZADD', p .. ':terminal', now, id)
+  if status == 'completed' then
+    redis.call('ZADD', p .. ':completed:' .. redis.call('HGET', t, 'task_name'), now, id)
+  end
+end
+local function requeue(id, now, retry_at)
+  local t = tkey(id)
+  if retry_at and retry_at ~= '' then redis.call('HSET', t, 'scheduled_at', retry_at) else redis.call('HDEL', t, 'scheduled_at') end
+  redis.call('HSET', t, 'queued_at', now)
+  redis.call('HDEL', t, 'worker_id', 'heartbeat_at', 'execution_ref')
+  redis.call('SREM', p .. ':external', id)
+  local due = tonumber(retry_at ~= nil and retry_at ~= '' and retry_at or '0')
+  set_status(id, due > now and 'scheduled' or 'pending')
+  place(id, now)
+end
+local function mark_running(id, now, worker)
+  set_status(id, 'running')
+  redis.call('HSET', tkey(id), 'started_at', now, 'heartbeat_at', now, 'worker_id', worker)
+  redis.call('HDEL', tkey(id), 'ready_member')
+  redis.call('ZADD', p .. ':running', now, id)
+end
+local function fenced(id, expected)
+  local f = redis.call('HMGET', tkey(id), 'status', 'retry_count')
+  if f[1] ~= 'running' then return false end
+  if expected ~= '' and f[2] ~= expected then return false end
+  return true
+end
+local function is_active(status) return status == 'pending' or status == 'scheduled' or status == 'running' end
+`;
+
+const script = (body: string) => `${COMMON}\n${body}`;
+
+/** ARGV: p, now, id, key, queue, status, field/value pairs... → {1, hash} created, or {0, holderHash}. */
+export const ENQUEUE = script(`
+local now, id, key, queue = tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
+if key ~= '' then
+  local holder = redis.call('HGET', p .. ':keys', key)
+  if holder then return {0, redis.call('HGETALL', tkey(holder))} end
+end
+if redis.call('EXISTS', tkey(id)) == 1 then return {0, redis.call('HGETALL', tkey(id))} end
+local fields = {}
+for i = 7, #ARGV do fields[#fields + 1] = ARGV[i] end
+redis.call('HSET', tkey(id), unpack(fields))
+redis.call('SADD', p .. ':queues', queue)
+stat(queue, ARGV[6], 1)
+if key ~= '' then
+  redis.call('HSET', p .. ':keys', key, id)
+  redis.call('HSET', p .. ':lastkey', key, id)
+end
+place(id, now)
+return {1, {}}
+`);
+
+/** ARGV: p, now, limit, worker, queues (comma list or ''), backends (comma list or '*') → list of hashes. */
+export const CLAIM = script(`
+local now, limit, worker = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local due = redis.call('ZRANGEBYSCORE', p .. ':delayed', '-inf', now, 'LIMIT', 0, 1000)
+for _, id in ipairs(due) do
+  redis.call('ZREM', p .. ':delayed', id)
+  local status = redis.call('HGET', tkey(id), 'status')
+  if status == 'pending' or status == 'scheduled' then place(id, now) end
+end
+local wanted_q, wanted_b = nil, nil
+if ARGV[5] ~= '' then wanted_q = {} for q in string.gmatch(ARGV[5], '[^,]+') do wanted_q[q] = true end end
+if ARGV[6] ~= '*' then wanted_b = {} for b in string.gmatch(ARGV[6], '[^,]+') do wanted_b[b] = true end end
+local sets = {}
+for _, name in ipairs(redis.call('SMEMBERS', p .. ':readysets')) do
+  local sep = string.find(name, '|', 1, true)
+  local q, b = string.sub(name, 1, sep - 1), string.sub(name, sep + 1)
+  if (not wanted_q or wanted_q[q]) and (not wanted_b or wanted_b[b]) then sets[#sets + 1] = p .. ':ready:' .. name end
+end
+local claimed = {}
+while #claimed < limit do
+  local best_set, best_member, best_score = nil, nil, nil
+  for _, set in ipairs(sets) do
+    local top = redis.call('ZRANGE', set, 0, 0, 'WITHSCORES')
+    if top[1] then
+      local score = tonumber(top[2])
+      if not best_set or score < best_score or (score == best_score and top[1] < best_member) then
+        best_set, best_member, best_score = set, top[1], score
+      end
+    end
+  end
+  if not best_set then break end
+  redis.call('ZREM', best_set, best_member)
+  local id = string.sub(best_member, 30)
+  local status = redis.call('HGET', tkey(id), 'status')
+  if status == 'pending' or status == 'scheduled' then
+    mark_running(id, now, worker)
+    claimed[#claimed + 1] = redis.call('HGETALL', tkey(id))
+  end
+end
+return claimed
+`);
+
+/** ARGV: p, now, id, worker → hash or {}. */
+export const CLAIM_ONE = script(`
+local now, id, worker = tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local f = redis.call('HMGET', tkey(id), 'status', 'scheduled_at')
+if f[1] ~= 'pending' and f[1] ~= 'scheduled' then return {} end
+if f[2] and tonumber(f[2]) > now then return {} end
+unplace(id)
+mark_running(id, now, worker)
+return redis.call('HGETALL', tkey(id))
+`);
+
+/** ARGV: p, now, id, expectedRetryCount or '', result JSON or '' → hash or {}. */
+export const COMPLETE = script(`
+local now, id = tonumber(ARGV[2]), ARGV[3]
+if not fenced(id, ARGV[4]) then return {} end
+if ARGV[5] ~= '' then redis.call('HSET', tkey(id), 'result_json', ARGV[5]) else redis.call('HDEL', tkey(id), 'result_json') end
+finish(id, 'completed', now)
+return redis.call('HGETALL', tkey(id))
+`);
+
+/** ARGV: p, now, id, expectedRetryCount or '', error, retry ('1'/'0'), retryAt or '' → hash or {}. */
+export const FAIL = script(`
+local now, id = tonumber(ARGV[2]), ARGV[3]
+if not fenced(id, ARGV[4]) then return {} end
+local t = tkey(id)
+redis.call('HSET', t, 'error', ARGV[5])
+local f = redis.call('HMGET', t, 'retry_count', 'max_retries')
+local rc, mr = tonumber(f[1]), tonumber(f[2])
+if ARGV[6] == '1' and rc < mr then
+  redis.call('HSET', t, 'retry_count', rc + 1)
+  requeue(id, now, ARGV[7])
+else
+  finish(id, 'failed', now)
+end
+return redis.call('HGETALL', t)
+`);
+
+/** ARGV: p, now, id → hash or {}. */
+export const CANCEL = script(`
+local now, id = tonumber(ARGV[2]), ARGV[3]
+local status = redis.call('HGET', tkey(id), 'status')
+if not status or not is_active(status) then return {} end
+finish(id, 'cancelled', now)
+return redis.call('HGETALL', tkey(id))
+`);
+
+/** ARGV: p, now, id → hash or {} (not failed/cancelled, or the key is held by another active record). */
+export const RETRY = script(`
+local now, id = tonumber(ARGV[2]), ARGV[3]
+local t = tkey(id)
+local f = redis.call('HMGET', t, 'status', 'task_key', 'task_name')
+if f[1] ~= 'failed' and f[1] ~= 'cancelled' then return {} end
+if f[2] and redis.call('HEXISTS', p .. ':keys', f[2]) == 1 then return {} end
+redis.call('HSET', t, 'retry_count', 0)
+redis.call('HDEL', t, 'started_at', 'completed_at', 'result_json')
+redis.call('ZREM', p .. ':terminal', id)
+redis.call('ZREM', p .. ':completed:' .. f[3], id)
+if f[2] then
+  redis.call('HSET', p .. ':keys', f[2], id)
+  redis.call('HSET', p .. ':lastkey', f[2], id)
+end
+requeue(id, now, '')
+return redis.call('HGETALL', t)
+`);
+
+/** ARGV: p, now, mode ('touch'|'clear'), id1, rc1, id2, rc2, ... → applied ids. */
+export const HEARTBEATS = script(`
+local now, mode = tonumber(ARGV[2]), ARGV[3]
+local applied = {}
+for i = 4, #ARGV, 2 do
+  local id = ARGV[i]
+  if fenced(id, ARGV[i + 1]) then
+    if mode == 'touch' then
+      redis.call('HSET', tkey(id), 'heartbeat_at', now)
+      redis.call('ZADD', p .. ':running', now, id)
+    else
+      redis.call('HDEL', tkey(id), 'heartbeat_at')
+      redis.call('ZADD', p .. ':running', 0, id)
+    end
+    applied[#applied + 1] = id
+  end
+end
+return applied
+`);
+
+/** ARGV: p, now, cutoff, limit, failNames (comma list) → {requeuedHashes, failedHashes}. */
+export const STALE = script(`
+local now, cutoff, limit = tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
+local fail_names = {}
+for n in string.gmatch(ARGV[5], '[^,]+') do fail_names[n] = true end
+local requeued, failed = {}, {}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', p .. ':running', '-inf', '(' .. cutoff, 'LIMIT', 0, limit)) do
+  local t = tkey(id)
+  local f = redis.call('HMGET', t, 'retry_count', 'max_retries', 'task_name')
+  redis.call('HSET', t, 'error', 'Task heartbeat stale')
+  if not fail_names[f[3]] and tonumber(f[1]) < tonumber(f[2]) then
+    redis.call('HSET', t, 'retry_count', tonumber(f[1]) + 1)
+    requeue(id, now, '')
+    requeued[#requeued + 1] = redis.call('HGETALL', t)
+  else
+    finish(id, 'failed', now)
+    failed[#failed + 1] = redis.call('HGETALL', t)
+  end
+end
+return {requeued, failed}
+`);
+
+/**
+ * Compare-and-swap of a running record's metadata (and optionally its key). ARGV: p, id, expectedRetryCount or '',
+ * old metadata JSON, new metadata JSON, releaseKey ('1'/'0') → 1 applied, 0 not.
+ */
+export const METADATA_CAS = script(`
+local id = ARGV[2]
+if not fenced(id, ARGV[3]) then return 0 end
+local t = tkey(id)
+if redis.call('HGET', t, 'metadata_json') ~= ARGV[4] then return -1 end
+if ARGV[6] == '1' then
+  if not redis.call('HGET', t, 'task_key') then return 0 end
+  release_key(id)
+  redis.call('HDEL', t, 'task_key')
+end
+redis.call('HSET', t, 'metadata_json', ARGV[5])
+return 1
+`);
+
+/**
+ * ARGV: p, id, ref or '' (clear), expectedRef mode ('any'|'none'|'value'), expectedRef, expectedRetryCount or ''
+ * → hash or {}.
+ */
+export const SET_REF = script(`
+local id = ARGV[2]
+local t = tkey(id)
+local f = redis.call('HMGET', t, 'status', 'execution_ref', 'retry_count')
+if not f[1] or not is_active(f[1]) then return {} end
+if ARGV[4] == 'none' and f[2] then return {} end
+if ARGV[4] == 'value' and f[2] ~= ARGV[5] then return {} end
+if ARGV[6] ~= '' and f[3] ~= ARGV[6] then return {} end
+if ARGV[3] == '' then
+  redis.call('HDEL', t, 'execution_ref')
+  redis.call('SREM', p .. ':external', id)
+else
+  redis.call('HSET', t, 'execution_ref', ARGV[3])
+  redis.call('SADD', p .. ':external', id)
+end
+return redis.call('HGETALL', t)
+`);
+
+/** ARGV: p, now, id, backend, profile mode ('keep'|'set'|'clear'), profile, expectedRetryCount or '' → hash or {}. */
+export const SET_BACKEND = script(`
+local now, id = tonumber(ARGV[2]), ARGV[3]
+local t = tkey(id)
+local f = redis.call('HMGET', t, 'status', 'retry_count')
+if not f[1] or not is_active(f[1]) then return {} end
+if ARGV[7] ~= '' and f[2] ~= ARGV[7] then return {} end
+local claimable = f[1] == 'pending' or f[1] == 'scheduled'
+if claimable then unplace(id) end
+redis.call('HSET', t, 'execution_backend', ARGV[4])
+if ARGV[5] == 'set' then redis.call('HSET', t, 'execution_profile', ARGV[6]) end
+if ARGV[5] == 'clear' then redis.call('HDEL', t, 'execution_profile') end
+redis.call('HDEL', t, 'execution_ref')
+redis.call('SREM', p .. ':external', id)
+if claimable then place(id, now) end
+return redis.call('HGETALL', t)
+`);
+
+/** ARGV: p, before, limit → number deleted. */
+export const CLEANUP = script(`
+local ids = redis.call('ZRANGEBYSCORE', p .. ':terminal', '-inf', '(' .. ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
+for _, id in ipairs(ids) do
+  local t = tkey(id)
+  local f = redis.call('HMGET', t, 'queue', 'status', 'task_name', 'task_key')
+  if f[1] then
+    stat(f[1], f[2], -1)
+    redis.call('ZREM', p .. ':completed:' .. f[3], id)
+    if f[4] and redis.call('HGET', p .. ':lastkey', f[4]) == id then redis.call('HDEL', p .. ':lastkey', f[4]) end
+    redis.call('DEL', t)
+  end
+  redis.call('ZREM', p .. ':terminal', id)
+end
+return #ids
+`);
+
+/** ARGV: p, name, owner, ttl → 1 held, 0 not. */
+export const LEASE = script(`
+local k = p .. ':lease:' .. ARGV[2]
+local owner = redis.call('GET', k)
+if owner and owner ~= ARGV[3] then return 0 end
+redis.call('SET', k, ARGV[3], 'PX', tonumber(ARGV[4]))
+return 1
+`);

@@ -1,0 +1,369 @@
+import { Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { MissingDependencyError } from '../../errors/missing-dependency.error.js';
+import { QueueConfigurationError } from '../../errors/queue-configuration.error.js';
+import { emptyStatistics, type QueueBackendCapabilities, type QueueStatistics, type QueuedTaskRecord, type StaleTaskRecoveryResult } from '../../models/queued-task-record.js';
+import { TASK_STATUSES } from '../../models/task-status.js';
+import { NotificationWaiters } from '../notification-waiters.js';
+import {
+  QueueBackend,
+  type ClaimManyOptions,
+  type FailTaskOptions,
+  type FenceOptions,
+  type ListCompletedOptions,
+  type ListPendingOptions,
+  type SetExecutionRefOptions,
+  type StaleRecoveryOptions,
+} from '../queue-backend.js';
+import { byClaimOrder, recordToRow, rowToRecord, TASK_COLUMNS } from '../typeorm/task-row.mapper.js';
+import type { RedisBackendConfig } from './redis-backend.config.js';
+import * as lua from './redis-lua.scripts.js';
+
+const PREFIX = /^[A-Za-z0-9_.:-]{1,100}$/;
+const SCRIPTS = {
+  qEnqueue: lua.ENQUEUE,
+  qClaim: lua.CLAIM,
+  qClaimOne: lua.CLAIM_ONE,
+  qComplete: lua.COMPLETE,
+  qFail: lua.FAIL,
+  qCancel: lua.CANCEL,
+  qRetry: lua.RETRY,
+  qHeartbeats: lua.HEARTBEATS,
+  qStale: lua.STALE,
+  qMetadata: lua.METADATA_CAS,
+  qSetRef: lua.SET_REF,
+  qSetBackend: lua.SET_BACKEND,
+  qCleanup: lua.CLEANUP,
+  qLease: lua.LEASE,
+} as const;
+type ScriptName = keyof typeof SCRIPTS;
+
+/** A flat HGETALL reply → record (empty → null). */
+function fromHash(flat: unknown): QueuedTaskRecord | null {
+  if (!Array.isArray(flat) || flat.length === 0) return null;
+  const row: Record<string, unknown> = {};
+  for (let i = 0; i < flat.length; i += 2) row[flat[i] as string] = flat[i + 1];
+  return rowToRecord(row);
+}
+
+/** Record → HSET field/value pairs (null fields left out). */
+function toFields(record: QueuedTaskRecord): string[] {
+  const values = recordToRow(record);
+  const fields: string[] = [];
+  TASK_COLUMNS.forEach((column, i) => {
+    const value = values[i];
+    if (value !== null && value !== undefined) fields.push(column, String(value));
+  });
+  return fields;
+}
+
+/**
+ * Queue records in Redis (or Valkey) through ioredis. Every state change is one Lua script (EVALSHA, loaded once),
+ * so there is no lock to poll; claims take the best head across per-queue ready sorted sets in O(log n) each.
+ * The key layout is documented in `redis-lua.scripts.ts`. Idle workers wake through one pub/sub connection per
+ * backend; polling stays the truth.
+ */
+export class RedisQueueBackend extends QueueBackend {
+  private readonly logger = new Logger(RedisQueueBackend.name);
+  protected readonly backendName: string = 'redis';
+  private readonly prefix: string;
+  private readonly channel: string;
+  private readonly waiters = new NotificationWaiters();
+  private readonly origin = randomUUID().slice(0, 12);
+  private client: Redis | undefined;
+  private subscriber: Redis | undefined;
+  private ownsClient = false;
+
+  constructor(private readonly config: RedisBackendConfig) {
+    super();
+    this.prefix = config.keyPrefix ?? 'nestjs_queues';
+    if (!PREFIX.test(this.prefix)) {
+      throw new QueueConfigurationError([{ path: 'queueBackend.keyPrefix', message: `${JSON.stringify(config.keyPrefix)} must be 1-100 of A-Z a-z 0-9 _ . : -` }]);
+    }
+    if (!config.client && !config.url) throw new QueueConfigurationError([{ path: 'queueBackend', message: 'give `url` or `client`' }]);
+    this.channel = config.notificationChannel ?? `${this.prefix}:wakeup`;
+  }
+
+  get capabilities(): QueueBackendCapabilities {
+    return { name: this.backendName, durable: true, shared: true, notifications: this.subscriber !== undefined, bulkEnqueue: true, transactionalEnqueue: false };
+  }
+
+  /** The command connection (after open). */
+  get redis(): Redis {
+    if (!this.client) throw new QueueConfigurationError([{ path: 'queueBackend', message: `the ${this.backendName} backend is not open` }]);
+    return this.client;
+  }
+
+  /** Key prefix in use. */
+  get keyPrefix(): string {
+    return this.prefix;
+  }
+
+  async open(): Promise<void> {
+    if (this.client) return;
+    let RedisClass: typeof import('ioredis').Redis;
+    try {
+      RedisClass = (await import('ioredis')).Redis;
+    } catch (error) {
+      throw new MissingDependencyError('ioredis', `The ${this.backendName} queue backend`, error);
+    }
+    if (this.config.client) {
+      this.client = this.config.client;
+    } else {
+      this.client = new RedisClass(this.config.url!, { enableAutoPipelining: true, maxRetriesPerRequest: null, lazyConnect: true });
+      this.ownsClient = true;
+      await this.client.connect();
+    }
+    for (const [name, source] of Object.entries(SCRIPTS)) {
+      if (!(name in this.client)) this.client.defineCommand(name, { numberOfKeys: 0, lua: source });
+    }
+    await this.warnOnEviction();
+    if (this.config.notifications ?? true) await this.subscribe();
+  }
+
+  private async warnOnEviction(): Promise<void> {
+    try {
+      const [, policy] = (await this.redis.config('GET', 'maxmemory-policy')) as [string, string];
+      if (policy && policy !== 'noeviction' && !policy.startsWith('volatile-')) {
+        this.logger.warn(`maxmemory-policy is "${policy}": Redis may evict queue records. Use "noeviction".`);
+      }
+    } catch {
+      // CONFIG may be disabled (managed Redis); nothing to check then.
+    }
+  }
+
+  private async subscribe(): Promise<void> {
+    const subscriber = this.redis.duplicate({ lazyConnect: true, maxRetriesPerRequest: null });
+    subscriber.on('error', () => undefined); // reconnects by itself; commands keep polling meanwhile
+    subscriber.on('message', (_channel: string, message: string) => {
+      if (!message.startsWith(`${this.origin}|`)) this.waiters.wakeAll(true);
+    });
+    subscriber.on('ready', () => this.waiters.wakeAll(true)); // after a reconnect, work may be waiting
+    await subscriber.connect();
+    await subscriber.subscribe(this.channel);
+    this.subscriber = subscriber;
+  }
+
+  async close(): Promise<void> {
+    this.waiters.wakeAll(false);
+    const subscriber = this.subscriber;
+    this.subscriber = undefined;
+    if (subscriber) subscriber.disconnect();
+    if (this.client && this.ownsClient) await this.client.quit().catch(() => this.client?.disconnect());
+    this.client = undefined;
+    this.ownsClient = false;
+  }
+
+  private run(name: ScriptName, ...args: Array<string | number>): Promise<unknown> {
+    return (this.redis as unknown as Record<ScriptName, (...a: Array<string | number>) => Promise<unknown>>)[name](this.prefix, ...args);
+  }
+
+  private key(...parts: string[]): string {
+    return [this.prefix, ...parts].join(':');
+  }
+
+  async enqueue(record: QueuedTaskRecord): Promise<QueuedTaskRecord> {
+    const [created, holder] = (await this.run('qEnqueue', Date.now(), record.id, record.key ?? '', record.queue, record.status, ...toFields(record))) as [number, unknown];
+    return created === 1 ? record : fromHash(holder)!;
+  }
+
+  async enqueueMany(records: readonly QueuedTaskRecord[]): Promise<QueuedTaskRecord[]> {
+    // One pipelined round trip: scripts run in input order, so dedup within the batch keeps the first.
+    const pipeline = this.redis.pipeline();
+    const now = Date.now();
+    for (const record of records) {
+      (pipeline as unknown as Record<string, (...a: unknown[]) => unknown>)['qEnqueue']!(this.prefix, now, record.id, record.key ?? '', record.queue, record.status, ...toFields(record));
+    }
+    const replies = (await pipeline.exec()) ?? [];
+    return records.map((record, i) => {
+      const [error, reply] = replies[i] as [Error | null, [number, unknown]];
+      if (error) throw error;
+      return reply[0] === 1 ? record : fromHash(reply[1])!;
+    });
+  }
+
+  async getTask(id: string): Promise<QueuedTaskRecord | null> {
+    return fromHash(await this.redis.call('HGETALL', this.key('task', id)));
+  }
+
+  async getTaskByKey(key: string): Promise<QueuedTaskRecord | null> {
+    const id = (await this.redis.hget(this.key('keys'), key)) ?? (await this.redis.hget(this.key('lastkey'), key));
+    return id ? this.getTask(id) : null;
+  }
+
+  private async getMany(ids: string[]): Promise<QueuedTaskRecord[]> {
+    if (ids.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.call('HGETALL', this.key('task', id));
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.map(([, reply]) => fromHash(reply)).filter((record): record is QueuedTaskRecord => record !== null);
+  }
+
+  async listPending(options: ListPendingOptions = {}): Promise<QueuedTaskRecord[]> {
+    const limit = options.limit ?? 100;
+    const sets = (await this.redis.smembers(this.key('readysets'))).filter((name) => {
+      const [queue, backend] = name.split('|') as [string, string];
+      return (!options.queues?.length || options.queues.includes(queue)) && (!options.executionBackends || options.executionBackends.includes(backend));
+    });
+    const ids = new Set<string>();
+    for (const set of sets) {
+      for (const member of await this.redis.zrange(this.key("ready", set), "0", String(limit - 1))) ids.add(member.slice(29));
+    }
+    const delayedMax = options.dueOnly === false ? '+inf' : String(Date.now());
+    for (const id of await this.redis.zrangebyscore(this.key('delayed'), '-inf', delayedMax, 'LIMIT', 0, limit)) ids.add(id);
+    return (await this.getMany([...ids]))
+      .filter((r) => (r.status === 'pending' || r.status === 'scheduled') && (!options.queues?.length || options.queues.includes(r.queue)) && (!options.executionBackends || options.executionBackends.includes(r.executionBackend)))
+      .sort(byClaimOrder)
+      .slice(0, limit);
+  }
+
+  async claimTask(id: string, options: { workerId: string }): Promise<QueuedTaskRecord | null> {
+    return fromHash(await this.run('qClaimOne', Date.now(), id, options.workerId));
+  }
+
+  async claimMany(options: ClaimManyOptions): Promise<QueuedTaskRecord[]> {
+    if (options.limit <= 0) return [];
+    const replies = (await this.run(
+      'qClaim',
+      Date.now(),
+      Math.floor(options.limit),
+      options.workerId,
+      options.queues?.length ? options.queues.join(',') : '',
+      options.executionBackends ? options.executionBackends.join(',') || '\u0000none' : '*',
+    )) as unknown[];
+    return replies.map((reply) => fromHash(reply)!);
+  }
+
+  async completeTask(id: string, result?: unknown, options: FenceOptions = {}): Promise<QueuedTaskRecord | null> {
+    const json = result === undefined || result === null ? '' : JSON.stringify(result);
+    return fromHash(await this.run('qComplete', Date.now(), id, options.expectedRetryCount ?? '', json));
+  }
+
+  async failTask(id: string, error: string, options: FailTaskOptions = {}): Promise<QueuedTaskRecord | null> {
+    return fromHash(
+      await this.run('qFail', Date.now(), id, options.expectedRetryCount ?? '', error, (options.retry ?? true) ? '1' : '0', options.retryAt ? options.retryAt.getTime() : ''),
+    );
+  }
+
+  async cancelTask(id: string): Promise<QueuedTaskRecord | null> {
+    return fromHash(await this.run('qCancel', Date.now(), id));
+  }
+
+  async retryTask(id: string): Promise<QueuedTaskRecord | null> {
+    return fromHash(await this.run('qRetry', Date.now(), id));
+  }
+
+  async touchHeartbeat(id: string, options: FenceOptions = {}): Promise<boolean> {
+    const current = options.expectedRetryCount ?? (await this.getTask(id))?.retryCount;
+    if (current === undefined) return false;
+    return (await this.touchHeartbeats([{ id, expectedRetryCount: current }])).length === 1;
+  }
+
+  async touchHeartbeats(batch: ReadonlyArray<{ id: string; expectedRetryCount: number }>): Promise<string[]> {
+    if (batch.length === 0) return [];
+    return (await this.run('qHeartbeats', Date.now(), 'touch', ...batch.flatMap((b) => [b.id, b.expectedRetryCount]))) as string[];
+  }
+
+  async nullHeartbeats(batch: ReadonlyArray<{ id: string; expectedRetryCount: number }>): Promise<void> {
+    if (batch.length === 0) return;
+    await this.run('qHeartbeats', Date.now(), 'clear', ...batch.flatMap((b) => [b.id, b.expectedRetryCount]));
+  }
+
+  async requeueStaleRunning(options: StaleRecoveryOptions): Promise<StaleTaskRecoveryResult> {
+    const now = Date.now();
+    const [requeued, failed] = (await this.run('qStale', now, now - options.staleAfter, Math.floor(options.limit ?? 500), (options.failTaskNames ?? []).join(','))) as [unknown[], unknown[]];
+    return { requeued: requeued.map((r) => fromHash(r)!), failed: failed.map((r) => fromHash(r)!) };
+  }
+
+  private async casMetadata(id: string, options: FenceOptions, change: (record: QueuedTaskRecord) => Record<string, unknown> | null, releaseKey: boolean): Promise<boolean> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const raw = await this.redis.hget(this.key('task', id), 'metadata_json');
+      const record = raw === null ? null : await this.getTask(id);
+      if (!record || record.status !== 'running') return false;
+      const next = change(record);
+      if (!next) return false;
+      const applied = (await this.run('qMetadata', id, options.expectedRetryCount ?? '', raw!, JSON.stringify(next), releaseKey ? '1' : '0')) as number;
+      if (applied !== -1) return applied === 1;
+    }
+    return false;
+  }
+
+  patchMetadata(id: string, patch: Record<string, unknown>, options: FenceOptions = {}): Promise<boolean> {
+    return this.casMetadata(id, options, (record) => ({ ...record.metadata, ...patch }), false);
+  }
+
+  releaseKey(id: string, options: FenceOptions = {}): Promise<boolean> {
+    return this.casMetadata(id, options, (record) => (record.key === null ? null : { ...record.metadata, releasedKey: record.key }), true);
+  }
+
+  async countRunning(options: { taskName?: string } = {}): Promise<number> {
+    return options.taskName === undefined ? this.redis.zcard(this.key('running')) : this.redis.scard(this.key('rt', options.taskName));
+  }
+
+  async setExecutionRef(id: string, ref: string | null, options: SetExecutionRefOptions = {}): Promise<QueuedTaskRecord | null> {
+    const mode = options.expectedRef === undefined ? 'any' : options.expectedRef === null ? 'none' : 'value';
+    return fromHash(await this.run('qSetRef', id, ref ?? '', mode, options.expectedRef ?? '', options.expectedRetryCount ?? ''));
+  }
+
+  async setExecutionBackend(id: string, executionBackend: string, options: FenceOptions & { executionProfile?: string | null } = {}): Promise<QueuedTaskRecord | null> {
+    const mode = options.executionProfile === undefined ? 'keep' : options.executionProfile === null ? 'clear' : 'set';
+    return fromHash(await this.run('qSetBackend', Date.now(), id, executionBackend, mode, options.executionProfile ?? '', options.expectedRetryCount ?? ''));
+  }
+
+  async listRunningExternal(options: { limit?: number } = {}): Promise<QueuedTaskRecord[]> {
+    const records = await this.getMany(await this.redis.smembers(this.key('external')));
+    return records
+      .filter((r) => r.executionRef !== null && ['pending', 'scheduled', 'running'].includes(r.status))
+      .sort((a, b) => (a.startedAt ?? a.createdAt).getTime() - (b.startedAt ?? b.createdAt).getTime())
+      .slice(0, options.limit ?? 500);
+  }
+
+  async getStatistics(options: { queue?: string } = {}): Promise<QueueStatistics> {
+    const queues = options.queue !== undefined ? [options.queue] : await this.redis.smembers(this.key('queues'));
+    const stats = emptyStatistics();
+    if (queues.length === 0) return stats;
+    const pipeline = this.redis.pipeline();
+    for (const queue of queues) pipeline.hgetall(this.key('stats', queue));
+    for (const [, counts] of (await pipeline.exec()) ?? []) {
+      for (const status of TASK_STATUSES) {
+        const n = Number((counts as Record<string, string>)[status] ?? 0);
+        stats[status] += n;
+        stats.total += n;
+      }
+    }
+    return stats;
+  }
+
+  async listCompletedByTask(taskName: string, options: ListCompletedOptions = {}): Promise<QueuedTaskRecord[]> {
+    const ids = await this.redis.zrevrangebyscore(this.key('completed', taskName), '+inf', options.since ? options.since.getTime() : '-inf', 'LIMIT', 0, options.limit ?? 10);
+    return this.getMany(ids);
+  }
+
+  async cleanupTerminal(before: Date, options: { limit?: number } = {}): Promise<number> {
+    return (await this.run('qCleanup', before.getTime(), Math.floor(options.limit ?? 5_000))) as number;
+  }
+
+  async *iterAll(options: { chunkSize?: number } = {}): AsyncIterable<QueuedTaskRecord> {
+    let cursor = '0';
+    const taskPrefix = this.key('task', '');
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${taskPrefix}*`, 'COUNT', options.chunkSize ?? 500);
+      cursor = next;
+      for (const record of await this.getMany(keys.map((key) => key.slice(taskPrefix.length)))) yield record;
+    } while (cursor !== '0');
+  }
+
+  async acquireLease(name: string, owner: string, ttl: number): Promise<boolean> {
+    return (await this.run('qLease', name, owner, Math.max(1, Math.floor(ttl)))) === 1;
+  }
+
+  async notifyNewTask(queue: string): Promise<void> {
+    this.waiters.wakeAll(true);
+    if (this.subscriber) await this.redis.publish(this.channel, `${this.origin}|${queue}`);
+  }
+
+  waitForNotifications(timeout: number, signal?: AbortSignal): Promise<boolean> {
+    return this.waiters.wait(timeout, signal);
+  }
+}
