@@ -115,6 +115,9 @@ export { TaskExplorer } from './tasks/task.explorer.js';
 // --- redis / valkey backends (issue 4)
 
 // --- schedules (issue 5)
+export { ScheduleRegistry, type ScheduleInfo } from './schedules/schedule.registry.js';
+export { normalizeCron } from './schedules/cron-expression.js';
+export { nextSlot, createScheduleEntry, type ScheduleEntry } from './schedules/schedule-entry.js';
 
 // --- events transports and gateway (issue 6)
 

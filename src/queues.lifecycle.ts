@@ -7,6 +7,7 @@ import type { QueuesModuleOptions } from './options/queues-module-options.js';
 import { QUEUES_MODULE_OPTIONS } from './queues.constants.js';
 import { TaskExplorer } from './tasks/task.explorer.js';
 import { TaskRegistry } from './tasks/task.registry.js';
+import { ScheduleRegistry } from './schedules/schedule.registry.js';
 import { QueueConfigurationError } from './errors/queue-configuration.error.js';
 
 /**
@@ -24,6 +25,7 @@ export class QueuesLifecycle implements OnModuleInit, OnApplicationShutdown {
     private readonly executions: ExecutionBackends,
     private readonly events: QueueEvents,
     private readonly tasks: TaskRegistry,
+    private readonly schedules: ScheduleRegistry,
     @Inject(QUEUES_MODULE_OPTIONS) private readonly options: QueuesModuleOptions,
   ) {}
 
@@ -35,6 +37,8 @@ export class QueuesLifecycle implements OnModuleInit, OnApplicationShutdown {
   async onModuleInit(): Promise<void> {
     this.explorer.explore();
     this.checkTaskExecutionBackends();
+    this.schedules.prepare();
+    if (this.options.initializeSchedules !== false) await this.schedules.initialize();
     for (const initializer of this.initializers) await initializer();
   }
 
@@ -56,6 +60,5 @@ export class QueuesLifecycle implements OnModuleInit, OnApplicationShutdown {
     }
     await this.backend.close().catch((error) => this.logger.warn(`Closing the queue backend failed: ${describeError(error)}`));
     this.events.complete();
-    void this.options;
   }
 }

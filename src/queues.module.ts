@@ -13,6 +13,7 @@ import type { GatewayOptions, QueuesModuleOptions } from './options/queues-modul
 import { QUEUES_MODULE_OPTIONS } from './queues.constants.js';
 import { QueuesLifecycle } from './queues.lifecycle.js';
 import { QueueService } from './service/queue.service.js';
+import { ScheduleRegistry } from './schedules/schedule.registry.js';
 import { TaskExplorer } from './tasks/task.explorer.js';
 import { TaskRegistry } from './tasks/task.registry.js';
 import { DueTimeHints } from './workers/due-time-hints.js';
@@ -76,9 +77,10 @@ const coreProviders: Provider[] = [
   QueueService,
   QueueWorker,
   QueuesLifecycle,
+  ScheduleRegistry,
 ];
 
-const exported = [QueueService, QueueEvents, QueueBackend, QueueWorker, TaskRegistry, TaskRunner, ExecutionBackends, QUEUES_MODULE_OPTIONS];
+const exported = [ScheduleRegistry, QueueService, QueueEvents, QueueBackend, QueueWorker, TaskRegistry, TaskRunner, ExecutionBackends, QUEUES_MODULE_OPTIONS];
 
 /**
  * Durable background tasks for Nest: wires the queue backend, execution backends, worker and events.

@@ -54,7 +54,8 @@ export class TaskRunner {
 
   /**
    * Call `listener` whenever a record starts running in this process, before the task body (schedules chain
-   * their next occurrence here). A throwing listener is logged, never fails the task.
+   * their next occurrence here). A listener that returns `{ skip: reason }` ends the record `cancelled` without
+   * running the body (a schedule slot over `maxInstances`). A throwing listener is logged, never fails the task.
    */
   onStart(listener: (record: QueuedTaskRecord) => unknown): void {
     this.startListeners.push(listener);
@@ -86,13 +87,8 @@ export class TaskRunner {
 
     try {
       await this.publishLifecycle('task.started', record, options.workerId);
-      for (const listener of this.startListeners) {
-        try {
-          await listener(record);
-        } catch (error) {
-          this.logger.warn(`A start listener failed for ${record.id}: ${describeError(error)}`);
-        }
-      }
+      const skip = await this.notifyStart(record);
+      if (skip) return await this.skip(record, skip, options.workerId);
       const result = await this.invoke(definition, record, controller.signal);
       if (controller.signal.aborted) return await this.onAbort(record, definition, controller.signal.reason, options.workerId);
       return await this.complete(record, definition, result, options.workerId);
@@ -178,6 +174,26 @@ export class TaskRunner {
     } catch (error) {
       this.logger.warn(`Publishing ${type} for ${record.id} failed: ${describeError(error)}`);
     }
+  }
+
+  private async notifyStart(record: QueuedTaskRecord): Promise<string | undefined> {
+    let skip: string | undefined;
+    for (const listener of this.startListeners) {
+      try {
+        const outcome = (await listener(record)) as { skip?: string } | undefined;
+        if (outcome?.skip) skip = outcome.skip;
+      } catch (error) {
+        this.logger.warn(`A start listener failed for ${record.id}: ${describeError(error)}`);
+      }
+    }
+    return skip;
+  }
+
+  private async skip(record: QueuedTaskRecord, reason: string, workerId: string): Promise<QueuedTaskRecord | null> {
+    this.logger.warn(`Skipped ${record.taskName} (${record.id}): ${reason}`);
+    const cancelled = await this.backend.cancelTask(record.id);
+    await this.publishLifecycle('task.schedule_skipped', record, workerId, { level: 'warning', message: reason, payload: { reason } });
+    return cancelled;
   }
 
   private timeoutOf(record: QueuedTaskRecord, definition: TaskDefinition): number | undefined {
