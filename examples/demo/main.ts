@@ -1,6 +1,8 @@
 import 'reflect-metadata';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
 import {
   QueueEvents,
   QueueService,
@@ -16,8 +18,13 @@ import { ProgressBoard } from './progress-board.js';
  * that report progress (drawn as bars from the event stream), shows a retry, a delayed task and a timeout,
  * prints statistics, and exits by itself.
  */
+const DATA_DIR = path.resolve(process.env['DEMO_DATA_DIR'] ?? '.demo-data');
+
+/** The embedded default: SQLite in a project-local file, so a second run shows the first run's records. */
 function embeddedBackend(): QueueBackendConfig {
-  return (process.env['DEMO_QUEUE_BACKEND'] as string | undefined) ?? 'memory';
+  if (process.env['DEMO_QUEUE_BACKEND'] === 'memory') return 'memory';
+  mkdirSync(DATA_DIR, { recursive: true });
+  return { type: 'typeorm', options: { type: 'better-sqlite3', database: path.join(DATA_DIR, 'queue.sqlite') } };
 }
 
 @Module({
@@ -38,7 +45,10 @@ async function main(): Promise<void> {
   const board = new ProgressBoard();
   const subscription = app.get(QueueEvents).events$.subscribe((event) => board.onEvent(event));
 
-  console.log('nestjs-queues demo: 6 file tasks with progress, a flaky call, a delayed reminder, a timeout\n');
+  const before = await queues.getStatistics();
+  console.log(`nestjs-queues demo on ${typeof embeddedBackend() === 'string' ? 'memory' : `SQLite (${path.join(DATA_DIR, 'queue.sqlite')})`}`);
+  console.log(`records kept from earlier runs: ${before.total} (${before.completed} completed) — durable across restarts\n`);
+  console.log('6 file tasks with progress, a flaky call, a delayed reminder, a timeout:\n');
   const records: QueuedTaskRecord[] = [];
   for (let i = 1; i <= 6; i++) {
     const record = await queues.enqueue('files.process', [`file-${i}`, 5 + i], { priority: i % 3 });

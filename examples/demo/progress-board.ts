@@ -30,7 +30,7 @@ export class ProgressBoard {
     });
     if (this.out.isTTY && this.drawnLines > 0) this.out.write(`\x1b[${this.drawnLines}A`);
     if (this.out.isTTY || (this.allDone() && this.drawnLines === 0)) {
-      this.out.write(lines.map((line) => `${line}\x1b[K`).join('\n') + '\n');
+      this.out.write(lines.map((line) => (this.out.isTTY ? `${line}\x1b[K` : line)).join('\n') + '\n');
       this.drawnLines = lines.length;
     }
   }
