@@ -119,6 +119,8 @@ export { ScheduleRegistry, type ScheduleInfo } from './schedules/schedule.regist
 export { normalizeCron } from './schedules/cron-expression.js';
 export { nextSlot, createScheduleEntry, type ScheduleEntry } from './schedules/schedule-entry.js';
 
-// --- events transports and gateway (issue 6)
+// --- events transports and gateway (issue 6) — the gateway module itself loads only when `gateway` is set
+export { EventTransportBridge } from './events/event-transport.bridge.js';
+export { channelsFor, taskChannel, queueChannel, globalChannel, normalizeChannelSegment } from './events/event-channels.js';
 
 // --- cloud run (issue 7)

@@ -8,6 +8,7 @@ import type { ExecutionBackend } from './execution/execution-backend.js';
 import { ExecutionBackends } from './execution/execution-backends.js';
 import { TaskRunner } from './execution/task-runner.js';
 import { QueueEvents } from './events/queue-events.js';
+import { EventTransportBridge } from './events/event-transport.bridge.js';
 import { validateModuleOptions } from './options/module-options.validator.js';
 import type { GatewayOptions, QueuesModuleOptions } from './options/queues-module-options.js';
 import { QUEUES_MODULE_OPTIONS } from './queues.constants.js';
@@ -78,6 +79,7 @@ const coreProviders: Provider[] = [
   QueueWorker,
   QueuesLifecycle,
   ScheduleRegistry,
+  EventTransportBridge,
 ];
 
 const exported = [ScheduleRegistry, QueueService, QueueEvents, QueueBackend, QueueWorker, TaskRegistry, TaskRunner, ExecutionBackends, QUEUES_MODULE_OPTIONS];
@@ -91,7 +93,7 @@ export class QueuesModule {
   /** Configure with static options. */
   static forRoot(options: QueuesModuleOptions = {}): DynamicModule {
     validateModuleOptions(options);
-    return QueuesModule.build([{ provide: QUEUES_MODULE_OPTIONS, useValue: options }], [], options.isGlobal ?? true, options.gateway);
+    return QueuesModule.build([{ provide: QUEUES_MODULE_OPTIONS, useValue: options }], [], options.isGlobal ?? true, options.gateway, options.events);
   }
 
   /** Configure with options built through DI (`useFactory`, `useClass` or `useExisting`). */
@@ -130,12 +132,18 @@ export class QueuesModule {
     optionProviders: Provider[],
     imports: NonNullable<ModuleMetadata['imports']>,
     isGlobal: boolean,
-    _gateway: boolean | GatewayOptions | undefined,
+    gateway: boolean | GatewayOptions | undefined,
+    events: QueuesModuleOptions['events'] = {},
   ): DynamicModule {
+    const extras: NonNullable<ModuleMetadata['imports']> = [];
+    if (gateway && typeof gateway === 'object') {
+      // Imported lazily: @nestjs/websockets and socket.io load only when the gateway is enabled.
+      extras.push(import('./events/gateway/queues-gateway.module.js').then((m) => m.QueuesGatewayModule.register(gateway, events)));
+    }
     return {
       module: QueuesModule,
       global: isGlobal,
-      imports: [DiscoveryModule, ...imports],
+      imports: [DiscoveryModule, ...imports, ...extras],
       providers: [...optionProviders, ...coreProviders],
       exports: exported,
     };

@@ -1,0 +1,35 @@
+import type { QueueEventEnvelope } from './queue-event.js';
+
+/** Lifecycle types that also go to the global channel when `publishGlobalLifecycle` is on. */
+const LIFECYCLE = new Set([
+  'task.enqueued', 'task.started', 'task.completed', 'task.failed', 'task.cancelled', 'task.claim_lost', 'task.stale_failed',
+]);
+
+/** Keep channel segments to a safe alphabet: anything else becomes `_`. */
+export function normalizeChannelSegment(value: string): string {
+  return value.replace(/[^A-Za-z0-9_.:-]/g, '_').slice(0, 200) || '_';
+}
+
+/** `{ns}:task:{taskId}:events` */
+export function taskChannel(namespace: string, taskId: string): string {
+  return `${namespace}:task:${normalizeChannelSegment(taskId)}:events`;
+}
+
+/** `{ns}:queue:{queue}:events` */
+export function queueChannel(namespace: string, queue: string): string {
+  return `${namespace}:queue:${normalizeChannelSegment(queue)}:events`;
+}
+
+/** `{ns}:global:events` */
+export function globalChannel(namespace: string): string {
+  return `${namespace}:global:events`;
+}
+
+/** Every channel an envelope is addressed to (DESIGN §9). */
+export function channelsFor(namespace: string, event: QueueEventEnvelope, publishGlobalLifecycle: boolean): string[] {
+  const channels: string[] = [];
+  if (event.taskId) channels.push(taskChannel(namespace, event.taskId));
+  if (event.queue) channels.push(queueChannel(namespace, event.queue));
+  if ((!event.taskId && !event.queue) || (publishGlobalLifecycle && LIFECYCLE.has(event.type))) channels.push(globalChannel(namespace));
+  return channels;
+}

@@ -1,0 +1,70 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { QueueBackend } from '../backends/queue-backend.js';
+import type { QueuesModuleOptions } from '../options/queues-module-options.js';
+import { QUEUES_MODULE_OPTIONS } from '../queues.constants.js';
+import type { QueueEventSink } from './queue-event-sink.js';
+import { QueueEvents } from './queue-events.js';
+
+/**
+ * Connects `QueueEvents` across processes through the queue backend's own server: Redis/Valkey pub/sub or
+ * PostgreSQL NOTIFY. On by default for those backends (`events.crossProcess: false` turns it off); the memory
+ * backend and the other SQL dialects stay in process. Wakeups for workers are a separate channel.
+ */
+@Injectable()
+export class EventTransportBridge implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger(EventTransportBridge.name);
+  private transport: (QueueEventSink & { open(): Promise<void>; close(): Promise<void> }) | undefined;
+  /** Tags this process's messages so it ignores its own echo. */
+  readonly origin = randomUUID();
+
+  constructor(
+    private readonly backend: QueueBackend,
+    private readonly events: QueueEvents,
+    @Inject(QUEUES_MODULE_OPTIONS) private readonly options: QueuesModuleOptions,
+  ) {}
+
+  /** The transport in use, if any (`redis` or `postgres`). */
+  get kind(): string | undefined {
+    return this.transport?.constructor.name;
+  }
+
+  async onModuleInit(): Promise<void> {
+    const events = this.options.events ?? {};
+    if (events.enabled === false || events.crossProcess === false) return;
+    const namespace = events.namespace ?? 'nestjs_queues';
+    const onRemote = (event: Parameters<QueueEvents['emitLocal']>[0]) => this.events.emitLocal(event);
+    const name = this.backend.capabilities.name;
+    if (name === 'redis' || name === 'valkey') {
+      const { RedisEventTransport } = await import('./transports/redis-event.transport.js');
+      const client = (this.backend as unknown as { redis: import('ioredis').Redis }).redis;
+      this.transport = new RedisEventTransport(client, namespace, this.origin, events.publishGlobalLifecycle ?? false, onRemote);
+    } else if (name === 'typeorm:postgres') {
+      const { PostgresEventTransport } = await import('./transports/postgres-event.transport.js');
+      const pgModule = 'pg';
+      const pg = ((await import(pgModule)) as { default: { Client: new (config: unknown) => any } }).default;
+      const dataSource = (this.backend as unknown as { activeDataSource: { options: Record<string, any>; driver: { master: any } } }).activeDataSource;
+      const o = dataSource.options;
+      const config = { connectionString: o['url'], host: o['host'], port: o['port'], user: o['username'], password: o['password'], database: o['database'] };
+      const pool = dataSource.driver.master;
+      this.transport = new PostgresEventTransport(
+        () => new pg.Client(config),
+        async (channel, payload) => void (await pool.query('SELECT pg_notify($1, $2)', [channel, payload])),
+        `${namespace.replace(/[^A-Za-z0-9_]/g, '_')}_events`,
+        this.origin,
+        onRemote,
+      );
+    }
+    if (!this.transport) return;
+    await this.transport.open();
+    this.events.addSink(this.transport);
+    this.logger.log(`Cross-process events through ${name}`);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (!this.transport) return;
+    this.events.removeSink(this.transport);
+    await this.transport.close();
+    this.transport = undefined;
+  }
+}

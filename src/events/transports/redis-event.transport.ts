@@ -1,0 +1,52 @@
+import { Logger } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import type { QueueEventEnvelope } from '../queue-event.js';
+import type { QueueEventSink } from '../queue-event-sink.js';
+import { channelsFor } from '../event-channels.js';
+import { RecentIds } from './remote-event-dedup.js';
+
+/**
+ * Cross-process events over Redis pub/sub: each envelope is published to its task, queue and (when asked)
+ * global channel; a pattern subscription on `{ns}:*:events` hands envelopes from other processes to
+ * `onRemote`. Publisher and subscriber are connections of their own; ioredis reconnects and resubscribes.
+ */
+export class RedisEventTransport implements QueueEventSink {
+  private readonly logger = new Logger(RedisEventTransport.name);
+  private readonly seen = new RecentIds();
+  private subscriber: Redis | undefined;
+
+  constructor(
+    private readonly publisher: Redis,
+    private readonly namespace: string,
+    private readonly origin: string,
+    private readonly publishGlobalLifecycle: boolean,
+    private readonly onRemote: (event: QueueEventEnvelope) => void,
+  ) {}
+
+  async open(): Promise<void> {
+    const subscriber = this.publisher.duplicate({ lazyConnect: true, maxRetriesPerRequest: null });
+    subscriber.on('error', () => undefined);
+    subscriber.on('pmessage', (_pattern: string, _channel: string, message: string) => {
+      try {
+        const { origin, event } = JSON.parse(message) as { origin: string; event: QueueEventEnvelope };
+        if (origin !== this.origin && this.seen.firstTime(event.id)) this.onRemote(event);
+      } catch (error) {
+        this.logger.warn(`Dropped a malformed event message: ${(error as Error).message}`);
+      }
+    });
+    await subscriber.connect();
+    await subscriber.psubscribe(`${this.namespace}:*:events`);
+    this.subscriber = subscriber;
+  }
+
+  async publish(event: QueueEventEnvelope): Promise<void> {
+    const message = JSON.stringify({ origin: this.origin, event });
+    const channels = channelsFor(this.namespace, event, this.publishGlobalLifecycle);
+    await Promise.all(channels.map((channel) => this.publisher.publish(channel, message)));
+  }
+
+  async close(): Promise<void> {
+    this.subscriber?.disconnect();
+    this.subscriber = undefined;
+  }
+}
