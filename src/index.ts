@@ -123,4 +123,6 @@ export { nextSlot, createScheduleEntry, type ScheduleEntry } from './schedules/s
 export { EventTransportBridge } from './events/event-transport.bridge.js';
 export { channelsFor, taskChannel, queueChannel, globalChannel, normalizeChannelSegment } from './events/event-channels.js';
 
-// --- cloud run (issue 7)
+// --- cloud run (issue 7) and the CLI
+export { RunTaskExit } from './cli/exit-codes.js';
+export { runTaskCommand, type RunTaskInput } from './cli/run-task.command.js';

@@ -1,0 +1,12 @@
+/** Exit codes of `nestjs-queues run-task` (DESIGN §6), checked in this order. */
+export const RunTaskExit = {
+  success: 0,
+  failure: 1,
+  missingTaskId: 2,
+  invalidTaskId: 3,
+  missingRecord: 4,
+  unknownTask: 5,
+  claimLost: 6,
+  cancelled: 7,
+  missingAppModule: 8,
+} as const;

@@ -1,0 +1,78 @@
+import type { INestApplicationContext, Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { hostname } from 'node:os';
+import { QueueBackend } from '../backends/queue-backend.js';
+import { TaskRunner } from '../execution/task-runner.js';
+import { TaskRegistry } from '../tasks/task.registry.js';
+import { RunTaskExit } from './exit-codes.js';
+import { loadAppModule } from './load-app-module.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** What `run-task` needs from its caller. */
+export interface RunTaskInput {
+  taskId: string | undefined;
+  appModule: string | undefined;
+  heartbeatInterval?: number;
+  log?: (line: string) => void;
+}
+
+/**
+ * Run one record in this process, as a Cloud Run job container does: boot the app's module with the worker off,
+ * claim the record by id, heartbeat it, run it, and return the exit code of DESIGN §6.
+ */
+export async function runTaskCommand(input: RunTaskInput): Promise<number> {
+  const log = input.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  if (!input.taskId) {
+    log('Missing task id: set NESTJS_QUEUES_TASK_ID');
+    return RunTaskExit.missingTaskId;
+  }
+  if (!UUID.test(input.taskId)) {
+    log(`Invalid task id "${input.taskId}": expected a UUID`);
+    return RunTaskExit.invalidTaskId;
+  }
+  let module: unknown;
+  try {
+    module = await loadAppModule(input.appModule);
+  } catch (error) {
+    log((error as Error).message);
+    return RunTaskExit.missingAppModule;
+  }
+  process.env['NESTJS_QUEUES_WORKER_ENABLED'] = 'false';
+  const app: INestApplicationContext = await NestFactory.createApplicationContext(module as Type, { logger: ['error', 'warn'] });
+  try {
+    const backend = app.get(QueueBackend);
+    const record = await backend.getTask(input.taskId);
+    if (!record) {
+      log(`No record ${input.taskId}`);
+      return RunTaskExit.missingRecord;
+    }
+    if (!app.get(TaskRegistry).has(record.taskName)) {
+      log(`Unknown task "${record.taskName}" for record ${record.id}: this app module registers no such @Task`);
+      return RunTaskExit.unknownTask;
+    }
+    const workerId = `run-task:${process.env['CLOUD_RUN_EXECUTION'] ?? hostname()}:${process.pid}`;
+    const claimed = await backend.claimTask(record.id, { workerId });
+    if (!claimed) {
+      log(`Could not claim ${record.id}: it is ${record.status} or another runner took it`);
+      return RunTaskExit.claimLost;
+    }
+    const runner = app.get(TaskRunner);
+    const beat = setInterval(() => {
+      void backend.touchHeartbeats([{ id: claimed.id, expectedRetryCount: claimed.retryCount }]).then((applied) => {
+        if (applied.length === 0) runner.abort(claimed.id, new Error('claim lost'));
+      });
+    }, input.heartbeatInterval ?? 10_000);
+    try {
+      const final = await runner.run(claimed, { workerId });
+      if (!final) return RunTaskExit.claimLost;
+      if (final.status === 'completed') return RunTaskExit.success;
+      if (final.status === 'cancelled') return RunTaskExit.cancelled;
+      return RunTaskExit.failure;
+    } finally {
+      clearInterval(beat);
+    }
+  } finally {
+    await app.close();
+  }
+}
