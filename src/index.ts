@@ -110,9 +110,16 @@ export { LocalExecutionBackend } from './execution/local.execution.js';
 export { ImmediateExecutionBackend } from './execution/immediate.execution.js';
 export { TaskExplorer } from './tasks/task.explorer.js';
 
-// --- typeorm backend (issue 3) — entity/migration live in the `nestjs-queues/typeorm` subpath
+// --- built-in queue backends (their drivers load lazily in open(), never at import)
+export { InMemoryQueueBackend } from './backends/memory/memory.backend.js';
+export { TypeOrmQueueBackend } from './backends/typeorm/typeorm.backend.js';
+export type { TypeOrmBackendConfig } from './backends/typeorm/typeorm-backend.config.js';
+export type { SqlQueueMetrics } from './backends/typeorm/sql-queue.store.js';
+export { validateTableName } from './backends/typeorm/sql-identifier.js';
 
-// --- redis / valkey backends (issue 4)
+export { RedisQueueBackend } from './backends/redis/redis.backend.js';
+export { ValkeyQueueBackend } from './backends/redis/valkey.backend.js';
+export type { RedisBackendConfig, ValkeyBackendConfig } from './backends/redis/redis-backend.config.js';
 
 // --- schedules (issue 5)
 export { ScheduleRegistry, type ScheduleInfo } from './schedules/schedule.registry.js';

@@ -68,24 +68,26 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
     if (this.options.enabled && process.env['NESTJS_QUEUES_WORKER_ENABLED'] !== 'false') this.start();
   }
 
-  /** Start claiming (idempotent). */
+  /** Start claiming (idempotent; restarts after `stopClaiming`). */
   start(): void {
-    if (this.started) return;
+    if (this.isRunning) return;
     this.started = true;
     this.stopController = new AbortController();
     this.hints.onEarlier(() => this.wake?.());
     const o = this.options;
-    this.maintenance.push(
-      new PeriodicTask('heartbeat', o.heartbeatInterval, () => this.heartbeat(), this.logger),
-      new PeriodicTask('stale recovery', o.staleCheckInterval, () => this.recoverStale(), this.logger),
-    );
-    if (this.executions.external().length > 0) {
-      this.maintenance.push(new PeriodicTask('reconcile', o.reconcileInterval, () => this.reconcile(), this.logger));
+    if (this.maintenance.length === 0) {
+      this.maintenance.push(
+        new PeriodicTask('heartbeat', o.heartbeatInterval, () => this.heartbeat(), this.logger),
+        new PeriodicTask('stale recovery', o.staleCheckInterval, () => this.recoverStale(), this.logger),
+      );
+      if (this.executions.external().length > 0) {
+        this.maintenance.push(new PeriodicTask('reconcile', o.reconcileInterval, () => this.reconcile(), this.logger));
+      }
+      if (o.cleanup.retention !== undefined) {
+        this.maintenance.push(new PeriodicTask('cleanup', o.cleanup.interval, () => this.cleanup(), this.logger));
+      }
+      for (const task of this.maintenance) task.start();
     }
-    if (o.cleanup.retention !== undefined) {
-      this.maintenance.push(new PeriodicTask('cleanup', o.cleanup.interval, () => this.cleanup(), this.logger));
-    }
-    for (const task of this.maintenance) task.start();
     this.loop = this.claimLoop();
     this.logger.log(`Worker ${o.workerId} started (concurrency ${o.concurrency}, queues ${o.queues?.join(', ') ?? 'all'})`);
   }
