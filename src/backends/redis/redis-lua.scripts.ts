@@ -103,25 +103,38 @@ local function is_active(status) return status == 'pending' or status == 'schedu
 
 const script = (body: string) => `${COMMON}\n${body}`;
 
-/** ARGV: p, now, id, key, queue, status, field/value pairs... → {1, hash} created, or {0, holderHash}. */
+/**
+ * ARGV: p, now, channel ('' = no wakeup), wakeup payload, count, then per record: id, key, queue, status, field
+ * count, field/value pairs... → per record {1, {}} created, or {0, holderHash}. Records are handled in order, so
+ * dedup within one batch keeps the first. One wakeup is published for the batch when any due record was created.
+ */
 export const ENQUEUE = script(`
-local now, id, key, queue = tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
-if key ~= '' then
-  local holder = redis.call('HGET', p .. ':keys', key)
-  if holder then return {0, redis.call('HGETALL', tkey(holder))} end
+local now, channel, payload, count = tonumber(ARGV[2]), ARGV[3], ARGV[4], tonumber(ARGV[5])
+local results, due, at = {}, false, 6
+for r = 1, count do
+  local id, key, queue, status, nfields = ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], tonumber(ARGV[at + 4])
+  local first = at + 5
+  at = first + nfields
+  local holder = nil
+  if key ~= '' then holder = redis.call('HGET', p .. ':keys', key) end
+  if not holder and redis.call('EXISTS', tkey(id)) == 1 then holder = id end
+  if holder then
+    results[r] = {0, redis.call('HGETALL', tkey(holder))}
+  else
+    redis.call('HSET', tkey(id), unpack(ARGV, first, at - 1))
+    redis.call('SADD', p .. ':queues', queue)
+    stat(queue, status, 1)
+    if key ~= '' then
+      redis.call('HSET', p .. ':keys', key, id)
+      redis.call('HSET', p .. ':lastkey', key, id)
+    end
+    place(id, now)
+    if status == 'pending' then due = true end
+    results[r] = {1, {}}
+  end
 end
-if redis.call('EXISTS', tkey(id)) == 1 then return {0, redis.call('HGETALL', tkey(id))} end
-local fields = {}
-for i = 7, #ARGV do fields[#fields + 1] = ARGV[i] end
-redis.call('HSET', tkey(id), unpack(fields))
-redis.call('SADD', p .. ':queues', queue)
-stat(queue, ARGV[6], 1)
-if key ~= '' then
-  redis.call('HSET', p .. ':keys', key, id)
-  redis.call('HSET', p .. ':lastkey', key, id)
-end
-place(id, now)
-return {1, {}}
+if due and channel ~= '' then redis.call('PUBLISH', channel, payload) end
+return results
 `);
 
 /** ARGV: p, now, limit, worker, queues (comma list or ''), backends (comma list or '*') → list of hashes. */

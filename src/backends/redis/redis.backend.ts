@@ -74,6 +74,7 @@ export class RedisQueueBackend extends QueueBackend {
   private client: Redis | undefined;
   private subscriber: Redis | undefined;
   private ownsClient = false;
+  private readonly publishedAt = new Map<string, number>();
 
   constructor(private readonly config: RedisBackendConfig) {
     super();
@@ -111,8 +112,15 @@ export class RedisQueueBackend extends QueueBackend {
     if (this.config.client) {
       this.client = this.config.client;
     } else {
+      // maxRetriesPerRequest null: during an outage commands wait in the offline queue and run after reconnect.
       this.client = new RedisClass(this.config.url!, { enableAutoPipelining: true, maxRetriesPerRequest: null, lazyConnect: true });
       this.ownsClient = true;
+      let lastWarning = 0;
+      this.client.on('error', (error: Error) => {
+        if (Date.now() - lastWarning < 10_000) return; // one line per outage, not one per reconnect attempt
+        lastWarning = Date.now();
+        this.logger.warn(`Redis connection error (reconnecting): ${error.message}`);
+      });
       await this.client.connect();
     }
     for (const [name, source] of Object.entries(SCRIPTS)) {
@@ -164,23 +172,27 @@ export class RedisQueueBackend extends QueueBackend {
   }
 
   async enqueue(record: QueuedTaskRecord): Promise<QueuedTaskRecord> {
-    const [created, holder] = (await this.run('qEnqueue', Date.now(), record.id, record.key ?? '', record.queue, record.status, ...toFields(record))) as [number, unknown];
-    return created === 1 ? record : fromHash(holder)!;
+    return (await this.enqueueBatch([record]))[0]!;
   }
 
   async enqueueMany(records: readonly QueuedTaskRecord[]): Promise<QueuedTaskRecord[]> {
-    // One pipelined round trip: scripts run in input order, so dedup within the batch keeps the first.
-    const pipeline = this.redis.pipeline();
-    const now = Date.now();
+    const results: QueuedTaskRecord[] = [];
+    // Chunks keep one script's run short (Redis is single-threaded) while saving a round trip per record.
+    for (let i = 0; i < records.length; i += 200) results.push(...(await this.enqueueBatch(records.slice(i, i + 200))));
+    return results;
+  }
+
+  /** One script call for a batch; it also publishes the wakeup, so `notifyNewTask` right after is skipped. */
+  private async enqueueBatch(records: readonly QueuedTaskRecord[]): Promise<QueuedTaskRecord[]> {
+    const args: Array<string | number> = [Date.now(), this.subscriber ? this.channel : '', `${this.origin}|enqueue`, records.length];
     for (const record of records) {
-      (pipeline as unknown as Record<string, (...a: unknown[]) => unknown>)['qEnqueue']!(this.prefix, now, record.id, record.key ?? '', record.queue, record.status, ...toFields(record));
+      const fields = toFields(record);
+      args.push(record.id, record.key ?? '', record.queue, record.status, fields.length, ...fields);
     }
-    const replies = (await pipeline.exec()) ?? [];
-    return records.map((record, i) => {
-      const [error, reply] = replies[i] as [Error | null, [number, unknown]];
-      if (error) throw error;
-      return reply[0] === 1 ? record : fromHash(reply[1])!;
-    });
+    const replies = (await this.run('qEnqueue', ...args)) as Array<[number, unknown]>;
+    const now = Date.now();
+    for (const record of records) if (record.status === 'pending') this.publishedAt.set(record.queue, now);
+    return records.map((record, i) => (replies[i]![0] === 1 ? record : fromHash(replies[i]![1])!));
   }
 
   async getTask(id: string): Promise<QueuedTaskRecord | null> {
@@ -360,6 +372,8 @@ export class RedisQueueBackend extends QueueBackend {
 
   async notifyNewTask(queue: string): Promise<void> {
     this.waiters.wakeAll(true);
+    // The enqueue script has just published a wakeup for this queue; a second one would only cost a round trip.
+    if ((this.publishedAt.get(queue) ?? 0) > Date.now() - 50) return;
     if (this.subscriber) await this.redis.publish(this.channel, `${this.origin}|${queue}`);
   }
 
