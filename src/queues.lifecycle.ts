@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { QueueBackend } from './backends/queue-backend.js';
 import { describeError } from './execution/describe-error.js';
@@ -58,7 +59,11 @@ export class QueuesLifecycle implements OnModuleInit, OnApplicationShutdown {
     for (const execution of this.executions.list()) {
       await execution.close().catch((error) => this.logger.warn(`Closing ${execution.name} failed: ${describeError(error)}`));
     }
-    await this.backend.close().catch((error) => this.logger.warn(`Closing the queue backend failed: ${describeError(error)}`));
+    const closing = this.backend.close().catch((error) => this.logger.warn(`Closing the queue backend failed: ${describeError(error)}`));
+    const timer = new AbortController();
+    const timedOut = await Promise.race([closing.then(() => false), sleep(3_000, true, { signal: timer.signal }).catch(() => false)]);
+    timer.abort();
+    if (timedOut) this.logger.warn('Closing the queue backend took over 3 s; giving up on it');
     this.events.complete();
   }
 }

@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describeError } from '../execution/describe-error.js';
 
 /**
@@ -30,10 +31,13 @@ export class PeriodicTask {
     return this.running;
   }
 
-  /** Stop the timer and wait for a run under way. */
-  async stop(): Promise<void> {
+  /** Stop the timer and wait (at most `maxWait` ms: the backend may be unreachable) for a run under way. */
+  async stop(maxWait = 2_000): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    await this.running;
+    if (!this.running) return;
+    const timer = new AbortController();
+    await Promise.race([this.running, sleep(maxWait, undefined, { signal: timer.signal }).catch(() => undefined)]);
+    timer.abort();
   }
 }

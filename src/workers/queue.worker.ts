@@ -108,7 +108,10 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
     if (!this.started) return;
     this.stopController.abort();
     this.wake?.();
-    await this.loop;
+    // A claim stuck on an unreachable backend must not hold shutdown hostage.
+    const timer = new AbortController();
+    await Promise.race([this.loop, sleep(this.options.shutdownTimeout, undefined, { signal: timer.signal }).catch(() => undefined)]);
+    timer.abort();
   }
 
   /** Wait up to `timeout` ms for running records; abort whatever is left; stop maintenance. */

@@ -158,7 +158,11 @@ export class RedisQueueBackend extends QueueBackend {
     const subscriber = this.subscriber;
     this.subscriber = undefined;
     if (subscriber) subscriber.disconnect();
-    if (this.client && this.ownsClient) await this.client.quit().catch(() => this.client?.disconnect());
+    if (this.client && this.ownsClient) {
+      // QUIT waits for the server; with the server gone it would wait forever.
+      if (this.client.status === 'ready') await this.client.quit().catch(() => undefined);
+      this.client.disconnect();
+    }
     this.client = undefined;
     this.ownsClient = false;
   }
