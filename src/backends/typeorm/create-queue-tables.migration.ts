@@ -1,0 +1,33 @@
+import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { MysqlQueueStore } from './mysql.store.js';
+import { PostgresQueueStore } from './postgres.store.js';
+import { validateTableName } from './sql-identifier.js';
+import type { SqlQueueStore } from './sql-queue.store.js';
+import { SqliteQueueStore } from './sqlite.store.js';
+
+/**
+ * A TypeORM migration that creates the queue tables and indexes (the same DDL as `createSchema`), for apps that own
+ * their migrations: `createQueueTablesMigration('my_queue_table')` returns a class to list in `migrations`.
+ */
+export function createQueueTablesMigration(tableName = 'nestjs_queue_task', timestamp = 1763769600000) {
+  const table = validateTableName(tableName);
+  const statementsFor = (type: string): string[] => {
+    const stub = {} as never;
+    const store: SqlQueueStore =
+      type === 'postgres' ? new PostgresQueueStore(table, stub) : type === 'mysql' || type === 'mariadb' ? new MysqlQueueStore(table, stub) : new SqliteQueueStore(table, { pragma: () => undefined, prepare: () => stub } as never);
+    return store.schemaStatements();
+  };
+  return class CreateQueueTables implements MigrationInterface {
+    name = `CreateQueueTables${timestamp}`;
+    async up(queryRunner: QueryRunner): Promise<void> {
+      for (const statement of statementsFor(queryRunner.connection.options.type)) await queryRunner.query(statement);
+    }
+    async down(queryRunner: QueryRunner): Promise<void> {
+      await queryRunner.query(`DROP TABLE IF EXISTS ${table}_lease`);
+      await queryRunner.query(`DROP TABLE IF EXISTS ${table}`);
+    }
+  };
+}
+
+/** The migration for the default table. */
+export const CreateQueueTables1763769600000 = createQueueTablesMigration();

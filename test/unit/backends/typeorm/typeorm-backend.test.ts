@@ -1,0 +1,131 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { DataSource } from 'typeorm';
+import { createQueueTablesMigration } from '../../../../src/backends/typeorm/create-queue-tables.migration.js';
+import { TypeOrmQueueBackend } from '../../../../src/backends/typeorm/typeorm.backend.js';
+import { QueueConfigurationError } from '../../../../src/errors/queue-configuration.error.js';
+import { newTaskRecord } from '../../../../src/models/new-record.js';
+import { skipUnless, testServices, uniqueSuffix } from '../../../support/services.js';
+
+const sqliteFile = () => path.join(mkdtempSync(path.join(tmpdir(), 'typeorm-unit-')), 'q.sqlite');
+
+describe('TypeOrmQueueBackend configuration', () => {
+  test('hostile table names never reach SQL', () => {
+    for (const tableName of ['x; DROP TABLE users', 'a b', '1abc', 'a.b.c', '"quoted"', 'x'.repeat(60), '']) {
+      assert.throws(
+        () => new TypeOrmQueueBackend({ type: 'typeorm', options: { type: 'better-sqlite3', database: ':memory:' }, tableName }),
+        (error: unknown) =>
+          error instanceof QueueConfigurationError &&
+          error.problems[0]!.path === 'queueBackend.tableName' &&
+          error.message.includes(`${JSON.stringify(tableName)} is not a valid table name`),
+        tableName,
+      );
+    }
+    assert.doesNotThrow(() => new TypeOrmQueueBackend({ type: 'typeorm', options: { type: 'better-sqlite3', database: ':memory:' }, tableName: 'app.my_queue' }));
+  });
+
+  test('an unsupported driver is a configuration error naming the supported ones', async () => {
+    const backend = new TypeOrmQueueBackend({ type: 'typeorm', options: { type: 'sqljs' } as never });
+    await assert.rejects(backend.open(), /the TypeORM driver "sqljs" is not supported; supported: postgres, mysql, mariadb, better-sqlite3/);
+  });
+
+  test('exactly one DataSource source is required', () => {
+    assert.throws(() => new TypeOrmQueueBackend({ type: 'typeorm' }), /exactly one of dataSource, dataSourceName or options/);
+  });
+
+  test('a missing driver package fails open() with MissingDependencyError naming it', () => {
+    let root = path.dirname(fileURLToPath(import.meta.url));
+    while (!existsSync(path.join(root, 'package.json'))) root = path.dirname(root);
+    const buildRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
+    const hook = pathToFileURL(path.join(root, 'test/support/block-optional-drivers.mjs')).href;
+    const backendUrl = pathToFileURL(path.join(buildRoot, 'src/backends/typeorm/typeorm.backend.js')).href;
+    const result = spawnSync(
+      process.execPath,
+      ['--import', hook, '--input-type=module', '-e', `
+        const { TypeOrmQueueBackend } = await import(${JSON.stringify(backendUrl)});
+        try { await new TypeOrmQueueBackend({ type: 'typeorm', options: { type: 'better-sqlite3', database: ':memory:' } }).open(); }
+        catch (e) { console.log(e.name + ': ' + e.message); }`],
+      { encoding: 'utf8', cwd: root },
+    );
+    assert.match(result.stdout, /MissingDependencyError: The typeorm queue backend needs the package "typeorm": run `npm install typeorm`\./);
+  });
+
+  test('a DataSource passed in is never destroyed by close()', async () => {
+    const dataSource = new DataSource({ type: 'better-sqlite3', database: sqliteFile() });
+    await dataSource.initialize();
+    const backend = new TypeOrmQueueBackend({ type: 'typeorm', dataSource });
+    await backend.open();
+    await backend.enqueue(newTaskRecord({ taskName: 'x' }));
+    await backend.close();
+    assert.equal(dataSource.isInitialized, true);
+    assert.equal(Number((await dataSource.query('SELECT COUNT(*) AS n FROM nestjs_queue_task'))[0].n), 1);
+    await dataSource.destroy();
+  });
+
+  test('a heartbeatDataSource that fails to open falls back to the main one', async () => {
+    const backend = new TypeOrmQueueBackend({
+      type: 'typeorm',
+      options: { type: 'better-sqlite3', database: sqliteFile() },
+      heartbeatDataSource: { type: 'postgres', host: '127.0.0.1', port: 1, username: 'nobody', database: 'none', connectTimeoutMS: 500 } as never,
+    });
+    await backend.open();
+    const record = await backend.enqueue(newTaskRecord({ taskName: 'x', queue: 'hb' }));
+    await backend.claimMany({ limit: 1, queues: ['hb'], workerId: 'w' });
+    assert.deepEqual(await backend.touchHeartbeats([{ id: record.id, expectedRetryCount: 0 }]), [record.id]);
+    assert.equal(backend.capabilities.name, 'typeorm:sqlite');
+    await backend.close();
+  });
+
+  test('the exported migration creates the schema for apps that own their migrations', async () => {
+    const Migration = createQueueTablesMigration('app_queue');
+    const dataSource = new DataSource({ type: 'better-sqlite3', database: sqliteFile(), migrations: [Migration] });
+    await dataSource.initialize();
+    await dataSource.runMigrations();
+    const backend = new TypeOrmQueueBackend({ type: 'typeorm', dataSource, tableName: 'app_queue', createSchema: false });
+    await backend.open();
+    const stored = await backend.enqueue(newTaskRecord({ taskName: 'migrated' }));
+    assert.equal((await backend.getTask(stored.id))?.taskName, 'migrated');
+    await backend.close();
+    await dataSource.undoLastMigration();
+    await dataSource.destroy();
+  });
+});
+
+describe('transactional enqueue on PostgreSQL', { skip: skipUnless('postgres') }, () => {
+  test('a rolled-back transaction leaves nothing; a committed one keeps the record', async () => {
+    const dataSource = new DataSource({ type: 'postgres', url: testServices.postgresUrl });
+    await dataSource.initialize();
+    const tableName = `tx_${uniqueSuffix()}`;
+    const backend = new TypeOrmQueueBackend({ type: 'typeorm', dataSource, tableName });
+    await backend.open();
+    try {
+      const rolledBack = newTaskRecord({ taskName: 'tx.task' });
+      await assert.rejects(
+        dataSource.transaction(async (manager) => {
+          await backend.enqueue(rolledBack, { manager });
+          assert.ok(await manager.query(`SELECT id FROM ${tableName} WHERE id = $1`, [rolledBack.id]).then((rows: unknown[]) => rows.length === 1));
+          throw new Error('rollback');
+        }),
+        /rollback/,
+      );
+      assert.equal(await backend.getTask(rolledBack.id), null);
+      const committed = newTaskRecord({ taskName: 'tx.task', key: 'tx-key' });
+      await dataSource.transaction(async (manager) => {
+        await backend.enqueue(committed, { manager });
+        const dedup = await backend.enqueue(newTaskRecord({ taskName: 'tx.task', key: 'tx-key' }), { manager });
+        assert.equal(dedup.id, committed.id, 'dedup sees the uncommitted holder inside the transaction');
+      });
+      assert.equal((await backend.getTask(committed.id))?.status, 'pending');
+    } finally {
+      await backend.close();
+      await dataSource.query(`DROP TABLE IF EXISTS ${tableName}`);
+      await dataSource.query(`DROP TABLE IF EXISTS ${tableName}_lease`);
+      await dataSource.destroy();
+    }
+  });
+});
