@@ -130,6 +130,9 @@ export { nextSlot, createScheduleEntry, type ScheduleEntry } from './schedules/s
 export { EventTransportBridge } from './events/event-transport.bridge.js';
 export { channelsFor, taskChannel, queueChannel, globalChannel, normalizeChannelSegment } from './events/event-channels.js';
 
-// --- cloud run (issue 7) and the CLI
+// --- cloud run (issue 7) and the CLI (the client library loads only in open())
+export { CloudRunExecutionBackend } from './execution/cloudrun/cloudrun.execution.js';
+export type { CloudRunExecutionConfig } from './execution/cloudrun/cloudrun-execution.config.js';
+export { executionOutcome, type CloudRunOutcome } from './execution/cloudrun/cloudrun-execution-status.js';
 export { RunTaskExit } from './cli/exit-codes.js';
 export { runTaskCommand, type RunTaskInput } from './cli/run-task.command.js';

@@ -15,6 +15,8 @@ registry.register('immediate', async () => (await import('./immediate.execution.
   lazy: true,
 });
 
+registry.register('cloudrun', async () => (await import('./cloudrun/cloudrun.execution.js')).CloudRunExecutionBackend, { lazy: true });
+
 /** Register an execution backend class under a short name. */
 export function registerExecutionBackend(name: string, cls: ExecutionBackendClass): void;
 /** Register a loader that imports the class on first use. */
