@@ -1,7 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type { ClaimManyOptions } from '../queue-backend.js';
 import type { QueuedTaskRecord } from '../../models/queued-task-record.js';
-import { recordToRow, rowToRecord, type TaskRow } from './task-row.mapper.js';
+import { claimedInOrder, recordToRow, rowToRecord, type TaskRow } from './task-row.mapper.js';
 import { SqlQueueStore } from './sql-queue.store.js';
 
 /** The subset of a better-sqlite3 Database the store uses. */
@@ -91,10 +91,7 @@ export class SqliteQueueStore extends SqlQueueStore {
          AND status IN ('pending','scheduled')
        RETURNING ${this.columns}, seq`,
     ).all(now, now, options.workerId, ...params);
-    return rows
-      .map((row) => ({ record: rowToRecord(row), seq: Number(row['seq']) }))
-      .sort((a, b) => b.record.priority - a.record.priority || a.record.queuedAt.getTime() - b.record.queuedAt.getTime() || a.seq - b.seq)
-      .map((entry) => entry.record);
+    return claimedInOrder(rows);
   }
 
   protected async updateReturning(id: string, set: string, setParams: unknown[], where: string, whereParams: unknown[]): Promise<QueuedTaskRecord | null> {

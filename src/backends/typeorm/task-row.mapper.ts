@@ -72,6 +72,14 @@ export function rowToRecord(row: TaskRow): QueuedTaskRecord {
   };
 }
 
+/** Rows returned by a claim (with their `seq`), as records in claim order. */
+export function claimedInOrder(rows: TaskRow[]): QueuedTaskRecord[] {
+  return rows
+    .map((row) => Object.assign(rowToRecord(row), { seq: Number(row['seq']) }))
+    .sort(byClaimOrder)
+    .map(({ seq: _seq, ...record }) => record);
+}
+
 /** Claim order: priority desc, then queuedAt, then insertion sequence. */
 export function byClaimOrder(a: QueuedTaskRecord & { seq?: number }, b: QueuedTaskRecord & { seq?: number }): number {
   return b.priority - a.priority || a.queuedAt.getTime() - b.queuedAt.getTime() || (a.seq ?? 0) - (b.seq ?? 0);

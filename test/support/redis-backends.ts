@@ -1,0 +1,29 @@
+import { RedisQueueBackend } from '../../src/backends/redis/redis.backend.js';
+import { ValkeyQueueBackend } from '../../src/backends/redis/valkey.backend.js';
+import { testServices, uniqueSuffix } from './services.js';
+
+/** A factory of opened Redis/Valkey backends, each on its own key prefix, and a teardown that deletes their keys. */
+export function redisBackendFactory(name: 'redis' | 'valkey') {
+  const prefixes: string[] = [];
+  const factory = async () => {
+    const keyPrefix = `conf_${name}_${uniqueSuffix()}`;
+    prefixes.push(keyPrefix);
+    const backend = name === 'valkey' ? new ValkeyQueueBackend({ type: name, url: testServices.redisUrl, keyPrefix }) : new RedisQueueBackend({ type: name, url: testServices.redisUrl, keyPrefix });
+    await backend.open();
+    return backend;
+  };
+  const teardown = async () => {
+    const { Redis } = await import('ioredis');
+    const client = new Redis(testServices.redisUrl);
+    for (const prefix of prefixes) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length) await client.del(...keys);
+      } while (cursor !== '0');
+    }
+    await client.quit();
+  };
+  return { factory, teardown };
+}
