@@ -136,3 +136,7 @@ export type { CloudRunExecutionConfig } from './execution/cloudrun/cloudrun-exec
 export { executionOutcome, type CloudRunOutcome } from './execution/cloudrun/cloudrun-execution-status.js';
 export { RunTaskExit } from './cli/exit-codes.js';
 export { runTaskCommand, type RunTaskInput } from './cli/run-task.command.js';
+
+// --- dashboard (issue 10)
+export { QueuesDashboardModule } from './dashboard/queues-dashboard.module.js';
+export type { DashboardOptions } from './dashboard/dashboard-options.js';

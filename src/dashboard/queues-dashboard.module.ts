@@ -1,0 +1,24 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { QueueConfigurationError } from '../errors/queue-configuration.error.js';
+import { createDashboardController } from './dashboard.controller.js';
+import { DASHBOARD_OPTIONS, type DashboardOptions } from './dashboard-options.js';
+import { TaskTimeline } from './task-timeline.js';
+
+/**
+ * An opt-in web dashboard served by the app (needs an HTTP platform such as @nestjs/platform-express): statistics,
+ * a filterable list of records, a record's detail and event timeline, live progress over SSE, and cancel / retry /
+ * enqueue-again actions (off in `readOnly`). Import it next to `QueuesModule`.
+ */
+@Module({})
+export class QueuesDashboardModule {
+  static register(options: DashboardOptions): DynamicModule {
+    if (!options.authorize && options.allowAnonymous !== true) {
+      throw new QueueConfigurationError([{ path: 'QueuesDashboardModule', message: 'needs `authorize` or an explicit `allowAnonymous: true`' }]);
+    }
+    return {
+      module: QueuesDashboardModule,
+      providers: [{ provide: DASHBOARD_OPTIONS, useValue: options }, TaskTimeline],
+      controllers: [createDashboardController(options.path ?? '/queues/dashboard')],
+    };
+  }
+}
