@@ -3,8 +3,10 @@ import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { IoAdapter } from '@nestjs/platform-socket.io';
 import {
   QueueEvents,
+  QueuesDashboardModule,
   QueueService,
   QueuesModule,
   type QueueBackendConfig,
@@ -38,7 +40,36 @@ function embeddedBackend(): QueueBackendConfig {
 })
 class DemoModule {}
 
+/** `npm run demo -- --serve`: the same app over HTTP with the dashboard and realtime gateway, fed every few seconds. */
+async function serve(): Promise<void> {
+  @Module({
+    imports: [
+      QueuesModule.forRoot({ queueBackend: embeddedBackend(), worker: { concurrency: 4 }, gateway: { allowAnonymous: true } }),
+      QueuesDashboardModule.register({ allowAnonymous: true }),
+    ],
+    providers: [DemoTasks],
+  })
+  class DemoServerModule {}
+  const app = await NestFactory.create(DemoServerModule, { logger: ['error', 'warn'] });
+  app.useWebSocketAdapter(new IoAdapter(app));
+  app.enableShutdownHooks();
+  const port = Number(process.env['PORT'] ?? 3000);
+  await app.listen(port, '127.0.0.1');
+  console.log(`dashboard: http://127.0.0.1:${port}/queues/dashboard   (Ctrl+C to stop)`);
+  const queues = app.get(QueueService);
+  let n = 0;
+  const feed = async () => {
+    n++;
+    await queues.enqueue('files.process', [`file-${n}`, 20 + (n % 10)]);
+    if (n % 3 === 0) await queues.enqueue('api.flaky');
+    if (n % 4 === 0) await queues.enqueue('mail.reminder', ['ada@example.com'], { delay: 30_000 });
+  };
+  await feed();
+  setInterval(() => void feed(), 4_000);
+}
+
 async function main(): Promise<void> {
+  if (process.argv.includes('--serve')) return serve();
   const app = await NestFactory.createApplicationContext(DemoModule, { logger: ['error', 'warn'] });
   app.enableShutdownHooks();
   const queues = app.get(QueueService);
