@@ -12,13 +12,13 @@ import { ScheduleRegistry } from './schedules/schedule.registry.js';
 import { QueueConfigurationError } from './errors/queue-configuration.error.js';
 
 /**
- * Module-level lifecycle: discovers tasks once every provider exists, and closes the backends after the worker
- * has drained (`onApplicationShutdown` runs after `beforeApplicationShutdown`).
+ * Module-level lifecycle: discovers tasks once every provider exists (then validates and initializes schedules),
+ * and closes the backends after the worker has drained (`onApplicationShutdown` runs after
+ * `beforeApplicationShutdown`).
  */
 @Injectable()
 export class QueuesLifecycle implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(QueuesLifecycle.name);
-  private readonly initializers: Array<() => Promise<void>> = [];
 
   constructor(
     private readonly explorer: TaskExplorer,
@@ -30,17 +30,11 @@ export class QueuesLifecycle implements OnModuleInit, OnApplicationShutdown {
     @Inject(QUEUES_MODULE_OPTIONS) private readonly options: QueuesModuleOptions,
   ) {}
 
-  /** Run `initializer` after task discovery, during module init (schedules, event transports). */
-  afterDiscovery(initializer: () => Promise<void>): void {
-    this.initializers.push(initializer);
-  }
-
   async onModuleInit(): Promise<void> {
     this.explorer.explore();
     this.checkTaskExecutionBackends();
     this.schedules.prepare();
     if (this.options.initializeSchedules !== false) await this.schedules.initialize();
-    for (const initializer of this.initializers) await initializer();
   }
 
   /** A task naming an execution backend the module does not configure fails bootstrap, not its first enqueue. */
