@@ -36,6 +36,8 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
   private loop: Promise<void> | undefined;
   private stopController = new AbortController();
   private wake: (() => void) | undefined;
+  /** A wakeup that arrived while the loop was not idle (a task finished during a claim): the next idle skips. */
+  private wakeRequested = false;
   private started = false;
 
   constructor(
@@ -73,7 +75,7 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
     if (this.isRunning) return;
     this.started = true;
     this.stopController = new AbortController();
-    this.hints.onEarlier(() => this.wake?.());
+    this.hints.onEarlier(() => this.requestWake());
     const o = this.options;
     if (this.maintenance.length === 0) {
       this.maintenance.push(
@@ -167,8 +169,17 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
     }
   }
 
+  private requestWake(): void {
+    this.wakeRequested = true;
+    this.wake?.();
+  }
+
   /** Sleep until a slot frees, a wakeup hint arrives, the next hinted due time, or `delay` passes. */
   private async idle(delay: number): Promise<void> {
+    if (this.wakeRequested) {
+      this.wakeRequested = false;
+      return;
+    }
     const nextDue = this.hints.next();
     const wait = Math.max(1, nextDue === undefined ? delay : Math.min(delay, nextDue - Date.now()));
     const local = new AbortController();
@@ -182,6 +193,7 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
       await sleep(wait, undefined, { signal: local.signal }).catch(() => undefined);
     } finally {
       this.wake = undefined;
+      this.wakeRequested = false;
       this.stopController.signal.removeEventListener('abort', onStop);
     }
   }
@@ -236,7 +248,7 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
         const count = (this.activePerQueue.get(record.queue) ?? 1) - 1;
         if (count > 0) this.activePerQueue.set(record.queue, count);
         else this.activePerQueue.delete(record.queue);
-        this.wake?.();
+        this.requestWake();
       });
     this.active.set(record.id, run);
   }

@@ -61,7 +61,8 @@ export class PostgresQueueStore extends SqlQueueStore {
         execution_profile varchar(255), execution_ref varchar(512), worker_id varchar(255), status varchar(16) NOT NULL,
         priority integer NOT NULL, max_retries integer NOT NULL, retry_count integer NOT NULL, scheduled_at bigint,
         queued_at bigint NOT NULL, created_at bigint NOT NULL, started_at bigint, completed_at bigint, heartbeat_at bigint,
-        result_json text, error text, task_key varchar(255), metadata_json text NOT NULL)`,
+        result_json text, error text, task_key varchar(255), metadata_json text NOT NULL)
+        WITH (autovacuum_vacuum_scale_factor = 0.01, autovacuum_analyze_scale_factor = 0.01)`,
       `CREATE UNIQUE INDEX IF NOT EXISTS ${i}_active_key ON ${t} (task_key) WHERE task_key IS NOT NULL AND status IN ('pending','scheduled','running')`,
       `CREATE INDEX IF NOT EXISTS ${i}_claim ON ${t} (priority DESC, queued_at, seq) WHERE status IN ('pending','scheduled')`,
       `CREATE INDEX IF NOT EXISTS ${i}_running ON ${t} (heartbeat_at) WHERE status = 'running'`,
