@@ -40,6 +40,8 @@ export class QueueEvents {
   private readonly sinks: QueueEventSink[] = [];
   private readonly sequences = new Map<string, number>();
   private processSequence = 0;
+  private lastFailureLog = 0;
+  private failures = 0;
   private strict = false;
   private enabled = true;
   private publishGlobalLifecycle = false;
@@ -53,6 +55,11 @@ export class QueueEvents {
     this.strict = options.strict ?? false;
     this.publishGlobalLifecycle = options.publishGlobalLifecycle ?? false;
     for (const sink of options.sinks ?? []) this.addSink(sink);
+  }
+
+  /** Sink deliveries that failed since start. */
+  get deliveryFailures(): number {
+    return this.failures;
   }
 
   /** Whether a failed sink delivery should fail the task. */
@@ -153,8 +160,12 @@ export class QueueEvents {
     const results = await Promise.allSettled(this.sinks.map(async (sink) => sink.publish(envelope)));
     const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (!failure) return;
+    this.failures++;
     if (this.strict) throw failure.reason;
-    this.logger.warn(`Event sink failed for ${envelope.type}: ${(failure.reason as Error)?.message ?? failure.reason}`);
+    // Damped: one line per 10 s however many deliveries fail; the counter keeps the total.
+    if (Date.now() - this.lastFailureLog < 10_000) return;
+    this.lastFailureLog = Date.now();
+    this.logger.warn(`Event sink failed for ${envelope.type} (${this.failures} failed deliveries so far): ${(failure.reason as Error)?.message ?? failure.reason}`);
   }
 
   /** Complete the stream (module shutdown). */

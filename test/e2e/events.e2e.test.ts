@@ -161,6 +161,7 @@ describe('event sinks', () => {
     const queues = moduleRef.get(QueueService);
     const record = await queues.enqueue('events.progress', [2]);
     assert.equal((await queues.waitFor(record.id, { timeout: 3_000 })).status, 'completed');
+    assert.ok(moduleRef.get(QueueEvents).deliveryFailures >= 4, 'failed deliveries are counted');
     await moduleRef.close();
   });
 

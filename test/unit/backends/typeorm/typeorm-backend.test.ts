@@ -61,6 +61,8 @@ describe('TypeOrmQueueBackend configuration', () => {
     const backend = new TypeOrmQueueBackend({ type: 'typeorm', dataSource });
     await backend.open();
     await backend.enqueue(newTaskRecord({ taskName: 'x' }));
+    assert.equal(backend.metrics().enqueued, 1);
+    assert.equal(backend.metrics().claimed, 0);
     await backend.close();
     assert.equal(dataSource.isInitialized, true);
     assert.equal(Number((await dataSource.query('SELECT COUNT(*) AS n FROM nestjs_queue_task'))[0].n), 1);
