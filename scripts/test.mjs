@@ -2,7 +2,7 @@
 // The test command: type-check and compile everything with tsc (decorator metadata intact), check which real
 // services are reachable, then run the compiled tests with node's own test runner.
 //
-//   node scripts/test.mjs [--out DIR] [--lint] [filter ...]
+//   node scripts/test.mjs [--out DIR] [--no-lint] [filter ...]
 //
 // Filters are substrings of test paths (e.g. `conformance/redis`). `--out` lets parallel runs use their own
 // build folder. With CI=true an unreachable service fails the run instead of skipping its suites.
@@ -13,17 +13,21 @@ import path from 'node:path';
 
 const argv = process.argv.slice(2);
 let outDir = 'build';
-let lint = false;
+let lint = true;
 const filters = [];
 for (let i = 0; i < argv.length; i++) {
   if (argv[i] === '--out') outDir = argv[++i];
-  else if (argv[i] === '--lint') lint = true;
+  else if (argv[i] === '--no-lint') lint = false;
   else filters.push(argv[i]);
 }
 
 const run = (cmd, args, env = process.env) => spawnSync(cmd, args, { stdio: 'inherit', env }).status ?? 1;
 
-if (lint && run('npx', ['--no-install', 'eslint', 'src', 'test']) !== 0) process.exit(1);
+// House style first (Prettier); `--no-lint` skips it for quick local runs.
+if (lint && run('npx', ['--no-install', 'prettier', '--check', '--log-level', 'warn', 'src/**/*.ts', 'test/**/*.ts', 'examples/**/*.ts']) !== 0) {
+  console.error('Formatting differs: run `npx prettier --write "src/**/*.ts" "test/**/*.ts" "examples/**/*.ts"`');
+  process.exit(1);
+}
 
 rmSync(outDir, { recursive: true, force: true });
 if (run('npx', ['--no-install', 'tsc', '-p', 'tsconfig.json', '--outDir', outDir]) !== 0) {

@@ -2,7 +2,12 @@
 
 // --- models
 export type { TaskStatus } from './models/task-status.js';
-export { TASK_STATUSES, TERMINAL_STATUSES, CLAIMABLE_STATUSES, isTerminalStatus } from './models/task-status.js';
+export {
+  TASK_STATUSES,
+  TERMINAL_STATUSES,
+  CLAIMABLE_STATUSES,
+  isTerminalStatus,
+} from './models/task-status.js';
 export type {
   QueuedTaskRecord,
   QueueStatistics,
@@ -128,7 +133,13 @@ export { nextSlot, createScheduleEntry, type ScheduleEntry } from './schedules/s
 
 // --- events transports and gateway (issue 6) — the gateway module itself loads only when `gateway` is set
 export { EventTransportBridge } from './events/event-transport.bridge.js';
-export { channelsFor, taskChannel, queueChannel, globalChannel, normalizeChannelSegment } from './events/event-channels.js';
+export {
+  channelsFor,
+  taskChannel,
+  queueChannel,
+  globalChannel,
+  normalizeChannelSegment,
+} from './events/event-channels.js';
 
 // --- cloud run (issue 7) and the CLI (the client library loads only in open())
 export { CloudRunExecutionBackend } from './execution/cloudrun/cloudrun.execution.js';

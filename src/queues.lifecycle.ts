@@ -41,7 +41,10 @@ export class QueuesLifecycle implements OnModuleInit, OnApplicationShutdown {
   private checkTaskExecutionBackends(): void {
     const problems = this.tasks
       .list()
-      .filter((task) => task.options.executionBackend !== undefined && !this.executions.has(task.options.executionBackend))
+      .filter(
+        (task) =>
+          task.options.executionBackend !== undefined && !this.executions.has(task.options.executionBackend),
+      )
       .map((task) => ({
         path: `@Task(${task.name}).executionBackend`,
         message: `"${task.options.executionBackend}" is not configured; configured: ${this.executions.names().join(', ')}`,
@@ -51,11 +54,18 @@ export class QueuesLifecycle implements OnModuleInit, OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     for (const execution of this.executions.list()) {
-      await execution.close().catch((error) => this.logger.warn(`Closing ${execution.name} failed: ${describeError(error)}`));
+      await execution
+        .close()
+        .catch((error) => this.logger.warn(`Closing ${execution.name} failed: ${describeError(error)}`));
     }
-    const closing = this.backend.close().catch((error) => this.logger.warn(`Closing the queue backend failed: ${describeError(error)}`));
+    const closing = this.backend
+      .close()
+      .catch((error) => this.logger.warn(`Closing the queue backend failed: ${describeError(error)}`));
     const timer = new AbortController();
-    const timedOut = await Promise.race([closing.then(() => false), sleep(3_000, true, { signal: timer.signal }).catch(() => false)]);
+    const timedOut = await Promise.race([
+      closing.then(() => false),
+      sleep(3_000, true, { signal: timer.signal }).catch(() => false),
+    ]);
     timer.abort();
     if (timedOut) this.logger.warn('Closing the queue backend took over 3 s; giving up on it');
     this.events.complete();

@@ -1,4 +1,12 @@
-import { Module, type DynamicModule, type InjectionToken, type ModuleMetadata, type OptionalFactoryDependency, type Provider, type Type } from '@nestjs/common';
+import {
+  Module,
+  type DynamicModule,
+  type InjectionToken,
+  type ModuleMetadata,
+  type OptionalFactoryDependency,
+  type Provider,
+  type Type,
+} from '@nestjs/common';
 import { DiscoveryModule, ModuleRef } from '@nestjs/core';
 import { QueueBackend } from './backends/queue-backend.js';
 import { QueueConfigurationError } from './errors/queue-configuration.error.js';
@@ -82,7 +90,17 @@ const coreProviders: Provider[] = [
   EventTransportBridge,
 ];
 
-const exported = [ScheduleRegistry, QueueService, QueueEvents, QueueBackend, QueueWorker, TaskRegistry, TaskRunner, ExecutionBackends, QUEUES_MODULE_OPTIONS];
+const exported = [
+  ScheduleRegistry,
+  QueueService,
+  QueueEvents,
+  QueueBackend,
+  QueueWorker,
+  TaskRegistry,
+  TaskRunner,
+  ExecutionBackends,
+  QUEUES_MODULE_OPTIONS,
+];
 
 /**
  * Durable background tasks for Nest: wires the queue backend, execution backends, worker and events.
@@ -93,7 +111,13 @@ export class QueuesModule {
   /** Configure with static options. */
   static forRoot(options: QueuesModuleOptions = {}): DynamicModule {
     validateModuleOptions(options);
-    return QueuesModule.build([{ provide: QUEUES_MODULE_OPTIONS, useValue: options }], [], options.isGlobal ?? true, options.gateway, options.events);
+    return QueuesModule.build(
+      [{ provide: QUEUES_MODULE_OPTIONS, useValue: options }],
+      [],
+      options.isGlobal ?? true,
+      options.gateway,
+      options.events,
+    );
   }
 
   /** Configure with options built through DI (`useFactory`, `useClass` or `useExisting`). */
@@ -138,7 +162,11 @@ export class QueuesModule {
     const extras: NonNullable<ModuleMetadata['imports']> = [];
     if (gateway && typeof gateway === 'object') {
       // Imported lazily: @nestjs/websockets and socket.io load only when the gateway is enabled.
-      extras.push(import('./events/gateway/queues-gateway.module.js').then((m) => m.QueuesGatewayModule.register(gateway, events)));
+      extras.push(
+        import('./events/gateway/queues-gateway.module.js').then((m) =>
+          m.QueuesGatewayModule.register(gateway, events),
+        ),
+      );
     }
     return {
       module: QueuesModule,

@@ -26,7 +26,10 @@ const DATA_DIR = path.resolve(process.env['DEMO_DATA_DIR'] ?? '.demo-data');
 function embeddedBackend(): QueueBackendConfig {
   if (process.env['DEMO_QUEUE_BACKEND'] === 'memory') return 'memory';
   mkdirSync(DATA_DIR, { recursive: true });
-  return { type: 'typeorm', options: { type: 'better-sqlite3', database: path.join(DATA_DIR, 'queue.sqlite') } };
+  return {
+    type: 'typeorm',
+    options: { type: 'better-sqlite3', database: path.join(DATA_DIR, 'queue.sqlite') },
+  };
 }
 
 @Module({
@@ -44,7 +47,11 @@ class DemoModule {}
 async function serve(): Promise<void> {
   @Module({
     imports: [
-      QueuesModule.forRoot({ queueBackend: embeddedBackend(), worker: { concurrency: 4 }, gateway: { allowAnonymous: true } }),
+      QueuesModule.forRoot({
+        queueBackend: embeddedBackend(),
+        worker: { concurrency: 4 },
+        gateway: { allowAnonymous: true },
+      }),
       QueuesDashboardModule.register({ allowAnonymous: true }),
     ],
     providers: [DemoTasks],
@@ -77,8 +84,12 @@ async function main(): Promise<void> {
   const subscription = app.get(QueueEvents).events$.subscribe((event) => board.onEvent(event));
 
   const before = await queues.getStatistics();
-  console.log(`nestjs-queues demo on ${typeof embeddedBackend() === 'string' ? 'memory' : `SQLite (${path.join(DATA_DIR, 'queue.sqlite')})`}`);
-  console.log(`records kept from earlier runs: ${before.total} (${before.completed} completed) — durable across restarts\n`);
+  console.log(
+    `nestjs-queues demo on ${typeof embeddedBackend() === 'string' ? 'memory' : `SQLite (${path.join(DATA_DIR, 'queue.sqlite')})`}`,
+  );
+  console.log(
+    `records kept from earlier runs: ${before.total} (${before.completed} completed) — durable across restarts\n`,
+  );
   console.log('6 file tasks with progress, a flaky call, a delayed reminder, a timeout:\n');
   const records: QueuedTaskRecord[] = [];
   for (let i = 1; i <= 6; i++) {
@@ -94,7 +105,9 @@ async function main(): Promise<void> {
   board.track(slow.id, 'reports.slow (300ms)');
   board.draw();
 
-  const finals = await Promise.all([...records, flaky, delayed, slow].map((r) => queues.waitFor(r.id, { timeout: 20_000 })));
+  const finals = await Promise.all(
+    [...records, flaky, delayed, slow].map((r) => queues.waitFor(r.id, { timeout: 20_000 })),
+  );
   subscription.unsubscribe();
   board.draw();
 
@@ -102,7 +115,9 @@ async function main(): Promise<void> {
   const slowFinal = finals[finals.length - 1]!;
   const delayedFinal = finals[finals.length - 2]!;
   console.log(`\nretry:   api.flaky ${flakyFinal.status} after ${flakyFinal.retryCount} retries`);
-  console.log(`delay:   mail.reminder started ${delayedFinal.startedAt!.getTime() - delayed.createdAt.getTime()} ms after enqueue`);
+  console.log(
+    `delay:   mail.reminder started ${delayedFinal.startedAt!.getTime() - delayed.createdAt.getTime()} ms after enqueue`,
+  );
   console.log(`timeout: reports.slow ${slowFinal.status}: ${slowFinal.error}`);
   console.log('\nstatistics:', JSON.stringify(await queues.getStatistics()));
   await app.close();

@@ -26,8 +26,12 @@ registry.register('typeorm', async () => (await import('./typeorm/typeorm.backen
   lazy: true,
 });
 
-registry.register('redis', async () => (await import('./redis/redis.backend.js')).RedisQueueBackend, { lazy: true });
-registry.register('valkey', async () => (await import('./redis/valkey.backend.js')).ValkeyQueueBackend, { lazy: true });
+registry.register('redis', async () => (await import('./redis/redis.backend.js')).RedisQueueBackend, {
+  lazy: true,
+});
+registry.register('valkey', async () => (await import('./redis/valkey.backend.js')).ValkeyQueueBackend, {
+  lazy: true,
+});
 
 /** Register a queue backend class under a short name (overrides a built-in of the same name). */
 export function registerQueueBackend(name: string, cls: QueueBackendClass): void;
@@ -68,6 +72,9 @@ export async function getQueueBackend(
     return new cls(config, context);
   }
   throw new QueueConfigurationError([
-    { path: 'queueBackend', message: 'expected a backend name, an object with `type`, or a QueueBackend instance' },
+    {
+      path: 'queueBackend',
+      message: 'expected a backend name, an object with `type`, or a QueueBackend instance',
+    },
   ]);
 }

@@ -119,7 +119,11 @@ export abstract class QueueBackend {
   /** Claim up to `limit` due records atomically, in claim order. */
   abstract claimMany(options: ClaimManyOptions): Promise<QueuedTaskRecord[]>;
 
-  abstract completeTask(id: string, result?: unknown, options?: FenceOptions): Promise<QueuedTaskRecord | null>;
+  abstract completeTask(
+    id: string,
+    result?: unknown,
+    options?: FenceOptions,
+  ): Promise<QueuedTaskRecord | null>;
   abstract failTask(id: string, error: string, options?: FailTaskOptions): Promise<QueuedTaskRecord | null>;
   /**
    * Cancel a non-terminal record (pending, scheduled or running). Returns the cancelled record, or `null`
@@ -135,7 +139,9 @@ export abstract class QueueBackend {
 
   abstract touchHeartbeat(id: string, options?: FenceOptions): Promise<boolean>;
   /** Touch many heartbeats in one round trip; returns the ids that were applied. */
-  abstract touchHeartbeats(batch: ReadonlyArray<{ id: string; expectedRetryCount: number }>): Promise<string[]>;
+  abstract touchHeartbeats(
+    batch: ReadonlyArray<{ id: string; expectedRetryCount: number }>,
+  ): Promise<string[]>;
   /** Clear heartbeats so stale recovery hands the records to another worker at once. */
   abstract nullHeartbeats(batch: ReadonlyArray<{ id: string; expectedRetryCount: number }>): Promise<void>;
   /** Requeue (retry left) or fail running records whose heartbeat is older than `staleAfter`, in every queue. */
@@ -144,7 +150,11 @@ export abstract class QueueBackend {
   /**
    * Shallow-merge `patch` into a running record's metadata (e.g. latest progress). Fenced like a heartbeat.
    */
-  abstract patchMetadata(id: string, patch: Record<string, unknown>, options?: FenceOptions): Promise<boolean>;
+  abstract patchMetadata(
+    id: string,
+    patch: Record<string, unknown>,
+    options?: FenceOptions,
+  ): Promise<boolean>;
 
   /**
    * Clear the dedup key of a non-terminal record (with a fence: only while running with that retry count), so a

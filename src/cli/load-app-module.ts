@@ -11,7 +11,9 @@ export async function loadAppModule(spec: string | undefined): Promise<unknown> 
   const loaded = (await import(pathToFileURL(absolute).href)) as Record<string, unknown>;
   const module = loaded[exportName];
   if (typeof module !== 'function') {
-    throw new Error(`${absolute} has no export "${exportName}" (exports: ${Object.keys(loaded).join(', ') || 'none'})`);
+    throw new Error(
+      `${absolute} has no export "${exportName}" (exports: ${Object.keys(loaded).join(', ') || 'none'})`,
+    );
   }
   return module;
 }

@@ -42,9 +42,13 @@ async function main(): Promise<number> {
       return 8;
     }
     if (command === 'stats') process.env['NESTJS_QUEUES_WORKER_ENABLED'] = 'false';
-    const app = await NestFactory.createApplicationContext(module as Type, { logger: ['error', 'warn', 'log'] });
+    const app = await NestFactory.createApplicationContext(module as Type, {
+      logger: ['error', 'warn', 'log'],
+    });
     if (command === 'stats') {
-      process.stdout.write(`${JSON.stringify(await app.get(QueueService).getStatistics({ queue: values.queue }), null, 2)}\n`);
+      process.stdout.write(
+        `${JSON.stringify(await app.get(QueueService).getStatistics({ queue: values.queue }), null, 2)}\n`,
+      );
       await app.close();
       return 0;
     }

@@ -39,7 +39,9 @@ export async function runTaskCommand(input: RunTaskInput): Promise<number> {
     return RunTaskExit.missingAppModule;
   }
   process.env['NESTJS_QUEUES_WORKER_ENABLED'] = 'false';
-  const app: INestApplicationContext = await NestFactory.createApplicationContext(module as Type, { logger: ['error', 'warn'] });
+  const app: INestApplicationContext = await NestFactory.createApplicationContext(module as Type, {
+    logger: ['error', 'warn'],
+  });
   try {
     const backend = app.get(QueueBackend);
     const record = await backend.getTask(input.taskId);
@@ -48,7 +50,9 @@ export async function runTaskCommand(input: RunTaskInput): Promise<number> {
       return RunTaskExit.missingRecord;
     }
     if (!app.get(TaskRegistry).has(record.taskName)) {
-      log(`Unknown task "${record.taskName}" for record ${record.id}: this app module registers no such @Task`);
+      log(
+        `Unknown task "${record.taskName}" for record ${record.id}: this app module registers no such @Task`,
+      );
       return RunTaskExit.unknownTask;
     }
     const workerId = `run-task:${process.env['CLOUD_RUN_EXECUTION'] ?? hostname()}:${process.pid}`;
@@ -59,9 +63,11 @@ export async function runTaskCommand(input: RunTaskInput): Promise<number> {
     }
     const runner = app.get(TaskRunner);
     const beat = setInterval(() => {
-      void backend.touchHeartbeats([{ id: claimed.id, expectedRetryCount: claimed.retryCount }]).then((applied) => {
-        if (applied.length === 0) runner.abort(claimed.id, new Error('claim lost'));
-      });
+      void backend
+        .touchHeartbeats([{ id: claimed.id, expectedRetryCount: claimed.retryCount }])
+        .then((applied) => {
+          if (applied.length === 0) runner.abort(claimed.id, new Error('claim lost'));
+        });
     }, input.heartbeatInterval ?? 10_000);
     try {
       const final = await runner.run(claimed, { workerId });

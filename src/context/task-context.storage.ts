@@ -23,7 +23,11 @@ export function publishTaskProgress(current: number, total?: number, message?: s
 }
 
 /** Publish a log event of the running task; throws `QueueError` outside a task. */
-export function publishTaskLog(message: string, payload?: Record<string, unknown>, level?: QueueEventLevel): Promise<void> {
+export function publishTaskLog(
+  message: string,
+  payload?: Record<string, unknown>,
+  level?: QueueEventLevel,
+): Promise<void> {
   return requireContext('publishTaskLog').log(message, payload, level);
 }
 

@@ -1,4 +1,18 @@
-import { Controller, ForbiddenException, Get, Header, Inject, NotFoundException, Param, Post, Query, Req, Sse, type MessageEvent, type Type } from '@nestjs/common';
+import {
+  Controller,
+  ForbiddenException,
+  Get,
+  Header,
+  Inject,
+  NotFoundException,
+  Param,
+  Post,
+  Query,
+  Req,
+  Sse,
+  type MessageEvent,
+  type Type,
+} from '@nestjs/common';
 import { Observable, from, map, switchMap } from 'rxjs';
 import { QueueBackend } from '../backends/queue-backend.js';
 import { QueueEvents } from '../events/queue-events.js';
@@ -21,7 +35,9 @@ export function createDashboardController(path: string): Type<unknown> {
     ) {}
 
     async allow(request: unknown, action = false): Promise<void> {
-      const allowed = this.options.authorize ? (await this.options.authorize(request)) === true : this.options.allowAnonymous === true;
+      const allowed = this.options.authorize
+        ? (await this.options.authorize(request)) === true
+        : this.options.allowAnonymous === true;
       if (!allowed) throw new ForbiddenException('not authorized for the queues dashboard');
       if (action && this.options.readOnly) throw new ForbiddenException('the dashboard is read-only');
     }
@@ -41,7 +57,13 @@ export function createDashboardController(path: string): Type<unknown> {
 
     /** Newest records first, filtered. Reads through `iterAll`: fine for dashboards, not a hot path. */
     @Get('api/records')
-    async records(@Req() request: unknown, @Query('status') status?: string, @Query('task') task?: string, @Query('queue') queue?: string, @Query('limit') limit?: string) {
+    async records(
+      @Req() request: unknown,
+      @Query('status') status?: string,
+      @Query('task') task?: string,
+      @Query('queue') queue?: string,
+      @Query('limit') limit?: string,
+    ) {
       await this.allow(request);
       const max = Math.min(500, Math.max(1, Number(limit) || 100));
       const found: QueuedTaskRecord[] = [];
@@ -79,12 +101,20 @@ export function createDashboardController(path: string): Type<unknown> {
       await this.allow(request, true);
       const record = await this.queues.getTask(id);
       if (!record) throw new NotFoundException(`no record ${id}`);
-      return this.queues.enqueue(record.taskName, record.args, { queue: record.queue, priority: record.priority, kwargs: record.kwargs });
+      return this.queues.enqueue(record.taskName, record.args, {
+        queue: record.queue,
+        priority: record.priority,
+        kwargs: record.kwargs,
+      });
     }
 
     @Sse('api/events')
     stream(@Req() request: unknown): Observable<MessageEvent> {
-      return from(this.allow(request)).pipe(switchMap(() => this.events.events$.pipe(map((event) => ({ data: event, type: 'queue.event', id: event.id })))));
+      return from(this.allow(request)).pipe(
+        switchMap(() =>
+          this.events.events$.pipe(map((event) => ({ data: event, type: 'queue.event', id: event.id }))),
+        ),
+      );
     }
   }
   return QueuesDashboardController;

@@ -13,7 +13,9 @@ import { TaskTimeline } from './task-timeline.js';
 export class QueuesDashboardModule {
   static register(options: DashboardOptions): DynamicModule {
     if (!options.authorize && options.allowAnonymous !== true) {
-      throw new QueueConfigurationError([{ path: 'QueuesDashboardModule', message: 'needs `authorize` or an explicit `allowAnonymous: true`' }]);
+      throw new QueueConfigurationError([
+        { path: 'QueuesDashboardModule', message: 'needs `authorize` or an explicit `allowAnonymous: true`' },
+      ]);
     }
     return {
       module: QueuesDashboardModule,

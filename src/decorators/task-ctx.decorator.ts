@@ -1,7 +1,11 @@
 import { TASK_PARAMS_METADATA, type InjectedTaskParam } from './metadata-keys.js';
 
 /** Add an injected parameter to a method's metadata. */
-export function markInjectedParam(target: object, propertyKey: string | symbol, param: InjectedTaskParam): void {
+export function markInjectedParam(
+  target: object,
+  propertyKey: string | symbol,
+  param: InjectedTaskParam,
+): void {
   const existing: InjectedTaskParam[] = Reflect.getMetadata(TASK_PARAMS_METADATA, target, propertyKey) ?? [];
   Reflect.defineMetadata(TASK_PARAMS_METADATA, [...existing, param], target, propertyKey);
 }

@@ -6,9 +6,12 @@ export class TaskSerializationError extends QueueError {
   readonly path: string;
 
   constructor(path: string, reason: string, taskName?: string) {
-    super(`Cannot serialise ${path} of task${taskName ? ` "${taskName}"` : ''}: ${reason}. Pass JSON values only.`, {
-      taskName,
-    });
+    super(
+      `Cannot serialise ${path} of task${taskName ? ` "${taskName}"` : ''}: ${reason}. Pass JSON values only.`,
+      {
+        taskName,
+      },
+    );
     this.path = path;
   }
 }

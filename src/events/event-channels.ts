@@ -2,7 +2,13 @@ import type { QueueEventEnvelope } from './queue-event.js';
 
 /** Lifecycle types that also go to the global channel when `publishGlobalLifecycle` is on. */
 const LIFECYCLE = new Set([
-  'task.enqueued', 'task.started', 'task.completed', 'task.failed', 'task.cancelled', 'task.claim_lost', 'task.stale_failed',
+  'task.enqueued',
+  'task.started',
+  'task.completed',
+  'task.failed',
+  'task.cancelled',
+  'task.claim_lost',
+  'task.stale_failed',
 ]);
 
 /** Keep channel segments to a safe alphabet: anything else becomes `_`. */
@@ -26,10 +32,15 @@ export function globalChannel(namespace: string): string {
 }
 
 /** Every channel an envelope is addressed to (DESIGN §9). */
-export function channelsFor(namespace: string, event: QueueEventEnvelope, publishGlobalLifecycle: boolean): string[] {
+export function channelsFor(
+  namespace: string,
+  event: QueueEventEnvelope,
+  publishGlobalLifecycle: boolean,
+): string[] {
   const channels: string[] = [];
   if (event.taskId) channels.push(taskChannel(namespace, event.taskId));
   if (event.queue) channels.push(queueChannel(namespace, event.queue));
-  if ((!event.taskId && !event.queue) || (publishGlobalLifecycle && LIFECYCLE.has(event.type))) channels.push(globalChannel(namespace));
+  if ((!event.taskId && !event.queue) || (publishGlobalLifecycle && LIFECYCLE.has(event.type)))
+    channels.push(globalChannel(namespace));
   return channels;
 }

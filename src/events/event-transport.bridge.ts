@@ -38,14 +38,31 @@ export class EventTransportBridge implements OnModuleInit, OnApplicationShutdown
     if (name === 'redis' || name === 'valkey') {
       const { RedisEventTransport } = await import('./transports/redis-event.transport.js');
       const client = (this.backend as unknown as { redis: import('ioredis').Redis }).redis;
-      this.transport = new RedisEventTransport(client, namespace, this.origin, events.publishGlobalLifecycle ?? false, onRemote);
+      this.transport = new RedisEventTransport(
+        client,
+        namespace,
+        this.origin,
+        events.publishGlobalLifecycle ?? false,
+        onRemote,
+      );
     } else if (name === 'typeorm:postgres') {
       const { PostgresEventTransport } = await import('./transports/postgres-event.transport.js');
       const pgModule = 'pg';
       const pg = ((await import(pgModule)) as { default: { Client: new (config: unknown) => any } }).default;
-      const dataSource = (this.backend as unknown as { activeDataSource: { options: Record<string, any>; driver: { master: any } } }).activeDataSource;
+      const dataSource = (
+        this.backend as unknown as {
+          activeDataSource: { options: Record<string, any>; driver: { master: any } };
+        }
+      ).activeDataSource;
       const o = dataSource.options;
-      const config = { connectionString: o['url'], host: o['host'], port: o['port'], user: o['username'], password: o['password'], database: o['database'] };
+      const config = {
+        connectionString: o['url'],
+        host: o['host'],
+        port: o['port'],
+        user: o['username'],
+        password: o['password'],
+        database: o['database'],
+      };
       const pool = dataSource.driver.master;
       this.transport = new PostgresEventTransport(
         () => new pg.Client(config),

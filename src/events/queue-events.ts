@@ -50,7 +50,12 @@ export class QueueEvents {
   readonly events$: Observable<QueueEventEnvelope> = this.subject.asObservable();
 
   /** Apply module options (called once by the module). */
-  configure(options: { enabled?: boolean; strict?: boolean; publishGlobalLifecycle?: boolean; sinks?: QueueEventSink[] }): void {
+  configure(options: {
+    enabled?: boolean;
+    strict?: boolean;
+    publishGlobalLifecycle?: boolean;
+    sinks?: QueueEventSink[];
+  }): void {
     this.enabled = options.enabled ?? true;
     this.strict = options.strict ?? false;
     this.publishGlobalLifecycle = options.publishGlobalLifecycle ?? false;
@@ -126,7 +131,9 @@ export class QueueEvents {
       progressCurrent: current,
       progressTotal: total,
       progressPercent:
-        current !== null && total !== null && total > 0 ? Math.min(100, Math.round((current / total) * 10000) / 100) : null,
+        current !== null && total !== null && total > 0
+          ? Math.min(100, Math.round((current / total) * 10000) / 100)
+          : null,
       payload: input.payload ?? {},
       occurredAt: new Date().toISOString(),
       schemaVersion: QUEUE_EVENT_SCHEMA_VERSION,
@@ -165,7 +172,9 @@ export class QueueEvents {
     // Damped: one line per 10 s however many deliveries fail; the counter keeps the total.
     if (Date.now() - this.lastFailureLog < 10_000) return;
     this.lastFailureLog = Date.now();
-    this.logger.warn(`Event sink failed for ${envelope.type} (${this.failures} failed deliveries so far): ${(failure.reason as Error)?.message ?? failure.reason}`);
+    this.logger.warn(
+      `Event sink failed for ${envelope.type} (${this.failures} failed deliveries so far): ${(failure.reason as Error)?.message ?? failure.reason}`,
+    );
   }
 
   /** Complete the stream (module shutdown). */

@@ -4,5 +4,5 @@ export function describeError(error: unknown): string {
     const name = error.name && error.name !== 'Error' ? error.name : '';
     return name ? `${name}: ${error.message}` : error.message;
   }
-  return typeof error === 'string' ? error : JSON.stringify(error) ?? String(error);
+  return typeof error === 'string' ? error : (JSON.stringify(error) ?? String(error));
 }

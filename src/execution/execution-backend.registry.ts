@@ -10,17 +10,31 @@ export type ExecutionBackendConfig = string | { type: string; [option: string]: 
 
 const registry = new NamedRegistry<ExecutionBackendClass>('execution backend');
 
-registry.register('local', async () => (await import('./local.execution.js')).LocalExecutionBackend, { lazy: true });
-registry.register('immediate', async () => (await import('./immediate.execution.js')).ImmediateExecutionBackend, {
+registry.register('local', async () => (await import('./local.execution.js')).LocalExecutionBackend, {
   lazy: true,
 });
+registry.register(
+  'immediate',
+  async () => (await import('./immediate.execution.js')).ImmediateExecutionBackend,
+  {
+    lazy: true,
+  },
+);
 
-registry.register('cloudrun', async () => (await import('./cloudrun/cloudrun.execution.js')).CloudRunExecutionBackend, { lazy: true });
+registry.register(
+  'cloudrun',
+  async () => (await import('./cloudrun/cloudrun.execution.js')).CloudRunExecutionBackend,
+  { lazy: true },
+);
 
 /** Register an execution backend class under a short name. */
 export function registerExecutionBackend(name: string, cls: ExecutionBackendClass): void;
 /** Register a loader that imports the class on first use. */
-export function registerExecutionBackend(name: string, load: () => Promise<ExecutionBackendClass>, lazy: true): void;
+export function registerExecutionBackend(
+  name: string,
+  load: () => Promise<ExecutionBackendClass>,
+  lazy: true,
+): void;
 export function registerExecutionBackend(name: string, entry: any, lazy?: true): void {
   if (lazy) registry.register(name, entry, { lazy: true });
   else registry.register(name, entry);
@@ -42,13 +56,18 @@ export function listExecutionBackends(): string[] {
 }
 
 /** Build the execution backend a config selects. An instance is returned as it is. */
-export async function getExecutionBackend(config: ExecutionBackendConfig = 'local'): Promise<ExecutionBackend> {
+export async function getExecutionBackend(
+  config: ExecutionBackendConfig = 'local',
+): Promise<ExecutionBackend> {
   if (config instanceof ExecutionBackend) return config;
   if (typeof config === 'string') return new (await getExecutionBackendClass(config))({ type: config });
   if (config && typeof config === 'object' && typeof config.type === 'string') {
     return new (await getExecutionBackendClass(config.type))(config);
   }
   throw new QueueConfigurationError([
-    { path: 'executionBackend', message: 'expected a name, an object with `type`, or an ExecutionBackend instance' },
+    {
+      path: 'executionBackend',
+      message: 'expected a name, an object with `type`, or an ExecutionBackend instance',
+    },
   ]);
 }

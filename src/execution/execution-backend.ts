@@ -25,7 +25,11 @@ export abstract class ExecutionBackend {
   async close(): Promise<void> {}
 
   /** Run a claimed (running) record in this process and persist its outcome; returns the final record. */
-  abstract execute(runner: TaskRunner, record: QueuedTaskRecord, options: ExecuteOptions): Promise<QueuedTaskRecord | null>;
+  abstract execute(
+    runner: TaskRunner,
+    record: QueuedTaskRecord,
+    options: ExecuteOptions,
+  ): Promise<QueuedTaskRecord | null>;
 
   /**
    * Called by `QueueService` right after a record of this backend is persisted. The default does nothing and

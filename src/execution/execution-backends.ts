@@ -17,7 +17,10 @@ export class ExecutionBackends {
     const backend = this.byName.get(name);
     if (!backend) {
       throw new QueueConfigurationError([
-        { path: 'executionBackend', message: `"${name}" is not configured; configured: ${this.names().join(', ')}` },
+        {
+          path: 'executionBackend',
+          message: `"${name}" is not configured; configured: ${this.names().join(', ')}`,
+        },
       ]);
     }
     return backend;

@@ -19,7 +19,11 @@ export class ImmediateExecutionBackend extends ExecutionBackend {
     super();
   }
 
-  execute(runner: TaskRunner, record: QueuedTaskRecord, options: ExecuteOptions): Promise<QueuedTaskRecord | null> {
+  execute(
+    runner: TaskRunner,
+    record: QueuedTaskRecord,
+    options: ExecuteOptions,
+  ): Promise<QueuedTaskRecord | null> {
     return runner.run(record, options);
   }
 
@@ -36,7 +40,10 @@ export class ImmediateExecutionBackend extends ExecutionBackend {
       const wait = current.scheduledAt ? current.scheduledAt.getTime() - Date.now() : 0;
       if (wait > 0) await sleep(wait);
       const claimed = await runner.backend.claimTask(record.id, { workerId: this.workerId });
-      current = claimed ? ((await runner.run(claimed, { workerId: this.workerId })) ?? (await runner.backend.getTask(record.id))) : await runner.backend.getTask(record.id);
+      current = claimed
+        ? ((await runner.run(claimed, { workerId: this.workerId })) ??
+          (await runner.backend.getTask(record.id)))
+        : await runner.backend.getTask(record.id);
     }
     return current ?? record;
   }

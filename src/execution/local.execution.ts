@@ -11,7 +11,11 @@ export class LocalExecutionBackend extends ExecutionBackend {
     super();
   }
 
-  execute(runner: TaskRunner, record: QueuedTaskRecord, options: ExecuteOptions): Promise<QueuedTaskRecord | null> {
+  execute(
+    runner: TaskRunner,
+    record: QueuedTaskRecord,
+    options: ExecuteOptions,
+  ): Promise<QueuedTaskRecord | null> {
     return runner.run(record, options);
   }
 }

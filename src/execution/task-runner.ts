@@ -81,7 +81,13 @@ export class TaskRunner {
     const timeout = this.timeoutOf(record, definition);
     const timer =
       timeout !== undefined
-        ? setTimeout(() => controller.abort(new TaskTimeoutError(timeout, { taskName: record.taskName, taskId: record.id })), timeout)
+        ? setTimeout(
+            () =>
+              controller.abort(
+                new TaskTimeoutError(timeout, { taskName: record.taskName, taskId: record.id }),
+              ),
+            timeout,
+          )
         : undefined;
     this.inFlight.set(record.id, { record, controller, workerId: options.workerId });
 
@@ -90,10 +96,12 @@ export class TaskRunner {
       const skip = await this.notifyStart(record);
       if (skip) return await this.skip(record, skip, options.workerId);
       const result = await this.invoke(definition, record, controller.signal);
-      if (controller.signal.aborted) return await this.onAbort(record, definition, controller.signal.reason, options.workerId);
+      if (controller.signal.aborted)
+        return await this.onAbort(record, definition, controller.signal.reason, options.workerId);
       return await this.complete(record, definition, result, options.workerId);
     } catch (error) {
-      if (controller.signal.aborted) return await this.onAbort(record, definition, controller.signal.reason, options.workerId);
+      if (controller.signal.aborted)
+        return await this.onAbort(record, definition, controller.signal.reason, options.workerId);
       return await this.fail(record, definition, error, options.workerId);
     } finally {
       if (timer) clearTimeout(timer);
@@ -126,7 +134,11 @@ export class TaskRunner {
     await this.publishLifecycle('task.failed', record, workerId, {
       level: willRetry ? 'warning' : 'error',
       message,
-      payload: { error: message, willRetry, retryAt: willRetry ? (updated.scheduledAt?.toISOString() ?? null) : null },
+      payload: {
+        error: message,
+        willRetry,
+        retryAt: willRetry ? (updated.scheduledAt?.toISOString() ?? null) : null,
+      },
     });
     if (willRetry) await this.backend.notifyNewTask(updated.queue).catch(() => undefined);
     return updated;
@@ -145,16 +157,21 @@ export class TaskRunner {
     } catch (error) {
       return this.fail(record, definition, new NonRetryableError(describeError(error)), workerId);
     }
-    const updated = await this.backend.completeTask(record.id, value, { expectedRetryCount: record.retryCount });
+    const updated = await this.backend.completeTask(record.id, value, {
+      expectedRetryCount: record.retryCount,
+    });
     if (!updated) return this.reportClaimLost(record, workerId);
     const quiet = definition?.options.quietSuccess || record.metadata['quietSuccess'] === true;
-    if (!quiet) await this.publishLifecycle('task.completed', record, workerId, { payload: { result: value } });
+    if (!quiet)
+      await this.publishLifecycle('task.completed', record, workerId, { payload: { result: value } });
     return updated;
   }
 
   /** Publish `task.claim_lost` for a write the fence rejected. */
   async reportClaimLost(record: QueuedTaskRecord, workerId: string | null): Promise<null> {
-    this.logger.warn(`Task ${record.taskName} (${record.id}) lost its claim; the result of this attempt is discarded`);
+    this.logger.warn(
+      `Task ${record.taskName} (${record.id}) lost its claim; the result of this attempt is discarded`,
+    );
     await this.publishLifecycle('task.claim_lost', record, workerId, {
       level: 'warning',
       message: 'claim lost: the record changed state or was claimed by another worker',
@@ -189,10 +206,18 @@ export class TaskRunner {
     return skip;
   }
 
-  private async skip(record: QueuedTaskRecord, reason: string, workerId: string): Promise<QueuedTaskRecord | null> {
+  private async skip(
+    record: QueuedTaskRecord,
+    reason: string,
+    workerId: string,
+  ): Promise<QueuedTaskRecord | null> {
     this.logger.warn(`Skipped ${record.taskName} (${record.id}): ${reason}`);
     const cancelled = await this.backend.cancelTask(record.id);
-    await this.publishLifecycle('task.schedule_skipped', record, workerId, { level: 'warning', message: reason, payload: { reason } });
+    await this.publishLifecycle('task.schedule_skipped', record, workerId, {
+      level: 'warning',
+      message: reason,
+      payload: { reason },
+    });
     return cancelled;
   }
 
@@ -201,7 +226,11 @@ export class TaskRunner {
     return typeof fromRecord === 'number' && fromRecord > 0 ? fromRecord : definition.options.timeout;
   }
 
-  private async invoke(definition: TaskDefinition, record: QueuedTaskRecord, signal: AbortSignal): Promise<unknown> {
+  private async invoke(
+    definition: TaskDefinition,
+    record: QueuedTaskRecord,
+    signal: AbortSignal,
+  ): Promise<unknown> {
     const context = this.createContext(record, signal);
     const args = [...record.args];
     for (const param of [...definition.injectedParams].sort((a, b) => a.index - b.index)) {
@@ -218,8 +247,14 @@ export class TaskRunner {
 
   private createContext(record: QueuedTaskRecord, signal: AbortSignal): TaskExecutionContext {
     const snapshot = copyRecord(record);
-    const publish = (input: { type: string; level?: QueueEventLevel; message?: string; payload?: Record<string, unknown>; progressCurrent?: number; progressTotal?: number }) =>
-      this.events.publish({ record, workerId: record.workerId, ...input }).then(() => undefined);
+    const publish = (input: {
+      type: string;
+      level?: QueueEventLevel;
+      message?: string;
+      payload?: Record<string, unknown>;
+      progressCurrent?: number;
+      progressTotal?: number;
+    }) => this.events.publish({ record, workerId: record.workerId, ...input }).then(() => undefined);
     return {
       taskId: record.id,
       taskName: record.taskName,
@@ -228,11 +263,24 @@ export class TaskRunner {
       kwargs: snapshot.kwargs,
       signal,
       progress: async (current, total, message) => {
-        await publish({ type: 'task.progress', progressCurrent: current, progressTotal: total ?? undefined, message });
-        const progress = { current, total: total ?? null, message: message ?? null, at: new Date().toISOString() };
-        await this.backend.patchMetadata(record.id, { progress }, { expectedRetryCount: record.retryCount }).catch(() => false);
+        await publish({
+          type: 'task.progress',
+          progressCurrent: current,
+          progressTotal: total ?? undefined,
+          message,
+        });
+        const progress = {
+          current,
+          total: total ?? null,
+          message: message ?? null,
+          at: new Date().toISOString(),
+        };
+        await this.backend
+          .patchMetadata(record.id, { progress }, { expectedRetryCount: record.retryCount })
+          .catch(() => false);
       },
-      log: (message, payload, level) => publish({ type: 'task.log', message, payload, level: level ?? 'info' }),
+      log: (message, payload, level) =>
+        publish({ type: 'task.log', message, payload, level: level ?? 'info' }),
       event: (type, payload) => publish({ type, payload }),
     };
   }
@@ -245,7 +293,9 @@ export class TaskRunner {
   ): Promise<QueuedTaskRecord | null> {
     if (reason instanceof ClaimLostError) return this.reportClaimLost(record, workerId);
     if (reason instanceof ShutdownAbortError) {
-      await this.backend.nullHeartbeats([{ id: record.id, expectedRetryCount: record.retryCount }]).catch(() => undefined);
+      await this.backend
+        .nullHeartbeats([{ id: record.id, expectedRetryCount: record.retryCount }])
+        .catch(() => undefined);
       return null;
     }
     if (reason instanceof TaskCancelledError) {
@@ -255,19 +305,26 @@ export class TaskRunner {
     return this.fail(record, definition, reason, workerId);
   }
 
-  private async cancelRunning(record: QueuedTaskRecord, workerId: string | null): Promise<QueuedTaskRecord | null> {
+  private async cancelRunning(
+    record: QueuedTaskRecord,
+    workerId: string | null,
+  ): Promise<QueuedTaskRecord | null> {
     const current = await this.backend.getTask(record.id);
     if (!current || current.status !== 'running' || current.retryCount !== record.retryCount) {
       return this.reportClaimLost(record, workerId);
     }
     const cancelled = await this.backend.cancelTask(record.id);
-    if (cancelled) await this.publishLifecycle('task.cancelled', record, workerId, { message: 'cancelled by the task' });
+    if (cancelled)
+      await this.publishLifecycle('task.cancelled', record, workerId, { message: 'cancelled by the task' });
     return cancelled;
   }
 
   private async failUnknownTask(record: QueuedTaskRecord): Promise<QueuedTaskRecord | null> {
     const message = `Unknown task "${record.taskName}": no @Task with this name is registered in this worker`;
-    const updated = await this.backend.failTask(record.id, message, { retry: false, expectedRetryCount: record.retryCount });
+    const updated = await this.backend.failTask(record.id, message, {
+      retry: false,
+      expectedRetryCount: record.retryCount,
+    });
     if (!updated) return this.reportClaimLost(record, record.workerId);
     await this.publishLifecycle('task.failed', record, record.workerId, {
       level: 'error',

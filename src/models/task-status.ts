@@ -12,7 +12,11 @@ export const TASK_STATUSES: readonly TaskStatus[] = [
 ];
 
 /** Statuses a record never leaves (except through an explicit `retry`). */
-export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set<TaskStatus>(['completed', 'failed', 'cancelled']);
+export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set<TaskStatus>([
+  'completed',
+  'failed',
+  'cancelled',
+]);
 
 /** Statuses a worker may claim once the record is due. */
 export const CLAIMABLE_STATUSES: ReadonlySet<TaskStatus> = new Set<TaskStatus>(['pending', 'scheduled']);

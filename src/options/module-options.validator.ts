@@ -3,13 +3,38 @@ import type { QueuesModuleOptions } from './queues-module-options.js';
 import { checkPositiveInteger, checkPositiveNumber, checkQueueName } from './option-checks.js';
 
 const MODULE_KEYS = new Set([
-  'queueBackend', 'executionBackend', 'executionBackends', 'worker', 'events', 'initializeSchedules', 'gateway', 'isGlobal',
+  'queueBackend',
+  'executionBackend',
+  'executionBackends',
+  'worker',
+  'events',
+  'initializeSchedules',
+  'gateway',
+  'isGlobal',
 ]);
 const WORKER_KEYS = new Set([
-  'enabled', 'concurrency', 'queues', 'queueConcurrency', 'pollInterval', 'maxPollInterval', 'heartbeatInterval',
-  'staleAfter', 'staleCheckInterval', 'reconcileInterval', 'shutdownTimeout', 'cleanup', 'workerId',
+  'enabled',
+  'concurrency',
+  'queues',
+  'queueConcurrency',
+  'pollInterval',
+  'maxPollInterval',
+  'heartbeatInterval',
+  'staleAfter',
+  'staleCheckInterval',
+  'reconcileInterval',
+  'shutdownTimeout',
+  'cleanup',
+  'workerId',
 ]);
-const EVENTS_KEYS = new Set(['enabled', 'sinks', 'publishGlobalLifecycle', 'strict', 'namespace', 'crossProcess']);
+const EVENTS_KEYS = new Set([
+  'enabled',
+  'sinks',
+  'publishGlobalLifecycle',
+  'strict',
+  'namespace',
+  'crossProcess',
+]);
 
 function checkBackendConfig(problems: ConfigurationProblem[], path: string, value: unknown): void {
   if (value === undefined || typeof value === 'string') return;
@@ -19,7 +44,8 @@ function checkBackendConfig(problems: ConfigurationProblem[], path: string, valu
   }
   const typed = value as { type?: unknown; constructor?: unknown };
   const isPlain = Object.getPrototypeOf(value) === Object.prototype;
-  if (isPlain && typeof typed.type !== 'string') problems.push({ path: `${path}.type`, message: 'must name a backend' });
+  if (isPlain && typeof typed.type !== 'string')
+    problems.push({ path: `${path}.type`, message: 'must name a backend' });
 }
 
 /** Throw one `QueueConfigurationError` listing every problem of the module options, by option path. */
@@ -33,53 +59,86 @@ export function validateModuleOptions(options: QueuesModuleOptions): void {
   }
   checkBackendConfig(problems, 'queueBackend', options.queueBackend);
   checkBackendConfig(problems, 'executionBackend', options.executionBackend);
-  (options.executionBackends ?? []).forEach((config, i) => checkBackendConfig(problems, `executionBackends[${i}]`, config));
+  (options.executionBackends ?? []).forEach((config, i) =>
+    checkBackendConfig(problems, `executionBackends[${i}]`, config),
+  );
 
   const worker = options.worker;
   if (worker !== undefined) {
-    if (typeof worker !== 'object' || worker === null) problems.push({ path: 'worker', message: 'must be an object' });
+    if (typeof worker !== 'object' || worker === null)
+      problems.push({ path: 'worker', message: 'must be an object' });
     else {
       for (const key of Object.keys(worker)) {
-        if (!WORKER_KEYS.has(key)) problems.push({ path: `worker.${key}`, message: 'is not a worker option' });
+        if (!WORKER_KEYS.has(key))
+          problems.push({ path: `worker.${key}`, message: 'is not a worker option' });
       }
-      if (worker.enabled !== undefined && typeof worker.enabled !== 'boolean') problems.push({ path: 'worker.enabled', message: 'must be a boolean' });
-      if (worker.concurrency !== undefined) checkPositiveInteger(problems, 'worker.concurrency', worker.concurrency);
-      for (const key of ['pollInterval', 'maxPollInterval', 'heartbeatInterval', 'staleAfter', 'staleCheckInterval', 'reconcileInterval', 'shutdownTimeout'] as const) {
+      if (worker.enabled !== undefined && typeof worker.enabled !== 'boolean')
+        problems.push({ path: 'worker.enabled', message: 'must be a boolean' });
+      if (worker.concurrency !== undefined)
+        checkPositiveInteger(problems, 'worker.concurrency', worker.concurrency);
+      for (const key of [
+        'pollInterval',
+        'maxPollInterval',
+        'heartbeatInterval',
+        'staleAfter',
+        'staleCheckInterval',
+        'reconcileInterval',
+        'shutdownTimeout',
+      ] as const) {
         if (worker[key] !== undefined) checkPositiveNumber(problems, `worker.${key}`, worker[key]);
       }
-      if (worker.heartbeatInterval !== undefined && worker.staleAfter !== undefined && worker.staleAfter <= worker.heartbeatInterval) {
-        problems.push({ path: 'worker.staleAfter', message: 'must be longer than worker.heartbeatInterval, or live tasks would be recovered' });
+      if (
+        worker.heartbeatInterval !== undefined &&
+        worker.staleAfter !== undefined &&
+        worker.staleAfter <= worker.heartbeatInterval
+      ) {
+        problems.push({
+          path: 'worker.staleAfter',
+          message: 'must be longer than worker.heartbeatInterval, or live tasks would be recovered',
+        });
       }
       if (worker.queues !== undefined) {
-        if (!Array.isArray(worker.queues)) problems.push({ path: 'worker.queues', message: 'must be an array of queue names' });
+        if (!Array.isArray(worker.queues))
+          problems.push({ path: 'worker.queues', message: 'must be an array of queue names' });
         else worker.queues.forEach((queue, i) => checkQueueName(problems, `worker.queues[${i}]`, queue));
       }
       for (const [queue, cap] of Object.entries(worker.queueConcurrency ?? {})) {
         checkQueueName(problems, `worker.queueConcurrency`, queue);
         checkPositiveInteger(problems, `worker.queueConcurrency.${queue}`, cap);
       }
-      if (worker.cleanup?.interval !== undefined) checkPositiveNumber(problems, 'worker.cleanup.interval', worker.cleanup.interval);
-      if (worker.cleanup?.retention !== undefined) checkPositiveNumber(problems, 'worker.cleanup.retention', worker.cleanup.retention);
+      if (worker.cleanup?.interval !== undefined)
+        checkPositiveNumber(problems, 'worker.cleanup.interval', worker.cleanup.interval);
+      if (worker.cleanup?.retention !== undefined)
+        checkPositiveNumber(problems, 'worker.cleanup.retention', worker.cleanup.retention);
     }
   }
   const events = options.events;
   if (events !== undefined) {
-    if (typeof events !== 'object' || events === null) problems.push({ path: 'events', message: 'must be an object' });
+    if (typeof events !== 'object' || events === null)
+      problems.push({ path: 'events', message: 'must be an object' });
     else {
       for (const key of Object.keys(events)) {
-        if (!EVENTS_KEYS.has(key)) problems.push({ path: `events.${key}`, message: 'is not an events option' });
+        if (!EVENTS_KEYS.has(key))
+          problems.push({ path: `events.${key}`, message: 'is not an events option' });
       }
       (events.sinks ?? []).forEach((sink, i) => {
-        if (typeof sink?.publish !== 'function') problems.push({ path: `events.sinks[${i}]`, message: 'must have a publish(event) method' });
+        if (typeof sink?.publish !== 'function')
+          problems.push({ path: `events.sinks[${i}]`, message: 'must have a publish(event) method' });
       });
     }
   }
   if (options.gateway === true) {
     problems.push({
       path: 'gateway',
-      message: 'needs an access rule: pass { authorize: (client, channel) => boolean } or { allowAnonymous: true }',
+      message:
+        'needs an access rule: pass { authorize: (client, channel) => boolean } or { allowAnonymous: true }',
     });
-  } else if (options.gateway && typeof options.gateway === 'object' && !options.gateway.authorize && options.gateway.allowAnonymous !== true) {
+  } else if (
+    options.gateway &&
+    typeof options.gateway === 'object' &&
+    !options.gateway.authorize &&
+    options.gateway.allowAnonymous !== true
+  ) {
     problems.push({ path: 'gateway', message: 'needs `authorize` or an explicit `allowAnonymous: true`' });
   }
   if (problems.length) throw new QueueConfigurationError(problems);

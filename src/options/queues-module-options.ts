@@ -51,7 +51,10 @@ export interface EventsOptions {
 /** Gateway access rule. */
 export interface GatewayOptions {
   /** Decide whether a socket or request may read a channel. */
-  authorize?: (client: unknown, channel: { scope: 'task' | 'queue' | 'global'; key?: string }) => boolean | Promise<boolean>;
+  authorize?: (
+    client: unknown,
+    channel: { scope: 'task' | 'queue' | 'global'; key?: string },
+  ) => boolean | Promise<boolean>;
   /** Allow everyone (explicit opt-in). @default false */
   allowAnonymous?: boolean;
   /** socket.io namespace. @default '/queues' */

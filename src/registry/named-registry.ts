@@ -21,7 +21,9 @@ export class NamedRegistry<T> {
   register(name: string, entry: () => Promise<T>, options: { lazy: true }): void;
   register(name: string, entry: RegistryEntry<T>, options: { lazy?: boolean } = {}): void {
     if (!/^[a-z][a-z0-9_.:-]*$/i.test(name)) {
-      throw new QueueConfigurationError([{ path: `${this.kind} name`, message: `"${name}" is not a valid name` }]);
+      throw new QueueConfigurationError([
+        { path: `${this.kind} name`, message: `"${name}" is not a valid name` },
+      ]);
     }
     this.slots.set(name, options.lazy ? { load: entry as () => Promise<T> } : { value: entry as T });
   }

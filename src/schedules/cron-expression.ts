@@ -39,18 +39,23 @@ const FIELDS: FieldSpec[] = [
  */
 export function normalizeCron(expression: string, where: { taskName: string; path: string }): string {
   const fail = (message: string): never => {
-    throw new QueueConfigurationError([{ path: where.path, message: `${message} in cron "${expression}"` }], { taskName: where.taskName });
+    throw new QueueConfigurationError([{ path: where.path, message: `${message} in cron "${expression}"` }], {
+      taskName: where.taskName,
+    });
   };
   if (typeof expression !== 'string' || !expression.trim()) fail('an empty expression');
   const trimmed = expression.trim();
   if (trimmed.startsWith('@')) {
     const macro = MACROS[trimmed.toLowerCase()];
-    if (!macro) fail(`unsupported macro "${trimmed}" (supported: @hourly, @daily, @weekly, @monthly, @yearly)`);
+    if (!macro)
+      fail(`unsupported macro "${trimmed}" (supported: @hourly, @daily, @weekly, @monthly, @yearly)`);
     return macro!;
   }
   const parts = trimmed.split(/\s+/);
-  if (parts.length === 6 || parts.length === 7) fail(`${parts.length} fields: seconds and year fields are not supported, use five fields`);
-  if (parts.length !== 5) fail(`${parts.length} fields; expected five (minute hour day-of-month month day-of-week)`);
+  if (parts.length === 6 || parts.length === 7)
+    fail(`${parts.length} fields: seconds and year fields are not supported, use five fields`);
+  if (parts.length !== 5)
+    fail(`${parts.length} fields; expected five (minute hour day-of-month month day-of-week)`);
   return parts.map((part, i) => normalizeField(part, FIELDS[i]!, fail)).join(' ');
 }
 
@@ -70,7 +75,8 @@ function normalizeItem(item: string, spec: FieldSpec, fail: (message: string) =>
   if (item.includes('#')) fail(`unsupported token "#" in ${spec.name} ("${item}")`);
   for (const word of item.toUpperCase().match(/[A-Z]+/g) ?? []) {
     if (!spec.names?.includes(word)) {
-      if (/^(L|W|LW|\d*W)$/.test(word) || word.startsWith('L')) fail(`unsupported token "${word}" in ${spec.name} ("${item}")`);
+      if (/^(L|W|LW|\d*W)$/.test(word) || word.startsWith('L'))
+        fail(`unsupported token "${word}" in ${spec.name} ("${item}")`);
       fail(`an invalid value "${word}" in ${spec.name}`);
     }
   }
@@ -88,11 +94,19 @@ function normalizeItem(item: string, spec: FieldSpec, fail: (message: string) =>
     [low, high] = [spec.min, spec.name === 'day-of-week' ? 6 : spec.max];
   } else {
     const bounds = range!.split('-');
-    if (bounds.length > 2 || bounds.some((b) => b === '')) fail(`a malformed range "${item}" in ${spec.name}`);
+    if (bounds.length > 2 || bounds.some((b) => b === ''))
+      fail(`a malformed range "${item}" in ${spec.name}`);
     const values = bounds.map((bound) => parseValue(bound, spec, fail));
     low = values[0]!;
     // `a/n` means "from a to the end, every n".
-    high = values.length === 2 ? values[1]! : stepValue !== undefined ? (spec.name === 'day-of-week' ? 6 : spec.max) : low;
+    high =
+      values.length === 2
+        ? values[1]!
+        : stepValue !== undefined
+          ? spec.name === 'day-of-week'
+            ? 6
+            : spec.max
+          : low;
     if (low > high) fail(`a reversed range "${item}" in ${spec.name}`);
   }
   if (range === '*' && stepValue === undefined) return '*'; // a wildcard keeps cron's day-of-month/day-of-week rule
@@ -115,6 +129,7 @@ function parseValue(text: string, spec: FieldSpec, fail: (message: string) => ne
   }
   if (!/^\d+$/.test(text)) fail(`an invalid value "${text}" in ${spec.name}`);
   const value = Number(text);
-  if (value < spec.min || value > spec.max) fail(`${value} out of range ${spec.min}-${spec.max} in ${spec.name}`);
+  if (value < spec.min || value > spec.max)
+    fail(`${value} out of range ${spec.min}-${spec.max} in ${spec.name}`);
   return value;
 }

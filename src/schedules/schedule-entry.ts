@@ -11,7 +11,8 @@ export interface ScheduleEntry {
   taskName: string;
   /** Occurrence dedup key: `scheduled:<task>` or `scheduled:<task>:<key>`. */
   key: string;
-  options: Required<Pick<ScheduleOptions, 'timezone' | 'initialDelay' | 'jitter' | 'maxInstances' | 'args'>> & ScheduleOptions;
+  options: Required<Pick<ScheduleOptions, 'timezone' | 'initialDelay' | 'jitter' | 'maxInstances' | 'args'>> &
+    ScheduleOptions;
   /** Canonical cron (names to numbers) when a cron schedule. */
   cron?: string;
   /** Hash of everything that defines the occurrences; a change replaces the pending one. */
@@ -29,7 +30,11 @@ function isKnownZone(zone: string): boolean {
 }
 
 /** Validate one `@Schedule` and resolve it; throws `QueueConfigurationError` naming task, option and token. */
-export function createScheduleEntry(task: TaskDefinition, options: ScheduleOptions, index: number): ScheduleEntry {
+export function createScheduleEntry(
+  task: TaskDefinition,
+  options: ScheduleOptions,
+  index: number,
+): ScheduleEntry {
   const path = `@Schedule(${task.name}${task.schedules.length > 1 ? `#${index}` : ''})`;
   const problems: ConfigurationProblem[] = [];
   const problem = (option: string, message: string) => problems.push({ path: `${path}.${option}`, message });
@@ -37,21 +42,31 @@ export function createScheduleEntry(task: TaskDefinition, options: ScheduleOptio
   const hasInterval = options.interval !== undefined;
   if (hasCron && hasInterval) problem('cron', 'give cron or interval, not both');
   if (!hasCron && !hasInterval) problem('cron', 'give cron or interval');
-  if (hasInterval && !(typeof options.interval === 'number' && Number.isFinite(options.interval) && options.interval > 0)) {
+  if (
+    hasInterval &&
+    !(typeof options.interval === 'number' && Number.isFinite(options.interval) && options.interval > 0)
+  ) {
     problem('interval', `must be a positive number of ms, got ${JSON.stringify(options.interval)}`);
   }
   const timezone = options.timezone ?? 'UTC';
-  if (typeof timezone !== 'string' || !isKnownZone(timezone)) problem('timezone', `unknown time zone ${JSON.stringify(timezone)}`);
+  if (typeof timezone !== 'string' || !isKnownZone(timezone))
+    problem('timezone', `unknown time zone ${JSON.stringify(timezone)}`);
   for (const option of ['initialDelay', 'jitter'] as const) {
     const value = options[option];
     if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && value >= 0)) {
       problem(option, `must be a non-negative number of ms, got ${JSON.stringify(value)}`);
     }
   }
-  if (options.maxInstances !== undefined && !(Number.isSafeInteger(options.maxInstances) && options.maxInstances >= 1)) {
+  if (
+    options.maxInstances !== undefined &&
+    !(Number.isSafeInteger(options.maxInstances) && options.maxInstances >= 1)
+  ) {
     problem('maxInstances', `must be an integer >= 1, got ${JSON.stringify(options.maxInstances)}`);
   }
-  if (options.key !== undefined && !(typeof options.key === 'string' && /^[A-Za-z0-9_.:-]{1,100}$/.test(options.key))) {
+  if (
+    options.key !== undefined &&
+    !(typeof options.key === 'string' && /^[A-Za-z0-9_.:-]{1,100}$/.test(options.key))
+  ) {
     problem('key', `${JSON.stringify(options.key)} must be 1-100 of A-Z a-z 0-9 _ . : -`);
   }
   if (options.args !== undefined && !Array.isArray(options.args)) problem('args', 'must be an array');
@@ -77,12 +92,32 @@ export function createScheduleEntry(task: TaskDefinition, options: ScheduleOptio
   const t = task.options;
   const hash = createHash('sha1')
     .update(
-      JSON.stringify([cron ?? null, options.interval ?? null, timezone, resolved.args, resolved.initialDelay, resolved.jitter, resolved.maxInstances,
-        t.queue, t.retries, t.priority, t.executionBackend ?? null, t.executionProfile ?? null, t.timeout ?? null]),
+      JSON.stringify([
+        cron ?? null,
+        options.interval ?? null,
+        timezone,
+        resolved.args,
+        resolved.initialDelay,
+        resolved.jitter,
+        resolved.maxInstances,
+        t.queue,
+        t.retries,
+        t.priority,
+        t.executionBackend ?? null,
+        t.executionProfile ?? null,
+        t.timeout ?? null,
+      ]),
     )
     .digest('hex')
     .slice(0, 16);
-  return { taskName: task.name, key: options.key ? `scheduled:${task.name}:${options.key}` : `scheduled:${task.name}`, options: resolved, cron, hash, task };
+  return {
+    taskName: task.name,
+    key: options.key ? `scheduled:${task.name}:${options.key}` : `scheduled:${task.name}`,
+    options: resolved,
+    cron,
+    hash,
+    task,
+  };
 }
 
 /**
@@ -93,8 +128,16 @@ export function createScheduleEntry(task: TaskDefinition, options: ScheduleOptio
  */
 export function nextSlot(entry: ScheduleEntry, after: Date, anchor?: Date): Date {
   if (entry.cron) {
-    const next = new Cron(entry.cron, { timezone: entry.options.timezone, paused: true, mode: '5-part' }).nextRun(after);
-    if (!next) throw new QueueConfigurationError([{ path: `@Schedule(${entry.taskName}).cron`, message: 'never fires' }], { taskName: entry.taskName });
+    const next = new Cron(entry.cron, {
+      timezone: entry.options.timezone,
+      paused: true,
+      mode: '5-part',
+    }).nextRun(after);
+    if (!next)
+      throw new QueueConfigurationError(
+        [{ path: `@Schedule(${entry.taskName}).cron`, message: 'never fires' }],
+        { taskName: entry.taskName },
+      );
     return next;
   }
   const interval = entry.options.interval!;

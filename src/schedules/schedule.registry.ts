@@ -1,4 +1,10 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+} from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { QueueBackend } from '../backends/queue-backend.js';
 import { QueueConfigurationError } from '../errors/queue-configuration.error.js';
@@ -59,12 +65,19 @@ export class ScheduleRegistry implements OnApplicationBootstrap, OnModuleDestroy
 
   /** Validate every schedule of the discovered tasks and hook occurrence starts. Bootstrap fails on a bad one. */
   prepare(): void {
-    this.entries = this.tasks.list().flatMap((task) => task.schedules.map((schedule, i) => createScheduleEntry(task, schedule, i)));
+    this.entries = this.tasks
+      .list()
+      .flatMap((task) => task.schedules.map((schedule, i) => createScheduleEntry(task, schedule, i)));
     const seen = new Set<string>();
     for (const entry of this.entries) {
       if (seen.has(entry.key)) {
         throw new QueueConfigurationError(
-          [{ path: `@Schedule(${entry.taskName}).key`, message: `two schedules share the key "${entry.key}"; give each its own key` }],
+          [
+            {
+              path: `@Schedule(${entry.taskName}).key`,
+              message: `two schedules share the key "${entry.key}"; give each its own key`,
+            },
+          ],
           { taskName: entry.taskName },
         );
       }
@@ -97,7 +110,8 @@ export class ScheduleRegistry implements OnApplicationBootstrap, OnModuleDestroy
     const infos: ScheduleInfo[] = [];
     for (const entry of this.entries) {
       const holder = await this.backend.getTaskByKey(entry.key);
-      const upcoming = holder && (holder.status === 'pending' || holder.status === 'scheduled') ? holder : null;
+      const upcoming =
+        holder && (holder.status === 'pending' || holder.status === 'scheduled') ? holder : null;
       infos.push({
         taskName: entry.taskName,
         key: entry.key,
@@ -114,12 +128,16 @@ export class ScheduleRegistry implements OnApplicationBootstrap, OnModuleDestroy
 
   private async ensureOccurrence(entry: ScheduleEntry): Promise<void> {
     const holder = await this.backend.getTaskByKey(entry.key);
-    const active = holder && ['pending', 'scheduled', 'running'].includes(holder.status) && holder.key === entry.key ? holder : null;
+    const active =
+      holder && ['pending', 'scheduled', 'running'].includes(holder.status) && holder.key === entry.key
+        ? holder
+        : null;
     const meta = active?.metadata['schedule'] as OccurrenceMetadata | undefined;
     if (active && meta?.hash === entry.hash) return;
     if (active) {
       // The definition changed: the stored occurrence belongs to the old one.
-      if (active.status === 'running') await this.backend.releaseKey(active.id, { expectedRetryCount: active.retryCount });
+      if (active.status === 'running')
+        await this.backend.releaseKey(active.id, { expectedRetryCount: active.retryCount });
       else await this.backend.cancelTask(active.id);
       this.logger.log(`Schedule ${entry.key} changed; its upcoming occurrence is replaced`);
     }
@@ -130,7 +148,14 @@ export class ScheduleRegistry implements OnApplicationBootstrap, OnModuleDestroy
     const jitter = entry.options.jitter > 0 ? Math.floor(Math.random() * entry.options.jitter) : 0;
     const task = entry.task.options;
     const metadata: Record<string, unknown> = {
-      schedule: { key: entry.key, hash: entry.hash, slot: slot.toISOString(), cron: entry.options.cron ?? null, interval: entry.options.interval ?? null, timezone: entry.options.timezone },
+      schedule: {
+        key: entry.key,
+        hash: entry.hash,
+        slot: slot.toISOString(),
+        cron: entry.options.cron ?? null,
+        interval: entry.options.interval ?? null,
+        timezone: entry.options.timezone,
+      },
       ...(task.description ? { description: task.description } : {}),
     };
     const record = newTaskRecord({
@@ -161,14 +186,19 @@ export class ScheduleRegistry implements OnApplicationBootstrap, OnModuleDestroy
     if (!entry) return undefined; // the schedule was removed from the code: run what was stored, chain nothing
     try {
       await this.backend.releaseKey(record.id, { expectedRetryCount: record.retryCount });
-      const slot = entry.hash === meta.hash ? nextSlot(entry, new Date(), new Date(meta.slot)) : nextSlot(entry, new Date());
+      const slot =
+        entry.hash === meta.hash
+          ? nextSlot(entry, new Date(), new Date(meta.slot))
+          : nextSlot(entry, new Date());
       await this.enqueueOccurrence(entry, slot);
     } catch (error) {
       this.logger.warn(`Could not chain the next occurrence of ${entry.key}: ${describeError(error)}`);
     }
     const running = await this.backend.countRunning({ taskName: record.taskName });
     if (running > entry.options.maxInstances) {
-      return { skip: `maxInstances ${entry.options.maxInstances} reached for ${entry.key}; slot ${meta.slot} skipped` };
+      return {
+        skip: `maxInstances ${entry.options.maxInstances} reached for ${entry.key}; slot ${meta.slot} skipped`,
+      };
     }
     return undefined;
   }

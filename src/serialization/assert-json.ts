@@ -12,7 +12,8 @@ export function assertJsonSerializable(value: unknown, path: string, taskName?: 
       case 'boolean':
         return;
       case 'number':
-        if (!Number.isFinite(current)) throw new TaskSerializationError(at, `${current} is not a finite number`, taskName);
+        if (!Number.isFinite(current))
+          throw new TaskSerializationError(at, `${current} is not a finite number`, taskName);
         return;
       case 'bigint':
         throw new TaskSerializationError(at, 'BigInt is not JSON; pass it as a string', taskName);
@@ -21,11 +22,16 @@ export function assertJsonSerializable(value: unknown, path: string, taskName?: 
       case 'symbol':
         throw new TaskSerializationError(at, 'symbols are not JSON', taskName);
       case 'undefined':
-        throw new TaskSerializationError(at, 'undefined is not JSON; use null or leave the property out', taskName);
+        throw new TaskSerializationError(
+          at,
+          'undefined is not JSON; use null or leave the property out',
+          taskName,
+        );
     }
     if (current === null) return;
     const object = current as object;
-    if (seen.has(object)) throw new TaskSerializationError(at, 'the value contains a reference cycle', taskName);
+    if (seen.has(object))
+      throw new TaskSerializationError(at, 'the value contains a reference cycle', taskName);
     seen.add(object);
     if (Array.isArray(object)) {
       for (let i = 0; i < object.length; i++) visit(object[i], `${at}[${i}]`);

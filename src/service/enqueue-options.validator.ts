@@ -1,10 +1,26 @@
 import { QueueConfigurationError, type ConfigurationProblem } from '../errors/queue-configuration.error.js';
 import type { EnqueueOptions } from '../options/task-options.js';
-import { checkNonNegativeInteger, checkNonNegativeNumber, checkPositiveNumber, checkQueueName } from '../options/option-checks.js';
+import {
+  checkNonNegativeInteger,
+  checkNonNegativeNumber,
+  checkPositiveNumber,
+  checkQueueName,
+} from '../options/option-checks.js';
 
 const KNOWN_OPTIONS = new Set([
-  'queue', 'priority', 'maxRetries', 'scheduledAt', 'delay', 'key', 'executionBackend', 'executionProfile',
-  'metadata', 'kwargs', 'quietSuccess', 'timeout', 'manager',
+  'queue',
+  'priority',
+  'maxRetries',
+  'scheduledAt',
+  'delay',
+  'key',
+  'executionBackend',
+  'executionProfile',
+  'metadata',
+  'kwargs',
+  'quietSuccess',
+  'timeout',
+  'manager',
 ]);
 
 /** Longest delay accepted: ten years. */
@@ -13,14 +29,22 @@ export const MAX_DELAY = 10 * 365 * 24 * 3600 * 1000;
 const LATEST_SCHEDULE = Date.UTC(9000, 0, 1);
 
 const isPlainObject = (value: unknown): boolean =>
-  typeof value === 'object' && value !== null && !Array.isArray(value) &&
+  typeof value === 'object' &&
+  value !== null &&
+  !Array.isArray(value) &&
   [Object.prototype, null].includes(Object.getPrototypeOf(value));
 
 /** Every problem of one enqueue's arguments and options (empty when valid). */
-export function enqueueProblems(taskName: string, args: unknown, options: unknown, knownBackends: readonly string[]): ConfigurationProblem[] {
+export function enqueueProblems(
+  taskName: string,
+  args: unknown,
+  options: unknown,
+  knownBackends: readonly string[],
+): ConfigurationProblem[] {
   const at = `enqueue(${taskName})`;
   const problems: ConfigurationProblem[] = [];
-  if (!Array.isArray(args)) problems.push({ path: `${at}.args`, message: 'must be an array of positional arguments' });
+  if (!Array.isArray(args))
+    problems.push({ path: `${at}.args`, message: 'must be an array of positional arguments' });
   if (options === undefined) return problems;
   if (!isPlainObject(options)) {
     problems.push({ path: `${at}.options`, message: 'must be a plain object' });
@@ -28,11 +52,15 @@ export function enqueueProblems(taskName: string, args: unknown, options: unknow
   }
   const o = options as EnqueueOptions & Record<string, unknown>;
   for (const name of Object.keys(o)) {
-    if (!KNOWN_OPTIONS.has(name)) problems.push({ path: `${at}.options.${name}`, message: 'is not an enqueue option' });
+    if (!KNOWN_OPTIONS.has(name))
+      problems.push({ path: `${at}.options.${name}`, message: 'is not an enqueue option' });
   }
   if (o.queue !== undefined) checkQueueName(problems, `${at}.options.queue`, o.queue);
   if (o.priority !== undefined && !Number.isSafeInteger(o.priority)) {
-    problems.push({ path: `${at}.options.priority`, message: `must be an integer, got ${JSON.stringify(o.priority)}` });
+    problems.push({
+      path: `${at}.options.priority`,
+      message: `must be an integer, got ${JSON.stringify(o.priority)}`,
+    });
   }
   if (o.maxRetries !== undefined) checkNonNegativeInteger(problems, `${at}.options.maxRetries`, o.maxRetries);
   if (o.delay !== undefined) checkNonNegativeNumber(problems, `${at}.options.delay`, o.delay);
@@ -40,7 +68,10 @@ export function enqueueProblems(taskName: string, args: unknown, options: unknow
     problems.push({ path: `${at}.options.delay`, message: `must be at most ${MAX_DELAY} ms (10 years)` });
   }
   if (o.timeout !== undefined) checkPositiveNumber(problems, `${at}.options.timeout`, o.timeout);
-  if (o.scheduledAt !== undefined && !(o.scheduledAt instanceof Date && Number.isFinite(o.scheduledAt.getTime()))) {
+  if (
+    o.scheduledAt !== undefined &&
+    !(o.scheduledAt instanceof Date && Number.isFinite(o.scheduledAt.getTime()))
+  ) {
     problems.push({ path: `${at}.options.scheduledAt`, message: 'must be a valid Date' });
   }
   if (o.scheduledAt instanceof Date && o.scheduledAt.getTime() > LATEST_SCHEDULE) {
@@ -61,8 +92,10 @@ export function enqueueProblems(taskName: string, args: unknown, options: unknow
   if (o.executionProfile !== undefined && (typeof o.executionProfile !== 'string' || !o.executionProfile)) {
     problems.push({ path: `${at}.options.executionProfile`, message: 'must be a non-empty string' });
   }
-  if (o.metadata !== undefined && !isPlainObject(o.metadata)) problems.push({ path: `${at}.options.metadata`, message: 'must be a plain object' });
-  if (o.kwargs !== undefined && !isPlainObject(o.kwargs)) problems.push({ path: `${at}.options.kwargs`, message: 'must be a plain object' });
+  if (o.metadata !== undefined && !isPlainObject(o.metadata))
+    problems.push({ path: `${at}.options.metadata`, message: 'must be a plain object' });
+  if (o.kwargs !== undefined && !isPlainObject(o.kwargs))
+    problems.push({ path: `${at}.options.kwargs`, message: 'must be a plain object' });
   if (o.quietSuccess !== undefined && typeof o.quietSuccess !== 'boolean') {
     problems.push({ path: `${at}.options.quietSuccess`, message: 'must be a boolean' });
   }
@@ -70,7 +103,12 @@ export function enqueueProblems(taskName: string, args: unknown, options: unknow
 }
 
 /** Throw `QueueConfigurationError` for invalid enqueue input. */
-export function assertValidEnqueue(taskName: string, args: unknown, options: unknown, knownBackends: readonly string[]): void {
+export function assertValidEnqueue(
+  taskName: string,
+  args: unknown,
+  options: unknown,
+  knownBackends: readonly string[],
+): void {
   const problems = enqueueProblems(taskName, args, options, knownBackends);
   if (problems.length) throw new QueueConfigurationError(problems, { taskName });
 }

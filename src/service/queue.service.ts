@@ -53,16 +53,19 @@ export class QueueService {
 
   /** Persist many records (native bulk path) with `enqueue`'s semantics; records in input order. */
   async enqueueMany(specs: readonly EnqueueSpec[]): Promise<QueuedTaskRecord[]> {
-    if (!Array.isArray(specs)) throw new QueueError('enqueueMany expects an array of { task, args?, options? }');
+    if (!Array.isArray(specs))
+      throw new QueueError('enqueueMany expects an array of { task, args?, options? }');
     // Validate every spec before persisting any, so one bad spec leaves storage untouched.
     const records = specs.map((spec) => {
-      if (spec?.options?.manager !== undefined) throw new QueueError('enqueueMany does not take a transaction manager');
+      if (spec?.options?.manager !== undefined)
+        throw new QueueError('enqueueMany does not take a transaction manager');
       return this.buildRecord(spec?.task, spec?.args ?? [], spec?.options ?? {});
     });
     if (records.length === 0) return [];
     const stored = await this.backend.enqueueMany(records);
     const results: QueuedTaskRecord[] = [];
-    for (let i = 0; i < records.length; i++) results.push(await this.afterEnqueue(records[i]!, stored[i]!, false));
+    for (let i = 0; i < records.length; i++)
+      results.push(await this.afterEnqueue(records[i]!, stored[i]!, false));
     return results;
   }
 
@@ -91,12 +94,17 @@ export class QueueService {
     if (!before || isTerminalStatus(before.status)) return false;
     const cancelled = await this.backend.cancelTask(id);
     if (!cancelled) return false;
-    this.runner.abort(id, new TaskCancelledError('Task was cancelled', { taskId: id, taskName: cancelled.taskName }));
+    this.runner.abort(
+      id,
+      new TaskCancelledError('Task was cancelled', { taskId: id, taskName: cancelled.taskName }),
+    );
     const execution = this.executions.find(cancelled.executionBackend);
     if (execution?.isExternal && before.executionRef) {
       await execution.cancel(this.runner, before).catch(() => false);
     }
-    await this.runner.publishLifecycle('task.cancelled', cancelled, cancelled.workerId, { message: 'cancelled' });
+    await this.runner.publishLifecycle('task.cancelled', cancelled, cancelled.workerId, {
+      message: 'cancelled',
+    });
     return true;
   }
 
@@ -105,17 +113,23 @@ export class QueueService {
     const existing = await this.backend.getTask(id);
     if (!existing) throw new QueueError(`Cannot retry task ${id}: no such record`, { taskId: id });
     if (existing.status !== 'failed' && existing.status !== 'cancelled') {
-      throw new QueueError(`Cannot retry task ${id}: it is ${existing.status}; only failed or cancelled records can be retried`, {
-        taskId: id,
-        taskName: existing.taskName,
-      });
+      throw new QueueError(
+        `Cannot retry task ${id}: it is ${existing.status}; only failed or cancelled records can be retried`,
+        {
+          taskId: id,
+          taskName: existing.taskName,
+        },
+      );
     }
     const retried = await this.backend.retryTask(id);
     if (!retried) {
-      throw new QueueError(`Cannot retry task ${id}: it changed state, or its key is held by another active record`, {
-        taskId: id,
-        taskName: existing.taskName,
-      });
+      throw new QueueError(
+        `Cannot retry task ${id}: it changed state, or its key is held by another active record`,
+        {
+          taskId: id,
+          taskName: existing.taskName,
+        },
+      );
     }
     await this.runner.publishLifecycle('task.enqueued', retried, null, { payload: { retried: true } });
     await this.backend.notifyNewTask(retried.queue);
@@ -140,7 +154,10 @@ export class QueueService {
       race(race(byEvent, byPolling).pipe(filter(terminal), take(1)), deadline),
     );
     if (outcome === 'timeout') {
-      throw new QueueError(`Timed out after ${timeout} ms waiting for task ${id} to finish`, { taskId: id, taskName: current.taskName });
+      throw new QueueError(`Timed out after ${timeout} ms waiting for task ${id} to finish`, {
+        taskId: id,
+        taskName: current.taskName,
+      });
     }
     return outcome as QueuedTaskRecord;
   }
@@ -173,15 +190,19 @@ export class QueueService {
     if (options.quietSuccess !== undefined) metadata['quietSuccess'] = options.quietSuccess;
     const executionBackend = options.executionBackend ?? task.executionBackend ?? this.executions.defaultName;
     if (!this.executions.has(executionBackend)) {
-      throw new QueueConfigurationError([
-        {
-          path: `@Task(${taskName}).executionBackend`,
-          message: `"${executionBackend}" is not configured; configured: ${this.executions.names().join(', ')}`,
-        },
-      ], { taskName });
+      throw new QueueConfigurationError(
+        [
+          {
+            path: `@Task(${taskName}).executionBackend`,
+            message: `"${executionBackend}" is not configured; configured: ${this.executions.names().join(', ')}`,
+          },
+        ],
+        { taskName },
+      );
     }
     const scheduledAt =
-      options.scheduledAt ?? (options.delay !== undefined && options.delay > 0 ? new Date(now.getTime() + options.delay) : null);
+      options.scheduledAt ??
+      (options.delay !== undefined && options.delay > 0 ? new Date(now.getTime() + options.delay) : null);
     return newTaskRecord(
       {
         taskName,
@@ -200,7 +221,11 @@ export class QueueService {
     );
   }
 
-  private async afterEnqueue(record: QueuedTaskRecord, stored: QueuedTaskRecord, transactional: boolean): Promise<QueuedTaskRecord> {
+  private async afterEnqueue(
+    record: QueuedTaskRecord,
+    stored: QueuedTaskRecord,
+    transactional: boolean,
+  ): Promise<QueuedTaskRecord> {
     if (stored.id !== record.id) return stored; // deduplicated: the active holder of the key comes back unchanged
     await this.runner.publishLifecycle('task.enqueued', stored, null, {
       payload: stored.scheduledAt ? { scheduledAt: stored.scheduledAt.toISOString() } : {},

@@ -3,8 +3,10 @@ import type { ScheduleOptions } from '../options/schedule-options.js';
 import type { TaskOptions } from '../options/task-options.js';
 
 /** A task's options with defaults applied. */
-export interface ResolvedTaskOptions extends Required<Pick<TaskOptions, 'queue' | 'priority' | 'retries' | 'quietSuccess' | 'requeueOnStale'>>,
-  Omit<TaskOptions, 'queue' | 'priority' | 'retries' | 'quietSuccess' | 'requeueOnStale'> {}
+export interface ResolvedTaskOptions
+  extends
+    Required<Pick<TaskOptions, 'queue' | 'priority' | 'retries' | 'quietSuccess' | 'requeueOnStale'>>,
+    Omit<TaskOptions, 'queue' | 'priority' | 'retries' | 'quietSuccess' | 'requeueOnStale'> {}
 
 /** A discovered task: where it lives and how it runs. */
 export interface TaskDefinition {

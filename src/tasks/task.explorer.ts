@@ -1,7 +1,12 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
-import { SCHEDULE_METADATA, TASK_METADATA, TASK_PARAMS_METADATA, type InjectedTaskParam } from '../decorators/metadata-keys.js';
+import {
+  SCHEDULE_METADATA,
+  TASK_METADATA,
+  TASK_PARAMS_METADATA,
+  type InjectedTaskParam,
+} from '../decorators/metadata-keys.js';
 import type { TaskMetadata } from '../decorators/task.decorator.js';
 import type { ScheduleOptions } from '../options/schedule-options.js';
 import { resolveTaskOptions, type TaskDefinition } from './task-definition.js';
@@ -52,7 +57,8 @@ export class TaskExplorer {
   private registerMethod(wrapper: InstanceWrapper, prototype: object, method: string): void {
     const { name, options } = Reflect.getMetadata(TASK_METADATA, prototype, method) as TaskMetadata;
     const schedules: ScheduleOptions[] = Reflect.getMetadata(SCHEDULE_METADATA, prototype, method) ?? [];
-    const injectedParams: InjectedTaskParam[] = Reflect.getMetadata(TASK_PARAMS_METADATA, prototype, method) ?? [];
+    const injectedParams: InjectedTaskParam[] =
+      Reflect.getMetadata(TASK_PARAMS_METADATA, prototype, method) ?? [];
     const instance = wrapper.instance as Record<string, (...args: unknown[]) => unknown>;
     const owner = `${(prototype.constructor as { name: string }).name}.${method}`;
     const definition: TaskDefinition = {

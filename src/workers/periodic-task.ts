@@ -37,7 +37,10 @@ export class PeriodicTask {
     this.timer = undefined;
     if (!this.running) return;
     const timer = new AbortController();
-    await Promise.race([this.running, sleep(maxWait, undefined, { signal: timer.signal }).catch(() => undefined)]);
+    await Promise.race([
+      this.running,
+      sleep(maxWait, undefined, { signal: timer.signal }).catch(() => undefined),
+    ]);
     timer.abort();
   }
 }

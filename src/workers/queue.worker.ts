@@ -83,15 +83,21 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
         new PeriodicTask('stale recovery', o.staleCheckInterval, () => this.recoverStale(), this.logger),
       );
       if (this.executions.external().length > 0) {
-        this.maintenance.push(new PeriodicTask('reconcile', o.reconcileInterval, () => this.reconcile(), this.logger));
+        this.maintenance.push(
+          new PeriodicTask('reconcile', o.reconcileInterval, () => this.reconcile(), this.logger),
+        );
       }
       if (o.cleanup.retention !== undefined) {
-        this.maintenance.push(new PeriodicTask('cleanup', o.cleanup.interval, () => this.cleanup(), this.logger));
+        this.maintenance.push(
+          new PeriodicTask('cleanup', o.cleanup.interval, () => this.cleanup(), this.logger),
+        );
       }
       for (const task of this.maintenance) task.start();
     }
     this.loop = this.claimLoop();
-    this.logger.log(`Worker ${o.workerId} started (concurrency ${o.concurrency}, queues ${o.queues?.join(', ') ?? 'all'})`);
+    this.logger.log(
+      `Worker ${o.workerId} started (concurrency ${o.concurrency}, queues ${o.queues?.join(', ') ?? 'all'})`,
+    );
   }
 
   /** Stop claiming new records; running ones go on. */
@@ -112,7 +118,10 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
     this.wake?.();
     // A claim stuck on an unreachable backend must not hold shutdown hostage.
     const timer = new AbortController();
-    await Promise.race([this.loop, sleep(this.options.shutdownTimeout, undefined, { signal: timer.signal }).catch(() => undefined)]);
+    await Promise.race([
+      this.loop,
+      sleep(this.options.shutdownTimeout, undefined, { signal: timer.signal }).catch(() => undefined),
+    ]);
     timer.abort();
   }
 
@@ -204,13 +213,20 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
     if (free <= 0) return { claimed: 0, full: true };
     const executionBackends = this.executions.inProcess().map((backend) => backend.name);
     const caps = this.options.queueConcurrency;
-    const capped = Object.keys(caps).filter((queue) => !this.options.queues || this.options.queues.includes(queue));
+    const capped = Object.keys(caps).filter(
+      (queue) => !this.options.queues || this.options.queues.includes(queue),
+    );
     let claimed = 0;
     let remaining = free;
     for (const queue of capped) {
       const room = Math.min(remaining, caps[queue]! - (this.activePerQueue.get(queue) ?? 0));
       if (room <= 0) continue;
-      const records = await this.backend.claimMany({ limit: room, queues: [queue], executionBackends, workerId: this.workerId });
+      const records = await this.backend.claimMany({
+        limit: room,
+        queues: [queue],
+        executionBackends,
+        workerId: this.workerId,
+      });
       records.forEach((record) => this.launch(record));
       claimed += records.length;
       remaining -= records.length;
@@ -285,13 +301,19 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
       const taskName = current?.taskName;
       this.runner.abort(
         id,
-        current?.status === 'cancelled' ? new TaskCancelledError('Task was cancelled', { taskId: id, taskName }) : new ClaimLostError(id, taskName),
+        current?.status === 'cancelled'
+          ? new TaskCancelledError('Task was cancelled', { taskId: id, taskName })
+          : new ClaimLostError(id, taskName),
       );
     }
   }
 
   private async recoverStale(): Promise<void> {
-    const lease = await this.backend.acquireLease('stale-recovery', this.workerId, this.options.staleCheckInterval * 2);
+    const lease = await this.backend.acquireLease(
+      'stale-recovery',
+      this.workerId,
+      this.options.staleCheckInterval * 2,
+    );
     if (!lease) return;
     const result = await this.backend.requeueStaleRunning({
       staleAfter: this.options.staleAfter,
@@ -313,7 +335,8 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
         message: record.error ?? 'Task heartbeat stale',
       });
     }
-    for (const queue of new Set(result.requeued.map((record) => record.queue))) await this.backend.notifyNewTask(queue);
+    for (const queue of new Set(result.requeued.map((record) => record.queue)))
+      await this.backend.notifyNewTask(queue);
   }
 
   private async reconcile(): Promise<void> {
@@ -332,7 +355,8 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
   private async cleanup(): Promise<void> {
     const retention = this.options.cleanup.retention;
     if (retention === undefined) return;
-    if (!(await this.backend.acquireLease('cleanup', this.workerId, this.options.cleanup.interval * 2))) return;
+    if (!(await this.backend.acquireLease('cleanup', this.workerId, this.options.cleanup.interval * 2)))
+      return;
     const removed = await this.backend.cleanupTerminal(new Date(Date.now() - retention));
     if (removed > 0) this.logger.log(`Cleanup removed ${removed} terminal record(s)`);
   }

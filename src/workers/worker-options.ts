@@ -3,7 +3,9 @@ import { randomUUID } from 'node:crypto';
 import type { WorkerOptions } from '../options/queues-module-options.js';
 
 /** Worker options with every default applied. */
-export type ResolvedWorkerOptions = Required<Omit<WorkerOptions, 'queues' | 'queueConcurrency' | 'cleanup'>> & {
+export type ResolvedWorkerOptions = Required<
+  Omit<WorkerOptions, 'queues' | 'queueConcurrency' | 'cleanup'>
+> & {
   queues: string[] | undefined;
   queueConcurrency: Record<string, number>;
   cleanup: { interval: number; retention: number | undefined };

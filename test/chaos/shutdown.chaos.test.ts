@@ -9,40 +9,46 @@ import { createQueuesApp } from '../support/app.js';
 import { ThrowawayRedis, freePort } from './support/throwaway-redis.js';
 
 describe('shutdown with the backend unreachable', () => {
-  test('app.close() returns within shutdownTimeout plus a margin; the running task is aborted and released', { timeout: 60_000 }, async () => {
-    let aborted = false;
-    @Injectable()
-    class Long {
-      @Task('long.run')
-      async run(@TaskCtx() ctx: TaskExecutionContext) {
-        await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }));
-        aborted = true;
+  test(
+    'app.close() returns within shutdownTimeout plus a margin; the running task is aborted and released',
+    { timeout: 60_000 },
+    async () => {
+      let aborted = false;
+      @Injectable()
+      class Long {
+        @Task('long.run')
+        async run(@TaskCtx() ctx: TaskExecutionContext) {
+          await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }));
+          aborted = true;
+        }
       }
-    }
-    const redis = new ThrowawayRedis(await freePort());
-    await redis.start();
-    const config = { type: 'redis' as const, url: redis.url, keyPrefix: 'shutdown' };
-    const app = await createQueuesApp([Long], { queueBackend: config, worker: { shutdownTimeout: 1_000 } });
-    const record = await app.get(QueueService).enqueue('long.run');
-    for (let i = 0; i < 200 && (await app.get(QueueService).getTask(record.id))!.status !== 'running'; i++) await sleep(10);
-    await redis.stop();
-    const started = Date.now();
-    await app.close();
-    const took = Date.now() - started;
-    console.log(`[chaos] shutdown with Redis down: close() took ${took} ms (shutdownTimeout 1000 ms)`);
-    assert.ok(took < 1_000 + 8_000, `close() took ${took} ms`);
-    assert.equal(aborted, true, 'the running task never saw its AbortSignal');
-    // Back up: the record is released (heartbeat cleared) or still running with a stale heartbeat; either way
-    // stale recovery hands it to the next worker.
-    await redis.start();
-    const backend = new RedisQueueBackend(config);
-    await backend.open();
-    const left = (await backend.getTask(record.id))!;
-    assert.equal(left.status, 'running');
-    const recovered = await backend.requeueStaleRunning({ staleAfter: 60_000 });
-    const requeuedOrFailed = [...recovered.requeued, ...recovered.failed].map((r) => r.id);
-    if (left.heartbeatAt === null) assert.ok(requeuedOrFailed.includes(record.id), 'a released record is recovered at once');
-    await backend.close();
-    await redis.stop();
-  });
+      const redis = new ThrowawayRedis(await freePort());
+      await redis.start();
+      const config = { type: 'redis' as const, url: redis.url, keyPrefix: 'shutdown' };
+      const app = await createQueuesApp([Long], { queueBackend: config, worker: { shutdownTimeout: 1_000 } });
+      const record = await app.get(QueueService).enqueue('long.run');
+      for (let i = 0; i < 200 && (await app.get(QueueService).getTask(record.id))!.status !== 'running'; i++)
+        await sleep(10);
+      await redis.stop();
+      const started = Date.now();
+      await app.close();
+      const took = Date.now() - started;
+      console.log(`[chaos] shutdown with Redis down: close() took ${took} ms (shutdownTimeout 1000 ms)`);
+      assert.ok(took < 1_000 + 8_000, `close() took ${took} ms`);
+      assert.equal(aborted, true, 'the running task never saw its AbortSignal');
+      // Back up: the record is released (heartbeat cleared) or still running with a stale heartbeat; either way
+      // stale recovery hands it to the next worker.
+      await redis.start();
+      const backend = new RedisQueueBackend(config);
+      await backend.open();
+      const left = (await backend.getTask(record.id))!;
+      assert.equal(left.status, 'running');
+      const recovered = await backend.requeueStaleRunning({ staleAfter: 60_000 });
+      const requeuedOrFailed = [...recovered.requeued, ...recovered.failed].map((r) => r.id);
+      if (left.heartbeatAt === null)
+        assert.ok(requeuedOrFailed.includes(record.id), 'a released record is recovered at once');
+      await backend.close();
+      await redis.stop();
+    },
+  );
 });

@@ -31,7 +31,8 @@ export function describeQueueBackendConformance(
     const rec = (fields: Partial<NewRecordFields> = {}, now?: Date): QueuedTaskRecord =>
       newTaskRecord({ taskName: 'conf.task', queue, ...fields }, now);
     const put = (fields: Partial<NewRecordFields> = {}) => backend.enqueue(rec(fields));
-    const claimOne = async (workerId = W) => (await backend.claimMany({ limit: 1, queues: [queue], workerId }))[0];
+    const claimOne = async (workerId = W) =>
+      (await backend.claimMany({ limit: 1, queues: [queue], workerId }))[0];
 
     beforeEach(async () => {
       backend = await factory();
@@ -46,7 +47,11 @@ export function describeQueueBackendConformance(
 
     describe('enqueue and read', () => {
       test('a due record is pending, a future one scheduled; reads are copies', async () => {
-        const due = await put({ args: [1, { a: 'ü😀' }], kwargs: { k: [true, null] }, metadata: { m: { n: 1.5 } } });
+        const due = await put({
+          args: [1, { a: 'ü😀' }],
+          kwargs: { k: [true, null] },
+          metadata: { m: { n: 1.5 } },
+        });
         assert.equal(due.status, 'pending');
         const later = await put({ scheduledAt: new Date(Date.now() + 60_000) });
         assert.equal(later.status, 'scheduled');
@@ -66,7 +71,12 @@ export function describeQueueBackendConformance(
       });
 
       test('empty and nested JSON payloads round-trip', async () => {
-        const payload = { list: [], obj: {}, deep: { a: [{ b: [1, 'two', false, null] }] }, text: 'line\nbreak "quoted" \\ back' };
+        const payload = {
+          list: [],
+          obj: {},
+          deep: { a: [{ b: [1, 'two', false, null] }] },
+          text: 'line\nbreak "quoted" \\ back',
+        };
         const stored = await put({ args: [payload, [], ''], kwargs: {}, metadata: {} });
         const read = (await backend.getTask(stored.id))!;
         assert.deepEqual(read.args, [payload, [], '']);
@@ -87,7 +97,11 @@ export function describeQueueBackendConformance(
         const key = `k:${randomUUID()}`;
         const first = await put({ key });
         await backend.cancelTask(first.id);
-        assert.equal((await backend.getTaskByKey(key))!.id, first.id, 'terminal holder still readable by key');
+        assert.equal(
+          (await backend.getTaskByKey(key))!.id,
+          first.id,
+          'terminal holder still readable by key',
+        );
         const second = await put({ key });
         assert.notEqual(second.id, first.id);
         assert.equal((await backend.getTaskByKey(key))!.id, second.id);
@@ -106,9 +120,17 @@ export function describeQueueBackendConformance(
 
       test('enqueueMany keeps input order and dedup semantics', async () => {
         const key = `many:${randomUUID()}`;
-        const specs = [rec({ args: [0] }), rec({ args: [1], key }), rec({ args: [2] }), rec({ args: [3], key })];
+        const specs = [
+          rec({ args: [0] }),
+          rec({ args: [1], key }),
+          rec({ args: [2] }),
+          rec({ args: [3], key }),
+        ];
         const stored = await backend.enqueueMany(specs);
-        assert.deepEqual(stored.map((r) => r.args[0]), [0, 1, 2, 1]);
+        assert.deepEqual(
+          stored.map((r) => r.args[0]),
+          [0, 1, 2, 1],
+        );
         assert.equal(stored[3]!.id, stored[1]!.id);
         assert.equal((await backend.getStatistics({ queue })).total, 3);
         assert.deepEqual(await backend.enqueueMany([]), []);
@@ -123,7 +145,10 @@ export function describeQueueBackendConformance(
         await backend.enqueue(rec({ args: ['high-early'], priority: 5 }, new Date(t - 2000)));
         await backend.enqueue(rec({ args: ['negative'], priority: -1 }, new Date(t - 4000)));
         const claimed = await backend.claimMany({ limit: 10, queues: [queue], workerId: W });
-        assert.deepEqual(claimed.map((r) => r.args[0]), ['high-early', 'high-late', 'low', 'negative']);
+        assert.deepEqual(
+          claimed.map((r) => r.args[0]),
+          ['high-early', 'high-late', 'low', 'negative'],
+        );
         for (const record of claimed) {
           assert.equal(record.status, 'running');
           assert.equal(record.workerId, W);
@@ -140,7 +165,10 @@ export function describeQueueBackendConformance(
         await backend.enqueue(rec({ args: ['waiting'] }, new Date(t - 1000)));
         await backend.failTask(first.id, 'boom', { expectedRetryCount: 0 });
         const order = await backend.claimMany({ limit: 5, queues: [queue], workerId: W });
-        assert.deepEqual(order.map((r) => r.args[0]), ['waiting', 'first']);
+        assert.deepEqual(
+          order.map((r) => r.args[0]),
+          ['waiting', 'first'],
+        );
       });
 
       test('queue and execution backend filters', async () => {
@@ -148,12 +176,31 @@ export function describeQueueBackendConformance(
         await put({ args: ['local'] });
         await put({ args: ['remote'], executionBackend: 'cloudrun' });
         await backend.enqueue(newTaskRecord({ taskName: 'conf.task', queue: other, args: ['other'] }));
-        const local = await backend.claimMany({ limit: 10, queues: [queue], executionBackends: ['local'], workerId: W });
-        assert.deepEqual(local.map((r) => r.args[0]), ['local']);
-        const remote = await backend.claimMany({ limit: 10, queues: [queue, other], executionBackends: ['cloudrun'], workerId: W });
-        assert.deepEqual(remote.map((r) => r.args[0]), ['remote']);
+        const local = await backend.claimMany({
+          limit: 10,
+          queues: [queue],
+          executionBackends: ['local'],
+          workerId: W,
+        });
+        assert.deepEqual(
+          local.map((r) => r.args[0]),
+          ['local'],
+        );
+        const remote = await backend.claimMany({
+          limit: 10,
+          queues: [queue, other],
+          executionBackends: ['cloudrun'],
+          workerId: W,
+        });
+        assert.deepEqual(
+          remote.map((r) => r.args[0]),
+          ['remote'],
+        );
         const rest = await backend.claimMany({ limit: 10, queues: [other], workerId: W });
-        assert.deepEqual(rest.map((r) => r.args[0]), ['other']);
+        assert.deepEqual(
+          rest.map((r) => r.args[0]),
+          ['other'],
+        );
       });
 
       test('scheduled records are not claimable until due', async () => {
@@ -198,7 +245,9 @@ export function describeQueueBackendConformance(
 
       test('RACE: claimTask of one record by many claimers succeeds once', async () => {
         const record = await put();
-        const results = await Promise.all(Array.from({ length: 16 }, (_, i) => backend.claimTask(record.id, { workerId: `w${i}` })));
+        const results = await Promise.all(
+          Array.from({ length: 16 }, (_, i) => backend.claimTask(record.id, { workerId: `w${i}` })),
+        );
         assert.equal(results.filter(Boolean).length, 1);
       });
     });
@@ -208,7 +257,11 @@ export function describeQueueBackendConformance(
         const record = await put();
         assert.equal(await backend.completeTask(record.id, 1), null, 'pending cannot complete');
         const claimed = (await claimOne())!;
-        assert.equal(await backend.completeTask(claimed.id, 1, { expectedRetryCount: 1 }), null, 'wrong fence');
+        assert.equal(
+          await backend.completeTask(claimed.id, 1, { expectedRetryCount: 1 }),
+          null,
+          'wrong fence',
+        );
         const done = await backend.completeTask(claimed.id, { ok: true }, { expectedRetryCount: 0 });
         assert.equal(done?.status, 'completed');
         assert.deepEqual(done?.result, { ok: true });
@@ -298,7 +351,11 @@ export function describeQueueBackendConformance(
             backend.failTask(claimed.id, 'failed', { retry: false, expectedRetryCount: 0 }),
             backend.cancelTask(claimed.id),
           ]);
-          assert.equal(outcomes.filter(Boolean).length, 1, `round ${round}: ${outcomes.map((o) => o?.status).join(',')}`);
+          assert.equal(
+            outcomes.filter(Boolean).length,
+            1,
+            `round ${round}: ${outcomes.map((o) => o?.status).join(',')}`,
+          );
           const final = (await backend.getTask(claimed.id))!;
           assert.equal(final.status, outcomes.find(Boolean)!.status);
         }
@@ -307,9 +364,15 @@ export function describeQueueBackendConformance(
       test('patchMetadata merges into a running record', async () => {
         await put({ metadata: { keep: 1 } });
         const claimed = (await claimOne())!;
-        assert.equal(await backend.patchMetadata(claimed.id, { progress: { current: 1 } }, { expectedRetryCount: 0 }), true);
+        assert.equal(
+          await backend.patchMetadata(claimed.id, { progress: { current: 1 } }, { expectedRetryCount: 0 }),
+          true,
+        );
         assert.equal(await backend.patchMetadata(claimed.id, { x: 1 }, { expectedRetryCount: 5 }), false);
-        assert.deepEqual((await backend.getTask(claimed.id))!.metadata, { keep: 1, progress: { current: 1 } });
+        assert.deepEqual((await backend.getTask(claimed.id))!.metadata, {
+          keep: 1,
+          progress: { current: 1 },
+        });
       });
     });
 
@@ -365,8 +428,14 @@ export function describeQueueBackendConformance(
         assert.equal(fresh.requeued.length + fresh.failed.length, 0, 'fresh heartbeats are not stale');
         await sleep(60);
         const result = await backend.requeueStaleRunning({ staleAfter: 20 });
-        assert.deepEqual(result.requeued.map((r) => r.id), [withRetry.id]);
-        assert.deepEqual(result.failed.map((r) => r.id), [noRetry.id]);
+        assert.deepEqual(
+          result.requeued.map((r) => r.id),
+          [withRetry.id],
+        );
+        assert.deepEqual(
+          result.failed.map((r) => r.id),
+          [noRetry.id],
+        );
         const requeued = (await backend.getTask(withRetry.id))!;
         assert.equal(requeued.status, 'pending');
         assert.equal(requeued.retryCount, 1);
@@ -380,21 +449,39 @@ export function describeQueueBackendConformance(
         await put({ maxRetries: 3, args: ['released'] });
         const claimed = await backend.claimMany({ limit: 2, queues: [queue], workerId: W });
         await backend.nullHeartbeats(claimed.map((r) => ({ id: r.id, expectedRetryCount: 0 })));
-        const result = await backend.requeueStaleRunning({ staleAfter: 60_000, failTaskNames: ['conf.no_requeue'] });
-        assert.deepEqual(result.failed.map((r) => r.taskName), ['conf.no_requeue']);
-        assert.deepEqual(result.requeued.map((r) => r.args[0]), ['released']);
+        const result = await backend.requeueStaleRunning({
+          staleAfter: 60_000,
+          failTaskNames: ['conf.no_requeue'],
+        });
+        assert.deepEqual(
+          result.failed.map((r) => r.taskName),
+          ['conf.no_requeue'],
+        );
+        assert.deepEqual(
+          result.requeued.map((r) => r.args[0]),
+          ['released'],
+        );
       });
 
       test('stale recovery covers every queue and fences the old attempt', async () => {
-        const other = await backend.enqueue(newTaskRecord({ taskName: 'conf.task', queue: `${queue}_x`, maxRetries: 1 }));
+        const other = await backend.enqueue(
+          newTaskRecord({ taskName: 'conf.task', queue: `${queue}_x`, maxRetries: 1 }),
+        );
         const [claimed] = await backend.claimMany({ limit: 1, queues: [`${queue}_x`], workerId: W });
         await backend.nullHeartbeats([{ id: claimed!.id, expectedRetryCount: 0 }]);
         const result = await backend.requeueStaleRunning({ staleAfter: 60_000 });
         assert.ok(result.requeued.some((r) => r.id === other.id));
         const [again] = await backend.claimMany({ limit: 1, queues: [`${queue}_x`], workerId: 'worker-b' });
         assert.equal(again!.retryCount, 1);
-        assert.equal(await backend.completeTask(other.id, 'late', { expectedRetryCount: 0 }), null, 'old attempt is fenced off');
-        assert.equal((await backend.completeTask(other.id, 'new', { expectedRetryCount: 1 }))?.status, 'completed');
+        assert.equal(
+          await backend.completeTask(other.id, 'late', { expectedRetryCount: 0 }),
+          null,
+          'old attempt is fenced off',
+        );
+        assert.equal(
+          (await backend.completeTask(other.id, 'new', { expectedRetryCount: 1 }))?.status,
+          'completed',
+        );
       });
 
       test('countRunning counts running records, per task', async () => {
@@ -407,7 +494,7 @@ export function describeQueueBackendConformance(
         assert.ok((await backend.countRunning()) >= 3);
       });
 
-      test('releaseKey frees a running record\'s key for a successor', async () => {
+      test("releaseKey frees a running record's key for a successor", async () => {
         const key = `rel:${randomUUID()}`;
         await put({ key });
         const claimed = (await claimOne())!;
@@ -428,18 +515,27 @@ export function describeQueueBackendConformance(
         const reserved = await backend.setExecutionRef(record.id, 'reserving:1', { expectedRef: null });
         assert.equal(reserved?.executionRef, 'reserving:1');
         assert.equal(await backend.setExecutionRef(record.id, 'reserving:2', { expectedRef: null }), null);
-        assert.equal((await backend.setExecutionRef(record.id, 'exec-1', { expectedRef: 'reserving:1' }))?.executionRef, 'exec-1');
+        assert.equal(
+          (await backend.setExecutionRef(record.id, 'exec-1', { expectedRef: 'reserving:1' }))?.executionRef,
+          'exec-1',
+        );
         const external = await backend.listRunningExternal();
         assert.ok(external.some((r) => r.id === record.id));
         await backend.cancelTask(record.id);
-        assert.equal(await backend.setExecutionRef(record.id, 'exec-2'), null, 'terminal records take no ref');
+        assert.equal(
+          await backend.setExecutionRef(record.id, 'exec-2'),
+          null,
+          'terminal records take no ref',
+        );
         assert.ok(!(await backend.listRunningExternal()).some((r) => r.id === record.id));
       });
 
       test('RACE: one of many reservations wins', async () => {
         const record = await put({ executionBackend: 'cloudrun' });
         const results = await Promise.all(
-          Array.from({ length: 10 }, (_, i) => backend.setExecutionRef(record.id, `reserving:${i}`, { expectedRef: null })),
+          Array.from({ length: 10 }, (_, i) =>
+            backend.setExecutionRef(record.id, `reserving:${i}`, { expectedRef: null }),
+          ),
         );
         assert.equal(results.filter(Boolean).length, 1);
       });
@@ -447,11 +543,18 @@ export function describeQueueBackendConformance(
       test('setExecutionBackend moves a record and clears its ref', async () => {
         const record = await put({ executionBackend: 'cloudrun' });
         await backend.setExecutionRef(record.id, 'reserving:x', { expectedRef: null });
-        const moved = (await backend.setExecutionBackend(record.id, 'local', { executionProfile: 'fallback' }))!;
+        const moved = (await backend.setExecutionBackend(record.id, 'local', {
+          executionProfile: 'fallback',
+        }))!;
         assert.equal(moved.executionBackend, 'local');
         assert.equal(moved.executionRef, null);
         assert.equal(moved.executionProfile, 'fallback');
-        const claimed = await backend.claimMany({ limit: 1, queues: [queue], executionBackends: ['local'], workerId: W });
+        const claimed = await backend.claimMany({
+          limit: 1,
+          queues: [queue],
+          executionBackends: ['local'],
+          workerId: W,
+        });
         assert.equal(claimed[0]?.id, record.id);
       });
 
@@ -461,7 +564,10 @@ export function describeQueueBackendConformance(
         await put({ args: ['later'], scheduledAt: new Date(Date.now() + 60_000) });
         await put({ args: ['remote'], executionBackend: 'cloudrun' });
         const due = await backend.listPending({ queues: [queue], executionBackends: ['local'] });
-        assert.deepEqual(due.map((r) => r.args[0]), ['p9', 'p0']);
+        assert.deepEqual(
+          due.map((r) => r.args[0]),
+          ['p9', 'p0'],
+        );
         const all = await backend.listPending({ queues: [queue], dueOnly: false, limit: 10 });
         assert.equal(all.length, 4);
         assert.equal((await backend.listPending({ queues: [queue], limit: 1 })).length, 1);
@@ -480,12 +586,25 @@ export function describeQueueBackendConformance(
         const running = (await claimOne())!;
         await backend.completeTask(running.id, null);
         const stats = await backend.getStatistics({ queue });
-        assert.deepEqual(stats, { pending: 1, scheduled: 1, running: 0, completed: 1, failed: 0, cancelled: 1, total: 4 });
+        assert.deepEqual(stats, {
+          pending: 1,
+          scheduled: 1,
+          running: 0,
+          completed: 1,
+          failed: 0,
+          cancelled: 1,
+          total: 4,
+        });
         const overall = await backend.getStatistics();
         assert.ok(overall.total >= 5);
         assert.equal(
           overall.total,
-          overall.pending + overall.scheduled + overall.running + overall.completed + overall.failed + overall.cancelled,
+          overall.pending +
+            overall.scheduled +
+            overall.running +
+            overall.completed +
+            overall.failed +
+            overall.cancelled,
         );
       });
 
@@ -498,10 +617,16 @@ export function describeQueueBackendConformance(
           await sleep(15);
         }
         const all = await backend.listCompletedByTask(task, { limit: 10 });
-        assert.deepEqual(all.map((r) => r.result), [2, 1, 0]);
+        assert.deepEqual(
+          all.map((r) => r.result),
+          [2, 1, 0],
+        );
         assert.equal((await backend.listCompletedByTask(task, { limit: 2 })).length, 2);
         const since = await backend.listCompletedByTask(task, { since: all[0]!.completedAt! });
-        assert.deepEqual(since.map((r) => r.result), [2]);
+        assert.deepEqual(
+          since.map((r) => r.result),
+          [2],
+        );
       });
 
       test('cleanupTerminal deletes only terminal records older than the cutoff', async () => {
@@ -521,9 +646,12 @@ export function describeQueueBackendConformance(
       });
 
       test('iterAll streams every record in chunks', async () => {
-        const ids = new Set((await backend.enqueueMany(Array.from({ length: 25 }, () => rec()))).map((r) => r.id));
+        const ids = new Set(
+          (await backend.enqueueMany(Array.from({ length: 25 }, () => rec()))).map((r) => r.id),
+        );
         const seen = new Set<string>();
-        for await (const record of backend.iterAll({ chunkSize: 7 })) if (ids.has(record.id)) seen.add(record.id);
+        for await (const record of backend.iterAll({ chunkSize: 7 }))
+          if (ids.has(record.id)) seen.add(record.id);
         assert.equal(seen.size, 25);
       });
     });
@@ -536,7 +664,9 @@ export function describeQueueBackendConformance(
         assert.equal(await backend.acquireLease(name, 'a', 150), true);
         await sleep(200);
         assert.equal(await backend.acquireLease(name, 'b', 150), true);
-        const concurrent = await Promise.all(['x', 'y', 'z', 'w'].map((owner) => backend.acquireLease(`${name}_r`, owner, 5_000)));
+        const concurrent = await Promise.all(
+          ['x', 'y', 'z', 'w'].map((owner) => backend.acquireLease(`${name}_r`, owner, 5_000)),
+        );
         assert.equal(concurrent.filter(Boolean).length, 1);
       });
 

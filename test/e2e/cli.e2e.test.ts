@@ -15,10 +15,20 @@ const dir = mkdtempSync(path.join(tmpdir(), 'cli-'));
 const db = path.join(dir, 'queue.sqlite');
 const ledger = path.join(dir, 'ledger.txt');
 
-function runCli(args: string[], env: Record<string, string | undefined>): Promise<{ code: number | null; stderr: string; stdout: string }> {
+function runCli(
+  args: string[],
+  env: Record<string, string | undefined>,
+): Promise<{ code: number | null; stderr: string; stdout: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [cli, ...args], {
-      env: { ...process.env, CLI_DB: db, CLI_LEDGER: ledger, NESTJS_QUEUES_TASK_ID: undefined, NESTJS_QUEUES_APP_MODULE: undefined, ...env },
+      env: {
+        ...process.env,
+        CLI_DB: db,
+        CLI_LEDGER: ledger,
+        NESTJS_QUEUES_TASK_ID: undefined,
+        NESTJS_QUEUES_APP_MODULE: undefined,
+        ...env,
+      },
     });
     let stderr = '';
     let stdout = '';
@@ -35,8 +45,10 @@ describe('nestjs-queues run-task (spawned, on SQLite)', () => {
     await backend.open();
   });
   after(() => backend.close());
-  const put = async (taskName: string, fields: Record<string, unknown> = {}) => (await backend.enqueue(newTaskRecord({ taskName, executionBackend: 'cloudrun', ...fields }))).id;
-  const runTask = (taskId: string | undefined, module: string | undefined = appModule) => runCli(['run-task'], { NESTJS_QUEUES_TASK_ID: taskId, NESTJS_QUEUES_APP_MODULE: module });
+  const put = async (taskName: string, fields: Record<string, unknown> = {}) =>
+    (await backend.enqueue(newTaskRecord({ taskName, executionBackend: 'cloudrun', ...fields }))).id;
+  const runTask = (taskId: string | undefined, module: string | undefined = appModule) =>
+    runCli(['run-task'], { NESTJS_QUEUES_TASK_ID: taskId, NESTJS_QUEUES_APP_MODULE: module });
 
   test('exit codes 2, 3 and 8 come before any boot', async () => {
     assert.equal((await runTask(undefined)).code, 2);
@@ -44,7 +56,15 @@ describe('nestjs-queues run-task (spawned, on SQLite)', () => {
     const missing = await runTask('00000000-0000-4000-8000-000000000000', path.join(dir, 'nope.js'));
     assert.equal(missing.code, 8);
     assert.match(missing.stderr, /App module file not found/);
-    assert.equal((await runTask('00000000-0000-4000-8000-000000000000', `${path.join(here, 'support/cli-app.module.js')}#Nope`)).code, 8);
+    assert.equal(
+      (
+        await runTask(
+          '00000000-0000-4000-8000-000000000000',
+          `${path.join(here, 'support/cli-app.module.js')}#Nope`,
+        )
+      ).code,
+      8,
+    );
   });
 
   test('4 missing record, 5 unknown task, 6 claim lost', async () => {

@@ -88,7 +88,10 @@ describe('cloudrun execution backend against a local Cloud Run gRPC server', () 
     assert.equal(execution.timeoutSeconds, 600);
     assert.equal(stored.status, 'pending', 'dispatch does not claim locally');
     const heavy = await dispatched((await queues.enqueue('remote.heavy')).id);
-    assert.equal(server.executions.get(heavy.executionRef!)!.job, 'projects/demo/locations/europe-west1/jobs/queue-worker-heavy');
+    assert.equal(
+      server.executions.get(heavy.executionRef!)!.job,
+      'projects/demo/locations/europe-west1/jobs/queue-worker-heavy',
+    );
     // success: the container finishes it, the execution succeeds, reconcile leaves the completed record alone
     const done = await container(record.id);
     assert.equal(done?.status, 'completed');
@@ -107,7 +110,11 @@ describe('cloudrun execution backend against a local Cloud Run gRPC server', () 
     assert.equal(retried.status, 'pending');
     assert.equal(retried.retryCount, 1);
     assert.match(retried.error ?? '', /container exited with code 137/);
-    assert.equal(await cloudrun.reconcile(runner, first), null, 'reconciling the same failure again consumes nothing');
+    assert.equal(
+      await cloudrun.reconcile(runner, first),
+      null,
+      'reconciling the same failure again consumes nothing',
+    );
     assert.equal((await backend.getTask(record.id))!.retryCount, 1);
     const second = await dispatched(record.id);
     assert.notEqual(second.executionRef, first.executionRef);
@@ -137,7 +144,11 @@ describe('cloudrun execution backend against a local Cloud Run gRPC server', () 
     const stored = await dispatched(record.id);
     server.failNextGetExecution = 14; // UNAVAILABLE
     assert.equal(await cloudrun.reconcile(runner, stored), null);
-    assert.equal((await backend.getTask(record.id))!.executionRef, stored.executionRef, 'a transient error changed the record');
+    assert.equal(
+      (await backend.getTask(record.id))!.executionRef,
+      stored.executionRef,
+      'a transient error changed the record',
+    );
     server.executions.delete(stored.executionRef!);
     const retried = (await cloudrun.reconcile(runner, stored))!;
     assert.equal(retried.retryCount, 1);
@@ -146,11 +157,14 @@ describe('cloudrun execution backend against a local Cloud Run gRPC server', () 
 
   test('when RunJob fails before a remote run owns the record, it falls back to local and runs here', async () => {
     // Earlier tests leave records in line for another dispatch; cancel them so this RunJob failure is ours.
-    for await (const left of backend.iterAll()) if (left.status === 'pending' || left.status === 'scheduled') await backend.cancelTask(left.id);
+    for await (const left of backend.iterAll())
+      if (left.status === 'pending' || left.status === 'scheduled') await backend.cancelTask(left.id);
     const runsBefore = ran;
     server.failRunJob = 7; // PERMISSION_DENIED
     const record = await queues.enqueue('remote.work', [6]);
-    const done = await queues.waitFor(record.id, { timeout: 5_000, pollInterval: 20 }).finally(() => (server.failRunJob = undefined));
+    const done = await queues
+      .waitFor(record.id, { timeout: 5_000, pollInterval: 20 })
+      .finally(() => (server.failRunJob = undefined));
     assert.equal(done.status, 'completed');
     assert.equal(done.executionBackend, 'local');
     assert.equal(done.executionRef, null);
@@ -161,12 +175,19 @@ describe('cloudrun execution backend against a local Cloud Run gRPC server', () 
     await app.get((await import('../../src/workers/queue.worker.js')).QueueWorker).stopClaiming();
     const record = await queues.enqueue('remote.work', [7]);
     const before = server.runRequests.length;
-    const results = await Promise.all([cloudrun.dispatch(runner, record), cloudrun.dispatch(runner, record), cloudrun.dispatch(runner, record)]);
+    const results = await Promise.all([
+      cloudrun.dispatch(runner, record),
+      cloudrun.dispatch(runner, record),
+      cloudrun.dispatch(runner, record),
+    ]);
     assert.equal(results.filter(Boolean).length, 1);
     assert.equal(server.runRequests.length - before, 1);
   });
 
   test('a profile without a job is a clear configuration error', () => {
-    assert.throws(() => cloudrun.jobFor({ executionProfile: 'gpu', taskName: 'remote.gpu' }), /no job for profile "gpu" \(task remote.gpu\); profiles: heavy/);
+    assert.throws(
+      () => cloudrun.jobFor({ executionProfile: 'gpu', taskName: 'remote.gpu' }),
+      /no job for profile "gpu" \(task remote.gpu\); profiles: heavy/,
+    );
   });
 });

@@ -109,24 +109,49 @@ describe('QueuesModule on the memory backend (e2e)', () => {
     );
     const record = await queues.enqueue('ctx.echo', ['hi'], { kwargs: { mode: 'x' } });
     const done = await queues.waitFor(record.id, { timeout: 3_000 });
-    assert.deepEqual(done.result, { value: 'hi', id: record.id, same: true, attempt: 1, kwargs: { mode: 'x' } });
+    assert.deepEqual(done.result, {
+      value: 'hi',
+      id: record.id,
+      same: true,
+      attempt: 1,
+      kwargs: { mode: 'x' },
+    });
     const types = (await seen).map((e) => e.type);
-    assert.deepEqual(types, ['task.enqueued', 'task.started', 'task.progress', 'task.progress', 'task.log', 'task.completed']);
+    assert.deepEqual(types, [
+      'task.enqueued',
+      'task.started',
+      'task.progress',
+      'task.progress',
+      'task.log',
+      'task.completed',
+    ]);
     const progress = (await seen).filter((e) => e.type === 'task.progress');
     assert.equal(progress[0]!.progressPercent, 50);
     assert.equal(progress[1]!.progressPercent, 100);
     const sequences = (await seen).map((e) => e.sequence);
-    assert.deepEqual(sequences, [...sequences].sort((a, b) => a - b));
+    assert.deepEqual(
+      sequences,
+      [...sequences].sort((a, b) => a - b),
+    );
   });
 
   test('retries with backoff, then succeeds; failed events say willRetry', async () => {
-    const failures = firstValueFrom(events.ofType('task.failed').pipe(filter((e) => e.taskName === 'flaky'), take(2), toArray()));
+    const failures = firstValueFrom(
+      events.ofType('task.failed').pipe(
+        filter((e) => e.taskName === 'flaky'),
+        take(2),
+        toArray(),
+      ),
+    );
     const record = await queues.enqueue('flaky', ['k1']);
     const done = await queues.waitFor(record.id, { timeout: 5_000 });
     assert.equal(done.status, 'completed');
     assert.equal(done.result, 3);
     assert.equal(done.retryCount, 2);
-    assert.deepEqual((await failures).map((e) => e.payload['willRetry']), [true, true]);
+    assert.deepEqual(
+      (await failures).map((e) => e.payload['willRetry']),
+      [true, true],
+    );
   });
 
   test('NonRetryableError fails at once despite retries left', async () => {
@@ -221,10 +246,19 @@ describe('QueuesModule on the memory backend (e2e)', () => {
     await assert.rejects(queues.enqueue('math.add', [() => 1]), TaskSerializationError);
     await assert.rejects(queues.enqueue('math.add', [], { delay: -5 }), QueueConfigurationError);
     await assert.rejects(queues.enqueue('math.add', [], { priority: 1.5 }), /priority: must be an integer/);
-    await assert.rejects(queues.enqueue('math.add', [], { executionBackend: 'nope' }), QueueConfigurationError);
-    await assert.rejects(queues.enqueue('math.add', [], { metadata: { when: new Date() } }), TaskSerializationError);
     await assert.rejects(
-      queues.enqueueMany([{ task: 'math.add', args: [1, 1] }, { task: 'math.add', args: [1n as unknown as number] }]),
+      queues.enqueue('math.add', [], { executionBackend: 'nope' }),
+      QueueConfigurationError,
+    );
+    await assert.rejects(
+      queues.enqueue('math.add', [], { metadata: { when: new Date() } }),
+      TaskSerializationError,
+    );
+    await assert.rejects(
+      queues.enqueueMany([
+        { task: 'math.add', args: [1, 1] },
+        { task: 'math.add', args: [1n as unknown as number] },
+      ]),
       TaskSerializationError,
     );
     assert.deepEqual(await queues.getStatistics(), before);

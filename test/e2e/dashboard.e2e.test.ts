@@ -6,14 +6,24 @@ import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { QueueService, QueuesDashboardModule, QueuesModule, Task, TaskCtx, type TaskExecutionContext } from '../../src/index.js';
+import {
+  QueueService,
+  QueuesDashboardModule,
+  QueuesModule,
+  Task,
+  TaskCtx,
+  type TaskExecutionContext,
+} from '../../src/index.js';
 import { fastWorker } from '../support/app.js';
 
 // Functions passed to page.waitForFunction run in the browser, where `document` exists.
 declare const document: { querySelector(selector: string): { textContent: string | null } | null };
 const CHROMIUM = '/usr/bin/chromium';
 const ci = process.env['CI'] === 'true' || process.env['CI'] === '1';
-const skip = !existsSync(CHROMIUM) && !ci ? 'Chromium is not installed (bash scripts/ensure-chromium.sh); under CI this fails' : false;
+const skip =
+  !existsSync(CHROMIUM) && !ci
+    ? 'Chromium is not installed (bash scripts/ensure-chromium.sh); under CI this fails'
+    : false;
 if (skip) console.error(`\n!!! DASHBOARD BROWSER TEST SKIPPED: ${skip}\n`);
 
 let flakyAttempts = 0;
@@ -47,7 +57,10 @@ describe('dashboard in a real browser (playwright-core + Debian Chromium)', { sk
 
   before(async () => {
     const moduleRef = await Test.createTestingModule({
-      imports: [QueuesModule.forRoot({ worker: fastWorker }), QueuesDashboardModule.register({ allowAnonymous: true })],
+      imports: [
+        QueuesModule.forRoot({ worker: fastWorker }),
+        QueuesDashboardModule.register({ allowAnonymous: true }),
+      ],
       providers: [DashboardTasks],
     }).compile();
     app = moduleRef.createNestApplication({ logger: ['error'] });
@@ -57,7 +70,15 @@ describe('dashboard in a real browser (playwright-core + Debian Chromium)', { sk
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       // Playwright gives every launch a fresh temporary profile; the flags keep Chromium off the closed network.
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     mkdirSync(artifacts, { recursive: true });
   });
@@ -66,34 +87,55 @@ describe('dashboard in a real browser (playwright-core + Debian Chromium)', { sk
     await app?.close();
   });
 
-  test('progress reaches 100 %, a pending task is cancelled and a failed one retried from the page', { timeout: 60_000 }, async () => {
-    const queues = app.get(QueueService);
-    const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
-    await page.goto(url);
-    await page.waitForSelector('[data-testid="stat-total"]');
+  test(
+    'progress reaches 100 %, a pending task is cancelled and a failed one retried from the page',
+    { timeout: 60_000 },
+    async () => {
+      const queues = app.get(QueueService);
+      const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
+      await page.goto(url);
+      await page.waitForSelector('[data-testid="stat-total"]');
 
-    const file = await queues.enqueue('files.process', [6]);
-    await page.waitForSelector(`[data-testid="row-${file.id}"]`);
-    await page.waitForFunction((id) => Number(document.querySelector(`[data-testid="pct-${id}"]`)?.textContent?.replace('%', '')) > 0, file.id);
-    await page.screenshot({ path: path.join(artifacts, 'dashboard-progress.png') });
-    await page.waitForFunction((id) => document.querySelector(`[data-testid="pct-${id}"]`)?.textContent === '100%', file.id, { timeout: 15_000 });
+      const file = await queues.enqueue('files.process', [6]);
+      await page.waitForSelector(`[data-testid="row-${file.id}"]`);
+      await page.waitForFunction(
+        (id) =>
+          Number(document.querySelector(`[data-testid="pct-${id}"]`)?.textContent?.replace('%', '')) > 0,
+        file.id,
+      );
+      await page.screenshot({ path: path.join(artifacts, 'dashboard-progress.png') });
+      await page.waitForFunction(
+        (id) => document.querySelector(`[data-testid="pct-${id}"]`)?.textContent === '100%',
+        file.id,
+        { timeout: 15_000 },
+      );
 
-    const later = await queues.enqueue('mail.later', [], { delay: 60_000 });
-    await page.click(`[data-testid="cancel-${later.id}"]`);
-    await page.waitForFunction((id) => document.querySelector(`[data-testid="status-${id}"]`)?.textContent === 'cancelled', later.id);
-    assert.equal((await queues.getTask(later.id))!.status, 'cancelled');
+      const later = await queues.enqueue('mail.later', [], { delay: 60_000 });
+      await page.click(`[data-testid="cancel-${later.id}"]`);
+      await page.waitForFunction(
+        (id) => document.querySelector(`[data-testid="status-${id}"]`)?.textContent === 'cancelled',
+        later.id,
+      );
+      assert.equal((await queues.getTask(later.id))!.status, 'cancelled');
 
-    const flaky = await queues.enqueue('api.flaky');
-    await queues.waitFor(flaky.id, { timeout: 5_000 });
-    await page.click(`[data-testid="retry-${flaky.id}"]`);
-    await page.waitForFunction((id) => document.querySelector(`[data-testid="status-${id}"]`)?.textContent === 'completed', flaky.id, { timeout: 15_000 });
-    assert.equal((await queues.getTask(flaky.id))!.result, 'ok');
+      const flaky = await queues.enqueue('api.flaky');
+      await queues.waitFor(flaky.id, { timeout: 5_000 });
+      await page.click(`[data-testid="retry-${flaky.id}"]`);
+      await page.waitForFunction(
+        (id) => document.querySelector(`[data-testid="status-${id}"]`)?.textContent === 'completed',
+        flaky.id,
+        { timeout: 15_000 },
+      );
+      assert.equal((await queues.getTask(flaky.id))!.result, 'ok');
 
-    await page.click(`[data-testid="row-${flaky.id}"]`);
-    await page.waitForFunction(() => document.querySelector('[data-testid="detail"]')?.textContent?.includes('task.completed'));
-    await page.screenshot({ path: path.join(artifacts, 'dashboard.png') });
-    assert.equal(await page.textContent('[data-testid="stat-cancelled"]'), '1');
-  });
+      await page.click(`[data-testid="row-${flaky.id}"]`);
+      await page.waitForFunction(() =>
+        document.querySelector('[data-testid="detail"]')?.textContent?.includes('task.completed'),
+      );
+      await page.screenshot({ path: path.join(artifacts, 'dashboard.png') });
+      assert.equal(await page.textContent('[data-testid="stat-cancelled"]'), '1');
+    },
+  );
 
   test('read-only and access rules', async () => {
     assert.throws(() => QueuesDashboardModule.register({}), /authorize/);

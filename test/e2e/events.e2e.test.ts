@@ -34,7 +34,10 @@ class ProgressTasks {
   }
 }
 
-async function startApp(options: QueuesModuleOptions, providers: unknown[] = [ProgressTasks]): Promise<{ app: INestApplication; url: string }> {
+async function startApp(
+  options: QueuesModuleOptions,
+  providers: unknown[] = [ProgressTasks],
+): Promise<{ app: INestApplication; url: string }> {
   const moduleRef = await Test.createTestingModule({
     imports: [QueuesModule.forRoot({ ...options, worker: { ...fastWorker, ...options.worker } })],
     providers: providers as never,
@@ -47,7 +50,12 @@ async function startApp(options: QueuesModuleOptions, providers: unknown[] = [Pr
 }
 
 function connect(url: string, auth: Record<string, string> = {}): Promise<Socket> {
-  const socket = io(`${url}/queues`, { transports: ['websocket'], auth, forceNew: true, reconnection: false });
+  const socket = io(`${url}/queues`, {
+    transports: ['websocket'],
+    auth,
+    forceNew: true,
+    reconnection: false,
+  });
   return new Promise((resolve, reject) => {
     socket.once('connect', () => resolve(socket));
     socket.once('connect_error', (error) => {
@@ -63,7 +71,10 @@ const ack = (socket: Socket, event: string, body: unknown) =>
 async function collectUntilTerminal(socket: Socket, timeout = 5_000): Promise<QueueEventEnvelope[]> {
   const events: QueueEventEnvelope[] = [];
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no terminal event; saw ${events.map((e) => e.type).join(',')}`)), timeout);
+    const timer = setTimeout(
+      () => reject(new Error(`no terminal event; saw ${events.map((e) => e.type).join(',')}`)),
+      timeout,
+    );
     socket.on('queue.event', (event: QueueEventEnvelope) => {
       events.push(event);
       if (event.type === 'task.completed' || event.type === 'task.failed') {
@@ -84,7 +95,11 @@ describe('realtime gateway and SSE', () => {
 
   test('a subscribed socket sees started → progress → completed in order; others are refused', async () => {
     const { app, url } = await startApp({
-      gateway: { authorize: (client, channel) => (client as Socket & { handshake: { auth: { token?: string } } }).handshake.auth.token === 'secret' && channel.scope === 'task' },
+      gateway: {
+        authorize: (client, channel) =>
+          (client as Socket & { handshake: { auth: { token?: string } } }).handshake.auth.token ===
+            'secret' && channel.scope === 'task',
+      },
       worker: { enabled: false },
     });
     apps.push(app);
@@ -93,8 +108,15 @@ describe('realtime gateway and SSE', () => {
     const allowed = await connect(url, { token: 'secret' });
     const denied = await connect(url, { token: 'wrong' });
     sockets.push(allowed, denied);
-    assert.deepEqual(await ack(denied, 'subscribe', { scope: 'task', key: record.id }), { ok: false, error: 'forbidden' });
-    assert.equal((await ack(allowed, 'subscribe', { scope: 'global' })).ok, false, 'global is not authorized by this hook');
+    assert.deepEqual(await ack(denied, 'subscribe', { scope: 'task', key: record.id }), {
+      ok: false,
+      error: 'forbidden',
+    });
+    assert.equal(
+      (await ack(allowed, 'subscribe', { scope: 'global' })).ok,
+      false,
+      'global is not authorized by this hook',
+    );
     assert.equal((await ack(allowed, 'subscribe', { scope: 'task', key: record.id })).ok, true);
     assert.equal((await ack(allowed, 'subscribe', { scope: 'nope' })).ok, false);
     let deniedGotEvents = 0;
@@ -103,8 +125,17 @@ describe('realtime gateway and SSE', () => {
     const worker = (await import('../../src/workers/queue.worker.js')).QueueWorker;
     app.get(worker).start();
     const types = (await seen).map((e) => e.type);
-    assert.deepEqual(types, ['task.started', 'task.progress', 'task.progress', 'task.progress', 'task.completed']);
-    assert.deepEqual((await seen).filter((e) => e.type === 'task.progress').map((e) => e.progressCurrent), [1, 2, 3]);
+    assert.deepEqual(types, [
+      'task.started',
+      'task.progress',
+      'task.progress',
+      'task.progress',
+      'task.completed',
+    ]);
+    assert.deepEqual(
+      (await seen).filter((e) => e.type === 'task.progress').map((e) => e.progressCurrent),
+      [1, 2, 3],
+    );
     assert.equal(deniedGotEvents, 0);
     // The latest progress is kept on the record for late joiners.
     const stored = await queues.getTask(record.id);
@@ -112,12 +143,19 @@ describe('realtime gateway and SSE', () => {
   });
 
   test('SSE streams a queue channel; a denied request gets 403', async () => {
-    const { app, url } = await startApp({ gateway: { authorize: (request) => (request as { headers: Record<string, string> }).headers['x-token'] === 'ok' } });
+    const { app, url } = await startApp({
+      gateway: {
+        authorize: (request) => (request as { headers: Record<string, string> }).headers['x-token'] === 'ok',
+      },
+    });
     apps.push(app);
     const denied = await fetch(`${url}/queues/events/queues/default`, { headers: { 'x-token': 'no' } });
     assert.equal(denied.status, 403);
     const controller = new AbortController();
-    const response = await fetch(`${url}/queues/events/queues/default`, { headers: { 'x-token': 'ok' }, signal: controller.signal });
+    const response = await fetch(`${url}/queues/events/queues/default`, {
+      headers: { 'x-token': 'ok' },
+      signal: controller.signal,
+    });
     assert.equal(response.status, 200);
     assert.match(response.headers.get('content-type') ?? '', /text\/event-stream/);
     const reader = response.body!.getReader();
@@ -132,7 +170,13 @@ describe('realtime gateway and SSE', () => {
     }
     controller.abort();
     const types = [...text.matchAll(/"type":"([a-z_.]+)"/g)].map((m) => m[1]);
-    assert.deepEqual(types, ['task.enqueued', 'task.started', 'task.progress', 'task.progress', 'task.completed']);
+    assert.deepEqual(types, [
+      'task.enqueued',
+      'task.started',
+      'task.progress',
+      'task.progress',
+      'task.completed',
+    ]);
     assert.match(text, /event: queue.event/);
   });
 
@@ -181,81 +225,119 @@ describe('event sinks', () => {
 });
 
 describe('cross-process events', { skip: skipUnless('redis') }, () => {
-  test('progress from a worker process reaches the web process gateway (Redis pub/sub)', { timeout: 30_000 }, async () => {
-    const prefix = `events_${uniqueSuffix()}`;
-    const namespace = `ns_${uniqueSuffix()}`;
-    const { app, url } = await startApp(
-      { queueBackend: { type: 'redis', url: testServices.redisUrl, keyPrefix: prefix }, events: { namespace }, gateway: { allowAnonymous: true }, worker: { enabled: false } },
-      [ProgressTasks],
-    );
-    const here = path.dirname(fileURLToPath(import.meta.url));
-    const worker = spawn(process.execPath, [path.join(here, 'support/events-worker.js')], {
-      env: { ...process.env, EVENTS_REDIS_URL: testServices.redisUrl, EVENTS_REDIS_PREFIX: prefix, EVENTS_NAMESPACE: namespace },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    try {
-      await new Promise<void>((resolve) => worker.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('ready') && resolve()));
-      const socket = await connect(url);
-      const record = await app.get(QueueService).enqueue('events.progress', [3]);
-      assert.equal((await ack(socket, 'subscribe', { scope: 'task', key: record.id })).ok, true);
-      const events = await collectUntilTerminal(socket, 15_000);
-      socket.disconnect();
-      const remote = events.filter((e) => e.type === 'task.progress');
-      assert.deepEqual(remote.map((e) => e.progressCurrent), [1, 2, 3]);
-      assert.equal(events.at(-1)!.type, 'task.completed');
-      assert.notEqual(events.at(-1)!.workerId, null);
-      const local = app.get(QueueEvents);
-      assert.ok(local);
-    } finally {
-      worker.kill('SIGTERM');
-      await new Promise((resolve) => worker.once('exit', resolve));
-      await app.close();
-    }
-  });
+  test(
+    'progress from a worker process reaches the web process gateway (Redis pub/sub)',
+    { timeout: 30_000 },
+    async () => {
+      const prefix = `events_${uniqueSuffix()}`;
+      const namespace = `ns_${uniqueSuffix()}`;
+      const { app, url } = await startApp(
+        {
+          queueBackend: { type: 'redis', url: testServices.redisUrl, keyPrefix: prefix },
+          events: { namespace },
+          gateway: { allowAnonymous: true },
+          worker: { enabled: false },
+        },
+        [ProgressTasks],
+      );
+      const here = path.dirname(fileURLToPath(import.meta.url));
+      const worker = spawn(process.execPath, [path.join(here, 'support/events-worker.js')], {
+        env: {
+          ...process.env,
+          EVENTS_REDIS_URL: testServices.redisUrl,
+          EVENTS_REDIS_PREFIX: prefix,
+          EVENTS_NAMESPACE: namespace,
+        },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      try {
+        await new Promise<void>((resolve) =>
+          worker.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('ready') && resolve()),
+        );
+        const socket = await connect(url);
+        const record = await app.get(QueueService).enqueue('events.progress', [3]);
+        assert.equal((await ack(socket, 'subscribe', { scope: 'task', key: record.id })).ok, true);
+        const events = await collectUntilTerminal(socket, 15_000);
+        socket.disconnect();
+        const remote = events.filter((e) => e.type === 'task.progress');
+        assert.deepEqual(
+          remote.map((e) => e.progressCurrent),
+          [1, 2, 3],
+        );
+        assert.equal(events.at(-1)!.type, 'task.completed');
+        assert.notEqual(events.at(-1)!.workerId, null);
+        const local = app.get(QueueEvents);
+        assert.ok(local);
+      } finally {
+        worker.kill('SIGTERM');
+        await new Promise((resolve) => worker.once('exit', resolve));
+        await app.close();
+      }
+    },
+  );
 });
 
 describe('cross-process events over PostgreSQL NOTIFY', { skip: skipUnless('postgres') }, () => {
-  test('events published by one app reach another app, including payloads over the NOTIFY limit', { timeout: 30_000 }, async () => {
-    const tableName = `ev_${uniqueSuffix()}`;
-    const namespace = `ns_${uniqueSuffix()}`;
-    const backend = () => ({ type: 'typeorm', options: { type: 'postgres', url: testServices.postgresUrl }, tableName }) as const;
-    @Injectable()
-    class BigTasks {
-      @Task('events.big')
-      async big(size: number) {
-        return 'ü'.repeat(size);
+  test(
+    'events published by one app reach another app, including payloads over the NOTIFY limit',
+    { timeout: 30_000 },
+    async () => {
+      const tableName = `ev_${uniqueSuffix()}`;
+      const namespace = `ns_${uniqueSuffix()}`;
+      const backend = () =>
+        ({
+          type: 'typeorm',
+          options: { type: 'postgres', url: testServices.postgresUrl },
+          tableName,
+        }) as const;
+      @Injectable()
+      class BigTasks {
+        @Task('events.big')
+        async big(size: number) {
+          return 'ü'.repeat(size);
+        }
       }
-    }
-    const make = async (workerEnabled: boolean) => {
-      const moduleRef = await Test.createTestingModule({
-        imports: [QueuesModule.forRoot({ queueBackend: backend() as never, events: { namespace }, worker: { ...fastWorker, enabled: workerEnabled } })],
-        providers: [BigTasks],
-      }).compile();
-      await moduleRef.init();
-      return moduleRef;
-    };
-    const worker = await make(true);
-    const web = await make(false);
-    try {
-      const seen: QueueEventEnvelope[] = [];
-      web.get(QueueEvents).events$.subscribe((event) => seen.push(event));
-      const record = await web.get(QueueService).enqueue('events.big', [20_000]);
-      const done = await web.get(QueueService).waitFor(record.id, { timeout: 10_000 });
-      assert.equal(done.status, 'completed');
-      for (let i = 0; i < 100 && !seen.some((e) => e.type === 'task.completed'); i++) await sleep(20);
-      const completed = seen.find((e) => e.type === 'task.completed' && e.taskId === record.id);
-      assert.ok(completed, `web saw ${seen.map((e) => e.type).join(',')}`);
-      assert.equal((completed.payload['result'] as string).length, 20_000, 'the large envelope arrived whole');
-      assert.ok(seen.some((e) => e.type === 'task.started' && e.taskId === record.id));
-    } finally {
-      await worker.close();
-      await web.close();
-      const { DataSource } = await import('typeorm');
-      const ds = new DataSource({ type: 'postgres', url: testServices.postgresUrl });
-      await ds.initialize();
-      await ds.query(`DROP TABLE IF EXISTS ${tableName}`);
-      await ds.query(`DROP TABLE IF EXISTS ${tableName}_lease`);
-      await ds.destroy();
-    }
-  });
+      const make = async (workerEnabled: boolean) => {
+        const moduleRef = await Test.createTestingModule({
+          imports: [
+            QueuesModule.forRoot({
+              queueBackend: backend() as never,
+              events: { namespace },
+              worker: { ...fastWorker, enabled: workerEnabled },
+            }),
+          ],
+          providers: [BigTasks],
+        }).compile();
+        await moduleRef.init();
+        return moduleRef;
+      };
+      const worker = await make(true);
+      const web = await make(false);
+      try {
+        const seen: QueueEventEnvelope[] = [];
+        web.get(QueueEvents).events$.subscribe((event) => seen.push(event));
+        const record = await web.get(QueueService).enqueue('events.big', [20_000]);
+        const done = await web.get(QueueService).waitFor(record.id, { timeout: 10_000 });
+        assert.equal(done.status, 'completed');
+        for (let i = 0; i < 100 && !seen.some((e) => e.type === 'task.completed'); i++) await sleep(20);
+        const completed = seen.find((e) => e.type === 'task.completed' && e.taskId === record.id);
+        assert.ok(completed, `web saw ${seen.map((e) => e.type).join(',')}`);
+        assert.equal(
+          (completed.payload['result'] as string).length,
+          20_000,
+          'the large envelope arrived whole',
+        );
+        assert.ok(seen.some((e) => e.type === 'task.started' && e.taskId === record.id));
+      } finally {
+        await worker.close();
+        await web.close();
+        const { DataSource } = await import('typeorm');
+        const ds = new DataSource({ type: 'postgres', url: testServices.postgresUrl });
+        await ds.initialize();
+        await ds.query(`DROP TABLE IF EXISTS ${tableName}`);
+        await ds.query(`DROP TABLE IF EXISTS ${tableName}_lease`);
+        await ds.destroy();
+      }
+    },
+  );
 });

@@ -42,7 +42,8 @@ describe('QueuesModule options', () => {
       (error: unknown) => {
         assert.ok(error instanceof QueueConfigurationError);
         const paths = error.problems.map((p) => p.path);
-        for (const path of ['bogus', 'worker.concurrency', 'worker.pollInterval', 'worker.queues[0]']) assert.ok(paths.includes(path), path);
+        for (const path of ['bogus', 'worker.concurrency', 'worker.pollInterval', 'worker.queues[0]'])
+          assert.ok(paths.includes(path), path);
         return true;
       },
     );
@@ -75,7 +76,10 @@ describe('QueuesModule options', () => {
       QueuesModule.forRootAsync({ imports: [ConfigModule], useExisting: OptionsFactory }),
     ];
     for (const dynamic of variants) {
-      const moduleRef = await Test.createTestingModule({ imports: [dynamic], providers: [EchoTasks] }).compile();
+      const moduleRef = await Test.createTestingModule({
+        imports: [dynamic],
+        providers: [EchoTasks],
+      }).compile();
       await moduleRef.init();
       const queues = moduleRef.get(QueueService);
       const record = await queues.enqueue('echo', ['async']);
@@ -143,7 +147,10 @@ describe('execution backends and worker behaviour', () => {
         return 'ok';
       }
     }
-    const app = await createQueuesApp([Inline], { executionBackend: 'immediate', worker: { enabled: false } });
+    const app = await createQueuesApp([Inline], {
+      executionBackend: 'immediate',
+      worker: { enabled: false },
+    });
     const queues = app.get(QueueService);
     const started = Date.now();
     const record = await queues.enqueue('inline.flaky', [], { delay: 50 });
@@ -178,7 +185,9 @@ describe('execution backends and worker behaviour', () => {
     const app = await createQueuesApp([EchoTasks]);
     const backend = app.get(QueueBackend);
     // A record claimed by a worker that died: running with an old heartbeat, never touched again.
-    const stored = await backend.enqueue(newTaskRecord({ taskName: 'echo', args: ['after-crash'], maxRetries: 1, queue: 'orphans' }));
+    const stored = await backend.enqueue(
+      newTaskRecord({ taskName: 'echo', args: ['after-crash'], maxRetries: 1, queue: 'orphans' }),
+    );
     const claimed = await backend.claimMany({ limit: 1, queues: ['orphans'], workerId: 'dead-worker' });
     assert.equal(claimed[0]?.id, stored.id);
     await backend.nullHeartbeats([{ id: stored.id, expectedRetryCount: 0 }]);
@@ -202,7 +211,9 @@ describe('execution backends and worker behaviour', () => {
         running--;
       }
     }
-    const app = await createQueuesApp([Capped], { worker: { concurrency: 10, queues: ['narrow'], queueConcurrency: { narrow: 2 } } });
+    const app = await createQueuesApp([Capped], {
+      worker: { concurrency: 10, queues: ['narrow'], queueConcurrency: { narrow: 2 } },
+    });
     const queues = app.get(QueueService);
     const records = await queues.enqueueMany(Array.from({ length: 8 }, () => ({ task: 'capped.work' })));
     for (const record of records) await queues.waitFor(record.id, { timeout: 5_000 });
@@ -228,7 +239,8 @@ describe('execution backends and worker behaviour', () => {
     const backend = app.get(QueueBackend);
     const short = await queues.enqueue('long.short');
     const forever = await queues.enqueue('long.forever');
-    for (let i = 0; i < 100 && (await backend.getTask(forever.id))!.status !== 'running'; i++) await sleep(10);
+    for (let i = 0; i < 100 && (await backend.getTask(forever.id))!.status !== 'running'; i++)
+      await sleep(10);
     const started = Date.now();
     await app.get(QueueWorker).beforeApplicationShutdown();
     assert.ok(Date.now() - started < 300 + 1_000, 'shutdown took too long');

@@ -35,22 +35,68 @@ async function occurrences(backend: QueueBackend, taskName: string): Promise<Que
 }
 
 const targets: Array<{ name: string; config: () => QueueBackendConfig; skip: string | false }> = [
-  { name: 'memory', config: (() => { const shared = new InMemoryQueueBackend(); return () => shared; })(), skip: false },
-  { name: 'sqlite', config: (() => { const file = path.join(mkdtempSync(path.join(tmpdir(), 'sched-')), 'q.sqlite'); return () => ({ type: 'typeorm', options: { type: 'better-sqlite3', database: file } }); })(), skip: false },
-  { name: 'postgres', config: (() => { const tableName = `sched_${uniqueSuffix()}`; return () => ({ type: 'typeorm', options: { type: 'postgres', url: testServices.postgresUrl }, tableName }); })(), skip: skipUnless('postgres') },
-  { name: 'mariadb', config: (() => { const tableName = `sched_${uniqueSuffix()}`; return () => ({ type: 'typeorm', options: { type: 'mysql', url: testServices.mysqlUrl }, tableName }); })(), skip: skipUnless('mysql') },
-  { name: 'redis', config: (() => { const keyPrefix = `sched_${uniqueSuffix()}`; return () => ({ type: 'redis', url: testServices.redisUrl, keyPrefix }); })(), skip: skipUnless('redis') },
+  {
+    name: 'memory',
+    config: (() => {
+      const shared = new InMemoryQueueBackend();
+      return () => shared;
+    })(),
+    skip: false,
+  },
+  {
+    name: 'sqlite',
+    config: (() => {
+      const file = path.join(mkdtempSync(path.join(tmpdir(), 'sched-')), 'q.sqlite');
+      return () => ({ type: 'typeorm', options: { type: 'better-sqlite3', database: file } });
+    })(),
+    skip: false,
+  },
+  {
+    name: 'postgres',
+    config: (() => {
+      const tableName = `sched_${uniqueSuffix()}`;
+      return () => ({
+        type: 'typeorm',
+        options: { type: 'postgres', url: testServices.postgresUrl },
+        tableName,
+      });
+    })(),
+    skip: skipUnless('postgres'),
+  },
+  {
+    name: 'mariadb',
+    config: (() => {
+      const tableName = `sched_${uniqueSuffix()}`;
+      return () => ({ type: 'typeorm', options: { type: 'mysql', url: testServices.mysqlUrl }, tableName });
+    })(),
+    skip: skipUnless('mysql'),
+  },
+  {
+    name: 'redis',
+    config: (() => {
+      const keyPrefix = `sched_${uniqueSuffix()}`;
+      return () => ({ type: 'redis', url: testServices.redisUrl, keyPrefix });
+    })(),
+    skip: skipUnless('redis'),
+  },
 ];
 
 for (const target of targets) {
   describe(`schedules on ${target.name}`, { skip: target.skip }, () => {
     test('8 app instances booting at once create one occurrence per schedule', async () => {
       const apps = await Promise.all(
-        Array.from({ length: 8 }, () => createQueuesApp([Reports], { queueBackend: target.config(), worker: { enabled: false } })),
+        Array.from({ length: 8 }, () =>
+          createQueuesApp([Reports], { queueBackend: target.config(), worker: { enabled: false } }),
+        ),
       );
       try {
-        const found = (await occurrences(apps[0]!.get(QueueBackend), 'reports.nightly')).filter((r) => r.status === 'scheduled' || r.status === 'pending');
-        assert.deepEqual(found.map((r) => r.key).sort(), ['scheduled:reports.nightly', 'scheduled:reports.nightly:hourly']);
+        const found = (await occurrences(apps[0]!.get(QueueBackend), 'reports.nightly')).filter(
+          (r) => r.status === 'scheduled' || r.status === 'pending',
+        );
+        assert.deepEqual(found.map((r) => r.key).sort(), [
+          'scheduled:reports.nightly',
+          'scheduled:reports.nightly:hourly',
+        ]);
         for (const record of found) {
           assert.equal(record.queue, 'reports');
           assert.equal(record.maxRetries, 2);
@@ -91,7 +137,10 @@ describe('schedule chaining', () => {
     const app = await createQueuesApp([Slow], { worker: { concurrency: 5 } });
     apps.push(app);
     const skipped: string[] = [];
-    app.get(QueueEvents).ofType('task.schedule_skipped').subscribe((event) => skipped.push(event.taskId!));
+    app
+      .get(QueueEvents)
+      .ofType('task.schedule_skipped')
+      .subscribe((event) => skipped.push(event.taskId!));
     await sleep(1_300);
     await app.close();
     assert.equal(peak, 1, 'two occurrences overlapped');
@@ -120,16 +169,28 @@ describe('schedule chaining', () => {
     for (let i = 0; i < 100 && started === 0; i++) await sleep(10);
     const runningBefore = (await occurrences(backend, 'changing.job')).filter((r) => r.status === 'running');
     assert.equal(runningBefore.length, 1);
-    const pendingBefore = (await occurrences(backend, 'changing.job')).find((r) => r.status === 'scheduled' || r.status === 'pending')!;
+    const pendingBefore = (await occurrences(backend, 'changing.job')).find(
+      (r) => r.status === 'scheduled' || r.status === 'pending',
+    )!;
 
-    const second = await createQueuesApp([makeTasks(10_000)], { queueBackend: backend, worker: { enabled: false } });
+    const second = await createQueuesApp([makeTasks(10_000)], {
+      queueBackend: backend,
+      worker: { enabled: false },
+    });
     apps.push(second);
     const after = await occurrences(backend, 'changing.job');
     const pending = after.filter((r) => r.status === 'scheduled' || r.status === 'pending');
     assert.equal(pending.length, 1);
     assert.notEqual(pending[0]!.id, pendingBefore.id, 'the old pending occurrence was kept');
-    assert.equal((after.find((r) => r.id === pendingBefore.id))!.status, 'cancelled');
-    assert.equal((after.find((r) => r.id === runningBefore[0]!.id))!.status, 'running', 'the running occurrence was touched');
-    assert.ok(pending[0]!.scheduledAt!.getTime() - Date.now() > 5_000, 'the new occurrence does not use the new interval');
+    assert.equal(after.find((r) => r.id === pendingBefore.id)!.status, 'cancelled');
+    assert.equal(
+      after.find((r) => r.id === runningBefore[0]!.id)!.status,
+      'running',
+      'the running occurrence was touched',
+    );
+    assert.ok(
+      pending[0]!.scheduledAt!.getTime() - Date.now() > 5_000,
+      'the new occurrence does not use the new interval',
+    );
   });
 });

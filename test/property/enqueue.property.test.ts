@@ -24,7 +24,10 @@ describe('enqueue under arbitrary input (fast-check)', () => {
   });
   after(() => app.close());
 
-  async function acceptedOrRejectedCleanly(args: unknown, options: unknown): Promise<'accepted' | 'rejected'> {
+  async function acceptedOrRejectedCleanly(
+    args: unknown,
+    options: unknown,
+  ): Promise<'accepted' | 'rejected'> {
     const before = (await queues.getStatistics()).total;
     let stored;
     try {
@@ -68,9 +71,24 @@ describe('enqueue under arbitrary input (fast-check)', () => {
 
   test('arbitrary values are accepted only when they round-trip', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.anything({ withBigInt: true, withDate: true, withMap: true, withSet: true, withTypedArray: true, withNullPrototype: true, withSparseArray: true, withBoxedValues: true }), { maxLength: 4 }), async (args) => {
-        await acceptedOrRejectedCleanly(args, undefined);
-      }),
+      fc.asyncProperty(
+        fc.array(
+          fc.anything({
+            withBigInt: true,
+            withDate: true,
+            withMap: true,
+            withSet: true,
+            withTypedArray: true,
+            withNullPrototype: true,
+            withSparseArray: true,
+            withBoxedValues: true,
+          }),
+          { maxLength: 4 },
+        ),
+        async (args) => {
+          await acceptedOrRejectedCleanly(args, undefined);
+        },
+      ),
       { numRuns: RUNS },
     );
   });
@@ -98,20 +116,29 @@ describe('enqueue under arbitrary input (fast-check)', () => {
 
   test('option objects with unknown keys or wrong types are rejected', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.dictionary(fc.string({ maxLength: 12 }), fc.anything(), { maxKeys: 4 }), async (options) => {
-        await acceptedOrRejectedCleanly([], options);
-      }),
+      fc.asyncProperty(
+        fc.dictionary(fc.string({ maxLength: 12 }), fc.anything(), { maxKeys: 4 }),
+        async (options) => {
+          await acceptedOrRejectedCleanly([], options);
+        },
+      ),
       { numRuns: RUNS },
     );
   });
 
   test('unregistered task names are rejected with UnknownTaskError', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.string({ maxLength: 40 }).filter((name) => name !== 'prop.task'), async (name) => {
-        const before = (await queues.getStatistics()).total;
-        await assert.rejects(queues.enqueue(name, []), (error: unknown) => (error as Error).name === 'UnknownTaskError');
-        assert.equal((await queues.getStatistics()).total, before);
-      }),
+      fc.asyncProperty(
+        fc.string({ maxLength: 40 }).filter((name) => name !== 'prop.task'),
+        async (name) => {
+          const before = (await queues.getStatistics()).total;
+          await assert.rejects(
+            queues.enqueue(name, []),
+            (error: unknown) => (error as Error).name === 'UnknownTaskError',
+          );
+          assert.equal((await queues.getStatistics()).total, before);
+        },
+      ),
       { numRuns: RUNS },
     );
   });

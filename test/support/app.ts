@@ -19,7 +19,13 @@ export async function createQueuesApp(
   options: QueuesModuleOptions = {},
 ): Promise<TestingModule> {
   const moduleRef = await Test.createTestingModule({
-    imports: [QueuesModule.forRoot({ queueBackend: 'memory', ...options, worker: { ...fastWorker, ...options.worker } })],
+    imports: [
+      QueuesModule.forRoot({
+        queueBackend: 'memory',
+        ...options,
+        worker: { ...fastWorker, ...options.worker },
+      }),
+    ],
     providers,
   }).compile();
   await moduleRef.init();

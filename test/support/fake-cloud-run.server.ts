@@ -13,7 +13,11 @@ function packageDir(name: string): string {
 }
 const runProtos = path.join(packageDir('@google-cloud/run'), 'build/protos');
 const gaxProtos = path.join(packageDir('google-gax'), 'build/protos');
-const FILES = ['google/cloud/run/v2/job.proto', 'google/cloud/run/v2/execution.proto', 'google/longrunning/operations.proto'];
+const FILES = [
+  'google/cloud/run/v2/job.proto',
+  'google/cloud/run/v2/execution.proto',
+  'google/longrunning/operations.proto',
+];
 
 /** An execution as the fake server keeps it. */
 export interface FakeExecution {
@@ -59,22 +63,38 @@ export class FakeCloudRunServer {
     };
     root.loadSync(FILES, { keepCase: false });
     this.executionType = root.lookupType('google.cloud.run.v2.Execution');
-    const definition = protoLoader.loadSync(FILES, { includeDirs: [runProtos, gaxProtos], keepCase: false, longs: Number, enums: String, defaults: false, oneofs: true });
+    const definition = protoLoader.loadSync(FILES, {
+      includeDirs: [runProtos, gaxProtos],
+      keepCase: false,
+      longs: Number,
+      enums: String,
+      defaults: false,
+      oneofs: true,
+    });
     const loaded = grpc.loadPackageDefinition(definition) as any;
     const v2 = loaded.google.cloud.run.v2;
-    this.server.addService(v2.Jobs.service, { runJob: (call: any, callback: any) => this.runJob(call.request, callback) });
+    this.server.addService(v2.Jobs.service, {
+      runJob: (call: any, callback: any) => this.runJob(call.request, callback),
+    });
     this.server.addService(v2.Executions.service, {
       getExecution: (call: any, callback: any) => this.getExecution(call.request, callback),
       cancelExecution: (call: any, callback: any) => this.cancelExecution(call.request, callback),
     });
     this.port = await new Promise<number>((resolve, reject) =>
-      this.server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, port) => (error ? reject(error) : resolve(port))),
+      this.server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, port) =>
+        error ? reject(error) : resolve(port),
+      ),
     );
   }
 
   /** Options for the real clients to reach this server. */
   clientOptions(): Record<string, unknown> {
-    return { apiEndpoint: '127.0.0.1', port: this.port, sslCreds: grpc.credentials.createInsecure(), fallback: false };
+    return {
+      apiEndpoint: '127.0.0.1',
+      port: this.port,
+      sslCreds: grpc.credentials.createInsecure(),
+      fallback: false,
+    };
   }
 
   private executionMessage(execution: FakeExecution): Record<string, unknown> {
@@ -90,7 +110,11 @@ export class FakeCloudRunServer {
       conditions: [
         {
           type: 'Completed',
-          state: !done ? 'CONDITION_RECONCILING' : execution.state === 'succeeded' ? 'CONDITION_SUCCEEDED' : 'CONDITION_FAILED',
+          state: !done
+            ? 'CONDITION_RECONCILING'
+            : execution.state === 'succeeded'
+              ? 'CONDITION_SUCCEEDED'
+              : 'CONDITION_FAILED',
           message: execution.message ?? '',
         },
       ],
@@ -102,7 +126,10 @@ export class FakeCloudRunServer {
     return {
       name: `${execution.name}/operations/op-${this.counter}`,
       done: false,
-      metadata: { typeUrl: 'type.googleapis.com/google.cloud.run.v2.Execution', value: Buffer.from(this.executionType.encode(message).finish()) },
+      metadata: {
+        typeUrl: 'type.googleapis.com/google.cloud.run.v2.Execution',
+        value: Buffer.from(this.executionType.encode(message).finish()),
+      },
     };
   }
 
@@ -113,7 +140,8 @@ export class FakeCloudRunServer {
       return callback({ code, details: 'injected RunJob failure' } as grpc.ServiceError, null);
     }
     const env: Record<string, string> = {};
-    for (const override of request.overrides?.containerOverrides ?? []) for (const v of override.env ?? []) env[v.name] = v.value;
+    for (const override of request.overrides?.containerOverrides ?? [])
+      for (const v of override.env ?? []) env[v.name] = v.value;
     const timeout = request.overrides?.timeout;
     const execution: FakeExecution = {
       name: `${request.name}/executions/exec-${++this.counter}`,
@@ -133,13 +161,18 @@ export class FakeCloudRunServer {
       return callback({ code, details: 'injected GetExecution failure' } as grpc.ServiceError, null);
     }
     const execution = this.executions.get(request.name);
-    if (!execution) return callback({ code: grpc.status.NOT_FOUND, details: `execution ${request.name} not found` } as grpc.ServiceError, null);
+    if (!execution)
+      return callback(
+        { code: grpc.status.NOT_FOUND, details: `execution ${request.name} not found` } as grpc.ServiceError,
+        null,
+      );
     callback(null, this.executionMessage(execution));
   }
 
   private cancelExecution(request: any, callback: grpc.sendUnaryData<unknown>): void {
     const execution = this.executions.get(request.name);
-    if (!execution) return callback({ code: grpc.status.NOT_FOUND, details: 'not found' } as grpc.ServiceError, null);
+    if (!execution)
+      return callback({ code: grpc.status.NOT_FOUND, details: 'not found' } as grpc.ServiceError, null);
     execution.state = 'cancelled';
     callback(null, this.operation(execution));
   }

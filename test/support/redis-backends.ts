@@ -8,7 +8,10 @@ export function redisBackendFactory(name: 'redis' | 'valkey') {
   const factory = async () => {
     const keyPrefix = `conf_${name}_${uniqueSuffix()}`;
     prefixes.push(keyPrefix);
-    const backend = name === 'valkey' ? new ValkeyQueueBackend({ type: name, url: testServices.redisUrl, keyPrefix }) : new RedisQueueBackend({ type: name, url: testServices.redisUrl, keyPrefix });
+    const backend =
+      name === 'valkey'
+        ? new ValkeyQueueBackend({ type: name, url: testServices.redisUrl, keyPrefix })
+        : new RedisQueueBackend({ type: name, url: testServices.redisUrl, keyPrefix });
     await backend.open();
     return backend;
   };

@@ -9,7 +9,8 @@ export function sqlBackendFactory(dialect: 'sqlite' | 'postgres' | 'mysql') {
   const tables: string[] = [];
   const dir = dialect === 'sqlite' ? mkdtempSync(path.join(tmpdir(), 'queues-sqlite-')) : '';
   const options = () => {
-    if (dialect === 'sqlite') return { type: 'better-sqlite3' as const, database: path.join(dir, 'queue.sqlite') };
+    if (dialect === 'sqlite')
+      return { type: 'better-sqlite3' as const, database: path.join(dir, 'queue.sqlite') };
     if (dialect === 'postgres') return { type: 'postgres' as const, url: testServices.postgresUrl };
     return { type: 'mysql' as const, url: testServices.mysqlUrl };
   };

@@ -38,7 +38,11 @@ interface DelayedEntry {
 }
 
 const claimOrder = (a: ReadyEntry, b: ReadyEntry): boolean =>
-  a.priority !== b.priority ? a.priority > b.priority : a.queuedAt !== b.queuedAt ? a.queuedAt < b.queuedAt : a.seq < b.seq;
+  a.priority !== b.priority
+    ? a.priority > b.priority
+    : a.queuedAt !== b.queuedAt
+      ? a.queuedAt < b.queuedAt
+      : a.seq < b.seq;
 
 const STALE_ERROR = 'Task heartbeat stale';
 
@@ -69,7 +73,14 @@ export class InMemoryQueueBackend extends QueueBackend {
   }
 
   get capabilities(): QueueBackendCapabilities {
-    return { name: 'memory', durable: false, shared: false, notifications: true, bulkEnqueue: false, transactionalEnqueue: false };
+    return {
+      name: 'memory',
+      durable: false,
+      shared: false,
+      notifications: true,
+      bulkEnqueue: false,
+      transactionalEnqueue: false,
+    };
   }
 
   async open(): Promise<void> {}
@@ -139,7 +150,11 @@ export class InMemoryQueueBackend extends QueueBackend {
     return claimed;
   }
 
-  async completeTask(id: string, result?: unknown, options: FenceOptions = {}): Promise<QueuedTaskRecord | null> {
+  async completeTask(
+    id: string,
+    result?: unknown,
+    options: FenceOptions = {},
+  ): Promise<QueuedTaskRecord | null> {
     const record = this.fenced(id, options);
     if (!record) return null;
     record.result = result === undefined ? null : structuredClone(result);
@@ -229,7 +244,11 @@ export class InMemoryQueueBackend extends QueueBackend {
     return result;
   }
 
-  async patchMetadata(id: string, patch: Record<string, unknown>, options: FenceOptions = {}): Promise<boolean> {
+  async patchMetadata(
+    id: string,
+    patch: Record<string, unknown>,
+    options: FenceOptions = {},
+  ): Promise<boolean> {
     const record = this.fenced(id, options);
     if (record) record.metadata = { ...record.metadata, ...structuredClone(patch) };
     return record !== null;
@@ -251,11 +270,16 @@ export class InMemoryQueueBackend extends QueueBackend {
     return count;
   }
 
-  async setExecutionRef(id: string, ref: string | null, options: SetExecutionRefOptions = {}): Promise<QueuedTaskRecord | null> {
+  async setExecutionRef(
+    id: string,
+    ref: string | null,
+    options: SetExecutionRefOptions = {},
+  ): Promise<QueuedTaskRecord | null> {
     const record = this.records.get(id);
     if (!record || isTerminalStatus(record.status)) return null;
     if (options.expectedRef !== undefined && record.executionRef !== options.expectedRef) return null;
-    if (options.expectedRetryCount !== undefined && record.retryCount !== options.expectedRetryCount) return null;
+    if (options.expectedRetryCount !== undefined && record.retryCount !== options.expectedRetryCount)
+      return null;
     record.executionRef = ref;
     return copyRecord(record);
   }
@@ -267,7 +291,8 @@ export class InMemoryQueueBackend extends QueueBackend {
   ): Promise<QueuedTaskRecord | null> {
     const record = this.records.get(id);
     if (!record || isTerminalStatus(record.status)) return null;
-    if (options.expectedRetryCount !== undefined && record.retryCount !== options.expectedRetryCount) return null;
+    if (options.expectedRetryCount !== undefined && record.retryCount !== options.expectedRetryCount)
+      return null;
     record.executionBackend = executionBackend;
     if (options.executionProfile !== undefined) record.executionProfile = options.executionProfile;
     record.executionRef = null;
@@ -292,7 +317,10 @@ export class InMemoryQueueBackend extends QueueBackend {
     return total;
   }
 
-  async listCompletedByTask(taskName: string, options: ListCompletedOptions = {}): Promise<QueuedTaskRecord[]> {
+  async listCompletedByTask(
+    taskName: string,
+    options: ListCompletedOptions = {},
+  ): Promise<QueuedTaskRecord[]> {
     const since = options.since?.getTime() ?? -Infinity;
     return [...this.records.values()]
       .filter((r) => r.taskName === taskName && r.status === 'completed' && r.completedAt!.getTime() >= since)
@@ -309,7 +337,8 @@ export class InMemoryQueueBackend extends QueueBackend {
       if (!isTerminalStatus(record.status) || !record.completedAt || record.completedAt >= before) continue;
       this.records.delete(record.id);
       this.count(record.queue, record.status, -1);
-      if (record.key !== null && this.latestByKey.get(record.key) === record.id) this.latestByKey.delete(record.key);
+      if (record.key !== null && this.latestByKey.get(record.key) === record.id)
+        this.latestByKey.delete(record.key);
       removed++;
     }
     return removed;
@@ -413,12 +442,15 @@ export class InMemoryQueueBackend extends QueueBackend {
     for (let top = this.delayed.peek(); top && top.due <= now; top = this.delayed.peek()) {
       this.delayed.pop();
       const record = this.records.get(top.id);
-      if (record && this.tokens.get(top.id) === top.token && CLAIMABLE_STATUSES.has(record.status)) this.place(record);
+      if (record && this.tokens.get(top.id) === top.token && CLAIMABLE_STATUSES.has(record.status))
+        this.place(record);
     }
   }
 
   private isDue(record: QueuedTaskRecord, now: number): boolean {
-    return CLAIMABLE_STATUSES.has(record.status) && (!record.scheduledAt || record.scheduledAt.getTime() <= now);
+    return (
+      CLAIMABLE_STATUSES.has(record.status) && (!record.scheduledAt || record.scheduledAt.getTime() <= now)
+    );
   }
 
   private markRunning(record: QueuedTaskRecord, workerId: string, now: Date): QueuedTaskRecord {
@@ -435,7 +467,8 @@ export class InMemoryQueueBackend extends QueueBackend {
   private fenced(id: string, options: FenceOptions): QueuedTaskRecord | null {
     const record = this.records.get(id);
     if (!record || record.status !== 'running') return null;
-    if (options.expectedRetryCount !== undefined && record.retryCount !== options.expectedRetryCount) return null;
+    if (options.expectedRetryCount !== undefined && record.retryCount !== options.expectedRetryCount)
+      return null;
     return record;
   }
 
@@ -459,7 +492,8 @@ export class InMemoryQueueBackend extends QueueBackend {
     this.setStatus(record, status);
     record.completedAt = new Date();
     record.heartbeatAt = null;
-    if (record.key !== null && this.activeKeys.get(record.key) === record.id) this.activeKeys.delete(record.key);
+    if (record.key !== null && this.activeKeys.get(record.key) === record.id)
+      this.activeKeys.delete(record.key);
   }
 
   private setStatus(record: QueuedTaskRecord, status: TaskStatus): void {

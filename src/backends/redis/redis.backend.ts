@@ -3,7 +3,13 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { MissingDependencyError } from '../../errors/missing-dependency.error.js';
 import { QueueConfigurationError } from '../../errors/queue-configuration.error.js';
-import { emptyStatistics, type QueueBackendCapabilities, type QueueStatistics, type QueuedTaskRecord, type StaleTaskRecoveryResult } from '../../models/queued-task-record.js';
+import {
+  emptyStatistics,
+  type QueueBackendCapabilities,
+  type QueueStatistics,
+  type QueuedTaskRecord,
+  type StaleTaskRecoveryResult,
+} from '../../models/queued-task-record.js';
 import { TASK_STATUSES } from '../../models/task-status.js';
 import { NotificationWaiters } from '../notification-waiters.js';
 import {
@@ -80,19 +86,35 @@ export class RedisQueueBackend extends QueueBackend {
     super();
     this.prefix = config.keyPrefix ?? 'nestjs_queues';
     if (!PREFIX.test(this.prefix)) {
-      throw new QueueConfigurationError([{ path: 'queueBackend.keyPrefix', message: `${JSON.stringify(config.keyPrefix)} must be 1-100 of A-Z a-z 0-9 _ . : -` }]);
+      throw new QueueConfigurationError([
+        {
+          path: 'queueBackend.keyPrefix',
+          message: `${JSON.stringify(config.keyPrefix)} must be 1-100 of A-Z a-z 0-9 _ . : -`,
+        },
+      ]);
     }
-    if (!config.client && !config.url) throw new QueueConfigurationError([{ path: 'queueBackend', message: 'give `url` or `client`' }]);
+    if (!config.client && !config.url)
+      throw new QueueConfigurationError([{ path: 'queueBackend', message: 'give `url` or `client`' }]);
     this.channel = config.notificationChannel ?? `${this.prefix}:wakeup`;
   }
 
   get capabilities(): QueueBackendCapabilities {
-    return { name: this.backendName, durable: true, shared: true, notifications: this.subscriber !== undefined, bulkEnqueue: true, transactionalEnqueue: false };
+    return {
+      name: this.backendName,
+      durable: true,
+      shared: true,
+      notifications: this.subscriber !== undefined,
+      bulkEnqueue: true,
+      transactionalEnqueue: false,
+    };
   }
 
   /** The command connection (after open). */
   get redis(): Redis {
-    if (!this.client) throw new QueueConfigurationError([{ path: 'queueBackend', message: `the ${this.backendName} backend is not open` }]);
+    if (!this.client)
+      throw new QueueConfigurationError([
+        { path: 'queueBackend', message: `the ${this.backendName} backend is not open` },
+      ]);
     return this.client;
   }
 
@@ -113,7 +135,11 @@ export class RedisQueueBackend extends QueueBackend {
       this.client = this.config.client;
     } else {
       // maxRetriesPerRequest null: during an outage commands wait in the offline queue and run after reconnect.
-      this.client = new RedisClass(this.config.url!, { enableAutoPipelining: true, maxRetriesPerRequest: null, lazyConnect: true });
+      this.client = new RedisClass(this.config.url!, {
+        enableAutoPipelining: true,
+        maxRetriesPerRequest: null,
+        lazyConnect: true,
+      });
       this.ownsClient = true;
       let lastWarning = 0;
       this.client.on('error', (error: Error) => {
@@ -168,7 +194,9 @@ export class RedisQueueBackend extends QueueBackend {
   }
 
   private run(name: ScriptName, ...args: Array<string | number>): Promise<unknown> {
-    return (this.redis as unknown as Record<ScriptName, (...a: Array<string | number>) => Promise<unknown>>)[name](this.prefix, ...args);
+    return (this.redis as unknown as Record<ScriptName, (...a: Array<string | number>) => Promise<unknown>>)[
+      name
+    ](this.prefix, ...args);
   }
 
   private key(...parts: string[]): string {
@@ -182,13 +210,19 @@ export class RedisQueueBackend extends QueueBackend {
   async enqueueMany(records: readonly QueuedTaskRecord[]): Promise<QueuedTaskRecord[]> {
     const results: QueuedTaskRecord[] = [];
     // Chunks keep one script's run short (Redis is single-threaded) while saving a round trip per record.
-    for (let i = 0; i < records.length; i += 200) results.push(...(await this.enqueueBatch(records.slice(i, i + 200))));
+    for (let i = 0; i < records.length; i += 200)
+      results.push(...(await this.enqueueBatch(records.slice(i, i + 200))));
     return results;
   }
 
   /** One script call for a batch; it also publishes the wakeup, so `notifyNewTask` right after is skipped. */
   private async enqueueBatch(records: readonly QueuedTaskRecord[]): Promise<QueuedTaskRecord[]> {
-    const args: Array<string | number> = [Date.now(), this.subscriber ? this.channel : '', `${this.origin}|enqueue`, records.length];
+    const args: Array<string | number> = [
+      Date.now(),
+      this.subscriber ? this.channel : '',
+      `${this.origin}|enqueue`,
+      records.length,
+    ];
     for (const record of records) {
       const fields = toFields(record);
       args.push(record.id, record.key ?? '', record.queue, record.status, fields.length, ...fields);
@@ -204,7 +238,8 @@ export class RedisQueueBackend extends QueueBackend {
   }
 
   async getTaskByKey(key: string): Promise<QueuedTaskRecord | null> {
-    const id = (await this.redis.hget(this.key('keys'), key)) ?? (await this.redis.hget(this.key('lastkey'), key));
+    const id =
+      (await this.redis.hget(this.key('keys'), key)) ?? (await this.redis.hget(this.key('lastkey'), key));
     return id ? this.getTask(id) : null;
   }
 
@@ -213,23 +248,42 @@ export class RedisQueueBackend extends QueueBackend {
     const pipeline = this.redis.pipeline();
     for (const id of ids) pipeline.call('HGETALL', this.key('task', id));
     const replies = (await pipeline.exec()) ?? [];
-    return replies.map(([, reply]) => fromHash(reply)).filter((record): record is QueuedTaskRecord => record !== null);
+    return replies
+      .map(([, reply]) => fromHash(reply))
+      .filter((record): record is QueuedTaskRecord => record !== null);
   }
 
   async listPending(options: ListPendingOptions = {}): Promise<QueuedTaskRecord[]> {
     const limit = options.limit ?? 100;
     const sets = (await this.redis.smembers(this.key('readysets'))).filter((name) => {
       const [queue, backend] = name.split('|') as [string, string];
-      return (!options.queues?.length || options.queues.includes(queue)) && (!options.executionBackends || options.executionBackends.includes(backend));
+      return (
+        (!options.queues?.length || options.queues.includes(queue)) &&
+        (!options.executionBackends || options.executionBackends.includes(backend))
+      );
     });
     const ids = new Set<string>();
     for (const set of sets) {
-      for (const member of await this.redis.zrange(this.key("ready", set), "0", String(limit - 1))) ids.add(member.slice(29));
+      for (const member of await this.redis.zrange(this.key('ready', set), '0', String(limit - 1)))
+        ids.add(member.slice(29));
     }
     const delayedMax = options.dueOnly === false ? '+inf' : String(Date.now());
-    for (const id of await this.redis.zrangebyscore(this.key('delayed'), '-inf', delayedMax, 'LIMIT', 0, limit)) ids.add(id);
+    for (const id of await this.redis.zrangebyscore(
+      this.key('delayed'),
+      '-inf',
+      delayedMax,
+      'LIMIT',
+      0,
+      limit,
+    ))
+      ids.add(id);
     return (await this.getMany([...ids]))
-      .filter((r) => (r.status === 'pending' || r.status === 'scheduled') && (!options.queues?.length || options.queues.includes(r.queue)) && (!options.executionBackends || options.executionBackends.includes(r.executionBackend)))
+      .filter(
+        (r) =>
+          (r.status === 'pending' || r.status === 'scheduled') &&
+          (!options.queues?.length || options.queues.includes(r.queue)) &&
+          (!options.executionBackends || options.executionBackends.includes(r.executionBackend)),
+      )
       .sort(byClaimOrder)
       .slice(0, limit);
   }
@@ -251,14 +305,26 @@ export class RedisQueueBackend extends QueueBackend {
     return replies.map((reply) => fromHash(reply)!);
   }
 
-  async completeTask(id: string, result?: unknown, options: FenceOptions = {}): Promise<QueuedTaskRecord | null> {
+  async completeTask(
+    id: string,
+    result?: unknown,
+    options: FenceOptions = {},
+  ): Promise<QueuedTaskRecord | null> {
     const json = result === undefined || result === null ? '' : JSON.stringify(result);
     return fromHash(await this.run('qComplete', Date.now(), id, options.expectedRetryCount ?? '', json));
   }
 
   async failTask(id: string, error: string, options: FailTaskOptions = {}): Promise<QueuedTaskRecord | null> {
     return fromHash(
-      await this.run('qFail', Date.now(), id, options.expectedRetryCount ?? '', error, (options.retry ?? true) ? '1' : '0', options.retryAt ? options.retryAt.getTime() : ''),
+      await this.run(
+        'qFail',
+        Date.now(),
+        id,
+        options.expectedRetryCount ?? '',
+        error,
+        (options.retry ?? true) ? '1' : '0',
+        options.retryAt ? options.retryAt.getTime() : '',
+      ),
     );
   }
 
@@ -278,7 +344,12 @@ export class RedisQueueBackend extends QueueBackend {
 
   async touchHeartbeats(batch: ReadonlyArray<{ id: string; expectedRetryCount: number }>): Promise<string[]> {
     if (batch.length === 0) return [];
-    return (await this.run('qHeartbeats', Date.now(), 'touch', ...batch.flatMap((b) => [b.id, b.expectedRetryCount]))) as string[];
+    return (await this.run(
+      'qHeartbeats',
+      Date.now(),
+      'touch',
+      ...batch.flatMap((b) => [b.id, b.expectedRetryCount]),
+    )) as string[];
   }
 
   async nullHeartbeats(batch: ReadonlyArray<{ id: string; expectedRetryCount: number }>): Promise<void> {
@@ -288,18 +359,36 @@ export class RedisQueueBackend extends QueueBackend {
 
   async requeueStaleRunning(options: StaleRecoveryOptions): Promise<StaleTaskRecoveryResult> {
     const now = Date.now();
-    const [requeued, failed] = (await this.run('qStale', now, now - options.staleAfter, Math.floor(options.limit ?? 500), (options.failTaskNames ?? []).join(','))) as [unknown[], unknown[]];
+    const [requeued, failed] = (await this.run(
+      'qStale',
+      now,
+      now - options.staleAfter,
+      Math.floor(options.limit ?? 500),
+      (options.failTaskNames ?? []).join(','),
+    )) as [unknown[], unknown[]];
     return { requeued: requeued.map((r) => fromHash(r)!), failed: failed.map((r) => fromHash(r)!) };
   }
 
-  private async casMetadata(id: string, options: FenceOptions, change: (record: QueuedTaskRecord) => Record<string, unknown> | null, releaseKey: boolean): Promise<boolean> {
+  private async casMetadata(
+    id: string,
+    options: FenceOptions,
+    change: (record: QueuedTaskRecord) => Record<string, unknown> | null,
+    releaseKey: boolean,
+  ): Promise<boolean> {
     for (let attempt = 0; attempt < 5; attempt++) {
       const raw = await this.redis.hget(this.key('task', id), 'metadata_json');
       const record = raw === null ? null : await this.getTask(id);
       if (!record || record.status !== 'running') return false;
       const next = change(record);
       if (!next) return false;
-      const applied = (await this.run('qMetadata', id, options.expectedRetryCount ?? '', raw!, JSON.stringify(next), releaseKey ? '1' : '0')) as number;
+      const applied = (await this.run(
+        'qMetadata',
+        id,
+        options.expectedRetryCount ?? '',
+        raw!,
+        JSON.stringify(next),
+        releaseKey ? '1' : '0',
+      )) as number;
       if (applied !== -1) return applied === 1;
     }
     return false;
@@ -310,21 +399,56 @@ export class RedisQueueBackend extends QueueBackend {
   }
 
   releaseKey(id: string, options: FenceOptions = {}): Promise<boolean> {
-    return this.casMetadata(id, options, (record) => (record.key === null ? null : { ...record.metadata, releasedKey: record.key }), true);
+    return this.casMetadata(
+      id,
+      options,
+      (record) => (record.key === null ? null : { ...record.metadata, releasedKey: record.key }),
+      true,
+    );
   }
 
   async countRunning(options: { taskName?: string } = {}): Promise<number> {
-    return options.taskName === undefined ? this.redis.zcard(this.key('running')) : this.redis.scard(this.key('rt', options.taskName));
+    return options.taskName === undefined
+      ? this.redis.zcard(this.key('running'))
+      : this.redis.scard(this.key('rt', options.taskName));
   }
 
-  async setExecutionRef(id: string, ref: string | null, options: SetExecutionRefOptions = {}): Promise<QueuedTaskRecord | null> {
+  async setExecutionRef(
+    id: string,
+    ref: string | null,
+    options: SetExecutionRefOptions = {},
+  ): Promise<QueuedTaskRecord | null> {
     const mode = options.expectedRef === undefined ? 'any' : options.expectedRef === null ? 'none' : 'value';
-    return fromHash(await this.run('qSetRef', id, ref ?? '', mode, options.expectedRef ?? '', options.expectedRetryCount ?? ''));
+    return fromHash(
+      await this.run(
+        'qSetRef',
+        id,
+        ref ?? '',
+        mode,
+        options.expectedRef ?? '',
+        options.expectedRetryCount ?? '',
+      ),
+    );
   }
 
-  async setExecutionBackend(id: string, executionBackend: string, options: FenceOptions & { executionProfile?: string | null } = {}): Promise<QueuedTaskRecord | null> {
-    const mode = options.executionProfile === undefined ? 'keep' : options.executionProfile === null ? 'clear' : 'set';
-    return fromHash(await this.run('qSetBackend', Date.now(), id, executionBackend, mode, options.executionProfile ?? '', options.expectedRetryCount ?? ''));
+  async setExecutionBackend(
+    id: string,
+    executionBackend: string,
+    options: FenceOptions & { executionProfile?: string | null } = {},
+  ): Promise<QueuedTaskRecord | null> {
+    const mode =
+      options.executionProfile === undefined ? 'keep' : options.executionProfile === null ? 'clear' : 'set';
+    return fromHash(
+      await this.run(
+        'qSetBackend',
+        Date.now(),
+        id,
+        executionBackend,
+        mode,
+        options.executionProfile ?? '',
+        options.expectedRetryCount ?? '',
+      ),
+    );
   }
 
   async listRunningExternal(options: { limit?: number } = {}): Promise<QueuedTaskRecord[]> {
@@ -336,7 +460,8 @@ export class RedisQueueBackend extends QueueBackend {
   }
 
   async getStatistics(options: { queue?: string } = {}): Promise<QueueStatistics> {
-    const queues = options.queue !== undefined ? [options.queue] : await this.redis.smembers(this.key('queues'));
+    const queues =
+      options.queue !== undefined ? [options.queue] : await this.redis.smembers(this.key('queues'));
     const stats = emptyStatistics();
     if (queues.length === 0) return stats;
     const pipeline = this.redis.pipeline();
@@ -351,8 +476,18 @@ export class RedisQueueBackend extends QueueBackend {
     return stats;
   }
 
-  async listCompletedByTask(taskName: string, options: ListCompletedOptions = {}): Promise<QueuedTaskRecord[]> {
-    const ids = await this.redis.zrevrangebyscore(this.key('completed', taskName), '+inf', options.since ? options.since.getTime() : '-inf', 'LIMIT', 0, options.limit ?? 10);
+  async listCompletedByTask(
+    taskName: string,
+    options: ListCompletedOptions = {},
+  ): Promise<QueuedTaskRecord[]> {
+    const ids = await this.redis.zrevrangebyscore(
+      this.key('completed', taskName),
+      '+inf',
+      options.since ? options.since.getTime() : '-inf',
+      'LIMIT',
+      0,
+      options.limit ?? 10,
+    );
     return this.getMany(ids);
   }
 
@@ -364,7 +499,13 @@ export class RedisQueueBackend extends QueueBackend {
     let cursor = '0';
     const taskPrefix = this.key('task', '');
     do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${taskPrefix}*`, 'COUNT', options.chunkSize ?? 500);
+      const [next, keys] = await this.redis.scan(
+        cursor,
+        'MATCH',
+        `${taskPrefix}*`,
+        'COUNT',
+        options.chunkSize ?? 500,
+      );
       cursor = next;
       for (const record of await this.getMany(keys.map((key) => key.slice(taskPrefix.length)))) yield record;
     } while (cursor !== '0');

@@ -14,13 +14,18 @@ export function createQueueTablesMigration(tableName = 'nestjs_queue_task', time
   const statementsFor = (type: string): string[] => {
     const stub = {} as never;
     const store: SqlQueueStore =
-      type === 'postgres' ? new PostgresQueueStore(table, stub) : type === 'mysql' || type === 'mariadb' ? new MysqlQueueStore(table, stub) : new SqliteQueueStore(table, { pragma: () => undefined, prepare: () => stub } as never);
+      type === 'postgres'
+        ? new PostgresQueueStore(table, stub)
+        : type === 'mysql' || type === 'mariadb'
+          ? new MysqlQueueStore(table, stub)
+          : new SqliteQueueStore(table, { pragma: () => undefined, prepare: () => stub } as never);
     return store.schemaStatements();
   };
   return class CreateQueueTables implements MigrationInterface {
     name = `CreateQueueTables${timestamp}`;
     async up(queryRunner: QueryRunner): Promise<void> {
-      for (const statement of statementsFor(queryRunner.connection.options.type)) await queryRunner.query(statement);
+      for (const statement of statementsFor(queryRunner.connection.options.type))
+        await queryRunner.query(statement);
     }
     async down(queryRunner: QueryRunner): Promise<void> {
       await queryRunner.query(`DROP TABLE IF EXISTS ${table}_lease`);

@@ -17,7 +17,9 @@ interface MysqlPool {
 }
 
 const run = (target: Pick<MysqlPool, 'query'>, sql: string, params: unknown[]) =>
-  new Promise<unknown>((resolve, reject) => target.query(sql, params, (error, result) => (error ? reject(error) : resolve(result))));
+  new Promise<unknown>((resolve, reject) =>
+    target.query(sql, params, (error, result) => (error ? reject(error) : resolve(result))),
+  );
 
 /**
  * MySQL 8 / MariaDB ≥ 10.6: batch claim with `SELECT ... FOR UPDATE SKIP LOCKED` and an `UPDATE` in one short
@@ -109,24 +111,39 @@ export class MysqlQueueStore extends SqlQueueStore {
       if (candidates.length === 0) return [];
       const ids = candidates.map((row) => String(row['id']));
       const list = ids.map(() => '?').join(', ');
-      await run(connection, `UPDATE ${this.table} SET status = 'running', started_at = ?, heartbeat_at = ?, worker_id = ? WHERE id IN (${list})`, [
-        now,
-        now,
-        options.workerId,
-        ...ids,
-      ]);
-      return (await run(connection, `SELECT ${this.columns} FROM ${this.table} WHERE id IN (${list}) ORDER BY priority DESC, queued_at, seq`, ids)) as TaskRow[];
+      await run(
+        connection,
+        `UPDATE ${this.table} SET status = 'running', started_at = ?, heartbeat_at = ?, worker_id = ? WHERE id IN (${list})`,
+        [now, now, options.workerId, ...ids],
+      );
+      return (await run(
+        connection,
+        `SELECT ${this.columns} FROM ${this.table} WHERE id IN (${list}) ORDER BY priority DESC, queued_at, seq`,
+        ids,
+      )) as TaskRow[];
     });
     return rows.map(rowToRecord);
   }
 
-  protected async updateReturning(id: string, set: string, setParams: unknown[], where: string, whereParams: unknown[]): Promise<QueuedTaskRecord | null> {
+  protected async updateReturning(
+    id: string,
+    set: string,
+    setParams: unknown[],
+    where: string,
+    whereParams: unknown[],
+  ): Promise<QueuedTaskRecord | null> {
     return this.transaction(async (connection) => {
-      const result = (await run(connection, `UPDATE ${this.table} SET ${set} WHERE id = ? AND ${where}`, [...setParams, id, ...whereParams])) as {
+      const result = (await run(connection, `UPDATE ${this.table} SET ${set} WHERE id = ? AND ${where}`, [
+        ...setParams,
+        id,
+        ...whereParams,
+      ])) as {
         affectedRows: number;
       };
       if (result.affectedRows === 0) return null;
-      const rows = (await run(connection, `SELECT ${this.columns} FROM ${this.table} WHERE id = ?`, [id])) as TaskRow[];
+      const rows = (await run(connection, `SELECT ${this.columns} FROM ${this.table} WHERE id = ?`, [
+        id,
+      ])) as TaskRow[];
       return rows[0] ? rowToRecord(rows[0]) : null;
     });
   }

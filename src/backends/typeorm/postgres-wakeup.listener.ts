@@ -64,7 +64,9 @@ export class PostgresWakeupListener {
       this.backoff = 100;
       this.onWake(''); // work may have arrived while we were away
     } catch (error) {
-      this.logger.warn(`LISTEN ${this.channel} failed (${(error as Error).message}); retrying in ${this.backoff} ms`);
+      this.logger.warn(
+        `LISTEN ${this.channel} failed (${(error as Error).message}); retrying in ${this.backoff} ms`,
+      );
       this.reconnect(client);
     }
   }

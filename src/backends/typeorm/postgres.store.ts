@@ -18,7 +18,13 @@ interface PgPool {
 
 /** Rows of `manager.query`, which returns `[rows, count]` for UPDATE/DELETE and rows otherwise. */
 function managerRows(result: unknown): TaskRow[] {
-  if (Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number') return result[0];
+  if (
+    Array.isArray(result) &&
+    result.length === 2 &&
+    Array.isArray(result[0]) &&
+    typeof result[1] === 'number'
+  )
+    return result[0];
   return (result as TaskRow[]) ?? [];
 }
 
@@ -106,7 +112,13 @@ export class PostgresQueueStore extends SqlQueueStore {
     return claimedInOrder(rows);
   }
 
-  protected async updateReturning(id: string, set: string, setParams: unknown[], where: string, whereParams: unknown[]): Promise<QueuedTaskRecord | null> {
+  protected async updateReturning(
+    id: string,
+    set: string,
+    setParams: unknown[],
+    where: string,
+    whereParams: unknown[],
+  ): Promise<QueuedTaskRecord | null> {
     const rows = await this.query(
       `UPDATE ${this.table} SET ${set} WHERE id = ? AND ${where} RETURNING ${this.columns}`,
       [...setParams, id, ...whereParams],

@@ -11,8 +11,10 @@ export abstract class QueueTaskEntityBase {
   @Column({ name: 'kwargs_json', type: 'text' }) kwargsJson!: string;
   @Column({ type: 'varchar', length: 100 }) queue!: string;
   @Column({ name: 'execution_backend', type: 'varchar', length: 64 }) executionBackend!: string;
-  @Column({ name: 'execution_profile', type: 'varchar', length: 255, nullable: true }) executionProfile!: string | null;
-  @Column({ name: 'execution_ref', type: 'varchar', length: 512, nullable: true }) executionRef!: string | null;
+  @Column({ name: 'execution_profile', type: 'varchar', length: 255, nullable: true }) executionProfile!:
+    string | null;
+  @Column({ name: 'execution_ref', type: 'varchar', length: 512, nullable: true }) executionRef!:
+    string | null;
   @Column({ name: 'worker_id', type: 'varchar', length: 255, nullable: true }) workerId!: string | null;
   @Column({ type: 'varchar', length: 16 }) status!: string;
   @Column({ type: 'integer' }) priority!: number;
@@ -26,7 +28,8 @@ export abstract class QueueTaskEntityBase {
   @Column({ name: 'heartbeat_at', type: 'bigint', nullable: true }) heartbeatAt!: string | null;
   @Column({ name: 'result_json', type: 'text', nullable: true }) resultJson!: string | null;
   @Column({ type: 'text', nullable: true }) error!: string | null;
-  @Index() @Column({ name: 'task_key', type: 'varchar', length: 255, nullable: true }) taskKey!: string | null;
+  @Index() @Column({ name: 'task_key', type: 'varchar', length: 255, nullable: true }) taskKey!:
+    string | null;
   @Column({ name: 'metadata_json', type: 'text' }) metadataJson!: string;
 }
 

@@ -8,7 +8,12 @@ import type {
   SetExecutionRefOptions,
   StaleRecoveryOptions,
 } from '../queue-backend.js';
-import { emptyStatistics, type QueueStatistics, type QueuedTaskRecord, type StaleTaskRecoveryResult } from '../../models/queued-task-record.js';
+import {
+  emptyStatistics,
+  type QueueStatistics,
+  type QueuedTaskRecord,
+  type StaleTaskRecoveryResult,
+} from '../../models/queued-task-record.js';
 import { isTerminalStatus, TASK_STATUSES, type TaskStatus } from '../../models/task-status.js';
 import { recordToRow, rowToRecord, TASK_COLUMNS, type TaskRow } from './task-row.mapper.js';
 
@@ -37,7 +42,14 @@ export interface SqlQueueMetrics {
  */
 export abstract class SqlQueueStore {
   readonly metrics: SqlQueueMetrics = {
-    enqueued: 0, claimed: 0, completed: 0, failed: 0, retried: 0, staleRecovered: 0, notificationsPublished: 0, fenceRejected: 0,
+    enqueued: 0,
+    claimed: 0,
+    completed: 0,
+    failed: 0,
+    retried: 0,
+    staleRecovered: 0,
+    notificationsPublished: 0,
+    fenceRejected: 0,
   };
 
   constructor(
@@ -54,9 +66,19 @@ export abstract class SqlQueueStore {
   /** Insert unless an active record holds the key; true when inserted. */
   protected abstract insertIfKeyFree(record: QueuedTaskRecord, manager?: EntityManager): Promise<boolean>;
   /** Atomically claim up to `limit` due records; returns them in any order. */
-  protected abstract claimRows(options: ClaimManyOptions, now: number, ids?: string[]): Promise<QueuedTaskRecord[]>;
+  protected abstract claimRows(
+    options: ClaimManyOptions,
+    now: number,
+    ids?: string[],
+  ): Promise<QueuedTaskRecord[]>;
   /** Apply `UPDATE ... SET <set> WHERE id = ? AND <where>`; the updated record or null. */
-  protected abstract updateReturning(id: string, set: string, setParams: unknown[], where: string, whereParams: unknown[]): Promise<QueuedTaskRecord | null>;
+  protected abstract updateReturning(
+    id: string,
+    set: string,
+    setParams: unknown[],
+    where: string,
+    whereParams: unknown[],
+  ): Promise<QueuedTaskRecord | null>;
   /** Take or renew a lease row; true when `owner` holds it. */
   abstract acquireLease(name: string, owner: string, ttl: number): Promise<boolean>;
   /** Name of the lease table. */
@@ -90,12 +112,16 @@ export abstract class SqlQueueStore {
     for (let start = 0; start < unkeyed.length; start += chunkSize) {
       const chunk = unkeyed.slice(start, start + chunkSize).map((i) => records[i]!);
       const placeholders = chunk.map(() => `(${TASK_COLUMNS.map(() => '?').join(', ')})`).join(', ');
-      await this.execute(`INSERT INTO ${this.table} (${COLUMN_LIST}) VALUES ${placeholders}`, chunk.flatMap(recordToRow));
+      await this.execute(
+        `INSERT INTO ${this.table} (${COLUMN_LIST}) VALUES ${placeholders}`,
+        chunk.flatMap(recordToRow),
+      );
       this.metrics.enqueued += chunk.length;
     }
     for (const i of unkeyed) results[i] = records[i]!;
     // Keyed records keep enqueue's semantics one by one, in input order.
-    for (let i = 0; i < records.length; i++) if (records[i]!.key !== null) results[i] = await this.enqueue(records[i]!);
+    for (let i = 0; i < records.length; i++)
+      if (records[i]!.key !== null) results[i] = await this.enqueue(records[i]!);
     return results;
   }
 
@@ -119,7 +145,11 @@ export abstract class SqlQueueStore {
   }
 
   protected async activeByKey(key: string, manager?: EntityManager): Promise<QueuedTaskRecord | null> {
-    const rows = await this.query(`SELECT ${COLUMN_LIST} FROM ${this.table} WHERE task_key = ? AND status IN ${ACTIVE}`, [key], manager);
+    const rows = await this.query(
+      `SELECT ${COLUMN_LIST} FROM ${this.table} WHERE task_key = ? AND status IN ${ACTIVE}`,
+      [key],
+      manager,
+    );
     return rows[0] ? rowToRecord(rows[0]) : null;
   }
 
@@ -135,7 +165,10 @@ export abstract class SqlQueueStore {
   }
 
   /** `AND queue IN (...) AND execution_backend IN (...)` for a claim filter. */
-  protected claimFilter(queues?: readonly string[], backends?: readonly string[]): { where: string; params: unknown[] } {
+  protected claimFilter(
+    queues?: readonly string[],
+    backends?: readonly string[],
+  ): { where: string; params: unknown[] } {
     let where = '';
     const params: unknown[] = [];
     if (queues?.length) {
@@ -170,7 +203,11 @@ export abstract class SqlQueueStore {
     return records;
   }
 
-  async completeTask(id: string, result: unknown, options: FenceOptions = {}): Promise<QueuedTaskRecord | null> {
+  async completeTask(
+    id: string,
+    result: unknown,
+    options: FenceOptions = {},
+  ): Promise<QueuedTaskRecord | null> {
     const now = Date.now();
     const fence = this.fence(options);
     const record = await this.updateReturning(
@@ -188,10 +225,13 @@ export abstract class SqlQueueStore {
   async failTask(id: string, error: string, options: FailTaskOptions = {}): Promise<QueuedTaskRecord | null> {
     const current = await this.getTask(id);
     if (!current || current.status !== 'running') return this.rejected();
-    if (options.expectedRetryCount !== undefined && current.retryCount !== options.expectedRetryCount) return this.rejected();
+    if (options.expectedRetryCount !== undefined && current.retryCount !== options.expectedRetryCount)
+      return this.rejected();
     const now = Date.now();
     const retry = (options.retry ?? true) && current.retryCount < current.maxRetries;
-    const updated = retry ? await this.requeue(current, error, options.retryAt ?? null, now) : await this.finishFailed(current, error, now);
+    const updated = retry
+      ? await this.requeue(current, error, options.retryAt ?? null, now)
+      : await this.finishFailed(current, error, now);
     if (!updated) return this.rejected();
     if (retry) this.metrics.retried++;
     else this.metrics.failed++;
@@ -204,18 +244,33 @@ export abstract class SqlQueueStore {
   }
 
   /** CAS a running record back in line with one more retry consumed. */
-  private requeue(current: QueuedTaskRecord, error: string, retryAt: Date | null, now: number): Promise<QueuedTaskRecord | null> {
+  private requeue(
+    current: QueuedTaskRecord,
+    error: string,
+    retryAt: Date | null,
+    now: number,
+  ): Promise<QueuedTaskRecord | null> {
     const scheduledAt = retryAt ? retryAt.getTime() : null;
     return this.updateReturning(
       current.id,
       `status = ?, retry_count = ?, error = ?, scheduled_at = ?, queued_at = ?, worker_id = NULL, heartbeat_at = NULL, execution_ref = NULL`,
-      [scheduledAt !== null && scheduledAt > now ? 'scheduled' : 'pending', current.retryCount + 1, error, scheduledAt, now],
+      [
+        scheduledAt !== null && scheduledAt > now ? 'scheduled' : 'pending',
+        current.retryCount + 1,
+        error,
+        scheduledAt,
+        now,
+      ],
       'status = ? AND retry_count = ?',
       ['running', current.retryCount],
     );
   }
 
-  private finishFailed(current: QueuedTaskRecord, error: string, now: number): Promise<QueuedTaskRecord | null> {
+  private finishFailed(
+    current: QueuedTaskRecord,
+    error: string,
+    now: number,
+  ): Promise<QueuedTaskRecord | null> {
     return this.updateReturning(
       current.id,
       'status = ?, error = ?, completed_at = ?, heartbeat_at = NULL',
@@ -226,7 +281,13 @@ export abstract class SqlQueueStore {
   }
 
   async cancelTask(id: string): Promise<QueuedTaskRecord | null> {
-    return this.updateReturning(id, 'status = ?, completed_at = ?, heartbeat_at = NULL', ['cancelled', Date.now()], `status IN ${ACTIVE}`, []);
+    return this.updateReturning(
+      id,
+      'status = ?, completed_at = ?, heartbeat_at = NULL',
+      ['cancelled', Date.now()],
+      `status IN ${ACTIVE}`,
+      [],
+    );
   }
 
   async retryTask(id: string): Promise<QueuedTaskRecord | null> {
@@ -252,7 +313,13 @@ export abstract class SqlQueueStore {
 
   async touchHeartbeat(id: string, options: FenceOptions = {}): Promise<boolean> {
     const fence = this.fence(options);
-    return (await this.execute(`UPDATE ${this.table} SET heartbeat_at = ? WHERE id = ? AND ${fence.where}`, [Date.now(), id, ...fence.params])) > 0;
+    return (
+      (await this.execute(`UPDATE ${this.table} SET heartbeat_at = ? WHERE id = ? AND ${fence.where}`, [
+        Date.now(),
+        id,
+        ...fence.params,
+      ])) > 0
+    );
   }
 
   async touchHeartbeats(batch: ReadonlyArray<{ id: string; expectedRetryCount: number }>): Promise<string[]> {
@@ -261,8 +328,14 @@ export abstract class SqlQueueStore {
     const pairs = batch.map(() => '(id = ? AND retry_count = ?)').join(' OR ');
     const params = batch.flatMap((b) => [b.id, b.expectedRetryCount]);
     const now = Date.now();
-    await this.execute(`UPDATE ${this.table} SET heartbeat_at = ? WHERE status = 'running' AND (${pairs})`, [now, ...params]);
-    const rows = await this.query(`SELECT id FROM ${this.table} WHERE status = 'running' AND heartbeat_at = ? AND (${pairs})`, [now, ...params]);
+    await this.execute(`UPDATE ${this.table} SET heartbeat_at = ? WHERE status = 'running' AND (${pairs})`, [
+      now,
+      ...params,
+    ]);
+    const rows = await this.query(
+      `SELECT id FROM ${this.table} WHERE status = 'running' AND heartbeat_at = ? AND (${pairs})`,
+      [now, ...params],
+    );
     const touched = new Set(rows.map((row) => String(row['id'])));
     return batch.map((b) => b.id).filter((id) => touched.has(id));
   }
@@ -270,7 +343,10 @@ export abstract class SqlQueueStore {
   async nullHeartbeats(batch: ReadonlyArray<{ id: string; expectedRetryCount: number }>): Promise<void> {
     if (batch.length === 0) return;
     const pairs = batch.map(() => '(id = ? AND retry_count = ?)').join(' OR ');
-    await this.execute(`UPDATE ${this.table} SET heartbeat_at = NULL WHERE status = 'running' AND (${pairs})`, batch.flatMap((b) => [b.id, b.expectedRetryCount]));
+    await this.execute(
+      `UPDATE ${this.table} SET heartbeat_at = NULL WHERE status = 'running' AND (${pairs})`,
+      batch.flatMap((b) => [b.id, b.expectedRetryCount]),
+    );
   }
 
   async requeueStaleRunning(options: StaleRecoveryOptions): Promise<StaleTaskRecoveryResult> {
@@ -309,13 +385,27 @@ export abstract class SqlQueueStore {
     return result;
   }
 
-  async patchMetadata(id: string, patch: Record<string, unknown>, options: FenceOptions = {}): Promise<boolean> {
-    return this.casMetadata(id, options, (current) => ({ metadata: { ...current.metadata, ...patch }, set: '', params: [] }));
+  async patchMetadata(
+    id: string,
+    patch: Record<string, unknown>,
+    options: FenceOptions = {},
+  ): Promise<boolean> {
+    return this.casMetadata(id, options, (current) => ({
+      metadata: { ...current.metadata, ...patch },
+      set: '',
+      params: [],
+    }));
   }
 
   async releaseKey(id: string, options: FenceOptions = {}): Promise<boolean> {
     return this.casMetadata(id, options, (current) =>
-      current.key === null ? null : { metadata: { ...current.metadata, releasedKey: current.key }, set: ', task_key = NULL', params: [] },
+      current.key === null
+        ? null
+        : {
+            metadata: { ...current.metadata, releasedKey: current.key },
+            set: ', task_key = NULL',
+            params: [],
+          },
     );
   }
 
@@ -323,14 +413,18 @@ export abstract class SqlQueueStore {
   private async casMetadata(
     id: string,
     options: FenceOptions,
-    change: (current: QueuedTaskRecord, raw: string) => { metadata: Record<string, unknown>; set: string; params: unknown[] } | null,
+    change: (
+      current: QueuedTaskRecord,
+      raw: string,
+    ) => { metadata: Record<string, unknown>; set: string; params: unknown[] } | null,
   ): Promise<boolean> {
     for (let attempt = 0; attempt < 5; attempt++) {
       const rows = await this.query(`SELECT ${COLUMN_LIST} FROM ${this.table} WHERE id = ?`, [id]);
       if (!rows[0]) return false;
       const current = rowToRecord(rows[0]);
       if (current.status !== 'running') return false;
-      if (options.expectedRetryCount !== undefined && current.retryCount !== options.expectedRetryCount) return false;
+      if (options.expectedRetryCount !== undefined && current.retryCount !== options.expectedRetryCount)
+        return false;
       const raw = rows[0]['metadata_json'] as string;
       const next = change(current, raw);
       if (!next) return false;
@@ -344,13 +438,21 @@ export abstract class SqlQueueStore {
   }
 
   async countRunning(options: { taskName?: string } = {}): Promise<number> {
-    const rows = options.taskName === undefined
-      ? await this.query(`SELECT COUNT(*) AS n FROM ${this.table} WHERE status = 'running'`)
-      : await this.query(`SELECT COUNT(*) AS n FROM ${this.table} WHERE status = 'running' AND task_name = ?`, [options.taskName]);
+    const rows =
+      options.taskName === undefined
+        ? await this.query(`SELECT COUNT(*) AS n FROM ${this.table} WHERE status = 'running'`)
+        : await this.query(
+            `SELECT COUNT(*) AS n FROM ${this.table} WHERE status = 'running' AND task_name = ?`,
+            [options.taskName],
+          );
     return Number(rows[0]?.['n'] ?? 0);
   }
 
-  async setExecutionRef(id: string, ref: string | null, options: SetExecutionRefOptions = {}): Promise<QueuedTaskRecord | null> {
+  async setExecutionRef(
+    id: string,
+    ref: string | null,
+    options: SetExecutionRefOptions = {},
+  ): Promise<QueuedTaskRecord | null> {
     let where = `status IN ${ACTIVE}`;
     const params: unknown[] = [];
     if (options.expectedRef !== undefined) {
@@ -364,14 +466,21 @@ export abstract class SqlQueueStore {
     return this.updateReturning(id, 'execution_ref = ?', [ref], where, params);
   }
 
-  async setExecutionBackend(id: string, executionBackend: string, options: FenceOptions & { executionProfile?: string | null } = {}): Promise<QueuedTaskRecord | null> {
+  async setExecutionBackend(
+    id: string,
+    executionBackend: string,
+    options: FenceOptions & { executionProfile?: string | null } = {},
+  ): Promise<QueuedTaskRecord | null> {
     let set = 'execution_backend = ?, execution_ref = NULL';
     const setParams: unknown[] = [executionBackend];
     if (options.executionProfile !== undefined) {
       set += ', execution_profile = ?';
       setParams.push(options.executionProfile);
     }
-    const fence = options.expectedRetryCount === undefined ? { where: `status IN ${ACTIVE}`, params: [] as unknown[] } : { where: `status IN ${ACTIVE} AND retry_count = ?`, params: [options.expectedRetryCount] };
+    const fence =
+      options.expectedRetryCount === undefined
+        ? { where: `status IN ${ACTIVE}`, params: [] as unknown[] }
+        : { where: `status IN ${ACTIVE} AND retry_count = ?`, params: [options.expectedRetryCount] };
     return this.updateReturning(id, set, setParams, fence.where, fence.params);
   }
 
@@ -384,9 +493,13 @@ export abstract class SqlQueueStore {
   }
 
   async getStatistics(options: { queue?: string } = {}): Promise<QueueStatistics> {
-    const rows = options.queue === undefined
-      ? await this.query(`SELECT status, COUNT(*) AS n FROM ${this.table} GROUP BY status`)
-      : await this.query(`SELECT status, COUNT(*) AS n FROM ${this.table} WHERE queue = ? GROUP BY status`, [options.queue]);
+    const rows =
+      options.queue === undefined
+        ? await this.query(`SELECT status, COUNT(*) AS n FROM ${this.table} GROUP BY status`)
+        : await this.query(
+            `SELECT status, COUNT(*) AS n FROM ${this.table} WHERE queue = ? GROUP BY status`,
+            [options.queue],
+          );
     const stats = emptyStatistics();
     for (const row of rows) {
       const status = row['status'] as TaskStatus;
@@ -397,7 +510,10 @@ export abstract class SqlQueueStore {
     return stats;
   }
 
-  async listCompletedByTask(taskName: string, options: ListCompletedOptions = {}): Promise<QueuedTaskRecord[]> {
+  async listCompletedByTask(
+    taskName: string,
+    options: ListCompletedOptions = {},
+  ): Promise<QueuedTaskRecord[]> {
     const since = options.since ? ' AND completed_at >= ?' : '';
     const rows = await this.query(
       `SELECT ${COLUMN_LIST} FROM ${this.table} WHERE task_name = ? AND status = 'completed'${since}
@@ -424,7 +540,10 @@ export abstract class SqlQueueStore {
   async *iterAll(chunkSize = 500): AsyncIterable<QueuedTaskRecord> {
     let after = '';
     for (;;) {
-      const rows = await this.query(`SELECT ${COLUMN_LIST} FROM ${this.table} WHERE id > ? ORDER BY id LIMIT ${Math.max(1, Math.floor(chunkSize))}`, [after]);
+      const rows = await this.query(
+        `SELECT ${COLUMN_LIST} FROM ${this.table} WHERE id > ? ORDER BY id LIMIT ${Math.max(1, Math.floor(chunkSize))}`,
+        [after],
+      );
       for (const row of rows) yield rowToRecord(row);
       if (rows.length < chunkSize) return;
       after = String(rows[rows.length - 1]!['id']);

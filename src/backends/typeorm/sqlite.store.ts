@@ -6,7 +6,11 @@ import { SqlQueueStore } from './sql-queue.store.js';
 
 /** The subset of a better-sqlite3 Database the store uses. */
 interface SqliteDatabase {
-  prepare(sql: string): { all(...params: unknown[]): TaskRow[]; run(...params: unknown[]): { changes: number }; reader: boolean };
+  prepare(sql: string): {
+    all(...params: unknown[]): TaskRow[];
+    run(...params: unknown[]): { changes: number };
+    reader: boolean;
+  };
   pragma(source: string): unknown;
 }
 
@@ -77,10 +81,15 @@ export class SqliteQueueStore extends SqlQueueStore {
 
   protected async insertIfKeyFree(record: QueuedTaskRecord, manager?: EntityManager): Promise<boolean> {
     if (manager) {
-      const rows = (await manager.query(`${this.insertSql()} ON CONFLICT DO NOTHING RETURNING id`, recordToRow(record))) as TaskRow[];
+      const rows = (await manager.query(
+        `${this.insertSql()} ON CONFLICT DO NOTHING RETURNING id`,
+        recordToRow(record),
+      )) as TaskRow[];
       return rows.length > 0;
     }
-    return this.statement(`${this.insertSql()} ON CONFLICT DO NOTHING`).run(...recordToRow(record)).changes > 0;
+    return (
+      this.statement(`${this.insertSql()} ON CONFLICT DO NOTHING`).run(...recordToRow(record)).changes > 0
+    );
   }
 
   protected async claimRows(options: ClaimManyOptions, now: number): Promise<QueuedTaskRecord[]> {
@@ -94,12 +103,16 @@ export class SqliteQueueStore extends SqlQueueStore {
     return claimedInOrder(rows);
   }
 
-  protected async updateReturning(id: string, set: string, setParams: unknown[], where: string, whereParams: unknown[]): Promise<QueuedTaskRecord | null> {
-    const rows = this.statement(`UPDATE ${this.table} SET ${set} WHERE id = ? AND ${where} RETURNING ${this.columns}`).all(
-      ...setParams,
-      id,
-      ...whereParams,
-    );
+  protected async updateReturning(
+    id: string,
+    set: string,
+    setParams: unknown[],
+    where: string,
+    whereParams: unknown[],
+  ): Promise<QueuedTaskRecord | null> {
+    const rows = this.statement(
+      `UPDATE ${this.table} SET ${set} WHERE id = ? AND ${where} RETURNING ${this.columns}`,
+    ).all(...setParams, id, ...whereParams);
     return rows[0] ? rowToRecord(rows[0]) : null;
   }
 

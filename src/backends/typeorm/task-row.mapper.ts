@@ -3,15 +3,36 @@ import type { TaskStatus } from '../../models/task-status.js';
 
 /** Column list of the queue table, in insert order (times are epoch milliseconds, payloads JSON text). */
 export const TASK_COLUMNS = [
-  'id', 'task_name', 'args_json', 'kwargs_json', 'queue', 'execution_backend', 'execution_profile', 'execution_ref',
-  'worker_id', 'status', 'priority', 'max_retries', 'retry_count', 'scheduled_at', 'queued_at', 'created_at',
-  'started_at', 'completed_at', 'heartbeat_at', 'result_json', 'error', 'task_key', 'metadata_json',
+  'id',
+  'task_name',
+  'args_json',
+  'kwargs_json',
+  'queue',
+  'execution_backend',
+  'execution_profile',
+  'execution_ref',
+  'worker_id',
+  'status',
+  'priority',
+  'max_retries',
+  'retry_count',
+  'scheduled_at',
+  'queued_at',
+  'created_at',
+  'started_at',
+  'completed_at',
+  'heartbeat_at',
+  'result_json',
+  'error',
+  'task_key',
+  'metadata_json',
 ] as const;
 
 /** A row as the drivers return it (BIGINT may come back as a string). */
 export type TaskRow = Record<string, unknown>;
 
-const time = (value: unknown): Date | null => (value === null || value === undefined ? null : new Date(Number(value)));
+const time = (value: unknown): Date | null =>
+  value === null || value === undefined ? null : new Date(Number(value));
 const ms = (value: Date | null): number | null => (value === null ? null : value.getTime());
 
 /** The row values of a record, in `TASK_COLUMNS` order. */
@@ -65,7 +86,10 @@ export function rowToRecord(row: TaskRow): QueuedTaskRecord {
     startedAt: time(row['started_at']),
     completedAt: time(row['completed_at']),
     heartbeatAt: time(row['heartbeat_at']),
-    result: row['result_json'] === null || row['result_json'] === undefined ? null : JSON.parse(row['result_json'] as string),
+    result:
+      row['result_json'] === null || row['result_json'] === undefined
+        ? null
+        : JSON.parse(row['result_json'] as string),
     error: (row['error'] as string | null) ?? null,
     key: (row['task_key'] as string | null) ?? null,
     metadata: JSON.parse(row['metadata_json'] as string),
@@ -81,6 +105,11 @@ export function claimedInOrder(rows: TaskRow[]): QueuedTaskRecord[] {
 }
 
 /** Claim order: priority desc, then queuedAt, then insertion sequence. */
-export function byClaimOrder(a: QueuedTaskRecord & { seq?: number }, b: QueuedTaskRecord & { seq?: number }): number {
-  return b.priority - a.priority || a.queuedAt.getTime() - b.queuedAt.getTime() || (a.seq ?? 0) - (b.seq ?? 0);
+export function byClaimOrder(
+  a: QueuedTaskRecord & { seq?: number },
+  b: QueuedTaskRecord & { seq?: number },
+): number {
+  return (
+    b.priority - a.priority || a.queuedAt.getTime() - b.queuedAt.getTime() || (a.seq ?? 0) - (b.seq ?? 0)
+  );
 }

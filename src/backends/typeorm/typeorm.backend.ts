@@ -3,7 +3,12 @@ import { randomUUID } from 'node:crypto';
 import type { DataSource, DataSourceOptions } from 'typeorm';
 import { MissingDependencyError } from '../../errors/missing-dependency.error.js';
 import { QueueConfigurationError } from '../../errors/queue-configuration.error.js';
-import type { QueueBackendCapabilities, QueueStatistics, QueuedTaskRecord, StaleTaskRecoveryResult } from '../../models/queued-task-record.js';
+import type {
+  QueueBackendCapabilities,
+  QueueStatistics,
+  QueuedTaskRecord,
+  StaleTaskRecoveryResult,
+} from '../../models/queued-task-record.js';
 import { NotificationWaiters } from '../notification-waiters.js';
 import {
   QueueBackend,
@@ -25,7 +30,12 @@ import type { SqlQueueMetrics, SqlQueueStore } from './sql-queue.store.js';
 import { SqliteQueueStore } from './sqlite.store.js';
 import { SUPPORTED_DRIVERS, type TypeOrmBackendConfig } from './typeorm-backend.config.js';
 
-const DRIVER_PACKAGES: Record<string, string> = { postgres: 'pg', mysql: 'mysql2', mariadb: 'mysql2', 'better-sqlite3': 'better-sqlite3' };
+const DRIVER_PACKAGES: Record<string, string> = {
+  postgres: 'pg',
+  mysql: 'mysql2',
+  mariadb: 'mysql2',
+  'better-sqlite3': 'better-sqlite3',
+};
 
 /** Import an optional package or throw `MissingDependencyError` naming it. */
 async function requirePackage<T>(name: string, feature: string): Promise<T> {
@@ -69,10 +79,16 @@ export class TypeOrmQueueBackend extends QueueBackend {
         { path: 'queueBackend', message: 'give exactly one of dataSource, dataSourceName or options' },
       ]);
     }
-    if (config.notifyTransport !== undefined && !['listen_notify', 'polling'].includes(config.notifyTransport)) {
-      throw new QueueConfigurationError([{ path: 'queueBackend.notifyTransport', message: "must be 'listen_notify' or 'polling'" }]);
+    if (
+      config.notifyTransport !== undefined &&
+      !['listen_notify', 'polling'].includes(config.notifyTransport)
+    ) {
+      throw new QueueConfigurationError([
+        { path: 'queueBackend.notifyTransport', message: "must be 'listen_notify' or 'polling'" },
+      ]);
     }
-    if (config.notificationChannel !== undefined) validateTableName(config.notificationChannel, 'queueBackend.notificationChannel');
+    if (config.notificationChannel !== undefined)
+      validateTableName(config.notificationChannel, 'queueBackend.notificationChannel');
   }
 
   get capabilities(): QueueBackendCapabilities {
@@ -108,27 +124,45 @@ export class TypeOrmQueueBackend extends QueueBackend {
     this.store = await this.createStore(this.dataSource);
     if (this.config.createSchema ?? true) await this.store.createSchema();
     if (this.config.heartbeatDataSource) this.heartbeatStore = await this.openHeartbeatStore(typeorm);
-    if (this.store instanceof PostgresQueueStore && (this.config.notifyTransport ?? 'listen_notify') === 'listen_notify') {
+    if (
+      this.store instanceof PostgresQueueStore &&
+      (this.config.notifyTransport ?? 'listen_notify') === 'listen_notify'
+    ) {
       await this.startListener(this.store, this.dataSource);
     }
   }
 
-  private async resolveDataSource(typeorm: typeof import('typeorm'), config: TypeOrmBackendConfig): Promise<DataSource> {
+  private async resolveDataSource(
+    typeorm: typeof import('typeorm'),
+    config: TypeOrmBackendConfig,
+  ): Promise<DataSource> {
     if (config.dataSource) {
       if (!config.dataSource.isInitialized) await config.dataSource.initialize();
       return config.dataSource;
     }
     if (config.dataSourceName !== undefined) {
-      if (!this.context.moduleRef) throw new QueueConfigurationError([{ path: 'queueBackend.dataSourceName', message: 'needs Nest DI (use it inside QueuesModule)' }]);
-      const { getDataSourceToken } = await requirePackage<typeof import('@nestjs/typeorm')>('@nestjs/typeorm', 'dataSourceName');
-      const dataSource = this.context.moduleRef.get<DataSource>(getDataSourceToken(config.dataSourceName === 'default' ? undefined : config.dataSourceName) as never, { strict: false });
+      if (!this.context.moduleRef)
+        throw new QueueConfigurationError([
+          { path: 'queueBackend.dataSourceName', message: 'needs Nest DI (use it inside QueuesModule)' },
+        ]);
+      const { getDataSourceToken } = await requirePackage<typeof import('@nestjs/typeorm')>(
+        '@nestjs/typeorm',
+        'dataSourceName',
+      );
+      const dataSource = this.context.moduleRef.get<DataSource>(
+        getDataSourceToken(config.dataSourceName === 'default' ? undefined : config.dataSourceName) as never,
+        { strict: false },
+      );
       if (!dataSource.isInitialized) await dataSource.initialize();
       return dataSource;
     }
     return this.buildOwned(typeorm, config.options!);
   }
 
-  private async buildOwned(typeorm: typeof import('typeorm'), options: DataSourceOptions): Promise<DataSource> {
+  private async buildOwned(
+    typeorm: typeof import('typeorm'),
+    options: DataSourceOptions,
+  ): Promise<DataSource> {
     this.checkDriver(options.type);
     await requirePackage(DRIVER_PACKAGES[options.type]!, `The typeorm backend on ${options.type}`);
     const dataSource = new typeorm.DataSource(options);
@@ -140,7 +174,10 @@ export class TypeOrmQueueBackend extends QueueBackend {
   private checkDriver(type: string): void {
     if (!(SUPPORTED_DRIVERS as readonly string[]).includes(type)) {
       throw new QueueConfigurationError([
-        { path: 'queueBackend', message: `the TypeORM driver "${type}" is not supported; supported: ${SUPPORTED_DRIVERS.join(', ')}` },
+        {
+          path: 'queueBackend',
+          message: `the TypeORM driver "${type}" is not supported; supported: ${SUPPORTED_DRIVERS.join(', ')}`,
+        },
       ]);
     }
   }
@@ -148,7 +185,11 @@ export class TypeOrmQueueBackend extends QueueBackend {
   private async createStore(dataSource: DataSource): Promise<SqlQueueStore> {
     const type = dataSource.options.type;
     this.checkDriver(type);
-    const driver = dataSource.driver as unknown as { master?: unknown; pool?: unknown; databaseConnection?: unknown };
+    const driver = dataSource.driver as unknown as {
+      master?: unknown;
+      pool?: unknown;
+      databaseConnection?: unknown;
+    };
     if (type === 'postgres') {
       this.dialect = 'postgres';
       return new PostgresQueueStore(this.table, driver.master as never);
@@ -164,20 +205,42 @@ export class TypeOrmQueueBackend extends QueueBackend {
   private async openHeartbeatStore(typeorm: typeof import('typeorm')): Promise<SqlQueueStore | undefined> {
     const source = this.config.heartbeatDataSource!;
     try {
-      const dataSource = source instanceof typeorm.DataSource ? source : await this.buildOwned(typeorm, source as DataSourceOptions);
+      const dataSource =
+        source instanceof typeorm.DataSource
+          ? source
+          : await this.buildOwned(typeorm, source as DataSourceOptions);
       if (!dataSource.isInitialized) await dataSource.initialize();
       return await this.createStore(dataSource);
     } catch (error) {
-      this.logger.warn(`heartbeatDataSource failed to open (${(error as Error).message}); heartbeats use the main DataSource`);
+      this.logger.warn(
+        `heartbeatDataSource failed to open (${(error as Error).message}); heartbeats use the main DataSource`,
+      );
       await this.createStore(this.dataSource!); // restore the dialect name of the main store
       return undefined;
     }
   }
 
   private async startListener(store: PostgresQueueStore, dataSource: DataSource): Promise<void> {
-    const pg = await requirePackage<{ default: { Client: new (config: unknown) => PgListenClient } }>('pg', 'LISTEN/NOTIFY wakeups');
-    const options = dataSource.options as { url?: string; host?: string; port?: number; username?: string; password?: string; database?: string };
-    const connection = { connectionString: options.url, host: options.host, port: options.port, user: options.username, password: options.password, database: options.database };
+    const pg = await requirePackage<{ default: { Client: new (config: unknown) => PgListenClient } }>(
+      'pg',
+      'LISTEN/NOTIFY wakeups',
+    );
+    const options = dataSource.options as {
+      url?: string;
+      host?: string;
+      port?: number;
+      username?: string;
+      password?: string;
+      database?: string;
+    };
+    const connection = {
+      connectionString: options.url,
+      host: options.host,
+      port: options.port,
+      user: options.username,
+      password: options.password,
+      database: options.database,
+    };
     this.listener = new PostgresWakeupListener(
       async () => new pg.default.Client(connection),
       this.channel,
@@ -206,7 +269,10 @@ export class TypeOrmQueueBackend extends QueueBackend {
   }
 
   private requireStore(): SqlQueueStore {
-    if (!this.store) throw new QueueConfigurationError([{ path: 'queueBackend', message: 'the typeorm backend is not open; call open() first' }]);
+    if (!this.store)
+      throw new QueueConfigurationError([
+        { path: 'queueBackend', message: 'the typeorm backend is not open; call open() first' },
+      ]);
     return this.store;
   }
 
@@ -268,10 +334,18 @@ export class TypeOrmQueueBackend extends QueueBackend {
   countRunning(options?: { taskName?: string }): Promise<number> {
     return this.requireStore().countRunning(options);
   }
-  setExecutionRef(id: string, ref: string | null, options?: SetExecutionRefOptions): Promise<QueuedTaskRecord | null> {
+  setExecutionRef(
+    id: string,
+    ref: string | null,
+    options?: SetExecutionRefOptions,
+  ): Promise<QueuedTaskRecord | null> {
     return this.requireStore().setExecutionRef(id, ref, options);
   }
-  setExecutionBackend(id: string, executionBackend: string, options?: FenceOptions & { executionProfile?: string | null }): Promise<QueuedTaskRecord | null> {
+  setExecutionBackend(
+    id: string,
+    executionBackend: string,
+    options?: FenceOptions & { executionProfile?: string | null },
+  ): Promise<QueuedTaskRecord | null> {
     return this.requireStore().setExecutionBackend(id, executionBackend, options);
   }
   listRunningExternal(options?: { limit?: number }): Promise<QueuedTaskRecord[]> {
@@ -295,7 +369,8 @@ export class TypeOrmQueueBackend extends QueueBackend {
 
   async notifyNewTask(queue: string): Promise<void> {
     this.waiters.wakeAll(true);
-    if (this.listener && this.store instanceof PostgresQueueStore) await this.store.notify(this.channel, `${this.origin}|${queue}`);
+    if (this.listener && this.store instanceof PostgresQueueStore)
+      await this.store.notify(this.channel, `${this.origin}|${queue}`);
   }
 
   waitForNotifications(timeout: number, signal?: AbortSignal): Promise<boolean> {

@@ -11,11 +11,19 @@ export interface ChannelRequest {
 }
 
 /** The channel name of a request, or an error message. */
-export function channelOf(request: unknown, namespace: string): { channel: string; request: ChannelRequest } | { error: string } {
+export function channelOf(
+  request: unknown,
+  namespace: string,
+): { channel: string; request: ChannelRequest } | { error: string } {
   const r = request as Partial<ChannelRequest> | null;
   if (!r || typeof r !== 'object') return { error: 'expected { scope, key? }' };
   if (r.scope === 'global') return { channel: globalChannel(namespace), request: { scope: 'global' } };
-  if ((r.scope === 'task' || r.scope === 'queue') && typeof r.key === 'string' && r.key.length > 0 && r.key.length <= 200) {
+  if (
+    (r.scope === 'task' || r.scope === 'queue') &&
+    typeof r.key === 'string' &&
+    r.key.length > 0 &&
+    r.key.length <= 200
+  ) {
     return {
       channel: r.scope === 'task' ? taskChannel(namespace, r.key) : queueChannel(namespace, r.key),
       request: { scope: r.scope, key: r.key },
@@ -25,7 +33,11 @@ export function channelOf(request: unknown, namespace: string): { channel: strin
 }
 
 /** Whether `client` (a socket or an HTTP request) may read `request`: the authorize hook, or allowAnonymous. */
-export async function mayRead(options: GatewayOptions, client: unknown, request: ChannelRequest): Promise<boolean> {
+export async function mayRead(
+  options: GatewayOptions,
+  client: unknown,
+  request: ChannelRequest,
+): Promise<boolean> {
   if (options.authorize) {
     try {
       return (await options.authorize(client, request)) === true;

@@ -1,4 +1,13 @@
-import { Controller, ForbiddenException, Inject, Param, Req, Sse, type MessageEvent, type Type } from '@nestjs/common';
+import {
+  Controller,
+  ForbiddenException,
+  Inject,
+  Param,
+  Req,
+  Sse,
+  type MessageEvent,
+  type Type,
+} from '@nestjs/common';
 import { Observable, filter, from, map, switchMap } from 'rxjs';
 import type { GatewayOptions } from '../../options/queues-module-options.js';
 import { channelsFor } from '../event-channels.js';
@@ -9,7 +18,11 @@ import { QUEUES_GATEWAY_OPTIONS, channelOf, mayRead, type ChannelRequest } from 
  * Build the SSE controller for a base path: `GET {path}/tasks/:taskId`, `{path}/queues/:queue`, `{path}/global`,
  * each a stream of envelopes (`data:` JSON, `event: queue.event`). Access as for the gateway: 403 when denied.
  */
-export function createQueuesEventsController(path: string, namespaceOfEvents: string, publishGlobalLifecycle: boolean): Type<unknown> {
+export function createQueuesEventsController(
+  path: string,
+  namespaceOfEvents: string,
+  publishGlobalLifecycle: boolean,
+): Type<unknown> {
   @Controller(path.replace(/^\/+/, ''))
   class QueuesEventsController {
     constructor(
@@ -24,7 +37,9 @@ export function createQueuesEventsController(path: string, namespaceOfEvents: st
         switchMap((allowed) => {
           if (!allowed) throw new ForbiddenException('not authorized for this channel');
           return this.events.events$.pipe(
-            filter((event) => channelsFor(namespaceOfEvents, event, publishGlobalLifecycle).includes(resolved.channel)),
+            filter((event) =>
+              channelsFor(namespaceOfEvents, event, publishGlobalLifecycle).includes(resolved.channel),
+            ),
             map((event) => ({ data: event, type: 'queue.event', id: event.id }) satisfies MessageEvent),
           );
         }),

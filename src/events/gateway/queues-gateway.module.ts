@@ -11,12 +11,18 @@ import { createQueuesGateway } from './queues.gateway.js';
  */
 @Module({})
 export class QueuesGatewayModule {
-  static register(options: GatewayOptions, events: { namespace?: string; publishGlobalLifecycle?: boolean } = {}): DynamicModule {
+  static register(
+    options: GatewayOptions,
+    events: { namespace?: string; publishGlobalLifecycle?: boolean } = {},
+  ): DynamicModule {
     const namespace = events.namespace ?? 'nestjs_queues';
     const global = events.publishGlobalLifecycle ?? false;
     return {
       module: QueuesGatewayModule,
-      providers: [{ provide: QUEUES_GATEWAY_OPTIONS, useValue: options }, createQueuesGateway(options, namespace, global)],
+      providers: [
+        { provide: QUEUES_GATEWAY_OPTIONS, useValue: options },
+        createQueuesGateway(options, namespace, global),
+      ],
       controllers: [createQueuesEventsController(options.ssePath ?? '/queues/events', namespace, global)],
     };
   }

@@ -26,7 +26,11 @@ interface ServerLike {
  * Clients `subscribe` / `unsubscribe` with `{ scope, key? }` and receive `queue.event` envelopes. Rooms are the
  * channel names; socket.io drops a disconnected socket's rooms, so nothing outlives it.
  */
-export function createQueuesGateway(options: GatewayOptions, namespaceOfEvents: string, publishGlobalLifecycle: boolean): Type<unknown> {
+export function createQueuesGateway(
+  options: GatewayOptions,
+  namespaceOfEvents: string,
+  publishGlobalLifecycle: boolean,
+): Type<unknown> {
   @WebSocketGateway({ namespace: options.namespace ?? '/queues', cors: { origin: true } })
   class QueuesGateway implements OnGatewayInit, OnModuleDestroy {
     readonly logger = new Logger('QueuesGateway');
@@ -40,7 +44,8 @@ export function createQueuesGateway(options: GatewayOptions, namespaceOfEvents: 
 
     afterInit(): void {
       this.subscription = this.events.events$.subscribe((event) => {
-        for (const room of channelsFor(namespaceOfEvents, event, publishGlobalLifecycle)) this.server.to(room).emit('queue.event', event);
+        for (const room of channelsFor(namespaceOfEvents, event, publishGlobalLifecycle))
+          this.server.to(room).emit('queue.event', event);
       });
     }
 
@@ -52,7 +57,8 @@ export function createQueuesGateway(options: GatewayOptions, namespaceOfEvents: 
     async subscribe(@ConnectedSocket() socket: SocketLike, @MessageBody() body: unknown) {
       const resolved = channelOf(body, namespaceOfEvents);
       if ('error' in resolved) return { ok: false, error: resolved.error };
-      if (!(await mayRead(this.gatewayOptions, socket, resolved.request))) return { ok: false, error: 'forbidden' };
+      if (!(await mayRead(this.gatewayOptions, socket, resolved.request)))
+        return { ok: false, error: 'forbidden' };
       await socket.join(resolved.channel);
       return { ok: true, channel: resolved.channel };
     }

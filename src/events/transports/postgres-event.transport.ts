@@ -69,7 +69,8 @@ export class PostgresEventTransport implements QueueEventSink {
       const message = JSON.parse(payload) as { o: string; id: string; i: number; n: number; d: string };
       if (message.o === this.origin) return;
       let entry = this.partial.get(message.id);
-      if (!entry) this.partial.set(message.id, (entry = { parts: new Array(message.n), received: 0, at: Date.now() }));
+      if (!entry)
+        this.partial.set(message.id, (entry = { parts: new Array(message.n), received: 0, at: Date.now() }));
       if (entry.parts[message.i] === undefined) {
         entry.parts[message.i] = message.d;
         entry.received++;
@@ -93,7 +94,13 @@ export class PostgresEventTransport implements QueueEventSink {
     const total = Math.max(1, Math.ceil(body.length / CHUNK));
     const id = randomUUID();
     for (let i = 0; i < total; i++) {
-      const payload = JSON.stringify({ o: this.origin, id, i, n: total, d: body.slice(i * CHUNK, (i + 1) * CHUNK) });
+      const payload = JSON.stringify({
+        o: this.origin,
+        id,
+        i,
+        n: total,
+        d: body.slice(i * CHUNK, (i + 1) * CHUNK),
+      });
       await this.notify(this.channel, payload);
     }
   }

@@ -1,5 +1,9 @@
 /** What an execution's state means for its record. */
-export type CloudRunOutcome = { state: 'running' } | { state: 'succeeded' } | { state: 'cancelled' } | { state: 'failed'; message: string };
+export type CloudRunOutcome =
+  | { state: 'running' }
+  | { state: 'succeeded' }
+  | { state: 'cancelled' }
+  | { state: 'failed'; message: string };
 
 interface ExecutionLike {
   completionTime?: unknown;
@@ -16,7 +20,10 @@ export function executionOutcome(execution: ExecutionLike): CloudRunOutcome {
   if ((execution.failedCount ?? 0) > 0 || !((execution.succeededCount ?? 0) > 0)) {
     const conditions = execution.conditions ?? [];
     const completed = conditions.find((c) => c.type === 'Completed') ?? conditions[conditions.length - 1];
-    return { state: 'failed', message: `Cloud Run execution failed${completed?.message ? `: ${completed.message}` : ''}` };
+    return {
+      state: 'failed',
+      message: `Cloud Run execution failed${completed?.message ? `: ${completed.message}` : ''}`,
+    };
   }
   return { state: 'succeeded' };
 }

@@ -60,8 +60,12 @@ export class CloudRunExecutionBackend extends ExecutionBackend {
     } catch (error) {
       throw new MissingDependencyError('@google-cloud/run', 'The cloudrun execution backend', error);
     }
-    this.jobs = (this.config.jobsClient as JobsClientLike) ?? (new run.v2.JobsClient(this.config.clientOptions as never) as unknown as JobsClientLike);
-    this.executions = (this.config.executionsClient as ExecutionsClientLike) ?? (new run.v2.ExecutionsClient(this.config.clientOptions as never) as unknown as ExecutionsClientLike);
+    this.jobs =
+      (this.config.jobsClient as JobsClientLike) ??
+      (new run.v2.JobsClient(this.config.clientOptions as never) as unknown as JobsClientLike);
+    this.executions =
+      (this.config.executionsClient as ExecutionsClientLike) ??
+      (new run.v2.ExecutionsClient(this.config.clientOptions as never) as unknown as ExecutionsClientLike);
     this.ownsClients = true;
   }
 
@@ -75,7 +79,11 @@ export class CloudRunExecutionBackend extends ExecutionBackend {
   }
 
   /** A record of ours claimed by an in-process worker runs here (only after a fallback move, normally). */
-  execute(runner: TaskRunner, record: QueuedTaskRecord, options: ExecuteOptions): Promise<QueuedTaskRecord | null> {
+  execute(
+    runner: TaskRunner,
+    record: QueuedTaskRecord,
+    options: ExecuteOptions,
+  ): Promise<QueuedTaskRecord | null> {
     return runner.run(record, options);
   }
 
@@ -86,11 +94,20 @@ export class CloudRunExecutionBackend extends ExecutionBackend {
     if (!job) {
       const known = Object.keys(this.config.profiles ?? {});
       throw new QueueConfigurationError(
-        [{ path: 'executionBackend.profiles', message: profile ? `no job for profile "${profile}" (task ${record.taskName}); profiles: ${known.join(', ') || 'none'}` : `no jobName for task ${record.taskName} without a profile` }],
+        [
+          {
+            path: 'executionBackend.profiles',
+            message: profile
+              ? `no job for profile "${profile}" (task ${record.taskName}); profiles: ${known.join(', ') || 'none'}`
+              : `no jobName for task ${record.taskName} without a profile`,
+          },
+        ],
         { taskName: record.taskName },
       );
     }
-    return job.startsWith('projects/') ? job : `projects/${this.config.projectId}/locations/${this.config.region ?? 'us-central1'}/jobs/${job}`;
+    return job.startsWith('projects/')
+      ? job
+      : `projects/${this.config.projectId}/locations/${this.config.region ?? 'us-central1'}/jobs/${job}`;
   }
 
   private environment(taskId: string): Array<{ name: string; value: string }> {
@@ -103,7 +120,10 @@ export class CloudRunExecutionBackend extends ExecutionBackend {
     const backend = runner.backend;
     const job = this.jobFor(record); // a configuration error surfaces before anything is reserved
     const token = `${RESERVING}${randomUUID()}:${Date.now()}`;
-    const reserved = await backend.setExecutionRef(record.id, token, { expectedRef: null, expectedRetryCount: record.retryCount });
+    const reserved = await backend.setExecutionRef(record.id, token, {
+      expectedRef: null,
+      expectedRetryCount: record.retryCount,
+    });
     if (!reserved || reserved.status === 'running') return null; // another dispatcher has it, or it moved on
     let executionName: string;
     try {
@@ -120,7 +140,9 @@ export class CloudRunExecutionBackend extends ExecutionBackend {
     } catch (error) {
       // No remote execution owns the record: hand it to the fallback backend (this also drops the reservation).
       const fallback = this.config.fallbackExecutionBackend ?? 'local';
-      this.logger.warn(`RunJob for ${record.id} failed (${describeError(error)}); falling back to ${fallback}`);
+      this.logger.warn(
+        `RunJob for ${record.id} failed (${describeError(error)}); falling back to ${fallback}`,
+      );
       await backend.setExecutionBackend(record.id, fallback, { expectedRetryCount: record.retryCount });
       await backend.notifyNewTask(record.queue).catch(() => undefined);
       return null;
@@ -140,7 +162,8 @@ export class CloudRunExecutionBackend extends ExecutionBackend {
     const backend = runner.backend;
     if (ref.startsWith(RESERVING)) {
       const reservedAt = Number(ref.slice(ref.lastIndexOf(':') + 1));
-      if (Date.now() - reservedAt > (this.config.reservationTtl ?? 120_000)) return backend.setExecutionRef(record.id, null, { expectedRef: ref });
+      if (Date.now() - reservedAt > (this.config.reservationTtl ?? 120_000))
+        return backend.setExecutionRef(record.id, null, { expectedRef: ref });
       return null;
     }
     let outcome: ReturnType<typeof executionOutcome>;
@@ -153,14 +176,22 @@ export class CloudRunExecutionBackend extends ExecutionBackend {
     }
     if (outcome.state === 'running') return null;
     const current = await backend.getTask(record.id);
-    if (!current || current.executionRef !== ref || ['completed', 'failed', 'cancelled'].includes(current.status)) return null;
+    if (
+      !current ||
+      current.executionRef !== ref ||
+      ['completed', 'failed', 'cancelled'].includes(current.status)
+    )
+      return null;
     if (outcome.state === 'succeeded') {
       // The container finished the record itself; a ref still set means its write was lost: retry through stale recovery.
       return backend.setExecutionRef(record.id, null, { expectedRef: ref });
     }
     if (outcome.state === 'cancelled') {
       const cancelled = await backend.cancelTask(record.id);
-      if (cancelled) await runner.publishLifecycle('task.cancelled', cancelled, null, { message: 'Cloud Run execution cancelled' });
+      if (cancelled)
+        await runner.publishLifecycle('task.cancelled', cancelled, null, {
+          message: 'Cloud Run execution cancelled',
+        });
       return cancelled;
     }
     // Failed: fail the attempt through the retry policy, fenced on the retry count we read.

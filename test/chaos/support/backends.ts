@@ -11,7 +11,8 @@ export interface ChaosBackend {
   skip: string | false;
 }
 
-const missing = (type: string) => (listQueueBackends().includes(type) ? false : `the ${type} backend is not built yet`);
+const missing = (type: string) =>
+  listQueueBackends().includes(type) ? false : `the ${type} backend is not built yet`;
 
 /** The persistent backends, each with its own table / key prefix per scenario. */
 export function chaosBackends(): ChaosBackend[] {
@@ -26,12 +27,20 @@ export function chaosBackends(): ChaosBackend[] {
     },
     {
       name: 'postgres',
-      config: () => ({ type: 'typeorm', options: { type: 'postgres', url: testServices.postgresUrl }, tableName: `chaos_${uniqueSuffix()}` }),
+      config: () => ({
+        type: 'typeorm',
+        options: { type: 'postgres', url: testServices.postgresUrl },
+        tableName: `chaos_${uniqueSuffix()}`,
+      }),
       skip: missing('typeorm') || skipUnless('postgres'),
     },
     {
       name: 'mariadb',
-      config: () => ({ type: 'typeorm', options: { type: 'mysql', url: testServices.mysqlUrl }, tableName: `chaos_${uniqueSuffix()}` }),
+      config: () => ({
+        type: 'typeorm',
+        options: { type: 'mysql', url: testServices.mysqlUrl },
+        tableName: `chaos_${uniqueSuffix()}`,
+      }),
       skip: missing('typeorm') || skipUnless('mysql'),
     },
     {

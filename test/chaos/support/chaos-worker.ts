@@ -45,7 +45,11 @@ class ChaosModule {}
 const app = await NestFactory.createApplicationContext(ChaosModule, { logger: ['error'] });
 app.enableShutdownHooks();
 app.get(QueueEvents).events$.subscribe((event) => {
-  if (event.type === 'task.claim_lost' || event.type === 'task.stale_failed' || event.type === 'worker.stale_recovery') {
+  if (
+    event.type === 'task.claim_lost' ||
+    event.type === 'task.stale_failed' ||
+    event.type === 'worker.stale_recovery'
+  ) {
     process.stdout.write(`${JSON.stringify({ type: event.type, taskId: event.taskId, pid: process.pid })}\n`);
   }
 });

@@ -14,7 +14,11 @@ export interface ChaosWorker {
 }
 
 /** Start a chaos worker process on `backend` (a queue backend config) writing to `ledger`. */
-export function startChaosWorker(backend: unknown, ledger: string, env: Record<string, string> = {}): ChaosWorker {
+export function startChaosWorker(
+  backend: unknown,
+  ledger: string,
+  env: Record<string, string> = {},
+): ChaosWorker {
   const child = spawn(process.execPath, [workerScript], {
     env: { ...process.env, CHAOS_BACKEND: JSON.stringify(backend), CHAOS_LEDGER: ledger, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],

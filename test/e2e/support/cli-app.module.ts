@@ -32,7 +32,10 @@ class CliTasks {
 @Module({
   imports: [
     QueuesModule.forRoot({
-      queueBackend: { type: 'typeorm', options: { type: 'better-sqlite3', database: process.env['CLI_DB']! } },
+      queueBackend: {
+        type: 'typeorm',
+        options: { type: 'better-sqlite3', database: process.env['CLI_DB']! },
+      },
     }),
   ],
   providers: [CliTasks],

@@ -21,7 +21,11 @@ class ProgressTasks {
 @Module({
   imports: [
     QueuesModule.forRoot({
-      queueBackend: { type: 'redis', url: process.env['EVENTS_REDIS_URL']!, keyPrefix: process.env['EVENTS_REDIS_PREFIX']! },
+      queueBackend: {
+        type: 'redis',
+        url: process.env['EVENTS_REDIS_URL']!,
+        keyPrefix: process.env['EVENTS_REDIS_PREFIX']!,
+      },
       events: { namespace: process.env['EVENTS_NAMESPACE']! },
       worker: { pollInterval: 20, maxPollInterval: 100 },
     }),

@@ -11,12 +11,24 @@ describe('retryDelay', () => {
 
   test('exponential growth with multiplier and cap', () => {
     const backoff = { initialDelay: 100, multiplier: 3, maxDelay: 1_000 };
-    assert.deepEqual([0, 1, 2, 3].map((i) => retryDelay(backoff, i)), [100, 300, 900, 1_000]);
-    assert.deepEqual([0, 1, 2].map((i) => retryDelay({ initialDelay: 10 }, i)), [10, 20, 40]);
+    assert.deepEqual(
+      [0, 1, 2, 3].map((i) => retryDelay(backoff, i)),
+      [100, 300, 900, 1_000],
+    );
+    assert.deepEqual(
+      [0, 1, 2].map((i) => retryDelay({ initialDelay: 10 }, i)),
+      [10, 20, 40],
+    );
   });
 
   test('jitter adds up to its bound', () => {
-    assert.equal(retryDelay({ initialDelay: 100, jitter: 50 }, 0, () => 0.5), 125);
-    assert.equal(retryDelay({ initialDelay: 100, jitter: 50 }, 0, () => 0), 100);
+    assert.equal(
+      retryDelay({ initialDelay: 100, jitter: 50 }, 0, () => 0.5),
+      125,
+    );
+    assert.equal(
+      retryDelay({ initialDelay: 100, jitter: 50 }, 0, () => 0),
+      100,
+    );
   });
 });

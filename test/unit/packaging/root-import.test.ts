@@ -13,11 +13,15 @@ while (!existsSync(path.join(projectRoot, 'package.json'))) projectRoot = path.d
 const hook = path.join(projectRoot, 'test/support/block-optional-drivers.mjs');
 
 function runWithDriversBlocked(script: string) {
-  return spawnSync(process.execPath, ['--import', pathToFileURL(hook).href, '--input-type=module', '-e', script], {
-    encoding: 'utf8',
-    cwd: projectRoot,
-    timeout: 30_000,
-  });
+  return spawnSync(
+    process.execPath,
+    ['--import', pathToFileURL(hook).href, '--input-type=module', '-e', script],
+    {
+      encoding: 'utf8',
+      cwd: projectRoot,
+      timeout: 30_000,
+    },
+  );
 }
 
 describe('package root without optional drivers', () => {

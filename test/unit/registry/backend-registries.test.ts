@@ -32,7 +32,10 @@ describe('backend registries', () => {
       assert.match(error.message, /unknown queue backend "nope"; known: .*memory/);
       return true;
     });
-    await assert.rejects(getExecutionBackendClass('nope'), /unknown execution backend "nope"; known: .*local/);
+    await assert.rejects(
+      getExecutionBackendClass('nope'),
+      /unknown execution backend "nope"; known: .*local/,
+    );
   });
 
   test('registered classes resolve by name; instances pass through', async () => {

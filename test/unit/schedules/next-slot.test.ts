@@ -20,8 +20,14 @@ const next = (options: ScheduleOptions, after: string, anchor?: string) =>
 describe('next run vectors', () => {
   test('plain cron in UTC and named zones', () => {
     assert.equal(next({ cron: '0 2 * * *' }, '2026-05-01T03:00:00Z'), '2026-05-02T02:00:00.000Z');
-    assert.equal(next({ cron: '0 9 * * MON-FRI', timezone: 'America/New_York' }, '2026-05-01T14:00:00Z'), '2026-05-04T13:00:00.000Z');
-    assert.equal(next({ cron: '@monthly', timezone: 'Europe/London' }, '2026-01-15T00:00:00Z'), '2026-02-01T00:00:00.000Z');
+    assert.equal(
+      next({ cron: '0 9 * * MON-FRI', timezone: 'America/New_York' }, '2026-05-01T14:00:00Z'),
+      '2026-05-04T13:00:00.000Z',
+    );
+    assert.equal(
+      next({ cron: '@monthly', timezone: 'Europe/London' }, '2026-01-15T00:00:00Z'),
+      '2026-02-01T00:00:00.000Z',
+    );
   });
 
   test('February 29 fires only in leap years', () => {
@@ -31,21 +37,38 @@ describe('next run vectors', () => {
 
   test('DST policy: a time in a skipped hour runs at the first valid time after the gap', () => {
     // Europe/London 2026-03-29: 01:00 GMT jumps to 02:00 BST; 01:30 does not exist.
-    assert.equal(next({ cron: '30 1 * * *', timezone: 'Europe/London' }, '2026-03-29T00:00:00Z'), '2026-03-29T01:00:00.000Z');
+    assert.equal(
+      next({ cron: '30 1 * * *', timezone: 'Europe/London' }, '2026-03-29T00:00:00Z'),
+      '2026-03-29T01:00:00.000Z',
+    );
     // America/New_York 2026-03-08: 02:00 EST jumps to 03:00 EDT.
-    assert.equal(next({ cron: '30 2 * * *', timezone: 'America/New_York' }, '2026-03-08T05:00:00Z'), '2026-03-08T07:00:00.000Z');
+    assert.equal(
+      next({ cron: '30 2 * * *', timezone: 'America/New_York' }, '2026-03-08T05:00:00Z'),
+      '2026-03-08T07:00:00.000Z',
+    );
   });
 
   test('DST policy: a fixed time in a repeated hour runs once; wildcard minutes run in both', () => {
     // Europe/London 2026-10-25: 01:30 happens at 00:30Z (BST) and again at 01:30Z (GMT); it runs at the first only.
-    assert.equal(next({ cron: '30 1 * * *', timezone: 'Europe/London' }, '2026-10-25T00:00:00Z'), '2026-10-25T00:30:00.000Z');
-    assert.equal(next({ cron: '30 1 * * *', timezone: 'Europe/London' }, '2026-10-25T00:31:00Z'), '2026-10-26T01:30:00.000Z');
+    assert.equal(
+      next({ cron: '30 1 * * *', timezone: 'Europe/London' }, '2026-10-25T00:00:00Z'),
+      '2026-10-25T00:30:00.000Z',
+    );
+    assert.equal(
+      next({ cron: '30 1 * * *', timezone: 'Europe/London' }, '2026-10-25T00:31:00Z'),
+      '2026-10-26T01:30:00.000Z',
+    );
     // America/New_York 2026-11-01: */30 runs at 01:00 and 01:30 EDT, then again at 01:00 and 01:30 EST.
     const e = entry({ cron: '*/30 * * * *', timezone: 'America/New_York' });
     const runs: string[] = [];
     let at = new Date('2026-11-01T04:50:00Z');
     for (let i = 0; i < 4; i++) runs.push((at = nextSlot(e, at)).toISOString());
-    assert.deepEqual(runs, ['2026-11-01T05:00:00.000Z', '2026-11-01T05:30:00.000Z', '2026-11-01T06:00:00.000Z', '2026-11-01T06:30:00.000Z']);
+    assert.deepEqual(runs, [
+      '2026-11-01T05:00:00.000Z',
+      '2026-11-01T05:30:00.000Z',
+      '2026-11-01T06:00:00.000Z',
+      '2026-11-01T06:30:00.000Z',
+    ]);
   });
 
   test('intervals are anchored: run time does not drift them and missed slots are skipped', () => {
@@ -67,7 +90,13 @@ describe('next run vectors', () => {
       [{ interval: 1000, key: 'has space' }, /key/],
     ];
     for (const [options, message] of bad) {
-      assert.throws(() => entry(options), (error: unknown) => error instanceof QueueConfigurationError && message.test(error.message) && error.taskName === 'reports.daily');
+      assert.throws(
+        () => entry(options),
+        (error: unknown) =>
+          error instanceof QueueConfigurationError &&
+          message.test(error.message) &&
+          error.taskName === 'reports.daily',
+      );
     }
   });
 });

@@ -18,7 +18,13 @@ describe('assertJsonSerializable', () => {
   test('accepts JSON values, unicode, nesting and null-prototype objects', () => {
     const bare = Object.create(null) as Record<string, unknown>;
     bare['x'] = 1;
-    for (const value of [[], [1, 'two', true, null], { a: { b: [{ c: 'ü😀' }] } }, bare, [0, -0, -1.5, 1e300]]) {
+    for (const value of [
+      [],
+      [1, 'two', true, null],
+      { a: { b: [{ c: 'ü😀' }] } },
+      bare,
+      [0, -0, -1.5, 1e300],
+    ]) {
       assert.equal(pathOf(value), 'accepted');
     }
   });

@@ -18,7 +18,12 @@ describe('TypeOrmQueueBackend configuration', () => {
   test('hostile table names never reach SQL', () => {
     for (const tableName of ['x; DROP TABLE users', 'a b', '1abc', 'a.b.c', '"quoted"', 'x'.repeat(60), '']) {
       assert.throws(
-        () => new TypeOrmQueueBackend({ type: 'typeorm', options: { type: 'better-sqlite3', database: ':memory:' }, tableName }),
+        () =>
+          new TypeOrmQueueBackend({
+            type: 'typeorm',
+            options: { type: 'better-sqlite3', database: ':memory:' },
+            tableName,
+          }),
         (error: unknown) =>
           error instanceof QueueConfigurationError &&
           error.problems[0]!.path === 'queueBackend.tableName' &&
@@ -26,16 +31,29 @@ describe('TypeOrmQueueBackend configuration', () => {
         tableName,
       );
     }
-    assert.doesNotThrow(() => new TypeOrmQueueBackend({ type: 'typeorm', options: { type: 'better-sqlite3', database: ':memory:' }, tableName: 'app.my_queue' }));
+    assert.doesNotThrow(
+      () =>
+        new TypeOrmQueueBackend({
+          type: 'typeorm',
+          options: { type: 'better-sqlite3', database: ':memory:' },
+          tableName: 'app.my_queue',
+        }),
+    );
   });
 
   test('an unsupported driver is a configuration error naming the supported ones', async () => {
     const backend = new TypeOrmQueueBackend({ type: 'typeorm', options: { type: 'sqljs' } as never });
-    await assert.rejects(backend.open(), /the TypeORM driver "sqljs" is not supported; supported: postgres, mysql, mariadb, better-sqlite3/);
+    await assert.rejects(
+      backend.open(),
+      /the TypeORM driver "sqljs" is not supported; supported: postgres, mysql, mariadb, better-sqlite3/,
+    );
   });
 
   test('exactly one DataSource source is required', () => {
-    assert.throws(() => new TypeOrmQueueBackend({ type: 'typeorm' }), /exactly one of dataSource, dataSourceName or options/);
+    assert.throws(
+      () => new TypeOrmQueueBackend({ type: 'typeorm' }),
+      /exactly one of dataSource, dataSourceName or options/,
+    );
   });
 
   test('a missing driver package fails open() with MissingDependencyError naming it', () => {
@@ -46,13 +64,22 @@ describe('TypeOrmQueueBackend configuration', () => {
     const backendUrl = pathToFileURL(path.join(buildRoot, 'src/backends/typeorm/typeorm.backend.js')).href;
     const result = spawnSync(
       process.execPath,
-      ['--import', hook, '--input-type=module', '-e', `
+      [
+        '--import',
+        hook,
+        '--input-type=module',
+        '-e',
+        `
         const { TypeOrmQueueBackend } = await import(${JSON.stringify(backendUrl)});
         try { await new TypeOrmQueueBackend({ type: 'typeorm', options: { type: 'better-sqlite3', database: ':memory:' } }).open(); }
-        catch (e) { console.log(e.name + ': ' + e.message); }`],
+        catch (e) { console.log(e.name + ': ' + e.message); }`,
+      ],
       { encoding: 'utf8', cwd: root },
     );
-    assert.match(result.stdout, /MissingDependencyError: The typeorm queue backend needs the package "typeorm": run `npm install typeorm`\./);
+    assert.match(
+      result.stdout,
+      /MissingDependencyError: The typeorm queue backend needs the package "typeorm": run `npm install typeorm`\./,
+    );
   });
 
   test('a DataSource passed in is never destroyed by close()', async () => {
@@ -73,7 +100,14 @@ describe('TypeOrmQueueBackend configuration', () => {
     const backend = new TypeOrmQueueBackend({
       type: 'typeorm',
       options: { type: 'better-sqlite3', database: sqliteFile() },
-      heartbeatDataSource: { type: 'postgres', host: '127.0.0.1', port: 1, username: 'nobody', database: 'none', connectTimeoutMS: 500 } as never,
+      heartbeatDataSource: {
+        type: 'postgres',
+        host: '127.0.0.1',
+        port: 1,
+        username: 'nobody',
+        database: 'none',
+        connectTimeoutMS: 500,
+      } as never,
     });
     await backend.open();
     const record = await backend.enqueue(newTaskRecord({ taskName: 'x', queue: 'hb' }));
@@ -85,10 +119,19 @@ describe('TypeOrmQueueBackend configuration', () => {
 
   test('the exported migration creates the schema for apps that own their migrations', async () => {
     const Migration = createQueueTablesMigration('app_queue');
-    const dataSource = new DataSource({ type: 'better-sqlite3', database: sqliteFile(), migrations: [Migration] });
+    const dataSource = new DataSource({
+      type: 'better-sqlite3',
+      database: sqliteFile(),
+      migrations: [Migration],
+    });
     await dataSource.initialize();
     await dataSource.runMigrations();
-    const backend = new TypeOrmQueueBackend({ type: 'typeorm', dataSource, tableName: 'app_queue', createSchema: false });
+    const backend = new TypeOrmQueueBackend({
+      type: 'typeorm',
+      dataSource,
+      tableName: 'app_queue',
+      createSchema: false,
+    });
     await backend.open();
     const stored = await backend.enqueue(newTaskRecord({ taskName: 'migrated' }));
     assert.equal((await backend.getTask(stored.id))?.taskName, 'migrated');
@@ -110,7 +153,11 @@ describe('transactional enqueue on PostgreSQL', { skip: skipUnless('postgres') }
       await assert.rejects(
         dataSource.transaction(async (manager) => {
           await backend.enqueue(rolledBack, { manager });
-          assert.ok(await manager.query(`SELECT id FROM ${tableName} WHERE id = $1`, [rolledBack.id]).then((rows: unknown[]) => rows.length === 1));
+          assert.ok(
+            await manager
+              .query(`SELECT id FROM ${tableName} WHERE id = $1`, [rolledBack.id])
+              .then((rows: unknown[]) => rows.length === 1),
+          );
           throw new Error('rollback');
         }),
         /rollback/,
@@ -119,7 +166,9 @@ describe('transactional enqueue on PostgreSQL', { skip: skipUnless('postgres') }
       const committed = newTaskRecord({ taskName: 'tx.task', key: 'tx-key' });
       await dataSource.transaction(async (manager) => {
         await backend.enqueue(committed, { manager });
-        const dedup = await backend.enqueue(newTaskRecord({ taskName: 'tx.task', key: 'tx-key' }), { manager });
+        const dedup = await backend.enqueue(newTaskRecord({ taskName: 'tx.task', key: 'tx-key' }), {
+          manager,
+        });
         assert.equal(dedup.id, committed.id, 'dedup sees the uncommitted holder inside the transaction');
       });
       assert.equal((await backend.getTask(committed.id))?.status, 'pending');
