@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { QueueBackend } from '../backends/queue-backend.js';
 import { taskContextStorage } from '../context/task-context.storage.js';
 import type { TaskExecutionContext } from '../context/task-execution-context.js';
@@ -95,14 +96,24 @@ export class TaskRunner {
       await this.publishLifecycle('task.started', record, options.workerId);
       const skip = await this.notifyStart(record);
       if (skip) return await this.skip(record, skip, options.workerId);
-      const result = await this.invoke(definition, record, controller.signal);
+      let result: unknown;
+      try {
+        result = await this.invoke(definition, record, controller.signal);
+      } catch (error) {
+        if (controller.signal.aborted)
+          return await this.onAbort(record, definition, controller.signal.reason, options.workerId);
+        return await this.fail(record, definition, error, options.workerId);
+      }
       if (controller.signal.aborted)
         return await this.onAbort(record, definition, controller.signal.reason, options.workerId);
       return await this.complete(record, definition, result, options.workerId);
     } catch (error) {
-      if (controller.signal.aborted)
-        return await this.onAbort(record, definition, controller.signal.reason, options.workerId);
-      return await this.fail(record, definition, error, options.workerId);
+      // Only persistence can land here (the backend stayed unreachable through the retries): the record stays
+      // running, and stale recovery hands it on once its heartbeat ages out.
+      this.logger.error(
+        `Could not persist the outcome of ${record.taskName} (${record.id}): ${describeError(error)}`,
+      );
+      return null;
     } finally {
       if (timer) clearTimeout(timer);
       options.signal?.removeEventListener('abort', onOuterAbort);
@@ -124,11 +135,19 @@ export class TaskRunner {
     const retry = !(error instanceof NonRetryableError) && record.retryCount < record.maxRetries;
     const delay = retry ? retryDelay(definition?.options.retryBackoff, record.retryCount) : 0;
     const message = describeError(error);
-    const updated = await this.backend.failTask(record.id, message, {
-      retry,
-      expectedRetryCount: record.retryCount,
-      retryAt: delay > 0 ? new Date(Date.now() + delay) : null,
-    });
+    const updated = await this.persist(
+      record,
+      () =>
+        this.backend.failTask(record.id, message, {
+          retry,
+          expectedRetryCount: record.retryCount,
+          retryAt: delay > 0 ? new Date(Date.now() + delay) : null,
+        }),
+      (current) =>
+        current.error === message &&
+        (current.retryCount === record.retryCount + 1 ||
+          (current.status === 'failed' && current.retryCount === record.retryCount)),
+    );
     if (!updated) return this.reportClaimLost(record, workerId);
     const willRetry = updated.status !== 'failed';
     await this.publishLifecycle('task.failed', record, workerId, {
@@ -157,14 +176,37 @@ export class TaskRunner {
     } catch (error) {
       return this.fail(record, definition, new NonRetryableError(describeError(error)), workerId);
     }
-    const updated = await this.backend.completeTask(record.id, value, {
-      expectedRetryCount: record.retryCount,
-    });
+    const updated = await this.persist(
+      record,
+      () => this.backend.completeTask(record.id, value, { expectedRetryCount: record.retryCount }),
+      (current) => current.status === 'completed' && current.retryCount === record.retryCount,
+    );
     if (!updated) return this.reportClaimLost(record, workerId);
     const quiet = definition?.options.quietSuccess || record.metadata['quietSuccess'] === true;
     if (!quiet)
       await this.publishLifecycle('task.completed', record, workerId, { payload: { result: value } });
     return updated;
+  }
+
+  /**
+   * Apply an outcome write, retrying with backoff when the backend is unreachable (a connection killed mid-drain).
+   * Before each retry it checks whether the lost write had landed after all, so an outcome is never applied twice.
+   */
+  private async persist(
+    record: QueuedTaskRecord,
+    write: () => Promise<QueuedTaskRecord | null>,
+    landed: (current: QueuedTaskRecord) => boolean,
+  ): Promise<QueuedTaskRecord | null> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await write();
+      } catch (error) {
+        if (attempt >= 6) throw error;
+        await sleep(100 * 2 ** attempt);
+        const current = await this.backend.getTask(record.id).catch(() => undefined);
+        if (current && landed(current)) return current;
+      }
+    }
   }
 
   /** Publish `task.claim_lost` for a write the fence rejected. */
