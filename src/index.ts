@@ -107,7 +107,7 @@ export { QueueEvents, ofEventType, type QueueEventInput } from './events/queue-e
 // --- module, service, worker (core)
 export { QueuesModule, type QueuesModuleAsyncOptions, type QueuesOptionsFactory } from './queues.module.js';
 export { QUEUES_MODULE_OPTIONS } from './queues.constants.js';
-export { QueueService, type WaitForOptions } from './service/queue.service.js';
+export { QueueService, MAX_PAYLOAD_BYTES, type WaitForOptions } from './service/queue.service.js';
 export { TaskHandle } from './service/task-handle.js';
 export { QueueWorker } from './workers/queue.worker.js';
 export { ExecutionBackends } from './execution/execution-backends.js';

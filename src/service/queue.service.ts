@@ -3,6 +3,7 @@ import { firstValueFrom, filter, race, timer, from, switchMap, take, map } from 
 import { QueueBackend, type ListCompletedOptions } from '../backends/queue-backend.js';
 import { QueueConfigurationError } from '../errors/queue-configuration.error.js';
 import { QueueError } from '../errors/queue.error.js';
+import { TaskSerializationError } from '../errors/task-serialization.error.js';
 import { TaskCancelledError } from '../errors/task-cancelled.error.js';
 import { ExecutionBackends } from '../execution/execution-backends.js';
 import { TaskRunner } from '../execution/task-runner.js';
@@ -24,6 +25,9 @@ export interface WaitForOptions {
   /** Poll interval (ms) backing up events, which may come from another process or not at all. @default 500 */
   pollInterval?: number;
 }
+
+/** Largest enqueued payload (args + kwargs + metadata as JSON): 1 MiB. */
+export const MAX_PAYLOAD_BYTES = 1024 * 1024;
 
 const TERMINAL_EVENTS = new Set(['task.completed', 'task.failed', 'task.cancelled', 'task.stale_failed']);
 
@@ -178,6 +182,14 @@ export class QueueService {
     assertJsonSerializable(args, 'args', taskName);
     if (options.kwargs) assertJsonSerializable(options.kwargs, 'kwargs', taskName);
     if (options.metadata) assertJsonSerializable(options.metadata, 'metadata', taskName);
+    const size = Buffer.byteLength(JSON.stringify([args, options.kwargs ?? {}, options.metadata ?? {}]));
+    if (size > MAX_PAYLOAD_BYTES) {
+      throw new TaskSerializationError(
+        'args, kwargs and metadata',
+        `together they are ${size} bytes of JSON; the limit is ${MAX_PAYLOAD_BYTES} (1 MiB). Store large data elsewhere and pass a reference`,
+        taskName,
+      );
+    }
     const now = new Date();
     const task = definition.options;
     // Spread, not Object.assign: an own `__proto__` key in user metadata must stay a plain key.

@@ -261,6 +261,10 @@ describe('QueuesModule on the memory backend (e2e)', () => {
       ]),
       TaskSerializationError,
     );
+    await assert.rejects(
+      queues.enqueue('math.add', ['x'.repeat(1024 * 1024)]),
+      /bytes of JSON; the limit is 1048576/,
+    );
     assert.deepEqual(await queues.getStatistics(), before);
   });
 });
