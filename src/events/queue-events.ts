@@ -20,6 +20,9 @@ export interface QueueEventInput {
   payload?: Record<string, unknown>;
 }
 
+/** Most records whose sequence (or end) is remembered at once; the oldest are forgotten first. */
+const MAX_TRACKED = 50_000;
+
 /** Terminal lifecycle types: the per-task sequence is released after them. */
 const TERMINAL_TYPES = new Set(['task.completed', 'task.failed', 'task.cancelled', 'task.stale_failed']);
 
@@ -39,6 +42,7 @@ export class QueueEvents {
   private readonly subject = new Subject<QueueEventEnvelope>();
   private readonly sinks: QueueEventSink[] = [];
   private readonly sequences = new Map<string, number>();
+  private readonly ended = new Set<string>();
   private processSequence = 0;
   private lastFailureLog = 0;
   private failures = 0;
@@ -109,8 +113,16 @@ export class QueueEvents {
     let sequence: number;
     if (record) {
       sequence = (this.sequences.get(record.id) ?? 0) + 1;
-      if (TERMINAL_TYPES.has(input.type)) this.sequences.delete(record.id);
-      else this.sequences.set(record.id, sequence);
+      if (TERMINAL_TYPES.has(input.type)) {
+        this.sequences.delete(record.id);
+        this.ended.add(record.id);
+        if (this.ended.size > MAX_TRACKED) this.ended.delete(this.ended.values().next().value!);
+      } else if (!this.ended.has(record.id)) {
+        // A late event (e.g. `task.enqueued` published after a fast worker finished the record) must not
+        // re-open a sequence that nothing will close.
+        this.sequences.set(record.id, sequence);
+        if (this.sequences.size > MAX_TRACKED) this.sequences.delete(this.sequences.keys().next().value!);
+      }
     } else {
       sequence = ++this.processSequence;
     }
