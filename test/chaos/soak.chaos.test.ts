@@ -43,7 +43,7 @@ const targets: Array<{
   },
   {
     name: 'redis',
-    tasks: Number(process.env['SOAK_REDIS_TASKS'] ?? 100_000),
+    tasks: Number(process.env['SOAK_REDIS_TASKS'] ?? 50_000),
     config: () => ({ type: 'redis', url: testServices.redisUrl, keyPrefix: `soak_${uniqueSuffix()}` }),
     skip: skipUnless('redis'),
   },
