@@ -151,3 +151,7 @@ export { runTaskCommand, type RunTaskInput } from './cli/run-task.command.js';
 // --- dashboard (issue 10)
 export { QueuesDashboardModule } from './dashboard/queues-dashboard.module.js';
 export type { DashboardOptions } from './dashboard/dashboard-options.js';
+
+// --- observability (issue 10)
+export { QueueMetrics } from './observability/queue-metrics.js';
+export { QueuesHealth, type QueuesHealthResult } from './observability/queues-health.js';

@@ -17,6 +17,8 @@ import { ExecutionBackends } from './execution/execution-backends.js';
 import { TaskRunner } from './execution/task-runner.js';
 import { QueueEvents } from './events/queue-events.js';
 import { EventTransportBridge } from './events/event-transport.bridge.js';
+import { QueueMetrics } from './observability/queue-metrics.js';
+import { QueuesHealth } from './observability/queues-health.js';
 import { validateModuleOptions } from './options/module-options.validator.js';
 import type { GatewayOptions, QueuesModuleOptions } from './options/queues-module-options.js';
 import { QUEUES_MODULE_OPTIONS } from './queues.constants.js';
@@ -88,6 +90,8 @@ const coreProviders: Provider[] = [
   QueuesLifecycle,
   ScheduleRegistry,
   EventTransportBridge,
+  QueueMetrics,
+  QueuesHealth,
 ];
 
 const exported = [

@@ -1,0 +1,124 @@
+import { Injectable, type OnModuleDestroy } from '@nestjs/common';
+import type { Subscription } from 'rxjs';
+import { QueueEvents } from '../events/queue-events.js';
+import type { QueueEventEnvelope } from '../events/queue-event.js';
+
+const COUNTED: Record<string, string> = {
+  'task.enqueued': 'enqueued',
+  'task.started': 'started',
+  'task.completed': 'completed',
+  'task.failed': 'failed',
+  'task.cancelled': 'cancelled',
+  'task.claim_lost': 'claim_lost',
+  'task.stale_failed': 'stale_failed',
+  'task.schedule_skipped': 'schedule_skipped',
+};
+const BUCKETS = [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600];
+
+/** A Prometheus-style histogram of seconds. */
+class Histogram {
+  readonly counts = new Array<number>(BUCKETS.length).fill(0);
+  sum = 0;
+  count = 0;
+  observe(seconds: number): void {
+    this.sum += seconds;
+    this.count++;
+    BUCKETS.forEach((bound, i) => {
+      if (seconds <= bound) this.counts[i]!++;
+    });
+  }
+}
+
+/**
+ * Queue-domain counters and timings of this process, computed from `QueueEvents`: records enqueued, started,
+ * completed, failed (and retried), cancelled, claims lost, stale failures, stale recoveries; wait time (enqueued →
+ * started, for records enqueued here) and run time (started → finished). `render()` gives Prometheus text.
+ */
+@Injectable()
+export class QueueMetrics implements OnModuleDestroy {
+  private readonly counters = new Map<string, number>();
+  private readonly enqueuedAt = new Map<string, number>();
+  private readonly startedAt = new Map<string, number>();
+  readonly waitTime = new Histogram();
+  readonly runTime = new Histogram();
+  private readonly subscription: Subscription;
+
+  constructor(events: QueueEvents) {
+    this.subscription = events.events$.subscribe((event) => this.observe(event));
+  }
+
+  private bump(name: string, queue: string | null): void {
+    const key = `${name}|${queue ?? ''}`;
+    this.counters.set(key, (this.counters.get(key) ?? 0) + 1);
+  }
+
+  private remember(map: Map<string, number>, id: string, at: number): void {
+    map.set(id, at);
+    if (map.size > 50_000) map.delete(map.keys().next().value!);
+  }
+
+  private observe(event: QueueEventEnvelope): void {
+    const name = COUNTED[event.type];
+    if (name) this.bump(name, event.queue);
+    if (event.type === 'task.failed' && event.payload['willRetry']) this.bump('retried', event.queue);
+    if (event.type === 'worker.stale_recovery') this.bump('stale_recovered', null);
+    const at = Date.parse(event.occurredAt);
+    const id = event.taskId;
+    if (!id) return;
+    if (event.type === 'task.enqueued') this.remember(this.enqueuedAt, id, at);
+    if (event.type === 'task.started') {
+      const enqueued = this.enqueuedAt.get(id);
+      if (enqueued !== undefined) this.waitTime.observe((at - enqueued) / 1000);
+      this.enqueuedAt.delete(id);
+      this.remember(this.startedAt, id, at);
+    }
+    if (event.type === 'task.completed' || event.type === 'task.failed' || event.type === 'task.cancelled') {
+      const started = this.startedAt.get(id);
+      if (started !== undefined) this.runTime.observe((at - started) / 1000);
+      this.startedAt.delete(id);
+    }
+  }
+
+  /** Counter value (for one queue, or summed over queues). */
+  count(name: string, queue?: string): number {
+    let total = 0;
+    for (const [key, value] of this.counters) {
+      const [counter, q] = key.split('|');
+      if (counter === name && (queue === undefined || q === queue)) total += value;
+    }
+    return total;
+  }
+
+  /** Prometheus text exposition (format 0.0.4). */
+  render(prefix = 'nestjs_queues'): string {
+    const lines: string[] = [
+      `# HELP ${prefix}_tasks_total Task lifecycle events seen by this process.`,
+      `# TYPE ${prefix}_tasks_total counter`,
+    ];
+    for (const [key, value] of [...this.counters].sort()) {
+      const [event, queue] = key.split('|');
+      lines.push(
+        `${prefix}_tasks_total{event="${event}",queue="${(queue ?? '').replace(/["\\\n]/g, '_')}"} ${value}`,
+      );
+    }
+    for (const [name, histogram, help] of [
+      ['wait_seconds', this.waitTime, 'Time from enqueue to start.'],
+      ['run_seconds', this.runTime, 'Time from start to the end of an attempt.'],
+    ] as const) {
+      lines.push(`# HELP ${prefix}_${name} ${help}`, `# TYPE ${prefix}_${name} histogram`);
+      BUCKETS.forEach((bound, i) =>
+        lines.push(`${prefix}_${name}_bucket{le="${bound}"} ${histogram.counts[i]}`),
+      );
+      lines.push(
+        `${prefix}_${name}_bucket{le="+Inf"} ${histogram.count}`,
+        `${prefix}_${name}_sum ${histogram.sum}`,
+        `${prefix}_${name}_count ${histogram.count}`,
+      );
+    }
+    return `${lines.join('\n')}\n`;
+  }
+
+  onModuleDestroy(): void {
+    this.subscription.unsubscribe();
+  }
+}
