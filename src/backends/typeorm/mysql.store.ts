@@ -132,20 +132,15 @@ export class MysqlQueueStore extends SqlQueueStore {
     where: string,
     whereParams: unknown[],
   ): Promise<QueuedTaskRecord | null> {
-    return this.transaction(async (connection) => {
-      const result = (await run(connection, `UPDATE ${this.table} SET ${set} WHERE id = ? AND ${where}`, [
-        ...setParams,
-        id,
-        ...whereParams,
-      ])) as {
-        affectedRows: number;
-      };
-      if (result.affectedRows === 0) return null;
-      const rows = (await run(connection, `SELECT ${this.columns} FROM ${this.table} WHERE id = ?`, [
-        id,
-      ])) as TaskRow[];
-      return rows[0] ? rowToRecord(rows[0]) : null;
-    });
+    // The UPDATE is the atomic, fenced step (autocommit: one durable commit); the read-back only reports it.
+    const applied = await this.execute(`UPDATE ${this.table} SET ${set} WHERE id = ? AND ${where}`, [
+      ...setParams,
+      id,
+      ...whereParams,
+    ]);
+    if (applied === 0) return null;
+    const rows = await this.query(`SELECT ${this.columns} FROM ${this.table} WHERE id = ?`, [id]);
+    return rows[0] ? rowToRecord(rows[0]) : null;
   }
 
   async acquireLease(name: string, owner: string, ttl: number): Promise<boolean> {
