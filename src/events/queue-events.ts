@@ -43,6 +43,8 @@ export class QueueEvents {
   private readonly sinks: QueueEventSink[] = [];
   private readonly sequences = new Map<string, number>();
   private readonly ended = new Set<string>();
+  /** Per task: the promise of its latest sink delivery (dropped once nothing is queued behind it). */
+  private readonly sinkTails = new Map<string, Promise<void>>();
   private processSequence = 0;
   private lastFailureLog = 0;
   private failures = 0;
@@ -160,7 +162,21 @@ export class QueueEvents {
     if (!this.enabled) return null;
     const envelope = this.createEnvelope(input);
     this.emitLocal(envelope);
-    await this.deliverToSinks(envelope);
+    if (this.sinks.length === 0) return envelope;
+    const key = envelope.taskId;
+    if (!key) {
+      await this.deliverToSinks(envelope);
+      return envelope;
+    }
+    // Serialized per task: a sink never sees a terminal event before that task's earlier events, even when
+    // publishers do not await each other (a progress call left floating, then the outcome).
+    const delivery = (this.sinkTails.get(key) ?? Promise.resolve()).then(() => this.deliverToSinks(envelope));
+    const tail = delivery.catch(() => undefined);
+    this.sinkTails.set(key, tail);
+    void tail.then(() => {
+      if (this.sinkTails.get(key) === tail) this.sinkTails.delete(key);
+    });
+    await delivery;
     return envelope;
   }
 

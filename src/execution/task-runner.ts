@@ -14,6 +14,7 @@ import { assertJsonSerializable } from '../serialization/assert-json.js';
 import type { TaskDefinition } from '../tasks/task-definition.js';
 import { TaskRegistry } from '../tasks/task.registry.js';
 import { ClaimLostError, ShutdownAbortError } from './abort-reasons.js';
+import { ProgressThrottle } from './progress-throttle.js';
 import { describeError } from './describe-error.js';
 import { retryDelay } from './retry-backoff.js';
 
@@ -30,6 +31,9 @@ export interface RunOptions {
   /** An outer signal (e.g. shutdown) that aborts the run. */
   signal?: AbortSignal;
 }
+
+/** Smallest gap between two persisted progress snapshots of one task (events are not throttled). */
+const PROGRESS_WRITE_INTERVAL_MS = 250;
 
 /**
  * Runs claimed records in this process: resolves the task, injects its context, enforces the timeout, and
@@ -273,7 +277,12 @@ export class TaskRunner {
     record: QueuedTaskRecord,
     signal: AbortSignal,
   ): Promise<unknown> {
-    const context = this.createContext(record, signal);
+    const progress = new ProgressThrottle<Record<string, unknown>>(
+      (value) =>
+        this.backend.patchMetadata(record.id, { progress: value }, { expectedRetryCount: record.retryCount }),
+      PROGRESS_WRITE_INTERVAL_MS,
+    );
+    const context = this.createContext(record, signal, progress);
     const args = [...record.args];
     for (const param of [...definition.injectedParams].sort((a, b) => a.index - b.index)) {
       args.splice(param.index, 0, param.kind === 'context' ? context : record.id);
@@ -284,10 +293,22 @@ export class TaskRunner {
     });
     aborted.catch(() => undefined);
     // A task that ignores its signal still ends the attempt at abort; its late result is dropped.
-    return Promise.race([taskContextStorage.run(context, () => definition.handler(...args)), aborted]);
+    try {
+      return await Promise.race([
+        taskContextStorage.run(context, () => definition.handler(...args)),
+        aborted,
+      ]);
+    } finally {
+      // The last progress value lands before the outcome is persisted.
+      await progress.close();
+    }
   }
 
-  private createContext(record: QueuedTaskRecord, signal: AbortSignal): TaskExecutionContext {
+  private createContext(
+    record: QueuedTaskRecord,
+    signal: AbortSignal,
+    progressStore: ProgressThrottle<Record<string, unknown>>,
+  ): TaskExecutionContext {
     const snapshot = copyRecord(record);
     const publish = (input: {
       type: string;
@@ -317,9 +338,7 @@ export class TaskRunner {
           message: message ?? null,
           at: new Date().toISOString(),
         };
-        await this.backend
-          .patchMetadata(record.id, { progress }, { expectedRetryCount: record.retryCount })
-          .catch(() => false);
+        await progressStore.push(progress);
       },
       log: (message, payload, level) =>
         publish({ type: 'task.log', message, payload, level: level ?? 'info' }),

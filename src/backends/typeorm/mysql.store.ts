@@ -54,6 +54,9 @@ export class MysqlQueueStore extends SqlQueueStore {
       this.pool.getConnection((error, conn) => (error ? reject(error) : resolve(conn))),
     );
     try {
+      // READ COMMITTED: no gap locks, so a claimer frozen mid-transaction (a paused process) never blocks other
+      // workers' updates of neighbouring rows; SKIP LOCKED already keeps claimers apart.
+      await run(connection, 'SET TRANSACTION ISOLATION LEVEL READ COMMITTED', []);
       await run(connection, 'START TRANSACTION', []);
       const result = await work(connection);
       await run(connection, 'COMMIT', []);
