@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { io, type Socket } from 'socket.io-client';
 import {
+  QueueBackend,
   QueueEvents,
   QueueService,
   QueuesModule,
@@ -340,4 +341,52 @@ describe('cross-process events over PostgreSQL NOTIFY', { skip: skipUnless('post
       }
     },
   );
+});
+
+@Injectable()
+class BurstProgressTasks {
+  @Task('events.burst')
+  async run(@TaskCtx() ctx: TaskExecutionContext) {
+    for (let step = 1; step <= 2_000; step++) await ctx.progress(step, 2_000);
+    return 'done';
+  }
+}
+
+describe('stored progress', () => {
+  test('getTask shows the latest progress; bursts are throttled but the final value is kept', async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [QueuesModule.forRoot({ worker: fastWorker })],
+      providers: [BurstProgressTasks, ProgressTasks],
+    }).compile();
+    await moduleRef.init();
+    const queues = moduleRef.get(QueueService);
+    const backend = moduleRef.get(QueueBackend);
+    let patches = 0;
+    const original = backend.patchMetadata.bind(backend);
+    backend.patchMetadata = (...args: Parameters<typeof original>) => {
+      patches++;
+      return original(...args);
+    };
+    const burst = await queues.enqueue('events.burst', []);
+    const done = await queues.waitFor(burst.id, { timeout: 5_000 });
+    assert.equal(done.status, 'completed');
+    const stored = (await queues.getTask(burst.id))!.metadata['progress'] as {
+      current: number;
+      total: number;
+    };
+    assert.equal(stored.current, 2_000);
+    assert.equal(stored.total, 2_000);
+    assert.ok(patches < 50, `2000 progress calls made ${patches} metadata writes`);
+
+    // A slow task: each step lands in the store while it runs.
+    const slow = await queues.enqueue('events.progress', [3]);
+    assert.equal((await queues.waitFor(slow.id, { timeout: 5_000 })).status, 'completed');
+    const last = (await queues.getTask(slow.id))!.metadata['progress'] as {
+      current: number;
+      message: string;
+    };
+    assert.equal(last.current, 3);
+    assert.equal(last.message, 'step 3');
+    await moduleRef.close();
+  });
 });

@@ -1,0 +1,105 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { channelsFor, globalChannel, queueChannel, taskChannel } from '../../../src/events/event-channels.js';
+import { QueueEvents } from '../../../src/events/queue-events.js';
+import type { QueueEventEnvelope } from '../../../src/events/queue-event.js';
+import { ProgressThrottle } from '../../../src/execution/progress-throttle.js';
+
+const record = (id: string) => ({ id, taskName: 'demo', queue: 'q 1', retryCount: 0 });
+
+describe('event channels', () => {
+  test('names follow DESIGN §9 and odd characters are normalised', () => {
+    assert.equal(taskChannel('ns', 'abc'), 'ns:task:abc:events');
+    assert.equal(queueChannel('ns', 'mail/high priority'), 'ns:queue:mail_high_priority:events');
+    assert.equal(globalChannel('ns'), 'ns:global:events');
+  });
+
+  test('lifecycle goes to global only when publishGlobalLifecycle is on', () => {
+    const events = new QueueEvents();
+    const started = events.createEnvelope({ type: 'task.started', record: record('t1') });
+    const progress = events.createEnvelope({ type: 'task.progress', record: record('t1') });
+    assert.deepEqual(channelsFor('ns', started, false), ['ns:task:t1:events', 'ns:queue:q_1:events']);
+    assert.deepEqual(channelsFor('ns', started, true), [
+      'ns:task:t1:events',
+      'ns:queue:q_1:events',
+      'ns:global:events',
+    ]);
+    assert.deepEqual(channelsFor('ns', progress, true), ['ns:task:t1:events', 'ns:queue:q_1:events']);
+    const global = events.createEnvelope({ type: 'custom.announce' });
+    assert.deepEqual(channelsFor('ns', global, false), ['ns:global:events']);
+  });
+});
+
+describe('QueueEvents sinks', () => {
+  test('a slow sink still sees one task in publish order, even when publishers do not await', async () => {
+    const events = new QueueEvents();
+    const seen: string[] = [];
+    events.addSink({
+      // The first delivery is the slowest: without per-task serialization it would land last.
+      publish: async (e: QueueEventEnvelope) => {
+        await sleep(e.type === 'task.started' ? 60 : e.type === 'task.progress' ? 30 : 0);
+        seen.push(`${e.taskId}:${e.type}`);
+      },
+    });
+    await Promise.all([
+      events.publish({ type: 'task.started', record: record('a') }),
+      events.publish({ type: 'task.progress', record: record('a') }),
+      events.publish({ type: 'task.completed', record: record('a') }),
+      events.publish({ type: 'task.completed', record: record('b') }),
+    ]);
+    const forA = seen.filter((s) => s.startsWith('a:'));
+    assert.deepEqual(forA, ['a:task.started', 'a:task.progress', 'a:task.completed']);
+    // Other tasks are not held behind a slow one.
+    assert.equal(seen[0], 'b:task.completed');
+  });
+
+  test('non-strict failures are counted and do not reject; strict failures reject', async () => {
+    const events = new QueueEvents();
+    events.addSink({ publish: async () => Promise.reject(new Error('sink down')) });
+    await events.publish({ type: 'task.progress', record: record('c') });
+    await events.publish({ type: 'task.progress', record: record('c') });
+    assert.equal(events.deliveryFailures, 2);
+    events.configure({ strict: true });
+    await assert.rejects(events.publish({ type: 'task.progress', record: record('c') }), /sink down/);
+    assert.equal(events.deliveryFailures, 3);
+    // The chain survives a rejected delivery.
+    await assert.rejects(events.publish({ type: 'task.completed', record: record('c') }), /sink down/);
+  });
+});
+
+describe('ProgressThrottle', () => {
+  test('writes at most once per interval and never loses the last value', async () => {
+    const writes: number[] = [];
+    const throttle = new ProgressThrottle<number>(async (v) => void writes.push(v), 100);
+    const started = Date.now();
+    for (let i = 1; i <= 500; i++) {
+      await throttle.push(i);
+      if (i % 50 === 0) await sleep(10);
+    }
+    await throttle.close();
+    const elapsed = Date.now() - started;
+    assert.equal(writes.at(-1), 500);
+    assert.equal(writes[0], 1);
+    assert.ok(writes.length <= Math.ceil(elapsed / 100) + 2, `${writes.length} writes in ${elapsed} ms`);
+    assert.deepEqual(
+      [...writes].sort((x, y) => x - y),
+      writes,
+      'writes land in order',
+    );
+    await throttle.push(501);
+    await sleep(150);
+    assert.equal(writes.at(-1), 500, 'no write after close');
+  });
+
+  test('a pending value is written by the timer without close', async () => {
+    const writes: number[] = [];
+    const throttle = new ProgressThrottle<number>(async (v) => void writes.push(v), 50);
+    await throttle.push(1);
+    await throttle.push(2);
+    await throttle.push(3);
+    assert.deepEqual(writes, [1]);
+    await sleep(120);
+    assert.deepEqual(writes, [1, 3]);
+  });
+});
