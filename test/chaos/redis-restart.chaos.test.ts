@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -66,6 +66,7 @@ describe('Redis restarted mid-drain (own redis-server)', () => {
         for (const worker of workers) worker.child.kill('SIGTERM');
         await Promise.all(workers.map((w) => w.exited));
         await backend.close();
+        rmSync(path.dirname(ledger), { recursive: true, force: true });
       }
     },
   );

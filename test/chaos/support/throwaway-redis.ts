@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -25,7 +25,11 @@ export class ThrowawayRedis {
   private child: ChildProcess | undefined;
   readonly dir = mkdtempSync(path.join(tmpdir(), 'redis-chaos-'));
 
-  constructor(readonly port: number) {}
+  constructor(readonly port: number) {
+    // The AOF dir is only needed while the test runs; remove it at exit so runs leave nothing in /tmp, whichever
+    // test forgot to (the server has been stopped by then, or dies with us).
+    process.once('exit', () => rmSync(this.dir, { recursive: true, force: true }));
+  }
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}/0`;
