@@ -498,16 +498,22 @@ export class RedisQueueBackend extends QueueBackend {
   async *iterAll(options: { chunkSize?: number } = {}): AsyncIterable<QueuedTaskRecord> {
     let cursor = '0';
     const taskPrefix = this.key('task', '');
+    const chunkSize = Math.max(1, options.chunkSize ?? 500);
     do {
+      // SCAN's COUNT is keyspace slots visited, not matches: in a shared database most keys are not ours, so a
+      // small COUNT would cost one round trip per handful of foreign keys. Visit wide, fetch in chunkSize slices.
       const [next, keys] = await this.redis.scan(
         cursor,
         'MATCH',
         `${taskPrefix}*`,
         'COUNT',
-        options.chunkSize ?? 500,
+        Math.max(chunkSize, 5_000),
       );
       cursor = next;
-      for (const record of await this.getMany(keys.map((key) => key.slice(taskPrefix.length)))) yield record;
+      for (let i = 0; i < keys.length; i += chunkSize) {
+        const ids = keys.slice(i, i + chunkSize).map((key) => key.slice(taskPrefix.length));
+        for (const record of await this.getMany(ids)) yield record;
+      }
     } while (cursor !== '0');
   }
 
