@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { getQueueBackend } from '../../src/backends/queue-backend.registry.js';
 import type { QueueBackend } from '../../src/backends/queue-backend.js';
 import { newTaskRecord } from '../../src/models/new-record.js';
-import { chaosBackends } from './support/backends.js';
+import { chaosBackends, dropChaosStorage } from './support/backends.js';
 import { duplicates, readLedger, startChaosWorker, type ChaosWorker } from './support/processes.js';
 
 const RECORDS = Number(process.env['CHAOS_RECORDS'] ?? 20_000);
@@ -78,6 +78,7 @@ for (const target of chaosBackends()) {
         assert.equal(stats.running, 0);
         assert.ok(new Set(entries.map((e) => e.pid)).size > 1, 'work was shared by several processes');
         await backend.close();
+        await dropChaosStorage(config);
       },
     );
 
@@ -120,6 +121,7 @@ for (const target of chaosBackends()) {
         assert.deepEqual(new Set(entries.map((e) => e.id)), new Set(records.map((r) => r.id)));
         assert.ok(entries.every((e) => e.pid === rescuer.child.pid && e.attempt === 2));
         await backend.close();
+        await dropChaosStorage(config);
       },
     );
 
@@ -166,6 +168,7 @@ for (const target of chaosBackends()) {
         assert.equal(final.status, 'completed');
         assert.equal(final.result, rescuer.child.pid, 'the late attempt overwrote the result');
         await backend.close();
+        await dropChaosStorage(config);
       },
     );
   });

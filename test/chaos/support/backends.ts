@@ -50,3 +50,37 @@ export function chaosBackends(): ChaosBackend[] {
     },
   ];
 }
+
+/** Remove what a scenario stored (its own table, key prefix or SQLite file), and nothing else. */
+export async function dropChaosStorage(config: Record<string, unknown>): Promise<void> {
+  if (config['type'] === 'redis') {
+    const { Redis } = await import('ioredis');
+    const client = new Redis(config['url'] as string);
+    let cursor = '0';
+    do {
+      const [next, keys] = await client.scan(
+        cursor,
+        'MATCH',
+        `${config['keyPrefix'] as string}:*`,
+        'COUNT',
+        5_000,
+      );
+      cursor = next;
+      if (keys.length) await client.del(...keys);
+    } while (cursor !== '0');
+    await client.quit();
+    return;
+  }
+  const options = config['options'] as { type: string; database?: string };
+  if (options.type === 'better-sqlite3') {
+    const { rmSync } = await import('node:fs');
+    for (const suffix of ['', '-wal', '-shm']) rmSync(`${options.database}${suffix}`, { force: true });
+    return;
+  }
+  const { DataSource } = await import('typeorm');
+  const dataSource = new DataSource(options as never);
+  await dataSource.initialize();
+  await dataSource.query(`DROP TABLE IF EXISTS ${config['tableName'] as string}`);
+  await dataSource.query(`DROP TABLE IF EXISTS ${config['tableName'] as string}_lease`);
+  await dataSource.destroy();
+}
