@@ -73,7 +73,8 @@ const walk = (dir) => {
 };
 walk(path.join(outDir, 'test'));
 const selected = files
-  .filter((file) => filters.length === 0 || filters.some((f) => file.includes(f)))
+  // Filters match the path below the build folder, so a folder named like a filter does not select everything.
+  .filter((file) => filters.length === 0 || filters.some((f) => path.relative(outDir, file).includes(f)))
   .sort();
 if (selected.length === 0) {
   console.error('No test files matched');
