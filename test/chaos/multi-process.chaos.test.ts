@@ -8,7 +8,13 @@ import { getQueueBackend } from '../../src/backends/queue-backend.registry.js';
 import type { QueueBackend } from '../../src/backends/queue-backend.js';
 import { newTaskRecord } from '../../src/models/new-record.js';
 import { chaosBackends, dropChaosStorage } from './support/backends.js';
-import { duplicates, readLedger, startChaosWorker, type ChaosWorker } from './support/processes.js';
+import {
+  duplicates,
+  pauseWorker,
+  readLedger,
+  startChaosWorker,
+  type ChaosWorker,
+} from './support/processes.js';
 
 const RECORDS = Number(process.env['CHAOS_RECORDS'] ?? 20_000);
 const WORKERS = 4;
@@ -142,7 +148,7 @@ for (const target of chaosBackends()) {
           20_000,
           'the claim',
         );
-        paused.child.kill('SIGSTOP');
+        await pauseWorker(paused, config);
         const rescuer = startChaosWorker(config, ledger, { CHAOS_TASK_MS: '200', CHAOS_STALE_MS: '1000' });
         try {
           await waitUntil(

@@ -65,3 +65,36 @@ export function duplicates(entries: Array<{ id: string }>): string[] {
   for (const { id } of entries) (seen.has(id) ? dup : seen).add(id);
   return [...dup];
 }
+
+/**
+ * SIGSTOP a worker. On SQLite a process frozen inside a write statement keeps the database's single write lock,
+ * which blocks every other writer until it resumes: an inherent SQLite limit, not what the scenario tests. So on
+ * SQLite the pause is retried until the lock is free (probed with a short busy timeout).
+ */
+export async function pauseWorker(worker: ChaosWorker, config: Record<string, unknown>): Promise<void> {
+  const options = config['options'] as { type?: string; database?: string } | undefined;
+  if (options?.type !== 'better-sqlite3') {
+    worker.child.kill('SIGSTOP');
+    return;
+  }
+  const driver = 'better-sqlite3';
+  const { default: Database } = (await import(driver)) as unknown as {
+    default: new (file: string, options: { timeout: number }) => { exec(sql: string): void; close(): void };
+  };
+  const probe = new Database(options.database!, { timeout: 100 });
+  try {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      worker.child.kill('SIGSTOP');
+      try {
+        probe.exec('BEGIN IMMEDIATE; ROLLBACK;');
+        return;
+      } catch {
+        worker.child.kill('SIGCONT');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
+    throw new Error('could not pause the worker outside a write');
+  } finally {
+    probe.close();
+  }
+}
