@@ -124,6 +124,19 @@ export abstract class QueueBackend {
     result?: unknown,
     options?: FenceOptions,
   ): Promise<QueuedTaskRecord | null>;
+  /**
+   * Complete `id` (fenced like `completeTask`) and claim up to `claim.limit` records for the slot it frees: the
+   * worker's hot path. Backends that can do both in one round trip override this; the default makes two calls.
+   */
+  async completeAndClaim(
+    id: string,
+    result: unknown,
+    options: FenceOptions,
+    claim: ClaimManyOptions,
+  ): Promise<{ completed: QueuedTaskRecord | null; claimed: QueuedTaskRecord[] }> {
+    const completed = await this.completeTask(id, result, options);
+    return { completed, claimed: await this.claimMany(claim) };
+  }
   abstract failTask(id: string, error: string, options?: FailTaskOptions): Promise<QueuedTaskRecord | null>;
   /**
    * Cancel a non-terminal record (pending, scheduled or running). Returns the cancelled record, or `null`

@@ -7,10 +7,11 @@ import {
   type OnModuleDestroy,
 } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { QueueBackend } from '../backends/queue-backend.js';
+import { QueueBackend, type ClaimManyOptions } from '../backends/queue-backend.js';
 import { TaskCancelledError } from '../errors/task-cancelled.error.js';
 import { ClaimLostError, ShutdownAbortError } from '../execution/abort-reasons.js';
 import { describeError } from '../execution/describe-error.js';
+import type { SlotRefill } from '../execution/execution-backend.js';
 import { ExecutionBackends } from '../execution/execution-backends.js';
 import { TaskRunner } from '../execution/task-runner.js';
 import type { QueuedTaskRecord } from '../models/queued-task-record.js';
@@ -32,6 +33,17 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
   readonly options: ResolvedWorkerOptions;
   private readonly active = new Map<string, Promise<void>>();
   private readonly activePerQueue = new Map<string, number>();
+  /** Records holding a concurrency slot: launched and not yet finishing (a finishing record hands its slot on). */
+  private readonly holdingSlot = new Set<string>();
+  /** Slots promised to claims in flight, so two concurrent claims never overfill the worker. */
+  private reserved = 0;
+  private readonly refill: SlotRefill = {
+    take: (record) => this.takeRefill(record),
+    fill: (records, claim) => {
+      this.reserved -= claim.limit;
+      records.forEach((claimed) => this.launch(claimed));
+    },
+  };
   private readonly maintenance: PeriodicTask[] = [];
   private loop: Promise<void> | undefined;
   private stopController = new AbortController();
@@ -207,54 +219,77 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
     }
   }
 
+  /** Slots neither held by a running record nor promised to a claim in flight. */
+  private get freeSlots(): number {
+    return this.options.concurrency - this.holdingSlot.size - this.reserved;
+  }
+
+  private claimRequest(limit: number, queues: readonly string[] | undefined): ClaimManyOptions {
+    return {
+      limit,
+      queues,
+      executionBackends: this.executions.inProcess().map((backend) => backend.name),
+      workerId: this.workerId,
+    };
+  }
+
+  /** Claim `limit` records with the slots reserved for the duration of the call. */
+  private async claimReserved(limit: number, queues: readonly string[] | undefined): Promise<number> {
+    this.reserved += limit;
+    let records: QueuedTaskRecord[] = [];
+    try {
+      records = await this.backend.claimMany(this.claimRequest(limit, queues));
+    } finally {
+      this.reserved -= limit;
+    }
+    records.forEach((record) => this.launch(record));
+    return records.length;
+  }
+
   /** Claim up to the free slots, honouring per-queue caps. `full`: no slot left. */
   private async claimAvailable(): Promise<{ claimed: number; full: boolean }> {
-    const free = this.options.concurrency - this.active.size;
-    if (free <= 0) return { claimed: 0, full: true };
-    const executionBackends = this.executions.inProcess().map((backend) => backend.name);
+    if (this.freeSlots <= 0) return { claimed: 0, full: true };
     const caps = this.options.queueConcurrency;
     const capped = Object.keys(caps).filter(
       (queue) => !this.options.queues || this.options.queues.includes(queue),
     );
     let claimed = 0;
-    let remaining = free;
     for (const queue of capped) {
-      const room = Math.min(remaining, caps[queue]! - (this.activePerQueue.get(queue) ?? 0));
-      if (room <= 0) continue;
-      const records = await this.backend.claimMany({
-        limit: room,
-        queues: [queue],
-        executionBackends,
-        workerId: this.workerId,
-      });
-      records.forEach((record) => this.launch(record));
-      claimed += records.length;
-      remaining -= records.length;
+      const room = Math.min(this.freeSlots, caps[queue]! - (this.activePerQueue.get(queue) ?? 0));
+      if (room > 0) claimed += await this.claimReserved(room, [queue]);
     }
-    if (remaining > 0) {
+    if (this.freeSlots > 0) {
       const uncapped = this.options.queues ? this.options.queues.filter((q) => !(q in caps)) : undefined;
-      if (!uncapped || uncapped.length > 0) {
-        const records = await this.backend.claimMany({
-          limit: remaining,
-          queues: uncapped,
-          executionBackends,
-          workerId: this.workerId,
-        });
-        // Without an explicit queue list, a claim may return records of capped queues: they run, and the caps
-        // apply from the next claim on (named queues avoid this).
-        records.forEach((record) => this.launch(record));
-        claimed += records.length;
-        remaining -= records.length;
-      }
+      // Without an explicit queue list, a claim may return records of capped queues: they run, and the caps
+      // apply from the next claim on (named queues avoid this).
+      if (!uncapped || uncapped.length > 0) claimed += await this.claimReserved(this.freeSlots, uncapped);
     }
-    return { claimed, full: remaining <= 0 };
+    return { claimed, full: this.freeSlots <= 0 };
+  }
+
+  /**
+   * A record is about to complete: hand its slot on, and claim for every free slot with the completion. Not with
+   * per-queue caps (the claim loop applies those) or once claiming has stopped.
+   */
+  private takeRefill(record: QueuedTaskRecord): ClaimManyOptions | undefined {
+    this.releaseSlot(record.id);
+    if (this.stopController.signal.aborted || Object.keys(this.options.queueConcurrency).length > 0) return;
+    const limit = this.freeSlots;
+    if (limit <= 0) return undefined;
+    this.reserved += limit;
+    return this.claimRequest(limit, this.options.queues);
+  }
+
+  private releaseSlot(id: string): void {
+    if (this.holdingSlot.delete(id)) this.requestWake();
   }
 
   private launch(record: QueuedTaskRecord): void {
     this.activePerQueue.set(record.queue, (this.activePerQueue.get(record.queue) ?? 0) + 1);
+    this.holdingSlot.add(record.id);
     const execution = this.executions.find(record.executionBackend) ?? this.executions.get('local');
     const run = execution
-      .execute(this.runner, record, { workerId: this.workerId })
+      .execute(this.runner, record, { workerId: this.workerId, refill: this.refill })
       .then((final) => {
         if (final?.status === 'scheduled') this.hints.hint(final.scheduledAt);
       })
@@ -264,7 +299,7 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
         const count = (this.activePerQueue.get(record.queue) ?? 1) - 1;
         if (count > 0) this.activePerQueue.set(record.queue, count);
         else this.activePerQueue.delete(record.queue);
-        this.requestWake();
+        this.releaseSlot(record.id);
       });
     this.active.set(record.id, run);
   }

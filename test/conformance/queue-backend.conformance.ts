@@ -327,6 +327,36 @@ export function describeQueueBackendConformance(
         assert.equal(await backend.touchHeartbeat(b!.id), false, 'cancelled record takes no heartbeat');
       });
 
+      test('completeAndClaim completes (fenced) and claims the next records in claim order', async () => {
+        await put({ priority: 0 });
+        const first = (await claimOne())!;
+        const low = await put({ priority: 0 });
+        const high = await put({ priority: 5 });
+        const claim = { limit: 5, queues: [queue], workerId: 'worker-b' };
+        const outcome = await backend.completeAndClaim(first.id, { ok: 1 }, { expectedRetryCount: 0 }, claim);
+        assert.equal(outcome.completed!.status, 'completed');
+        assert.deepEqual(outcome.completed!.result, { ok: 1 });
+        assert.deepEqual(
+          outcome.claimed.map((r) => [r.id, r.status, r.workerId]),
+          [
+            [high.id, 'running', 'worker-b'],
+            [low.id, 'running', 'worker-b'],
+          ],
+        );
+        // A rejected completion (wrong fence) changes nothing, yet the claim still happens: the slot is free.
+        const next = await put();
+        const lost = await backend.completeAndClaim(high.id, 'x', { expectedRetryCount: 7 }, claim);
+        assert.equal(lost.completed, null);
+        assert.deepEqual(
+          lost.claimed.map((r) => r.id),
+          [next.id],
+        );
+        assert.equal((await backend.getTask(high.id))!.status, 'running');
+        const none = await backend.completeAndClaim(low.id, null, { expectedRetryCount: 0 }, claim);
+        assert.equal(none.completed!.status, 'completed');
+        assert.deepEqual(none.claimed, []);
+      });
+
       test('writes on a cancelled or pending record are rejected and change nothing', async () => {
         const pending = await put();
         assert.equal(await backend.failTask(pending.id, 'x'), null);

@@ -221,6 +221,36 @@ describe('execution backends and worker behaviour', () => {
     await app.close();
   });
 
+  test('completions claim for the slots they free, never past the concurrency', async () => {
+    let running = 0;
+    let peak = 0;
+    let calls = 0;
+    @Injectable()
+    class Mixed {
+      @Task('mixed.work', { retries: 0 })
+      async work(ms: number, fails: boolean) {
+        calls++;
+        running++;
+        peak = Math.max(peak, running);
+        await sleep(ms);
+        running--;
+        if (fails) throw new Error('planned');
+      }
+    }
+    const app = await createQueuesApp([Mixed], { worker: { concurrency: 4, pollInterval: 5 } });
+    const queues = app.get(QueueService);
+    const records = await queues.enqueueMany(
+      Array.from({ length: 120 }, (_, i) => ({ task: 'mixed.work', args: [i % 3, i % 7 === 0] })),
+    );
+    const final = [];
+    for (const record of records) final.push(await queues.waitFor(record.id, { timeout: 10_000 }));
+    assert.equal(peak, 4);
+    assert.equal(calls, 120, 'every record ran exactly once');
+    assert.equal(final.filter((r) => r.status === 'failed').length, 18);
+    assert.equal(final.filter((r) => r.status === 'completed').length, 102);
+    await app.close();
+  });
+
   test('shutdown drains running tasks, then aborts the rest and releases them', async () => {
     const aborted: string[] = [];
     @Injectable()

@@ -137,46 +137,55 @@ if due and channel ~= '' then redis.call('PUBLISH', channel, payload) end
 return results
 `);
 
-/** ARGV: p, now, limit, worker, queues (comma list or ''), backends (comma list or '*') → list of hashes. */
-export const CLAIM = script(`
-local now, limit, worker = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-local due = redis.call('ZRANGEBYSCORE', p .. ':delayed', '-inf', now, 'LIMIT', 0, 1000)
-for _, id in ipairs(due) do
-  redis.call('ZREM', p .. ':delayed', id)
-  local status = redis.call('HGET', tkey(id), 'status')
-  if status == 'pending' or status == 'scheduled' then place(id, now) end
-end
-local wanted_q, wanted_b = nil, nil
-if ARGV[5] ~= '' then wanted_q = {} for q in string.gmatch(ARGV[5], '[^,]+') do wanted_q[q] = true end end
-if ARGV[6] ~= '*' then wanted_b = {} for b in string.gmatch(ARGV[6], '[^,]+') do wanted_b[b] = true end end
-local sets = {}
-for _, name in ipairs(redis.call('SMEMBERS', p .. ':readysets')) do
-  local sep = string.find(name, '|', 1, true)
-  local q, b = string.sub(name, 1, sep - 1), string.sub(name, sep + 1)
-  if (not wanted_q or wanted_q[q]) and (not wanted_b or wanted_b[b]) then sets[#sets + 1] = p .. ':ready:' .. name end
-end
-local claimed = {}
-while #claimed < limit do
-  local best_set, best_member, best_score = nil, nil, nil
-  for _, set in ipairs(sets) do
-    local top = redis.call('ZRANGE', set, 0, 0, 'WITHSCORES')
-    if top[1] then
-      local score = tonumber(top[2])
-      if not best_set or score < best_score or (score == best_score and top[1] < best_member) then
-        best_set, best_member, best_score = set, top[1], score
+/**
+ * Claim of a batch across the worker's queues: promote due delayed records (bounded), then take the best head of
+ * the wanted ready sets, `limit` times. queues: comma list or ''; backends: comma list or '*'.
+ */
+const CLAIM_FUNCTION = `
+local function claim(now, limit, worker, queues, backends)
+  local due = redis.call('ZRANGEBYSCORE', p .. ':delayed', '-inf', now, 'LIMIT', 0, 1000)
+  for _, id in ipairs(due) do
+    redis.call('ZREM', p .. ':delayed', id)
+    local status = redis.call('HGET', tkey(id), 'status')
+    if status == 'pending' or status == 'scheduled' then place(id, now) end
+  end
+  local wanted_q, wanted_b = nil, nil
+  if queues ~= '' then wanted_q = {} for q in string.gmatch(queues, '[^,]+') do wanted_q[q] = true end end
+  if backends ~= '*' then wanted_b = {} for b in string.gmatch(backends, '[^,]+') do wanted_b[b] = true end end
+  local sets = {}
+  for _, name in ipairs(redis.call('SMEMBERS', p .. ':readysets')) do
+    local sep = string.find(name, '|', 1, true)
+    local q, b = string.sub(name, 1, sep - 1), string.sub(name, sep + 1)
+    if (not wanted_q or wanted_q[q]) and (not wanted_b or wanted_b[b]) then sets[#sets + 1] = p .. ':ready:' .. name end
+  end
+  local claimed = {}
+  while #claimed < limit do
+    local best_set, best_member, best_score = nil, nil, nil
+    for _, set in ipairs(sets) do
+      local top = redis.call('ZRANGE', set, 0, 0, 'WITHSCORES')
+      if top[1] then
+        local score = tonumber(top[2])
+        if not best_set or score < best_score or (score == best_score and top[1] < best_member) then
+          best_set, best_member, best_score = set, top[1], score
+        end
       end
     end
+    if not best_set then break end
+    redis.call('ZREM', best_set, best_member)
+    local id = string.sub(best_member, 30)
+    local status = redis.call('HGET', tkey(id), 'status')
+    if status == 'pending' or status == 'scheduled' then
+      mark_running(id, now, worker)
+      claimed[#claimed + 1] = redis.call('HGETALL', tkey(id))
+    end
   end
-  if not best_set then break end
-  redis.call('ZREM', best_set, best_member)
-  local id = string.sub(best_member, 30)
-  local status = redis.call('HGET', tkey(id), 'status')
-  if status == 'pending' or status == 'scheduled' then
-    mark_running(id, now, worker)
-    claimed[#claimed + 1] = redis.call('HGETALL', tkey(id))
-  end
+  return claimed
 end
-return claimed
+`;
+
+/** ARGV: p, now, limit, worker, queues (comma list or ''), backends (comma list or '*') → list of hashes. */
+export const CLAIM = script(`${CLAIM_FUNCTION}
+return claim(tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6])
 `);
 
 /** ARGV: p, now, id, worker → hash or {}. */
@@ -190,13 +199,30 @@ mark_running(id, now, worker)
 return redis.call('HGETALL', tkey(id))
 `);
 
+/** Fenced completion: the record's hash, or {} when the fence rejected it. */
+const COMPLETE_FUNCTION = `
+local function complete(now, id, expected, result_json)
+  if not fenced(id, expected) then return {} end
+  if result_json ~= '' then redis.call('HSET', tkey(id), 'result_json', result_json) else redis.call('HDEL', tkey(id), 'result_json') end
+  finish(id, 'completed', now)
+  return redis.call('HGETALL', tkey(id))
+end
+`;
+
 /** ARGV: p, now, id, expectedRetryCount or '', result JSON or '' → hash or {}. */
-export const COMPLETE = script(`
-local now, id = tonumber(ARGV[2]), ARGV[3]
-if not fenced(id, ARGV[4]) then return {} end
-if ARGV[5] ~= '' then redis.call('HSET', tkey(id), 'result_json', ARGV[5]) else redis.call('HDEL', tkey(id), 'result_json') end
-finish(id, 'completed', now)
-return redis.call('HGETALL', tkey(id))
+export const COMPLETE = script(`${COMPLETE_FUNCTION}
+return complete(tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5])
+`);
+
+/**
+ * The worker's hot path in one round trip: complete a record, then claim for the slot it freed.
+ * ARGV: p, now, id, expectedRetryCount or '', result JSON or '', limit, worker, queues, backends
+ * → {completedHash or {}, claimedHashes}.
+ */
+export const COMPLETE_AND_CLAIM = script(`${COMPLETE_FUNCTION}${CLAIM_FUNCTION}
+local now = tonumber(ARGV[2])
+local done = complete(now, ARGV[3], ARGV[4], ARGV[5])
+return {done, claim(now, tonumber(ARGV[6]), ARGV[7], ARGV[8], ARGV[9])}
 `);
 
 /** ARGV: p, now, id, expectedRetryCount or '', error, retry ('1'/'0'), retryAt or '' → hash or {}. */
