@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import type { ClaimManyOptions } from '../queue-backend.js';
+import type { ClaimManyOptions, FenceOptions } from '../queue-backend.js';
 import type { QueuedTaskRecord } from '../../models/queued-task-record.js';
 import { recordToRow, rowToRecord, type TaskRow } from './task-row.mapper.js';
 import { SqlQueueStore } from './sql-queue.store.js';
@@ -104,28 +104,65 @@ export class MysqlQueueStore extends SqlQueueStore {
   }
 
   protected async claimRows(options: ClaimManyOptions, now: number): Promise<QueuedTaskRecord[]> {
+    const ids = await this.transaction((connection) => this.claimIn(connection, options, now));
+    return this.readClaimed(ids);
+  }
+
+  /** Lock and mark the next claimable rows inside a transaction; their ids. */
+  private async claimIn(
+    connection: MysqlConnection,
+    options: ClaimManyOptions,
+    now: number,
+  ): Promise<string[]> {
     const { where, params } = this.claimWhere(options, now);
-    const rows = await this.transaction(async (connection) => {
-      const candidates = (await run(
-        connection,
-        `SELECT id FROM ${this.table} WHERE ${where} ORDER BY priority DESC, queued_at, seq LIMIT ${Math.floor(options.limit)} FOR UPDATE SKIP LOCKED`,
-        params,
-      )) as TaskRow[];
-      if (candidates.length === 0) return [];
-      const ids = candidates.map((row) => String(row['id']));
-      const list = ids.map(() => '?').join(', ');
-      await run(
-        connection,
-        `UPDATE ${this.table} SET status = 'running', started_at = ?, heartbeat_at = ?, worker_id = ? WHERE id IN (${list})`,
-        [now, now, options.workerId, ...ids],
-      );
-      return (await run(
-        connection,
-        `SELECT ${this.columns} FROM ${this.table} WHERE id IN (${list}) ORDER BY priority DESC, queued_at, seq`,
-        ids,
-      )) as TaskRow[];
-    });
+    const candidates = (await run(
+      connection,
+      `SELECT id FROM ${this.table} WHERE ${where} ORDER BY priority DESC, queued_at, seq LIMIT ${Math.floor(options.limit)} FOR UPDATE SKIP LOCKED`,
+      params,
+    )) as TaskRow[];
+    if (candidates.length === 0) return [];
+    const ids = candidates.map((row) => String(row['id']));
+    await run(
+      connection,
+      `UPDATE ${this.table} SET status = 'running', started_at = ?, heartbeat_at = ?, worker_id = ? WHERE id IN (${ids.map(() => '?').join(', ')})`,
+      [now, now, options.workerId, ...ids],
+    );
+    return ids;
+  }
+
+  /** Read claimed rows back in claim order (after the commit: they are ours now). */
+  private async readClaimed(ids: string[]): Promise<QueuedTaskRecord[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.query(
+      `SELECT ${this.columns} FROM ${this.table} WHERE id IN (${ids.map(() => '?').join(', ')}) ORDER BY priority DESC, queued_at, seq`,
+      ids,
+    );
     return rows.map(rowToRecord);
+  }
+
+  /** The completion and the claim share one transaction, so one durable commit instead of two. */
+  override async completeAndClaim(
+    id: string,
+    result: unknown,
+    options: FenceOptions,
+    claim: ClaimManyOptions,
+  ): Promise<{ completed: QueuedTaskRecord | null; claimed: QueuedTaskRecord[] }> {
+    const now = Date.now();
+    const completion = this.completion(result, now);
+    const fence = this.fence(options);
+    const { applied, ids } = await this.transaction(async (connection) => {
+      const update = (await run(
+        connection,
+        `UPDATE ${this.table} SET ${completion.set} WHERE id = ? AND ${fence.where}`,
+        [...completion.params, id, ...fence.params],
+      )) as { affectedRows?: number };
+      return { applied: (update.affectedRows ?? 0) > 0, ids: await this.claimIn(connection, claim, now) };
+    });
+    const completed = applied ? await this.getTask(id) : null;
+    this.countCompletion(completed);
+    const claimed = await this.readClaimed(ids);
+    this.metrics.claimed += claimed.length;
+    return { completed, claimed };
   }
 
   protected async updateReturning(

@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import type { ClaimManyOptions } from '../queue-backend.js';
+import type { ClaimManyOptions, FenceOptions } from '../queue-backend.js';
 import type { QueuedTaskRecord } from '../../models/queued-task-record.js';
 import { claimedInOrder, recordToRow, rowToRecord, type TaskRow } from './task-row.mapper.js';
 import { SqlQueueStore } from './sql-queue.store.js';
@@ -110,6 +110,40 @@ export class PostgresQueueStore extends SqlQueueStore {
       [now, now, options.workerId, ...params],
     );
     return claimedInOrder(rows);
+  }
+
+  /**
+   * One statement, so one commit: the completion and the claim are two data-modifying CTEs over disjoint rows
+   * (the completed row is running, the claimed ones pending or scheduled).
+   */
+  override async completeAndClaim(
+    id: string,
+    result: unknown,
+    options: FenceOptions,
+    claim: ClaimManyOptions,
+  ): Promise<{ completed: QueuedTaskRecord | null; claimed: QueuedTaskRecord[] }> {
+    const now = Date.now();
+    const completion = this.completion(result, now);
+    const fence = this.fence(options);
+    const { where, params } = this.claimWhere(claim, now);
+    const rows = await this.query(
+      `WITH done AS (
+         UPDATE ${this.table} SET ${completion.set} WHERE id = ? AND ${fence.where}
+         RETURNING ${this.columns}, seq, true AS completion),
+       claimed AS (
+         UPDATE ${this.table} SET status = 'running', started_at = ?, heartbeat_at = ?, worker_id = ?
+         WHERE id IN (SELECT id FROM ${this.table} WHERE ${where} ORDER BY priority DESC, queued_at, seq
+                      LIMIT ${Math.floor(claim.limit)} FOR UPDATE SKIP LOCKED)
+         RETURNING ${this.columns}, seq, false AS completion)
+       SELECT * FROM done UNION ALL SELECT * FROM claimed`,
+      [...completion.params, id, ...fence.params, now, now, claim.workerId, ...params],
+    );
+    const done = rows.find((row) => row['completion'] === true);
+    const completed = done ? rowToRecord(done) : null;
+    this.countCompletion(completed);
+    const claimed = claimedInOrder(rows.filter((row) => row['completion'] !== true));
+    this.metrics.claimed += claimed.length;
+    return { completed, claimed };
   }
 
   protected async updateReturning(

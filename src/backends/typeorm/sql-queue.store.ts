@@ -208,18 +208,44 @@ export abstract class SqlQueueStore {
     result: unknown,
     options: FenceOptions = {},
   ): Promise<QueuedTaskRecord | null> {
-    const now = Date.now();
+    const completion = this.completion(result, Date.now());
     const fence = this.fence(options);
     const record = await this.updateReturning(
       id,
-      'status = ?, result_json = ?, completed_at = ?, heartbeat_at = NULL',
-      ['completed', result === undefined || result === null ? null : JSON.stringify(result), now],
+      completion.set,
+      completion.params,
       fence.where,
       fence.params,
     );
+    this.countCompletion(record);
+    return record;
+  }
+
+  /**
+   * Complete `id` and claim for the slot it frees. Dialects that can put both in one commit override this; the
+   * default makes two calls.
+   */
+  async completeAndClaim(
+    id: string,
+    result: unknown,
+    options: FenceOptions,
+    claim: ClaimManyOptions,
+  ): Promise<{ completed: QueuedTaskRecord | null; claimed: QueuedTaskRecord[] }> {
+    const completed = await this.completeTask(id, result, options);
+    return { completed, claimed: await this.claimMany(claim) };
+  }
+
+  /** The SET clause of a completion. */
+  protected completion(result: unknown, now: number): { set: string; params: unknown[] } {
+    return {
+      set: 'status = ?, result_json = ?, completed_at = ?, heartbeat_at = NULL',
+      params: ['completed', result === undefined || result === null ? null : JSON.stringify(result), now],
+    };
+  }
+
+  protected countCompletion(record: QueuedTaskRecord | null): void {
     if (record) this.metrics.completed++;
     else this.metrics.fenceRejected++;
-    return record;
   }
 
   async failTask(id: string, error: string, options: FailTaskOptions = {}): Promise<QueuedTaskRecord | null> {

@@ -304,6 +304,14 @@ export class TypeOrmQueueBackend extends QueueBackend {
   completeTask(id: string, result?: unknown, options?: FenceOptions): Promise<QueuedTaskRecord | null> {
     return this.requireStore().completeTask(id, result, options);
   }
+  override completeAndClaim(
+    id: string,
+    result: unknown,
+    options: FenceOptions,
+    claim: ClaimManyOptions,
+  ): Promise<{ completed: QueuedTaskRecord | null; claimed: QueuedTaskRecord[] }> {
+    return this.requireStore().completeAndClaim(id, result, options, claim);
+  }
   failTask(id: string, error: string, options?: FailTaskOptions): Promise<QueuedTaskRecord | null> {
     return this.requireStore().failTask(id, error, options);
   }
