@@ -22,6 +22,9 @@ import { DueTimeHints } from './due-time-hints.js';
 import { PeriodicTask } from './periodic-task.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions } from './worker-options.js';
 
+/** The reason an idle wait is cut short. A shared value: `abort()` without one builds a DOMException each time. */
+const WOKEN = Symbol('woken');
+
 /**
  * Claims due records and runs them with bounded concurrency; heartbeats them in one batched timer; recovers
  * stale records, reconciles external runs and cleans up terminal records under cluster-wide leases; drains on
@@ -204,9 +207,9 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
     const nextDue = this.hints.next();
     const wait = Math.max(1, nextDue === undefined ? delay : Math.min(delay, nextDue - Date.now()));
     const local = new AbortController();
-    const onStop = () => local.abort();
+    const onStop = () => local.abort(WOKEN);
     this.stopController.signal.addEventListener('abort', onStop, { once: true });
-    this.wake = () => local.abort();
+    this.wake = () => local.abort(WOKEN);
     try {
       await this.backend.waitForNotifications(wait, local.signal);
     } catch (error) {

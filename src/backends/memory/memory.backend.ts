@@ -17,6 +17,7 @@ import {
   type StaleTaskRecoveryResult,
 } from '../../models/queued-task-record.js';
 import { copyRecord } from '../../models/record-copy.js';
+import { cloneJson } from '../../serialization/clone-json.js';
 import { CLAIMABLE_STATUSES, isTerminalStatus, type TaskStatus } from '../../models/task-status.js';
 import { BinaryHeap } from './binary-heap.js';
 import { NotificationWaiters } from '../notification-waiters.js';
@@ -157,7 +158,7 @@ export class InMemoryQueueBackend extends QueueBackend {
   ): Promise<QueuedTaskRecord | null> {
     const record = this.fenced(id, options);
     if (!record) return null;
-    record.result = result === undefined ? null : structuredClone(result);
+    record.result = result === undefined ? null : cloneJson(result);
     this.finish(record, 'completed');
     return copyRecord(record);
   }
@@ -250,7 +251,7 @@ export class InMemoryQueueBackend extends QueueBackend {
     options: FenceOptions = {},
   ): Promise<boolean> {
     const record = this.fenced(id, options);
-    if (record) record.metadata = { ...record.metadata, ...structuredClone(patch) };
+    if (record) record.metadata = { ...record.metadata, ...cloneJson(patch) };
     return record !== null;
   }
 
