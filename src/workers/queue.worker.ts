@@ -24,6 +24,10 @@ import { resolveWorkerOptions, type ResolvedWorkerOptions } from './worker-optio
 
 /** The reason an idle wait is cut short. A shared value: `abort()` without one builds a DOMException each time. */
 const WOKEN = Symbol('woken');
+/** How long shutdown waits, after aborting the runs left, for them to release their records. */
+const RELEASE_WAIT_MS = 1_000;
+/** How long shutdown waits for a maintenance run under way (heartbeat, recovery, cleanup). */
+const MAINTENANCE_STOP_WAIT_MS = 500;
 
 /**
  * Claims due records and runs them with bounded concurrency; heartbeats them in one batched timer; recovers
@@ -54,6 +58,7 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
   /** A wakeup that arrived while the loop was not idle (a task finished during a claim): the next idle skips. */
   private wakeRequested = false;
   private started = false;
+  private shutdownStartedAt: number | undefined;
 
   constructor(
     private readonly backend: QueueBackend,
@@ -115,18 +120,24 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
     );
   }
 
-  /** Stop claiming new records; running ones go on. */
+  /** Stop claiming new records; running ones go on. Nest calls this first on shutdown: the budget starts here. */
   async onModuleDestroy(): Promise<void> {
+    this.shutdownStartedAt ??= Date.now();
     await this.stopClaiming();
   }
 
-  /** Drain running records up to `shutdownTimeout`, then abort the rest and release them for another worker. */
+  /**
+   * Drain running records, then abort the rest and release them for another worker. Stopping the claim loop and
+   * draining share one `shutdownTimeout` budget, so a dead backend cannot stretch shutdown to several timeouts.
+   */
   async beforeApplicationShutdown(): Promise<void> {
+    const deadline = (this.shutdownStartedAt ?? Date.now()) + this.options.shutdownTimeout;
+    this.shutdownStartedAt = undefined;
     await this.stopClaiming();
-    await this.drain(this.options.shutdownTimeout);
+    await this.drain(Math.max(0, deadline - Date.now()));
   }
 
-  /** Stop claiming and wait for the claim loop to exit. */
+  /** Stop claiming and wait (up to `shutdownTimeout`) for the claim loop to exit. */
   async stopClaiming(): Promise<void> {
     if (!this.started) return;
     this.stopController.abort();
@@ -155,15 +166,17 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
         const running = this.runner.running.get(id);
         this.runner.abort(id, new ShutdownAbortError(id, running?.record.taskName));
       }
-      // Aborted runs only release their records; that is quick, but never wait forever on a dead backend.
+      // Aborted runs only release their records; that is quick, but never wait long on a dead backend (their
+      // records then age out into stale recovery).
       const releaseControl = new AbortController();
       await Promise.race([
         Promise.allSettled([...this.active.values()]),
-        sleep(2_000, undefined, { signal: releaseControl.signal }).catch(() => undefined),
+        sleep(RELEASE_WAIT_MS, undefined, { signal: releaseControl.signal }).catch(() => undefined),
       ]);
       releaseControl.abort();
     }
-    await Promise.all(this.maintenance.splice(0).map((task) => task.stop()));
+    // A maintenance run stuck on a dead backend is harmless to leave behind; do not wait for it long.
+    await Promise.all(this.maintenance.splice(0).map((task) => task.stop(MAINTENANCE_STOP_WAIT_MS)));
     this.hints.onEarlier(undefined);
     this.started = false;
   }

@@ -34,7 +34,7 @@ describe('shutdown with the backend unreachable', () => {
       await app.close();
       const took = Date.now() - started;
       console.log(`[chaos] shutdown with Redis down: close() took ${took} ms (shutdownTimeout 1000 ms)`);
-      assert.ok(took < 1_000 + 8_000, `close() took ${took} ms`);
+      assert.ok(took < 1_000 + 3_000, `close() took ${took} ms, over shutdownTimeout + 3 s`);
       assert.equal(aborted, true, 'the running task never saw its AbortSignal');
       // Back up: the record is released (heartbeat cleared) or still running with a stale heartbeat; either way
       // stale recovery hands it to the next worker.
