@@ -66,7 +66,14 @@ export class EventTransportBridge implements OnModuleInit, OnApplicationShutdown
       const pool = dataSource.driver.master;
       this.transport = new PostgresEventTransport(
         () => new pg.Client(config),
-        async (channel, payload) => void (await pool.query('SELECT pg_notify($1, $2)', [channel, payload])),
+        async (channel, payloads) => {
+          // Up to 500 NOTIFYs per statement keeps well under PostgreSQL's 65,535 bind parameters.
+          for (let start = 0; start < payloads.length; start += 500) {
+            const slice = payloads.slice(start, start + 500);
+            const calls = slice.map((_, i) => `pg_notify($1, $${i + 2})`).join(', ');
+            await pool.query(`SELECT ${calls}`, [channel, ...slice]);
+          }
+        },
         `${namespace.replace(/[^A-Za-z0-9_]/g, '_')}_events`,
         this.origin,
         onRemote,

@@ -390,3 +390,85 @@ describe('stored progress', () => {
     await moduleRef.close();
   });
 });
+
+describe('cross-process event bursts', () => {
+  const transports = [
+    {
+      name: 'Redis pipeline',
+      skip: skipUnless('redis'),
+      backend: () => ({ type: 'redis', url: testServices.redisUrl, keyPrefix: `burst_${uniqueSuffix()}` }),
+      drop: async () => undefined,
+    },
+    {
+      name: 'PostgreSQL multi-NOTIFY',
+      skip: skipUnless('postgres'),
+      backend: () => ({
+        type: 'typeorm',
+        options: { type: 'postgres', url: testServices.postgresUrl },
+        tableName: `burst_${uniqueSuffix()}`,
+      }),
+      drop: async (config: { tableName?: string }) => {
+        const { DataSource } = await import('typeorm');
+        const ds = new DataSource({ type: 'postgres', url: testServices.postgresUrl });
+        await ds.initialize();
+        await ds.query(`DROP TABLE IF EXISTS ${config.tableName}`);
+        await ds.query(`DROP TABLE IF EXISTS ${config.tableName}_lease`);
+        await ds.destroy();
+      },
+    },
+  ];
+  for (const transport of transports) {
+    test(
+      `1,200 events published in one tick arrive whole and in order (${transport.name})`,
+      { skip: transport.skip, timeout: 30_000 },
+      async () => {
+        const namespace = `ns_${uniqueSuffix()}`;
+        const config = transport.backend();
+        const make = async () => {
+          const moduleRef = await Test.createTestingModule({
+            imports: [
+              QueuesModule.forRoot({
+                queueBackend: config as never,
+                events: { namespace },
+                worker: { enabled: false },
+              }),
+            ],
+          }).compile();
+          await moduleRef.init();
+          return moduleRef;
+        };
+        const sender = await make();
+        const receiver = await make();
+        try {
+          const seen: number[] = [];
+          receiver
+            .get(QueueEvents)
+            .events$.subscribe(
+              (event) => event.type === 'custom.burst' && seen.push(event.payload['i'] as number),
+            );
+          const events = sender.get(QueueEvents);
+          // Several queues, so events spread over channels; all published without awaiting in between.
+          await Promise.all(
+            Array.from({ length: 1_200 }, (_, i) =>
+              events.publish({ type: 'custom.burst', queue: `q${i % 3}`, payload: { i } }),
+            ),
+          );
+          for (let i = 0; i < 200 && seen.length < 1_200; i++) await sleep(25);
+          assert.equal(seen.length, 1_200, 'every event arrived once');
+          for (let q = 0; q < 3; q++) {
+            const ofQueue = seen.filter((i) => i % 3 === q);
+            assert.deepEqual(
+              ofQueue,
+              [...ofQueue].sort((a, b) => a - b),
+              `queue q${q} kept its order`,
+            );
+          }
+        } finally {
+          await sender.close();
+          await receiver.close();
+          await transport.drop(config as { tableName?: string });
+        }
+      },
+    );
+  }
+});

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { QueueEventEnvelope } from '../queue-event.js';
 import type { QueueEventSink } from '../queue-event-sink.js';
 import { RecentIds } from './remote-event-dedup.js';
+import { TickBatcher } from './tick-batcher.js';
 
 /** NOTIFY payloads must stay under 8000 bytes; larger envelopes travel in numbered chunks. */
 const CHUNK = 1_500; // characters; even all-multibyte or all-escaped text stays under the byte limit
@@ -25,10 +26,13 @@ export class PostgresEventTransport implements QueueEventSink {
   private listener: PgClientLike | undefined;
   private closed = false;
   private backoff = 100;
+  /** The NOTIFYs of one tick share one statement: one round trip and one commit, not one per event. */
+  private readonly outbox = new TickBatcher<string>((payloads) => this.notifyMany(this.channel, payloads));
 
   constructor(
     private readonly createClient: () => PgClientLike,
-    private readonly notify: (channel: string, payload: string) => Promise<void>,
+    /** NOTIFY each payload on `channel`, in order, atomically (one transaction). */
+    private readonly notifyMany: (channel: string, payloads: string[]) => Promise<void>,
     private readonly channel: string,
     private readonly origin: string,
     private readonly onRemote: (event: QueueEventEnvelope) => void,
@@ -93,16 +97,12 @@ export class PostgresEventTransport implements QueueEventSink {
     const body = JSON.stringify(event);
     const total = Math.max(1, Math.ceil(body.length / CHUNK));
     const id = randomUUID();
-    for (let i = 0; i < total; i++) {
-      const payload = JSON.stringify({
-        o: this.origin,
-        id,
-        i,
-        n: total,
-        d: body.slice(i * CHUNK, (i + 1) * CHUNK),
-      });
-      await this.notify(this.channel, payload);
-    }
+    const payloads: string[] = [];
+    for (let i = 0; i < total; i++)
+      payloads.push(
+        JSON.stringify({ o: this.origin, id, i, n: total, d: body.slice(i * CHUNK, (i + 1) * CHUNK) }),
+      );
+    await this.outbox.add(...payloads);
   }
 
   async close(): Promise<void> {
