@@ -67,9 +67,21 @@ export class QueueService {
     });
     if (records.length === 0) return [];
     const stored = await this.backend.enqueueMany(records);
+    const created = stored.filter((record, i) => record.id === records[i]!.id);
+    // Announce the batch at once (events leave in one round trip), wake workers once per queue, then let each
+    // execution backend see its records in input order (`immediate` runs them here).
+    await Promise.all(created.map((record) => this.announce(record)));
+    for (const queue of new Set(created.filter((r) => r.status !== 'scheduled').map((r) => r.queue)))
+      await this.backend.notifyNewTask(queue);
     const results: QueuedTaskRecord[] = [];
-    for (let i = 0; i < records.length; i++)
-      results.push(await this.afterEnqueue(records[i]!, stored[i]!, false));
+    for (let i = 0; i < records.length; i++) {
+      const record = stored[i]!;
+      results.push(
+        record.id === records[i]!.id
+          ? await this.executions.get(record.executionBackend).onEnqueued(this.runner, record)
+          : record,
+      );
+    }
     return results;
   }
 
@@ -239,12 +251,16 @@ export class QueueService {
     transactional: boolean,
   ): Promise<QueuedTaskRecord> {
     if (stored.id !== record.id) return stored; // deduplicated: the active holder of the key comes back unchanged
+    await this.announce(stored);
+    if (stored.status !== 'scheduled' && !transactional) await this.backend.notifyNewTask(stored.queue);
+    return this.executions.get(stored.executionBackend).onEnqueued(this.runner, stored);
+  }
+
+  /** Publish `task.enqueued` and hint this process's worker of a delayed record's due time. */
+  private async announce(stored: QueuedTaskRecord): Promise<void> {
     await this.runner.publishLifecycle('task.enqueued', stored, null, {
       payload: stored.scheduledAt ? { scheduledAt: stored.scheduledAt.toISOString() } : {},
     });
-    const execution = this.executions.get(stored.executionBackend);
     if (stored.status === 'scheduled') this.hints.hint(stored.scheduledAt);
-    else if (!transactional) await this.backend.notifyNewTask(stored.queue);
-    return execution.onEnqueued(this.runner, stored);
   }
 }

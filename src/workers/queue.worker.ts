@@ -288,8 +288,13 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
    * per-queue caps (the claim loop applies those) or once claiming has stopped.
    */
   private takeRefill(record: QueuedTaskRecord): ClaimManyOptions | undefined {
-    this.releaseSlot(record.id);
-    if (this.stopController.signal.aborted || Object.keys(this.options.queueConcurrency).length > 0) return;
+    if (this.stopController.signal.aborted || Object.keys(this.options.queueConcurrency).length > 0) {
+      this.releaseSlot(record.id);
+      return undefined;
+    }
+    // No wakeup for the claim loop: this claim is the one the freed slot would trigger. If it comes back short,
+    // the queue was dry a moment ago; the slot waits for a notification or the next poll, not a claim per task.
+    if (!this.holdingSlot.delete(record.id)) return undefined;
     const limit = this.freeSlots;
     if (limit <= 0) return undefined;
     this.reserved += limit;
