@@ -7,6 +7,7 @@ import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { FakeCloudRunServer } from '../support/fake-cloud-run.server.js';
+import { deleteRedisKeys } from '../support/redis-backends.js';
 import { skipUnless, testServices, uniqueSuffix, type TestService } from '../support/services.js';
 
 // <out>/test/e2e → <out>/examples and <out>/src/cli/main.js
@@ -99,17 +100,7 @@ describe('examples/ run against the local services', () => {
   for (const type of ['redis', 'valkey'] as const) {
     test(type, { skip: skipUnless('redis') }, async () => {
       const keyPrefix = `ex_${uniqueSuffix()}`;
-      cleanups.push(async () => {
-        const { Redis } = await import('ioredis');
-        const client = new Redis(testServices.redisUrl);
-        let cursor = '0';
-        do {
-          const [next, keys] = await client.scan(cursor, 'MATCH', `${keyPrefix}:*`, 'COUNT', 1000);
-          cursor = next;
-          if (keys.length) await client.del(...keys);
-        } while (cursor !== '0');
-        await client.quit();
-      });
+      cleanups.push(() => deleteRedisKeys(keyPrefix));
       const env = { REDIS_URL: testServices.redisUrl, QUEUE_KEY_PREFIX: keyPrefix, QUEUE_BACKEND: type };
       assertBackendExample(await runExample('redis', env), type);
     });
