@@ -29,6 +29,7 @@ export { TaskCancelledError } from './errors/task-cancelled.error.js';
 export { TaskTimeoutError } from './errors/task-timeout.error.js';
 export { MissingDependencyError } from './errors/missing-dependency.error.js';
 export { QueueDispatchError } from './errors/queue-dispatch.error.js';
+export { QueuesUnhealthyError } from './errors/queues-unhealthy.error.js';
 
 // --- queue backends
 export {
@@ -91,6 +92,7 @@ export type {
   WorkerOptions,
   EventsOptions,
   GatewayOptions,
+  OpenTelemetryOptions,
 } from './options/queues-module-options.js';
 
 // --- events
@@ -155,3 +157,4 @@ export type { DashboardOptions } from './dashboard/dashboard-options.js';
 // --- observability (issue 10)
 export { QueueMetrics } from './observability/queue-metrics.js';
 export { QueuesHealth, type QueuesHealthResult } from './observability/queues-health.js';
+export { QueueTelemetry, TRACE_CONTEXT_METADATA_KEY } from './observability/queue-telemetry.js';

@@ -19,6 +19,7 @@ import { QueueEvents } from './events/queue-events.js';
 import { EventTransportBridge } from './events/event-transport.bridge.js';
 import { QueueMetrics } from './observability/queue-metrics.js';
 import { QueuesHealth } from './observability/queues-health.js';
+import { QueueTelemetry } from './observability/queue-telemetry.js';
 import { validateModuleOptions } from './options/module-options.validator.js';
 import type { GatewayOptions, QueuesModuleOptions } from './options/queues-module-options.js';
 import { QUEUES_MODULE_OPTIONS } from './queues.constants.js';
@@ -81,6 +82,11 @@ const coreProviders: Provider[] = [
       return events;
     },
   },
+  {
+    provide: QueueTelemetry,
+    inject: [QUEUES_MODULE_OPTIONS, QueueEvents],
+    useFactory: (options: QueuesModuleOptions, events: QueueEvents) => QueueTelemetry.create(options, events),
+  },
   TaskRegistry,
   TaskExplorer,
   TaskRunner,
@@ -103,6 +109,7 @@ const exported = [
   TaskRegistry,
   TaskRunner,
   ExecutionBackends,
+  QueueTelemetry,
   QUEUES_MODULE_OPTIONS,
 ];
 

@@ -12,6 +12,7 @@ import type { QueuedTaskRecord } from '../models/queued-task-record.js';
 import { copyRecord } from '../models/record-copy.js';
 import { assertJsonSerializable } from '../serialization/assert-json.js';
 import type { TaskDefinition } from '../tasks/task-definition.js';
+import { QueueTelemetry } from '../observability/queue-telemetry.js';
 import { TaskRegistry } from '../tasks/task.registry.js';
 import { ClaimLostError, ShutdownAbortError } from './abort-reasons.js';
 import { ProgressThrottle } from './progress-throttle.js';
@@ -53,6 +54,7 @@ export class TaskRunner {
     readonly backend: QueueBackend,
     readonly tasks: TaskRegistry,
     readonly events: QueueEvents,
+    private readonly telemetry: QueueTelemetry,
   ) {}
 
   /** Records running in this process right now. */
@@ -317,7 +319,9 @@ export class TaskRunner {
     // A task that ignores its signal still ends the attempt at abort; its late result is dropped.
     try {
       return await Promise.race([
-        taskContextStorage.run(context, () => definition.handler(...args)),
+        taskContextStorage.run(context, () =>
+          this.telemetry.runTask(record, signal, definition.handler, args),
+        ),
         aborted,
       ]);
     } finally {

@@ -32,10 +32,18 @@ class Histogram {
 /**
  * Queue-domain counters and timings of this process, computed from `QueueEvents`: records enqueued, started,
  * completed, failed (and retried), cancelled, claims lost, stale failures, stale recoveries; wait time (enqueued →
- * started, for records enqueued here) and run time (started → finished). `render()` gives Prometheus text.
+ * started, for records enqueued here) and run time (started → finished). `render()` gives Prometheus text:
+ * ```ts
+ * @Get('metrics') @Header('Content-Type', QueueMetrics.CONTENT_TYPE)
+ * metrics() { return this.queueMetrics.render(); }
+ * ```
+ * With a cross-process event transport (Redis/Valkey, PostgreSQL) it also counts events relayed from other
+ * processes; for per-process OpenTelemetry metrics use the `openTelemetry` module option.
  */
 @Injectable()
 export class QueueMetrics implements OnModuleDestroy {
+  /** `Content-Type` of `render()`'s output (Prometheus text exposition format 0.0.4). */
+  static readonly CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
   private readonly counters = new Map<string, number>();
   private readonly enqueuedAt = new Map<string, number>();
   private readonly startedAt = new Map<string, number>();

@@ -1,15 +1,22 @@
 import { Injectable } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { QueueBackend } from '../backends/queue-backend.js';
+import { QueuesUnhealthyError, type QueuesHealthResult } from '../errors/queues-unhealthy.error.js';
 import { QueueWorker } from '../workers/queue.worker.js';
 
-/** One health check result, shaped like a `@nestjs/terminus` indicator result (`{ [key]: { status, ... } }`). */
-export type QueuesHealthResult = Record<string, { status: 'up' | 'down'; [detail: string]: unknown }>;
+export type { QueuesHealthResult };
 
 /**
- * Health of the queue layer without importing @nestjs/terminus: backend reachable (a statistics read within the
- * timeout), worker consuming (when enabled here), wakeup listener alive (PostgreSQL). Wrap `check()` in a terminus
- * `HealthIndicator` or serve it from your own controller.
+ * Health of the queue layer without importing @nestjs/terminus:
+ * - backend reachable: a statistics read answers within the timeout;
+ * - worker consuming: where a worker is enabled in this process, its claim loop runs;
+ * - listener alive: the backend's wakeup listener (PostgreSQL LISTEN connection, Redis/Valkey subscriber) is
+ *   connected; backends without one report true.
+ *
+ * `check()` returns the verdict and the result; `isHealthy(key)` is a terminus-style indicator method:
+ * ```ts
+ * this.health.check([() => this.queues.isHealthy('queues')])
+ * ```
  */
 @Injectable()
 export class QueuesHealth {
@@ -18,6 +25,7 @@ export class QueuesHealth {
     private readonly worker: QueueWorker,
   ) {}
 
+  /** Check the queue layer; `timeout` (ms) bounds the backend read. */
   async check(key = 'queues', timeout = 2_000): Promise<{ healthy: boolean; result: QueuesHealthResult }> {
     const timer = new AbortController();
     const reachable = await Promise.race([
@@ -40,10 +48,22 @@ export class QueuesHealth {
           status: healthy ? 'up' : 'down',
           backend: this.backend.capabilities.name,
           backendReachable: reachable,
+          workerEnabled: workerExpected,
           workerConsuming: consuming,
+          activeTasks: this.worker.activeCount,
           listenerAlive: listener,
         },
       },
     };
+  }
+
+  /**
+   * A `@nestjs/terminus` health indicator: resolves with the result when up, throws `QueuesUnhealthyError`
+   * (which terminus turns into a 503 listing the details) when down.
+   */
+  async isHealthy(key = 'queues', timeout = 2_000): Promise<QueuesHealthResult> {
+    const { healthy, result } = await this.check(key, timeout);
+    if (!healthy) throw new QueuesUnhealthyError(result);
+    return result;
   }
 }

@@ -11,7 +11,9 @@ const MODULE_KEYS = new Set([
   'initializeSchedules',
   'gateway',
   'isGlobal',
+  'openTelemetry',
 ]);
+const OPEN_TELEMETRY_KEYS = new Set(['tracing', 'metrics', 'tracerProvider', 'meterProvider', 'propagator']);
 const WORKER_KEYS = new Set([
   'enabled',
   'concurrency',
@@ -46,6 +48,46 @@ function checkBackendConfig(problems: ConfigurationProblem[], path: string, valu
   const isPlain = Object.getPrototypeOf(value) === Object.prototype;
   if (isPlain && typeof typed.type !== 'string')
     problems.push({ path: `${path}.type`, message: 'must name a backend' });
+}
+
+function checkOpenTelemetry(problems: ConfigurationProblem[], options: QueuesModuleOptions): void {
+  const value = options.openTelemetry;
+  if (value === undefined || typeof value === 'boolean') {
+    if (value === true && options.events?.enabled === false)
+      problems.push({
+        path: 'openTelemetry',
+        message: 'metrics are counted from events: keep events.enabled',
+      });
+    return;
+  }
+  if (typeof value !== 'object' || value === null) {
+    problems.push({ path: 'openTelemetry', message: 'must be a boolean or an object' });
+    return;
+  }
+  for (const key of Object.keys(value)) {
+    if (!OPEN_TELEMETRY_KEYS.has(key))
+      problems.push({ path: `openTelemetry.${key}`, message: 'is not an openTelemetry option' });
+  }
+  for (const key of ['tracing', 'metrics'] as const) {
+    if (value[key] !== undefined && typeof value[key] !== 'boolean')
+      problems.push({ path: `openTelemetry.${key}`, message: 'must be a boolean' });
+  }
+  const needs: Array<[keyof typeof value, string[]]> = [
+    ['tracerProvider', ['getTracer']],
+    ['meterProvider', ['getMeter']],
+    ['propagator', ['inject', 'extract']],
+  ];
+  for (const [key, methods] of needs) {
+    const given = value[key] as Record<string, unknown> | undefined;
+    if (given === undefined) continue;
+    if (typeof given !== 'object' || given === null || methods.some((m) => typeof given[m] !== 'function'))
+      problems.push({ path: `openTelemetry.${key}`, message: `must have ${methods.join(' and ')} methods` });
+  }
+  if (value.metrics !== false && options.events?.enabled === false)
+    problems.push({
+      path: 'openTelemetry.metrics',
+      message: 'metrics are counted from events: keep events.enabled, or set openTelemetry.metrics: false',
+    });
 }
 
 /** Throw one `QueueConfigurationError` listing every problem of the module options, by option path. */
@@ -127,6 +169,7 @@ export function validateModuleOptions(options: QueuesModuleOptions): void {
       });
     }
   }
+  checkOpenTelemetry(problems, options);
   if (options.gateway === true) {
     problems.push({
       path: 'gateway',

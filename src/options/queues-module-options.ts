@@ -63,6 +63,30 @@ export interface GatewayOptions {
   ssePath?: string;
 }
 
+/**
+ * OpenTelemetry through `@opentelemetry/api` (an optional peer dependency, loaded only when this is set).
+ * Providers and the propagator default to the global ones the OpenTelemetry SDK registers; register the SDK
+ * before the Nest app is created.
+ */
+export interface OpenTelemetryOptions {
+  /** An enqueue span (producer) and a run span per attempt (consumer) in the same trace. @default true */
+  tracing?: boolean;
+  /** Queue counters and wait/run time histograms of this process. @default true */
+  metrics?: boolean;
+  /** A `TracerProvider` of `@opentelemetry/api`. @default the global one */
+  tracerProvider?: { getTracer(name: string, version?: string): unknown };
+  /** A `MeterProvider` of `@opentelemetry/api`. @default the global one */
+  meterProvider?: { getMeter(name: string, version?: string): unknown };
+  /**
+   * A `TextMapPropagator` that writes the enqueue span's context into the record's `metadata.traceContext`.
+   * @default the global propagator (`propagation` of `@opentelemetry/api`; W3C trace context under the SDK)
+   */
+  propagator?: {
+    inject(context: unknown, carrier: unknown, setter?: unknown): void;
+    extract(context: unknown, carrier: unknown, getter?: unknown): unknown;
+  };
+}
+
 /** Options of `QueuesModule.forRoot`. */
 export interface QueuesModuleOptions {
   /** Persistence. @default 'memory' */
@@ -77,6 +101,11 @@ export interface QueuesModuleOptions {
   initializeSchedules?: boolean;
   /** Register the WebSocket gateway and SSE endpoint. @default false */
   gateway?: boolean | GatewayOptions;
+  /**
+   * OpenTelemetry spans and metrics; `true` uses the global providers. Needs `@opentelemetry/api`.
+   * @default false
+   */
+  openTelemetry?: boolean | OpenTelemetryOptions;
   /** Register the module globally. @default true */
   isGlobal?: boolean;
 }

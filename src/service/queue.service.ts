@@ -13,6 +13,7 @@ import { newTaskRecord } from '../models/new-record.js';
 import { isTerminalStatus } from '../models/task-status.js';
 import type { EnqueueOptions, EnqueueSpec } from '../options/task-options.js';
 import { assertJsonSerializable } from '../serialization/assert-json.js';
+import { QueueTelemetry } from '../observability/queue-telemetry.js';
 import { TaskRegistry } from '../tasks/task.registry.js';
 import { DueTimeHints } from '../workers/due-time-hints.js';
 import { assertValidEnqueue } from './enqueue-options.validator.js';
@@ -41,6 +42,7 @@ export class QueueService {
     private readonly events: QueueEvents,
     private readonly executions: ExecutionBackends,
     private readonly hints: DueTimeHints,
+    private readonly telemetry: QueueTelemetry,
   ) {}
 
   /**
@@ -51,7 +53,8 @@ export class QueueService {
   async enqueue(task: string, args: unknown[] = [], options: EnqueueOptions = {}): Promise<QueuedTaskRecord> {
     const record = this.buildRecord(task, args, options);
     const context = options.manager === undefined ? undefined : { manager: options.manager };
-    const stored = await this.backend.enqueue(record, context);
+    const span = this.telemetry.startEnqueue(record);
+    const stored = await this.telemetry.endEnqueue(span, this.backend.enqueue(record, context));
     return this.afterEnqueue(record, stored, context !== undefined);
   }
 
@@ -66,7 +69,8 @@ export class QueueService {
       return this.buildRecord(spec?.task, spec?.args ?? [], spec?.options ?? {});
     });
     if (records.length === 0) return [];
-    const stored = await this.backend.enqueueMany(records);
+    const span = this.telemetry.startEnqueue(records);
+    const stored = await this.telemetry.endEnqueue(span, this.backend.enqueueMany(records));
     const created = stored.filter((record, i) => record.id === records[i]!.id);
     // Announce the batch at once (events leave in one round trip), wake workers once per queue, then let each
     // execution backend see its records in input order (`immediate` runs them here).

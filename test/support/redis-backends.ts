@@ -16,17 +16,20 @@ export function redisBackendFactory(name: 'redis' | 'valkey') {
     return backend;
   };
   const teardown = async () => {
-    const { Redis } = await import('ioredis');
-    const client = new Redis(testServices.redisUrl);
-    for (const prefix of prefixes) {
-      let cursor = '0';
-      do {
-        const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length) await client.del(...keys);
-      } while (cursor !== '0');
-    }
-    await client.quit();
+    for (const prefix of prefixes) await deleteRedisKeys(prefix);
   };
   return { factory, teardown };
+}
+
+/** Delete every key under `<prefix>:` in the test Redis database. */
+export async function deleteRedisKeys(prefix: string): Promise<void> {
+  const { Redis } = await import('ioredis');
+  const client = new Redis(testServices.redisUrl);
+  let cursor = '0';
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) await client.del(...keys);
+  } while (cursor !== '0');
+  await client.quit();
 }

@@ -139,6 +139,11 @@ export class RedisQueueBackend extends QueueBackend {
     return this.prefix;
   }
 
+  /** Whether the wakeup subscriber is connected (true where notifications are off). Read by `QueuesHealth`. */
+  get listenerAlive(): boolean {
+    return this.subscriber ? this.subscriber.status === 'ready' : true;
+  }
+
   async open(): Promise<void> {
     if (this.client) return;
     let RedisClass: typeof import('ioredis').Redis;

@@ -7,10 +7,15 @@ import {
   QueueMetrics,
   QueueService,
   QueuesHealth,
+  QueuesUnhealthyError,
+  QueueWorker,
+  RedisQueueBackend,
   Task,
   type QueueStatistics,
 } from '../../../src/index.js';
 import { createQueuesApp } from '../../support/app.js';
+import { redisBackendFactory } from '../../support/redis-backends.js';
+import { skipUnless } from '../../support/services.js';
 
 let attempts = 0;
 @Injectable()
@@ -67,4 +72,47 @@ describe('observability', () => {
     assert.equal(down.result['queues']!['backendReachable'], false);
     await broken.close();
   });
+
+  test('terminus-style isHealthy: the result when up; QueuesUnhealthyError with causes when the worker stops', async () => {
+    const app = await createQueuesApp([ObservedTasks]);
+    const health = app.get(QueuesHealth);
+    const up = await health.isHealthy('jobs');
+    assert.equal(up['jobs']!.status, 'up');
+    assert.equal(up['jobs']!['workerConsuming'], true);
+    await app.get(QueueWorker).stopClaiming();
+    await assert.rejects(health.isHealthy('jobs'), (error: unknown) => {
+      assert.ok(error instanceof QueuesUnhealthyError);
+      assert.equal(error.isHealthCheckError, true);
+      assert.equal(error.causes['jobs']!.status, 'down');
+      assert.equal(error.causes['jobs']!['workerConsuming'], false);
+      assert.match(error.message, /worker not consuming/);
+      return true;
+    });
+    await app.close();
+  });
+
+  test(
+    'health: the Redis wakeup subscriber counts as the listener',
+    { skip: skipUnless('redis') },
+    async () => {
+      const { factory, teardown } = redisBackendFactory('redis');
+      const backend = (await factory()) as RedisQueueBackend;
+      const app = await createQueuesApp([ObservedTasks], { queueBackend: backend });
+      try {
+        const health = app.get(QueuesHealth);
+        assert.equal((await health.check()).result['queues']!['listenerAlive'], true);
+        const subscriber = (backend as unknown as { subscriber: { disconnect(): void; status: string } })
+          .subscriber;
+        subscriber.disconnect();
+        while (subscriber.status === 'ready') await new Promise((resolve) => setTimeout(resolve, 10));
+        const down = await health.check();
+        assert.equal(down.healthy, false);
+        assert.equal(down.result['queues']!['listenerAlive'], false);
+      } finally {
+        await app.close();
+        await backend.close();
+      }
+      await teardown();
+    },
+  );
 });

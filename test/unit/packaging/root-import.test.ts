@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -52,5 +52,85 @@ describe('package root without optional drivers', () => {
     `);
     assert.equal(result.status, 0, result.stderr);
     assert.equal(result.stdout.trim().split('\n').at(-1), '"hello world"');
+  });
+
+  test('enabling openTelemetry without @opentelemetry/api fails bootstrap with MissingDependencyError', () => {
+    const index = pathToFileURL(path.join(buildRoot, 'src/index.js')).href;
+    const result = runWithDriversBlocked(`
+      import 'reflect-metadata';
+      const q = await import(${JSON.stringify(index)});
+      const { Test } = await import('@nestjs/testing');
+      try {
+        await Test.createTestingModule({ imports: [q.QueuesModule.forRoot({ openTelemetry: true })] }).compile();
+        console.log('compiled');
+      } catch (error) {
+        console.log(error.name + ': ' + error.packageName);
+      }
+    `);
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.stdout.trim().split('\n').at(-1), 'MissingDependencyError: @opentelemetry/api');
+  });
+});
+
+describe('package.json declares what src/ imports', () => {
+  const pkg = JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as {
+    dependencies?: Record<string, string>;
+    peerDependencies?: Record<string, string>;
+    peerDependenciesMeta?: Record<string, { optional?: boolean }>;
+  };
+  const CORE_PEERS = ['@nestjs/common', '@nestjs/core', 'reflect-metadata', 'rxjs'];
+
+  /** Bare package names imported (statically, dynamically or as types) by src/, by package. */
+  function importedPackages(): Map<string, string[]> {
+    const found = new Map<string, string[]>();
+    const walk = (dir: string) => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const full = path.join(dir, entry.name);
+        if (entry.isDirectory()) walk(full);
+        else if (entry.name.endsWith('.ts')) {
+          const text = readFileSync(full, 'utf8');
+          for (const match of text.matchAll(/(?:from\s+|import\(\s*)'([^'.][^']*)'/g)) {
+            const specifier = match[1]!;
+            if (specifier.startsWith('node:')) continue;
+            const name = specifier.startsWith('@')
+              ? specifier.split('/').slice(0, 2).join('/')
+              : specifier.split('/')[0]!;
+            found.set(name, [...(found.get(name) ?? []), path.relative(projectRoot, full)]);
+          }
+        }
+      }
+    };
+    walk(path.join(projectRoot, 'src'));
+    return found;
+  }
+
+  test('core peers and dependencies are required; every other import is an optional peer', () => {
+    for (const name of CORE_PEERS) {
+      assert.ok(pkg.peerDependencies?.[name], `${name} is a peer dependency`);
+      assert.notEqual(pkg.peerDependenciesMeta?.[name]?.optional, true, `${name} is not optional`);
+    }
+    const imported = importedPackages();
+    for (const name of [
+      'typeorm',
+      'ioredis',
+      '@google-cloud/run',
+      '@nestjs/websockets',
+      '@opentelemetry/api',
+    ])
+      assert.ok(imported.has(name), `the scan finds ${name}`);
+    for (const [name, files] of imported) {
+      if (CORE_PEERS.includes(name) || pkg.dependencies?.[name]) continue;
+      assert.ok(pkg.peerDependencies?.[name], `${name} (imported by ${files[0]}) is a peer dependency`);
+      assert.equal(
+        pkg.peerDependenciesMeta?.[name]?.optional,
+        true,
+        `${name} (imported by ${files[0]}) is an optional peer`,
+      );
+    }
+  });
+
+  test('drivers loaded by name at run time are optional peers too', () => {
+    for (const name of ['pg', 'mysql2', 'better-sqlite3', '@nestjs/platform-socket.io'])
+      assert.equal(pkg.peerDependenciesMeta?.[name]?.optional, true, name);
   });
 });
