@@ -21,6 +21,21 @@ export interface ClaimManyOptions extends ClaimFilter {
   workerId: string;
 }
 
+/** One success in a `completeAndClaim` batch. */
+export interface CompletionItem {
+  id: string;
+  /** JSON result (`undefined` is stored as `null`). */
+  result: unknown;
+  /** Fence: the retry count of the attempt that completed. */
+  expectedRetryCount: number;
+}
+
+/** What `completeAndClaim` did: per item the completed record or `null` (fence rejected), and what it claimed. */
+export interface CompletionOutcome {
+  completed: Array<QueuedTaskRecord | null>;
+  claimed: QueuedTaskRecord[];
+}
+
 /** Fence of a running write: the write applies only while the record is running with this retry count. */
 export interface FenceOptions {
   /** Retry count the caller claimed; omitted, the write still requires `running`. */
@@ -125,17 +140,20 @@ export abstract class QueueBackend {
     options?: FenceOptions,
   ): Promise<QueuedTaskRecord | null>;
   /**
-   * Complete `id` (fenced like `completeTask`) and claim up to `claim.limit` records for the slot it frees: the
-   * worker's hot path. Backends that can do both in one round trip override this; the default makes two calls.
+   * Complete a batch of running records (each fenced like `completeTask`; `completed[i]` is `null` where the fence
+   * rejected item i) and claim up to `claim.limit` records for the slots they free: the worker's hot path.
+   * Backends that can do it all in one round trip and one commit override this; the default calls in turn.
    */
   async completeAndClaim(
-    id: string,
-    result: unknown,
-    options: FenceOptions,
-    claim: ClaimManyOptions,
-  ): Promise<{ completed: QueuedTaskRecord | null; claimed: QueuedTaskRecord[] }> {
-    const completed = await this.completeTask(id, result, options);
-    return { completed, claimed: await this.claimMany(claim) };
+    items: readonly CompletionItem[],
+    claim: ClaimManyOptions | undefined,
+  ): Promise<CompletionOutcome> {
+    const completed: Array<QueuedTaskRecord | null> = [];
+    for (const item of items)
+      completed.push(
+        await this.completeTask(item.id, item.result, { expectedRetryCount: item.expectedRetryCount }),
+      );
+    return { completed, claimed: claim && claim.limit > 0 ? await this.claimMany(claim) : [] };
   }
   abstract failTask(id: string, error: string, options?: FailTaskOptions): Promise<QueuedTaskRecord | null>;
   /**

@@ -1,17 +1,13 @@
-import type { ClaimManyOptions } from '../backends/queue-backend.js';
 import type { QueuedTaskRecord } from '../models/queued-task-record.js';
 import type { TaskRunner } from './task-runner.js';
 
 /**
- * Lets the write that completes a record also claim work for the slot it frees, in one round trip (the worker's
- * hot path). Every `take` that returns a claim is answered by exactly one `fill`, with what was claimed (maybe
- * nothing, for example when the write failed).
+ * The worker's completion path: completions that arrive while one is being written are written together, with a
+ * claim for the slots they free, in one backend call (one round trip, one commit).
  */
-export interface SlotRefill {
-  /** The record is about to finish: the claim to make with its completion, or `undefined` for none. */
-  take(record: QueuedTaskRecord): ClaimManyOptions | undefined;
-  /** Receives the records claimed for `claim` (they are running, owned by the claim's worker). */
-  fill(records: QueuedTaskRecord[], claim: ClaimManyOptions): void;
+export interface CompletionBatch {
+  /** Persist a success (fenced by the record's retry count); `null` when the fence rejected it. */
+  complete(record: QueuedTaskRecord, result: unknown): Promise<QueuedTaskRecord | null>;
 }
 
 /** Options of `ExecutionBackend.execute`. */
@@ -20,8 +16,8 @@ export interface ExecuteOptions {
   workerId: string;
   /** Aborts the run (shutdown, cancellation); the backend passes it to the task. */
   signal?: AbortSignal;
-  /** Claim the next records together with this one's completion (in-process backends pass it to the runner). */
-  refill?: SlotRefill;
+  /** Write the completion through the worker's batch (in-process backends pass it to the runner). */
+  completions?: CompletionBatch;
 }
 
 /**

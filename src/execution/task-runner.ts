@@ -17,7 +17,7 @@ import { TaskRegistry } from '../tasks/task.registry.js';
 import { ClaimLostError, ShutdownAbortError } from './abort-reasons.js';
 import { ProgressThrottle } from './progress-throttle.js';
 import { describeError } from './describe-error.js';
-import type { SlotRefill } from './execution-backend.js';
+import type { CompletionBatch } from './execution-backend.js';
 import { retryDelay } from './retry-backoff.js';
 
 /** A record running in this process. */
@@ -32,8 +32,8 @@ export interface RunOptions {
   workerId: string;
   /** An outer signal (e.g. shutdown) that aborts the run. */
   signal?: AbortSignal;
-  /** Claim the next records with this one's completion (see `SlotRefill`). */
-  refill?: SlotRefill;
+  /** Write the completion through the worker's batch (see `CompletionBatch`). */
+  completions?: CompletionBatch;
 }
 
 /** Smallest gap between two persisted progress snapshots of one task (events are not throttled). */
@@ -115,7 +115,7 @@ export class TaskRunner {
       }
       if (controller.signal.aborted)
         return await this.onAbort(record, definition, controller.signal.reason, options.workerId);
-      return await this.complete(record, definition, result, options.workerId, options.refill);
+      return await this.complete(record, definition, result, options.workerId, options.completions);
     } catch (error) {
       // Only persistence can land here (the backend stayed unreachable through the retries): the record stays
       // running, and stale recovery hands it on once its heartbeat ages out.
@@ -173,15 +173,15 @@ export class TaskRunner {
   }
 
   /**
-   * Persist a success (fenced) and publish `task.completed` unless quiet. With `refill`, the same backend call
-   * claims work for the slot this record frees.
+   * Persist a success (fenced) and publish `task.completed` unless quiet. With `completions`, the write joins the
+   * worker's batch (which also claims for the freed slots).
    */
   async complete(
     record: QueuedTaskRecord,
     definition: TaskDefinition | undefined,
     result: unknown,
     workerId: string | null = record.workerId,
-    refill?: SlotRefill,
+    completions?: CompletionBatch,
   ): Promise<QueuedTaskRecord | null> {
     const value = result === undefined ? null : result;
     try {
@@ -189,23 +189,16 @@ export class TaskRunner {
     } catch (error) {
       return this.fail(record, definition, new NonRetryableError(describeError(error)), workerId);
     }
-    const fence = { expectedRetryCount: record.retryCount };
-    let claim = refill?.take(record);
+    let batch = completions;
     const updated = await this.persist(
       record,
-      async () => {
-        if (!claim) return this.backend.completeTask(record.id, value, fence);
-        // Only the first attempt claims: if its reply is lost, a retry must not claim a second batch.
-        const request = claim;
-        claim = undefined;
-        let claimed: QueuedTaskRecord[] = [];
-        try {
-          const outcome = await this.backend.completeAndClaim(record.id, value, fence, request);
-          claimed = outcome.claimed;
-          return outcome.completed;
-        } finally {
-          refill!.fill(claimed, request);
-        }
+      () => {
+        // Only the first attempt goes through the batch: a retry after a lost reply must not claim again.
+        const through = batch;
+        batch = undefined;
+        return through
+          ? through.complete(record, value)
+          : this.backend.completeTask(record.id, value, { expectedRetryCount: record.retryCount });
       },
       (current) => current.status === 'completed' && current.retryCount === record.retryCount,
     );

@@ -11,13 +11,13 @@ import { QueueBackend, type ClaimManyOptions } from '../backends/queue-backend.j
 import { TaskCancelledError } from '../errors/task-cancelled.error.js';
 import { ClaimLostError, ShutdownAbortError } from '../execution/abort-reasons.js';
 import { describeError } from '../execution/describe-error.js';
-import type { SlotRefill } from '../execution/execution-backend.js';
 import { ExecutionBackends } from '../execution/execution-backends.js';
 import { TaskRunner } from '../execution/task-runner.js';
 import type { QueuedTaskRecord } from '../models/queued-task-record.js';
 import type { QueuesModuleOptions } from '../options/queues-module-options.js';
 import { QUEUES_MODULE_OPTIONS } from '../queues.constants.js';
 import { TaskRegistry } from '../tasks/task.registry.js';
+import { CompletionBatcher } from './completion-batcher.js';
 import { DueTimeHints } from './due-time-hints.js';
 import { PeriodicTask } from './periodic-task.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions } from './worker-options.js';
@@ -44,13 +44,8 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
   private readonly holdingSlot = new Set<string>();
   /** Slots promised to claims in flight, so two concurrent claims never overfill the worker. */
   private reserved = 0;
-  private readonly refill: SlotRefill = {
-    take: (record) => this.takeRefill(record),
-    fill: (records, claim) => {
-      this.reserved -= claim.limit;
-      records.forEach((claimed) => this.launch(claimed));
-    },
-  };
+  /** Completions written in batches, each with a claim for the slots it frees. */
+  private readonly completions: CompletionBatcher;
   private readonly maintenance: PeriodicTask[] = [];
   private loop: Promise<void> | undefined;
   private stopController = new AbortController();
@@ -69,6 +64,21 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
     @Inject(QUEUES_MODULE_OPTIONS) moduleOptions: QueuesModuleOptions,
   ) {
     this.options = resolveWorkerOptions(moduleOptions.worker);
+    this.completions = new CompletionBatcher(backend, {
+      // No wakeup for the claim loop when the batch claims: that claim is the one the freed slot would trigger. If
+      // it comes back short, the queue was dry a moment ago; the slot waits for a notification or the next poll.
+      release: (id) => (this.claimsWithCompletions ? this.holdingSlot.delete(id) : this.releaseSlot(id)),
+      reserveClaim: () => {
+        const limit = this.freeSlots;
+        if (!this.claimsWithCompletions || limit <= 0) return undefined;
+        this.reserved += limit;
+        return this.claimRequest(limit, this.options.queues);
+      },
+      fill: (records, claim) => {
+        this.reserved -= claim.limit;
+        records.forEach((record) => this.launch(record));
+      },
+    });
   }
 
   /** This worker's id, stored on the records it claims. */
@@ -283,22 +293,9 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
     return { claimed, full: this.freeSlots <= 0 };
   }
 
-  /**
-   * A record is about to complete: hand its slot on, and claim for every free slot with the completion. Not with
-   * per-queue caps (the claim loop applies those) or once claiming has stopped.
-   */
-  private takeRefill(record: QueuedTaskRecord): ClaimManyOptions | undefined {
-    if (this.stopController.signal.aborted || Object.keys(this.options.queueConcurrency).length > 0) {
-      this.releaseSlot(record.id);
-      return undefined;
-    }
-    // No wakeup for the claim loop: this claim is the one the freed slot would trigger. If it comes back short,
-    // the queue was dry a moment ago; the slot waits for a notification or the next poll, not a claim per task.
-    if (!this.holdingSlot.delete(record.id)) return undefined;
-    const limit = this.freeSlots;
-    if (limit <= 0) return undefined;
-    this.reserved += limit;
-    return this.claimRequest(limit, this.options.queues);
+  /** Completions claim for the slots they free, except with per-queue caps (the claim loop applies those). */
+  private get claimsWithCompletions(): boolean {
+    return !this.stopController.signal.aborted && Object.keys(this.options.queueConcurrency).length === 0;
   }
 
   private releaseSlot(id: string): void {
@@ -310,7 +307,7 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
     this.holdingSlot.add(record.id);
     const execution = this.executions.find(record.executionBackend) ?? this.executions.get('local');
     const run = execution
-      .execute(this.runner, record, { workerId: this.workerId, refill: this.refill })
+      .execute(this.runner, record, { workerId: this.workerId, completions: this.completions })
       .then((final) => {
         if (final?.status === 'scheduled') this.hints.hint(final.scheduledAt);
       })

@@ -327,15 +327,28 @@ export function describeQueueBackendConformance(
         assert.equal(await backend.touchHeartbeat(b!.id), false, 'cancelled record takes no heartbeat');
       });
 
-      test('completeAndClaim completes (fenced) and claims the next records in claim order', async () => {
-        await put({ priority: 0 });
-        const first = (await claimOne())!;
+      test('completeAndClaim completes a batch (each fenced) and claims the next records in claim order', async () => {
+        await put();
+        await put();
+        const [a, b] = await backend.claimMany({ limit: 2, queues: [queue], workerId: W });
         const low = await put({ priority: 0 });
         const high = await put({ priority: 5 });
         const claim = { limit: 5, queues: [queue], workerId: 'worker-b' };
-        const outcome = await backend.completeAndClaim(first.id, { ok: 1 }, { expectedRetryCount: 0 }, claim);
-        assert.equal(outcome.completed!.status, 'completed');
-        assert.deepEqual(outcome.completed!.result, { ok: 1 });
+        const outcome = await backend.completeAndClaim(
+          [
+            { id: b!.id, result: { ok: 'b' }, expectedRetryCount: 0 },
+            { id: a!.id, result: 'wrong fence', expectedRetryCount: 7 },
+            { id: randomUUID(), result: null, expectedRetryCount: 0 },
+          ],
+          claim,
+        );
+        assert.equal(outcome.completed.length, 3);
+        assert.equal(outcome.completed[0]!.id, b!.id);
+        assert.equal(outcome.completed[0]!.status, 'completed');
+        assert.deepEqual(outcome.completed[0]!.result, { ok: 'b' });
+        assert.equal(outcome.completed[1], null, 'a rejected fence changes nothing');
+        assert.equal(outcome.completed[2], null, 'an unknown id is rejected');
+        assert.equal((await backend.getTask(a!.id))!.status, 'running');
         assert.deepEqual(
           outcome.claimed.map((r) => [r.id, r.status, r.workerId]),
           [
@@ -343,18 +356,32 @@ export function describeQueueBackendConformance(
             [low.id, 'running', 'worker-b'],
           ],
         );
-        // A rejected completion (wrong fence) changes nothing, yet the claim still happens: the slot is free.
+        // Without a claim, only the completions happen; with an empty queue, the claim finds nothing.
         const next = await put();
-        const lost = await backend.completeAndClaim(high.id, 'x', { expectedRetryCount: 7 }, claim);
-        assert.equal(lost.completed, null);
+        const alone = await backend.completeAndClaim(
+          [{ id: a!.id, result: 1, expectedRetryCount: 0 }],
+          undefined,
+        );
         assert.deepEqual(
-          lost.claimed.map((r) => r.id),
+          alone.completed.map((r) => r?.status),
+          ['completed'],
+        );
+        assert.deepEqual(alone.claimed, []);
+        assert.equal((await backend.getTask(next.id))!.status, 'pending');
+        const rest = await backend.completeAndClaim(
+          [{ id: high.id, result: null, expectedRetryCount: 0 }],
+          claim,
+        );
+        assert.deepEqual(
+          rest.claimed.map((r) => r.id),
           [next.id],
         );
-        assert.equal((await backend.getTask(high.id))!.status, 'running');
-        const none = await backend.completeAndClaim(low.id, null, { expectedRetryCount: 0 }, claim);
-        assert.equal(none.completed!.status, 'completed');
-        assert.deepEqual(none.claimed, []);
+        const dry = await backend.completeAndClaim(
+          [{ id: low.id, result: null, expectedRetryCount: 0 }],
+          claim,
+        );
+        assert.equal(dry.completed[0]!.result, null);
+        assert.deepEqual(dry.claimed, []);
       });
 
       test('writes on a cancelled or pending record are rejected and change nothing', async () => {

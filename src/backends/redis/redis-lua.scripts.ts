@@ -215,14 +215,18 @@ return complete(tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5])
 `);
 
 /**
- * The worker's hot path in one round trip: complete a record, then claim for the slot it freed.
- * ARGV: p, now, id, expectedRetryCount or '', result JSON or '', limit, worker, queues, backends
- * → {completedHash or {}, claimedHashes}.
+ * The worker's hot path in one round trip: complete a batch of records, then claim for the slots they freed.
+ * ARGV: p, now, limit, worker, queues, backends, count, then per item: id, expectedRetryCount, result JSON or ''
+ * → {completedHashes (each {} when fenced off), claimedHashes}.
  */
 export const COMPLETE_AND_CLAIM = script(`${COMPLETE_FUNCTION}${CLAIM_FUNCTION}
-local now = tonumber(ARGV[2])
-local done = complete(now, ARGV[3], ARGV[4], ARGV[5])
-return {done, claim(now, tonumber(ARGV[6]), ARGV[7], ARGV[8], ARGV[9])}
+local now, count = tonumber(ARGV[2]), tonumber(ARGV[7])
+local done = {}
+for i = 1, count do
+  local at = 8 + (i - 1) * 3
+  done[i] = complete(now, ARGV[at], ARGV[at + 1], ARGV[at + 2])
+end
+return {done, claim(now, tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6])}
 `);
 
 /** ARGV: p, now, id, expectedRetryCount or '', error, retry ('1'/'0'), retryAt or '' → hash or {}. */

@@ -15,6 +15,8 @@ import { NotificationWaiters } from '../notification-waiters.js';
 import {
   QueueBackend,
   type ClaimManyOptions,
+  type CompletionItem,
+  type CompletionOutcome,
   type FailTaskOptions,
   type FenceOptions,
   type ListCompletedOptions,
@@ -330,22 +332,19 @@ export class RedisQueueBackend extends QueueBackend {
     );
   }
 
-  /** One script: the completion and the claim for the freed slot share a round trip. */
+  /** One script: the completions and the claim for the freed slots share a round trip. */
   override async completeAndClaim(
-    id: string,
-    result: unknown,
-    options: FenceOptions,
-    claim: ClaimManyOptions,
-  ): Promise<{ completed: QueuedTaskRecord | null; claimed: QueuedTaskRecord[] }> {
-    const [completed, claimed] = (await this.run(
-      'qCompleteAndClaim',
+    items: readonly CompletionItem[],
+    claim: ClaimManyOptions | undefined,
+  ): Promise<CompletionOutcome> {
+    const args: Array<string | number> = [
       Date.now(),
-      id,
-      options.expectedRetryCount ?? '',
-      toJson(result),
-      ...claimArguments(claim),
-    )) as [unknown, unknown[]];
-    return { completed: fromHash(completed), claimed: claimed.map((reply) => fromHash(reply)!) };
+      ...(claim ? claimArguments(claim) : [0, '', '', '*']),
+      items.length,
+    ];
+    for (const item of items) args.push(item.id, item.expectedRetryCount, toJson(item.result));
+    const [completed, claimed] = (await this.run('qCompleteAndClaim', ...args)) as [unknown[], unknown[]];
+    return { completed: completed.map(fromHash), claimed: claimed.map((reply) => fromHash(reply)!) };
   }
 
   async failTask(id: string, error: string, options: FailTaskOptions = {}): Promise<QueuedTaskRecord | null> {

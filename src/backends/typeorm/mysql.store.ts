@@ -1,7 +1,7 @@
 import type { EntityManager } from 'typeorm';
-import type { ClaimManyOptions, FenceOptions } from '../queue-backend.js';
+import type { ClaimManyOptions, CompletionItem, CompletionOutcome } from '../queue-backend.js';
 import type { QueuedTaskRecord } from '../../models/queued-task-record.js';
-import { recordToRow, rowToRecord, type TaskRow } from './task-row.mapper.js';
+import { recordToRow, rowToRecord, toResultJson, type TaskRow } from './task-row.mapper.js';
 import { SqlQueueStore } from './sql-queue.store.js';
 
 type Callback<T> = (error: Error | null, result: T) => void;
@@ -105,7 +105,7 @@ export class MysqlQueueStore extends SqlQueueStore {
 
   protected async claimRows(options: ClaimManyOptions, now: number): Promise<QueuedTaskRecord[]> {
     const ids = await this.transaction((connection) => this.claimIn(connection, options, now));
-    return this.readClaimed(ids);
+    return (await this.readRows(ids)).map(rowToRecord);
   }
 
   /** Lock and mark the next claimable rows inside a transaction; their ids. */
@@ -130,37 +130,37 @@ export class MysqlQueueStore extends SqlQueueStore {
     return ids;
   }
 
-  /** Read claimed rows back in claim order (after the commit: they are ours now). */
-  private async readClaimed(ids: string[]): Promise<QueuedTaskRecord[]> {
+  /** Read rows back in claim order (after the commit: completed or claimed by us, they no longer move). */
+  private async readRows(ids: string[]): Promise<TaskRow[]> {
     if (ids.length === 0) return [];
-    const rows = await this.query(
+    return this.query(
       `SELECT ${this.columns} FROM ${this.table} WHERE id IN (${ids.map(() => '?').join(', ')}) ORDER BY priority DESC, queued_at, seq`,
       ids,
     );
-    return rows.map(rowToRecord);
   }
 
-  /** The completion and the claim share one transaction, so one durable commit instead of two. */
+  /** The completions and the claim share one transaction, so one durable commit for the batch. */
   override async completeAndClaim(
-    id: string,
-    result: unknown,
-    options: FenceOptions,
-    claim: ClaimManyOptions,
-  ): Promise<{ completed: QueuedTaskRecord | null; claimed: QueuedTaskRecord[] }> {
+    items: readonly CompletionItem[],
+    claim: ClaimManyOptions | undefined,
+  ): Promise<CompletionOutcome> {
     const now = Date.now();
-    const completion = this.completion(result, now);
-    const fence = this.fence(options);
-    const { applied, ids } = await this.transaction(async (connection) => {
-      const update = (await run(
-        connection,
-        `UPDATE ${this.table} SET ${completion.set} WHERE id = ? AND ${fence.where}`,
-        [...completion.params, id, ...fence.params],
-      )) as { affectedRows?: number };
-      return { applied: (update.affectedRows ?? 0) > 0, ids: await this.claimIn(connection, claim, now) };
+    const { done, ids } = await this.transaction(async (connection) => {
+      const done: string[] = [];
+      for (const item of items) {
+        const update = (await run(
+          connection,
+          `UPDATE ${this.table} SET status = 'completed', result_json = ?, completed_at = ?, heartbeat_at = NULL
+           WHERE id = ? AND status = 'running' AND retry_count = ?`,
+          [toResultJson(item.result), now, item.id, item.expectedRetryCount],
+        )) as { affectedRows?: number };
+        if ((update.affectedRows ?? 0) > 0) done.push(item.id);
+      }
+      const ids = claim && claim.limit > 0 ? await this.claimIn(connection, claim, now) : [];
+      return { done, ids };
     });
-    const completed = applied ? await this.getTask(id) : null;
-    this.countCompletion(completed);
-    const claimed = await this.readClaimed(ids);
+    const completed = this.completedInOrder(items, await this.readRows(done));
+    const claimed = (await this.readRows(ids)).map(rowToRecord);
     this.metrics.claimed += claimed.length;
     return { completed, claimed };
   }

@@ -1,7 +1,7 @@
 import type { EntityManager } from 'typeorm';
-import type { ClaimManyOptions, FenceOptions } from '../queue-backend.js';
+import type { ClaimManyOptions, CompletionItem, CompletionOutcome } from '../queue-backend.js';
 import type { QueuedTaskRecord } from '../../models/queued-task-record.js';
-import { claimedInOrder, recordToRow, rowToRecord, type TaskRow } from './task-row.mapper.js';
+import { claimedInOrder, recordToRow, rowToRecord, toResultJson, type TaskRow } from './task-row.mapper.js';
 import { SqlQueueStore } from './sql-queue.store.js';
 
 /** `?` placeholders → `$1, $2, ...` (our SQL has no `?` inside literals). */
@@ -113,34 +113,44 @@ export class PostgresQueueStore extends SqlQueueStore {
   }
 
   /**
-   * One statement, so one commit: the completion and the claim are two data-modifying CTEs over disjoint rows
-   * (the completed row is running, the claimed ones pending or scheduled).
+   * One statement, so one commit: the completions (an UPDATE joined to a VALUES list) and the claim are two
+   * data-modifying CTEs over disjoint rows (completed rows are running, claimed ones pending or scheduled).
    */
   override async completeAndClaim(
-    id: string,
-    result: unknown,
-    options: FenceOptions,
-    claim: ClaimManyOptions,
-  ): Promise<{ completed: QueuedTaskRecord | null; claimed: QueuedTaskRecord[] }> {
+    items: readonly CompletionItem[],
+    claim: ClaimManyOptions | undefined,
+  ): Promise<CompletionOutcome> {
     const now = Date.now();
-    const completion = this.completion(result, now);
-    const fence = this.fence(options);
-    const { where, params } = this.claimWhere(claim, now);
-    const rows = await this.query(
-      `WITH done AS (
-         UPDATE ${this.table} SET ${completion.set} WHERE id = ? AND ${fence.where}
-         RETURNING ${this.columns}, seq, true AS completion),
-       claimed AS (
-         UPDATE ${this.table} SET status = 'running', started_at = ?, heartbeat_at = ?, worker_id = ?
+    const values = items.map(() => '(?::varchar, ?::integer, ?::text)').join(', ');
+    const params: unknown[] = items.flatMap((item) => [
+      item.id,
+      item.expectedRetryCount,
+      toResultJson(item.result),
+    ]);
+    let claimCte = `SELECT ${this.columns}, seq, false AS completion FROM ${this.table} WHERE false`;
+    if (claim && claim.limit > 0) {
+      const { where, params: claimParams } = this.claimWhere(claim, now);
+      claimCte = `UPDATE ${this.table} SET status = 'running', started_at = ?, heartbeat_at = ?, worker_id = ?
          WHERE id IN (SELECT id FROM ${this.table} WHERE ${where} ORDER BY priority DESC, queued_at, seq
                       LIMIT ${Math.floor(claim.limit)} FOR UPDATE SKIP LOCKED)
-         RETURNING ${this.columns}, seq, false AS completion)
+         RETURNING ${this.columns}, seq, false AS completion`;
+      params.push(now, now, claim.workerId, ...claimParams);
+    }
+    const rows = await this.query(
+      `WITH input (id, retry_count, result_json) AS (VALUES ${values}),
+       done AS (
+         UPDATE ${this.table} AS t SET status = 'completed', result_json = input.result_json, completed_at = ${now},
+           heartbeat_at = NULL
+         FROM input WHERE t.id = input.id AND t.status = 'running' AND t.retry_count = input.retry_count
+         RETURNING ${this.qualifiedColumns('t')}, t.seq, true AS completion),
+       claimed AS (${claimCte})
        SELECT * FROM done UNION ALL SELECT * FROM claimed`,
-      [...completion.params, id, ...fence.params, now, now, claim.workerId, ...params],
+      params,
     );
-    const done = rows.find((row) => row['completion'] === true);
-    const completed = done ? rowToRecord(done) : null;
-    this.countCompletion(completed);
+    const completed = this.completedInOrder(
+      items,
+      rows.filter((row) => row['completion'] === true),
+    );
     const claimed = claimedInOrder(rows.filter((row) => row['completion'] !== true));
     this.metrics.claimed += claimed.length;
     return { completed, claimed };

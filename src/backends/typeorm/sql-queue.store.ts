@@ -1,5 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type {
+  CompletionItem,
+  CompletionOutcome,
   ClaimManyOptions,
   FailTaskOptions,
   FenceOptions,
@@ -15,7 +17,7 @@ import {
   type StaleTaskRecoveryResult,
 } from '../../models/queued-task-record.js';
 import { isTerminalStatus, TASK_STATUSES, type TaskStatus } from '../../models/task-status.js';
-import { recordToRow, rowToRecord, TASK_COLUMNS, type TaskRow } from './task-row.mapper.js';
+import { recordToRow, rowToRecord, TASK_COLUMNS, toResultJson, type TaskRow } from './task-row.mapper.js';
 
 const ACTIVE = `('pending','scheduled','running')`;
 const CLAIMABLE = `('pending','scheduled')`;
@@ -222,24 +224,33 @@ export abstract class SqlQueueStore {
   }
 
   /**
-   * Complete `id` and claim for the slot it frees. Dialects that can put both in one commit override this; the
-   * default makes two calls.
+   * Complete a batch and claim for the slots it frees in one commit, where the dialect can (PostgreSQL, MySQL);
+   * without it the backend falls back to one call per item.
    */
-  async completeAndClaim(
-    id: string,
-    result: unknown,
-    options: FenceOptions,
-    claim: ClaimManyOptions,
-  ): Promise<{ completed: QueuedTaskRecord | null; claimed: QueuedTaskRecord[] }> {
-    const completed = await this.completeTask(id, result, options);
-    return { completed, claimed: await this.claimMany(claim) };
+  completeAndClaim?(
+    items: readonly CompletionItem[],
+    claim: ClaimManyOptions | undefined,
+  ): Promise<CompletionOutcome>;
+
+  /** Per item, its completed record (by id) or `null`; counts the outcomes. */
+  protected completedInOrder(
+    items: readonly CompletionItem[],
+    rows: TaskRow[],
+  ): Array<QueuedTaskRecord | null> {
+    const byId = new Map(rows.map((row) => [String(row['id']), row]));
+    return items.map((item) => {
+      const row = byId.get(item.id);
+      const record = row ? rowToRecord(row) : null;
+      this.countCompletion(record);
+      return record;
+    });
   }
 
   /** The SET clause of a completion. */
   protected completion(result: unknown, now: number): { set: string; params: unknown[] } {
     return {
       set: 'status = ?, result_json = ?, completed_at = ?, heartbeat_at = NULL',
-      params: ['completed', result === undefined || result === null ? null : JSON.stringify(result), now],
+      params: ['completed', toResultJson(result), now],
     };
   }
 
@@ -596,6 +607,11 @@ export abstract class SqlQueueStore {
   /** Shared SELECT list. */
   protected get columns(): string {
     return COLUMN_LIST;
+  }
+
+  /** The SELECT list qualified by a table alias (for statements that join). */
+  protected qualifiedColumns(alias: string): string {
+    return TASK_COLUMNS.map((column) => `${alias}.${column}`).join(', ');
   }
 
   /** Claim candidates' WHERE (without the leading AND) and parameters. */

@@ -57,7 +57,7 @@ export function recordToRow(record: QueuedTaskRecord): unknown[] {
     ms(record.startedAt),
     ms(record.completedAt),
     ms(record.heartbeatAt),
-    record.result === null || record.result === undefined ? null : JSON.stringify(record.result),
+    toResultJson(record.result),
     record.error,
     record.key,
     JSON.stringify(record.metadata),
@@ -112,4 +112,9 @@ export function byClaimOrder(
   return (
     b.priority - a.priority || a.queuedAt.getTime() - b.queuedAt.getTime() || (a.seq ?? 0) - (b.seq ?? 0)
   );
+}
+
+/** A task result as stored: JSON text, or NULL for `null`/`undefined`. */
+export function toResultJson(result: unknown): string | null {
+  return result === null || result === undefined ? null : JSON.stringify(result);
 }

@@ -14,6 +14,8 @@ import {
   QueueBackend,
   type BackendEnqueueContext,
   type ClaimManyOptions,
+  type CompletionItem,
+  type CompletionOutcome,
   type FailTaskOptions,
   type FenceOptions,
   type ListCompletedOptions,
@@ -305,12 +307,13 @@ export class TypeOrmQueueBackend extends QueueBackend {
     return this.requireStore().completeTask(id, result, options);
   }
   override completeAndClaim(
-    id: string,
-    result: unknown,
-    options: FenceOptions,
-    claim: ClaimManyOptions,
-  ): Promise<{ completed: QueuedTaskRecord | null; claimed: QueuedTaskRecord[] }> {
-    return this.requireStore().completeAndClaim(id, result, options, claim);
+    items: readonly CompletionItem[],
+    claim: ClaimManyOptions | undefined,
+  ): Promise<CompletionOutcome> {
+    const store = this.requireStore();
+    return store.completeAndClaim
+      ? store.completeAndClaim(items, claim)
+      : super.completeAndClaim(items, claim);
   }
   failTask(id: string, error: string, options?: FailTaskOptions): Promise<QueuedTaskRecord | null> {
     return this.requireStore().failTask(id, error, options);
