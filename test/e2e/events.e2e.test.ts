@@ -164,12 +164,19 @@ describe('realtime gateway and SSE', () => {
     await app.get(QueueService).enqueue('events.progress', [2]);
     let text = '';
     const decoder = new TextDecoder();
-    while (!text.includes('task.completed')) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += decoder.decode(value);
+    const deadline = setTimeout(() => controller.abort(), 20_000); // fail with what arrived, never hang
+    try {
+      while (!text.includes('task.completed')) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += decoder.decode(value);
+      }
+    } catch (error) {
+      assert.fail(`the stream ended before task.completed (${String(error)}); received: ${text}`);
+    } finally {
+      clearTimeout(deadline);
+      controller.abort();
     }
-    controller.abort();
     const types = [...text.matchAll(/"type":"([a-z_.]+)"/g)].map((m) => m[1]);
     assert.deepEqual(types, [
       'task.enqueued',

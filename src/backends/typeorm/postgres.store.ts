@@ -33,6 +33,12 @@ function managerRows(result: unknown): TaskRow[] {
  * key dedup by `ON CONFLICT ... DO NOTHING` on a partial unique index, schema creation under an advisory lock.
  */
 export class PostgresQueueStore extends SqlQueueStore {
+  /**
+   * Set while a wakeup listener runs: inserts of due records then NOTIFY in the same statement (one commit
+   * instead of two; inside a caller's transaction the wakeup leaves at its commit). Payload: prefix + queue.
+   */
+  wakeup: { channel: string; payloadPrefix: string } | undefined;
+
   constructor(
     table: string,
     private readonly pool: PgPool,
@@ -96,8 +102,30 @@ export class PostgresQueueStore extends SqlQueueStore {
   }
 
   protected async insertIfKeyFree(record: QueuedTaskRecord, manager?: EntityManager): Promise<boolean> {
-    const sql = `${this.insertSql()} ON CONFLICT (task_key) WHERE task_key IS NOT NULL AND status IN ('pending','scheduled','running') DO NOTHING RETURNING id`;
-    return (await this.query(sql, recordToRow(record), manager)).length > 0;
+    const insert = `${this.insertSql()} ON CONFLICT (task_key) WHERE task_key IS NOT NULL AND status IN ('pending','scheduled','running') DO NOTHING RETURNING id, queue, status`;
+    return (
+      (await this.query(this.withWakeup(insert), this.wakeupParams(recordToRow(record)), manager)).length > 0
+    );
+  }
+
+  protected override insertManySql(placeholders: string): string {
+    return this.withWakeup(`${super.insertManySql(placeholders)} RETURNING id, queue, status`);
+  }
+
+  protected override insertManyParams(rows: unknown[]): unknown[] {
+    return this.wakeupParams(rows);
+  }
+
+  /** `insert` (returning id, queue, status) followed, in the same statement, by one NOTIFY per due queue. */
+  private withWakeup(insert: string): string {
+    if (!this.wakeup) return insert;
+    return `WITH ins AS (${insert}),
+      wake AS (SELECT pg_notify(?, ? || q.queue) FROM (SELECT DISTINCT queue FROM ins WHERE status = 'pending') q)
+      SELECT ins.id, (SELECT count(*) FROM wake) AS woken FROM ins`;
+  }
+
+  private wakeupParams(params: unknown[]): unknown[] {
+    return this.wakeup ? [...params, this.wakeup.channel, this.wakeup.payloadPrefix] : params;
   }
 
   protected async claimRows(options: ClaimManyOptions, now: number): Promise<QueuedTaskRecord[]> {

@@ -114,10 +114,7 @@ export abstract class SqlQueueStore {
     for (let start = 0; start < unkeyed.length; start += chunkSize) {
       const chunk = unkeyed.slice(start, start + chunkSize).map((i) => records[i]!);
       const placeholders = chunk.map(() => `(${TASK_COLUMNS.map(() => '?').join(', ')})`).join(', ');
-      await this.execute(
-        `INSERT INTO ${this.table} (${COLUMN_LIST}) VALUES ${placeholders}`,
-        chunk.flatMap(recordToRow),
-      );
+      await this.execute(this.insertManySql(placeholders), this.insertManyParams(chunk.flatMap(recordToRow)));
       this.metrics.enqueued += chunk.length;
     }
     for (const i of unkeyed) results[i] = records[i]!;
@@ -125,6 +122,15 @@ export abstract class SqlQueueStore {
     for (let i = 0; i < records.length; i++)
       if (records[i]!.key !== null) results[i] = await this.enqueue(records[i]!);
     return results;
+  }
+
+  /** The multi-row INSERT of `enqueueMany` (dialects may extend it). */
+  protected insertManySql(placeholders: string): string {
+    return `INSERT INTO ${this.table} (${COLUMN_LIST}) VALUES ${placeholders}`;
+  }
+
+  protected insertManyParams(rows: unknown[]): unknown[] {
+    return rows;
   }
 
   /** Most bound parameters one statement may carry. */

@@ -66,6 +66,7 @@ export class TypeOrmQueueBackend extends QueueBackend {
   private dialect = 'unknown';
   /** Tags this process's NOTIFY payloads. */
   private readonly origin = randomUUID().slice(0, 12);
+  private readonly notifiedAt = new Map<string, number>();
 
   constructor(
     config: TypeOrmBackendConfig,
@@ -253,6 +254,7 @@ export class TypeOrmQueueBackend extends QueueBackend {
       },
     );
     await this.listener.start();
+    store.wakeup = { channel: this.channel, payloadPrefix: `${this.origin}|` };
   }
 
   private get channel(): string {
@@ -282,11 +284,22 @@ export class TypeOrmQueueBackend extends QueueBackend {
     return this.heartbeatStore ?? this.requireStore();
   }
 
-  enqueue(record: QueuedTaskRecord, context?: BackendEnqueueContext): Promise<QueuedTaskRecord> {
-    return this.requireStore().enqueue(record, context?.['manager'] as never);
+  async enqueue(record: QueuedTaskRecord, context?: BackendEnqueueContext): Promise<QueuedTaskRecord> {
+    const stored = await this.requireStore().enqueue(record, context?.['manager'] as never);
+    this.notedInsertWakeups([record]);
+    return stored;
   }
-  enqueueMany(records: readonly QueuedTaskRecord[]): Promise<QueuedTaskRecord[]> {
-    return this.requireStore().enqueueMany(records);
+  async enqueueMany(records: readonly QueuedTaskRecord[]): Promise<QueuedTaskRecord[]> {
+    const stored = await this.requireStore().enqueueMany(records);
+    this.notedInsertWakeups(records);
+    return stored;
+  }
+
+  /** PostgreSQL inserts carried their own NOTIFY: the `notifyNewTask` that follows need not send another. */
+  private notedInsertWakeups(records: readonly QueuedTaskRecord[]): void {
+    if (!(this.store instanceof PostgresQueueStore) || !this.store.wakeup) return;
+    const now = Date.now();
+    for (const record of records) if (record.status === 'pending') this.notifiedAt.set(record.queue, now);
   }
   getTask(id: string): Promise<QueuedTaskRecord | null> {
     return this.requireStore().getTask(id);
@@ -380,6 +393,7 @@ export class TypeOrmQueueBackend extends QueueBackend {
 
   async notifyNewTask(queue: string): Promise<void> {
     this.waiters.wakeAll(true);
+    if ((this.notifiedAt.get(queue) ?? 0) > Date.now() - 50) return;
     if (this.listener && this.store instanceof PostgresQueueStore)
       await this.store.notify(this.channel, `${this.origin}|${queue}`);
   }
