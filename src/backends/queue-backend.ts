@@ -4,6 +4,7 @@ import type {
   QueuedTaskRecord,
   StaleTaskRecoveryResult,
 } from '../models/queued-task-record.js';
+import type { TaskStatus } from '../models/task-status.js';
 
 /** Which records a claim may take. */
 export interface ClaimFilter {
@@ -34,6 +35,21 @@ export interface CompletionItem {
 export interface CompletionOutcome {
   completed: Array<QueuedTaskRecord | null>;
   claimed: QueuedTaskRecord[];
+}
+
+/** Filter of `listRecords`. */
+export interface RecordFilter {
+  status?: TaskStatus;
+  /** Substring of the task name. */
+  taskNameContains?: string;
+  queue?: string;
+  /** Most records to return (default 100). */
+  limit?: number;
+}
+
+/** Newest first by creation time, then by id (a stable order for equal times). */
+export function newestFirst(a: QueuedTaskRecord, b: QueuedTaskRecord): number {
+  return b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
 }
 
 /** Fence of a running write: the write applies only while the record is running with this retry count. */
@@ -219,6 +235,22 @@ export abstract class QueueBackend {
   abstract cleanupTerminal(before: Date, options?: { limit?: number }): Promise<number>;
   /** Every record, streamed in chunks. */
   abstract iterAll(options?: { chunkSize?: number }): AsyncIterable<QueuedTaskRecord>;
+
+  /**
+   * Newest records first (by `createdAt`), filtered: what a dashboard lists. SQL backends answer with one query;
+   * the default streams `iterAll` and keeps the newest `limit` (fine for memory, a full scan elsewhere).
+   */
+  async listRecords(filter: RecordFilter = {}): Promise<QueuedTaskRecord[]> {
+    const limit = Math.max(1, Math.floor(filter.limit ?? 100));
+    const found: QueuedTaskRecord[] = [];
+    for await (const record of this.iterAll({ chunkSize: 500 })) {
+      if (filter.status && record.status !== filter.status) continue;
+      if (filter.taskNameContains && !record.taskName.includes(filter.taskNameContains)) continue;
+      if (filter.queue !== undefined && record.queue !== filter.queue) continue;
+      found.push(record);
+    }
+    return found.sort(newestFirst).slice(0, limit);
+  }
 
   /**
    * Take or renew a short cluster-wide lease (maintenance loops that must run once per cluster).

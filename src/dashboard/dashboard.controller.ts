@@ -1,4 +1,5 @@
 import {
+  BadRequestException,
   Controller,
   ForbiddenException,
   Get,
@@ -16,7 +17,7 @@ import {
 import { Observable, from, map, switchMap } from 'rxjs';
 import { QueueBackend } from '../backends/queue-backend.js';
 import { QueueEvents } from '../events/queue-events.js';
-import type { QueuedTaskRecord } from '../models/queued-task-record.js';
+import { isTaskStatus } from '../models/task-status.js';
 import { QueueService } from '../service/queue.service.js';
 import { DASHBOARD_OPTIONS, type DashboardOptions } from './dashboard-options.js';
 import { dashboardPage } from './dashboard.page.js';
@@ -55,7 +56,7 @@ export function createDashboardController(path: string): Type<unknown> {
       return this.queues.getStatistics(queue ? { queue } : {});
     }
 
-    /** Newest records first, filtered. Reads through `iterAll`: fine for dashboards, not a hot path. */
+    /** Newest records first, filtered (one query on SQL backends). */
     @Get('api/records')
     async records(
       @Req() request: unknown,
@@ -65,15 +66,13 @@ export function createDashboardController(path: string): Type<unknown> {
       @Query('limit') limit?: string,
     ) {
       await this.allow(request);
-      const max = Math.min(500, Math.max(1, Number(limit) || 100));
-      const found: QueuedTaskRecord[] = [];
-      for await (const record of this.backend.iterAll({ chunkSize: 500 })) {
-        if (status && record.status !== status) continue;
-        if (task && !record.taskName.includes(task)) continue;
-        if (queue && record.queue !== queue) continue;
-        found.push(record);
-      }
-      return found.sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime()).slice(0, max);
+      if (status && !isTaskStatus(status)) throw new BadRequestException(`unknown status "${status}"`);
+      return this.backend.listRecords({
+        status: status && isTaskStatus(status) ? status : undefined,
+        taskNameContains: task || undefined,
+        queue: queue || undefined,
+        limit: Math.min(500, Math.max(1, Number(limit) || 100)),
+      });
     }
 
     @Get('api/records/:id')

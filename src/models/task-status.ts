@@ -25,3 +25,8 @@ export const CLAIMABLE_STATUSES: ReadonlySet<TaskStatus> = new Set<TaskStatus>([
 export function isTerminalStatus(status: TaskStatus): boolean {
   return TERMINAL_STATUSES.has(status);
 }
+
+/** Narrow an untrusted string (a query parameter) to a status. */
+export function isTaskStatus(value: string): value is TaskStatus {
+  return (TASK_STATUSES as readonly string[]).includes(value);
+}

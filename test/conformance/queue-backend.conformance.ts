@@ -702,6 +702,30 @@ export function describeQueueBackendConformance(
         assert.ok(await backend.getTask(keep.id));
       });
 
+      test('listRecords: newest first, filtered by status, task substring and queue, limited', async () => {
+        const base = Date.now() - 60_000;
+        const at = (i: number) => new Date(base + i * 1_000);
+        const make = (i: number, fields: Partial<NewRecordFields>) =>
+          backend.enqueue(newTaskRecord({ taskName: 'conf.task', queue, ...fields }, at(i)));
+        const a = await make(0, { taskName: 'mail.Send' });
+        const b = await make(1, { taskName: 'mail.send' });
+        const c = await make(2, { taskName: 'report.build' });
+        const d = await make(3, { taskName: 'mail.send', scheduledAt: new Date(Date.now() + 60_000) });
+        const ids = (records: QueuedTaskRecord[]) => records.map((r) => r.id);
+        assert.deepEqual(ids(await backend.listRecords({ queue })), [d.id, c.id, b.id, a.id]);
+        assert.deepEqual(ids(await backend.listRecords({ queue, limit: 2 })), [d.id, c.id]);
+        assert.deepEqual(ids(await backend.listRecords({ queue, taskNameContains: 'mail.s' })), [d.id, b.id]);
+        assert.deepEqual(ids(await backend.listRecords({ queue, status: 'scheduled' })), [d.id]);
+        assert.deepEqual(
+          ids(await backend.listRecords({ queue, status: 'pending', taskNameContains: 'mail' })),
+          [b.id, a.id],
+        );
+        assert.deepEqual(await backend.listRecords({ queue: `${queue}_none` }), []);
+        assert.deepEqual(await backend.listRecords({ queue, taskNameContains: "%' OR 1=1 --" }), []);
+        const [read] = await backend.listRecords({ queue, limit: 1 });
+        assert.deepEqual(read, await backend.getTask(d.id));
+      });
+
       test('iterAll streams every record in chunks', async () => {
         const ids = new Set(
           (await backend.enqueueMany(Array.from({ length: 25 }, () => rec()))).map((r) => r.id),

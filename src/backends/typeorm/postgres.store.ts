@@ -184,6 +184,10 @@ export class PostgresQueueStore extends SqlQueueStore {
     return { completed, claimed };
   }
 
+  protected override get substringPosition(): string {
+    return 'strpos';
+  }
+
   protected async updateReturning(
     id: string,
     set: string,

@@ -7,6 +7,7 @@ import type {
   FenceOptions,
   ListCompletedOptions,
   ListPendingOptions,
+  RecordFilter,
   SetExecutionRefOptions,
   StaleRecoveryOptions,
 } from '../queue-backend.js';
@@ -591,6 +592,28 @@ export abstract class SqlQueueStore {
       if (rows.length < chunkSize) return;
       after = String(rows[rows.length - 1]!['id']);
     }
+  }
+
+  /** Newest first, filtered, in one query (the dashboard's list). */
+  async listRecords(filter: RecordFilter): Promise<QueuedTaskRecord[]> {
+    const conditions: Array<[sql: string, value: unknown]> = [];
+    if (filter.status) conditions.push(['status = ?', filter.status]);
+    if (filter.queue !== undefined) conditions.push(['queue = ?', filter.queue]);
+    if (filter.taskNameContains)
+      conditions.push([`${this.substringPosition}(task_name, ?) > 0`, filter.taskNameContains]);
+    const where = conditions.map(([sql]) => sql);
+    const params = conditions.map(([, value]) => value);
+    const rows = await this.query(
+      `SELECT ${COLUMN_LIST} FROM ${this.table} ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+       ORDER BY created_at DESC, id DESC LIMIT ${Math.max(1, Math.floor(filter.limit ?? 100))}`,
+      params,
+    );
+    return rows.map(rowToRecord);
+  }
+
+  /** The case-sensitive substring function (`instr`; PostgreSQL calls it `strpos`). */
+  protected get substringPosition(): string {
+    return 'instr';
   }
 
   /** `status = 'running' [AND retry_count = ?]`. */

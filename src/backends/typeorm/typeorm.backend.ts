@@ -15,6 +15,7 @@ import {
   type BackendEnqueueContext,
   type ClaimManyOptions,
   type CompletionItem,
+  type RecordFilter,
   type CompletionOutcome,
   type FailTaskOptions,
   type FenceOptions,
@@ -318,6 +319,9 @@ export class TypeOrmQueueBackend extends QueueBackend {
   }
   completeTask(id: string, result?: unknown, options?: FenceOptions): Promise<QueuedTaskRecord | null> {
     return this.requireStore().completeTask(id, result, options);
+  }
+  override listRecords(filter: RecordFilter = {}): Promise<QueuedTaskRecord[]> {
+    return this.requireStore().listRecords(filter);
   }
   override completeAndClaim(
     items: readonly CompletionItem[],
