@@ -1,0 +1,106 @@
+// The workloads beside the main table: drain with retained completed rows, idle cost, and the server-side
+// size of pending records.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BATCH, FOOTPRINT_RECORDS, IDLE_S, JOBS, RETAINED } from '../config.mjs';
+import { inSlices, log, median } from '../measure.mjs';
+import { redisUsedMemory, serverConnections } from '../servers.mjs';
+import { drain } from './main.mjs';
+
+const RETAINED_CONCURRENCY = 10;
+
+/**
+ * Drain at concurrency 10 on a namespace holding RETAINED completed records, against the same drain on an empty
+ * namespace, `runs` times alternately; the seeding happens once. Needs the phase's `seedCompleted`.
+ */
+export async function runRetained(target, runs) {
+  const session = await target.open();
+  const seeded = await session.phase({ concurrency: RETAINED_CONCURRENCY });
+  try {
+    if (!seeded.seedCompleted) return undefined;
+    const t = performance.now();
+    await seeded.seedCompleted(RETAINED);
+    const seedSeconds = (performance.now() - t) / 1000;
+    log(`  seeded ${RETAINED} completed records in ${seedSeconds.toFixed(1)} s`);
+    const empty = [];
+    const retained = [];
+    for (let r = 0; r < runs; r++) {
+      const phase = await session.phase({ concurrency: RETAINED_CONCURRENCY });
+      try {
+        empty.push(await drain(phase, JOBS, RETAINED_CONCURRENCY));
+      } finally {
+        await phase.close();
+      }
+      retained.push(await drain(seeded, JOBS, RETAINED_CONCURRENCY));
+      log(`  run ${r + 1}: empty ${Math.round(empty.at(-1).value)} jobs/s, retained ${Math.round(retained.at(-1).value)} jobs/s`);
+    }
+    const e = median(empty.map((x) => x.value));
+    const k = median(retained.map((x) => x.value));
+    return { empty: e, retained: k, ratio: k / e, seedSeconds, runs, capped: [...empty, ...retained].some((x) => x.capped) };
+  } finally {
+    await seeded.close();
+    await session.close();
+  }
+}
+
+/** CPU time of this process over IDLE_S with nothing running: the floor every idle figure includes. */
+export async function idleFloor() {
+  const cpu = process.cpuUsage();
+  await sleep(IDLE_S * 1000);
+  const used = process.cpuUsage(cpu);
+  return (used.user + used.system) / 1000;
+}
+
+/**
+ * An idle worker (concurrency 10, nothing queued): the connections the server counts for this process once it
+ * has settled, and this process's CPU time over IDLE_S seconds.
+ */
+export async function runIdle(target) {
+  const session = await target.open();
+  const phase = await session.phase({ concurrency: 10 });
+  try {
+    await phase.start(() => undefined);
+    await sleep(2_000);
+    const before = await serverConnections(target.store);
+    const cpu = process.cpuUsage();
+    await sleep(IDLE_S * 1000);
+    const used = process.cpuUsage(cpu);
+    const after = await serverConnections(target.store);
+    await phase.stop();
+    return {
+      connections: before === undefined ? undefined : Math.max(before, after),
+      cpuMs: (used.user + used.system) / 1000,
+    };
+  } finally {
+    await phase.close();
+    await session.close();
+  }
+}
+
+/** Server-side bytes that FOOTPRINT_RECORDS pending records add, scaled to 100,000. */
+export async function runFootprint(target) {
+  const session = await target.open();
+  const phase = await session.phase({ concurrency: 1 });
+  try {
+    if (!phase.bytes) return undefined;
+    const before = await phase.bytes();
+    const usedBefore = target.store === 'redis' ? await redisUsedMemory() : undefined;
+    const t = performance.now();
+    await inSlices(
+      Array.from({ length: FOOTPRINT_RECORDS }, () => ({})),
+      BATCH,
+      phase.enqueueBulk,
+    );
+    const enqueueSeconds = (performance.now() - t) / 1000;
+    const after = await phase.bytes();
+    const usedAfter = target.store === 'redis' ? await redisUsedMemory() : undefined;
+    const scale = 100_000 / FOOTPRINT_RECORDS;
+    return {
+      bytes: (after - before) * scale,
+      usedMemoryDelta: usedBefore === undefined ? undefined : (usedAfter - usedBefore) * scale,
+      enqueueSeconds,
+    };
+  } finally {
+    await phase.close();
+    await session.close();
+  }
+}
