@@ -21,10 +21,12 @@ export const SINGLE = Math.min(JOBS, num('BENCH_SINGLE', 3_000));
 /** Repetitions per target; the table shows the median. Targets marked slow use SLOW_RUNS. */
 export const RUNS = Math.max(1, num('BENCH_RUNS', 3));
 export const SLOW_RUNS = Math.max(1, Math.min(RUNS, num('BENCH_SLOW_RUNS', 1)));
+/** Minutes the whole run should take at most: runs after the first are skipped when they would not fit. */
+export const BUDGET_MIN = num('BENCH_BUDGET_MIN', 18);
 /** Jobs per bulk call. */
 export const BATCH = 1_000;
 /** A drain stops after this many seconds even if the backlog is not empty; its rate is jobs done ÷ time. */
-export const DRAIN_CAP_S = num('BENCH_DRAIN_CAP_S', 20);
+export const DRAIN_CAP_S = num('BENCH_DRAIN_CAP_S', 10);
 /** Enqueue→start samples, sent one every LATENCY_GAP_MS to an idle worker of concurrency 10. */
 export const LATENCY_JOBS = num('BENCH_LATENCY_JOBS', 200);
 export const LATENCY_GAP_MS = 5;

@@ -58,8 +58,10 @@ export function renderReport({ info, targets, main, runsUsed, retained, idle, id
 
   p(`## Medians`);
   p();
-  const runsNote = present.map((t) => runsUsed[t.name]).some((r) => r !== info.runs);
-  p(`Median of ${info.runs} runs per target${runsNote ? `, except ${present.filter((t) => runsUsed[t.name] !== info.runs).map((t) => `${t.name} (${runsUsed[t.name]} run${runsUsed[t.name] === 1 ? '' : 's'}: its default poll bounds it to a few jobs per second, so every run costs minutes)`).join(', ')}` : ''}.`);
+  const fewer = present.filter((t) => runsUsed[t.name] !== info.runs);
+  p(`Median of ${info.runs} runs per target${fewer.length ? `, except: ${fewer.map((t) => `${t.name} ${runsUsed[t.name]} run${runsUsed[t.name] === 1 ? '' : 's'}`).join(', ')}` : ''}. Round 1 of every target runs first, the extra workloads next, then rounds 2–${info.runs} round-robin, quickest targets first.`);
+  for (const t of present.filter((x) => x.slow)) p(`${t.name} is a slow target and gets ${info.slowRuns} run${info.slowRuns === 1 ? '' : 's'} (BENCH_SLOW_RUNS): ${t.slow}.`);
+  if (info.skipped.length) p(`Skipped to finish within the ${info.budgetMin}-minute budget (BENCH_BUDGET_MIN): ${info.skipped.join(', ')}.`);
   p();
   p(`| workload | ${present.map((t) => t.name).join(' | ')} |`);
   p(`|---|${present.map(() => '---:').join('|')}|`);
@@ -94,7 +96,7 @@ export function renderReport({ info, targets, main, runsUsed, retained, idle, id
   if (Object.keys(idle).length) {
     p('## Idle cost');
     p();
-    p(`A worker of concurrency 10 with nothing queued, after 2 s to settle: the connections the server lists for this process (pg_stat_activity, CLIENT LIST, processlist; the bench's own helper connection left out), and this process's CPU time over ${info.idleSeconds} s. The process alone, with no target open, used ${idleFloorMs === undefined ? '—' : `${idleFloorMs.toFixed(0)} ms`} in the same time.`);
+    p(`Each target's worker of concurrency 10, nothing queued, in a process of its own; all started, given 2 s to settle, then watched over the same ${info.idleSeconds} s: the connections the server lists for that process (pg_stat_activity, CLIENT LIST, processlist, matched by the process's own client ports; the bench's helper connection left out) and the process's CPU time. A bare process with no target used ${idleFloorMs === undefined ? '—' : `${idleFloorMs.toFixed(0)} ms`} in the same window.`);
     p();
     p(`| target | server connections | CPU ms / ${info.idleSeconds} s |`);
     p('|---|---:|---:|');

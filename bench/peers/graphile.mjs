@@ -10,7 +10,10 @@ import { pgQuery, schemaBytes } from '../servers.mjs';
 
 const gw = await import('graphile-worker');
 const version = installedVersion('graphile-worker');
-const logger = new gw.Logger(() => () => undefined);
+// Quiet, except warnings and errors with BENCH_DEBUG set.
+const logger = new gw.Logger(() => (level, message) => {
+  if (process.env.BENCH_DEBUG && (level === 'error' || level === 'warning')) process.stderr.write(`graphile ${level}: ${message}\n`);
+});
 
 function target(localQueue) {
   return {
@@ -31,12 +34,16 @@ function target(localQueue) {
           const identifier = uniqueName('noop');
           const ids = [];
           let runner;
+          let stopping = false;
+          let died;
           return {
             enqueueOne: async (data) => ids.push((await utils.addJob(identifier, data)).id),
             enqueueBulk: async (list) => {
               for (const job of await utils.addJobs(list.map((payload) => ({ identifier, payload })))) ids.push(job.id);
             },
             async start(handler) {
+              stopping = false;
+              died = undefined;
               runner = await gw.run({
                 ...shared,
                 concurrency,
@@ -49,13 +56,23 @@ function target(localQueue) {
                     }
                   : {}),
               });
+              // A runner can stop by itself (e.g. when another graphile-worker migrates a schema on this server,
+              // it shuts down); a measurement taken then would be wrong, so stop() reports it.
+              runner.promise.then(
+                () => void (stopping || (died = new Error('the graphile-worker runner stopped by itself'))),
+                (error) => void (died = error),
+              );
             },
             async stop() {
-              await runner?.stop();
+              stopping = true;
+              if (runner && !died) await runner.stop();
               runner = undefined;
+              if (died) throw died;
             },
             async close() {
-              await runner?.stop();
+              stopping = true;
+              if (runner && !died) await runner.stop().catch(() => undefined);
+              runner = undefined;
               for (let i = 0; i < ids.length; i += 5_000) await utils.completeJobs(ids.slice(i, i + 5_000).map(String));
             },
             bytes: () => schemaBytes(schema),

@@ -1,9 +1,8 @@
-// The workloads beside the main table: drain with retained completed rows, idle cost, and the server-side
-// size of pending records.
-import { setTimeout as sleep } from 'node:timers/promises';
-import { BATCH, FOOTPRINT_RECORDS, IDLE_S, JOBS, RETAINED } from '../config.mjs';
+// Two workloads beside the main table: drain with retained completed rows, and the server-side size of pending
+// records (idle cost is in idle.mjs).
+import { BATCH, FOOTPRINT_RECORDS, JOBS, RETAINED } from '../config.mjs';
 import { inSlices, log, median } from '../measure.mjs';
-import { redisUsedMemory, serverConnections } from '../servers.mjs';
+import { redisUsedMemory } from '../servers.mjs';
 import { drain } from './main.mjs';
 
 const RETAINED_CONCURRENCY = 10;
@@ -38,40 +37,6 @@ export async function runRetained(target, runs) {
     return { empty: e, retained: k, ratio: k / e, seedSeconds, runs, capped: [...empty, ...retained].some((x) => x.capped) };
   } finally {
     await seeded.close();
-    await session.close();
-  }
-}
-
-/** CPU time of this process over IDLE_S with nothing running: the floor every idle figure includes. */
-export async function idleFloor() {
-  const cpu = process.cpuUsage();
-  await sleep(IDLE_S * 1000);
-  const used = process.cpuUsage(cpu);
-  return (used.user + used.system) / 1000;
-}
-
-/**
- * An idle worker (concurrency 10, nothing queued): the connections the server counts for this process once it
- * has settled, and this process's CPU time over IDLE_S seconds.
- */
-export async function runIdle(target) {
-  const session = await target.open();
-  const phase = await session.phase({ concurrency: 10 });
-  try {
-    await phase.start(() => undefined);
-    await sleep(2_000);
-    const before = await serverConnections(target.store);
-    const cpu = process.cpuUsage();
-    await sleep(IDLE_S * 1000);
-    const used = process.cpuUsage(cpu);
-    const after = await serverConnections(target.store);
-    await phase.stop();
-    return {
-      connections: before === undefined ? undefined : Math.max(before, after),
-      cpuMs: (used.user + used.system) / 1000,
-    };
-  } finally {
-    await phase.close();
     await session.close();
   }
 }
