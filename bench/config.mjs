@@ -33,6 +33,8 @@ export const LATENCY_GAP_MS = 5;
 export const LATENCY_CAP_S = num('BENCH_LATENCY_CAP_S', 20);
 /** Completed rows kept in the table for the retained-rows drain (0 skips that workload). */
 export const RETAINED = num('BENCH_RETAINED', 1_000_000);
+/** Empty/retained drain pairs (seeding a million records costs about a minute per backend, so it happens once). */
+export const RETAINED_RUNS = Math.max(1, num('BENCH_RETAINED_RUNS', 1));
 /** Seconds an idle worker is watched for its CPU time and connections (0 skips). */
 export const IDLE_S = num('BENCH_IDLE_S', 10);
 /** Pending records whose server-side size is measured (0 skips). */
@@ -50,10 +52,11 @@ export const MYSQL_URL = process.env.QUEUES_TEST_MYSQL_URL ?? 'mysql://root@127.
 /** Redis db 14 is the benchmark's; the tests use 15. */
 export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/14';
 
-const runId = `${Date.now().toString(36)}${Math.floor(Math.random() * 36 ** 4).toString(36)}`;
+/** This run's id; an idle child process gets its parent's id plus a suffix, so one sweep finds both. */
+export const RUN_ID = process.env.BENCH_RUN_ID ?? `${Date.now().toString(36)}${Math.floor(Math.random() * 36 ** 4).toString(36)}`;
 let serial = 0;
 /** A name unique to this run (`bench_<run>_<n>`): every table, schema, key prefix and queue the bench creates. */
-export const uniqueName = (kind = 'bench') => `${kind}_${runId}_${(serial++).toString(36)}`;
+export const uniqueName = (kind = 'bench') => `${kind}_${RUN_ID}_${(serial++).toString(36)}`;
 
 /** Installed version of a package of bench/ (read from its package.json: not every package exports that file). */
 export const installedVersion = (name) =>

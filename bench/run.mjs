@@ -12,12 +12,17 @@ import * as config from './config.mjs';
 import { attempt, log, median } from './measure.mjs';
 import { renderReport } from './report.mjs';
 import { selectedTargets as targets } from './targets.mjs';
-import { closeHelpers, serverVersions } from './servers.mjs';
+import { closeHelpers, serverVersions, sweepRun } from './servers.mjs';
 import { runFootprint, runRetained } from './workloads/extras.mjs';
 import { runIdleAll } from './workloads/idle.mjs';
 import { METRICS, runMain } from './workloads/main.mjs';
 
 const started = performance.now();
+// Ctrl-C: remove what this run created before leaving.
+process.once('SIGINT', () => {
+  log('interrupted: removing what this run created');
+  sweepRun().finally(() => process.exit(130));
+});
 const elapsed = () => `${((performance.now() - started) / 60_000).toFixed(1)} min`;
 const wants = (workload) => config.WORKLOADS.includes(workload);
 const failures = [];
@@ -54,7 +59,7 @@ const retained = {};
 if (wants('retained') && config.RETAINED > 0) {
   for (const target of targets.filter((t) => t.name === 'ours:postgres' || t.name === 'ours:redis')) {
     log(`[${elapsed()}] retained rows: ${target.name}`);
-    const result = await guarded(`retained rows on ${target.name}`, () => runRetained(target, config.RUNS));
+    const result = await guarded(`retained rows on ${target.name}`, () => runRetained(target, config.RETAINED_RUNS));
     if (result) retained[target.name] = result;
   }
 }
@@ -135,6 +140,8 @@ const info = {
   budgetMin: config.BUDGET_MIN,
   skipped,
 };
+const leftovers = await sweepRun();
+if (leftovers.length) failures.push(`left behind by a failed phase and removed at the end: ${leftovers.join(', ')}`);
 await closeHelpers();
 const md = renderReport({ info, targets, main, runsUsed, retained, idle, idleFloorMs, footprint, failures });
 writeFileSync(config.OUT, `${md}\n`);

@@ -1,7 +1,7 @@
 // The bench's own helper connections to PostgreSQL, MariaDB and Redis (one each, opened lazily), server versions,
 // and the server-side count of the connections this process holds.
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { MYSQL_URL, PG_URL, REDIS_URL } from './config.mjs';
+import { MYSQL_URL, PG_URL, REDIS_URL, RUN_ID } from './config.mjs';
 
 let pgClient;
 let mysqlConnection;
@@ -166,4 +166,37 @@ export async function serverConnections(store) {
       .filter((line) => ports.has(Number(/addr=\S+:(\d+)/.exec(line)?.[1])))
       .length;
   });
+}
+
+/**
+ * Removes whatever this run left behind after a failure: PostgreSQL schemas and tables, MariaDB tables and Redis
+ * keys whose names carry this run's id (every name the bench creates does, see uniqueName). Nothing else.
+ */
+export async function sweepRun() {
+  const like = `%\\_${RUN_ID}%`;
+  const found = [];
+  await attempt(async () => {
+    for (const { nspname } of await pgQuery(`SELECT nspname FROM pg_namespace WHERE nspname LIKE $1`, [like])) {
+      await pgQuery(`DROP SCHEMA IF EXISTS "${nspname}" CASCADE`);
+      found.push(`schema ${nspname}`);
+    }
+    for (const { tablename } of await pgQuery(`SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename LIKE $1`, [like])) {
+      await pgQuery(`DROP TABLE IF EXISTS "${tablename}"`);
+      found.push(`table ${tablename}`);
+    }
+  });
+  await attempt(async () => {
+    for (const { t } of await mysqlQuery(`SELECT table_name AS t FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name LIKE ?`, [like])) {
+      await mysqlQuery(`DROP TABLE IF EXISTS \`${t}\``);
+      found.push(`MariaDB table ${t}`);
+    }
+  });
+  await attempt(async () => {
+    const keys = await withRedis((redis) => redisKeys(redis, `*_${RUN_ID}*`));
+    if (keys.length) {
+      await redisUnlinkAll(`*_${RUN_ID}*`);
+      found.push(`${keys.length} Redis keys`);
+    }
+  });
+  return found;
 }

@@ -79,7 +79,7 @@ function target(localQueue) {
           };
         },
         async close() {
-          await utils.release();
+          await Promise.resolve(utils.release()).catch(() => undefined);
           await pgQuery(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
         },
       };

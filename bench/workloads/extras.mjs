@@ -1,11 +1,20 @@
 // Two workloads beside the main table: drain with retained completed rows, and the server-side size of pending
 // records (idle cost is in idle.mjs).
 import { BATCH, FOOTPRINT_RECORDS, JOBS, RETAINED } from '../config.mjs';
-import { inSlices, log, median } from '../measure.mjs';
+import { inSlices, log, median, waitUntil } from '../measure.mjs';
 import { redisUsedMemory } from '../servers.mjs';
 import { drain } from './main.mjs';
 
 const RETAINED_CONCURRENCY = 10;
+
+/** Runs one record through the phase's worker, so its connections and code paths are warm. */
+async function warmUp(phase) {
+  let done = false;
+  await phase.enqueueOne({});
+  await phase.start(() => void (done = true));
+  await waitUntil(() => done, 30_000);
+  await phase.stop();
+}
 
 /**
  * Drain at concurrency 10 on a namespace holding RETAINED completed records, against the same drain on an empty
@@ -22,14 +31,20 @@ export async function runRetained(target, runs) {
     log(`  seeded ${RETAINED} completed records in ${seedSeconds.toFixed(1)} s`);
     const empty = [];
     const retained = [];
-    for (let r = 0; r < runs; r++) {
+    const emptyDrain = async () => {
       const phase = await session.phase({ concurrency: RETAINED_CONCURRENCY });
       try {
+        await warmUp(phase); // the seeded phase ran one record already: same start for both
         empty.push(await drain(phase, JOBS, RETAINED_CONCURRENCY));
       } finally {
         await phase.close();
       }
+    };
+    for (let r = 0; r < runs; r++) {
+      // Alternate which goes first, so drift on a shared machine does not favour one side.
+      if (r % 2 === 0) await emptyDrain();
       retained.push(await drain(seeded, JOBS, RETAINED_CONCURRENCY));
+      if (r % 2 === 1) await emptyDrain();
       log(`  run ${r + 1}: empty ${Math.round(empty.at(-1).value)} jobs/s, retained ${Math.round(retained.at(-1).value)} jobs/s`);
     }
     const e = median(empty.map((x) => x.value));

@@ -4,12 +4,15 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { RUN_ID } from '../config.mjs';
 import { log } from '../measure.mjs';
 
 const CHILD = fileURLToPath(new URL('./idle-child.mjs', import.meta.url));
 
+let children = 0;
 function startChild(name) {
-  const child = spawn(process.execPath, [CHILD, ...(name ? [name] : [])], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const env = { ...process.env, BENCH_RUN_ID: `${RUN_ID}i${children++}` };
+  const child = spawn(process.execPath, [CHILD, ...(name ? [name] : [])], { stdio: ['pipe', 'pipe', 'inherit'], env });
   const lines = createInterface({ input: child.stdout });
   const next = () =>
     new Promise((resolve, reject) => {
