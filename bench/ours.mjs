@@ -64,6 +64,7 @@ const namespaces = {
         return sum;
       },
       copyCompleted: (templateId, n) => copyPostgresRow(table, templateId, n),
+      analyze: () => pgQuery(`ANALYZE "${table}"`),
     };
   },
   mariadb: () => {
@@ -139,6 +140,8 @@ function target(kind, store) {
               await ns.drop();
             },
             bytes: ns.bytes,
+            /** Fresh planner statistics (PostgreSQL), so a comparison of two tables is not one of their stats. */
+            analyze: ns.analyze,
             /** Adds `n` completed records, copies of one record that really ran, straight into the store. */
             seedCompleted: ns.copyCompleted
               ? async (n) => {

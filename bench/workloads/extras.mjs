@@ -35,7 +35,7 @@ export async function runRetained(target, runs) {
       const phase = await session.phase({ concurrency: RETAINED_CONCURRENCY });
       try {
         await warmUp(phase); // the seeded phase ran one record already: same start for both
-        empty.push(await drain(phase, JOBS, RETAINED_CONCURRENCY));
+        empty.push(await drain(phase, JOBS, phase.analyze));
       } finally {
         await phase.close();
       }
@@ -43,7 +43,7 @@ export async function runRetained(target, runs) {
     for (let r = 0; r < runs; r++) {
       // Alternate which goes first, so drift on a shared machine does not favour one side.
       if (r % 2 === 0) await emptyDrain();
-      retained.push(await drain(seeded, JOBS, RETAINED_CONCURRENCY));
+      retained.push(await drain(seeded, JOBS, seeded.analyze));
       if (r % 2 === 1) await emptyDrain();
       log(`  run ${r + 1}: empty ${Math.round(empty.at(-1).value)} jobs/s, retained ${Math.round(retained.at(-1).value)} jobs/s`);
     }
