@@ -32,7 +32,7 @@ const workerOptions = (concurrency) => ({
   concurrency,
   ...(POLL === 'fast' ? { pollInterval: 20, maxPollInterval: 100 } : {}),
 });
-export const oursSettings = `worker concurrency = c, events off, ${POLL === 'fast' ? 'poll 20–100 ms' : 'default polling (1–5 s, woken by notifications)'}; SQL pools: max 20 connections`;
+const oursSettings = `worker concurrency = c, events off, ${POLL === 'fast' ? 'poll 20–100 ms' : 'default polling (1–5 s, woken by notifications)'}`;
 
 /** Namespaces: `config` for QueuesModule, `drop()` removes everything, `bytes()` is the server-side size. */
 const namespaces = {
@@ -114,7 +114,7 @@ function target(kind, store) {
     side: 'ours',
     store,
     version: `nestjs-queues ${version}`,
-    settings: oursSettings,
+    settings: store === 'postgres' || store === 'mariadb' ? `${oursSettings}; pool of 20 connections` : oursSettings,
     async open() {
       return {
         async phase({ concurrency }) {
