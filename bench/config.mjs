@@ -53,7 +53,7 @@ export const MYSQL_URL = process.env.QUEUES_TEST_MYSQL_URL ?? 'mysql://root@127.
 export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/14';
 
 /** This run's id; an idle child process gets its parent's id plus a suffix, so one sweep finds both. */
-export const RUN_ID = process.env.BENCH_RUN_ID ?? `${Date.now().toString(36)}${Math.floor(Math.random() * 36 ** 4).toString(36)}`;
+export const RUN_ID = process.env.BENCH_RUN_ID ?? `${Date.now().toString(36)}${Math.floor(Math.random() * 36 ** 4).toString(36).padStart(4, '0')}`;
 let serial = 0;
 /** A name unique to this run (`bench_<run>_<n>`): every table, schema, key prefix and queue the bench creates. */
 export const uniqueName = (kind = 'bench') => `${kind}_${RUN_ID}_${(serial++).toString(36)}`;
