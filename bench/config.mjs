@@ -1,0 +1,63 @@
+// Settings of one benchmark run, read once from the environment, and the unique names a run creates.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const num = (name, fallback) => {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a non-negative number, got ${raw}`);
+  return value;
+};
+
+export const benchDir = path.dirname(fileURLToPath(import.meta.url));
+export const repoDir = path.join(benchDir, '..');
+
+/** Jobs per bulk enqueue and per drain backlog. */
+export const JOBS = num('BENCH_JOBS', 10_000);
+/** Jobs enqueued one at a time (one round trip each, so fewer than JOBS keeps slow peers inside the budget). */
+export const SINGLE = Math.min(JOBS, num('BENCH_SINGLE', 3_000));
+/** Repetitions per target; the table shows the median. Targets marked slow use SLOW_RUNS. */
+export const RUNS = Math.max(1, num('BENCH_RUNS', 3));
+export const SLOW_RUNS = Math.max(1, Math.min(RUNS, num('BENCH_SLOW_RUNS', 1)));
+/** Minutes the whole run should take at most: runs after the first are skipped when they would not fit. */
+export const BUDGET_MIN = num('BENCH_BUDGET_MIN', 18);
+/** Jobs per bulk call. */
+export const BATCH = 1_000;
+/** A drain stops after this many seconds even if the backlog is not empty; its rate is jobs done ÷ time. */
+export const DRAIN_CAP_S = num('BENCH_DRAIN_CAP_S', 10);
+/** Enqueue→start samples, sent one every LATENCY_GAP_MS to an idle worker of concurrency 10. */
+export const LATENCY_JOBS = num('BENCH_LATENCY_JOBS', 200);
+export const LATENCY_GAP_MS = 5;
+export const LATENCY_CAP_S = num('BENCH_LATENCY_CAP_S', 20);
+/** Completed rows kept in the table for the retained-rows drain (0 skips that workload). */
+export const RETAINED = num('BENCH_RETAINED', 1_000_000);
+/** Empty/retained drain pairs (seeding a million records costs about a minute per backend, so it happens once). */
+export const RETAINED_RUNS = Math.max(1, num('BENCH_RETAINED_RUNS', 1));
+/** Seconds an idle worker is watched for its CPU time and connections (0 skips). */
+export const IDLE_S = num('BENCH_IDLE_S', 10);
+/** Pending records whose server-side size is measured (0 skips). */
+export const FOOTPRINT_RECORDS = num('BENCH_FOOTPRINT', 100_000);
+/** Comma list of target names (`ours:postgres,bullmq:redis`) or workload names (`main,retained,idle,footprint`). */
+export const ONLY = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(',').map((s) => s.trim()) : undefined;
+export const WORKLOADS = process.env.BENCH_WORKLOADS
+  ? process.env.BENCH_WORKLOADS.split(',').map((s) => s.trim())
+  : ['main', 'retained', 'idle', 'footprint'];
+/** Where the report goes; a quick run should not overwrite the committed BENCHMARKS.md by accident. */
+export const OUT = process.env.BENCH_OUT ?? path.join(repoDir, 'BENCHMARKS.md');
+
+export const PG_URL = process.env.QUEUES_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const MYSQL_URL = process.env.QUEUES_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
+/** Redis db 14 is the benchmark's; the tests use 15. */
+export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/14';
+
+/** This run's id; an idle child process gets its parent's id plus a suffix, so one sweep finds both. */
+export const RUN_ID = process.env.BENCH_RUN_ID ?? `${Date.now().toString(36)}${Math.floor(Math.random() * 36 ** 4).toString(36).padStart(4, '0')}`;
+let serial = 0;
+/** A name unique to this run (`bench_<run>_<n>`): every table, schema, key prefix and queue the bench creates. */
+export const uniqueName = (kind = 'bench') => `${kind}_${RUN_ID}_${(serial++).toString(36)}`;
+
+/** Installed version of a package of bench/ (read from its package.json: not every package exports that file). */
+export const installedVersion = (name) =>
+  JSON.parse(readFileSync(path.join(benchDir, 'node_modules', name, 'package.json'), 'utf8')).version;

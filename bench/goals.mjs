@@ -1,0 +1,50 @@
+// The targets of issue #8, each computed from one run's results: a ratio, its threshold, met or not.
+// Ratio convention everywhere: ours ÷ peer for throughput, peer ÷ ours for latency, so above 1 means we are better.
+
+const THROUGHPUT = ['single', 'bulk', 'drain1', 'drain10', 'drain50'];
+const DRAINS = ['drain1', 'drain10', 'drain50'];
+const PG_PEERS = ['bullmq:postgres', 'pg-boss', 'pg-boss:tuned', 'graphile', 'graphile:localqueue'];
+const LABEL = { single: 'single enqueue', bulk: 'bulk enqueue', drain1: 'drain c1', drain10: 'drain c10', drain50: 'drain c50', p50: 'p50 latency', p99: 'p99 latency' };
+
+/** ours ÷ peer (throughput) or peer ÷ ours (latency) from `main` medians; undefined when either is missing. */
+export function ratio(main, ours, peer, metric) {
+  const a = main[ours]?.[metric]?.value;
+  const b = main[peer]?.[metric]?.value;
+  if (a === undefined || b === undefined || !(a > 0) || !(b > 0)) return undefined;
+  return metric.startsWith('p') ? b / a : a / b;
+}
+
+/** The best peer among `peers` on `metric` (highest throughput, lowest latency). */
+function bestPeer(main, peers, metric) {
+  const present = peers.filter((p) => main[p]?.[metric]?.value > 0);
+  if (present.length === 0) return undefined;
+  const better = metric.startsWith('p') ? (x, y) => x < y : (x, y) => x > y;
+  return present.reduce((best, p) => (better(main[p][metric].value, main[best][metric].value) ? p : best));
+}
+
+/** Every target line: { group, text, ratio, threshold, met } (met undefined when not measured). */
+export function evaluateGoals(main, retained) {
+  const lines = [];
+  const add = (group, text, r, threshold) => lines.push({ group, text, ratio: r, threshold, met: r === undefined ? undefined : r >= threshold });
+
+  for (const m of THROUGHPUT) add('Redis vs BullMQ-Redis', `${LABEL[m]} ≥ 1.0× bullmq:redis`, ratio(main, 'ours:redis', 'bullmq:redis', m), 1);
+  add('Redis vs BullMQ-Redis', 'p99 latency ≤ bullmq:redis (peer ÷ ours ≥ 1.0)', ratio(main, 'ours:redis', 'bullmq:redis', 'p99'), 1);
+
+  for (const m of DRAINS) {
+    const best = bestPeer(main, PG_PEERS, m);
+    add('PostgreSQL vs PostgreSQL peers', `${LABEL[m]} ≥ 2× the best PostgreSQL peer (${best ?? 'none measured'})`, best && ratio(main, 'ours:postgres', best, m), 2);
+  }
+  add('PostgreSQL vs PostgreSQL peers', 'single enqueue ≥ 1.5× bullmq:postgres', ratio(main, 'ours:postgres', 'bullmq:postgres', 'single'), 1.5);
+  const graphileBulk = bestPeer(main, ['graphile', 'graphile:localqueue'], 'bulk');
+  add('PostgreSQL vs PostgreSQL peers', `bulk enqueue ≥ 1.0× graphile (${graphileBulk ?? 'none measured'})`, graphileBulk && ratio(main, 'ours:postgres', graphileBulk, 'bulk'), 1);
+  const graphileP99 = bestPeer(main, ['graphile', 'graphile:localqueue'], 'p99');
+  add('PostgreSQL vs PostgreSQL peers', `p99 latency ≤ graphile's (${graphileP99 ?? 'none measured'}; peer ÷ ours ≥ 1.0)`, graphileP99 && ratio(main, 'ours:postgres', graphileP99, 'p99'), 1);
+
+  for (const m of DRAINS) add('Memory and SQLite', `memory ${LABEL[m]} ≥ 5× bullmq:redis`, ratio(main, 'ours:memory', 'bullmq:redis', m), 5);
+  for (const m of DRAINS) add('Memory and SQLite', `SQLite ${LABEL[m]} ≥ 1.0× pg-boss with batch fetch (pg-boss:tuned)`, ratio(main, 'ours:sqlite', 'pg-boss:tuned', m), 1);
+
+  for (const name of ['ours:postgres', 'ours:redis']) {
+    add('Retained rows', `${name}: drain c10 with retained completed rows ≥ 0.8× the empty-table drain`, retained[name]?.ratio, 0.8);
+  }
+  return lines;
+}

@@ -1,0 +1,48 @@
+// Small statistics and timing helpers shared by the workloads.
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** Median of the defined values (undefined when there are none). */
+export function median(values) {
+  const defined = values.filter((v) => v !== undefined && v !== null && Number.isFinite(v));
+  if (defined.length === 0) return undefined;
+  const sorted = [...defined].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** Nearest-rank percentile (p in 0..100). */
+export function percentile(values, p) {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+/** Polls `predicate` every 2 ms; resolves true when it holds, false when `timeoutMs` passed first. */
+export async function waitUntil(predicate, timeoutMs) {
+  const deadline = performance.now() + timeoutMs;
+  while (!predicate()) {
+    if (performance.now() > deadline) return false;
+    await sleep(2);
+  }
+  return true;
+}
+
+/** Jobs per second. */
+export const rate = (jobs, ms) => (ms > 0 ? jobs / (ms / 1000) : undefined);
+
+/** Enqueues `items` in slices of `size` through `bulk(slice)`. */
+export async function inSlices(items, size, bulk) {
+  for (let i = 0; i < items.length; i += size) await bulk(items.slice(i, i + size));
+}
+
+/** Runs `fn` and turns a failure into a logged `undefined`, so one broken target does not end the run. */
+export async function attempt(label, fn) {
+  try {
+    return await fn();
+  } catch (error) {
+    process.stderr.write(`  ${label} failed: ${error?.stack ?? error}\n`);
+    return undefined;
+  }
+}
+
+export const log = (line) => process.stderr.write(`${line}\n`);

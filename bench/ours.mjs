@@ -1,0 +1,256 @@
+// Our backends as benchmark targets: each phase is a Nest app with QueuesModule and one no-op task, on a
+// namespace of its own (table, key prefix, SQLite file or memory instance) that the phase drops when it closes.
+import 'reflect-metadata';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { MYSQL_URL, PG_URL, REDIS_URL, repoDir, uniqueName } from './config.mjs';
+import { waitUntil } from './measure.mjs';
+import { pgQuery, mysqlQuery, withRedis, redisKeys, redisBytes, redisUnlinkAll } from './servers.mjs';
+
+const lib = await import(path.join(repoDir, 'build/src/index.js'));
+const { Test } = await import('@nestjs/testing');
+const { version } = (await import(path.join(repoDir, 'package.json'), { with: { type: 'json' } })).default;
+
+const TASK = 'bench.noop';
+let hook = () => undefined;
+class BenchTasks {
+  async noop(data) {
+    hook(data);
+  }
+}
+lib.Task(TASK)(BenchTasks.prototype, 'noop', Object.getOwnPropertyDescriptor(BenchTasks.prototype, 'noop'));
+
+/**
+ * Worker settings of every phase. `fast` polls every 20–100 ms (the setting the first benchmark used); `default`
+ * keeps the library's defaults (1–5 s, with notifications waking the worker). Events are off in both: the
+ * no-op task has no listener.
+ */
+const POLL = process.env.BENCH_OURS_POLL ?? 'default';
+const workerOptions = (concurrency) => ({
+  enabled: false,
+  concurrency,
+  ...(POLL === 'fast' ? { pollInterval: 20, maxPollInterval: 100 } : {}),
+});
+const oursSettings = `worker concurrency = c, events off, ${POLL === 'fast' ? 'poll 20–100 ms' : 'default polling (1–5 s, woken by notifications)'}`;
+
+/** Namespaces: `config` for QueuesModule, `drop()` removes everything, `bytes()` is the server-side size. */
+const namespaces = {
+  memory: () => {
+    const backend = new lib.InMemoryQueueBackend();
+    return { config: backend, drop: async () => undefined };
+  },
+  sqlite: () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'nestjs-queues-bench-'));
+    const file = path.join(dir, 'q.sqlite');
+    return {
+      config: { type: 'typeorm', options: { type: 'better-sqlite3', database: file } },
+      drop: async () => rmSync(dir, { recursive: true, force: true }),
+      bytes: async () => ['', '-wal'].reduce((sum, suffix) => sum + (statSync(file + suffix, { throwIfNoEntry: false })?.size ?? 0), 0),
+    };
+  },
+  postgres: () => {
+    const table = uniqueName('bench');
+    const tables = async () =>
+      (await pgQuery(`SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename LIKE $1`, [`${table}%`])).map((r) => r.tablename);
+    return {
+      config: { type: 'typeorm', options: { type: 'postgres', url: PG_URL, extra: { max: 20 } }, tableName: table },
+      drop: async () => {
+        for (const t of await tables()) await pgQuery(`DROP TABLE IF EXISTS "${t}"`);
+      },
+      bytes: async () => {
+        let sum = 0;
+        for (const t of await tables()) sum += Number((await pgQuery(`SELECT pg_total_relation_size($1::regclass) AS b`, [`"${t}"`]))[0].b);
+        return sum;
+      },
+      copyCompleted: (templateId, n) => copyPostgresRow(table, templateId, n),
+      analyze: () => pgQuery(`ANALYZE "${table}"`),
+    };
+  },
+  mariadb: () => {
+    const table = uniqueName('bench');
+    const tables = async () =>
+      (await mysqlQuery(`SELECT table_name AS t FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name LIKE ?`, [`${table}%`])).map((r) => r.t);
+    return {
+      config: { type: 'typeorm', options: { type: 'mysql', url: MYSQL_URL, extra: { connectionLimit: 20 } }, tableName: table },
+      drop: async () => {
+        for (const t of await tables()) await mysqlQuery(`DROP TABLE IF EXISTS \`${t}\``);
+      },
+      bytes: async () => {
+        let sum = 0;
+        for (const t of await tables()) {
+          await mysqlQuery(`ANALYZE TABLE \`${t}\``);
+          const [row] = await mysqlQuery(`SELECT data_length + index_length AS b FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?`, [t]);
+          sum += Number(row.b);
+        }
+        return sum;
+      },
+    };
+  },
+  redis: () => {
+    const prefix = uniqueName('bench');
+    return {
+      config: { type: 'redis', url: REDIS_URL, keyPrefix: prefix },
+      drop: () => redisUnlinkAll(`${prefix}:*`),
+      bytes: () => redisBytes(`${prefix}:*`),
+      copyCompleted: (templateId, n) => copyRedisRecord(prefix, templateId, n),
+    };
+  },
+};
+
+async function ourApp(backend, concurrency) {
+  const moduleRef = await Test.createTestingModule({
+    imports: [lib.QueuesModule.forRoot({ queueBackend: backend, events: { enabled: false }, worker: workerOptions(concurrency) })],
+    providers: [BenchTasks],
+  }).compile();
+  moduleRef.useLogger(false);
+  await moduleRef.init();
+  return moduleRef;
+}
+
+function target(kind, store) {
+  return {
+    name: `ours:${kind}`,
+    side: 'ours',
+    store,
+    version: `nestjs-queues ${version}`,
+    settings: store === 'postgres' || store === 'mariadb' ? `${oursSettings}; pool of 20 connections` : oursSettings,
+    async open() {
+      return {
+        async phase({ concurrency }) {
+          const ns = namespaces[kind]();
+          const app = await ourApp(ns.config, concurrency);
+          const queues = app.get(lib.QueueService);
+          const worker = app.get(lib.QueueWorker);
+          const stop = async () => {
+            await worker.stopClaiming();
+            await waitUntil(() => worker.activeCount === 0, 30_000);
+            hook = () => undefined;
+          };
+          return {
+            enqueueOne: (data) => queues.enqueue(TASK, [data]),
+            enqueueBulk: (list) => queues.enqueueMany(list.map((data) => ({ task: TASK, args: [data] }))),
+            start: async (handler) => {
+              hook = handler;
+              worker.start();
+            },
+            stop,
+            close: async () => {
+              await app.close();
+              await ns.drop();
+            },
+            bytes: ns.bytes,
+            /** Fresh planner statistics (PostgreSQL), so a comparison of two tables is not one of their stats. */
+            analyze: ns.analyze,
+            /** Adds `n` completed records, copies of one record that really ran, straight into the store. */
+            seedCompleted: ns.copyCompleted
+              ? async (n) => {
+                  const record = await queues.enqueue(TASK, [{}]);
+                  worker.start();
+                  await queues.waitFor(record.id, { timeout: 60_000 });
+                  await stop();
+                  await ns.copyCompleted(record.id, n);
+                }
+              : undefined,
+          };
+        },
+        async close() {},
+      };
+    },
+  };
+}
+
+export const ours = [
+  target('memory', 'memory'),
+  target('sqlite', 'sqlite'),
+  target('postgres', 'postgres'),
+  target('mariadb', 'mariadb'),
+  target('redis', 'redis'),
+];
+
+/**
+ * One INSERT … SELECT over generate_series that copies a completed row `n` times with fresh ids and earlier
+ * times. The column list is read from the catalog, so this follows the table layout of src/ as it changes;
+ * columns filled by a default (the FIFO sequence) are left to it. Then VACUUM ANALYZE, as autovacuum would.
+ */
+async function copyPostgresRow(table, templateId, n) {
+  const columns = await pgQuery(
+    `SELECT column_name AS name, column_default AS def FROM information_schema.columns
+     WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position`,
+    [table],
+  );
+  const shifted = new Set(['queued_at', 'created_at', 'started_at', 'completed_at', 'scheduled_at', 'heartbeat_at']);
+  const copied = columns.filter((c) => !(c.def ?? '').startsWith('nextval('));
+  const exprs = copied.map(({ name }) =>
+    name === 'id' ? `gen_random_uuid()::text` : shifted.has(name) ? `t."${name}" - g` : `t."${name}"`,
+  );
+  await pgQuery(
+    `INSERT INTO "${table}" (${copied.map((c) => `"${c.name}"`).join(', ')})
+     SELECT ${exprs.join(', ')} FROM "${table}" t CROSS JOIN generate_series(1, $2::int) AS g WHERE t.id = $1`,
+    [templateId, n],
+  );
+  await pgQuery(`VACUUM ANALYZE "${table}"`);
+}
+
+// Copies the record hash and its membership in every set and sorted set that lists it; counters in `:stats:`
+// hashes move by n. Keys are found by looking, not by name, so this follows the key layout of src/.
+const COPY_SCRIPT = `
+local recordKey, tplId, from, count = KEYS[1], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local nz, ns = tonumber(ARGV[4]), tonumber(ARGV[5])
+local fields = redis.call('HGETALL', recordKey)
+local keyHead = string.sub(recordKey, 1, #recordKey - #tplId)
+for k = from, from + count - 1 do
+  local id = 'retained-' .. k
+  local copy = {}
+  for i = 1, #fields, 2 do
+    local f, v = fields[i], fields[i + 1]
+    if v == tplId then v = id end
+    copy[#copy + 1] = f
+    copy[#copy + 1] = v
+  end
+  redis.call('HSET', keyHead .. id, unpack(copy))
+  for z = 1, nz do redis.call('ZADD', KEYS[1 + z], tonumber(ARGV[5 + z]) - k, id) end
+  for s = 1, ns do redis.call('SADD', KEYS[1 + nz + s], id) end
+end
+return count
+`;
+
+async function copyRedisRecord(prefix, templateId, n) {
+  await withRedis(async (redis) => {
+    const keys = await redisKeys(redis, `${prefix}:*`);
+    const recordKey = keys.find((k) => k.endsWith(`:${templateId}`) && k.includes(templateId));
+    const zsets = [];
+    const sets = [];
+    const counters = [];
+    for (const key of keys) {
+      const type = await redis.type(key);
+      if (type === 'zset') {
+        const score = await redis.zscore(key, templateId);
+        if (score !== null) zsets.push([key, Number(score)]);
+      } else if (type === 'set') {
+        if (await redis.sismember(key, templateId)) sets.push(key);
+      } else if (type === 'hash' && key.includes(':stats:')) {
+        if ((await redis.hget(key, 'completed')) !== null) counters.push(key);
+      }
+    }
+    if (!recordKey) throw new Error(`no record hash found for ${templateId}`);
+    const slice = 2_000; // about 0.1 s of Redis time per script: others share this server
+    for (let from = 1; from <= n; from += slice) {
+      const count = Math.min(slice, n - from + 1);
+      await redis.eval(
+        COPY_SCRIPT,
+        1 + zsets.length + sets.length,
+        recordKey,
+        ...zsets.map(([k]) => k),
+        ...sets,
+        templateId,
+        from,
+        count,
+        zsets.length,
+        sets.length,
+        ...zsets.map(([, s]) => s),
+      );
+    }
+    for (const key of counters) await redis.hincrby(key, 'completed', n);
+  });
+}

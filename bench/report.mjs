@@ -1,0 +1,143 @@
+// BENCHMARKS.md from one run's results: machine and versions, the table of medians, ratios to each peer on the
+// same backend, the extra workloads, and the issue #8 targets.
+import { METRICS } from './workloads/main.mjs';
+import { ratio, evaluateGoals } from './goals.mjs';
+
+const LABELS = {
+  single: 'enqueue one at a time (jobs/s)',
+  bulk: 'bulk enqueue (jobs/s)',
+  drain1: 'drain, concurrency 1 (jobs/s)',
+  drain10: 'drain, concurrency 10 (jobs/s)',
+  drain50: 'drain, concurrency 50 (jobs/s)',
+  p50: 'enqueue→start p50 (ms)',
+  p99: 'enqueue→start p99 (ms)',
+};
+
+/** Pairs for the ratio table: every backend of ours against every peer on the same store, plus the issue's
+ * cross-store pairs (memory vs BullMQ-Redis, SQLite vs pg-boss tuned). */
+const PAIRS = [
+  ['ours:redis', 'bullmq:redis'],
+  ['ours:postgres', 'bullmq:postgres'],
+  ['ours:postgres', 'pg-boss'],
+  ['ours:postgres', 'pg-boss:tuned'],
+  ['ours:postgres', 'graphile'],
+  ['ours:postgres', 'graphile:localqueue'],
+  ['ours:memory', 'bullmq:redis'],
+  ['ours:sqlite', 'pg-boss:tuned'],
+];
+
+const int = (v) => Math.round(v).toLocaleString('en-US');
+const fmtValue = (metric, cell) => {
+  if (!cell || cell.value === undefined) return '—';
+  const text = metric.startsWith('p') ? cell.value.toFixed(1) : int(cell.value);
+  return cell.capped ? `${text} †` : text;
+};
+const fmtRatio = (r) => (r === undefined ? '—' : `${r.toFixed(2)}×`);
+const mib = (bytes) => (bytes === undefined ? '—' : `${(bytes / 2 ** 20).toFixed(1)} MiB`);
+
+export function renderReport({ info, targets, main, runsUsed, retained, idle, idleFloorMs, footprint, failures }) {
+  const out = [];
+  const p = (line = '') => out.push(line);
+  const present = targets.filter((t) => main[t.name]);
+
+  p('# Benchmarks');
+  p();
+  p(`Written by \`npm run bench\` (bench/run.mjs) on ${info.date}, in ${info.minutes.toFixed(1)} minutes, at commit ${info.commit}.`);
+  p(`Ratios measured in one run on one machine are the figures that count; absolute numbers drift between runs.`);
+  p();
+  p('## Machine and versions');
+  p(`- ${info.cpus} × ${info.cpuModel}, ${info.memGiB} GiB memory, ${info.os}, Node ${info.node}`);
+  p(`- servers on loopback: PostgreSQL ${info.servers.postgres ?? '?'}, MariaDB ${info.servers.mariadb ?? '?'}, Redis ${info.servers.redis ?? '?'}`);
+  p(`- ${[...new Set(targets.map((t) => t.version))].join(', ')}`);
+  p(`- workload: ${info.jobs.toLocaleString('en-US')} no-op jobs per bulk enqueue and per drain backlog (bulk calls of ${info.batch}), ${info.single.toLocaleString('en-US')} single enqueues, ${info.latencyJobs} latency samples sent ${info.latencyGap} ms apart to an idle worker of concurrency 10; producer and worker in one process`);
+  p(`- a drain or a single-enqueue series stops after ${info.drainCap} s, a latency series waits at most ${info.latencyCap} s; a figure marked † hit that cap (a rate is then jobs done ÷ time; a latency counts unstarted jobs with the time they had waited, so it is a lower bound)`);
+  p();
+  p('Settings of each target:');
+  for (const t of targets) p(`- **${t.name}** (${t.store}): ${t.settings}`);
+  p();
+
+  p(`## Medians`);
+  p();
+  const fewer = present.filter((t) => runsUsed[t.name] !== info.runs);
+  p(`Median of ${info.runs} runs per target${fewer.length ? `, except: ${fewer.map((t) => `${t.name} ${runsUsed[t.name]} run${runsUsed[t.name] === 1 ? '' : 's'}`).join(', ')}` : ''}.${info.runs > 1 ? ` Round 1 of every target runs first, the extra workloads next, then rounds 2–${info.runs} round-robin, quickest targets first.` : ''}`);
+  for (const t of present.filter((x) => x.slow)) p(`${t.name} is a slow target and gets ${info.slowRuns} run${info.slowRuns === 1 ? '' : 's'} (BENCH_SLOW_RUNS): ${t.slow}.`);
+  if (info.skipped.length) p(`Skipped to finish within the ${info.budgetMin}-minute budget (BENCH_BUDGET_MIN): ${info.skipped.join(', ')}.`);
+  p();
+  p(`| workload | ${present.map((t) => t.name).join(' | ')} |`);
+  p(`|---|${present.map(() => '---:').join('|')}|`);
+  for (const m of METRICS) p(`| ${LABELS[m]} | ${present.map((t) => fmtValue(m, main[t.name][m])).join(' | ')} |`);
+  p();
+
+  p('## Ratios');
+  p();
+  p('ours ÷ peer for throughput; peer ÷ ours for latency. Above 1.0× means we are better on that line.');
+  p();
+  p(`| pair | ${METRICS.join(' | ')} |`);
+  p(`|---|${METRICS.map(() => '---:').join('|')}|`);
+  for (const [a, b] of PAIRS) {
+    if (!main[a] || !main[b]) continue;
+    p(`| ${a} ÷ ${b} | ${METRICS.map((m) => fmtRatio(ratio(main, a, b, m))).join(' | ')} |`);
+  }
+  p();
+
+  if (Object.keys(retained).length) {
+    p('## Drain with retained completed rows');
+    p();
+    p(`Drain at concurrency 10 of ${info.jobs.toLocaleString('en-US')} jobs on a table (key prefix) that already holds ${info.retainedRows.toLocaleString('en-US')} completed records, against the same drain on an empty one. The retained records are copies of one record that really ran, written straight into the store (PostgreSQL: one INSERT … SELECT over generate_series, then VACUUM ANALYZE as autovacuum would, and both tables are analyzed again once their backlog is queued, so the two differ by the retained rows and not by planner statistics; Redis: a Lua script in slices of 2,000). The main table's drain c10 median, also on an empty namespace, is beside it for reference.`);
+    p();
+    p('| backend | empty (jobs/s) | retained (jobs/s) | retained ÷ empty | main table drain c10 | seeding time | pairs |');
+    p('|---|---:|---:|---:|---:|---:|---:|');
+    for (const [name, r] of Object.entries(retained)) {
+      p(`| ${name} | ${int(r.empty)}${r.capped ? ' †' : ''} | ${int(r.retained)} | ${fmtRatio(r.ratio)} | ${fmtValue('drain10', main[name]?.drain10)} | ${r.seedSeconds.toFixed(0)} s | ${r.runs} |`);
+    }
+    p();
+  }
+
+  if (Object.keys(idle).length) {
+    p('## Idle cost');
+    p();
+    p(`Each target's worker of concurrency 10, nothing queued, in a process of its own; all started, given 2 s to settle, then watched over the same ${info.idleSeconds} s: the connections the server lists for that process (pg_stat_activity, CLIENT LIST, processlist, matched by the process's own client ports; the bench's helper connection left out) and the process's CPU time. A bare process with no target used ${idleFloorMs === undefined ? '—' : `${idleFloorMs.toFixed(0)} ms`} in the same window.`);
+    p();
+    p(`| target | server connections | CPU ms / ${info.idleSeconds} s |`);
+    p('|---|---:|---:|');
+    for (const [name, r] of Object.entries(idle)) p(`| ${name} | ${r.connections ?? '—'} | ${r.cpuMs.toFixed(0)} |`);
+    p();
+  }
+
+  if (Object.keys(footprint).length) {
+    p('## Storage per 100,000 pending records');
+    p();
+    p(`Server-side size that ${info.footprintRecords.toLocaleString('en-US')} pending no-op records add (scaled to 100,000 when fewer were used): PostgreSQL pg_total_relation_size of the target's tables (heap, TOAST, indexes), MariaDB data_length + index_length after ANALYZE TABLE, Redis the sum of MEMORY USAGE over the target's keys (the server-wide used_memory delta beside it is shared with everyone on this Redis), SQLite the database and WAL files.`);
+    p();
+    p('| target | store | size per 100k | Redis used_memory delta | enqueue time |');
+    p('|---|---|---:|---:|---:|');
+    for (const [name, r] of Object.entries(footprint)) {
+      const t = targets.find((x) => x.name === name);
+      p(`| ${name} | ${t.store} | ${mib(r.bytes)} | ${r.usedMemoryDelta === undefined ? '—' : mib(r.usedMemoryDelta)} | ${r.enqueueSeconds.toFixed(1)} s |`);
+    }
+    p();
+  }
+
+  p('## Targets of issue #8');
+  p();
+  p('Computed from this run. Ratio convention as above (ours ÷ peer for throughput, peer ÷ ours for latency).');
+  p();
+  let group;
+  for (const g of evaluateGoals(main, retained)) {
+    if (g.group !== group) {
+      if (group) p();
+      group = g.group;
+      p(`**${group}**`);
+      p();
+    }
+    p(`- ${g.text}: ${g.met === undefined ? 'not measured' : `${fmtRatio(g.ratio)} — ${g.met ? 'met' : '**not met**'}`}`);
+  }
+  p();
+  if (failures.length) {
+    p('## Failures in this run');
+    p();
+    for (const f of failures) p(`- ${f}`);
+    p();
+  }
+  return out.join('\n');
+}

@@ -1,0 +1,82 @@
+// The main table: enqueue one at a time, bulk enqueue, drain a backlog at concurrency 1/10/50, and
+// enqueue→start latency on an idle worker. Every phase runs on a fresh phase of the target (its own queue or
+// namespace) and closes it, so one phase's leftovers never slow the next.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BATCH, DRAIN_CAP_S, JOBS, LATENCY_CAP_S, LATENCY_GAP_MS, LATENCY_JOBS, SINGLE } from '../config.mjs';
+import { inSlices, percentile, rate, waitUntil } from '../measure.mjs';
+
+export const METRICS = ['single', 'bulk', 'drain1', 'drain10', 'drain50', 'p50', 'p99'];
+export const LATENCY_METRICS = new Set(['p50', 'p99']);
+const payloads = (n) => Array.from({ length: n }, () => ({}));
+
+/** Times a worker of the phase's concurrency through the `jobs` no-op jobs already queued. */
+export async function drainBacklog(phase, jobs) {
+  let done = 0;
+  const t = performance.now();
+  await phase.start(() => void done++);
+  const finished = await waitUntil(() => done >= jobs, DRAIN_CAP_S * 1000);
+  const ms = performance.now() - t;
+  await phase.stop();
+  return { value: rate(Math.min(done, jobs), ms), capped: !finished };
+}
+
+/** Fills a backlog of `jobs` (untimed), runs `afterFill`, then times the drain. */
+export async function drain(phase, jobs, afterFill) {
+  await inSlices(payloads(jobs), BATCH, phase.enqueueBulk);
+  await afterFill?.();
+  return drainBacklog(phase, jobs);
+}
+
+/** One run of the main table on `session`; returns { metric: { value, capped } }. */
+export async function runMain(session) {
+  const result = {};
+  const phaseOf = async (concurrency, fn) => {
+    const phase = await session.phase({ concurrency });
+    try {
+      return await fn(phase);
+    } finally {
+      await phase.close();
+    }
+  };
+
+  result.single = await phaseOf(1, async (phase) => {
+    const t = performance.now();
+    let n = 0;
+    const deadline = t + DRAIN_CAP_S * 1000;
+    for (; n < SINGLE && performance.now() < deadline; n++) await phase.enqueueOne({});
+    return { value: rate(n, performance.now() - t), capped: n < SINGLE };
+  });
+
+  // The bulk-enqueued backlog is the concurrency-1 drain's: one fill fewer per run.
+  await phaseOf(1, async (phase) => {
+    const t = performance.now();
+    await inSlices(payloads(JOBS), BATCH, phase.enqueueBulk);
+    result.bulk = { value: rate(JOBS, performance.now() - t), capped: false };
+    result.drain1 = await drainBacklog(phase, JOBS);
+  });
+
+  for (const c of [10, 50]) result[`drain${c}`] = await phaseOf(c, (phase) => drain(phase, JOBS));
+
+  const latency = await phaseOf(10, async (phase) => {
+    const latencies = [];
+    await phase.start((data) => {
+      if (data?.t !== undefined) latencies.push(performance.now() - data.t);
+    });
+    await sleep(500);
+    for (let i = 0; i < LATENCY_JOBS; i++) {
+      await phase.enqueueOne({ t: performance.now() });
+      await sleep(LATENCY_GAP_MS);
+    }
+    const sentAt = performance.now();
+    const finished = await waitUntil(() => latencies.length >= LATENCY_JOBS, LATENCY_CAP_S * 1000);
+    // Jobs that had not started by the cap count with the time they had waited: a lower bound.
+    const missing = LATENCY_JOBS - latencies.length;
+    const waited = performance.now() - sentAt;
+    const all = [...latencies, ...Array.from({ length: Math.max(0, missing) }, () => waited)];
+    await phase.stop();
+    return { p50: { value: percentile(all, 50), capped: !finished }, p99: { value: percentile(all, 99), capped: !finished } };
+  });
+  result.p50 = latency.p50;
+  result.p99 = latency.p99;
+  return result;
+}
