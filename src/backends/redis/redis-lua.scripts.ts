@@ -4,8 +4,9 @@
  *
  * Key layout (P = keyPrefix):
  *   P:task:<id>            hash of the record (snake_case fields of the SQL table; absent field = null)
- *   P:ready:<queue>|<exec> sorted set of due claimable records: score -priority, member "<queuedAt15>:<seq12>:<id>",
- *                          so equal scores order FIFO by member
+ *   P:ready:<queue>|<exec> sorted set of due claimable records: score -priority, member "<queuedAt:11 hex>:<seq:10 hex>:<id>",
+ *                          so equal scores order FIFO by member. The member stays under 64 bytes, so the record's
+ *                          hash (which keeps a copy) stays in Redis's compact listpack encoding
  *   P:readysets            set of "<queue>|<exec>" names that have a ready set
  *   P:delayed              sorted set of scheduled records by due time (promoted in bounded batches by claims)
  *   P:running              sorted set of running records by heartbeat (0 = cleared), stale recovery reads its head
@@ -33,7 +34,7 @@ local function place(id, now)
     return
   end
   local seq = redis.call('INCR', p .. ':seq')
-  local member = string.format('%015d:%012d:', tonumber(f[4]), seq) .. id
+  local member = string.format('%011x:%010x:', tonumber(f[4]), seq) .. id
   local set = f[1] .. '|' .. f[2]
   redis.call('ZADD', p .. ':ready:' .. set, -tonumber(f[3]), member)
   redis.call('SADD', p .. ':readysets', set)
@@ -172,7 +173,7 @@ local function claim(now, limit, worker, queues, backends)
     end
     if not best_set then break end
     redis.call('ZREM', best_set, best_member)
-    local id = string.sub(best_member, 30)
+    local id = string.sub(best_member, 24)
     local status = redis.call('HGET', tkey(id), 'status')
     if status == 'pending' or status == 'scheduled' then
       mark_running(id, now, worker)

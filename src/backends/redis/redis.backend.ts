@@ -29,6 +29,8 @@ import type { RedisBackendConfig } from './redis-backend.config.js';
 import * as lua from './redis-lua.scripts.js';
 
 const PREFIX = /^[A-Za-z0-9_.:-]{1,100}$/;
+/** Length of "<queuedAt:11 hex>:<seq:10 hex>:" before the id in a ready-set member (see the scripts' layout). */
+const READY_MEMBER_PREFIX = 23;
 const SCRIPTS = {
   qEnqueue: lua.ENQUEUE,
   qClaim: lua.CLAIM,
@@ -289,7 +291,7 @@ export class RedisQueueBackend extends QueueBackend {
     const ids = new Set<string>();
     for (const set of sets) {
       for (const member of await this.redis.zrange(this.key('ready', set), '0', String(limit - 1)))
-        ids.add(member.slice(29));
+        ids.add(member.slice(READY_MEMBER_PREFIX));
     }
     const delayedMax = options.dueOnly === false ? '+inf' : String(Date.now());
     for (const id of await this.redis.zrangebyscore(
