@@ -191,6 +191,12 @@ export abstract class QueueBackend {
   ): Promise<string[]>;
   /** Clear heartbeats so stale recovery hands the records to another worker at once. */
   abstract nullHeartbeats(batch: ReadonlyArray<{ id: string; expectedRetryCount: number }>): Promise<void>;
+  /**
+   * Hand claimed records that never started back to the line (fenced per item): `pending` again in their old
+   * place (same `queuedAt`), no retry consumed, worker and times cleared. A worker's prefetch buffer uses this on
+   * shutdown. Returns the released ids.
+   */
+  abstract releaseClaims(batch: ReadonlyArray<{ id: string; expectedRetryCount: number }>): Promise<string[]>;
   /** Requeue (retry left) or fail running records whose heartbeat is older than `staleAfter`, in every queue. */
   abstract requeueStaleRunning(options: StaleRecoveryOptions): Promise<StaleTaskRecoveryResult>;
 

@@ -384,6 +384,37 @@ export function describeQueueBackendConformance(
         assert.deepEqual(dry.claimed, []);
       });
 
+      test('releaseClaims puts never-started claims back in their old place, no retry consumed', async () => {
+        const first = await put();
+        const second = await put();
+        const [a, b] = await backend.claimMany({ limit: 2, queues: [queue], workerId: W });
+        assert.deepEqual([a!.id, b!.id], [first.id, second.id]);
+        const third = await put();
+        const released = await backend.releaseClaims([
+          { id: a!.id, expectedRetryCount: 0 },
+          { id: b!.id, expectedRetryCount: 5 },
+          { id: randomUUID(), expectedRetryCount: 0 },
+        ]);
+        assert.deepEqual(released, [a!.id], 'only the fenced-in claim is released');
+        const back = (await backend.getTask(a!.id))!;
+        assert.equal(back.status, 'pending');
+        assert.equal(back.retryCount, 0);
+        assert.equal(back.workerId, null);
+        assert.equal(back.startedAt, null);
+        assert.equal(back.heartbeatAt, null);
+        assert.equal(back.queuedAt.getTime(), first.queuedAt.getTime());
+        assert.equal((await backend.getTask(b!.id))!.status, 'running');
+        assert.equal(await backend.countRunning(), 1);
+        const stats = await backend.getStatistics({ queue });
+        assert.equal(stats.pending, 2);
+        assert.equal(stats.running, 1);
+        // Its old place: ahead of the record enqueued after it was claimed.
+        assert.deepEqual(
+          (await backend.claimMany({ limit: 2, queues: [queue], workerId: W })).map((r) => r.id),
+          [first.id, third.id],
+        );
+      });
+
       test('writes on a cancelled or pending record are rejected and change nothing', async () => {
         const pending = await put();
         assert.equal(await backend.failTask(pending.id, 'x'), null);

@@ -57,6 +57,8 @@ const STALE_ERROR = 'Task heartbeat stale';
  */
 export class InMemoryQueueBackend extends QueueBackend {
   private readonly records = new Map<string, QueuedTaskRecord>();
+  /** Insertion order: the FIFO tie-breaker, kept for the record's life so a released claim keeps its place. */
+  private readonly insertionSeq = new Map<string, number>();
   private readonly ready = new Map<string, BinaryHeap<ReadyEntry>>();
   private readonly delayed = new BinaryHeap<DelayedEntry>((a, b) => a.due < b.due);
   private readonly tokens = new Map<string, number>();
@@ -224,6 +226,22 @@ export class InMemoryQueueBackend extends QueueBackend {
     }
   }
 
+  async releaseClaims(batch: ReadonlyArray<{ id: string; expectedRetryCount: number }>): Promise<string[]> {
+    const released: string[] = [];
+    for (const { id, expectedRetryCount } of batch) {
+      const record = this.fenced(id, { expectedRetryCount });
+      if (!record) continue;
+      this.running.delete(id);
+      record.workerId = null;
+      record.heartbeatAt = null;
+      record.startedAt = null;
+      this.setStatus(record, 'pending');
+      this.place(record);
+      released.push(id);
+    }
+    return released;
+  }
+
   async requeueStaleRunning(options: StaleRecoveryOptions): Promise<StaleTaskRecoveryResult> {
     const cutoff = Date.now() - options.staleAfter;
     const failNames = new Set(options.failTaskNames ?? []);
@@ -337,6 +355,7 @@ export class InMemoryQueueBackend extends QueueBackend {
       if (removed >= limit) break;
       if (!isTerminalStatus(record.status) || !record.completedAt || record.completedAt >= before) continue;
       this.records.delete(record.id);
+      this.insertionSeq.delete(record.id);
       this.count(record.queue, record.status, -1);
       if (record.key !== null && this.latestByKey.get(record.key) === record.id)
         this.latestByKey.delete(record.key);
@@ -384,6 +403,7 @@ export class InMemoryQueueBackend extends QueueBackend {
     if (existing) return existing;
     const record = copyRecord(input);
     this.records.set(record.id, record);
+    this.insertionSeq.set(record.id, ++this.nextSeq);
     this.count(record.queue, record.status, 1);
     if (record.key !== null) {
       this.activeKeys.set(record.key, record.id);
@@ -407,7 +427,7 @@ export class InMemoryQueueBackend extends QueueBackend {
       id: record.id,
       priority: record.priority,
       queuedAt: record.queuedAt.getTime(),
-      seq: ++this.nextSeq,
+      seq: this.insertionSeq.get(record.id)!,
       token,
     });
   }

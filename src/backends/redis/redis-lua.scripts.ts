@@ -3,7 +3,8 @@
  * from the prefix passed as ARGV[1] (single-node Redis/Valkey; not a Cluster layout).
  *
  * Key layout (P = keyPrefix):
- *   P:task:<id>            hash of the record (snake_case fields of the SQL table; absent field = null)
+ *   P:task:<id>            hash of the record (snake_case fields of the SQL table; absent field = null), plus
+ *                          ready_member (its ready-set member while due) and seq (insertion order, kept for life)
  *   P:ready:<queue>|<exec> sorted set of due claimable records: score -priority, member "<queuedAt:11 hex>:<seq:10 hex>:<id>",
  *                          so equal scores order FIFO by member. The member stays under 64 bytes, so the record's
  *                          hash (which keeps a copy) stays in Redis's compact listpack encoding
@@ -26,14 +27,19 @@ local function stat(queue, status, delta)
 end
 local function place(id, now)
   local t = tkey(id)
-  local f = redis.call('HMGET', t, 'queue', 'execution_backend', 'priority', 'queued_at', 'scheduled_at')
+  local f = redis.call('HMGET', t, 'queue', 'execution_backend', 'priority', 'queued_at', 'scheduled_at', 'seq')
   local due = tonumber(f[5] or '0') or 0
   if due > now then
     redis.call('ZADD', p .. ':delayed', due, id)
     redis.call('HDEL', t, 'ready_member')
     return
   end
-  local seq = redis.call('INCR', p .. ':seq')
+  -- The insertion sequence is kept for the record's life, so a released claim goes back to its old place.
+  local seq = tonumber(f[6])
+  if not seq then
+    seq = redis.call('INCR', p .. ':seq')
+    redis.call('HSET', t, 'seq', seq)
+  end
   local member = string.format('%011x:%010x:', tonumber(f[4]), seq) .. id
   local set = f[1] .. '|' .. f[2]
   redis.call('ZADD', p .. ':ready:' .. set, -tonumber(f[3]), member)
@@ -293,6 +299,22 @@ for i = 4, #ARGV, 2 do
   end
 end
 return applied
+`);
+
+/** ARGV: p, now, id1, rc1, id2, rc2, ... → released ids (back to pending in their old place, no retry used). */
+export const RELEASE = script(`
+local now = tonumber(ARGV[2])
+local released = {}
+for i = 3, #ARGV, 2 do
+  local id = ARGV[i]
+  if fenced(id, ARGV[i + 1]) then
+    redis.call('HDEL', tkey(id), 'worker_id', 'heartbeat_at', 'started_at')
+    set_status(id, 'pending')
+    place(id, now)
+    released[#released + 1] = id
+  end
+end
+return released
 `);
 
 /** ARGV: p, now, cutoff, limit, failNames (comma list) → {requeuedHashes, failedHashes}. */

@@ -42,6 +42,7 @@ const SCRIPTS = {
   qRetry: lua.RETRY,
   qHeartbeats: lua.HEARTBEATS,
   qStale: lua.STALE,
+  qRelease: lua.RELEASE,
   qMetadata: lua.METADATA_CAS,
   qSetRef: lua.SET_REF,
   qSetBackend: lua.SET_BACKEND,
@@ -390,6 +391,15 @@ export class RedisQueueBackend extends QueueBackend {
   async nullHeartbeats(batch: ReadonlyArray<{ id: string; expectedRetryCount: number }>): Promise<void> {
     if (batch.length === 0) return;
     await this.run('qHeartbeats', Date.now(), 'clear', ...batch.flatMap((b) => [b.id, b.expectedRetryCount]));
+  }
+
+  async releaseClaims(batch: ReadonlyArray<{ id: string; expectedRetryCount: number }>): Promise<string[]> {
+    if (batch.length === 0) return [];
+    return (await this.run(
+      'qRelease',
+      Date.now(),
+      ...batch.flatMap((b) => [b.id, b.expectedRetryCount]),
+    )) as string[];
   }
 
   async requeueStaleRunning(options: StaleRecoveryOptions): Promise<StaleTaskRecoveryResult> {

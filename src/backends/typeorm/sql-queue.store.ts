@@ -393,6 +393,19 @@ export abstract class SqlQueueStore {
     );
   }
 
+  async releaseClaims(batch: ReadonlyArray<{ id: string; expectedRetryCount: number }>): Promise<string[]> {
+    const released: string[] = [];
+    for (const { id, expectedRetryCount } of batch) {
+      const applied = await this.execute(
+        `UPDATE ${this.table} SET status = 'pending', worker_id = NULL, heartbeat_at = NULL, started_at = NULL
+         WHERE id = ? AND status = 'running' AND retry_count = ?`,
+        [id, expectedRetryCount],
+      );
+      if (applied > 0) released.push(id);
+    }
+    return released;
+  }
+
   async requeueStaleRunning(options: StaleRecoveryOptions): Promise<StaleTaskRecoveryResult> {
     const now = Date.now();
     const rows = await this.query(

@@ -320,6 +320,9 @@ export class TypeOrmQueueBackend extends QueueBackend {
   completeTask(id: string, result?: unknown, options?: FenceOptions): Promise<QueuedTaskRecord | null> {
     return this.requireStore().completeTask(id, result, options);
   }
+  releaseClaims(batch: ReadonlyArray<{ id: string; expectedRetryCount: number }>): Promise<string[]> {
+    return this.requireStore().releaseClaims(batch);
+  }
   override listRecords(filter: RecordFilter = {}): Promise<QueuedTaskRecord[]> {
     return this.requireStore().listRecords(filter);
   }
