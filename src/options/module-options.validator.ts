@@ -1,6 +1,11 @@
 import { QueueConfigurationError, type ConfigurationProblem } from '../errors/queue-configuration.error.js';
 import type { QueuesModuleOptions } from './queues-module-options.js';
-import { checkPositiveInteger, checkPositiveNumber, checkQueueName } from './option-checks.js';
+import {
+  checkNonNegativeInteger,
+  checkPositiveInteger,
+  checkPositiveNumber,
+  checkQueueName,
+} from './option-checks.js';
 
 const MODULE_KEYS = new Set([
   'queueBackend',
@@ -17,6 +22,7 @@ const OPEN_TELEMETRY_KEYS = new Set(['tracing', 'metrics', 'tracerProvider', 'me
 const WORKER_KEYS = new Set([
   'enabled',
   'concurrency',
+  'prefetch',
   'queues',
   'queueConcurrency',
   'pollInterval',
@@ -118,6 +124,11 @@ export function validateModuleOptions(options: QueuesModuleOptions): void {
         problems.push({ path: 'worker.enabled', message: 'must be a boolean' });
       if (worker.concurrency !== undefined)
         checkPositiveInteger(problems, 'worker.concurrency', worker.concurrency);
+      if (worker.prefetch !== undefined) {
+        checkNonNegativeInteger(problems, 'worker.prefetch', worker.prefetch);
+        if (typeof worker.prefetch === 'number' && worker.prefetch > 10_000)
+          problems.push({ path: 'worker.prefetch', message: 'must be at most 10000' });
+      }
       for (const key of [
         'pollInterval',
         'maxPollInterval',

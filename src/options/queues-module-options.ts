@@ -10,6 +10,13 @@ export interface WorkerOptions {
   concurrency?: number;
   /** Queues to claim from. @default every queue */
   queues?: string[];
+  /**
+   * Records claimed ahead of free slots and kept in a local buffer, so a finished task's slot is refilled without
+   * waiting for the backend (claims and completions then travel in batches). Buffered records are claimed, so other
+   * workers cannot take them; they are heartbeated, and handed back (`pending`, no retry used) when the worker
+   * stops. Worth it for many short tasks; keep it 0 for long ones. Not used with `queueConcurrency`. @default 0
+   */
+  prefetch?: number;
   /** Per-queue caps on running records, e.g. `{ files: 2 }`. */
   queueConcurrency?: Record<string, number>;
   /** Idle poll interval; backs off up to `maxPollInterval`, capped by the next due time. @default 1000 */

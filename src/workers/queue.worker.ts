@@ -18,6 +18,7 @@ import type { QueuesModuleOptions } from '../options/queues-module-options.js';
 import { QUEUES_MODULE_OPTIONS } from '../queues.constants.js';
 import { TaskRegistry } from '../tasks/task.registry.js';
 import { CompletionBatcher } from './completion-batcher.js';
+import { WorkerSlots } from './worker-slots.js';
 import { DueTimeHints } from './due-time-hints.js';
 import { PeriodicTask } from './periodic-task.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions } from './worker-options.js';
@@ -40,10 +41,8 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
   readonly options: ResolvedWorkerOptions;
   private readonly active = new Map<string, Promise<void>>();
   private readonly activePerQueue = new Map<string, number>();
-  /** Records holding a concurrency slot: launched and not yet finishing (a finishing record hands its slot on). */
-  private readonly holdingSlot = new Set<string>();
-  /** Slots promised to claims in flight, so two concurrent claims never overfill the worker. */
-  private reserved = 0;
+  /** Running records, the prefetch buffer and claims in flight. */
+  private readonly slots: WorkerSlots;
   /** Completions written in batches, each with a claim for the slots it frees. */
   private readonly completions: CompletionBatcher;
   private readonly maintenance: PeriodicTask[] = [];
@@ -64,19 +63,26 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
     @Inject(QUEUES_MODULE_OPTIONS) moduleOptions: QueuesModuleOptions,
   ) {
     this.options = resolveWorkerOptions(moduleOptions.worker);
+    const caps = Object.keys(this.options.queueConcurrency).length > 0;
+    // Per-queue caps are applied by the claim loop, claim by claim: no prefetch with them.
+    this.slots = new WorkerSlots(this.options.concurrency, caps ? 0 : this.options.prefetch, (record) =>
+      this.launch(record),
+    );
     this.completions = new CompletionBatcher(backend, {
       // No wakeup for the claim loop when the batch claims: that claim is the one the freed slot would trigger. If
       // it comes back short, the queue was dry a moment ago; the slot waits for a notification or the next poll.
-      release: (id) => (this.claimsWithCompletions ? this.holdingSlot.delete(id) : this.releaseSlot(id)),
+      release: (id) => (this.claimsWithCompletions ? this.slots.release(id) : this.releaseSlot(id)),
       reserveClaim: () => {
-        const limit = this.freeSlots;
+        const limit = this.slots.claimRoom;
         if (!this.claimsWithCompletions || limit <= 0) return undefined;
-        this.reserved += limit;
+        this.slots.reserve(limit);
         return this.claimRequest(limit, this.options.queues);
       },
       fill: (records, claim) => {
-        this.reserved -= claim.limit;
-        records.forEach((record) => this.launch(record));
+        this.slots.unreserve(claim.limit);
+        this.slots.accept(records);
+        // A claim that was in flight when claiming stopped: what did not start goes back to the line.
+        if (this.stopController.signal.aborted) void this.handBackBuffered();
       },
     });
   }
@@ -147,7 +153,10 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
     await this.drain(Math.max(0, deadline - Date.now()));
   }
 
-  /** Stop claiming and wait (up to `shutdownTimeout`) for the claim loop to exit. */
+  /**
+   * Stop claiming, wait (up to `shutdownTimeout`) for the claim loop to exit, and hand buffered records back to the
+   * line for other workers.
+   */
   async stopClaiming(): Promise<void> {
     if (!this.started) return;
     this.stopController.abort();
@@ -157,6 +166,29 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
     await Promise.race([
       this.loop,
       sleep(this.options.shutdownTimeout, undefined, { signal: timer.signal }).catch(() => undefined),
+    ]);
+    timer.abort();
+    await this.handBackBuffered();
+  }
+
+  /** Release buffered (claimed, never started) records: `pending` again, no retry used. Bounded: a dead backend
+   * leaves them to stale recovery. */
+  private async handBackBuffered(): Promise<void> {
+    const held = this.slots.takeBuffered();
+    if (held.length === 0) return;
+    const release = this.backend
+      .releaseClaims(held.map((record) => ({ id: record.id, expectedRetryCount: record.retryCount })))
+      .then(async (released) => {
+        for (const queue of new Set(held.filter((r) => released.includes(r.id)).map((r) => r.queue)))
+          await this.backend.notifyNewTask(queue);
+      })
+      .catch((error) =>
+        this.logger.warn(`Handing back ${held.length} buffered record(s) failed: ${describeError(error)}`),
+      );
+    const timer = new AbortController();
+    await Promise.race([
+      release,
+      sleep(RELEASE_WAIT_MS, undefined, { signal: timer.signal }).catch(() => undefined),
     ]);
     timer.abort();
   }
@@ -245,11 +277,6 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
     }
   }
 
-  /** Slots neither held by a running record nor promised to a claim in flight. */
-  private get freeSlots(): number {
-    return this.options.concurrency - this.holdingSlot.size - this.reserved;
-  }
-
   private claimRequest(limit: number, queues: readonly string[] | undefined): ClaimManyOptions {
     return {
       limit,
@@ -259,38 +286,39 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
     };
   }
 
-  /** Claim `limit` records with the slots reserved for the duration of the call. */
+  /** Claim `limit` records with the room reserved for the duration of the call. */
   private async claimReserved(limit: number, queues: readonly string[] | undefined): Promise<number> {
-    this.reserved += limit;
+    this.slots.reserve(limit);
     let records: QueuedTaskRecord[] = [];
     try {
       records = await this.backend.claimMany(this.claimRequest(limit, queues));
     } finally {
-      this.reserved -= limit;
+      this.slots.unreserve(limit);
     }
-    records.forEach((record) => this.launch(record));
+    this.slots.accept(records);
     return records.length;
   }
 
-  /** Claim up to the free slots, honouring per-queue caps. `full`: no slot left. */
+  /** Claim up to the free room, honouring per-queue caps. `full`: no room left. */
   private async claimAvailable(): Promise<{ claimed: number; full: boolean }> {
-    if (this.freeSlots <= 0) return { claimed: 0, full: true };
+    if (this.slots.claimRoom <= 0) return { claimed: 0, full: true };
     const caps = this.options.queueConcurrency;
     const capped = Object.keys(caps).filter(
       (queue) => !this.options.queues || this.options.queues.includes(queue),
     );
     let claimed = 0;
     for (const queue of capped) {
-      const room = Math.min(this.freeSlots, caps[queue]! - (this.activePerQueue.get(queue) ?? 0));
+      const room = Math.min(this.slots.claimRoom, caps[queue]! - (this.activePerQueue.get(queue) ?? 0));
       if (room > 0) claimed += await this.claimReserved(room, [queue]);
     }
-    if (this.freeSlots > 0) {
+    if (this.slots.claimRoom > 0) {
       const uncapped = this.options.queues ? this.options.queues.filter((q) => !(q in caps)) : undefined;
       // Without an explicit queue list, a claim may return records of capped queues: they run, and the caps
       // apply from the next claim on (named queues avoid this).
-      if (!uncapped || uncapped.length > 0) claimed += await this.claimReserved(this.freeSlots, uncapped);
+      if (!uncapped || uncapped.length > 0)
+        claimed += await this.claimReserved(this.slots.claimRoom, uncapped);
     }
-    return { claimed, full: this.freeSlots <= 0 };
+    return { claimed, full: this.slots.claimRoom <= 0 };
   }
 
   /** Completions claim for the slots they free, except with per-queue caps (the claim loop applies those). */
@@ -299,12 +327,11 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
   }
 
   private releaseSlot(id: string): void {
-    if (this.holdingSlot.delete(id)) this.requestWake();
+    if (this.slots.release(id)) this.requestWake();
   }
 
   private launch(record: QueuedTaskRecord): void {
     this.activePerQueue.set(record.queue, (this.activePerQueue.get(record.queue) ?? 0) + 1);
-    this.holdingSlot.add(record.id);
     const execution = this.executions.find(record.executionBackend) ?? this.executions.get('local');
     const run = execution
       .execute(this.runner, record, { workerId: this.workerId, completions: this.completions })
@@ -341,13 +368,25 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
     }
   }
 
-  /** One batched heartbeat for every record this worker runs; runs whose fence failed are aborted. */
+  /**
+   * One batched heartbeat for every record this worker runs or holds in its buffer; runs whose fence failed are
+   * aborted, buffered records whose fence failed (cancelled, recovered elsewhere) are dropped unstarted.
+   */
   private async heartbeat(): Promise<void> {
+    const buffered = this.slots.buffered.map((record) => ({
+      id: record.id,
+      expectedRetryCount: record.retryCount,
+    }));
     const batch = [...this.runner.running.values()]
       .filter((running) => running.workerId === this.workerId)
       .map((running) => ({ id: running.record.id, expectedRetryCount: running.record.retryCount }));
-    if (batch.length === 0) return;
-    const applied = new Set(await this.backend.touchHeartbeats(batch));
+    if (batch.length + buffered.length === 0) return;
+    const applied = new Set(await this.backend.touchHeartbeats([...batch, ...buffered]));
+    const lost = this.slots.takeBuffered(
+      (record) => !applied.has(record.id) && buffered.some((b) => b.id === record.id),
+    );
+    if (lost.length > 0)
+      this.logger.warn(`Dropped ${lost.length} buffered record(s) whose claim was lost or cancelled`);
     for (const { id } of batch) {
       if (applied.has(id)) continue;
       const current = await this.backend.getTask(id);

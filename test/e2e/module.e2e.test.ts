@@ -36,13 +36,19 @@ describe('QueuesModule options', () => {
     assert.throws(
       () =>
         QueuesModule.forRoot({
-          worker: { concurrency: 0, pollInterval: -1, queues: ['bad queue'] },
+          worker: { concurrency: 0, pollInterval: -1, queues: ['bad queue'], prefetch: 1.5 },
           bogus: true,
         } as unknown as QueuesModuleOptions),
       (error: unknown) => {
         assert.ok(error instanceof QueueConfigurationError);
         const paths = error.problems.map((p) => p.path);
-        for (const path of ['bogus', 'worker.concurrency', 'worker.pollInterval', 'worker.queues[0]'])
+        for (const path of [
+          'bogus',
+          'worker.concurrency',
+          'worker.pollInterval',
+          'worker.queues[0]',
+          'worker.prefetch',
+        ])
           assert.ok(paths.includes(path), path);
         return true;
       },
