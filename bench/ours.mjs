@@ -13,6 +13,8 @@ const { Test } = await import('@nestjs/testing');
 const { version } = (await import(path.join(repoDir, 'package.json'), { with: { type: 'json' } })).default;
 
 const TASK = 'bench.noop';
+/** worker.prefetch of the tuned variants. */
+const PREFETCH = 100;
 let hook = () => undefined;
 class BenchTasks {
   async noop(data) {
@@ -27,9 +29,10 @@ lib.Task(TASK)(BenchTasks.prototype, 'noop', Object.getOwnPropertyDescriptor(Ben
  * no-op task has no listener.
  */
 const POLL = process.env.BENCH_OURS_POLL ?? 'default';
-const workerOptions = (concurrency) => ({
+const workerOptions = (concurrency, prefetch) => ({
   enabled: false,
   concurrency,
+  prefetch,
   ...(POLL === 'fast' ? { pollInterval: 20, maxPollInterval: 100 } : {}),
 });
 const oursSettings = `worker concurrency = c, events off, ${POLL === 'fast' ? 'poll 20–100 ms' : 'default polling (1–5 s, woken by notifications)'}`;
@@ -98,9 +101,9 @@ const namespaces = {
   },
 };
 
-async function ourApp(backend, concurrency) {
+async function ourApp(backend, concurrency, prefetch) {
   const moduleRef = await Test.createTestingModule({
-    imports: [lib.QueuesModule.forRoot({ queueBackend: backend, events: { enabled: false }, worker: workerOptions(concurrency) })],
+    imports: [lib.QueuesModule.forRoot({ queueBackend: backend, events: { enabled: false }, worker: workerOptions(concurrency, prefetch) })],
     providers: [BenchTasks],
   }).compile();
   moduleRef.useLogger(false);
@@ -108,18 +111,20 @@ async function ourApp(backend, concurrency) {
   return moduleRef;
 }
 
-function target(kind, store) {
+/** A target; with `prefetch`, the tuned variant `ours:<kind>:prefetch` (records claimed ahead into a local buffer). */
+function target(kind, store, prefetch = 0) {
+  const base = store === 'postgres' || store === 'mariadb' ? `${oursSettings}; pool of 20 connections` : oursSettings;
   return {
-    name: `ours:${kind}`,
+    name: prefetch > 0 ? `ours:${kind}:prefetch` : `ours:${kind}`,
     side: 'ours',
     store,
     version: `nestjs-queues ${version}`,
-    settings: store === 'postgres' || store === 'mariadb' ? `${oursSettings}; pool of 20 connections` : oursSettings,
+    settings: prefetch > 0 ? `${base}; worker.prefetch = ${prefetch}` : base,
     async open() {
       return {
         async phase({ concurrency }) {
           const ns = namespaces[kind]();
-          const app = await ourApp(ns.config, concurrency);
+          const app = await ourApp(ns.config, concurrency, prefetch);
           const queues = app.get(lib.QueueService);
           const worker = app.get(lib.QueueWorker);
           const stop = async () => {
@@ -166,6 +171,10 @@ export const ours = [
   target('postgres', 'postgres'),
   target('mariadb', 'mariadb'),
   target('redis', 'redis'),
+  // Tuned: the peers' tuned variants (graphile's local queue, pg-boss's batch fetch) buffer jobs ahead too.
+  target('sqlite', 'sqlite', PREFETCH),
+  target('postgres', 'postgres', PREFETCH),
+  target('redis', 'redis', PREFETCH),
 ];
 
 /**

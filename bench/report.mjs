@@ -17,6 +17,10 @@ const LABELS = {
  * cross-store pairs (memory vs BullMQ-Redis, SQLite vs pg-boss tuned). */
 const PAIRS = [
   ['ours:redis', 'bullmq:redis'],
+  ['ours:redis:prefetch', 'bullmq:redis'],
+  ['ours:postgres:prefetch', 'pg-boss:tuned'],
+  ['ours:postgres:prefetch', 'graphile:localqueue'],
+  ['ours:sqlite:prefetch', 'pg-boss:tuned'],
   ['ours:postgres', 'bullmq:postgres'],
   ['ours:postgres', 'pg-boss'],
   ['ours:postgres', 'pg-boss:tuned'],

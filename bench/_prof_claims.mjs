@@ -1,0 +1,23 @@
+import 'reflect-metadata';
+const lib = await import('/work/main/build/src/index.js');
+const { Test } = await import('@nestjs/testing');
+let done = 0;
+class T { async noop() { done++; } }
+lib.Task('bench.noop')(T.prototype, 'noop', Object.getOwnPropertyDescriptor(T.prototype, 'noop'));
+const c = Number(process.argv[2] ?? 50);
+const m = await Test.createTestingModule({ imports: [lib.QueuesModule.forRoot({ queueBackend: { type: 'redis', url: 'redis://127.0.0.1:6390/14', keyPrefix: 'cl_' + Date.now() }, events: { enabled: process.env.EV === '1' }, worker: { enabled: false, concurrency: c, pollInterval: 20, maxPollInterval: 100, heartbeatInterval: 50, staleAfter: 500, staleCheckInterval: 100 } })], providers: [T] }).compile();
+m.useLogger(false); await m.init();
+const q = m.get(lib.QueueService);
+const b = m.get(lib.QueueBackend);
+let claims = 0, empty = 0, refills = 0, refillEmpty = 0;
+const orig = b.claimMany.bind(b);
+b.claimMany = async (o) => { claims++; const r = await orig(o); if (r.length === 0) empty++; return r; };
+const origR = b.completeAndClaim.bind(b);
+b.completeAndClaim = async (...a) => { refills++; const r = await origR(...a); if (r.claimed.length === 0) refillEmpty++; return r; };
+const specs = Array.from({ length: 1000 }, () => ({ task: 'bench.noop', args: [] }));
+for (let i = 0; i < 3000; i += 1000) await q.enqueueMany(specs);
+const w = m.get(lib.QueueWorker);
+const t0 = Date.now(); w.start();
+while (done < 3000) await new Promise(r => setTimeout(r, 2));
+console.log({ ms: Date.now() - t0, c, claims, empty, refills, refillEmpty });
+await m.close(); process.exit(0);

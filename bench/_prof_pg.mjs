@@ -1,0 +1,26 @@
+import 'reflect-metadata';
+const lib = await import('/work/main/build/src/index.js');
+const { Test } = await import('@nestjs/testing');
+let done = 0;
+class T { async noop() { done++; } }
+lib.Task('bench.noop')(T.prototype, 'noop', Object.getOwnPropertyDescriptor(T.prototype, 'noop'));
+const c = Number(process.argv[2] ?? 1), N = Number(process.argv[3] ?? 1000);
+const tableName = 'prof_' + Date.now();
+const m = await Test.createTestingModule({ imports: [lib.QueuesModule.forRoot({ queueBackend: { type: 'typeorm', options: { type: 'postgres', url: 'postgres://postgres@127.0.0.1:5432/test', extra: { max: 20 } }, tableName }, events: { enabled: false }, worker: { enabled: false, concurrency: c, pollInterval: 20, maxPollInterval: 100, heartbeatInterval: 10000 } })], providers: [T] }).compile();
+m.useLogger(false); await m.init();
+const b = m.get(lib.QueueBackend);
+const store = b.store ?? b.requireStore();
+const counts = new Map();
+const oq = store.query.bind(store);
+store.query = (sql, ...a) => { const k = sql.trim().slice(0, 40).replace(/\s+/g, ' '); counts.set(k, (counts.get(k) ?? 0) + 1); return oq(sql, ...a); };
+const q = m.get(lib.QueueService);
+const specs = Array.from({ length: 1000 }, () => ({ task: 'bench.noop', args: [] }));
+for (let i = 0; i < N; i += 1000) await q.enqueueMany(specs.slice(0, Math.min(1000, N - i)));
+counts.clear();
+const w = m.get(lib.QueueWorker); const t = Date.now(); w.start();
+while (done < N) await new Promise(r => setTimeout(r, 2));
+console.log('c', c, 'drain/s', Math.round(N / ((Date.now() - t) / 1000)));
+console.log([...counts].sort((a, b) => b[1] - a[1]).slice(0, 10));
+await m.close();
+const pg = (await import('pg')).default; const cl = new pg.Client('postgres://postgres@127.0.0.1:5432/test'); await cl.connect(); await cl.query(`DROP TABLE ${tableName}`); await cl.query(`DROP TABLE IF EXISTS ${tableName}_lease`); await cl.end();
+process.exit(0);
