@@ -42,7 +42,7 @@ export interface QueuedTaskRecord {
   heartbeatAt: Date | null;
   /** JSON result of a completed record. */
   result: unknown;
-  /** Last error message. */
+  /** Last failed attempt's error message; kept while a retry waits, cleared when the record completes. */
   error: string | null;
   /** Deduplication key: at most one non-terminal record holds a key. */
   key: string | null;

@@ -286,6 +286,38 @@ export function describeQueueBackendConformance(
         assert.equal(await backend.failTask(again.id, 'stale fence', { expectedRetryCount: 0 }), null);
       });
 
+      test("completing on a later attempt clears the earlier attempt's error (completeTask, completeAndClaim)", async () => {
+        const complete = {
+          completeTask: (id: string) => backend.completeTask(id, { ok: 2 }, { expectedRetryCount: 1 }),
+          completeAndClaim: async (id: string) =>
+            (
+              await backend.completeAndClaim(
+                id,
+                { ok: 2 },
+                { expectedRetryCount: 1 },
+                { limit: 1, queues: [queue], workerId: W },
+              )
+            ).completed,
+        };
+        for (const [method, run] of Object.entries(complete)) {
+          await put({ maxRetries: 1 });
+          const first = (await claimOne())!;
+          const retried = (await backend.failTask(first.id, 'first attempt broke', {
+            expectedRetryCount: 0,
+          }))!;
+          assert.equal(retried.error, 'first attempt broke', method);
+          const second = (await claimOne())!;
+          assert.equal(second.retryCount, 1, method);
+          const done = (await run(second.id))!;
+          assert.equal(done.status, 'completed', method);
+          assert.equal(done.error, null, method);
+          assert.deepEqual(done.result, { ok: 2 }, method);
+          const read = (await backend.getTask(second.id))!;
+          assert.equal(read.error, null, `${method}: the stored record keeps no stale error`);
+          assert.equal(read.retryCount, 1, method);
+        }
+      });
+
       test('fail with retryAt schedules the retry; retry=false fails at once', async () => {
         await put({ maxRetries: 3 });
         const claimed = (await claimOne())!;

@@ -161,6 +161,7 @@ export class InMemoryQueueBackend extends QueueBackend {
     const record = this.fenced(id, options);
     if (!record) return null;
     record.result = result === undefined ? null : cloneJson(result);
+    record.error = null; // an earlier attempt's error does not describe a completed record
     this.finish(record, 'completed');
     return copyRecord(record);
   }

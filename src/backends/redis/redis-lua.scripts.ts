@@ -211,6 +211,7 @@ const COMPLETE_FUNCTION = `
 local function complete(now, id, expected, result_json)
   if not fenced(id, expected) then return {} end
   if result_json ~= '' then redis.call('HSET', tkey(id), 'result_json', result_json) else redis.call('HDEL', tkey(id), 'result_json') end
+  redis.call('HDEL', tkey(id), 'error')
   finish(id, 'completed', now)
   return redis.call('HGETALL', tkey(id))
 end

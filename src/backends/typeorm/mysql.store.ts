@@ -150,7 +150,7 @@ export class MysqlQueueStore extends SqlQueueStore {
       for (const item of items) {
         const update = (await run(
           connection,
-          `UPDATE ${this.table} SET status = 'completed', result_json = ?, completed_at = ?, heartbeat_at = NULL
+          `UPDATE ${this.table} SET status = 'completed', result_json = ?, error = NULL, completed_at = ?, heartbeat_at = NULL
            WHERE id = ? AND status = 'running' AND retry_count = ?`,
           [toResultJson(item.result), now, item.id, item.expectedRetryCount],
         )) as { affectedRows?: number };

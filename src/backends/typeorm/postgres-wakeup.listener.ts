@@ -18,6 +18,8 @@ export interface PgListenClient {
 export class PostgresWakeupListener {
   private readonly logger = new Logger(PostgresWakeupListener.name);
   private client: PgListenClient | undefined;
+  /** The client being connected; only it or `client` may trigger a reconnect. */
+  private connecting: PgListenClient | undefined;
   private closed = false;
   private backoff = 100;
   private pingTimer: NodeJS.Timeout | undefined;
@@ -45,6 +47,7 @@ export class PostgresWakeupListener {
     let client: PgListenClient | undefined;
     try {
       client = await this.createClient();
+      this.connecting = client;
       client.on('error', () => this.reconnect(client));
       client.on('end', () => this.reconnect(client));
       client.on('notification', (message) => {
@@ -59,11 +62,18 @@ export class PostgresWakeupListener {
       });
       await client.connect();
       await client.query(`LISTEN "${this.channel}"`);
+      if (this.closed || this.connecting !== client) {
+        // Closed, or given up on (it errored), while connecting: nobody would ever end it.
+        await client.end().catch(() => undefined);
+        return;
+      }
+      this.connecting = undefined;
       this.client = client;
       this.alive = true;
       this.backoff = 100;
       this.onWake(''); // work may have arrived while we were away
     } catch (error) {
+      if (this.closed) return; // close() ended it
       this.logger.warn(
         `LISTEN ${this.channel} failed (${(error as Error).message}); retrying in ${this.backoff} ms`,
       );
@@ -73,7 +83,10 @@ export class PostgresWakeupListener {
 
   /** Drop the current connection and connect again after a growing delay. */
   private reconnect(client: PgListenClient | undefined): void {
-    if (client && client !== this.client && this.client !== undefined) return; // an older client's late event
+    // An older client's late event (pg emits `end` after `error`, sometimes much later): a second reconnect would
+    // leak the connection being opened.
+    if (client && client !== this.client && client !== this.connecting) return;
+    if (client && client === this.connecting) this.connecting = undefined;
     this.alive = false;
     this.client = undefined;
     client?.end().catch(() => undefined);
@@ -90,10 +103,12 @@ export class PostgresWakeupListener {
   private async ping(): Promise<void> {
     if (!this.client || this.pendingPing) return;
     const token = `ping:${randomUUID()}`;
+    const client = this.client;
     const timer = setTimeout(() => {
       this.pendingPing = undefined;
+      if (client !== this.client) return; // reconnected meanwhile for another reason
       this.logger.warn(`LISTEN ${this.channel} missed its self-ping; reconnecting`);
-      this.reconnect(this.client);
+      this.reconnect(client);
     }, this.options.pingTimeout ?? 5_000);
     timer.unref();
     this.pendingPing = { token, timer };
@@ -105,9 +120,10 @@ export class PostgresWakeupListener {
     if (this.pingTimer) clearInterval(this.pingTimer);
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     if (this.pendingPing) clearTimeout(this.pendingPing.timer);
-    const client = this.client;
+    const clients = [this.client, this.connecting];
     this.client = undefined;
+    this.connecting = undefined;
     this.alive = false;
-    await client?.end().catch(() => undefined);
+    await Promise.all(clients.map((client) => client?.end().catch(() => undefined)));
   }
 }

@@ -167,7 +167,7 @@ export class PostgresQueueStore extends SqlQueueStore {
     const rows = await this.query(
       `WITH input (id, retry_count, result_json) AS (VALUES ${values}),
        done AS (
-         UPDATE ${this.table} AS t SET status = 'completed', result_json = input.result_json, completed_at = ${now},
+         UPDATE ${this.table} AS t SET status = 'completed', result_json = input.result_json, error = NULL, completed_at = ${now},
            heartbeat_at = NULL
          FROM input WHERE t.id = input.id AND t.status = 'running' AND t.retry_count = input.retry_count
          RETURNING ${this.qualifiedColumns('t')}, t.seq, true AS completion),

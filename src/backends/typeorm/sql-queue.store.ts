@@ -256,7 +256,7 @@ export abstract class SqlQueueStore {
   /** The SET clause of a completion. */
   protected completion(result: unknown, now: number): { set: string; params: unknown[] } {
     return {
-      set: 'status = ?, result_json = ?, completed_at = ?, heartbeat_at = NULL',
+      set: 'status = ?, result_json = ?, error = NULL, completed_at = ?, heartbeat_at = NULL',
       params: ['completed', toResultJson(result), now],
     };
   }

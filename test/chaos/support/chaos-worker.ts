@@ -29,6 +29,8 @@ class ChaosTasks {
       queueBackend: backend,
       worker: {
         concurrency: Number(process.env['CHAOS_CONCURRENCY'] ?? 10),
+        // CHAOS_QUEUES (comma-separated) keeps these workers off a scenario's probe queue.
+        queues: process.env['CHAOS_QUEUES']?.split(','),
         pollInterval: 20,
         maxPollInterval: 200,
         heartbeatInterval: Number(process.env['CHAOS_HEARTBEAT_MS'] ?? 200),
