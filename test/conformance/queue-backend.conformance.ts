@@ -291,13 +291,12 @@ export function describeQueueBackendConformance(
           completeTask: (id: string) => backend.completeTask(id, { ok: 2 }, { expectedRetryCount: 1 }),
           completeAndClaim: async (id: string) =>
             (
-              await backend.completeAndClaim(
-                id,
-                { ok: 2 },
-                { expectedRetryCount: 1 },
-                { limit: 1, queues: [queue], workerId: W },
-              )
-            ).completed,
+              await backend.completeAndClaim([{ id, result: { ok: 2 }, expectedRetryCount: 1 }], {
+                limit: 1,
+                queues: [queue],
+                workerId: W,
+              })
+            ).completed[0],
         };
         for (const [method, run] of Object.entries(complete)) {
           await put({ maxRetries: 1 });
