@@ -43,48 +43,53 @@ for (const target of chaosBackends()) {
         const ledger = path.join(mkdtempSync(path.join(tmpdir(), 'chaos-')), 'ledger.txt');
         const backend: QueueBackend = await getQueueBackend(config as never);
         await backend.open();
-        const ids = new Set<string>();
-        for (let i = 0; i < RECORDS; i += 1_000) {
-          const batch = Array.from({ length: Math.min(1_000, RECORDS - i) }, (_, j) =>
-            newTaskRecord({ taskName: 'chaos.work', args: [i + j], maxRetries: 5 }),
-          );
-          for (const record of await backend.enqueueMany(batch)) ids.add(record.id);
-        }
-        const started = Date.now();
-        // No faults here, so staleness must never trigger: a duplicate would be a claim bug, not a slow heartbeat.
-        const workers = Array.from({ length: WORKERS }, () =>
-          startChaosWorker(config, ledger, {
-            CHAOS_CONCURRENCY: String(CONCURRENCY),
-            CHAOS_HEARTBEAT_MS: '1000',
-            CHAOS_STALE_MS: '30000',
-          }),
-        );
+        // Closed in `finally`: a timed-out drain must not leave the backend open and the test process hanging.
         try {
-          await waitUntil(
-            async () => (await backend.getStatistics()).completed === RECORDS,
-            200_000,
-            'every record to complete',
+          const ids = new Set<string>();
+          for (let i = 0; i < RECORDS; i += 1_000) {
+            const batch = Array.from({ length: Math.min(1_000, RECORDS - i) }, (_, j) =>
+              newTaskRecord({ taskName: 'chaos.work', args: [i + j], maxRetries: 5 }),
+            );
+            for (const record of await backend.enqueueMany(batch)) ids.add(record.id);
+          }
+          const started = Date.now();
+          // No faults here, so staleness must never trigger: a duplicate would be a claim bug, not a slow heartbeat.
+          const workers = Array.from({ length: WORKERS }, () =>
+            startChaosWorker(config, ledger, {
+              CHAOS_CONCURRENCY: String(CONCURRENCY),
+              CHAOS_HEARTBEAT_MS: '1000',
+              CHAOS_STALE_MS: '30000',
+            }),
           );
+          try {
+            await waitUntil(
+              async () => (await backend.getStatistics()).completed === RECORDS,
+              200_000,
+              'every record to complete',
+            );
+          } finally {
+            await stopAll(workers);
+          }
+          const seconds = (Date.now() - started) / 1000;
+          const entries = readLedger(ledger);
+          const stats = await backend.getStatistics();
+          const dup = duplicates(entries);
+          const ran = new Set(entries.map((e) => e.id));
+          const lost = [...ids].filter((id) => !ran.has(id)).length;
+          console.log(
+            `[chaos] ${target.name}: records=${RECORDS} processes=${WORKERS}x${CONCURRENCY} faults=0 duplicates=${dup.length} lost=${lost} ` +
+              `left running=${stats.running} in ${seconds.toFixed(1)} s (${Math.round(RECORDS / seconds)}/s)`,
+          );
+          const detail = dup.slice(0, 3).map((id) => JSON.stringify(entries.filter((e) => e.id === id)));
+          assert.equal(dup.length, 0, `a record ran twice: ${detail.join(' ')}`);
+          assert.equal(lost, 0, 'a record never ran');
+          assert.equal(entries.length, RECORDS);
+          assert.equal(stats.running, 0);
+          assert.ok(new Set(entries.map((e) => e.pid)).size > 1, 'work was shared by several processes');
         } finally {
-          await stopAll(workers);
+          await backend.close();
+          await dropChaosStorage(config);
         }
-        const seconds = (Date.now() - started) / 1000;
-        const entries = readLedger(ledger);
-        const stats = await backend.getStatistics();
-        const dup = duplicates(entries);
-        const lost = [...ids].filter((id) => !entries.some((e) => e.id === id)).length;
-        console.log(
-          `[chaos] ${target.name}: records=${RECORDS} processes=${WORKERS}x${CONCURRENCY} faults=0 duplicates=${dup.length} lost=${lost} ` +
-            `left running=${stats.running} in ${seconds.toFixed(1)} s (${Math.round(RECORDS / seconds)}/s)`,
-        );
-        const detail = dup.slice(0, 3).map((id) => JSON.stringify(entries.filter((e) => e.id === id)));
-        assert.equal(dup.length, 0, `a record ran twice: ${detail.join(' ')}`);
-        assert.equal(lost, 0, 'a record never ran');
-        assert.equal(entries.length, RECORDS);
-        assert.equal(stats.running, 0);
-        assert.ok(new Set(entries.map((e) => e.pid)).size > 1, 'work was shared by several processes');
-        await backend.close();
-        await dropChaosStorage(config);
       },
     );
 
