@@ -39,6 +39,30 @@ const backends: Array<{ name: string; config: () => QueueBackendConfig; skip: st
   },
 ];
 
+/**
+ * A concurrency-1 worker with `prefetch` whose tasks wait on a gate: once `claimed` records are running in the
+ * backend (one started, the rest buffered), returns the app, the records and the gate's opener.
+ */
+async function gatedWorker(config: QueueBackendConfig, prefetch: number, count: number, claimed: number) {
+  runs.clear();
+  let open!: () => void;
+  gate = new Promise((resolve) => (open = resolve));
+  const app = await createQueuesApp([PrefetchTasks], {
+    queueBackend: config,
+    worker: { concurrency: 1, prefetch },
+  });
+  const queues = app.get(QueueService);
+  const records = await queues.enqueueMany(
+    Array.from({ length: count }, (_, n) => ({ task: 'prefetch.gated', args: [n] })),
+  );
+  const backend = app.get(QueueBackend);
+  for (let i = 0; i < 200 && ((await backend.countRunning()) < claimed || runs.size < 1); i++)
+    await sleep(10);
+  assert.equal(await backend.countRunning(), claimed);
+  assert.equal(runs.size, 1, 'one record runs, the others wait in the buffer');
+  return { app, queues, records, open };
+}
+
 for (const backend of backends) {
   describe(`worker prefetch buffer (${backend.name})`, { skip: backend.skip }, () => {
     test('every record runs exactly once and never more than `concurrency` at a time', async () => {
@@ -64,25 +88,10 @@ for (const backend of backends) {
     });
 
     test('stopping hands buffered records back: pending, no retry used, never started', async () => {
-      runs.clear();
-      let open!: () => void;
-      gate = new Promise((resolve) => (open = resolve));
-      const app = await createQueuesApp([PrefetchTasks], {
-        queueBackend: backend.config(),
-        worker: { concurrency: 1, prefetch: 4 },
-      });
-      const queues = app.get(QueueService);
-      const records = await queues.enqueueMany(
-        Array.from({ length: 6 }, (_, n) => ({ task: 'prefetch.gated', args: [n] })),
-      );
-      const backendRef = app.get(QueueBackend);
       // One runs, four wait claimed in the buffer, one stays pending.
-      for (let i = 0; i < 200 && ((await backendRef.countRunning()) < 5 || runs.size < 1); i++)
-        await sleep(10);
-      assert.equal(await backendRef.countRunning(), 5);
+      const { app, queues, records, open } = await gatedWorker(backend.config(), 4, 6, 5);
       const worker = app.get(QueueWorker);
-      const stopping = worker.stopClaiming();
-      await stopping;
+      await worker.stopClaiming();
       const after = await Promise.all(records.map((r) => queues.getTask(r.id)));
       const statuses = after.map((r) => r!.status);
       assert.deepEqual(statuses.filter((s) => s === 'running').length, 1, statuses.join());
@@ -99,21 +108,7 @@ for (const backend of backends) {
     });
 
     test('a buffered record cancelled meanwhile is dropped at the next heartbeat, never run', async () => {
-      runs.clear();
-      let open!: () => void;
-      gate = new Promise((resolve) => (open = resolve));
-      const app = await createQueuesApp([PrefetchTasks], {
-        queueBackend: backend.config(),
-        worker: { concurrency: 1, prefetch: 3 },
-      });
-      const queues = app.get(QueueService);
-      const records = await queues.enqueueMany(
-        Array.from({ length: 4 }, (_, n) => ({ task: 'prefetch.gated', args: [n] })),
-      );
-      const backendRef = app.get(QueueBackend);
-      for (let i = 0; i < 200 && ((await backendRef.countRunning()) < 4 || runs.size < 1); i++)
-        await sleep(10);
-      assert.equal(runs.size, 1, 'one record runs, three wait in the buffer');
+      const { app, queues, records, open } = await gatedWorker(backend.config(), 3, 4, 4);
       const buffered = records.find((r) => !runs.has(String(r.args[0])))!;
       assert.equal(await queues.cancel(buffered.id), true);
       await sleep(200); // several heartbeats (50 ms)
