@@ -13,6 +13,11 @@ export interface RedisBackendConfig {
   notifications?: boolean;
   /** Wakeup channel. @default `<keyPrefix>:wakeup` */
   notificationChannel?: string;
+  /**
+   * How often the wakeup subscriber checks itself by publishing a token it must receive within 5 s (a half-open
+   * connection or a lost subscription is reconnected). @default 15000
+   */
+  subscriberPingInterval?: number;
 }
 
 /** Valkey is the same backend under its own name. */

@@ -27,6 +27,7 @@ import {
 import { byClaimOrder, recordToRow, rowToRecord, TASK_COLUMNS } from '../typeorm/task-row.mapper.js';
 import type { RedisBackendConfig } from './redis-backend.config.js';
 import * as lua from './redis-lua.scripts.js';
+import { SubscriberSelfPing } from './subscriber-self-ping.js';
 
 const PREFIX = /^[A-Za-z0-9_.:-]{1,100}$/;
 /** Length of "<queuedAt:11 hex>:<seq:10 hex>:" before the id in a ready-set member (see the scripts' layout). */
@@ -100,6 +101,7 @@ export class RedisQueueBackend extends QueueBackend {
   private readonly origin = randomUUID().slice(0, 12);
   private client: Redis | undefined;
   private subscriber: Redis | undefined;
+  private selfPing: SubscriberSelfPing | undefined;
   private ownsClient = false;
   private readonly publishedAt = new Map<string, number>();
 
@@ -114,6 +116,11 @@ export class RedisQueueBackend extends QueueBackend {
         },
       ]);
     }
+    const ping = config.subscriberPingInterval;
+    if (ping !== undefined && !(typeof ping === 'number' && Number.isFinite(ping) && ping > 0))
+      throw new QueueConfigurationError([
+        { path: 'queueBackend.subscriberPingInterval', message: 'must be a positive number of ms' },
+      ]);
     if (!config.client && !config.url)
       throw new QueueConfigurationError([{ path: 'queueBackend', message: 'give `url` or `client`' }]);
     this.channel = config.notificationChannel ?? `${this.prefix}:wakeup`;
@@ -146,7 +153,7 @@ export class RedisQueueBackend extends QueueBackend {
 
   /** Whether the wakeup subscriber is connected (true where notifications are off). Read by `QueuesHealth`. */
   get listenerAlive(): boolean {
-    return this.subscriber ? this.subscriber.status === 'ready' : true;
+    return this.subscriber ? this.subscriber.status === 'ready' && (this.selfPing?.healthy ?? true) : true;
   }
 
   async open(): Promise<void> {
@@ -197,19 +204,34 @@ export class RedisQueueBackend extends QueueBackend {
   private async subscribe(): Promise<void> {
     const subscriber = this.redis.duplicate({ lazyConnect: true, maxRetriesPerRequest: null });
     subscriber.on('error', () => undefined); // reconnects by itself; commands keep polling meanwhile
+    const selfPing = new SubscriberSelfPing(
+      (token) => this.redis.publish(this.channel, token),
+      () => subscriber.status === 'ready',
+      () => subscriber.disconnect(true),
+      this.logger,
+      { interval: this.config.subscriberPingInterval ?? 15_000, timeout: 5_000 },
+    );
     subscriber.on('message', (_channel: string, message: string) => {
+      if (selfPing.seen(message) || SubscriberSelfPing.isPing(message)) return; // pings (ours or others') wake no one
       if (!message.startsWith(`${this.origin}|`)) this.waiters.wakeAll(true);
     });
-    subscriber.on('ready', () => this.waiters.wakeAll(true)); // after a reconnect, work may be waiting
+    subscriber.on('ready', () => {
+      selfPing.reset();
+      this.waiters.wakeAll(true); // after a reconnect, work may be waiting
+    });
     await subscriber.connect();
     await subscriber.subscribe(this.channel);
     this.subscriber = subscriber;
+    this.selfPing = selfPing;
+    selfPing.start();
   }
 
   async close(): Promise<void> {
     this.waiters.wakeAll(false);
     const subscriber = this.subscriber;
     this.subscriber = undefined;
+    this.selfPing?.stop();
+    this.selfPing = undefined;
     if (subscriber) subscriber.disconnect();
     if (this.client && this.ownsClient) {
       // QUIT waits for the server; with the server gone it would wait forever.

@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { RedisQueueBackend } from '../../src/index.js';
+import { skipUnless, testServices, uniqueSuffix } from '../support/services.js';
+
+/**
+ * A TCP relay to the shared Redis that can silently stop delivering to one of its connections (a half-open socket:
+ * nothing is closed, nothing arrives), the failure ioredis cannot see by itself.
+ */
+async function startRelay(target: URL) {
+  const connections: Array<{ frozen: boolean }> = [];
+  const server = net.createServer((client) => {
+    const state = { frozen: false };
+    connections.push(state);
+    const upstream = net.connect(Number(target.port || 6379), target.hostname);
+    client.on('data', (chunk) => upstream.write(chunk));
+    upstream.on('data', (chunk) => !state.frozen && client.write(chunk));
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return { port, connections, close: () => new Promise((resolve) => server.close(resolve)) };
+}
+
+describe('Redis wakeup subscriber on a half-open connection', { skip: skipUnless('redis') }, () => {
+  test(
+    'the self-ping notices, reconnects the subscriber, and wakeups come back',
+    { timeout: 30_000 },
+    async () => {
+      const target = new URL(testServices.redisUrl);
+      const relay = await startRelay(target);
+      const keyPrefix = `subping_${uniqueSuffix()}`;
+      const url = `redis://127.0.0.1:${relay.port}${target.pathname}`;
+      const watched = new RedisQueueBackend({ type: 'redis', url, keyPrefix, subscriberPingInterval: 200 });
+      const sender = new RedisQueueBackend({ type: 'redis', url: testServices.redisUrl, keyPrefix });
+      await watched.open();
+      await sender.open();
+      try {
+        const wakeup = async () => {
+          const woken = watched.waitForNotifications(3_000);
+          await sleep(20);
+          const sent = Date.now();
+          await sender.notifyNewTask('default');
+          return (await woken) ? Date.now() - sent : undefined;
+        };
+        assert.notEqual(await wakeup(), undefined, 'a wakeup arrives before the fault');
+        // Connection 0 is the command client, 1 the subscriber: freeze the subscriber's inbound side.
+        assert.equal(relay.connections.length, 2);
+        relay.connections[1]!.frozen = true;
+        assert.equal(await wakeup(), undefined, 'the frozen subscriber receives nothing');
+        const frozenAt = Date.now();
+        while (watched.listenerAlive && Date.now() - frozenAt < 10_000) await sleep(50);
+        assert.equal(watched.listenerAlive, false, 'health shows the listener down after a missed self-ping');
+        while (relay.connections.length < 3 && Date.now() - frozenAt < 15_000) await sleep(50);
+        assert.equal(relay.connections.length, 3, 'the subscriber reconnected through a new connection');
+        let latency: number | undefined;
+        for (let i = 0; i < 20 && latency === undefined; i++) latency = await wakeup();
+        assert.notEqual(latency, undefined, 'wakeups arrive again after the reconnect');
+        for (let i = 0; i < 40 && !watched.listenerAlive; i++) await sleep(50);
+        assert.equal(watched.listenerAlive, true, 'health shows the listener back');
+        console.log(
+          `[chaos] redis half-open subscriber: detected and reconnected in ${Date.now() - frozenAt} ms, wakeup after ${latency} ms`,
+        );
+      } finally {
+        await watched.close();
+        await sender.close();
+        await relay.close();
+      }
+    },
+  );
+});
