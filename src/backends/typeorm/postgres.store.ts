@@ -10,6 +10,9 @@ function numbered(sql: string): string {
   return sql.replace(/\?/g, () => `$${++n}`);
 }
 
+/** Rows inserted by this process between two background ANALYZE runs. */
+const ANALYZE_AFTER_ROWS = 1_000;
+
 /** The subset of a `pg` Pool the store uses. */
 interface PgPool {
   query(text: string, values?: unknown[]): Promise<{ rows: TaskRow[]; rowCount: number | null }>;
@@ -38,6 +41,8 @@ export class PostgresQueueStore extends SqlQueueStore {
    * instead of two; inside a caller's transaction the wakeup leaves at its commit). Payload: prefix + queue.
    */
   wakeup: { channel: string; payloadPrefix: string } | undefined;
+  private insertedSinceAnalyze = 0;
+  private analyzing = false;
 
   constructor(
     table: string,
@@ -99,6 +104,22 @@ export class PostgresQueueStore extends SqlQueueStore {
     } finally {
       client.release();
     }
+  }
+
+  /**
+   * Keep planner statistics up with bursts. A queue table fills faster than autovacuum looks (once a minute): with
+   * stale statistics a claim sorts every pending row (13.7 ms at 10,000 pending) instead of reading the claim
+   * index in order (0.24 ms). So after every 1,000 rows inserted here, one background ANALYZE.
+   */
+  protected override afterInsert(count: number): void {
+    this.insertedSinceAnalyze += count;
+    if (this.insertedSinceAnalyze < ANALYZE_AFTER_ROWS || this.analyzing) return;
+    this.insertedSinceAnalyze = 0;
+    this.analyzing = true;
+    void this.pool
+      .query(`ANALYZE ${this.table}`)
+      .catch(() => undefined) // statistics are an optimisation; autovacuum catches up anyway
+      .finally(() => (this.analyzing = false));
   }
 
   protected async insertIfKeyFree(record: QueuedTaskRecord, manager?: EntityManager): Promise<boolean> {

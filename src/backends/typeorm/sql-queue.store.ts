@@ -97,6 +97,7 @@ export abstract class SqlQueueStore {
     for (let attempt = 0; attempt < 5; attempt++) {
       if (await this.insertIfKeyFree(record, manager)) {
         this.metrics.enqueued++;
+        this.afterInsert(1);
         return record;
       }
       // The key is held: return its active holder. It may turn terminal in between; then try again.
@@ -117,6 +118,7 @@ export abstract class SqlQueueStore {
       const placeholders = chunk.map(() => `(${TASK_COLUMNS.map(() => '?').join(', ')})`).join(', ');
       await this.execute(this.insertManySql(placeholders), this.insertManyParams(chunk.flatMap(recordToRow)));
       this.metrics.enqueued += chunk.length;
+      this.afterInsert(chunk.length);
     }
     for (const i of unkeyed) results[i] = records[i]!;
     // Keyed records keep enqueue's semantics one by one, in input order.
@@ -124,6 +126,9 @@ export abstract class SqlQueueStore {
       if (records[i]!.key !== null) results[i] = await this.enqueue(records[i]!);
     return results;
   }
+
+  /** Called after rows were inserted (dialects that keep planner statistics fresh count them). */
+  protected afterInsert(_count: number): void {}
 
   /** The multi-row INSERT of `enqueueMany` (dialects may extend it). */
   protected insertManySql(placeholders: string): string {
