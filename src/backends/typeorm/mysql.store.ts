@@ -81,8 +81,9 @@ export class MysqlQueueStore extends SqlQueueStore {
         started_at BIGINT NULL, completed_at BIGINT NULL, heartbeat_at BIGINT NULL, result_json LONGTEXT NULL,
         error TEXT NULL, task_key VARCHAR(255) NULL, metadata_json LONGTEXT NOT NULL,
         active_key VARCHAR(255) AS (CASE WHEN status IN ('pending','scheduled','running') THEN task_key ELSE NULL END) STORED,
+        claimable TINYINT AS (CASE WHEN status IN ('pending','scheduled') THEN 1 ELSE NULL END) STORED,
         UNIQUE KEY ${t}_active_key (active_key),
-        KEY ${t}_claim (status, priority DESC, queued_at, seq),
+        KEY ${t}_claim (claimable, priority DESC, queued_at, seq),
         KEY ${t}_running (status, heartbeat_at),
         KEY ${t}_key (task_key),
         KEY ${t}_completed (task_name, status, completed_at)
@@ -91,6 +92,15 @@ export class MysqlQueueStore extends SqlQueueStore {
         name VARCHAR(100) NOT NULL PRIMARY KEY, owner VARCHAR(255) NOT NULL, expires_at BIGINT NOT NULL
       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
     ];
+  }
+
+  /**
+   * One equality on a generated column, so the claim index returns rows already in claim order. With
+   * `status IN (...)` the optimizer picked another index and sorted every pending row (about 40 ms per claim at
+   * 10,000 pending).
+   */
+  protected override get claimablePredicate(): string {
+    return 'claimable = 1';
   }
 
   protected async insertIfKeyFree(record: QueuedTaskRecord, manager?: EntityManager): Promise<boolean> {

@@ -661,11 +661,16 @@ export abstract class SqlQueueStore {
     return TASK_COLUMNS.map((column) => `${alias}.${column}`).join(', ');
   }
 
+  /** The condition that selects claimable rows, in the form the dialect's claim index serves. */
+  protected get claimablePredicate(): string {
+    return `status IN ${CLAIMABLE}`;
+  }
+
   /** Claim candidates' WHERE (without the leading AND) and parameters. */
   protected claimWhere(options: ClaimManyOptions, now: number): { where: string; params: unknown[] } {
     const filter = this.claimFilter(options.queues, options.executionBackends);
     return {
-      where: `status IN ${CLAIMABLE} AND (scheduled_at IS NULL OR scheduled_at <= ?)${filter.where}`,
+      where: `${this.claimablePredicate} AND (scheduled_at IS NULL OR scheduled_at <= ?)${filter.where}`,
       params: [now, ...filter.params],
     };
   }
