@@ -43,6 +43,10 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
   private readonly activePerQueue = new Map<string, number>();
   /** Running records, the prefetch buffer and claims in flight. */
   private readonly slots: WorkerSlots;
+  /** Per-queue caps configured (fixed at construction; read on every completion). */
+  private readonly hasQueueCaps: boolean;
+  /** Names of the in-process execution backends, fixed once the worker starts (read on every claim). */
+  private inProcessBackends: string[] = [];
   /** Completions written in batches, each with a claim for the slots it frees. */
   private readonly completions: CompletionBatcher;
   private readonly maintenance: PeriodicTask[] = [];
@@ -63,10 +67,12 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
     @Inject(QUEUES_MODULE_OPTIONS) moduleOptions: QueuesModuleOptions,
   ) {
     this.options = resolveWorkerOptions(moduleOptions.worker);
-    const caps = Object.keys(this.options.queueConcurrency).length > 0;
+    this.hasQueueCaps = Object.keys(this.options.queueConcurrency).length > 0;
     // Per-queue caps are applied by the claim loop, claim by claim: no prefetch with them.
-    this.slots = new WorkerSlots(this.options.concurrency, caps ? 0 : this.options.prefetch, (record) =>
-      this.launch(record),
+    this.slots = new WorkerSlots(
+      this.options.concurrency,
+      this.hasQueueCaps ? 0 : this.options.prefetch,
+      (record) => this.launch(record),
     );
     this.completions = new CompletionBatcher(backend, {
       // No wakeup for the claim loop when the batch claims: that claim is the one the freed slot would trigger. If
@@ -111,6 +117,7 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
     if (this.isRunning) return;
     this.started = true;
     this.stopController = new AbortController();
+    this.inProcessBackends = this.executions.inProcess().map((backend) => backend.name);
     this.hints.onEarlier(() => this.requestWake());
     const o = this.options;
     if (this.maintenance.length === 0) {
@@ -281,7 +288,7 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
     return {
       limit,
       queues,
-      executionBackends: this.executions.inProcess().map((backend) => backend.name),
+      executionBackends: this.inProcessBackends,
       workerId: this.workerId,
     };
   }
@@ -323,7 +330,7 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
 
   /** Completions claim for the slots they free, except with per-queue caps (the claim loop applies those). */
   private get claimsWithCompletions(): boolean {
-    return !this.stopController.signal.aborted && Object.keys(this.options.queueConcurrency).length === 0;
+    return !this.stopController.signal.aborted && !this.hasQueueCaps;
   }
 
   private releaseSlot(id: string): void {
@@ -382,9 +389,9 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
       .map((running) => ({ id: running.record.id, expectedRetryCount: running.record.retryCount }));
     if (batch.length + buffered.length === 0) return;
     const applied = new Set(await this.backend.touchHeartbeats([...batch, ...buffered]));
-    const lost = this.slots.takeBuffered(
-      (record) => !applied.has(record.id) && buffered.some((b) => b.id === record.id),
-    );
+    // Only records that were in this heartbeat: a record buffered while it was in flight was not touched.
+    const touched = new Set(buffered.map((b) => b.id));
+    const lost = this.slots.takeBuffered((record) => touched.has(record.id) && !applied.has(record.id));
     if (lost.length > 0)
       this.logger.warn(`Dropped ${lost.length} buffered record(s) whose claim was lost or cancelled`);
     for (const { id } of batch) {

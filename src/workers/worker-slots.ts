@@ -50,8 +50,10 @@ export class WorkerSlots {
 
   /** Remove buffered records (all, or those whose ids `matches`) and return them. */
   takeBuffered(matches: (record: QueuedTaskRecord) => boolean = () => true): QueuedTaskRecord[] {
-    const taken = this.buffer.filter(matches);
-    this.buffer = this.buffer.filter((record) => !matches(record));
+    const taken: QueuedTaskRecord[] = [];
+    const kept: QueuedTaskRecord[] = [];
+    for (const record of this.buffer) (matches(record) ? taken : kept).push(record);
+    this.buffer = kept;
     return taken;
   }
 

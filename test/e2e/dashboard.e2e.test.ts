@@ -141,5 +141,11 @@ describe('dashboard in a real browser (playwright-core + Debian Chromium)', { sk
     assert.throws(() => QueuesDashboardModule.register({}), /authorize/);
     const denied = await fetch(`${url}/api/stats`, { method: 'GET' });
     assert.equal(denied.status, 200, 'allowAnonymous serves everyone');
+    const bogus = await fetch(`${url}/api/records?status=bogus`);
+    assert.equal(bogus.status, 400, 'an unknown status filter is a 400, not an empty list');
+    const listed = await fetch(`${url}/api/records?status=completed&limit=2`);
+    assert.equal(listed.status, 200);
+    const records = (await listed.json()) as Array<{ status: string }>;
+    assert.ok(records.length <= 2 && records.every((r) => r.status === 'completed'));
   });
 });

@@ -150,6 +150,7 @@ return results
  */
 const CLAIM_FUNCTION = `
 local function claim(now, limit, worker, queues, backends)
+  if limit <= 0 then return {} end -- a completion batch that claims nothing need not promote or scan
   local due = redis.call('ZRANGEBYSCORE', p .. ':delayed', '-inf', now, 'LIMIT', 0, 1000)
   for _, id in ipairs(due) do
     redis.call('ZREM', p .. ':delayed', id)
