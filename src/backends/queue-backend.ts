@@ -47,6 +47,12 @@ export interface RecordFilter {
   limit?: number;
 }
 
+/** `listRecords`'s limit: a whole number of at least 1 (100 when absent or not a finite number). */
+export function recordListLimit(filter: RecordFilter): number {
+  const limit = filter.limit;
+  return typeof limit === 'number' && Number.isFinite(limit) ? Math.max(1, Math.floor(limit)) : 100;
+}
+
 /** Newest first by creation time, then by id (a stable order for equal times). */
 export function newestFirst(a: QueuedTaskRecord, b: QueuedTaskRecord): number {
   return b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
@@ -247,7 +253,7 @@ export abstract class QueueBackend {
    * the default streams `iterAll` and keeps the newest `limit` (fine for memory, a full scan elsewhere).
    */
   async listRecords(filter: RecordFilter = {}): Promise<QueuedTaskRecord[]> {
-    const limit = Math.max(1, Math.floor(filter.limit ?? 100));
+    const limit = recordListLimit(filter);
     const found: QueuedTaskRecord[] = [];
     for await (const record of this.iterAll({ chunkSize: 500 })) {
       if (filter.status && record.status !== filter.status) continue;

@@ -783,6 +783,8 @@ export function describeQueueBackendConformance(
           [b.id, a.id],
         );
         assert.deepEqual(await backend.listRecords({ queue: `${queue}_none` }), []);
+        // A limit that is not a finite number falls back to the default instead of reaching SQL.
+        assert.equal((await backend.listRecords({ queue, limit: Number.NaN })).length, 4);
         assert.deepEqual(await backend.listRecords({ queue, taskNameContains: "%' OR 1=1 --" }), []);
         const [read] = await backend.listRecords({ queue, limit: 1 });
         assert.deepEqual(read, await backend.getTask(d.id));

@@ -1,7 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type { ClaimManyOptions, CompletionItem, CompletionOutcome } from '../queue-backend.js';
 import type { QueuedTaskRecord } from '../../models/queued-task-record.js';
-import { recordToRow, rowToRecord, toResultJson, type TaskRow } from './task-row.mapper.js';
+import { recordToRow, rowToRecord, type TaskRow } from './task-row.mapper.js';
 import { SqlQueueStore } from './sql-queue.store.js';
 
 type Callback<T> = (error: Error | null, result: T) => void;
@@ -158,11 +158,12 @@ export class MysqlQueueStore extends SqlQueueStore {
     const { done, ids } = await this.transaction(async (connection) => {
       const done: string[] = [];
       for (const item of items) {
+        const completion = this.completion(item.result, now);
+        const fence = this.fence({ expectedRetryCount: item.expectedRetryCount });
         const update = (await run(
           connection,
-          `UPDATE ${this.table} SET status = 'completed', result_json = ?, error = NULL, completed_at = ?, heartbeat_at = NULL
-           WHERE id = ? AND status = 'running' AND retry_count = ?`,
-          [toResultJson(item.result), now, item.id, item.expectedRetryCount],
+          `UPDATE ${this.table} SET ${completion.set} WHERE id = ? AND ${fence.where}`,
+          [...completion.params, item.id, ...fence.params],
         )) as { affectedRows?: number };
         if ((update.affectedRows ?? 0) > 0) done.push(item.id);
       }

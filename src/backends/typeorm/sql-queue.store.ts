@@ -11,6 +11,7 @@ import type {
   SetExecutionRefOptions,
   StaleRecoveryOptions,
 } from '../queue-backend.js';
+import { recordListLimit } from '../queue-backend.js';
 import {
   emptyStatistics,
   type QueueStatistics,
@@ -623,7 +624,7 @@ export abstract class SqlQueueStore {
     const params = conditions.map(([, value]) => value);
     const rows = await this.query(
       `SELECT ${COLUMN_LIST} FROM ${this.table} ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-       ORDER BY created_at DESC, id DESC LIMIT ${Math.max(1, Math.floor(filter.limit ?? 100))}`,
+       ORDER BY created_at DESC, id DESC LIMIT ${recordListLimit(filter)}`,
       params,
     );
     return rows.map(rowToRecord);
