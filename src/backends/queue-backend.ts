@@ -31,9 +31,13 @@ export interface CompletionItem {
   expectedRetryCount: number;
 }
 
-/** What `completeAndClaim` did: per item the completed record or `null` (fence rejected), and what it claimed. */
+/**
+ * What `completeAndClaim` did: per item whether the completion was applied (`false`: the fence rejected it), and
+ * what it claimed. Completed records are not sent back: the worker already holds them, and reading every finished
+ * record back doubled the reply of the hot path.
+ */
 export interface CompletionOutcome {
-  completed: Array<QueuedTaskRecord | null>;
+  completed: boolean[];
   claimed: QueuedTaskRecord[];
 }
 
@@ -162,7 +166,7 @@ export abstract class QueueBackend {
     options?: FenceOptions,
   ): Promise<QueuedTaskRecord | null>;
   /**
-   * Complete a batch of running records (each fenced like `completeTask`; `completed[i]` is `null` where the fence
+   * Complete a batch of running records (each fenced like `completeTask`; `completed[i]` is `false` where the fence
    * rejected item i) and claim up to `claim.limit` records for the slots they free: the worker's hot path.
    * Backends that can do it all in one round trip and one commit override this; the default calls in turn.
    */
@@ -170,10 +174,11 @@ export abstract class QueueBackend {
     items: readonly CompletionItem[],
     claim: ClaimManyOptions | undefined,
   ): Promise<CompletionOutcome> {
-    const completed: Array<QueuedTaskRecord | null> = [];
+    const completed: boolean[] = [];
     for (const item of items)
       completed.push(
-        await this.completeTask(item.id, item.result, { expectedRetryCount: item.expectedRetryCount }),
+        (await this.completeTask(item.id, item.result, { expectedRetryCount: item.expectedRetryCount })) !==
+          null,
       );
     return { completed, claimed: claim && claim.limit > 0 ? await this.claimMany(claim) : [] };
   }

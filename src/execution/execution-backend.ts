@@ -6,8 +6,8 @@ import type { TaskRunner } from './task-runner.js';
  * claim for the slots they free, in one backend call (one round trip, one commit).
  */
 export interface CompletionBatch {
-  /** Persist a success (fenced by the record's retry count); `null` when the fence rejected it. */
-  complete(record: QueuedTaskRecord, result: unknown): Promise<QueuedTaskRecord | null>;
+  /** Persist a success (fenced by the record's retry count); `false` when the fence rejected it. */
+  complete(record: QueuedTaskRecord, result: unknown): Promise<boolean>;
 }
 
 /** Options of `ExecutionBackend.execute`. */

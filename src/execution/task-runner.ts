@@ -197,7 +197,7 @@ export class TaskRunner {
         const through = batch;
         batch = undefined;
         return through
-          ? through.complete(record, value)
+          ? through.complete(record, value).then((applied) => (applied ? completedCopy(record, value) : null))
           : this.backend.completeTask(record.id, value, { expectedRetryCount: record.retryCount });
       },
       (current) => current.status === 'completed' && current.retryCount === record.retryCount,
@@ -413,4 +413,12 @@ export class TaskRunner {
     });
     return updated;
   }
+}
+
+/**
+ * The record as this worker knows it after a batched completion (the batch does not read records back): the
+ * claimed copy with the completion applied. Metadata written by the task meanwhile is not in it.
+ */
+function completedCopy(record: QueuedTaskRecord, result: unknown): QueuedTaskRecord {
+  return { ...record, status: 'completed', result, error: null, completedAt: new Date(), heartbeatAt: null };
 }

@@ -14,7 +14,7 @@ export interface SlotLedger {
 
 interface PendingCompletion {
   item: CompletionItem;
-  resolve(record: QueuedTaskRecord | null): void;
+  resolve(applied: boolean): void;
   reject(error: unknown): void;
 }
 
@@ -35,7 +35,7 @@ export class CompletionBatcher implements CompletionBatch {
     private readonly slots: SlotLedger,
   ) {}
 
-  complete(record: QueuedTaskRecord, result: unknown): Promise<QueuedTaskRecord | null> {
+  complete(record: QueuedTaskRecord, result: unknown): Promise<boolean> {
     return new Promise((resolve, reject) => {
       this.pending.push({
         item: { id: record.id, result, expectedRetryCount: record.retryCount },
@@ -60,7 +60,7 @@ export class CompletionBatcher implements CompletionBatch {
             claim,
           );
           claimed = outcome.claimed;
-          batch.forEach((pending, i) => pending.resolve(outcome.completed[i] ?? null));
+          batch.forEach((pending, i) => pending.resolve(outcome.completed[i] ?? false));
         } catch (error) {
           // Each caller retries its own write (see TaskRunner.persist), without the claim.
           batch.forEach((pending) => pending.reject(error));

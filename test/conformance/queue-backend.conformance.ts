@@ -289,14 +289,18 @@ export function describeQueueBackendConformance(
       test("completing on a later attempt clears the earlier attempt's error (completeTask, completeAndClaim)", async () => {
         const complete = {
           completeTask: (id: string) => backend.completeTask(id, { ok: 2 }, { expectedRetryCount: 1 }),
-          completeAndClaim: async (id: string) =>
-            (
-              await backend.completeAndClaim([{ id, result: { ok: 2 }, expectedRetryCount: 1 }], {
+          completeAndClaim: async (id: string) => {
+            const outcome = await backend.completeAndClaim(
+              [{ id, result: { ok: 2 }, expectedRetryCount: 1 }],
+              {
                 limit: 1,
                 queues: [queue],
                 workerId: W,
-              })
-            ).completed[0],
+              },
+            );
+            assert.deepEqual(outcome.completed, [true]);
+            return backend.getTask(id);
+          },
         };
         for (const [method, run] of Object.entries(complete)) {
           await put({ maxRetries: 1 });
@@ -373,13 +377,17 @@ export function describeQueueBackendConformance(
           ],
           claim,
         );
-        assert.equal(outcome.completed.length, 3);
-        assert.equal(outcome.completed[0]!.id, b!.id);
-        assert.equal(outcome.completed[0]!.status, 'completed');
-        assert.deepEqual(outcome.completed[0]!.result, { ok: 'b' });
-        assert.equal(outcome.completed[1], null, 'a rejected fence changes nothing');
-        assert.equal(outcome.completed[2], null, 'an unknown id is rejected');
-        assert.equal((await backend.getTask(a!.id))!.status, 'running');
+        assert.deepEqual(
+          outcome.completed,
+          [true, false, false],
+          'a wrong fence and an unknown id are rejected',
+        );
+        const doneB = (await backend.getTask(b!.id))!;
+        assert.equal(doneB.status, 'completed');
+        assert.deepEqual(doneB.result, { ok: 'b' });
+        assert.equal(doneB.heartbeatAt, null);
+        assert.ok(doneB.completedAt, 'completedAt is set');
+        assert.equal((await backend.getTask(a!.id))!.status, 'running', 'a rejected fence changes nothing');
         assert.deepEqual(
           outcome.claimed.map((r) => [r.id, r.status, r.workerId]),
           [
@@ -393,10 +401,8 @@ export function describeQueueBackendConformance(
           [{ id: a!.id, result: 1, expectedRetryCount: 0 }],
           undefined,
         );
-        assert.deepEqual(
-          alone.completed.map((r) => r?.status),
-          ['completed'],
-        );
+        assert.deepEqual(alone.completed, [true]);
+        assert.equal((await backend.getTask(a!.id))!.status, 'completed');
         assert.deepEqual(alone.claimed, []);
         assert.equal((await backend.getTask(next.id))!.status, 'pending');
         const rest = await backend.completeAndClaim(
@@ -411,8 +417,15 @@ export function describeQueueBackendConformance(
           [{ id: low.id, result: null, expectedRetryCount: 0 }],
           claim,
         );
-        assert.equal(dry.completed[0]!.result, null);
+        assert.deepEqual(dry.completed, [true]);
+        assert.equal((await backend.getTask(low.id))!.result, null);
         assert.deepEqual(dry.claimed, []);
+        const stats = await backend.getStatistics({ queue });
+        assert.deepEqual(
+          [stats.pending, stats.running, stats.completed, stats.total],
+          [0, 1, 4, 5],
+          'the counters followed every batched completion and claim',
+        );
       });
 
       test('releaseClaims puts never-started claims back in their old place, no retry consumed', async () => {

@@ -93,12 +93,6 @@ local function requeue(id, now, retry_at)
   set_status(id, due > now and 'scheduled' or 'pending')
   place(id, now)
 end
-local function mark_running(id, now, worker)
-  set_status(id, 'running')
-  redis.call('HSET', tkey(id), 'started_at', now, 'heartbeat_at', now, 'worker_id', worker)
-  redis.call('HDEL', tkey(id), 'ready_member')
-  redis.call('ZADD', p .. ':running', now, id)
-end
 local function fenced(id, expected)
   local f = redis.call('HMGET', tkey(id), 'status', 'retry_count')
   if f[1] ~= 'running' then return false end
@@ -106,6 +100,31 @@ local function fenced(id, expected)
   return true
 end
 local function is_active(status) return status == 'pending' or status == 'scheduled' or status == 'running' end
+-- The hot path (claims, completions) sums its status-counter moves here and writes each once per script.
+local stat_deltas = {}
+local function stat_later(queue, status, delta)
+  local q = stat_deltas[queue]
+  if not q then q = {} stat_deltas[queue] = q end
+  q[status] = (q[status] or 0) + delta
+end
+local function flush_stats()
+  for queue, deltas in pairs(stat_deltas) do
+    for status, delta in pairs(deltas) do
+      if delta ~= 0 then redis.call('HINCRBY', p .. ':stats:' .. queue, status, delta) end
+    end
+  end
+  stat_deltas = {}
+end
+-- f = {status, queue, task_name} of a pending or scheduled record, as the caller read them.
+local function mark_running(id, f, now, worker)
+  local t = tkey(id)
+  stat_later(f[2], f[1], -1)
+  stat_later(f[2], 'running', 1)
+  redis.call('HSET', t, 'status', 'running', 'started_at', now, 'heartbeat_at', now, 'worker_id', worker)
+  redis.call('HDEL', t, 'ready_member')
+  redis.call('SADD', p .. ':rt:' .. f[3], id)
+  redis.call('ZADD', p .. ':running', now, id)
+end
 `;
 
 const script = (body: string) => `${COMMON}\n${body}`;
@@ -167,7 +186,23 @@ local function claim(now, limit, worker, queues, backends)
     if (not wanted_q or wanted_q[q]) and (not wanted_b or wanted_b[b]) then sets[#sets + 1] = p .. ':ready:' .. name end
   end
   local claimed = {}
-  while #claimed < limit do
+  local function take(id)
+    local t = tkey(id)
+    local f = redis.call('HMGET', t, 'status', 'queue', 'task_name')
+    if f[1] ~= 'pending' and f[1] ~= 'scheduled' then return end
+    mark_running(id, f, now, worker)
+    claimed[#claimed + 1] = redis.call('HGETALL', t)
+  end
+  if #sets == 1 then
+    -- One wanted ready set (the common case): pop the batch in claim order.
+    while #claimed < limit do
+      local want = limit - #claimed
+      local popped = redis.call('ZPOPMIN', sets[1], want)
+      for i = 1, #popped, 2 do take(string.sub(popped[i], 24)) end
+      if #popped < want * 2 then break end
+    end
+  end
+  while #sets > 1 and #claimed < limit do
     local best_set, best_member, best_score = nil, nil, nil
     for _, set in ipairs(sets) do
       local top = redis.call('ZRANGE', set, 0, 0, 'WITHSCORES')
@@ -180,13 +215,9 @@ local function claim(now, limit, worker, queues, backends)
     end
     if not best_set then break end
     redis.call('ZREM', best_set, best_member)
-    local id = string.sub(best_member, 24)
-    local status = redis.call('HGET', tkey(id), 'status')
-    if status == 'pending' or status == 'scheduled' then
-      mark_running(id, now, worker)
-      claimed[#claimed + 1] = redis.call('HGETALL', tkey(id))
-    end
+    take(string.sub(best_member, 24))
   end
+  flush_stats()
   return claimed
 end
 `;
@@ -199,43 +230,66 @@ return claim(tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6])
 /** ARGV: p, now, id, worker → hash or {}. */
 export const CLAIM_ONE = script(`
 local now, id, worker = tonumber(ARGV[2]), ARGV[3], ARGV[4]
-local f = redis.call('HMGET', tkey(id), 'status', 'scheduled_at')
+local f = redis.call('HMGET', tkey(id), 'status', 'queue', 'task_name', 'scheduled_at')
 if f[1] ~= 'pending' and f[1] ~= 'scheduled' then return {} end
-if f[2] and tonumber(f[2]) > now then return {} end
+if f[4] and tonumber(f[4]) > now then return {} end
 unplace(id)
-mark_running(id, now, worker)
+mark_running(id, f, now, worker)
+flush_stats()
 return redis.call('HGETALL', tkey(id))
 `);
 
-/** Fenced completion: the record's hash, or {} when the fence rejected it. */
+/**
+ * Fenced completion: true when applied. A running record is in no ready or delayed set (claims take it out), so
+ * only the running bookkeeping moves; the status counters are summed (flush_stats() writes them).
+ */
 const COMPLETE_FUNCTION = `
 local function complete(now, id, expected, result_json)
-  if not fenced(id, expected) then return {} end
-  if result_json ~= '' then redis.call('HSET', tkey(id), 'result_json', result_json) else redis.call('HDEL', tkey(id), 'result_json') end
-  redis.call('HDEL', tkey(id), 'error')
-  finish(id, 'completed', now)
-  return redis.call('HGETALL', tkey(id))
+  local t = tkey(id)
+  local f = redis.call('HMGET', t, 'status', 'retry_count', 'queue', 'task_name', 'task_key', 'execution_ref')
+  if f[1] ~= 'running' then return false end
+  if expected ~= '' and f[2] ~= expected then return false end
+  stat_later(f[3], 'running', -1)
+  stat_later(f[3], 'completed', 1)
+  if result_json ~= '' then
+    redis.call('HSET', t, 'status', 'completed', 'completed_at', now, 'result_json', result_json)
+    redis.call('HDEL', t, 'error', 'heartbeat_at')
+  else
+    redis.call('HSET', t, 'status', 'completed', 'completed_at', now)
+    redis.call('HDEL', t, 'error', 'heartbeat_at', 'result_json')
+  end
+  redis.call('ZREM', p .. ':running', id)
+  redis.call('SREM', p .. ':rt:' .. f[4], id)
+  if f[5] and redis.call('HGET', p .. ':keys', f[5]) == id then redis.call('HDEL', p .. ':keys', f[5]) end
+  if f[6] then redis.call('SREM', p .. ':external', id) end
+  redis.call('ZADD', p .. ':terminal', now, id)
+  redis.call('ZADD', p .. ':completed:' .. f[4], now, id)
+  return true
 end
 `;
 
 /** ARGV: p, now, id, expectedRetryCount or '', result JSON or '' → hash or {}. */
 export const COMPLETE = script(`${COMPLETE_FUNCTION}
-return complete(tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5])
+if not complete(tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]) then return {} end
+flush_stats()
+return redis.call('HGETALL', tkey(ARGV[3]))
 `);
 
 /**
  * The worker's hot path in one round trip: complete a batch of records, then claim for the slots they freed.
  * ARGV: p, now, limit, worker, queues, backends, count, then per item: id, expectedRetryCount, result JSON or ''
- * → {completedHashes (each {} when fenced off), claimedHashes}.
+ * → {applied (1, or 0 where fenced off, per item), claimedHashes}.
  */
 export const COMPLETE_AND_CLAIM = script(`${COMPLETE_FUNCTION}${CLAIM_FUNCTION}
 local now, count = tonumber(ARGV[2]), tonumber(ARGV[7])
 local done = {}
 for i = 1, count do
   local at = 8 + (i - 1) * 3
-  done[i] = complete(now, ARGV[at], ARGV[at + 1], ARGV[at + 2])
+  done[i] = complete(now, ARGV[at], ARGV[at + 1], ARGV[at + 2]) and 1 or 0
 end
-return {done, claim(now, tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6])}
+local claimed = claim(now, tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6])
+flush_stats()
+return {done, claimed}
 `);
 
 /** ARGV: p, now, id, expectedRetryCount or '', error, retry ('1'/'0'), retryAt or '' → hash or {}. */

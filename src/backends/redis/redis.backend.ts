@@ -369,7 +369,10 @@ export class RedisQueueBackend extends QueueBackend {
     ];
     for (const item of items) args.push(item.id, item.expectedRetryCount, toJson(item.result));
     const [completed, claimed] = (await this.run('qCompleteAndClaim', ...args)) as [unknown[], unknown[]];
-    return { completed: completed.map(fromHash), claimed: claimed.map((reply) => fromHash(reply)!) };
+    return {
+      completed: completed.map((applied) => applied === 1),
+      claimed: claimed.map((reply) => fromHash(reply)!),
+    };
   }
 
   async failTask(id: string, error: string, options: FailTaskOptions = {}): Promise<QueuedTaskRecord | null> {

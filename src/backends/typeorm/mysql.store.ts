@@ -170,7 +170,7 @@ export class MysqlQueueStore extends SqlQueueStore {
       const ids = claim && claim.limit > 0 ? await this.claimIn(connection, claim, now) : [];
       return { done, ids };
     });
-    const completed = this.completedInOrder(items, await this.readRows(done));
+    const completed = this.completedInOrder(items, done);
     const claimed = (await this.readRows(ids)).map(rowToRecord);
     this.metrics.claimed += claimed.length;
     return { completed, claimed };

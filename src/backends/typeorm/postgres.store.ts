@@ -176,31 +176,32 @@ export class PostgresQueueStore extends SqlQueueStore {
       item.expectedRetryCount,
       toResultJson(item.result),
     ]);
-    let claimCte = `SELECT ${this.columns}, seq, false AS completion FROM ${this.table} WHERE false`;
+    let claimCte = `SELECT ${this.columns}, seq FROM ${this.table} WHERE false`;
     if (claim && claim.limit > 0) {
       const { where, params: claimParams } = this.claimWhere(claim, now);
       claimCte = `UPDATE ${this.table} SET status = 'running', started_at = ?, heartbeat_at = ?, worker_id = ?
          WHERE id IN (SELECT id FROM ${this.table} WHERE ${where} ORDER BY priority DESC, queued_at, seq
                       LIMIT ${Math.floor(claim.limit)} FOR UPDATE SKIP LOCKED)
-         RETURNING ${this.columns}, seq, false AS completion`;
+         RETURNING ${this.columns}, seq`;
       params.push(now, now, claim.workerId, ...claimParams);
     }
+    // Completed rows come back as their id only (FULL JOIN ON false: claimed rows, then one row per done id).
     const rows = await this.query(
       `WITH input (id, retry_count, result_json) AS (VALUES ${values}),
        done AS (
          UPDATE ${this.table} AS t SET status = 'completed', result_json = input.result_json, error = NULL, completed_at = ${now},
            heartbeat_at = NULL
          FROM input WHERE t.id = input.id AND t.status = 'running' AND t.retry_count = input.retry_count
-         RETURNING ${this.qualifiedColumns('t')}, t.seq, true AS completion),
+         RETURNING t.id),
        claimed AS (${claimCte})
-       SELECT * FROM done UNION ALL SELECT * FROM claimed`,
+       SELECT c.*, d.id AS done_id FROM claimed c FULL JOIN done d ON false`,
       params,
     );
     const completed = this.completedInOrder(
       items,
-      rows.filter((row) => row['completion'] === true),
+      rows.flatMap((row) => (row['done_id'] == null ? [] : [row['done_id']])),
     );
-    const claimed = claimedInOrder(rows.filter((row) => row['completion'] !== true));
+    const claimed = claimedInOrder(rows.filter((row) => row['done_id'] == null));
     this.metrics.claimed += claimed.length;
     return { completed, claimed };
   }

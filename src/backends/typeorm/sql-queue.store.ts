@@ -232,7 +232,7 @@ export abstract class SqlQueueStore {
       fence.where,
       fence.params,
     );
-    this.countCompletion(record);
+    this.countCompletion(record !== null);
     return record;
   }
 
@@ -246,16 +246,13 @@ export abstract class SqlQueueStore {
   ): Promise<CompletionOutcome>;
 
   /** Per item, its completed record (by id) or `null`; counts the outcomes. */
-  protected completedInOrder(
-    items: readonly CompletionItem[],
-    rows: TaskRow[],
-  ): Array<QueuedTaskRecord | null> {
-    const byId = new Map(rows.map((row) => [String(row['id']), row]));
+  /** Per item, whether its completion was applied (its id is among `doneIds`); counted in the metrics. */
+  protected completedInOrder(items: readonly CompletionItem[], doneIds: Iterable<unknown>): boolean[] {
+    const done = new Set(Array.from(doneIds, String));
     return items.map((item) => {
-      const row = byId.get(item.id);
-      const record = row ? rowToRecord(row) : null;
-      this.countCompletion(record);
-      return record;
+      const applied = done.has(item.id);
+      this.countCompletion(applied);
+      return applied;
     });
   }
 
@@ -267,8 +264,8 @@ export abstract class SqlQueueStore {
     };
   }
 
-  protected countCompletion(record: QueuedTaskRecord | null): void {
-    if (record) this.metrics.completed++;
+  protected countCompletion(applied: boolean): void {
+    if (applied) this.metrics.completed++;
     else this.metrics.fenceRejected++;
   }
 
@@ -655,11 +652,6 @@ export abstract class SqlQueueStore {
   /** Shared SELECT list. */
   protected get columns(): string {
     return COLUMN_LIST;
-  }
-
-  /** The SELECT list qualified by a table alias (for statements that join). */
-  protected qualifiedColumns(alias: string): string {
-    return TASK_COLUMNS.map((column) => `${alias}.${column}`).join(', ');
   }
 
   /** The condition that selects claimable rows, in the form the dialect's claim index serves. */
