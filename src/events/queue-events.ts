@@ -49,7 +49,7 @@ export class QueueEvents {
   private lastFailureLog = 0;
   private failures = 0;
   private strict = false;
-  private enabled = true;
+  private enabled_ = true;
   private publishGlobalLifecycle = false;
 
   /** Every event seen by this process (local and, with a cross-process transport, remote). */
@@ -62,7 +62,7 @@ export class QueueEvents {
     publishGlobalLifecycle?: boolean;
     sinks?: QueueEventSink[];
   }): void {
-    this.enabled = options.enabled ?? true;
+    this.enabled_ = options.enabled ?? true;
     this.strict = options.strict ?? false;
     this.publishGlobalLifecycle = options.publishGlobalLifecycle ?? false;
     for (const sink of options.sinks ?? []) this.addSink(sink);
@@ -158,8 +158,13 @@ export class QueueEvents {
    * Publish an event to local subscribers and every sink. Best effort: a failing sink or subscriber is logged;
    * in strict mode a sink failure rejects (the worker then fails the task).
    */
+  /** False when events are off: publishers may skip building what they would publish. */
+  get enabled(): boolean {
+    return this.enabled_;
+  }
+
   async publish(input: QueueEventInput): Promise<QueueEventEnvelope | null> {
-    if (!this.enabled) return null;
+    if (!this.enabled_) return null;
     const envelope = this.createEnvelope(input);
     this.emitLocal(envelope);
     if (this.sinks.length === 0) return envelope;

@@ -2,20 +2,19 @@ import { Injectable, Logger } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { QueueBackend } from '../backends/queue-backend.js';
 import { taskContextStorage } from '../context/task-context.storage.js';
-import type { TaskExecutionContext } from '../context/task-execution-context.js';
 import { NonRetryableError } from '../errors/non-retryable.error.js';
 import { TaskCancelledError } from '../errors/task-cancelled.error.js';
 import { TaskTimeoutError } from '../errors/task-timeout.error.js';
 import { QueueEvents } from '../events/queue-events.js';
 import type { QueueEventLevel } from '../events/queue-event.js';
 import type { QueuedTaskRecord } from '../models/queued-task-record.js';
-import { copyRecord } from '../models/record-copy.js';
 import { assertJsonSerializable } from '../serialization/assert-json.js';
 import type { TaskDefinition } from '../tasks/task-definition.js';
 import { QueueTelemetry } from '../observability/queue-telemetry.js';
 import { TaskRegistry } from '../tasks/task.registry.js';
 import { ClaimLostError, ShutdownAbortError } from './abort-reasons.js';
-import { ProgressThrottle } from './progress-throttle.js';
+import { RunContext } from './run-context.js';
+import { AbortFanout, TaskAbort } from './task-abort.js';
 import { describeError } from './describe-error.js';
 import type { CompletionBatch } from './execution-backend.js';
 import { retryDelay } from './retry-backoff.js';
@@ -23,7 +22,8 @@ import { retryDelay } from './retry-backoff.js';
 /** A record running in this process. */
 export interface RunningTask {
   record: QueuedTaskRecord;
-  controller: AbortController;
+  /** Aborts the run (its `signal` is the task's). */
+  abort: TaskAbort;
   workerId: string;
 }
 
@@ -36,9 +36,6 @@ export interface RunOptions {
   completions?: CompletionBatch;
 }
 
-/** Smallest gap between two persisted progress snapshots of one task (events are not throttled). */
-const PROGRESS_WRITE_INTERVAL_MS = 250;
-
 /**
  * Runs claimed records in this process: resolves the task, injects its context, enforces the timeout, and
  * persists the outcome through fenced backend writes. Shared by the worker, the `immediate` backend and the
@@ -49,6 +46,7 @@ export class TaskRunner {
   private readonly logger = new Logger(TaskRunner.name);
   private readonly inFlight = new Map<string, RunningTask>();
   private readonly startListeners: Array<(record: QueuedTaskRecord) => unknown> = [];
+  private readonly outerAborts = new AbortFanout();
 
   constructor(
     readonly backend: QueueBackend,
@@ -75,7 +73,7 @@ export class TaskRunner {
   abort(taskId: string, reason: Error): boolean {
     const running = this.inFlight.get(taskId);
     if (!running) return false;
-    running.controller.abort(reason);
+    running.abort.abort(reason);
     return true;
   }
 
@@ -84,37 +82,31 @@ export class TaskRunner {
     const definition = this.tasks.find(record.taskName);
     if (!definition) return this.failUnknownTask(record);
 
-    const controller = new AbortController();
-    const onOuterAbort = () => controller.abort(options.signal?.reason);
-    options.signal?.addEventListener('abort', onOuterAbort, { once: true });
-    if (options.signal?.aborted) controller.abort(options.signal.reason);
+    const abort = new TaskAbort();
+    if (options.signal) this.outerAborts.follow(options.signal, abort);
     const timeout = this.timeoutOf(record, definition);
     const timer =
       timeout !== undefined
         ? setTimeout(
             () =>
-              controller.abort(
-                new TaskTimeoutError(timeout, { taskName: record.taskName, taskId: record.id }),
-              ),
+              abort.abort(new TaskTimeoutError(timeout, { taskName: record.taskName, taskId: record.id })),
             timeout,
           )
         : undefined;
-    this.inFlight.set(record.id, { record, controller, workerId: options.workerId });
+    this.inFlight.set(record.id, { record, abort, workerId: options.workerId });
 
     try {
       await this.publishLifecycle('task.started', record, options.workerId);
-      const skip = await this.notifyStart(record);
+      const skip = this.startListeners.length > 0 ? await this.notifyStart(record) : undefined;
       if (skip) return await this.skip(record, skip, options.workerId);
       let result: unknown;
       try {
-        result = await this.invoke(definition, record, controller.signal);
+        result = await this.invoke(definition, record, abort);
       } catch (error) {
-        if (controller.signal.aborted)
-          return await this.onAbort(record, definition, controller.signal.reason, options.workerId);
+        if (abort.aborted) return await this.onAbort(record, definition, abort.reason, options.workerId);
         return await this.fail(record, definition, error, options.workerId);
       }
-      if (controller.signal.aborted)
-        return await this.onAbort(record, definition, controller.signal.reason, options.workerId);
+      if (abort.aborted) return await this.onAbort(record, definition, abort.reason, options.workerId);
       return await this.complete(record, definition, result, options.workerId, options.completions);
     } catch (error) {
       // Only persistence can land here (the backend stayed unreachable through the retries): the record stays
@@ -125,7 +117,7 @@ export class TaskRunner {
       return null;
     } finally {
       if (timer) clearTimeout(timer);
-      options.signal?.removeEventListener('abort', onOuterAbort);
+      if (options.signal) this.outerAborts.unfollow(options.signal, abort);
       this.inFlight.delete(record.id);
     }
   }
@@ -249,6 +241,7 @@ export class TaskRunner {
     workerId: string | null,
     extra: { level?: QueueEventLevel; message?: string; payload?: Record<string, unknown> } = {},
   ): Promise<void> {
+    if (!this.events.enabled) return;
     try {
       await this.events.publish({ type, record: { ...record, workerId }, workerId, ...extra });
     } catch (error) {
@@ -292,77 +285,25 @@ export class TaskRunner {
   private async invoke(
     definition: TaskDefinition,
     record: QueuedTaskRecord,
-    signal: AbortSignal,
+    abort: TaskAbort,
   ): Promise<unknown> {
-    const progress = new ProgressThrottle<Record<string, unknown>>(
-      (value) =>
-        this.backend.patchMetadata(record.id, { progress: value }, { expectedRetryCount: record.retryCount }),
-      PROGRESS_WRITE_INTERVAL_MS,
-    );
-    const context = this.createContext(record, signal, progress);
+    const context = new RunContext(record, abort, this.events, this.backend);
     const args = [...record.args];
-    for (const param of [...definition.injectedParams].sort((a, b) => a.index - b.index)) {
-      args.splice(param.index, 0, param.kind === 'context' ? context : record.id);
+    const injected = definition.injectedParams;
+    if (injected.length > 0) {
+      for (const param of [...injected].sort((a, b) => a.index - b.index))
+        args.splice(param.index, 0, param.kind === 'context' ? context : record.id);
     }
-    const aborted = new Promise<never>((_, reject) => {
-      if (signal.aborted) reject(signal.reason);
-      signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-    });
-    aborted.catch(() => undefined);
-    // A task that ignores its signal still ends the attempt at abort; its late result is dropped.
     try {
-      return await Promise.race([
+      return await abort.race(
         taskContextStorage.run(context, () =>
-          this.telemetry.runTask(record, signal, definition.handler, args),
+          Promise.resolve(this.telemetry.runTask(record, abort, definition.handler, args)),
         ),
-        aborted,
-      ]);
+      );
     } finally {
       // The last progress value lands before the outcome is persisted.
-      await progress.close();
+      await context.close();
     }
-  }
-
-  private createContext(
-    record: QueuedTaskRecord,
-    signal: AbortSignal,
-    progressStore: ProgressThrottle<Record<string, unknown>>,
-  ): TaskExecutionContext {
-    const snapshot = copyRecord(record);
-    const publish = (input: {
-      type: string;
-      level?: QueueEventLevel;
-      message?: string;
-      payload?: Record<string, unknown>;
-      progressCurrent?: number;
-      progressTotal?: number;
-    }) => this.events.publish({ record, workerId: record.workerId, ...input }).then(() => undefined);
-    return {
-      taskId: record.id,
-      taskName: record.taskName,
-      attempt: record.retryCount + 1,
-      record: snapshot,
-      kwargs: snapshot.kwargs,
-      signal,
-      progress: async (current, total, message) => {
-        await publish({
-          type: 'task.progress',
-          progressCurrent: current,
-          progressTotal: total ?? undefined,
-          message,
-        });
-        const progress = {
-          current,
-          total: total ?? null,
-          message: message ?? null,
-          at: new Date().toISOString(),
-        };
-        await progressStore.push(progress);
-      },
-      log: (message, payload, level) =>
-        publish({ type: 'task.log', message, payload, level: level ?? 'info' }),
-      event: (type, payload) => publish({ type, payload }),
-    };
   }
 
   private async onAbort(

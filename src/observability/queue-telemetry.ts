@@ -171,16 +171,17 @@ export class QueueTelemetry implements QueueEventSink, OnModuleDestroy {
 
   /**
    * Call a task's handler: with telemetry on, inside a `run` span that continues the trace stored at enqueue, and
-   * timed. The span ends when the handler settles or `signal` aborts the attempt (timeout, cancel, shutdown).
+   * timed. The span ends when the handler settles or the run's signal aborts the attempt (timeout, cancel,
+   * shutdown). The run is passed, not its signal: the signal is made only when something reads it.
    */
   runTask(
     record: QueuedTaskRecord,
-    signal: AbortSignal,
+    run: { readonly signal: AbortSignal },
     handler: (...args: unknown[]) => unknown,
     args: unknown[],
   ): unknown {
     if (this.api === undefined) return handler(...args);
-    return this.runObserved(record, signal, handler, args);
+    return this.runObserved(record, run.signal, handler, args);
   }
 
   private runObserved(

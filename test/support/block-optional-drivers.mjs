@@ -3,8 +3,18 @@ import { register } from 'node:module';
 
 const hook = `
 const BLOCKED = ${JSON.stringify([
-  'ioredis', 'typeorm', '@nestjs/typeorm', 'pg', 'mysql2', 'better-sqlite3', '@google-cloud/run',
-  '@nestjs/websockets', '@nestjs/platform-socket.io', 'socket.io', '@nestjs/schedule', '@opentelemetry/api',
+  'ioredis',
+  'typeorm',
+  '@nestjs/typeorm',
+  'pg',
+  'mysql2',
+  'better-sqlite3',
+  '@google-cloud/run',
+  '@nestjs/websockets',
+  '@nestjs/platform-socket.io',
+  'socket.io',
+  '@nestjs/schedule',
+  '@opentelemetry/api',
 ])};
 export async function resolve(specifier, context, next) {
   const root = specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : specifier.split('/')[0];
