@@ -1,6 +1,8 @@
 import type {
   BackendEnqueueContext,
   ClaimManyOptions,
+  CompletionItem,
+  CompletionOutcome,
   FailTaskOptions,
   FenceOptions,
   ListCompletedOptions,
@@ -158,12 +160,28 @@ export class InMemoryQueueBackend extends QueueBackend {
     result?: unknown,
     options: FenceOptions = {},
   ): Promise<QueuedTaskRecord | null> {
+    const record = this.complete(id, result, options);
+    return record ? copyRecord(record) : null;
+  }
+
+  /** The batch needs no copies of the completed records (see `CompletionOutcome`). */
+  override async completeAndClaim(
+    items: readonly CompletionItem[],
+    claim: ClaimManyOptions | undefined,
+  ): Promise<CompletionOutcome> {
+    const completed = items.map(
+      (item) => this.complete(item.id, item.result, { expectedRetryCount: item.expectedRetryCount }) !== null,
+    );
+    return { completed, claimed: claim && claim.limit > 0 ? await this.claimMany(claim) : [] };
+  }
+
+  private complete(id: string, result: unknown, options: FenceOptions): QueuedTaskRecord | null {
     const record = this.fenced(id, options);
     if (!record) return null;
     record.result = result === undefined ? null : cloneJson(result);
     record.error = null; // an earlier attempt's error does not describe a completed record
     this.finish(record, 'completed');
-    return copyRecord(record);
+    return record;
   }
 
   async failTask(id: string, error: string, options: FailTaskOptions = {}): Promise<QueuedTaskRecord | null> {
