@@ -83,7 +83,7 @@ export class PostgresQueueStore extends SqlQueueStore {
       `CREATE UNIQUE INDEX IF NOT EXISTS ${i}_active_key ON ${t} (task_key) WHERE task_key IS NOT NULL AND status IN ('pending','scheduled','running')`,
       `CREATE INDEX IF NOT EXISTS ${i}_claim ON ${t} (priority DESC, queued_at, seq) WHERE status IN ('pending','scheduled')`,
       `CREATE INDEX IF NOT EXISTS ${i}_running ON ${t} (heartbeat_at) WHERE status = 'running'`,
-      `CREATE INDEX IF NOT EXISTS ${i}_key ON ${t} (task_key)`,
+      `CREATE INDEX IF NOT EXISTS ${i}_key ON ${t} (task_key) WHERE task_key IS NOT NULL`,
       `CREATE INDEX IF NOT EXISTS ${i}_completed ON ${t} (task_name, completed_at) WHERE status = 'completed'`,
       `CREATE INDEX IF NOT EXISTS ${i}_terminal ON ${t} (completed_at) WHERE status IN ('completed','failed','cancelled')`,
       `CREATE TABLE IF NOT EXISTS ${this.leaseTable} (name varchar(100) PRIMARY KEY, owner varchar(255) NOT NULL, expires_at bigint NOT NULL)`,

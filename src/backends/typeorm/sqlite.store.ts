@@ -72,7 +72,7 @@ export class SqliteQueueStore extends SqlQueueStore {
       `CREATE UNIQUE INDEX IF NOT EXISTS ${t}_active_key ON ${t} (task_key) WHERE task_key IS NOT NULL AND status IN ('pending','scheduled','running')`,
       `CREATE INDEX IF NOT EXISTS ${t}_claim ON ${t} (priority DESC, queued_at, seq) WHERE status IN ('pending','scheduled')`,
       `CREATE INDEX IF NOT EXISTS ${t}_running ON ${t} (heartbeat_at) WHERE status = 'running'`,
-      `CREATE INDEX IF NOT EXISTS ${t}_key ON ${t} (task_key)`,
+      `CREATE INDEX IF NOT EXISTS ${t}_key ON ${t} (task_key) WHERE task_key IS NOT NULL`,
       `CREATE INDEX IF NOT EXISTS ${t}_completed ON ${t} (task_name, completed_at) WHERE status = 'completed'`,
       `CREATE INDEX IF NOT EXISTS ${t}_terminal ON ${t} (completed_at) WHERE status IN ('completed','failed','cancelled')`,
       `CREATE TABLE IF NOT EXISTS ${this.leaseTable} (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL)`,
