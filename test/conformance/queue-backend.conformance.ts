@@ -135,6 +135,47 @@ export function describeQueueBackendConformance(
         assert.equal((await backend.getStatistics({ queue })).total, 3);
         assert.deepEqual(await backend.enqueueMany([]), []);
       });
+
+      test('enqueueMany stores every field exactly, set or null', async () => {
+        // Characters that need quoting or escaping in SQL values and array literals, and a large payload.
+        const awkward = [
+          '',
+          'NULL',
+          ' spaced ',
+          '"quoted"',
+          'back\\slash',
+          '{a,b}',
+          'tab\tnew\nline',
+          'ü😀中',
+        ];
+        const at = (ms: number) => new Date(Date.UTC(2031, 0, 2, 3, 4, 5) + ms);
+        const full: QueuedTaskRecord = {
+          ...rec({ taskName: 'conf.täsk "x"' }, at(0)),
+          args: [awkward, { nested: { list: [1.5, -2, 2 ** 53 - 1, null, true] } }, 'x'.repeat(300_000)],
+          kwargs: { 'key "with" quotes': awkward, empty: {} },
+          executionBackend: 'ext\\backend',
+          executionProfile: 'profile,{1}',
+          executionRef: 'ref "1"',
+          workerId: 'worker ü',
+          status: 'scheduled',
+          priority: -7,
+          maxRetries: 12,
+          retryCount: 3,
+          scheduledAt: at(61_001),
+          startedAt: at(2),
+          completedAt: at(3),
+          heartbeatAt: at(4),
+          result: { ok: 'NULL', list: awkward },
+          error: 'Error: "boom"\\n\tat x',
+          metadata: { description: 'ü😀', awkward },
+        };
+        const empty = rec({ args: [], kwargs: {}, metadata: {} }, at(5));
+        const keyed = { ...full, id: randomUUID(), key: `k "${randomUUID()}" ü` };
+        const records = [full, empty, keyed, ...awkward.map((text) => rec({ args: [text], queue }))];
+        const stored = await backend.enqueueMany(records);
+        assert.deepEqual(stored, records);
+        for (const record of records) assert.deepEqual(await backend.getTask(record.id), record);
+      });
     });
 
     describe('claim', () => {

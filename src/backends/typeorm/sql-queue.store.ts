@@ -116,8 +116,7 @@ export abstract class SqlQueueStore {
     const chunkSize = Math.max(1, Math.floor(this.maxParameters / TASK_COLUMNS.length));
     for (let start = 0; start < unkeyed.length; start += chunkSize) {
       const chunk = unkeyed.slice(start, start + chunkSize).map((i) => records[i]!);
-      const placeholders = chunk.map(() => `(${TASK_COLUMNS.map(() => '?').join(', ')})`).join(', ');
-      await this.execute(this.insertManySql(placeholders), this.insertManyParams(chunk.flatMap(recordToRow)));
+      await this.insertRows(chunk);
       this.metrics.enqueued += chunk.length;
       this.afterInsert(chunk.length);
     }
@@ -131,13 +130,13 @@ export abstract class SqlQueueStore {
   /** Called after rows were inserted (dialects that keep planner statistics fresh count them). */
   protected afterInsert(_count: number): void {}
 
-  /** The multi-row INSERT of `enqueueMany` (dialects may extend it). */
-  protected insertManySql(placeholders: string): string {
-    return `INSERT INTO ${this.table} (${COLUMN_LIST}) VALUES ${placeholders}`;
-  }
-
-  protected insertManyParams(rows: unknown[]): unknown[] {
-    return rows;
+  /** Insert unkeyed records in one statement, in order: one multi-row INSERT (dialects may do it their way). */
+  protected async insertRows(records: readonly QueuedTaskRecord[]): Promise<void> {
+    const placeholders = records.map(() => `(${TASK_COLUMNS.map(() => '?').join(', ')})`).join(', ');
+    await this.execute(
+      `INSERT INTO ${this.table} (${COLUMN_LIST}) VALUES ${placeholders}`,
+      records.flatMap(recordToRow),
+    );
   }
 
   /** Most bound parameters one statement may carry. */

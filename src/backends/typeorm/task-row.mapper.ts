@@ -28,6 +28,9 @@ export const TASK_COLUMNS = [
   'metadata_json',
 ] as const;
 
+/** A column of the queue table. */
+export type TaskColumn = (typeof TASK_COLUMNS)[number];
+
 /** A row as the drivers return it (BIGINT may come back as a string). */
 export type TaskRow = Record<string, unknown>;
 

@@ -196,7 +196,9 @@ export class TypeOrmQueueBackend extends QueueBackend {
     };
     if (type === 'postgres') {
       this.dialect = 'postgres';
-      return new PostgresQueueStore(this.table, driver.master as never);
+      return new PostgresQueueStore(this.table, driver.master as never, {
+        preparedStatements: this.config.preparedStatements,
+      });
     }
     if (type === 'mysql' || type === 'mariadb') {
       this.dialect = 'mysql';

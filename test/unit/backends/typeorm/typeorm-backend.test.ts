@@ -180,3 +180,61 @@ describe('transactional enqueue on PostgreSQL', { skip: skipUnless('postgres') }
     }
   });
 });
+
+describe('prepared enqueue statements on PostgreSQL', { skip: skipUnless('postgres') }, () => {
+  /** Backends on each table, sharing one DataSource whose pool has a single connection (so we can look in it). */
+  async function withBackends(
+    preparedStatements: boolean | undefined,
+    tables: number,
+    run: (backends: TypeOrmQueueBackend[], preparedCount: () => Promise<number>) => Promise<void>,
+  ): Promise<void> {
+    const dataSource = new DataSource({
+      type: 'postgres',
+      url: testServices.postgresUrl,
+      extra: { max: 1 },
+    });
+    await dataSource.initialize();
+    const names = Array.from({ length: tables }, () => `prep_${uniqueSuffix()}`);
+    const backends = names.map(
+      (tableName) => new TypeOrmQueueBackend({ type: 'typeorm', dataSource, tableName, preparedStatements }),
+    );
+    try {
+      for (const backend of backends) await backend.open();
+      await run(backends, async () => {
+        const rows: Array<{ n: string }> = await dataSource.query(
+          `SELECT count(*) AS n FROM pg_prepared_statements WHERE name LIKE 'nestjs_queues_%'`,
+        );
+        return Number(rows[0]!.n);
+      });
+    } finally {
+      for (const backend of backends) await backend.close();
+      for (const name of names) {
+        await dataSource.query(`DROP TABLE IF EXISTS ${name}`);
+        await dataSource.query(`DROP TABLE IF EXISTS ${name}_lease`);
+      }
+      await dataSource.destroy();
+    }
+  }
+
+  test('each enqueue statement is prepared once per connection and per table', async () => {
+    await withBackends(undefined, 2, async (backends, preparedCount) => {
+      for (let round = 0; round < 3; round++) {
+        for (const backend of backends) {
+          await backend.enqueue(newTaskRecord({ taskName: 'prep.task' }));
+          await backend.enqueueMany([newTaskRecord({ taskName: 'prep.task' })]);
+        }
+      }
+      assert.equal(await preparedCount(), 4, 'single and bulk insert of each of the two tables');
+      assert.equal((await backends[0]!.getStatistics()).total, 6);
+    });
+  });
+
+  test('preparedStatements: false sends every statement unnamed', async () => {
+    await withBackends(false, 1, async ([backend], preparedCount) => {
+      await backend!.enqueue(newTaskRecord({ taskName: 'prep.task' }));
+      await backend!.enqueueMany([newTaskRecord({ taskName: 'prep.task' })]);
+      assert.equal(await preparedCount(), 0);
+      assert.equal((await backend!.getStatistics()).total, 2);
+    });
+  });
+});
