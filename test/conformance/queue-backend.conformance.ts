@@ -179,6 +179,30 @@ export function describeQueueBackendConformance(
     });
 
     describe('claim', () => {
+      test('claimed records carry every field exactly (claimMany and completeAndClaim)', async () => {
+        const awkward = ['', 'NULL', '"q"', 'back\\slash /slash', 'tab\tnew\nline', 'ü😀中', '\u0001\u001f'];
+        const make = (i: number) =>
+          rec({
+            taskName: `conf.täsk "${i}"`,
+            args: [awkward, { n: [1.5, -2, 2 ** 53 - 1, null, true] }, 'x'.repeat(100_000)],
+            kwargs: { 'k "q"': awkward, empty: {} },
+            metadata: { description: 'ü😀', list: [] },
+            key: `k "${randomUUID()}" ü`,
+            maxRetries: 3,
+          });
+        await backend.enqueueMany([make(0), make(1)]);
+        const [first] = await backend.claimMany({ limit: 1, queues: [queue], workerId: W });
+        assert.deepEqual(first, await backend.getTask(first!.id));
+        const { claimed } = await backend.completeAndClaim(
+          [{ id: first!.id, result: awkward, expectedRetryCount: 0 }],
+          { limit: 1, queues: [queue], workerId: W },
+        );
+        assert.equal(claimed.length, 1);
+        assert.deepEqual(claimed[0], await backend.getTask(claimed[0]!.id));
+        assert.deepEqual(claimed[0]!.args[0], awkward);
+        assert.deepEqual((await backend.getTask(first!.id))!.result, awkward);
+      });
+
       test('higher priority first, FIFO by queuedAt within a priority', async () => {
         const t = Date.now();
         await backend.enqueue(rec({ args: ['low'], priority: 0 }, new Date(t - 3000)));

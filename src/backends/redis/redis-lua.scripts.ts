@@ -4,7 +4,7 @@
  *
  * Key layout (P = keyPrefix):
  *   P:task:<id>            hash of the record (snake_case fields of the SQL table; absent field = null), plus
- *                          ready_member (its ready-set member while due) and seq (insertion order, kept for life)
+ *                          ready_member (its ready-set member while due; stale while running) and seq (insertion order, kept for life)
  *   P:ready:<queue>|<exec> sorted set of due claimable records: score -priority, member "<queuedAt:11 hex>:<seq:10 hex>:<id>",
  *                          so equal scores order FIFO by member. The member stays under 64 bytes, so the record's
  *                          hash (which keeps a copy) stays in Redis's compact listpack encoding
@@ -115,13 +115,20 @@ local function flush_stats()
   end
   stat_deltas = {}
 end
--- f = {status, queue, task_name} of a pending or scheduled record, as the caller read them.
+-- Claimed records leave as one JSON array of row objects: one bulk string for the client to parse natively,
+-- instead of two bulk strings per field for its RESP decoder (the largest client-side cost of a drain).
+local function encode_rows(rows)
+  if #rows == 0 then return '[]' end -- cjson writes an empty table as {}
+  return cjson.encode(rows)
+end
+-- f = {status, queue, task_name} of a pending or scheduled record, as the caller read them. Its ready_member
+-- field is left behind (the completion deletes it in the HDEL it makes anyway): a stale member is never in a
+-- ready set, since placing a record again rewrites the field, so removing it later is a harmless no-op.
 local function mark_running(id, f, now, worker)
   local t = tkey(id)
   stat_later(f[2], f[1], -1)
   stat_later(f[2], 'running', 1)
   redis.call('HSET', t, 'status', 'running', 'started_at', now, 'heartbeat_at', now, 'worker_id', worker)
-  redis.call('HDEL', t, 'ready_member')
   redis.call('SADD', p .. ':rt:' .. f[3], id)
   redis.call('ZADD', p .. ':running', now, id)
 end
@@ -191,7 +198,9 @@ local function claim(now, limit, worker, queues, backends)
     local f = redis.call('HMGET', t, 'status', 'queue', 'task_name')
     if f[1] ~= 'pending' and f[1] ~= 'scheduled' then return end
     mark_running(id, f, now, worker)
-    claimed[#claimed + 1] = redis.call('HGETALL', t)
+    local flat, row = redis.call('HGETALL', t), {}
+    for i = 1, #flat, 2 do row[flat[i]] = flat[i + 1] end
+    claimed[#claimed + 1] = row
   end
   if #sets == 1 then
     -- One wanted ready set (the common case): pop the batch in claim order.
@@ -222,9 +231,9 @@ local function claim(now, limit, worker, queues, backends)
 end
 `;
 
-/** ARGV: p, now, limit, worker, queues (comma list or ''), backends (comma list or '*') → list of hashes. */
+/** ARGV: p, now, limit, worker, queues (comma list or ''), backends (comma list or '*') → JSON array of rows. */
 export const CLAIM = script(`${CLAIM_FUNCTION}
-return claim(tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6])
+return encode_rows(claim(tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6]))
 `);
 
 /** ARGV: p, now, id, worker → hash or {}. */
@@ -253,10 +262,10 @@ local function complete(now, id, expected, result_json)
   stat_later(f[3], 'completed', 1)
   if result_json ~= '' then
     redis.call('HSET', t, 'status', 'completed', 'completed_at', now, 'result_json', result_json)
-    redis.call('HDEL', t, 'error', 'heartbeat_at')
+    redis.call('HDEL', t, 'error', 'heartbeat_at', 'ready_member')
   else
     redis.call('HSET', t, 'status', 'completed', 'completed_at', now)
-    redis.call('HDEL', t, 'error', 'heartbeat_at', 'result_json')
+    redis.call('HDEL', t, 'error', 'heartbeat_at', 'result_json', 'ready_member')
   end
   redis.call('ZREM', p .. ':running', id)
   redis.call('SREM', p .. ':rt:' .. f[4], id)
@@ -278,7 +287,7 @@ return redis.call('HGETALL', tkey(ARGV[3]))
 /**
  * The worker's hot path in one round trip: complete a batch of records, then claim for the slots they freed.
  * ARGV: p, now, limit, worker, queues, backends, count, then per item: id, expectedRetryCount, result JSON or ''
- * → {applied (1, or 0 where fenced off, per item), claimedHashes}.
+ * → {applied (1, or 0 where fenced off, per item), JSON array of claimed rows}.
  */
 export const COMPLETE_AND_CLAIM = script(`${COMPLETE_FUNCTION}${CLAIM_FUNCTION}
 local now, count = tonumber(ARGV[2]), tonumber(ARGV[7])
@@ -289,7 +298,7 @@ for i = 1, count do
 end
 local claimed = claim(now, tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6])
 flush_stats()
-return {done, claimed}
+return {done, encode_rows(claimed)}
 `);
 
 /** ARGV: p, now, id, expectedRetryCount or '', error, retry ('1'/'0'), retryAt or '' → hash or {}. */

@@ -60,6 +60,11 @@ function fromHash(flat: unknown): QueuedTaskRecord | null {
   return rowToRecord(row);
 }
 
+/** The claim scripts' reply: a JSON array of record rows (see `encode_rows` in the scripts). */
+function fromRows(json: unknown): QueuedTaskRecord[] {
+  return (JSON.parse(json as string) as Array<Record<string, unknown>>).map(rowToRecord);
+}
+
 /** Record → HSET field/value pairs (null fields left out). */
 function toFields(record: QueuedTaskRecord): string[] {
   const values = recordToRow(record);
@@ -343,8 +348,7 @@ export class RedisQueueBackend extends QueueBackend {
 
   async claimMany(options: ClaimManyOptions): Promise<QueuedTaskRecord[]> {
     if (options.limit <= 0) return [];
-    const replies = (await this.run('qClaim', Date.now(), ...claimArguments(options))) as unknown[];
-    return replies.map((reply) => fromHash(reply)!);
+    return fromRows(await this.run('qClaim', Date.now(), ...claimArguments(options)));
   }
 
   async completeTask(
@@ -368,11 +372,8 @@ export class RedisQueueBackend extends QueueBackend {
       items.length,
     ];
     for (const item of items) args.push(item.id, item.expectedRetryCount, toJson(item.result));
-    const [completed, claimed] = (await this.run('qCompleteAndClaim', ...args)) as [unknown[], unknown[]];
-    return {
-      completed: completed.map((applied) => applied === 1),
-      claimed: claimed.map((reply) => fromHash(reply)!),
-    };
+    const [completed, claimed] = (await this.run('qCompleteAndClaim', ...args)) as [unknown[], string];
+    return { completed: completed.map((applied) => applied === 1), claimed: fromRows(claimed) };
   }
 
   async failTask(id: string, error: string, options: FailTaskOptions = {}): Promise<QueuedTaskRecord | null> {
