@@ -83,10 +83,13 @@ export class RunContext implements TaskExecutionContext {
   readonly event = (type: string, payload?: Record<string, unknown>): Promise<void> =>
     this.publish({ type, payload });
 
-  /** Land the last progress value; the runner awaits this before it persists the outcome. */
-  close(): Promise<void> {
+  /**
+   * Land the last progress value; the runner awaits this before it persists the outcome. `undefined` when the task
+   * reported no progress (nothing to wait for, not even a tick).
+   */
+  close(): Promise<void> | undefined {
     this.closed = true;
-    return this.progressStore ? this.progressStore.close() : Promise.resolve();
+    return this.progressStore?.close();
   }
 
   private async publish(input: Omit<QueueEventInput, 'record' | 'workerId'>): Promise<void> {

@@ -96,7 +96,7 @@ export class TaskRunner {
     this.inFlight.set(record.id, { record, abort, workerId: options.workerId });
 
     try {
-      await this.publishLifecycle('task.started', record, options.workerId);
+      if (this.events.enabled) await this.publishLifecycle('task.started', record, options.workerId);
       const skip = this.startListeners.length > 0 ? await this.notifyStart(record) : undefined;
       if (skip) return await this.skip(record, skip, options.workerId);
       let result: unknown;
@@ -196,7 +196,7 @@ export class TaskRunner {
     );
     if (!updated) return this.reportClaimLost(record, workerId);
     const quiet = definition?.options.quietSuccess || record.metadata['quietSuccess'] === true;
-    if (!quiet)
+    if (!quiet && this.events.enabled)
       await this.publishLifecycle('task.completed', record, workerId, { payload: { result: value } });
     return updated;
   }
@@ -302,7 +302,8 @@ export class TaskRunner {
       );
     } finally {
       // The last progress value lands before the outcome is persisted.
-      await context.close();
+      const landing = context.close();
+      if (landing) await landing;
     }
   }
 

@@ -83,7 +83,8 @@ export class ScheduleRegistry implements OnApplicationBootstrap, OnModuleDestroy
       }
       seen.add(entry.key);
     }
-    this.runner.onStart((record) => this.onOccurrenceStarted(record));
+    // Without schedules in this app no start can be an occurrence to chain: no listener, no await per task.
+    if (this.entries.length > 0) this.runner.onStart((record) => this.onOccurrenceStarted(record));
   }
 
   /** Ensure each schedule has its upcoming occurrence (idempotent; safe from many instances at once). */

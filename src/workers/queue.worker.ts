@@ -339,21 +339,27 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
 
   private launch(record: QueuedTaskRecord): void {
     this.activePerQueue.set(record.queue, (this.activePerQueue.get(record.queue) ?? 0) + 1);
+    this.active.set(record.id, this.runLaunched(record));
+  }
+
+  /** One launched record, start to slot release (one async function: no promise chain per task). */
+  private async runLaunched(record: QueuedTaskRecord): Promise<void> {
     const execution = this.executions.find(record.executionBackend) ?? this.executions.get('local');
-    const run = execution
-      .execute(this.runner, record, { workerId: this.workerId, completions: this.completions })
-      .then((final) => {
-        if (final?.status === 'scheduled') this.hints.hint(final.scheduledAt);
-      })
-      .catch((error) => this.logger.error(`Task ${record.id} crashed the runner: ${describeError(error)}`))
-      .finally(() => {
-        this.active.delete(record.id);
-        const count = (this.activePerQueue.get(record.queue) ?? 1) - 1;
-        if (count > 0) this.activePerQueue.set(record.queue, count);
-        else this.activePerQueue.delete(record.queue);
-        this.releaseSlot(record.id);
+    try {
+      const final = await execution.execute(this.runner, record, {
+        workerId: this.workerId,
+        completions: this.completions,
       });
-    this.active.set(record.id, run);
+      if (final?.status === 'scheduled') this.hints.hint(final.scheduledAt);
+    } catch (error) {
+      this.logger.error(`Task ${record.id} crashed the runner: ${describeError(error)}`);
+    } finally {
+      this.active.delete(record.id);
+      const count = (this.activePerQueue.get(record.queue) ?? 1) - 1;
+      if (count > 0) this.activePerQueue.set(record.queue, count);
+      else this.activePerQueue.delete(record.queue);
+      this.releaseSlot(record.id);
+    }
   }
 
   /** Hand due records of external execution backends to their executors. */
