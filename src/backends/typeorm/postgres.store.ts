@@ -220,16 +220,26 @@ export class PostgresQueueStore extends SqlQueueStore {
     const rows = records.map(recordToRow);
     const columns = TASK_COLUMNS.map((_, c) => rows.map((row) => row[c]));
     const arrays = TASK_COLUMNS.map((column) => `?::${COLUMN_TYPES[column]}[]`).join(', ');
-    const insert = `INSERT INTO ${this.table} (${this.columns}) SELECT * FROM unnest(${arrays}) RETURNING id, queue, status`;
-    await this.prepared(this.withWakeup(insert), this.wakeupParams(columns));
+    const insert = `INSERT INTO ${this.table} (${this.columns}) SELECT * FROM unnest(${arrays})`;
+    // Every row goes in (no key to dedup on this path), so no row needs to come back: one row, or none.
+    const sql = this.wakeup
+      ? this.withWakeup(`${insert} RETURNING id, queue, status`, 'SELECT count(*) AS woken FROM wake')
+      : insert;
+    await this.prepared(sql, this.wakeupParams(columns));
   }
 
-  /** `insert` (returning id, queue, status) followed, in the same statement, by one NOTIFY per due queue. */
-  private withWakeup(insert: string): string {
+  /**
+   * `insert` (returning id, queue, status) followed, in the same statement, by one NOTIFY per due queue; the
+   * statement returns the inserted ids, or what `select` (over the CTEs `ins` and `wake`) picks.
+   */
+  private withWakeup(
+    insert: string,
+    select = 'SELECT ins.id, (SELECT count(*) FROM wake) AS woken FROM ins',
+  ): string {
     if (!this.wakeup) return insert;
     return `WITH ins AS (${insert}),
       wake AS (SELECT pg_notify(?, ? || q.queue) FROM (SELECT DISTINCT queue FROM ins WHERE status = 'pending') q)
-      SELECT ins.id, (SELECT count(*) FROM wake) AS woken FROM ins`;
+      ${select}`;
   }
 
   private wakeupParams(params: unknown[]): unknown[] {
