@@ -246,48 +246,73 @@ export class PostgresQueueStore extends SqlQueueStore {
     return this.wakeup ? [...params, this.wakeup.channel, this.wakeup.payloadPrefix] : params;
   }
 
-  protected async claimRows(options: ClaimManyOptions, now: number): Promise<QueuedTaskRecord[]> {
-    const { where, params } = this.claimWhere(options, now);
-    const rows = await this.query(
-      `UPDATE ${this.table} SET status = 'running', started_at = ?, heartbeat_at = ?, worker_id = ?
+  /**
+   * The claim's filter with one array parameter per list (`= ANY(?)`), so the claim statements have one text per
+   * filter shape and are prepared once per connection, whatever the lists hold.
+   */
+  protected override claimFilter(
+    queues?: readonly string[],
+    backends?: readonly string[],
+  ): { where: string; params: unknown[] } {
+    let where = '';
+    const params: unknown[] = [];
+    if (queues?.length) {
+      where += ' AND queue = ANY(?::varchar[])';
+      params.push(queues);
+    }
+    if (backends) {
+      where += ' AND execution_backend = ANY(?::varchar[])';
+      params.push(backends);
+    }
+    return { where, params };
+  }
+
+  /** The claim as a data-modifying statement (a CTE body): fixed text per filter shape, the limit a parameter. */
+  private claimUpdate(claim: ClaimManyOptions, now: number): { sql: string; params: unknown[] } {
+    const { where, params } = this.claimWhere(claim, now);
+    return {
+      sql: `UPDATE ${this.table} SET status = 'running', started_at = ?, heartbeat_at = ?, worker_id = ?
        WHERE id IN (SELECT id FROM ${this.table} WHERE ${where} ORDER BY priority DESC, queued_at, seq
-                    LIMIT ${Math.floor(options.limit)} FOR UPDATE SKIP LOCKED)
+                    LIMIT ? FOR UPDATE SKIP LOCKED)
        RETURNING ${this.columns}, seq`,
-      [now, now, options.workerId, ...params],
-    );
-    return claimedInOrder(rows);
+      params: [now, now, claim.workerId, ...params, Math.floor(claim.limit)],
+    };
+  }
+
+  protected async claimRows(options: ClaimManyOptions, now: number): Promise<QueuedTaskRecord[]> {
+    const { sql, params } = this.claimUpdate(options, now);
+    return claimedInOrder(await this.prepared(sql, params));
   }
 
   /**
-   * One statement, so one commit: the completions (an UPDATE joined to a VALUES list) and the claim are two
-   * data-modifying CTEs over disjoint rows (completed rows are running, claimed ones pending or scheduled).
+   * One statement, so one commit: the completions (an UPDATE joined to the items, passed as one array per field)
+   * and the claim are two data-modifying CTEs over disjoint rows (completed rows are running, claimed ones pending
+   * or scheduled). Its text depends only on the claim's filter shape, so it is prepared once per connection: parsing
+   * and planning it anew for every batch cost more than running it.
    */
   override async completeAndClaim(
     items: readonly CompletionItem[],
     claim: ClaimManyOptions | undefined,
   ): Promise<CompletionOutcome> {
     const now = Date.now();
-    const values = items.map(() => '(?::varchar, ?::integer, ?::text)').join(', ');
-    const params: unknown[] = items.flatMap((item) => [
-      item.id,
-      item.expectedRetryCount,
-      toResultJson(item.result),
-    ]);
+    const params: unknown[] = [
+      items.map((item) => item.id),
+      items.map((item) => item.expectedRetryCount),
+      items.map((item) => toResultJson(item.result)),
+      now,
+    ];
     let claimCte = `SELECT ${this.columns}, seq FROM ${this.table} WHERE false`;
     if (claim && claim.limit > 0) {
-      const { where, params: claimParams } = this.claimWhere(claim, now);
-      claimCte = `UPDATE ${this.table} SET status = 'running', started_at = ?, heartbeat_at = ?, worker_id = ?
-         WHERE id IN (SELECT id FROM ${this.table} WHERE ${where} ORDER BY priority DESC, queued_at, seq
-                      LIMIT ${Math.floor(claim.limit)} FOR UPDATE SKIP LOCKED)
-         RETURNING ${this.columns}, seq`;
-      params.push(now, now, claim.workerId, ...claimParams);
+      const update = this.claimUpdate(claim, now);
+      claimCte = update.sql;
+      params.push(...update.params);
     }
     // Completed rows come back as their id only (FULL JOIN ON false: claimed rows, then one row per done id).
-    const rows = await this.query(
-      `WITH input (id, retry_count, result_json) AS (VALUES ${values}),
+    const rows = await this.prepared(
+      `WITH input AS (SELECT * FROM unnest(?::varchar[], ?::integer[], ?::text[]) AS i (id, retry_count, result_json)),
        done AS (
-         UPDATE ${this.table} AS t SET status = 'completed', result_json = input.result_json, error = NULL, completed_at = ${now},
-           heartbeat_at = NULL
+         UPDATE ${this.table} AS t SET status = 'completed', result_json = input.result_json, error = NULL,
+           completed_at = ?::bigint, heartbeat_at = NULL
          FROM input WHERE t.id = input.id AND t.status = 'running' AND t.retry_count = input.retry_count
          RETURNING t.id),
        claimed AS (${claimCte})
