@@ -11,7 +11,6 @@
  *   P:readysets            set of "<queue>|<exec>" names that have a ready set
  *   P:delayed              sorted set of scheduled records by due time (promoted in bounded batches by claims)
  *   P:running              sorted set of running records by heartbeat (0 = cleared), stale recovery reads its head
- *   P:rt:<taskName>        set of running ids of one task (countRunning)
  *   P:keys / P:lastkey     hash dedup key -> active holder / latest record with the key
  *   P:stats:<queue>        hash status -> count;  P:queues: set of queues
  *   P:terminal             sorted set of terminal records by completion time (cleanup)
@@ -55,16 +54,12 @@ local function unplace(id)
 end
 local function set_status(id, status)
   local t = tkey(id)
-  local f = redis.call('HMGET', t, 'status', 'queue', 'task_name')
+  local f = redis.call('HMGET', t, 'status', 'queue')
   if f[1] == status then return end
   stat(f[2], f[1], -1)
   stat(f[2], status, 1)
   redis.call('HSET', t, 'status', status)
-  if f[1] == 'running' then
-    redis.call('ZREM', p .. ':running', id)
-    redis.call('SREM', p .. ':rt:' .. f[3], id)
-  end
-  if status == 'running' then redis.call('SADD', p .. ':rt:' .. f[3], id) end
+  if f[1] == 'running' then redis.call('ZREM', p .. ':running', id) end
 end
 local function release_key(id)
   local key = redis.call('HGET', tkey(id), 'task_key')
@@ -121,7 +116,7 @@ local function encode_rows(rows)
   if #rows == 0 then return '[]' end -- cjson writes an empty table as {}
   return cjson.encode(rows)
 end
--- f = {status, queue, task_name} of a pending or scheduled record, as the caller read them. Its ready_member
+-- f = {status, queue} of a pending or scheduled record, as the caller read them. Its ready_member
 -- field is left behind (the completion deletes it in the HDEL it makes anyway): a stale member is never in a
 -- ready set, since placing a record again rewrites the field, so removing it later is a harmless no-op.
 local function mark_running(id, f, now, worker)
@@ -129,7 +124,6 @@ local function mark_running(id, f, now, worker)
   stat_later(f[2], f[1], -1)
   stat_later(f[2], 'running', 1)
   redis.call('HSET', t, 'status', 'running', 'started_at', now, 'heartbeat_at', now, 'worker_id', worker)
-  redis.call('SADD', p .. ':rt:' .. f[3], id)
   redis.call('ZADD', p .. ':running', now, id)
 end
 `;
@@ -195,11 +189,12 @@ local function claim(now, limit, worker, queues, backends)
   local claimed = {}
   local function take(id)
     local t = tkey(id)
-    local f = redis.call('HMGET', t, 'status', 'queue', 'task_name')
+    local f = redis.call('HMGET', t, 'status', 'queue')
     if f[1] ~= 'pending' and f[1] ~= 'scheduled' then return end
     mark_running(id, f, now, worker)
     local flat, row = redis.call('HGETALL', t), {}
     for i = 1, #flat, 2 do row[flat[i]] = flat[i + 1] end
+    row.ready_member = nil -- stale from here on (see mark_running), and not part of the record
     claimed[#claimed + 1] = row
   end
   if #sets == 1 then
@@ -239,9 +234,9 @@ return encode_rows(claim(tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5],
 /** ARGV: p, now, id, worker → hash or {}. */
 export const CLAIM_ONE = script(`
 local now, id, worker = tonumber(ARGV[2]), ARGV[3], ARGV[4]
-local f = redis.call('HMGET', tkey(id), 'status', 'queue', 'task_name', 'scheduled_at')
+local f = redis.call('HMGET', tkey(id), 'status', 'queue', 'scheduled_at')
 if f[1] ~= 'pending' and f[1] ~= 'scheduled' then return {} end
-if f[4] and tonumber(f[4]) > now then return {} end
+if f[3] and tonumber(f[3]) > now then return {} end
 unplace(id)
 mark_running(id, f, now, worker)
 flush_stats()
@@ -268,7 +263,6 @@ local function complete(now, id, expected, result_json)
     redis.call('HDEL', t, 'error', 'heartbeat_at', 'result_json', 'ready_member')
   end
   redis.call('ZREM', p .. ':running', id)
-  redis.call('SREM', p .. ':rt:' .. f[4], id)
   if f[5] and redis.call('HGET', p .. ':keys', f[5]) == id then redis.call('HDEL', p .. ':keys', f[5]) end
   if f[6] then redis.call('SREM', p .. ':external', id) end
   redis.call('ZADD', p .. ':terminal', now, id)
@@ -276,6 +270,18 @@ local function complete(now, id, expected, result_json)
   return true
 end
 `;
+
+/**
+ * ARGV: p, taskName → running records of that task. Reads the running set (as large as the running records of
+ * every worker): it is asked once per schedule occurrence, while a per-task set cost two calls on every task.
+ */
+export const COUNT_RUNNING = script(`
+local n = 0
+for _, id in ipairs(redis.call('ZRANGE', p .. ':running', 0, -1)) do
+  if redis.call('HGET', tkey(id), 'task_name') == ARGV[2] then n = n + 1 end
+end
+return n
+`);
 
 /** ARGV: p, now, id, expectedRetryCount or '', result JSON or '' → hash or {}. */
 export const COMPLETE = script(`${COMPLETE_FUNCTION}

@@ -49,6 +49,7 @@ const SCRIPTS = {
   qSetBackend: lua.SET_BACKEND,
   qCleanup: lua.CLEANUP,
   qLease: lua.LEASE,
+  qCountRunning: lua.COUNT_RUNNING,
 } as const;
 type ScriptName = keyof typeof SCRIPTS;
 
@@ -481,7 +482,7 @@ export class RedisQueueBackend extends QueueBackend {
   async countRunning(options: { taskName?: string } = {}): Promise<number> {
     return options.taskName === undefined
       ? this.redis.zcard(this.key('running'))
-      : this.redis.scard(this.key('rt', options.taskName));
+      : ((await this.run('qCountRunning', options.taskName)) as number);
   }
 
   async setExecutionRef(
