@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { newTaskId } from './task-id.js';
 import type { QueuedTaskRecord } from './queued-task-record.js';
 
 /** Fields of a new record; everything else gets its initial value. */
@@ -27,7 +27,7 @@ export type NewRecordFields = Pick<QueuedTaskRecord, 'taskName'> &
 export function newTaskRecord(fields: NewRecordFields, now: Date = new Date()): QueuedTaskRecord {
   const scheduledAt = fields.scheduledAt ?? null;
   return {
-    id: fields.id ?? randomUUID(),
+    id: fields.id ?? newTaskId(now.getTime()),
     taskName: fields.taskName,
     args: fields.args ?? [],
     kwargs: fields.kwargs ?? {},
