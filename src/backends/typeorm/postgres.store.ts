@@ -247,24 +247,11 @@ export class PostgresQueueStore extends SqlQueueStore {
   }
 
   /**
-   * The claim's filter with one array parameter per list (`= ANY(?)`), so the claim statements have one text per
-   * filter shape and are prepared once per connection, whatever the lists hold.
+   * A list as one array parameter (`= ANY(?)`), so the claim statements have one text per filter shape and are
+   * prepared once per connection, whatever the lists hold.
    */
-  protected override claimFilter(
-    queues?: readonly string[],
-    backends?: readonly string[],
-  ): { where: string; params: unknown[] } {
-    let where = '';
-    const params: unknown[] = [];
-    if (queues?.length) {
-      where += ' AND queue = ANY(?::varchar[])';
-      params.push(queues);
-    }
-    if (backends) {
-      where += ' AND execution_backend = ANY(?::varchar[])';
-      params.push(backends);
-    }
-    return { where, params };
+  protected override inList(column: string, values: readonly string[]): { sql: string; params: unknown[] } {
+    return { sql: `${column} = ANY(?::varchar[])`, params: [values] };
   }
 
   /** The claim as a data-modifying statement (a CTE body): fixed text per filter shape, the limit a parameter. */

@@ -185,16 +185,22 @@ export abstract class SqlQueueStore {
   ): { where: string; params: unknown[] } {
     let where = '';
     const params: unknown[] = [];
-    if (queues?.length) {
-      where += ` AND queue IN (${queues.map(() => '?').join(', ')})`;
-      params.push(...queues);
-    }
-    if (backends) {
-      if (backends.length === 0) return { where: ' AND 1 = 0', params: [] };
-      where += ` AND execution_backend IN (${backends.map(() => '?').join(', ')})`;
-      params.push(...backends);
+    for (const [column, values] of [
+      ['queue', queues?.length ? queues : undefined],
+      ['execution_backend', backends],
+    ] as const) {
+      if (!values) continue;
+      const condition = this.inList(column, values);
+      where += ` AND ${condition.sql}`;
+      params.push(...condition.params);
     }
     return { where, params };
+  }
+
+  /** `column IN (...)`, or a condition that is false for an empty list (dialects may bind the list as one array). */
+  protected inList(column: string, values: readonly string[]): { sql: string; params: unknown[] } {
+    if (values.length === 0) return { sql: '1 = 0', params: [] };
+    return { sql: `${column} IN (${values.map(() => '?').join(', ')})`, params: [...values] };
   }
 
   async claimTask(id: string, workerId: string): Promise<QueuedTaskRecord | null> {
