@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { MissingDependencyError } from '../../errors/missing-dependency.error.js';
 import { QueueConfigurationError } from '../../errors/queue-configuration.error.js';
@@ -107,6 +108,8 @@ export class RedisQueueBackend extends QueueBackend {
   private readonly origin = randomUUID().slice(0, 12);
   private client: Redis | undefined;
   private subscriber: Redis | undefined;
+  /** The subscription being opened by the first wait (see `ensureSubscribed`). */
+  private subscribing: Promise<void> | undefined;
   private selfPing: SubscriberSelfPing | undefined;
   private ownsClient = false;
   private readonly publishedAt = new Map<string, number>();
@@ -137,7 +140,7 @@ export class RedisQueueBackend extends QueueBackend {
       name: this.backendName,
       durable: true,
       shared: true,
-      notifications: this.subscriber !== undefined,
+      notifications: this.notificationsOn,
       bulkEnqueue: true,
       transactionalEnqueue: false,
     };
@@ -157,7 +160,15 @@ export class RedisQueueBackend extends QueueBackend {
     return this.prefix;
   }
 
-  /** Whether the wakeup subscriber is connected (true where notifications are off). Read by `QueuesHealth`. */
+  /** Whether enqueues publish wakeups (the `notifications` setting, on by default). */
+  private get notificationsOn(): boolean {
+    return this.config.notifications ?? true;
+  }
+
+  /**
+   * Whether the wakeup subscriber is connected (true where notifications are off, and before the first wait opens
+   * it). Read by `QueuesHealth`.
+   */
   get listenerAlive(): boolean {
     return this.subscriber ? this.subscriber.status === 'ready' && (this.selfPing?.healthy ?? true) : true;
   }
@@ -193,7 +204,21 @@ export class RedisQueueBackend extends QueueBackend {
       if (!(name in this.client)) this.client.defineCommand(name, { numberOfKeys: 0, lua: source });
     }
     await this.warnOnEviction();
-    if (this.config.notifications ?? true) await this.subscribe();
+  }
+
+  /**
+   * The wakeup subscriber is opened by the first wait, not at open: a process that only enqueues (an API server
+   * whose workers run elsewhere) holds one connection, and does not read back a wakeup for every record it adds.
+   */
+  private ensureSubscribed(): void {
+    if (!this.notificationsOn || this.subscriber || this.subscribing || !this.client) return;
+    this.subscribing = this.subscribe()
+      .catch((error: Error) =>
+        this.logger.warn(
+          `Wakeup subscription failed (polling meanwhile; retried at the next wait): ${error.message}`,
+        ),
+      )
+      .finally(() => (this.subscribing = undefined));
   }
 
   private async warnOnEviction(): Promise<void> {
@@ -225,15 +250,33 @@ export class RedisQueueBackend extends QueueBackend {
       selfPing.reset();
       this.waiters.wakeAll(true); // after a reconnect, work may be waiting
     });
-    await subscriber.connect();
-    await subscriber.subscribe(this.channel);
+    try {
+      await subscriber.connect();
+      await subscriber.subscribe(this.channel);
+    } catch (error) {
+      subscriber.disconnect();
+      throw error;
+    }
+    if (!this.client) {
+      subscriber.disconnect(); // closed while subscribing
+      return;
+    }
     this.subscriber = subscriber;
     this.selfPing = selfPing;
     selfPing.start();
+    this.waiters.wakeAll(true); // a wakeup published before the subscription took hold was missed
   }
 
   async close(): Promise<void> {
     this.waiters.wakeAll(false);
+    // A subscription still connecting to a dead server must not hold close up: it disconnects itself when it
+    // finds the backend closed.
+    const wait = new AbortController();
+    await Promise.race([
+      this.subscribing,
+      sleep(1_000, undefined, { signal: wait.signal }).catch(() => undefined),
+    ]);
+    wait.abort();
     const subscriber = this.subscriber;
     this.subscriber = undefined;
     this.selfPing?.stop();
@@ -274,7 +317,7 @@ export class RedisQueueBackend extends QueueBackend {
   private async enqueueBatch(records: readonly QueuedTaskRecord[]): Promise<QueuedTaskRecord[]> {
     const args: Array<string | number> = [
       Date.now(),
-      this.subscriber ? this.channel : '',
+      this.notificationsOn ? this.channel : '',
       `${this.origin}|enqueue`,
       records.length,
     ];
@@ -597,10 +640,11 @@ export class RedisQueueBackend extends QueueBackend {
     this.waiters.wakeAll(true);
     // The enqueue script has just published a wakeup for this queue; a second one would only cost a round trip.
     if ((this.publishedAt.get(queue) ?? 0) > Date.now() - 50) return;
-    if (this.subscriber) await this.redis.publish(this.channel, `${this.origin}|${queue}`);
+    if (this.notificationsOn) await this.redis.publish(this.channel, `${this.origin}|${queue}`);
   }
 
   waitForNotifications(timeout: number, signal?: AbortSignal): Promise<boolean> {
+    this.ensureSubscribed();
     return this.waiters.wait(timeout, signal);
   }
 }
