@@ -131,35 +131,59 @@ end
 const script = (body: string) => `${COMMON}\n${body}`;
 
 /**
- * ARGV: p, now, channel ('' = no wakeup), wakeup payload, count, then per record: id, key, queue, status, field
- * count, field/value pairs... → per record {1, {}} created, or {0, holderHash}. Records are handled in order, so
- * dedup within one batch keeps the first. One wakeup is published for the batch when any due record was created.
+ * ARGV: p, now, channel ('' = no wakeup), wakeup payload, count, then per record: id, key, queue, status, execution
+ * backend, priority, queuedAt, scheduledAt ('' = none), field count, field/value pairs... → per record {1, {}}
+ * created, or {0, holderHash}. Records are handled in order, so dedup within one batch keeps the first. The
+ * placement fields travel in the header, so a record is placed without reading its hash back; sequence numbers are
+ * taken for the whole batch at once, and set memberships and counters are written once per batch. One wakeup is
+ * published for the batch when any due record was created.
  */
 export const ENQUEUE = script(`
 local now, channel, payload, count = tonumber(ARGV[2]), ARGV[3], ARGV[4], tonumber(ARGV[5])
-local results, due, at = {}, false, 6
+local seq0 = redis.call('INCRBY', p .. ':seq', count) - count
+local results, due, at, queues, sets = {}, false, 6, {}, {}
 for r = 1, count do
-  local id, key, queue, status, nfields = ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], tonumber(ARGV[at + 4])
-  local first = at + 5
-  at = first + nfields
+  local id, key, queue, status = ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3]
+  local backend, priority, queued_at, scheduled_at = ARGV[at + 4], ARGV[at + 5], ARGV[at + 6], ARGV[at + 7]
+  local first = at + 9
+  at = first + tonumber(ARGV[at + 8])
   local holder = nil
   if key ~= '' then holder = redis.call('HGET', p .. ':keys', key) end
   if not holder and redis.call('EXISTS', tkey(id)) == 1 then holder = id end
   if holder then
     results[r] = {0, redis.call('HGETALL', tkey(holder))}
   else
-    redis.call('HSET', tkey(id), unpack(ARGV, first, at - 1))
-    redis.call('SADD', p .. ':queues', queue)
-    stat(queue, status, 1)
+    local t = tkey(id)
+    redis.call('HSET', t, unpack(ARGV, first, at - 1))
+    queues[queue] = true
+    stat_later(queue, status, 1)
     if key ~= '' then
       redis.call('HSET', p .. ':keys', key, id)
       redis.call('HSET', p .. ':lastkey', key, id)
     end
-    place(id, now)
+    local seq = seq0 + r
+    if status == 'pending' or status == 'scheduled' then
+      local due_at = tonumber(scheduled_at) or 0
+      if due_at > now then
+        redis.call('ZADD', p .. ':delayed', due_at, id)
+        redis.call('HSET', t, 'seq', seq)
+      else
+        local member = string.format('%011x:%010x:', tonumber(queued_at), seq) .. id
+        local set = queue .. '|' .. backend
+        redis.call('ZADD', p .. ':ready:' .. set, -tonumber(priority), member)
+        sets[set] = true
+        redis.call('HSET', t, 'seq', seq, 'ready_member', member)
+      end
+    else
+      redis.call('HSET', t, 'seq', seq)
+    end
     if status == 'pending' then due = true end
     results[r] = {1, {}}
   end
 end
+for queue in pairs(queues) do redis.call('SADD', p .. ':queues', queue) end
+for set in pairs(sets) do redis.call('SADD', p .. ':readysets', set) end
+flush_stats()
 if due and channel ~= '' then redis.call('PUBLISH', channel, payload) end
 return results
 `);

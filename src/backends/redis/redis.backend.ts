@@ -323,7 +323,18 @@ export class RedisQueueBackend extends QueueBackend {
     ];
     for (const record of records) {
       const fields = toFields(record);
-      args.push(record.id, record.key ?? '', record.queue, record.status, fields.length, ...fields);
+      args.push(
+        record.id,
+        record.key ?? '',
+        record.queue,
+        record.status,
+        record.executionBackend,
+        record.priority,
+        record.queuedAt.getTime(),
+        record.scheduledAt ? record.scheduledAt.getTime() : '',
+        fields.length,
+        ...fields,
+      );
     }
     const replies = (await this.run('qEnqueue', ...args)) as Array<[number, unknown]>;
     const now = Date.now();
