@@ -40,7 +40,11 @@ export class TaskAbort {
    * still ends the attempt at abort, and its late result is dropped.
    */
   race<T>(work: Promise<T>): Promise<T> {
-    if (this.aborted_) return Promise.reject(this.reason_ as Error);
+    if (this.aborted_) {
+      // The task already started: its own outcome must still be handled, or a later rejection goes unhandled.
+      work.then(undefined, () => undefined);
+      return Promise.reject(this.reason_ as Error);
+    }
     return new Promise<T>((resolve, reject) => {
       this.onAbort = reject; // rejecting a settled promise does nothing, so this need not be cleared
       work.then(resolve, reject);

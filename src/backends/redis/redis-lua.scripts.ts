@@ -326,8 +326,10 @@ for i = 1, count do
   local at = 8 + (i - 1) * 3
   done[i] = complete(now, ARGV[at], ARGV[at + 1], ARGV[at + 2]) and 1 or 0
 end
-local claimed = claim(now, tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6])
+-- Written before the claim: Redis does not roll a script back, so an error in the claim must not leave the
+-- completions' status writes without their counter moves.
 flush_stats()
+local claimed = claim(now, tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6]) -- flushes its own counters
 return {done, encode_rows(claimed)}
 `);
 

@@ -35,6 +35,25 @@ describe('TaskAbort', () => {
     late.abort(new Error('before'));
     await assert.rejects(late.race(Promise.resolve(1)), /before/);
   });
+
+  test('a task that fails after an abort that came before the race is still handled', async () => {
+    const unhandled: unknown[] = [];
+    const record = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', record);
+    try {
+      const run = new TaskAbort();
+      run.abort(new Error('timeout'));
+      let fail!: (error: Error) => void;
+      const work = new Promise<never>((_, reject) => (fail = reject));
+      await assert.rejects(run.race(work), /timeout/);
+      fail(new Error('the task failed later'));
+      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.off('unhandledRejection', record);
+    }
+  });
 });
 
 describe('AbortFanout', () => {

@@ -101,8 +101,12 @@ describe('observability', () => {
       try {
         const health = app.get(QueuesHealth);
         assert.equal((await health.check()).result['queues']!['listenerAlive'], true);
-        const subscriber = (backend as unknown as { subscriber: { disconnect(): void; status: string } })
-          .subscriber;
+        // The worker's first wait opens the subscriber.
+        const internals = backend as unknown as { subscriber?: { disconnect(): void; status: string } };
+        for (let i = 0; i < 200 && internals.subscriber?.status !== 'ready'; i++)
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        assert.equal((await health.check()).result['queues']!['listenerAlive'], true);
+        const subscriber = internals.subscriber!;
         subscriber.disconnect();
         while (subscriber.status === 'ready') await new Promise((resolve) => setTimeout(resolve, 10));
         const down = await health.check();
