@@ -14,8 +14,8 @@ type Progress = Record<string, unknown>;
 
 /**
  * The context of one run. What most tasks never touch is made on first use: the record snapshot, the signal and
- * the progress throttle (on a drain of no-op tasks, making them up front was a fifth of the runner's work). The
- * reporting methods are arrow properties, so a task may pass them around unbound.
+ * the progress throttle and the reporting functions (on a drain of no-op tasks, making them up front was a fifth
+ * of the runner's work).
  */
 export class RunContext implements TaskExecutionContext {
   readonly taskId: string;
@@ -49,7 +49,32 @@ export class RunContext implements TaskExecutionContext {
     return this.abort.signal;
   }
 
-  readonly progress = async (current: number, total?: number, message?: string): Promise<void> => {
+  // The reporting functions are made on first read and kept, so a task may pass them around unbound, and a task
+  // that never reports allocates none of them.
+  private bound: Pick<TaskExecutionContext, 'progress' | 'log' | 'event'> | undefined;
+
+  get progress(): TaskExecutionContext['progress'] {
+    return this.reporting().progress;
+  }
+
+  get log(): TaskExecutionContext['log'] {
+    return this.reporting().log;
+  }
+
+  get event(): TaskExecutionContext['event'] {
+    return this.reporting().event;
+  }
+
+  private reporting(): Pick<TaskExecutionContext, 'progress' | 'log' | 'event'> {
+    return (this.bound ??= {
+      progress: (current, total, message) => this.reportProgress(current, total, message),
+      log: (message, payload, level) =>
+        this.publish({ type: 'task.log', message, payload, level: level ?? 'info' }),
+      event: (type, payload) => this.publish({ type, payload }),
+    });
+  }
+
+  private async reportProgress(current: number, total?: number, message?: string): Promise<void> {
     await this.publish({
       type: 'task.progress',
       progressCurrent: current,
@@ -72,16 +97,7 @@ export class RunContext implements TaskExecutionContext {
       message: message ?? null,
       at: new Date().toISOString(),
     });
-  };
-
-  readonly log = (
-    message: string,
-    payload?: Record<string, unknown>,
-    level?: QueueEventLevel,
-  ): Promise<void> => this.publish({ type: 'task.log', message, payload, level: level ?? 'info' });
-
-  readonly event = (type: string, payload?: Record<string, unknown>): Promise<void> =>
-    this.publish({ type, payload });
+  }
 
   /**
    * Land the last progress value; the runner awaits this before it persists the outcome. `undefined` when the task
