@@ -1,6 +1,5 @@
 import type { QueueBackend } from '../backends/queue-backend.js';
 import type { TaskExecutionContext } from '../context/task-execution-context.js';
-import type { QueueEventLevel } from '../events/queue-event.js';
 import type { QueueEventInput, QueueEvents } from '../events/queue-events.js';
 import type { QueuedTaskRecord } from '../models/queued-task-record.js';
 import { copyRecord } from '../models/record-copy.js';

@@ -67,7 +67,7 @@ interface PgPool {
 
 /** Options of the PostgreSQL store. */
 export interface PostgresStoreOptions {
-  /** Send the enqueue statements as named prepared statements. @default true */
+  /** Send the hot statements (enqueue, claim, batched completion) as named prepared statements. @default true */
   preparedStatements?: boolean;
 }
 
@@ -120,8 +120,8 @@ export class PostgresQueueStore extends SqlQueueStore {
   }
 
   /**
-   * `query` for the enqueue statements, whose text never varies: named, so each pooled connection parses and
-   * plans them once (the insert-with-NOTIFY CTE costs about as much to plan as to run). Only fixed texts come
+   * `query` for the hot statements (enqueue, claim, batched completion), whose text never varies with the values:
+   * named, so each pooled connection parses and plans them once (the insert-with-NOTIFY CTE costs about as much to plan as to run). Only fixed texts come
    * here, since every name stays prepared on every connection. Inside a caller's transaction TypeORM's manager
    * has no named statements, so the text goes as is.
    */

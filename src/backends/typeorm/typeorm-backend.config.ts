@@ -20,8 +20,8 @@ export interface TypeOrmBackendConfig {
   /** NOTIFY channel (PostgreSQL). @default `<tableName>_wakeup` */
   notificationChannel?: string;
   /**
-   * PostgreSQL: send the enqueue statements as named prepared statements, parsed and planned once per pooled
-   * connection. Turn off behind a pooler that cannot keep them per client (PgBouncer in transaction mode before
+   * PostgreSQL: send the hot statements (enqueue, claim, batched completion) as named prepared statements, parsed
+   * and planned once per pooled connection. Turn off behind a pooler that cannot keep them per client (PgBouncer in transaction mode before
    * 1.21, or without `max_prepared_statements`). @default true
    */
   preparedStatements?: boolean;

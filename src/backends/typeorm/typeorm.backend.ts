@@ -91,6 +91,11 @@ export class TypeOrmQueueBackend extends QueueBackend {
         { path: 'queueBackend.notifyTransport', message: "must be 'listen_notify' or 'polling'" },
       ]);
     }
+    if (config.preparedStatements !== undefined && typeof config.preparedStatements !== 'boolean') {
+      throw new QueueConfigurationError([
+        { path: 'queueBackend.preparedStatements', message: 'must be true or false' },
+      ]);
+    }
     if (config.notificationChannel !== undefined)
       validateTableName(config.notificationChannel, 'queueBackend.notificationChannel');
   }

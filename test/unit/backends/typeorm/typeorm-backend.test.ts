@@ -10,6 +10,7 @@ import { createQueueTablesMigration } from '../../../../src/backends/typeorm/cre
 import { TypeOrmQueueBackend } from '../../../../src/backends/typeorm/typeorm.backend.js';
 import { QueueConfigurationError } from '../../../../src/errors/queue-configuration.error.js';
 import { newTaskRecord } from '../../../../src/models/new-record.js';
+import type { QueuedTaskRecord } from '../../../../src/models/queued-task-record.js';
 import { skipUnless, testServices, uniqueSuffix } from '../../../support/services.js';
 
 const sqliteFile = () => path.join(mkdtempSync(path.join(tmpdir(), 'typeorm-unit-')), 'q.sqlite');
@@ -46,6 +47,28 @@ describe('TypeOrmQueueBackend configuration', () => {
     await assert.rejects(
       backend.open(),
       /the TypeORM driver "sqljs" is not supported; supported: postgres, mysql, mariadb, better-sqlite3/,
+    );
+  });
+
+  test('a bad notifyTransport or preparedStatements is a typed error naming the option', () => {
+    const options = { type: 'better-sqlite3' as const, database: ':memory:' };
+    for (const [field, value, message] of [
+      [
+        'notifyTransport',
+        'carrier-pigeon',
+        /queueBackend\.notifyTransport: must be 'listen_notify' or 'polling'/,
+      ],
+      ['preparedStatements', 'no', /queueBackend\.preparedStatements: must be true or false/],
+      ['preparedStatements', 0, /queueBackend\.preparedStatements: must be true or false/],
+    ] as const) {
+      assert.throws(
+        () => new TypeOrmQueueBackend({ type: 'typeorm', options, [field]: value } as never),
+        (error: unknown) => error instanceof QueueConfigurationError && message.test(error.message),
+        `${field}: ${String(value)}`,
+      );
+    }
+    assert.doesNotThrow(
+      () => new TypeOrmQueueBackend({ type: 'typeorm', options, preparedStatements: false }),
     );
   });
 
@@ -226,6 +249,23 @@ describe('prepared enqueue statements on PostgreSQL', { skip: skipUnless('postgr
       }
       assert.equal(await preparedCount(), 4, 'single and bulk insert of each of the two tables');
       assert.equal((await backends[0]!.getStatistics()).total, 6);
+      // Claims and batched completions: one statement per filter shape, whatever the limit, lists and items.
+      const [backend] = backends;
+      const claimed: QueuedTaskRecord[] = [];
+      for (const limit of [1, 2]) claimed.push(...(await backend!.claimMany({ limit, workerId: 'w' })));
+      for (const queues of [['default'], ['default', 'other']])
+        claimed.push(...(await backend!.claimMany({ limit: 1, queues, workerId: 'w' })));
+      assert.equal(await preparedCount(), 6, 'one claim without a queue list, one with');
+      const done = (record: QueuedTaskRecord) => ({
+        id: record.id,
+        result: null,
+        expectedRetryCount: 0,
+      });
+      await backend!.completeAndClaim([done(claimed[0]!)], undefined);
+      await backend!.completeAndClaim([done(claimed[1]!), done(claimed[2]!)], undefined);
+      await backend!.completeAndClaim([done(claimed[3]!)], { limit: 3, workerId: 'w' });
+      assert.equal(await preparedCount(), 8, 'one completion without a claim, one with');
+      assert.equal((await backend!.getStatistics()).completed, 4);
     });
   });
 
@@ -233,6 +273,11 @@ describe('prepared enqueue statements on PostgreSQL', { skip: skipUnless('postgr
     await withBackends(false, 1, async ([backend], preparedCount) => {
       await backend!.enqueue(newTaskRecord({ taskName: 'prep.task' }));
       await backend!.enqueueMany([newTaskRecord({ taskName: 'prep.task' })]);
+      const [record] = await backend!.claimMany({ limit: 1, workerId: 'w' });
+      await backend!.completeAndClaim([{ id: record!.id, result: null, expectedRetryCount: 0 }], {
+        limit: 1,
+        workerId: 'w',
+      });
       assert.equal(await preparedCount(), 0);
       assert.equal((await backend!.getStatistics()).total, 2);
     });
