@@ -24,6 +24,12 @@ local function tkey(id) return p .. ':task:' .. id end
 local function stat(queue, status, delta)
   redis.call('HINCRBY', p .. ':stats:' .. queue, status, delta)
 end
+-- Add a due record to its ready set ("<queue>|<exec>"); returns its member (FIFO within a priority by member).
+local function add_ready(id, set, priority, queued_at, seq)
+  local member = string.format('%011x:%010x:', tonumber(queued_at), seq) .. id
+  redis.call('ZADD', p .. ':ready:' .. set, -tonumber(priority), member)
+  return member
+end
 local function place(id, now)
   local t = tkey(id)
   local f = redis.call('HMGET', t, 'queue', 'execution_backend', 'priority', 'queued_at', 'scheduled_at', 'seq')
@@ -39,9 +45,8 @@ local function place(id, now)
     seq = redis.call('INCR', p .. ':seq')
     redis.call('HSET', t, 'seq', seq)
   end
-  local member = string.format('%011x:%010x:', tonumber(f[4]), seq) .. id
   local set = f[1] .. '|' .. f[2]
-  redis.call('ZADD', p .. ':ready:' .. set, -tonumber(f[3]), member)
+  local member = add_ready(id, set, f[3], f[4], seq)
   redis.call('SADD', p .. ':readysets', set)
   redis.call('HSET', t, 'ready_member', member)
 end
@@ -61,8 +66,9 @@ local function set_status(id, status)
   redis.call('HSET', t, 'status', status)
   if f[1] == 'running' then redis.call('ZREM', p .. ':running', id) end
 end
-local function release_key(id)
-  local key = redis.call('HGET', tkey(id), 'task_key')
+-- Free the record's dedup key if it still holds it; \`key\` when the caller has read it already.
+local function release_key(id, key)
+  key = key or redis.call('HGET', tkey(id), 'task_key')
   if key and redis.call('HGET', p .. ':keys', key) == id then redis.call('HDEL', p .. ':keys', key) end
 end
 local function finish(id, status, now)
@@ -168,9 +174,8 @@ for r = 1, count do
         redis.call('ZADD', p .. ':delayed', due_at, id)
         redis.call('HSET', t, 'seq', seq)
       else
-        local member = string.format('%011x:%010x:', tonumber(queued_at), seq) .. id
         local set = queue .. '|' .. backend
-        redis.call('ZADD', p .. ':ready:' .. set, -tonumber(priority), member)
+        local member = add_ready(id, set, priority, queued_at, seq)
         sets[set] = true
         redis.call('HSET', t, 'seq', seq, 'ready_member', member)
       end
@@ -287,7 +292,7 @@ local function complete(now, id, expected, result_json)
     redis.call('HDEL', t, 'error', 'heartbeat_at', 'result_json', 'ready_member')
   end
   redis.call('ZREM', p .. ':running', id)
-  if f[5] and redis.call('HGET', p .. ':keys', f[5]) == id then redis.call('HDEL', p .. ':keys', f[5]) end
+  if f[5] then release_key(id, f[5]) end
   if f[6] then redis.call('SREM', p .. ':external', id) end
   redis.call('ZADD', p .. ':terminal', now, id)
   redis.call('ZADD', p .. ':completed:' .. f[4], now, id)
