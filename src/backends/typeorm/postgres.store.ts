@@ -19,6 +19,12 @@ function numbered(sql: string): string {
   return sql.replace(/\?/g, () => `$${++n}`);
 }
 
+/** Columns a claim returns: not those it writes itself (see `claimedInOrder`), and the FIFO `seq`. */
+const CLAIM_RETURNING = [
+  ...TASK_COLUMNS.filter((column) => !['status', 'worker_id', 'started_at', 'heartbeat_at'].includes(column)),
+  'seq',
+].join(', ');
+
 /** Rows inserted by this process between two background ANALYZE runs. */
 const ANALYZE_AFTER_ROWS = 1_000;
 
@@ -269,14 +275,14 @@ export class PostgresQueueStore extends SqlQueueStore {
       sql: `UPDATE ${this.table} SET status = 'running', started_at = ?, heartbeat_at = ?, worker_id = ?
        WHERE id IN (SELECT id FROM ${this.table} WHERE ${where} ORDER BY priority DESC, queued_at, seq
                     LIMIT ? FOR UPDATE SKIP LOCKED)
-       RETURNING ${this.columns}, seq`,
+       RETURNING ${CLAIM_RETURNING}`,
       params: [now, now, claim.workerId, ...params, Math.floor(claim.limit)],
     };
   }
 
   protected async claimRows(options: ClaimManyOptions, now: number): Promise<QueuedTaskRecord[]> {
     const { sql, params } = this.claimUpdate(options, now);
-    return claimedInOrder(await this.prepared(sql, params));
+    return claimedInOrder(await this.prepared(sql, params), { workerId: options.workerId, now });
   }
 
   /**
@@ -296,7 +302,7 @@ export class PostgresQueueStore extends SqlQueueStore {
       items.map((item) => toResultJson(item.result)),
       now,
     ];
-    let claimCte = `SELECT ${this.columns}, seq FROM ${this.table} WHERE false`;
+    let claimCte = `SELECT ${CLAIM_RETURNING} FROM ${this.table} WHERE false`;
     if (claim && claim.limit > 0) {
       const update = this.claimUpdate(claim, now);
       claimCte = update.sql;
@@ -318,7 +324,12 @@ export class PostgresQueueStore extends SqlQueueStore {
       items,
       rows.flatMap((row) => (row['done_id'] == null ? [] : [row['done_id']])),
     );
-    const claimed = claimedInOrder(rows.filter((row) => row['done_id'] == null));
+    const claimed = claim
+      ? claimedInOrder(
+          rows.filter((row) => row['done_id'] == null),
+          { workerId: claim.workerId, now },
+        )
+      : [];
     this.metrics.claimed += claimed.length;
     return { completed, claimed };
   }

@@ -99,12 +99,30 @@ export function rowToRecord(row: TaskRow): QueuedTaskRecord {
   };
 }
 
-/** Rows returned by a claim (with their `seq`), as records in claim order. */
-export function claimedInOrder(rows: TaskRow[]): QueuedTaskRecord[] {
-  return rows
-    .map((row) => Object.assign(rowToRecord(row), { seq: Number(row['seq']) }))
-    .sort(byClaimOrder)
-    .map(({ seq: _seq, ...record }) => record);
+/**
+ * Rows returned by a claim (with their `seq`), as records in claim order. The claim writes `status`, `worker_id`,
+ * `started_at` and `heartbeat_at` itself, so with `claimedBy` rows may leave them out (fewer fields to send and
+ * parse per claimed row) and the records get the values the claim wrote.
+ */
+export function claimedInOrder(
+  rows: TaskRow[],
+  claimedBy?: { workerId: string; now: number },
+): QueuedTaskRecord[] {
+  const records = rows.map(rowToRecord);
+  if (claimedBy) {
+    for (const record of records) {
+      record.status = 'running';
+      record.workerId = claimedBy.workerId;
+      record.startedAt = new Date(claimedBy.now);
+      record.heartbeatAt = new Date(claimedBy.now);
+    }
+  }
+  // Sorted by position, with the seq beside: no per-record copy to carry it.
+  const seq = rows.map((row) => Number(row['seq']));
+  return records
+    .map((_, i) => i)
+    .sort((a, b) => byClaimOrder(records[a]!, records[b]!) || seq[a]! - seq[b]!)
+    .map((i) => records[i]!);
 }
 
 /** Claim order: priority desc, then queuedAt, then insertion sequence. */
