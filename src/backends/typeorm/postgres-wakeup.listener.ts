@@ -36,8 +36,10 @@ export class PostgresWakeupListener {
     private readonly options: { pingInterval?: number; pingTimeout?: number } = {},
   ) {}
 
+  /** Connect and LISTEN (retrying in the background on failure), then self-ping on an interval. Never throws. */
   async start(): Promise<void> {
     await this.connect();
+    if (this.closed) return; // closed while the first connection was being made
     this.pingTimer = setInterval(() => void this.ping(), this.options.pingInterval ?? 15_000);
     this.pingTimer.unref();
   }

@@ -64,6 +64,8 @@ export class TypeOrmQueueBackend extends QueueBackend {
   private store: SqlQueueStore | undefined;
   private heartbeatStore: SqlQueueStore | undefined;
   private listener: PostgresWakeupListener | undefined;
+  /** Whether the listener's LISTEN connection was opened: by the first wait, never by a process that only enqueues. */
+  private listening = false;
   private dialect = 'unknown';
   /** Tags this process's NOTIFY payloads. */
   private readonly origin = randomUUID().slice(0, 12);
@@ -116,9 +118,12 @@ export class TypeOrmQueueBackend extends QueueBackend {
     return this.dataSource;
   }
 
-  /** Whether the PostgreSQL LISTEN connection is up (true where there is none to keep up). */
+  /**
+   * Whether the PostgreSQL LISTEN connection is up (true where there is none to keep up, and before the first wait
+   * opens it). Read by `QueuesHealth`.
+   */
   get listenerAlive(): boolean {
-    return this.listener ? this.listener.alive : true;
+    return this.listener && this.listening ? this.listener.alive : true;
   }
 
   /** Queue-domain counters since open. */
@@ -137,7 +142,7 @@ export class TypeOrmQueueBackend extends QueueBackend {
       this.store instanceof PostgresQueueStore &&
       (this.config.notifyTransport ?? 'listen_notify') === 'listen_notify'
     ) {
-      await this.startListener(this.store, this.dataSource);
+      await this.prepareListener(this.store, this.dataSource);
     }
   }
 
@@ -231,7 +236,12 @@ export class TypeOrmQueueBackend extends QueueBackend {
     }
   }
 
-  private async startListener(store: PostgresQueueStore, dataSource: DataSource): Promise<void> {
+  /**
+   * Inserts NOTIFY from now on (other processes' workers may be waiting); the LISTEN connection itself waits for
+   * this process's first `waitForNotifications`, so a process that only enqueues holds no extra connection and
+   * its server does not deliver it every wakeup.
+   */
+  private async prepareListener(store: PostgresQueueStore, dataSource: DataSource): Promise<void> {
     const pg = await requirePackage<{ default: { Client: new (config: unknown) => PgListenClient } }>(
       'pg',
       'LISTEN/NOTIFY wakeups',
@@ -261,8 +271,14 @@ export class TypeOrmQueueBackend extends QueueBackend {
         if (!payload.startsWith(`${this.origin}|`)) this.waiters.wakeAll(true);
       },
     );
-    await this.listener.start();
     store.wakeup = { channel: this.channel, payloadPrefix: `${this.origin}|` };
+  }
+
+  /** Open the LISTEN connection on first use. Not awaited: it wakes the waiters once LISTEN is in place. */
+  private ensureListening(): void {
+    if (!this.listener || this.listening) return;
+    this.listening = true;
+    void this.listener.start();
   }
 
   private get channel(): string {
@@ -272,6 +288,7 @@ export class TypeOrmQueueBackend extends QueueBackend {
   async close(): Promise<void> {
     await this.listener?.close();
     this.listener = undefined;
+    this.listening = false;
     this.waiters.wakeAll(false);
     for (const dataSource of this.ownedDataSources.splice(0)) {
       if (dataSource.isInitialized) await dataSource.destroy().catch(() => undefined);
@@ -413,6 +430,7 @@ export class TypeOrmQueueBackend extends QueueBackend {
   }
 
   waitForNotifications(timeout: number, signal?: AbortSignal): Promise<boolean> {
+    this.ensureListening();
     return this.waiters.wait(timeout, signal);
   }
 }
