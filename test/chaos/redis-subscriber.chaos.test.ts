@@ -10,23 +10,38 @@ import { skipUnless, testServices, uniqueSuffix } from '../support/services.js';
  * nothing is closed, nothing arrives), the failure ioredis cannot see by itself.
  */
 async function startRelay(target: URL) {
-  const connections: Array<{ frozen: boolean }> = [];
+  /** `frozen`: nothing reaches the client; `deaf`: nothing reaches the server either. */
+  const connections: Array<{ frozen: boolean; deaf: boolean; closed: boolean }> = [];
+  const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
-    const state = { frozen: false };
+    const state = { frozen: false, deaf: false, closed: false };
     connections.push(state);
     const upstream = net.connect(Number(target.port || 6379), target.hostname);
-    client.on('data', (chunk) => upstream.write(chunk));
+    sockets.add(client).add(upstream);
+    client.on('data', (chunk) => !state.deaf && upstream.write(chunk));
     upstream.on('data', (chunk) => !state.frozen && client.write(chunk));
     const end = () => {
+      state.closed = true;
       client.destroy();
       upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
     };
     client.on('error', end).on('close', end);
     upstream.on('error', end).on('close', end);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as net.AddressInfo;
-  return { port, connections, close: () => new Promise((resolve) => server.close(resolve)) };
+  return {
+    port,
+    connections,
+    /** Stops the relay; connections still open are cut, so a failed test cannot keep the process alive. */
+    close: () =>
+      new Promise((resolve) => {
+        server.close(resolve);
+        for (const socket of sockets) socket.destroy();
+      }),
+  };
 }
 
 describe('Redis wakeup subscriber on a half-open connection', { skip: skipUnless('redis') }, () => {
@@ -71,6 +86,32 @@ describe('Redis wakeup subscriber on a half-open connection', { skip: skipUnless
       } finally {
         await watched.close();
         await sender.close();
+        await relay.close();
+      }
+    },
+  );
+
+  test(
+    'close() returns when the command connection is half-open, and leaves no connection open',
+    { timeout: 15_000 },
+    async () => {
+      const target = new URL(testServices.redisUrl);
+      const relay = await startRelay(target);
+      const url = `redis://127.0.0.1:${relay.port}${target.pathname}`;
+      const backend = new RedisQueueBackend({ type: 'redis', url, keyPrefix: `subquit_${uniqueSuffix()}` });
+      try {
+        await backend.open();
+        assert.equal(relay.connections.length, 1, 'open makes the command connection only');
+        // Half-open both ways: QUIT never reaches the server, so neither a reply nor a close comes back.
+        relay.connections[0]!.frozen = true;
+        relay.connections[0]!.deaf = true;
+        const started = Date.now();
+        await backend.close();
+        const took = Date.now() - started;
+        assert.ok(took < 3_000, `close() took ${took} ms on a half-open connection`);
+        for (let i = 0; i < 40 && !relay.connections[0]!.closed; i++) await sleep(50);
+        assert.equal(relay.connections[0]!.closed, true, 'the command connection was closed');
+      } finally {
         await relay.close();
       }
     },

@@ -271,20 +271,16 @@ export class RedisQueueBackend extends QueueBackend {
     this.waiters.wakeAll(false);
     // A subscription still connecting to a dead server must not hold close up: it disconnects itself when it
     // finds the backend closed.
-    const wait = new AbortController();
-    await Promise.race([
-      this.subscribing,
-      sleep(1_000, undefined, { signal: wait.signal }).catch(() => undefined),
-    ]);
-    wait.abort();
+    await withinASecond(this.subscribing);
     const subscriber = this.subscriber;
     this.subscriber = undefined;
     this.selfPing?.stop();
     this.selfPing = undefined;
     if (subscriber) subscriber.disconnect();
     if (this.client && this.ownsClient) {
-      // QUIT waits for the server; with the server gone it would wait forever.
-      if (this.client.status === 'ready') await this.client.quit().catch(() => undefined);
+      // QUIT waits for the server's reply: not at all with the server gone, at most a second on a connection that
+      // looks up but delivers nothing (half-open); the disconnect below ends it either way.
+      if (this.client.status === 'ready') await withinASecond(this.client.quit().catch(() => undefined));
       this.client.disconnect();
     }
     this.client = undefined;
@@ -658,4 +654,11 @@ export class RedisQueueBackend extends QueueBackend {
     this.ensureSubscribed();
     return this.waiters.wait(timeout, signal);
   }
+}
+
+/** Wait for `work`, but at most a second (close must not hang on a server that does not answer). */
+async function withinASecond(work: Promise<unknown> | undefined): Promise<void> {
+  const timer = new AbortController();
+  await Promise.race([work, sleep(1_000, undefined, { signal: timer.signal }).catch(() => undefined)]);
+  timer.abort();
 }
