@@ -44,6 +44,10 @@ export const ONLY = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(',').m
 export const WORKLOADS = process.env.BENCH_WORKLOADS
   ? process.env.BENCH_WORKLOADS.split(',').map((s) => s.trim())
   : ['main', 'retained', 'idle', 'footprint'];
+/** worker.prefetch of our tuned targets: graphile-worker's tuned variant buffers 500 jobs (localQueue.size 500). */
+export const PREFETCH = num('BENCH_PREFETCH', 500);
+/** The compiled tree of src/ our targets load; another one (`tsc --outDir build-base`) makes an A/B run. */
+export const BUILD_DIR = process.env.BENCH_BUILD ?? 'build';
 /** Where the report goes; a quick run should not overwrite the committed BENCHMARKS.md by accident. */
 export const OUT = process.env.BENCH_OUT ?? path.join(repoDir, 'BENCHMARKS.md');
 

@@ -4,17 +4,15 @@ import 'reflect-metadata';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { MYSQL_URL, PG_URL, REDIS_URL, repoDir, uniqueName } from './config.mjs';
+import { BUILD_DIR, MYSQL_URL, PG_URL, PREFETCH, REDIS_URL, repoDir, uniqueName } from './config.mjs';
 import { waitUntil } from './measure.mjs';
 import { pgQuery, mysqlQuery, withRedis, redisKeys, redisBytes, redisUnlinkAll } from './servers.mjs';
 
-const lib = await import(path.join(repoDir, 'build/src/index.js'));
+const lib = await import(path.join(repoDir, BUILD_DIR, 'src/index.js'));
 const { Test } = await import('@nestjs/testing');
 const { version } = (await import(path.join(repoDir, 'package.json'), { with: { type: 'json' } })).default;
 
 const TASK = 'bench.noop';
-/** worker.prefetch of the tuned variants. */
-const PREFETCH = 100;
 let hook = () => undefined;
 class BenchTasks {
   async noop(data) {
