@@ -25,7 +25,7 @@ const CLAIM_RETURNING = [
   'seq',
 ].join(', ');
 
-/** Rows inserted by this process between two background ANALYZE runs. */
+/** Rows inserted by this process before its first background ANALYZE (and at least between two). */
 const ANALYZE_AFTER_ROWS = 1_000;
 
 /** Element type of each column's array in a bulk insert (the table's types, without lengths). */
@@ -100,6 +100,8 @@ export class PostgresQueueStore extends SqlQueueStore {
    */
   wakeup: { channel: string; payloadPrefix: string } | undefined;
   private insertedSinceAnalyze = 0;
+  /** Rows to insert before the next background ANALYZE: nine times the table's rows at the last one. */
+  private analyzeAfter = ANALYZE_AFTER_ROWS;
   private analyzing = false;
   /** Numbered text and statement name of each SQL text sent through `prepared`. */
   private readonly statements = new Map<string, { name: string | undefined; text: string }>();
@@ -190,21 +192,34 @@ export class PostgresQueueStore extends SqlQueueStore {
   }
 
   /**
-   * Keep planner statistics up with bursts. A queue table fills faster than autovacuum looks (once a minute): with
-   * stale statistics a claim sorts every pending row (13.7 ms at 10,000 pending) instead of reading the claim
-   * index in order (0.24 ms). So after every 1,000 rows inserted here, one background ANALYZE of the columns the
-   * claim filters and orders by (the claim plan needs nothing else; all columns cost 3× as much, 15 ms at 10,000
-   * rows, which slowed a bulk enqueue by a quarter). Autovacuum still refreshes the other columns.
+   * Give a new or emptied table planner statistics early. A queue table fills faster than autovacuum looks (once a
+   * minute): with none a claim sorts every pending row (13.7 ms at 10,000 pending) instead of reading the claim
+   * index in order (0.24 ms). So once 1,000 rows were inserted here, one background ANALYZE of the columns the
+   * claim filters and orders by (the claim plan needs nothing else; all columns cost 3× as much). After that the
+   * planner scales row counts by the table's current size by itself: with statistics taken at 1,000 pending rows
+   * the claim still read the index in order at 200,000, and with statistics of a table of completed rows only,
+   * at 50,000 new pending ones. So the next ANALYZE here waits until the table has grown tenfold; one every
+   * 1,000 rows had doubled the server's work per row of a bulk enqueue. Autovacuum refreshes the rest.
    */
   protected override afterInsert(count: number): void {
     this.insertedSinceAnalyze += count;
-    if (this.insertedSinceAnalyze < ANALYZE_AFTER_ROWS || this.analyzing) return;
+    if (this.insertedSinceAnalyze < this.analyzeAfter || this.analyzing) return;
     this.insertedSinceAnalyze = 0;
     this.analyzing = true;
-    void this.pool
-      .query(`ANALYZE ${this.table} (status, scheduled_at, queue, execution_backend, priority, queued_at)`)
+    void this.analyze()
       .catch(() => undefined) // statistics are an optimisation; autovacuum catches up anyway
       .finally(() => (this.analyzing = false));
+  }
+
+  private async analyze(): Promise<void> {
+    await this.pool.query(
+      `ANALYZE ${this.table} (status, scheduled_at, queue, execution_backend, priority, queued_at)`,
+    );
+    const { rows } = await this.pool.query(
+      'SELECT reltuples::bigint AS rows FROM pg_class WHERE oid = to_regclass($1)',
+      [this.table],
+    );
+    this.analyzeAfter = Math.max(ANALYZE_AFTER_ROWS, 9 * Number(rows[0]?.['rows'] ?? 0));
   }
 
   protected async insertIfKeyFree(record: QueuedTaskRecord, manager?: EntityManager): Promise<boolean> {
@@ -218,28 +233,44 @@ export class PostgresQueueStore extends SqlQueueStore {
   }
 
   /**
-   * One array per column, read row by row (in array order, so `seq` keeps input order): 23 parameters and one
+   * One array per column, unnested side by side (in array order, so `seq` keeps input order): 24 parameters and one
    * fixed, prepared text for any chunk size, where a multi-row VALUES list binds 23 per record and is parsed and
    * planned anew for every chunk (3× slower at 1,000 records). A column whose value is the same in every record
    * (in a bulk of one task that is most of them: status, queue, task name, times, empty kwargs) goes as a
-   * one-element array, read for every row through `least(i, cardinality)`: a fifth of the bytes to encode and send.
+   * one-element array, a fifth of the bytes to encode and send; the `uniform` flags tell each row to read such a
+   * column's first element rather than its own (which `unnest` pads with NULL). Unnesting, not subscripting by row
+   * number: `array[i]` on text walks the array from its start, so each varying text column cost O(n²) per chunk
+   * (1.2 ms more per 1,000 ids).
    */
   protected override async insertRows(records: readonly QueuedTaskRecord[]): Promise<void> {
     const rows = records.map(recordToRow);
-    const columns = TASK_COLUMNS.map((_, c) => {
+    const uniform = TASK_COLUMNS.map((_, c) => {
       const first = rows[0]![c];
-      return rows.every((row) => row[c] === first) ? [first] : rows.map((row) => row[c]);
+      return rows.every((row) => row[c] === first);
     });
+    const columns = TASK_COLUMNS.map((_, c) => (uniform[c] ? [rows[0]![c]] : rows.map((row) => row[c])));
     const arrays = TASK_COLUMNS.map((column) => `?::${COLUMN_TYPES[column]}[] AS ${column}`).join(', ');
-    const values = TASK_COLUMNS.map((column) => `a.${column}[least(i, cardinality(a.${column}))]`).join(', ');
+    const values = TASK_COLUMNS.map(
+      (column, c) => `CASE WHEN a.uniform[${c + 1}] THEN a.${column}[1] ELSE u.${column} END`,
+    ).join(', ');
     const insert = `INSERT INTO ${this.table} (${this.columns})
-      SELECT ${values} FROM (SELECT ${arrays}) a, generate_series(1, ?::integer) AS i ORDER BY i`;
-    const params = [...columns, records.length];
-    // Every row goes in (no key to dedup on this path), so no row needs to come back: one row, or none.
-    const sql = this.wakeup
-      ? this.withWakeup(`${insert} RETURNING id, queue, status`, 'SELECT count(*) AS woken FROM wake')
-      : insert;
-    await this.prepared(sql, this.wakeupParams(params));
+      SELECT ${values}
+      FROM (SELECT ${arrays}, ?::boolean[] AS uniform) a,
+        unnest(${TASK_COLUMNS.map((column) => `a.${column}`).join(', ')}) WITH ORDINALITY
+          AS u (${this.columns}, i)
+      ORDER BY u.i`;
+    const params = [...columns, uniform];
+    if (!this.wakeup) {
+      await this.prepared(insert, params);
+      return;
+    }
+    // Every row goes in (no key to dedup on this path), so the due queues are known here: their NOTIFYs ride in
+    // the same statement without the inserted rows coming back through a CTE.
+    const due = [...new Set(records.flatMap((r) => (r.status === 'pending' ? [r.queue] : [])))];
+    await this.prepared(
+      `WITH ins AS (${insert}) SELECT count(pg_notify(?, ? || q.queue)) AS woken FROM unnest(?::varchar[]) AS q (queue)`,
+      [...params, this.wakeup.channel, this.wakeup.payloadPrefix, due],
+    );
   }
 
   /**
