@@ -90,7 +90,7 @@ function managerRows(result: unknown): TaskRow[] {
 }
 
 /**
- * PostgreSQL: batch claim in one `UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING`,
+ * PostgreSQL: batch claim in one `UPDATE ... WHERE ctid = ANY(ARRAY(SELECT ... FOR UPDATE SKIP LOCKED)) RETURNING`,
  * key dedup by `ON CONFLICT ... DO NOTHING` on a partial unique index, schema creation under an advisory lock.
  */
 export class PostgresQueueStore extends SqlQueueStore {
@@ -299,13 +299,21 @@ export class PostgresQueueStore extends SqlQueueStore {
     return { sql: `${column} = ANY(?::varchar[])`, params: [values] };
   }
 
-  /** The claim as a data-modifying statement (a CTE body): fixed text per filter shape, the limit a parameter. */
+  /**
+   * The claim as a data-modifying statement (a CTE body): fixed text per filter shape, the limit a parameter. The
+   * locked rows are updated by their physical address (`ctid`, a TID scan): matched back by `id IN (…)` the
+   * planner hashed the locked ids and scanned the whole table for each claim (a prepared claim of 300 from a
+   * 20,000-row table: 49 µs of server time per task, 26 by ctid). Our lock keeps every other writer off those
+   * rows until we commit, so the address cannot change under us; a row whose pending version was replaced between
+   * this statement's snapshot and its lock (a metadata patch) is not matched, stays pending, and waits for the
+   * next claim.
+   */
   private claimUpdate(claim: ClaimManyOptions, now: number): { sql: string; params: unknown[] } {
     const { where, params } = this.claimWhere(claim, now);
     return {
       sql: `UPDATE ${this.table} SET status = 'running', started_at = ?, heartbeat_at = ?, worker_id = ?
-       WHERE id IN (SELECT id FROM ${this.table} WHERE ${where} ORDER BY priority DESC, queued_at, seq
-                    LIMIT ? FOR UPDATE SKIP LOCKED)
+       WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${this.table} WHERE ${where} ORDER BY priority DESC, queued_at, seq
+                              LIMIT ? FOR UPDATE SKIP LOCKED))
        RETURNING ${CLAIM_RETURNING}`,
       params: [now, now, claim.workerId, ...params, Math.floor(claim.limit)],
     };
@@ -332,6 +340,7 @@ export class PostgresQueueStore extends SqlQueueStore {
       items.map((item) => item.expectedRetryCount),
       items.map((item) => toResultJson(item.result)),
       now,
+      items.map((item) => item.id),
     ];
     let claimCte = `SELECT ${CLAIM_RETURNING} FROM ${this.table} WHERE false`;
     if (claim && claim.limit > 0) {
@@ -339,13 +348,16 @@ export class PostgresQueueStore extends SqlQueueStore {
       claimCte = update.sql;
       params.push(...update.params);
     }
-    // Completed rows come back as their id only (FULL JOIN ON false: claimed rows, then one row per done id).
+    // Completed rows come back as their id only (FULL JOIN ON false: claimed rows, then one row per done id). The
+    // ids go twice: `id = ANY(ids)` lets the planner look the rows up by primary key, where the join alone read
+    // every running row for each item.
     const rows = await this.prepared(
       `WITH input AS (SELECT * FROM unnest(?::varchar[], ?::integer[], ?::text[]) AS i (id, retry_count, result_json)),
        done AS (
          UPDATE ${this.table} AS t SET status = 'completed', result_json = input.result_json, error = NULL,
            completed_at = ?::bigint, heartbeat_at = NULL
-         FROM input WHERE t.id = input.id AND t.status = 'running' AND t.retry_count = input.retry_count
+         FROM input WHERE t.id = ANY(?::varchar[]) AND t.id = input.id AND t.status = 'running'
+           AND t.retry_count = input.retry_count
          RETURNING t.id),
        claimed AS (${claimCte})
        SELECT c.*, d.id AS done_id FROM claimed c FULL JOIN done d ON false`,
