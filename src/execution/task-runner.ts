@@ -181,19 +181,9 @@ export class TaskRunner {
     } catch (error) {
       return this.fail(record, definition, new NonRetryableError(describeError(error)), workerId);
     }
-    let batch = completions;
-    const updated = await this.persist(
-      record,
-      () => {
-        // Only the first attempt goes through the batch: a retry after a lost reply must not claim again.
-        const through = batch;
-        batch = undefined;
-        return through
-          ? through.complete(record, value).then((applied) => (applied ? completedCopy(record, value) : null))
-          : this.backend.completeTask(record.id, value, { expectedRetryCount: record.retryCount });
-      },
-      (current) => current.status === 'completed' && current.retryCount === record.retryCount,
-    );
+    const updated = completions
+      ? await this.completeInBatch(record, value, completions)
+      : await this.completeAlone(record, value);
     if (!updated) return this.reportClaimLost(record, workerId);
     const quiet = definition?.options.quietSuccess || record.metadata['quietSuccess'] === true;
     if (!quiet && this.events.enabled)
@@ -202,22 +192,59 @@ export class TaskRunner {
   }
 
   /**
+   * A completion through the worker's batch: the common case, so without the retry wrapper's closures. A failed
+   * batch write is retried alone through `persist` (never through the batch again: a retry after a lost reply
+   * must not claim again).
+   */
+  private async completeInBatch(
+    record: QueuedTaskRecord,
+    value: unknown,
+    completions: CompletionBatch,
+  ): Promise<QueuedTaskRecord | null> {
+    let applied: boolean;
+    try {
+      applied = await completions.complete(record, value);
+    } catch (error) {
+      return this.completeAlone(record, value, error);
+    }
+    return applied ? completedCopy(record, value) : null;
+  }
+
+  /** A completion written on its own (fenced), through `persist`; `failed`: a first attempt already failed. */
+  private completeAlone(
+    record: QueuedTaskRecord,
+    value: unknown,
+    failed?: unknown,
+  ): Promise<QueuedTaskRecord | null> {
+    return this.persist(
+      record,
+      () => this.backend.completeTask(record.id, value, { expectedRetryCount: record.retryCount }),
+      (current) => current.status === 'completed' && current.retryCount === record.retryCount,
+      failed,
+    );
+  }
+
+  /**
    * Apply an outcome write, retrying with backoff when the backend is unreachable (a connection killed mid-drain).
    * Before each retry it checks whether the lost write had landed after all, so an outcome is never applied twice.
+   * With `failed` (the error of a first attempt made elsewhere) it starts with that check.
    */
   private async persist(
     record: QueuedTaskRecord,
     write: () => Promise<QueuedTaskRecord | null>,
     landed: (current: QueuedTaskRecord) => boolean,
+    failed?: unknown,
   ): Promise<QueuedTaskRecord | null> {
-    for (let attempt = 0; ; attempt++) {
+    for (let attempt = failed === undefined ? 0 : 1; ; attempt++) {
+      if (attempt > 0) {
+        await sleep(100 * 2 ** (attempt - 1));
+        const current = await this.backend.getTask(record.id).catch(() => undefined);
+        if (current && landed(current)) return current;
+      }
       try {
         return await write();
       } catch (error) {
         if (attempt >= 6) throw error;
-        await sleep(100 * 2 ** attempt);
-        const current = await this.backend.getTask(record.id).catch(() => undefined);
-        if (current && landed(current)) return current;
       }
     }
   }
