@@ -223,6 +223,10 @@ export class PostgresQueueStore extends SqlQueueStore {
   }
 
   protected async insertIfKeyFree(record: QueuedTaskRecord, manager?: EntityManager): Promise<boolean> {
+    if (record.key === null) {
+      await this.insertUnkeyed(record, manager);
+      return true;
+    }
     const insert = `${this.insertSql()} ON CONFLICT (task_key) WHERE task_key IS NOT NULL AND status IN ('pending','scheduled','running') DO NOTHING RETURNING id, queue, status`;
     const rows = await this.prepared(
       this.withWakeup(insert),
@@ -230,6 +234,23 @@ export class PostgresQueueStore extends SqlQueueStore {
       manager,
     );
     return rows.length > 0;
+  }
+
+  /**
+   * A record without a key cannot conflict: a plain INSERT, without `ON CONFLICT`'s speculative insertion or rows
+   * coming back through a CTE, and its wakeup (known here) in the same statement.
+   */
+  private async insertUnkeyed(record: QueuedTaskRecord, manager?: EntityManager): Promise<void> {
+    const row = recordToRow(record);
+    if (!this.wakeup || record.status !== 'pending') {
+      await this.prepared(this.insertSql(), row, manager);
+      return;
+    }
+    await this.prepared(
+      `WITH ins AS (${this.insertSql()}) SELECT pg_notify(?, ?) AS woken`,
+      [...row, this.wakeup.channel, this.wakeup.payloadPrefix + record.queue],
+      manager,
+    );
   }
 
   /**
@@ -274,17 +295,14 @@ export class PostgresQueueStore extends SqlQueueStore {
   }
 
   /**
-   * `insert` (returning id, queue, status) followed, in the same statement, by one NOTIFY per due queue; the
-   * statement returns the inserted ids, or what `select` (over the CTEs `ins` and `wake`) picks.
+   * `insert` (returning id, queue, status) followed, in the same statement, by a NOTIFY when the row went in due;
+   * the statement returns the inserted id (none when the key was held).
    */
-  private withWakeup(
-    insert: string,
-    select = 'SELECT ins.id, (SELECT count(*) FROM wake) AS woken FROM ins',
-  ): string {
+  private withWakeup(insert: string): string {
     if (!this.wakeup) return insert;
     return `WITH ins AS (${insert}),
       wake AS (SELECT pg_notify(?, ? || q.queue) FROM (SELECT DISTINCT queue FROM ins WHERE status = 'pending') q)
-      ${select}`;
+      SELECT ins.id, (SELECT count(*) FROM wake) AS woken FROM ins`;
   }
 
   private wakeupParams(params: unknown[]): unknown[] {
@@ -340,7 +358,6 @@ export class PostgresQueueStore extends SqlQueueStore {
       items.map((item) => item.expectedRetryCount),
       items.map((item) => toResultJson(item.result)),
       now,
-      items.map((item) => item.id),
     ];
     let claimCte = `SELECT ${CLAIM_RETURNING} FROM ${this.table} WHERE false`;
     if (claim && claim.limit > 0) {
@@ -348,15 +365,14 @@ export class PostgresQueueStore extends SqlQueueStore {
       claimCte = update.sql;
       params.push(...update.params);
     }
-    // Completed rows come back as their id only (FULL JOIN ON false: claimed rows, then one row per done id). The
-    // ids go twice: `id = ANY(ids)` lets the planner look the rows up by primary key, where the join alone read
-    // every running row for each item.
+    // Completed rows come back as their id only (FULL JOIN ON false: claimed rows, then one row per done id).
+    // `id = ANY(ARRAY(…))` looks the rows up by primary key; the join alone read every running row for each item.
     const rows = await this.prepared(
       `WITH input AS (SELECT * FROM unnest(?::varchar[], ?::integer[], ?::text[]) AS i (id, retry_count, result_json)),
        done AS (
          UPDATE ${this.table} AS t SET status = 'completed', result_json = input.result_json, error = NULL,
            completed_at = ?::bigint, heartbeat_at = NULL
-         FROM input WHERE t.id = ANY(?::varchar[]) AND t.id = input.id AND t.status = 'running'
+         FROM input WHERE t.id = ANY(ARRAY(SELECT id FROM input)) AND t.id = input.id AND t.status = 'running'
            AND t.retry_count = input.retry_count
          RETURNING t.id),
        claimed AS (${claimCte})
