@@ -4,6 +4,8 @@ import type { ExecutionBackend } from './execution-backend.js';
 /** The execution backends available in this app, by name; the first one is the default. */
 export class ExecutionBackends {
   private readonly byName = new Map<string, ExecutionBackend>();
+  /** The names, listed once: every enqueue validates against them. */
+  private readonly nameList: readonly string[];
 
   constructor(
     backends: ExecutionBackend[],
@@ -11,6 +13,7 @@ export class ExecutionBackends {
     readonly defaultName: string,
   ) {
     for (const backend of backends) this.byName.set(backend.name, backend);
+    this.nameList = Object.freeze([...this.byName.keys()]);
   }
 
   get(name: string): ExecutionBackend {
@@ -34,8 +37,8 @@ export class ExecutionBackends {
     return this.byName.has(name);
   }
 
-  names(): string[] {
-    return [...this.byName.keys()];
+  names(): readonly string[] {
+    return this.nameList;
   }
 
   list(): ExecutionBackend[] {

@@ -28,11 +28,11 @@ export const MAX_DELAY = 10 * 365 * 24 * 3600 * 1000;
 /** Latest `scheduledAt` accepted (every SQL dialect stores it). */
 const LATEST_SCHEDULE = Date.UTC(9000, 0, 1);
 
-const isPlainObject = (value: unknown): boolean =>
-  typeof value === 'object' &&
-  value !== null &&
-  !Array.isArray(value) &&
-  [Object.prototype, null].includes(Object.getPrototypeOf(value));
+function isPlainObject(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const prototype: unknown = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}
 
 /** Every problem of one enqueue's arguments and options (empty when valid). */
 export function enqueueProblems(
