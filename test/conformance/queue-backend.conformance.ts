@@ -308,6 +308,48 @@ export function describeQueueBackendConformance(
         assert.equal(new Set(all).size, total);
       });
 
+      test('RACE: claims racing writes to pending records never share one, and leave none behind', async () => {
+        const total = 120;
+        const ids = (
+          await backend.enqueueMany(Array.from({ length: total }, (_, i) => rec({ args: [i] })))
+        ).map((record) => record.id);
+        // Rewrites pending rows under the claimers (a claim may then pass a row over: it must stay claimable).
+        let claiming = true;
+        const writer = (async () => {
+          for (let i = 0; claiming; i++) {
+            const id = ids[(i * 37) % total]!;
+            if (i % 7 === 0) await backend.cancelTask(id);
+            else await backend.patchMetadata(id, { touched: i });
+          }
+        })();
+        const claimers = Array.from({ length: 6 }, async (_, w) => {
+          const mine: string[] = [];
+          for (let idle = 0; idle < 3;) {
+            const batch = await backend.claimMany({ limit: 4, queues: [queue], workerId: `w${w}` });
+            idle = batch.length === 0 ? idle + 1 : 0;
+            mine.push(...batch.map((r) => r.id));
+          }
+          return mine;
+        });
+        const claimed = (await Promise.all(claimers)).flat();
+        claiming = false;
+        await writer;
+        for (;;) {
+          const late = await backend.claimMany({ limit: 50, queues: [queue], workerId: 'late' });
+          if (late.length === 0) break;
+          claimed.push(...late.map((r) => r.id));
+        }
+        assert.equal(new Set(claimed).size, claimed.length, 'no record was claimed twice');
+        const states = await Promise.all(ids.map(async (id) => (await backend.getTask(id))!.status));
+        assert.deepEqual(
+          states.filter((status) => status === 'pending'),
+          [],
+          'every record was claimed or cancelled',
+        );
+        const cancelled = states.filter((status) => status === 'cancelled').length;
+        assert.ok(claimed.length + cancelled >= total, `${claimed.length} claimed, ${cancelled} cancelled`);
+      });
+
       test('RACE: claimTask of one record by many claimers succeeds once', async () => {
         const record = await put();
         const results = await Promise.all(
