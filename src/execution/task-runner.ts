@@ -100,8 +100,15 @@ export class TaskRunner {
       const skip = this.startListeners.length > 0 ? await this.notifyStart(record) : undefined;
       if (skip) return await this.skip(record, skip, options.workerId);
       let result: unknown;
+      const context = new RunContext(record, abort, this.events, this.backend);
       try {
-        result = await this.invoke(definition, record, abort);
+        try {
+          result = await this.invoke(definition, record, abort, context);
+        } finally {
+          // The last progress value lands before the outcome is persisted.
+          const landing = context.close();
+          if (landing) await landing;
+        }
       } catch (error) {
         if (abort.aborted) return await this.onAbort(record, definition, abort.reason, options.workerId);
         return await this.fail(record, definition, error, options.workerId);
@@ -181,33 +188,23 @@ export class TaskRunner {
     } catch (error) {
       return this.fail(record, definition, new NonRetryableError(describeError(error)), workerId);
     }
-    const updated = completions
-      ? await this.completeInBatch(record, value, completions)
-      : await this.completeAlone(record, value);
+    let updated: QueuedTaskRecord | null;
+    if (completions) {
+      // Through the worker's batch, the common case; a failed batch write is retried alone (never through the
+      // batch again: a retry after a lost reply must not claim again).
+      try {
+        updated = (await completions.complete(record, value)) ? completedCopy(record, value) : null;
+      } catch (error) {
+        updated = await this.completeAlone(record, value, error);
+      }
+    } else {
+      updated = await this.completeAlone(record, value);
+    }
     if (!updated) return this.reportClaimLost(record, workerId);
     const quiet = definition?.options.quietSuccess || record.metadata['quietSuccess'] === true;
     if (!quiet && this.events.enabled)
       await this.publishLifecycle('task.completed', record, workerId, { payload: { result: value } });
     return updated;
-  }
-
-  /**
-   * A completion through the worker's batch: the common case, so without the retry wrapper's closures. A failed
-   * batch write is retried alone through `persist` (never through the batch again: a retry after a lost reply
-   * must not claim again).
-   */
-  private async completeInBatch(
-    record: QueuedTaskRecord,
-    value: unknown,
-    completions: CompletionBatch,
-  ): Promise<QueuedTaskRecord | null> {
-    let applied: boolean;
-    try {
-      applied = await completions.complete(record, value);
-    } catch (error) {
-      return this.completeAlone(record, value, error);
-    }
-    return applied ? completedCopy(record, value) : null;
   }
 
   /** A completion written on its own (fenced), through `persist`; `failed`: a first attempt already failed. */
@@ -309,29 +306,24 @@ export class TaskRunner {
     return typeof fromRecord === 'number' && fromRecord > 0 ? fromRecord : definition.options.timeout;
   }
 
-  private async invoke(
+  /** Start the task body in its context; settles with its result, or rejects at abort. */
+  private invoke(
     definition: TaskDefinition,
     record: QueuedTaskRecord,
     abort: TaskAbort,
+    context: RunContext,
   ): Promise<unknown> {
-    const context = new RunContext(record, abort, this.events, this.backend);
     const args = [...record.args];
     const injected = definition.injectedParams;
     if (injected.length > 0) {
       for (const param of [...injected].sort((a, b) => a.index - b.index))
         args.splice(param.index, 0, param.kind === 'context' ? context : record.id);
     }
-    try {
-      return await abort.race(
-        taskContextStorage.run(context, () =>
-          Promise.resolve(this.telemetry.runTask(record, abort, definition.handler, args)),
-        ),
-      );
-    } finally {
-      // The last progress value lands before the outcome is persisted.
-      const landing = context.close();
-      if (landing) await landing;
-    }
+    return abort.race(
+      taskContextStorage.run(context, () =>
+        Promise.resolve(this.telemetry.runTask(record, abort, definition.handler, args)),
+      ),
+    );
   }
 
   private async onAbort(
