@@ -25,6 +25,9 @@ const CLAIM_RETURNING = [
   'seq',
 ].join(', ');
 
+/** Most bulk-insert shapes (which columns vary) one store prepares; past them, every column goes as an array. */
+const MAX_BULK_SHAPES = 32;
+
 /** Rows inserted by this process before its first background ANALYZE (and at least between two). */
 const ANALYZE_AFTER_ROWS = 1_000;
 
@@ -103,6 +106,8 @@ export class PostgresQueueStore extends SqlQueueStore {
   /** Rows to insert before the next background ANALYZE: nine times the table's rows at the last one. */
   private analyzeAfter = ANALYZE_AFTER_ROWS;
   private analyzing = false;
+  /** The bulk-insert shapes prepared so far (see `bulkShape`). */
+  private readonly bulkShapes = new Set<string>();
   /** Numbered text and statement name of each SQL text sent through `prepared`. */
   private readonly statements = new Map<string, { name: string | undefined; text: string }>();
 
@@ -254,33 +259,28 @@ export class PostgresQueueStore extends SqlQueueStore {
   }
 
   /**
-   * One array per column, unnested side by side (in array order, so `seq` keeps input order): 24 parameters and one
-   * fixed, prepared text for any chunk size, where a multi-row VALUES list binds 23 per record and is parsed and
-   * planned anew for every chunk (3× slower at 1,000 records). A column whose value is the same in every record
-   * (in a bulk of one task that is most of them: status, queue, task name, times, empty kwargs) goes as a
-   * one-element array, a fifth of the bytes to encode and send; the `uniform` flags tell each row to read such a
-   * column's first element rather than its own (which `unnest` pads with NULL). Unnesting, not subscripting by row
-   * number: `array[i]` on text walks the array from its start, so each varying text column cost O(n²) per chunk
-   * (1.2 ms more per 1,000 ids).
+   * One array per column that varies, unnested side by side (in array order, so `seq` keeps input order), and one
+   * plain parameter per column whose value is the same in every record (in a bulk of one task that is most of them:
+   * status, queue, task name, times, empty kwargs): a fifth of the bytes to encode and send, and nothing per row for
+   * the server to choose. Where a multi-row VALUES list binds 23 parameters per record and is parsed and planned anew
+   * for every chunk (3× slower at 1,000 records), this has one fixed text per shape (which columns vary), prepared
+   * once per connection. Unnesting, not subscripting by row number: `array[i]` on text walks the array from its
+   * start, so each varying text column cost O(n²) per chunk (1.2 ms more per 1,000 ids).
    */
   protected override async insertRows(records: readonly QueuedTaskRecord[]): Promise<void> {
     const rows = records.map(recordToRow);
-    const uniform = TASK_COLUMNS.map((_, c) => {
-      const first = rows[0]![c];
-      return rows.every((row) => row[c] === first);
-    });
-    const columns = TASK_COLUMNS.map((_, c) => (uniform[c] ? [rows[0]![c]] : rows.map((row) => row[c])));
-    const arrays = TASK_COLUMNS.map((column) => `?::${COLUMN_TYPES[column]}[] AS ${column}`).join(', ');
-    const values = TASK_COLUMNS.map(
-      (column, c) => `CASE WHEN a.uniform[${c + 1}] THEN a.${column}[1] ELSE u.${column} END`,
+    const uniform = this.bulkShape(rows);
+    const params = TASK_COLUMNS.map((_, c) => (uniform[c] ? rows[0]![c] : rows.map((row) => row[c])));
+    const inputs = TASK_COLUMNS.map(
+      (column, c) => `?::${COLUMN_TYPES[column]}${uniform[c] ? '' : '[]'} AS ${column}`,
     ).join(', ');
+    const varying = TASK_COLUMNS.filter((_, c) => !uniform[c]);
+    const values = TASK_COLUMNS.map((column, c) => (uniform[c] ? `a.${column}` : `u.${column}`)).join(', ');
     const insert = `INSERT INTO ${this.table} (${this.columns})
       SELECT ${values}
-      FROM (SELECT ${arrays}, ?::boolean[] AS uniform) a,
-        unnest(${TASK_COLUMNS.map((column) => `a.${column}`).join(', ')}) WITH ORDINALITY
-          AS u (${this.columns}, i)
+      FROM (SELECT ${inputs}) a,
+        unnest(${varying.map((column) => `a.${column}`).join(', ')}) WITH ORDINALITY AS u (${varying.join(', ')}, i)
       ORDER BY u.i`;
-    const params = [...columns, uniform];
     if (!this.wakeup) {
       await this.prepared(insert, params);
       return;
@@ -292,6 +292,22 @@ export class PostgresQueueStore extends SqlQueueStore {
       `WITH ins AS (${insert}) SELECT count(pg_notify(?, ? || q.queue)) AS woken FROM unnest(?::varchar[]) AS q (queue)`,
       [...params, this.wakeup.channel, this.wakeup.payloadPrefix, due],
     );
+  }
+
+  /**
+   * Which columns hold one value in every row. `id` always varies (so there is always an array to unnest). Each
+   * shape is a statement prepared on every pooled connection, so past `MAX_BULK_SHAPES` new shapes send every
+   * column as an array.
+   */
+  private bulkShape(rows: readonly unknown[][]): boolean[] {
+    const uniform = TASK_COLUMNS.map(
+      (column, c) => column !== 'id' && rows.every((row) => row[c] === rows[0]![c]),
+    );
+    const shape = uniform.map((u) => (u ? '1' : '0')).join('');
+    if (this.bulkShapes.has(shape)) return uniform;
+    if (this.bulkShapes.size >= MAX_BULK_SHAPES) return uniform.map(() => false);
+    this.bulkShapes.add(shape);
+    return uniform;
   }
 
   /**
