@@ -13,11 +13,13 @@ describe('shutdown with the backend unreachable', () => {
     'app.close() returns within shutdownTimeout plus a margin; the running task is aborted and released',
     { timeout: 60_000 },
     async () => {
+      let bodyStarted = false;
       let aborted = false;
       @Injectable()
       class Long {
         @Task('long.run')
         async run(@TaskCtx() ctx: TaskExecutionContext) {
+          bodyStarted = true;
           await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }));
           aborted = true;
         }
@@ -27,8 +29,11 @@ describe('shutdown with the backend unreachable', () => {
       const config = { type: 'redis' as const, url: redis.url, keyPrefix: 'shutdown' };
       const app = await createQueuesApp([Long], { queueBackend: config, worker: { shutdownTimeout: 1_000 } });
       const record = await app.get(QueueService).enqueue('long.run');
-      for (let i = 0; i < 200 && (await app.get(QueueService).getTask(record.id))!.status !== 'running'; i++)
-        await sleep(10);
+      // Wait for the body itself, not the record's status: between the claim and the body the runner publishes
+      // task.started, and with Redis stopped in that gap the body would not start before the shutdown.
+      for (let i = 0; i < 200 && !bodyStarted; i++) await sleep(10);
+      assert.equal(bodyStarted, true, 'the task started');
+      assert.equal((await app.get(QueueService).getTask(record.id))!.status, 'running');
       await redis.stop();
       const started = Date.now();
       await app.close();
