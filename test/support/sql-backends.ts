@@ -37,3 +37,30 @@ export function sqlBackendFactory(dialect: 'sqlite' | 'postgres' | 'mysql') {
   };
   return { factory, teardown };
 }
+
+/**
+ * A PostgreSQL table name of its own for one test file, the backend config on it, and an admin DataSource for
+ * looking at the server; `start()` connects the admin, `drop()` removes the tables and disconnects.
+ */
+export function postgresTableFixture(prefix: string) {
+  const tableName = `${prefix}_${uniqueSuffix()}`;
+  const options = { type: 'postgres' as const, url: testServices.postgresUrl };
+  const config = { type: 'typeorm' as const, options, tableName };
+  let admin: import('typeorm').DataSource | undefined;
+  return {
+    tableName,
+    config,
+    async start() {
+      const { DataSource } = await import('typeorm');
+      admin = new DataSource(options);
+      await admin.initialize();
+      return admin;
+    },
+    async drop() {
+      if (!admin?.isInitialized) return;
+      await admin.query(`DROP TABLE IF EXISTS "${tableName}"`);
+      await admin.query(`DROP TABLE IF EXISTS "${tableName}_lease"`);
+      await admin.destroy();
+    },
+  };
+}

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { DataSource } from 'typeorm';
 import { TypeOrmQueueBackend } from '../../../../src/backends/typeorm/typeorm.backend.js';
 import { newTaskRecord } from '../../../../src/models/new-record.js';
 import type { QueuedTaskRecord } from '../../../../src/models/queued-task-record.js';
-import { skipUnless, testServices, uniqueSuffix } from '../../../support/services.js';
+import { skipUnless } from '../../../support/services.js';
+import { postgresTableFixture } from '../../../support/sql-backends.js';
 
 /**
  * Two records per batch; bit k of `shape` says whether field k differs between them. 64 shapes: more than the
@@ -29,19 +29,13 @@ function batchOfShape(shape: number): QueuedTaskRecord[] {
 }
 
 describe('PostgreSQL bulk insert shapes', { skip: skipUnless('postgres') }, () => {
-  const tableName = `bulkshape_${uniqueSuffix()}`;
-  const options = { type: 'postgres', url: testServices.postgresUrl } as const;
-  const admin = new DataSource(options);
-  after(async () => {
-    if (!admin.isInitialized) return;
-    await admin.query(`DROP TABLE IF EXISTS "${tableName}"`);
-    await admin.query(`DROP TABLE IF EXISTS "${tableName}_lease"`);
-    await admin.destroy();
-  });
+  const fixture = postgresTableFixture('bulkshape');
+  const { tableName } = fixture;
+  after(() => fixture.drop());
 
   test('every shape of varying and uniform columns, past the prepared ones too, stores each field exactly', async () => {
-    await admin.initialize();
-    const backend = new TypeOrmQueueBackend({ type: 'typeorm', options, tableName });
+    const admin = await fixture.start();
+    const backend = new TypeOrmQueueBackend(fixture.config);
     await backend.open();
     try {
       const batches = Array.from({ length: 64 }, (_, shape) => batchOfShape(shape));

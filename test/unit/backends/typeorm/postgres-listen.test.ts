@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { DataSource } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { TypeOrmQueueBackend } from '../../../../src/backends/typeorm/typeorm.backend.js';
 import { newTaskRecord } from '../../../../src/models/new-record.js';
-import { skipUnless, testServices, uniqueSuffix } from '../../../support/services.js';
+import { skipUnless } from '../../../support/services.js';
+import { postgresTableFixture } from '../../../support/sql-backends.js';
 
 /** LISTEN connections on `channel`, polled until there are `want` (or two seconds have passed). */
 async function listenersOf(admin: DataSource, channel: string, want: number): Promise<number> {
@@ -19,20 +20,14 @@ async function listenersOf(admin: DataSource, channel: string, want: number): Pr
 }
 
 describe('PostgreSQL LISTEN connection', { skip: skipUnless('postgres') }, () => {
-  const tableName = `listen_${uniqueSuffix()}`;
-  const channel = `${tableName}_wakeup`;
-  const options = { type: 'postgres', url: testServices.postgresUrl } as const;
-  const config = { type: 'typeorm', options, tableName } as const;
-  const admin = new DataSource(options);
-  after(async () => {
-    if (!admin.isInitialized) return;
-    await admin.query(`DROP TABLE IF EXISTS "${tableName}"`);
-    await admin.query(`DROP TABLE IF EXISTS "${tableName}_lease"`);
-    await admin.destroy();
-  });
+  const fixture = postgresTableFixture('listen');
+  const { config } = fixture;
+  const channel = `${fixture.tableName}_wakeup`;
+  let admin: DataSource;
+  after(() => fixture.drop());
 
   test('a process that only enqueues holds none; the first wait opens it, and it still wakes', async () => {
-    await admin.initialize();
+    admin = await fixture.start();
     const producer = new TypeOrmQueueBackend(config);
     const worker = new TypeOrmQueueBackend(config);
     await producer.open();
