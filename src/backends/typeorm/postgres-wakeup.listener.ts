@@ -27,6 +27,8 @@ export class PostgresWakeupListener {
   private pendingPing: { token: string; timer: NodeJS.Timeout } | undefined;
   /** True while LISTEN is established and the last self-ping came back. */
   alive = false;
+  /** Whether `start` was called (the LISTEN connection is opened on first use, see TypeOrmQueueBackend). */
+  started = false;
 
   constructor(
     private readonly createClient: () => Promise<PgListenClient>,
@@ -36,8 +38,13 @@ export class PostgresWakeupListener {
     private readonly options: { pingInterval?: number; pingTimeout?: number } = {},
   ) {}
 
-  /** Connect and LISTEN (retrying in the background on failure), then self-ping on an interval. Never throws. */
+  /**
+   * Connect and LISTEN (retrying in the background on failure), then self-ping on an interval. Never throws; a
+   * second call does nothing.
+   */
   async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
     await this.connect();
     if (this.closed) return; // closed while the first connection was being made
     this.pingTimer = setInterval(() => void this.ping(), this.options.pingInterval ?? 15_000);

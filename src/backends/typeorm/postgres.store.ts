@@ -134,9 +134,9 @@ export class PostgresQueueStore extends SqlQueueStore {
 
   /**
    * `query` for the hot statements (enqueue, claim, batched completion), whose text never varies with the values:
-   * named, so each pooled connection parses and plans them once (the insert-with-NOTIFY CTE costs about as much to plan as to run). Only fixed texts come
-   * here, since every name stays prepared on every connection. Inside a caller's transaction TypeORM's manager
-   * has no named statements, so the text goes as is.
+   * named, so each pooled connection parses and plans them once (the insert-with-NOTIFY CTE costs about as much
+   * to plan as to run). Only fixed texts come here, since every name stays prepared on every connection. Inside a
+   * caller's transaction TypeORM's manager has no named statements, so the text goes as is.
    */
   private async prepared(sql: string, params: unknown[], manager?: EntityManager): Promise<TaskRow[]> {
     let statement = this.statements.get(sql);

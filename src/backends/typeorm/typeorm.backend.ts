@@ -64,8 +64,6 @@ export class TypeOrmQueueBackend extends QueueBackend {
   private store: SqlQueueStore | undefined;
   private heartbeatStore: SqlQueueStore | undefined;
   private listener: PostgresWakeupListener | undefined;
-  /** Whether the listener's LISTEN connection was opened: by the first wait, never by a process that only enqueues. */
-  private listening = false;
   private dialect = 'unknown';
   /** Tags this process's NOTIFY payloads. */
   private readonly origin = randomUUID().slice(0, 12);
@@ -123,7 +121,7 @@ export class TypeOrmQueueBackend extends QueueBackend {
    * opens it). Read by `QueuesHealth`.
    */
   get listenerAlive(): boolean {
-    return this.listener && this.listening ? this.listener.alive : true;
+    return this.listener?.started ? this.listener.alive : true;
   }
 
   /** Queue-domain counters since open. */
@@ -274,13 +272,6 @@ export class TypeOrmQueueBackend extends QueueBackend {
     store.wakeup = { channel: this.channel, payloadPrefix: `${this.origin}|` };
   }
 
-  /** Open the LISTEN connection on first use. Not awaited: it wakes the waiters once LISTEN is in place. */
-  private ensureListening(): void {
-    if (!this.listener || this.listening) return;
-    this.listening = true;
-    void this.listener.start();
-  }
-
   private get channel(): string {
     return this.config.notificationChannel ?? `${this.table.replace('.', '_')}_wakeup`;
   }
@@ -288,7 +279,6 @@ export class TypeOrmQueueBackend extends QueueBackend {
   async close(): Promise<void> {
     await this.listener?.close();
     this.listener = undefined;
-    this.listening = false;
     this.waiters.wakeAll(false);
     for (const dataSource of this.ownedDataSources.splice(0)) {
       if (dataSource.isInitialized) await dataSource.destroy().catch(() => undefined);
@@ -430,7 +420,8 @@ export class TypeOrmQueueBackend extends QueueBackend {
   }
 
   waitForNotifications(timeout: number, signal?: AbortSignal): Promise<boolean> {
-    this.ensureListening();
+    // The LISTEN connection opens on the first wait (not awaited: it wakes the waiters once LISTEN is in place).
+    void this.listener?.start();
     return this.waiters.wait(timeout, signal);
   }
 }
