@@ -67,8 +67,8 @@ describe('Redis wakeup subscriber on a half-open connection', { skip: skipUnless
         };
         assert.notEqual(await wakeup(), undefined, 'a wakeup arrives before the fault');
         // Once more before the fault: the first wait opened the subscription, whose set-up ends by waking the
-        // waiters (a wakeup sent before it took hold may have been missed). Under load that can land after the
-        // message did, and it would end the next wait early.
+        // waiters (a wakeup sent before it took hold may have been missed). Under load that wakeup has landed
+        // after the message did, and would have ended the next wait early.
         assert.notEqual(await wakeup(), undefined, 'and another');
         // Connection 0 is the command client, 1 the subscriber: freeze the subscriber's inbound side.
         assert.equal(relay.connections.length, 2);

@@ -248,7 +248,9 @@ export class RedisQueueBackend extends QueueBackend {
     });
     subscriber.on('ready', () => {
       selfPing.reset();
-      this.waiters.wakeAll(true); // after a reconnect, work may be waiting
+      // After a reconnect, work may be waiting. The first connect wakes no one here: the subscription is not in
+      // place yet, and its set-up ends with that wakeup itself.
+      if (this.subscriber === subscriber) this.waiters.wakeAll(true);
     });
     try {
       await subscriber.connect();
