@@ -27,6 +27,16 @@ export const BUDGET_MIN = num('BENCH_BUDGET_MIN', 18);
 export const BATCH = 1_000;
 /** A drain stops after this many seconds even if the backlog is not empty; its rate is jobs done ÷ time. */
 export const DRAIN_CAP_S = num('BENCH_DRAIN_CAP_S', 10);
+/**
+ * The untimed warm-up pass each target gets before its first timed run: WARMUP_SINGLE enqueues one at a time, then
+ * WARMUP_JOBS in bulk, drained at concurrency 10 (each part capped at DRAIN_CAP_S). Our PostgreSQL target needed
+ * about 6,000 single enqueues before its Node CPU per enqueue settled (415 µs in the first 3,000, 127 µs from the
+ * 6,000th on), so a cold first run measured the JIT, not the queue. BENCH_WARMUP=0 skips the pass.
+ */
+export const WARMUP_JOBS = num('BENCH_WARMUP', 2_000);
+export const WARMUP_SINGLE = WARMUP_JOBS > 0 ? num('BENCH_WARMUP_SINGLE', 6_000) : 0;
+/** Sequential durable INSERTs per series of the PostgreSQL floor (0 skips the floor). */
+export const FLOOR_INSERTS = num('BENCH_FLOOR', 2_000);
 /** Enqueue→start samples, sent one every LATENCY_GAP_MS to an idle worker of concurrency 10. */
 export const LATENCY_JOBS = num('BENCH_LATENCY_JOBS', 200);
 export const LATENCY_GAP_MS = 5;
@@ -39,11 +49,11 @@ export const RETAINED_RUNS = Math.max(1, num('BENCH_RETAINED_RUNS', 1));
 export const IDLE_S = num('BENCH_IDLE_S', 10);
 /** Pending records whose server-side size is measured (0 skips). */
 export const FOOTPRINT_RECORDS = num('BENCH_FOOTPRINT', 100_000);
-/** Comma list of target names (`ours:postgres,bullmq:redis`) or workload names (`main,retained,idle,footprint`). */
+/** Comma list of target names (`ours:postgres,bullmq:redis`) or workload names (`main,retained,idle,footprint,floor`). */
 export const ONLY = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(',').map((s) => s.trim()) : undefined;
 export const WORKLOADS = process.env.BENCH_WORKLOADS
   ? process.env.BENCH_WORKLOADS.split(',').map((s) => s.trim())
-  : ['main', 'retained', 'idle', 'footprint'];
+  : ['main', 'retained', 'idle', 'footprint', 'floor'];
 /** worker.prefetch of our tuned targets: graphile-worker's tuned variant buffers 500 jobs (localQueue.size 500). */
 export const PREFETCH = num('BENCH_PREFETCH', 500);
 /** The compiled tree of src/ our targets load; another one (`tsc --outDir build-base`) makes an A/B run. */

@@ -31,7 +31,7 @@ function bestOurs(main, kind, metric) {
 }
 
 /** Every target line: { group, text, ratio, threshold, met } (met undefined when not measured). */
-export function evaluateGoals(main, retained) {
+export function evaluateGoals(main, retained, floor) {
   const lines = [];
   const add = (group, text, r, threshold) => lines.push({ group, text, ratio: r, threshold, met: r === undefined ? undefined : r >= threshold });
 
@@ -44,7 +44,9 @@ export function evaluateGoals(main, retained) {
     const mine = bestOurs(main, 'postgres', m);
     add('PostgreSQL vs PostgreSQL peers', `${LABEL[m]} ≥ 2× the best PostgreSQL peer (${mine} ÷ ${best ?? 'none measured'})`, best && ratio(main, mine, best, m), 2);
   }
-  add('PostgreSQL vs PostgreSQL peers', 'single enqueue ≥ 1.5× bullmq:postgres', ratio(main, 'ours:postgres', 'bullmq:postgres', 'single'), 1.5);
+  const bullmqSingle = main['bullmq:postgres']?.single?.value;
+  const ceiling = floor && bullmqSingle > 0 ? ` (the durable-commit floor allows at most ${(floor.rate / bullmqSingle).toFixed(2)}×)` : '';
+  add('PostgreSQL vs PostgreSQL peers', `single enqueue ≥ 1.5× bullmq:postgres${ceiling}`, ratio(main, 'ours:postgres', 'bullmq:postgres', 'single'), 1.5);
   const graphileBulk = bestPeer(main, ['graphile', 'graphile:localqueue'], 'bulk');
   add('PostgreSQL vs PostgreSQL peers', `bulk enqueue ≥ 1.0× graphile (${graphileBulk ?? 'none measured'})`, graphileBulk && ratio(main, 'ours:postgres', graphileBulk, 'bulk'), 1);
   const graphileP99 = bestPeer(main, ['graphile', 'graphile:localqueue'], 'p99');

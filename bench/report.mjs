@@ -39,7 +39,7 @@ const fmtValue = (metric, cell) => {
 const fmtRatio = (r) => (r === undefined ? '—' : `${r.toFixed(2)}×`);
 const mib = (bytes) => (bytes === undefined ? '—' : `${(bytes / 2 ** 20).toFixed(1)} MiB`);
 
-export function renderReport({ info, targets, main, runsUsed, retained, idle, idleFloorMs, footprint, failures }) {
+export function renderReport({ info, targets, main, runsUsed, retained, idle, idleFloorMs, footprint, floor, failures }) {
   const out = [];
   const p = (line = '') => out.push(line);
   const present = targets.filter((t) => main[t.name]);
@@ -122,12 +122,25 @@ export function renderReport({ info, targets, main, runsUsed, retained, idle, id
     p();
   }
 
+  if (floor) {
+    const bullmq = main['bullmq:postgres']?.single?.value;
+    const ours = main['ours:postgres']?.single?.value;
+    p('## PostgreSQL floor of single enqueue');
+    p();
+    p(`One-row INSERTs in sequence, each its own commit, through the bare \`pg\` driver with a prepared statement, on a two-column table (uuid primary key, jsonb payload): median of 3 series of ${info.floorInserts.toLocaleString('en-US')} after one warm-up series, with synchronous_commit = ${floor.synchronousCommit}. A queue that commits each enqueue before it returns cannot go faster on this server, so floor ÷ peer bounds the single-enqueue ratio any PostgreSQL queue can reach against that peer.`);
+    p();
+    p('| floor (jobs/s) | floor ÷ bullmq:postgres | ours:postgres ÷ floor |');
+    p('|---:|---:|---:|');
+    p(`| ${int(floor.rate)} | ${fmtRatio(bullmq && floor.rate / bullmq)} | ${fmtRatio(ours && ours / floor.rate)} |`);
+    p();
+  }
+
   p('## Targets of issue #8');
   p();
   p('Computed from this run. Ratio convention as above (ours ÷ peer for throughput, peer ÷ ours for latency).');
   p();
   let group;
-  for (const g of evaluateGoals(main, retained)) {
+  for (const g of evaluateGoals(main, retained, floor)) {
     if (g.group !== group) {
       if (group) p();
       group = g.group;

@@ -2,7 +2,7 @@
 // enqueue→start latency on an idle worker. Every phase runs on a fresh phase of the target (its own queue or
 // namespace) and closes it, so one phase's leftovers never slow the next.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BATCH, DRAIN_CAP_S, JOBS, LATENCY_CAP_S, LATENCY_GAP_MS, LATENCY_JOBS, SINGLE } from '../config.mjs';
+import { BATCH, DRAIN_CAP_S, JOBS, LATENCY_CAP_S, LATENCY_GAP_MS, LATENCY_JOBS, SINGLE, WARMUP_JOBS, WARMUP_SINGLE } from '../config.mjs';
 import { inSlices, percentile, rate, waitUntil } from '../measure.mjs';
 
 export const METRICS = ['single', 'bulk', 'drain1', 'drain10', 'drain50', 'p50', 'p99'];
@@ -25,6 +25,27 @@ export async function drain(phase, jobs, afterFill) {
   await inSlices(payloads(jobs), BATCH, phase.enqueueBulk);
   await afterFill?.();
   return drainBacklog(phase, jobs);
+}
+
+/**
+ * The untimed warm-up pass (see WARMUP_SINGLE in config.mjs): the calls of a run, single and bulk enqueues, then a
+ * drain at concurrency 10, each part capped at DRAIN_CAP_S like a timed one, so a slow peer costs no more than that.
+ */
+export async function warmUp(session) {
+  const phase = await session.phase({ concurrency: 10 });
+  try {
+    const deadline = performance.now() + DRAIN_CAP_S * 1000;
+    let queued = 0;
+    for (; queued < WARMUP_SINGLE && performance.now() < deadline; queued++) await phase.enqueueOne({});
+    await inSlices(payloads(WARMUP_JOBS), BATCH, phase.enqueueBulk);
+    queued += WARMUP_JOBS;
+    let done = 0;
+    await phase.start(() => void done++);
+    await waitUntil(() => done >= queued, DRAIN_CAP_S * 1000);
+    await phase.stop();
+  } finally {
+    await phase.close();
+  }
 }
 
 /** One run of the main table on `session`; returns { metric: { value, capped } }. */
