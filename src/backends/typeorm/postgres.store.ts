@@ -370,10 +370,10 @@ export class PostgresQueueStore extends SqlQueueStore {
   ): Promise<CompletionOutcome> {
     const now = Date.now();
     const params: unknown[] = [
+      now,
       items.map((item) => item.id),
       items.map((item) => item.expectedRetryCount),
       items.map((item) => toResultJson(item.result)),
-      now,
     ];
     let claimCte = `SELECT ${CLAIM_RETURNING} FROM ${this.table} WHERE false`;
     if (claim && claim.limit > 0) {
@@ -382,14 +382,16 @@ export class PostgresQueueStore extends SqlQueueStore {
       params.push(...update.params);
     }
     // Completed rows come back as their id only (FULL JOIN ON false: claimed rows, then one row per done id).
-    // `id = ANY(ARRAY(…))` looks the rows up by primary key; the join alone read every running row for each item.
+    // The items drive the join, each finding its row by primary key: the fence is `testedOnRow`, so no partial
+    // index can serve the table's side, and no `t.id = ANY(…)` gives it a path of its own. With either, a generic
+    // plan (which guesses 10 items and 1 running row) put the table outside and the items inside a nested loop:
+    // 500 completions with 500 rows running cost 250,000 comparisons, 47 ms instead of 5.6.
     const rows = await this.prepared(
-      `WITH input AS (SELECT * FROM unnest(?::varchar[], ?::integer[], ?::text[]) AS i (id, retry_count, result_json)),
-       done AS (
+      `WITH done AS (
          UPDATE ${this.table} AS t SET status = 'completed', result_json = input.result_json, error = NULL,
            completed_at = ?::bigint, heartbeat_at = NULL
-         FROM input WHERE t.id = ANY(ARRAY(SELECT id FROM input)) AND t.id = input.id AND t.status = 'running'
-           AND t.retry_count = input.retry_count
+         FROM unnest(?::varchar[], ?::integer[], ?::text[]) AS input (id, retry_count, result_json)
+         WHERE t.id = input.id AND t.retry_count = input.retry_count AND ${this.testedOnRow(`t.status = 'running'`)}
          RETURNING t.id),
        claimed AS (${claimCte})
        SELECT c.*, d.id AS done_id FROM claimed c FULL JOIN done d ON false`,
@@ -413,6 +415,17 @@ export class PostgresQueueStore extends SqlQueueStore {
     return 'strpos';
   }
 
+  /**
+   * `(condition) IS TRUE`: the rows that pass are the same (WHERE drops NULL as it drops false), but the planner
+   * no longer reads a status in it as a reason to use a partial index. Written plainly, `id = ? AND status =
+   * 'running'` could scan the whole `_running` index and test each entry for the id (`_claim`, `_terminal` alike):
+   * statistics taken while the table held other states promise that index is nearly empty, so it ties with the
+   * primary key. With 5,000 rows running one fenced update took 0.64 ms that way, 0.02 ms by primary key.
+   */
+  protected override testedOnRow(condition: string): string {
+    return `(${condition}) IS TRUE`;
+  }
+
   protected async updateReturning(
     id: string,
     set: string,
@@ -421,7 +434,7 @@ export class PostgresQueueStore extends SqlQueueStore {
     whereParams: unknown[],
   ): Promise<QueuedTaskRecord | null> {
     const rows = await this.query(
-      `UPDATE ${this.table} SET ${set} WHERE id = ? AND ${where} RETURNING ${this.columns}`,
+      `UPDATE ${this.table} SET ${set} WHERE id = ? AND ${this.testedOnRow(where)} RETURNING ${this.columns}`,
       [...setParams, id, ...whereParams],
     );
     return rows[0] ? rowToRecord(rows[0]) : null;
