@@ -23,6 +23,12 @@ export interface QueueEventInput {
 /** Most records whose sequence (or end) is remembered at once; the oldest are forgotten first. */
 const MAX_TRACKED = 50_000;
 
+/**
+ * Most sink deliveries waiting at once before best-effort events are dropped: a sink that is down for long costs
+ * a bounded amount of memory, not one pending event per task that ran meanwhile.
+ */
+const MAX_PENDING_DELIVERIES = 10_000;
+
 /** Terminal lifecycle types: the per-task sequence is released after them. */
 const TERMINAL_TYPES = new Set(['task.completed', 'task.failed', 'task.cancelled', 'task.stale_failed']);
 
@@ -45,6 +51,9 @@ export class QueueEvents {
   private readonly ended = new Set<string>();
   /** Per task: the promise of its latest sink delivery (dropped once nothing is queued behind it). */
   private readonly sinkTails = new Map<string, Promise<void>>();
+  /** Sink deliveries queued and not yet done, and who waits for that count to reach zero (`flushSinks`). */
+  private pendingDeliveries = 0;
+  private drainWaiters: Array<() => void> = [];
   private processSequence = 0;
   private lastFailureLog = 0;
   private failures = 0;
@@ -154,35 +163,75 @@ export class QueueEvents {
     };
   }
 
-  /**
-   * Publish an event to local subscribers and every sink. Best effort: a failing sink or subscriber is logged;
-   * in strict mode a sink failure rejects (the worker then fails the task).
-   */
   /** False when events are off: publishers may skip building what they would publish. */
   get enabled(): boolean {
     return this.enabled_;
   }
 
+  /**
+   * Publish an event to local subscribers and every sink. Best effort: the publisher does not wait for the sinks
+   * (a task about to start, a record just completed), so a slow or unreachable sink never holds up work; a
+   * failing sink or subscriber is logged. In strict mode it waits, and a sink failure rejects (the worker then
+   * fails the task).
+   */
   async publish(input: QueueEventInput): Promise<QueueEventEnvelope | null> {
     if (!this.enabled_) return null;
     const envelope = this.createEnvelope(input);
     this.emitLocal(envelope);
     if (this.sinks.length === 0) return envelope;
-    const key = envelope.taskId;
-    if (!key) {
-      await this.deliverToSinks(envelope);
-      return envelope;
-    }
-    // Serialized per task: a sink never sees a terminal event before that task's earlier events, even when
-    // publishers do not await each other (a progress call left floating, then the outcome).
-    const delivery = (this.sinkTails.get(key) ?? Promise.resolve()).then(() => this.deliverToSinks(envelope));
-    const tail = delivery.catch(() => undefined);
-    this.sinkTails.set(key, tail);
-    void tail.then(() => {
-      if (this.sinkTails.get(key) === tail) this.sinkTails.delete(key);
-    });
-    await delivery;
+    const delivery = this.queueDelivery(envelope);
+    if (this.strict) await delivery;
     return envelope;
+  }
+
+  /**
+   * Wait until the sink deliveries queued so far are done, at most `timeoutMs`: the module calls it at shutdown,
+   * before the connections the sinks write through close. True when nothing was left.
+   */
+  async flushSinks(timeoutMs: number): Promise<boolean> {
+    if (this.pendingDeliveries === 0) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const drained = await Promise.race([
+      new Promise<boolean>((resolve) => this.drainWaiters.push(() => resolve(true))),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    return drained;
+  }
+
+  /**
+   * Queue one envelope for the sinks, behind that task's earlier events: a sink never sees a terminal event before
+   * the task's earlier ones, even when publishers do not await each other (a progress call left floating, then
+   * the outcome). Past MAX_PENDING_DELIVERIES (a sink down for long), best-effort events are dropped and counted
+   * as failed deliveries instead of piling up in memory.
+   */
+  private queueDelivery(envelope: QueueEventEnvelope): Promise<void> {
+    if (!this.strict && this.pendingDeliveries >= MAX_PENDING_DELIVERIES) {
+      this.noteFailure(
+        envelope,
+        new Error(`${MAX_PENDING_DELIVERIES} deliveries are waiting; event dropped`),
+      );
+      return Promise.resolve();
+    }
+    this.pendingDeliveries++;
+    const key = envelope.taskId;
+    const previous = key ? this.sinkTails.get(key) : undefined;
+    const delivery = (previous ?? Promise.resolve()).then(() => this.deliverToSinks(envelope));
+    const tail = delivery.catch(() => undefined).then(() => this.deliveryDone());
+    if (key) {
+      this.sinkTails.set(key, tail);
+      void tail.then(() => {
+        if (this.sinkTails.get(key) === tail) this.sinkTails.delete(key);
+      });
+    }
+    return delivery;
+  }
+
+  private deliveryDone(): void {
+    if (--this.pendingDeliveries > 0) return;
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const wake of waiters) wake();
   }
 
   /** Hand an envelope that arrived from another process to local subscribers only. */
@@ -196,17 +245,23 @@ export class QueueEvents {
   }
 
   private async deliverToSinks(envelope: QueueEventEnvelope): Promise<void> {
-    if (this.sinks.length === 0) return;
     const results = await Promise.allSettled(this.sinks.map(async (sink) => sink.publish(envelope)));
     const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (!failure) return;
+    if (this.strict) {
+      this.failures++;
+      throw failure.reason;
+    }
+    this.noteFailure(envelope, failure.reason);
+  }
+
+  /** Count a failed delivery; damped to one log line per 10 s however many fail (the counter keeps the total). */
+  private noteFailure(envelope: QueueEventEnvelope, reason: unknown): void {
     this.failures++;
-    if (this.strict) throw failure.reason;
-    // Damped: one line per 10 s however many deliveries fail; the counter keeps the total.
     if (Date.now() - this.lastFailureLog < 10_000) return;
     this.lastFailureLog = Date.now();
     this.logger.warn(
-      `Event sink failed for ${envelope.type} (${this.failures} failed deliveries so far): ${(failure.reason as Error)?.message ?? failure.reason}`,
+      `Event sink failed for ${envelope.type} (${this.failures} failed deliveries so far): ${(reason as Error)?.message ?? reason}`,
     );
   }
 

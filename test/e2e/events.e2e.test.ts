@@ -217,6 +217,29 @@ describe('event sinks', () => {
     await moduleRef.close();
   });
 
+  test('a sink that never answers holds up neither enqueue nor the task, and shutdown waits for it 1 s', async () => {
+    let attempts = 0;
+    const hangingSink = { publish: () => new Promise<void>(() => attempts++) };
+    const moduleRef = await Test.createTestingModule({
+      imports: [QueuesModule.forRoot({ events: { sinks: [hangingSink] }, worker: fastWorker })],
+      providers: [ProgressTasks],
+    }).compile();
+    await moduleRef.init();
+    const closing = { at: 0 };
+    try {
+      const queues = moduleRef.get(QueueService);
+      const record = await queues.enqueue('events.progress', [2]);
+      assert.equal((await queues.waitFor(record.id, { timeout: 3_000 })).status, 'completed');
+      // task.enqueued went to the sink; the task's later events wait behind it (one task's events keep their order).
+      assert.equal(attempts, 1);
+    } finally {
+      closing.at = Date.now();
+      await moduleRef.close();
+    }
+    const took = Date.now() - closing.at;
+    assert.ok(took >= 900 && took < 3_000, `close took ${took} ms`);
+  });
+
   test('in strict mode a failed delivery fails the task', async () => {
     const moduleRef = await Test.createTestingModule({
       imports: [QueuesModule.forRoot({ events: { sinks: [failingSink], strict: true }, worker: fastWorker })],

@@ -48,6 +48,8 @@ describe('QueueEvents sinks', () => {
       events.publish({ type: 'task.completed', record: record('a') }),
       events.publish({ type: 'task.completed', record: record('b') }),
     ]);
+    assert.equal(seen.length, 0, 'publishing does not wait for the sink');
+    assert.equal(await events.flushSinks(1_000), true);
     const forA = seen.filter((s) => s.startsWith('a:'));
     assert.deepEqual(forA, ['a:task.started', 'a:task.progress', 'a:task.completed']);
     // Other tasks are not held behind a slow one.
@@ -59,12 +61,49 @@ describe('QueueEvents sinks', () => {
     events.addSink({ publish: async () => Promise.reject(new Error('sink down')) });
     await events.publish({ type: 'task.progress', record: record('c') });
     await events.publish({ type: 'task.progress', record: record('c') });
+    assert.equal(await events.flushSinks(1_000), true);
     assert.equal(events.deliveryFailures, 2);
     events.configure({ strict: true });
     await assert.rejects(events.publish({ type: 'task.progress', record: record('c') }), /sink down/);
     assert.equal(events.deliveryFailures, 3);
     // The chain survives a rejected delivery.
     await assert.rejects(events.publish({ type: 'task.completed', record: record('c') }), /sink down/);
+  });
+});
+
+describe('QueueEvents with a sink that never answers', () => {
+  test('publishers go on, the backlog is bounded, and a shutdown flush gives up after its timeout', async () => {
+    const events = new QueueEvents();
+    let delivered = 0;
+    events.addSink({ publish: () => new Promise<void>(() => delivered++) });
+    const local: string[] = [];
+    events.events$.subscribe((e) => local.push(e.type));
+    // 10,000 deliveries may wait; the 10,001st event is dropped for the sink (and counted), not queued.
+    for (let i = 0; i < 10_001; i++) await events.publish({ type: 'task.progress', record: record(`t${i}`) });
+    assert.equal(local.length, 10_001, 'local subscribers see every event');
+    assert.equal(events.deliveryFailures, 1);
+    await sleep(10);
+    assert.equal(delivered, 10_000);
+    const started = Date.now();
+    assert.equal(await events.flushSinks(100), false);
+    assert.ok(Date.now() - started < 1_000);
+  });
+
+  test('strict mode still waits for the sink', async () => {
+    const events = new QueueEvents();
+    events.configure({ strict: true });
+    let release!: () => void;
+    events.addSink({ publish: () => new Promise<void>((resolve) => (release = resolve)) });
+    let published = false;
+    const publishing = events
+      .publish({ type: 'task.started', record: record('s') })
+      .then(() => (published = true));
+    await sleep(20);
+    assert.equal(published, false);
+    release();
+    await publishing;
+    assert.equal(published, true);
+    assert.equal(await events.flushSinks(100), true);
   });
 });
 
