@@ -23,17 +23,18 @@ lib.Task(TASK)(BenchTasks.prototype, 'noop', Object.getOwnPropertyDescriptor(Ben
 
 /**
  * Worker settings of every phase. `fast` polls every 20–100 ms (the setting the first benchmark used); `default`
- * keeps the library's defaults (1–5 s, with notifications waking the worker). Events are off in both: the
- * no-op task has no listener.
+ * keeps the library's defaults (1–5 s, with notifications waking the worker). Events are off unless
+ * BENCH_OURS_EVENTS=on: the no-op task has no listener.
  */
 const POLL = process.env.BENCH_OURS_POLL ?? 'default';
+const EVENTS = (process.env.BENCH_OURS_EVENTS ?? 'off') === 'on';
 const workerOptions = (concurrency, prefetch) => ({
   enabled: false,
   concurrency,
   prefetch,
   ...(POLL === 'fast' ? { pollInterval: 20, maxPollInterval: 100 } : {}),
 });
-const oursSettings = `worker concurrency = c, events off, ${POLL === 'fast' ? 'poll 20–100 ms' : 'default polling (1–5 s, woken by notifications)'}`;
+const oursSettings = `worker concurrency = c, events ${EVENTS ? 'on' : 'off'}, ${POLL === 'fast' ? 'poll 20–100 ms' : 'default polling (1–5 s, woken by notifications)'}`;
 
 /** Namespaces: `config` for QueuesModule, `drop()` removes everything, `bytes()` is the server-side size. */
 const namespaces = {
@@ -101,7 +102,7 @@ const namespaces = {
 
 async function ourApp(backend, concurrency, prefetch) {
   const moduleRef = await Test.createTestingModule({
-    imports: [lib.QueuesModule.forRoot({ queueBackend: backend, events: { enabled: false }, worker: workerOptions(concurrency, prefetch) })],
+    imports: [lib.QueuesModule.forRoot({ queueBackend: backend, events: { enabled: EVENTS }, worker: workerOptions(concurrency, prefetch) })],
     providers: [BenchTasks],
   }).compile();
   moduleRef.useLogger(false);

@@ -31,7 +31,10 @@ export function globalChannel(namespace: string): string {
   return `${namespace}:global:events`;
 }
 
-/** Every channel an envelope is addressed to (DESIGN §9). */
+/**
+ * Every channel an envelope is addressed to (DESIGN §9). Each one reaches its queue's channel or the global one,
+ * so a process that listens to those two kinds (`receivingChannels`) sees every event.
+ */
 export function channelsFor(
   namespace: string,
   event: QueueEventEnvelope,
@@ -40,7 +43,16 @@ export function channelsFor(
   const channels: string[] = [];
   if (event.taskId) channels.push(taskChannel(namespace, event.taskId));
   if (event.queue) channels.push(queueChannel(namespace, event.queue));
-  if ((!event.taskId && !event.queue) || (publishGlobalLifecycle && LIFECYCLE.has(event.type)))
+  if (!event.queue || (publishGlobalLifecycle && LIFECYCLE.has(event.type)))
     channels.push(globalChannel(namespace));
   return channels;
+}
+
+/**
+ * What a process subscribes to for other processes' events: every queue channel (a pattern) and the global one.
+ * Not the task channels: each task event also goes to its queue's channel, so listening to both delivered every
+ * task event twice (received, parsed, then dropped as a duplicate).
+ */
+export function receivingChannels(namespace: string): { queuePattern: string; global: string } {
+  return { queuePattern: `${namespace}:queue:*:events`, global: globalChannel(namespace) };
 }

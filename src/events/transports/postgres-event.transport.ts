@@ -28,6 +28,8 @@ export class PostgresEventTransport implements QueueEventSink {
   private backoff = 100;
   /** The NOTIFYs of one tick share one statement: one round trip and one commit, not one per event. */
   private readonly outbox = new TickBatcher<string>((payloads) => this.notifyMany(this.channel, payloads));
+  /** How this process's own notifications start (`o` is written first); they come back to our LISTEN too. */
+  private readonly ownPrefix: string;
 
   constructor(
     private readonly createClient: () => PgClientLike,
@@ -36,7 +38,9 @@ export class PostgresEventTransport implements QueueEventSink {
     private readonly channel: string,
     private readonly origin: string,
     private readonly onRemote: (event: QueueEventEnvelope) => void,
-  ) {}
+  ) {
+    this.ownPrefix = JSON.stringify({ o: origin }).slice(0, -1);
+  }
 
   async open(): Promise<void> {
     await this.listen();
@@ -69,6 +73,7 @@ export class PostgresEventTransport implements QueueEventSink {
   }
 
   private receive(payload: string): void {
+    if (payload.startsWith(this.ownPrefix)) return; // our own notification: skip the parse
     try {
       const message = JSON.parse(payload) as { o: string; id: string; i: number; n: number; d: string };
       if (message.o === this.origin) return;

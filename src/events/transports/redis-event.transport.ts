@@ -2,14 +2,14 @@ import { Logger } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import type { QueueEventEnvelope } from '../queue-event.js';
 import type { QueueEventSink } from '../queue-event-sink.js';
-import { channelsFor } from '../event-channels.js';
+import { channelsFor, receivingChannels } from '../event-channels.js';
 import { RecentIds } from './remote-event-dedup.js';
 import { TickBatcher } from './tick-batcher.js';
 
 /**
  * Cross-process events over Redis pub/sub: each envelope is published to its task, queue and (when asked)
- * global channel; a pattern subscription on `{ns}:*:events` hands envelopes from other processes to
- * `onRemote`. Publisher and subscriber are connections of their own; ioredis reconnects and resubscribes.
+ * global channel; a pattern subscription on the queue channels and one on the global channel hand envelopes
+ * from other processes to `onRemote`. Publisher and subscriber are connections of their own; ioredis reconnects and resubscribes.
  */
 export class RedisEventTransport implements QueueEventSink {
   private readonly logger = new Logger(RedisEventTransport.name);
@@ -38,18 +38,23 @@ export class RedisEventTransport implements QueueEventSink {
   async open(): Promise<void> {
     const subscriber = this.publisher.duplicate({ lazyConnect: true, maxRetriesPerRequest: null });
     subscriber.on('error', () => undefined);
-    subscriber.on('pmessage', (_pattern: string, _channel: string, message: string) => {
-      if (message.startsWith(this.ownPrefix)) return; // our own echo: skip the parse
-      try {
-        const { origin, event } = JSON.parse(message) as { origin: string; event: QueueEventEnvelope };
-        if (origin !== this.origin && this.seen.firstTime(event.id)) this.onRemote(event);
-      } catch (error) {
-        this.logger.warn(`Dropped a malformed event message: ${(error as Error).message}`);
-      }
-    });
+    subscriber.on('pmessage', (_pattern: string, _channel: string, message: string) => this.receive(message));
+    subscriber.on('message', (_channel: string, message: string) => this.receive(message));
     await subscriber.connect();
-    await subscriber.psubscribe(`${this.namespace}:*:events`);
+    const { queuePattern, global } = receivingChannels(this.namespace);
+    await subscriber.psubscribe(queuePattern);
+    await subscriber.subscribe(global);
     this.subscriber = subscriber;
+  }
+
+  private receive(message: string): void {
+    if (message.startsWith(this.ownPrefix)) return; // our own echo: skip the parse
+    try {
+      const { origin, event } = JSON.parse(message) as { origin: string; event: QueueEventEnvelope };
+      if (origin !== this.origin && this.seen.firstTime(event.id)) this.onRemote(event);
+    } catch (error) {
+      this.logger.warn(`Dropped a malformed event message: ${(error as Error).message}`);
+    }
   }
 
   async publish(event: QueueEventEnvelope): Promise<void> {

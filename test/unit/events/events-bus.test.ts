@@ -1,7 +1,14 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { channelsFor, globalChannel, queueChannel, taskChannel } from '../../../src/events/event-channels.js';
+import {
+  channelsFor,
+  globalChannel,
+  queueChannel,
+  receivingChannels,
+  taskChannel,
+} from '../../../src/events/event-channels.js';
+import { TickBatcher } from '../../../src/events/transports/tick-batcher.js';
 import { QueueEvents } from '../../../src/events/queue-events.js';
 import type { QueueEventEnvelope } from '../../../src/events/queue-event.js';
 import { ProgressThrottle } from '../../../src/execution/progress-throttle.js';
@@ -28,6 +35,62 @@ describe('event channels', () => {
     assert.deepEqual(channelsFor('ns', progress, true), ['ns:task:t1:events', 'ns:queue:q_1:events']);
     const global = events.createEnvelope({ type: 'custom.announce' });
     assert.deepEqual(channelsFor('ns', global, false), ['ns:global:events']);
+  });
+
+  test('every event reaches a channel a receiving process listens to (its queue or global)', () => {
+    const events = new QueueEvents();
+    const { queuePattern, global } = receivingChannels('ns');
+    assert.equal(queuePattern, 'ns:queue:*:events');
+    assert.equal(global, 'ns:global:events');
+    const listened = (channel: string) => channel === global || /^ns:queue:[^:]*:events$/.test(channel);
+    const envelopes = [
+      events.createEnvelope({ type: 'task.progress', record: record('t2') }),
+      events.createEnvelope({ type: 'queue.paused', queue: 'q' }),
+      events.createEnvelope({ type: 'custom.announce' }),
+      // A task event without a queue (not produced by the library, but a custom publisher could): global too.
+      { ...events.createEnvelope({ type: 'task.progress', record: record('t3') }), queue: null },
+    ];
+    for (const envelope of envelopes)
+      assert.ok(
+        channelsFor('ns', envelope, false).some(listened),
+        `${envelope.type} reaches no listened channel`,
+      );
+  });
+});
+
+describe('TickBatcher', () => {
+  test('one flush at a time: what arrives during a flush goes out, in order, in the next one', async () => {
+    const flushes: number[][] = [];
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const batcher = new TickBatcher<number>(async (items) => {
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      flushes.push(items);
+      await sleep(20);
+      inFlight--;
+    });
+    const first = [batcher.add(1), batcher.add(2)];
+    await sleep(5); // the first flush is on its way
+    const rest = [batcher.add(3), batcher.add(4, 5)];
+    await sleep(5);
+    rest.push(batcher.add(6));
+    await Promise.all([...first, ...rest]);
+    assert.deepEqual(flushes, [
+      [1, 2],
+      [3, 4, 5, 6],
+    ]);
+    assert.equal(maxInFlight, 1);
+  });
+
+  test('each add settles with the flush that carried it; a failed flush does not stop the next', async () => {
+    let calls = 0;
+    const batcher = new TickBatcher<string>(async () => {
+      if (calls++ === 0) throw new Error('flush failed');
+    });
+    await assert.rejects(batcher.add('a'), /flush failed/);
+    await batcher.add('b');
+    assert.equal(calls, 2);
   });
 });
 
