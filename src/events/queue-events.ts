@@ -24,6 +24,15 @@ export interface QueueEventInput {
 const MAX_TRACKED = 50_000;
 
 /**
+ * Sink deliveries waiting at once past which a best-effort publisher waits for the backlog to shrink (at most
+ * STALL_MS): a burst (a bulk enqueue of thousands, each with its `task.enqueued`) then goes at the sinks' pace
+ * instead of overrunning them. A sink that does not catch up within STALL_MS counts as stalled, and publishers
+ * stop waiting for it until its backlog is back under this mark.
+ */
+const HIGH_WATER = 1_000;
+const STALL_MS = 1_000;
+
+/**
  * Most sink deliveries waiting at once before best-effort events are dropped: a sink that is down for long costs
  * a bounded amount of memory, not one pending event per task that ran meanwhile.
  */
@@ -51,9 +60,14 @@ export class QueueEvents {
   private readonly ended = new Set<string>();
   /** Per task: the promise of its latest sink delivery (dropped once nothing is queued behind it). */
   private readonly sinkTails = new Map<string, Promise<void>>();
-  /** Sink deliveries queued and not yet done, and who waits for that count to reach zero (`flushSinks`). */
+  /**
+   * Sink deliveries queued and not yet done; who waits for that count to reach zero (`flushSinks`) or to fall
+   * under HIGH_WATER (publishers in a burst); and whether the sinks stalled (publishers stopped waiting).
+   */
   private pendingDeliveries = 0;
   private drainWaiters: Array<() => void> = [];
+  private highWaterWaiters: Array<() => void> = [];
+  private sinksStalled = false;
   private processSequence = 0;
   private lastFailureLog = 0;
   private failures = 0;
@@ -169,10 +183,10 @@ export class QueueEvents {
   }
 
   /**
-   * Publish an event to local subscribers and every sink. Best effort: the publisher does not wait for the sinks
-   * (a task about to start, a record just completed), so a slow or unreachable sink never holds up work; a
-   * failing sink or subscriber is logged. In strict mode it waits, and a sink failure rejects (the worker then
-   * fails the task).
+   * Publish an event to local subscribers and every sink. Best effort: the publisher does not wait for its own
+   * delivery (a task about to start, a record just completed), so a slow or unreachable sink never holds up work;
+   * only a burst past HIGH_WATER waits for the sinks to catch up, at most STALL_MS. A failing sink or subscriber
+   * is logged. In strict mode it waits, and a sink failure rejects (the worker then fails the task).
    */
   async publish(input: QueueEventInput): Promise<QueueEventEnvelope | null> {
     if (!this.enabled_) return null;
@@ -181,7 +195,19 @@ export class QueueEvents {
     if (this.sinks.length === 0) return envelope;
     const delivery = this.queueDelivery(envelope);
     if (this.strict) await delivery;
+    else if (this.pendingDeliveries > HIGH_WATER && !this.sinksStalled) await this.backlogUnderHighWater();
     return envelope;
+  }
+
+  /** Wait until the sink backlog is under HIGH_WATER; after STALL_MS, call the sinks stalled and stop waiting. */
+  private async backlogUnderHighWater(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const caughtUp = await Promise.race([
+      new Promise<boolean>((resolve) => this.highWaterWaiters.push(() => resolve(true))),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), STALL_MS))),
+    ]);
+    clearTimeout(timer);
+    if (!caughtUp) this.sinksStalled = true;
   }
 
   /**
@@ -228,9 +254,17 @@ export class QueueEvents {
   }
 
   private deliveryDone(): void {
-    if (--this.pendingDeliveries > 0) return;
-    const waiters = this.drainWaiters;
-    this.drainWaiters = [];
+    this.pendingDeliveries--;
+    if (this.pendingDeliveries < HIGH_WATER) {
+      this.sinksStalled = false;
+      if (this.highWaterWaiters.length) this.wakeAll('highWaterWaiters');
+    }
+    if (this.pendingDeliveries === 0 && this.drainWaiters.length) this.wakeAll('drainWaiters');
+  }
+
+  private wakeAll(which: 'highWaterWaiters' | 'drainWaiters'): void {
+    const waiters = this[which];
+    this[which] = [];
     for (const wake of waiters) wake();
   }
 

@@ -141,8 +141,12 @@ describe('QueueEvents with a sink that never answers', () => {
     events.addSink({ publish: () => new Promise<void>(() => delivered++) });
     const local: string[] = [];
     events.events$.subscribe((e) => local.push(e.type));
-    // 10,000 deliveries may wait; the 10,001st event is dropped for the sink (and counted), not queued.
+    // Past 1,000 waiting deliveries one publisher waits a second for the sink, then nobody waits for it; 10,000
+    // deliveries may wait, and the 10,001st event is dropped for the sink (and counted), not queued.
+    const publishing = Date.now();
     for (let i = 0; i < 10_001; i++) await events.publish({ type: 'task.progress', record: record(`t${i}`) });
+    const took = Date.now() - publishing;
+    assert.ok(took >= 900 && took < 5_000, `publishing took ${took} ms`);
     assert.equal(local.length, 10_001, 'local subscribers see every event');
     assert.equal(events.deliveryFailures, 1);
     await sleep(10);
@@ -150,6 +154,27 @@ describe('QueueEvents with a sink that never answers', () => {
     const started = Date.now();
     assert.equal(await events.flushSinks(100), false);
     assert.ok(Date.now() - started < 1_000);
+  });
+
+  test('a burst waits for a slower sink instead of overrunning it: nothing dropped, order kept', async () => {
+    const events = new QueueEvents();
+    const seen: number[] = [];
+    // Each delivery takes a turn of the event loop; publishing takes none. Unpaced, 12,000 events would pass the
+    // 10,000 that may wait and be dropped.
+    events.addSink({
+      publish: (e: QueueEventEnvelope) =>
+        new Promise<void>((resolve) => setImmediate(resolve)).then(
+          () => void seen.push(e.payload['n'] as number),
+        ),
+    });
+    for (let n = 0; n < 12_000; n++)
+      await events.publish({ type: 'task.progress', record: record(`b${n}`), payload: { n } });
+    assert.equal(await events.flushSinks(5_000), true);
+    assert.equal(events.deliveryFailures, 0);
+    assert.deepEqual(
+      seen,
+      Array.from({ length: 12_000 }, (_, n) => n),
+    );
   });
 
   test('strict mode still waits for the sink', async () => {
