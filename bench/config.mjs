@@ -35,6 +35,8 @@ export const DRAIN_CAP_S = num('BENCH_DRAIN_CAP_S', 10);
  */
 export const WARMUP_JOBS = num('BENCH_WARMUP', 2_000);
 export const WARMUP_SINGLE = WARMUP_JOBS > 0 ? num('BENCH_WARMUP_SINGLE', 6_000) : 0;
+/** Events off/on drain pairs per target of the events workload (our Redis and PostgreSQL targets). */
+export const EVENTS_RUNS = Math.max(1, num('BENCH_EVENTS_RUNS', 1));
 /** Sequential durable INSERTs per series of the PostgreSQL floor (0 skips the floor). */
 export const FLOOR_INSERTS = num('BENCH_FLOOR', 2_000);
 /** Enqueue→start samples, sent one every LATENCY_GAP_MS to an idle worker of concurrency 10. */
@@ -49,11 +51,11 @@ export const RETAINED_RUNS = Math.max(1, num('BENCH_RETAINED_RUNS', 1));
 export const IDLE_S = num('BENCH_IDLE_S', 10);
 /** Pending records whose server-side size is measured (0 skips). */
 export const FOOTPRINT_RECORDS = num('BENCH_FOOTPRINT', 100_000);
-/** Comma list of target names (`ours:postgres,bullmq:redis`) or workload names (`main,retained,idle,footprint,floor`). */
+/** Comma list of target names (`ours:postgres,bullmq:redis`) or workload names (`main,retained,idle,footprint,events,floor`). */
 export const ONLY = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(',').map((s) => s.trim()) : undefined;
 export const WORKLOADS = process.env.BENCH_WORKLOADS
   ? process.env.BENCH_WORKLOADS.split(',').map((s) => s.trim())
-  : ['main', 'retained', 'idle', 'footprint', 'floor'];
+  : ['main', 'retained', 'idle', 'footprint', 'events', 'floor'];
 /** worker.prefetch of our tuned targets: graphile-worker's tuned variant buffers 500 jobs (localQueue.size 500). */
 export const PREFETCH = num('BENCH_PREFETCH', 500);
 /** The compiled tree of src/ our targets load; another one (`tsc --outDir build-base`) makes an A/B run. */

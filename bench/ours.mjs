@@ -100,9 +100,9 @@ const namespaces = {
   },
 };
 
-async function ourApp(backend, concurrency, prefetch) {
+async function ourApp(backend, concurrency, prefetch, events) {
   const moduleRef = await Test.createTestingModule({
-    imports: [lib.QueuesModule.forRoot({ queueBackend: backend, events: { enabled: EVENTS }, worker: workerOptions(concurrency, prefetch) })],
+    imports: [lib.QueuesModule.forRoot({ queueBackend: backend, events: { enabled: events }, worker: workerOptions(concurrency, prefetch) })],
     providers: [BenchTasks],
   }).compile();
   moduleRef.useLogger(false);
@@ -121,9 +121,10 @@ function target(kind, store, prefetch = 0) {
     settings: prefetch > 0 ? `${base}; worker.prefetch = ${prefetch}` : base,
     async open() {
       return {
-        async phase({ concurrency }) {
+        /** `events` overrides BENCH_OURS_EVENTS for this phase (the events workload compares both). */
+        async phase({ concurrency, events = EVENTS }) {
           const ns = namespaces[kind]();
-          const app = await ourApp(ns.config, concurrency, prefetch);
+          const app = await ourApp(ns.config, concurrency, prefetch, events);
           const queues = app.get(lib.QueueService);
           const worker = app.get(lib.QueueWorker);
           const stop = async () => {

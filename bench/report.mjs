@@ -39,7 +39,7 @@ const fmtValue = (metric, cell) => {
 const fmtRatio = (r) => (r === undefined ? '—' : `${r.toFixed(2)}×`);
 const mib = (bytes) => (bytes === undefined ? '—' : `${(bytes / 2 ** 20).toFixed(1)} MiB`);
 
-export function renderReport({ info, targets, main, runsUsed, retained, idle, idleFloorMs, footprint, floor, failures }) {
+export function renderReport({ info, targets, main, runsUsed, retained, idle, idleFloorMs, footprint, eventsOn, floor, failures }) {
   const out = [];
   const p = (line = '') => out.push(line);
   const present = targets.filter((t) => main[t.name]);
@@ -118,6 +118,20 @@ export function renderReport({ info, targets, main, runsUsed, retained, idle, id
     for (const [name, r] of Object.entries(footprint)) {
       const t = targets.find((x) => x.name === name);
       p(`| ${name} | ${t.store} | ${mib(r.bytes)} | ${r.usedMemoryDelta === undefined ? '—' : mib(r.usedMemoryDelta)} | ${r.enqueueSeconds.toFixed(1)} s |`);
+    }
+    p();
+  }
+
+  if (Object.keys(eventsOn).length) {
+    p('## Drain with events on');
+    p();
+    p(`Our targets run the main table with events off (the no-op task has no listener). The library's default is on: every task publishes \`task.started\` and \`task.completed\`, and on Redis and PostgreSQL they also go to the other processes (pub/sub, NOTIFY). Drain at concurrency 10 of ${info.jobs.toLocaleString('en-US')} jobs with events on against the same drain with events off, in the same session, alternating which goes first. BullMQ publishes its events (a Redis stream) in every run: its drain c10 from the main table is beside them.`);
+    p();
+    p('| target | events off (jobs/s) | events on (jobs/s) | on ÷ off | on ÷ bullmq:redis drain c10 | on ÷ bullmq:postgres drain c10 | pairs |');
+    p('|---|---:|---:|---:|---:|---:|---:|');
+    const vs = (name, value) => fmtRatio(main[name]?.drain10?.value ? value / main[name].drain10.value : undefined);
+    for (const [name, r] of Object.entries(eventsOn)) {
+      p(`| ${name} | ${int(r.off)} | ${int(r.on)}${r.capped ? ' †' : ''} | ${fmtRatio(r.ratio)} | ${vs('bullmq:redis', r.on)} | ${vs('bullmq:postgres', r.on)} | ${r.runs} |`);
     }
     p();
   }

@@ -13,7 +13,7 @@ import { attempt, log, median } from './measure.mjs';
 import { renderReport } from './report.mjs';
 import { selectedTargets as targets } from './targets.mjs';
 import { closeHelpers, serverVersions, sweepRun } from './servers.mjs';
-import { runFootprint, runRetained } from './workloads/extras.mjs';
+import { runEvents, runFootprint, runRetained } from './workloads/extras.mjs';
 import { runFloor } from './workloads/floor.mjs';
 import { runIdleAll } from './workloads/idle.mjs';
 import { METRICS, runMain, warmUp } from './workloads/main.mjs';
@@ -87,6 +87,15 @@ if (wants('footprint') && config.FOOTPRINT_RECORDS > 0) {
   }
 }
 
+const eventsOn = {};
+if (wants('events')) {
+  for (const target of targets.filter((t) => t.side === 'ours' && (t.store === 'redis' || t.store === 'postgres'))) {
+    log(`[${elapsed()}] events on: ${target.name}`);
+    const result = await guarded(`events on for ${target.name}`, () => runEvents(target, config.EVENTS_RUNS));
+    if (result) eventsOn[target.name] = result;
+  }
+}
+
 let floor;
 if (wants('floor') && config.FLOOR_INSERTS > 0) {
   log(`[${elapsed()}] PostgreSQL floor: one durable INSERT per commit through the bare driver`);
@@ -155,7 +164,7 @@ const info = {
 const leftovers = await sweepRun();
 if (leftovers.length) failures.push(`left behind by a failed phase and removed at the end: ${leftovers.join(', ')}`);
 await closeHelpers();
-const md = renderReport({ info, targets, main, runsUsed, retained, idle, idleFloorMs, footprint, floor, failures });
+const md = renderReport({ info, targets, main, runsUsed, retained, idle, idleFloorMs, footprint, eventsOn, floor, failures });
 writeFileSync(config.OUT, `${md}\n`);
 process.stdout.write(`${md}\n`);
 log(`[${elapsed()}] wrote ${config.OUT}`);

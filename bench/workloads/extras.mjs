@@ -1,11 +1,12 @@
-// Two workloads beside the main table: drain with retained completed rows, and the server-side size of pending
-// records (idle cost is in idle.mjs).
+// Workloads beside the main table: drain with retained completed rows, the server-side size of pending records,
+// and our drain with events on (idle cost is in idle.mjs).
 import { BATCH, FOOTPRINT_RECORDS, JOBS, RETAINED } from '../config.mjs';
 import { inSlices, log, median, waitUntil } from '../measure.mjs';
 import { redisUsedMemory } from '../servers.mjs';
 import { drain } from './main.mjs';
 
 const RETAINED_CONCURRENCY = 10;
+const EVENTS_CONCURRENCY = 10;
 
 /** Runs one record through the phase's worker, so its connections and code paths are warm. */
 async function warmUp(phase) {
@@ -81,6 +82,36 @@ export async function runFootprint(target) {
     };
   } finally {
     await phase.close();
+    await session.close();
+  }
+}
+
+/**
+ * Our drain at concurrency 10 with events on (the library's default: lifecycle events, and on Redis and
+ * PostgreSQL the cross-process transport) against the same drain with events off, as the main table runs it:
+ * `runs` pairs, alternating which goes first.
+ */
+export async function runEvents(target, runs) {
+  const session = await target.open();
+  const off = [];
+  const on = [];
+  try {
+    for (let r = 0; r < runs; r++) {
+      for (const events of r % 2 === 0 ? [false, true] : [true, false]) {
+        const phase = await session.phase({ concurrency: EVENTS_CONCURRENCY, events });
+        try {
+          await warmUp(phase);
+          (events ? on : off).push(await drain(phase, JOBS));
+        } finally {
+          await phase.close();
+        }
+      }
+      log(`  run ${r + 1}: events off ${Math.round(off.at(-1).value)} jobs/s, on ${Math.round(on.at(-1).value)} jobs/s`);
+    }
+    const a = median(off.map((x) => x.value));
+    const b = median(on.map((x) => x.value));
+    return { off: a, on: b, ratio: b / a, runs, capped: [...off, ...on].some((x) => x.capped) };
+  } finally {
     await session.close();
   }
 }

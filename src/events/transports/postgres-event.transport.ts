@@ -7,6 +7,20 @@ import { TickBatcher } from './tick-batcher.js';
 
 /** NOTIFY payloads must stay under 8000 bytes; larger envelopes travel in numbered chunks. */
 const CHUNK = 1_500; // characters; even all-multibyte or all-escaped text stays under the byte limit
+/** Bytes a grouped payload may take (PostgreSQL's limit is 8000). */
+const NOTIFY_BYTES = 7_900;
+/** Characters of envelopes one group collects before it is checked against NOTIFY_BYTES. */
+const GROUP_CHARS = 6_000;
+
+/** One NOTIFY payload: part `i` of `n` of message `id` from process `o`; with `b`, the body is an array of envelopes. */
+interface EventMessage {
+  o: string;
+  id: string;
+  i: number;
+  n: number;
+  d: string;
+  b?: 1;
+}
 
 interface PgClientLike {
   connect(): Promise<unknown>;
@@ -26,8 +40,13 @@ export class PostgresEventTransport implements QueueEventSink {
   private listener: PgClientLike | undefined;
   private closed = false;
   private backoff = 100;
-  /** The NOTIFYs of one tick share one statement: one round trip and one commit, not one per event. */
-  private readonly outbox = new TickBatcher<string>((payloads) => this.notifyMany(this.channel, payloads));
+  /**
+   * The envelopes (JSON) of one tick share one statement, one round trip and one commit, and several share one
+   * NOTIFY: every notification costs the server a queue entry and a signal to each listener, whatever its size.
+   */
+  private readonly outbox = new TickBatcher<string>((bodies) =>
+    this.notifyMany(this.channel, this.payloads(bodies)),
+  );
   /** How this process's own notifications start (`o` is written first); they come back to our LISTEN too. */
   private readonly ownPrefix: string;
 
@@ -75,7 +94,7 @@ export class PostgresEventTransport implements QueueEventSink {
   private receive(payload: string): void {
     if (payload.startsWith(this.ownPrefix)) return; // our own notification: skip the parse
     try {
-      const message = JSON.parse(payload) as { o: string; id: string; i: number; n: number; d: string };
+      const message = JSON.parse(payload) as EventMessage;
       if (message.o === this.origin) return;
       let entry = this.partial.get(message.id);
       if (!entry)
@@ -86,8 +105,9 @@ export class PostgresEventTransport implements QueueEventSink {
       }
       if (entry.received < message.n) return this.dropOldPartials();
       this.partial.delete(message.id);
-      const event = JSON.parse(entry.parts.join('')) as QueueEventEnvelope;
-      if (this.seen.firstTime(event.id)) this.onRemote(event);
+      const body = JSON.parse(entry.parts.join('')) as QueueEventEnvelope | QueueEventEnvelope[];
+      for (const event of message.b ? (body as QueueEventEnvelope[]) : [body as QueueEventEnvelope])
+        if (this.seen.firstTime(event.id)) this.onRemote(event);
     } catch (error) {
       this.logger.warn(`Dropped a malformed event notification: ${(error as Error).message}`);
     }
@@ -99,15 +119,56 @@ export class PostgresEventTransport implements QueueEventSink {
   }
 
   async publish(event: QueueEventEnvelope): Promise<void> {
-    const body = JSON.stringify(event);
-    const total = Math.max(1, Math.ceil(body.length / CHUNK));
-    const id = randomUUID();
+    await this.outbox.add(JSON.stringify(event));
+  }
+
+  /**
+   * NOTIFY payloads for a tick's envelopes, in order: runs of small ones grouped into one payload each (an array,
+   * marked `b`), a large one alone in numbered chunks.
+   */
+  private payloads(bodies: string[]): string[] {
     const payloads: string[] = [];
-    for (let i = 0; i < total; i++)
-      payloads.push(
-        JSON.stringify({ o: this.origin, id, i, n: total, d: body.slice(i * CHUNK, (i + 1) * CHUNK) }),
-      );
-    await this.outbox.add(...payloads);
+    let group: string[] = [];
+    let chars = 0;
+    const endGroup = () => {
+      if (group.length) payloads.push(...this.grouped(group));
+      group = [];
+      chars = 0;
+    };
+    for (const body of bodies) {
+      if (body.length > CHUNK) {
+        endGroup();
+        payloads.push(...this.chunked(body));
+        continue;
+      }
+      if (chars + body.length > GROUP_CHARS) endGroup();
+      group.push(body);
+      chars += body.length + 1;
+    }
+    endGroup();
+    return payloads;
+  }
+
+  /** One payload for `bodies`, or two groups' worth when escaping took it past NOTIFY_BYTES (never for one). */
+  private grouped(bodies: string[]): string[] {
+    const payload = this.message(randomUUID(), 0, 1, `[${bodies.join(',')}]`, true);
+    if (bodies.length === 1 || Buffer.byteLength(payload) <= NOTIFY_BYTES) return [payload];
+    const half = Math.ceil(bodies.length / 2);
+    return [...this.grouped(bodies.slice(0, half)), ...this.grouped(bodies.slice(half))];
+  }
+
+  private chunked(body: string): string[] {
+    const id = randomUUID();
+    const total = Math.ceil(body.length / CHUNK);
+    return Array.from({ length: total }, (_, i) =>
+      this.message(id, i, total, body.slice(i * CHUNK, (i + 1) * CHUNK), false),
+    );
+  }
+
+  private message(id: string, i: number, n: number, d: string, grouped: boolean): string {
+    const message: EventMessage = { o: this.origin, id, i, n, d };
+    if (grouped) message.b = 1;
+    return JSON.stringify(message);
   }
 
   async close(): Promise<void> {
