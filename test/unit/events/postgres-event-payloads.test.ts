@@ -20,10 +20,8 @@ class ListenClient extends EventEmitter {
  * Two transports wired by hand: what the sender NOTIFYs (one statement per flush, as the pool would run it)
  * reaches the receiver's LISTEN client. The payload rules are PostgreSQL's (8000 bytes at most), checked here.
  */
-async function pair() {
-  const statements: string[][] = [];
+async function receiverOn(listener: ListenClient): Promise<QueueEventEnvelope[]> {
   const received: QueueEventEnvelope[] = [];
-  const listener = new ListenClient();
   const receiver = new PostgresEventTransport(
     () => listener,
     async () => undefined,
@@ -31,6 +29,14 @@ async function pair() {
     'receiver',
     (event) => received.push(event),
   );
+  await receiver.open();
+  return received;
+}
+
+async function pair() {
+  const statements: string[][] = [];
+  const listener = new ListenClient();
+  const received = await receiverOn(listener);
   const sender = new PostgresEventTransport(
     () => new ListenClient(),
     async (channel, payloads) => {
@@ -41,7 +47,6 @@ async function pair() {
     'sender',
     () => undefined,
   );
-  await receiver.open();
   await sender.open();
   return { sender, statements, received };
 }
@@ -90,15 +95,7 @@ describe('PostgreSQL event payloads', () => {
 
   test('the old one-envelope message still arrives (a process of the previous version)', async () => {
     const listener = new ListenClient();
-    const received: QueueEventEnvelope[] = [];
-    const receiver = new PostgresEventTransport(
-      () => listener,
-      async () => undefined,
-      'ch',
-      'receiver',
-      (event) => received.push(event),
-    );
-    await receiver.open();
+    const received = await receiverOn(listener);
     const old = envelope(7);
     listener.deliver('ch', JSON.stringify({ o: 'old', id: 'm1', i: 0, n: 1, d: JSON.stringify(old) }));
     await sleep(0);
