@@ -2,5 +2,5 @@ import { sqlBackendFactory } from '../support/sql-backends.js';
 import { skipUnless } from '../support/services.js';
 import { describeQueueBackendConformance } from './queue-backend.conformance.js';
 
-const { factory, teardown } = sqlBackendFactory('mysql');
-describeQueueBackendConformance('typeorm:mysql', factory, { skip: skipUnless('mysql'), teardown });
+const { factory, peer, teardown } = sqlBackendFactory('mysql');
+describeQueueBackendConformance('typeorm:mysql', factory, { skip: skipUnless('mysql'), peer, teardown });

@@ -12,6 +12,11 @@ export interface ConformanceOptions {
   skip?: string | false;
   /** Called once after the suite (drop tables, delete keys). */
   teardown?: () => Promise<void>;
+  /**
+   * A second, opened backend on the same data as `backend` (its table, its key prefix) with connections of its
+   * own, as another process would open it. Absent where instances cannot share data (memory).
+   */
+  peer?: (backend: QueueBackend) => Promise<QueueBackend>;
 }
 
 const W = 'worker-a';
@@ -920,6 +925,70 @@ export function describeQueueBackendConformance(
         assert.equal(seen.size, 25);
       });
     });
+
+    describe(
+      'across instances',
+      { skip: options.peer ? false : 'instances of this backend share nothing' },
+      () => {
+        let other: QueueBackend;
+        beforeEach(async () => {
+          other = await options.peer!(backend);
+        });
+        afterEach(async () => {
+          await other.close();
+        });
+
+        test('RACE: two instances claiming at once never share a record and together take all', async () => {
+          const ids = new Set(
+            (await backend.enqueueMany(Array.from({ length: 60 }, () => rec()))).map((r) => r.id),
+          );
+          const claimed: string[] = [];
+          const claimer = async (instance: QueueBackend, workerId: string) => {
+            for (;;) {
+              const batch = await instance.claimMany({ limit: 4, queues: [queue], workerId });
+              if (batch.length === 0) return;
+              claimed.push(...batch.map((r) => r.id));
+            }
+          };
+          await Promise.all([
+            claimer(backend, 'a1'),
+            claimer(other, 'b1'),
+            claimer(backend, 'a2'),
+            claimer(other, 'b2'),
+          ]);
+          assert.equal(claimed.length, 60, 'no record claimed twice');
+          assert.deepEqual(new Set(claimed), ids);
+        });
+
+        test('a fenced write through one instance is seen, and fenced, through the other', async () => {
+          const record = await put();
+          const [claimed] = await other.claimMany({ limit: 1, queues: [queue], workerId: 'b1' });
+          assert.equal(claimed!.id, record.id);
+          assert.equal(await backend.completeTask(record.id, 'r', { expectedRetryCount: 1 }), null);
+          assert.equal(
+            (await backend.completeTask(record.id, 'r', { expectedRetryCount: 0 }))?.status,
+            'completed',
+          );
+          assert.equal((await other.getTask(record.id))?.result, 'r');
+          assert.equal(await other.touchHeartbeat(record.id, { expectedRetryCount: 0 }), false);
+        });
+
+        test('an instance waiting for work wakes when the other enqueues; a polled one waits out its timeout', async () => {
+          const polled = !other.capabilities.notifications;
+          const waiting = other.waitForNotifications(polled ? 400 : 5_000);
+          await sleep(200); // a listener may subscribe on its first wait
+          const started = Date.now();
+          await put();
+          if (polled) {
+            // No cross-process wakeups here: the other instance's workers find the record by polling.
+            assert.equal(await waiting, false);
+            return;
+          }
+          assert.equal(await waiting, true);
+          assert.ok(Date.now() - started < 4_000, 'woken by the enqueue, not by the timeout');
+        });
+      },
+    );
 
     describe('leases and notifications', () => {
       test('a lease is exclusive, renewable by its owner, and expires', async () => {

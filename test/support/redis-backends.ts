@@ -1,3 +1,4 @@
+import type { QueueBackend } from '../../src/backends/queue-backend.js';
 import { RedisQueueBackend } from '../../src/backends/redis/redis.backend.js';
 import { ValkeyQueueBackend } from '../../src/backends/redis/valkey.backend.js';
 import { testServices, uniqueSuffix } from './services.js';
@@ -5,20 +6,27 @@ import { testServices, uniqueSuffix } from './services.js';
 /** A factory of opened Redis/Valkey backends, each on its own key prefix, and a teardown that deletes their keys. */
 export function redisBackendFactory(name: 'redis' | 'valkey') {
   const prefixes: string[] = [];
-  const factory = async () => {
-    const keyPrefix = `conf_${name}_${uniqueSuffix()}`;
-    prefixes.push(keyPrefix);
+  const prefixOf = new WeakMap<QueueBackend, string>();
+  const open = async (keyPrefix: string) => {
     const backend =
       name === 'valkey'
         ? new ValkeyQueueBackend({ type: name, url: testServices.redisUrl, keyPrefix })
         : new RedisQueueBackend({ type: name, url: testServices.redisUrl, keyPrefix });
     await backend.open();
+    prefixOf.set(backend, keyPrefix);
     return backend;
   };
+  const factory = async () => {
+    const keyPrefix = `conf_${name}_${uniqueSuffix()}`;
+    prefixes.push(keyPrefix);
+    return open(keyPrefix);
+  };
+  /** A second backend on the same key prefix, with connections of its own. */
+  const peer = (backend: QueueBackend) => open(prefixOf.get(backend)!);
   const teardown = async () => {
     for (const prefix of prefixes) await deleteRedisKeys(prefix);
   };
-  return { factory, teardown };
+  return { factory, peer, teardown };
 }
 
 /** Delete every key under `<prefix>:` in the test Redis database. */

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { QueueBackend } from '../../src/backends/queue-backend.js';
 import { TypeOrmQueueBackend } from '../../src/backends/typeorm/typeorm.backend.js';
 import { testServices, uniqueSuffix } from './services.js';
 
@@ -14,13 +15,20 @@ export function sqlBackendFactory(dialect: 'sqlite' | 'postgres' | 'mysql') {
     if (dialect === 'postgres') return { type: 'postgres' as const, url: testServices.postgresUrl };
     return { type: 'mysql' as const, url: testServices.mysqlUrl };
   };
+  const tableOf = new WeakMap<TypeOrmQueueBackend, string>();
+  const open = async (tableName: string) => {
+    const backend = new TypeOrmQueueBackend({ type: 'typeorm', options: options() as never, tableName });
+    await backend.open();
+    tableOf.set(backend, tableName);
+    return backend;
+  };
   const factory = async () => {
     const tableName = `q_${uniqueSuffix()}`;
     tables.push(tableName);
-    const backend = new TypeOrmQueueBackend({ type: 'typeorm', options: options() as never, tableName });
-    await backend.open();
-    return backend;
+    return open(tableName);
   };
+  /** A second backend on the same table, with connections of its own: another process, as far as the server knows. */
+  const peer = (backend: QueueBackend) => open(tableOf.get(backend as TypeOrmQueueBackend)!);
   const teardown = async () => {
     if (dialect === 'sqlite') {
       rmSync(dir, { recursive: true, force: true });
@@ -35,7 +43,7 @@ export function sqlBackendFactory(dialect: 'sqlite' | 'postgres' | 'mysql') {
     }
     await dataSource.destroy();
   };
-  return { factory, teardown };
+  return { factory, peer, teardown };
 }
 
 /**
