@@ -29,12 +29,13 @@ export const BATCH = 1_000;
 export const DRAIN_CAP_S = num('BENCH_DRAIN_CAP_S', 10);
 /**
  * The untimed warm-up pass each target gets before its first timed run: WARMUP_SINGLE enqueues one at a time, then
- * WARMUP_JOBS in bulk, drained at concurrency 10 (each part capped at DRAIN_CAP_S). Our PostgreSQL target needed
- * about 6,000 single enqueues before its Node CPU per enqueue settled (415 µs in the first 3,000, 127 µs from the
- * 6,000th on), so a cold first run measured the JIT, not the queue. BENCH_WARMUP=0 skips the pass.
+ * WARMUP_JOBS in bulk, drained at concurrency 10 (each part capped at DRAIN_CAP_S). A process's first target needed
+ * thousands of calls before its Node CPU per call settled (our Redis single enqueue: 296 µs each over the first
+ * 3,000, 56 µs from the 9,000th; our PostgreSQL one: 415 µs, then 127 µs from the 6,000th; BullMQ alike), so a
+ * cold first run measured the JIT, not the queue. BENCH_WARMUP=0 skips the pass.
  */
-export const WARMUP_JOBS = num('BENCH_WARMUP', 2_000);
-export const WARMUP_SINGLE = WARMUP_JOBS > 0 ? num('BENCH_WARMUP_SINGLE', 6_000) : 0;
+export const WARMUP_JOBS = num('BENCH_WARMUP', 10_000);
+export const WARMUP_SINGLE = WARMUP_JOBS > 0 ? num('BENCH_WARMUP_SINGLE', 10_000) : 0;
 /** Events off/on drain pairs per target of the events workload (our Redis and PostgreSQL targets). */
 export const EVENTS_RUNS = Math.max(1, num('BENCH_EVENTS_RUNS', 1));
 /** Sequential durable INSERTs per series of the PostgreSQL floor (0 skips the floor). */
