@@ -54,9 +54,9 @@ export class QueuesLifecycle implements OnModuleInit, OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     // Events published while the worker drained go out before the connections they travel on close; a sink that
-    // is down gets a second, not the whole shutdown.
-    if (!(await this.events.flushSinks(1_000)))
-      this.logger.warn('Events were still on their way to a sink after 1 s; not waiting for them');
+    // is down gets half a second, not the whole shutdown.
+    if (!(await this.events.flushSinks(500)))
+      this.logger.warn('Events were still on their way to a sink after 0.5 s; not waiting for them');
     for (const execution of this.executions.list()) {
       await execution
         .close()

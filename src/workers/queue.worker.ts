@@ -209,6 +209,12 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
       sleep(timeout, true, { signal: timerControl.signal }).catch(() => false),
     ]);
     timerControl.abort();
+    // Maintenance (heartbeats, recovery, cleanup) stops alongside the release below, not after it: a maintenance
+    // run stuck on a dead backend is harmless to leave behind, and waiting for the two in turn added its wait to
+    // the release's on every shutdown with the backend down.
+    const maintenanceStopped = Promise.all(
+      this.maintenance.splice(0).map((task) => task.stop(MAINTENANCE_STOP_WAIT_MS)),
+    );
     if (timedOut && this.active.size > 0) {
       this.logger.warn(`Shutdown timeout: aborting ${this.active.size} running task(s) and releasing them`);
       for (const id of this.active.keys()) {
@@ -224,8 +230,7 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
       ]);
       releaseControl.abort();
     }
-    // A maintenance run stuck on a dead backend is harmless to leave behind; do not wait for it long.
-    await Promise.all(this.maintenance.splice(0).map((task) => task.stop(MAINTENANCE_STOP_WAIT_MS)));
+    await maintenanceStopped;
     this.hints.onEarlier(undefined);
     this.started = false;
   }
