@@ -9,7 +9,7 @@ const RETAINED_CONCURRENCY = 10;
 const EVENTS_CONCURRENCY = 10;
 
 /** Runs one record through the phase's worker, so its connections and code paths are warm. */
-async function warmUp(phase) {
+async function runOneRecord(phase) {
   let done = false;
   await phase.enqueueOne({});
   await phase.start(() => void (done = true));
@@ -35,7 +35,7 @@ export async function runRetained(target, runs) {
     const emptyDrain = async () => {
       const phase = await session.phase({ concurrency: RETAINED_CONCURRENCY });
       try {
-        await warmUp(phase); // the seeded phase ran one record already: same start for both
+        await runOneRecord(phase); // the seeded phase ran one record already: same start for both
         empty.push(await drain(phase, JOBS, phase.analyze));
       } finally {
         await phase.close();
@@ -100,7 +100,7 @@ export async function runEvents(target, runs) {
       for (const events of r % 2 === 0 ? [false, true] : [true, false]) {
         const phase = await session.phase({ concurrency: EVENTS_CONCURRENCY, events });
         try {
-          await warmUp(phase);
+          await runOneRecord(phase);
           (events ? on : off).push(await drain(phase, JOBS));
         } finally {
           await phase.close();

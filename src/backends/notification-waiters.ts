@@ -19,6 +19,7 @@ export class NotificationWaiters {
   }
 
   wakeAll(value: boolean): void {
+    if (this.waiting.size === 0) return; // the usual case on hot paths: no copy to make
     for (const done of [...this.waiting]) done(value);
   }
 }

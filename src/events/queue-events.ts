@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { Observable, Subject, filter } from 'rxjs';
+import { NotificationWaiters } from '../backends/notification-waiters.js';
 import type { QueuedTaskRecord } from '../models/queued-task-record.js';
 import { QUEUE_EVENT_SCHEMA_VERSION, type QueueEventEnvelope, type QueueEventLevel } from './queue-event.js';
 import type { QueueEventSink } from './queue-event-sink.js';
@@ -65,8 +66,8 @@ export class QueueEvents {
    * under HIGH_WATER (publishers in a burst); and whether the sinks stalled (publishers stopped waiting).
    */
   private pendingDeliveries = 0;
-  private drainWaiters: Array<() => void> = [];
-  private highWaterWaiters: Array<() => void> = [];
+  private readonly drained = new NotificationWaiters();
+  private readonly underHighWater = new NotificationWaiters();
   private sinksStalled = false;
   private processSequence = 0;
   private lastFailureLog = 0;
@@ -201,28 +202,15 @@ export class QueueEvents {
 
   /** Wait until the sink backlog is under HIGH_WATER; after STALL_MS, call the sinks stalled and stop waiting. */
   private async backlogUnderHighWater(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const caughtUp = await Promise.race([
-      new Promise<boolean>((resolve) => this.highWaterWaiters.push(() => resolve(true))),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), STALL_MS))),
-    ]);
-    clearTimeout(timer);
-    if (!caughtUp) this.sinksStalled = true;
+    if (!(await this.underHighWater.wait(STALL_MS))) this.sinksStalled = true;
   }
 
   /**
    * Wait until the sink deliveries queued so far are done, at most `timeoutMs`: the module calls it at shutdown,
    * before the connections the sinks write through close. True when nothing was left.
    */
-  async flushSinks(timeoutMs: number): Promise<boolean> {
-    if (this.pendingDeliveries === 0) return true;
-    let timer: NodeJS.Timeout | undefined;
-    const drained = await Promise.race([
-      new Promise<boolean>((resolve) => this.drainWaiters.push(() => resolve(true))),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
-    ]);
-    clearTimeout(timer);
-    return drained;
+  flushSinks(timeoutMs: number): Promise<boolean> {
+    return this.pendingDeliveries === 0 ? Promise.resolve(true) : this.drained.wait(timeoutMs);
   }
 
   /**
@@ -257,15 +245,9 @@ export class QueueEvents {
     this.pendingDeliveries--;
     if (this.pendingDeliveries < HIGH_WATER) {
       this.sinksStalled = false;
-      if (this.highWaterWaiters.length) this.wakeAll('highWaterWaiters');
+      this.underHighWater.wakeAll(true);
     }
-    if (this.pendingDeliveries === 0 && this.drainWaiters.length) this.wakeAll('drainWaiters');
-  }
-
-  private wakeAll(which: 'highWaterWaiters' | 'drainWaiters'): void {
-    const waiters = this[which];
-    this[which] = [];
-    for (const wake of waiters) wake();
+    if (this.pendingDeliveries === 0) this.drained.wakeAll(true);
   }
 
   /** Hand an envelope that arrived from another process to local subscribers only. */

@@ -95,7 +95,6 @@ export class PostgresEventTransport implements QueueEventSink {
     if (payload.startsWith(this.ownPrefix)) return; // our own notification: skip the parse
     try {
       const message = JSON.parse(payload) as EventMessage;
-      if (message.o === this.origin) return;
       let entry = this.partial.get(message.id);
       if (!entry)
         this.partial.set(message.id, (entry = { parts: new Array(message.n), received: 0, at: Date.now() }));
