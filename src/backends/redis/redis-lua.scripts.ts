@@ -159,28 +159,22 @@ for r = 1, count do
   if holder then
     results[r] = {0, redis.call('HGETALL', tkey(holder))}
   else
-    local t = tkey(id)
-    redis.call('HSET', t, unpack(ARGV, first, at - 1))
     queues[queue] = true
     stat_later(queue, status, 1)
     if key ~= '' then
       redis.call('HSET', p .. ':keys', key, id)
       redis.call('HSET', p .. ':lastkey', key, id)
     end
+    -- Placement first, so the record's hash is written by one HSET (its fields last: unpack must end the call).
     local seq = seq0 + r
-    if status == 'pending' or status == 'scheduled' then
-      local due_at = tonumber(scheduled_at) or 0
-      if due_at > now then
-        redis.call('ZADD', p .. ':delayed', due_at, id)
-        redis.call('HSET', t, 'seq', seq)
-      else
-        local set = queue .. '|' .. backend
-        local member = add_ready(id, set, priority, queued_at, seq)
-        sets[set] = true
-        redis.call('HSET', t, 'seq', seq, 'ready_member', member)
-      end
+    local due_at = tonumber(scheduled_at) or 0
+    if (status == 'pending' or status == 'scheduled') and due_at <= now then
+      local set = queue .. '|' .. backend
+      sets[set] = true
+      redis.call('HSET', tkey(id), 'seq', seq, 'ready_member', add_ready(id, set, priority, queued_at, seq), unpack(ARGV, first, at - 1))
     else
-      redis.call('HSET', t, 'seq', seq)
+      if status == 'pending' or status == 'scheduled' then redis.call('ZADD', p .. ':delayed', due_at, id) end
+      redis.call('HSET', tkey(id), 'seq', seq, unpack(ARGV, first, at - 1))
     end
     if status == 'pending' then due = true end
     results[r] = {1, {}}
