@@ -30,8 +30,26 @@ function bestOurs(main, kind, metric) {
   return bestPeer(main, [`ours:${kind}`, `ours:${kind}:prefetch`], metric) ?? `ours:${kind}`;
 }
 
+/** CPU µs per drained job, this process plus the store's servers (undefined when either part is missing). */
+function cpuPerJob(cell) {
+  const { client, server } = cell?.cpu ?? {};
+  return client === undefined || server === undefined ? undefined : client + server;
+}
+
+/**
+ * What `multiple` × `peer`'s drain rate leaves of this machine's `cores` per job, beside what the peer itself spends:
+ * when the peer's own CPU per job exceeds it, only a queue doing that much less work per job could reach the multiple.
+ */
+function cpuCeiling(main, peer, metric, multiple, cores) {
+  const cell = main[peer]?.[metric];
+  const spent = cpuPerJob(cell);
+  if (!cores || spent === undefined || !(cell.value > 0)) return '';
+  const budget = (cores * 1e6) / (multiple * cell.value);
+  return `; ${multiple}× its rate leaves ${budget.toFixed(0)} µs of CPU per job on ${cores} cores, and ${peer} spends ${spent.toFixed(0)} µs itself`;
+}
+
 /** Every target line: { group, text, ratio, threshold, met } (met undefined when not measured). */
-export function evaluateGoals(main, retained, floor) {
+export function evaluateGoals(main, retained, floor, cores) {
   const lines = [];
   const add = (group, text, r, threshold) => lines.push({ group, text, ratio: r, threshold, met: r === undefined ? undefined : r >= threshold });
 
@@ -42,7 +60,7 @@ export function evaluateGoals(main, retained, floor) {
   for (const m of DRAINS) {
     const best = bestPeer(main, PG_PEERS, m);
     const mine = bestOurs(main, 'postgres', m);
-    add('PostgreSQL vs PostgreSQL peers', `${LABEL[m]} ≥ 2× the best PostgreSQL peer (${mine} ÷ ${best ?? 'none measured'})`, best && ratio(main, mine, best, m), 2);
+    add('PostgreSQL vs PostgreSQL peers', `${LABEL[m]} ≥ 2× the best PostgreSQL peer (${mine} ÷ ${best ?? 'none measured'}${best ? cpuCeiling(main, best, m, 2, cores) : ''})`, best && ratio(main, mine, best, m), 2);
   }
   const bullmqSingle = main['bullmq:postgres']?.single?.value;
   const ceiling = floor && bullmqSingle > 0 ? ` (the durable-commit floor allows at most ${(floor.rate / bullmqSingle).toFixed(2)}×)` : '';

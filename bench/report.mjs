@@ -84,6 +84,8 @@ export function renderReport({ info, targets, main, runsUsed, retained, idle, id
   }
   p();
 
+  renderCpu(p, info, present, main);
+
   if (Object.keys(retained).length) {
     p('## Drain with retained completed rows');
     p();
@@ -154,7 +156,7 @@ export function renderReport({ info, targets, main, runsUsed, retained, idle, id
   p('Computed from this run. Ratio convention as above (ours ÷ peer for throughput, peer ÷ ours for latency).');
   p();
   let group;
-  for (const g of evaluateGoals(main, retained, floor)) {
+  for (const g of evaluateGoals(main, retained, floor, info.cpus)) {
     if (g.group !== group) {
       if (group) p();
       group = g.group;
@@ -171,4 +173,28 @@ export function renderReport({ info, targets, main, runsUsed, retained, idle, id
     p();
   }
   return out.join('\n');
+}
+
+const DRAIN_METRICS = ['drain1', 'drain10', 'drain50'];
+const us = (v) => (v === undefined ? '—' : v.toFixed(1));
+
+/** CPU per drained job of each target, split between the bench process and the store's server processes. */
+function renderCpu(p, info, present, main) {
+  if (!present.some((t) => main[t.name].drain10?.cpu?.client !== undefined)) return;
+  p('## CPU per drained job');
+  p();
+  p(`CPU time of the drains of the main table (median of the runs), in µs per job: the bench process (producer, worker, and every peer's client, which run in it) + the server processes of the target's store (all of them, read from /proc, so autovacuum, WAL writer and checkpoints count), "—" for an in-process store. At ${info.cpus} cores a drain cannot go faster than ${info.cpus} × 10⁶ ÷ (CPU per job) jobs/s, the CPU bound beside each drain, and the ${info.cpus}-core budget per job at twice a peer's rate is ${info.cpus} × 10⁶ ÷ (2 × its rate). The /proc counters tick every 10 ms, so a short drain's server figure is coarse.`);
+  p();
+  p(`| target | ${DRAIN_METRICS.map((m) => `${m}: process + server = total (CPU bound, jobs/s)`).join(' | ')} |`);
+  p(`|---|${DRAIN_METRICS.map(() => '---:').join('|')}|`);
+  for (const t of present) {
+    const cells = DRAIN_METRICS.map((m) => {
+      const cell = main[t.name][m];
+      if (cell?.cpu?.client === undefined) return '—';
+      const total = cell.cpu.client + (cell.cpu.server ?? 0);
+      return `${us(cell.cpu.client)} + ${us(cell.cpu.server)} = ${us(total)} (${int((info.cpus * 1e6) / total)})`;
+    });
+    p(`| ${t.name} | ${cells.join(' | ')} |`);
+  }
+  p();
 }

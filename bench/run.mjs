@@ -46,7 +46,7 @@ async function mainRun(target, r, of) {
       // Later runs are warm already: the JIT and the drivers' state live as long as this process.
       if (r === 1 && config.WARMUP_JOBS > 0) await warmUp(session);
       t = performance.now();
-      return await runMain(session);
+      return await runMain(session, target.store);
     } finally {
       await session.close();
     }
@@ -121,8 +121,12 @@ if (wants('main')) {
     const results = runResults.get(target.name);
     if (results.length === 0) continue;
     runsUsed[target.name] = results.length;
+    const cpuOf = (m, side) => median(results.map((x) => x[m]?.cpu?.[side]));
     main[target.name] = Object.fromEntries(
-      METRICS.map((m) => [m, { value: median(results.map((x) => x[m]?.value)), capped: results.some((x) => x[m]?.capped) }]),
+      METRICS.map((m) => [
+        m,
+        { value: median(results.map((x) => x[m]?.value)), capped: results.some((x) => x[m]?.capped), cpu: { client: cpuOf(m, 'client'), server: cpuOf(m, 'server') } },
+      ]),
     );
     log(`  ${target.name} (${results.length} runs): ${METRICS.map((m) => `${m} ${main[target.name][m].value?.toFixed(1)}${main[target.name][m].capped ? '†' : ''}`).join(', ')}`);
   }

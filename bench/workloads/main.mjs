@@ -3,28 +3,36 @@
 // namespace) and closes it, so one phase's leftovers never slow the next.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BATCH, DRAIN_CAP_S, JOBS, LATENCY_CAP_S, LATENCY_GAP_MS, LATENCY_JOBS, SINGLE, WARMUP_JOBS, WARMUP_SINGLE } from '../config.mjs';
+import { startCpuMeter } from '../cpu.mjs';
 import { inSlices, percentile, rate, waitUntil } from '../measure.mjs';
 
 export const METRICS = ['single', 'bulk', 'drain1', 'drain10', 'drain50', 'p50', 'p99'];
 export const LATENCY_METRICS = new Set(['p50', 'p99']);
 const payloads = (n) => Array.from({ length: n }, () => ({}));
 
-/** Times a worker of the phase's concurrency through the `jobs` no-op jobs already queued. */
-export async function drainBacklog(phase, jobs) {
+/**
+ * Times a worker of the phase's concurrency through the `jobs` no-op jobs already queued. With the target's
+ * `store`, it also gives the CPU time per drained job: this process's and the store's server processes' (µs).
+ */
+export async function drainBacklog(phase, jobs, store) {
   let done = 0;
+  const meter = store === undefined ? undefined : startCpuMeter(store);
   const t = performance.now();
   await phase.start(() => void done++);
   const finished = await waitUntil(() => done >= jobs, DRAIN_CAP_S * 1000);
   const ms = performance.now() - t;
+  const used = meter?.stop();
   await phase.stop();
-  return { value: rate(Math.min(done, jobs), ms), capped: !finished };
+  const drained = Math.min(done, jobs);
+  const perJob = (us) => (us === undefined || drained === 0 ? undefined : us / drained);
+  return { value: rate(drained, ms), capped: !finished, cpu: used && { client: perJob(used.client), server: perJob(used.server) } };
 }
 
-/** Fills a backlog of `jobs` (untimed), runs `afterFill`, then times the drain. */
-export async function drain(phase, jobs, afterFill) {
+/** Fills a backlog of `jobs` (untimed), runs `afterFill`, then times the drain (see drainBacklog for `store`). */
+export async function drain(phase, jobs, afterFill, store) {
   await inSlices(payloads(jobs), BATCH, phase.enqueueBulk);
   await afterFill?.();
-  return drainBacklog(phase, jobs);
+  return drainBacklog(phase, jobs, store);
 }
 
 /**
@@ -48,8 +56,8 @@ export async function warmUp(session) {
   }
 }
 
-/** One run of the main table on `session`; returns { metric: { value, capped } }. */
-export async function runMain(session) {
+/** One run of the main table on `session` of a target on `store`; returns { metric: { value, capped, cpu? } }. */
+export async function runMain(session, store) {
   const result = {};
   const phaseOf = async (concurrency, fn) => {
     const phase = await session.phase({ concurrency });
@@ -73,10 +81,10 @@ export async function runMain(session) {
     const t = performance.now();
     await inSlices(payloads(JOBS), BATCH, phase.enqueueBulk);
     result.bulk = { value: rate(JOBS, performance.now() - t), capped: false };
-    result.drain1 = await drainBacklog(phase, JOBS);
+    result.drain1 = await drainBacklog(phase, JOBS, store);
   });
 
-  for (const c of [10, 50]) result[`drain${c}`] = await phaseOf(c, (phase) => drain(phase, JOBS));
+  for (const c of [10, 50]) result[`drain${c}`] = await phaseOf(c, (phase) => drain(phase, JOBS, undefined, store));
 
   const latency = await phaseOf(10, async (phase) => {
     const latencies = [];

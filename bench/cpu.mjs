@@ -1,0 +1,58 @@
+// CPU time a drain costs, split between this process (producer, worker and every peer's client run here) and the
+// server processes of the target's store, read from /proc: the servers are on loopback, on this machine.
+import { readdirSync, readFileSync } from 'node:fs';
+
+const SERVER_PROCESSES = {
+  postgres: /^postgres$/,
+  redis: /^(redis|valkey)-server$/,
+  mariadb: /^(mariadbd|mysqld)$/,
+};
+const TICK_US = 10_000; // /proc/<pid>/stat counts in clock ticks of 10 ms (USER_HZ 100 on Linux)
+
+/** pid → user + system µs of the processes whose name matches `pattern` (none readable: an empty map). */
+function serverTimes(pattern) {
+  const times = new Map();
+  let pids = [];
+  try {
+    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return times;
+  }
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      if (!pattern.test(stat.slice(stat.indexOf('(') + 1, close))) continue;
+      const fields = stat.slice(close + 2).split(' ');
+      times.set(pid, (Number(fields[11]) + Number(fields[12])) * TICK_US);
+    } catch {
+      // the process ended between the listing and the read
+    }
+  }
+  return times;
+}
+
+/**
+ * Starts a meter for a target on `store`; `stop()` gives { client, server } µs used meanwhile (server undefined for
+ * an in-process store, or where /proc shows no server). A server process that starts meanwhile (a new pooled
+ * connection) counts whole; one that ends meanwhile is left out (its last ticks are lost with it).
+ */
+export function startCpuMeter(store) {
+  const pattern = SERVER_PROCESSES[store];
+  const client0 = process.cpuUsage();
+  const server0 = pattern ? serverTimes(pattern) : new Map();
+  return {
+    stop() {
+      const used = process.cpuUsage(client0);
+      let server;
+      if (pattern) {
+        const now = serverTimes(pattern);
+        if (now.size > 0) {
+          server = 0;
+          for (const [pid, us] of now) server += us - (server0.get(pid) ?? 0);
+        }
+      }
+      return { client: used.user + used.system, server };
+    },
+  };
+}
