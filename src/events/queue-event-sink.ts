@@ -5,6 +5,13 @@ export interface QueueEventSink {
   /** Deliver one event. A rejection counts as a delivery failure. */
   publish(event: QueueEventEnvelope): Promise<void> | void;
   publishMany?(events: QueueEventEnvelope[]): Promise<void> | void;
+  /**
+   * True when the sink delivers events in the order of its `publish` calls even while earlier calls are still
+   * pending (it works synchronously, or queues each event in call order before it returns). The bus then hands it
+   * each event at once; otherwise it waits for a task's earlier deliveries before passing that task's next event,
+   * so a sink never sees a task's events out of order.
+   */
+  readonly ordered?: boolean;
   open?(): Promise<void> | void;
   close?(): Promise<void> | void;
 }

@@ -216,8 +216,9 @@ export class QueueEvents {
   /**
    * Queue one envelope for the sinks, behind that task's earlier events: a sink never sees a terminal event before
    * the task's earlier ones, even when publishers do not await each other (a progress call left floating, then
-   * the outcome). Past MAX_PENDING_DELIVERIES (a sink down for long), best-effort events are dropped and counted
-   * as failed deliveries instead of piling up in memory.
+   * the outcome). Sinks that are all `ordered` keep that order themselves and get the envelope at once. Past
+   * MAX_PENDING_DELIVERIES (a sink down for long), best-effort events are dropped and counted as failed
+   * deliveries instead of piling up in memory.
    */
   private queueDelivery(envelope: QueueEventEnvelope): Promise<void> {
     if (!this.strict && this.pendingDeliveries >= MAX_PENDING_DELIVERIES) {
@@ -229,17 +230,22 @@ export class QueueEvents {
     }
     this.pendingDeliveries++;
     const key = envelope.taskId;
-    const previous = key ? this.sinkTails.get(key) : undefined;
-    const delivery = (previous ?? Promise.resolve()).then(() => this.deliverToSinks(envelope));
-    const tail = delivery.catch(() => undefined).then(() => this.deliveryDone());
-    if (key) {
-      this.sinkTails.set(key, tail);
-      void tail.then(() => {
-        if (this.sinkTails.get(key) === tail) this.sinkTails.delete(key);
-      });
+    if (!key || this.sinks.every((sink) => sink.ordered)) {
+      const delivery = this.deliverToSinks(envelope);
+      void delivery.then(this.onDeliveryDone, this.onDeliveryDone);
+      return delivery;
     }
+    const previous = this.sinkTails.get(key);
+    const delivery = (previous ?? Promise.resolve()).then(() => this.deliverToSinks(envelope));
+    const tail = delivery.then(this.onDeliveryDone, this.onDeliveryDone);
+    this.sinkTails.set(key, tail);
+    void tail.then(() => {
+      if (this.sinkTails.get(key) === tail) this.sinkTails.delete(key);
+    });
     return delivery;
   }
+
+  private readonly onDeliveryDone = (): void => this.deliveryDone();
 
   private deliveryDone(): void {
     this.pendingDeliveries--;
@@ -261,14 +267,26 @@ export class QueueEvents {
   }
 
   private async deliverToSinks(envelope: QueueEventEnvelope): Promise<void> {
-    const results = await Promise.allSettled(this.sinks.map(async (sink) => sink.publish(envelope)));
-    const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (!failure) return;
+    let failure: unknown;
+    if (this.sinks.length === 1) {
+      // The usual case (the cross-process transport alone): no array of settled results per event.
+      try {
+        await this.sinks[0]!.publish(envelope);
+        return;
+      } catch (error) {
+        failure = error;
+      }
+    } else {
+      const results = await Promise.allSettled(this.sinks.map(async (sink) => sink.publish(envelope)));
+      const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (!rejected) return;
+      failure = rejected.reason;
+    }
     if (this.strict) {
       this.failures++;
-      throw failure.reason;
+      throw failure;
     }
-    this.noteFailure(envelope, failure.reason);
+    this.noteFailure(envelope, failure);
   }
 
   /** Count a failed delivery; damped to one log line per 10 s however many fail (the counter keeps the total). */

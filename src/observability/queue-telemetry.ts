@@ -69,6 +69,8 @@ interface Instruments {
  *   (due → started) and `nestjs_queues.task.run_time` (handler duration), in seconds.
  */
 export class QueueTelemetry implements QueueEventSink, OnModuleDestroy {
+  /** `publish` records at once, so events are counted in call order. */
+  readonly ordered = true;
   private api: OpenTelemetryApi | undefined;
   private tracer: Tracer | undefined;
   private propagator: TextMapPropagator | undefined;

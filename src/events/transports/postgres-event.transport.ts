@@ -34,6 +34,8 @@ interface PgClientLike {
  * into chunks and reassembled by receivers (never dropped). The LISTEN connection reconnects with backoff.
  */
 export class PostgresEventTransport implements QueueEventSink {
+  /** Envelopes leave in `publish` call order (TickBatcher keeps it), so the bus need not chain them per task. */
+  readonly ordered = true;
   private readonly logger = new Logger(PostgresEventTransport.name);
   private readonly seen = new RecentIds();
   private readonly partial = new Map<string, { parts: string[]; received: number; at: number }>();

@@ -119,6 +119,44 @@ describe('QueueEvents sinks', () => {
     assert.equal(seen[0], 'b:task.completed');
   });
 
+  test('an ordered sink gets each event at once, in publish order, without waiting for earlier deliveries', async () => {
+    const events = new QueueEvents();
+    const called: string[] = [];
+    const release: Array<() => void> = [];
+    events.addSink({
+      ordered: true,
+      publish: (e: QueueEventEnvelope) => {
+        called.push(e.type);
+        return new Promise<void>((resolve) => release.push(resolve));
+      },
+    });
+    for (const type of ['task.started', 'task.progress', 'task.completed'])
+      await events.publish({ type, record: record('a') });
+    // An unordered sink would have seen only the first event by now: its next waits for that delivery.
+    assert.deepEqual(called, ['task.started', 'task.progress', 'task.completed']);
+    assert.equal(await events.flushSinks(20), false, 'three deliveries are still pending');
+    release.forEach((resolve) => resolve());
+    assert.equal(await events.flushSinks(1_000), true);
+  });
+
+  test('beside an unordered sink, an ordered one waits with it for the task’s earlier deliveries', async () => {
+    const events = new QueueEvents();
+    const orderedCalls: string[] = [];
+    let releaseFirst!: () => void;
+    events.addSink({ ordered: true, publish: (e: QueueEventEnvelope) => void orderedCalls.push(e.type) });
+    events.addSink({
+      publish: (e: QueueEventEnvelope) =>
+        e.type === 'task.started' ? new Promise<void>((resolve) => (releaseFirst = resolve)) : undefined,
+    });
+    await events.publish({ type: 'task.started', record: record('a') });
+    await events.publish({ type: 'task.completed', record: record('a') });
+    await sleep(10);
+    assert.deepEqual(orderedCalls, ['task.started']);
+    releaseFirst();
+    assert.equal(await events.flushSinks(1_000), true);
+    assert.deepEqual(orderedCalls, ['task.started', 'task.completed']);
+  });
+
   test('non-strict failures are counted and do not reject; strict failures reject', async () => {
     const events = new QueueEvents();
     events.addSink({ publish: async () => Promise.reject(new Error('sink down')) });
