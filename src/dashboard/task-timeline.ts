@@ -1,5 +1,6 @@
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import type { Subscription } from 'rxjs';
+import { RecentMap } from '../collections/recent-map.js';
 import type { QueueEventEnvelope } from '../events/queue-event.js';
 import { QueueEvents } from '../events/queue-events.js';
 
@@ -9,17 +10,15 @@ const TASKS = 5_000;
 /** The recent events of each record seen by this process, for the dashboard's timeline (bounded in memory). */
 @Injectable()
 export class TaskTimeline implements OnModuleDestroy {
-  private readonly timelines = new Map<string, QueueEventEnvelope[]>();
+  /** At least the last TASKS records' timelines (see RecentMap). */
+  private readonly timelines = new RecentMap<string, QueueEventEnvelope[]>(2 * TASKS);
   private readonly subscription: Subscription;
 
   constructor(events: QueueEvents) {
     this.subscription = events.events$.subscribe((event) => {
       if (!event.taskId) return;
       let list = this.timelines.get(event.taskId);
-      if (!list) {
-        if (this.timelines.size >= TASKS) this.timelines.delete(this.timelines.keys().next().value!);
-        this.timelines.set(event.taskId, (list = []));
-      }
+      if (!list) this.timelines.set(event.taskId, (list = []));
       list.push(event);
       if (list.length > PER_TASK) list.shift();
     });

@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { Observable, Subject, filter } from 'rxjs';
 import { NotificationWaiters } from '../backends/notification-waiters.js';
+import { RecentMap, RecentSet } from '../collections/recent-map.js';
 import type { QueuedTaskRecord } from '../models/queued-task-record.js';
 import { QUEUE_EVENT_SCHEMA_VERSION, type QueueEventEnvelope, type QueueEventLevel } from './queue-event.js';
 import type { QueueEventSink } from './queue-event-sink.js';
@@ -21,7 +22,7 @@ export interface QueueEventInput {
   payload?: Record<string, unknown>;
 }
 
-/** Most records whose sequence (or end) is remembered at once; the oldest are forgotten first. */
+/** Most records whose sequence (or end) is remembered at once; the oldest are forgotten first (see RecentMap). */
 const MAX_TRACKED = 50_000;
 
 /**
@@ -57,8 +58,8 @@ export class QueueEvents {
   private readonly logger = new Logger(QueueEvents.name);
   private readonly subject = new Subject<QueueEventEnvelope>();
   private readonly sinks: QueueEventSink[] = [];
-  private readonly sequences = new Map<string, number>();
-  private readonly ended = new Set<string>();
+  private readonly sequences = new RecentMap<string, number>(MAX_TRACKED);
+  private readonly ended = new RecentSet<string>(MAX_TRACKED);
   /** Per task: the promise of its latest sink delivery (dropped once nothing is queued behind it). */
   private readonly sinkTails = new Map<string, Promise<void>>();
   /**
@@ -142,12 +143,10 @@ export class QueueEvents {
       if (TERMINAL_TYPES.has(input.type)) {
         this.sequences.delete(record.id);
         this.ended.add(record.id);
-        if (this.ended.size > MAX_TRACKED) this.ended.delete(this.ended.values().next().value!);
       } else if (!this.ended.has(record.id)) {
         // A late event (e.g. `task.enqueued` published after a fast worker finished the record) must not
         // re-open a sequence that nothing will close.
         this.sequences.set(record.id, sequence);
-        if (this.sequences.size > MAX_TRACKED) this.sequences.delete(this.sequences.keys().next().value!);
       }
     } else {
       sequence = ++this.processSequence;

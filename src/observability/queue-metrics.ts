@@ -1,5 +1,6 @@
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import type { Subscription } from 'rxjs';
+import { RecentMap } from '../collections/recent-map.js';
 import { QueueEvents } from '../events/queue-events.js';
 import type { QueueEventEnvelope } from '../events/queue-event.js';
 
@@ -13,6 +14,8 @@ const COUNTED: Record<string, string> = {
   'task.stale_failed': 'stale_failed',
   'task.schedule_skipped': 'schedule_skipped',
 };
+/** Most records whose enqueue or start time is kept at once (see RecentMap). */
+const TRACKED = 100_000;
 const BUCKETS = [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600];
 
 /** A Prometheus-style histogram of seconds. */
@@ -45,8 +48,9 @@ export class QueueMetrics implements OnModuleDestroy {
   /** `Content-Type` of `render()`'s output (Prometheus text exposition format 0.0.4). */
   static readonly CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
   private readonly counters = new Map<string, number>();
-  private readonly enqueuedAt = new Map<string, number>();
-  private readonly startedAt = new Map<string, number>();
+  /** Times of the records this process saw enqueued or started and not yet started or finished (bounded). */
+  private readonly enqueuedAt = new RecentMap<string, number>(TRACKED);
+  private readonly startedAt = new RecentMap<string, number>(TRACKED);
   readonly waitTime = new Histogram();
   readonly runTime = new Histogram();
   private readonly subscription: Subscription;
@@ -60,11 +64,6 @@ export class QueueMetrics implements OnModuleDestroy {
     this.counters.set(key, (this.counters.get(key) ?? 0) + 1);
   }
 
-  private remember(map: Map<string, number>, id: string, at: number): void {
-    map.set(id, at);
-    if (map.size > 50_000) map.delete(map.keys().next().value!);
-  }
-
   private observe(event: QueueEventEnvelope): void {
     const name = COUNTED[event.type];
     if (name) this.bump(name, event.queue);
@@ -73,12 +72,12 @@ export class QueueMetrics implements OnModuleDestroy {
     const at = Date.parse(event.occurredAt);
     const id = event.taskId;
     if (!id) return;
-    if (event.type === 'task.enqueued') this.remember(this.enqueuedAt, id, at);
+    if (event.type === 'task.enqueued') this.enqueuedAt.set(id, at);
     if (event.type === 'task.started') {
       const enqueued = this.enqueuedAt.get(id);
       if (enqueued !== undefined) this.waitTime.observe((at - enqueued) / 1000);
       this.enqueuedAt.delete(id);
-      this.remember(this.startedAt, id, at);
+      this.startedAt.set(id, at);
     }
     if (event.type === 'task.completed' || event.type === 'task.failed' || event.type === 'task.cancelled') {
       const started = this.startedAt.get(id);

@@ -1,0 +1,72 @@
+/**
+ * A map bounded to `capacity` entries that forgets its oldest ones, in two generations: new entries go to the
+ * current one; when it holds half the capacity, it becomes the previous one and the older previous one is dropped
+ * whole. So it always remembers at least the last `capacity / 2` entries written, at O(1) per call.
+ *
+ * Why not one Map trimmed with `map.delete(map.keys().next().value)`: V8 leaves a deleted entry in place until the
+ * table is rebuilt, and that iterator walks over every one of them from the front, so once full each call cost
+ * about 16 µs at 50,000 entries (30 times a plain `set`), on every event of a long-running process.
+ */
+export class RecentMap<K, V> {
+  private current = new Map<K, V>();
+  private previous = new Map<K, V>();
+  private readonly generation: number;
+
+  constructor(capacity: number) {
+    this.generation = Math.max(1, Math.floor(capacity / 2));
+  }
+
+  get size(): number {
+    return this.current.size + this.previous.size;
+  }
+
+  has(key: K): boolean {
+    return this.current.has(key) || this.previous.has(key);
+  }
+
+  get(key: K): V | undefined {
+    return this.current.has(key) ? this.current.get(key) : this.previous.get(key);
+  }
+
+  /** Sets the value, and counts the entry as just written (it moves to the current generation). */
+  set(key: K, value: V): this {
+    this.previous.delete(key);
+    this.current.set(key, value);
+    if (this.current.size >= this.generation) {
+      this.previous = this.current;
+      this.current = new Map();
+    }
+    return this;
+  }
+
+  delete(key: K): boolean {
+    const inCurrent = this.current.delete(key);
+    return this.previous.delete(key) || inCurrent;
+  }
+}
+
+/** A set bounded like `RecentMap`: it remembers at least the last `capacity / 2` members added. */
+export class RecentSet<T> {
+  private readonly map: RecentMap<T, true>;
+
+  constructor(capacity: number) {
+    this.map = new RecentMap(capacity);
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  has(value: T): boolean {
+    return this.map.has(value);
+  }
+
+  add(value: T): this {
+    this.map.set(value, true);
+    return this;
+  }
+
+  delete(value: T): boolean {
+    return this.map.delete(value);
+  }
+}
