@@ -267,7 +267,15 @@ export class TaskRunner {
   ): Promise<void> {
     if (!this.events.enabled) return;
     try {
-      await this.events.publish({ type, record: { ...record, workerId }, workerId, ...extra });
+      // The bus reads these fields only: a copy of the whole record per event cost more than the envelope.
+      const about = {
+        id: record.id,
+        taskName: record.taskName,
+        queue: record.queue,
+        retryCount: record.retryCount,
+        workerId,
+      };
+      await this.events.publish({ type, record: about, workerId, ...extra });
     } catch (error) {
       this.logger.warn(`Publishing ${type} for ${record.id} failed: ${describeError(error)}`);
     }
