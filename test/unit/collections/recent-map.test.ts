@@ -14,19 +14,23 @@ describe('RecentMap', () => {
     assert.equal(map.get(0), undefined);
   });
 
-  test('writing an entry again makes it recent and keeps one copy; delete removes it from either generation', () => {
+  test('writing an entry again makes it recent with its new value; delete removes it from both generations', () => {
     const map = new RecentMap<string, number>(4);
     map.set('old', 1);
     map.set('x', 2); // generation full: 'old' and 'x' are now the previous one
-    map.set('old', 3); // back to the current generation
-    assert.equal(map.size, 2);
-    map.set('y', 4); // current full: previous ('x') dropped, 'old' and 'y' kept
+    map.set('old', 3); // a new copy in the current generation shadows the old one
+    assert.equal(map.get('old'), 3);
+    map.set('y', 4); // current full: previous ('x' and the old copy) dropped, 'old' and 'y' kept
     assert.equal(map.get('old'), 3);
     assert.equal(map.has('x'), false);
     assert.equal(map.delete('old'), true);
     assert.equal(map.delete('old'), false);
     assert.equal(map.get('y'), 4);
     assert.equal(map.size, 1);
+    map.set('z', 5); // 'y' and 'z' become the previous generation
+    map.set('y', 6);
+    assert.equal(map.delete('y'), true, 'both copies go');
+    assert.equal(map.has('y'), false);
   });
 
   test('a stored undefined is found as present', () => {
