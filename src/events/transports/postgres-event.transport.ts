@@ -12,9 +12,14 @@ const NOTIFY_BYTES = 7_900;
 /** Characters of envelopes one group collects before it is checked against NOTIFY_BYTES. */
 const GROUP_CHARS = 6_000;
 
-/** One NOTIFY payload: part `i` of `n` of message `id` from process `o`; with `b`, the body is an array of envelopes. */
+/**
+ * One NOTIFY payload from process `o`: with `e`, the envelopes themselves (a group of small ones); otherwise part
+ * `i` of `n` of message `id`, the text `d` (with `b`, that text is an array of envelopes: the earlier group form,
+ * still read).
+ */
 interface EventMessage {
   o: string;
+  e?: QueueEventEnvelope[];
   id: string;
   i: number;
   n: number;
@@ -97,6 +102,7 @@ export class PostgresEventTransport implements QueueEventSink {
     if (payload.startsWith(this.ownPrefix)) return; // our own notification: skip the parse
     try {
       const message = JSON.parse(payload) as EventMessage;
+      if (message.e) return this.emitRemote(message.e);
       let entry = this.partial.get(message.id);
       if (!entry)
         this.partial.set(message.id, (entry = { parts: new Array(message.n), received: 0, at: Date.now() }));
@@ -107,11 +113,14 @@ export class PostgresEventTransport implements QueueEventSink {
       if (entry.received < message.n) return this.dropOldPartials();
       this.partial.delete(message.id);
       const body = JSON.parse(entry.parts.join('')) as QueueEventEnvelope | QueueEventEnvelope[];
-      for (const event of message.b ? (body as QueueEventEnvelope[]) : [body as QueueEventEnvelope])
-        if (this.seen.firstTime(event.id)) this.onRemote(event);
+      this.emitRemote(message.b ? (body as QueueEventEnvelope[]) : [body as QueueEventEnvelope]);
     } catch (error) {
       this.logger.warn(`Dropped a malformed event notification: ${(error as Error).message}`);
     }
+  }
+
+  private emitRemote(events: QueueEventEnvelope[]): void {
+    for (const event of events) if (this.seen.firstTime(event.id)) this.onRemote(event);
   }
 
   private dropOldPartials(): void {
@@ -124,8 +133,9 @@ export class PostgresEventTransport implements QueueEventSink {
   }
 
   /**
-   * NOTIFY payloads for a tick's envelopes, in order: runs of small ones grouped into one payload each (an array,
-   * marked `b`), a large one alone in numbered chunks.
+   * NOTIFY payloads for a tick's envelopes, in order: runs of small ones grouped into one payload each (the
+   * envelopes as they are, under `e`: no JSON inside a JSON string, so no escaping and one parse), a large one
+   * alone in numbered chunks.
    */
   private payloads(bodies: string[]): string[] {
     const payloads: string[] = [];
@@ -150,9 +160,9 @@ export class PostgresEventTransport implements QueueEventSink {
     return payloads;
   }
 
-  /** One payload for `bodies`, or two groups' worth when escaping took it past NOTIFY_BYTES (never for one). */
+  /** One payload for `bodies`, or two groups' worth when multibyte text took it past NOTIFY_BYTES (never for one). */
   private grouped(bodies: string[]): string[] {
-    const payload = this.message(randomUUID(), 0, 1, `[${bodies.join(',')}]`, true);
+    const payload = `${this.ownPrefix},"e":[${bodies.join(',')}]}`;
     if (bodies.length === 1 || Buffer.byteLength(payload) <= NOTIFY_BYTES) return [payload];
     const half = Math.ceil(bodies.length / 2);
     return [...this.grouped(bodies.slice(0, half)), ...this.grouped(bodies.slice(half))];
@@ -162,14 +172,12 @@ export class PostgresEventTransport implements QueueEventSink {
     const id = randomUUID();
     const total = Math.ceil(body.length / CHUNK);
     return Array.from({ length: total }, (_, i) =>
-      this.message(id, i, total, body.slice(i * CHUNK, (i + 1) * CHUNK), false),
+      this.message(id, i, total, body.slice(i * CHUNK, (i + 1) * CHUNK)),
     );
   }
 
-  private message(id: string, i: number, n: number, d: string, grouped: boolean): string {
-    const message: EventMessage = { o: this.origin, id, i, n, d };
-    if (grouped) message.b = 1;
-    return JSON.stringify(message);
+  private message(id: string, i: number, n: number, d: string): string {
+    return JSON.stringify({ o: this.origin, id, i, n, d });
   }
 
   async close(): Promise<void> {

@@ -67,7 +67,12 @@ describe('PostgreSQL event payloads', () => {
     assert.equal(statements.length, 1, 'one statement for the tick');
     const payloads = statements[0]!;
     assert.ok(payloads.length <= 20, `${payloads.length} NOTIFYs for 200 envelopes`);
-    for (const payload of payloads) assert.ok(Buffer.byteLength(payload) < 8000);
+    for (const payload of payloads) {
+      assert.ok(Buffer.byteLength(payload) < 8000);
+      // The envelopes themselves, not a JSON text of them escaped into a string.
+      const message = JSON.parse(payload) as { e?: unknown[]; d?: unknown };
+      assert.ok(Array.isArray(message.e) && message.d === undefined);
+    }
     assert.deepEqual(
       received.map((e) => e.payload['n']),
       sent.map((e) => e.payload['n']),
@@ -100,5 +105,17 @@ describe('PostgreSQL event payloads', () => {
     listener.deliver('ch', JSON.stringify({ o: 'old', id: 'm1', i: 0, n: 1, d: JSON.stringify(old) }));
     await sleep(0);
     assert.deepEqual(received, [old]);
+  });
+
+  test('the earlier group form (an array escaped into `d`, marked `b`) still arrives', async () => {
+    const listener = new ListenClient();
+    const received = await receiverOn(listener);
+    const group = [envelope(8), envelope(9)];
+    listener.deliver(
+      'ch',
+      JSON.stringify({ o: 'old', id: 'm2', i: 0, n: 1, d: JSON.stringify(group), b: 1 }),
+    );
+    await sleep(0);
+    assert.deepEqual(received, group);
   });
 });
