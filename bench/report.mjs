@@ -39,7 +39,7 @@ const fmtValue = (metric, cell) => {
 const fmtRatio = (r) => (r === undefined ? '—' : `${r.toFixed(2)}×`);
 const mib = (bytes) => (bytes === undefined ? '—' : `${(bytes / 2 ** 20).toFixed(1)} MiB`);
 
-export function renderReport({ info, targets, main, runsUsed, retained, idle, idleFloorMs, footprint, eventsOn, floor, failures }) {
+export function renderReport({ info, targets, main, spread = {}, runsUsed, retained, idle, idleFloorMs, footprint, eventsOn, floor, failures }) {
   const out = [];
   const p = (line = '') => out.push(line);
   const present = targets.filter((t) => main[t.name]);
@@ -71,6 +71,8 @@ export function renderReport({ info, targets, main, runsUsed, retained, idle, id
   p(`|---|${present.map(() => '---:').join('|')}|`);
   for (const m of METRICS) p(`| ${LABELS[m]} | ${present.map((t) => fmtValue(m, main[t.name][m])).join(' | ')} |`);
   p();
+
+  renderSpread(p, present, spread);
 
   p('## Ratios');
   p();
@@ -195,6 +197,27 @@ function renderCpu(p, info, present, main) {
       return `${us(cell.cpu.client)} + ${us(cell.cpu.server)} = ${us(total)} (${int((info.cpus * 1e6) / total)})`;
     });
     p(`| ${t.name} | ${cells.join(' | ')} |`);
+  }
+  p();
+}
+
+/** The lowest and highest value of each target's runs, so a reader sees how far one run's ratio can swing. */
+function renderSpread(p, present, spread) {
+  const withSpread = present.filter((t) => Object.values(spread[t.name] ?? {}).some(Boolean));
+  if (withSpread.length === 0) return;
+  p('### Spread of the runs');
+  p();
+  p('Lowest – highest value among the runs behind each median above (the same units). Where two targets\' ranges overlap, a single run can put either ahead.');
+  p();
+  p(`| workload | ${withSpread.map((t) => t.name).join(' | ')} |`);
+  p(`|---|${withSpread.map(() => '---:').join('|')}|`);
+  for (const m of METRICS) {
+    const cell = (t) => {
+      const r = spread[t.name]?.[m];
+      if (!r) return '—';
+      return m.startsWith('p') ? `${r.min.toFixed(1)} – ${r.max.toFixed(1)}` : `${int(r.min)} – ${int(r.max)}`;
+    };
+    p(`| ${LABELS[m]} | ${withSpread.map(cell).join(' | ')} |`);
   }
   p();
 }

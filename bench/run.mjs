@@ -34,6 +34,8 @@ const guarded = async (label, fn) => {
 };
 
 const main = {};
+/** Per target and metric, the lowest and highest value of its runs (more than one run only). */
+const spread = {};
 const runsUsed = {};
 const runResults = new Map(targets.map((t) => [t.name, []]));
 const runSeconds = new Map();
@@ -128,6 +130,12 @@ if (wants('main')) {
         { value: median(results.map((x) => x[m]?.value)), capped: results.some((x) => x[m]?.capped), cpu: { client: cpuOf(m, 'client'), server: cpuOf(m, 'server') } },
       ]),
     );
+    spread[target.name] = Object.fromEntries(
+      METRICS.map((m) => {
+        const values = results.map((x) => x[m]?.value).filter((v) => Number.isFinite(v));
+        return [m, values.length > 1 ? { min: Math.min(...values), max: Math.max(...values) } : undefined];
+      }),
+    );
     log(`  ${target.name} (${results.length} runs): ${METRICS.map((m) => `${m} ${main[target.name][m].value?.toFixed(1)}${main[target.name][m].capped ? '†' : ''}`).join(', ')}`);
   }
 }
@@ -168,7 +176,7 @@ const info = {
 const leftovers = await sweepRun();
 if (leftovers.length) failures.push(`left behind by a failed phase and removed at the end: ${leftovers.join(', ')}`);
 await closeHelpers();
-const md = renderReport({ info, targets, main, runsUsed, retained, idle, idleFloorMs, footprint, eventsOn, floor, failures });
+const md = renderReport({ info, targets, main, spread, runsUsed, retained, idle, idleFloorMs, footprint, eventsOn, floor, failures });
 writeFileSync(config.OUT, `${md}\n`);
 process.stdout.write(`${md}\n`);
 log(`[${elapsed()}] wrote ${config.OUT}`);
