@@ -13,8 +13,10 @@ async function startRelay(target: URL) {
   /** `frozen`: nothing reaches the client; `deaf`: nothing reaches the server either. */
   const connections: Array<{ frozen: boolean; deaf: boolean; closed: boolean }> = [];
   const sockets = new Set<net.Socket>();
+  /** `freezeNew`: connections made from now on start frozen and deaf (a server that accepts and never answers). */
+  const options = { freezeNew: false };
   const server = net.createServer((client) => {
-    const state = { frozen: false, deaf: false, closed: false };
+    const state = { frozen: options.freezeNew, deaf: options.freezeNew, closed: false };
     connections.push(state);
     const upstream = net.connect(Number(target.port || 6379), target.hostname);
     sockets.add(client).add(upstream);
@@ -35,6 +37,7 @@ async function startRelay(target: URL) {
   return {
     port,
     connections,
+    options,
     /** Stops the relay; connections still open are cut, so a failed test cannot keep the process alive. */
     close: () =>
       new Promise((resolve) => {
@@ -115,6 +118,39 @@ describe('Redis wakeup subscriber on a half-open connection', { skip: skipUnless
         assert.ok(took < 3_000, `close() took ${took} ms on a half-open connection`);
         for (let i = 0; i < 40 && !relay.connections[0]!.closed; i++) await sleep(50);
         assert.equal(relay.connections[0]!.closed, true, 'the command connection was closed');
+      } finally {
+        await relay.close();
+      }
+    },
+  );
+
+  test(
+    'close() while the wakeup subscription is still being set up ends it at once, leaving no connection open',
+    { timeout: 15_000 },
+    async () => {
+      const target = new URL(testServices.redisUrl);
+      const relay = await startRelay(target);
+      const url = `redis://127.0.0.1:${relay.port}${target.pathname}`;
+      const backend = new RedisQueueBackend({ type: 'redis', url, keyPrefix: `subsetup_${uniqueSuffix()}` });
+      try {
+        await backend.open();
+        // The subscriber's connection is accepted and never answered: its set-up waits for good (with the old
+        // close(), the connection stayed open and kept the process alive after close).
+        relay.options.freezeNew = true;
+        const waiting = backend.waitForNotifications(5_000);
+        for (let i = 0; i < 100 && relay.connections.length < 2; i++) await sleep(10);
+        assert.equal(relay.connections.length, 2, 'the first wait opened the subscriber connection');
+        const started = Date.now();
+        await backend.close();
+        const took = Date.now() - started;
+        assert.equal(await waiting, false, 'the wait ends with the close');
+        assert.ok(took < 500, `close() took ${took} ms with the subscription stuck`);
+        for (let i = 0; i < 40 && !relay.connections.every((c) => c.closed); i++) await sleep(50);
+        assert.deepEqual(
+          relay.connections.map((c) => c.closed),
+          [true, true],
+          'both connections were closed',
+        );
       } finally {
         await relay.close();
       }

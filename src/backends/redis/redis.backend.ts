@@ -108,8 +108,10 @@ export class RedisQueueBackend extends QueueBackend {
   private readonly origin = randomUUID().slice(0, 12);
   private client: Redis | undefined;
   private subscriber: Redis | undefined;
-  /** The subscription being opened by the first wait (see `ensureSubscribed`). */
+  /** The subscription being opened by the first wait (see `ensureSubscribed`), and its connection meanwhile. */
   private subscribing: Promise<void> | undefined;
+  private settingUp: Redis | undefined;
+  private closing = false;
   private selfPing: SubscriberSelfPing | undefined;
   private ownsClient = false;
   private readonly publishedAt = new Map<string, number>();
@@ -175,6 +177,7 @@ export class RedisQueueBackend extends QueueBackend {
 
   async open(): Promise<void> {
     if (this.client) return;
+    this.closing = false;
     let RedisClass: typeof import('ioredis').Redis;
     try {
       RedisClass = (await import('ioredis')).Redis;
@@ -213,11 +216,12 @@ export class RedisQueueBackend extends QueueBackend {
   private ensureSubscribed(): void {
     if (!this.notificationsOn || this.subscriber || this.subscribing || !this.client) return;
     this.subscribing = this.subscribe()
-      .catch((error: Error) =>
+      .catch((error: Error) => {
+        if (this.closing) return; // ended by close(): nothing to report
         this.logger.warn(
           `Wakeup subscription failed (polling meanwhile; retried at the next wait): ${error.message}`,
-        ),
-      )
+        );
+      })
       .finally(() => (this.subscribing = undefined));
   }
 
@@ -252,12 +256,15 @@ export class RedisQueueBackend extends QueueBackend {
       // place yet, and its set-up ends with that wakeup itself.
       if (this.subscriber === subscriber) this.waiters.wakeAll(true);
     });
+    this.settingUp = subscriber;
     try {
       await subscriber.connect();
       await subscriber.subscribe(this.channel);
     } catch (error) {
       subscriber.disconnect();
       throw error;
+    } finally {
+      this.settingUp = undefined;
     }
     if (!this.client) {
       subscriber.disconnect(); // closed while subscribing
@@ -270,9 +277,11 @@ export class RedisQueueBackend extends QueueBackend {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     this.waiters.wakeAll(false);
-    // A subscription still connecting to a dead server must not hold close up: it disconnects itself when it
-    // finds the backend closed.
+    // A subscription still being set up (connecting, or waiting for its SUBSCRIBE on a server that went away) would
+    // wait for good, its connection retrying with nobody to close it: end it, then let its set-up settle.
+    this.settingUp?.disconnect();
     await withinASecond(this.subscribing);
     const subscriber = this.subscriber;
     this.subscriber = undefined;

@@ -78,11 +78,12 @@ export class RedisEventTransport implements QueueEventSink {
       this.receive(message),
     );
     subscriber.on('messageBuffer', (_channel: Buffer, message: Buffer) => this.receive(message));
+    // Held before it connects, so a close() meanwhile ends it instead of leaving it retrying.
+    this.subscriber = subscriber;
     await subscriber.connect();
     const { queuePattern, global } = receivingChannels(this.namespace);
     await subscriber.psubscribe(queuePattern);
     await subscriber.subscribe(global);
-    this.subscriber = subscriber;
   }
 
   private receive(raw: Buffer): void {
