@@ -146,7 +146,7 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
   /** Stop claiming new records; running ones go on. Nest calls this first on shutdown: the budget starts here. */
   async onModuleDestroy(): Promise<void> {
     this.shutdownStartedAt ??= Date.now();
-    await this.stopClaiming();
+    await this.stopClaiming(this.shutdownStartedAt + this.options.shutdownTimeout);
   }
 
   /**
@@ -156,15 +156,17 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
   async beforeApplicationShutdown(): Promise<void> {
     const deadline = (this.shutdownStartedAt ?? Date.now()) + this.options.shutdownTimeout;
     this.shutdownStartedAt = undefined;
-    await this.stopClaiming();
+    await this.stopClaiming(deadline);
     await this.drain(Math.max(0, deadline - Date.now()));
   }
 
   /**
-   * Stop claiming, wait (up to `shutdownTimeout`) for the claim loop to exit, and hand buffered records back to the
-   * line for other workers.
+   * Stop claiming, wait for the claim loop to exit (until `deadline`, by default `shutdownTimeout` from now), and
+   * hand buffered records back to the line for other workers. Shutdown calls it twice (`onModuleDestroy`, then
+   * `beforeApplicationShutdown`) with one deadline: a claim stuck on a dead backend used to cost the whole
+   * `shutdownTimeout` at each call.
    */
-  async stopClaiming(): Promise<void> {
+  async stopClaiming(deadline = Date.now() + this.options.shutdownTimeout): Promise<void> {
     if (!this.started) return;
     this.stopController.abort();
     this.wake?.();
@@ -172,7 +174,7 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
     const timer = new AbortController();
     await Promise.race([
       this.loop,
-      sleep(this.options.shutdownTimeout, undefined, { signal: timer.signal }).catch(() => undefined),
+      sleep(Math.max(0, deadline - Date.now()), undefined, { signal: timer.signal }).catch(() => undefined),
     ]);
     timer.abort();
     await this.handBackBuffered();

@@ -6,6 +6,7 @@ import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   DuplicateTaskError,
+  InMemoryQueueBackend,
   QueueBackend,
   QueueConfigurationError,
   QueueService,
@@ -286,5 +287,29 @@ describe('execution backends and worker behaviour', () => {
     assert.equal(released.status, 'running');
     assert.equal(released.heartbeatAt, null, 'heartbeat cleared so another worker can recover it at once');
     await app.close();
+  });
+
+  test('a claim stuck on a dead backend costs shutdown one shutdownTimeout, not one per shutdown hook', async () => {
+    /** A backend whose claims never answer once `stuck` (a server gone with the command in its offline queue). */
+    class StuckClaims extends InMemoryQueueBackend {
+      stuck = false;
+      override async claimMany(options: Parameters<InMemoryQueueBackend['claimMany']>[0]) {
+        if (this.stuck) return new Promise<never>(() => undefined);
+        return super.claimMany(options);
+      }
+    }
+    const backend = new StuckClaims();
+    const app = await createQueuesApp([], { queueBackend: backend, worker: { shutdownTimeout: 600 } });
+    backend.stuck = true;
+    await backend.notifyNewTask('default'); // the idle claim loop wakes and claims: it never comes back
+    await sleep(50);
+    const started = Date.now();
+    await app.close(); // onModuleDestroy, then beforeApplicationShutdown: both wait for the claim loop
+    const took = Date.now() - started;
+    assert.ok(
+      took >= 550,
+      `close() took ${took} ms: it should have waited for the claim up to shutdownTimeout`,
+    );
+    assert.ok(took < 600 + 400, `close() took ${took} ms: the stuck claim was waited for twice`);
   });
 });
