@@ -47,6 +47,17 @@ async function startRelay(target: URL) {
   };
 }
 
+/** A Redis backend (not opened) whose connections all go through a new relay to the shared Redis. */
+async function backendThroughRelay(keyPrefix: string) {
+  const target = new URL(testServices.redisUrl);
+  const relay = await startRelay(target);
+  const url = `redis://127.0.0.1:${relay.port}${target.pathname}`;
+  return {
+    relay,
+    backend: new RedisQueueBackend({ type: 'redis', url, keyPrefix: `${keyPrefix}_${uniqueSuffix()}` }),
+  };
+}
+
 describe('Redis wakeup subscriber on a half-open connection', { skip: skipUnless('redis') }, () => {
   test(
     'the self-ping notices, reconnects the subscriber, and wakeups come back',
@@ -102,10 +113,7 @@ describe('Redis wakeup subscriber on a half-open connection', { skip: skipUnless
     'close() returns when the command connection is half-open, and leaves no connection open',
     { timeout: 15_000 },
     async () => {
-      const target = new URL(testServices.redisUrl);
-      const relay = await startRelay(target);
-      const url = `redis://127.0.0.1:${relay.port}${target.pathname}`;
-      const backend = new RedisQueueBackend({ type: 'redis', url, keyPrefix: `subquit_${uniqueSuffix()}` });
+      const { relay, backend } = await backendThroughRelay('subquit');
       try {
         await backend.open();
         assert.equal(relay.connections.length, 1, 'open makes the command connection only');
@@ -128,10 +136,7 @@ describe('Redis wakeup subscriber on a half-open connection', { skip: skipUnless
     'close() while the wakeup subscription is still being set up ends it at once, leaving no connection open',
     { timeout: 15_000 },
     async () => {
-      const target = new URL(testServices.redisUrl);
-      const relay = await startRelay(target);
-      const url = `redis://127.0.0.1:${relay.port}${target.pathname}`;
-      const backend = new RedisQueueBackend({ type: 'redis', url, keyPrefix: `subsetup_${uniqueSuffix()}` });
+      const { relay, backend } = await backendThroughRelay('subsetup');
       try {
         await backend.open();
         // The subscriber's connection is accepted and never answered: its set-up waits for good (with the old
