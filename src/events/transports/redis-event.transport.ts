@@ -60,7 +60,7 @@ export class RedisEventTransport implements QueueEventSink {
   constructor(
     private readonly publisher: Redis,
     private readonly namespace: string,
-    private readonly origin: string,
+    origin: string,
     private readonly publishGlobalLifecycle: boolean,
     private readonly onRemote: (event: QueueEventEnvelope) => void,
   ) {
@@ -91,7 +91,6 @@ export class RedisEventTransport implements QueueEventSink {
     if (raw.length >= own.length && raw.compare(own, 0, own.length, 0, own.length) === 0) return; // our own echo
     try {
       const message = JSON.parse(raw.toString()) as EventMessage;
-      if (message.origin === this.origin) return;
       const events = message.events ?? (message.event ? [message.event] : []);
       for (const event of events) if (this.seen.firstTime(event.id)) this.onRemote(event);
     } catch (error) {
