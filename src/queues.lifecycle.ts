@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { QueueBackend } from './backends/queue-backend.js';
 import { describeError } from './execution/describe-error.js';
@@ -10,6 +9,7 @@ import { TaskExplorer } from './tasks/task.explorer.js';
 import { TaskRegistry } from './tasks/task.registry.js';
 import { ScheduleRegistry } from './schedules/schedule.registry.js';
 import { QueueConfigurationError } from './errors/queue-configuration.error.js';
+import { within } from './timing/within.js';
 
 /**
  * Module-level lifecycle: discovers tasks once every provider exists (then validates and initializes schedules),
@@ -65,12 +65,11 @@ export class QueuesLifecycle implements OnModuleInit, OnApplicationShutdown {
     const closing = this.backend
       .close()
       .catch((error) => this.logger.warn(`Closing the queue backend failed: ${describeError(error)}`));
-    const timer = new AbortController();
-    const timedOut = await Promise.race([
+    const timedOut = await within(
       closing.then(() => false),
-      sleep(3_000, true, { signal: timer.signal }).catch(() => false),
-    ]);
-    timer.abort();
+      3_000,
+      true,
+    );
     if (timedOut) this.logger.warn('Closing the queue backend took over 3 s; giving up on it');
     this.events.complete();
   }

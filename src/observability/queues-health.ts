@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { QueueBackend } from '../backends/queue-backend.js';
 import { QueuesUnhealthyError, type QueuesHealthResult } from '../errors/queues-unhealthy.error.js';
 import { QueueWorker } from '../workers/queue.worker.js';
+import { within } from '../timing/within.js';
 
 export type { QueuesHealthResult };
 
@@ -27,15 +27,14 @@ export class QueuesHealth {
 
   /** Check the queue layer; `timeout` (ms) bounds the backend read. */
   async check(key = 'queues', timeout = 2_000): Promise<{ healthy: boolean; result: QueuesHealthResult }> {
-    const timer = new AbortController();
-    const reachable = await Promise.race([
+    const reachable = await within(
       this.backend.getStatistics().then(
         () => true,
         () => false,
       ),
-      sleep(timeout, false, { signal: timer.signal }).catch(() => false),
-    ]);
-    timer.abort();
+      timeout,
+      false,
+    );
     const workerExpected =
       this.worker.options.enabled && process.env['NESTJS_QUEUES_WORKER_ENABLED'] !== 'false';
     const consuming = !workerExpected || this.worker.isRunning;

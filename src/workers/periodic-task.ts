@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { describeError } from '../execution/describe-error.js';
+import { within } from '../timing/within.js';
 
 /**
  * A maintenance loop: runs `work` every `interval` ms, never overlapping itself, never letting a failure escape.
@@ -36,11 +36,6 @@ export class PeriodicTask {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     if (!this.running) return;
-    const timer = new AbortController();
-    await Promise.race([
-      this.running,
-      sleep(maxWait, undefined, { signal: timer.signal }).catch(() => undefined),
-    ]);
-    timer.abort();
+    await within(this.running, maxWait, undefined);
   }
 }

@@ -22,6 +22,7 @@ import { WorkerSlots } from './worker-slots.js';
 import { DueTimeHints } from './due-time-hints.js';
 import { PeriodicTask } from './periodic-task.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions } from './worker-options.js';
+import { within } from '../timing/within.js';
 
 /** The reason an idle wait is cut short. A shared value: `abort()` without one builds a DOMException each time. */
 const WOKEN = Symbol('woken');
@@ -171,12 +172,7 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
     this.stopController.abort();
     this.wake?.();
     // A claim stuck on an unreachable backend must not hold shutdown hostage.
-    const timer = new AbortController();
-    await Promise.race([
-      this.loop,
-      sleep(Math.max(0, deadline - Date.now()), undefined, { signal: timer.signal }).catch(() => undefined),
-    ]);
-    timer.abort();
+    await within(this.loop ?? Promise.resolve(), Math.max(0, deadline - Date.now()), undefined);
     await this.handBackBuffered();
   }
 
@@ -194,23 +190,17 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
       .catch((error) =>
         this.logger.warn(`Handing back ${held.length} buffered record(s) failed: ${describeError(error)}`),
       );
-    const timer = new AbortController();
-    await Promise.race([
-      release,
-      sleep(RELEASE_WAIT_MS, undefined, { signal: timer.signal }).catch(() => undefined),
-    ]);
-    timer.abort();
+    await within(release, RELEASE_WAIT_MS, undefined);
   }
 
   /** Wait up to `timeout` ms for running records; abort whatever is left; stop maintenance. */
   async drain(timeout: number): Promise<void> {
     const settled = Promise.allSettled([...this.active.values()]);
-    const timerControl = new AbortController(); // the timer keeps the process alive while draining, no longer
-    const timedOut = await Promise.race([
+    const timedOut = await within(
       settled.then(() => false),
-      sleep(timeout, true, { signal: timerControl.signal }).catch(() => false),
-    ]);
-    timerControl.abort();
+      timeout,
+      true,
+    );
     // Maintenance (heartbeats, recovery, cleanup) stops alongside the release below, not after it: a maintenance
     // run stuck on a dead backend is harmless to leave behind, and waiting for the two in turn added its wait to
     // the release's on every shutdown with the backend down.
@@ -225,12 +215,7 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
       }
       // Aborted runs only release their records; that is quick, but never wait long on a dead backend (their
       // records then age out into stale recovery).
-      const releaseControl = new AbortController();
-      await Promise.race([
-        Promise.allSettled([...this.active.values()]),
-        sleep(RELEASE_WAIT_MS, undefined, { signal: releaseControl.signal }).catch(() => undefined),
-      ]);
-      releaseControl.abort();
+      await within(Promise.allSettled([...this.active.values()]), RELEASE_WAIT_MS, undefined);
     }
     await maintenanceStopped;
     this.hints.onEarlier(undefined);

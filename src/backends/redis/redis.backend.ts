@@ -1,6 +1,5 @@
 import { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { MissingDependencyError } from '../../errors/missing-dependency.error.js';
 import { QueueConfigurationError } from '../../errors/queue-configuration.error.js';
@@ -29,6 +28,7 @@ import { byClaimOrder, recordToRow, rowToRecord, TASK_COLUMNS } from '../typeorm
 import type { RedisBackendConfig } from './redis-backend.config.js';
 import * as lua from './redis-lua.scripts.js';
 import { SubscriberSelfPing } from './subscriber-self-ping.js';
+import { within } from '../../timing/within.js';
 
 const PREFIX = /^[A-Za-z0-9_.:-]{1,100}$/;
 /** Length of "<queuedAt:11 hex>:<seq:10 hex>:" before the id in a ready-set member (see the scripts' layout). */
@@ -669,7 +669,5 @@ export class RedisQueueBackend extends QueueBackend {
 
 /** Wait for `work`, but at most a second (close must not hang on a server that does not answer). */
 async function withinASecond(work: Promise<unknown> | undefined): Promise<void> {
-  const timer = new AbortController();
-  await Promise.race([work, sleep(1_000, undefined, { signal: timer.signal }).catch(() => undefined)]);
-  timer.abort();
+  if (work) await within(work, 1_000, undefined);
 }
