@@ -58,6 +58,8 @@ export class QueueEvents {
   private readonly logger = new Logger(QueueEvents.name);
   private readonly subject = new Subject<QueueEventEnvelope>();
   private readonly sinks: QueueEventSink[] = [];
+  /** Whether every sink keeps call order (`QueueEventSink.ordered`): then no per-task chain is needed. */
+  private sinksOrdered = true;
   private readonly sequences = new RecentMap<string, number>(MAX_TRACKED);
   private readonly ended = new RecentSet<string>(MAX_TRACKED);
   /** Per task: the promise of its latest sink delivery (dropped once nothing is queued behind it). */
@@ -110,11 +112,13 @@ export class QueueEvents {
 
   addSink(sink: QueueEventSink): void {
     this.sinks.push(sink);
+    this.sinksOrdered = this.sinks.every((s) => s.ordered);
   }
 
   removeSink(sink: QueueEventSink): void {
     const index = this.sinks.indexOf(sink);
     if (index >= 0) this.sinks.splice(index, 1);
+    this.sinksOrdered = this.sinks.every((s) => s.ordered);
   }
 
   /** Events about one record. */
@@ -229,7 +233,7 @@ export class QueueEvents {
     }
     this.pendingDeliveries++;
     const key = envelope.taskId;
-    if (!key || this.sinks.every((sink) => sink.ordered)) {
+    if (!key || this.sinksOrdered) {
       const delivery = this.deliverToSinks(envelope);
       void delivery.then(this.onDeliveryDone, this.onDeliveryDone);
       return delivery;
