@@ -8,6 +8,27 @@ import { drain } from './main.mjs';
 const RETAINED_CONCURRENCY = 10;
 const EVENTS_CONCURRENCY = 10;
 
+/**
+ * A timed drain of JOBS on a fresh phase of `session` (its own queue or namespace), after one record has run
+ * through it so its connections and code paths are warm; `afterFill` as in `drain`.
+ */
+async function drainFreshPhase(session, options, afterFill = () => undefined) {
+  const phase = await session.phase(options);
+  try {
+    await runOneRecord(phase);
+    return await drain(phase, JOBS, () => afterFill(phase));
+  } finally {
+    await phase.close();
+  }
+}
+
+/** Medians of two sides' drains (each `{ value, capped }`), and b ÷ a. */
+function pairOfMedians(a, b) {
+  const ma = median(a.map((x) => x.value));
+  const mb = median(b.map((x) => x.value));
+  return { a: ma, b: mb, ratio: mb / ma, capped: [...a, ...b].some((x) => x.capped) };
+}
+
 /** Runs one record through the phase's worker, so its connections and code paths are warm. */
 async function runOneRecord(phase) {
   let done = false;
@@ -32,15 +53,9 @@ export async function runRetained(target, runs) {
     log(`  seeded ${RETAINED} completed records in ${seedSeconds.toFixed(1)} s`);
     const empty = [];
     const retained = [];
-    const emptyDrain = async () => {
-      const phase = await session.phase({ concurrency: RETAINED_CONCURRENCY });
-      try {
-        await runOneRecord(phase); // the seeded phase ran one record already: same start for both
-        empty.push(await drain(phase, JOBS, phase.analyze));
-      } finally {
-        await phase.close();
-      }
-    };
+    // The seeded phase ran one record already (seedCompleted copies it): the fresh one runs one too.
+    const emptyDrain = async () =>
+      empty.push(await drainFreshPhase(session, { concurrency: RETAINED_CONCURRENCY }, (phase) => phase.analyze?.()));
     for (let r = 0; r < runs; r++) {
       // Alternate which goes first, so drift on a shared machine does not favour one side.
       if (r % 2 === 0) await emptyDrain();
@@ -48,9 +63,8 @@ export async function runRetained(target, runs) {
       if (r % 2 === 1) await emptyDrain();
       log(`  run ${r + 1}: empty ${Math.round(empty.at(-1).value)} jobs/s, retained ${Math.round(retained.at(-1).value)} jobs/s`);
     }
-    const e = median(empty.map((x) => x.value));
-    const k = median(retained.map((x) => x.value));
-    return { empty: e, retained: k, ratio: k / e, seedSeconds, runs, capped: [...empty, ...retained].some((x) => x.capped) };
+    const { a, b, ratio, capped } = pairOfMedians(empty, retained);
+    return { empty: a, retained: b, ratio, seedSeconds, runs, capped };
   } finally {
     await seeded.close();
     await session.close();
@@ -98,19 +112,12 @@ export async function runEvents(target, runs) {
   try {
     for (let r = 0; r < runs; r++) {
       for (const events of r % 2 === 0 ? [false, true] : [true, false]) {
-        const phase = await session.phase({ concurrency: EVENTS_CONCURRENCY, events });
-        try {
-          await runOneRecord(phase);
-          (events ? on : off).push(await drain(phase, JOBS));
-        } finally {
-          await phase.close();
-        }
+        (events ? on : off).push(await drainFreshPhase(session, { concurrency: EVENTS_CONCURRENCY, events }));
       }
       log(`  run ${r + 1}: events off ${Math.round(off.at(-1).value)} jobs/s, on ${Math.round(on.at(-1).value)} jobs/s`);
     }
-    const a = median(off.map((x) => x.value));
-    const b = median(on.map((x) => x.value));
-    return { off: a, on: b, ratio: b / a, runs, capped: [...off, ...on].some((x) => x.capped) };
+    const { a, b, ratio, capped } = pairOfMedians(off, on);
+    return { off: a, on: b, ratio, runs, capped };
   } finally {
     await session.close();
   }
