@@ -110,6 +110,8 @@ const exported = [
   TaskRunner,
   ExecutionBackends,
   QueueTelemetry,
+  QueueMetrics,
+  QueuesHealth,
   QUEUES_MODULE_OPTIONS,
 ];
 
