@@ -18,6 +18,11 @@ export interface ClaimFilter {
 export interface ClaimManyOptions extends ClaimFilter {
   /** Most records to claim. */
   limit: number;
+  /**
+   * Queues not to claim from, on top of `queues`: a worker with per-queue caps and no queue list claims its
+   * uncapped share this way, so a capped queue's records never come back from the uncapped claim.
+   */
+  excludeQueues?: readonly string[];
   /** Id of the claiming worker, stored on the record. */
   workerId: string;
 }

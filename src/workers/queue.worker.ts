@@ -276,21 +276,30 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
     }
   }
 
-  private claimRequest(limit: number, queues: readonly string[] | undefined): ClaimManyOptions {
+  private claimRequest(
+    limit: number,
+    queues: readonly string[] | undefined,
+    excludeQueues?: readonly string[],
+  ): ClaimManyOptions {
     return {
       limit,
       queues,
+      ...(excludeQueues?.length ? { excludeQueues } : {}),
       executionBackends: this.inProcessBackends,
       workerId: this.workerId,
     };
   }
 
   /** Claim `limit` records with the room reserved for the duration of the call. */
-  private async claimReserved(limit: number, queues: readonly string[] | undefined): Promise<number> {
+  private async claimReserved(
+    limit: number,
+    queues: readonly string[] | undefined,
+    excludeQueues?: readonly string[],
+  ): Promise<number> {
     this.slots.reserve(limit);
     let records: QueuedTaskRecord[] = [];
     try {
-      records = await this.backend.claimMany(this.claimRequest(limit, queues));
+      records = await this.backend.claimMany(this.claimRequest(limit, queues, excludeQueues));
     } finally {
       this.slots.unreserve(limit);
     }
@@ -311,11 +320,11 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
       if (room > 0) claimed += await this.claimReserved(room, [queue]);
     }
     if (this.slots.claimRoom > 0) {
+      // The uncapped share: the named queues less the capped ones or, without a queue list, every queue but the
+      // capped ones (a claim of every queue took capped records beyond their cap).
       const uncapped = this.options.queues ? this.options.queues.filter((q) => !(q in caps)) : undefined;
-      // Without an explicit queue list, a claim may return records of capped queues: they run, and the caps
-      // apply from the next claim on (named queues avoid this).
       if (!uncapped || uncapped.length > 0)
-        claimed += await this.claimReserved(this.slots.claimRoom, uncapped);
+        claimed += await this.claimReserved(this.slots.claimRoom, uncapped, uncapped ? undefined : capped);
     }
     return { claimed, full: this.slots.claimRoom <= 0 };
   }

@@ -1,6 +1,8 @@
 import { InMemoryQueueBackend } from '../../src/backends/memory/memory.backend.js';
+import { describeClaimExcludeConformance } from './claim-exclude.conformance.js';
 import { describeQueueBackendConformance } from './queue-backend.conformance.js';
 
+describeClaimExcludeConformance('memory', async () => new InMemoryQueueBackend());
 describeQueueBackendConformance('memory', async () => {
   const backend = new InMemoryQueueBackend();
   await backend.open();

@@ -139,7 +139,7 @@ export class InMemoryQueueBackend extends QueueBackend {
   async claimMany(options: ClaimManyOptions): Promise<QueuedTaskRecord[]> {
     const now = Date.now();
     this.promoteDue(now);
-    const heaps = this.matchingHeaps(options.queues, options.executionBackends);
+    const heaps = this.matchingHeaps(options.queues, options.executionBackends, options.excludeQueues);
     const claimed: QueuedTaskRecord[] = [];
     const startedAt = new Date(now);
     while (claimed.length < options.limit) {
@@ -458,13 +458,22 @@ export class InMemoryQueueBackend extends QueueBackend {
     return heap;
   }
 
-  private matchingHeaps(queues?: readonly string[], backends?: readonly string[]): BinaryHeap<ReadyEntry>[] {
+  private matchingHeaps(
+    queues?: readonly string[],
+    backends?: readonly string[],
+    excluded?: readonly string[],
+  ): BinaryHeap<ReadyEntry>[] {
     const queueSet = queues?.length ? new Set(queues) : undefined;
     const backendSet = backends ? new Set(backends) : undefined;
     const heaps: BinaryHeap<ReadyEntry>[] = [];
     for (const [name, heap] of this.ready) {
       const [queue, backend] = name.split('\u0000') as [string, string];
-      if ((!queueSet || queueSet.has(queue)) && (!backendSet || backendSet.has(backend))) heaps.push(heap);
+      if (
+        (!queueSet || queueSet.has(queue)) &&
+        (!backendSet || backendSet.has(backend)) &&
+        !excluded?.includes(queue)
+      )
+        heaps.push(heap);
     }
     return heaps;
   }

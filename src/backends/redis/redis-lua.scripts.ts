@@ -189,7 +189,8 @@ return results
 
 /**
  * Claim of a batch across the worker's queues: promote due delayed records (bounded), then take the best head of
- * the wanted ready sets, `limit` times. queues: comma list or ''; backends: comma list or '*'.
+ * the wanted ready sets, `limit` times. queues: comma list, '!' and a comma list of queues to leave out, or '' (all);
+ * backends: comma list or '*'.
  */
 const CLAIM_FUNCTION = `
 local function claim(now, limit, worker, queues, backends)
@@ -200,14 +201,18 @@ local function claim(now, limit, worker, queues, backends)
     local status = redis.call('HGET', tkey(id), 'status')
     if status == 'pending' or status == 'scheduled' then place(id, now) end
   end
-  local wanted_q, wanted_b = nil, nil
-  if queues ~= '' then wanted_q = {} for q in string.gmatch(queues, '[^,]+') do wanted_q[q] = true end end
+  local wanted_q, wanted_b, unwanted_q = nil, nil, nil
+  if string.sub(queues, 1, 1) == '!' then
+    unwanted_q = {} for q in string.gmatch(string.sub(queues, 2), '[^,]+') do unwanted_q[q] = true end
+  elseif queues ~= '' then wanted_q = {} for q in string.gmatch(queues, '[^,]+') do wanted_q[q] = true end end
   if backends ~= '*' then wanted_b = {} for b in string.gmatch(backends, '[^,]+') do wanted_b[b] = true end end
   local sets = {}
   for _, name in ipairs(redis.call('SMEMBERS', p .. ':readysets')) do
     local sep = string.find(name, '|', 1, true)
     local q, b = string.sub(name, 1, sep - 1), string.sub(name, sep + 1)
-    if (not wanted_q or wanted_q[q]) and (not wanted_b or wanted_b[b]) then sets[#sets + 1] = p .. ':ready:' .. name end
+    if (not wanted_q or wanted_q[q]) and (not unwanted_q or not unwanted_q[q]) and (not wanted_b or wanted_b[b]) then
+      sets[#sets + 1] = p .. ':ready:' .. name
+    end
   end
   local claimed = {}
   local function take(id)

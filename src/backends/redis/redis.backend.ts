@@ -83,14 +83,24 @@ function toJson(result: unknown): string {
   return result === undefined || result === null ? '' : JSON.stringify(result);
 }
 
-/** The claim scripts' trailing arguments: limit, worker, queues ('' = all), execution backends ('*' = any). */
+/**
+ * The claim scripts' trailing arguments: limit, worker, queues ('' = all, '!a,b' = all but a and b; queue names
+ * never hold '!' or ','), execution backends ('*' = any).
+ */
 function claimArguments(options: ClaimManyOptions): Array<string | number> {
   return [
     Math.max(0, Math.floor(options.limit)),
     options.workerId,
-    options.queues?.length ? options.queues.join(',') : '',
+    claimQueues(options),
     options.executionBackends ? options.executionBackends.join(',') || '\u0000none' : '*',
   ];
+}
+
+/** The claim scripts' queue argument for `queues` less `excludeQueues`. */
+function claimQueues({ queues, excludeQueues }: ClaimManyOptions): string {
+  if (!excludeQueues?.length) return queues?.length ? queues.join(',') : '';
+  if (!queues?.length) return `!${excludeQueues.join(',')}`;
+  return queues.filter((queue) => !excludeQueues.includes(queue)).join(',') || '\u0000none';
 }
 
 /**

@@ -677,6 +677,11 @@ export abstract class SqlQueueStore {
   /** Claim candidates' WHERE (without the leading AND) and parameters. */
   protected claimWhere(options: ClaimManyOptions, now: number): { where: string; params: unknown[] } {
     const filter = this.claimFilter(options.queues, options.executionBackends);
+    if (options.excludeQueues?.length) {
+      const excluded = this.inList('queue', options.excludeQueues);
+      filter.where += ` AND NOT (${excluded.sql})`;
+      filter.params.push(...excluded.params);
+    }
     return {
       where: `${this.claimablePredicate} AND (scheduled_at IS NULL OR scheduled_at <= ?)${filter.where}`,
       params: [now, ...filter.params],

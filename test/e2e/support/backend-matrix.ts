@@ -1,0 +1,38 @@
+import { InMemoryQueueBackend } from '../../../src/backends/memory/memory.backend.js';
+import type { QueueBackend } from '../../../src/backends/queue-backend.js';
+import { redisBackendFactory } from '../../support/redis-backends.js';
+import { skipUnless } from '../../support/services.js';
+import { sqlBackendFactory } from '../../support/sql-backends.js';
+
+/** One backend of the matrix: opened instances on fresh tables / key prefixes, and a teardown that removes them. */
+export interface MatrixBackend {
+  name: 'memory' | 'sqlite' | 'postgres' | 'mysql' | 'redis' | 'valkey';
+  skip: string | false;
+  factory: () => Promise<QueueBackend>;
+  teardown: () => Promise<void>;
+}
+
+/** The six backends, each built lazily (a skipped service is never contacted). */
+export function backendMatrix(): MatrixBackend[] {
+  const memory = async () => {
+    const backend = new InMemoryQueueBackend();
+    await backend.open();
+    return backend;
+  };
+  const sql = (name: 'sqlite' | 'postgres' | 'mysql', skip: string | false): MatrixBackend => {
+    const { factory, teardown } = sqlBackendFactory(name);
+    return { name, skip, factory, teardown };
+  };
+  const redis = (name: 'redis' | 'valkey'): MatrixBackend => {
+    const { factory, teardown } = redisBackendFactory(name);
+    return { name, skip: skipUnless('redis'), factory, teardown };
+  };
+  return [
+    { name: 'memory', skip: false, factory: memory, teardown: async () => undefined },
+    sql('sqlite', false),
+    sql('postgres', skipUnless('postgres')),
+    sql('mysql', skipUnless('mysql')),
+    redis('redis'),
+    redis('valkey'),
+  ];
+}
