@@ -30,6 +30,7 @@ export { TaskTimeoutError } from './errors/task-timeout.error.js';
 export { MissingDependencyError } from './errors/missing-dependency.error.js';
 export { QueueDispatchError } from './errors/queue-dispatch.error.js';
 export { QueuesUnhealthyError } from './errors/queues-unhealthy.error.js';
+export { NotATaskError } from './errors/not-a-task.error.js';
 
 // --- queue backends
 export {
@@ -111,6 +112,14 @@ export { QueuesModule, type QueuesModuleAsyncOptions, type QueuesOptionsFactory 
 export { QUEUES_MODULE_OPTIONS } from './queues.constants.js';
 export { QueueService, MAX_PAYLOAD_BYTES, type WaitForOptions } from './service/queue.service.js';
 export { TaskHandle } from './service/task-handle.js';
+export {
+  TypedTaskHandle,
+  type TypedTaskRecord,
+  type TaskArgs,
+  type TaskResult,
+  type TaskMethodName,
+  type TaskClass,
+} from './service/typed-task-handle.js';
 export { QueueWorker } from './workers/queue.worker.js';
 export { ExecutionBackends } from './execution/execution-backends.js';
 export { LocalExecutionBackend } from './execution/local.execution.js';

@@ -18,6 +18,14 @@ import { TaskRegistry } from '../tasks/task.registry.js';
 import { DueTimeHints } from '../workers/due-time-hints.js';
 import { assertValidEnqueue } from './enqueue-options.validator.js';
 import { TaskHandle } from './task-handle.js';
+import {
+  TypedTaskHandle,
+  taskNameOf,
+  type TaskArgs,
+  type TaskClass,
+  type TaskMethodName,
+  type TaskResult,
+} from './typed-task-handle.js';
 
 /** Options of `waitFor`. */
 export interface WaitForOptions {
@@ -90,9 +98,27 @@ export class QueueService {
   }
 
   /** A handle bound to one task: `task(name).using(options).enqueue(...args)`. */
-  task(name: string): TaskHandle {
+  task(name: string): TaskHandle;
+  /**
+   * A handle typed by the `@Task` method itself: `task(FilesService, 'process').enqueue(fileId)` checks the
+   * arguments (parameters typed `TaskExecutionContext` or `JobId` left out) and types `waitFor`'s result. Throws
+   * `NotATaskError` when the method has no `@Task`, `UnknownTaskError` when its provider is not in the app.
+   */
+  task<T extends object, K extends TaskMethodName<T>>(
+    type: TaskClass<T>,
+    method: K,
+  ): TypedTaskHandle<TaskArgs<T[K]>, TaskResult<T[K]>>;
+  task(
+    nameOrType: string | TaskClass<object>,
+    method?: string,
+  ): TaskHandle | TypedTaskHandle<unknown[], unknown> {
+    if (typeof nameOrType === 'string') {
+      this.tasks.get(nameOrType);
+      return new TaskHandle(this, nameOrType);
+    }
+    const name = taskNameOf(nameOrType, method as string);
     this.tasks.get(name);
-    return new TaskHandle(this, name);
+    return new TypedTaskHandle(this, name);
   }
 
   getTask(id: string): Promise<QueuedTaskRecord | null> {
