@@ -7,10 +7,11 @@ import type {
   FenceOptions,
   ListCompletedOptions,
   ListPendingOptions,
+  RecordFilter,
   SetExecutionRefOptions,
   StaleRecoveryOptions,
 } from '../queue-backend.js';
-import { QueueBackend } from '../queue-backend.js';
+import { QueueBackend, recordListLimit } from '../queue-backend.js';
 import {
   emptyStatistics,
   type QueueBackendCapabilities,
@@ -22,6 +23,7 @@ import { copyRecord } from '../../models/record-copy.js';
 import { cloneJson } from '../../serialization/clone-json.js';
 import { CLAIMABLE_STATUSES, isTerminalStatus, type TaskStatus } from '../../models/task-status.js';
 import { BinaryHeap } from './binary-heap.js';
+import { CreationOrder } from './creation-order.js';
 import { NotificationWaiters } from '../notification-waiters.js';
 
 /** A place in a ready heap; stale once the record's current token differs. */
@@ -59,6 +61,8 @@ const STALE_ERROR = 'Task heartbeat stale';
  */
 export class InMemoryQueueBackend extends QueueBackend {
   private readonly records = new Map<string, QueuedTaskRecord>();
+  /** Newest first for `listRecords`, without sorting every record. */
+  private readonly creationOrder = new CreationOrder();
   /** Insertion order: the FIFO tie-breaker, kept for the record's life so a released claim keeps its place. */
   private readonly insertionSeq = new Map<string, number>();
   private readonly ready = new Map<string, BinaryHeap<ReadyEntry>>();
@@ -374,6 +378,7 @@ export class InMemoryQueueBackend extends QueueBackend {
       if (removed >= limit) break;
       if (!isTerminalStatus(record.status) || !record.completedAt || record.completedAt >= before) continue;
       this.records.delete(record.id);
+      this.creationOrder.noteRemoval((held) => this.records.get(held.id) === held);
       this.insertionSeq.delete(record.id);
       this.count(record.queue, record.status, -1);
       if (record.key !== null && this.latestByKey.get(record.key) === record.id)
@@ -381,6 +386,21 @@ export class InMemoryQueueBackend extends QueueBackend {
       removed++;
     }
     return removed;
+  }
+
+  /** Walks the creation order from the newest end and stops at `limit` matches: O(limit) unfiltered. */
+  override async listRecords(filter: RecordFilter = {}): Promise<QueuedTaskRecord[]> {
+    const limit = recordListLimit(filter);
+    const found: QueuedTaskRecord[] = [];
+    for (const record of this.creationOrder.newestFirst()) {
+      if (found.length >= limit) break;
+      if (this.records.get(record.id) !== record) continue;
+      if (filter.status && record.status !== filter.status) continue;
+      if (filter.taskNameContains && !record.taskName.includes(filter.taskNameContains)) continue;
+      if (filter.queue !== undefined && record.queue !== filter.queue) continue;
+      found.push(copyRecord(record));
+    }
+    return found;
   }
 
   async *iterAll(options: { chunkSize?: number } = {}): AsyncIterable<QueuedTaskRecord> {
@@ -422,6 +442,7 @@ export class InMemoryQueueBackend extends QueueBackend {
     if (existing) return existing;
     const record = copyRecord(input);
     this.records.set(record.id, record);
+    this.creationOrder.add(record);
     this.insertionSeq.set(record.id, ++this.nextSeq);
     this.count(record.queue, record.status, 1);
     if (record.key !== null) {

@@ -16,6 +16,8 @@
  *   P:terminal             sorted set of terminal records by completion time (cleanup)
  *   P:completed:<taskName> sorted set of completed records by completion time
  *   P:external             set of non-terminal records that carry an execution ref
+ *   P:created              sorted set of every record by creation time (ms): the newest-first listing reads its
+ *                          end. P:created:indexed marks that records written before it existed were added
  *   P:seq                  FIFO tie-breaker counter;  P:lease:<name>: lease owner with a TTL
  */
 const COMMON = `
@@ -175,6 +177,9 @@ for r = 1, count do
     else
       if status == 'pending' or status == 'scheduled' then redis.call('ZADD', p .. ':delayed', due_at, id) end
       redis.call('HSET', tkey(id), 'seq', seq, unpack(ARGV, first, at - 1))
+    end
+    for i = first, at - 1, 2 do
+      if ARGV[i] == 'created_at' then redis.call('ZADD', p .. ':created', tonumber(ARGV[i + 1]), id) break end
     end
     if status == 'pending' then due = true end
     results[r] = {1, {}}
@@ -511,6 +516,7 @@ for _, id in ipairs(ids) do
     redis.call('DEL', t)
   end
   redis.call('ZREM', p .. ':terminal', id)
+  redis.call('ZREM', p .. ':created', id)
 end
 return #ids
 `);

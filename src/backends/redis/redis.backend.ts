@@ -21,6 +21,7 @@ import {
   type FenceOptions,
   type ListCompletedOptions,
   type ListPendingOptions,
+  type RecordFilter,
   type SetExecutionRefOptions,
   type StaleRecoveryOptions,
 } from '../queue-backend.js';
@@ -28,6 +29,7 @@ import { byClaimOrder, recordToRow, rowToRecord, TASK_COLUMNS } from '../typeorm
 import type { RedisBackendConfig } from './redis-backend.config.js';
 import * as lua from './redis-lua.scripts.js';
 import { SubscriberSelfPing } from './subscriber-self-ping.js';
+import { ensureCreationIndex, listNewestRecords } from './record-listing.js';
 import { within } from '../../timing/within.js';
 
 const PREFIX = /^[A-Za-z0-9_.:-]{1,100}$/;
@@ -125,6 +127,8 @@ export class RedisQueueBackend extends QueueBackend {
   private selfPing: SubscriberSelfPing | undefined;
   private ownsClient = false;
   private readonly publishedAt = new Map<string, number>();
+  /** The one-time indexing of records older than the creation index, once per backend. */
+  private creationIndexed: Promise<void> | undefined;
 
   constructor(private readonly config: RedisBackendConfig) {
     super();
@@ -636,6 +640,16 @@ export class RedisQueueBackend extends QueueBackend {
 
   async cleanupTerminal(before: Date, options: { limit?: number } = {}): Promise<number> {
     return (await this.run('qCleanup', before.getTime(), Math.floor(options.limit ?? 5_000))) as number;
+  }
+
+  /** Newest first from the creation index (see `record-listing.ts`): O(limit) hash reads, not a scan. */
+  override async listRecords(filter: RecordFilter = {}): Promise<QueuedTaskRecord[]> {
+    this.creationIndexed ??= ensureCreationIndex(this.redis, this.prefix).catch((error: unknown) => {
+      this.creationIndexed = undefined;
+      throw error;
+    });
+    await this.creationIndexed;
+    return listNewestRecords(this.redis, this.prefix, filter, (ids) => this.getMany(ids));
   }
 
   async *iterAll(options: { chunkSize?: number } = {}): AsyncIterable<QueuedTaskRecord> {
