@@ -44,6 +44,12 @@ export const FLOOR_INSERTS = num('BENCH_FLOOR', 2_000);
 export const LATENCY_JOBS = num('BENCH_LATENCY_JOBS', 200);
 export const LATENCY_GAP_MS = 5;
 export const LATENCY_CAP_S = num('BENCH_LATENCY_CAP_S', 20);
+/**
+ * Delayed records of the lateness workload, due at times spread evenly over LATENESS_SPREAD_MS and enqueued in
+ * shuffled order to an idle worker of concurrency 10 with the default polling (0 skips the workload).
+ */
+export const LATENESS_JOBS = num('BENCH_LATENESS_JOBS', 40);
+export const LATENESS_SPREAD_MS = num('BENCH_LATENESS_SPREAD_MS', 4_000);
 /** Completed rows kept in the table for the retained-rows drain (0 skips that workload). */
 export const RETAINED = num('BENCH_RETAINED', 1_000_000);
 /** Empty/retained drain pairs (seeding a million records costs about a minute per backend, so it happens once). */
@@ -52,11 +58,11 @@ export const RETAINED_RUNS = Math.max(1, num('BENCH_RETAINED_RUNS', 1));
 export const IDLE_S = num('BENCH_IDLE_S', 10);
 /** Pending records whose server-side size is measured (0 skips). */
 export const FOOTPRINT_RECORDS = num('BENCH_FOOTPRINT', 100_000);
-/** Comma list of target names (`ours:postgres,bullmq:redis`) or workload names (`main,retained,idle,footprint,events,floor`). */
+/** Comma list of target names (`ours:postgres,bullmq:redis`) or workload names (`main,retained,idle,footprint,events,floor,lateness`). */
 export const ONLY = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(',').map((s) => s.trim()) : undefined;
 export const WORKLOADS = process.env.BENCH_WORKLOADS
   ? process.env.BENCH_WORKLOADS.split(',').map((s) => s.trim())
-  : ['main', 'retained', 'idle', 'footprint', 'events', 'floor'];
+  : ['main', 'retained', 'idle', 'footprint', 'events', 'floor', 'lateness'];
 /** worker.prefetch of our tuned targets: graphile-worker's tuned variant buffers 500 jobs (localQueue.size 500). */
 export const PREFETCH = num('BENCH_PREFETCH', 500);
 /** The compiled tree of src/ our targets load; another one (`tsc --outDir build-base`) makes an A/B run. */

@@ -134,6 +134,8 @@ function target(kind, store, prefetch = 0) {
           };
           return {
             enqueueOne: (data) => queues.enqueue(TASK, [data]),
+            /** One record due at `at` (a Date): the lateness workload's. */
+            enqueueAt: (data, at) => queues.enqueue(TASK, [data], { scheduledAt: at }),
             enqueueBulk: (list) => queues.enqueueMany(list.map((data) => ({ task: TASK, args: [data] }))),
             start: async (handler) => {
               hook = handler;

@@ -16,6 +16,7 @@ import { closeHelpers, serverVersions, sweepRun } from './servers.mjs';
 import { runEvents, runFootprint, runRetained } from './workloads/extras.mjs';
 import { runFloor } from './workloads/floor.mjs';
 import { runIdleAll } from './workloads/idle.mjs';
+import { latenessTargets, runLateness } from './workloads/lateness.mjs';
 import { METRICS, runMain, warmUp } from './workloads/main.mjs';
 
 const started = performance.now();
@@ -104,6 +105,15 @@ if (wants('floor') && config.FLOOR_INSERTS > 0) {
   floor = await guarded('PostgreSQL floor', runFloor);
 }
 
+const lateness = {};
+if (wants('lateness') && config.LATENESS_JOBS > 0) {
+  for (const target of latenessTargets(targets)) {
+    log(`[${elapsed()}] lateness of delayed records: ${target.name}`);
+    const result = await guarded(`lateness on ${target.name}`, () => runLateness(target));
+    if (result) lateness[target.name] = result;
+  }
+}
+
 const skipped = [];
 if (wants('main')) {
   // Quickest targets first, so a tight budget drops the slow targets' extra runs rather than the quick ones'.
@@ -170,13 +180,15 @@ const info = {
   idleSeconds: config.IDLE_S,
   footprintRecords: config.FOOTPRINT_RECORDS,
   floorInserts: config.FLOOR_INSERTS,
+  latenessJobs: config.LATENESS_JOBS,
+  latenessSpreadMs: config.LATENESS_SPREAD_MS,
   budgetMin: config.BUDGET_MIN,
   skipped,
 };
 const leftovers = await sweepRun();
 if (leftovers.length) failures.push(`left behind by a failed phase and removed at the end: ${leftovers.join(', ')}`);
 await closeHelpers();
-const md = renderReport({ info, targets, main, spread, runsUsed, retained, idle, idleFloorMs, footprint, eventsOn, floor, failures });
+const md = renderReport({ info, targets, main, spread, runsUsed, retained, idle, idleFloorMs, footprint, eventsOn, floor, lateness, failures });
 writeFileSync(config.OUT, `${md}\n`);
 process.stdout.write(`${md}\n`);
 log(`[${elapsed()}] wrote ${config.OUT}`);

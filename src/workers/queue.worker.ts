@@ -228,6 +228,8 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
     while (!stop.aborted) {
       let claimed = 0;
       let full = false;
+      // Due times up to here are visible to this claim; later ones (even those passing during it) are still ahead.
+      const claimedAsOf = Date.now();
       try {
         const result = await this.claimAvailable();
         claimed = result.claimed;
@@ -242,7 +244,7 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
         continue; // more may be waiting: claim again at once
       }
       if (claimed > 0) idleDelay = this.options.pollInterval;
-      await this.idle(full ? this.options.maxPollInterval : idleDelay);
+      await this.idle(full ? this.options.maxPollInterval : idleDelay, claimedAsOf);
       if (claimed === 0) idleDelay = Math.min(idleDelay * 2, this.options.maxPollInterval);
     }
   }
@@ -252,13 +254,16 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
     this.wake?.();
   }
 
-  /** Sleep until a slot frees, a wakeup hint arrives, the next hinted due time, or `delay` passes. */
-  private async idle(delay: number): Promise<void> {
+  /**
+   * Sleep until a slot frees, a wakeup hint arrives, the next hinted due time after the last claim
+   * (`claimedAsOf`), or `delay` passes.
+   */
+  private async idle(delay: number, claimedAsOf: number): Promise<void> {
     if (this.wakeRequested) {
       this.wakeRequested = false;
       return;
     }
-    const nextDue = this.hints.next();
+    const nextDue = this.hints.next(claimedAsOf);
     const wait = Math.max(1, nextDue === undefined ? delay : Math.min(delay, nextDue - Date.now()));
     const local = new AbortController();
     const onStop = () => local.abort(WOKEN);
