@@ -75,6 +75,16 @@ export { Task, type TaskMetadata } from './decorators/task.decorator.js';
 export { Schedule } from './decorators/schedule.decorator.js';
 export { TaskCtx } from './decorators/task-ctx.decorator.js';
 export { JobId } from './decorators/job-id.decorator.js';
+export {
+  OnTaskEvent,
+  type OnTaskEventOptions,
+  type TaskEventType,
+} from './decorators/on-task-event.decorator.js';
+export {
+  OnQueueEvent,
+  type OnQueueEventOptions,
+  type QueueEventType,
+} from './decorators/on-queue-event.decorator.js';
 export type { TaskExecutionContext } from './context/task-execution-context.js';
 export {
   getCurrentTaskContext,

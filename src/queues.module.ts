@@ -17,6 +17,7 @@ import { ExecutionBackends } from './execution/execution-backends.js';
 import { TaskRunner } from './execution/task-runner.js';
 import { QueueEvents } from './events/queue-events.js';
 import { EventTransportBridge } from './events/event-transport.bridge.js';
+import { EventListenerExplorer } from './events/event-listener.explorer.js';
 import { QueueMetrics } from './observability/queue-metrics.js';
 import { QueuesHealth } from './observability/queues-health.js';
 import { QueueTelemetry } from './observability/queue-telemetry.js';
@@ -93,6 +94,8 @@ const coreProviders: Provider[] = [
   DueTimeHints,
   QueueService,
   QueueWorker,
+  // Before QueuesLifecycle: listeners subscribe before schedules publish their first events at module init.
+  EventListenerExplorer,
   QueuesLifecycle,
   ScheduleRegistry,
   EventTransportBridge,
