@@ -94,7 +94,7 @@ const coreProviders: Provider[] = [
   DueTimeHints,
   QueueService,
   QueueWorker,
-  // Before QueuesLifecycle: listeners subscribe before schedules publish their first events at module init.
+  // Its onModuleInit (fewer dependency levels) runs before QueuesLifecycle's: listeners hear the first schedule events.
   EventListenerExplorer,
   QueuesLifecycle,
   ScheduleRegistry,

@@ -12,6 +12,7 @@ import {
   QueueService,
   QueueWorker,
   QueuesModule,
+  Schedule,
   Task,
   TaskCtx,
   getCurrentTaskContext,
@@ -307,6 +308,31 @@ describe('@OnTaskEvent / @OnQueueEvent (memory backend)', () => {
       process.off('unhandledRejection', onUnhandled);
       process.off('uncaughtException', onUnhandled);
       Logger.overrideLogger(new ConsoleLogger());
+    }
+  });
+
+  test('listeners hear events published during bootstrap: the first occurrence of a schedule', async () => {
+    const log: Heard[] = [];
+
+    @Injectable()
+    class ScheduledTasks {
+      @Task('listen.scheduled')
+      @Schedule({ interval: 3_600_000, initialDelay: 3_600_000 })
+      async tick() {}
+
+      @OnTaskEvent('task.enqueued', { task: 'listen.scheduled' })
+      enqueued(event: QueueEventEnvelope) {
+        log.push(heard('enqueued', event));
+      }
+    }
+
+    const app = await startApp([ScheduledTasks]);
+    try {
+      // Synchronous listeners: the occurrence's task.enqueued was heard before init resolved.
+      assert.equal(by(log, 'enqueued').length, 1);
+      assert.equal(by(log, 'enqueued')[0]!.payload['schedule'], 'scheduled:listen.scheduled');
+    } finally {
+      await app.close();
     }
   });
 
