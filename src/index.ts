@@ -31,6 +31,7 @@ export { MissingDependencyError } from './errors/missing-dependency.error.js';
 export { QueueDispatchError } from './errors/queue-dispatch.error.js';
 export { QueuesUnhealthyError } from './errors/queues-unhealthy.error.js';
 export { NotATaskError } from './errors/not-a-task.error.js';
+export { QueueBackendUnavailableError } from './errors/queue-backend-unavailable.error.js';
 
 // --- queue backends
 export {

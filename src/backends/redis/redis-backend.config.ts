@@ -18,6 +18,14 @@ export interface RedisBackendConfig {
    * connection or a lost subscription is reconnected). @default 15000
    */
   subscriberPingInterval?: number;
+  /**
+   * How long any call to the server may wait, in ms: for the connection to come back during an outage (ioredis
+   * queues commands meanwhile, for good with `maxRetriesPerRequest: null`) or for a reply. Past it the call rejects
+   * with `QueueBackendUnavailableError` naming the server; so does opening against a server that cannot be reached,
+   * at once when the connection is refused. Applies to a client of yours too (our calls on it), whatever its own
+   * `maxRetriesPerRequest`. @default 10000
+   */
+  commandTimeout?: number;
 }
 
 /** Valkey is the same backend under its own name. */

@@ -29,6 +29,8 @@ import { byClaimOrder, recordToRow, rowToRecord, TASK_COLUMNS } from '../typeorm
 import type { RedisBackendConfig } from './redis-backend.config.js';
 import * as lua from './redis-lua.scripts.js';
 import { SubscriberSelfPing } from './subscriber-self-ping.js';
+import { boundRedis, connectWithin, DEFAULT_REDIS_COMMAND_TIMEOUT, RedisCalls } from './redis-connections.js';
+import { QueueBackendUnavailableError } from '../../errors/queue-backend-unavailable.error.js';
 import { ensureCreationIndex, listNewestRecords } from './record-listing.js';
 import { within } from '../../timing/within.js';
 
@@ -119,6 +121,9 @@ export class RedisQueueBackend extends QueueBackend {
   private readonly waiters = new NotificationWaiters();
   private readonly origin = randomUUID().slice(0, 12);
   private client: Redis | undefined;
+  /** Every call's bound (`commandTimeout`), and the client with every call bounded by it (see `redisCalls`). */
+  private calls: RedisCalls | undefined;
+  private commands: Redis | undefined;
   private subscriber: Redis | undefined;
   /** The subscription being opened by the first wait (see `ensureSubscribed`), and its connection meanwhile. */
   private subscribing: Promise<void> | undefined;
@@ -146,6 +151,11 @@ export class RedisQueueBackend extends QueueBackend {
       throw new QueueConfigurationError([
         { path: 'queueBackend.subscriberPingInterval', message: 'must be a positive number of ms' },
       ]);
+    const timeout = config.commandTimeout;
+    if (timeout !== undefined && !(Number.isInteger(timeout) && timeout > 0 && timeout <= 2_147_483_647))
+      throw new QueueConfigurationError([
+        { path: 'queueBackend.commandTimeout', message: 'must be a whole number of ms from 1 to 2147483647' },
+      ]);
     if (!config.client && !config.url)
       throw new QueueConfigurationError([{ path: 'queueBackend', message: 'give `url` or `client`' }]);
     this.channel = config.notificationChannel ?? `${this.prefix}:wakeup`;
@@ -162,13 +172,13 @@ export class RedisQueueBackend extends QueueBackend {
     };
   }
 
-  /** The command connection (after open). */
+  /** The command connection (after open), every call on it bounded by `commandTimeout`. */
   get redis(): Redis {
-    if (!this.client)
+    if (!this.commands)
       throw new QueueConfigurationError([
         { path: 'queueBackend', message: `the ${this.backendName} backend is not open` },
       ]);
-    return this.client;
+    return this.commands;
   }
 
   /** Key prefix in use. */
@@ -200,8 +210,10 @@ export class RedisQueueBackend extends QueueBackend {
     }
     if (this.config.client) {
       this.client = this.config.client;
+      this.bindCalls(this.client);
     } else {
-      // maxRetriesPerRequest null: during an outage commands wait in the offline queue and run after reconnect.
+      // maxRetriesPerRequest null: during an outage commands wait in the offline queue and run after reconnect
+      // (each call at most `commandTimeout`, see RedisCalls).
       // No auto-pipelining: it defers every command to a later tick, which doubled the worker's per-task latency;
       // the hot paths batch on purpose instead (one script per enqueue batch, per completion + claim).
       this.client = new RedisClass(this.config.url!, {
@@ -209,18 +221,32 @@ export class RedisQueueBackend extends QueueBackend {
         lazyConnect: true,
       });
       this.ownsClient = true;
+      this.bindCalls(this.client).watch(this.client);
       let lastWarning = 0;
       this.client.on('error', (error: Error) => {
         if (Date.now() - lastWarning < 10_000) return; // one line per outage, not one per reconnect attempt
         lastWarning = Date.now();
         this.logger.warn(`Redis connection error (reconnecting): ${error.message}`);
       });
-      await this.client.connect();
     }
-    for (const [name, source] of Object.entries(SCRIPTS)) {
-      if (!(name in this.client)) this.client.defineCommand(name, { numberOfKeys: 0, lua: source });
+    try {
+      // A failed open leaves nothing behind: no connection retrying in the background keeps the process alive.
+      if (this.ownsClient) await connectWithin(this.client, this.calls);
+      for (const [name, source] of Object.entries(SCRIPTS)) {
+        if (!(name in this.client)) this.client.defineCommand(name, { numberOfKeys: 0, lua: source });
+      }
+      await this.warnOnEviction();
+    } catch (error) {
+      await this.close();
+      throw error;
     }
-    await this.warnOnEviction();
+  }
+
+  private bindCalls(client: Redis): RedisCalls {
+    const product = this.backendName === 'valkey' ? 'Valkey' : 'Redis';
+    this.calls = new RedisCalls(client, product, this.config.commandTimeout ?? DEFAULT_REDIS_COMMAND_TIMEOUT);
+    this.commands = boundRedis(client, this.calls);
+    return this.calls;
   }
 
   /**
@@ -245,8 +271,9 @@ export class RedisQueueBackend extends QueueBackend {
       if (policy && policy !== 'noeviction' && !policy.startsWith('volatile-')) {
         this.logger.warn(`maxmemory-policy is "${policy}": Redis may evict queue records. Use "noeviction".`);
       }
-    } catch {
-      // CONFIG may be disabled (managed Redis); nothing to check then.
+    } catch (error) {
+      // CONFIG may be disabled (managed Redis); nothing to check then. A server that cannot be reached fails open.
+      if (error instanceof QueueBackendUnavailableError) throw error;
     }
   }
 
@@ -272,11 +299,7 @@ export class RedisQueueBackend extends QueueBackend {
     });
     this.settingUp = subscriber;
     try {
-      await subscriber.connect();
-      await subscriber.subscribe(this.channel);
-    } catch (error) {
-      subscriber.disconnect();
-      throw error;
+      await connectWithin(subscriber, this.calls, () => subscriber.subscribe(this.channel));
     } finally {
       this.settingUp = undefined;
     }
@@ -292,6 +315,7 @@ export class RedisQueueBackend extends QueueBackend {
 
   async close(): Promise<void> {
     this.closing = true;
+    this.calls?.close(); // every call still waiting for the server rejects now
     this.waiters.wakeAll(false);
     // A subscription still being set up (connecting, or waiting for its SUBSCRIBE on a server that went away) would
     // wait for good, its connection retrying with nobody to close it: end it, then let its set-up settle.
@@ -309,6 +333,8 @@ export class RedisQueueBackend extends QueueBackend {
       this.client.disconnect();
     }
     this.client = undefined;
+    this.calls = undefined;
+    this.commands = undefined;
     this.ownsClient = false;
   }
 

@@ -6,6 +6,7 @@ import { channelsFor, receivingChannels } from '../event-channels.js';
 import { PUBLISH_EVENTS_LUA } from './redis-event-publish.script.js';
 import { RecentIds } from './remote-event-dedup.js';
 import { TickBatcher } from './tick-batcher.js';
+import { connectWithin, redisCallsOf } from '../../backends/redis/redis-connections.js';
 
 /** Characters of envelopes one grouped message collects before a new one starts. */
 const GROUP_CHARS = 64_000;
@@ -80,10 +81,12 @@ export class RedisEventTransport implements QueueEventSink {
     subscriber.on('messageBuffer', (_channel: Buffer, message: Buffer) => this.receive(message));
     // Held before it connects, so a close() meanwhile ends it instead of leaving it retrying.
     this.subscriber = subscriber;
-    await subscriber.connect();
     const { queuePattern, global } = receivingChannels(this.namespace);
-    await subscriber.psubscribe(queuePattern);
-    await subscriber.subscribe(global);
+    // Within the backend's commandTimeout; a failed set-up ends the connection (nothing left reconnecting).
+    await connectWithin(subscriber, redisCallsOf(this.publisher), async () => {
+      await subscriber.psubscribe(queuePattern);
+      await subscriber.subscribe(global);
+    });
   }
 
   private receive(raw: Buffer): void {

@@ -1,0 +1,218 @@
+import type { Redis } from 'ioredis';
+import { QueueBackendUnavailableError } from '../../errors/queue-backend-unavailable.error.js';
+
+/** Default of the Redis backend's `commandTimeout`: how long any call may wait for the server, in ms. */
+export const DEFAULT_REDIS_COMMAND_TIMEOUT = 10_000;
+
+type NodeAddress = { host?: string; port?: number | string } | string | number;
+
+function hostPort(host: string | undefined, port: number | string | undefined, defaultPort: number): string {
+  const name = host || 'localhost';
+  return `${name.includes(':') ? `[${name}]` : name}:${port ?? defaultPort}`;
+}
+
+/** A cluster startup node as given (a port, `host:port`, a URL or `{ host, port }`), credentials left out. */
+function nodeAddress(node: NodeAddress): string {
+  if (typeof node === 'number') return hostPort(undefined, node, 6379);
+  if (typeof node !== 'string') return hostPort(node.host, node.port, 6379);
+  if (!node.includes('://')) return node;
+  try {
+    const url = new URL(node);
+    return hostPort(url.hostname, url.port || undefined, 6379);
+  } catch {
+    return 'an unparsable URL';
+  }
+}
+
+/**
+ * Where a client connects, for error messages: `host:port`, a unix socket path, the master name and its sentinels,
+ * or a cluster's startup nodes. Read from the parsed options, never from the URL, so no password shows.
+ */
+export function redisAddress(client: Redis): string {
+  const cluster = client as unknown as { isCluster?: boolean; startupNodes?: NodeAddress[] };
+  if (cluster.isCluster) return `cluster ${(cluster.startupNodes ?? []).map(nodeAddress).join(', ')}`;
+  const options = client.options ?? {};
+  if (options.sentinels?.length) {
+    const sentinels = options.sentinels.map((s) => hostPort(s.host, s.port, 26379)).join(', ');
+    return `master "${options.name ?? ''}" via sentinels ${sentinels}`;
+  }
+  if (options.path) return options.path;
+  return hostPort(options.host, options.port, 6379);
+}
+
+/** The generic message ioredis rejects with when a connection ends; the connection's own error says more. */
+const CONNECTION_CLOSED = 'Connection is closed.';
+
+/**
+ * Bounds the calls on one Redis client: each settles within `timeout` ms, with its reply or a
+ * `QueueBackendUnavailableError` naming the server, and `close()` settles every call still waiting. ioredis alone
+ * lets a call wait for good during an outage (with `maxRetriesPerRequest: null`, ours or a user's client), even
+ * after the client is dropped. Errors the server replied with (`ReplyError`: a script's error, a wrong type) pass
+ * through unchanged; every other failure is the connection's and becomes the typed error.
+ */
+export class RedisCalls {
+  readonly address: string;
+  private readonly waiting = new Set<(error: Error) => void>();
+  private closed = false;
+  private lastError: Error | undefined;
+
+  constructor(
+    private readonly client: Redis,
+    /** `Redis` or `Valkey`, for messages. */
+    readonly product: string,
+    readonly timeout: number,
+  ) {
+    this.address = redisAddress(client);
+  }
+
+  /**
+   * Remembers a connection's latest error for the messages (`connect ECONNREFUSED …` says more than ioredis's
+   * "Connection is closed."). Only on connections we own: a listener on a user's client would change what it logs.
+   */
+  watch(connection: Redis): this {
+    connection.on('error', (error: Error) => (this.lastError = error));
+    connection.on('ready', () => (this.lastError = undefined));
+    return this;
+  }
+
+  /** `work`'s outcome, or the typed error once `timeout` has passed or `close()` is called first. */
+  settle<T>(work: Promise<T>): Promise<T> {
+    if (this.closed) {
+      work.catch(() => undefined);
+      return Promise.reject(this.closedError());
+    }
+    return new Promise<T>((resolve, reject) => {
+      const fail = (error: Error) => {
+        clearTimeout(timer);
+        this.waiting.delete(fail);
+        reject(error);
+      };
+      const timer = setTimeout(
+        () =>
+          fail(
+            this.unavailable(
+              `did not answer within ${this.timeout} ms (commandTimeout)${this.state()}; check that the server runs and is reachable`,
+            ),
+          ),
+        this.timeout,
+      );
+      this.waiting.add(fail);
+      work.then(
+        (value) => {
+          clearTimeout(timer);
+          this.waiting.delete(fail);
+          resolve(value);
+        },
+        (error: unknown) => fail(this.translate(error)),
+      );
+    });
+  }
+
+  /** Rejects every call still waiting, and every later one, with the typed error. */
+  close(): void {
+    this.closed = true;
+    const error = this.closedError();
+    for (const fail of [...this.waiting]) fail(error);
+  }
+
+  /** A connection failure (anything but a server's reply) → the typed error naming the server. */
+  translate(error: unknown): Error {
+    if (!(error instanceof Error)) return this.unavailable(`failed: ${String(error)}`, error);
+    if (error.name === 'ReplyError' || error instanceof QueueBackendUnavailableError) return error;
+    const reason =
+      error.message === CONNECTION_CLOSED && this.lastError ? this.lastError.message : error.message;
+    return this.unavailable(
+      `cannot be reached (${reason}); check that the server runs and that the address is right`,
+      error,
+    );
+  }
+
+  private unavailable(problem: string, cause?: unknown): QueueBackendUnavailableError {
+    return new QueueBackendUnavailableError(
+      `${this.product} at ${this.address} ${problem}`,
+      this.address,
+      cause,
+    );
+  }
+
+  private closedError(): QueueBackendUnavailableError {
+    return this.unavailable('was closed while this call was still waiting for the server');
+  }
+
+  /** `; the connection is reconnecting (connect ECONNREFUSED …)`, or nothing while it looks up. */
+  private state(): string {
+    const status = this.client.status;
+    if (status === 'ready') return '';
+    return `; the connection is ${status}${this.lastError ? ` (${this.lastError.message})` : ''}`;
+  }
+}
+
+const callsOfClient = new WeakMap<object, RedisCalls>();
+
+/**
+ * `client` with every call bounded by `calls` (see {@link RedisCalls}): each method returning a promise settles
+ * within the bound, and so does a pipeline's `exec`. One proxy, so every command the backend sends, including ones
+ * added later, is bounded without each call site remembering to. A call given a callback is left as it is (its
+ * caller reads the callback, not the promise).
+ */
+export function boundRedis(client: Redis, calls: RedisCalls): Redis {
+  const proxy: Redis = new Proxy(client, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property, target);
+      if (typeof value !== 'function' || property === 'constructor') return value;
+      return (...args: unknown[]) => {
+        const result: unknown = (value as (...a: unknown[]) => unknown).apply(target, args);
+        if (result instanceof Promise)
+          return typeof args[args.length - 1] === 'function' ? result : calls.settle(result);
+        if (property === 'pipeline' || property === 'multi') return boundPipeline(result, calls);
+        return result === target ? proxy : result;
+      };
+    },
+  });
+  callsOfClient.set(proxy, calls);
+  return proxy;
+}
+
+function boundPipeline(pipeline: unknown, calls: RedisCalls): unknown {
+  const batch = pipeline as { exec?: (...args: unknown[]) => unknown };
+  const exec = batch.exec;
+  if (typeof exec !== 'function') return pipeline;
+  batch.exec = (...args: unknown[]) => {
+    const result = exec.apply(batch, args);
+    return result instanceof Promise && typeof args[0] !== 'function' ? calls.settle(result) : result;
+  };
+  return pipeline;
+}
+
+/** The bound of a client made by {@link boundRedis} (undefined for any other client). */
+export function redisCallsOf(client: Redis): RedisCalls | undefined {
+  return callsOfClient.get(client);
+}
+
+/**
+ * Connects a connection of ours and runs `setUp` (its SUBSCRIBE commands), within the bound of `like` (the command
+ * connection's): a failure or timeout ends the connection, so nothing is left reconnecting, and rejects with the
+ * typed error naming the server.
+ */
+export async function connectWithin(
+  connection: Redis,
+  like: { product: string; timeout: number } | undefined,
+  setUp: () => Promise<unknown> = async () => undefined,
+): Promise<void> {
+  const calls = new RedisCalls(
+    connection,
+    like?.product ?? 'Redis',
+    like?.timeout ?? DEFAULT_REDIS_COMMAND_TIMEOUT,
+  ).watch(connection);
+  try {
+    await calls.settle(
+      (async () => {
+        await connection.connect();
+        await setUp();
+      })(),
+    );
+  } catch (error) {
+    connection.disconnect();
+    throw error;
+  }
+}

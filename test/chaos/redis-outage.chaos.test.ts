@@ -1,0 +1,253 @@
+import 'reflect-metadata';
+import { Injectable, type INestApplicationContext } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { Redis } from 'ioredis';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import {
+  QueueBackendUnavailableError,
+  QueueService,
+  QueuesModule,
+  RedisQueueBackend,
+  Task,
+  type QueuesModuleOptions,
+} from '../../src/index.js';
+import { within } from '../../src/timing/within.js';
+import { ThrowawayRedis, freePort } from './support/throwaway-redis.js';
+
+const bootScript = path.join(path.dirname(fileURLToPath(import.meta.url)), 'support', 'unreachable-boot.js');
+
+@Injectable()
+class OutageTasks {
+  @Task('outage.noop')
+  async noop() {
+    return 'done';
+  }
+}
+
+async function startApp(queueBackend: QueuesModuleOptions['queueBackend'], worker = false) {
+  const moduleRef = await Test.createTestingModule({
+    imports: [
+      QueuesModule.forRoot({
+        queueBackend,
+        worker: { enabled: worker, pollInterval: 50, maxPollInterval: 200, shutdownTimeout: 1_000 },
+      }),
+    ],
+    providers: [OutageTasks],
+  }).compile();
+  const app = moduleRef.createNestApplication({ logger: false });
+  await app.init();
+  return app;
+}
+
+/** How the promise ended and when: `pending` when it had not settled after `ms`. */
+async function outcome(promise: Promise<unknown>, ms: number) {
+  const started = Date.now();
+  const settled = await within(
+    promise.then(
+      (value) => ({ value }),
+      (error: unknown) => ({ error }),
+    ),
+    ms,
+    'pending' as const,
+  );
+  return { settled, took: Date.now() - started };
+}
+
+/** The error an outcome ended with, checked to be the typed one naming `address`. */
+function unavailable(settled: Awaited<ReturnType<typeof outcome>>['settled'], address: string) {
+  assert.notEqual(settled, 'pending', 'the call never settled');
+  assert.ok(settled !== 'pending' && 'error' in settled, 'the call succeeded during the outage');
+  const error = settled.error;
+  assert.ok(error instanceof QueueBackendUnavailableError, `not the typed error: ${String(error)}`);
+  assert.equal(error.address, address);
+  assert.ok(error.message.includes(address), error.message);
+  return error;
+}
+
+/** Open sockets and timers of this process. */
+function handles(): { sockets: number; timers: number } {
+  const info = process.getActiveResourcesInfo();
+  return {
+    sockets: info.filter((kind) => kind === 'TCPSocketWrap').length,
+    timers: info.filter((kind) => kind === 'Timeout').length,
+  };
+}
+
+/** Clients connected to the server other than the one asking. */
+async function otherClients(url: string): Promise<number> {
+  const probe = new Redis(url, { maxRetriesPerRequest: 1 });
+  try {
+    const list = (await probe.call('CLIENT', 'LIST')) as string;
+    return list.split('\n').filter(Boolean).length - 1;
+  } finally {
+    probe.disconnect();
+  }
+}
+
+describe('Redis outages are bounded (own redis-servers, never the shared one)', () => {
+  const servers: ThrowawayRedis[] = [];
+  after(async () => {
+    for (const server of servers) await server.stop();
+  });
+  async function startServer(): Promise<ThrowawayRedis> {
+    const server = new ThrowawayRedis(await freePort());
+    servers.push(server);
+    await server.start();
+    return server;
+  }
+
+  test(
+    'a process whose boot fails on an unreachable Redis exits by itself, with an error naming the server',
+    { timeout: 30_000 },
+    async () => {
+      const port = await freePort(); // nothing listens there
+      const child = spawn(process.execPath, [bootScript], {
+        env: { ...process.env, REDIS_URL: `redis://127.0.0.1:${port}/0` },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let output = '';
+      child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      const code = await within(exited, 15_000, 'running' as const);
+      const exitedAt = Date.now();
+      if (code === 'running') child.kill('SIGKILL');
+      assert.notEqual(
+        code,
+        'running',
+        'the process was still running 15 s after it started (its boot had failed)',
+      );
+      const report = JSON.parse(output.split('\n')[0] || '{}') as Record<string, unknown>;
+      assert.equal(report['booted'], undefined, 'the boot succeeded against a port nobody listens on');
+      assert.equal(report['name'], 'QueueBackendUnavailableError', output);
+      assert.equal(report['address'], `127.0.0.1:${port}`);
+      const lingered = exitedAt - (report['at'] as number);
+      // ioredis lets the refused socket's disconnect timer (2 s) run out; nothing retries meanwhile.
+      assert.ok(lingered < 3_000, `the process lived ${lingered} ms after its boot failed`);
+      console.log(
+        `[chaos] redis unreachable at boot: the process exited ${lingered} ms after the boot error`,
+      );
+    },
+  );
+
+  test(
+    'opening against an unreachable Redis names the server, never the password, and leaves nothing running',
+    { timeout: 15_000 },
+    async () => {
+      const port = await freePort();
+      const address = `127.0.0.1:${port}`;
+      const before = handles();
+      const backend = new RedisQueueBackend({ type: 'redis', url: `redis://:s3cret-pw@${address}/0` });
+      const started = Date.now();
+      const error = await backend.open().then(
+        () => assert.fail('open succeeded against a port nobody listens on'),
+        (e: unknown) => e,
+      );
+      const took = Date.now() - started;
+      assert.ok(error instanceof QueueBackendUnavailableError, `not the typed error: ${String(error)}`);
+      assert.equal(error.address, address);
+      assert.match(
+        error.message,
+        new RegExp(`^Redis at ${address.replaceAll('.', '\\.')} cannot be reached`),
+      );
+      assert.match(error.message, /ECONNREFUSED/);
+      assert.doesNotMatch(error.message, /Connection is closed/);
+      assert.doesNotMatch(error.message, /s3cret/);
+      assert.ok(took < 2_000, `open took ${took} ms to fail on a refused connection`);
+      // Left reconnecting, ioredis would retry after 50 ms and then every up to 2 s; its disconnect timer for the
+      // refused socket runs 2 s. After that nothing of the backend may be left.
+      await sleep(2_300);
+      assert.deepEqual(handles(), before, String(process.getActiveResourcesInfo()));
+    },
+  );
+
+  test(
+    'app.close() during an outage settles a pending enqueue at once and leaves no connection',
+    { timeout: 60_000 },
+    async () => {
+      const server = await startServer();
+      const address = `127.0.0.1:${server.port}`;
+      const before = handles();
+      // A bound far beyond the test, so only the close can settle the enqueue; the worker runs, as in an app.
+      const app = await startApp(
+        { type: 'redis', url: server.url, keyPrefix: 'outage_close', commandTimeout: 120_000 },
+        true,
+      );
+      const queues = app.get(QueueService);
+      let closing: Promise<void> | undefined;
+      try {
+        await queues.enqueue('outage.noop');
+        await server.stop();
+        const enqueue = queues.enqueue('outage.noop');
+        assert.equal(
+          (await outcome(enqueue, 500)).settled,
+          'pending',
+          'the enqueue waits for the connection',
+        );
+        const started = Date.now();
+        closing = app.close();
+        const { settled, took } = await outcome(enqueue, 5_000);
+        unavailable(settled, address);
+        const closed = await outcome(closing, 5_000);
+        assert.notEqual(closed.settled, 'pending', 'app.close() did not return');
+        const closeTook = Date.now() - started;
+        assert.ok(closeTook < 5_000, `app.close() took ${closeTook} ms`);
+        console.log(
+          `[chaos] redis outage: close settled the enqueue in ${took} ms and returned in ${closeTook} ms`,
+        );
+        // Nothing reconnects later either: a server back on the same port sees no client of ours (ioredis retries
+        // at most every 2 s), and no socket or timer of the app is left (ioredis's disconnect timers run 2 s).
+        await server.start();
+        await sleep(2_500);
+        assert.deepEqual(
+          handles(),
+          { sockets: 0, timers: before.timers },
+          String(process.getActiveResourcesInfo()),
+        );
+        assert.equal(await otherClients(server.url), 0, 'a connection of the closed app came back');
+      } finally {
+        if (!closing) await app.close();
+      }
+    },
+  );
+
+  test(
+    'with maxRetriesPerRequest: null an enqueue during an outage rejects within the 10 s default, naming the server',
+    { timeout: 60_000 },
+    async () => {
+      const server = await startServer();
+      const address = `127.0.0.1:${server.port}`;
+      // A client of the user's that waits for good (ioredis's advice for queues), and one of ours (which does too).
+      const userClient = new Redis(server.url, { maxRetriesPerRequest: null });
+      userClient.on('error', () => undefined);
+      const apps: INestApplicationContext[] = [];
+      try {
+        apps.push(await startApp({ type: 'redis', client: userClient, keyPrefix: 'outage_user' }));
+        apps.push(await startApp({ type: 'redis', url: server.url, keyPrefix: 'outage_own' }));
+        const queues = apps.map((app) => app.get(QueueService));
+        for (const service of queues) await service.enqueue('outage.noop');
+        await server.stop();
+        const outcomes = await Promise.all(
+          queues.map((service) => outcome(service.enqueue('outage.noop'), 20_000)),
+        );
+        for (const [i, { settled, took }] of outcomes.entries()) {
+          const error = unavailable(settled, address);
+          assert.match(error.message, /did not answer within 10000 ms/);
+          assert.ok(took >= 9_500 && took < 11_000, `client ${i}: the enqueue settled after ${took} ms`);
+        }
+        console.log(
+          `[chaos] redis outage: enqueue rejected after ${outcomes.map((o) => o.took).join(' / ')} ms (user's client / ours)`,
+        );
+        for (const app of apps.splice(0)) await app.close();
+        assert.notEqual(userClient.status, 'end', "the user's client was closed by us");
+      } finally {
+        for (const app of apps) await app.close();
+        userClient.disconnect();
+      }
+    },
+  );
+});
