@@ -56,6 +56,24 @@ function checkBackendConfig(problems: ConfigurationProblem[], path: string, valu
     problems.push({ path: `${path}.type`, message: 'must name a backend' });
 }
 
+/** `gateway.cors`: `{ origin: true | origin | origin[], credentials?: boolean }`, origins as `https://host[:port]`. */
+function checkGatewayCors(problems: ConfigurationProblem[], cors: unknown): void {
+  const value = cors as { origin?: unknown; credentials?: unknown } | null;
+  const isOrigin = (o: unknown) => typeof o === 'string' && /^https?:\/\/[^/\s]+$/.test(o);
+  const origin = value?.origin;
+  if (
+    typeof value !== 'object' ||
+    value === null ||
+    !(origin === true || isOrigin(origin) || (Array.isArray(origin) && origin.every(isOrigin)))
+  )
+    problems.push({
+      path: 'gateway.cors.origin',
+      message: 'must be true, an origin such as "https://app.example.com", or a list of origins',
+    });
+  if (value?.credentials !== undefined && typeof value.credentials !== 'boolean')
+    problems.push({ path: 'gateway.cors.credentials', message: 'must be a boolean' });
+}
+
 function checkOpenTelemetry(problems: ConfigurationProblem[], options: QueuesModuleOptions): void {
   const value = options.openTelemetry;
   if (value === undefined || typeof value === 'boolean') {
@@ -195,5 +213,7 @@ export function validateModuleOptions(options: QueuesModuleOptions): void {
   ) {
     problems.push({ path: 'gateway', message: 'needs `authorize` or an explicit `allowAnonymous: true`' });
   }
+  if (options.gateway && typeof options.gateway === 'object' && options.gateway.cors !== undefined)
+    checkGatewayCors(problems, options.gateway.cors);
   if (problems.length) throw new QueueConfigurationError(problems);
 }
