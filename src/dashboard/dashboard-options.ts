@@ -8,6 +8,14 @@ export interface DashboardOptions {
   allowAnonymous?: boolean;
   /** Hide and refuse the actions (cancel, retry, enqueue again). @default false */
   readOnly?: boolean;
+  /**
+   * Origins besides the dashboard's own (e.g. `https://admin.example.com`) whose pages may call the actions. Every
+   * action needs `Content-Type: application/json` and must come from the page's own origin or one listed here
+   * (`Origin` header, or `Referer` when the browser sends no `Origin`); anything else is a 403, so a page on another
+   * site cannot cancel or retry records with the operator's cookie.
+   * @default []
+   */
+  allowedOrigins?: string[];
 }
 
 /** DI token of the dashboard options. */

@@ -17,10 +17,34 @@ export class QueuesDashboardModule {
         { path: 'QueuesDashboardModule', message: 'needs `authorize` or an explicit `allowAnonymous: true`' },
       ]);
     }
+    const origins = options.allowedOrigins ?? [];
+    const bad = Array.isArray(origins) ? origins.findIndex((origin) => !isOrigin(origin)) : 0;
+    if (bad !== -1) {
+      throw new QueueConfigurationError([
+        {
+          path: Array.isArray(origins)
+            ? `QueuesDashboardModule.allowedOrigins[${bad}]`
+            : 'QueuesDashboardModule.allowedOrigins',
+          message:
+            'must be a list of origins such as "https://admin.example.com" (scheme, host, optional port)',
+        },
+      ]);
+    }
     return {
       module: QueuesDashboardModule,
       providers: [{ provide: DASHBOARD_OPTIONS, useValue: options }, TaskTimeline],
       controllers: [createDashboardController(options.path ?? '/queues/dashboard')],
     };
+  }
+}
+
+/** An http(s) origin: scheme, host and optional port, nothing else. */
+function isOrigin(value: unknown): boolean {
+  if (typeof value !== 'string') return false;
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === value.replace(/\/$/, '');
+  } catch {
+    return false;
   }
 }

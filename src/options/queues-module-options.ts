@@ -68,6 +68,14 @@ export interface GatewayOptions {
   namespace?: string;
   /** SSE base path. @default '/queues/events' */
   ssePath?: string;
+  /**
+   * Cross-origin access to the socket.io gateway. By default only pages of the app's own origin (same host and
+   * port) may connect from a browser, and no CORS header is sent; clients that send no `Origin` (Node, mobile apps)
+   * are not affected. `origin` lists the other origins allowed (`true`: any origin); the value is also socket.io's
+   * `cors` option, which takes effect when this gateway creates the socket.io server (the first gateway on it).
+   * @default undefined (same origin only)
+   */
+  cors?: { origin: true | string | string[]; credentials?: boolean };
 }
 
 /**

@@ -12,6 +12,7 @@ import type { GatewayOptions } from '../../options/queues-module-options.js';
 import { channelsFor } from '../event-channels.js';
 import { QueueEvents } from '../queue-events.js';
 import { QUEUES_GATEWAY_OPTIONS, channelOf, mayRead } from './gateway-access.js';
+import { headersOf, originAllowed } from '../../dashboard/same-origin.js';
 
 interface SocketLike {
   join(room: string): unknown;
@@ -19,6 +20,14 @@ interface SocketLike {
 }
 interface ServerLike {
   to(room: string): { emit(event: string, payload: unknown): unknown };
+  use?(middleware: (socket: { handshake?: unknown }, next: (error?: Error) => void) => void): unknown;
+}
+
+/** The origins `cors.origin` allows besides the app's own (`true`: any). */
+function allowedOrigins(options: GatewayOptions): true | string[] {
+  const origin = options.cors?.origin;
+  if (origin === true) return true;
+  return origin === undefined ? [] : Array.isArray(origin) ? origin : [origin];
 }
 
 /**
@@ -31,7 +40,9 @@ export function createQueuesGateway(
   namespaceOfEvents: string,
   publishGlobalLifecycle: boolean,
 ): Type<unknown> {
-  @WebSocketGateway({ namespace: options.namespace ?? '/queues', cors: { origin: true } })
+  // No permissive CORS by default: the socket.io server sends CORS headers only for the origins configured.
+  const cors = options.cors ? { cors: options.cors } : {};
+  @WebSocketGateway({ namespace: options.namespace ?? '/queues', ...cors })
   class QueuesGateway implements OnGatewayInit, OnModuleDestroy {
     readonly logger = new Logger('QueuesGateway');
     @WebSocketServer() server!: ServerLike;
@@ -43,6 +54,15 @@ export function createQueuesGateway(
     ) {}
 
     afterInit(): void {
+      // A browser page of another origin may not connect (WebSocket has no CORS of its own): the handshake's
+      // Origin must be the app's own or an allowed one. Clients that send no Origin (not browsers) pass.
+      const allowed = allowedOrigins(this.gatewayOptions);
+      this.server.use?.((socket, next) => {
+        const headers = headersOf(socket.handshake);
+        const origin = headers['origin'];
+        if (typeof origin !== 'string' || originAllowed(origin, headers, allowed)) next();
+        else next(new Error('origin not allowed'));
+      });
       this.subscription = this.events.events$.subscribe((event) => {
         for (const room of channelsFor(namespaceOfEvents, event, publishGlobalLifecycle))
           this.server.to(room).emit('queue.event', event);
