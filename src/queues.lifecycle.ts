@@ -8,7 +8,7 @@ import { QUEUES_MODULE_OPTIONS } from './queues.constants.js';
 import { TaskExplorer } from './tasks/task.explorer.js';
 import { TaskRegistry } from './tasks/task.registry.js';
 import { ScheduleRegistry } from './schedules/schedule.registry.js';
-import { QueueConfigurationError } from './errors/queue-configuration.error.js';
+import { QueueConfigurationError, type ConfigurationProblem } from './errors/queue-configuration.error.js';
 import { within } from './timing/within.js';
 
 /**
@@ -37,18 +37,28 @@ export class QueuesLifecycle implements OnModuleInit, OnApplicationShutdown {
     if (this.options.initializeSchedules !== false) await this.schedules.initialize();
   }
 
-  /** A task naming an execution backend the module does not configure fails bootstrap, not its first enqueue. */
+  /**
+   * A task naming an execution backend the module does not configure, or a profile its backend cannot run (a
+   * Cloud Run profile with no job), fails bootstrap, not its first enqueue or dispatch.
+   */
   private checkTaskExecutionBackends(): void {
-    const problems = this.tasks
-      .list()
-      .filter(
-        (task) =>
-          task.options.executionBackend !== undefined && !this.executions.has(task.options.executionBackend),
-      )
-      .map((task) => ({
-        path: `@Task(${task.name}).executionBackend`,
-        message: `"${task.options.executionBackend}" is not configured; configured: ${this.executions.names().join(', ')}`,
-      }));
+    const problems: ConfigurationProblem[] = [];
+    for (const task of this.tasks.list()) {
+      const name = task.options.executionBackend ?? this.executions.defaultName;
+      const execution = this.executions.find(name);
+      if (!execution) {
+        problems.push({
+          path: `@Task(${task.name}).executionBackend`,
+          message: `"${name}" is not configured; configured: ${this.executions.names().join(', ')}`,
+        });
+        continue;
+      }
+      const problem = execution.configurationProblem({
+        taskName: task.name,
+        executionProfile: task.options.executionProfile ?? null,
+      });
+      if (problem) problems.push({ path: `@Task(${task.name}).executionProfile`, message: problem });
+    }
     if (problems.length) throw new QueueConfigurationError(problems);
   }
 

@@ -35,6 +35,14 @@ export abstract class ExecutionBackend {
   /** Close what `open` created. */
   async close(): Promise<void> {}
 
+  /**
+   * Why this backend cannot run records of `taskName` with `executionProfile` (a configuration problem), or
+   * `undefined` when it can. Checked for every `@Task` at bootstrap and for every enqueue; the default accepts all.
+   */
+  configurationProblem(_target: Pick<QueuedTaskRecord, 'executionProfile' | 'taskName'>): string | undefined {
+    return undefined;
+  }
+
   /** Run a claimed (running) record in this process and persist its outcome; returns the final record. */
   abstract execute(
     runner: TaskRunner,

@@ -309,7 +309,8 @@ export class TaskRunner {
     return cancelled;
   }
 
-  private timeoutOf(record: QueuedTaskRecord, definition: TaskDefinition): number | undefined {
+  /** An attempt's timeout: the record's own (enqueue option), else its task's; `undefined` for none. */
+  timeoutOf(record: QueuedTaskRecord, definition: TaskDefinition): number | undefined {
     const fromRecord = record.metadata['timeout'];
     return typeof fromRecord === 'number' && fromRecord > 0 ? fromRecord : definition.options.timeout;
   }

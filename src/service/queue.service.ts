@@ -254,6 +254,15 @@ export class QueueService {
         { taskName },
       );
     }
+    const executionProfile = options.executionProfile ?? task.executionProfile ?? null;
+    // A profile no job runs would stay pending for good: refuse it before anything is written.
+    const profileProblem = this.executions
+      .get(executionBackend)
+      .configurationProblem({ taskName, executionProfile });
+    if (profileProblem)
+      throw new QueueConfigurationError([{ path: 'executionProfile', message: profileProblem }], {
+        taskName,
+      });
     const scheduledAt =
       options.scheduledAt ??
       (options.delay !== undefined && options.delay > 0 ? new Date(now.getTime() + options.delay) : null);
@@ -264,7 +273,7 @@ export class QueueService {
         kwargs: options.kwargs ? { ...options.kwargs } : {},
         queue: options.queue ?? task.queue,
         executionBackend,
-        executionProfile: options.executionProfile ?? task.executionProfile ?? null,
+        executionProfile,
         priority: options.priority ?? task.priority,
         maxRetries: options.maxRetries ?? task.retries,
         scheduledAt,

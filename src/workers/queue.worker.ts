@@ -450,7 +450,14 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
       await this.backend.notifyNewTask(queue);
   }
 
+  /**
+   * Once per cluster per interval (DESIGN §7), under a lease: every worker polling the executor's API for the same
+   * records would multiply its calls (and quota) by the number of workers. The holder renews it at each run; if it
+   * dies, another worker takes over after two intervals.
+   */
   private async reconcile(): Promise<void> {
+    const interval = this.options.reconcileInterval;
+    if (!(await this.backend.acquireLease('reconcile', this.workerId, interval * 2))) return;
     const records = await this.backend.listRunningExternal({ limit: 500 });
     for (const record of records) {
       const execution = this.executions.find(record.executionBackend);

@@ -38,6 +38,8 @@ export interface FakeExecution {
 export class FakeCloudRunServer {
   readonly executions = new Map<string, FakeExecution>();
   readonly runRequests: unknown[] = [];
+  /** Names asked for by GetExecution, in call order (how often reconcile polled). */
+  readonly getRequests: string[] = [];
   /** gRPC status code every RunJob call fails with while set (the client may retry some codes itself). */
   failRunJob: number | undefined;
   /** gRPC status code for the next GetExecution call (e.g. 14 UNAVAILABLE), consumed once. */
@@ -155,6 +157,7 @@ export class FakeCloudRunServer {
   }
 
   private getExecution(request: any, callback: grpc.sendUnaryData<unknown>): void {
+    this.getRequests.push(request.name);
     if (this.failNextGetExecution !== undefined) {
       const code = this.failNextGetExecution;
       this.failNextGetExecution = undefined;

@@ -8,8 +8,13 @@ export interface CloudRunExecutionConfig {
   jobName?: string;
   /** Execution profile → job name. */
   profiles?: Record<string, string>;
-  /** Task timeout passed to the execution (rounded up to seconds). */
+  /**
+   * Execution timeout (rounded up to seconds) for records whose task and record set no `timeout`. A record with an
+   * attempt timeout gets that timeout plus `timeoutGrace` instead. Unset, the job's own timeout applies.
+   */
   timeout?: number;
+  /** Added to a record's attempt timeout for the execution timeout: container boot and the final write. @default 60000 */
+  timeoutGrace?: number;
   /** Prefix of the env variable that carries the record id. @default 'NESTJS_QUEUES' */
   envPrefix?: string;
   /** Extra env for the job container; it cannot overwrite `<envPrefix>_TASK_ID`. */

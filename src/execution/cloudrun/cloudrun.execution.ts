@@ -20,6 +20,8 @@ interface ExecutionsClientLike {
 }
 
 const NOT_FOUND = 5;
+/** Default of `timeoutGrace`: time for the job container to boot the app and write the outcome. */
+const DEFAULT_TIMEOUT_GRACE = 60_000;
 const RESERVING = 'reserving:';
 
 /**
@@ -87,27 +89,47 @@ export class CloudRunExecutionBackend extends ExecutionBackend {
     return runner.run(record, options);
   }
 
-  /** The full job resource name for a record's profile. */
+  /** The full job resource name for a record's profile; throws `QueueConfigurationError` when none is configured. */
   jobFor(record: Pick<QueuedTaskRecord, 'executionProfile' | 'taskName'>): string {
-    const profile = record.executionProfile;
-    const job = profile ? this.config.profiles?.[profile] : this.config.jobName;
-    if (!job) {
-      const known = Object.keys(this.config.profiles ?? {});
-      throw new QueueConfigurationError(
-        [
-          {
-            path: 'executionBackend.profiles',
-            message: profile
-              ? `no job for profile "${profile}" (task ${record.taskName}); profiles: ${known.join(', ') || 'none'}`
-              : `no jobName for task ${record.taskName} without a profile`,
-          },
-        ],
-        { taskName: record.taskName },
-      );
+    const problem = this.configurationProblem(record);
+    if (problem) {
+      throw new QueueConfigurationError([{ path: 'executionBackend.profiles', message: problem }], {
+        taskName: record.taskName,
+      });
     }
+    const job = (
+      record.executionProfile ? this.config.profiles?.[record.executionProfile] : this.config.jobName
+    )!;
     return job.startsWith('projects/')
       ? job
       : `projects/${this.config.projectId}/locations/${this.config.region ?? 'us-central1'}/jobs/${job}`;
+  }
+
+  /** A profile with no job (or no profile and no `jobName`) cannot run here: bootstrap and enqueue refuse it. */
+  override configurationProblem(
+    target: Pick<QueuedTaskRecord, 'executionProfile' | 'taskName'>,
+  ): string | undefined {
+    const profile = target.executionProfile;
+    if (profile ? Object.hasOwn(this.config.profiles ?? {}, profile) : this.config.jobName) return undefined;
+    const known = Object.keys(this.config.profiles ?? {});
+    return profile
+      ? `no job for profile "${profile}" (task ${target.taskName}); profiles: ${known.join(', ') || 'none'}`
+      : `no jobName for task ${target.taskName} without a profile`;
+  }
+
+  /**
+   * The execution's timeout in seconds: the attempt's own timeout (record, else task) plus `timeoutGrace` for the
+   * container to boot and write the outcome, so the task's timeout fires first and the record says why; without
+   * one, the configured `timeout`; without that, the job's own.
+   */
+  private executionTimeoutSeconds(runner: TaskRunner, record: QueuedTaskRecord): number | undefined {
+    const definition = runner.tasks.find(record.taskName);
+    const attempt = definition ? runner.timeoutOf(record, definition) : undefined;
+    const timeout =
+      attempt !== undefined
+        ? attempt + (this.config.timeoutGrace ?? DEFAULT_TIMEOUT_GRACE)
+        : this.config.timeout;
+    return timeout ? Math.ceil(timeout / 1000) : undefined;
   }
 
   private environment(taskId: string): Array<{ name: string; value: string }> {
@@ -118,7 +140,9 @@ export class CloudRunExecutionBackend extends ExecutionBackend {
 
   override async dispatch(runner: TaskRunner, record: QueuedTaskRecord): Promise<string | null> {
     const backend = runner.backend;
-    const job = this.jobFor(record); // a configuration error surfaces before anything is reserved
+    const problem = this.configurationProblem(record);
+    if (problem) return this.failUnrunnable(runner, record, problem);
+    const job = this.jobFor(record);
     const token = `${RESERVING}${randomUUID()}:${Date.now()}`;
     const reserved = await backend.setExecutionRef(record.id, token, {
       expectedRef: null,
@@ -127,12 +151,12 @@ export class CloudRunExecutionBackend extends ExecutionBackend {
     if (!reserved || reserved.status === 'running') return null; // another dispatcher has it, or it moved on
     let executionName: string;
     try {
-      const timeout = this.config.timeout;
+      const seconds = this.executionTimeoutSeconds(runner, record);
       const [operation] = await this.jobs!.runJob({
         name: job,
         overrides: {
           containerOverrides: [{ env: this.environment(record.id) }],
-          ...(timeout ? { timeout: { seconds: Math.ceil(timeout / 1000) } } : {}),
+          ...(seconds ? { timeout: { seconds } } : {}),
         },
       });
       executionName = operation.metadata?.name ?? operation.name ?? '';
@@ -154,6 +178,31 @@ export class CloudRunExecutionBackend extends ExecutionBackend {
       return null;
     }
     return executionName;
+  }
+
+  /**
+   * A record no job can run (its profile names no job here, e.g. enqueued by a newer deploy) fails at once, without
+   * a retry: left pending it would never run, and the dispatcher, which lists the first due records, would stall
+   * behind it. `retry(id)` puts it back once the configuration knows the profile.
+   */
+  private async failUnrunnable(runner: TaskRunner, record: QueuedTaskRecord, problem: string): Promise<null> {
+    const backend = runner.backend;
+    const workerId = `dispatch:${this.name}`;
+    const claimed = await backend.claimTask(record.id, { workerId });
+    if (!claimed) return null; // taken or changed meanwhile: whoever has it decides
+    const message = `Cannot dispatch to ${this.name}: ${problem}`;
+    this.logger.error(`${record.taskName} (${record.id}): ${message}`);
+    const failed = await backend.failTask(claimed.id, message, {
+      retry: false,
+      expectedRetryCount: claimed.retryCount,
+    });
+    if (failed)
+      await runner.publishLifecycle('task.failed', claimed, workerId, {
+        level: 'error',
+        message,
+        payload: { error: message, willRetry: false },
+      });
+    return null;
   }
 
   override async reconcile(runner: TaskRunner, record: QueuedTaskRecord): Promise<QueuedTaskRecord | null> {
