@@ -4,8 +4,10 @@ import { hostname } from 'node:os';
 import { QueueBackend } from '../backends/queue-backend.js';
 import { TaskRunner } from '../execution/task-runner.js';
 import { TaskRegistry } from '../tasks/task.registry.js';
+import { QueueWorker } from '../workers/queue.worker.js';
 import { RunTaskExit } from './exit-codes.js';
 import { loadAppModule } from './load-app-module.js';
+import { RunTaskHeartbeat } from './run-task-heartbeat.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -13,6 +15,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export interface RunTaskInput {
   taskId: string | undefined;
   appModule: string | undefined;
+  /** @default the module's `worker.heartbeatInterval` */
   heartbeatInterval?: number;
   log?: (line: string) => void;
 }
@@ -49,34 +52,34 @@ export async function runTaskCommand(input: RunTaskInput): Promise<number> {
       log(`No record ${input.taskId}`);
       return RunTaskExit.missingRecord;
     }
+    const runner = app.get(TaskRunner);
+    const workerId = `run-task:${process.env['CLOUD_RUN_EXECUTION'] ?? hostname()}:${process.pid}`;
     if (!app.get(TaskRegistry).has(record.taskName)) {
       log(
         `Unknown task "${record.taskName}" for record ${record.id}: this app module registers no such @Task`,
       );
+      // Fail the record (no retry): left pending, reconcile would dispatch it again to the same image.
+      const claimed = await backend.claimTask(record.id, { workerId });
+      if (claimed) await runner.run(claimed, { workerId });
       return RunTaskExit.unknownTask;
     }
-    const workerId = `run-task:${process.env['CLOUD_RUN_EXECUTION'] ?? hostname()}:${process.pid}`;
     const claimed = await backend.claimTask(record.id, { workerId });
     if (!claimed) {
       log(`Could not claim ${record.id}: it is ${record.status} or another runner took it`);
       return RunTaskExit.claimLost;
     }
-    const runner = app.get(TaskRunner);
-    const beat = setInterval(() => {
-      void backend
-        .touchHeartbeats([{ id: claimed.id, expectedRetryCount: claimed.retryCount }])
-        .then((applied) => {
-          if (applied.length === 0) runner.abort(claimed.id, new Error('claim lost'));
-        });
-    }, input.heartbeatInterval ?? 10_000);
+    const heartbeat = new RunTaskHeartbeat(backend, runner, claimed, log);
+    heartbeat.start(input.heartbeatInterval ?? app.get(QueueWorker).options.heartbeatInterval);
     try {
       const final = await runner.run(claimed, { workerId });
-      if (!final) return RunTaskExit.claimLost;
-      if (final.status === 'completed') return RunTaskExit.success;
-      if (final.status === 'cancelled') return RunTaskExit.cancelled;
-      return RunTaskExit.failure;
+      if (final?.status === 'completed') return RunTaskExit.success;
+      if (final?.status === 'cancelled') return RunTaskExit.cancelled;
+      if (final) return RunTaskExit.failure;
+      // Nothing written for this attempt: cancelled meanwhile (7), or taken from us (6).
+      const current = await backend.getTask(claimed.id).catch(() => null);
+      return current?.status === 'cancelled' ? RunTaskExit.cancelled : RunTaskExit.claimLost;
     } finally {
-      clearInterval(beat);
+      heartbeat.stop();
     }
   } finally {
     await app.close();

@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { TypeOrmQueueBackend } from '../../src/backends/typeorm/typeorm.backend.js';
+import { newTaskRecord } from '../../src/models/new-record.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const cli = path.resolve(here, '../../src/cli/main.js');
+const appModule = `${path.join(here, 'support/cli-hardening-app.module.js')}#CliHardeningAppModule`;
+const dir = mkdtempSync(path.join(tmpdir(), 'cli-run-task-'));
+const db = path.join(dir, 'queue.sqlite');
+
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stderr: string;
+}
+
+/** Start `nestjs-queues run-task` for one record as a real process, as a Cloud Run job container would. */
+function startRunTask(
+  taskId: string,
+  env: Record<string, string> = {},
+): { child: ChildProcess; exit: Promise<Exit> } {
+  const child = spawn(process.execPath, [cli, 'run-task'], {
+    env: {
+      ...process.env,
+      CLI_DB: db,
+      NESTJS_QUEUES_TASK_ID: taskId,
+      NESTJS_QUEUES_APP_MODULE: appModule,
+      ...env,
+    },
+  });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exit = new Promise<Exit>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal, stderr })),
+  );
+  return { child, exit };
+}
+
+describe('nestjs-queues run-task hardening (spawned, on SQLite)', () => {
+  let backend: TypeOrmQueueBackend;
+  before(async () => {
+    backend = new TypeOrmQueueBackend({ type: 'typeorm', options: { type: 'better-sqlite3', database: db } });
+    await backend.open();
+  });
+  after(() => backend.close());
+  const put = async (taskName: string, fields: Record<string, unknown> = {}) =>
+    (await backend.enqueue(newTaskRecord({ taskName, executionBackend: 'cloudrun', ...fields }))).id;
+
+  test('exit 5 (unknown task) fails the record without a retry, so reconcile does not dispatch it again', async () => {
+    const id = await put('cli.ghost', { maxRetries: 3 });
+    const { code, stderr } = await startRunTask(id).exit;
+    assert.equal(code, 5, stderr);
+    assert.match(stderr, /Unknown task "cli.ghost"/);
+    const record = (await backend.getTask(id))!;
+    assert.equal(record.status, 'failed', 'a pending record would be dispatched again until retries run out');
+    assert.equal(record.retryCount, 0, 'no retry consumed');
+    assert.match(record.error ?? '', /Unknown task "cli.ghost"/);
+  });
+
+  test('a failing heartbeat write is logged and the task goes on to complete (exit 0)', async () => {
+    const id = await put('cli.through-blip');
+    // heartbeatInterval 100 ms, the task runs 600 ms: the first two beats fail, the later ones get through.
+    const { code, signal, stderr } = await startRunTask(id, { CLI_HEARTBEAT_FAILURES: '2' }).exit;
+    assert.equal(signal, null);
+    assert.equal(code, 0, stderr);
+    assert.match(
+      stderr,
+      /Heartbeat of .* failed \(connection reset \(injected heartbeat failure\)\); the task goes on/,
+    );
+    assert.doesNotMatch(stderr, /Unhandled|unhandled/);
+    const record = (await backend.getTask(id))!;
+    assert.equal(record.status, 'completed');
+    assert.equal(record.result, 'survived');
+  });
+
+  test('a record cancelled mid-run exits 7 (cancelled), not 6 (claim lost)', async () => {
+    const id = await put('cli.until-cancelled');
+    const { exit } = startRunTask(id);
+    for (let i = 0; i < 200 && (await backend.getTask(id))!.status !== 'running'; i++) await sleep(25);
+    assert.equal((await backend.getTask(id))!.status, 'running', 'the container never claimed the record');
+    await backend.cancelTask(id);
+    const started = Date.now();
+    const { code, stderr } = await exit;
+    assert.equal(code, 7, stderr);
+    assert.ok(Date.now() - started < 5_000, 'the next heartbeat (100 ms) stops the run');
+    assert.equal((await backend.getTask(id))!.status, 'cancelled');
+  });
+});
