@@ -18,6 +18,12 @@ const COUNTED: Record<string, string> = {
 const TRACKED = 100_000;
 const BUCKETS = [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600];
 
+/** Records a `worker.stale_recovery` event reports (requeued and failed ids). */
+function recoveredCount(event: QueueEventEnvelope): number {
+  const { requeued, failed } = event.payload;
+  return (Array.isArray(requeued) ? requeued.length : 0) + (Array.isArray(failed) ? failed.length : 0);
+}
+
 /** A Prometheus-style histogram of seconds. */
 class Histogram {
   readonly counts = new Array<number>(BUCKETS.length).fill(0);
@@ -59,16 +65,17 @@ export class QueueMetrics implements OnModuleDestroy {
     this.subscription = events.events$.subscribe((event) => this.observe(event));
   }
 
-  private bump(name: string, queue: string | null): void {
+  private bump(name: string, queue: string | null, by = 1): void {
     const key = `${name}|${queue ?? ''}`;
-    this.counters.set(key, (this.counters.get(key) ?? 0) + 1);
+    this.counters.set(key, (this.counters.get(key) ?? 0) + by);
   }
 
   private observe(event: QueueEventEnvelope): void {
     const name = COUNTED[event.type];
     if (name) this.bump(name, event.queue);
     if (event.type === 'task.failed' && event.payload['willRetry']) this.bump('retried', event.queue);
-    if (event.type === 'worker.stale_recovery') this.bump('stale_recovered', null);
+    // One event per sweep; the counter counts the records it recovered, as OpenTelemetry's does.
+    if (event.type === 'worker.stale_recovery') this.bump('stale_recovered', null, recoveredCount(event));
     const at = Date.parse(event.occurredAt);
     const id = event.taskId;
     if (!id) return;
