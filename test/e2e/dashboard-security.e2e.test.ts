@@ -415,7 +415,7 @@ describe(
     test(
       '1,000 tasks draining cost about one API request per second, and the final state shows',
       { timeout: 120_000 },
-      async () => {
+      async (t) => {
         const queues = app.get(QueueService);
         const context = await operatorContext();
         try {
@@ -444,6 +444,7 @@ describe(
             completed,
             { timeout: 5_000 },
           );
+          t.diagnostic(`${requests.length} API requests in ${seconds.toFixed(1)} s (drain ${drained} ms)`);
           assert.ok(drained > 500, `the drain took ${drained} ms`);
           assert.ok(
             requests.length <= Math.ceil(seconds) + 3,
