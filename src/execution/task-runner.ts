@@ -18,6 +18,7 @@ import { AbortFanout, TaskAbort } from './task-abort.js';
 import { describeError } from './describe-error.js';
 import type { CompletionBatch } from './execution-backend.js';
 import { retryDelay } from './retry-backoff.js';
+import { TaskOutcomeLog } from './task-outcome-log.js';
 
 /** A record running in this process. */
 export interface RunningTask {
@@ -44,6 +45,7 @@ export interface RunOptions {
 @Injectable()
 export class TaskRunner {
   private readonly logger = new Logger(TaskRunner.name);
+  private readonly outcomeLog = new TaskOutcomeLog();
   private readonly inFlight = new Map<string, RunningTask>();
   private readonly startListeners: Array<(record: QueuedTaskRecord) => unknown> = [];
   private readonly outerAborts = new AbortFanout();
@@ -97,6 +99,7 @@ export class TaskRunner {
 
     try {
       if (this.events.enabled) await this.publishLifecycle('task.started', record, options.workerId);
+      this.outcomeLog.started(record, definition);
       const skip = this.startListeners.length > 0 ? await this.notifyStart(record) : undefined;
       if (skip) return await this.skip(record, skip, options.workerId);
       let result: unknown;
@@ -157,6 +160,7 @@ export class TaskRunner {
           (current.status === 'failed' && current.retryCount === record.retryCount)),
     );
     if (!updated) return this.reportClaimLost(record, workerId);
+    this.outcomeLog.failed(record, error, updated);
     const willRetry = updated.status !== 'failed';
     await this.publishLifecycle('task.failed', record, workerId, {
       level: willRetry ? 'warning' : 'error',
@@ -172,7 +176,7 @@ export class TaskRunner {
   }
 
   /**
-   * Persist a success (fenced) and publish `task.completed` unless quiet. With `completions`, the write joins the
+   * Persist a success (fenced), log it unless quiet, and publish `task.completed`. With `completions`, the write joins the
    * worker's batch (which also claims for the freed slots).
    */
   async complete(
@@ -201,8 +205,9 @@ export class TaskRunner {
       updated = await this.completeAlone(record, value);
     }
     if (!updated) return this.reportClaimLost(record, workerId);
-    const quiet = definition?.options.quietSuccess || record.metadata['quietSuccess'] === true;
-    if (!quiet && this.events.enabled)
+    // quietSuccess silences the log line only: listeners, metrics and the dashboard still see the completion.
+    this.outcomeLog.completed(record, definition);
+    if (this.events.enabled)
       await this.publishLifecycle('task.completed', record, workerId, { payload: { result: value } });
     return updated;
   }

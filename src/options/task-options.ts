@@ -32,9 +32,13 @@ export interface TaskOptions {
   key?: string;
   /** Human description, stored in record metadata. */
   description?: string;
-  /** Level of the task's lifecycle log lines. @default 'log' */
+  /**
+   * Level of the task's start and success lines in the application log (Nest's `Logger`, context `Task`). Failed
+   * attempts are always logged (a warning per retried attempt, an error when the record ends `failed`).
+   * @default none: start and success are not logged
+   */
   logLevel?: 'verbose' | 'debug' | 'log' | 'info' | 'warn' | 'error';
-  /** Publish no `task.completed` event for successful runs. @default false */
+  /** No success line in the log; the `task.completed` event, metrics and the dashboard still see it. @default false */
   quietSuccess?: boolean;
   /** Requeue a stale record through the retry policy (false: fail it). @default true */
   requeueOnStale?: boolean;
@@ -60,7 +64,7 @@ export interface EnqueueOptions {
   metadata?: Record<string, unknown>;
   /** Keyword arguments, read by the task through `ctx.kwargs`. */
   kwargs?: Record<string, unknown>;
-  /** Publish no `task.completed` event. */
+  /** No success line in the log for this record (see the task option). */
   quietSuccess?: boolean;
   /** Attempt timeout (ms) for this record. */
   timeout?: number;
