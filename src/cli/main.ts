@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { QueueService } from '../service/queue.service.js';
 import { loadAppModule } from './load-app-module.js';
 import { runTaskCommand } from './run-task.command.js';
+import { StderrLogger } from './stderr-logger.js';
 
 const HELP = `nestjs-queues <command> [--module path/to/app.module.js#AppModule]
 
@@ -19,10 +20,22 @@ Commands:
 The app module may also be given as NESTJS_QUEUES_APP_MODULE.`;
 
 async function main(): Promise<number> {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: { module: { type: 'string' }, queue: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({
+      allowPositionals: true,
+      options: {
+        module: { type: 'string' },
+        queue: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    // A mistyped flag (`--modul`) is a usage error: say which, show the help, exit 2 (no stack trace).
+    process.stderr.write(`${(error as Error).message}\n\n${HELP}\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
   const command = positionals[0];
   const appModule = values.module ?? process.env['NESTJS_QUEUES_APP_MODULE'];
   if (values.help || !command) {
@@ -43,7 +56,7 @@ async function main(): Promise<number> {
     }
     if (command === 'stats') process.env['NESTJS_QUEUES_WORKER_ENABLED'] = 'false';
     const app = await NestFactory.createApplicationContext(module as Type, {
-      logger: ['error', 'warn', 'log'],
+      logger: new StderrLogger(['error', 'warn', 'log']),
     });
     if (command === 'stats') {
       process.stdout.write(

@@ -8,6 +8,7 @@ import { QueueWorker } from '../workers/queue.worker.js';
 import { RunTaskExit } from './exit-codes.js';
 import { loadAppModule } from './load-app-module.js';
 import { RunTaskHeartbeat } from './run-task-heartbeat.js';
+import { StderrLogger } from './stderr-logger.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -43,7 +44,7 @@ export async function runTaskCommand(input: RunTaskInput): Promise<number> {
   }
   process.env['NESTJS_QUEUES_WORKER_ENABLED'] = 'false';
   const app: INestApplicationContext = await NestFactory.createApplicationContext(module as Type, {
-    logger: ['error', 'warn'],
+    logger: new StderrLogger(['error', 'warn']),
   });
   try {
     const backend = app.get(QueueBackend);

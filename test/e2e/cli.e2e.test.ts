@@ -99,14 +99,21 @@ describe('nestjs-queues run-task (spawned, on SQLite)', () => {
     assert.equal(readFileSync(ledger, 'utf8').trim().split('\n').length, 1);
   });
 
-  test('stats prints statistics; --help lists the commands', async () => {
+  test('stats prints only JSON on stdout; --help lists the commands; a mistyped flag prints the help and exits 2', async () => {
     const stats = await runCli(['stats', '--module', appModule], {});
     assert.equal(stats.code, 0, stats.stderr);
-    const parsed = JSON.parse(stats.stdout.slice(stats.stdout.indexOf('{')));
+    // stdout is the JSON alone (`stats | jq` works); Nest's boot lines go to stderr.
+    const parsed = JSON.parse(stats.stdout);
     assert.ok(parsed.total >= 6, JSON.stringify(parsed));
+    assert.match(stats.stderr, /Nest application successfully started|NestFactory/);
     const help = await runCli(['--help'], {});
     assert.equal(help.code, 0);
     assert.match(help.stdout, /run-task/);
     assert.equal((await runCli(['bogus'], {})).code, 2);
+    const typo = await runCli(['stats', '--modul', appModule], {});
+    assert.equal(typo.code, 2, 'a mistyped flag is a usage error');
+    assert.match(typo.stderr, /Unknown option '--modul'/);
+    assert.match(typo.stderr, /Commands:\n\s+run-task/);
+    assert.doesNotMatch(typo.stderr, /ERR_PARSE_ARGS|\n\s+at /);
   });
 });
