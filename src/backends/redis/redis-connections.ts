@@ -40,6 +40,13 @@ export function redisAddress(client: Redis): string {
   return hostPort(options.host, options.port, 6379);
 }
 
+interface WaitingCall {
+  deadline: number;
+  settled: boolean;
+  /** Dropped once settled: a settled call must not hold its promise. */
+  reject: ((error: Error) => void) | undefined;
+}
+
 /** The generic message ioredis rejects with when a connection ends; the connection's own error says more. */
 const CONNECTION_CLOSED = 'Connection is closed.';
 
@@ -52,7 +59,11 @@ const CONNECTION_CLOSED = 'Connection is closed.';
  */
 export class RedisCalls {
   readonly address: string;
-  private readonly waiting = new Set<(error: Error) => void>();
+  /** Calls in the order they were made (so by deadline), the settled ones dropped from `head` on. */
+  private queue: WaitingCall[] = [];
+  private head = 0;
+  private unsettled = 0;
+  private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private lastError: Error | undefined;
 
@@ -82,28 +93,22 @@ export class RedisCalls {
       return Promise.reject(this.closedError());
     }
     return new Promise<T>((resolve, reject) => {
-      const fail = (error: Error) => {
-        clearTimeout(timer);
-        this.waiting.delete(fail);
-        reject(error);
-      };
-      const timer = setTimeout(
-        () =>
-          fail(
-            this.unavailable(
-              `did not answer within ${this.timeout} ms (commandTimeout)${this.state()}; check that the server runs and is reachable`,
-            ),
-          ),
-        this.timeout,
-      );
-      this.waiting.add(fail);
+      const call: WaitingCall = { deadline: Date.now() + this.timeout, reject, settled: false };
+      this.dropSettled();
+      this.queue.push(call);
+      if (this.unsettled++ === 0) this.timer?.ref();
+      this.arm();
       work.then(
         (value) => {
-          clearTimeout(timer);
-          this.waiting.delete(fail);
+          if (call.settled) return;
+          this.markSettled(call);
           resolve(value);
         },
-        (error: unknown) => fail(this.translate(error)),
+        (error: unknown) => {
+          if (call.settled) return;
+          this.markSettled(call);
+          reject(this.translate(error));
+        },
       );
     });
   }
@@ -111,8 +116,72 @@ export class RedisCalls {
   /** Rejects every call still waiting, and every later one, with the typed error. */
   close(): void {
     this.closed = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
     const error = this.closedError();
-    for (const fail of [...this.waiting]) fail(error);
+    for (let i = this.head; i < this.queue.length; i++) this.fail(this.queue[i]!, error);
+    this.queue = [];
+    this.head = 0;
+    this.unsettled = 0;
+  }
+
+  /**
+   * Calls leave the queue from its head once settled. Replies on one connection come back in order, so the settled
+   * calls gather at the head, and the queue holds about the calls in flight.
+   */
+  private dropSettled(): void {
+    while (this.head < this.queue.length && this.queue[this.head]!.settled) this.head++;
+    if (this.head === this.queue.length) {
+      this.queue.length = 0;
+      this.head = 0;
+    } else if (this.head > 1_024 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /**
+   * One timer for all calls, at the oldest unsettled call's deadline (every call has the same bound, so queue order
+   * is deadline order): a timer per call cost more than the call itself under load. Left armed when its call
+   * settles early (it then finds nothing due and re-arms), and unref'd while no call waits.
+   */
+  private arm(): void {
+    if (this.timer || this.head >= this.queue.length) return;
+    this.timer = setTimeout(() => this.expire(), Math.max(0, this.queue[this.head]!.deadline - Date.now()));
+    if (this.unsettled === 0) this.timer.unref();
+  }
+
+  private expire(): void {
+    this.timer = undefined;
+    const now = Date.now();
+    this.dropSettled();
+    for (; this.head < this.queue.length; this.head++) {
+      const call = this.queue[this.head]!;
+      if (call.settled) continue;
+      if (call.deadline > now) break;
+      this.fail(
+        call,
+        this.unavailable(
+          `did not answer within ${this.timeout} ms (commandTimeout)${this.state()}; check that the server runs and is reachable`,
+        ),
+      );
+    }
+    this.dropSettled();
+    this.arm();
+  }
+
+  private fail(call: WaitingCall, error: Error): void {
+    if (call.settled) return;
+    const reject = call.reject!;
+    this.markSettled(call);
+    reject(error);
+  }
+
+  /** A call waiting keeps the process up until it settles (as a timer of its own would); none waiting, nothing. */
+  private markSettled(call: WaitingCall): void {
+    call.settled = true;
+    call.reject = undefined;
+    if (--this.unsettled === 0) this.timer?.unref();
   }
 
   /** A connection failure (anything but a server's reply) → the typed error naming the server. */
@@ -156,17 +225,23 @@ const callsOfClient = new WeakMap<object, RedisCalls>();
  * caller reads the callback, not the promise).
  */
 export function boundRedis(client: Redis, calls: RedisCalls): Redis {
+  /** One wrapper per method, made at its first use (a closure per call showed under load). */
+  const wrappers = new Map<PropertyKey, { method: unknown; wrapper: unknown }>();
   const proxy: Redis = new Proxy(client, {
     get(target, property) {
       const value: unknown = Reflect.get(target, property, target);
       if (typeof value !== 'function' || property === 'constructor') return value;
-      return (...args: unknown[]) => {
+      const known = wrappers.get(property);
+      if (known?.method === value) return known.wrapper;
+      const wrapper = (...args: unknown[]) => {
         const result: unknown = (value as (...a: unknown[]) => unknown).apply(target, args);
         if (result instanceof Promise)
           return typeof args[args.length - 1] === 'function' ? result : calls.settle(result);
         if (property === 'pipeline' || property === 'multi') return boundPipeline(result, calls);
         return result === target ? proxy : result;
       };
+      wrappers.set(property, { method: value, wrapper });
+      return wrapper;
     },
   });
   callsOfClient.set(proxy, calls);
