@@ -10,6 +10,12 @@ import {
 import { DiscoveryModule, ModuleRef } from '@nestjs/core';
 import { QueueBackend } from './backends/queue-backend.js';
 import { QueueConfigurationError } from './errors/queue-configuration.error.js';
+import { MissingDependencyError } from './errors/missing-dependency.error.js';
+import {
+  assertPackagesInstalled,
+  missingPackages,
+  packagesNeededBy,
+} from './dependencies/optional-packages.js';
 import { getQueueBackend } from './backends/queue-backend.registry.js';
 import { getExecutionBackend } from './execution/execution-backend.registry.js';
 import type { ExecutionBackend } from './execution/execution-backend.js';
@@ -53,6 +59,7 @@ export interface QueuesModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'
 const BUILT_IN_EXECUTION = ['local', 'immediate'];
 
 async function createExecutionBackends(options: QueuesModuleOptions): Promise<ExecutionBackends> {
+  assertPackagesInstalled(packagesNeededBy(options));
   const primary = await getExecutionBackend(options.executionBackend ?? 'local');
   const backends: ExecutionBackend[] = [primary];
   for (const config of options.executionBackends ?? []) backends.push(await getExecutionBackend(config));
@@ -68,6 +75,7 @@ const coreProviders: Provider[] = [
     provide: QueueBackend,
     inject: [QUEUES_MODULE_OPTIONS, ModuleRef],
     useFactory: async (options: QueuesModuleOptions, moduleRef: ModuleRef) => {
+      assertPackagesInstalled(packagesNeededBy(options));
       const backend = await getQueueBackend(options.queueBackend ?? 'memory', { moduleRef });
       await backend.open();
       return backend;
@@ -133,6 +141,7 @@ export class QueuesModule {
       options.isGlobal ?? true,
       options.gateway,
       options.events,
+      options,
     );
   }
 
@@ -174,13 +183,19 @@ export class QueuesModule {
     isGlobal: boolean,
     gateway: boolean | GatewayOptions | undefined,
     events: QueuesModuleOptions['events'] = {},
+    staticOptions?: QueuesModuleOptions,
   ): DynamicModule {
     const extras: NonNullable<ModuleMetadata['imports']> = [];
     if (gateway && typeof gateway === 'object') {
       // Imported lazily: @nestjs/websockets and socket.io load only when the gateway is enabled.
+      // Without them the import fails: name every package the configuration lacks, not a raw ERR_MODULE_NOT_FOUND.
       extras.push(
-        import('./events/gateway/queues-gateway.module.js').then((m) =>
-          m.QueuesGatewayModule.register(gateway, events),
+        import('./events/gateway/queues-gateway.module.js').then(
+          (m) => m.QueuesGatewayModule.register(gateway, events),
+          (error: unknown) => {
+            const missing = missingPackages(packagesNeededBy(staticOptions ?? {}, gateway));
+            throw missing.length > 0 ? MissingDependencyError.forAll(missing) : error;
+          },
         ),
       );
     }

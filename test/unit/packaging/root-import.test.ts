@@ -72,6 +72,64 @@ describe('package root without optional drivers', () => {
   });
 });
 
+describe('missing optional packages, all named at once', () => {
+  const index = () => pathToFileURL(path.join(buildRoot, 'src/index.js')).href;
+  /** Boot forRoot(options) with every driver blocked; print the error's name, packages and message. */
+  const bootBlocked = (options: string) =>
+    runWithDriversBlocked(`
+      import 'reflect-metadata';
+      const q = await import(${JSON.stringify(index())});
+      const { Test } = await import('@nestjs/testing');
+      try {
+        const app = await Test.createTestingModule({ imports: [q.QueuesModule.forRoot(${options})] }).compile();
+        await app.init();
+        await app.close();
+        console.log('booted');
+      } catch (error) {
+        console.log(JSON.stringify({ name: error.name, packages: error.packageNames, message: error.message }));
+      }
+    `);
+  const outcome = (result: ReturnType<typeof runWithDriversBlocked>) => {
+    assert.equal(result.status, 0, result.stderr);
+    return JSON.parse(result.stdout.trim().split('\n').at(-1)!);
+  };
+
+  test('the typeorm backend on SQLite names typeorm and better-sqlite3 in one error, with one install command', () => {
+    const error = outcome(
+      bootBlocked(
+        `{ queueBackend: { type: 'typeorm', options: { type: 'better-sqlite3', database: ':memory:' } } }`,
+      ),
+    );
+    assert.equal(error.name, 'MissingDependencyError');
+    assert.deepEqual(error.packages, ['typeorm', 'better-sqlite3']);
+    assert.match(error.message, /npm install typeorm better-sqlite3/);
+  });
+
+  test('the gateway without @nestjs/websockets is a MissingDependencyError, not ERR_MODULE_NOT_FOUND', () => {
+    const error = outcome(bootBlocked(`{ gateway: { allowAnonymous: true } }`));
+    assert.equal(error.name, 'MissingDependencyError');
+    assert.deepEqual(error.packages, ['@nestjs/websockets']);
+  });
+
+  test('Redis, Cloud Run, OpenTelemetry and the gateway together: every package in the first run', () => {
+    const error = outcome(
+      bootBlocked(`{
+        queueBackend: { type: 'redis', url: 'redis://127.0.0.1:1' },
+        executionBackends: [{ type: 'cloudrun', projectId: 'p', region: 'r', jobName: 'j' }],
+        openTelemetry: true,
+        gateway: { allowAnonymous: true },
+      }`),
+    );
+    assert.equal(error.name, 'MissingDependencyError');
+    assert.deepEqual(error.packages, [
+      'ioredis',
+      '@google-cloud/run',
+      '@opentelemetry/api',
+      '@nestjs/websockets',
+    ]);
+  });
+});
+
 describe('package.json declares what src/ imports', () => {
   const pkg = JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as {
     dependencies?: Record<string, string>;
