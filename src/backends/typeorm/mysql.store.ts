@@ -3,6 +3,7 @@ import type { ClaimManyOptions, CompletionItem, CompletionOutcome } from '../que
 import type { QueuedTaskRecord } from '../../models/queued-task-record.js';
 import { recordToRow, rowToRecord, type TaskRow } from './task-row.mapper.js';
 import { SqlQueueStore } from './sql-queue.store.js';
+import { retryOnLockConflict } from './lock-conflict-retry.js';
 
 type Callback<T> = (error: Error | null, result: T) => void;
 
@@ -15,6 +16,9 @@ interface MysqlPool {
   query(sql: string, params: unknown[], callback: Callback<unknown>): void;
   getConnection(callback: Callback<MysqlConnection>): void;
 }
+
+/** Ascending by id: the one order every multi-row write of ours takes its row locks in. */
+const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 const run = (target: Pick<MysqlPool, 'query'>, sql: string, params: unknown[]) =>
   new Promise<unknown>((resolve, reject) =>
@@ -48,8 +52,15 @@ export class MysqlQueueStore extends SqlQueueStore {
     return 60_000;
   }
 
-  /** Run `work` in a transaction on one pooled connection. */
-  private async transaction<T>(work: (connection: MysqlConnection) => Promise<T>): Promise<T> {
+  /**
+   * Run `work` in a transaction on one pooled connection; from the start again when it loses a deadlock (InnoDB
+   * rolled it back: nothing of it stayed) or a lock wait.
+   */
+  private transaction<T>(work: (connection: MysqlConnection) => Promise<T>): Promise<T> {
+    return retryOnLockConflict(() => this.transactionOnce(work));
+  }
+
+  private async transactionOnce<T>(work: (connection: MysqlConnection) => Promise<T>): Promise<T> {
     const connection = await new Promise<MysqlConnection>((resolve, reject) =>
       this.pool.getConnection((error, conn) => (error ? reject(error) : resolve(conn))),
     );
@@ -157,7 +168,8 @@ export class MysqlQueueStore extends SqlQueueStore {
     const now = Date.now();
     const { done, ids } = await this.transaction(async (connection) => {
       const done: string[] = [];
-      for (const item of items) {
+      // In id order, as heartbeats lock them: two writers taking the same rows in opposite orders deadlock.
+      for (const item of [...items].sort(byId)) {
         const completion = this.completion(item.result, now);
         const fence = this.fence({ expectedRetryCount: item.expectedRetryCount });
         const update = (await run(
@@ -206,6 +218,35 @@ export class MysqlQueueStore extends SqlQueueStore {
     );
     const rows = await this.query(`SELECT owner FROM ${this.leaseTable} WHERE name = ?`, [name]);
     return rows[0]?.['owner'] === owner;
+  }
+
+  /**
+   * One UPDATE of the batch's rows in id order (heartbeats of 4 processes beside their completion batches, which
+   * lock rows too, deadlocked about once a second as an OR list), then the read-back. A heartbeat that still loses
+   * a lock conflict runs again: a lost heartbeat ages a live record toward a false stale recovery.
+   */
+  override async touchHeartbeats(
+    batch: ReadonlyArray<{ id: string; expectedRetryCount: number }>,
+  ): Promise<string[]> {
+    if (batch.length === 0) return [];
+    const sorted = [...batch].sort(byId);
+    const ids = sorted.map((b) => b.id);
+    const inIds = `id IN (${ids.map(() => '?').join(', ')})`;
+    const pairs = sorted.map(() => '(id = ? AND retry_count = ?)').join(' OR ');
+    const fence = sorted.flatMap((b) => [b.id, b.expectedRetryCount]);
+    const now = Date.now();
+    await retryOnLockConflict(() =>
+      this.execute(
+        `UPDATE ${this.table} SET heartbeat_at = ? WHERE ${inIds} AND status = 'running' AND (${pairs})`,
+        [now, ...ids, ...fence],
+      ),
+    );
+    const rows = await this.query(
+      `SELECT id FROM ${this.table} WHERE ${inIds} AND status = 'running' AND heartbeat_at = ? AND (${pairs})`,
+      [...ids, now, ...fence],
+    );
+    const touched = new Set(rows.map((row) => String(row['id'])));
+    return batch.map((b) => b.id).filter((id) => touched.has(id));
   }
 
   protected isUniqueViolation(error: unknown): boolean {
