@@ -4,6 +4,7 @@ import { Test } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -17,6 +18,8 @@ import {
   type QueuesModuleOptions,
 } from '../../src/index.js';
 import { within } from '../../src/timing/within.js';
+import { RedisCalls, boundRedis } from '../../src/backends/redis/redis-connections.js';
+import { RedisEventTransport } from '../../src/events/transports/redis-event.transport.js';
 import { ThrowawayRedis, freePort } from './support/throwaway-redis.js';
 
 const bootScript = path.join(path.dirname(fileURLToPath(import.meta.url)), 'support', 'unreachable-boot.js');
@@ -247,6 +250,41 @@ describe('Redis outages are bounded (own redis-servers, never the shared one)', 
       } finally {
         for (const app of apps) await app.close();
         userClient.disconnect();
+      }
+    },
+  );
+
+  test(
+    "the event transport's subscriber gives up within commandTimeout on a server that never answers, closing its connection",
+    { timeout: 15_000 },
+    async () => {
+      // Accepts connections and never answers (a half-open server): the subscriber's ready check waits for good.
+      const connections: Array<{ closed: boolean }> = [];
+      const blackHole = net.createServer((socket) => {
+        const state = { closed: false };
+        connections.push(state);
+        // Reads (and drops) what arrives, so it sees the client's FIN and closes its side.
+        socket.resume();
+        socket.on('error', () => undefined).on('close', () => (state.closed = true));
+      });
+      await new Promise<void>((resolve) => blackHole.listen(0, '127.0.0.1', resolve));
+      const { port } = blackHole.address() as net.AddressInfo;
+      const client = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: null });
+      // The backend's command connection as the transport gets it: every call bounded, here by 300 ms.
+      const publisher = boundRedis(client, new RedisCalls(client, 'Redis', 300));
+      const transport = new RedisEventTransport(publisher, 'outage_events', 'origin', false, () => undefined);
+      try {
+        const { settled, took } = await outcome(transport.open(), 5_000);
+        unavailable(settled, `127.0.0.1:${port}`);
+        assert.ok(took < 1_500, `open gave up after ${took} ms`);
+        assert.match((settled as { error: Error }).error.message, /has not answered its handshake/);
+        for (let i = 0; i < 40 && !connections.every((c) => c.closed); i++) await sleep(50);
+        assert.equal(connections.length, 1, 'the subscriber made one connection');
+        assert.equal(connections[0]!.closed, true, "the subscriber's connection was closed");
+      } finally {
+        await transport.close();
+        client.disconnect();
+        await new Promise((resolve) => blackHole.close(resolve));
       }
     },
   );

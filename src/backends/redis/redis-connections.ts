@@ -47,6 +47,16 @@ interface WaitingCall {
   reject: ((error: Error) => void) | undefined;
 }
 
+/** ioredis's connection statuses, as the messages say them. */
+const STATUS_WORDS: Record<string, string> = {
+  wait: 'not opened yet',
+  connecting: 'connecting',
+  connect: 'open but the server has not answered its handshake',
+  reconnecting: 'reconnecting',
+  close: 'closed',
+  end: 'closed',
+};
+
 /** The generic message ioredis rejects with when a connection ends; the connection's own error says more. */
 const CONNECTION_CLOSED = 'Connection is closed.';
 
@@ -212,7 +222,8 @@ export class RedisCalls {
   private state(): string {
     const status = this.client.status;
     if (status === 'ready') return '';
-    return `; the connection is ${status}${this.lastError ? ` (${this.lastError.message})` : ''}`;
+    const state = STATUS_WORDS[status] ?? status;
+    return `; the connection is ${state}${this.lastError ? ` (${this.lastError.message})` : ''}`;
   }
 }
 
