@@ -27,6 +27,7 @@ export { TaskSerializationError } from './errors/task-serialization.error.js';
 export { NonRetryableError } from './errors/non-retryable.error.js';
 export { TaskCancelledError } from './errors/task-cancelled.error.js';
 export { TaskTimeoutError } from './errors/task-timeout.error.js';
+export { TaskThreadCrashedError } from './errors/task-thread-crashed.error.js';
 export { MissingDependencyError } from './errors/missing-dependency.error.js';
 export { QueueDispatchError } from './errors/queue-dispatch.error.js';
 export { QueuesUnhealthyError } from './errors/queues-unhealthy.error.js';
@@ -164,6 +165,10 @@ export {
 } from './events/event-channels.js';
 
 // --- cloud run (issue 7) and the CLI (the client library loads only in open())
+export { ThreadsExecutionBackend } from './execution/threads/threads.execution.js';
+export type { ThreadsExecutionConfig } from './execution/threads/threads-execution.config.js';
+export type { ThreadPoolStats } from './execution/threads/thread-pool.js';
+export { isTaskThread } from './execution/threads/task-thread-options.js';
 export { CloudRunExecutionBackend } from './execution/cloudrun/cloudrun.execution.js';
 export type { CloudRunExecutionConfig } from './execution/cloudrun/cloudrun-execution.config.js';
 export { executionOutcome, type CloudRunOutcome } from './execution/cloudrun/cloudrun-execution-status.js';

@@ -21,6 +21,7 @@ import { getExecutionBackend } from './execution/execution-backend.registry.js';
 import type { ExecutionBackend } from './execution/execution-backend.js';
 import { ExecutionBackends } from './execution/execution-backends.js';
 import { TaskRunner } from './execution/task-runner.js';
+import { taskThreadOptions } from './execution/threads/task-thread-options.js';
 import { QueueEvents } from './events/queue-events.js';
 import { EventTransportBridge } from './events/event-transport.bridge.js';
 import { EventListenerExplorer } from './events/event-listener.explorer.js';
@@ -135,6 +136,7 @@ export class QueuesModule {
   /** Configure with static options. */
   static forRoot(options: QueuesModuleOptions = {}): DynamicModule {
     validateModuleOptions(options);
+    options = taskThreadOptions(options);
     return QueuesModule.build(
       [{ provide: QUEUES_MODULE_OPTIONS, useValue: options }],
       [],
@@ -151,7 +153,7 @@ export class QueuesModule {
       const resolved = { ...(await value) };
       if (options.gateway !== undefined) resolved.gateway = options.gateway;
       validateModuleOptions(resolved);
-      return resolved;
+      return taskThreadOptions(resolved);
     };
     const providers: Provider[] = [];
     if (options.useFactory) {

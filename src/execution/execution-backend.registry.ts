@@ -22,6 +22,12 @@ registry.register(
 );
 
 registry.register(
+  'threads',
+  async () => (await import('./threads/threads.execution.js')).ThreadsExecutionBackend,
+  { lazy: true },
+);
+
+registry.register(
   'cloudrun',
   async () => (await import('./cloudrun/cloudrun.execution.js')).CloudRunExecutionBackend,
   { lazy: true },

@@ -8,6 +8,7 @@ import { TaskTimeoutError } from '../errors/task-timeout.error.js';
 import { QueueEvents } from '../events/queue-events.js';
 import type { QueueEventLevel } from '../events/queue-event.js';
 import type { QueuedTaskRecord } from '../models/queued-task-record.js';
+import type { TaskExecutionContext } from '../context/task-execution-context.js';
 import { assertJsonSerializable } from '../serialization/assert-json.js';
 import type { TaskDefinition } from '../tasks/task-definition.js';
 import { QueueTelemetry } from '../observability/queue-telemetry.js';
@@ -35,6 +36,12 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Write the completion through the worker's batch (see `CompletionBatch`). */
   completions?: CompletionBatch;
+  /**
+   * Run the task body elsewhere (the `threads` backend runs it in a worker thread) instead of calling the method in
+   * this process. Everything else stays the runner's: start listeners, timeout, abort, heartbeats (the record is in
+   * `running`), the fenced outcome writes and their events. Its promise settles with the body's result or error.
+   */
+  invoke?: (context: TaskExecutionContext, signal: AbortSignal) => Promise<unknown>;
 }
 
 /**
@@ -106,7 +113,13 @@ export class TaskRunner {
       const context = new RunContext(record, abort, this.events, this.backend);
       try {
         try {
-          result = await this.invoke(definition, record, abort, context);
+          result = await (options.invoke
+            ? abort.race(
+                Promise.resolve(
+                  this.telemetry.runTask(record, abort, () => options.invoke!(context, abort.signal), []),
+                ),
+              )
+            : this.invoke(definition, record, abort, context));
         } finally {
           // The last progress value lands before the outcome is persisted.
           const landing = context.close();
@@ -128,7 +141,9 @@ export class TaskRunner {
     } finally {
       if (timer) clearTimeout(timer);
       if (options.signal) this.outerAborts.unfollow(options.signal, abort);
-      this.inFlight.delete(record.id);
+      // Only this run's entry: a retry of the record may already run here (claimed while this attempt published its
+      // failure), and deleting its entry would stop its heartbeats until stale recovery failed it.
+      if (this.inFlight.get(record.id)?.abort === abort) this.inFlight.delete(record.id);
     }
   }
 
