@@ -7,6 +7,7 @@ import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { QueueBackend } from '../../src/backends/queue-backend.js';
+import { TypeOrmQueueBackend } from '../../src/backends/typeorm/typeorm.backend.js';
 import { QueueConfigurationError } from '../../src/errors/queue-configuration.error.js';
 import type { QueueEventEnvelope } from '../../src/events/queue-event.js';
 import { QueueEvents } from '../../src/events/queue-events.js';
@@ -159,6 +160,7 @@ describe('threads execution backend', () => {
           mainThread: false,
           taskThread: true,
           workerEnv: 'false',
+          workerRunning: false,
         },
       );
 
@@ -322,6 +324,35 @@ describe('threads execution backend', () => {
       await app.close();
     }
     assert.equal(threads.stats.threads, 0, 'closing the app closed the threads');
+  });
+
+  test('shutdown mid-loop (SQLite): the run is aborted, the thread terminated, the record released for another worker', async () => {
+    const database = path.join(dir, 'shutdown.sqlite');
+    const queueBackend = { type: 'typeorm' as const, options: { type: 'better-sqlite3' as const, database } };
+    const { app, queues, threads } = await boot({ queueBackend, size: 1 });
+    let closeTook = 0;
+    let id = '';
+    try {
+      id = (await queues.enqueue('cpu.spin', [60_000])).id;
+      await untilStatus(queues, id, 'running', 20_000);
+      await sleep(300); // booted and spinning
+    } finally {
+      const closing = Date.now();
+      await app.close();
+      closeTook = Date.now() - closing;
+    }
+    // shutdownTimeout 2 s, then the abort; the thread never yields, so abortGrace (0.3 s) ends it.
+    assert.ok(closeTook < 5_000, `app.close() took ${closeTook} ms`);
+    assert.equal(threads.stats.threads, 0, 'no thread left behind');
+    const reader = new TypeOrmQueueBackend(queueBackend);
+    await reader.open();
+    try {
+      const record = (await reader.getTask(id))!;
+      assert.equal(record.status, 'running');
+      assert.equal(record.heartbeatAt, null, 'heartbeat cleared: stale recovery hands it on at once');
+    } finally {
+      await reader.close();
+    }
   });
 
   test('configuration: the module is required and must exist', () => {

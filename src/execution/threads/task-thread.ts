@@ -32,6 +32,8 @@ export class TaskThread {
   readonly ready: Promise<void>;
   private readonly worker: Worker;
   private run_: ThreadRun | undefined;
+  /** The context of the last run, for calls its method left floating. */
+  private lastContext: TaskExecutionContext | undefined;
   private exited = false;
   /** The error that killed the thread (an uncaught exception, out of memory), reported with its exit. */
   private fatal: unknown;
@@ -148,6 +150,7 @@ export class TaskThread {
         const run = this.run_;
         if (!run) break;
         this.run_ = undefined;
+        this.lastContext = run.context;
         const outcome = message;
         // Events the task published go out before its outcome, as they do in one thread.
         void Promise.allSettled([...run.calls]).then(() => {
@@ -164,12 +167,15 @@ export class TaskThread {
 
   private onCall(callId: number, method: 'progress' | 'log' | 'event', args: unknown[]): void {
     const run = this.run_;
-    if (!run)
-      return this.post({ kind: 'reply', callId, error: serializeError(new Error('no task is running')) });
-    const call = (run.context[method] as (...a: unknown[]) => Promise<void>)(...args).then(
+    // A call left floating after the method returned (a timer that reports late) goes to the context of the run it
+    // came from, as it would in one thread; it must not fail, since a rejection nobody awaits would end the thread.
+    const context = run?.context ?? this.lastContext;
+    if (!context) return this.post({ kind: 'reply', callId });
+    const call = (context[method] as (...a: unknown[]) => Promise<void>)(...args).then(
       () => this.post({ kind: 'reply', callId }),
       (error: unknown) => this.post({ kind: 'reply', callId, error: serializeError(error) }),
     );
+    if (!run) return;
     run.calls.add(call);
     void call.finally(() => run.calls.delete(call));
   }

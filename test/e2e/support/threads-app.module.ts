@@ -10,6 +10,7 @@ import {
   NonRetryableError,
   publishTaskProgress,
   QueuesModule,
+  QueueWorker,
   Task,
   TaskCtx,
   isTaskThread,
@@ -43,6 +44,8 @@ function spinFor(ms: number) {
 
 @Injectable()
 class CpuTasks {
+  constructor(private readonly worker: QueueWorker) {}
+
   @Task('cpu.spin', { executionBackend: 'threads' })
   spin(ms: number) {
     return spinFor(ms);
@@ -67,6 +70,7 @@ class CpuTasks {
       mainThread: isMainThread,
       taskThread: isTaskThread(),
       workerEnv: process.env['NESTJS_QUEUES_WORKER_ENABLED'] ?? null,
+      workerRunning: this.worker.isRunning,
     };
   }
 
