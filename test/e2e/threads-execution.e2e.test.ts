@@ -377,13 +377,26 @@ describe('threads execution backend on PostgreSQL', { skip: skipUnless('postgres
 
   test('the loop runs in a thread while the stored heartbeats advance; outcome and crash retry are fenced writes', async () => {
     await table.start();
+    const ledger = path.join(dir, 'postgres-ledger.txt');
     const { app, queues, backend } = await boot({
       queueBackend: table.config,
       size: 1,
       heartbeatInterval: 200,
+      ledger,
     });
     try {
-      await queues.waitFor((await queues.enqueue('cpu.echo', [1, 'warm'])).id, { timeout: 30_000 });
+      const warm = await queues.waitFor((await queues.enqueue('cpu.echo', [1, 'warm'])).id, {
+        timeout: 30_000,
+      });
+      const echo = await queues.waitFor((await queues.enqueue('cpu.echo', [2, 'heard'])).id, {
+        timeout: 30_000,
+      });
+      await sleep(300); // a NOTIFY to a thread would have arrived by now
+      assert.deepEqual(
+        readFileSync(ledger, 'utf8').trim().split('\n').sort(),
+        [`heard ${echo.id} main=true`, `heard ${warm.id} main=true`].sort(),
+        'listeners run in the main thread only: the threads did not join the cross-process transport',
+      );
       const spin = await queues.enqueue('cpu.spin', [2_000]);
       await untilStatus(queues, spin.id, 'running');
       const stored: number[] = [];

@@ -8,6 +8,7 @@ import { isMainThread, threadId } from 'node:worker_threads';
 import {
   JobId,
   NonRetryableError,
+  OnTaskEvent,
   publishTaskProgress,
   QueuesModule,
   QueueWorker,
@@ -145,6 +146,12 @@ class CpuTasks {
   @Task('local.quick')
   quick() {
     return { at: Date.now(), mainThread: isMainThread };
+  }
+
+  /** Notes which thread hears a completion: a thread that joined the cross-process transport would hear it too. */
+  @OnTaskEvent('task.completed', { task: 'cpu.echo' })
+  heard(event: { taskId: string | null }) {
+    note(`heard ${event.taskId} main=${isMainThread}`);
   }
 
   private async untilAborted(ctx: TaskExecutionContext) {
