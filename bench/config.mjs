@@ -23,8 +23,32 @@ export const RUNS = Math.max(1, num('BENCH_RUNS', 3));
 export const SLOW_RUNS = Math.max(1, Math.min(RUNS, num('BENCH_SLOW_RUNS', 1)));
 /** Minutes the whole run should take at most: runs after the first are skipped when they would not fit. */
 export const BUDGET_MIN = num('BENCH_BUDGET_MIN', 18);
-/** Jobs per bulk call. */
-export const BATCH = 1_000;
+/**
+ * Jobs per bulk call: one `enqueueMany` (addBulk, addJobs, insert) of the whole backlog, as a user enqueues a batch.
+ * BENCH_BATCH=1000 slices it the way the first benchmark did (the c10 A/B in README.md's "Method").
+ */
+export const BATCH = Math.max(1, num('BENCH_BATCH', 0) || JOBS);
+/** Bulk calls of the footprint workload (100,000 records): slices, so no single call holds them all. */
+export const FOOTPRINT_BATCH = 1_000;
+/**
+ * When a drain's clock stops. `stored` (default): when the store counts every job completed (ours:
+ * QueueService.getStatistics(); BullMQ: its worker's `completed` events, sent once the completion is written;
+ * graphile-worker and pg-boss: their job tables), polled every 2 ms once the handler has been called for every
+ * job, so the polling adds no load during the drain. `handler`: at the last handler call, before the completion is
+ * written (the first benchmark's method).
+ */
+export const STOP = process.env.BENCH_STOP ?? 'stored';
+/**
+ * How our drains are set up. `fresh` (default): the backlog is enqueued by a producer app, which then closes, and
+ * the drain runs in a fresh worker app (NestFactory.createApplicationContext, worker.enabled false, clock from
+ * QueueWorker.start()). `same`: the app that enqueued the backlog drains it (the first benchmark's method).
+ */
+export const DRAIN_APP = process.env.BENCH_DRAIN_APP ?? 'fresh';
+/** `factory` (default): NestFactory.createApplicationContext as an app runs; `testing`: @nestjs/testing's module. */
+export const NEST = process.env.BENCH_NEST ?? 'factory';
+/** Share of the mixed workload's tasks that sleep MIXED_SLEEP_MS (the rest are no-ops), drained at concurrency 10. */
+export const MIXED_SHARE = num('BENCH_MIXED_SHARE', 0.01);
+export const MIXED_SLEEP_MS = num('BENCH_MIXED_SLEEP_MS', 100);
 /** A drain stops after this many seconds even if the backlog is not empty; its rate is jobs done ÷ time. */
 export const DRAIN_CAP_S = num('BENCH_DRAIN_CAP_S', 10);
 /**
@@ -36,8 +60,8 @@ export const DRAIN_CAP_S = num('BENCH_DRAIN_CAP_S', 10);
  */
 export const WARMUP_JOBS = num('BENCH_WARMUP', 10_000);
 export const WARMUP_SINGLE = WARMUP_JOBS > 0 ? num('BENCH_WARMUP_SINGLE', 10_000) : 0;
-/** Events off/on drain pairs per target of the events workload (our Redis and PostgreSQL targets). */
-export const EVENTS_RUNS = Math.max(1, num('BENCH_EVENTS_RUNS', 1));
+/** 0 leaves out the events-off drains (c1/c10/c50) that each main run of our default targets adds for events on ÷ off. */
+export const EVENTS_OFF = num('BENCH_EVENTS_OFF', 1) > 0;
 /** Sequential durable INSERTs per series of the PostgreSQL floor (0 skips the floor). */
 export const FLOOR_INSERTS = num('BENCH_FLOOR', 2_000);
 /** Enqueue→start samples, sent one every LATENCY_GAP_MS to an idle worker of concurrency 10. */
@@ -58,15 +82,15 @@ export const RETAINED_RUNS = Math.max(1, num('BENCH_RETAINED_RUNS', 1));
 export const IDLE_S = num('BENCH_IDLE_S', 10);
 /** Pending records whose server-side size is measured (0 skips). */
 export const FOOTPRINT_RECORDS = num('BENCH_FOOTPRINT', 100_000);
-/** Comma list of target names (`ours:postgres,bullmq:redis`) or workload names (`main,retained,idle,footprint,events,floor,lateness`). */
+/** Comma list of target names (`ours:postgres,bullmq:redis`); BENCH_WORKLOADS names workloads. */
 export const ONLY = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(',').map((s) => s.trim()) : undefined;
 export const WORKLOADS = process.env.BENCH_WORKLOADS
   ? process.env.BENCH_WORKLOADS.split(',').map((s) => s.trim())
-  : ['main', 'retained', 'idle', 'footprint', 'events', 'floor', 'lateness'];
-/** worker.prefetch of our tuned targets: graphile-worker's tuned variant buffers 500 jobs (localQueue.size 500). */
+  : ['main', 'mixed', 'retained', 'idle', 'footprint', 'floor', 'lateness'];
+/** worker.prefetch of our tuned targets (`ours:<backend>:tuned`, events off too): graphile-worker's tuned variant buffers 500 jobs (localQueue.size 500). */
 export const PREFETCH = num('BENCH_PREFETCH', 500);
-/** The compiled tree of src/ our targets load; another one (`tsc --outDir build-base`) makes an A/B run. */
-export const BUILD_DIR = process.env.BENCH_BUILD ?? 'build';
+/** The compiled tree of src/ our targets load (scripts/bench.mjs builds it); another one (`tsc --outDir build-base`) makes an A/B run. */
+export const BUILD_DIR = process.env.BENCH_BUILD || 'build-bench';
 /** Where the report goes; a quick run should not overwrite the committed BENCHMARKS.md by accident. */
 export const OUT = process.env.BENCH_OUT ?? path.join(repoDir, 'BENCHMARKS.md');
 

@@ -27,6 +27,16 @@ export async function waitUntil(predicate, timeoutMs) {
   return true;
 }
 
+/** Like waitUntil with an async predicate, which is awaited before the next try (never two at once). */
+export async function waitUntilAsync(predicate, timeoutMs) {
+  const deadline = performance.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (performance.now() > deadline) return false;
+    await sleep(2);
+  }
+  return true;
+}
+
 /** Jobs per second. */
 export const rate = (jobs, ms) => (ms > 0 ? jobs / (ms / 1000) : undefined);
 

@@ -4,37 +4,60 @@ import 'reflect-metadata';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { BUILD_DIR, MYSQL_URL, PG_URL, PREFETCH, REDIS_URL, repoDir, uniqueName } from './config.mjs';
+import { BUILD_DIR, DRAIN_APP, MYSQL_URL, NEST, PG_URL, PREFETCH, REDIS_URL, repoDir, uniqueName } from './config.mjs';
 import { waitUntil } from './measure.mjs';
 import { pgQuery, mysqlQuery, withRedis, redisKeys, redisBytes, redisUnlinkAll } from './servers.mjs';
 
 const lib = await import(path.join(repoDir, BUILD_DIR, 'src/index.js'));
-const { Test } = await import('@nestjs/testing');
+const { Module } = await import('@nestjs/common');
+const { NestFactory } = await import('@nestjs/core');
 const { version } = (await import(path.join(repoDir, 'package.json'), { with: { type: 'json' } })).default;
 
 const TASK = 'bench.noop';
 let hook = () => undefined;
 class BenchTasks {
+  /** Awaits the phase's handler when it returns a promise (the mixed workload's sleeping tasks). */
   async noop(data) {
-    hook(data);
+    await hook(data);
   }
 }
 lib.Task(TASK)(BenchTasks.prototype, 'noop', Object.getOwnPropertyDescriptor(BenchTasks.prototype, 'noop'));
 
 /**
- * Worker settings of every phase. `fast` polls every 20–100 ms (the setting the first benchmark used); `default`
- * keeps the library's defaults (1–5 s, with notifications waking the worker). Events are off unless
- * BENCH_OURS_EVENTS=on: the no-op task has no listener.
+ * Worker settings of every phase: the library's defaults except worker.concurrency (and `enabled: false`, so the
+ * clock starts at QueueWorker.start()). A tuned target adds worker.prefetch and events off. BENCH_OURS_POLL=fast
+ * polls every 20–100 ms instead of the defaults (1–5 s, woken by notifications).
  */
 const POLL = process.env.BENCH_OURS_POLL ?? 'default';
-const EVENTS = (process.env.BENCH_OURS_EVENTS ?? 'off') === 'on';
-const workerOptions = (concurrency, prefetch) => ({
-  enabled: false,
-  concurrency,
-  prefetch,
-  ...(POLL === 'fast' ? { pollInterval: 20, maxPollInterval: 100 } : {}),
+const moduleOptions = (queueBackend, { concurrency, prefetch, events }) => ({
+  queueBackend,
+  worker: {
+    enabled: false,
+    concurrency,
+    ...(prefetch !== undefined ? { prefetch } : {}),
+    ...(POLL === 'fast' ? { pollInterval: 20, maxPollInterval: 100 } : {}),
+  },
+  ...(events === false ? { events: { enabled: false } } : {}),
 });
-const oursSettings = `worker concurrency = c, events ${EVENTS ? 'on' : 'off'}, ${POLL === 'fast' ? 'poll 20–100 ms' : 'default polling (1–5 s, woken by notifications)'}`;
+const pollText = POLL === 'fast' ? 'poll 20–100 ms' : 'default polling';
+
+/**
+ * An app as a user builds one: NestFactory.createApplicationContext of a module importing QueuesModule.forRoot
+ * (warnings and errors logged, Nest's start-up lines not). BENCH_NEST=testing builds it with @nestjs/testing and
+ * no logger, as the first benchmark did.
+ */
+async function ourApp(options) {
+  if (NEST === 'testing') {
+    const { Test } = await import('@nestjs/testing');
+    const moduleRef = await Test.createTestingModule({ imports: [lib.QueuesModule.forRoot(options)], providers: [BenchTasks] }).compile();
+    moduleRef.useLogger(false);
+    await moduleRef.init();
+    return moduleRef;
+  }
+  class BenchModule {}
+  Module({ imports: [lib.QueuesModule.forRoot(options)], providers: [BenchTasks] })(BenchModule);
+  return NestFactory.createApplicationContext(BenchModule, { logger: ['error', 'warn'], abortOnError: false });
+}
 
 /** Namespaces: `config` for QueuesModule, `drop()` removes everything, `bytes()` is the server-side size. */
 const namespaces = {
@@ -100,33 +123,32 @@ const namespaces = {
   },
 };
 
-async function ourApp(backend, concurrency, prefetch, events) {
-  const moduleRef = await Test.createTestingModule({
-    imports: [lib.QueuesModule.forRoot({ queueBackend: backend, events: { enabled: events }, worker: workerOptions(concurrency, prefetch) })],
-    providers: [BenchTasks],
-  }).compile();
-  moduleRef.useLogger(false);
-  await moduleRef.init();
-  return moduleRef;
-}
-
-/** A target; with `prefetch`, the tuned variant `ours:<kind>:prefetch` (records claimed ahead into a local buffer). */
-function target(kind, store, prefetch = 0) {
-  const base = store === 'postgres' || store === 'mariadb' ? `${oursSettings}; pool of 20 connections` : oursSettings;
+/**
+ * A target. Default variant `ours:<kind>`: the library's defaults (events on, default prefetch). Tuned variant
+ * `ours:<kind>:tuned`: worker.prefetch = PREFETCH and events off.
+ */
+function target(kind, store, tuned = false) {
+  const pool = store === 'postgres' || store === 'mariadb' ? '; pool of 20 connections' : '';
+  const variant = tuned ? { prefetch: PREFETCH, events: false } : {};
   return {
-    name: prefetch > 0 ? `ours:${kind}:prefetch` : `ours:${kind}`,
+    name: tuned ? `ours:${kind}:tuned` : `ours:${kind}`,
     side: 'ours',
     store,
+    tuned,
     version: `nestjs-queues ${version}`,
-    settings: prefetch > 0 ? `${base}; worker.prefetch = ${prefetch}` : base,
+    settings: tuned
+      ? `worker.concurrency = c, worker.prefetch = ${PREFETCH}, events off, ${pollText}${pool}`
+      : `library defaults (events on, default prefetch, ${pollText}) except worker.concurrency = c${pool}`,
     async open() {
       return {
-        /** `events` overrides BENCH_OURS_EVENTS for this phase (the events workload compares both). */
-        async phase({ concurrency, events = EVENTS }) {
+        /** `events: false` turns events off for this phase (the events-off drains beside the default ones). */
+        async phase({ concurrency, events }) {
           const ns = namespaces[kind]();
-          const app = await ourApp(ns.config, concurrency, prefetch, events);
-          const queues = app.get(lib.QueueService);
-          const worker = app.get(lib.QueueWorker);
+          const options = moduleOptions(ns.config, { concurrency, ...variant, ...(events === false ? { events: false } : {}) });
+          let app = await ourApp(options);
+          let queues = app.get(lib.QueueService);
+          let worker = app.get(lib.QueueWorker);
+          let fresh = false;
           const stop = async () => {
             await worker.stopClaiming();
             await waitUntil(() => worker.activeCount === 0, 30_000);
@@ -137,10 +159,24 @@ function target(kind, store, prefetch = 0) {
             /** One record due at `at` (a Date): the lateness workload's. */
             enqueueAt: (data, at) => queues.enqueue(TASK, [data], { scheduledAt: at }),
             enqueueBulk: (list) => queues.enqueueMany(list.map((data) => ({ task: TASK, args: [data] }))),
+            /**
+             * Untimed, before a drain: the app that enqueued the backlog closes and a fresh worker app opens on the
+             * same namespace (BENCH_DRAIN_APP=same keeps the one app). Once per phase.
+             */
+            async beforeDrain() {
+              if (DRAIN_APP !== 'fresh' || fresh) return;
+              fresh = true;
+              await app.close();
+              app = await ourApp(options);
+              queues = app.get(lib.QueueService);
+              worker = app.get(lib.QueueWorker);
+            },
             start: async (handler) => {
               hook = handler;
               worker.start();
             },
+            /** Completed records as the store counts them (QueueService.getStatistics()). */
+            storedCompleted: async () => (await queues.getStatistics()).completed,
             stop,
             close: async () => {
               await app.close();
@@ -174,9 +210,10 @@ export const ours = [
   target('mariadb', 'mariadb'),
   target('redis', 'redis'),
   // Tuned: the peers' tuned variants (graphile's local queue, pg-boss's batch fetch) buffer jobs ahead too.
-  target('sqlite', 'sqlite', PREFETCH),
-  target('postgres', 'postgres', PREFETCH),
-  target('redis', 'redis', PREFETCH),
+  target('memory', 'memory', true),
+  target('sqlite', 'sqlite', true),
+  target('postgres', 'postgres', true),
+  target('redis', 'redis', true),
 ];
 
 /**

@@ -1,98 +1,184 @@
-// BENCHMARKS.md from one run's results: machine and versions, the table of medians, ratios to each peer on the
-// same backend, the extra workloads, and the issue #8 targets.
-import { METRICS } from './workloads/main.mjs';
+// BENCHMARKS.md from one run's results: machine and versions, how it was driven, the main table (library defaults
+// against each peer's defaults), events on ÷ off, the tuned table, ratios, the extra workloads, and issue 19's goals.
+import { DRAINS, METRICS, OFF_DRAINS } from './workloads/main.mjs';
 import { latenessLine } from './workloads/lateness.mjs';
-import { ratio, evaluateGoals } from './goals.mjs';
+import { eventsRatio, evaluateGoals, lowerIsBetter, ratio } from './goals.mjs';
 
 const LABELS = {
   single: 'enqueue one at a time (jobs/s)',
-  bulk: 'bulk enqueue (jobs/s)',
+  bulk: 'bulk enqueue, one call (jobs/s)',
   drain1: 'drain, concurrency 1 (jobs/s)',
   drain10: 'drain, concurrency 10 (jobs/s)',
   drain50: 'drain, concurrency 50 (jobs/s)',
   p50: 'enqueue→start p50 (ms)',
   p99: 'enqueue→start p99 (ms)',
+  mixed: 'mixed drain c10, 1% sleep 100 ms (jobs/s)',
+  late50: 'delayed start lateness p50 (ms)',
+  late99: 'delayed start lateness p99 (ms)',
+  mem: 'Redis MEMORY USAGE per 100k pending (MiB)',
+  off1: 'drain c1, events off (jobs/s)',
+  off10: 'drain c10, events off (jobs/s)',
+  off50: 'drain c50, events off (jobs/s)',
 };
+/** Rows of the two tables: the main runs' metrics (not the events-off drains), then the extra workloads'. */
+const ROWS = [...METRICS.filter((m) => !OFF_DRAINS.includes(m)), 'mixed', 'late50', 'late99', 'mem'];
+const RATIO_ROWS = ['single', 'bulk', ...DRAINS, 'p50', 'p99', 'mixed', 'late99'];
 
-/** Pairs for the ratio table: every backend of ours against every peer on the same store, plus the issue's
- * cross-store pairs (memory vs BullMQ-Redis, SQLite vs pg-boss tuned). */
-const PAIRS = [
+/** Ratio pairs: default rows first (the goals read these), then the tuned rows. */
+const DEFAULT_PAIRS = [
   ['ours:redis', 'bullmq:redis'],
-  ['ours:redis:prefetch', 'bullmq:redis'],
-  ['ours:postgres:prefetch', 'pg-boss:tuned'],
-  ['ours:postgres:prefetch', 'graphile:localqueue'],
-  ['ours:sqlite:prefetch', 'pg-boss:tuned'],
-  ['ours:postgres', 'bullmq:postgres'],
-  ['ours:postgres', 'pg-boss'],
-  ['ours:postgres', 'pg-boss:tuned'],
   ['ours:postgres', 'graphile'],
   ['ours:postgres', 'graphile:localqueue'],
+  ['ours:postgres', 'bullmq:postgres'],
+  ['ours:postgres', 'pg-boss'],
   ['ours:memory', 'bullmq:redis'],
-  ['ours:sqlite', 'pg-boss:tuned'],
+  ['ours:sqlite', 'graphile'],
+  ['ours:mariadb', 'graphile'],
+];
+const TUNED_PAIRS = [
+  ['ours:redis:tuned', 'bullmq:redis'],
+  ['ours:postgres:tuned', 'graphile:localqueue'],
+  ['ours:postgres:tuned', 'pg-boss:tuned'],
+  ['ours:memory:tuned', 'bullmq:redis'],
+  ['ours:sqlite:tuned', 'pg-boss:tuned'],
 ];
 
 const int = (v) => Math.round(v).toLocaleString('en-US');
 const fmtValue = (metric, cell) => {
   if (!cell || cell.value === undefined) return '—';
-  const text = metric.startsWith('p') ? cell.value.toFixed(1) : int(cell.value);
+  const text = metric === 'mem' ? (cell.value / 2 ** 20).toFixed(1) : lowerIsBetter(metric) ? cell.value.toFixed(1) : int(cell.value);
   return cell.capped ? `${text} †` : text;
 };
 const fmtRatio = (r) => (r === undefined ? '—' : `${r.toFixed(2)}×`);
 const mib = (bytes) => (bytes === undefined ? '—' : `${(bytes / 2 ** 20).toFixed(1)} MiB`);
 
-export function renderReport({ info, targets, main, spread = {}, runsUsed, retained, idle, idleFloorMs, footprint, eventsOn, floor, lateness = {}, failures }) {
+/** The main runs' medians with the extra workloads' figures merged in as more metrics of each target. */
+function mergedCells(main, mixed, lateness, footprint) {
+  const names = new Set([...Object.keys(main), ...Object.keys(mixed), ...Object.keys(lateness), ...Object.keys(footprint)]);
+  return Object.fromEntries(
+    [...names].map((name) => [
+      name,
+      {
+        ...main[name],
+        mixed: mixed[name],
+        late50: lateness[name] && { value: lateness[name].p50, capped: lateness[name].capped },
+        late99: lateness[name] && { value: lateness[name].p99, capped: lateness[name].capped },
+        mem: footprint[name] && name.endsWith('redis') ? { value: footprint[name].bytes } : undefined,
+      },
+    ]),
+  );
+}
+
+function table(p, targets, cells, rows) {
+  const shown = rows.filter((m) => targets.some((t) => cells[t.name]?.[m]?.value !== undefined));
+  p(`| line | ${targets.map((t) => t.name).join(' | ')} |`);
+  p(`|---|${targets.map(() => '---:').join('|')}|`);
+  for (const m of shown) p(`| ${LABELS[m]} | ${targets.map((t) => fmtValue(m, cells[t.name]?.[m])).join(' | ')} |`);
+  p();
+}
+
+function ratioTable(p, cells, pairs) {
+  const present = pairs.filter(([a, b]) => cells[a] && cells[b]);
+  if (present.length === 0) return;
+  p(`| pair | ${RATIO_ROWS.join(' | ')} |`);
+  p(`|---|${RATIO_ROWS.map(() => '---:').join('|')}|`);
+  for (const [a, b] of present) p(`| ${a} ÷ ${b} | ${RATIO_ROWS.map((m) => fmtRatio(ratio(cells, a, b, m))).join(' | ')} |`);
+  p();
+}
+
+export function renderReport({ info, targets, main, spread = {}, runsUsed, retained, idle, idleFloorMs, footprint, mixed = {}, floor, lateness = {}, failures }) {
   const out = [];
   const p = (line = '') => out.push(line);
-  const present = targets.filter((t) => main[t.name]);
+  const cells = mergedCells(main, mixed, lateness, footprint);
+  const present = targets.filter((t) => cells[t.name] && Object.values(cells[t.name]).some((c) => c?.value !== undefined));
+  const defaults = present.filter((t) => !t.tuned);
+  const tuned = present.filter((t) => t.tuned);
+  const ourDefaults = defaults.filter((t) => t.side === 'ours' && main[t.name]);
 
   p('# Benchmarks');
   p();
-  p(`Written by \`npm run bench\` (bench/run.mjs) on ${info.date}, in ${info.minutes.toFixed(1)} minutes, at commit ${info.commit}.`);
+  p(`Written by \`npm run bench\` (bench/run.mjs) on ${info.date}, in ${info.minutes.toFixed(1)} minutes, at commit ${info.commit}${info.buildDir !== 'build-bench' ? ` (library built into ${info.buildDir})` : ''}.`);
   p(`Ratios measured in one run on one machine are the figures that count; absolute numbers drift between runs.`);
+  if (info.note) p(`**${info.note}**`);
   p();
   p('## Machine and versions');
   p(`- ${info.cpus} × ${info.cpuModel}, ${info.memGiB} GiB memory, ${info.os}, Node ${info.node}`);
   p(`- servers on loopback: PostgreSQL ${info.servers.postgres ?? '?'}, MariaDB ${info.servers.mariadb ?? '?'}, Redis ${info.servers.redis ?? '?'}`);
   p(`- ${[...new Set(targets.map((t) => t.version))].join(', ')}`);
-  p(`- workload: ${info.jobs.toLocaleString('en-US')} no-op jobs per bulk enqueue and per drain backlog (bulk calls of ${info.batch}), ${info.single.toLocaleString('en-US')} single enqueues, ${info.latencyJobs} latency samples sent ${info.latencyGap} ms apart to an idle worker of concurrency 10; producer and worker in one process`);
-  p(`- a drain or a single-enqueue series stops after ${info.drainCap} s, a latency series waits at most ${info.latencyCap} s; a figure marked † hit that cap (a rate is then jobs done ÷ time; a latency counts unstarted jobs with the time they had waited, so it is a lower bound)`);
+  p();
+  p('## How it was driven');
+  p();
+  const methodNotes = [];
+  if (info.stop !== 'stored') methodNotes.push(`drains stopped at the last handler call (BENCH_STOP=${info.stop})`);
+  if (info.drainApp !== 'fresh') methodNotes.push(`our drains ran in the app that enqueued the backlog (BENCH_DRAIN_APP=${info.drainApp})`);
+  if (info.nest !== 'factory') methodNotes.push(`our apps were built with @nestjs/testing (BENCH_NEST=${info.nest})`);
+  if (info.batch !== info.jobs) methodNotes.push(`bulk enqueues in calls of ${info.batch} (BENCH_BATCH)`);
+  p(`As a user runs it. Each phase of ours is a Nest application context (\`NestFactory.createApplicationContext\`) importing \`QueuesModule.forRoot\` with the library's defaults except \`worker.concurrency\` (events on, default prefetch, default polling) on a namespace of its own (table, key prefix, SQLite file, memory instance); the peers run at their defaults. Single enqueues go through \`QueueService.enqueue\` (${info.single.toLocaleString('en-US')} in sequence); a bulk enqueue is one \`enqueueMany\` of all ${info.jobs.toLocaleString('en-US')} jobs (BullMQ \`addBulk\`, graphile-worker \`addJobs\`, pg-boss \`insert\`, each one call). Each drain pre-loads ${info.jobs.toLocaleString('en-US')} no-op jobs (untimed), closes the app that enqueued them and builds a fresh worker app (\`worker.enabled: false\`, untimed); the clock runs from \`QueueWorker.start()\` until \`QueueService.getStatistics()\` counts every job completed, polled every 2 ms once the handler has run for each job (so the polling adds no load during the drain and the clock stops at the stored completion, not at the handler call). BullMQ's clock stops on its worker's \`completed\` events (sent once \`moveToCompleted\` has written); graphile-worker's when its job table no longer holds the jobs (it deletes a job once completed), pg-boss's when its job table counts them completed. Every target first gets an untimed warm-up (${info.warmupSingle.toLocaleString('en-US')} single enqueues, ${info.warmupJobs.toLocaleString('en-US')} bulk-enqueued jobs drained at concurrency 10). Enqueue→start latency: ${info.latencyJobs} jobs sent ${info.latencyGap} ms apart to an idle worker of concurrency 10 in the app that enqueues them. Producer and worker run in one process, as does every peer's client. A drain or a single-enqueue series stops after ${info.drainCap} s, a latency series waits at most ${info.latencyCap} s; a figure marked † hit that cap (a rate is then jobs done ÷ time; a latency counts unstarted jobs with the time they had waited, so it is a lower bound). bench/README.md ("Method") says why these choices and what the first benchmark's method measured instead.${methodNotes.length ? ` **Changed for this run: ${methodNotes.join('; ')}.**` : ''}`);
   p();
   p('Settings of each target:');
-  for (const t of targets) p(`- **${t.name}** (${t.store}): ${t.settings}`);
+  for (const t of targets) p(`- **${t.name}** (${t.store}${t.tuned ? ', tuned' : ''}): ${t.settings}`);
   p();
 
-  p(`## Medians`);
+  const fewer = present.filter((t) => main[t.name] && runsUsed[t.name] !== info.runs);
+  const runsText = `Median of ${info.runs} runs per target${fewer.length ? `, except: ${fewer.map((t) => `${t.name} ${runsUsed[t.name]} run${runsUsed[t.name] === 1 ? '' : 's'}`).join(', ')}` : ''}.${info.runs > 1 ? ` Round 1 of every target runs first, the extra workloads next, then rounds 2–${info.runs} round-robin, quickest targets first.` : ''} The mixed drain, lateness and storage lines are one run each.`;
+
+  p('## Library defaults against the peers\' defaults');
   p();
-  const fewer = present.filter((t) => runsUsed[t.name] !== info.runs);
-  p(`Median of ${info.runs} runs per target${fewer.length ? `, except: ${fewer.map((t) => `${t.name} ${runsUsed[t.name]} run${runsUsed[t.name] === 1 ? '' : 's'}`).join(', ')}` : ''}.${info.runs > 1 ? ` Round 1 of every target runs first, the extra workloads next, then rounds 2–${info.runs} round-robin, quickest targets first.` : ''}`);
+  p(runsText);
   for (const t of present.filter((x) => x.slow)) p(`${t.name} is a slow target and gets ${info.slowRuns} run${info.slowRuns === 1 ? '' : 's'} (BENCH_SLOW_RUNS): ${t.slow}.`);
   if (info.skipped.length) p(`Skipped to finish within the ${info.budgetMin}-minute budget (BENCH_BUDGET_MIN): ${info.skipped.join(', ')}.`);
   p();
-  p(`| workload | ${present.map((t) => t.name).join(' | ')} |`);
-  p(`|---|${present.map(() => '---:').join('|')}|`);
-  for (const m of METRICS) p(`| ${LABELS[m]} | ${present.map((t) => fmtValue(m, main[t.name][m])).join(' | ')} |`);
+  table(p, defaults, cells, ROWS);
+  p('ours ÷ peer for throughput; peer ÷ ours for latency and lateness; above 1.0× means we are better on that line. `ours:postgres ÷ graphile:localqueue` sets our defaults against graphile-worker\'s tuned local queue, as issue 19 asks.');
   p();
+  ratioTable(p, cells, DEFAULT_PAIRS);
 
-  renderSpread(p, present, spread);
-
-  p('## Ratios');
-  p();
-  p('ours ÷ peer for throughput; peer ÷ ours for latency. Above 1.0× means we are better on that line.');
-  p();
-  p(`| pair | ${METRICS.join(' | ')} |`);
-  p(`|---|${METRICS.map(() => '---:').join('|')}|`);
-  for (const [a, b] of PAIRS) {
-    if (!main[a] || !main[b]) continue;
-    p(`| ${a} ÷ ${b} | ${METRICS.map((m) => fmtRatio(ratio(main, a, b, m))).join(' | ')} |`);
+  if (ourDefaults.some((t) => OFF_DRAINS.some((m) => main[t.name][m]?.value !== undefined))) {
+    p('## Events on ÷ off');
+    p();
+    p(`Each main run of our default targets drains the same backlog with events off too (\`events.enabled: false\`, everything else as above), right after the events-on drains: medians of the same runs. Events on is the library's default: every task publishes \`task.started\` and \`task.completed\`, on Redis and PostgreSQL to the other processes too (pub/sub, NOTIFY). No listener is subscribed.`);
+    p();
+    p('| target | c1 off / on (jobs/s) | on ÷ off | c10 off / on | on ÷ off | c50 off / on | on ÷ off |');
+    p('|---|---:|---:|---:|---:|---:|---:|');
+    for (const t of ourDefaults) {
+      const c = (n) => `${fmtValue('drain1', main[t.name][`off${n}`])} / ${fmtValue('drain1', main[t.name][`drain${n}`])} | ${fmtRatio(eventsRatio(main, t.name, n))}`;
+      p(`| ${t.name} | ${c(1)} | ${c(10)} | ${c(50)} |`);
+    }
+    p();
   }
-  p();
 
-  renderCpu(p, info, present, main);
+  if (tuned.length) {
+    p('## Tuned settings');
+    p();
+    p(`Each row labelled with what it changes from the defaults (the settings list above has the full line). ours:*:tuned is \`worker.prefetch: ${info.prefetch}\` and events off; graphile:localqueue and pg-boss:tuned are those peers' own batching settings. ${runsText}`);
+    p();
+    for (const t of tuned) p(`- **${t.name}**: ${t.settings}`);
+    p();
+    table(p, tuned, cells, ROWS);
+    ratioTable(p, cells, TUNED_PAIRS);
+  }
+
+  renderSpread(p, present.filter((t) => main[t.name]), spread);
+  renderCpu(p, info, present.filter((t) => main[t.name]), main);
+
+  if (Object.keys(mixed).length) {
+    p('## Mixed drain');
+    p();
+    p(`Drain at concurrency 10 of ${info.jobs.toLocaleString('en-US')} jobs of which ${(info.mixedShare * 100).toFixed(0)}% (every ${Math.round(1 / info.mixedShare)}th) sleep ${info.mixedSleepMs} ms and the rest are no-ops, on a fresh phase after one record has run through it. The slow tasks alone need ${(info.mixedFloorMs / 1000).toFixed(1)} s of the 10 slots, so no target can beat ${int(info.jobs / (info.mixedFloorMs / 1000))} jobs/s; a worker that makes records wait behind a slow one (a fetched batch held until its slowest member ends, a buffer behind a busy slot) falls further below its own no-op drain.`);
+    p();
+    p('| target | mixed (jobs/s) | no-op drain c10 (jobs/s) | mixed ÷ no-op |');
+    p('|---|---:|---:|---:|');
+    for (const [name, r] of Object.entries(mixed)) {
+      const noop = main[name]?.drain10?.value;
+      p(`| ${name} | ${fmtValue('mixed', r)} | ${fmtValue('drain10', main[name]?.drain10)} | ${fmtRatio(noop ? r.value / noop : undefined)} |`);
+    }
+    p();
+  }
 
   if (Object.keys(retained).length) {
     p('## Drain with retained completed rows');
     p();
-    p(`Drain at concurrency 10 of ${info.jobs.toLocaleString('en-US')} jobs on a table (key prefix) that already holds ${info.retainedRows.toLocaleString('en-US')} completed records, against the same drain on an empty one. The retained records are copies of one record that really ran, written straight into the store (PostgreSQL: one INSERT … SELECT over generate_series, then VACUUM ANALYZE as autovacuum would, and both tables are analyzed again once their backlog is queued, so the two differ by the retained rows and not by planner statistics; Redis: a Lua script in slices of 2,000). The main table's drain c10 median, also on an empty namespace, is beside it for reference.`);
+    p(`Drain at concurrency 10 of ${info.jobs.toLocaleString('en-US')} jobs on a table (key prefix) that already holds ${info.retainedRows.toLocaleString('en-US')} completed records, against the same drain on an empty one, both at the library's defaults. The retained records are copies of one record that really ran, written straight into the store (PostgreSQL: one INSERT … SELECT over generate_series, then VACUUM ANALYZE as autovacuum would, and both tables are analyzed again once their backlog is queued, so the two differ by the retained rows and not by planner statistics; Redis: a Lua script in slices of 2,000). The main table's drain c10 median, also on an empty namespace, is beside it for reference.`);
     p();
     p('| backend | empty (jobs/s) | retained (jobs/s) | retained ÷ empty | main table drain c10 | seeding time | pairs |');
     p('|---|---:|---:|---:|---:|---:|---:|');
@@ -116,7 +202,7 @@ export function renderReport({ info, targets, main, spread = {}, runsUsed, retai
   if (Object.keys(footprint).length) {
     p('## Storage per 100,000 pending records');
     p();
-    p(`Server-side size that ${info.footprintRecords.toLocaleString('en-US')} pending no-op records add (scaled to 100,000 when fewer were used): PostgreSQL pg_total_relation_size of the target's tables (heap, TOAST, indexes), MariaDB data_length + index_length after ANALYZE TABLE, Redis the sum of MEMORY USAGE over the target's keys (the server-wide used_memory delta beside it is shared with everyone on this Redis), SQLite the database and WAL files.`);
+    p(`Server-side size that ${info.footprintRecords.toLocaleString('en-US')} pending no-op records add (scaled to 100,000 when fewer were used; enqueued in calls of 1,000): PostgreSQL pg_total_relation_size of the target's tables (heap, TOAST, indexes), MariaDB data_length + index_length after ANALYZE TABLE, Redis the sum of MEMORY USAGE over the target's keys (the server-wide used_memory delta beside it is shared with everyone on this Redis), SQLite the database and WAL files.`);
     p();
     p('| target | store | size per 100k | Redis used_memory delta | enqueue time |');
     p('|---|---|---:|---:|---:|');
@@ -124,27 +210,16 @@ export function renderReport({ info, targets, main, spread = {}, runsUsed, retai
       const t = targets.find((x) => x.name === name);
       p(`| ${name} | ${t.store} | ${mib(r.bytes)} | ${r.usedMemoryDelta === undefined ? '—' : mib(r.usedMemoryDelta)} | ${r.enqueueSeconds.toFixed(1)} s |`);
     }
-    p();
-  }
-
-  if (Object.keys(eventsOn).length) {
-    p('## Drain with events on');
-    p();
-    p(`Our targets run the main table with events off (the no-op task has no listener). The library's default is on: every task publishes \`task.started\` and \`task.completed\`, and on Redis and PostgreSQL they also go to the other processes (pub/sub, NOTIFY). Drain at concurrency 10 of ${info.jobs.toLocaleString('en-US')} jobs with events on against the same drain with events off, in the same session, alternating which goes first. BullMQ publishes its events (a Redis stream) in every run: its drain c10 from the main table is beside them.`);
-    p();
-    p('| target | events off (jobs/s) | events on (jobs/s) | on ÷ off | on ÷ bullmq:redis drain c10 | on ÷ bullmq:postgres drain c10 | pairs |');
-    p('|---|---:|---:|---:|---:|---:|---:|');
-    const vs = (name, value) => fmtRatio(main[name]?.drain10?.value ? value / main[name].drain10.value : undefined);
-    for (const [name, r] of Object.entries(eventsOn)) {
-      p(`| ${name} | ${int(r.off)} | ${int(r.on)}${r.capped ? ' †' : ''} | ${fmtRatio(r.ratio)} | ${vs('bullmq:redis', r.on)} | ${vs('bullmq:postgres', r.on)} | ${r.runs} |`);
-    }
+    const ours = footprint['ours:redis']?.bytes;
+    const bull = footprint['bullmq:redis']?.bytes;
+    if (ours > 0 && bull > 0) p(`\nours:redis ÷ bullmq:redis: ${fmtRatio(ours / bull)} the memory per record.`);
     p();
   }
 
   if (Object.keys(lateness).length) {
     p('## Lateness of delayed records');
     p();
-    p(`An idle worker of concurrency 10 with the library's default polling (1–5 s, woken by notifications and by the due times of this process's delayed enqueues); ${info.latenessJobs} records due at times spread evenly over ${info.latenessSpreadMs} ms, enqueued in shuffled order before the first is due. Lateness is a record's start minus its due time. Polling alone would start a record up to a poll interval late; issue 18 asked for ≤ 20 ms on an idle worker.`);
+    p(`An idle worker of concurrency 10 at its defaults; ${info.latenessJobs} records due at times spread evenly over ${info.latenessSpreadMs} ms, enqueued in shuffled order before the first is due (ours: \`scheduledAt\`; BullMQ: \`delay\`; graphile-worker: \`runAt\`; pg-boss: \`startAfter\`). Lateness is a record's start minus its due time. Polling alone would start a record up to a poll interval late; issue 18 asked for ≤ 20 ms on an idle worker.`);
     p();
     p('| target | p50 (ms) | p99 (ms) | max (ms) | records |');
     p('|---|---:|---:|---:|---:|');
@@ -165,12 +240,12 @@ export function renderReport({ info, targets, main, spread = {}, runsUsed, retai
     p();
   }
 
-  p('## Targets of issue #8');
+  p('## Goals of issue 19');
   p();
-  p('Computed from this run. Ratio convention as above (ours ÷ peer for throughput, peer ÷ ours for latency).');
+  p('Computed from this run\'s default rows (the library\'s defaults against each peer\'s defaults, or the tuned peer a goal names). Ratio convention as above.');
   p();
   let group;
-  for (const g of evaluateGoals(main, retained, floor, info.cpus)) {
+  for (const g of evaluateGoals(main, footprint)) {
     if (g.group !== group) {
       if (group) p();
       group = g.group;
@@ -223,7 +298,7 @@ function renderSpread(p, present, spread) {
   p();
   p(`| workload | ${withSpread.map((t) => t.name).join(' | ')} |`);
   p(`|---|${withSpread.map(() => '---:').join('|')}|`);
-  for (const m of METRICS) {
+  for (const m of METRICS.filter((m) => withSpread.some((t) => spread[t.name]?.[m]))) {
     const cell = (t) => {
       const r = spread[t.name]?.[m];
       if (!r) return '—';

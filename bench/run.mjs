@@ -13,7 +13,7 @@ import { attempt, log, median } from './measure.mjs';
 import { renderReport } from './report.mjs';
 import { selectedTargets as targets } from './targets.mjs';
 import { closeHelpers, serverVersions, sweepRun } from './servers.mjs';
-import { runEvents, runFootprint, runRetained } from './workloads/extras.mjs';
+import { mixedFloorMs, runFootprint, runMixed, runRetained } from './workloads/extras.mjs';
 import { runFloor } from './workloads/floor.mjs';
 import { runIdleAll } from './workloads/idle.mjs';
 import { latenessTargets, runLateness } from './workloads/lateness.mjs';
@@ -49,7 +49,7 @@ async function mainRun(target, r, of) {
       // Later runs are warm already: the JIT and the drivers' state live as long as this process.
       if (r === 1 && config.WARMUP_JOBS > 0) await warmUp(session);
       t = performance.now();
-      return await runMain(session, target.store);
+      return await runMain(session, target);
     } finally {
       await session.close();
     }
@@ -62,6 +62,15 @@ const runsWanted = (target) => (target.slow ? config.SLOW_RUNS : config.RUNS);
 // Round 1 of every target first; the later rounds go round-robin after the extra workloads, each only while the
 // target's last run time still fits the budget, so drift hits every target alike and the run ends in time.
 if (wants('main')) for (const target of targets) await mainRun(target, 1, runsWanted(target));
+
+const mixed = {};
+if (wants('mixed')) {
+  for (const target of targets.filter((t) => !t.slow)) {
+    log(`[${elapsed()}] mixed drain: ${target.name}`);
+    const result = await guarded(`mixed drain on ${target.name}`, () => runMixed(target));
+    if (result) mixed[target.name] = result;
+  }
+}
 
 const retained = {};
 if (wants('retained') && config.RETAINED > 0) {
@@ -83,19 +92,10 @@ if (wants('idle') && config.IDLE_S > 0) {
 const footprint = {};
 if (wants('footprint') && config.FOOTPRINT_RECORDS > 0) {
   // Worker settings do not change what a pending record takes, so one variant of each peer is enough.
-  for (const target of targets.filter((t) => !['ours:memory', 'pg-boss:tuned', 'graphile:localqueue'].includes(t.name))) {
+  for (const target of targets.filter((t) => t.name !== 'ours:memory' && !t.tuned)) {
     log(`[${elapsed()}] footprint: ${target.name}`);
     const result = await guarded(`footprint of ${target.name}`, () => runFootprint(target));
     if (result) footprint[target.name] = result;
-  }
-}
-
-const eventsOn = {};
-if (wants('events')) {
-  for (const target of targets.filter((t) => t.side === 'ours' && (t.store === 'redis' || t.store === 'postgres'))) {
-    log(`[${elapsed()}] events on: ${target.name}`);
-    const result = await guarded(`events on for ${target.name}`, () => runEvents(target, config.EVENTS_RUNS));
-    if (result) eventsOn[target.name] = result;
   }
 }
 
@@ -182,13 +182,24 @@ const info = {
   floorInserts: config.FLOOR_INSERTS,
   latenessJobs: config.LATENESS_JOBS,
   latenessSpreadMs: config.LATENESS_SPREAD_MS,
+  warmupJobs: config.WARMUP_JOBS,
+  warmupSingle: config.WARMUP_SINGLE,
+  prefetch: config.PREFETCH,
+  note: process.env.BENCH_NOTE,
+  mixedShare: config.MIXED_SHARE,
+  mixedSleepMs: config.MIXED_SLEEP_MS,
+  mixedFloorMs: mixedFloorMs(),
+  stop: config.STOP,
+  drainApp: config.DRAIN_APP,
+  nest: config.NEST,
+  buildDir: config.BUILD_DIR,
   budgetMin: config.BUDGET_MIN,
   skipped,
 };
 const leftovers = await sweepRun();
 if (leftovers.length) failures.push(`left behind by a failed phase and removed at the end: ${leftovers.join(', ')}`);
 await closeHelpers();
-const md = renderReport({ info, targets, main, spread, runsUsed, retained, idle, idleFloorMs, footprint, eventsOn, floor, lateness, failures });
+const md = renderReport({ info, targets, main, spread, runsUsed, retained, idle, idleFloorMs, footprint, mixed, floor, lateness, failures });
 writeFileSync(config.OUT, `${md}\n`);
 process.stdout.write(`${md}\n`);
 log(`[${elapsed()}] wrote ${config.OUT}`);

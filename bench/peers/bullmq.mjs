@@ -17,7 +17,7 @@ function target(store) {
     side: 'peer',
     store,
     version: `bullmq ${version}`,
-    settings: 'Worker concurrency = c, defaults otherwise (completed jobs kept)',
+    settings: 'Worker concurrency = c, defaults otherwise (completed jobs kept, events stream on)',
     async open() {
       const prefix = uniqueName('bullbench');
       const schema = uniqueName('bullbench');
@@ -33,14 +33,19 @@ function target(store) {
           queue.on('error', () => undefined);
           await queue.waitUntilReady();
           let worker;
+          let completed = 0;
           return {
             enqueueOne: (data) => queue.add('noop', data),
+            enqueueAt: (data, at) => queue.add('noop', data, { delay: Math.max(0, at.getTime() - Date.now()) }),
             enqueueBulk: (list) => queue.addBulk(list.map((data) => ({ name: 'noop', data }))),
             async start(handler) {
-              worker = new bullmq.Worker(name, async (job) => void handler(job.data), { ...options, concurrency }, factory);
+              worker = new bullmq.Worker(name, async (job) => void (await handler(job.data)), { ...options, concurrency }, factory);
               worker.on('error', () => undefined);
+              // Emitted once moveToCompleted has stored the completion.
+              worker.on('completed', () => void completed++);
               await worker.waitUntilReady();
             },
+            storedCompleted: async () => completed,
             async stop() {
               await worker?.close();
               worker = undefined;

@@ -19,6 +19,7 @@ function target(localQueue) {
   return {
     name: localQueue ? 'graphile:localqueue' : 'graphile',
     side: 'peer',
+    tuned: localQueue,
     store: 'postgres',
     version: `graphile-worker ${version}`,
     settings: localQueue
@@ -38,6 +39,7 @@ function target(localQueue) {
           let died;
           return {
             enqueueOne: async (data) => ids.push((await utils.addJob(identifier, data)).id),
+            enqueueAt: async (data, at) => ids.push((await utils.addJob(identifier, data, { runAt: at })).id),
             enqueueBulk: async (list) => {
               for (const job of await utils.addJobs(list.map((payload) => ({ identifier, payload })))) ids.push(job.id);
             },
@@ -48,7 +50,7 @@ function target(localQueue) {
                 ...shared,
                 concurrency,
                 noHandleSignals: true,
-                taskList: { [identifier]: async (payload) => void handler(payload) },
+                taskList: { [identifier]: async (payload) => void (await handler(payload)) },
                 ...(localQueue
                   ? {
                       maxPoolSize: concurrency + 2,
@@ -63,6 +65,17 @@ function target(localQueue) {
                 (error) => void (died = error),
               );
             },
+            /** graphile-worker deletes a job once its completion is written: jobs enqueued here minus those left. */
+            storedCompleted: async () =>
+              ids.length -
+              Number(
+                (
+                  await pgQuery(
+                    `SELECT count(*) AS n FROM "${schema}"._private_jobs j JOIN "${schema}"._private_tasks t ON t.id = j.task_id WHERE t.identifier = $1`,
+                    [identifier],
+                  )
+                )[0].n,
+              ),
             async stop() {
               stopping = true;
               if (runner && !died) await runner.stop();

@@ -20,6 +20,7 @@ function target(tuned) {
   return {
     name: tuned ? 'pg-boss:tuned' : 'pg-boss',
     side: 'peer',
+    tuned,
     store: 'postgres',
     version: `pg-boss ${version}`,
     slow: tuned ? undefined : 'with its defaults each worker fetches one job per 2 s poll, so its drains and latency series run to the time caps',
@@ -39,6 +40,7 @@ function target(tuned) {
           let working = false;
           return {
             enqueueOne: (data) => boss.send(name, data),
+            enqueueAt: (data, at) => boss.send(name, data, { startAfter: at }),
             enqueueBulk: (list) => boss.insert(name, list.map((data) => ({ data }))),
             async start(handler) {
               const options = tuned ? tunedWork(concurrency) : { localConcurrency: concurrency };
@@ -49,6 +51,8 @@ function target(tuned) {
                 else await Promise.all(jobs.map(async (job) => handler(job.data)));
               });
             },
+            storedCompleted: async () =>
+              Number((await pgQuery(`SELECT count(*) AS n FROM "${schema}".job WHERE name = $1 AND state = 'completed'`, [name]))[0].n),
             async stop() {
               if (working) await boss.offWork(name, { wait: true });
               working = false;

@@ -1,12 +1,12 @@
-// Workloads beside the main table: drain with retained completed rows, the server-side size of pending records,
-// and our drain with events on (idle cost is in idle.mjs).
-import { BATCH, FOOTPRINT_RECORDS, JOBS, RETAINED } from '../config.mjs';
+// Workloads beside the main table: the mixed drain (a few slow tasks among no-ops), drain with retained completed
+// rows, and the server-side size of pending records (idle cost is in idle.mjs).
+import { setTimeout as sleep } from 'node:timers/promises';
+import { FOOTPRINT_BATCH, FOOTPRINT_RECORDS, JOBS, MIXED_SHARE, MIXED_SLEEP_MS, RETAINED } from '../config.mjs';
 import { inSlices, log, median, waitUntil } from '../measure.mjs';
 import { redisUsedMemory } from '../servers.mjs';
 import { drain } from './main.mjs';
 
 const RETAINED_CONCURRENCY = 10;
-const EVENTS_CONCURRENCY = 10;
 
 /**
  * A timed drain of JOBS on a fresh phase of `session` (its own queue or namespace), after one record has run
@@ -82,7 +82,7 @@ export async function runFootprint(target) {
     const t = performance.now();
     await inSlices(
       Array.from({ length: FOOTPRINT_RECORDS }, () => ({})),
-      BATCH,
+      FOOTPRINT_BATCH,
       phase.enqueueBulk,
     );
     const enqueueSeconds = (performance.now() - t) / 1000;
@@ -100,25 +100,31 @@ export async function runFootprint(target) {
   }
 }
 
+const MIXED_CONCURRENCY = 10;
+
 /**
- * Our drain at concurrency 10 with events on (the library's default: lifecycle events, and on Redis and
- * PostgreSQL the cross-process transport) against the same drain with events off, as the main table runs it:
- * `runs` pairs, alternating which goes first.
+ * Drain at concurrency 10 of JOBS records of which MIXED_SHARE (1%, spread evenly) sleep MIXED_SLEEP_MS and the
+ * rest are no-ops: a worker that lets a slow task hold up the records behind it (a fetched batch waiting for its
+ * slowest member, a buffer behind a busy slot) shows it here. The floor is the slow tasks' own time spread over
+ * the slots: JOBS × MIXED_SHARE × MIXED_SLEEP_MS ÷ 10.
  */
-export async function runEvents(target, runs) {
+export async function runMixed(target) {
   const session = await target.open();
-  const off = [];
-  const on = [];
   try {
-    for (let r = 0; r < runs; r++) {
-      for (const events of r % 2 === 0 ? [false, true] : [true, false]) {
-        (events ? on : off).push(await drainFreshPhase(session, { concurrency: EVENTS_CONCURRENCY, events }));
-      }
-      log(`  run ${r + 1}: events off ${Math.round(off.at(-1).value)} jobs/s, on ${Math.round(on.at(-1).value)} jobs/s`);
+    const phase = await session.phase({ concurrency: MIXED_CONCURRENCY });
+    try {
+      await runOneRecord(phase);
+      const every = Math.max(1, Math.round(1 / MIXED_SHARE));
+      const data = (n) => Array.from({ length: n }, (_, i) => (i % every === every - 1 ? { slow: 1 } : {}));
+      const slow = (d) => (d?.slow ? sleep(MIXED_SLEEP_MS) : undefined);
+      return await drain(phase, JOBS, undefined, undefined, slow, data);
+    } finally {
+      await phase.close();
     }
-    const { a, b, ratio, capped } = pairOfMedians(off, on);
-    return { off: a, on: b, ratio, runs, capped };
   } finally {
     await session.close();
   }
 }
+
+/** The least time the mixed drain can take (ms): the slow tasks' sleep spread over the slots. */
+export const mixedFloorMs = () => (Math.floor(JOBS * MIXED_SHARE) * MIXED_SLEEP_MS) / MIXED_CONCURRENCY;

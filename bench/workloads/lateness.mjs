@@ -2,7 +2,7 @@
 // other delayed records due before and after it (issue 18 item 2: one record's due time used to hide the
 // others', so a record due after another one started at the next poll, a poll interval late).
 //
-// `node bench/workloads/lateness.mjs` runs it alone on our non-prefetch targets (BENCH_ONLY narrows them) and
+// `node bench/workloads/lateness.mjs` runs it alone on our default targets (BENCH_ONLY narrows them) and
 // prints the table lines; `run.mjs` runs it as the `lateness` workload and puts it in the report.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
@@ -54,9 +54,8 @@ export async function runLateness(target) {
   }
 }
 
-/** Our targets the workload runs on: delayed records never sit in a prefetch buffer, so one variant each. */
-export const latenessTargets = (targets) =>
-  targets.filter((t) => t.side === 'ours' && !t.name.endsWith(':prefetch'));
+/** The default targets, ours and the peers' (delayed records never sit in a prefetch buffer: one variant each). */
+export const latenessTargets = (targets) => targets.filter((t) => !t.tuned);
 
 /** One line per target, as the report's table prints it. */
 export const latenessLine = (name, r) =>

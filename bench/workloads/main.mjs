@@ -2,37 +2,50 @@
 // enqueue→start latency on an idle worker. Every phase runs on a fresh phase of the target (its own queue or
 // namespace) and closes it, so one phase's leftovers never slow the next.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BATCH, DRAIN_CAP_S, JOBS, LATENCY_CAP_S, LATENCY_GAP_MS, LATENCY_JOBS, SINGLE, WARMUP_JOBS, WARMUP_SINGLE } from '../config.mjs';
+import { BATCH, DRAIN_CAP_S, EVENTS_OFF, JOBS, LATENCY_CAP_S, LATENCY_GAP_MS, LATENCY_JOBS, SINGLE, STOP, WARMUP_JOBS, WARMUP_SINGLE } from '../config.mjs';
 import { startCpuMeter } from '../cpu.mjs';
-import { inSlices, percentile, rate, waitUntil } from '../measure.mjs';
+import { inSlices, percentile, rate, waitUntil, waitUntilAsync } from '../measure.mjs';
 
-export const METRICS = ['single', 'bulk', 'drain1', 'drain10', 'drain50', 'p50', 'p99'];
+export const DRAINS = ['drain1', 'drain10', 'drain50'];
+/** Events-off drains of our default targets (beside their events-on drains: events on ÷ off). */
+export const OFF_DRAINS = ['off1', 'off10', 'off50'];
+export const METRICS = ['single', 'bulk', ...DRAINS, 'p50', 'p99', ...OFF_DRAINS];
 export const LATENCY_METRICS = new Set(['p50', 'p99']);
 const payloads = (n) => Array.from({ length: n }, () => ({}));
 
 /**
- * Times a worker of the phase's concurrency through the `jobs` no-op jobs already queued. With the target's
- * `store`, it also gives the CPU time per drained job: this process's and the store's server processes' (µs).
+ * Times a worker of the phase's concurrency through the `jobs` jobs already queued, from its start until the store
+ * counts them completed (STOP=stored, the default: see config.mjs) or the handler has run for each (STOP=handler).
+ * `phase.beforeDrain` (ours: a fresh worker app) runs first, untimed. `handler(data)` runs in each job (may return
+ * a promise); none is a no-op. With the target's `store`, it also gives the CPU time per drained job: this
+ * process's and the store's server processes' (µs).
  */
-export async function drainBacklog(phase, jobs, store) {
-  let done = 0;
+export async function drainBacklog(phase, jobs, store, handler) {
+  await phase.beforeDrain?.();
+  const stored = STOP === 'stored' && phase.storedCompleted !== undefined;
+  const before = stored ? await phase.storedCompleted() : 0;
+  let calls = 0;
+  const count = () => void calls++;
   const meter = store === undefined ? undefined : startCpuMeter(store);
   const t = performance.now();
-  await phase.start(() => void done++);
-  const finished = await waitUntil(() => done >= jobs, DRAIN_CAP_S * 1000);
+  const deadline = t + DRAIN_CAP_S * 1000;
+  await phase.start(handler ? (data) => { const r = handler(data); return r ? r.then(count) : count(); } : count);
+  // Every job's handler has run before its completion can be stored: the store is polled only after that.
+  let finished = await waitUntil(() => calls >= jobs, deadline - performance.now());
+  if (finished && stored) finished = await waitUntilAsync(async () => (await phase.storedCompleted()) - before >= jobs, deadline - performance.now());
   const ms = performance.now() - t;
   const used = meter?.stop();
   await phase.stop();
-  const drained = Math.min(done, jobs);
+  const drained = Math.min(calls, jobs);
   const perJob = (us) => (us === undefined || drained === 0 ? undefined : us / drained);
   return { value: rate(drained, ms), capped: !finished, cpu: used && { client: perJob(used.client), server: perJob(used.server) } };
 }
 
-/** Fills a backlog of `jobs` (untimed), runs `afterFill`, then times the drain (see drainBacklog for `store`). */
-export async function drain(phase, jobs, afterFill, store) {
-  await inSlices(payloads(jobs), BATCH, phase.enqueueBulk);
+/** Fills a backlog of `jobs` in bulk calls of BATCH (untimed), runs `afterFill`, then times the drain (see drainBacklog). */
+export async function drain(phase, jobs, afterFill, store, handler, data = payloads) {
+  await inSlices(data(jobs), BATCH, phase.enqueueBulk);
   await afterFill?.();
-  return drainBacklog(phase, jobs, store);
+  return drainBacklog(phase, jobs, store, handler);
 }
 
 /**
@@ -47,20 +60,21 @@ export async function warmUp(session) {
     for (; queued < WARMUP_SINGLE && performance.now() < deadline; queued++) await phase.enqueueOne({});
     await inSlices(payloads(WARMUP_JOBS), BATCH, phase.enqueueBulk);
     queued += WARMUP_JOBS;
-    let done = 0;
-    await phase.start(() => void done++);
-    await waitUntil(() => done >= queued, DRAIN_CAP_S * 1000);
-    await phase.stop();
+    await drainBacklog(phase, queued);
   } finally {
     await phase.close();
   }
 }
 
-/** One run of the main table on `session` of a target on `store`; returns { metric: { value, capped, cpu? } }. */
-export async function runMain(session, store) {
+/**
+ * One run of the main table on `session` of `target`; returns { metric: { value, capped, cpu? } }. Our default
+ * targets also drain with events off (off1/off10/off50), so events on ÷ off comes from the same runs.
+ */
+export async function runMain(session, target) {
+  const store = target.store;
   const result = {};
-  const phaseOf = async (concurrency, fn) => {
-    const phase = await session.phase({ concurrency });
+  const phaseOf = async (concurrency, fn, options = {}) => {
+    const phase = await session.phase({ concurrency, ...options });
     try {
       return await fn(phase);
     } finally {
@@ -85,6 +99,9 @@ export async function runMain(session, store) {
   });
 
   for (const c of [10, 50]) result[`drain${c}`] = await phaseOf(c, (phase) => drain(phase, JOBS, undefined, store));
+  if (EVENTS_OFF && target.side === 'ours' && !target.tuned) {
+    for (const c of [1, 10, 50]) result[`off${c}`] = await phaseOf(c, (phase) => drain(phase, JOBS, undefined, store), { events: false });
+  }
 
   const latency = await phaseOf(10, async (phase) => {
     const latencies = [];
