@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { sleepLong } from '../timing/long-timeout.js';
 import type { QueuedTaskRecord } from '../models/queued-task-record.js';
 import { isTerminalStatus } from '../models/task-status.js';
 import { ExecutionBackend, type ExecuteOptions } from './execution-backend.js';
@@ -38,7 +39,7 @@ export class ImmediateExecutionBackend extends ExecutionBackend {
         continue;
       }
       const wait = current.scheduledAt ? current.scheduledAt.getTime() - Date.now() : 0;
-      if (wait > 0) await sleep(wait);
+      if (wait > 0) await sleepLong(wait);
       const claimed = await runner.backend.claimTask(record.id, { workerId: this.workerId });
       current = claimed
         ? ((await runner.run(claimed, { workerId: this.workerId })) ??

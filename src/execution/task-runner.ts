@@ -10,6 +10,7 @@ import type { QueueEventLevel } from '../events/queue-event.js';
 import type { QueuedTaskRecord } from '../models/queued-task-record.js';
 import type { TaskExecutionContext } from '../context/task-execution-context.js';
 import { assertJsonSerializable } from '../serialization/assert-json.js';
+import { setLongTimeout } from '../timing/long-timeout.js';
 import type { TaskDefinition } from '../tasks/task-definition.js';
 import { QueueTelemetry } from '../observability/queue-telemetry.js';
 import { TaskRegistry } from '../tasks/task.registry.js';
@@ -96,7 +97,7 @@ export class TaskRunner {
     const timeout = this.timeoutOf(record, definition);
     const timer =
       timeout !== undefined
-        ? setTimeout(
+        ? setLongTimeout(
             () =>
               abort.abort(new TaskTimeoutError(timeout, { taskName: record.taskName, taskId: record.id })),
             timeout,
@@ -139,7 +140,7 @@ export class TaskRunner {
       );
       return null;
     } finally {
-      if (timer) clearTimeout(timer);
+      timer?.clear();
       if (options.signal) this.outerAborts.unfollow(options.signal, abort);
       // Only this run's entry: a retry of the record may already run here (claimed while this attempt published its
       // failure), and deleting its entry would stop its heartbeats until stale recovery failed it.

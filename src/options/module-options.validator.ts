@@ -6,6 +6,8 @@ import {
   checkPositiveNumber,
   checkQueueName,
 } from './option-checks.js';
+import { VALUE_LIMITS } from './value-limits.js';
+import { resolveWorkerOptions } from '../workers/worker-options.js';
 
 const MODULE_KEYS = new Set([
   'queueBackend',
@@ -156,16 +158,25 @@ export function validateModuleOptions(options: QueuesModuleOptions): void {
         'reconcileInterval',
         'shutdownTimeout',
       ] as const) {
-        if (worker[key] !== undefined) checkPositiveNumber(problems, `worker.${key}`, worker[key]);
+        // Each feeds one timer (staleAfter: an age compared with heartbeats); no longer interval means anything.
+        if (worker[key] !== undefined)
+          checkPositiveNumber(problems, `worker.${key}`, worker[key], VALUE_LIMITS.maxTimerMs);
       }
+      // Against the values in effect, defaults included: `staleAfter: 5000` alone meets a 10 s heartbeat.
+      const { heartbeatInterval, staleAfter } = resolveWorkerOptions({
+        heartbeatInterval: worker.heartbeatInterval,
+        staleAfter: worker.staleAfter,
+      });
       if (
-        worker.heartbeatInterval !== undefined &&
-        worker.staleAfter !== undefined &&
-        worker.staleAfter <= worker.heartbeatInterval
+        typeof staleAfter === 'number' &&
+        typeof heartbeatInterval === 'number' &&
+        staleAfter <= heartbeatInterval
       ) {
         problems.push({
           path: 'worker.staleAfter',
-          message: 'must be longer than worker.heartbeatInterval, or live tasks would be recovered',
+          message: `must be longer than worker.heartbeatInterval, or live tasks would be recovered: staleAfter ${staleAfter} ms${
+            worker.staleAfter === undefined ? ' (default)' : ''
+          }, heartbeatInterval ${heartbeatInterval} ms${worker.heartbeatInterval === undefined ? ' (default)' : ''}`,
         });
       }
       if (worker.queues !== undefined) {
@@ -178,7 +189,12 @@ export function validateModuleOptions(options: QueuesModuleOptions): void {
         checkPositiveInteger(problems, `worker.queueConcurrency.${queue}`, cap);
       }
       if (worker.cleanup?.interval !== undefined)
-        checkPositiveNumber(problems, 'worker.cleanup.interval', worker.cleanup.interval);
+        checkPositiveNumber(
+          problems,
+          'worker.cleanup.interval',
+          worker.cleanup.interval,
+          VALUE_LIMITS.maxTimerMs,
+        );
       if (worker.cleanup?.retention !== undefined)
         checkPositiveNumber(problems, 'worker.cleanup.retention', worker.cleanup.retention);
     }

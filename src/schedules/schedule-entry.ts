@@ -5,6 +5,8 @@ import type { ScheduleOptions } from '../options/schedule-options.js';
 import { assertJsonSerializable } from '../serialization/assert-json.js';
 import type { TaskDefinition } from '../tasks/task-definition.js';
 import { normalizeCron } from './cron-expression.js';
+import { shown } from '../options/option-checks.js';
+import { VALUE_LIMITS } from '../options/value-limits.js';
 
 /** One validated schedule of one task. */
 export interface ScheduleEntry {
@@ -42,11 +44,19 @@ export function createScheduleEntry(
   const hasInterval = options.interval !== undefined;
   if (hasCron && hasInterval) problem('cron', 'give cron or interval, not both');
   if (!hasCron && !hasInterval) problem('cron', 'give cron or interval');
+  const { minScheduleIntervalMs: minInterval, maxDurationMs: maxDuration } = VALUE_LIMITS;
   if (
     hasInterval &&
-    !(typeof options.interval === 'number' && Number.isFinite(options.interval) && options.interval > 0)
+    !(
+      Number.isSafeInteger(options.interval) &&
+      options.interval! >= minInterval &&
+      options.interval! <= maxDuration
+    )
   ) {
-    problem('interval', `must be a positive number of ms, got ${JSON.stringify(options.interval)}`);
+    problem(
+      'interval',
+      `must be an integer number of ms from ${minInterval} to ${maxDuration}, got ${shown(options.interval)}`,
+    );
   }
   const timezone = options.timezone ?? 'UTC';
   if (typeof timezone !== 'string' || !isKnownZone(timezone))
@@ -54,7 +64,9 @@ export function createScheduleEntry(
   for (const option of ['initialDelay', 'jitter'] as const) {
     const value = options[option];
     if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && value >= 0)) {
-      problem(option, `must be a non-negative number of ms, got ${JSON.stringify(value)}`);
+      problem(option, `must be a non-negative number of ms, got ${shown(value)}`);
+    } else if (value !== undefined && value > maxDuration) {
+      problem(option, `must be at most ${maxDuration} ms, got ${shown(value)}`);
     }
   }
   if (
@@ -124,15 +136,17 @@ export function createScheduleEntry(
  * The first slot strictly after `after`. Cron: the next match in the schedule's zone (croner decides DST: a time
  * that falls in a skipped hour runs at the first valid time after the gap, a repeated hour runs once).
  * Interval: the next multiple of `interval` after the anchor, so run time never drifts the schedule and missed
- * slots are skipped rather than replayed.
+ * slots are skipped rather than replayed. Without an anchor (the first occurrence) `initialDelay` applies to
+ * both: an interval schedule starts `initialDelay` after `after`, a cron one at its first match after that.
  */
 export function nextSlot(entry: ScheduleEntry, after: Date, anchor?: Date): Date {
   if (entry.cron) {
+    const from = anchor ? after : new Date(after.getTime() + entry.options.initialDelay);
     const next = new Cron(entry.cron, {
       timezone: entry.options.timezone,
       paused: true,
       mode: '5-part',
-    }).nextRun(after);
+    }).nextRun(from);
     if (!next)
       throw new QueueConfigurationError(
         [{ path: `@Schedule(${entry.taskName}).cron`, message: 'never fires' }],

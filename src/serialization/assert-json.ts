@@ -1,12 +1,15 @@
 import { TaskSerializationError } from '../errors/task-serialization.error.js';
+import { VALUE_LIMITS } from '../options/value-limits.js';
 
 /**
  * Throw `TaskSerializationError` (naming the path) unless `value` survives a JSON round trip unchanged:
- * plain objects, arrays, strings, finite numbers, booleans and null only.
+ * plain objects, arrays, strings, finite numbers, booleans and null only, nested at most
+ * `VALUE_LIMITS.jsonDepth` (256) arrays and objects deep (the outer one counts), so no parser on the way runs out
+ * of stack.
  */
 export function assertJsonSerializable(value: unknown, path: string, taskName?: string): void {
   const seen = new Set<object>();
-  const visit = (current: unknown, at: string): void => {
+  const visit = (current: unknown, at: string, depth: number): void => {
     switch (typeof current) {
       case 'string':
       case 'boolean':
@@ -30,11 +33,19 @@ export function assertJsonSerializable(value: unknown, path: string, taskName?: 
     }
     if (current === null) return;
     const object = current as object;
+    if (depth > VALUE_LIMITS.jsonDepth) {
+      const where = at.length > 80 ? `${at.slice(0, 80)}…` : at;
+      throw new TaskSerializationError(
+        where,
+        `arrays and objects are nested more than ${VALUE_LIMITS.jsonDepth} levels deep`,
+        taskName,
+      );
+    }
     if (seen.has(object))
       throw new TaskSerializationError(at, 'the value contains a reference cycle', taskName);
     seen.add(object);
     if (Array.isArray(object)) {
-      for (let i = 0; i < object.length; i++) visit(object[i], `${at}[${i}]`);
+      for (let i = 0; i < object.length; i++) visit(object[i], `${at}[${i}]`, depth + 1);
     } else {
       const proto = Object.getPrototypeOf(object);
       if (proto !== Object.prototype && proto !== null) {
@@ -45,10 +56,14 @@ export function assertJsonSerializable(value: unknown, path: string, taskName?: 
         throw new TaskSerializationError(at, 'symbol-keyed properties are not JSON', taskName);
       }
       for (const [key, child] of Object.entries(object)) {
-        visit(child, /^[A-Za-z_$][\w$]*$/.test(key) ? `${at}.${key}` : `${at}[${JSON.stringify(key)}]`);
+        visit(
+          child,
+          /^[A-Za-z_$][\w$]*$/.test(key) ? `${at}.${key}` : `${at}[${JSON.stringify(key)}]`,
+          depth + 1,
+        );
       }
     }
     seen.delete(object);
   };
-  visit(value, path);
+  visit(value, path, 1);
 }

@@ -1,11 +1,14 @@
 import { QueueConfigurationError, type ConfigurationProblem } from '../errors/queue-configuration.error.js';
 import type { EnqueueOptions } from '../options/task-options.js';
 import {
+  checkIntegerIn,
   checkNonNegativeInteger,
   checkNonNegativeNumber,
   checkPositiveNumber,
   checkQueueName,
+  checkText,
 } from '../options/option-checks.js';
+import { VALUE_LIMITS } from '../options/value-limits.js';
 
 const KNOWN_OPTIONS = new Set([
   'queue',
@@ -23,8 +26,6 @@ const KNOWN_OPTIONS = new Set([
   'manager',
 ]);
 
-/** Longest delay accepted: ten years. */
-export const MAX_DELAY = 10 * 365 * 24 * 3600 * 1000;
 /** Latest `scheduledAt` accepted (every SQL dialect stores it). */
 const LATEST_SCHEDULE = Date.UTC(9000, 0, 1);
 
@@ -56,17 +57,17 @@ export function enqueueProblems(
       problems.push({ path: `${at}.options.${name}`, message: 'is not an enqueue option' });
   }
   if (o.queue !== undefined) checkQueueName(problems, `${at}.options.queue`, o.queue);
-  if (o.priority !== undefined && !Number.isSafeInteger(o.priority)) {
-    problems.push({
-      path: `${at}.options.priority`,
-      message: `must be an integer, got ${JSON.stringify(o.priority)}`,
-    });
-  }
-  if (o.maxRetries !== undefined) checkNonNegativeInteger(problems, `${at}.options.maxRetries`, o.maxRetries);
+  if (o.priority !== undefined)
+    checkIntegerIn(
+      problems,
+      `${at}.options.priority`,
+      o.priority,
+      VALUE_LIMITS.int32Min,
+      VALUE_LIMITS.int32Max,
+    );
+  if (o.maxRetries !== undefined)
+    checkNonNegativeInteger(problems, `${at}.options.maxRetries`, o.maxRetries, VALUE_LIMITS.int32Max);
   if (o.delay !== undefined) checkNonNegativeNumber(problems, `${at}.options.delay`, o.delay);
-  if (typeof o.delay === 'number' && o.delay > MAX_DELAY) {
-    problems.push({ path: `${at}.options.delay`, message: `must be at most ${MAX_DELAY} ms (10 years)` });
-  }
   if (o.timeout !== undefined) checkPositiveNumber(problems, `${at}.options.timeout`, o.timeout);
   if (
     o.scheduledAt !== undefined &&
@@ -80,17 +81,20 @@ export function enqueueProblems(
   if (o.scheduledAt !== undefined && o.delay !== undefined) {
     problems.push({ path: `${at}.options`, message: 'give scheduledAt or delay, not both' });
   }
-  if (o.key !== undefined && (typeof o.key !== 'string' || o.key.length === 0 || o.key.length > 255)) {
-    problems.push({ path: `${at}.options.key`, message: 'must be a string of 1-255 characters' });
-  }
+  if (o.key !== undefined) checkText(problems, `${at}.options.key`, o.key, VALUE_LIMITS.keyLength);
   if (o.executionBackend !== undefined && !knownBackends.includes(o.executionBackend)) {
     problems.push({
       path: `${at}.options.executionBackend`,
       message: `"${String(o.executionBackend)}" is not configured; configured: ${knownBackends.join(', ')}`,
     });
   }
-  if (o.executionProfile !== undefined && (typeof o.executionProfile !== 'string' || !o.executionProfile)) {
-    problems.push({ path: `${at}.options.executionProfile`, message: 'must be a non-empty string' });
+  if (o.executionProfile !== undefined) {
+    checkText(
+      problems,
+      `${at}.options.executionProfile`,
+      o.executionProfile,
+      VALUE_LIMITS.executionProfileLength,
+    );
   }
   if (o.metadata !== undefined && !isPlainObject(o.metadata))
     problems.push({ path: `${at}.options.metadata`, message: 'must be a plain object' });

@@ -8,6 +8,7 @@ import {
   type InjectedTaskParam,
 } from '../decorators/metadata-keys.js';
 import type { TaskMetadata } from '../decorators/task.decorator.js';
+import { QueueConfigurationError } from '../errors/queue-configuration.error.js';
 import type { ScheduleOptions } from '../options/schedule-options.js';
 import { resolveTaskOptions, type TaskDefinition } from './task-definition.js';
 import { validateTaskDefinition } from './task-options.validator.js';
@@ -28,14 +29,27 @@ export class TaskExplorer {
     private readonly registry: TaskRegistry,
   ) {}
 
-  /** Register every decorated method; throws on duplicates and invalid options. */
+  /** Register every decorated method; throws on duplicates, invalid options and `@Schedule` without `@Task`. */
   explore(): void {
     for (const wrapper of this.discovery.getProviders()) {
       const prototype = this.prototypeOf(wrapper);
       if (!prototype) continue;
-      const taskMethods = this.scanner
-        .getAllMethodNames(prototype)
-        .filter((method) => Reflect.hasMetadata(TASK_METADATA, prototype, method));
+      const methods = this.scanner.getAllMethodNames(prototype);
+      const taskMethods = methods.filter((method) => Reflect.hasMetadata(TASK_METADATA, prototype, method));
+      const orphans = methods.filter(
+        (method) =>
+          Reflect.hasMetadata(SCHEDULE_METADATA, prototype, method) &&
+          !Reflect.hasMetadata(TASK_METADATA, prototype, method),
+      );
+      if (orphans.length > 0) {
+        const owner = (prototype.constructor as { name: string }).name;
+        throw new QueueConfigurationError(
+          orphans.map((method) => ({
+            path: `@Schedule on ${owner}.${method}`,
+            message: `the method has no @Task: a schedule enqueues a task, so add @Task('name') to ${owner}.${method}`,
+          })),
+        );
+      }
       if (taskMethods.length === 0) continue;
       if (!wrapper.isDependencyTreeStatic() || wrapper.isTransient) {
         this.logger.warn(

@@ -1,7 +1,7 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { MysqlQueueStore } from './mysql.store.js';
 import { PostgresQueueStore } from './postgres.store.js';
-import { validateTableName } from './sql-identifier.js';
+import { quoteIdentifier, validateTableName } from './sql-identifier.js';
 import type { SqlQueueStore } from './sql-queue.store.js';
 import { SqliteQueueStore } from './sqlite.store.js';
 
@@ -28,8 +28,11 @@ export function createQueueTablesMigration(tableName = 'nestjs_queue_task', time
         await queryRunner.query(statement);
     }
     async down(queryRunner: QueryRunner): Promise<void> {
-      await queryRunner.query(`DROP TABLE IF EXISTS ${table}_lease`);
-      await queryRunner.query(`DROP TABLE IF EXISTS ${table}`);
+      const type = queryRunner.connection.options.type;
+      const dialect =
+        type === 'postgres' ? 'postgres' : type === 'mysql' || type === 'mariadb' ? 'mysql' : 'sqlite';
+      await queryRunner.query(`DROP TABLE IF EXISTS ${quoteIdentifier(`${table}_lease`, dialect)}`);
+      await queryRunner.query(`DROP TABLE IF EXISTS ${quoteIdentifier(table, dialect)}`);
     }
   };
 }

@@ -3,6 +3,7 @@ import type { ClaimManyOptions, CompletionItem, CompletionOutcome } from '../que
 import type { QueuedTaskRecord } from '../../models/queued-task-record.js';
 import { recordToRow, rowToRecord, type TaskRow } from './task-row.mapper.js';
 import { SqlQueueStore } from './sql-queue.store.js';
+import { quoteIdentifier } from './sql-identifier.js';
 import { retryOnLockConflict } from './lock-conflict-retry.js';
 
 type Callback<T> = (error: Error | null, result: T) => void;
@@ -35,7 +36,7 @@ export class MysqlQueueStore extends SqlQueueStore {
     table: string,
     private readonly pool: MysqlPool,
   ) {
-    super(table);
+    super(table, 'mysql');
   }
 
   async query(sql: string, params: unknown[] = [], manager?: EntityManager): Promise<TaskRow[]> {
@@ -82,6 +83,9 @@ export class MysqlQueueStore extends SqlQueueStore {
 
   schemaStatements(): string[] {
     const t = this.table;
+    // KEY names take no schema: `schema.table` gives `schema_table_<suffix>`.
+    const index = (suffix: string) =>
+      quoteIdentifier(`${this.tableName.replace('.', '_')}_${suffix}`, 'mysql');
     return [
       `CREATE TABLE IF NOT EXISTS ${t} (
         id CHAR(36) NOT NULL PRIMARY KEY, seq BIGINT NOT NULL AUTO_INCREMENT UNIQUE, task_name VARCHAR(255) NOT NULL,
@@ -93,11 +97,11 @@ export class MysqlQueueStore extends SqlQueueStore {
         error TEXT NULL, task_key VARCHAR(255) NULL, metadata_json LONGTEXT NOT NULL,
         active_key VARCHAR(255) AS (CASE WHEN status IN ('pending','scheduled','running') THEN task_key ELSE NULL END) STORED,
         claimable TINYINT AS (CASE WHEN status IN ('pending','scheduled') THEN 1 ELSE NULL END) STORED,
-        UNIQUE KEY ${t}_active_key (active_key),
-        KEY ${t}_claim (claimable, priority DESC, queued_at, seq),
-        KEY ${t}_running (status, heartbeat_at),
-        KEY ${t}_key (task_key),
-        KEY ${t}_completed (task_name, status, completed_at)
+        UNIQUE KEY ${index('active_key')} (active_key),
+        KEY ${index('claim')} (claimable, priority DESC, queued_at, seq),
+        KEY ${index('running')} (status, heartbeat_at),
+        KEY ${index('key')} (task_key),
+        KEY ${index('completed')} (task_name, status, completed_at)
       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
       `CREATE TABLE IF NOT EXISTS ${this.leaseTable} (
         name VARCHAR(100) NOT NULL PRIMARY KEY, owner VARCHAR(255) NOT NULL, expires_at BIGINT NOT NULL

@@ -12,6 +12,7 @@ import {
   type TaskRow,
 } from './task-row.mapper.js';
 import { SqlQueueStore } from './sql-queue.store.js';
+import { quoteIdentifier } from './sql-identifier.js';
 
 /** `?` placeholders → `$1, $2, ...` (our SQL has no `?` inside literals). */
 function numbered(sql: string): string {
@@ -116,7 +117,7 @@ export class PostgresQueueStore extends SqlQueueStore {
     private readonly pool: PgPool,
     private readonly options: PostgresStoreOptions = {},
   ) {
-    super(table);
+    super(table, 'postgres');
   }
 
   async query(sql: string, params: unknown[] = [], manager?: EntityManager): Promise<TaskRow[]> {
@@ -154,13 +155,13 @@ export class PostgresQueueStore extends SqlQueueStore {
     return (await this.pool.query({ name: statement.name, text: statement.text, values: params })).rows;
   }
 
-  private get indexPrefix(): string {
-    return this.table.replace('.', '_');
+  /** An index name: PostgreSQL puts an index in its table's schema, so `schema.table` gives `schema_table_<suffix>`. */
+  private index(suffix: string): string {
+    return quoteIdentifier(`${this.tableName.replace('.', '_')}_${suffix}`, 'postgres');
   }
 
   schemaStatements(): string[] {
     const t = this.table;
-    const i = this.indexPrefix;
     return [
       `CREATE TABLE IF NOT EXISTS ${t} (
         id varchar(36) PRIMARY KEY, seq bigserial NOT NULL, task_name varchar(255) NOT NULL, args_json text NOT NULL,
@@ -170,12 +171,12 @@ export class PostgresQueueStore extends SqlQueueStore {
         queued_at bigint NOT NULL, created_at bigint NOT NULL, started_at bigint, completed_at bigint, heartbeat_at bigint,
         result_json text, error text, task_key varchar(255), metadata_json text NOT NULL)
         WITH (autovacuum_vacuum_scale_factor = 0.01, autovacuum_analyze_scale_factor = 0.01)`,
-      `CREATE UNIQUE INDEX IF NOT EXISTS ${i}_active_key ON ${t} (task_key) WHERE task_key IS NOT NULL AND status IN ('pending','scheduled','running')`,
-      `CREATE INDEX IF NOT EXISTS ${i}_claim ON ${t} (priority DESC, queued_at, seq) WHERE status IN ('pending','scheduled')`,
-      `CREATE INDEX IF NOT EXISTS ${i}_running ON ${t} (heartbeat_at) WHERE status = 'running'`,
-      `CREATE INDEX IF NOT EXISTS ${i}_key ON ${t} (task_key) WHERE task_key IS NOT NULL`,
-      `CREATE INDEX IF NOT EXISTS ${i}_completed ON ${t} (task_name, completed_at) WHERE status = 'completed'`,
-      `CREATE INDEX IF NOT EXISTS ${i}_terminal ON ${t} (completed_at) WHERE status IN ('completed','failed','cancelled')`,
+      `CREATE UNIQUE INDEX IF NOT EXISTS ${this.index('active_key')} ON ${t} (task_key) WHERE task_key IS NOT NULL AND status IN ('pending','scheduled','running')`,
+      `CREATE INDEX IF NOT EXISTS ${this.index('claim')} ON ${t} (priority DESC, queued_at, seq) WHERE status IN ('pending','scheduled')`,
+      `CREATE INDEX IF NOT EXISTS ${this.index('running')} ON ${t} (heartbeat_at) WHERE status = 'running'`,
+      `CREATE INDEX IF NOT EXISTS ${this.index('key')} ON ${t} (task_key) WHERE task_key IS NOT NULL`,
+      `CREATE INDEX IF NOT EXISTS ${this.index('completed')} ON ${t} (task_name, completed_at) WHERE status = 'completed'`,
+      `CREATE INDEX IF NOT EXISTS ${this.index('terminal')} ON ${t} (completed_at) WHERE status IN ('completed','failed','cancelled')`,
       `CREATE TABLE IF NOT EXISTS ${this.leaseTable} (name varchar(100) PRIMARY KEY, owner varchar(255) NOT NULL, expires_at bigint NOT NULL)`,
     ];
   }
@@ -185,7 +186,7 @@ export class PostgresQueueStore extends SqlQueueStore {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
-      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`nestjs_queues:${this.table}`]);
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`nestjs_queues:${this.tableName}`]);
       for (const statement of this.schemaStatements()) await client.query(statement);
       await client.query('COMMIT');
     } catch (error) {

@@ -20,6 +20,7 @@ import {
 } from '../../models/queued-task-record.js';
 import { isTerminalStatus, TASK_STATUSES, type TaskStatus } from '../../models/task-status.js';
 import { recordToRow, rowToRecord, TASK_COLUMNS, toResultJson, type TaskRow } from './task-row.mapper.js';
+import { quoteIdentifier, type SqlDialect } from './sql-identifier.js';
 
 const ACTIVE = `('pending','scheduled','running')`;
 const CLAIMABLE = `('pending','scheduled')`;
@@ -56,10 +57,22 @@ export abstract class SqlQueueStore {
     fenceRejected: 0,
   };
 
+  /** The table's quoted name, as every statement uses it. */
+  protected readonly table: string;
+
   constructor(
-    /** Validated table name. */
-    protected readonly table: string,
-  ) {}
+    /** Validated table name, as configured (unquoted). */
+    protected readonly tableName: string,
+    /** The dialect whose quoting `table`, `leaseTable` and `identifier` use. */
+    protected readonly dialect: SqlDialect,
+  ) {
+    this.table = quoteIdentifier(tableName, dialect);
+  }
+
+  /** A quoted name derived from the table's: its lease table, its indexes (`<table>_<suffix>`). */
+  protected identifier(suffix: string): string {
+    return quoteIdentifier(`${this.tableName}_${suffix}`, this.dialect);
+  }
 
   /** Rows of a SELECT (or of a statement with RETURNING). */
   abstract query(sql: string, params?: unknown[], manager?: EntityManager): Promise<TaskRow[]>;
@@ -87,7 +100,7 @@ export abstract class SqlQueueStore {
   abstract acquireLease(name: string, owner: string, ttl: number): Promise<boolean>;
   /** Name of the lease table. */
   protected get leaseTable(): string {
-    return `${this.table}_lease`;
+    return this.identifier('lease');
   }
 
   async createSchema(): Promise<void> {

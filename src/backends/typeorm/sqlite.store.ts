@@ -26,7 +26,7 @@ export class SqliteQueueStore extends SqlQueueStore {
     table: string,
     private readonly db: SqliteDatabase,
   ) {
-    super(table);
+    super(table, 'sqlite');
     db.pragma('journal_mode = WAL');
     db.pragma('busy_timeout = 5000');
     db.pragma('synchronous = NORMAL');
@@ -62,6 +62,7 @@ export class SqliteQueueStore extends SqlQueueStore {
 
   schemaStatements(): string[] {
     const t = this.table;
+    const index = (suffix: string) => this.identifier(suffix);
     return [
       `CREATE TABLE IF NOT EXISTS ${t} (
         seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, task_name TEXT NOT NULL, args_json TEXT NOT NULL, kwargs_json TEXT NOT NULL,
@@ -69,12 +70,12 @@ export class SqliteQueueStore extends SqlQueueStore {
         status TEXT NOT NULL, priority INTEGER NOT NULL, max_retries INTEGER NOT NULL, retry_count INTEGER NOT NULL,
         scheduled_at INTEGER, queued_at INTEGER NOT NULL, created_at INTEGER NOT NULL, started_at INTEGER,
         completed_at INTEGER, heartbeat_at INTEGER, result_json TEXT, error TEXT, task_key TEXT, metadata_json TEXT NOT NULL)`,
-      `CREATE UNIQUE INDEX IF NOT EXISTS ${t}_active_key ON ${t} (task_key) WHERE task_key IS NOT NULL AND status IN ('pending','scheduled','running')`,
-      `CREATE INDEX IF NOT EXISTS ${t}_claim ON ${t} (priority DESC, queued_at, seq) WHERE status IN ('pending','scheduled')`,
-      `CREATE INDEX IF NOT EXISTS ${t}_running ON ${t} (heartbeat_at) WHERE status = 'running'`,
-      `CREATE INDEX IF NOT EXISTS ${t}_key ON ${t} (task_key) WHERE task_key IS NOT NULL`,
-      `CREATE INDEX IF NOT EXISTS ${t}_completed ON ${t} (task_name, completed_at) WHERE status = 'completed'`,
-      `CREATE INDEX IF NOT EXISTS ${t}_terminal ON ${t} (completed_at) WHERE status IN ('completed','failed','cancelled')`,
+      `CREATE UNIQUE INDEX IF NOT EXISTS ${index('active_key')} ON ${t} (task_key) WHERE task_key IS NOT NULL AND status IN ('pending','scheduled','running')`,
+      `CREATE INDEX IF NOT EXISTS ${index('claim')} ON ${t} (priority DESC, queued_at, seq) WHERE status IN ('pending','scheduled')`,
+      `CREATE INDEX IF NOT EXISTS ${index('running')} ON ${t} (heartbeat_at) WHERE status = 'running'`,
+      `CREATE INDEX IF NOT EXISTS ${index('key')} ON ${t} (task_key) WHERE task_key IS NOT NULL`,
+      `CREATE INDEX IF NOT EXISTS ${index('completed')} ON ${t} (task_name, completed_at) WHERE status = 'completed'`,
+      `CREATE INDEX IF NOT EXISTS ${index('terminal')} ON ${t} (completed_at) WHERE status IN ('completed','failed','cancelled')`,
       `CREATE TABLE IF NOT EXISTS ${this.leaseTable} (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL)`,
     ];
   }

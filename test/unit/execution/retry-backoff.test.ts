@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { retryDelay } from '../../../src/execution/retry-backoff.js';
+import { MAX_RETRY_DELAY, retryDelay } from '../../../src/execution/retry-backoff.js';
 
 describe('retryDelay', () => {
   test('no backoff means no delay; a number is a fixed delay', () => {
@@ -30,5 +30,25 @@ describe('retryDelay', () => {
       retryDelay({ initialDelay: 100, jitter: 50 }, 0, () => 0),
       100,
     );
+  });
+});
+
+describe('retryDelay bounds', () => {
+  test('growth without maxDelay is capped at MAX_RETRY_DELAY (ten years), so the retry date stays valid', () => {
+    assert.equal(MAX_RETRY_DELAY, 315_360_000_000);
+    for (const retryIndex of [43, 60, 1_100, 5_000]) {
+      const delay = retryDelay({ initialDelay: 1_000 }, retryIndex);
+      assert.equal(delay, MAX_RETRY_DELAY, `retry ${retryIndex}`);
+      assert.ok(Number.isFinite(new Date(Date.now() + delay).getTime()));
+    }
+    assert.equal(
+      retryDelay({ initialDelay: 1_000, jitter: MAX_RETRY_DELAY }, 0, () => 1),
+      MAX_RETRY_DELAY,
+    );
+    assert.equal(retryDelay(1e20, 0), MAX_RETRY_DELAY);
+  });
+
+  test('an initial delay of 0 stays 0 however far the multiplier grows (no 0 × Infinity = NaN)', () => {
+    assert.equal(retryDelay({ initialDelay: 0, multiplier: 10 }, 400), 0);
   });
 });

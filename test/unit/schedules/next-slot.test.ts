@@ -83,7 +83,7 @@ describe('next run vectors', () => {
     const bad: Array<[ScheduleOptions, RegExp]> = [
       [{ cron: '* * * * *', interval: 1000 }, /cron or interval, not both/],
       [{}, /give cron or interval/],
-      [{ interval: 0 }, /interval: must be a positive/],
+      [{ interval: 0 }, /interval: must be an integer number of ms from 10 /],
       [{ cron: '* * * * *', timezone: 'Mars/Olympus' }, /unknown time zone "Mars\/Olympus"/],
       [{ interval: 1000, jitter: -1 }, /jitter: must be a non-negative/],
       [{ interval: 1000, maxInstances: 0 }, /maxInstances: must be an integer >= 1/],
@@ -98,5 +98,39 @@ describe('next run vectors', () => {
           error.taskName === 'reports.daily',
       );
     }
+  });
+
+  test('edge values: intervals below 10 ms or fractional, and durations past ten years, are refused', () => {
+    const bad: Array<[ScheduleOptions, RegExp]> = [
+      [{ interval: 0.001 }, /interval: must be an integer number of ms from 10 to 315360000000, got 0.001/],
+      [{ interval: 9 }, /interval: must be an integer number of ms from 10 /],
+      [{ interval: 10.5 }, /interval: .* got 10.5/],
+      [{ interval: 1e16 }, /interval: .* got 10000000000000000/],
+      [{ interval: 1000, jitter: 1e308 }, /jitter: must be at most 315360000000 ms, got 1e\+308/],
+      [{ interval: 1000, initialDelay: 1e308 }, /initialDelay: must be at most 315360000000 ms/],
+      [
+        { interval: 1000, initialDelay: Infinity },
+        /initialDelay: must be a non-negative number of ms, got Infinity/,
+      ],
+      [{ cron: '* * * * *', jitter: 1e308 }, /jitter: must be at most/],
+    ];
+    for (const [options, message] of bad) {
+      assert.throws(
+        () => entry(options),
+        (error: unknown) => error instanceof QueueConfigurationError && message.test(error.message),
+        `${JSON.stringify(options)} was accepted or gave another error`,
+      );
+    }
+    assert.equal(entry({ interval: 10 }).options.interval, 10);
+    assert.equal(entry({ interval: 1000, jitter: 315_360_000_000 }).options.jitter, 315_360_000_000);
+  });
+
+  test('a cron schedule honours initialDelay for its first occurrence only', () => {
+    const options = { cron: '*/5 * * * *', initialDelay: 12 * 60_000 };
+    // 00:01 + 12 min = 00:13: the first match after it is 00:15, not 00:05.
+    assert.equal(next(options, '2026-05-01T00:01:00Z'), '2026-05-01T00:15:00.000Z');
+    // Chained occurrences (anchored) follow the cron alone.
+    assert.equal(next(options, '2026-05-01T00:15:00Z', '2026-05-01T00:15:00Z'), '2026-05-01T00:20:00.000Z');
+    assert.equal(next({ cron: '*/5 * * * *' }, '2026-05-01T00:01:00Z'), '2026-05-01T00:05:00.000Z');
   });
 });

@@ -56,4 +56,25 @@ describe('assertJsonSerializable', () => {
     const shared = { n: 1 };
     assert.equal(pathOf([shared, shared]), 'accepted');
   });
+
+  test('nesting: 256 levels pass, deeper ones (even 10,000) give a TaskSerializationError, never a RangeError', () => {
+    const nest = (depth: number, wrap: (inner: unknown) => unknown): unknown => {
+      let value: unknown = 1;
+      for (let i = 0; i < depth; i++) value = wrap(value);
+      return value;
+    };
+    assert.equal(pathOf(nest(256, (inner) => [inner])), 'accepted');
+    assert.equal(pathOf(nest(256, (inner) => ({ a: inner }))), 'accepted');
+    for (const value of [nest(257, (inner) => [inner]), nest(10_000, (inner) => [inner])]) {
+      assert.throws(
+        () => assertJsonSerializable(value, 'args', 'demo'),
+        (error: unknown) =>
+          error instanceof TaskSerializationError && /nested more than 256 levels deep/.test(error.message),
+      );
+    }
+    assert.throws(
+      () => assertJsonSerializable([nest(10_000, (inner) => ({ a: inner }))], 'args', 'demo'),
+      TaskSerializationError,
+    );
+  });
 });

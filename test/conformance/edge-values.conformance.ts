@@ -1,0 +1,159 @@
+import 'reflect-metadata';
+import { Injectable } from '@nestjs/common';
+import type { TestingModule } from '@nestjs/testing';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import type { QueueBackend } from '../../src/backends/queue-backend.js';
+import { QueueConfigurationError } from '../../src/errors/queue-configuration.error.js';
+import { TaskSerializationError } from '../../src/errors/task-serialization.error.js';
+import { MAX_RETRY_DELAY } from '../../src/execution/retry-backoff.js';
+import type { EnqueueOptions } from '../../src/options/task-options.js';
+import { VALUE_LIMITS } from '../../src/options/value-limits.js';
+import { QueueService } from '../../src/service/queue.service.js';
+import { Task } from '../../src/decorators/task.decorator.js';
+import { createQueuesApp } from '../support/app.js';
+
+@Injectable()
+class EdgeTasks {
+  @Task('edge.task')
+  async run() {}
+}
+
+const INT32 = 2 ** 31;
+const nested = (depth: number): unknown => {
+  let value: unknown = 'leaf';
+  for (let i = 0; i < depth; i++) value = [value];
+  return value;
+};
+
+/** Values past the limits, each with the option path its error must name. */
+const REFUSED: Array<[EnqueueOptions, string]> = [
+  [{ priority: INT32 }, 'priority'],
+  [{ priority: -INT32 - 1 }, 'priority'],
+  [{ priority: 0.5 }, 'priority'],
+  [{ maxRetries: INT32 }, 'maxRetries'],
+  [{ maxRetries: -1 }, 'maxRetries'],
+  [{ key: 'k'.repeat(256) }, 'key'],
+  [{ key: 'nul\0key' }, 'key'],
+  [{ key: 'x\uD800' }, 'key'],
+  [{ key: 'x\uDC00' }, 'key'],
+  [{ executionProfile: 'p'.repeat(256) }, 'executionProfile'],
+  [{ executionProfile: 'nul\0profile' }, 'executionProfile'],
+  [{ executionProfile: '\uDBFFprofile' }, 'executionProfile'],
+  [{ queue: 'q'.repeat(101) }, 'queue'],
+  [{ timeout: 1e16 }, 'timeout'],
+  [{ delay: Infinity }, 'delay'],
+];
+
+/**
+ * Edge values (issue 18 items 10, 11, 12, 15) through `QueueService.enqueue` on one backend: every value past a
+ * limit gets the same typed error on every backend before anything is written, and the limits themselves are
+ * stored and read back exactly. Each test boots an app on a fresh backend from `factory` (own table / key prefix).
+ */
+export function describeEdgeValueConformance(
+  name: string,
+  factory: () => Promise<QueueBackend>,
+  options: { skip?: string | false } = {},
+): void {
+  describe(`Edge values: ${name}`, { skip: options.skip }, () => {
+    let app: TestingModule;
+    let backend: QueueBackend;
+    let queues: QueueService;
+    let queue: string;
+
+    beforeEach(async () => {
+      backend = await factory();
+      app = await createQueuesApp([EdgeTasks], { queueBackend: backend, worker: { enabled: false } });
+      queues = app.get(QueueService);
+      queue = `edge_${randomUUID().slice(0, 8)}`;
+    });
+    afterEach(() => app.close()); // closes the backend too
+
+    const storedCount = async () => (await backend.getStatistics({})).total;
+
+    test('every value past a limit gets a QueueConfigurationError naming the field; nothing is stored', async () => {
+      for (const [options, field] of REFUSED) {
+        await assert.rejects(
+          queues.enqueue('edge.task', [], { queue, ...options }),
+          (error: unknown) =>
+            error instanceof QueueConfigurationError &&
+            error.problems.some((problem) => problem.path.endsWith(`.options.${field}`)),
+          `${field}: ${JSON.stringify(options).slice(0, 80)}`,
+        );
+      }
+      await assert.rejects(
+        queues.enqueueMany([
+          { task: 'edge.task', options: { queue } },
+          { task: 'edge.task', options: { queue, priority: INT32 } },
+        ]),
+        QueueConfigurationError,
+      );
+      assert.equal(await storedCount(), 0);
+    });
+
+    test('keys that differ only in a lone surrogate are refused, never merged into one record', async () => {
+      for (const key of ['x\uD800', 'x\uDC00'])
+        await assert.rejects(queues.enqueue('edge.task', [], { queue, key }), QueueConfigurationError);
+      const pair = await queues.enqueue('edge.task', [], { queue, key: 'x\uD800\uDC00' });
+      const other = await queues.enqueue('edge.task', [], { queue, key: 'x\uD800\uDC01' });
+      assert.notEqual(pair.id, other.id);
+      assert.equal((await backend.getTaskByKey('x\uD800\uDC00'))!.id, pair.id);
+      assert.equal(await storedCount(), 2);
+    });
+
+    test('args nested deeper than 256 levels (even 10,000) get a TaskSerializationError; nothing is stored', async () => {
+      for (const depth of [256, 10_000]) {
+        await assert.rejects(
+          queues.enqueue('edge.task', [nested(depth)], { queue }),
+          (error: unknown) => error instanceof TaskSerializationError && /256 levels/.test(error.message),
+        );
+      }
+      await assert.rejects(
+        queues.enqueue('edge.task', [], { queue, kwargs: { deep: nested(300) } }),
+        TaskSerializationError,
+      );
+      assert.equal(await storedCount(), 0);
+    });
+
+    test('the limits themselves are stored and read back exactly', async () => {
+      const key = `${'k'.repeat(252)}😀ü`; // 255 UTF-16 code units
+      assert.equal(key.length, VALUE_LIMITS.keyLength);
+      const profile = 'p'.repeat(VALUE_LIMITS.executionProfileLength);
+      const deepest = nested(255); // inside the args array: 256 levels
+      const high = await queues.enqueue('edge.task', [deepest], {
+        queue,
+        priority: VALUE_LIMITS.int32Max,
+        maxRetries: VALUE_LIMITS.int32Max,
+        key,
+        executionProfile: profile,
+        timeout: 30 * 24 * 3600 * 1000,
+      });
+      const low = await queues.enqueue('edge.task', [], { queue, priority: VALUE_LIMITS.int32Min });
+      const readHigh = (await backend.getTask(high.id))!;
+      assert.equal(readHigh.priority, VALUE_LIMITS.int32Max);
+      assert.equal(readHigh.maxRetries, VALUE_LIMITS.int32Max);
+      assert.equal(readHigh.key, key);
+      assert.equal(readHigh.executionProfile, profile);
+      assert.deepEqual(readHigh.args, [deepest]);
+      assert.equal(readHigh.metadata['timeout'], 30 * 24 * 3600 * 1000);
+      assert.equal((await backend.getTaskByKey(key))!.id, high.id);
+      assert.equal((await backend.getTask(low.id))!.priority, VALUE_LIMITS.int32Min);
+    });
+
+    test('a retry at the longest backoff (the cap of retryDelay) is stored as a valid date', async () => {
+      const record = await queues.enqueue('edge.task', [], { queue, maxRetries: 1 });
+      const [claimed] = await backend.claimMany({ limit: 1, queues: [queue], workerId: 'edge-worker' });
+      assert.equal(claimed?.id, record.id);
+      const retryAt = new Date(Date.now() + MAX_RETRY_DELAY);
+      const failed = await backend.failTask(record.id, 'boom', {
+        retry: true,
+        retryAt,
+        expectedRetryCount: 0,
+      });
+      assert.equal(failed?.status, 'scheduled');
+      const read = (await backend.getTask(record.id))!;
+      assert.equal(read.scheduledAt?.getTime(), retryAt.getTime());
+    });
+  });
+}
