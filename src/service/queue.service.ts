@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { firstValueFrom, filter, race, timer, from, switchMap, take, map } from 'rxjs';
+import { firstValueFrom, filter, race, timer, from, switchMap, take, Observable } from 'rxjs';
 import { QueueBackend, type ListCompletedOptions } from '../backends/queue-backend.js';
 import { QueueConfigurationError } from '../errors/queue-configuration.error.js';
 import { QueueError } from '../errors/queue.error.js';
@@ -15,6 +15,8 @@ import type { EnqueueOptions, EnqueueSpec } from '../options/task-options.js';
 import { assertJsonSerializable } from '../serialization/assert-json.js';
 import { QueueTelemetry } from '../observability/queue-telemetry.js';
 import { TaskRegistry } from '../tasks/task.registry.js';
+import { setLongTimeout } from '../timing/long-timeout.js';
+import { VALUE_LIMITS } from '../options/value-limits.js';
 import { DueTimeHints } from '../workers/due-time-hints.js';
 import { assertValidEnqueue } from './enqueue-options.validator.js';
 import { TaskHandle } from './task-handle.js';
@@ -185,7 +187,8 @@ export class QueueService {
   /** Resolve with the record once it is terminal; rejects with `QueueError` after `timeout`. */
   async waitFor(id: string, options: WaitForOptions = {}): Promise<QueuedTaskRecord> {
     const timeout = options.timeout ?? 30_000;
-    const pollInterval = options.pollInterval ?? 500;
+    // One setTimeout holds at most 2^31 - 1 ms; past that it fires after 1 ms (a poll storm).
+    const pollInterval = Math.min(options.pollInterval ?? 500, VALUE_LIMITS.maxTimerMs);
     const current = await this.backend.getTask(id);
     if (!current) throw new QueueError(`Cannot wait for task ${id}: no such record`, { taskId: id });
     if (isTerminalStatus(current.status)) return current;
@@ -195,7 +198,14 @@ export class QueueService {
       switchMap(() => from(this.backend.getTask(id))),
     );
     const byPolling = timer(pollInterval, pollInterval).pipe(switchMap(() => from(this.backend.getTask(id))));
-    const deadline = timer(timeout).pipe(map(() => 'timeout' as const));
+    // A long timer: rxjs' timer(30 days) would fire after 1 ms.
+    const deadline = new Observable<'timeout'>((subscriber) => {
+      const pending = setLongTimeout(() => {
+        subscriber.next('timeout');
+        subscriber.complete();
+      }, timeout);
+      return () => pending.clear();
+    });
     const outcome = await firstValueFrom(
       race(race(byEvent, byPolling).pipe(filter(terminal), take(1)), deadline),
     );

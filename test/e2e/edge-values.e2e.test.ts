@@ -51,6 +51,23 @@ describe('edge values (issue 18)', () => {
     }
   });
 
+  test('waitFor with a 30-day timeout waits for the record instead of timing out after 1 ms', async () => {
+    @Injectable()
+    class Quick {
+      @Task('edge.quick')
+      async run() {
+        await sleep(50);
+        return 'done';
+      }
+    }
+    const app = await createQueuesApp([Quick]);
+    apps.push(app);
+    const queues = app.get(QueueService);
+    const record = await queues.enqueue('edge.quick', []);
+    const done = await queues.waitFor(record.id, { timeout: THIRTY_DAYS, pollInterval: THIRTY_DAYS });
+    assert.equal(done.status, 'completed');
+  });
+
   test('@Schedule on a method without @Task fails bootstrap, naming class and method', async () => {
     @Injectable()
     class Forgotten {
