@@ -70,7 +70,8 @@ export {
   type ExecutionBackendConfig,
 } from './execution/execution-backend.registry.js';
 export { TaskRunner, type RunningTask, type RunOptions } from './execution/task-runner.js';
-export { retryDelay } from './execution/retry-backoff.js';
+export { retryDelay, MAX_RETRY_DELAY } from './execution/retry-backoff.js';
+export { VALUE_LIMITS } from './options/value-limits.js';
 
 // --- decorators and task context
 export { Task, type TaskMetadata } from './decorators/task.decorator.js';
