@@ -5,6 +5,7 @@ import {
   checkPositiveInteger,
   checkPositiveNumber,
   checkQueueName,
+  checkText,
 } from './option-checks.js';
 import { VALUE_LIMITS } from './value-limits.js';
 import { resolveWorkerOptions } from '../workers/worker-options.js';
@@ -197,6 +198,8 @@ export function validateModuleOptions(options: QueuesModuleOptions): void {
         );
       if (worker.cleanup?.retention !== undefined)
         checkPositiveNumber(problems, 'worker.cleanup.retention', worker.cleanup.retention);
+      if (worker.workerId !== undefined)
+        checkText(problems, 'worker.workerId', worker.workerId, VALUE_LIMITS.workerIdLength);
     }
   }
   const events = options.events;

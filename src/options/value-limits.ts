@@ -12,6 +12,8 @@ export const VALUE_LIMITS = {
   keyLength: 255,
   /** Longest `executionProfile` (the `execution_profile` column is varchar(255)). */
   executionProfileLength: 255,
+  /** Longest `worker.workerId` (stored on claimed records; `worker_id` is varchar(255)). */
+  workerIdLength: 255,
   /** Longest task name (`task_name` is varchar(255); names are also Redis keys). */
   taskNameLength: 200,
   /** Longest queue name (`queue` is varchar(100)). */

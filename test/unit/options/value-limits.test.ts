@@ -179,4 +179,13 @@ describe('module options: worker timers and staleAfter against the values in eff
     );
     assert.equal(problem({ worker: { pollInterval: VALUE_LIMITS.maxTimerMs } }), 'accepted');
   });
+
+  test('a workerId the worker_id column cannot hold is refused', () => {
+    assert.match(
+      problem({ worker: { workerId: 'w'.repeat(256) } }),
+      /worker\.workerId: must be a string of 1-255/,
+    );
+    assert.match(problem({ worker: { workerId: 'w\0' } }), /worker\.workerId: must not contain a NUL/);
+    assert.equal(problem({ worker: { workerId: 'w'.repeat(255) } }), 'accepted');
+  });
 });
