@@ -30,6 +30,7 @@ export { TaskTimeoutError } from './errors/task-timeout.error.js';
 export { TaskThreadCrashedError } from './errors/task-thread-crashed.error.js';
 export { MissingDependencyError } from './errors/missing-dependency.error.js';
 export { QueueDispatchError } from './errors/queue-dispatch.error.js';
+export { EnqueueRejectedError } from './errors/enqueue-rejected.error.js';
 export { QueuesUnhealthyError } from './errors/queues-unhealthy.error.js';
 export { NotATaskError } from './errors/not-a-task.error.js';
 export { QueueBackendUnavailableError } from './errors/queue-backend-unavailable.error.js';

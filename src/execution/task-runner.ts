@@ -332,7 +332,7 @@ export class TaskRunner {
 
   /** An attempt's timeout: the record's own (enqueue option), else its task's; `undefined` for none. */
   timeoutOf(record: QueuedTaskRecord, definition: TaskDefinition): number | undefined {
-    const fromRecord = record.metadata['timeout'];
+    const fromRecord = record.metadata?.['timeout']; // a record written around us may carry no metadata
     return typeof fromRecord === 'number' && fromRecord > 0 ? fromRecord : definition.options.timeout;
   }
 

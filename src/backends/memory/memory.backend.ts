@@ -20,10 +20,13 @@ import {
   type StaleTaskRecoveryResult,
 } from '../../models/queued-task-record.js';
 import { copyRecord } from '../../models/record-copy.js';
+import { recordShapeProblems, undecodableMessage, undecodableView } from '../../models/record-shape.js';
 import { cloneJson } from '../../serialization/clone-json.js';
 import { CLAIMABLE_STATUSES, isTerminalStatus, type TaskStatus } from '../../models/task-status.js';
 import { BinaryHeap } from './binary-heap.js';
 import { CreationOrder } from './creation-order.js';
+import { storableText } from '../../serialization/storable-text.js';
+import { EnqueueRejectedError } from '../../errors/enqueue-rejected.error.js';
 import { NotificationWaiters } from '../notification-waiters.js';
 
 /** A place in a ready heap; stale once the record's current token differs. */
@@ -102,19 +105,44 @@ export class InMemoryQueueBackend extends QueueBackend {
     return copyRecord(this.insert(record));
   }
 
+  /** All or nothing: every record is copied (and so checked) before the first is inserted. */
   async enqueueMany(records: readonly QueuedTaskRecord[]): Promise<QueuedTaskRecord[]> {
-    return records.map((record) => copyRecord(this.insert(record)));
+    let copies: QueuedTaskRecord[];
+    try {
+      copies = records.map(copyRecord);
+    } catch (error) {
+      throw new EnqueueRejectedError(records.length, error);
+    }
+    return copies.map((record) => copyRecord(this.insert(record)));
   }
 
   async getTask(id: string): Promise<QueuedTaskRecord | null> {
     const record = this.records.get(id);
-    return record ? copyRecord(record) : null;
+    return record ? this.readCopy(record) : null;
   }
 
   async getTaskByKey(key: string): Promise<QueuedTaskRecord | null> {
     const id = this.activeKeys.get(key) ?? this.latestByKey.get(key);
     const record = id === undefined ? undefined : this.records.get(id);
-    return record ? copyRecord(record) : null;
+    return record ? this.readCopy(record) : null;
+  }
+
+  /**
+   * A copy for a reader. A record whose fields went bad in place (only code reaching into this backend can do
+   * that) reads as its failed view naming the bad fields, as a SQL row or Redis hash that cannot be decoded does.
+   */
+  private readCopy(record: QueuedTaskRecord): QueuedTaskRecord {
+    const problems = recordShapeProblems(record);
+    return copyRecord(problems.length === 0 ? record : undecodableView(record, problems));
+  }
+
+  /** Claim a record and hand out its copy, or `null` when its fields went bad: then it is failed, naming them. */
+  private handOut(record: QueuedTaskRecord, workerId: string, now: Date): QueuedTaskRecord | null {
+    const problems = recordShapeProblems(record);
+    if (problems.length === 0) return copyRecord(this.markRunning(record, workerId, now));
+    record.error = undecodableMessage(record.id, problems);
+    this.finish(record, 'failed');
+    return null;
   }
 
   async listPending(options: ListPendingOptions = {}): Promise<QueuedTaskRecord[]> {
@@ -137,7 +165,7 @@ export class InMemoryQueueBackend extends QueueBackend {
   async claimTask(id: string, options: { workerId: string }): Promise<QueuedTaskRecord | null> {
     const record = this.records.get(id);
     if (!record || !this.isDue(record, Date.now())) return null;
-    return copyRecord(this.markRunning(record, options.workerId, new Date()));
+    return this.handOut(record, options.workerId, new Date());
   }
 
   async claimMany(options: ClaimManyOptions): Promise<QueuedTaskRecord[]> {
@@ -154,7 +182,8 @@ export class InMemoryQueueBackend extends QueueBackend {
       }
       if (!best) break;
       const entry = best.pop()!;
-      claimed.push(copyRecord(this.markRunning(this.records.get(entry.id)!, options.workerId, startedAt)));
+      const record = this.handOut(this.records.get(entry.id)!, options.workerId, startedAt);
+      if (record) claimed.push(record);
     }
     return claimed;
   }
@@ -191,7 +220,7 @@ export class InMemoryQueueBackend extends QueueBackend {
   async failTask(id: string, error: string, options: FailTaskOptions = {}): Promise<QueuedTaskRecord | null> {
     const record = this.fenced(id, options);
     if (!record) return null;
-    record.error = error;
+    record.error = storableText(error);
     if ((options.retry ?? true) && record.retryCount < record.maxRetries) {
       this.requeue(record, options.retryAt ?? null);
     } else {
@@ -398,7 +427,7 @@ export class InMemoryQueueBackend extends QueueBackend {
       if (filter.status && record.status !== filter.status) continue;
       if (filter.taskNameContains && !record.taskName.includes(filter.taskNameContains)) continue;
       if (filter.queue !== undefined && record.queue !== filter.queue) continue;
-      found.push(copyRecord(record));
+      found.push(this.readCopy(record));
     }
     return found;
   }
@@ -409,7 +438,7 @@ export class InMemoryQueueBackend extends QueueBackend {
     for (let i = 0; i < ids.length; i += chunk) {
       for (const id of ids.slice(i, i + chunk)) {
         const record = this.records.get(id);
-        if (record) yield copyRecord(record);
+        if (record) yield this.readCopy(record);
       }
       await Promise.resolve();
     }

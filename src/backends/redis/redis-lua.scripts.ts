@@ -24,6 +24,7 @@ const COMMON = `
 local p = ARGV[1]
 local function tkey(id) return p .. ':task:' .. id end
 local function stat(queue, status, delta)
+  if not queue or not status then return end -- a hash written around us may lack them; never fail the script
   redis.call('HINCRBY', p .. ':stats:' .. queue, status, delta)
 end
 -- Add a due record to its ready set ("<queue>|<exec>"); returns its member (FIFO within a priority by member).
@@ -55,7 +56,7 @@ end
 local function unplace(id)
   local t = tkey(id)
   local f = redis.call('HMGET', t, 'queue', 'execution_backend', 'ready_member')
-  if f[3] then redis.call('ZREM', p .. ':ready:' .. f[1] .. '|' .. f[2], f[3]) end
+  if f[3] and f[1] and f[2] then redis.call('ZREM', p .. ':ready:' .. f[1] .. '|' .. f[2], f[3]) end
   redis.call('ZREM', p .. ':delayed', id)
   redis.call('HDEL', t, 'ready_member')
 end
@@ -103,9 +104,20 @@ local function fenced(id, expected)
   return true
 end
 local function is_active(status) return status == 'pending' or status == 'scheduled' or status == 'running' end
+-- Why a record could not be enqueued (its key holds something else than a record hash, a placement field is not a
+-- number), or nil.
+local function unstorable(id, priority, queued_at, scheduled_at)
+  local kind = redis.call('TYPE', tkey(id)).ok
+  if kind ~= 'none' and kind ~= 'hash' then return 'record ' .. id .. ': its key holds a ' .. kind end
+  if not tonumber(priority) or not tonumber(queued_at) or (scheduled_at ~= '' and not tonumber(scheduled_at)) then
+    return 'record ' .. id .. ': priority, queued_at or scheduled_at is not a number'
+  end
+  return nil
+end
 -- The hot path (claims, completions) sums its status-counter moves here and writes each once per script.
 local stat_deltas = {}
 local function stat_later(queue, status, delta)
+  if not queue or not status then return end
   local q = stat_deltas[queue]
   if not q then q = {} stat_deltas[queue] = q end
   q[status] = (q[status] or 0) + delta
@@ -148,6 +160,14 @@ const script = (body: string) => `${COMMON}\n${body}`;
  */
 export const ENQUEUE = script(`
 local now, channel, payload, count = tonumber(ARGV[2]), ARGV[3], ARGV[4], tonumber(ARGV[5])
+-- Every record is checked before any is written (Redis does not roll a script back): one the store cannot take
+-- fails the batch with nothing written.
+local check_at = 6
+for r = 1, count do
+  local problem = unstorable(ARGV[check_at], ARGV[check_at + 5], ARGV[check_at + 6], ARGV[check_at + 7])
+  if problem then return redis.error_reply(problem) end
+  check_at = check_at + 9 + tonumber(ARGV[check_at + 8])
+end
 local seq0 = redis.call('INCRBY', p .. ':seq', count) - count
 local results, due, at, queues, sets = {}, false, 6, {}, {}
 for r = 1, count do
@@ -190,6 +210,18 @@ for set in pairs(sets) do redis.call('SADD', p .. ':readysets', set) end
 flush_stats()
 if due and channel ~= '' then redis.call('PUBLISH', channel, payload) end
 return results
+`);
+
+/**
+ * The check `ENQUEUE` makes before writing, for a batch sent in several scripts: ARGV: p, then per record: id,
+ * priority, queuedAt, scheduledAt ('' = none) → 0, or an error naming the first record the store cannot take.
+ */
+export const ENQUEUE_CHECK = script(`
+for at = 2, #ARGV, 4 do
+  local problem = unstorable(ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3])
+  if problem then return redis.error_reply(problem) end
+end
+return 0
 `);
 
 /**
@@ -431,15 +463,22 @@ for n in string.gmatch(ARGV[5], '[^,]+') do fail_names[n] = true end
 local requeued, failed = {}, {}
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', p .. ':running', '-inf', '(' .. cutoff, 'LIMIT', 0, limit)) do
   local t = tkey(id)
-  local f = redis.call('HMGET', t, 'retry_count', 'max_retries', 'task_name')
-  redis.call('HSET', t, 'error', 'Task heartbeat stale')
-  if not fail_names[f[3]] and tonumber(f[1]) < tonumber(f[2]) then
-    redis.call('HSET', t, 'retry_count', tonumber(f[1]) + 1)
-    requeue(id, now, '')
-    requeued[#requeued + 1] = redis.call('HGETALL', t)
+  local f = redis.call('HMGET', t, 'retry_count', 'max_retries', 'task_name', 'queue', 'execution_backend', 'priority')
+  if redis.call('EXISTS', t) == 0 then
+    redis.call('ZREM', p .. ':running', id) -- its hash is gone: nothing to recover
   else
-    finish(id, 'failed', now)
-    failed[#failed + 1] = redis.call('HGETALL', t)
+    local rc, mr = tonumber(f[1]), tonumber(f[2])
+    -- A hash written around us that lacks what a requeue needs is failed instead: it could never be placed.
+    local placeable = rc and mr and f[4] and f[5] and tonumber(f[6])
+    redis.call('HSET', t, 'error', 'Task heartbeat stale')
+    if placeable and not fail_names[f[3] or ''] and rc < mr then
+      redis.call('HSET', t, 'retry_count', rc + 1)
+      requeue(id, now, '')
+      requeued[#requeued + 1] = redis.call('HGETALL', t)
+    else
+      finish(id, 'failed', now)
+      failed[#failed + 1] = redis.call('HGETALL', t)
+    end
   end
 end
 return {requeued, failed}

@@ -29,9 +29,13 @@ import { byClaimOrder, recordToRow, rowToRecord, TASK_COLUMNS } from '../typeorm
 import type { RedisBackendConfig } from './redis-backend.config.js';
 import * as lua from './redis-lua.scripts.js';
 import { SubscriberSelfPing } from './subscriber-self-ping.js';
+import { ensureCreationIndex, listNewestRecords } from './record-listing.js';
+import { storableText } from '../../serialization/storable-text.js';
+import { decodeTaskRow, partitionUndecodable } from '../typeorm/row-decoding.js';
+import { EnqueueRejectedError } from '../../errors/enqueue-rejected.error.js';
+import { QueueError } from '../../errors/queue.error.js';
 import { boundRedis, connectWithin, DEFAULT_REDIS_COMMAND_TIMEOUT, RedisCalls } from './redis-connections.js';
 import { QueueBackendUnavailableError } from '../../errors/queue-backend-unavailable.error.js';
-import { ensureCreationIndex, listNewestRecords } from './record-listing.js';
 import { within } from '../../timing/within.js';
 
 const PREFIX = /^[A-Za-z0-9_.:-]{1,100}$/;
@@ -39,6 +43,7 @@ const PREFIX = /^[A-Za-z0-9_.:-]{1,100}$/;
 const READY_MEMBER_PREFIX = 23;
 const SCRIPTS = {
   qEnqueue: lua.ENQUEUE,
+  qEnqueueCheck: lua.ENQUEUE_CHECK,
   qClaim: lua.CLAIM,
   qClaimOne: lua.CLAIM_ONE,
   qComplete: lua.COMPLETE,
@@ -59,11 +64,11 @@ const SCRIPTS = {
 type ScriptName = keyof typeof SCRIPTS;
 
 /** A flat HGETALL reply → record (empty → null). */
-function fromHash(flat: unknown): QueuedTaskRecord | null {
+function fromHash(flat: unknown, id?: string): QueuedTaskRecord | null {
   if (!Array.isArray(flat) || flat.length === 0) return null;
   const row: Record<string, unknown> = {};
   for (let i = 0; i < flat.length; i += 2) row[flat[i] as string] = flat[i + 1];
-  return rowToRecord(row);
+  return decodeTaskRow(row, id); // never throws: a hash that cannot be decoded reads as failed (row-decoding.ts)
 }
 
 /** The claim scripts' reply: a JSON array of record rows (see `encode_rows` in the scripts). */
@@ -80,6 +85,19 @@ function toFields(record: QueuedTaskRecord): string[] {
     if (value !== null && value !== undefined) fields.push(column, String(value));
   });
   return fields;
+}
+
+/** Records per enqueue script. */
+const ENQUEUE_CHUNK = 200;
+
+/** What the enqueue check reads of a record: id, priority, queuedAt, scheduledAt ('' = none). */
+function placementOf(record: QueuedTaskRecord): Array<string | number> {
+  return [
+    record.id,
+    record.priority,
+    record.queuedAt.getTime(),
+    record.scheduledAt ? record.scheduledAt.getTime() : '',
+  ];
 }
 
 /** A task result as stored (`''` = null). */
@@ -352,11 +370,22 @@ export class RedisQueueBackend extends QueueBackend {
     return (await this.enqueueBatch([record]))[0]!;
   }
 
+  /**
+   * All or nothing: each script checks its whole chunk before writing any of it, and a batch of several chunks is
+   * checked whole by one script first, so a record the store cannot take (its key holds something else) fails the
+   * batch with nothing stored, as an `EnqueueRejectedError`. (Between that check and the chunks only a write around
+   * this library to one of the batch's new ids could intervene.)
+   */
   async enqueueMany(records: readonly QueuedTaskRecord[]): Promise<QueuedTaskRecord[]> {
     const results: QueuedTaskRecord[] = [];
-    // Chunks keep one script's run short (Redis is single-threaded) while saving a round trip per record.
-    for (let i = 0; i < records.length; i += 200)
-      results.push(...(await this.enqueueBatch(records.slice(i, i + 200))));
+    try {
+      if (records.length > ENQUEUE_CHUNK) await this.run('qEnqueueCheck', ...records.flatMap(placementOf));
+      // Chunks keep one script's run short (Redis is single-threaded) while saving a round trip per record.
+      for (let i = 0; i < records.length; i += ENQUEUE_CHUNK)
+        results.push(...(await this.enqueueBatch(records.slice(i, i + ENQUEUE_CHUNK))));
+    } catch (error) {
+      throw error instanceof QueueError ? error : new EnqueueRejectedError(records.length, error);
+    }
     return results;
   }
 
@@ -390,7 +419,7 @@ export class RedisQueueBackend extends QueueBackend {
   }
 
   async getTask(id: string): Promise<QueuedTaskRecord | null> {
-    return fromHash(await this.redis.call('HGETALL', this.key('task', id)));
+    return fromHash(await this.redis.call('HGETALL', this.key('task', id)), id);
   }
 
   async getTaskByKey(key: string): Promise<QueuedTaskRecord | null> {
@@ -405,7 +434,7 @@ export class RedisQueueBackend extends QueueBackend {
     for (const id of ids) pipeline.call('HGETALL', this.key('task', id));
     const replies = (await pipeline.exec()) ?? [];
     return replies
-      .map(([, reply]) => fromHash(reply))
+      .map(([, reply], i) => fromHash(reply, ids[i]))
       .filter((record): record is QueuedTaskRecord => record !== null);
   }
 
@@ -445,12 +474,25 @@ export class RedisQueueBackend extends QueueBackend {
   }
 
   async claimTask(id: string, options: { workerId: string }): Promise<QueuedTaskRecord | null> {
-    return fromHash(await this.run('qClaimOne', Date.now(), id, options.workerId));
+    const claimed = fromHash(await this.run('qClaimOne', Date.now(), id, options.workerId), id);
+    return claimed ? ((await this.setAsideUndecodable([claimed]))[0] ?? null) : null;
   }
 
   async claimMany(options: ClaimManyOptions): Promise<QueuedTaskRecord[]> {
     if (options.limit <= 0) return [];
-    return fromRows(await this.run('qClaim', Date.now(), ...claimArguments(options)));
+    return this.setAsideUndecodable(
+      fromRows(await this.run('qClaim', Date.now(), ...claimArguments(options))),
+    );
+  }
+
+  /**
+   * The claimed records to hand out: those that cannot be decoded (see `decodeTaskRow`) are failed with their decode
+   * error instead (no retry), so one bad hash never costs the rest of its batch.
+   */
+  private async setAsideUndecodable(records: QueuedTaskRecord[]): Promise<QueuedTaskRecord[]> {
+    const { sound, undecodable } = partitionUndecodable(records);
+    for (const { id, error } of undecodable) await this.run('qFail', Date.now(), id, '', error, '0', '');
+    return sound;
   }
 
   async completeTask(
@@ -475,7 +517,10 @@ export class RedisQueueBackend extends QueueBackend {
     ];
     for (const item of items) args.push(item.id, item.expectedRetryCount, toJson(item.result));
     const [completed, claimed] = (await this.run('qCompleteAndClaim', ...args)) as [unknown[], string];
-    return { completed: completed.map((applied) => applied === 1), claimed: fromRows(claimed) };
+    return {
+      completed: completed.map((applied) => applied === 1),
+      claimed: await this.setAsideUndecodable(fromRows(claimed)),
+    };
   }
 
   async failTask(id: string, error: string, options: FailTaskOptions = {}): Promise<QueuedTaskRecord | null> {
@@ -485,7 +530,7 @@ export class RedisQueueBackend extends QueueBackend {
         Date.now(),
         id,
         options.expectedRetryCount ?? '',
-        error,
+        storableText(error),
         (options.retry ?? true) ? '1' : '0',
         options.retryAt ? options.retryAt.getTime() : '',
       ),

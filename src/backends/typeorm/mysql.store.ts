@@ -187,7 +187,9 @@ export class MysqlQueueStore extends SqlQueueStore {
       return { done, ids };
     });
     const completed = this.completedInOrder(items, done);
-    const claimed = (await this.readRows(ids)).map(rowToRecord);
+    const claimed = claim
+      ? await this.setAsideUndecodable((await this.readRows(ids)).map(rowToRecord), claim.workerId)
+      : [];
     this.metrics.claimed += claimed.length;
     return { completed, claimed };
   }

@@ -21,6 +21,10 @@ import {
 import { isTerminalStatus, TASK_STATUSES, type TaskStatus } from '../../models/task-status.js';
 import { recordToRow, rowToRecord, TASK_COLUMNS, toResultJson, type TaskRow } from './task-row.mapper.js';
 import { quoteIdentifier, type SqlDialect } from './sql-identifier.js';
+import { partitionUndecodable } from './row-decoding.js';
+import { storableText } from '../../serialization/storable-text.js';
+import { EnqueueRejectedError } from '../../errors/enqueue-rejected.error.js';
+import { QueueError } from '../../errors/queue.error.js';
 
 const ACTIVE = `('pending','scheduled','running')`;
 const CLAIMABLE = `('pending','scheduled')`;
@@ -121,22 +125,52 @@ export abstract class SqlQueueStore {
     throw new Error(`Could not enqueue ${record.id}: key ${record.key} kept changing hands`);
   }
 
-  async enqueueMany(records: readonly QueuedTaskRecord[]): Promise<QueuedTaskRecord[]> {
+  /**
+   * Persist many records with `enqueue`'s semantics, all or nothing: a batch that takes more than one statement
+   * (keyed records, or more rows than one INSERT carries) runs inside `transaction` (the caller's DataSource's), so a
+   * record the database refuses leaves none of the batch stored. Any failure is an `EnqueueRejectedError`.
+   */
+  async enqueueMany(
+    records: readonly QueuedTaskRecord[],
+    transaction?: <T>(work: (manager: EntityManager) => Promise<T>) => Promise<T>,
+  ): Promise<QueuedTaskRecord[]> {
+    const oneStatement =
+      records.length <= 1 || (records.length <= this.bulkChunkSize && records.every((r) => r.key === null));
+    const enqueued = this.metrics.enqueued;
+    try {
+      return oneStatement || !transaction
+        ? await this.enqueueAll(records)
+        : await transaction((manager) => this.enqueueAll(records, manager));
+    } catch (error) {
+      this.metrics.enqueued = enqueued;
+      throw error instanceof QueueError ? error : new EnqueueRejectedError(records.length, error);
+    }
+  }
+
+  /** Unkeyed records per INSERT statement. */
+  private get bulkChunkSize(): number {
+    return Math.max(1, Math.floor(this.maxParameters / TASK_COLUMNS.length));
+  }
+
+  private async enqueueAll(
+    records: readonly QueuedTaskRecord[],
+    manager?: EntityManager,
+  ): Promise<QueuedTaskRecord[]> {
     const results: QueuedTaskRecord[] = new Array(records.length);
     const unkeyed: number[] = [];
     records.forEach((record, i) => (record.key === null ? unkeyed.push(i) : undefined));
     // Unkeyed records need no dedup: one multi-row INSERT per chunk.
-    const chunkSize = Math.max(1, Math.floor(this.maxParameters / TASK_COLUMNS.length));
+    const chunkSize = this.bulkChunkSize;
     for (let start = 0; start < unkeyed.length; start += chunkSize) {
       const chunk = unkeyed.slice(start, start + chunkSize).map((i) => records[i]!);
-      await this.insertRows(chunk);
+      await this.insertRows(chunk, manager);
       this.metrics.enqueued += chunk.length;
       this.afterInsert(chunk.length);
     }
     for (const i of unkeyed) results[i] = records[i]!;
     // Keyed records keep enqueue's semantics one by one, in input order.
     for (let i = 0; i < records.length; i++)
-      if (records[i]!.key !== null) results[i] = await this.enqueue(records[i]!);
+      if (records[i]!.key !== null) results[i] = await this.enqueue(records[i]!, manager);
     return results;
   }
 
@@ -144,11 +178,12 @@ export abstract class SqlQueueStore {
   protected afterInsert(_count: number): void {}
 
   /** Insert unkeyed records in one statement, in order: one multi-row INSERT (dialects may do it their way). */
-  protected async insertRows(records: readonly QueuedTaskRecord[]): Promise<void> {
+  protected async insertRows(records: readonly QueuedTaskRecord[], manager?: EntityManager): Promise<void> {
     const placeholders = records.map(() => `(${TASK_COLUMNS.map(() => '?').join(', ')})`).join(', ');
     await this.execute(
       `INSERT INTO ${this.table} (${COLUMN_LIST}) VALUES ${placeholders}`,
       records.flatMap(recordToRow),
+      manager,
     );
   }
 
@@ -225,15 +260,39 @@ export abstract class SqlQueueStore {
       `status IN ${CLAIMABLE} AND (scheduled_at IS NULL OR scheduled_at <= ?)`,
       [now],
     );
-    if (record) this.metrics.claimed++;
-    return record;
+    const [claimed] = record ? await this.setAsideUndecodable([record], workerId) : [];
+    if (claimed) this.metrics.claimed++;
+    return claimed ?? null;
   }
 
   async claimMany(options: ClaimManyOptions): Promise<QueuedTaskRecord[]> {
     if (options.limit <= 0) return [];
-    const records = await this.claimRows(options, Date.now());
+    const records = await this.setAsideUndecodable(
+      await this.claimRows(options, Date.now()),
+      options.workerId,
+    );
     this.metrics.claimed += records.length;
     return records;
+  }
+
+  /**
+   * The claimed records to hand out: those that cannot be decoded (see `decodeTaskRow`) are failed in the store
+   * with their decode error (fenced on this claim) instead, so one bad row never costs the rest of its batch.
+   */
+  protected async setAsideUndecodable(
+    records: QueuedTaskRecord[],
+    workerId: string,
+  ): Promise<QueuedTaskRecord[]> {
+    const { sound, undecodable } = partitionUndecodable(records);
+    for (const { id, error } of undecodable) {
+      await this.execute(
+        `UPDATE ${this.table} SET status = 'failed', error = ?, completed_at = ?, heartbeat_at = NULL
+         WHERE id = ? AND ${this.testedOnRow(`status = 'running' AND worker_id = ?`)}`,
+        [error, Date.now(), id, workerId],
+      );
+      this.metrics.failed++;
+    }
+    return sound;
   }
 
   async completeTask(
@@ -287,7 +346,12 @@ export abstract class SqlQueueStore {
     else this.metrics.fenceRejected++;
   }
 
-  async failTask(id: string, error: string, options: FailTaskOptions = {}): Promise<QueuedTaskRecord | null> {
+  async failTask(
+    id: string,
+    message: string,
+    options: FailTaskOptions = {},
+  ): Promise<QueuedTaskRecord | null> {
+    const error = storableText(message); // PostgreSQL refuses NUL in text: the outcome would be lost
     const current = await this.getTask(id);
     if (!current || current.status !== 'running') return this.rejected();
     if (options.expectedRetryCount !== undefined && current.retryCount !== options.expectedRetryCount)

@@ -3,6 +3,8 @@ import type { ClaimManyOptions } from '../queue-backend.js';
 import type { QueuedTaskRecord } from '../../models/queued-task-record.js';
 import { claimedInOrder, recordToRow, rowToRecord, type TaskRow } from './task-row.mapper.js';
 import { SqlQueueStore } from './sql-queue.store.js';
+import { EnqueueRejectedError } from '../../errors/enqueue-rejected.error.js';
+import { QueueError } from '../../errors/queue.error.js';
 
 /** The subset of a better-sqlite3 Database the store uses. */
 interface SqliteDatabase {
@@ -12,6 +14,7 @@ interface SqliteDatabase {
     reader: boolean;
   };
   pragma(source: string): unknown;
+  transaction<T>(work: () => T): () => T;
 }
 
 /**
@@ -78,6 +81,35 @@ export class SqliteQueueStore extends SqlQueueStore {
       `CREATE INDEX IF NOT EXISTS ${index('terminal')} ON ${t} (completed_at) WHERE status IN ('completed','failed','cancelled')`,
       `CREATE TABLE IF NOT EXISTS ${this.leaseTable} (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL)`,
     ];
+  }
+
+  /**
+   * All or nothing, and synchronous from BEGIN to COMMIT: better-sqlite3 runs one connection, so a transaction that
+   * awaited between statements would take in whatever else this process ran meanwhile (a worker's claim) and roll it
+   * back with the batch. Same semantics as the base class (bulk rows in input order, keyed records deduplicated).
+   */
+  override async enqueueMany(records: readonly QueuedTaskRecord[]): Promise<QueuedTaskRecord[]> {
+    const insert = this.statement(`${this.insertSql()} ON CONFLICT DO NOTHING`);
+    const holder = this.statement(
+      `SELECT ${this.columns} FROM ${this.table} WHERE task_key = ? AND status IN ('pending','scheduled','running')`,
+    );
+    const byId = this.statement(`SELECT ${this.columns} FROM ${this.table} WHERE id = ?`);
+    try {
+      const stored = this.db.transaction(() =>
+        records.map((record) => {
+          if (insert.run(...recordToRow(record)).changes > 0) return record;
+          const [row] = [...(record.key === null ? [] : holder.all(record.key)), ...byId.all(record.id)];
+          if (!row) throw new Error(`record ${record.id} was not inserted`);
+          return rowToRecord(row);
+        }),
+      )();
+      const created = stored.filter((record, i) => record === records[i]).length;
+      this.metrics.enqueued += created;
+      this.afterInsert(created);
+      return stored;
+    } catch (error) {
+      throw error instanceof QueueError ? error : new EnqueueRejectedError(records.length, error);
+    }
   }
 
   protected async insertIfKeyFree(record: QueuedTaskRecord, manager?: EntityManager): Promise<boolean> {

@@ -1,5 +1,5 @@
 import type { QueuedTaskRecord } from '../../models/queued-task-record.js';
-import type { TaskStatus } from '../../models/task-status.js';
+import { decodeTaskRow } from './row-decoding.js';
 
 /** Column list of the queue table, in insert order (times are epoch milliseconds, payloads JSON text). */
 export const TASK_COLUMNS = [
@@ -34,8 +34,6 @@ export type TaskColumn = (typeof TASK_COLUMNS)[number];
 /** A row as the drivers return it (BIGINT may come back as a string). */
 export type TaskRow = Record<string, unknown>;
 
-const time = (value: unknown): Date | null =>
-  value === null || value === undefined ? null : new Date(Number(value));
 const ms = (value: Date | null): number | null => (value === null ? null : value.getTime());
 
 /** The row values of a record, in `TASK_COLUMNS` order. */
@@ -67,36 +65,12 @@ export function recordToRow(record: QueuedTaskRecord): unknown[] {
   ];
 }
 
-/** A record from a row. */
+/**
+ * A record from a row; never throws. A row that cannot be decoded comes back as a `failed` view naming what could
+ * not be decoded (see `decodeTaskRow`), which `undecodableError` recognises.
+ */
 export function rowToRecord(row: TaskRow): QueuedTaskRecord {
-  return {
-    id: String(row['id']),
-    taskName: row['task_name'] as string,
-    args: JSON.parse(row['args_json'] as string),
-    kwargs: JSON.parse(row['kwargs_json'] as string),
-    queue: row['queue'] as string,
-    executionBackend: row['execution_backend'] as string,
-    executionProfile: (row['execution_profile'] as string | null) ?? null,
-    executionRef: (row['execution_ref'] as string | null) ?? null,
-    workerId: (row['worker_id'] as string | null) ?? null,
-    status: row['status'] as TaskStatus,
-    priority: Number(row['priority']),
-    maxRetries: Number(row['max_retries']),
-    retryCount: Number(row['retry_count']),
-    scheduledAt: time(row['scheduled_at']),
-    queuedAt: time(row['queued_at'])!,
-    createdAt: time(row['created_at'])!,
-    startedAt: time(row['started_at']),
-    completedAt: time(row['completed_at']),
-    heartbeatAt: time(row['heartbeat_at']),
-    result:
-      row['result_json'] === null || row['result_json'] === undefined
-        ? null
-        : JSON.parse(row['result_json'] as string),
-    error: (row['error'] as string | null) ?? null,
-    key: (row['task_key'] as string | null) ?? null,
-    metadata: JSON.parse(row['metadata_json'] as string),
-  };
+  return decodeTaskRow(row);
 }
 
 /**
@@ -108,15 +82,16 @@ export function claimedInOrder(
   rows: TaskRow[],
   claimedBy?: { workerId: string; now: number },
 ): QueuedTaskRecord[] {
-  const records = rows.map(rowToRecord);
   if (claimedBy) {
-    for (const record of records) {
-      record.status = 'running';
-      record.workerId = claimedBy.workerId;
-      record.startedAt = new Date(claimedBy.now);
-      record.heartbeatAt = new Date(claimedBy.now);
+    // Filled in on the rows (the driver's own objects) before decoding, so a claimed row decodes as a whole.
+    for (const row of rows) {
+      row['status'] = 'running';
+      row['worker_id'] = claimedBy.workerId;
+      row['started_at'] = claimedBy.now;
+      row['heartbeat_at'] = claimedBy.now;
     }
   }
+  const records = rows.map(rowToRecord);
   // Sorted by position, with the seq beside: no per-record copy to carry it.
   const seq = rows.map((row) => Number(row['seq']));
   return records

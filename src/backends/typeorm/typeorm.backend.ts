@@ -305,7 +305,10 @@ export class TypeOrmQueueBackend extends QueueBackend {
     return stored;
   }
   async enqueueMany(records: readonly QueuedTaskRecord[]): Promise<QueuedTaskRecord[]> {
-    const stored = await this.requireStore().enqueueMany(records);
+    // All or nothing: a batch of several statements runs in one transaction of the DataSource.
+    const stored = await this.requireStore().enqueueMany(records, (work) =>
+      this.dataSource!.transaction(work),
+    );
     this.notedInsertWakeups(records);
     return stored;
   }
