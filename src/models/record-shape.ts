@@ -1,5 +1,5 @@
 import type { QueuedTaskRecord } from './queued-task-record.js';
-import { isTaskStatus } from './task-status.js';
+import { isTaskStatus, TASK_STATUSES } from './task-status.js';
 
 const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   value !== null && typeof value === 'object' && !Array.isArray(value);
@@ -33,12 +33,48 @@ const FIELD_CHECKS: ReadonlyArray<[keyof QueuedTaskRecord, (value: unknown) => b
   ['metadata', isPlainObject, 'metadata_json is not a JSON object'],
 ];
 
+const NO_PROBLEMS: string[] = [];
+const STATUSES: ReadonlySet<unknown> = new Set(TASK_STATUSES);
+const optionalTime = (value: unknown): boolean => value === null || isTime(value);
+
+/** `FIELD_CHECKS` written out, for the common case (every record a store reads): a fraction of their cost. */
+function isSound(r: QueuedTaskRecord): boolean {
+  return (
+    typeof r.id === 'string' &&
+    r.id !== '' &&
+    typeof r.taskName === 'string' &&
+    r.taskName !== '' &&
+    Array.isArray(r.args) &&
+    isPlainObject(r.kwargs) &&
+    isPlainObject(r.metadata) &&
+    typeof r.queue === 'string' &&
+    typeof r.executionBackend === 'string' &&
+    r.executionBackend !== '' &&
+    isNullableText(r.executionProfile) &&
+    isNullableText(r.executionRef) &&
+    isNullableText(r.workerId) &&
+    isNullableText(r.error) &&
+    isNullableText(r.key) &&
+    STATUSES.has(r.status) &&
+    Number.isSafeInteger(r.priority) &&
+    Number.isSafeInteger(r.maxRetries) &&
+    Number.isSafeInteger(r.retryCount) &&
+    isTime(r.queuedAt) &&
+    isTime(r.createdAt) &&
+    optionalTime(r.scheduledAt) &&
+    optionalTime(r.startedAt) &&
+    optionalTime(r.completedAt) &&
+    optionalTime(r.heartbeatAt)
+  );
+}
+
 /**
  * What is wrong with a record read from a store (one phrase per bad field, named by its stored column), or an
  * empty list. A record written by this library never has a problem; one written around it (by hand, by another
  * version, by a partial restore) may, and must not stop the queue: see `undecodableView`.
  */
 export function recordShapeProblems(record: QueuedTaskRecord): string[] {
+  if (isSound(record)) return NO_PROBLEMS;
   const problems: string[] = [];
   if (typeof record.id !== 'string' || record.id === '') problems.push('id is missing');
   for (const [field, valid, problem] of FIELD_CHECKS) if (!valid(record[field])) problems.push(problem);

@@ -255,6 +255,15 @@ export function describeBadRecordConformance(
           [unkeyed.id, keyed.id],
         );
       });
+
+      test('a batch of several store calls (250 records) whose last record is refused stores none of it', async () => {
+        const batch = Array.from({ length: 249 }, (_, i) => rec({ args: [i] }));
+        const refused = await raw.refuse(rec({ key: `k:${randomUUID()}` }));
+        await assert.rejects(backend.enqueueMany([...batch, refused]), EnqueueRejectedError);
+        assert.equal((await backend.getStatistics({ queue })).total, 0);
+        assert.equal(await backend.getTask(batch[0]!.id), null);
+        assert.deepEqual(await claimAll(), []);
+      });
     });
   });
 }

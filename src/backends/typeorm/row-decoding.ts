@@ -14,6 +14,18 @@ const time = (value: unknown): Date | null => (nullable(value) ? null : new Date
 const whole = (value: unknown): number => (nullable(value) || value === '' ? NaN : Number(value));
 const text = (value: unknown): string | null => (nullable(value) ? null : (value as string));
 
+/** A JSON column's value: `absent` when NULL/missing (or '' where `absent` is null), `UNPARSED` when it does not parse. */
+function parseColumn(row: Row, column: string, absent: unknown, unparsed: string[]): unknown {
+  const value = row[column];
+  if (nullable(value) || (absent === null && value === '')) return absent;
+  try {
+    return JSON.parse(value as string);
+  } catch {
+    unparsed.push(column);
+    return UNPARSED;
+  }
+}
+
 /**
  * Decode a stored row (a SQL row or a Redis hash: snake_case columns, times in epoch ms, payloads as JSON text) into
  * a record, and never throw: a row that cannot be decoded (JSON that does not parse, a payload of the wrong type,
@@ -24,22 +36,12 @@ const text = (value: unknown): string | null => (nullable(value) ? null : (value
  */
 export function decodeTaskRow(row: Row, fallbackId?: string): QueuedTaskRecord {
   const unparsed: string[] = [];
-  const json = (column: string, absent: unknown): unknown => {
-    const value = row[column];
-    if (nullable(value) || (absent === null && value === '')) return absent;
-    try {
-      return JSON.parse(value as string);
-    } catch {
-      unparsed.push(column);
-      return UNPARSED;
-    }
-  };
   const id = nullable(row['id']) ? (fallbackId ?? '') : String(row['id']);
   const record: QueuedTaskRecord = {
     id,
     taskName: row['task_name'] as string,
-    args: json('args_json', undefined) as unknown[],
-    kwargs: json('kwargs_json', undefined) as Record<string, unknown>,
+    args: parseColumn(row, 'args_json', undefined, unparsed) as unknown[],
+    kwargs: parseColumn(row, 'kwargs_json', undefined, unparsed) as Record<string, unknown>,
     queue: row['queue'] as string,
     executionBackend: row['execution_backend'] as string,
     executionProfile: text(row['execution_profile']),
@@ -55,10 +57,10 @@ export function decodeTaskRow(row: Row, fallbackId?: string): QueuedTaskRecord {
     startedAt: time(row['started_at']),
     completedAt: time(row['completed_at']),
     heartbeatAt: time(row['heartbeat_at']),
-    result: json('result_json', null),
+    result: parseColumn(row, 'result_json', null, unparsed),
     error: text(row['error']),
     key: text(row['task_key']),
-    metadata: json('metadata_json', undefined) as Record<string, unknown>,
+    metadata: parseColumn(row, 'metadata_json', undefined, unparsed) as Record<string, unknown>,
   };
   const problems = recordShapeProblems(record);
   if (unparsed.length === 0 && problems.length === 0) return record;
