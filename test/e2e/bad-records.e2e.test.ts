@@ -26,6 +26,12 @@ class BadRecordTasks {
     return n;
   }
 
+  @Task('bad.nulResult')
+  async nulResult() {
+    this.runs.push(-2);
+    return { text: 'a\u0000b', lone: 'x\ud800' };
+  }
+
   @Task('bad.nul')
   async nul() {
     this.runs.push(-1);
@@ -117,7 +123,7 @@ async function settled(queues: QueueService, ids: string[]): Promise<QueuedTaskR
  */
 for (const backend of BACKENDS) {
   describe(`bad records through a worker: ${backend.name}`, { skip: backend.skip }, () => {
-    test('one record with metadata null fails alone; the others of its batch run once each', async () => {
+    test('one record with metadata null fails alone, the others of its batch run once each; NUL in output is kept', async () => {
       const app: TestingModule = await createQueuesApp([BadRecordTasks], {
         queueBackend: backend.queueBackend,
       });
@@ -132,8 +138,9 @@ for (const backend of BACKENDS) {
         const broken = records[2]!;
         await rawRecordWriter(store).corrupt(broken.id, { metadata_json: 'null' });
         const nul = await queues.enqueue('bad.nul');
+        const nulResult = await queues.enqueue('bad.nulResult');
 
-        const done = await settled(queues, [...records.map((r) => r.id), nul.id]);
+        const done = await settled(queues, [...records.map((r) => r.id), nul.id, nulResult.id]);
         const byId = new Map(done.map((r) => [r.id, r]));
         for (const record of records.filter((r) => r.id !== broken.id))
           assert.equal(byId.get(record.id)!.status, 'completed');
@@ -141,10 +148,12 @@ for (const backend of BACKENDS) {
         assert.match(byId.get(broken.id)!.error!, /metadata_json is not a JSON object/);
         assert.equal(byId.get(nul.id)!.status, 'failed');
         assert.equal(byId.get(nul.id)!.error, 'bad\ufffdbyte');
+        assert.equal(byId.get(nulResult.id)!.status, 'completed');
+        assert.deepEqual(byId.get(nulResult.id)!.result, { text: 'a\u0000b', lone: 'x\ud800' });
         await sleep(200); // nothing runs again afterwards
         assert.deepEqual(
           [...tasks.runs].sort((a, b) => a - b),
-          [-1, 0, 1, 3, 4],
+          [-2, -1, 0, 1, 3, 4],
         );
       } finally {
         await app.close();
