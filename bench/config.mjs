@@ -34,8 +34,9 @@ export const FOOTPRINT_BATCH = 1_000;
  * When a drain's clock stops. `stored` (default): when the store counts every job completed (ours:
  * QueueService.getStatistics(); BullMQ: its worker's `completed` events, sent once the completion is written;
  * graphile-worker and pg-boss: their job tables), polled every 2 ms once the handler has been called for every
- * job, so the polling adds no load during the drain. `handler`: at the last handler call, before the completion is
- * written (the first benchmark's method).
+ * job, so the polling adds no load during the drain. `poll`: the same counts polled every 2 ms from the start (as an
+ * observer outside the worker would). `handler`: at the last handler call, before the completion is written (the
+ * first benchmark's method).
  */
 export const STOP = process.env.BENCH_STOP ?? 'stored';
 /**
@@ -46,6 +47,8 @@ export const STOP = process.env.BENCH_STOP ?? 'stored';
 export const DRAIN_APP = process.env.BENCH_DRAIN_APP ?? 'fresh';
 /** `factory` (default): NestFactory.createApplicationContext as an app runs; `testing`: @nestjs/testing's module. */
 export const NEST = process.env.BENCH_NEST ?? 'factory';
+/** The method switches above as the workloads read them, at each call: ab.mjs changes them between drains. */
+export const method = { batch: BATCH, stop: STOP, drainApp: DRAIN_APP, nest: NEST };
 /** Share of the mixed workload's tasks that sleep MIXED_SLEEP_MS (the rest are no-ops), drained at concurrency 10. */
 export const MIXED_SHARE = num('BENCH_MIXED_SHARE', 0.01);
 export const MIXED_SLEEP_MS = num('BENCH_MIXED_SLEEP_MS', 100);

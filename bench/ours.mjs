@@ -4,7 +4,7 @@ import 'reflect-metadata';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { BUILD_DIR, DRAIN_APP, MYSQL_URL, NEST, PG_URL, PREFETCH, REDIS_URL, repoDir, uniqueName } from './config.mjs';
+import { BUILD_DIR, method, MYSQL_URL, PG_URL, PREFETCH, REDIS_URL, repoDir, uniqueName } from './config.mjs';
 import { waitUntil } from './measure.mjs';
 import { pgQuery, mysqlQuery, withRedis, redisKeys, redisBytes, redisUnlinkAll } from './servers.mjs';
 
@@ -47,7 +47,7 @@ const pollText = POLL === 'fast' ? 'poll 20–100 ms' : 'default polling';
  * no logger, as the first benchmark did.
  */
 async function ourApp(options) {
-  if (NEST === 'testing') {
+  if (method.nest === 'testing') {
     const { Test } = await import('@nestjs/testing');
     const moduleRef = await Test.createTestingModule({ imports: [lib.QueuesModule.forRoot(options)], providers: [BenchTasks] }).compile();
     moduleRef.useLogger(false);
@@ -164,7 +164,7 @@ function target(kind, store, tuned = false) {
              * same namespace (BENCH_DRAIN_APP=same keeps the one app). Once per phase.
              */
             async beforeDrain() {
-              if (DRAIN_APP !== 'fresh' || fresh) return;
+              if (method.drainApp !== 'fresh' || fresh) return;
               fresh = true;
               await app.close();
               app = await ourApp(options);

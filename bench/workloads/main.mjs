@@ -2,7 +2,7 @@
 // enqueue→start latency on an idle worker. Every phase runs on a fresh phase of the target (its own queue or
 // namespace) and closes it, so one phase's leftovers never slow the next.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BATCH, DRAIN_CAP_S, EVENTS_OFF, JOBS, LATENCY_CAP_S, LATENCY_GAP_MS, LATENCY_JOBS, SINGLE, STOP, WARMUP_JOBS, WARMUP_SINGLE } from '../config.mjs';
+import { DRAIN_CAP_S, EVENTS_OFF, JOBS, LATENCY_CAP_S, LATENCY_GAP_MS, LATENCY_JOBS, method, SINGLE, WARMUP_JOBS, WARMUP_SINGLE } from '../config.mjs';
 import { startCpuMeter } from '../cpu.mjs';
 import { inSlices, percentile, rate, waitUntil, waitUntilAsync } from '../measure.mjs';
 
@@ -15,15 +15,15 @@ const payloads = (n) => Array.from({ length: n }, () => ({}));
 
 /**
  * Times a worker of the phase's concurrency through the `jobs` jobs already queued, from its start until the store
- * counts them completed (STOP=stored, the default: see config.mjs) or the handler has run for each (STOP=handler).
+ * counts them completed (BENCH_STOP=stored, the default: see config.mjs) or the handler has run for each (`handler`).
  * `phase.beforeDrain` (ours: a fresh worker app) runs first, untimed. `handler(data)` runs in each job (may return
  * a promise); none is a no-op. With the target's `store`, it also gives the CPU time per drained job: this
  * process's and the store's server processes' (µs).
  */
 export async function drainBacklog(phase, jobs, store, handler) {
   await phase.beforeDrain?.();
-  const stored = STOP === 'stored' && phase.storedCompleted !== undefined;
-  const before = stored ? await phase.storedCompleted() : 0;
+  const stored = method.stop === 'stored' && phase.storedCompleted !== undefined;
+  const before = method.stop !== 'handler' && phase.storedCompleted ? await phase.storedCompleted() : 0;
   let calls = 0;
   const count = () => void calls++;
   const meter = store === undefined ? undefined : startCpuMeter(store);
@@ -31,7 +31,11 @@ export async function drainBacklog(phase, jobs, store, handler) {
   const deadline = t + DRAIN_CAP_S * 1000;
   await phase.start(handler ? (data) => { const r = handler(data); return r ? r.then(count) : count(); } : count);
   // Every job's handler has run before its completion can be stored: the store is polled only after that.
-  let finished = await waitUntil(() => calls >= jobs, deadline - performance.now());
+  // BENCH_STOP=poll polls it from the start instead (every 2 ms, one call at a time), as an outside observer would.
+  let finished =
+    method.stop === 'poll' && phase.storedCompleted
+      ? await waitUntilAsync(async () => (await phase.storedCompleted()) - before >= jobs, deadline - performance.now())
+      : await waitUntil(() => calls >= jobs, deadline - performance.now());
   if (finished && stored) finished = await waitUntilAsync(async () => (await phase.storedCompleted()) - before >= jobs, deadline - performance.now());
   const ms = performance.now() - t;
   const used = meter?.stop();
@@ -41,9 +45,9 @@ export async function drainBacklog(phase, jobs, store, handler) {
   return { value: rate(drained, ms), capped: !finished, cpu: used && { client: perJob(used.client), server: perJob(used.server) } };
 }
 
-/** Fills a backlog of `jobs` in bulk calls of BATCH (untimed), runs `afterFill`, then times the drain (see drainBacklog). */
+/** Fills a backlog of `jobs` in bulk calls of BENCH_BATCH jobs (untimed), runs `afterFill`, then times the drain (see drainBacklog). */
 export async function drain(phase, jobs, afterFill, store, handler, data = payloads) {
-  await inSlices(data(jobs), BATCH, phase.enqueueBulk);
+  await inSlices(data(jobs), method.batch, phase.enqueueBulk);
   await afterFill?.();
   return drainBacklog(phase, jobs, store, handler);
 }
@@ -58,7 +62,7 @@ export async function warmUp(session) {
     const deadline = performance.now() + DRAIN_CAP_S * 1000;
     let queued = 0;
     for (; queued < WARMUP_SINGLE && performance.now() < deadline; queued++) await phase.enqueueOne({});
-    await inSlices(payloads(WARMUP_JOBS), BATCH, phase.enqueueBulk);
+    await inSlices(payloads(WARMUP_JOBS), method.batch, phase.enqueueBulk);
     queued += WARMUP_JOBS;
     await drainBacklog(phase, queued);
   } finally {
@@ -93,7 +97,7 @@ export async function runMain(session, target) {
   // The bulk-enqueued backlog is the concurrency-1 drain's: one fill fewer per run.
   await phaseOf(1, async (phase) => {
     const t = performance.now();
-    await inSlices(payloads(JOBS), BATCH, phase.enqueueBulk);
+    await inSlices(payloads(JOBS), method.batch, phase.enqueueBulk);
     result.bulk = { value: rate(JOBS, performance.now() - t), capped: false };
     result.drain1 = await drainBacklog(phase, JOBS, store);
   });
