@@ -141,6 +141,18 @@ export function describeQueueBackendConformance(
         assert.deepEqual(await backend.enqueueMany([]), []);
       });
 
+      test('enqueueMany of 20,000 records in one call stores them all, in order', async () => {
+        // One Redis call spreading every record's arguments overflowed the stack at this size.
+        const specs = Array.from({ length: 20_000 }, (_, i) => rec({ args: [i], priority: i % 3 }));
+        const stored = await backend.enqueueMany(specs);
+        assert.equal(stored.length, 20_000);
+        assert.deepEqual(
+          stored.map((r) => r.args[0]),
+          specs.map((r) => r.args[0]),
+        );
+        assert.equal((await backend.getStatistics({ queue })).pending, 20_000);
+      });
+
       test('enqueueMany stores every field exactly, set or null', async () => {
         // Characters that need quoting or escaping in SQL values and array literals, and a large payload.
         const awkward = [

@@ -89,6 +89,8 @@ function toFields(record: QueuedTaskRecord): string[] {
 
 /** Records per enqueue script. */
 const ENQUEUE_CHUNK = 200;
+/** Records per call of the whole-batch check that runs before the chunks write (4 arguments each). */
+const ENQUEUE_CHECK_CHUNK = 2_000;
 
 /** What the enqueue check reads of a record: id, priority, queuedAt, scheduledAt ('' = none). */
 function placementOf(record: QueuedTaskRecord): Array<string | number> {
@@ -379,7 +381,10 @@ export class RedisQueueBackend extends QueueBackend {
   async enqueueMany(records: readonly QueuedTaskRecord[]): Promise<QueuedTaskRecord[]> {
     const results: QueuedTaskRecord[] = [];
     try {
-      if (records.length > ENQUEUE_CHUNK) await this.run('qEnqueueCheck', ...records.flatMap(placementOf));
+      // Checked in slices too: one call spreading every record's arguments overflowed the stack at 20,000 records.
+      if (records.length > ENQUEUE_CHUNK)
+        for (let i = 0; i < records.length; i += ENQUEUE_CHECK_CHUNK)
+          await this.run('qEnqueueCheck', ...records.slice(i, i + ENQUEUE_CHECK_CHUNK).flatMap(placementOf));
       // Chunks keep one script's run short (Redis is single-threaded) while saving a round trip per record.
       for (let i = 0; i < records.length; i += ENQUEUE_CHUNK)
         results.push(...(await this.enqueueBatch(records.slice(i, i + ENQUEUE_CHUNK))));
