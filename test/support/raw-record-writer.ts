@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { InMemoryQueueBackend } from '../../src/backends/memory/memory.backend.js';
 import type { QueueBackend } from '../../src/backends/queue-backend.js';
 import { RedisQueueBackend } from '../../src/backends/redis/redis.backend.js';
+import { REDIS_FIELD_DEFAULTS, REDIS_FIELDS } from '../../src/backends/redis/redis-record-fields.js';
 import { TypeOrmQueueBackend } from '../../src/backends/typeorm/typeorm.backend.js';
 import type { QueuedTaskRecord } from '../../src/models/queued-task-record.js';
 
-/** Stored values by column (snake_case, as in the SQL table and the Redis hash); `undefined` removes a field. */
+/** Stored values by column (snake_case, as in the SQL table; the Redis writer maps them to its short hash fields); `undefined` removes a field. */
 export type RawColumns = Record<string, string | number | null | undefined>;
 
 /**
@@ -100,8 +101,13 @@ function redisWriter(backend: RedisQueueBackend): RawRecordWriter {
   return {
     async corrupt(id, columns) {
       for (const [column, value] of Object.entries(columns)) {
-        if (value === undefined || value === null) await backend.redis.hdel(key(id), column);
-        else await backend.redis.hset(key(id), column, String(value));
+        const field = REDIS_FIELDS[column as keyof typeof REDIS_FIELDS] ?? column;
+        // An absent field of the compact layout holds its default: removing one that has a default leaves it empty
+        // (what a truncated write leaves), so the record still lacks a usable value.
+        if ((value === undefined || value === null) && field in REDIS_FIELD_DEFAULTS)
+          await backend.redis.hset(key(id), field, '');
+        else if (value === undefined || value === null) await backend.redis.hdel(key(id), field);
+        else await backend.redis.hset(key(id), field, String(value));
       }
     },
     async refuse(record) {

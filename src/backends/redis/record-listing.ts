@@ -54,7 +54,7 @@ export async function ensureCreationIndex(redis: Redis, prefix: string): Promise
     cursor = next;
     if (keys.length === 0) continue;
     const read = redis.pipeline();
-    for (const key of keys) read.hget(key, 'created_at');
+    for (const key of keys) read.hget(key, 'cr');
     const replies = (await read.exec()) ?? [];
     const add: Array<string | number> = [];
     keys.forEach((key, i) => {

@@ -3,11 +3,12 @@
  * from the prefix passed as ARGV[1] (single-node Redis/Valkey; not a Cluster layout).
  *
  * Key layout (P = keyPrefix):
- *   P:task:<id>            hash of the record (snake_case fields of the SQL table; absent field = null), plus
- *                          ready_member (its ready-set member while due; stale while running) and seq (insertion order, kept for life)
+ *   P:task:<id>            hash of the record in short fields (see FIELDS in redis-record-fields.ts and
+ *                          docs/backends/redis.md): an absent field holds its default (q 'default', x 'local', p/m/r 0,
+ *                          k/md '{}', qa = cr) or null; the id is the key's. o = insertion sequence, kept for life.
+ *                          Times are epoch ms. Small values keep the hash in Redis's compact listpack encoding
  *   P:ready:<queue>|<exec> sorted set of due claimable records: score -priority, member "<queuedAt:11 hex>:<seq:10 hex>:<id>",
- *                          so equal scores order FIFO by member. The member stays under 64 bytes, so the record's
- *                          hash (which keeps a copy) stays in Redis's compact listpack encoding
+ *                          so equal scores order FIFO by member (computed from the hash's qa/cr and o, not stored)
  *   P:readysets            set of "<queue>|<exec>" names that have a ready set
  *   P:delayed              sorted set of scheduled records by due time (promoted in bounded batches by claims)
  *   P:running              sorted set of running records by heartbeat (0 = cleared), stale recovery reads its head
@@ -19,10 +20,26 @@
  *   P:created              sorted set of every record by creation time (ms): the newest-first listing reads its
  *                          end. P:created:indexed marks that records written before it existed were added
  *   P:seq                  FIFO tie-breaker counter;  P:lease:<name>: lease owner with a TTL
+ *   P:layout               '2' once every record hash is in the short-field layout (see MIGRATE)
  */
 const COMMON = `
 local p = ARGV[1]
 local function tkey(id) return p .. ':task:' .. id end
+-- An absent field holds its default (see the key layout above).
+local function queue_of(v) return v or 'default' end
+local function backend_of(v) return v or 'local' end
+-- A record's hash as a flat reply, with its id (the hash leaves it to the key); {} when there is none.
+local function record(id)
+  local flat = redis.call('HGETALL', tkey(id))
+  if #flat > 0 then flat[#flat + 1] = 'id' flat[#flat + 1] = id end
+  return flat
+end
+-- A due record's ready-set member, from its queuedAt (qa, else cr) and sequence (o); nil when it cannot be formed.
+local function member_of(id, qa, cr, seq)
+  local at, n = tonumber(qa or cr), tonumber(seq)
+  if not at or not n then return nil end
+  return string.format('%011x:%010x:', at, n) .. id
+end
 local function stat(queue, status, delta)
   if not queue or not status then return end -- a hash written around us may lack them; never fail the script
   redis.call('HINCRBY', p .. ':stats:' .. queue, status, delta)
@@ -35,72 +52,71 @@ local function add_ready(id, set, priority, queued_at, seq)
 end
 local function place(id, now)
   local t = tkey(id)
-  local f = redis.call('HMGET', t, 'queue', 'execution_backend', 'priority', 'queued_at', 'scheduled_at', 'seq')
+  local f = redis.call('HMGET', t, 'q', 'x', 'p', 'qa', 'sc', 'o', 'cr')
   local due = tonumber(f[5] or '0') or 0
   if due > now then
     redis.call('ZADD', p .. ':delayed', due, id)
-    redis.call('HDEL', t, 'ready_member')
     return
   end
   -- The insertion sequence is kept for the record's life, so a released claim goes back to its old place.
   local seq = tonumber(f[6])
   if not seq then
     seq = redis.call('INCR', p .. ':seq')
-    redis.call('HSET', t, 'seq', seq)
+    redis.call('HSET', t, 'o', seq)
   end
-  local set = f[1] .. '|' .. f[2]
-  local member = add_ready(id, set, f[3], f[4], seq)
+  local set = queue_of(f[1]) .. '|' .. backend_of(f[2])
+  add_ready(id, set, f[3] or 0, f[4] or f[7], seq)
   redis.call('SADD', p .. ':readysets', set)
-  redis.call('HSET', t, 'ready_member', member)
 end
+-- Out of its ready set (the member is computed, as place wrote it) and the delayed set. Placing rewrites qa only
+-- after this, so the member read here is the one in the set.
 local function unplace(id)
-  local t = tkey(id)
-  local f = redis.call('HMGET', t, 'queue', 'execution_backend', 'ready_member')
-  if f[3] and f[1] and f[2] then redis.call('ZREM', p .. ':ready:' .. f[1] .. '|' .. f[2], f[3]) end
+  local f = redis.call('HMGET', tkey(id), 'q', 'x', 'qa', 'cr', 'o')
+  local member = member_of(id, f[3], f[4], f[5])
+  if member then redis.call('ZREM', p .. ':ready:' .. queue_of(f[1]) .. '|' .. backend_of(f[2]), member) end
   redis.call('ZREM', p .. ':delayed', id)
-  redis.call('HDEL', t, 'ready_member')
 end
 local function set_status(id, status)
   local t = tkey(id)
-  local f = redis.call('HMGET', t, 'status', 'queue')
+  local f = redis.call('HMGET', t, 's', 'q')
   if f[1] == status then return end
-  stat(f[2], f[1], -1)
-  stat(f[2], status, 1)
-  redis.call('HSET', t, 'status', status)
+  stat(queue_of(f[2]), f[1], -1)
+  stat(queue_of(f[2]), status, 1)
+  redis.call('HSET', t, 's', status)
   if f[1] == 'running' then redis.call('ZREM', p .. ':running', id) end
 end
 -- Free the record's dedup key if it still holds it; \`key\` when the caller has read it already.
 local function release_key(id, key)
-  key = key or redis.call('HGET', tkey(id), 'task_key')
+  key = key or redis.call('HGET', tkey(id), 'ky')
   if key and redis.call('HGET', p .. ':keys', key) == id then redis.call('HDEL', p .. ':keys', key) end
 end
 local function finish(id, status, now)
   local t = tkey(id)
   unplace(id)
   set_status(id, status)
-  redis.call('HSET', t, 'completed_at', now)
-  redis.call('HDEL', t, 'heartbeat_at')
+  redis.call('HSET', t, 'ct', now)
+  redis.call('HDEL', t, 'hb')
   release_key(id)
   redis.call('SREM', p .. ':external', id)
   redis.call('ZADD', p .. ':terminal', now, id)
   if status == 'completed' then
-    redis.call('ZADD', p .. ':completed:' .. redis.call('HGET', t, 'task_name'), now, id)
+    redis.call('ZADD', p .. ':completed:' .. redis.call('HGET', t, 'n'), now, id)
   end
 end
 local function requeue(id, now, retry_at)
   local t = tkey(id)
-  if retry_at and retry_at ~= '' then redis.call('HSET', t, 'scheduled_at', retry_at) else redis.call('HDEL', t, 'scheduled_at') end
-  redis.call('HSET', t, 'queued_at', now)
-  redis.call('HDEL', t, 'worker_id', 'heartbeat_at', 'execution_ref')
+  if retry_at and retry_at ~= '' then redis.call('HSET', t, 'sc', retry_at) else redis.call('HDEL', t, 'sc') end
+  redis.call('HSET', t, 'qa', now)
+  redis.call('HDEL', t, 'w', 'hb', 'xr')
   redis.call('SREM', p .. ':external', id)
   local due = tonumber(retry_at ~= nil and retry_at ~= '' and retry_at or '0')
   set_status(id, due > now and 'scheduled' or 'pending')
   place(id, now)
 end
 local function fenced(id, expected)
-  local f = redis.call('HMGET', tkey(id), 'status', 'retry_count')
+  local f = redis.call('HMGET', tkey(id), 's', 'r')
   if f[1] ~= 'running' then return false end
-  if expected ~= '' and f[2] ~= expected then return false end
+  if expected ~= '' and (f[2] or '0') ~= expected then return false end
   return true
 end
 local function is_active(status) return status == 'pending' or status == 'scheduled' or status == 'running' end
@@ -136,14 +152,12 @@ local function encode_rows(rows)
   if #rows == 0 then return '[]' end -- cjson writes an empty table as {}
   return cjson.encode(rows)
 end
--- f = {status, queue} of a pending or scheduled record, as the caller read them. Its ready_member
--- field is left behind (the completion deletes it in the HDEL it makes anyway): a stale member is never in a
--- ready set, since placing a record again rewrites the field, so removing it later is a harmless no-op.
+-- f = {status, queue field} of a pending or scheduled record, as the caller read them.
 local function mark_running(id, f, now, worker)
   local t = tkey(id)
-  stat_later(f[2], f[1], -1)
-  stat_later(f[2], 'running', 1)
-  redis.call('HSET', t, 'status', 'running', 'started_at', now, 'heartbeat_at', now, 'worker_id', worker)
+  stat_later(queue_of(f[2]), f[1], -1)
+  stat_later(queue_of(f[2]), 'running', 1)
+  redis.call('HSET', t, 's', 'running', 'st', now, 'hb', now, 'w', worker)
   redis.call('ZADD', p .. ':running', now, id)
 end
 `;
@@ -179,7 +193,7 @@ for r = 1, count do
   if key ~= '' then holder = redis.call('HGET', p .. ':keys', key) end
   if not holder and redis.call('EXISTS', tkey(id)) == 1 then holder = id end
   if holder then
-    results[r] = {0, redis.call('HGETALL', tkey(holder))}
+    results[r] = {0, record(holder)}
   else
     queues[queue] = true
     stat_later(queue, status, 1)
@@ -187,19 +201,19 @@ for r = 1, count do
       redis.call('HSET', p .. ':keys', key, id)
       redis.call('HSET', p .. ':lastkey', key, id)
     end
-    -- Placement first, so the record's hash is written by one HSET (its fields last: unpack must end the call).
+    -- The record's hash is written by one HSET (its fields last: unpack must end the call).
     local seq = seq0 + r
     local due_at = tonumber(scheduled_at) or 0
     if (status == 'pending' or status == 'scheduled') and due_at <= now then
       local set = queue .. '|' .. backend
       sets[set] = true
-      redis.call('HSET', tkey(id), 'seq', seq, 'ready_member', add_ready(id, set, priority, queued_at, seq), unpack(ARGV, first, at - 1))
-    else
-      if status == 'pending' or status == 'scheduled' then redis.call('ZADD', p .. ':delayed', due_at, id) end
-      redis.call('HSET', tkey(id), 'seq', seq, unpack(ARGV, first, at - 1))
+      add_ready(id, set, priority, queued_at, seq)
+    elseif status == 'pending' or status == 'scheduled' then
+      redis.call('ZADD', p .. ':delayed', due_at, id)
     end
+    redis.call('HSET', tkey(id), 'o', seq, unpack(ARGV, first, at - 1))
     for i = first, at - 1, 2 do
-      if ARGV[i] == 'created_at' then redis.call('ZADD', p .. ':created', tonumber(ARGV[i + 1]), id) break end
+      if ARGV[i] == 'cr' then redis.call('ZADD', p .. ':created', tonumber(ARGV[i + 1]), id) break end
     end
     if status == 'pending' then due = true end
     results[r] = {1, {}}
@@ -235,7 +249,7 @@ local function claim(now, limit, worker, queues, backends)
   local due = redis.call('ZRANGEBYSCORE', p .. ':delayed', '-inf', now, 'LIMIT', 0, 1000)
   for _, id in ipairs(due) do
     redis.call('ZREM', p .. ':delayed', id)
-    local status = redis.call('HGET', tkey(id), 'status')
+    local status = redis.call('HGET', tkey(id), 's')
     if status == 'pending' or status == 'scheduled' then place(id, now) end
   end
   local wanted_q, wanted_b, unwanted_q = nil, nil, nil
@@ -254,12 +268,12 @@ local function claim(now, limit, worker, queues, backends)
   local claimed = {}
   local function take(id)
     local t = tkey(id)
-    local f = redis.call('HMGET', t, 'status', 'queue')
+    local f = redis.call('HMGET', t, 's', 'q')
     if f[1] ~= 'pending' and f[1] ~= 'scheduled' then return end
     mark_running(id, f, now, worker)
     local flat, row = redis.call('HGETALL', t), {}
     for i = 1, #flat, 2 do row[flat[i]] = flat[i + 1] end
-    row.ready_member = nil -- stale from here on (see mark_running), and not part of the record
+    row.id = id
     claimed[#claimed + 1] = row
   end
   if #sets == 1 then
@@ -299,13 +313,13 @@ return encode_rows(claim(tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5],
 /** ARGV: p, now, id, worker → hash or {}. */
 export const CLAIM_ONE = script(`
 local now, id, worker = tonumber(ARGV[2]), ARGV[3], ARGV[4]
-local f = redis.call('HMGET', tkey(id), 'status', 'queue', 'scheduled_at')
+local f = redis.call('HMGET', tkey(id), 's', 'q', 'sc')
 if f[1] ~= 'pending' and f[1] ~= 'scheduled' then return {} end
 if f[3] and tonumber(f[3]) > now then return {} end
 unplace(id)
 mark_running(id, f, now, worker)
 flush_stats()
-return redis.call('HGETALL', tkey(id))
+return record(id)
 `);
 
 /**
@@ -315,17 +329,17 @@ return redis.call('HGETALL', tkey(id))
 const COMPLETE_FUNCTION = `
 local function complete(now, id, expected, result_json)
   local t = tkey(id)
-  local f = redis.call('HMGET', t, 'status', 'retry_count', 'queue', 'task_name', 'task_key', 'execution_ref')
+  local f = redis.call('HMGET', t, 's', 'r', 'q', 'n', 'ky', 'xr')
   if f[1] ~= 'running' then return false end
-  if expected ~= '' and f[2] ~= expected then return false end
-  stat_later(f[3], 'running', -1)
-  stat_later(f[3], 'completed', 1)
+  if expected ~= '' and (f[2] or '0') ~= expected then return false end
+  stat_later(queue_of(f[3]), 'running', -1)
+  stat_later(queue_of(f[3]), 'completed', 1)
   if result_json ~= '' then
-    redis.call('HSET', t, 'status', 'completed', 'completed_at', now, 'result_json', result_json)
-    redis.call('HDEL', t, 'error', 'heartbeat_at', 'ready_member')
+    redis.call('HSET', t, 's', 'completed', 'ct', now, 'rs', result_json)
+    redis.call('HDEL', t, 'e', 'hb')
   else
-    redis.call('HSET', t, 'status', 'completed', 'completed_at', now)
-    redis.call('HDEL', t, 'error', 'heartbeat_at', 'result_json', 'ready_member')
+    redis.call('HSET', t, 's', 'completed', 'ct', now)
+    redis.call('HDEL', t, 'e', 'hb', 'rs')
   end
   redis.call('ZREM', p .. ':running', id)
   if f[5] then release_key(id, f[5]) end
@@ -343,7 +357,7 @@ end
 export const COUNT_RUNNING = script(`
 local n = 0
 for _, id in ipairs(redis.call('ZRANGE', p .. ':running', 0, -1)) do
-  if redis.call('HGET', tkey(id), 'task_name') == ARGV[2] then n = n + 1 end
+  if redis.call('HGET', tkey(id), 'n') == ARGV[2] then n = n + 1 end
 end
 return n
 `);
@@ -352,7 +366,7 @@ return n
 export const COMPLETE = script(`${COMPLETE_FUNCTION}
 if not complete(tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]) then return {} end
 flush_stats()
-return redis.call('HGETALL', tkey(ARGV[3]))
+return record(ARGV[3])
 `);
 
 /**
@@ -379,36 +393,35 @@ export const FAIL = script(`
 local now, id = tonumber(ARGV[2]), ARGV[3]
 if not fenced(id, ARGV[4]) then return {} end
 local t = tkey(id)
-redis.call('HSET', t, 'error', ARGV[5])
-local f = redis.call('HMGET', t, 'retry_count', 'max_retries')
-local rc, mr = tonumber(f[1]), tonumber(f[2])
-if ARGV[6] == '1' and rc < mr then
-  redis.call('HSET', t, 'retry_count', rc + 1)
+redis.call('HSET', t, 'e', ARGV[5])
+local f = redis.call('HMGET', t, 'r', 'm')
+local rc, mr = tonumber(f[1] or '0'), tonumber(f[2] or '0')
+if ARGV[6] == '1' and rc and mr and rc < mr then
+  redis.call('HSET', t, 'r', rc + 1)
   requeue(id, now, ARGV[7])
 else
   finish(id, 'failed', now)
 end
-return redis.call('HGETALL', t)
+return record(id)
 `);
 
 /** ARGV: p, now, id → hash or {}. */
 export const CANCEL = script(`
 local now, id = tonumber(ARGV[2]), ARGV[3]
-local status = redis.call('HGET', tkey(id), 'status')
+local status = redis.call('HGET', tkey(id), 's')
 if not status or not is_active(status) then return {} end
 finish(id, 'cancelled', now)
-return redis.call('HGETALL', tkey(id))
+return record(id)
 `);
 
 /** ARGV: p, now, id → hash or {} (not failed/cancelled, or the key is held by another active record). */
 export const RETRY = script(`
 local now, id = tonumber(ARGV[2]), ARGV[3]
 local t = tkey(id)
-local f = redis.call('HMGET', t, 'status', 'task_key', 'task_name')
+local f = redis.call('HMGET', t, 's', 'ky', 'n')
 if f[1] ~= 'failed' and f[1] ~= 'cancelled' then return {} end
 if f[2] and redis.call('HEXISTS', p .. ':keys', f[2]) == 1 then return {} end
-redis.call('HSET', t, 'retry_count', 0)
-redis.call('HDEL', t, 'started_at', 'completed_at', 'result_json')
+redis.call('HDEL', t, 'r', 'st', 'ct', 'rs') -- retry count back to its default, 0
 redis.call('ZREM', p .. ':terminal', id)
 redis.call('ZREM', p .. ':completed:' .. f[3], id)
 if f[2] then
@@ -416,7 +429,7 @@ if f[2] then
   redis.call('HSET', p .. ':lastkey', f[2], id)
 end
 requeue(id, now, '')
-return redis.call('HGETALL', t)
+return record(id)
 `);
 
 /** ARGV: p, now, mode ('touch'|'clear'), id1, rc1, id2, rc2, ... → applied ids. */
@@ -427,10 +440,10 @@ for i = 4, #ARGV, 2 do
   local id = ARGV[i]
   if fenced(id, ARGV[i + 1]) then
     if mode == 'touch' then
-      redis.call('HSET', tkey(id), 'heartbeat_at', now)
+      redis.call('HSET', tkey(id), 'hb', now)
       redis.call('ZADD', p .. ':running', now, id)
     else
-      redis.call('HDEL', tkey(id), 'heartbeat_at')
+      redis.call('HDEL', tkey(id), 'hb')
       redis.call('ZADD', p .. ':running', 0, id)
     end
     applied[#applied + 1] = id
@@ -446,7 +459,7 @@ local released = {}
 for i = 3, #ARGV, 2 do
   local id = ARGV[i]
   if fenced(id, ARGV[i + 1]) then
-    redis.call('HDEL', tkey(id), 'worker_id', 'heartbeat_at', 'started_at')
+    redis.call('HDEL', tkey(id), 'w', 'hb', 'st')
     set_status(id, 'pending')
     place(id, now)
     released[#released + 1] = id
@@ -463,21 +476,21 @@ for n in string.gmatch(ARGV[5], '[^,]+') do fail_names[n] = true end
 local requeued, failed = {}, {}
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', p .. ':running', '-inf', '(' .. cutoff, 'LIMIT', 0, limit)) do
   local t = tkey(id)
-  local f = redis.call('HMGET', t, 'retry_count', 'max_retries', 'task_name', 'queue', 'execution_backend', 'priority')
+  local f = redis.call('HMGET', t, 'r', 'm', 'n', 'p')
   if redis.call('EXISTS', t) == 0 then
     redis.call('ZREM', p .. ':running', id) -- its hash is gone: nothing to recover
   else
-    local rc, mr = tonumber(f[1]), tonumber(f[2])
-    -- A hash written around us that lacks what a requeue needs is failed instead: it could never be placed.
-    local placeable = rc and mr and f[4] and f[5] and tonumber(f[6])
-    redis.call('HSET', t, 'error', 'Task heartbeat stale')
+    local rc, mr = tonumber(f[1] or '0'), tonumber(f[2] or '0')
+    -- A hash written around us whose placement fields are not numbers is failed instead: it could never be placed.
+    local placeable = rc and mr and tonumber(f[4] or '0')
+    redis.call('HSET', t, 'e', 'Task heartbeat stale')
     if placeable and not fail_names[f[3] or ''] and rc < mr then
-      redis.call('HSET', t, 'retry_count', rc + 1)
+      redis.call('HSET', t, 'r', rc + 1)
       requeue(id, now, '')
-      requeued[#requeued + 1] = redis.call('HGETALL', t)
+      requeued[#requeued + 1] = record(id)
     else
       finish(id, 'failed', now)
-      failed[#failed + 1] = redis.call('HGETALL', t)
+      failed[#failed + 1] = record(id)
     end
   end
 end
@@ -492,13 +505,13 @@ export const METADATA_CAS = script(`
 local id = ARGV[2]
 if not fenced(id, ARGV[3]) then return 0 end
 local t = tkey(id)
-if redis.call('HGET', t, 'metadata_json') ~= ARGV[4] then return -1 end
+if (redis.call('HGET', t, 'md') or '{}') ~= ARGV[4] then return -1 end
 if ARGV[6] == '1' then
-  if not redis.call('HGET', t, 'task_key') then return 0 end
+  if not redis.call('HGET', t, 'ky') then return 0 end
   release_key(id)
-  redis.call('HDEL', t, 'task_key')
+  redis.call('HDEL', t, 'ky')
 end
-redis.call('HSET', t, 'metadata_json', ARGV[5])
+if ARGV[5] == '{}' then redis.call('HDEL', t, 'md') else redis.call('HSET', t, 'md', ARGV[5]) end
 return 1
 `);
 
@@ -509,37 +522,37 @@ return 1
 export const SET_REF = script(`
 local id = ARGV[2]
 local t = tkey(id)
-local f = redis.call('HMGET', t, 'status', 'execution_ref', 'retry_count')
+local f = redis.call('HMGET', t, 's', 'xr', 'r')
 if not f[1] or not is_active(f[1]) then return {} end
 if ARGV[4] == 'none' and f[2] then return {} end
 if ARGV[4] == 'value' and f[2] ~= ARGV[5] then return {} end
-if ARGV[6] ~= '' and f[3] ~= ARGV[6] then return {} end
+if ARGV[6] ~= '' and (f[3] or '0') ~= ARGV[6] then return {} end
 if ARGV[3] == '' then
-  redis.call('HDEL', t, 'execution_ref')
+  redis.call('HDEL', t, 'xr')
   redis.call('SREM', p .. ':external', id)
 else
-  redis.call('HSET', t, 'execution_ref', ARGV[3])
+  redis.call('HSET', t, 'xr', ARGV[3])
   redis.call('SADD', p .. ':external', id)
 end
-return redis.call('HGETALL', t)
+return record(id)
 `);
 
 /** ARGV: p, now, id, backend, profile mode ('keep'|'set'|'clear'), profile, expectedRetryCount or '' → hash or {}. */
 export const SET_BACKEND = script(`
 local now, id = tonumber(ARGV[2]), ARGV[3]
 local t = tkey(id)
-local f = redis.call('HMGET', t, 'status', 'retry_count')
+local f = redis.call('HMGET', t, 's', 'r')
 if not f[1] or not is_active(f[1]) then return {} end
-if ARGV[7] ~= '' and f[2] ~= ARGV[7] then return {} end
+if ARGV[7] ~= '' and (f[2] or '0') ~= ARGV[7] then return {} end
 local claimable = f[1] == 'pending' or f[1] == 'scheduled'
 if claimable then unplace(id) end
-redis.call('HSET', t, 'execution_backend', ARGV[4])
-if ARGV[5] == 'set' then redis.call('HSET', t, 'execution_profile', ARGV[6]) end
-if ARGV[5] == 'clear' then redis.call('HDEL', t, 'execution_profile') end
-redis.call('HDEL', t, 'execution_ref')
+if ARGV[4] == 'local' then redis.call('HDEL', t, 'x') else redis.call('HSET', t, 'x', ARGV[4]) end
+if ARGV[5] == 'set' then redis.call('HSET', t, 'xp', ARGV[6]) end
+if ARGV[5] == 'clear' then redis.call('HDEL', t, 'xp') end
+redis.call('HDEL', t, 'xr')
 redis.call('SREM', p .. ':external', id)
 if claimable then place(id, now) end
-return redis.call('HGETALL', t)
+return record(id)
 `);
 
 /** ARGV: p, before, limit → number deleted. */
@@ -547,9 +560,9 @@ export const CLEANUP = script(`
 local ids = redis.call('ZRANGEBYSCORE', p .. ':terminal', '-inf', '(' .. ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
 for _, id in ipairs(ids) do
   local t = tkey(id)
-  local f = redis.call('HMGET', t, 'queue', 'status', 'task_name', 'task_key')
-  if f[1] then
-    stat(f[1], f[2], -1)
+  local f = redis.call('HMGET', t, 'q', 's', 'n', 'ky')
+  if f[2] then
+    stat(queue_of(f[1]), f[2], -1)
     redis.call('ZREM', p .. ':completed:' .. f[3], id)
     if f[4] and redis.call('HGET', p .. ':lastkey', f[4]) == id then redis.call('HDEL', p .. ':lastkey', f[4]) end
     redis.call('DEL', t)
@@ -567,4 +580,38 @@ local owner = redis.call('GET', k)
 if owner and owner ~= ARGV[3] then return 0 end
 redis.call('SET', k, ARGV[3], 'PX', tonumber(ARGV[4]))
 return 1
+`);
+
+/**
+ * The one-time rewrite of record hashes written by 0.1 (snake_case fields, every default written, a copy of the
+ * ready-set member) into the short-field layout; their ready-set members are the same, so no index moves. A hash
+ * already in the new layout (no `status` field) is left alone, so concurrent runs are harmless.
+ * ARGV: p, id1, id2, ... → number rewritten.
+ */
+export const MIGRATE = script(`
+local short = {task_name = 'n', args_json = 'a', kwargs_json = 'k', queue = 'q', execution_backend = 'x',
+  execution_profile = 'xp', execution_ref = 'xr', worker_id = 'w', status = 's', priority = 'p', max_retries = 'm',
+  retry_count = 'r', scheduled_at = 'sc', queued_at = 'qa', created_at = 'cr', started_at = 'st', completed_at = 'ct',
+  heartbeat_at = 'hb', result_json = 'rs', error = 'e', task_key = 'ky', metadata_json = 'md', seq = 'o',
+  id = false, ready_member = false}
+local defaults = {k = '{}', md = '{}', q = 'default', x = 'local', p = '0', m = '0', r = '0'}
+local n = 0
+for i = 2, #ARGV do
+  local t = tkey(ARGV[i])
+  if redis.call('TYPE', t).ok == 'hash' and redis.call('HEXISTS', t, 'status') == 1 then
+    local flat, fields = redis.call('HGETALL', t), {}
+    for j = 1, #flat, 2 do
+      local name = short[flat[j]]
+      if name == nil then name = flat[j] end -- a field of neither layout is kept as it is
+      if name and defaults[name] ~= flat[j + 1] then fields[name] = flat[j + 1] end
+    end
+    if fields.qa and fields.qa == fields.cr then fields.qa = nil end
+    local args = {}
+    for name, value in pairs(fields) do args[#args + 1] = name args[#args + 1] = value end
+    redis.call('DEL', t)
+    if #args > 0 then redis.call('HSET', t, unpack(args)) end
+    n = n + 1
+  end
+end
+return n
 `);

@@ -25,13 +25,14 @@ import {
   type SetExecutionRefOptions,
   type StaleRecoveryOptions,
 } from '../queue-backend.js';
-import { byClaimOrder, recordToRow, rowToRecord, TASK_COLUMNS } from '../typeorm/task-row.mapper.js';
+import { byClaimOrder } from '../typeorm/task-row.mapper.js';
 import type { RedisBackendConfig } from './redis-backend.config.js';
 import * as lua from './redis-lua.scripts.js';
 import { SubscriberSelfPing } from './subscriber-self-ping.js';
 import { ensureCreationIndex, listNewestRecords } from './record-listing.js';
 import { storableText } from '../../serialization/storable-text.js';
-import { decodeTaskRow, partitionUndecodable } from '../typeorm/row-decoding.js';
+import { partitionUndecodable } from '../typeorm/row-decoding.js';
+import { recordFields, recordOfHash } from './redis-record-fields.js';
 import { EnqueueRejectedError } from '../../errors/enqueue-rejected.error.js';
 import { QueueError } from '../../errors/queue.error.js';
 import { boundRedis, connectWithin, DEFAULT_REDIS_COMMAND_TIMEOUT, RedisCalls } from './redis-connections.js';
@@ -60,31 +61,23 @@ const SCRIPTS = {
   qCleanup: lua.CLEANUP,
   qLease: lua.LEASE,
   qCountRunning: lua.COUNT_RUNNING,
+  qMigrate: lua.MIGRATE,
 } as const;
+/** Marks a store whose record hashes are all in the short-field layout (see MIGRATE). */
+const LAYOUT = '2';
 type ScriptName = keyof typeof SCRIPTS;
 
-/** A flat HGETALL reply → record (empty → null). */
+/** A flat HGETALL reply (the scripts add the id) → record (empty → null). */
 function fromHash(flat: unknown, id?: string): QueuedTaskRecord | null {
   if (!Array.isArray(flat) || flat.length === 0) return null;
-  const row: Record<string, unknown> = {};
-  for (let i = 0; i < flat.length; i += 2) row[flat[i] as string] = flat[i + 1];
-  return decodeTaskRow(row, id); // never throws: a hash that cannot be decoded reads as failed (row-decoding.ts)
+  const hash: Record<string, unknown> = {};
+  for (let i = 0; i < flat.length; i += 2) hash[flat[i] as string] = flat[i + 1];
+  return recordOfHash(hash, id); // never throws: a hash that cannot be decoded reads as failed (row-decoding.ts)
 }
 
-/** The claim scripts' reply: a JSON array of record rows (see `encode_rows` in the scripts). */
+/** The claim scripts' reply: a JSON array of record hashes with their ids (see `encode_rows` in the scripts). */
 function fromRows(json: unknown): QueuedTaskRecord[] {
-  return (JSON.parse(json as string) as Array<Record<string, unknown>>).map(rowToRecord);
-}
-
-/** Record → HSET field/value pairs (null fields left out). */
-function toFields(record: QueuedTaskRecord): string[] {
-  const values = recordToRow(record);
-  const fields: string[] = [];
-  TASK_COLUMNS.forEach((column, i) => {
-    const value = values[i];
-    if (value !== null && value !== undefined) fields.push(column, String(value));
-  });
-  return fields;
+  return (JSON.parse(json as string) as Array<Record<string, unknown>>).map((hash) => recordOfHash(hash));
 }
 
 /** Records per enqueue script. */
@@ -256,10 +249,39 @@ export class RedisQueueBackend extends QueueBackend {
         if (!(name in this.client)) this.client.defineCommand(name, { numberOfKeys: 0, lua: source });
       }
       await this.warnOnEviction();
+      await this.migrateLayout();
     } catch (error) {
       await this.close();
       throw error;
     }
+  }
+
+  /**
+   * Record hashes written by 0.1 are rewritten into the short-field layout once per store (a SCAN of the task keys,
+   * MIGRATE in slices), then `<prefix>:layout` marks the store. Stop every 0.1 process before the first 0.2 one
+   * starts: a 0.1 process writes the old layout, which 0.2's scripts do not read (docs/backends/redis.md).
+   */
+  private async migrateLayout(): Promise<void> {
+    const marker = this.key('layout');
+    if ((await this.redis.get(marker)) === LAYOUT) return;
+    // A store that never held a record (no sequence counter, which every enqueue of 0.1 and 0.2 moves) needs no scan.
+    if ((await this.redis.exists(this.key('seq'))) === 0) {
+      await this.redis.set(marker, LAYOUT);
+      return;
+    }
+    const taskPrefix = this.key('task', '');
+    let cursor = '0';
+    let rewritten = 0;
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${taskPrefix}*`, 'COUNT', 5_000);
+      cursor = next;
+      for (let i = 0; i < keys.length; i += 500) {
+        const ids = keys.slice(i, i + 500).map((key) => key.slice(taskPrefix.length));
+        rewritten += (await this.run('qMigrate', ...ids)) as number;
+      }
+    } while (cursor !== '0');
+    await this.redis.set(marker, LAYOUT);
+    if (rewritten > 0) this.logger.log(`Rewrote ${rewritten} records into the compact hash layout`);
   }
 
   private bindCalls(client: Redis): RedisCalls {
@@ -403,7 +425,7 @@ export class RedisQueueBackend extends QueueBackend {
       records.length,
     ];
     for (const record of records) {
-      const fields = toFields(record);
+      const fields = recordFields(record);
       args.push(
         record.id,
         record.key ?? '',
@@ -599,8 +621,9 @@ export class RedisQueueBackend extends QueueBackend {
     releaseKey: boolean,
   ): Promise<boolean> {
     for (let attempt = 0; attempt < 5; attempt++) {
-      const raw = await this.redis.hget(this.key('task', id), 'metadata_json');
-      const record = raw === null ? null : await this.getTask(id);
+      // Read before the record, so the CAS below fails if the metadata moved in between ('{}' when absent).
+      const raw = (await this.redis.hget(this.key('task', id), 'md')) ?? '{}';
+      const record = await this.getTask(id);
       if (!record || record.status !== 'running') return false;
       const next = change(record);
       if (!next) return false;
@@ -608,7 +631,7 @@ export class RedisQueueBackend extends QueueBackend {
         'qMetadata',
         id,
         options.expectedRetryCount ?? '',
-        raw!,
+        raw,
         JSON.stringify(next),
         releaseKey ? '1' : '0',
       )) as number;

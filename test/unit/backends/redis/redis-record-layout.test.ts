@@ -1,0 +1,151 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, describe, test } from 'node:test';
+import type { Redis } from 'ioredis';
+import { RedisQueueBackend } from '../../../../src/backends/redis/redis.backend.js';
+import { newTaskRecord } from '../../../../src/models/new-record.js';
+import { deleteRedisKeys } from '../../../support/redis-backends.js';
+import { skipUnless, testServices, uniqueSuffix } from '../../../support/services.js';
+
+// Record hashes are stored in short fields with defaults left out (docs/backends/redis.md). Stores written by 0.1
+// (snake_case fields, every default written, a copy of the ready-set member) are rewritten once at open.
+
+/** A record hash exactly as 0.1 wrote it, with its ready-set member, index entries and counters. */
+async function writeRecordOf01(
+  redis: Redis,
+  prefix: string,
+  fields: { id: string; queue: string; status: 'pending' | 'completed'; seq: number; key?: string; at: number },
+): Promise<void> {
+  const { id, queue, status, seq, key, at } = fields;
+  const member = `${at.toString(16).padStart(11, '0')}:${seq.toString(16).padStart(10, '0')}:${id}`;
+  const hash: Record<string, string | number> = {
+    seq,
+    id,
+    task_name: 'legacy.task',
+    args_json: '[{"n":1}]',
+    kwargs_json: '{}',
+    queue,
+    execution_backend: 'local',
+    status,
+    priority: 0,
+    max_retries: 2,
+    retry_count: 0,
+    queued_at: at,
+    created_at: at,
+    metadata_json: '{"from":"0.1"}',
+  };
+  if (key) hash['task_key'] = key;
+  if (status === 'pending') {
+    hash['ready_member'] = member;
+    await redis.zadd(`${prefix}:ready:${queue}|local`, 0, member);
+    await redis.sadd(`${prefix}:readysets`, `${queue}|local`);
+    if (key) await redis.hset(`${prefix}:keys`, key, id);
+  } else {
+    Object.assign(hash, { started_at: at + 1, completed_at: at + 2, result_json: '{"ok":true}' });
+    await redis.zadd(`${prefix}:terminal`, at + 2, id);
+    await redis.zadd(`${prefix}:completed:legacy.task`, at + 2, id);
+  }
+  if (key) await redis.hset(`${prefix}:lastkey`, key, id);
+  await redis.hset(`${prefix}:task:${id}`, hash);
+  await redis.zadd(`${prefix}:created`, at, id);
+  await redis.sadd(`${prefix}:queues`, queue);
+  await redis.hincrby(`${prefix}:stats:${queue}`, status, 1);
+  await redis.incr(`${prefix}:seq`);
+}
+
+describe('Redis record layout', { skip: skipUnless('redis') }, () => {
+  const prefixes: string[] = [];
+  let client: Redis | undefined;
+  const open = async (prefix: string) => {
+    const { Redis } = await import('ioredis');
+    client ??= new Redis(testServices.redisUrl);
+    const backend = new RedisQueueBackend({ type: 'redis', client, keyPrefix: prefix, notifications: false });
+    await backend.open();
+    return backend;
+  };
+  after(async () => {
+    for (const prefix of prefixes) await deleteRedisKeys(prefix);
+    client?.disconnect();
+  });
+
+  test('a pending no-op record is a listpack hash of short fields, defaults and nulls left out', async () => {
+    const prefix = `layout_${uniqueSuffix()}`;
+    prefixes.push(prefix);
+    const backend = await open(prefix);
+    const record = await backend.enqueue(newTaskRecord({ taskName: 'bench.noop', args: [{}] }));
+    const key = `${prefix}:task:${record.id}`;
+    assert.deepEqual(Object.keys(await client!.hgetall(key)).sort(), ['a', 'cr', 'n', 'o', 's']);
+    assert.equal(await client!.object('ENCODING', key), 'listpack');
+    assert.deepEqual(await backend.getTask(record.id), record);
+    await backend.close();
+  });
+
+  test('records written by 0.1 are rewritten at open, then read, deduplicated, claimed and completed', async () => {
+    const prefix = `layout_${uniqueSuffix()}`;
+    prefixes.push(prefix);
+    const { Redis } = await import('ioredis');
+    client ??= new Redis(testServices.redisUrl);
+    const queue = `legacy_${uniqueSuffix()}`;
+    const at = Date.now() - 60_000;
+    const pending = randomUUID();
+    const done = randomUUID();
+    await writeRecordOf01(client, prefix, { id: done, queue, status: 'completed', seq: 1, key: 'k-done', at });
+    await writeRecordOf01(client, prefix, { id: pending, queue, status: 'pending', seq: 2, key: 'k-live', at });
+
+    const backend = await open(prefix);
+    try {
+      const fields = await client.hgetall(`${prefix}:task:${pending}`);
+      assert.deepEqual(fields, {
+        o: '2',
+        n: 'legacy.task',
+        a: '[{"n":1}]',
+        q: queue,
+        s: 'pending',
+        m: '2',
+        cr: String(at),
+        ky: 'k-live',
+        md: '{"from":"0.1"}',
+      });
+      assert.equal(await client.get(`${prefix}:layout`), '2');
+
+      const read = await backend.getTask(pending);
+      assert.ok(read);
+      assert.equal(read.status, 'pending');
+      assert.deepEqual(read.args, [{ n: 1 }]);
+      assert.deepEqual(read.kwargs, {});
+      assert.equal(read.executionBackend, 'local');
+      assert.equal(read.maxRetries, 2);
+      assert.equal(read.queuedAt.getTime(), at);
+      assert.deepEqual(read.metadata, { from: '0.1' });
+      const old = await backend.getTask(done);
+      assert.equal(old?.status, 'completed');
+      assert.deepEqual(old?.result, { ok: true });
+      assert.equal(old?.completedAt?.getTime(), at + 2);
+
+      // Its dedup key still holds: an enqueue with the same key returns the old record.
+      const again = await backend.enqueue(newTaskRecord({ taskName: 'legacy.task', queue, key: 'k-live' }));
+      assert.equal(again.id, pending);
+
+      const [claimed] = await backend.claimMany({ limit: 5, queues: [queue], workerId: 'w-layout' });
+      assert.equal(claimed?.id, pending);
+      assert.equal(claimed?.status, 'running');
+      assert.deepEqual(claimed?.args, [{ n: 1 }]);
+      assert.equal((await backend.completeTask(pending, { fine: 1 }))?.status, 'completed');
+      assert.deepEqual((await backend.getTask(pending))?.result, { fine: 1 });
+      assert.equal((await backend.getTaskByKey('k-live'))?.id, pending);
+      const stats = await backend.getStatistics({ queue });
+      assert.equal(stats.completed, 2);
+      assert.equal(stats.pending, 0);
+      assert.deepEqual(
+        (await backend.listCompletedByTask('legacy.task')).map((r) => r.id),
+        [pending, done],
+      );
+      assert.deepEqual(
+        (await backend.listRecords({ queue })).map((r) => r.id).sort(),
+        [pending, done].sort(),
+      );
+    } finally {
+      await backend.close();
+    }
+  });
+});
