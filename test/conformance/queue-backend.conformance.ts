@@ -1021,9 +1021,15 @@ export function describeQueueBackendConformance(
         await sleep(50);
         await backend.notifyNewTask(queue);
         assert.equal(await waiting, true);
-        const started = Date.now();
-        assert.equal(await backend.waitForNotifications(60), false);
-        assert.ok(Date.now() - started >= 50);
+        // A wakeup is only a hint: a subscription still being set up by the first wait ends with one more (it cannot
+        // know what it missed), which a loaded machine can land in the next wait. Once settled, a quiet wait times out.
+        let timedOut = false;
+        for (let attempt = 0; attempt < 5 && !timedOut; attempt++) {
+          const started = Date.now();
+          timedOut = !(await backend.waitForNotifications(60));
+          if (timedOut) assert.ok(Date.now() - started >= 50);
+        }
+        assert.ok(timedOut, 'a wait with nothing sent times out');
         const controller = new AbortController();
         const aborted = backend.waitForNotifications(5_000, controller.signal);
         controller.abort();
