@@ -199,7 +199,11 @@ const info = {
 const leftovers = await sweepRun();
 if (leftovers.length) failures.push(`left behind by a failed phase and removed at the end: ${leftovers.join(', ')}`);
 await closeHelpers();
-const md = renderReport({ info, targets, main, spread, runsUsed, retained, idle, idleFloorMs, footprint, mixed, floor, lateness, failures });
+const targetInfo = targets.map(({ name, side, store, version, settings, tuned, slow }) => ({ name, side, store, version, settings, tuned, slow }));
+const results = { targets: targetInfo, info, main, spread, runsUsed, retained, idle, idleFloorMs, footprint, mixed, floor, lateness, failures };
+// BENCH_JSON: the raw results too, so a report can be rendered again (`node bench/render.mjs results.json`).
+if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, `${JSON.stringify(results, null, 1)}\n`);
+const md = renderReport(results);
 writeFileSync(config.OUT, `${md}\n`);
 process.stdout.write(`${md}\n`);
 log(`[${elapsed()}] wrote ${config.OUT}`);
