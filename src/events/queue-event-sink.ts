@@ -12,6 +12,12 @@ export interface QueueEventSink {
    * so a sink never sees a task's events out of order.
    */
   readonly ordered?: boolean;
+  /**
+   * False while the sink knows nobody would receive what it delivers (a cross-process transport with no other
+   * process or outside reader subscribed). While no sink listens and nothing subscribes to `events$`, the bus builds
+   * no envelopes at all. Omitted: always listening.
+   */
+  readonly listening?: boolean;
   open?(): Promise<void> | void;
   close?(): Promise<void> | void;
 }

@@ -40,6 +40,18 @@ const STALL_MS = 1_000;
  */
 const MAX_PENDING_DELIVERIES = 10_000;
 
+/**
+ * A counter fed every event this process sees, local or remote, as its fields (QueueMetrics). Unlike a subscriber
+ * it does not make the bus build envelopes: with taps alone, an event costs one call per tap.
+ */
+export type QueueEventTap = (
+  type: string,
+  queue: string | null,
+  taskId: string | null,
+  payload: Record<string, unknown> | undefined,
+  at: number,
+) => void;
+
 /** Terminal lifecycle types: the per-task sequence is released after them. */
 const TERMINAL_TYPES = new Set(['task.completed', 'task.failed', 'task.cancelled', 'task.stale_failed']);
 
@@ -58,6 +70,7 @@ export class QueueEvents {
   private readonly logger = new Logger(QueueEvents.name);
   private readonly subject = new Subject<QueueEventEnvelope>();
   private readonly sinks: QueueEventSink[] = [];
+  private readonly taps: QueueEventTap[] = [];
   /** Whether every sink keeps call order (`QueueEventSink.ordered`): then no per-task chain is needed. */
   private sinksOrdered = true;
   private readonly sequences = new RecentMap<string, number>(MAX_TRACKED);
@@ -119,6 +132,29 @@ export class QueueEvents {
     const index = this.sinks.indexOf(sink);
     if (index >= 0) this.sinks.splice(index, 1);
     this.sinksOrdered = this.sinks.every((s) => s.ordered);
+  }
+
+  /** Feed `tap` every event from now on (see QueueEventTap); returns what removes it. */
+  addTap(tap: QueueEventTap): () => void {
+    this.taps.push(tap);
+    return () => {
+      const index = this.taps.indexOf(tap);
+      if (index >= 0) this.taps.splice(index, 1);
+    };
+  }
+
+  /**
+   * Whether anything would receive an envelope now: a subscriber of `events$` (an `@OnTaskEvent` listener, the
+   * gateway, a `waitFor`), or a sink that has someone to deliver to (`QueueEventSink.listening`). When nothing
+   * does, `publish` builds no envelope and only feeds the taps.
+   */
+  get wanted(): boolean {
+    return this.enabled_ && (this.subject.observed || this.sinksListening());
+  }
+
+  private sinksListening(): boolean {
+    for (const sink of this.sinks) if (sink.listening !== false) return true;
+    return false;
   }
 
   /** Events about one record. */
@@ -190,13 +226,17 @@ export class QueueEvents {
    * Publish an event to local subscribers and every sink. Best effort: the publisher does not wait for its own
    * delivery (a task about to start, a record just completed), so a slow or unreachable sink never holds up work;
    * only a burst past HIGH_WATER waits for the sinks to catch up, at most STALL_MS. A failing sink or subscriber
-   * is logged. In strict mode it waits, and a sink failure rejects (the worker then fails the task).
+   * is logged. In strict mode it waits, and a sink failure rejects (the worker then fails the task). Resolves with
+   * the envelope, or `null` when events are off or nothing would receive one (see `wanted`).
    */
   async publish(input: QueueEventInput): Promise<QueueEventEnvelope | null> {
     if (!this.enabled_) return null;
+    if (this.taps.length > 0) this.tapInput(input);
+    const toSinks = this.sinksListening();
+    if (!toSinks && !this.subject.observed) return null;
     const envelope = this.createEnvelope(input);
-    this.emitLocal(envelope);
-    if (this.sinks.length === 0) return envelope;
+    this.next(envelope);
+    if (!toSinks) return envelope;
     const delivery = this.queueDelivery(envelope);
     if (this.strict) await delivery;
     else if (this.pendingDeliveries > HIGH_WATER && !this.sinksStalled) await this.backlogUnderHighWater();
@@ -259,8 +299,54 @@ export class QueueEvents {
     if (this.pendingDeliveries === 0) this.drained.wakeAll(true);
   }
 
-  /** Hand an envelope that arrived from another process to local subscribers only. */
+  private tapInput(input: QueueEventInput): void {
+    const record = input.record;
+    this.feedTaps(input.type, record?.queue ?? input.queue ?? null, record?.id ?? null, input.payload);
+  }
+
+  /**
+   * Feed the taps an event of this process without publishing it: for a publisher on a hot path that found
+   * `wanted` false, so it builds no input and awaits nothing.
+   */
+  feedTaps(
+    type: string,
+    queue: string | null,
+    taskId: string | null,
+    payload: Record<string, unknown> | undefined,
+  ): void {
+    if (this.taps.length > 0) this.runTaps(type, queue, taskId, payload, Date.now());
+  }
+
+  private runTaps(
+    type: string,
+    queue: string | null,
+    taskId: string | null,
+    payload: Record<string, unknown> | undefined,
+    at: number,
+  ): void {
+    for (const tap of this.taps) {
+      try {
+        tap(type, queue, taskId, payload, at);
+      } catch (error) {
+        this.logger.warn(`An event tap threw: ${(error as Error)?.message ?? error}`);
+      }
+    }
+  }
+
+  /** Hand an envelope that arrived from another process to the taps and local subscribers only. */
   emitLocal(envelope: QueueEventEnvelope): void {
+    if (this.taps.length > 0)
+      this.runTaps(
+        envelope.type,
+        envelope.queue,
+        envelope.taskId,
+        envelope.payload,
+        Date.parse(envelope.occurredAt),
+      );
+    this.next(envelope);
+  }
+
+  private next(envelope: QueueEventEnvelope): void {
     try {
       this.subject.next(envelope);
     } catch (error) {

@@ -106,7 +106,8 @@ export class TaskRunner {
     this.inFlight.set(record.id, { record, abort, workerId: options.workerId });
 
     try {
-      if (this.events.enabled) await this.publishLifecycle('task.started', record, options.workerId);
+      const publishing = this.publishLifecycle('task.started', record, options.workerId);
+      if (publishing) await publishing;
       this.outcomeLog.started(record, definition);
       const skip = this.startListeners.length > 0 ? await this.notifyStart(record) : undefined;
       if (skip) return await this.skip(record, skip, options.workerId);
@@ -223,8 +224,12 @@ export class TaskRunner {
     if (!updated) return this.reportClaimLost(record, workerId);
     // quietSuccess silences the log line only: listeners, metrics and the dashboard still see the completion.
     this.outcomeLog.completed(record, definition);
-    if (this.events.enabled)
-      await this.publishLifecycle('task.completed', record, workerId, { payload: { result: value } });
+    if (this.events.enabled) {
+      const publishing = this.publishLifecycle('task.completed', record, workerId, {
+        payload: { result: value },
+      });
+      if (publishing) await publishing;
+    }
     return updated;
   }
 
@@ -279,14 +284,31 @@ export class TaskRunner {
     return null;
   }
 
-  /** Publish a lifecycle event about a record; best effort unless events are strict. */
-  async publishLifecycle(
+  /**
+   * Publish a lifecycle event about a record; best effort unless events are strict. When nothing would receive an
+   * envelope (`QueueEvents.wanted`), only the taps (metrics) are fed, and there is no promise to await: a task's
+   * start and end then cost no allocation for events.
+   */
+  publishLifecycle(
+    type: string,
+    record: QueuedTaskRecord,
+    workerId: string | null,
+    extra?: { level?: QueueEventLevel; message?: string; payload?: Record<string, unknown> },
+  ): Promise<void> | undefined {
+    if (!this.events.enabled) return undefined;
+    if (!this.events.wanted) {
+      this.events.feedTaps(type, record.queue, record.id, extra?.payload);
+      return undefined;
+    }
+    return this.publishEnvelope(type, record, workerId, extra);
+  }
+
+  private async publishEnvelope(
     type: string,
     record: QueuedTaskRecord,
     workerId: string | null,
     extra: { level?: QueueEventLevel; message?: string; payload?: Record<string, unknown> } = {},
   ): Promise<void> {
-    if (!this.events.enabled) return;
     try {
       // The bus reads these fields only: a copy of the whole record per event cost more than the envelope.
       const about = {

@@ -1,8 +1,6 @@
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
-import type { Subscription } from 'rxjs';
 import { RecentMap } from '../collections/recent-map.js';
 import { QueueEvents } from '../events/queue-events.js';
-import type { QueueEventEnvelope } from '../events/queue-event.js';
 
 const COUNTED: Record<string, string> = {
   'task.enqueued': 'enqueued',
@@ -19,8 +17,8 @@ const TRACKED = 100_000;
 const BUCKETS = [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600];
 
 /** Records a `worker.stale_recovery` event reports (requeued and failed ids). */
-function recoveredCount(event: QueueEventEnvelope): number {
-  const { requeued, failed } = event.payload;
+function recoveredCount(payload: Record<string, unknown> | undefined): number {
+  const { requeued, failed } = payload ?? {};
   return (Array.isArray(requeued) ? requeued.length : 0) + (Array.isArray(failed) ? failed.length : 0);
 }
 
@@ -32,9 +30,7 @@ class Histogram {
   observe(seconds: number): void {
     this.sum += seconds;
     this.count++;
-    BUCKETS.forEach((bound, i) => {
-      if (seconds <= bound) this.counts[i]!++;
-    });
+    for (let i = 0; i < BUCKETS.length; i++) if (seconds <= BUCKETS[i]!) this.counts[i]!++;
   }
 }
 
@@ -53,40 +49,50 @@ class Histogram {
 export class QueueMetrics implements OnModuleDestroy {
   /** `Content-Type` of `render()`'s output (Prometheus text exposition format 0.0.4). */
   static readonly CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
-  private readonly counters = new Map<string, number>();
+  /** Counter name → queue ('' for none) → value; two lookups, no key string built per event. */
+  private readonly counters = new Map<string, Map<string, number>>();
   /** Times of the records this process saw enqueued or started and not yet started or finished (bounded). */
   private readonly enqueuedAt = new RecentMap<string, number>(TRACKED);
   private readonly startedAt = new RecentMap<string, number>(TRACKED);
   readonly waitTime = new Histogram();
   readonly runTime = new Histogram();
-  private readonly subscription: Subscription;
+  private readonly untap: () => void;
 
   constructor(events: QueueEvents) {
-    this.subscription = events.events$.subscribe((event) => this.observe(event));
+    // A tap, not a subscription: counting needs no envelope, so the bus builds none when nothing else listens.
+    this.untap = events.addTap((type, queue, taskId, payload, at) =>
+      this.observe(type, queue, taskId, payload, at),
+    );
   }
 
   private bump(name: string, queue: string | null, by = 1): void {
-    const key = `${name}|${queue ?? ''}`;
-    this.counters.set(key, (this.counters.get(key) ?? 0) + by);
+    let byQueue = this.counters.get(name);
+    if (!byQueue) this.counters.set(name, (byQueue = new Map()));
+    const key = queue ?? '';
+    byQueue.set(key, (byQueue.get(key) ?? 0) + by);
   }
 
-  private observe(event: QueueEventEnvelope): void {
-    const name = COUNTED[event.type];
-    if (name) this.bump(name, event.queue);
-    if (event.type === 'task.failed' && event.payload['willRetry']) this.bump('retried', event.queue);
+  private observe(
+    type: string,
+    queue: string | null,
+    id: string | null,
+    payload: Record<string, unknown> | undefined,
+    at: number,
+  ): void {
+    const name = COUNTED[type];
+    if (name) this.bump(name, queue);
+    if (type === 'task.failed' && payload?.['willRetry']) this.bump('retried', queue);
     // One event per sweep; the counter counts the records it recovered, as OpenTelemetry's does.
-    if (event.type === 'worker.stale_recovery') this.bump('stale_recovered', null, recoveredCount(event));
-    const at = Date.parse(event.occurredAt);
-    const id = event.taskId;
+    if (type === 'worker.stale_recovery') this.bump('stale_recovered', null, recoveredCount(payload));
     if (!id) return;
-    if (event.type === 'task.enqueued') this.enqueuedAt.set(id, at);
-    if (event.type === 'task.started') {
+    if (type === 'task.enqueued') this.enqueuedAt.set(id, at);
+    if (type === 'task.started') {
       const enqueued = this.enqueuedAt.get(id);
       if (enqueued !== undefined) this.waitTime.observe((at - enqueued) / 1000);
       this.enqueuedAt.delete(id);
       this.startedAt.set(id, at);
     }
-    if (event.type === 'task.completed' || event.type === 'task.failed' || event.type === 'task.cancelled') {
+    if (type === 'task.completed' || type === 'task.failed' || type === 'task.cancelled') {
       const started = this.startedAt.get(id);
       if (started !== undefined) this.runTime.observe((at - started) / 1000);
       this.startedAt.delete(id);
@@ -95,11 +101,11 @@ export class QueueMetrics implements OnModuleDestroy {
 
   /** Counter value (for one queue, or summed over queues). */
   count(name: string, queue?: string): number {
+    const byQueue = this.counters.get(name);
+    if (!byQueue) return 0;
+    if (queue !== undefined) return byQueue.get(queue) ?? 0;
     let total = 0;
-    for (const [key, value] of this.counters) {
-      const [counter, q] = key.split('|');
-      if (counter === name && (queue === undefined || q === queue)) total += value;
-    }
+    for (const value of byQueue.values()) total += value;
     return total;
   }
 
@@ -109,10 +115,13 @@ export class QueueMetrics implements OnModuleDestroy {
       `# HELP ${prefix}_tasks_total Task lifecycle events seen by this process.`,
       `# TYPE ${prefix}_tasks_total counter`,
     ];
-    for (const [key, value] of [...this.counters].sort()) {
-      const [event, queue] = key.split('|');
+    const flat: Array<[event: string, queue: string, value: number]> = [];
+    for (const [event, byQueue] of this.counters)
+      for (const [queue, value] of byQueue) flat.push([event, queue, value]);
+    flat.sort((a, b) => (a[0] === b[0] ? (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0) : a[0] < b[0] ? -1 : 1));
+    for (const [event, queue, value] of flat) {
       lines.push(
-        `${prefix}_tasks_total{event="${event}",queue="${(queue ?? '').replace(/["\\\n]/g, '_')}"} ${value}`,
+        `${prefix}_tasks_total{event="${event}",queue="${queue.replace(/["\\\n]/g, '_')}"} ${value}`,
       );
     }
     for (const [name, histogram, help] of [
@@ -133,6 +142,6 @@ export class QueueMetrics implements OnModuleDestroy {
   }
 
   onModuleDestroy(): void {
-    this.subscription.unsubscribe();
+    this.untap();
   }
 }

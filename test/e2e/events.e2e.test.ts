@@ -477,6 +477,9 @@ describe('cross-process event bursts', () => {
               (event) => event.type === 'custom.burst' && seen.push(event.payload['i'] as number),
             );
           const events = sender.get(QueueEvents);
+          // A sender that was alone publishes nothing until the receiver's first audience check reaches it (one
+          // read of its subscriber connection after the receiver's open returned).
+          for (let i = 0; i < 100 && !events.wanted; i++) await sleep(5);
           // Several queues, so events spread over channels; all published without awaiting in between.
           await Promise.all(
             Array.from({ length: 1_200 }, (_, i) =>

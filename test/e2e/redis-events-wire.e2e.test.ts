@@ -37,10 +37,18 @@ describe('Redis event messages on the wire', { skip: skipUnless('redis') }, () =
     events = moduleRef.get(QueueEvents);
     listener = new Redis(testServices.redisUrl);
     publisher = new Redis(testServices.redisUrl);
-    listener.on('pmessage', (_pattern, channel, message) =>
-      received.push({ channel, message: JSON.parse(message) as WireMessage }),
-    );
+    // Alone on its namespace, the transport soon knows nobody else would hear its events.
+    for (let i = 0; i < 100 && events.wanted; i++) await sleep(10);
+    assert.equal(events.wanted, false);
+    listener.on('pmessage', (_pattern, channel, message) => {
+      const parsed = JSON.parse(message) as WireMessage;
+      // The transport's audience checks: no events.
+      if (parsed.events?.length !== 0) received.push({ channel, message: parsed });
+    });
     await listener.psubscribe(`${namespace}:*`);
+    // With nobody else subscribed the transport publishes nothing; it notices this outside reader within 100 ms.
+    for (let i = 0; i < 100 && !events.wanted; i++) await sleep(10);
+    assert.equal(events.wanted, true);
   });
 
   after(async () => {
@@ -127,6 +135,57 @@ describe('Redis event messages on the wire', { skip: skipUnless('redis') }, () =
       ]);
     } finally {
       subscription.unsubscribe();
+    }
+  });
+});
+
+describe('Redis events with nobody else listening', { skip: skipUnless('redis') }, () => {
+  const open = async (namespace: string) => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        QueuesModule.forRoot({
+          queueBackend: { type: 'redis', url: testServices.redisUrl, keyPrefix: namespace },
+          events: { namespace },
+          worker: { enabled: false },
+        }),
+      ],
+    }).compile();
+    await moduleRef.init();
+    return moduleRef;
+  };
+  const until = async (condition: () => boolean, ms: number) => {
+    for (const started = Date.now(); !condition() && Date.now() - started < ms;) await sleep(5);
+    return condition();
+  };
+
+  test('a process alone publishes nothing; one that opens is heard from its start, and missed once it has gone', async () => {
+    const namespace = `alone_${uniqueSuffix()}`;
+    const a = await open(namespace);
+    const eventsA = a.get(QueueEvents);
+    let built = 0;
+    const createEnvelope = eventsA.createEnvelope.bind(eventsA);
+    eventsA.createEnvelope = (input) => (built++, createEnvelope(input));
+    try {
+      assert.equal(await until(() => !eventsA.wanted, 1_000), true, 'alone: nothing wants an envelope');
+      await eventsA.publish({ type: 'task.started', record: record('x') });
+      assert.equal(built, 0);
+
+      const b = await open(namespace);
+      const heard: string[] = [];
+      const subscription = b.get(QueueEvents).events$.subscribe((e) => heard.push(`${e.taskId}:${e.type}`));
+      try {
+        // B's first audience check reaches A on the global channel: no waiting for A's own next check.
+        assert.equal(await until(() => eventsA.wanted, 200), true, 'A knows B listens');
+        await eventsA.publish({ type: 'task.completed', record: record('x') });
+        assert.equal(await until(() => heard.length > 0, 2_000), true);
+        assert.deepEqual(heard, ['x:task.completed']);
+      } finally {
+        subscription.unsubscribe();
+        await b.close();
+      }
+      assert.equal(await until(() => !eventsA.wanted, 2_500), true, 'B gone: A stops building envelopes');
+    } finally {
+      await a.close();
     }
   });
 });

@@ -2,17 +2,28 @@ import { Logger } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import type { QueueEventEnvelope } from '../queue-event.js';
 import type { QueueEventSink } from '../queue-event-sink.js';
-import { channelsFor, receivingChannels } from '../event-channels.js';
+import { channelsFor, globalChannel, receivingChannels } from '../event-channels.js';
+import { EVENT_AUDIENCE_LUA } from './redis-event-audience.script.js';
 import { PUBLISH_EVENTS_LUA } from './redis-event-publish.script.js';
 import { RecentIds } from './remote-event-dedup.js';
 import { TickBatcher } from './tick-batcher.js';
 import { connectWithin, redisCallsOf } from '../../backends/redis/redis-connections.js';
+import { within } from '../../timing/within.js';
 
 /** Characters of envelopes one grouped message collects before a new one starts. */
 const GROUP_CHARS = 64_000;
 /** Envelopes one script call takes: bounds how long one call holds the server. */
 const ENVELOPES_PER_CALL = 500;
 const PUBLISH_COMMAND = 'qPublishEvents';
+const AUDIENCE_COMMAND = 'qEventAudience';
+/**
+ * How often the transport asks Redis whether anyone but itself would hear its events (see `listening`): while
+ * someone does (the check's messages then reach every other process), and while nobody does (they reach no one
+ * else, and an outside reader that subscribes is heard from within this time).
+ */
+export const AUDIENCE_CHECK_MS = { heard: 1_000, unheard: 100 };
+/** A channel segment no real queue or task id has: `normalizeChannelSegment` never leaves a `#`. */
+const PROBE_SEGMENT = '#probe';
 
 /** One pub/sub message: one envelope, or (`events`) the envelopes of one flush addressed to that channel. */
 interface EventMessage {
@@ -30,6 +41,12 @@ interface EventMessage {
  * channel's envelopes (`{ origin, events }`; a channel with one gets `{ origin, event }`), assembled by a script
  * on the server. A worker's queue channel then carries one message per tick instead of one per event, and so does
  * the echo every process receives.
+ *
+ * Nothing is published while nobody else would hear it (`listening` false): at open, then every second (every
+ * 100 ms while nobody would), the transport asks Redis who would (EVENT_AUDIENCE_LUA). That check's own message,
+ * published on the global channel, tells every other process that this one listens: a process that hears any
+ * message of another publishes again from then on. So another process of this library is heard from its start, and
+ * an outside reader within 100 ms of subscribing.
  */
 export class RedisEventTransport implements QueueEventSink {
   /** Envelopes leave in `publish` call order (TickBatcher keeps it), so the bus need not chain them per task. */
@@ -37,6 +54,10 @@ export class RedisEventTransport implements QueueEventSink {
   private readonly logger = new Logger(RedisEventTransport.name);
   private readonly seen = new RecentIds();
   private subscriber: Redis | undefined;
+  /** Whether anyone but this process may hear an event: until a check says otherwise, yes. */
+  private others = true;
+  private audienceTimer: NodeJS.Timeout | undefined;
+  private closed = false;
   /** A flush is one pipeline of script calls (PUBLISH_EVENTS_LUA), ENVELOPES_PER_CALL envelopes each. */
   private readonly outbox = new TickBatcher<[channels: string[], json: string]>(async (items) => {
     const pipeline = this.publisher.pipeline() as unknown as Record<
@@ -69,6 +90,16 @@ export class RedisEventTransport implements QueueEventSink {
     this.ownPrefixBytes = Buffer.from(this.ownPrefix);
     if (!(PUBLISH_COMMAND in publisher))
       publisher.defineCommand(PUBLISH_COMMAND, { numberOfKeys: 0, lua: PUBLISH_EVENTS_LUA });
+    if (!(AUDIENCE_COMMAND in publisher))
+      publisher.defineCommand(AUDIENCE_COMMAND, { numberOfKeys: 0, lua: EVENT_AUDIENCE_LUA });
+  }
+
+  /**
+   * False while no other process and no outside reader is subscribed to this namespace's channels (as of the last
+   * check): the bus then builds no envelopes for this sink, and `publish` drops what it gets.
+   */
+  get listening(): boolean {
+    return this.others;
   }
 
   async open(): Promise<void> {
@@ -87,11 +118,48 @@ export class RedisEventTransport implements QueueEventSink {
       await subscriber.psubscribe(queuePattern);
       await subscriber.subscribe(global);
     });
+    // Awaited, so its message has reached every other process of the namespace when `open` returns; bounded like
+    // the set-up (an unanswered check counts on someone listening).
+    await within(this.checkAudience(), redisCallsOf(this.publisher)?.timeout ?? 5_000, undefined);
+  }
+
+  /**
+   * Ask Redis who would hear an event of this namespace, besides this process's own subscriber (which hears the
+   * check's global and queue messages): while it is not subscribed, or the check fails, count on someone.
+   */
+  private async checkAudience(): Promise<void> {
+    try {
+      const glob = this.namespace.replace(/[*?[\]\\]/g, '\\$&');
+      const probe = (kind: string) => `${this.namespace}:${kind}:${PROBE_SEGMENT}:events`;
+      const [heard, subscribed] = (await (
+        this.publisher as unknown as Record<string, (...args: unknown[]) => Promise<[number, number]>>
+      )[AUDIENCE_COMMAND]!(
+        `${this.ownPrefix},"events":[]}`,
+        globalChannel(this.namespace),
+        probe('queue'),
+        probe('task'),
+        `${glob}:task:*`,
+        `${glob}:queue:*`,
+      ))!;
+      // A namespace with glob characters may not match its own pattern subscription: then never count on nobody.
+      const own = this.subscriber?.status === 'ready' && glob === this.namespace ? 2 : 0;
+      this.others = own === 0 || heard > own || subscribed > 0;
+    } catch {
+      this.others = true;
+    }
+    if (this.closed) return;
+    this.audienceTimer = setTimeout(
+      () => void this.checkAudience(),
+      this.others ? AUDIENCE_CHECK_MS.heard : AUDIENCE_CHECK_MS.unheard,
+    );
+    this.audienceTimer.unref();
   }
 
   private receive(raw: Buffer): void {
     const own = this.ownPrefixBytes;
     if (raw.length >= own.length && raw.compare(own, 0, own.length, 0, own.length) === 0) return; // our own echo
+    // Another process publishes, so it listens too (its audience check announced it): publish again from now on.
+    this.others = true;
     try {
       const message = JSON.parse(raw.toString()) as EventMessage;
       const events = message.events ?? (message.event ? [message.event] : []);
@@ -103,11 +171,14 @@ export class RedisEventTransport implements QueueEventSink {
 
   /** Queues the envelope (encoded once, whatever the number of its channels) for this tick's pipeline. */
   async publish(event: QueueEventEnvelope): Promise<void> {
+    if (!this.others) return;
     const channels = channelsFor(this.namespace, event, this.publishGlobalLifecycle);
     await this.outbox.add([channels, JSON.stringify(event)]);
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.audienceTimer);
     this.subscriber?.disconnect();
     this.subscriber = undefined;
   }

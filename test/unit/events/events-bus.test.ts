@@ -172,6 +172,67 @@ describe('QueueEvents sinks', () => {
   });
 });
 
+describe('QueueEvents with nobody listening', () => {
+  const counting = () => {
+    const events = new QueueEvents();
+    let built = 0;
+    const createEnvelope = events.createEnvelope.bind(events);
+    events.createEnvelope = (input) => (built++, createEnvelope(input));
+    const tapped: string[] = [];
+    events.addTap((type, queue, taskId) => tapped.push(`${taskId}:${type}:${queue}`));
+    return { events, tapped, built: () => built };
+  };
+
+  test('builds no envelope, feeds the taps; a subscriber that comes later gets the events from then on', async () => {
+    const { events, tapped, built } = counting();
+    assert.equal(events.wanted, false);
+    assert.equal(await events.publish({ type: 'task.started', record: record('a') }), null);
+    events.feedTaps('task.completed', 'q 1', 'a', undefined);
+    assert.equal(built(), 0);
+    assert.deepEqual(tapped, ['a:task.started:q 1', 'a:task.completed:q 1']);
+
+    const seen: string[] = [];
+    const subscription = events.events$.subscribe((e) => seen.push(`${e.taskId}:${e.type}`));
+    assert.equal(events.wanted, true);
+    await events.publish({ type: 'task.started', record: record('b') });
+    assert.deepEqual(seen, ['b:task.started']);
+    assert.equal(built(), 1);
+    assert.equal(tapped.length, 3, 'taps see every event, with or without subscribers');
+    subscription.unsubscribe();
+    assert.equal(events.wanted, false);
+    await events.publish({ type: 'task.completed', record: record('b') });
+    assert.equal(built(), 1);
+  });
+
+  test('a sink that says nobody listens gets nothing and costs no envelope, until it listens again', async () => {
+    const { events, built } = counting();
+    const delivered: string[] = [];
+    const sink = {
+      listening: false,
+      ordered: true,
+      publish: (e: QueueEventEnvelope) => void delivered.push(e.type),
+    };
+    events.addSink(sink);
+    await events.publish({ type: 'task.started', record: record('c') });
+    assert.equal(built(), 0);
+    sink.listening = true;
+    assert.equal(events.wanted, true);
+    await events.publish({ type: 'task.completed', record: record('c') });
+    assert.equal(await events.flushSinks(1_000), true);
+    assert.deepEqual(delivered, ['task.completed']);
+    assert.equal(built(), 1);
+  });
+
+  test('events off: nothing is wanted, and taps are not fed', async () => {
+    const { events, tapped } = counting();
+    events.configure({ enabled: false });
+    events.events$.subscribe(() => undefined);
+    assert.equal(events.wanted, false);
+    await events.publish({ type: 'task.started', record: record('d') });
+    assert.deepEqual(tapped, []);
+  });
+});
+
 describe('QueueEvents with a sink that never answers', () => {
   test('publishers go on, the backlog is bounded, and a shutdown flush gives up after its timeout', async () => {
     const events = new QueueEvents();

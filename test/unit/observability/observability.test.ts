@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { Injectable } from '@nestjs/common';
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   InMemoryQueueBackend,
   QueueMetrics,
@@ -41,6 +42,9 @@ describe('observability', () => {
       await queues.waitFor(record.id, { timeout: 3_000 });
     }
     const metrics = app.get(QueueMetrics);
+    // The runner counts an outcome once its write has returned; a waitFor that finds the record already terminal
+    // in the store may return a moment before that.
+    for (let i = 0; i < 100 && metrics.count('completed', 'obs') < 3; i++) await sleep(10);
     assert.equal(metrics.count('enqueued', 'obs'), 3);
     assert.equal(metrics.count('completed', 'obs'), 3);
     assert.equal(metrics.count('failed', 'obs'), 1);
