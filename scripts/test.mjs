@@ -72,10 +72,18 @@ const walk = (dir) => {
   }
 };
 walk(path.join(outDir, 'test'));
+const LONGEST = ['e2e/install.e2e', 'chaos/soak.chaos', 'chaos/multi-process.chaos'];
+const longestFirst = (file) => {
+  const rank = LONGEST.findIndex((name) => file.includes(name));
+  return rank === -1 ? LONGEST.length : rank;
+};
 const selected = files
   // Filters match the path below the build folder, so a folder named like a filter does not select everything.
   .filter((file) => filters.length === 0 || filters.some((f) => path.relative(outDir, file).includes(f)))
-  .sort();
+  .sort()
+  // The longest files start first, so they overlap the rest instead of running alone at the end (the install test
+  // compiles better-sqlite3 for minutes).
+  .sort((a, b) => longestFirst(a) - longestFirst(b));
 if (selected.length === 0) {
   console.error('No test files matched');
   process.exit(1);
