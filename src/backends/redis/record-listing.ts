@@ -14,27 +14,27 @@ function matches(record: QueuedTaskRecord, filter: RecordFilter): boolean {
 }
 
 /**
- * `listRecords` of the Redis backend from the `<prefix>:created` index (score: creation time in ms): reads its
- * newest end page by page and stops at `limit` matches, so the newest 100 of any number of records cost one
- * ZREVRANGE and 100 hash reads. Equal creation times come back by id, descending, as `newestFirst` orders them.
+ * `listRecords` of the Redis backend from the creation index (`<prefix>:cx`, see the scripts' key layout): reads
+ * its newest end page by page and stops at `limit` matches, so the newest 100 of any number of records cost one
+ * script call and 100 hash reads. Equal creation times come back by id, descending, as `newestFirst` orders them.
+ * `page(start, count)` returns ids newest first, `start` entries in.
  */
 export async function listNewestRecords(
-  redis: Redis,
-  prefix: string,
   filter: RecordFilter,
+  page: (start: number, count: number) => Promise<string[]>,
   getMany: (ids: string[]) => Promise<QueuedTaskRecord[]>,
 ): Promise<QueuedTaskRecord[]> {
   const limit = recordListLimit(filter);
   const filtered = Boolean(filter.status || filter.taskNameContains || filter.queue !== undefined);
-  const page = filtered ? Math.max(limit, FILTERED_PAGE) : limit;
+  const size = filtered ? Math.max(limit, FILTERED_PAGE) : limit;
   const found: QueuedTaskRecord[] = [];
-  for (let start = 0; found.length < limit; start += page) {
-    const ids = await redis.zrevrange(`${prefix}:created`, start, start + page - 1);
+  for (let start = 0; found.length < limit; start += size) {
+    const ids = await page(start, size);
     for (const record of await getMany(ids)) {
       if (matches(record, filter)) found.push(record);
       if (found.length === limit) break;
     }
-    if (ids.length < page) break;
+    if (ids.length < size) break;
   }
   return found;
 }
@@ -42,9 +42,13 @@ export async function listNewestRecords(
 /**
  * Add the records written before the creation index existed (an upgraded store) to it, once per store: a SCAN
  * of the task hashes, then the marker `<prefix>:created:indexed`. Records enqueued meanwhile are indexed by the
- * enqueue script itself; ZADD NX keeps their entries.
+ * enqueue script itself; indexing one again changes nothing. `index(id1, cr1, id2, cr2, ...)` adds them.
  */
-export async function ensureCreationIndex(redis: Redis, prefix: string): Promise<void> {
+export async function ensureCreationIndex(
+  redis: Redis,
+  prefix: string,
+  index: (...idsAndTimes: Array<string | number>) => Promise<unknown>,
+): Promise<void> {
   const marker = `${prefix}:created:indexed`;
   if ((await redis.exists(marker)) === 1) return;
   const taskPrefix = `${prefix}:task:`;
@@ -52,17 +56,19 @@ export async function ensureCreationIndex(redis: Redis, prefix: string): Promise
   do {
     const [next, keys] = await redis.scan(cursor, 'MATCH', `${taskPrefix}*`, 'COUNT', 5_000);
     cursor = next;
-    if (keys.length === 0) continue;
-    const read = redis.pipeline();
-    for (const key of keys) read.hget(key, 'cr');
-    const replies = (await read.exec()) ?? [];
-    const add: Array<string | number> = [];
-    keys.forEach((key, i) => {
-      const createdAt = Number(replies[i]?.[1]);
-      if (replies[i]?.[1] != null && Number.isFinite(createdAt))
-        add.push(createdAt, key.slice(taskPrefix.length));
-    });
-    if (add.length) await redis.zadd(`${prefix}:created`, 'NX', ...add);
+    for (let i = 0; i < keys.length; i += 500) {
+      const slice = keys.slice(i, i + 500);
+      const read = redis.pipeline();
+      for (const key of slice) read.hget(key, 'cr');
+      const replies = (await read.exec()) ?? [];
+      const add: Array<string | number> = [];
+      slice.forEach((key, j) => {
+        const createdAt = Number(replies[j]?.[1]);
+        if (replies[j]?.[1] != null && Number.isFinite(createdAt))
+          add.push(key.slice(taskPrefix.length), createdAt);
+      });
+      if (add.length) await index(...add);
+    }
   } while (cursor !== '0');
   await redis.set(marker, '1');
 }

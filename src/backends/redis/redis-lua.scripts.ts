@@ -17,8 +17,13 @@
  *   P:terminal             sorted set of terminal records by completion time (cleanup)
  *   P:completed:<taskName> sorted set of completed records by completion time
  *   P:external             set of non-terminal records that carry an execution ref
- *   P:created              sorted set of every record by creation time (ms): the newest-first listing reads its
- *                          end. P:created:indexed marks that records written before it existed were added
+ *   P:cx, P:cx:<n>         the creation index of every record, ordered by (creation time, id): chunks P:cx:<n>
+ *                          (sorted sets, score creation ms, member id, at most CX_CHUNK members so each stays a
+ *                          listpack: ~52 bytes per record instead of ~134 in one large sorted set) and P:cx, whose
+ *                          members "<cr:11 hex>:<lowest id>\n<n>" (all scores 0, lexicographic) name each chunk by
+ *                          the least entry it may hold. The newest-first listing reads the newest chunks;
+ *                          P:created:indexed marks that records written before the index existed were added;
+ *                          P:cx:n numbers the chunks
  *   P:seq                  FIFO tie-breaker counter;  P:lease:<name>: lease owner with a TTL
  *   P:layout               '2' once every record hash is in the short-field layout (see MIGRATE)
  */
@@ -130,6 +135,53 @@ local function unstorable(id, priority, queued_at, scheduled_at)
   end
   return nil
 end
+-- The creation index (see the key layout): the chunk that holds (or would hold) the entry (cr, id) is the last
+-- one whose least entry is not above it; the first chunk's bound moves down for an entry below every chunk.
+local CX_CHUNK = 120
+local function cx_entry(cr, id) return string.format('%011x:', cr) .. id end
+local function cx_chunk_key(top_member) return p .. ':cx:' .. string.match(top_member, '\\n(%d+)$') end
+local function cx_find(cr, id)
+  return redis.call('ZREVRANGEBYLEX', p .. ':cx', '[' .. cx_entry(cr, id) .. '\\n\\255', '-', 'LIMIT', 0, 1)[1]
+end
+local function index_created(cr, id)
+  cr = tonumber(cr)
+  if not cr then return end
+  local top = p .. ':cx'
+  local found = cx_find(cr, id)
+  if not found then
+    local first = redis.call('ZRANGE', top, 0, 0)[1]
+    local n = first and string.match(first, '\\n(%d+)$') or redis.call('INCR', p .. ':cx:n')
+    if first then redis.call('ZREM', top, first) end
+    found = cx_entry(cr, id) .. '\\n' .. n
+    redis.call('ZADD', top, 0, found)
+  end
+  local chunk = cx_chunk_key(found)
+  redis.call('ZADD', chunk, cr, id)
+  if redis.call('ZCARD', chunk) > CX_CHUNK then
+    -- Split: the upper half moves to a new chunk named by its least entry; an entry appended at the newest end
+    -- (the usual case: created now) moves alone, so chunks fill up instead of staying half full.
+    local half = math.floor(CX_CHUNK / 2)
+    if redis.call('ZREVRANGE', top, 0, 0)[1] == found and redis.call('ZRANGE', chunk, -1, -1)[1] == id then
+      half = CX_CHUNK
+    end
+    local upper = redis.call('ZRANGE', chunk, half, -1, 'WITHSCORES')
+    local n = redis.call('INCR', p .. ':cx:n')
+    local add = {}
+    for i = 1, #upper, 2 do add[#add + 1] = upper[i + 1] add[#add + 1] = upper[i] end
+    redis.call('ZADD', p .. ':cx:' .. n, unpack(add))
+    redis.call('ZREMRANGEBYRANK', chunk, half, -1)
+    redis.call('ZADD', top, 0, cx_entry(tonumber(upper[2]), upper[1]) .. '\\n' .. n)
+  end
+end
+local function unindex_created(cr, id)
+  cr = tonumber(cr)
+  if not cr then return end
+  local found = cx_find(cr, id)
+  if not found then return end
+  local chunk = cx_chunk_key(found)
+  redis.call('ZREM', chunk, id)
+  if redis.call('EXISTS', chunk) == 0 then redis.call('ZREM', p .. ':cx', found) end
+end
 -- The hot path (claims, completions) sums its status-counter moves here and writes each once per script.
 local stat_deltas = {}
 local function stat_later(queue, status, delta)
@@ -213,7 +265,7 @@ for r = 1, count do
     end
     redis.call('HSET', tkey(id), 'o', seq, unpack(ARGV, first, at - 1))
     for i = first, at - 1, 2 do
-      if ARGV[i] == 'cr' then redis.call('ZADD', p .. ':created', tonumber(ARGV[i + 1]), id) break end
+      if ARGV[i] == 'cr' then index_created(ARGV[i + 1], id) break end
     end
     if status == 'pending' then due = true end
     results[r] = {1, {}}
@@ -560,15 +612,15 @@ export const CLEANUP = script(`
 local ids = redis.call('ZRANGEBYSCORE', p .. ':terminal', '-inf', '(' .. ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
 for _, id in ipairs(ids) do
   local t = tkey(id)
-  local f = redis.call('HMGET', t, 'q', 's', 'n', 'ky')
+  local f = redis.call('HMGET', t, 'q', 's', 'n', 'ky', 'cr')
   if f[2] then
     stat(queue_of(f[1]), f[2], -1)
     redis.call('ZREM', p .. ':completed:' .. f[3], id)
     if f[4] and redis.call('HGET', p .. ':lastkey', f[4]) == id then redis.call('HDEL', p .. ':lastkey', f[4]) end
+    unindex_created(f[5], id)
     redis.call('DEL', t)
   end
   redis.call('ZREM', p .. ':terminal', id)
-  redis.call('ZREM', p .. ':created', id)
 end
 return #ids
 `);
@@ -614,4 +666,39 @@ for i = 2, #ARGV do
   end
 end
 return n
+`);
+
+/**
+ * Records into the creation index (the records of a store older than it). ARGV: p, then per record: id, created
+ * ms → 0. Adding an entry that is there already changes nothing.
+ */
+export const INDEX_CREATED = script(`
+for i = 2, #ARGV, 2 do index_created(ARGV[i + 1], ARGV[i]) end
+return 0
+`);
+
+/**
+ * A page of the creation index, newest first: ARGV: p, start (entries to skip), count → ids. Skipped chunks are
+ * counted, not read.
+ */
+export const CREATED_PAGE = script(`
+local skip, count, ids = tonumber(ARGV[2]), tonumber(ARGV[3]), {}
+local top, at = p .. ':cx', 0
+while #ids < count do
+  local chunks = redis.call('ZREVRANGE', top, at, at + 15)
+  if #chunks == 0 then break end
+  at = at + #chunks
+  for _, member in ipairs(chunks) do
+    local chunk = cx_chunk_key(member)
+    local size = redis.call('ZCARD', chunk)
+    if skip >= size then
+      skip = skip - size
+    else
+      for _, id in ipairs(redis.call('ZREVRANGE', chunk, skip, skip + count - #ids - 1)) do ids[#ids + 1] = id end
+      skip = 0
+      if #ids >= count then break end
+    end
+  end
+end
+return ids
 `);

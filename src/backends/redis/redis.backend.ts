@@ -62,6 +62,8 @@ const SCRIPTS = {
   qLease: lua.LEASE,
   qCountRunning: lua.COUNT_RUNNING,
   qMigrate: lua.MIGRATE,
+  qIndexCreated: lua.INDEX_CREATED,
+  qCreatedPage: lua.CREATED_PAGE,
 } as const;
 /** Marks a store whose record hashes are all in the short-field layout (see MIGRATE). */
 const LAYOUT = '2';
@@ -280,6 +282,8 @@ export class RedisQueueBackend extends QueueBackend {
         rewritten += (await this.run('qMigrate', ...ids)) as number;
       }
     } while (cursor !== '0');
+    // The creation index of earlier builds (one sorted set): the first listing indexes every record again.
+    await this.redis.del(this.key('created'), this.key('created:indexed'));
     await this.redis.set(marker, LAYOUT);
     if (rewritten > 0) this.logger.log(`Rewrote ${rewritten} records into the compact hash layout`);
   }
@@ -743,12 +747,18 @@ export class RedisQueueBackend extends QueueBackend {
 
   /** Newest first from the creation index (see `record-listing.ts`): O(limit) hash reads, not a scan. */
   override async listRecords(filter: RecordFilter = {}): Promise<QueuedTaskRecord[]> {
-    this.creationIndexed ??= ensureCreationIndex(this.redis, this.prefix).catch((error: unknown) => {
+    this.creationIndexed ??= ensureCreationIndex(this.redis, this.prefix, (...ids) =>
+      this.run('qIndexCreated', ...ids),
+    ).catch((error: unknown) => {
       this.creationIndexed = undefined;
       throw error;
     });
     await this.creationIndexed;
-    return listNewestRecords(this.redis, this.prefix, filter, (ids) => this.getMany(ids));
+    return listNewestRecords(
+      filter,
+      async (start, count) => (await this.run('qCreatedPage', start, count)) as string[],
+      (ids) => this.getMany(ids),
+    );
   }
 
   async *iterAll(options: { chunkSize?: number } = {}): AsyncIterable<QueuedTaskRecord> {

@@ -14,7 +14,14 @@ import { skipUnless, testServices, uniqueSuffix } from '../../../support/service
 async function writeRecordOf01(
   redis: Redis,
   prefix: string,
-  fields: { id: string; queue: string; status: 'pending' | 'completed'; seq: number; key?: string; at: number },
+  fields: {
+    id: string;
+    queue: string;
+    status: 'pending' | 'completed';
+    seq: number;
+    key?: string;
+    at: number;
+  },
 ): Promise<void> {
   const { id, queue, status, seq, key, at } = fields;
   const member = `${at.toString(16).padStart(11, '0')}:${seq.toString(16).padStart(10, '0')}:${id}`;
@@ -80,6 +87,52 @@ describe('Redis record layout', { skip: skipUnless('redis') }, () => {
     await backend.close();
   });
 
+  test('the creation index keeps (creation time, id) order in listpack chunks through splits and cleanup', async () => {
+    const prefix = `layout_${uniqueSuffix()}`;
+    prefixes.push(prefix);
+    const backend = await open(prefix);
+    const base = Date.now() - 3_600_000;
+    // Shuffled creation times with many ties (several writers, one instant per enqueueMany), in batches of 50.
+    const records = Array.from({ length: 900 }, (_, i) =>
+      newTaskRecord({ taskName: 'cx.task', queue: 'cx' }, new Date(base + ((i * 7919) % 97))),
+    );
+    for (let i = 0; i < records.length; i += 50) await backend.enqueueMany(records.slice(i, i + 50));
+    const newest = (list: typeof records) =>
+      [...list]
+        .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : -1))
+        .map((r) => r.id);
+    const listed = async () => (await backend.listRecords({ limit: 1_000 })).map((r) => r.id);
+    assert.deepEqual(await listed(), newest(records));
+    assert.deepEqual(
+      (await backend.listRecords({ limit: 7, taskNameContains: 'cx' })).map((r) => r.id),
+      newest(records).slice(0, 7),
+    );
+    const chunks = async () => {
+      const found: string[] = [];
+      let cursor = '0';
+      do {
+        const [next, keys] = await client!.scan(cursor, 'MATCH', `${prefix}:cx:*`, 'COUNT', 1_000);
+        cursor = next;
+        found.push(...keys.filter((key) => /:cx:\d+$/.test(key)));
+      } while (cursor !== '0');
+      return found;
+    };
+    for (const key of await chunks()) {
+      assert.ok((await client!.zcard(key)) <= 120, key);
+      assert.equal(await client!.object('ENCODING', key), 'listpack', key);
+    }
+    // Cleanup takes records out of the index; emptied chunks go.
+    const gone = records.filter((_, i) => i % 3 !== 0);
+    for (const record of gone) await backend.cancelTask(record.id);
+    assert.equal(await backend.cleanupTerminal(new Date(Date.now() + 1_000), { limit: 5_000 }), gone.length);
+    const kept = records.filter((_, i) => i % 3 === 0);
+    assert.deepEqual(await listed(), newest(kept));
+    let indexed = 0;
+    for (const key of await chunks()) indexed += await client!.zcard(key);
+    assert.equal(indexed, kept.length);
+    await backend.close();
+  });
+
   test('records written by 0.1 are rewritten at open, then read, deduplicated, claimed and completed', async () => {
     const prefix = `layout_${uniqueSuffix()}`;
     prefixes.push(prefix);
@@ -89,8 +142,22 @@ describe('Redis record layout', { skip: skipUnless('redis') }, () => {
     const at = Date.now() - 60_000;
     const pending = randomUUID();
     const done = randomUUID();
-    await writeRecordOf01(client, prefix, { id: done, queue, status: 'completed', seq: 1, key: 'k-done', at });
-    await writeRecordOf01(client, prefix, { id: pending, queue, status: 'pending', seq: 2, key: 'k-live', at });
+    await writeRecordOf01(client, prefix, {
+      id: done,
+      queue,
+      status: 'completed',
+      seq: 1,
+      key: 'k-done',
+      at,
+    });
+    await writeRecordOf01(client, prefix, {
+      id: pending,
+      queue,
+      status: 'pending',
+      seq: 2,
+      key: 'k-live',
+      at,
+    });
 
     const backend = await open(prefix);
     try {
