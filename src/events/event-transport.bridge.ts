@@ -64,6 +64,7 @@ export class EventTransportBridge implements OnModuleInit, OnApplicationShutdown
         database: o['database'],
       };
       const pool = dataSource.driver.master;
+      const channel = `${namespace.replace(/[^A-Za-z0-9_]/g, '_')}_events`;
       this.transport = new PostgresEventTransport(
         () => new pg.Client(config),
         async (channel, payloads) => {
@@ -74,9 +75,19 @@ export class EventTransportBridge implements OnModuleInit, OnApplicationShutdown
             await pool.query(`SELECT ${calls}`, [channel, ...slice]);
           }
         },
-        `${namespace.replace(/[^A-Za-z0-9_]/g, '_')}_events`,
+        channel,
         this.origin,
         onRemote,
+        // A session LISTENing on the channel: its last statement is that LISTEN (ours, other processes', and an
+        // outside reader that only listens). Sessions whose statements this role may not read count as listeners.
+        async (ownPid) => {
+          const { rows } = (await pool.query(
+            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> $1
+               AND (query = '<insufficient privilege>' OR (query ILIKE 'listen%' AND position($2 in query) > 0))`,
+            [ownPid, channel],
+          )) as { rows: Array<{ n: number }> };
+          return rows[0]?.n ?? 1;
+        },
       );
     }
     if (!this.transport) return;

@@ -11,6 +11,8 @@ const CHUNK = 1_500; // characters; even all-multibyte or all-escaped text stays
 const NOTIFY_BYTES = 7_900;
 /** Characters of envelopes one group collects before it is checked against NOTIFY_BYTES. */
 const GROUP_CHARS = 6_000;
+/** How often the transport asks who else LISTENs: while someone does, and while nobody does (see `listening`). */
+export const PG_AUDIENCE_CHECK_MS = { heard: 1_000, unheard: 100 };
 
 /**
  * One NOTIFY payload from process `o`: with `e`, the envelopes themselves (a group of small ones); otherwise part
@@ -37,6 +39,10 @@ interface PgClientLike {
 /**
  * Cross-process events over PostgreSQL NOTIFY on one channel. Envelopes larger than NOTIFY's limit are split
  * into chunks and reassembled by receivers (never dropped). The LISTEN connection reconnects with backoff.
+ *
+ * With `countOtherListeners`, nothing is NOTIFYed while no other session LISTENs on the channel (`listening`
+ * false): asked at open, then every second (every 100 ms while nobody listens). A process that starts LISTENing
+ * NOTIFYs an empty group (`{ o, e: [] }`), and one that receives any message of another publishes again at once.
  */
 export class PostgresEventTransport implements QueueEventSink {
   /** Envelopes leave in `publish` call order (TickBatcher keeps it), so the bus need not chain them per task. */
@@ -47,6 +53,11 @@ export class PostgresEventTransport implements QueueEventSink {
   private listener: PgClientLike | undefined;
   private closed = false;
   private backoff = 100;
+  /** Whether another session may hear a NOTIFY: until a check says otherwise, yes. */
+  private others = true;
+  /** The LISTEN session's server pid, while it is connected (it is left out of the count of listeners). */
+  private ownPid: number | undefined;
+  private audienceTimer: NodeJS.Timeout | undefined;
   /**
    * The envelopes (JSON) of one tick share one statement, one round trip and one commit, and several share one
    * NOTIFY: every notification costs the server a queue entry and a signal to each listener, whatever its size.
@@ -64,12 +75,37 @@ export class PostgresEventTransport implements QueueEventSink {
     private readonly channel: string,
     private readonly origin: string,
     private readonly onRemote: (event: QueueEventEnvelope) => void,
+    /** Sessions other than `ownPid` that LISTEN on the channel; without it the transport always publishes. */
+    private readonly countOtherListeners?: (ownPid: number) => Promise<number>,
   ) {
     this.ownPrefix = JSON.stringify({ o: origin }).slice(0, -1);
   }
 
   async open(): Promise<void> {
     await this.listen();
+    if (this.countOtherListeners) await this.checkAudience();
+  }
+
+  /**
+   * False while no other session LISTENs on the channel (as of the last check): the bus then builds no envelopes
+   * for this sink, and `publish` drops what it gets.
+   */
+  get listening(): boolean {
+    return this.others;
+  }
+
+  private async checkAudience(): Promise<void> {
+    try {
+      this.others = this.ownPid === undefined || (await this.countOtherListeners!(this.ownPid)) > 0;
+    } catch {
+      this.others = true;
+    }
+    if (this.closed) return;
+    this.audienceTimer = setTimeout(
+      () => void this.checkAudience(),
+      this.others ? PG_AUDIENCE_CHECK_MS.heard : PG_AUDIENCE_CHECK_MS.unheard,
+    );
+    this.audienceTimer.unref();
   }
 
   private async listen(): Promise<void> {
@@ -78,6 +114,7 @@ export class PostgresEventTransport implements QueueEventSink {
     const retry = () => {
       if (this.listener !== client || this.closed) return;
       this.listener = undefined;
+      this.ownPid = undefined;
       client.end().catch(() => undefined);
       setTimeout(() => void this.listen(), this.backoff).unref();
       this.backoff = Math.min(this.backoff * 2, 5_000);
@@ -90,8 +127,20 @@ export class PostgresEventTransport implements QueueEventSink {
     this.listener = client;
     try {
       await client.connect();
+      const pid = this.countOtherListeners
+        ? (
+            (await client.query('SELECT pg_backend_pid() AS pid')) as
+              { rows?: Array<{ pid: number }> } | undefined
+          )?.rows?.[0]?.pid
+        : undefined;
+      // LISTEN last: other processes recognise a listening session by its last statement (see the bridge).
       await client.query(`LISTEN "${this.channel}"`);
       this.backoff = 100;
+      if (pid !== undefined) {
+        this.ownPid = pid;
+        // Tells the processes that publish nothing (nobody listened) that this one does.
+        await this.notifyMany(this.channel, [`${this.ownPrefix},"e":[]}`]).catch(() => undefined);
+      }
     } catch (error) {
       this.logger.warn(`LISTEN for events failed (${(error as Error).message}); retrying`);
       retry();
@@ -100,6 +149,8 @@ export class PostgresEventTransport implements QueueEventSink {
 
   private receive(payload: string): void {
     if (payload.startsWith(this.ownPrefix)) return; // our own notification: skip the parse
+    // Another process publishes, so it LISTENs too: publish again from now on.
+    this.others = true;
     try {
       const message = JSON.parse(payload) as EventMessage;
       if (message.e) return this.emitRemote(message.e);
@@ -129,6 +180,7 @@ export class PostgresEventTransport implements QueueEventSink {
   }
 
   async publish(event: QueueEventEnvelope): Promise<void> {
+    if (!this.others) return;
     await this.outbox.add(JSON.stringify(event));
   }
 
@@ -182,6 +234,7 @@ export class PostgresEventTransport implements QueueEventSink {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.audienceTimer);
     const listener = this.listener;
     this.listener = undefined;
     await listener?.end().catch(() => undefined);
