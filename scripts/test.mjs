@@ -95,6 +95,9 @@ const env = {
   QUEUES_TEST_MYSQL_URL: services.mysql.url,
   QUEUES_TEST_REDIS_URL: services.redis.url,
   QUEUES_TEST_MISSING_SERVICES: missing.join(','),
+  // Google's auth library would otherwise probe the GCE metadata server (169.254.169.254) from the Cloud Run tests:
+  // the tests talk to a fake Cloud Run on loopback and must send nothing off this machine.
+  METADATA_SERVER_DETECTION: 'none',
 };
 const concurrency = process.env.QUEUES_TEST_CONCURRENCY ?? '2';
 process.exit(

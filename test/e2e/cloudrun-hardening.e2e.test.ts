@@ -163,6 +163,27 @@ describe('cloudrun hardening: unrunnable profiles, execution timeouts, one recon
     assert.equal(await timeoutOf((await queues.enqueue('hard.timed', [], { timeout: 5_000 })).id), 65);
     assert.equal(await timeoutOf((await queues.enqueue('hard.plain', [], { timeout: 1_500 })).id), 62);
     assert.equal(await timeoutOf((await queues.enqueue('hard.plain')).id), 600);
+    // A 30-day task timeout is capped at Cloud Run's maximum execution timeout, 168 h.
+    assert.equal(
+      await timeoutOf((await queues.enqueue('hard.plain', [], { timeout: 30 * 86_400_000 })).id),
+      604_800,
+    );
+  });
+
+  test('execution timeouts Cloud Run cannot take are configuration errors', async () => {
+    for (const [option, value] of [
+      ['timeout', 0],
+      ['timeout', 169 * 3_600_000],
+      ['timeoutGrace', 1.5],
+      ['timeoutGrace', Number.POSITIVE_INFINITY],
+    ] as const) {
+      await assert.rejects(
+        createQueuesApp([HardenedRemoteTasks], { executionBackend: { ...cloudrun(), [option]: value } }),
+        (error: Error) =>
+          error.name === 'QueueConfigurationError' && error.message.includes(`executionBackend.${option}`),
+        `${option}: ${value}`,
+      );
+    }
   });
 
   test('two apps on one store reconcile once per interval between them (a lease), not once each', async () => {

@@ -23,6 +23,8 @@ const NOT_FOUND = 5;
 /** Default of `timeoutGrace`: time for the job container to boot the app and write the outcome. */
 const DEFAULT_TIMEOUT_GRACE = 60_000;
 const RESERVING = 'reserving:';
+/** The longest execution (task) timeout Cloud Run Jobs accept: 168 hours. */
+export const MAX_EXECUTION_TIMEOUT_MS = 168 * 3_600_000;
 
 /**
  * Runs records as Google Cloud Run Jobs executions. Dispatch reserves the pending record (compare-and-swap on its
@@ -45,6 +47,14 @@ export class CloudRunExecutionBackend extends ExecutionBackend {
     if (!config.projectId) problems.push({ path: 'executionBackend.projectId', message: 'is required' });
     if (!config.jobName && !Object.keys(config.profiles ?? {}).length) {
       problems.push({ path: 'executionBackend.jobName', message: 'give jobName or profiles' });
+    }
+    for (const option of ['timeout', 'timeoutGrace'] as const) {
+      const value = config[option];
+      if (value !== undefined && !(Number.isInteger(value) && value > 0 && value <= MAX_EXECUTION_TIMEOUT_MS))
+        problems.push({
+          path: `executionBackend.${option}`,
+          message: `must be a whole number of ms from 1 to ${MAX_EXECUTION_TIMEOUT_MS} (Cloud Run's ${MAX_EXECUTION_TIMEOUT_MS / 3_600_000} h); got ${String(value)}`,
+        });
     }
     if (problems.length) throw new QueueConfigurationError(problems);
   }
@@ -129,7 +139,9 @@ export class CloudRunExecutionBackend extends ExecutionBackend {
       attempt !== undefined
         ? attempt + (this.config.timeoutGrace ?? DEFAULT_TIMEOUT_GRACE)
         : this.config.timeout;
-    return timeout ? Math.ceil(timeout / 1000) : undefined;
+    // A task may wait longer than Cloud Run lets an execution run: the override is capped at Cloud Run's maximum,
+    // where the execution ends (and reconcile fails or retries the record) before the task's own timeout.
+    return timeout ? Math.ceil(Math.min(timeout, MAX_EXECUTION_TIMEOUT_MS) / 1000) : undefined;
   }
 
   private environment(taskId: string): Array<{ name: string; value: string }> {
