@@ -162,9 +162,10 @@ export class RedisQueueBackend extends QueueBackend {
       ]);
     }
     const ping = config.subscriberPingInterval;
-    if (ping !== undefined && !(typeof ping === 'number' && Number.isFinite(ping) && ping > 0))
+    // Past 2^31 - 1 ms a timer fires at once (Node clamps it to 1 ms): a ping storm, not a long interval.
+    if (ping !== undefined && !(typeof ping === 'number' && ping > 0 && ping <= 2_147_483_647))
       throw new QueueConfigurationError([
-        { path: 'queueBackend.subscriberPingInterval', message: 'must be a positive number of ms' },
+        { path: 'queueBackend.subscriberPingInterval', message: 'must be a number of ms from 1 to 2147483647' },
       ]);
     const timeout = config.commandTimeout;
     if (timeout !== undefined && !(Number.isInteger(timeout) && timeout > 0 && timeout <= 2_147_483_647))

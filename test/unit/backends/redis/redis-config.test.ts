@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { QueueConfigurationError, RedisQueueBackend } from '../../../../src/index.js';
 
 describe('Redis backend configuration', () => {
-  for (const bad of [0, -5, Number.NaN, Infinity, '1000']) {
+  for (const bad of [0, -5, Number.NaN, Infinity, '1000', 2 ** 31, 1e12]) {
     test(`subscriberPingInterval ${String(bad)} is a typed error naming the option`, () => {
       assert.throws(
         () =>
