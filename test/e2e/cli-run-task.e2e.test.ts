@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -8,39 +7,21 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { TypeOrmQueueBackend } from '../../src/backends/typeorm/typeorm.backend.js';
 import { newTaskRecord } from '../../src/models/new-record.js';
+import { spawnCli } from './support/spawn-cli.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const cli = path.resolve(here, '../../src/cli/main.js');
 const appModule = `${path.join(here, 'support/cli-hardening-app.module.js')}#CliHardeningAppModule`;
 const dir = mkdtempSync(path.join(tmpdir(), 'cli-run-task-'));
 const db = path.join(dir, 'queue.sqlite');
 
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stderr: string;
-}
-
 /** Start `nestjs-queues run-task` for one record as a real process, as a Cloud Run job container would. */
-function startRunTask(
-  taskId: string,
-  env: Record<string, string> = {},
-): { child: ChildProcess; exit: Promise<Exit> } {
-  const child = spawn(process.execPath, [cli, 'run-task'], {
-    env: {
-      ...process.env,
-      CLI_DB: db,
-      NESTJS_QUEUES_TASK_ID: taskId,
-      NESTJS_QUEUES_APP_MODULE: appModule,
-      ...env,
-    },
+function startRunTask(taskId: string, env: Record<string, string> = {}) {
+  return spawnCli(['run-task'], {
+    CLI_DB: db,
+    NESTJS_QUEUES_TASK_ID: taskId,
+    NESTJS_QUEUES_APP_MODULE: appModule,
+    ...env,
   });
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exit = new Promise<Exit>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal, stderr })),
-  );
-  return { child, exit };
 }
 
 describe('nestjs-queues run-task hardening (spawned, on SQLite)', () => {
@@ -83,7 +64,7 @@ describe('nestjs-queues run-task hardening (spawned, on SQLite)', () => {
   test('a record cancelled mid-run exits 7 (cancelled), not 6 (claim lost)', async () => {
     const id = await put('cli.until-cancelled');
     const { exit } = startRunTask(id);
-    for (let i = 0; i < 200 && (await backend.getTask(id))!.status !== 'running'; i++) await sleep(25);
+    for (let i = 0; i < 600 && (await backend.getTask(id))!.status !== 'running'; i++) await sleep(25);
     assert.equal((await backend.getTask(id))!.status, 'running', 'the container never claimed the record');
     await backend.cancelTask(id);
     const started = Date.now();

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -7,35 +6,22 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { TypeOrmQueueBackend } from '../../src/backends/typeorm/typeorm.backend.js';
 import { newTaskRecord } from '../../src/models/new-record.js';
+import { spawnCli } from './support/spawn-cli.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const cli = path.resolve(here, '../../src/cli/main.js');
 const appModule = `${path.join(here, 'support/cli-app.module.js')}#CliAppModule`;
 const dir = mkdtempSync(path.join(tmpdir(), 'cli-'));
 const db = path.join(dir, 'queue.sqlite');
 const ledger = path.join(dir, 'ledger.txt');
 
-function runCli(
-  args: string[],
-  env: Record<string, string | undefined>,
-): Promise<{ code: number | null; stderr: string; stdout: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cli, ...args], {
-      env: {
-        ...process.env,
-        CLI_DB: db,
-        CLI_LEDGER: ledger,
-        NESTJS_QUEUES_TASK_ID: undefined,
-        NESTJS_QUEUES_APP_MODULE: undefined,
-        ...env,
-      },
-    });
-    let stderr = '';
-    let stdout = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.on('exit', (code) => resolve({ code, stderr, stdout }));
-  });
+function runCli(args: string[], env: Record<string, string | undefined>) {
+  return spawnCli(args, {
+    CLI_DB: db,
+    CLI_LEDGER: ledger,
+    NESTJS_QUEUES_TASK_ID: undefined,
+    NESTJS_QUEUES_APP_MODULE: undefined,
+    ...env,
+  }).exit;
 }
 
 describe('nestjs-queues run-task (spawned, on SQLite)', () => {
