@@ -7,8 +7,9 @@
  *                          docs/backends/redis.md): an absent field holds its default (q 'default', x 'local', p/m/r 0,
  *                          k/md '{}', qa = cr) or null; the id is the key's. o = insertion sequence, kept for life.
  *                          Times are epoch ms. Small values keep the hash in Redis's compact listpack encoding
- *   P:ready:<queue>|<exec> sorted set of due claimable records: score -priority, member "<queuedAt:11 hex>:<seq:10 hex>:<id>",
- *                          so equal scores order FIFO by member (computed from the hash's qa/cr and o, not stored)
+ *   P:rx:<queue>|<exec>    chunked sorted set (below) of due claimable records: score -priority, member
+ *                          "<queuedAt:11 hex>:<seq:10 hex>:<id>", so equal scores order FIFO by member (computed from
+ *                          the hash's qa/cr and o, not stored); chunks P:rx:<queue>|<exec>#<n>
  *   P:readysets            set of "<queue>|<exec>" names that have a ready set
  *   P:delayed              sorted set of scheduled records by due time (promoted in bounded batches by claims)
  *   P:running              sorted set of running records by heartbeat (0 = cleared), stale recovery reads its head
@@ -18,14 +19,15 @@
  *   P:completed:<taskName> sorted set of completed records by completion time
  *   P:external             set of non-terminal records that carry an execution ref
  *   P:cx, P:cx:<n>         the creation index of every record, ordered by (creation time, id): chunks P:cx:<n>
- *                          (sorted sets, score creation ms, member id, at most CX_CHUNK members so each stays a
+ *                          (sorted sets, score creation ms, member id, at most CHUNK members so each stays a
  *                          listpack: ~52 bytes per record instead of ~134 in one large sorted set) and P:cx, whose
  *                          members "<cr:11 hex>:<lowest id>\n<n>" (all scores 0, lexicographic) name each chunk by
  *                          the least entry it may hold. The newest-first listing reads the newest chunks;
  *                          P:created:indexed marks that records written before the index existed were added;
  *                          P:cx:n numbers the chunks
  *   P:seq                  FIFO tie-breaker counter;  P:lease:<name>: lease owner with a TTL
- *   P:layout               '2' once every record hash is in the short-field layout (see MIGRATE)
+ *   P:layout               '3' once the store is in this layout (short-field hashes, MIGRATE; chunked ready sets,
+ *                          MIGRATE_READY)
  */
 const COMMON = `
 local p = ARGV[1]
@@ -45,6 +47,90 @@ local function member_of(id, qa, cr, seq)
   if not at or not n then return nil end
   return string.format('%011x:%010x:', at, n) .. id
 end
+-- Chunked sorted sets (the creation index and the ready sets, see the key layout): a large sorted set is a skiplist
+-- (~85 bytes of node and dict entry per member); chunks of at most CHUNK members stay listpacks. A chunked set is a
+-- top key, whose members "<sort key>\\n<n>" (all scores 0, lexicographic) name each chunk <cp><n> by the least sort
+-- key it may hold, and the chunks, ordinary sorted sets whose (score, member) order is the sort key's order. The
+-- chunk that holds (or would hold) a sort key is the last one whose bound is not above it; the first chunk's bound
+-- moves down for a key below every chunk's.
+local CHUNK = 120
+local function chunk_of(cp, top_member) return cp .. string.match(top_member, '\\n(%d+)$') end
+local function chunk_find(top, sk)
+  return redis.call('ZREVRANGEBYLEX', top, '[' .. sk .. '\\n\\255', '-', 'LIMIT', 0, 1)[1]
+end
+-- sort_key(score, member) must give the (score, member) order of the chunks' members.
+local function chunk_add(top, cp, sk, score, member, sort_key)
+  local found = chunk_find(top, sk)
+  if not found then
+    local first = redis.call('ZRANGE', top, 0, 0)[1]
+    local n = first and string.match(first, '\\n(%d+)$') or redis.call('INCR', cp .. 'n')
+    if first then redis.call('ZREM', top, first) end
+    found = sk .. '\\n' .. n
+    redis.call('ZADD', top, 0, found)
+  end
+  local chunk = chunk_of(cp, found)
+  redis.call('ZADD', chunk, score, member)
+  if redis.call('ZCARD', chunk) > CHUNK then
+    -- Split: the upper half moves to a new chunk named by its least member; a member appended at the end (the
+    -- usual case: created or queued now) moves alone, so chunks fill up instead of staying half full.
+    local half = math.floor(CHUNK / 2)
+    if redis.call('ZREVRANGE', top, 0, 0)[1] == found and redis.call('ZRANGE', chunk, -1, -1)[1] == member then
+      half = CHUNK
+    end
+    local upper = redis.call('ZRANGE', chunk, half, -1, 'WITHSCORES')
+    local n = redis.call('INCR', cp .. 'n')
+    local add = {}
+    for i = 1, #upper, 2 do add[#add + 1] = upper[i + 1] add[#add + 1] = upper[i] end
+    redis.call('ZADD', cp .. n, unpack(add))
+    redis.call('ZREMRANGEBYRANK', chunk, half, -1)
+    redis.call('ZADD', top, 0, sort_key(upper[2], upper[1]) .. '\\n' .. n)
+  end
+end
+local function chunk_rem(top, cp, sk, member)
+  local found = chunk_find(top, sk)
+  if not found then return end
+  local chunk = chunk_of(cp, found)
+  redis.call('ZREM', chunk, member)
+  if redis.call('EXISTS', chunk) == 0 then redis.call('ZREM', top, found) end
+end
+-- The least members with their scores, removed (ZPOPMIN across the chunks), as a flat {member, score, ...}.
+local function chunk_popmin(top, cp, want)
+  local out = {}
+  while want > 0 do
+    local first = redis.call('ZRANGE', top, 0, 0)[1]
+    if not first then break end
+    local chunk = chunk_of(cp, first)
+    local popped = redis.call('ZPOPMIN', chunk, want)
+    for i = 1, #popped do out[#out + 1] = popped[i] end
+    want = want - #popped / 2
+    if redis.call('EXISTS', chunk) == 0 then redis.call('ZREM', top, first) end
+  end
+  return out
+end
+-- The least member and its score, left in place, or nil.
+local function chunk_head(top, cp)
+  local first = redis.call('ZRANGE', top, 0, 0)[1]
+  if not first then return nil end
+  return redis.call('ZRANGE', chunk_of(cp, first), 0, 0, 'WITHSCORES')
+end
+-- The creation index: score creation ms, member id.
+local function cx_key(cr, id) return string.format('%011x:', tonumber(cr)) .. id end
+local function index_created(cr, id)
+  if not tonumber(cr) then return end
+  chunk_add(p .. ':cx', p .. ':cx:', cx_key(cr, id), tonumber(cr), id, cx_key)
+end
+local function unindex_created(cr, id)
+  if not tonumber(cr) then return end
+  chunk_rem(p .. ':cx', p .. ':cx:', cx_key(cr, id), id)
+end
+-- A ready set "<queue>|<exec>": score -priority, member "<queuedAt:11 hex>:<seq:10 hex>:<id>"; its sort key puts
+-- the priority first, descending, in 8 hex digits (priorities are 32-bit integers).
+local function ready_top(set) return p .. ':rx:' .. set end
+local function ready_cp(set) return p .. ':rx:' .. set .. '#' end
+local function rx_key(score, member)
+  local rank = 2147483648 + math.min(math.max(tonumber(score), -2147483648), 2147483647)
+  return string.format('%08x', rank) .. member
+end
 local function stat(queue, status, delta)
   if not queue or not status then return end -- a hash written around us may lack them; never fail the script
   redis.call('HINCRBY', p .. ':stats:' .. queue, status, delta)
@@ -52,7 +138,8 @@ end
 -- Add a due record to its ready set ("<queue>|<exec>"); returns its member (FIFO within a priority by member).
 local function add_ready(id, set, priority, queued_at, seq)
   local member = string.format('%011x:%010x:', tonumber(queued_at), seq) .. id
-  redis.call('ZADD', p .. ':ready:' .. set, -tonumber(priority), member)
+  local score = -tonumber(priority)
+  chunk_add(ready_top(set), ready_cp(set), rx_key(score, member), score, member, rx_key)
   return member
 end
 local function place(id, now)
@@ -76,9 +163,13 @@ end
 -- Out of its ready set (the member is computed, as place wrote it) and the delayed set. Placing rewrites qa only
 -- after this, so the member read here is the one in the set.
 local function unplace(id)
-  local f = redis.call('HMGET', tkey(id), 'q', 'x', 'qa', 'cr', 'o')
+  local f = redis.call('HMGET', tkey(id), 'q', 'x', 'qa', 'cr', 'o', 'p')
   local member = member_of(id, f[3], f[4], f[5])
-  if member then redis.call('ZREM', p .. ':ready:' .. queue_of(f[1]) .. '|' .. backend_of(f[2]), member) end
+  local score = -(tonumber(f[6] or '0') or 0)
+  if member then
+    local set = queue_of(f[1]) .. '|' .. backend_of(f[2])
+    chunk_rem(ready_top(set), ready_cp(set), rx_key(score, member), member)
+  end
   redis.call('ZREM', p .. ':delayed', id)
 end
 local function set_status(id, status)
@@ -134,53 +225,6 @@ local function unstorable(id, priority, queued_at, scheduled_at)
     return 'record ' .. id .. ': priority, queued_at or scheduled_at is not a number'
   end
   return nil
-end
--- The creation index (see the key layout): the chunk that holds (or would hold) the entry (cr, id) is the last
--- one whose least entry is not above it; the first chunk's bound moves down for an entry below every chunk.
-local CX_CHUNK = 120
-local function cx_entry(cr, id) return string.format('%011x:', cr) .. id end
-local function cx_chunk_key(top_member) return p .. ':cx:' .. string.match(top_member, '\\n(%d+)$') end
-local function cx_find(cr, id)
-  return redis.call('ZREVRANGEBYLEX', p .. ':cx', '[' .. cx_entry(cr, id) .. '\\n\\255', '-', 'LIMIT', 0, 1)[1]
-end
-local function index_created(cr, id)
-  cr = tonumber(cr)
-  if not cr then return end
-  local top = p .. ':cx'
-  local found = cx_find(cr, id)
-  if not found then
-    local first = redis.call('ZRANGE', top, 0, 0)[1]
-    local n = first and string.match(first, '\\n(%d+)$') or redis.call('INCR', p .. ':cx:n')
-    if first then redis.call('ZREM', top, first) end
-    found = cx_entry(cr, id) .. '\\n' .. n
-    redis.call('ZADD', top, 0, found)
-  end
-  local chunk = cx_chunk_key(found)
-  redis.call('ZADD', chunk, cr, id)
-  if redis.call('ZCARD', chunk) > CX_CHUNK then
-    -- Split: the upper half moves to a new chunk named by its least entry; an entry appended at the newest end
-    -- (the usual case: created now) moves alone, so chunks fill up instead of staying half full.
-    local half = math.floor(CX_CHUNK / 2)
-    if redis.call('ZREVRANGE', top, 0, 0)[1] == found and redis.call('ZRANGE', chunk, -1, -1)[1] == id then
-      half = CX_CHUNK
-    end
-    local upper = redis.call('ZRANGE', chunk, half, -1, 'WITHSCORES')
-    local n = redis.call('INCR', p .. ':cx:n')
-    local add = {}
-    for i = 1, #upper, 2 do add[#add + 1] = upper[i + 1] add[#add + 1] = upper[i] end
-    redis.call('ZADD', p .. ':cx:' .. n, unpack(add))
-    redis.call('ZREMRANGEBYRANK', chunk, half, -1)
-    redis.call('ZADD', top, 0, cx_entry(tonumber(upper[2]), upper[1]) .. '\\n' .. n)
-  end
-end
-local function unindex_created(cr, id)
-  cr = tonumber(cr)
-  if not cr then return end
-  local found = cx_find(cr, id)
-  if not found then return end
-  local chunk = cx_chunk_key(found)
-  redis.call('ZREM', chunk, id)
-  if redis.call('EXISTS', chunk) == 0 then redis.call('ZREM', p .. ':cx', found) end
 end
 -- The hot path (claims, completions) sums its status-counter moves here and writes each once per script.
 local stat_deltas = {}
@@ -314,7 +358,7 @@ local function claim(now, limit, worker, queues, backends)
     local sep = string.find(name, '|', 1, true)
     local q, b = string.sub(name, 1, sep - 1), string.sub(name, sep + 1)
     if (not wanted_q or wanted_q[q]) and (not unwanted_q or not unwanted_q[q]) and (not wanted_b or wanted_b[b]) then
-      sets[#sets + 1] = p .. ':ready:' .. name
+      sets[#sets + 1] = name
     end
   end
   local claimed = {}
@@ -332,7 +376,7 @@ local function claim(now, limit, worker, queues, backends)
     -- One wanted ready set (the common case): pop the batch in claim order.
     while #claimed < limit do
       local want = limit - #claimed
-      local popped = redis.call('ZPOPMIN', sets[1], want)
+      local popped = chunk_popmin(ready_top(sets[1]), ready_cp(sets[1]), want)
       for i = 1, #popped, 2 do take(string.sub(popped[i], 24)) end
       if #popped < want * 2 then break end
     end
@@ -340,8 +384,8 @@ local function claim(now, limit, worker, queues, backends)
   while #sets > 1 and #claimed < limit do
     local best_set, best_member, best_score = nil, nil, nil
     for _, set in ipairs(sets) do
-      local top = redis.call('ZRANGE', set, 0, 0, 'WITHSCORES')
-      if top[1] then
+      local top = chunk_head(ready_top(set), ready_cp(set))
+      if top and top[1] then
         local score = tonumber(top[2])
         if not best_set or score < best_score or (score == best_score and top[1] < best_member) then
           best_set, best_member, best_score = set, top[1], score
@@ -349,7 +393,7 @@ local function claim(now, limit, worker, queues, backends)
       end
     end
     if not best_set then break end
-    redis.call('ZREM', best_set, best_member)
+    chunk_rem(ready_top(best_set), ready_cp(best_set), rx_key(best_score, best_member), best_member)
     take(string.sub(best_member, 24))
   end
   flush_stats()
@@ -689,7 +733,7 @@ while #ids < count do
   if #chunks == 0 then break end
   at = at + #chunks
   for _, member in ipairs(chunks) do
-    local chunk = cx_chunk_key(member)
+    local chunk = chunk_of(p .. ':cx:', member)
     local size = redis.call('ZCARD', chunk)
     if skip >= size then
       skip = skip - size
@@ -701,4 +745,29 @@ while #ids < count do
   end
 end
 return ids
+`);
+
+/**
+ * Members of a ready set of an earlier layout (one sorted set P:ready:<set>) moved into its chunked set, at most
+ * ARGV[3] per call. ARGV: p, set, count → members left.
+ */
+export const MIGRATE_READY = script(`
+local old = p .. ':ready:' .. ARGV[2]
+local page = redis.call('ZRANGE', old, 0, tonumber(ARGV[3]) - 1, 'WITHSCORES')
+for i = 1, #page, 2 do
+  local score = tonumber(page[i + 1])
+  chunk_add(ready_top(ARGV[2]), ready_cp(ARGV[2]), rx_key(score, page[i]), score, page[i], rx_key)
+  redis.call('ZREM', old, page[i])
+end
+return redis.call('ZCARD', old)
+`);
+
+/** A ready set's first members in claim order: ARGV: p, set, count → members. */
+export const READY_HEAD = script(`
+local top, cp, count, out = ready_top(ARGV[2]), ready_cp(ARGV[2]), tonumber(ARGV[3]), {}
+for _, name in ipairs(redis.call('ZRANGE', top, 0, -1)) do
+  for _, member in ipairs(redis.call('ZRANGE', chunk_of(cp, name), 0, count - #out - 1)) do out[#out + 1] = member end
+  if #out >= count then break end
+end
+return out
 `);

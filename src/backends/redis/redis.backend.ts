@@ -64,9 +64,11 @@ const SCRIPTS = {
   qMigrate: lua.MIGRATE,
   qIndexCreated: lua.INDEX_CREATED,
   qCreatedPage: lua.CREATED_PAGE,
+  qMigrateReady: lua.MIGRATE_READY,
+  qReadyHead: lua.READY_HEAD,
 } as const;
 /** Marks a store whose record hashes are all in the short-field layout (see MIGRATE). */
-const LAYOUT = '2';
+const LAYOUT = '3';
 type ScriptName = keyof typeof SCRIPTS;
 
 /** A flat HGETALL reply (the scripts add the id) → record (empty → null). */
@@ -165,7 +167,10 @@ export class RedisQueueBackend extends QueueBackend {
     // Past 2^31 - 1 ms a timer fires at once (Node clamps it to 1 ms): a ping storm, not a long interval.
     if (ping !== undefined && !(typeof ping === 'number' && ping > 0 && ping <= 2_147_483_647))
       throw new QueueConfigurationError([
-        { path: 'queueBackend.subscriberPingInterval', message: 'must be a number of ms from 1 to 2147483647' },
+        {
+          path: 'queueBackend.subscriberPingInterval',
+          message: 'must be a number of ms from 1 to 2147483647',
+        },
       ]);
     const timeout = config.commandTimeout;
     if (timeout !== undefined && !(Number.isInteger(timeout) && timeout > 0 && timeout <= 2_147_483_647))
@@ -283,6 +288,9 @@ export class RedisQueueBackend extends QueueBackend {
         rewritten += (await this.run('qMigrate', ...ids)) as number;
       }
     } while (cursor !== '0');
+    // Ready sets of the earlier layout (one sorted set each) move into their chunks.
+    for (const set of await this.redis.smembers(this.key('readysets')))
+      while (((await this.run('qMigrateReady', set, 500)) as number) > 0);
     // The creation index of earlier builds (one sorted set): the first listing indexes every record again.
     await this.redis.del(this.key('created'), this.key('created:indexed'));
     await this.redis.set(marker, LAYOUT);
@@ -481,7 +489,7 @@ export class RedisQueueBackend extends QueueBackend {
     });
     const ids = new Set<string>();
     for (const set of sets) {
-      for (const member of await this.redis.zrange(this.key('ready', set), '0', String(limit - 1)))
+      for (const member of (await this.run('qReadyHead', set, limit)) as string[])
         ids.add(member.slice(READY_MEMBER_PREFIX));
     }
     const delayedMax = options.dueOnly === false ? '+inf' : String(Date.now());

@@ -173,7 +173,7 @@ describe('Redis record layout', { skip: skipUnless('redis') }, () => {
         ky: 'k-live',
         md: '{"from":"0.1"}',
       });
-      assert.equal(await client.get(`${prefix}:layout`), '2');
+      assert.equal(await client.get(`${prefix}:layout`), '3');
 
       const read = await backend.getTask(pending);
       assert.ok(read);
