@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { Injectable, type INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -15,16 +15,11 @@ import {
   type TaskExecutionContext,
 } from '../../src/index.js';
 import { fastWorker } from '../support/app.js';
+import { launchChromium, skipWithoutChromium } from './support/chromium.js';
 
 // Functions passed to page.waitForFunction run in the browser, where `document` exists.
 declare const document: { querySelector(selector: string): { textContent: string | null } | null };
-const CHROMIUM = '/usr/bin/chromium';
-const ci = process.env['CI'] === 'true' || process.env['CI'] === '1';
-const skip =
-  !existsSync(CHROMIUM) && !ci
-    ? 'Chromium is not installed (bash scripts/ensure-chromium.sh); under CI this fails'
-    : false;
-if (skip) console.error(`\n!!! DASHBOARD BROWSER TEST SKIPPED: ${skip}\n`);
+const skip = skipWithoutChromium();
 
 let flakyAttempts = 0;
 @Injectable()
@@ -66,20 +61,7 @@ describe('dashboard in a real browser (playwright-core + Debian Chromium)', { sk
     app = moduleRef.createNestApplication({ logger: ['error'] });
     await app.listen(0, '127.0.0.1');
     url = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}/queues/dashboard`;
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      // Playwright gives every launch a fresh temporary profile; the flags keep Chromium off the closed network.
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
     mkdirSync(artifacts, { recursive: true });
   });
   after(async () => {
