@@ -145,7 +145,7 @@ export function validateModuleOptions(options: QueuesModuleOptions): void {
         problems.push({ path: 'worker.enabled', message: 'must be a boolean' });
       if (worker.concurrency !== undefined)
         checkPositiveInteger(problems, 'worker.concurrency', worker.concurrency);
-      if (worker.prefetch !== undefined) {
+      if (worker.prefetch !== undefined && worker.prefetch !== 'auto') {
         checkNonNegativeInteger(problems, 'worker.prefetch', worker.prefetch);
         if (typeof worker.prefetch === 'number' && worker.prefetch > 10_000)
           problems.push({ path: 'worker.prefetch', message: 'must be at most 10000' });

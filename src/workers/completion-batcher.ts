@@ -8,6 +8,8 @@ export interface SlotLedger {
   release(id: string): void;
   /** Reserve the free slots for a claim made with a batch, or `undefined` when the claim loop should claim. */
   reserveClaim(): ClaimManyOptions | undefined;
+  /** A write that claimed took `ms` (the prefetch sizer's round trip). */
+  roundTrip?(ms: number): void;
   /** Launch what the batch claimed and give back the reservation (also when the write failed). */
   fill(records: QueuedTaskRecord[], claim: ClaimManyOptions): void;
 }
@@ -61,10 +63,12 @@ export class CompletionBatcher implements CompletionBatch {
         const claim = this.slots.reserveClaim();
         let claimed: QueuedTaskRecord[] = [];
         try {
+          const sentAt = performance.now();
           const outcome = await this.backend.completeAndClaim(
             batch.map((pending) => pending.item),
             claim,
           );
+          if (claim) this.slots.roundTrip?.(performance.now() - sentAt);
           claimed = outcome.claimed;
           batch.forEach((pending, i) => pending.resolve(outcome.completed[i] ?? false));
         } catch (error) {

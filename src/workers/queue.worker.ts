@@ -19,6 +19,7 @@ import { QUEUES_MODULE_OPTIONS } from '../queues.constants.js';
 import { TaskRegistry } from '../tasks/task.registry.js';
 import { CompletionBatcher } from './completion-batcher.js';
 import { WorkerSlots } from './worker-slots.js';
+import { PrefetchSizer } from './prefetch-sizer.js';
 import { DueTimeHints } from './due-time-hints.js';
 import { PeriodicTask } from './periodic-task.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions } from './worker-options.js';
@@ -44,6 +45,8 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
   private readonly activePerQueue = new Map<string, number>();
   /** Running records, the prefetch buffer and claims in flight. */
   private readonly slots: WorkerSlots;
+  /** Sizes the prefetch buffer (`prefetch: 'auto'`, without per-queue caps). */
+  private readonly sizer: PrefetchSizer | undefined;
   /** Per-queue caps configured (fixed at construction; read on every completion). */
   private readonly hasQueueCaps: boolean;
   /** Names of the in-process execution backends, fixed once the worker starts (read on every claim). */
@@ -70,9 +73,12 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
     this.options = resolveWorkerOptions(moduleOptions.worker);
     this.hasQueueCaps = Object.keys(this.options.queueConcurrency).length > 0;
     // Per-queue caps are applied by the claim loop, claim by claim: no prefetch with them.
+    const prefetch = this.options.prefetch;
+    this.sizer =
+      prefetch === 'auto' && !this.hasQueueCaps ? new PrefetchSizer(this.options.concurrency) : undefined;
     this.slots = new WorkerSlots(
       this.options.concurrency,
-      this.hasQueueCaps ? 0 : this.options.prefetch,
+      this.sizer ?? (this.hasQueueCaps || prefetch === 'auto' ? 0 : prefetch),
       (record) => this.launch(record),
     );
     this.completions = new CompletionBatcher(backend, {
@@ -85,6 +91,7 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
         this.slots.reserve(limit);
         return this.claimRequest(limit, this.options.queues);
       },
+      roundTrip: (ms) => this.sizer?.roundTrip(ms),
       fill: (records, claim) => {
         this.slots.unreserve(claim.limit);
         this.slots.accept(records);
@@ -304,7 +311,9 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
     this.slots.reserve(limit);
     let records: QueuedTaskRecord[] = [];
     try {
+      const sentAt = performance.now();
       records = await this.backend.claimMany(this.claimRequest(limit, queues, excludeQueues));
+      this.sizer?.roundTrip(performance.now() - sentAt);
     } finally {
       this.slots.unreserve(limit);
     }

@@ -16,7 +16,7 @@ export function resolveWorkerOptions(options: WorkerOptions = {}): ResolvedWorke
   return {
     enabled: options.enabled ?? true,
     concurrency: options.concurrency ?? 10,
-    prefetch: options.prefetch ?? 0,
+    prefetch: options.prefetch ?? 'auto',
     queues: options.queues && options.queues.length > 0 ? [...options.queues] : undefined,
     queueConcurrency: { ...(options.queueConcurrency ?? {}) },
     pollInterval: options.pollInterval ?? 1_000,

@@ -1,20 +1,32 @@
 import type { QueuedTaskRecord } from '../models/queued-task-record.js';
+import type { PrefetchSizer } from './prefetch-sizer.js';
 
 /**
  * One worker's capacity: records running (at most `concurrency`), records claimed ahead into the prefetch buffer
- * (at most `prefetch`), and claims in flight. A freed slot goes straight to the next buffered record, without a
- * round trip to the backend.
+ * (at most `prefetch`, a fixed size or one a `PrefetchSizer` adapts), and claims in flight. A freed slot goes
+ * straight to the next buffered record, without a round trip to the backend.
  */
 export class WorkerSlots {
-  private readonly running = new Set<string>();
+  /** Running record ids, with their start times when a sizer measures task times. */
+  private readonly running = new Map<string, number>();
   private buffer: QueuedTaskRecord[] = [];
   private reserved = 0;
+  private readonly sizer: PrefetchSizer | undefined;
+  private readonly fixed: number;
 
   constructor(
     private readonly concurrency: number,
-    private readonly prefetch: number,
+    prefetch: number | PrefetchSizer,
     private readonly start: (record: QueuedTaskRecord) => void,
-  ) {}
+  ) {
+    this.sizer = typeof prefetch === 'number' ? undefined : prefetch;
+    this.fixed = typeof prefetch === 'number' ? prefetch : 0;
+  }
+
+  /** The buffer's size now. */
+  get prefetch(): number {
+    return this.sizer ? this.sizer.size : this.fixed;
+  }
 
   /** How many more records may be claimed now: free slots and buffer room, less the claims in flight. */
   get claimRoom(): number {
@@ -37,13 +49,16 @@ export class WorkerSlots {
 
   /** Take claimed records: start what fits, buffer the rest. */
   accept(records: readonly QueuedTaskRecord[]): void {
-    this.buffer.push(...records);
+    for (const record of records) this.buffer.push(record);
     this.startBuffered();
   }
 
   /** A record stopped running: its slot goes to the next buffered record. False when it held no slot. */
   release(id: string): boolean {
-    if (!this.running.delete(id)) return false;
+    const startedAt = this.running.get(id);
+    if (startedAt === undefined) return false;
+    this.running.delete(id);
+    if (this.sizer) this.sizer.taskEnded(performance.now() - startedAt);
     this.startBuffered();
     return true;
   }
@@ -60,7 +75,7 @@ export class WorkerSlots {
   private startBuffered(): void {
     while (this.running.size < this.concurrency && this.buffer.length > 0) {
       const record = this.buffer.shift()!;
-      this.running.add(record.id);
+      this.running.set(record.id, this.sizer ? performance.now() : 0);
       this.start(record);
     }
   }

@@ -764,10 +764,15 @@ return redis.call('ZCARD', old)
 
 /** A ready set's first members in claim order: ARGV: p, set, count → members. */
 export const READY_HEAD = script(`
-local top, cp, count, out = ready_top(ARGV[2]), ready_cp(ARGV[2]), tonumber(ARGV[3]), {}
-for _, name in ipairs(redis.call('ZRANGE', top, 0, -1)) do
-  for _, member in ipairs(redis.call('ZRANGE', chunk_of(cp, name), 0, count - #out - 1)) do out[#out + 1] = member end
-  if #out >= count then break end
+local top, cp, count, out, at = ready_top(ARGV[2]), ready_cp(ARGV[2]), tonumber(ARGV[3]), {}, 0
+while #out < count do
+  local names = redis.call('ZRANGE', top, at, at + 15)
+  if #names == 0 then break end
+  at = at + #names
+  for _, name in ipairs(names) do
+    for _, member in ipairs(redis.call('ZRANGE', chunk_of(cp, name), 0, count - #out - 1)) do out[#out + 1] = member end
+    if #out >= count then break end
+  end
 end
 return out
 `);

@@ -148,7 +148,7 @@ export abstract class SqlQueueStore {
   }
 
   /** Unkeyed records per INSERT statement. */
-  private get bulkChunkSize(): number {
+  protected get bulkChunkSize(): number {
     return Math.max(1, Math.floor(this.maxParameters / TASK_COLUMNS.length));
   }
 

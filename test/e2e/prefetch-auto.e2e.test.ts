@@ -1,0 +1,175 @@
+import 'reflect-metadata';
+import { Injectable } from '@nestjs/common';
+import assert from 'node:assert/strict';
+import { afterEach, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  InMemoryQueueBackend,
+  QueueBackend,
+  QueueService,
+  QueueWorker,
+  Task,
+  type ClaimManyOptions,
+  type QueuedTaskRecord,
+  type WorkerOptions,
+} from '../../src/index.js';
+import type { CompletionItem } from '../../src/backends/queue-backend.js';
+import { createQueuesApp } from '../support/app.js';
+
+const ROUND_TRIP_MS = 5;
+
+/** The memory backend with a round trip on every claim, as a networked store has: the sizer's input. */
+class DistantMemoryBackend extends InMemoryQueueBackend {
+  override async claimMany(options: ClaimManyOptions): Promise<QueuedTaskRecord[]> {
+    await sleep(ROUND_TRIP_MS);
+    return super.claimMany(options);
+  }
+
+  override async completeAndClaim(items: readonly CompletionItem[], claim?: ClaimManyOptions) {
+    await sleep(ROUND_TRIP_MS);
+    return super.completeAndClaim(items, claim);
+  }
+}
+
+const runs = new Map<string, number>();
+let gate: Promise<void> = Promise.resolve();
+let slowEnded = false;
+
+@Injectable()
+class AutoPrefetchTasks {
+  @Task('auto.quick')
+  quick(n: number) {
+    runs.set(String(n), (runs.get(String(n)) ?? 0) + 1);
+  }
+
+  @Task('auto.slow')
+  async slow(ms: number) {
+    await sleep(ms);
+  }
+
+  @Task('auto.gated')
+  async gated(n: number) {
+    runs.set(String(n), (runs.get(String(n)) ?? 0) + 1);
+    await gate;
+  }
+
+  @Task('auto.stuck')
+  async stuck() {
+    await gate;
+    slowEnded = true;
+  }
+}
+
+/** Apps of the current test, closed after it even when it fails (a worker left running keeps the process alive). */
+const open: Array<{ close(): Promise<void> }> = [];
+afterEach(async () => {
+  for (const app of open.splice(0)) await app.close().catch(() => undefined);
+});
+
+/** A worker (default prefetch: 'auto') on a backend with a 5 ms round trip; samples the records the store counts running. */
+async function autoWorker(worker: WorkerOptions = {}) {
+  runs.clear();
+  const backend = new DistantMemoryBackend();
+  const app = await createQueuesApp([AutoPrefetchTasks], { queueBackend: backend, worker });
+  open.push(app);
+  const queues = app.get(QueueService);
+  let peak = 0;
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      peak = Math.max(peak, await backend.countRunning());
+      await sleep(2);
+    }
+  })();
+  return {
+    app,
+    queues,
+    backend: app.get(QueueBackend),
+    peak: async () => {
+      sampling = false;
+      await sampler;
+      return peak;
+    },
+  };
+}
+
+const quick = (count: number, from = 0) =>
+  Array.from({ length: count }, (_, i) => ({ task: 'auto.quick', args: [from + i] }));
+
+describe('adaptive prefetch (worker.prefetch: auto, the default)', () => {
+  test('short tasks: the worker claims ahead of its slots, and every record runs once', async () => {
+    const { queues, peak } = await autoWorker({ concurrency: 2 });
+    const records = await queues.enqueueMany(quick(600));
+    for (const record of records)
+      assert.equal((await queues.waitFor(record.id, { timeout: 20_000 })).status, 'completed');
+    assert.ok((await peak()) > 2, 'more records claimed than slots: the buffer grew');
+    assert.equal(runs.size, 600);
+    assert.ok([...runs.values()].every((count) => count === 1));
+  });
+
+  test('with per-queue caps it stays off: claims are claim by claim', async () => {
+    const { queues, peak } = await autoWorker({ concurrency: 2, queueConcurrency: { capped: 2 } });
+    const records = await queues.enqueueMany(
+      quick(300).map((spec) => ({ ...spec, options: { queue: 'capped' } })),
+    );
+    for (const record of records) await queues.waitFor(record.id, { timeout: 20_000 });
+    assert.ok((await peak()) <= 2, 'no record claimed beyond the slots');
+  });
+
+  test('tasks of many round trips get no buffer', async () => {
+    const { queues, peak } = await autoWorker({ concurrency: 2 });
+    const records = await queues.enqueueMany(
+      Array.from({ length: 16 }, () => ({ task: 'auto.slow', args: [150] })),
+    );
+    for (const record of records) await queues.waitFor(record.id, { timeout: 20_000 });
+    // The first claims come before any task time is known: the buffer is empty from the start and stays so.
+    assert.ok((await peak()) <= 2, 'no record held back behind long tasks');
+  });
+
+  test('a slow task does not strand buffered records: the other slot runs them', async () => {
+    slowEnded = false;
+    let release!: () => void;
+    gate = new Promise((resolve) => (release = resolve));
+    const { queues, peak } = await autoWorker({ concurrency: 2 });
+    // Warm the sizer up on short tasks, so the buffer is large when the slow one starts.
+    for (const record of await queues.enqueueMany(quick(300)))
+      await queues.waitFor(record.id, { timeout: 20_000 });
+    const stuck = await queues.enqueue('auto.stuck', []);
+    const after = await queues.enqueueMany(quick(300, 1_000));
+    for (const record of after)
+      assert.equal((await queues.waitFor(record.id, { timeout: 20_000 })).status, 'completed');
+    assert.equal(slowEnded, false, 'every quick record ran while the slow one held its slot');
+    assert.ok((await peak()) > 2);
+    release();
+    await queues.waitFor(stuck.id, { timeout: 5_000 });
+  });
+
+  test('buffered records are heartbeated (not recovered as stale) and handed back on stop', async () => {
+    let release!: () => void;
+    gate = new Promise((resolve) => (release = resolve));
+    // staleAfter 500 ms, heartbeats every 50 ms, stale recovery every 100 ms (test/support/app.ts).
+    const { app, queues, backend } = await autoWorker({ concurrency: 1 });
+    for (const record of await queues.enqueueMany(quick(300)))
+      await queues.waitFor(record.id, { timeout: 20_000 });
+    runs.clear();
+    const gated = await queues.enqueueMany(
+      Array.from({ length: 20 }, (_, n) => ({ task: 'auto.gated', args: [n] })),
+    );
+    for (let i = 0; i < 200 && ((await backend.countRunning()) < 2 || runs.size < 1); i++) await sleep(10);
+    const claimed = await backend.countRunning();
+    assert.ok(claimed > 1, `records wait in the buffer (${claimed} claimed)`);
+    await sleep(1_200); // more than twice staleAfter: only heartbeats keep the buffered records claimed
+    assert.equal(await backend.countRunning(), claimed, 'no buffered record was recovered as stale');
+    assert.equal(runs.size, 1, 'one runs, the rest wait');
+
+    await app.get(QueueWorker).stopClaiming();
+    const after = await Promise.all(gated.map((r) => queues.getTask(r.id)));
+    const handedBack = after.filter((r) => r!.status === 'pending');
+    assert.equal(handedBack.length, 19, after.map((r) => r!.status).join());
+    for (const record of handedBack) {
+      assert.equal(record!.retryCount, 0);
+      assert.equal(record!.workerId, null);
+    }
+    release();
+  });
+});
