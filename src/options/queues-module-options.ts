@@ -14,8 +14,8 @@ export interface WorkerOptions {
    * Records claimed ahead of free slots and kept in a local buffer, so a finished task's slot is refilled without
    * waiting for the backend (claims and completions then travel in batches). Buffered records are claimed, so other
    * workers cannot take them; they are heartbeated, and handed back (`pending`, no retry used) when the worker
-   * stops. `'auto'` sizes the buffer from the observed task time and claim round trip (about two round trips'
-   * work: up to 50 per slot and 500 in all for short tasks, none for tasks as long as a round trip); a number
+   * stops. `'auto'` sizes the buffer from the observed task time and claim round trip (about four round trips'
+   * work: up to 500 records for short tasks, none for tasks as long as a few round trips); a number
    * fixes it; `0` claims record by record. Not used with `queueConcurrency` (claims are then claim by claim).
    * @default 'auto'
    */

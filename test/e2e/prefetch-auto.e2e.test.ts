@@ -60,7 +60,7 @@ class AutoPrefetchTasks {
   }
 }
 
-/** Apps of the current test, closed after it even when it fails (a worker left running keeps the process alive). */
+/** Apps and samplers of the current test, stopped after it even when it fails (either left running keeps the process alive). */
 const open: Array<{ close(): Promise<void> }> = [];
 afterEach(async () => {
   for (const app of open.splice(0)) await app.close().catch(() => undefined);
@@ -75,6 +75,7 @@ async function autoWorker(worker: WorkerOptions = {}) {
   const queues = app.get(QueueService);
   let peak = 0;
   let sampling = true;
+  open.push({ close: async () => void (sampling = false) });
   const sampler = (async () => {
     while (sampling) {
       peak = Math.max(peak, await backend.countRunning());
@@ -119,7 +120,7 @@ describe('adaptive prefetch (worker.prefetch: auto, the default)', () => {
   test('tasks of many round trips get no buffer', async () => {
     const { queues, peak } = await autoWorker({ concurrency: 2 });
     const records = await queues.enqueueMany(
-      Array.from({ length: 16 }, () => ({ task: 'auto.slow', args: [150] })),
+      Array.from({ length: 8 }, () => ({ task: 'auto.slow', args: [300] })),
     );
     for (const record of records) await queues.waitFor(record.id, { timeout: 20_000 });
     // The first claims come before any task time is known: the buffer is empty from the start and stays so.
