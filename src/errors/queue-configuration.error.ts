@@ -11,14 +11,22 @@ export interface ConfigurationProblem {
 export class QueueConfigurationError extends QueueError {
   readonly problems: readonly ConfigurationProblem[];
 
-  constructor(problems: ConfigurationProblem[] | string, context: { taskName?: string } = {}) {
+  /**
+   * `title` says what the user did (e.g. `Invalid enqueue of "files.process"`), so an enqueue with bad arguments
+   * does not read as a module configuration problem. @default 'Invalid queue configuration'
+   */
+  constructor(
+    problems: ConfigurationProblem[] | string,
+    context: { taskName?: string; title?: string } = {},
+  ) {
     const list = typeof problems === 'string' ? [{ path: '', message: problems }] : problems;
     const lines = list.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message));
+    const title = context.title ?? 'Invalid queue configuration';
     super(
       lines.length === 1
-        ? `Invalid queue configuration: ${lines[0]}`
-        : `Invalid queue configuration (${lines.length} problems):\n  - ${lines.join('\n  - ')}`,
-      context,
+        ? `${title}: ${lines[0]}`
+        : `${title} (${lines.length} problems):\n  - ${lines.join('\n  - ')}`,
+      { taskName: context.taskName },
     );
     this.problems = list;
   }

@@ -114,5 +114,6 @@ export function assertValidEnqueue(
   knownBackends: readonly string[],
 ): void {
   const problems = enqueueProblems(taskName, args, options, knownBackends);
-  if (problems.length) throw new QueueConfigurationError(problems, { taskName });
+  if (problems.length)
+    throw new QueueConfigurationError(problems, { taskName, title: `Invalid enqueue of "${taskName}"` });
 }

@@ -272,6 +272,7 @@ export class QueueService {
     if (profileProblem)
       throw new QueueConfigurationError([{ path: 'executionProfile', message: profileProblem }], {
         taskName,
+        title: `Invalid enqueue of "${taskName}"`,
       });
     const scheduledAt =
       options.scheduledAt ??
