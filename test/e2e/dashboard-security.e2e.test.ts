@@ -63,7 +63,9 @@ async function startApp(
   const moduleRef = await Test.createTestingModule({
     imports: [
       QueuesModule.forRoot({
-        worker: { ...fastWorker, concurrency: 5 },
+        // Records here stay running for seconds while Chromium runs beside the suite: a 500 ms staleAfter let a
+        // loaded machine's stalled heartbeat fail a held record before the test read it.
+        worker: { ...fastWorker, concurrency: 5, staleAfter: 10_000 },
         gateway,
       }),
       QueuesDashboardModule.register({
