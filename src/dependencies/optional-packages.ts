@@ -1,18 +1,12 @@
 import { MissingDependencyError } from '../errors/missing-dependency.error.js';
 import type { QueuesModuleOptions } from '../options/queues-module-options.js';
+import { DRIVER_PACKAGES } from '../backends/typeorm/typeorm-backend.config.js';
 
 /** An optional peer package and the part of the configuration that needs it. */
 export interface PackageNeed {
   name: string;
   feature: string;
 }
-
-const TYPEORM_DRIVERS: Record<string, string> = {
-  postgres: 'pg',
-  mysql: 'mysql2',
-  mariadb: 'mysql2',
-  'better-sqlite3': 'better-sqlite3',
-};
 
 type Config = { type?: unknown; [option: string]: unknown };
 const typeOf = (config: unknown): string | undefined =>
@@ -40,8 +34,8 @@ export function packagesNeededBy(options: QueuesModuleOptions, gateway?: unknown
     if (backendConfig['dataSourceName'] !== undefined)
       needs.push({ name: '@nestjs/typeorm', feature: 'queueBackend.dataSourceName' });
     const driver = typeOf(backendConfig['options']);
-    if (driver && TYPEORM_DRIVERS[driver])
-      needs.push({ name: TYPEORM_DRIVERS[driver]!, feature: `the typeorm queue backend on ${driver}` });
+    if (driver && DRIVER_PACKAGES[driver])
+      needs.push({ name: DRIVER_PACKAGES[driver]!, feature: `the typeorm queue backend on ${driver}` });
   }
   const execution = [options.executionBackend, ...(options.executionBackends ?? [])] as unknown[];
   if (execution.some((config) => typeOf(config) === 'cloudrun'))

@@ -29,3 +29,11 @@ export interface TypeOrmBackendConfig {
 
 /** Dialects the backend supports, by TypeORM driver type. */
 export const SUPPORTED_DRIVERS = ['postgres', 'mysql', 'mariadb', 'better-sqlite3'] as const;
+
+/** The npm package each supported TypeORM driver loads (an optional peer of ours). */
+export const DRIVER_PACKAGES: Record<string, string> = {
+  postgres: 'pg',
+  mysql: 'mysql2',
+  mariadb: 'mysql2',
+  'better-sqlite3': 'better-sqlite3',
+};

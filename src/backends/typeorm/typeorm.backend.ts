@@ -31,14 +31,7 @@ import { PostgresWakeupListener, type PgListenClient } from './postgres-wakeup.l
 import { validateTableName } from './sql-identifier.js';
 import type { SqlQueueMetrics, SqlQueueStore } from './sql-queue.store.js';
 import { SqliteQueueStore } from './sqlite.store.js';
-import { SUPPORTED_DRIVERS, type TypeOrmBackendConfig } from './typeorm-backend.config.js';
-
-const DRIVER_PACKAGES: Record<string, string> = {
-  postgres: 'pg',
-  mysql: 'mysql2',
-  mariadb: 'mysql2',
-  'better-sqlite3': 'better-sqlite3',
-};
+import { DRIVER_PACKAGES, SUPPORTED_DRIVERS, type TypeOrmBackendConfig } from './typeorm-backend.config.js';
 
 /** Import an optional package or throw `MissingDependencyError` naming it. */
 async function requirePackage<T>(name: string, feature: string): Promise<T> {
