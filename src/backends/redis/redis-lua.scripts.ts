@@ -70,19 +70,23 @@ local function chunk_add(top, cp, sk, score, member, sort_key)
   end
   local chunk = chunk_of(cp, found)
   redis.call('ZADD', chunk, score, member)
-  if redis.call('ZCARD', chunk) > CHUNK then
+  local card = redis.call('ZCARD', chunk)
+  if card > CHUNK then
     -- Split: the upper half moves to a new chunk named by its least member; a member appended at the end (the
     -- usual case: created or queued now) moves alone, so chunks fill up instead of staying half full.
     local half = math.floor(CHUNK / 2)
     if redis.call('ZREVRANGE', top, 0, 0)[1] == found and redis.call('ZRANGE', chunk, -1, -1)[1] == member then
       half = CHUNK
     end
-    local upper = redis.call('ZRANGE', chunk, half, -1, 'WITHSCORES')
+    -- At most CHUNK members move per split, so a chunk grown past its size outside these scripts (a raw copy) sheds
+    -- its top instead of overflowing unpack.
+    local start = math.max(half, card - CHUNK)
+    local upper = redis.call('ZRANGE', chunk, start, -1, 'WITHSCORES')
     local n = redis.call('INCR', cp .. 'n')
     local add = {}
     for i = 1, #upper, 2 do add[#add + 1] = upper[i + 1] add[#add + 1] = upper[i] end
     redis.call('ZADD', cp .. n, unpack(add))
-    redis.call('ZREMRANGEBYRANK', chunk, half, -1)
+    redis.call('ZREMRANGEBYRANK', chunk, start, -1)
     redis.call('ZADD', top, 0, sort_key(upper[2], upper[1]) .. '\\n' .. n)
   end
 end
