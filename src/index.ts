@@ -34,6 +34,8 @@ export { EnqueueRejectedError } from './errors/enqueue-rejected.error.js';
 export { QueuesUnhealthyError } from './errors/queues-unhealthy.error.js';
 export { NotATaskError } from './errors/not-a-task.error.js';
 export { QueueBackendUnavailableError } from './errors/queue-backend-unavailable.error.js';
+export { TaskNotFoundError } from './errors/task-not-found.error.js';
+export { TaskStateError } from './errors/task-state.error.js';
 
 // --- queue backends
 export {
@@ -126,6 +128,17 @@ export { QueuesModule, type QueuesModuleAsyncOptions, type QueuesOptionsFactory 
 export { QUEUES_MODULE_OPTIONS } from './queues.constants.js';
 export { QueueService, MAX_PAYLOAD_BYTES, type WaitForOptions } from './service/queue.service.js';
 export { TaskHandle } from './service/task-handle.js';
+// --- management: listing, remove/promote/reschedule, persisted logs
+export {
+  DEFAULT_LIST_LIMIT,
+  MAX_LIST_LIMIT,
+  type ListTasksOptions,
+  type TaskPage,
+  type ListPosition,
+  type TaskListQuery,
+  type TaskListResult,
+} from './management/task-list.js';
+export { TASK_LOG_LIMITS, type TaskLogLine, type TaskLogAppend } from './management/task-log.js';
 export {
   TypedTaskHandle,
   type TypedTaskRecord,

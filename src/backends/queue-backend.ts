@@ -5,6 +5,15 @@ import type {
   StaleTaskRecoveryResult,
 } from '../models/queued-task-record.js';
 import type { TaskStatus } from '../models/task-status.js';
+import { QueueError } from '../errors/queue.error.js';
+import {
+  isAfter,
+  matchesTaskList,
+  positionOf,
+  type TaskListQuery,
+  type TaskListResult,
+} from '../management/task-list.js';
+import type { TaskLogAppend, TaskLogLine } from '../management/task-log.js';
 
 /** Which records a claim may take. */
 export interface ClaimFilter {
@@ -272,6 +281,60 @@ export abstract class QueueBackend {
       found.push(record);
     }
     return found.sort(newestFirst).slice(0, limit);
+  }
+
+  /**
+   * One page of records, newest first by creation time then id (see `TaskListQuery`), after `query.after`. Backends
+   * serve it from an index (keyset pagination: a deep page costs what the first does). This default streams
+   * `iterAll` and sorts (a full scan), so a backend of a user's still answers.
+   */
+  async listTasks(query: TaskListQuery): Promise<TaskListResult> {
+    const found: QueuedTaskRecord[] = [];
+    for await (const record of this.iterAll({ chunkSize: 500 }))
+      if (matchesTaskList(record, query) && (!query.after || isAfter(record, query.after)))
+        found.push(record);
+    found.sort(newestFirst);
+    const records = found.slice(0, query.limit);
+    const last = records[records.length - 1];
+    return { records, next: found.length > query.limit && last ? positionOf(last) : null };
+  }
+
+  /**
+   * Delete a record that is not running, with its log lines and index entries. Returns the deleted record, or
+   * `null` when it is missing or running (a claim and a removal never both win: the removal checks the status in
+   * the same atomic step that deletes).
+   */
+  async removeTask(id: string): Promise<QueuedTaskRecord | null> {
+    throw this.unsupported('removeTask', id);
+  }
+
+  /** Make a `scheduled` record due now (`pending`, `scheduledAt` cleared, `queuedAt` now); `null` otherwise. */
+  async promoteTask(id: string): Promise<QueuedTaskRecord | null> {
+    throw this.unsupported('promoteTask', id);
+  }
+
+  /**
+   * Give a `pending` or `scheduled` record a new due time (`scheduled` when `at` is in the future, else `pending`;
+   * `queuedAt` kept); `null` when it is missing or in another status.
+   */
+  async rescheduleTask(id: string, _at: Date): Promise<QueuedTaskRecord | null> {
+    throw this.unsupported('rescheduleTask', id);
+  }
+
+  /**
+   * Append `ctx.log` lines to their records' logs (one call for many records), keeping the newest
+   * `TASK_LOG_LIMITS.linesPerRecord` of each. Lines of a record that no longer exists are dropped. The default keeps
+   * nothing: a backend without log storage still runs tasks that log.
+   */
+  async appendTaskLogs(_batch: readonly TaskLogAppend[]): Promise<void> {}
+
+  /** A record's persisted log lines, oldest first (`[]` when it has none). */
+  async getTaskLogs(_id: string): Promise<TaskLogLine[]> {
+    return [];
+  }
+
+  private unsupported(method: string, id: string): QueueError {
+    return new QueueError(`${this.constructor.name} does not implement ${method}`, { taskId: id });
   }
 
   /**

@@ -26,8 +26,8 @@ const KNOWN_OPTIONS = new Set([
   'manager',
 ]);
 
-/** Latest `scheduledAt` accepted (every SQL dialect stores it). */
-const LATEST_SCHEDULE = Date.UTC(9000, 0, 1);
+/** Latest `scheduledAt` (and `reschedule` time) accepted (every SQL dialect stores it). */
+export const LATEST_SCHEDULE = Date.UTC(9000, 0, 1);
 
 function isPlainObject(value: unknown): boolean {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;

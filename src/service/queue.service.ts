@@ -20,6 +20,9 @@ import { VALUE_LIMITS } from '../options/value-limits.js';
 import { DueTimeHints } from '../workers/due-time-hints.js';
 import { assertValidEnqueue } from './enqueue-options.validator.js';
 import { TaskHandle } from './task-handle.js';
+import { TaskActions } from '../management/task-actions.js';
+import type { ListTasksOptions, TaskPage } from '../management/task-list.js';
+import type { TaskLogLine } from '../management/task-log.js';
 import {
   TypedTaskHandle,
   taskNameOf,
@@ -226,6 +229,53 @@ export class QueueService {
   /** Completed records of one task, newest first. */
   listCompletedByTask(taskName: string, options: ListCompletedOptions = {}): Promise<QueuedTaskRecord[]> {
     return this.backend.listCompletedByTask(taskName, options);
+  }
+
+  /**
+   * One page of records, newest first (creation time, then id), filtered by every field given; pass `nextCursor`
+   * back as `cursor` for the next page (`null`: nothing left). Served by an index on every backend, so a deep page
+   * costs what the first does. Throws `QueueConfigurationError` for a bad filter or a cursor that is not ours.
+   */
+  listTasks(options: ListTasksOptions = {}): Promise<TaskPage> {
+    return this.actions.list(options);
+  }
+
+  /**
+   * Delete a record that is not running, with its persisted logs; returns it as it was. Throws `TaskNotFoundError`
+   * when there is no such record and `TaskStateError` when it is running (cancel it first). A claim and a removal of
+   * one record never both succeed.
+   */
+  remove(id: string): Promise<QueuedTaskRecord> {
+    return this.actions.remove(id);
+  }
+
+  /**
+   * Make a scheduled record due now: `pending`, `scheduledAt` cleared, in line behind the work already waiting at
+   * its priority (`queuedAt` now). Throws `TaskNotFoundError`, or `TaskStateError` unless it is `scheduled`.
+   */
+  promote(id: string): Promise<QueuedTaskRecord> {
+    return this.actions.promote(id);
+  }
+
+  /**
+   * Give a pending or scheduled record a new due time: `scheduled` until `at`, or `pending` when `at` is not in the
+   * future. Throws `TaskNotFoundError`, `TaskStateError` for other statuses, `QueueConfigurationError` for a bad `at`.
+   */
+  reschedule(id: string, at: Date): Promise<QueuedTaskRecord> {
+    return this.actions.reschedule(id, at);
+  }
+
+  /**
+   * The record's persisted `ctx.log` lines, oldest first, each with its attempt and time (the newest
+   * `TASK_LOG_LIMITS.linesPerRecord` across all attempts). Throws `TaskNotFoundError` when there is no such record.
+   */
+  getTaskLogs(id: string): Promise<TaskLogLine[]> {
+    return this.actions.logs(id);
+  }
+
+  private taskActions: TaskActions | undefined;
+  private get actions(): TaskActions {
+    return (this.taskActions ??= new TaskActions(this.backend, this.runner, this.hints));
   }
 
   private buildRecord(taskName: string, args: unknown[], options: EnqueueOptions): QueuedTaskRecord {

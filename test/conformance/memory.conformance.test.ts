@@ -1,10 +1,12 @@
 import { InMemoryQueueBackend } from '../../src/backends/memory/memory.backend.js';
 import { describeClaimExcludeConformance } from './claim-exclude.conformance.js';
+import { describeManagementConformance } from './management.conformance.js';
 import { describeEdgeValueConformance } from './edge-values.conformance.js';
 import { describeBadRecordConformance } from './bad-records.conformance.js';
 import { describeQueueBackendConformance } from './queue-backend.conformance.js';
 
 describeClaimExcludeConformance('memory', async () => new InMemoryQueueBackend());
+describeManagementConformance('memory', async () => new InMemoryQueueBackend());
 describeEdgeValueConformance('memory', async () => new InMemoryQueueBackend());
 describeBadRecordConformance('memory', async () => new InMemoryQueueBackend());
 describeQueueBackendConformance('memory', async () => {

@@ -1,4 +1,5 @@
 import type { QueuedTaskRecord } from '../../models/queued-task-record.js';
+import type { ListPosition } from '../../management/task-list.js';
 
 /** Whether `a` sorts before `b` oldest first: by creation time, then id (the reverse of `newestFirst`). */
 const before = (a: QueuedTaskRecord, b: QueuedTaskRecord): boolean => {
@@ -40,8 +41,29 @@ export class CreationOrder {
     this.removed = 0;
   }
 
-  /** Newest first; the caller skips entries that are no longer live. */
-  *newestFirst(): Generator<QueuedTaskRecord> {
-    for (let i = this.entries.length - 1; i >= 0; i--) yield this.entries[i]!;
+  /**
+   * Newest first, from the newest or from the first entry after `after` (found by binary search, so a deep page
+   * costs what the first does); the caller skips entries that are no longer live.
+   */
+  *newestFirst(after?: ListPosition): Generator<QueuedTaskRecord> {
+    let start = this.entries.length - 1;
+    if (after) {
+      // The first entry not before the position; the ones below it are older.
+      let low = 0;
+      let high = this.entries.length;
+      while (low < high) {
+        const mid = (low + high) >>> 1;
+        const entry = this.entries[mid]!;
+        const at = entry.createdAt.getTime();
+        if (at < after.createdAt || (at === after.createdAt && entry.id < after.id)) low = mid + 1;
+        else high = mid;
+      }
+      start = low - 1;
+    }
+    for (let i = start; i >= 0; i--) yield this.entries[i]!;
+  }
+
+  get size(): number {
+    return this.entries.length - this.removed;
   }
 }

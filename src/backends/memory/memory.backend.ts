@@ -24,7 +24,16 @@ import { recordShapeProblems, undecodableMessage, undecodableView } from '../../
 import { cloneJson } from '../../serialization/clone-json.js';
 import { CLAIMABLE_STATUSES, isTerminalStatus, type TaskStatus } from '../../models/task-status.js';
 import { BinaryHeap } from './binary-heap.js';
-import { CreationOrder } from './creation-order.js';
+import { ListingIndexes } from './listing-indexes.js';
+import { MemoryTaskLogs } from './memory-task-logs.js';
+import {
+  isAfter,
+  matchesTaskList,
+  positionOf,
+  type TaskListQuery,
+  type TaskListResult,
+} from '../../management/task-list.js';
+import type { TaskLogAppend, TaskLogLine } from '../../management/task-log.js';
 import { storableText } from '../../serialization/storable-text.js';
 import { EnqueueRejectedError } from '../../errors/enqueue-rejected.error.js';
 import { NotificationWaiters } from '../notification-waiters.js';
@@ -64,8 +73,9 @@ const STALE_ERROR = 'Task heartbeat stale';
  */
 export class InMemoryQueueBackend extends QueueBackend {
   private readonly records = new Map<string, QueuedTaskRecord>();
-  /** Newest first for `listRecords`, without sorting every record. */
-  private readonly creationOrder = new CreationOrder();
+  /** Creation order (all records, per queue, task and key) for `listRecords` and `listTasks`, without sorting. */
+  private readonly listing = new ListingIndexes((held) => this.records.get(held.id) === held);
+  private readonly logs = new MemoryTaskLogs();
   /** Insertion order: the FIFO tie-breaker, kept for the record's life so a released claim keeps its place. */
   private readonly insertionSeq = new Map<string, number>();
   private readonly ready = new Map<string, BinaryHeap<ReadyEntry>>();
@@ -406,12 +416,7 @@ export class InMemoryQueueBackend extends QueueBackend {
     for (const record of [...this.records.values()]) {
       if (removed >= limit) break;
       if (!isTerminalStatus(record.status) || !record.completedAt || record.completedAt >= before) continue;
-      this.records.delete(record.id);
-      this.creationOrder.noteRemoval((held) => this.records.get(held.id) === held);
-      this.insertionSeq.delete(record.id);
-      this.count(record.queue, record.status, -1);
-      if (record.key !== null && this.latestByKey.get(record.key) === record.id)
-        this.latestByKey.delete(record.key);
+      this.delete(record);
       removed++;
     }
     return removed;
@@ -421,7 +426,7 @@ export class InMemoryQueueBackend extends QueueBackend {
   override async listRecords(filter: RecordFilter = {}): Promise<QueuedTaskRecord[]> {
     const limit = recordListLimit(filter);
     const found: QueuedTaskRecord[] = [];
-    for (const record of this.creationOrder.newestFirst()) {
+    for (const record of this.listing.all.newestFirst()) {
       if (found.length >= limit) break;
       if (this.records.get(record.id) !== record) continue;
       if (filter.status && record.status !== filter.status) continue;
@@ -430,6 +435,57 @@ export class InMemoryQueueBackend extends QueueBackend {
       found.push(this.readCopy(record));
     }
     return found;
+  }
+
+  /**
+   * From the cursor on (binary search) in the smallest creation index the filter allows (all records, a queue's,
+   * a task's or a key's), testing the other fields: O(log n + records walked), never a sort.
+   */
+  override async listTasks(query: TaskListQuery): Promise<TaskListResult> {
+    const records: QueuedTaskRecord[] = [];
+    let last: QueuedTaskRecord | undefined;
+    for (const record of this.listing.pick(query).newestFirst(query.after)) {
+      if (this.records.get(record.id) !== record || !matchesTaskList(record, query)) continue;
+      if (query.after && !isAfter(record, query.after)) continue;
+      if (records.length === query.limit) return { records, next: positionOf(last!) };
+      records.push(this.readCopy(record));
+      last = record;
+    }
+    return { records, next: null };
+  }
+
+  override async removeTask(id: string): Promise<QueuedTaskRecord | null> {
+    const record = this.records.get(id);
+    if (!record || record.status === 'running') return null;
+    this.delete(record);
+    return copyRecord(record);
+  }
+
+  override async promoteTask(id: string): Promise<QueuedTaskRecord | null> {
+    const record = this.records.get(id);
+    if (!record || record.status !== 'scheduled') return null;
+    record.scheduledAt = null;
+    record.queuedAt = new Date();
+    this.setStatus(record, 'pending');
+    this.place(record);
+    return copyRecord(record);
+  }
+
+  override async rescheduleTask(id: string, at: Date): Promise<QueuedTaskRecord | null> {
+    const record = this.records.get(id);
+    if (!record || !CLAIMABLE_STATUSES.has(record.status)) return null;
+    record.scheduledAt = new Date(at);
+    this.setStatus(record, at.getTime() > Date.now() ? 'scheduled' : 'pending');
+    this.place(record);
+    return copyRecord(record);
+  }
+
+  override async appendTaskLogs(batch: readonly TaskLogAppend[]): Promise<void> {
+    for (const { taskId, lines } of batch) if (this.records.has(taskId)) this.logs.append(taskId, lines);
+  }
+
+  override async getTaskLogs(id: string): Promise<TaskLogLine[]> {
+    return this.logs.read(id);
   }
 
   async *iterAll(options: { chunkSize?: number } = {}): AsyncIterable<QueuedTaskRecord> {
@@ -471,7 +527,7 @@ export class InMemoryQueueBackend extends QueueBackend {
     if (existing) return existing;
     const record = copyRecord(input);
     this.records.set(record.id, record);
-    this.creationOrder.add(record);
+    this.listing.add(record);
     this.insertionSeq.set(record.id, ++this.nextSeq);
     this.count(record.queue, record.status, 1);
     if (record.key !== null) {
@@ -583,6 +639,22 @@ export class InMemoryQueueBackend extends QueueBackend {
     record.executionRef = null;
     this.setStatus(record, retryAt && retryAt.getTime() > now.getTime() ? 'scheduled' : 'pending');
     this.place(record);
+  }
+
+  /** Forget a record and everything that points at it (heap entries go stale with its token). */
+  private delete(record: QueuedTaskRecord): void {
+    this.records.delete(record.id);
+    this.tokens.delete(record.id);
+    this.running.delete(record.id);
+    this.insertionSeq.delete(record.id);
+    this.logs.delete(record.id);
+    const releasedKey = record.metadata['releasedKey'];
+    this.listing.noteRemoval(record, record.key ?? (typeof releasedKey === 'string' ? releasedKey : null));
+    this.count(record.queue, record.status, -1);
+    if (record.key !== null) {
+      if (this.activeKeys.get(record.key) === record.id) this.activeKeys.delete(record.key);
+      if (this.latestByKey.get(record.key) === record.id) this.latestByKey.delete(record.key);
+    }
   }
 
   private finish(record: QueuedTaskRecord, status: TaskStatus): void {

@@ -1,0 +1,10 @@
+import { QueueError } from './queue.error.js';
+
+/** A management call (`remove`, `promote`, `reschedule`, `getTaskLogs`) named a record that does not exist. */
+export class TaskNotFoundError extends QueueError {
+  constructor(action: string, taskId: string) {
+    super(`Cannot ${action} task ${taskId}: no such record (it may have been removed or cleaned up)`, {
+      taskId,
+    });
+  }
+}
