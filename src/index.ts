@@ -111,6 +111,7 @@ export type {
   GatewayOptions,
   OpenTelemetryOptions,
 } from './options/queues-module-options.js';
+export type { QueuePolicy, QueuePolicies, QueueRateLimit } from './options/queue-policy.js';
 
 // --- events
 export type {

@@ -17,6 +17,7 @@ export type NewRecordFields = Pick<QueuedTaskRecord, 'taskName'> &
       | 'scheduledAt'
       | 'key'
       | 'metadata'
+      | 'group'
     >
   >;
 
@@ -50,5 +51,6 @@ export function newTaskRecord(fields: NewRecordFields, now: Date = new Date()): 
     error: null,
     key: fields.key ?? null,
     metadata: fields.metadata ?? {},
+    group: fields.group ?? null,
   };
 }

@@ -48,6 +48,8 @@ export interface QueuedTaskRecord {
   key: string | null;
   /** Free JSON metadata (task description, schedule info, latest progress, ...). */
   metadata: Record<string, unknown>;
+  /** Group (e.g. a tenant id) that `queues.<q>.groupConcurrency` caps and takes turns by; `null`: none. */
+  group: string | null;
 }
 
 /** Count of records per status. */

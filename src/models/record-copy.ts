@@ -33,5 +33,6 @@ export function copyRecord(record: QueuedTaskRecord): QueuedTaskRecord {
     error: record.error,
     key: record.key,
     metadata: cloneJson(record.metadata),
+    group: record.group,
   };
 }

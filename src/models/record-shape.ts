@@ -31,6 +31,7 @@ const FIELD_CHECKS: ReadonlyArray<[keyof QueuedTaskRecord, (value: unknown) => b
   ['error', isNullableText, 'error is not text'],
   ['key', isNullableText, 'task_key is not text'],
   ['metadata', isPlainObject, 'metadata_json is not a JSON object'],
+  ['group', isNullableText, 'task_group is not text'],
 ];
 
 const NO_PROBLEMS: string[] = [];
@@ -55,6 +56,7 @@ function isSound(r: QueuedTaskRecord): boolean {
     isNullableText(r.workerId) &&
     isNullableText(r.error) &&
     isNullableText(r.key) &&
+    isNullableText(r.group) &&
     STATUSES.has(r.status) &&
     Number.isSafeInteger(r.priority) &&
     Number.isSafeInteger(r.maxRetries) &&
@@ -120,6 +122,7 @@ export function undecodableView(record: QueuedTaskRecord, problems: readonly str
     error: undecodableMessage(typeof record.id === 'string' ? record.id : '', problems),
     key: keep('key', null),
     metadata: keep('metadata', {}),
+    group: keep('group', null),
   };
 }
 

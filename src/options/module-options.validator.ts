@@ -9,12 +9,14 @@ import {
 } from './option-checks.js';
 import { VALUE_LIMITS } from './value-limits.js';
 import { resolveWorkerOptions } from '../workers/worker-options.js';
+import { checkQueuePolicies } from './queue-policy.validator.js';
 
 const MODULE_KEYS = new Set([
   'queueBackend',
   'executionBackend',
   'executionBackends',
   'worker',
+  'queues',
   'events',
   'initializeSchedules',
   'gateway',
@@ -202,6 +204,7 @@ export function validateModuleOptions(options: QueuesModuleOptions): void {
         checkText(problems, 'worker.workerId', worker.workerId, VALUE_LIMITS.workerIdLength);
     }
   }
+  checkQueuePolicies(problems, options.queues);
   const events = options.events;
   if (events !== undefined) {
     if (typeof events !== 'object' || events === null)

@@ -1,6 +1,7 @@
 import type { QueueBackendConfig } from '../backends/queue-backend.registry.js';
 import type { ExecutionBackendConfig } from '../execution/execution-backend.registry.js';
 import type { QueueEventSink } from '../events/queue-event-sink.js';
+import type { QueuePolicies } from './queue-policy.js';
 
 /** Worker options. Times in ms. */
 export interface WorkerOptions {
@@ -114,6 +115,11 @@ export interface QueuesModuleOptions {
   /** Extra execution backends available to tasks by name. */
   executionBackends?: ExecutionBackendConfig[];
   worker?: WorkerOptions;
+  /**
+   * Cluster-wide control per queue: `{ files: { concurrency: 5, groupConcurrency: 1, rateLimit: { max: 10,
+   * duration: 1000 } } }` (see `QueuePolicy` and docs/queue-control.md). @default no policies
+   */
+  queues?: QueuePolicies;
   events?: EventsOptions;
   /** Create each schedule's upcoming occurrence at bootstrap. @default true */
   initializeSchedules?: boolean;

@@ -68,6 +68,11 @@ export interface EnqueueOptions {
   quietSuccess?: boolean;
   /** Attempt timeout (ms) for this record. */
   timeout?: number;
+  /**
+   * Group of the record (e.g. a tenant id; 1-255 characters): `queues.<queue>.groupConcurrency` caps the records of
+   * one group running at once, and groups take turns. Stored on the record (`record.group`). @default none
+   */
+  group?: string;
   /** Backend-specific extra, e.g. `{ manager }` (TypeORM EntityManager) to enqueue inside a transaction. */
   manager?: unknown;
 }

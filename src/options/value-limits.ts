@@ -16,6 +16,15 @@ export const VALUE_LIMITS = {
   workerIdLength: 255,
   /** Longest task name (`task_name` is varchar(255); names are also Redis keys). */
   taskNameLength: 200,
+  /** Longest `EnqueueOptions.group` (the `task_group` column is varchar(255)). */
+  groupLength: 255,
+  /** Largest `queues.<q>.concurrency` and `groupConcurrency`. */
+  maxQueueConcurrency: 1_000_000,
+  /**
+   * Largest `queues.<q>.rateLimit.max`: the limiter keeps the last `max` start times (a ring of rows on SQL, a
+   * sorted set on Redis), so `max` bounds what it stores per queue.
+   */
+  maxRateLimitMax: 100_000,
   /** Longest queue name (`queue` is varchar(100)). */
   queueLength: 100,
   /** Longest `@Schedule` key. */

@@ -23,6 +23,7 @@ const KNOWN_OPTIONS = new Set([
   'kwargs',
   'quietSuccess',
   'timeout',
+  'group',
   'manager',
 ]);
 
@@ -82,6 +83,7 @@ export function enqueueProblems(
     problems.push({ path: `${at}.options`, message: 'give scheduledAt or delay, not both' });
   }
   if (o.key !== undefined) checkText(problems, `${at}.options.key`, o.key, VALUE_LIMITS.keyLength);
+  if (o.group !== undefined) checkText(problems, `${at}.options.group`, o.group, VALUE_LIMITS.groupLength);
   if (o.executionBackend !== undefined && !knownBackends.includes(o.executionBackend)) {
     problems.push({
       path: `${at}.options.executionBackend`,

@@ -340,6 +340,7 @@ export class QueueService {
         scheduledAt,
         key: options.key ?? task.key ?? null,
         metadata,
+        group: options.group ?? null,
       },
       now,
     );

@@ -1,12 +1,14 @@
 import { InMemoryQueueBackend } from '../../src/backends/memory/memory.backend.js';
 import { describeClaimExcludeConformance } from './claim-exclude.conformance.js';
 import { describeManagementConformance } from './management.conformance.js';
+import { describeQueueControlConformance } from './queue-control.conformance.js';
 import { describeEdgeValueConformance } from './edge-values.conformance.js';
 import { describeBadRecordConformance } from './bad-records.conformance.js';
 import { describeQueueBackendConformance } from './queue-backend.conformance.js';
 
 describeClaimExcludeConformance('memory', async () => new InMemoryQueueBackend());
 describeManagementConformance('memory', async () => new InMemoryQueueBackend());
+describeQueueControlConformance('memory', async () => new InMemoryQueueBackend());
 describeEdgeValueConformance('memory', async () => new InMemoryQueueBackend());
 describeBadRecordConformance('memory', async () => new InMemoryQueueBackend());
 describeQueueBackendConformance('memory', async () => {

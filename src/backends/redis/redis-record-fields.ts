@@ -29,6 +29,7 @@ export const REDIS_FIELDS: Readonly<Record<Exclude<TaskColumn, 'id'>, string>> =
   error: 'e',
   task_key: 'ky',
   metadata_json: 'md',
+  task_group: 'g',
 };
 
 /** The value an absent field holds (other absent fields are null; an absent `qa` is the record's `cr`). */
@@ -80,6 +81,7 @@ export function recordFields(record: QueuedTaskRecord): string[] {
   if (record.key != null) fields.push('ky', record.key);
   const metadata = JSON.stringify(record.metadata);
   if (metadata !== undefined && metadata !== '{}') fields.push('md', metadata);
+  if (record.group != null) fields.push('g', record.group);
   return fields;
 }
 

@@ -3,6 +3,7 @@ import type { ClaimManyOptions, CompletionItem, CompletionOutcome } from '../que
 import type { QueuedTaskRecord } from '../../models/queued-task-record.js';
 import { recordToRow, rowToRecord, type TaskRow } from './task-row.mapper.js';
 import { SqlQueueStore } from './sql-queue.store.js';
+import { addedColumnsDdl } from './added-columns.js';
 import { quoteIdentifier } from './sql-identifier.js';
 import { retryOnLockConflict } from './lock-conflict-retry.js';
 
@@ -94,7 +95,7 @@ export class MysqlQueueStore extends SqlQueueStore {
         worker_id VARCHAR(255) NULL, status VARCHAR(16) NOT NULL, priority INT NOT NULL, max_retries INT NOT NULL,
         retry_count INT NOT NULL, scheduled_at BIGINT NULL, queued_at BIGINT NOT NULL, created_at BIGINT NOT NULL,
         started_at BIGINT NULL, completed_at BIGINT NULL, heartbeat_at BIGINT NULL, result_json LONGTEXT NULL,
-        error TEXT NULL, task_key VARCHAR(255) NULL, metadata_json LONGTEXT NOT NULL,
+        error TEXT NULL, task_key VARCHAR(255) NULL, metadata_json LONGTEXT NOT NULL, ${addedColumnsDdl('mysql')},
         active_key VARCHAR(255) AS (CASE WHEN status IN ('pending','scheduled','running') THEN task_key ELSE NULL END) STORED,
         claimable TINYINT AS (CASE WHEN status IN ('pending','scheduled') THEN 1 ELSE NULL END) STORED,
         UNIQUE KEY ${index('active_key')} (active_key),

@@ -13,6 +13,7 @@ import {
 } from './task-row.mapper.js';
 import { SqlQueueStore } from './sql-queue.store.js';
 import { quoteIdentifier } from './sql-identifier.js';
+import { ADDED_COLUMNS, addedColumnsDdl } from './added-columns.js';
 
 /** `?` placeholders → `$1, $2, ...` (our SQL has no `?` inside literals). */
 function numbered(sql: string): string {
@@ -57,6 +58,7 @@ const COLUMN_TYPES: Record<TaskColumn, string> = {
   error: 'text',
   task_key: 'varchar',
   metadata_json: 'text',
+  task_group: 'varchar',
 };
 
 /** A query as node-postgres takes it; with a `name`, each connection parses and plans the text once. */
@@ -169,8 +171,12 @@ export class PostgresQueueStore extends SqlQueueStore {
         execution_profile varchar(255), execution_ref varchar(512), worker_id varchar(255), status varchar(16) NOT NULL,
         priority integer NOT NULL, max_retries integer NOT NULL, retry_count integer NOT NULL, scheduled_at bigint,
         queued_at bigint NOT NULL, created_at bigint NOT NULL, started_at bigint, completed_at bigint, heartbeat_at bigint,
-        result_json text, error text, task_key varchar(255), metadata_json text NOT NULL)
+        result_json text, error text, task_key varchar(255), metadata_json text NOT NULL, ${addedColumnsDdl('postgres')})
         WITH (autovacuum_vacuum_scale_factor = 0.01, autovacuum_analyze_scale_factor = 0.01)`,
+      // Tables of earlier versions get the added columns here (inside createSchema's transaction and lock).
+      ...ADDED_COLUMNS.map(
+        (column) => `ALTER TABLE ${t} ADD COLUMN IF NOT EXISTS ${column.name} ${column.type.postgres}`,
+      ),
       `CREATE UNIQUE INDEX IF NOT EXISTS ${this.index('active_key')} ON ${t} (task_key) WHERE task_key IS NOT NULL AND status IN ('pending','scheduled','running')`,
       `CREATE INDEX IF NOT EXISTS ${this.index('claim')} ON ${t} (priority DESC, queued_at, seq) WHERE status IN ('pending','scheduled')`,
       `CREATE INDEX IF NOT EXISTS ${this.index('running')} ON ${t} (heartbeat_at) WHERE status = 'running'`,

@@ -31,6 +31,7 @@ export abstract class QueueTaskEntityBase {
   @Index() @Column({ name: 'task_key', type: 'varchar', length: 255, nullable: true }) taskKey!:
     string | null;
   @Column({ name: 'metadata_json', type: 'text' }) metadataJson!: string;
+  @Column({ name: 'task_group', type: 'varchar', length: 255, nullable: true }) taskGroup!: string | null;
 }
 
 /** The default queue table, `nestjs_queue_task`, as an entity (read-only use: the backend owns the writes). */

@@ -61,6 +61,7 @@ export function decodeTaskRow(row: Row, fallbackId?: string): QueuedTaskRecord {
     error: text(row['error']),
     key: text(row['task_key']),
     metadata: parseColumn(row, 'metadata_json', undefined, unparsed) as Record<string, unknown>,
+    group: text(row['task_group']),
   };
   const problems = recordShapeProblems(record);
   if (unparsed.length === 0 && problems.length === 0) return record;

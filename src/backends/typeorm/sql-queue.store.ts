@@ -25,6 +25,7 @@ import { partitionUndecodable } from './row-decoding.js';
 import { storableText } from '../../serialization/storable-text.js';
 import { EnqueueRejectedError } from '../../errors/enqueue-rejected.error.js';
 import { QueueError } from '../../errors/queue.error.js';
+import { ADDED_COLUMNS } from './added-columns.js';
 
 const ACTIVE = `('pending','scheduled','running')`;
 const CLAIMABLE = `('pending','scheduled')`;
@@ -109,6 +110,38 @@ export abstract class SqlQueueStore {
 
   async createSchema(): Promise<void> {
     for (const statement of this.schemaStatements()) await this.execute(statement);
+    await this.addMissingColumns();
+  }
+
+  /**
+   * Add the columns a table of an earlier version lacks (`ADDED_COLUMNS`), probing each with a query that reads
+   * it: dialect-neutral, and MySQL has no `ADD COLUMN IF NOT EXISTS`. A process that loses the race to add one
+   * finds it there on the second probe.
+   */
+  protected async addMissingColumns(): Promise<void> {
+    for (const column of ADDED_COLUMNS) {
+      const probe = `SELECT ${column.name} FROM ${this.table} WHERE 1 = 0`;
+      if (
+        await this.query(probe).then(
+          () => true,
+          () => false,
+        )
+      )
+        continue;
+      try {
+        await this.execute(
+          `ALTER TABLE ${this.table} ADD COLUMN ${column.name} ${column.type[this.dialect]}`,
+        );
+      } catch (error) {
+        if (
+          !(await this.query(probe).then(
+            () => true,
+            () => false,
+          ))
+        )
+          throw error;
+      }
+    }
   }
 
   async enqueue(record: QueuedTaskRecord, manager?: EntityManager): Promise<QueuedTaskRecord> {

@@ -3,6 +3,7 @@ import type { ClaimManyOptions } from '../queue-backend.js';
 import type { QueuedTaskRecord } from '../../models/queued-task-record.js';
 import { claimedInOrder, recordToRow, rowToRecord, type TaskRow } from './task-row.mapper.js';
 import { SqlQueueStore } from './sql-queue.store.js';
+import { addedColumnsDdl } from './added-columns.js';
 import { EnqueueRejectedError } from '../../errors/enqueue-rejected.error.js';
 import { QueueError } from '../../errors/queue.error.js';
 
@@ -72,7 +73,8 @@ export class SqliteQueueStore extends SqlQueueStore {
         queue TEXT NOT NULL, execution_backend TEXT NOT NULL, execution_profile TEXT, execution_ref TEXT, worker_id TEXT,
         status TEXT NOT NULL, priority INTEGER NOT NULL, max_retries INTEGER NOT NULL, retry_count INTEGER NOT NULL,
         scheduled_at INTEGER, queued_at INTEGER NOT NULL, created_at INTEGER NOT NULL, started_at INTEGER,
-        completed_at INTEGER, heartbeat_at INTEGER, result_json TEXT, error TEXT, task_key TEXT, metadata_json TEXT NOT NULL)`,
+        completed_at INTEGER, heartbeat_at INTEGER, result_json TEXT, error TEXT, task_key TEXT, metadata_json TEXT NOT NULL,
+        ${addedColumnsDdl('sqlite')})`,
       `CREATE UNIQUE INDEX IF NOT EXISTS ${index('active_key')} ON ${t} (task_key) WHERE task_key IS NOT NULL AND status IN ('pending','scheduled','running')`,
       `CREATE INDEX IF NOT EXISTS ${index('claim')} ON ${t} (priority DESC, queued_at, seq) WHERE status IN ('pending','scheduled')`,
       `CREATE INDEX IF NOT EXISTS ${index('running')} ON ${t} (heartbeat_at) WHERE status = 'running'`,

@@ -26,6 +26,7 @@ export const TASK_COLUMNS = [
   'error',
   'task_key',
   'metadata_json',
+  'task_group',
 ] as const;
 
 /** A column of the queue table. */
@@ -62,6 +63,7 @@ export function recordToRow(record: QueuedTaskRecord): unknown[] {
     record.error,
     record.key,
     JSON.stringify(record.metadata),
+    record.group,
   ];
 }
 
