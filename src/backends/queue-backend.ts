@@ -125,6 +125,19 @@ export interface ListCompletedOptions {
   limit?: number;
 }
 
+/** Terminal statuses `deleteTerminal` may remove. */
+export type TerminalStatus = 'completed' | 'failed' | 'cancelled';
+
+/** One batch of `deleteTerminal` (a queue handle's `clean`). */
+export interface DeleteTerminalOptions {
+  /** Statuses to delete (non-empty). */
+  statuses: readonly TerminalStatus[];
+  /** Only records that ended before this time (`completedAt`). */
+  before: Date;
+  /** Most records to delete in this batch. */
+  limit: number;
+}
+
 /** A backend-specific extra for `enqueue` (for example a TypeORM `EntityManager` as `manager`). */
 export type BackendEnqueueContext = Record<string, unknown>;
 
@@ -342,6 +355,45 @@ export abstract class QueueBackend {
    * True when `owner` holds the lease named `name` for the next `ttl` ms.
    */
   abstract acquireLease(name: string, owner: string, ttl: number): Promise<boolean>;
+
+  // --- Queue control (DESIGN §13, `QueueService.queue(name)`). The defaults serve backends written before it: they
+  // pause nothing and refuse the writes, so such a backend still compiles and says what it lacks.
+
+  /**
+   * Queues whose stored state is paused. Claims (`claimMany`, `completeAndClaim`) never hand out their records: the
+   * backend checks the stored state inside the claim itself, so a claim that starts after `setQueuePaused(q, true)`
+   * resolved takes nothing of `q` in any process. `claimTask` by id (the immediate and Cloud Run paths) is not held.
+   */
+  async listPausedQueues(): Promise<string[]> {
+    return [];
+  }
+
+  /**
+   * Store `queue`'s paused state (kept across restarts). With `ifUnset`, only when no state is stored for it yet
+   * (the module option `queues[q].paused` at boot). True when the stored state changed.
+   */
+  async setQueuePaused(_queue: string, _paused: boolean, _options?: { ifUnset?: boolean }): Promise<boolean> {
+    throw this.queueControlUnsupported('pausing a queue');
+  }
+
+  /**
+   * Delete up to `limit` waiting (pending or scheduled) records of `queue`, never running ones; their keys are free
+   * again. Returns how many were deleted. One batch of a queue handle's `drain`.
+   */
+  async deleteWaiting(_queue: string, _limit: number): Promise<number> {
+    throw this.queueControlUnsupported('draining a queue');
+  }
+
+  /** Delete up to `limit` terminal records of `queue` (see DeleteTerminalOptions); returns how many. */
+  async deleteTerminal(_queue: string, _options: DeleteTerminalOptions): Promise<number> {
+    throw this.queueControlUnsupported('cleaning a queue');
+  }
+
+  private queueControlUnsupported(what: string): QueueError {
+    return new QueueError(
+      `The ${this.capabilities.name} queue backend does not support ${what} (it implements no queue control)`,
+    );
+  }
 
   /** Hint other workers that `queue` has new due work. Polling stays the truth. */
   abstract notifyNewTask(queue: string): Promise<void>;

@@ -2,6 +2,7 @@ import { InMemoryQueueBackend } from '../../src/backends/memory/memory.backend.j
 import { describeClaimExcludeConformance } from './claim-exclude.conformance.js';
 import { describeManagementConformance } from './management.conformance.js';
 import { describeQueueControlConformance } from './queue-control.conformance.js';
+import { describeQueueHandleConformance } from './queue-handle.conformance.js';
 import { describeEdgeValueConformance } from './edge-values.conformance.js';
 import { describeBadRecordConformance } from './bad-records.conformance.js';
 import { describeQueueBackendConformance } from './queue-backend.conformance.js';
@@ -9,6 +10,7 @@ import { describeQueueBackendConformance } from './queue-backend.conformance.js'
 describeClaimExcludeConformance('memory', async () => new InMemoryQueueBackend());
 describeManagementConformance('memory', async () => new InMemoryQueueBackend());
 describeQueueControlConformance('memory', async () => new InMemoryQueueBackend());
+describeQueueHandleConformance('memory', async () => new InMemoryQueueBackend());
 describeEdgeValueConformance('memory', async () => new InMemoryQueueBackend());
 describeBadRecordConformance('memory', async () => new InMemoryQueueBackend());
 describeQueueBackendConformance('memory', async () => {

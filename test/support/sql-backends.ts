@@ -40,6 +40,7 @@ export function sqlBackendFactory(dialect: 'sqlite' | 'postgres' | 'mysql') {
     for (const table of tables) {
       await dataSource.query(`DROP TABLE IF EXISTS ${table}`);
       await dataSource.query(`DROP TABLE IF EXISTS ${table}_lease`);
+      await dataSource.query(`DROP TABLE IF EXISTS ${table}_queue_state`);
     }
     await dataSource.destroy();
   };
@@ -68,6 +69,7 @@ export function postgresTableFixture(prefix: string) {
       if (!admin?.isInitialized) return;
       await admin.query(`DROP TABLE IF EXISTS "${tableName}"`);
       await admin.query(`DROP TABLE IF EXISTS "${tableName}_lease"`);
+      await admin.query(`DROP TABLE IF EXISTS "${tableName}_queue_state"`);
       await admin.destroy();
     },
   };

@@ -3,6 +3,7 @@ import type {
   ClaimManyOptions,
   CompletionItem,
   CompletionOutcome,
+  DeleteTerminalOptions,
   FailTaskOptions,
   FenceOptions,
   ListCompletedOptions,
@@ -86,6 +87,8 @@ export class InMemoryQueueBackend extends QueueBackend {
   private readonly running = new Set<string>();
   private readonly counts = new Map<string, QueueStatistics>();
   private readonly leases = new Map<string, { owner: string; expires: number }>();
+  /** Stored pause state per queue (absent: never set); claims skip the queues set to true. */
+  private readonly pauseStates = new Map<string, boolean>();
   private readonly waiters = new NotificationWaiters();
   private nextToken = 0;
   private nextSeq = 0;
@@ -422,6 +425,46 @@ export class InMemoryQueueBackend extends QueueBackend {
     return removed;
   }
 
+  override async listPausedQueues(): Promise<string[]> {
+    return [...this.pauseStates].filter(([, paused]) => paused).map(([queue]) => queue);
+  }
+
+  override async setQueuePaused(
+    queue: string,
+    paused: boolean,
+    options: { ifUnset?: boolean } = {},
+  ): Promise<boolean> {
+    const stored = this.pauseStates.get(queue);
+    if (options.ifUnset && stored !== undefined) return false;
+    this.pauseStates.set(queue, paused);
+    return (stored ?? false) !== paused;
+  }
+
+  override async deleteWaiting(queue: string, limit: number): Promise<number> {
+    let removed = 0;
+    for (const record of [...this.records.values()]) {
+      if (removed >= limit) break;
+      if (record.queue !== queue || !CLAIMABLE_STATUSES.has(record.status)) continue;
+      this.delete(record);
+      removed++;
+    }
+    return removed;
+  }
+
+  override async deleteTerminal(queue: string, options: DeleteTerminalOptions): Promise<number> {
+    const statuses = new Set<TaskStatus>(options.statuses);
+    const before = options.before.getTime();
+    let removed = 0;
+    for (const record of [...this.records.values()]) {
+      if (removed >= options.limit) break;
+      if (record.queue !== queue || !statuses.has(record.status)) continue;
+      if (!record.completedAt || record.completedAt.getTime() >= before) continue;
+      this.delete(record);
+      removed++;
+    }
+    return removed;
+  }
+
   /** Walks the creation order from the newest end and stops at `limit` matches: O(limit) unfiltered. */
   override async listRecords(filter: RecordFilter = {}): Promise<QueuedTaskRecord[]> {
     const limit = recordListLimit(filter);
@@ -577,7 +620,8 @@ export class InMemoryQueueBackend extends QueueBackend {
       if (
         (!queueSet || queueSet.has(queue)) &&
         (!backendSet || backendSet.has(backend)) &&
-        !excluded?.includes(queue)
+        !excluded?.includes(queue) &&
+        this.pauseStates.get(queue) !== true
       )
         heaps.push(heap);
     }

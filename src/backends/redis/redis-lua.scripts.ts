@@ -25,6 +25,8 @@
  *                          the least entry it may hold. The newest-first listing reads the newest chunks;
  *                          P:created:indexed marks that records written before the index existed were added;
  *                          P:cx:n numbers the chunks
+ *   P:qstate / P:paused    hash queue -> '1' paused / '0' resumed (stored state, see queue-control.scripts.ts) /
+ *                          set of the paused queues, which claims leave out
  *   P:seq                  FIFO tie-breaker counter;  P:lease:<name>: lease owner with a TTL
  *   P:layout               '3' once the store is in this layout (short-field hashes, MIGRATE; chunked ready sets,
  *                          MIGRATE_READY)
@@ -262,7 +264,8 @@ local function mark_running(id, f, now, worker)
 end
 `;
 
-const script = (body: string) => `${COMMON}\n${body}`;
+/** A script body with the shared helpers above in front (scripts of other files use it too). */
+export const script = (body: string) => `${COMMON}\n${body}`;
 
 /**
  * ARGV: p, now, channel ('' = no wakeup), wakeup payload, count, then per record: id, key, queue, status, execution
@@ -357,11 +360,14 @@ local function claim(now, limit, worker, queues, backends)
     unwanted_q = {} for q in string.gmatch(string.sub(queues, 2), '[^,]+') do unwanted_q[q] = true end
   elseif queues ~= '' then wanted_q = {} for q in string.gmatch(queues, '[^,]+') do wanted_q[q] = true end end
   if backends ~= '*' then wanted_b = {} for b in string.gmatch(backends, '[^,]+') do wanted_b[b] = true end end
+  local paused = {}
+  for _, q in ipairs(redis.call('SMEMBERS', p .. ':paused')) do paused[q] = true end
   local sets = {}
   for _, name in ipairs(redis.call('SMEMBERS', p .. ':readysets')) do
     local sep = string.find(name, '|', 1, true)
     local q, b = string.sub(name, 1, sep - 1), string.sub(name, sep + 1)
-    if (not wanted_q or wanted_q[q]) and (not unwanted_q or not unwanted_q[q]) and (not wanted_b or wanted_b[b]) then
+    if (not wanted_q or wanted_q[q]) and (not unwanted_q or not unwanted_q[q]) and (not wanted_b or wanted_b[b])
+      and not paused[q] then
       sets[#sets + 1] = name
     end
   end

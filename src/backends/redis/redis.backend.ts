@@ -17,6 +17,7 @@ import {
   type ClaimManyOptions,
   type CompletionItem,
   type CompletionOutcome,
+  type DeleteTerminalOptions,
   type FailTaskOptions,
   type FenceOptions,
   type ListCompletedOptions,
@@ -28,6 +29,7 @@ import {
 import { byClaimOrder } from '../typeorm/task-row.mapper.js';
 import type { RedisBackendConfig } from './redis-backend.config.js';
 import * as lua from './redis-lua.scripts.js';
+import * as control from './queue-control.scripts.js';
 import { SubscriberSelfPing } from './subscriber-self-ping.js';
 import { ensureCreationIndex, listNewestRecords } from './record-listing.js';
 import { storableText } from '../../serialization/storable-text.js';
@@ -66,7 +68,12 @@ const SCRIPTS = {
   qCreatedPage: lua.CREATED_PAGE,
   qMigrateReady: lua.MIGRATE_READY,
   qReadyHead: lua.READY_HEAD,
+  qSetPaused: control.SET_PAUSED,
+  qDeleteWaiting: control.DELETE_WAITING,
+  qDeleteTerminal: control.DELETE_TERMINAL,
 } as const;
+/** Entries of the shared delayed / terminal sets one queue-control script reads at most (see its loop). */
+const CONTROL_SCAN = 2_000;
 /** Marks a store whose record hashes are all in the short-field layout (see MIGRATE). */
 const LAYOUT = '3';
 type ScriptName = keyof typeof SCRIPTS;
@@ -752,6 +759,56 @@ export class RedisQueueBackend extends QueueBackend {
 
   async cleanupTerminal(before: Date, options: { limit?: number } = {}): Promise<number> {
     return (await this.run('qCleanup', before.getTime(), Math.floor(options.limit ?? 5_000))) as number;
+  }
+
+  override async listPausedQueues(): Promise<string[]> {
+    return this.redis.smembers(this.key('paused'));
+  }
+
+  override async setQueuePaused(
+    queue: string,
+    paused: boolean,
+    options: { ifUnset?: boolean } = {},
+  ): Promise<boolean> {
+    return (await this.run('qSetPaused', queue, paused ? '1' : '0', options.ifUnset ? '1' : '0')) === 1;
+  }
+
+  /** Script calls of bounded work each: the queue's ready sets, then the shared delayed set page by page. */
+  override async deleteWaiting(queue: string, limit: number): Promise<number> {
+    let deleted = 0;
+    for (let offset = 0; deleted < limit;) {
+      const [n, read, fromRead] = (await this.run(
+        'qDeleteWaiting',
+        queue,
+        limit - deleted,
+        offset,
+        CONTROL_SCAN,
+      )) as [number, number, number];
+      deleted += n;
+      if (read < CONTROL_SCAN) break;
+      offset += read - fromRead; // deleted entries no longer hold a rank
+    }
+    return deleted;
+  }
+
+  /** Pages of the shared terminal set (by completion time) up to `before`, one script call each. */
+  override async deleteTerminal(queue: string, options: DeleteTerminalOptions): Promise<number> {
+    let deleted = 0;
+    for (let offset = 0; deleted < options.limit;) {
+      const [n, read] = (await this.run(
+        'qDeleteTerminal',
+        queue,
+        options.statuses.join(','),
+        options.before.getTime(),
+        options.limit - deleted,
+        offset,
+        CONTROL_SCAN,
+      )) as [number, number];
+      deleted += n;
+      if (read < CONTROL_SCAN) break;
+      offset += read - n;
+    }
+    return deleted;
   }
 
   /** Newest first from the creation index (see `record-listing.ts`): O(limit) hash reads, not a scan. */

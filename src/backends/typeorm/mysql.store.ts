@@ -107,7 +107,13 @@ export class MysqlQueueStore extends SqlQueueStore {
       `CREATE TABLE IF NOT EXISTS ${this.leaseTable} (
         name VARCHAR(100) NOT NULL PRIMARY KEY, owner VARCHAR(255) NOT NULL, expires_at BIGINT NOT NULL
       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+      this.control.schemaStatement(),
     ];
+  }
+
+  /** Read by the claim transaction before its locking read instead (see `claimIn`). */
+  protected override get pausedExclusion(): string {
+    return '';
   }
 
   /**
@@ -140,7 +146,16 @@ export class MysqlQueueStore extends SqlQueueStore {
     options: ClaimManyOptions,
     now: number,
   ): Promise<string[]> {
-    const { where, params } = this.claimWhere(options, now);
+    // Paused queues are read first, in this transaction, and excluded by name: a sub-select of the state table
+    // inside the locking read below could be locked, and skipped, by SKIP LOCKED.
+    const paused = ((await run(connection, this.control.pausedQueuesSql, [])) as TaskRow[]).map((row) =>
+      String(row['queue']),
+    );
+    const claim =
+      paused.length === 0
+        ? options
+        : { ...options, excludeQueues: [...(options.excludeQueues ?? []), ...paused] };
+    const { where, params } = this.claimWhere(claim, now);
     const candidates = (await run(
       connection,
       `SELECT id FROM ${this.table} WHERE ${where} ORDER BY priority DESC, queued_at, seq LIMIT ${Math.floor(options.limit)} FOR UPDATE SKIP LOCKED`,

@@ -184,6 +184,7 @@ export class PostgresQueueStore extends SqlQueueStore {
       `CREATE INDEX IF NOT EXISTS ${this.index('completed')} ON ${t} (task_name, completed_at) WHERE status = 'completed'`,
       `CREATE INDEX IF NOT EXISTS ${this.index('terminal')} ON ${t} (completed_at) WHERE status IN ('completed','failed','cancelled')`,
       `CREATE TABLE IF NOT EXISTS ${this.leaseTable} (name varchar(100) PRIMARY KEY, owner varchar(255) NOT NULL, expires_at bigint NOT NULL)`,
+      this.control.schemaStatement(),
     ];
   }
 

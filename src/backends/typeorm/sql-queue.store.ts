@@ -26,6 +26,7 @@ import { storableText } from '../../serialization/storable-text.js';
 import { EnqueueRejectedError } from '../../errors/enqueue-rejected.error.js';
 import { QueueError } from '../../errors/queue.error.js';
 import { ADDED_COLUMNS } from './added-columns.js';
+import { SqlQueueControl } from './queue-control.sql.js';
 
 const ACTIVE = `('pending','scheduled','running')`;
 const CLAIMABLE = `('pending','scheduled')`;
@@ -72,7 +73,18 @@ export abstract class SqlQueueStore {
     protected readonly dialect: SqlDialect,
   ) {
     this.table = quoteIdentifier(tableName, dialect);
+    this.control = new SqlQueueControl({
+      dialect,
+      table: this.table,
+      stateTable: this.identifier('queue_state'),
+      query: (sql, params) => this.query(sql, params),
+      execute: (sql, params) => this.execute(sql, params),
+      testedOnRow: (condition) => this.testedOnRow(condition),
+    });
   }
+
+  /** Pause state and the batch deletes of queue handles (DESIGN §13). */
+  readonly control: SqlQueueControl;
 
   /** A quoted name derived from the table's: its lease table, its indexes (`<table>_<suffix>`). */
   protected identifier(suffix: string): string {
@@ -784,6 +796,11 @@ export abstract class SqlQueueStore {
     return `status IN ${CLAIMABLE}`;
   }
 
+  /** The claim's exclusion of paused queues (a sub-select of the state table; MySQL reads the list first). */
+  protected get pausedExclusion(): string {
+    return this.control.pausedExclusion;
+  }
+
   /** Claim candidates' WHERE (without the leading AND) and parameters. */
   protected claimWhere(options: ClaimManyOptions, now: number): { where: string; params: unknown[] } {
     const filter = this.claimFilter(options.queues, options.executionBackends);
@@ -793,7 +810,7 @@ export abstract class SqlQueueStore {
       filter.params.push(...excluded.params);
     }
     return {
-      where: `${this.claimablePredicate} AND (scheduled_at IS NULL OR scheduled_at <= ?)${filter.where}`,
+      where: `${this.claimablePredicate} AND (scheduled_at IS NULL OR scheduled_at <= ?)${filter.where}${this.pausedExclusion}`,
       params: [now, ...filter.params],
     };
   }

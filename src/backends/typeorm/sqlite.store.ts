@@ -82,6 +82,7 @@ export class SqliteQueueStore extends SqlQueueStore {
       `CREATE INDEX IF NOT EXISTS ${index('completed')} ON ${t} (task_name, completed_at) WHERE status = 'completed'`,
       `CREATE INDEX IF NOT EXISTS ${index('terminal')} ON ${t} (completed_at) WHERE status IN ('completed','failed','cancelled')`,
       `CREATE TABLE IF NOT EXISTS ${this.leaseTable} (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL)`,
+      this.control.schemaStatement(),
     ];
   }
 

@@ -15,6 +15,7 @@ import {
   type BackendEnqueueContext,
   type ClaimManyOptions,
   type CompletionItem,
+  type DeleteTerminalOptions,
   type RecordFilter,
   type CompletionOutcome,
   type FailTaskOptions,
@@ -403,6 +404,18 @@ export class TypeOrmQueueBackend extends QueueBackend {
   }
   iterAll(options?: { chunkSize?: number }): AsyncIterable<QueuedTaskRecord> {
     return this.requireStore().iterAll(options?.chunkSize);
+  }
+  override listPausedQueues(): Promise<string[]> {
+    return this.requireStore().control.listPausedQueues();
+  }
+  override setQueuePaused(queue: string, paused: boolean, options?: { ifUnset?: boolean }): Promise<boolean> {
+    return this.requireStore().control.setQueuePaused(queue, paused, options?.ifUnset);
+  }
+  override deleteWaiting(queue: string, limit: number): Promise<number> {
+    return this.requireStore().control.deleteWaiting(queue, limit);
+  }
+  override deleteTerminal(queue: string, options: DeleteTerminalOptions): Promise<number> {
+    return this.requireStore().control.deleteTerminal(queue, options);
   }
   acquireLease(name: string, owner: string, ttl: number): Promise<boolean> {
     return this.requireStore().acquireLease(name, owner, ttl);

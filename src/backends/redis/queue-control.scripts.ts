@@ -1,0 +1,97 @@
+import { script } from './redis-lua.scripts.js';
+
+/**
+ * Lua scripts of queue control (DESIGN §13) on Redis: the stored pause state and the batch deletes behind a queue
+ * handle's `drain` and `clean`. Keys (P = keyPrefix): P:qstate, a hash queue -> '1' (paused) or '0' (resumed) for
+ * every queue whose state was ever set, and P:paused, the set of paused queues that the claim scripts read.
+ */
+
+/** Forget a record that is not running: its indexes, counters, key and hash (shared by the deletes below). */
+const DROP = `
+local function drop(id, f)
+  -- f = {status, queue, key, created} as the caller read them
+  unplace(id)
+  stat(queue_of(f[2]), f[1], -1)
+  if f[3] then
+    release_key(id, f[3])
+    if redis.call('HGET', p .. ':lastkey', f[3]) == id then redis.call('HDEL', p .. ':lastkey', f[3]) end
+  end
+  unindex_created(f[4], id)
+  redis.call('SREM', p .. ':external', id)
+  redis.call('ZREM', p .. ':terminal', id)
+  redis.call('ZREM', p .. ':completed:' .. (redis.call('HGET', tkey(id), 'n') or ''), id)
+  redis.call('DEL', tkey(id))
+end
+`;
+
+/** ARGV: p, queue, paused ('1'/'0'), ifUnset ('1'/'0') → 1 when the stored state changed, else 0. */
+export const SET_PAUSED = script(`
+local queue, value = ARGV[2], ARGV[3]
+local stored = redis.call('HGET', p .. ':qstate', queue)
+if ARGV[4] == '1' and stored then return 0 end
+redis.call('HSET', p .. ':qstate', queue, value)
+if value == '1' then redis.call('SADD', p .. ':paused', queue) else redis.call('SREM', p .. ':paused', queue) end
+if (stored or '0') == value then return 0 end
+return 1
+`);
+
+/**
+ * Delete waiting records of one queue: first its due records, popped from the queue's ready sets, then scheduled
+ * ones found in the delayed set from rank `offset`, reading at most `scan` entries of it (the delayed set holds
+ * every queue's). ARGV: p, queue, limit, offset, scan → {deleted, delayed entries read, deleted among those}.
+ */
+export const DELETE_WAITING = script(`${DROP}
+local queue, limit, offset, scan = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local deleted = 0
+local function drop_if_waiting(id)
+  local f = redis.call('HMGET', tkey(id), 's', 'q', 'ky', 'cr')
+  if (f[1] == 'pending' or f[1] == 'scheduled') and queue_of(f[2]) == queue then
+    drop(id, f)
+    deleted = deleted + 1
+  end
+end
+for _, name in ipairs(redis.call('SMEMBERS', p .. ':readysets')) do
+  if deleted >= limit then break end
+  if string.sub(name, 1, #queue + 1) == queue .. '|' then
+    while deleted < limit do
+      local popped = chunk_popmin(ready_top(name), ready_cp(name), math.min(limit - deleted, 500))
+      if #popped == 0 then break end
+      for i = 1, #popped, 2 do drop_if_waiting(string.sub(popped[i], 24)) end
+    end
+  end
+end
+local read, before_scan = 0, deleted
+if deleted < limit then
+  local ids = redis.call('ZRANGE', p .. ':delayed', offset, offset + scan - 1)
+  for _, id in ipairs(ids) do
+    if deleted >= limit then break end
+    read = read + 1
+    drop_if_waiting(id)
+  end
+end
+return {deleted, read, deleted - before_scan}
+`);
+
+/**
+ * Delete terminal records of one queue with the given statuses that ended before `before`, reading the terminal set
+ * (every queue's, by completion time) from rank `offset`, at most `scan` entries. ARGV: p, queue, statuses (comma
+ * list), before, limit, offset, scan → {deleted, entries read}.
+ */
+export const DELETE_TERMINAL = script(`${DROP}
+local queue, before, limit = ARGV[2], ARGV[4], tonumber(ARGV[5])
+local offset, scan = tonumber(ARGV[6]), tonumber(ARGV[7])
+local wanted = {}
+for s in string.gmatch(ARGV[3], '[^,]+') do wanted[s] = true end
+local deleted, read = 0, 0
+local ids = redis.call('ZRANGEBYSCORE', p .. ':terminal', '-inf', '(' .. before, 'LIMIT', offset, scan)
+for _, id in ipairs(ids) do
+  if deleted >= limit then break end
+  read = read + 1
+  local f = redis.call('HMGET', tkey(id), 's', 'q', 'ky', 'cr')
+  if f[1] and wanted[f[1]] and queue_of(f[2]) == queue then
+    drop(id, f)
+    deleted = deleted + 1
+  end
+end
+return {deleted, read}
+`);
