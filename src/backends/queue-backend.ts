@@ -36,6 +36,37 @@ export interface ClaimManyOptions extends ClaimFilter {
   workerId: string;
 }
 
+/** What a controlled claim enforces for its queue (module option `queues`, see `QueuePolicy`). */
+export interface ClaimPolicy {
+  /** Most records of the queue running at once across all processes. */
+  concurrency?: number;
+  /** Most records of one group running at once across all processes; groups take turns. */
+  groupConcurrency?: number;
+  /** At most `max` starts per `duration` ms across all processes. */
+  rateLimit?: { max: number; duration: number };
+}
+
+/** A claim of one queue under its policy (`claimControlled`). */
+export interface ControlledClaimOptions {
+  queue: string;
+  policy: ClaimPolicy;
+  /** Most records to claim (the claimer's free slots). */
+  limit: number;
+  /** Execution backends the claimer runs; `undefined` means any. */
+  executionBackends?: readonly string[];
+  workerId: string;
+}
+
+/** What `claimControlled` took, and until when the rate limit holds further starts back. */
+export interface ControlledClaim {
+  claimed: QueuedTaskRecord[];
+  /**
+   * Set when the rate limit left no start for this claim: the epoch ms at which its window frees the next one.
+   * The worker sleeps until then instead of polling.
+   */
+  rateLimitedUntil?: number;
+}
+
 /** One success in a `completeAndClaim` batch. */
 export interface CompletionItem {
   id: string;
@@ -186,6 +217,22 @@ export abstract class QueueBackend {
   }
   /** Claim up to `limit` due records atomically, in claim order. */
   abstract claimMany(options: ClaimManyOptions): Promise<QueuedTaskRecord[]>;
+
+  /**
+   * Claim up to `limit` due records of one queue under its policy, atomically with the policy's checks, so claimers
+   * in every process sharing the store never exceed it together: at most `concurrency` records of the queue running,
+   * at most `groupConcurrency` of one group (groups take turns: each claim serves the group that waited longest),
+   * at most `rateLimit.max` starts in any `rateLimit.duration` ms. Running counts come from the records themselves,
+   * so a slot comes back whenever a record stops running: completion, failure, cancellation, release, stale
+   * recovery. A backend without this override refuses queue policies.
+   */
+  claimControlled(options: ControlledClaimOptions): Promise<ControlledClaim> {
+    return Promise.reject(
+      new QueueError(
+        `The ${this.capabilities.name} queue backend cannot enforce queue policies (module option queues.${options.queue}): it does not implement claimControlled`,
+      ),
+    );
+  }
 
   abstract completeTask(
     id: string,

@@ -24,6 +24,7 @@ import { DueTimeHints } from './due-time-hints.js';
 import { PeriodicTask } from './periodic-task.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions } from './worker-options.js';
 import { within } from '../timing/within.js';
+import { ControlledClaims } from './controlled-claims.js';
 
 /** The reason an idle wait is cut short. A shared value: `abort()` without one builds a DOMException each time. */
 const WOKEN = Symbol('woken');
@@ -47,8 +48,10 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
   private readonly slots: WorkerSlots;
   /** Sizes the prefetch buffer (`prefetch: 'auto'`, without per-queue caps). */
   private readonly sizer: PrefetchSizer | undefined;
-  /** Per-queue caps configured (fixed at construction; read on every completion). */
+  /** Per-queue caps or queue policies configured (fixed at construction; read on every completion). */
   private readonly hasQueueCaps: boolean;
+  /** Claims of the queues with a cluster-wide cap or rate limit (module option `queues`). */
+  private readonly controlled: ControlledClaims;
   /** Names of the in-process execution backends, fixed once the worker starts (read on every claim). */
   private inProcessBackends: string[] = [];
   /** Completions written in batches, each with a claim for the slots it frees. */
@@ -71,7 +74,9 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
     @Inject(QUEUES_MODULE_OPTIONS) moduleOptions: QueuesModuleOptions,
   ) {
     this.options = resolveWorkerOptions(moduleOptions.worker);
-    this.hasQueueCaps = Object.keys(this.options.queueConcurrency).length > 0;
+    this.controlled = new ControlledClaims(moduleOptions.queues, this.options.queues);
+    this.hasQueueCaps =
+      Object.keys(this.options.queueConcurrency).length > 0 || this.controlled.policies.size > 0;
     // Per-queue caps are applied by the claim loop, claim by claim: no prefetch with them.
     const prefetch = this.options.prefetch;
     this.sizer =
@@ -325,10 +330,12 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
   private async claimAvailable(): Promise<{ claimed: number; full: boolean }> {
     if (this.slots.claimRoom <= 0) return { claimed: 0, full: true };
     const caps = this.options.queueConcurrency;
+    const controlled = this.controlled.queues;
     const capped = Object.keys(caps).filter(
-      (queue) => !this.options.queues || this.options.queues.includes(queue),
+      (queue) => (!this.options.queues || this.options.queues.includes(queue)) && !controlled.includes(queue),
     );
     let claimed = 0;
+    if (controlled.length > 0) claimed += await this.claimControlled(caps);
     for (const queue of capped) {
       const room = Math.min(this.slots.claimRoom, caps[queue]! - (this.activePerQueue.get(queue) ?? 0));
       if (room > 0) claimed += await this.claimReserved(room, [queue]);
@@ -336,11 +343,39 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
     if (this.slots.claimRoom > 0) {
       // The uncapped share: the named queues less the capped ones or, without a queue list, every queue but the
       // capped ones (a claim of every queue took capped records beyond their cap).
-      const uncapped = this.options.queues ? this.options.queues.filter((q) => !(q in caps)) : undefined;
+      const uncapped = this.options.queues
+        ? this.options.queues.filter((q) => !(q in caps) && !controlled.includes(q))
+        : undefined;
       if (!uncapped || uncapped.length > 0)
-        claimed += await this.claimReserved(this.slots.claimRoom, uncapped, uncapped ? undefined : capped);
+        claimed += await this.claimReserved(
+          this.slots.claimRoom,
+          uncapped,
+          uncapped ? undefined : [...capped, ...controlled],
+        );
     }
     return { claimed, full: this.slots.claimRoom <= 0 };
+  }
+
+  /**
+   * Claim the queues with a policy, each up to the free room and its per-process cap (`worker.queueConcurrency`).
+   * A spent rate limit hints its free time as a due time, so the idle wait ends then.
+   */
+  private claimControlled(caps: Record<string, number>): Promise<number> {
+    return this.controlled.claim(
+      this.backend,
+      { workerId: this.workerId, executionBackends: this.inProcessBackends },
+      (queue) => {
+        const perProcess = queue in caps ? caps[queue]! - (this.activePerQueue.get(queue) ?? 0) : Infinity;
+        const room = Math.min(this.slots.claimRoom, perProcess);
+        if (room > 0) this.slots.reserve(room);
+        return room;
+      },
+      (records, limit) => {
+        this.slots.unreserve(limit);
+        this.slots.accept(records);
+      },
+      (at) => this.hints.hint(new Date(at)),
+    );
   }
 
   /** Completions claim for the slots they free, except with per-queue caps (the claim loop applies those). */

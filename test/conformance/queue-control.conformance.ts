@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, test } from 'node:test';
-import type { QueueBackend } from '../../src/backends/queue-backend.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { QueueBackend, type ClaimPolicy } from '../../src/backends/queue-backend.js';
 import { newTaskRecord } from '../../src/models/new-record.js';
 
 /**
@@ -18,12 +19,23 @@ export function describeQueueControlConformance(
   describe(`QueueBackend conformance (queue control): ${name}`, { skip: options.skip }, () => {
     let backend: QueueBackend;
     let queue: string;
+    const put = (n: number, group?: string, priority = 0) =>
+      backend.enqueueMany(
+        Array.from({ length: n }, () =>
+          newTaskRecord({ taskName: 'ctl.task', queue, priority, ...(group ? { group } : {}) }),
+        ),
+      );
+    const claim = (policy: ClaimPolicy, limit = 10) =>
+      backend.claimControlled({ queue, policy, limit, workerId: 'w', executionBackends: ['local'] });
+    const claimIds = async (policy: ClaimPolicy, limit = 10) => (await claim(policy, limit)).claimed;
 
     beforeEach(async () => {
       backend = await factory();
       queue = `ctl_${randomUUID().slice(0, 8)}`;
     });
     afterEach(() => backend.close());
+    /** Until every backend enforces policies (landing in steps), a backend without its own claimControlled skips. */
+    const enforced = () => backend.claimControlled !== QueueBackend.prototype.claimControlled;
 
     test('a record keeps its group through enqueue, enqueueMany, claim and completion', async () => {
       const group = 'tenant-ü-🙂';
@@ -40,6 +52,162 @@ export function describeQueueControlConformance(
       const done = await backend.completeTask(one.id, 1, { expectedRetryCount: 0 });
       assert.equal(done!.group, group);
       assert.equal((await backend.getTask(one.id))!.group, group);
+    });
+
+    test('concurrency: at most N running; complete, fail, cancel, release and stale recovery give slots back', async (t) => {
+      if (!enforced()) return t.skip('claimControlled not implemented yet');
+      await put(8);
+      const cap = { concurrency: 2 };
+      const first = await claimIds(cap);
+      assert.equal(first.length, 2);
+      assert.equal((await claimIds(cap)).length, 0, 'the cap is full');
+      await backend.completeTask(first[0]!.id, null, { expectedRetryCount: 0 });
+      const second = await claimIds(cap);
+      assert.equal(second.length, 1, 'completion gave one slot back');
+      await backend.failTask(first[1]!.id, 'boom', { retry: false });
+      const third = await claimIds(cap);
+      assert.equal(third.length, 1, 'a terminal failure gave one slot back');
+      await backend.cancelTask(second[0]!.id);
+      const fourth = await claimIds(cap);
+      assert.equal(fourth.length, 1, 'cancelling a running record gave its slot back');
+      assert.deepEqual(await backend.releaseClaims([{ id: third[0]!.id, expectedRetryCount: 0 }]), [
+        third[0]!.id,
+      ]);
+      const fifth = await claimIds(cap);
+      assert.equal(fifth.length, 1, 'a released claim gave its slot back');
+      assert.equal((await claimIds(cap)).length, 0);
+      // A crashed holder: its heartbeat goes stale, recovery requeues or fails it, and the slot is free again.
+      await backend.nullHeartbeats([{ id: fourth[0]!.id, expectedRetryCount: 0 }]);
+      const recovered = await backend.requeueStaleRunning({ staleAfter: 60_000 });
+      assert.deepEqual(
+        [...recovered.failed, ...recovered.requeued].map((r) => r.id),
+        [fourth[0]!.id],
+      );
+      assert.equal((await claimIds(cap)).length, 1, 'stale recovery gave the slot back');
+      // An uncontrolled claim of other queues does not count against the cap of this one.
+      assert.equal((await claimIds({ concurrency: 3 })).length, 1);
+    });
+
+    test('concurrency larger than the backlog claims what is due, in claim order', async (t) => {
+      if (!enforced()) return t.skip('claimControlled not implemented yet');
+      const low = await put(2, undefined, 0);
+      const high = await put(1, undefined, 5);
+      const claimed = await claimIds({ concurrency: 100 }, 10);
+      assert.deepEqual(
+        claimed.map((r) => r.id),
+        [high[0]!.id, low[0]!.id, low[1]!.id],
+      );
+      assert.ok(claimed.every((r) => r.status === 'running' && r.workerId === 'w'));
+    });
+
+    test('groupConcurrency: at most N running per group; other groups still run', async (t) => {
+      if (!enforced()) return t.skip('claimControlled not implemented yet');
+      await put(4, 'a');
+      await put(4, 'b');
+      const policy = { groupConcurrency: 2 };
+      const claimed = await claimIds(policy, 10);
+      assert.deepEqual(claimed.map((r) => r.group).sort(), ['a', 'a', 'b', 'b']);
+      assert.equal((await claimIds(policy)).length, 0, 'both groups are at their cap');
+      const a = claimed.find((r) => r.group === 'a')!;
+      await backend.completeTask(a.id, null, { expectedRetryCount: 0 });
+      const next = await claimIds(policy);
+      assert.deepEqual(
+        next.map((r) => r.group),
+        ['a'],
+        'completing a record of group a freed a slot of a only',
+      );
+      // Stale recovery gives a group slot back.
+      const b = claimed.find((r) => r.group === 'b')!;
+      await backend.nullHeartbeats([{ id: b.id, expectedRetryCount: 0 }]);
+      await backend.requeueStaleRunning({ staleAfter: 60_000 });
+      assert.deepEqual(
+        (await claimIds(policy)).map((r) => r.group),
+        ['b'],
+      );
+    });
+
+    test('groups take turns: a group with a large backlog delays a later group by at most one claim', async (t) => {
+      if (!enforced()) return t.skip('claimControlled not implemented yet');
+      await put(300, 'big');
+      await put(1, 'late');
+      const policy = { groupConcurrency: 1000 };
+      const first = await claimIds(policy, 1);
+      const second = await claimIds(policy, 1);
+      assert.ok(
+        [first[0]!.group, second[0]!.group].includes('late'),
+        `the later group got no turn in two claims: ${first[0]!.group}, ${second[0]!.group}`,
+      );
+      // Three groups with backlogs: every three claims serve each group once.
+      await put(3, 'x');
+      await put(3, 'y');
+      const seen = new Set<string | null>();
+      for (let i = 0; i < 3; i++) for (const r of await claimIds(policy, 1)) seen.add(r.group);
+      assert.equal(seen.size, 3, `three claims served ${[...seen].join(', ')}`);
+    });
+
+    test('a batch claim under groupConcurrency takes one record per group per round', async (t) => {
+      if (!enforced()) return t.skip('claimControlled not implemented yet');
+      await put(5, 'a');
+      await put(5, 'b');
+      await put(5, 'c');
+      const claimed = await claimIds({ groupConcurrency: 10 }, 6);
+      const perGroup = new Map<string | null, number>();
+      for (const r of claimed) perGroup.set(r.group, (perGroup.get(r.group) ?? 0) + 1);
+      assert.deepEqual([...perGroup.values()], [2, 2, 2], JSON.stringify([...perGroup]));
+    });
+
+    test('records without a group in a group-capped queue are claimed too, uncapped', async (t) => {
+      if (!enforced()) return t.skip('claimControlled not implemented yet');
+      await put(3, 'a');
+      await put(3);
+      const claimed = await claimIds({ groupConcurrency: 1 }, 10);
+      assert.equal(claimed.filter((r) => r.group === 'a').length, 1);
+      assert.equal(claimed.filter((r) => r.group === null).length, 3);
+    });
+
+    test('concurrency and groupConcurrency together: both caps hold', async (t) => {
+      if (!enforced()) return t.skip('claimControlled not implemented yet');
+      await put(5, 'a');
+      await put(5, 'b');
+      const claimed = await claimIds({ concurrency: 3, groupConcurrency: 2 }, 10);
+      assert.equal(claimed.length, 3);
+      assert.ok(claimed.filter((r) => r.group === 'a').length <= 2);
+      assert.ok(claimed.filter((r) => r.group === 'b').length <= 2);
+    });
+
+    test('rateLimit: at most max starts per window; a spent limit says when it frees', async (t) => {
+      if (!enforced()) return t.skip('claimControlled not implemented yet');
+      await put(10);
+      const limit = { rateLimit: { max: 3, duration: 600 } };
+      const startedAt = Date.now();
+      const first = await claim(limit);
+      assert.equal(first.claimed.length, 3);
+      assert.equal(first.rateLimitedUntil, undefined);
+      const second = await claim(limit);
+      assert.equal(second.claimed.length, 0);
+      const until = second.rateLimitedUntil;
+      assert.ok(until !== undefined, 'a spent limit reports when it frees');
+      assert.ok(
+        until >= startedAt + 600 - 5 && until <= Date.now() + 600,
+        `frees at ${until - startedAt} ms after the first start`,
+      );
+      await sleep(Math.max(0, until - Date.now()) + 20);
+      const third = await claim(limit);
+      assert.equal(third.claimed.length, 3, 'the next window allows max more');
+    });
+
+    test('rateLimit with concurrency: a full cap does not spend the limit', async (t) => {
+      if (!enforced()) return t.skip('claimControlled not implemented yet');
+      await put(6);
+      const policy = { concurrency: 1, rateLimit: { max: 2, duration: 60_000 } };
+      const [one] = await claimIds(policy);
+      assert.ok(one);
+      assert.equal((await claimIds(policy)).length, 0);
+      await backend.completeTask(one.id, null, { expectedRetryCount: 0 });
+      assert.equal((await claimIds(policy)).length, 1, 'the second start of the window');
+      const spent = await claim({ rateLimit: { max: 2, duration: 60_000 } });
+      assert.equal(spent.claimed.length, 0);
+      assert.ok(spent.rateLimitedUntil! > Date.now() + 50_000);
     });
   });
 }

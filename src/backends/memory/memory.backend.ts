@@ -2,6 +2,8 @@ import type {
   BackendEnqueueContext,
   ClaimManyOptions,
   CompletionItem,
+  ControlledClaim,
+  ControlledClaimOptions,
   CompletionOutcome,
   DeleteTerminalOptions,
   FailTaskOptions,
@@ -38,6 +40,8 @@ import type { TaskLogAppend, TaskLogLine } from '../../management/task-log.js';
 import { storableText } from '../../serialization/storable-text.js';
 import { EnqueueRejectedError } from '../../errors/enqueue-rejected.error.js';
 import { NotificationWaiters } from '../notification-waiters.js';
+import { GroupTurns } from './group-turns.js';
+import { RateWindow } from '../../control/rate-window.js';
 
 /** A place in a ready heap; stale once the record's current token differs. */
 interface ReadyEntry {
@@ -90,6 +94,12 @@ export class InMemoryQueueBackend extends QueueBackend {
   /** Stored pause state per queue (absent: never set); claims skip the queues set to true. */
   private readonly pauseStates = new Map<string, boolean>();
   private readonly waiters = new NotificationWaiters();
+  /** Queue control (`claimControlled`): group turns per "<queue>\0<exec>" of queues claimed with groupConcurrency. */
+  private readonly groupTurns = new Map<string, GroupTurns>();
+  private readonly groupedQueues = new Set<string>();
+  /** Ids claimed per "<queue>\0<group>"; an id counts while its record runs in that queue and group. */
+  private readonly groupRunning = new Map<string, Set<string>>();
+  private readonly rates = new Map<string, RateWindow>();
   private nextToken = 0;
   private nextSeq = 0;
 
@@ -199,6 +209,95 @@ export class InMemoryQueueBackend extends QueueBackend {
       if (record) claimed.push(record);
     }
     return claimed;
+  }
+
+  /**
+   * Single-process semantics: the caps count this backend's running records (kept per queue by the status
+   * counters, per group by the ids claimed here), the rate limit is a sliding log in memory. The first claim with
+   * `groupConcurrency` indexes the queue's ready records by group; later placements are indexed as they come.
+   */
+  override async claimControlled(options: ControlledClaimOptions): Promise<ControlledClaim> {
+    const { queue, policy } = options;
+    const now = Date.now();
+    this.promoteDue(now);
+    let room = options.limit;
+    if (policy.concurrency !== undefined)
+      room = Math.min(room, policy.concurrency - (this.counts.get(queue)?.running ?? 0));
+    let rate: RateWindow | undefined;
+    if (policy.rateLimit) {
+      const { max, duration } = policy.rateLimit;
+      rate = this.rates.get(queue);
+      if (rate) rate.configure(max, duration);
+      else this.rates.set(queue, (rate = new RateWindow(max, duration)));
+      const free = rate.free(now);
+      if (free === 0 && room > 0) return { claimed: [], rateLimitedUntil: rate.nextFree(now) };
+      room = Math.min(room, free);
+    }
+    const claimed: QueuedTaskRecord[] = [];
+    if (room <= 0) return { claimed };
+    const startedAt = new Date(now);
+    const take = (id: string): boolean => {
+      const record = this.handOut(this.records.get(id)!, options.workerId, startedAt);
+      if (record) claimed.push(record);
+      return record !== null;
+    };
+    const groupCap = policy.groupConcurrency;
+    if (groupCap === undefined) {
+      const heaps = this.matchingHeaps([queue], options.executionBackends);
+      while (claimed.length < room) {
+        let best: BinaryHeap<ReadyEntry> | undefined;
+        for (const heap of heaps) {
+          const top = this.liveTop(heap);
+          if (top && (!best || claimOrder(top, best.peek()!))) best = heap;
+        }
+        if (!best) break;
+        take(best.pop()!.id);
+      }
+    } else {
+      this.indexGroups(queue);
+      const live = (entry: ReadyEntry) => this.tokens.get(entry.id) === entry.token;
+      const capped = (group: string | null) =>
+        group !== null && this.runningInGroup(queue, group) >= groupCap;
+      for (const [name, turns] of this.groupTurns) {
+        const [q, backend] = name.split('\u0000') as [string, string];
+        if (q !== queue || (options.executionBackends && !options.executionBackends.includes(backend)))
+          continue;
+        turns.claim(room - claimed.length, live, capped, (entry) => {
+          const record = this.records.get(entry.id)!;
+          if (!take(entry.id)) return false;
+          if (record.group !== null) this.noteGroupRunning(queue, record.group, record.id);
+          return true;
+        });
+      }
+    }
+    rate?.record(now, claimed.length);
+    return { claimed };
+  }
+
+  /** Index `queue`'s ready records by group, once (placements after it are indexed by `place`). */
+  private indexGroups(queue: string): void {
+    if (this.groupedQueues.has(queue)) return;
+    this.groupedQueues.add(queue);
+    for (const record of this.records.values())
+      if (record.queue === queue && CLAIMABLE_STATUSES.has(record.status)) this.place(record);
+  }
+
+  private runningInGroup(queue: string, group: string): number {
+    const ids = this.groupRunning.get(`${queue}\u0000${group}`);
+    if (!ids) return 0;
+    for (const id of ids) {
+      const record = this.records.get(id);
+      if (!record || record.status !== 'running' || record.queue !== queue || record.group !== group)
+        ids.delete(id);
+    }
+    return ids.size;
+  }
+
+  private noteGroupRunning(queue: string, group: string, id: string): void {
+    const name = `${queue}\u0000${group}`;
+    let ids = this.groupRunning.get(name);
+    if (!ids) this.groupRunning.set(name, (ids = new Set()));
+    ids.add(id);
   }
 
   async completeTask(
@@ -591,13 +690,20 @@ export class InMemoryQueueBackend extends QueueBackend {
       this.delayed.push({ id: record.id, due, token });
       return;
     }
-    this.heapFor(record.queue, record.executionBackend).push({
+    const entry: ReadyEntry = {
       id: record.id,
       priority: record.priority,
       queuedAt: record.queuedAt.getTime(),
       seq: this.insertionSeq.get(record.id)!,
       token,
-    });
+    };
+    this.heapFor(record.queue, record.executionBackend).push(entry);
+    if (this.groupedQueues.has(record.queue)) {
+      const name = `${record.queue}\u0000${record.executionBackend}`;
+      let turns = this.groupTurns.get(name);
+      if (!turns) this.groupTurns.set(name, (turns = new GroupTurns(claimOrder)));
+      turns.add(record.group, entry);
+    }
   }
 
   private heapFor(queue: string, executionBackend: string): BinaryHeap<ReadyEntry> {
