@@ -3,6 +3,7 @@ import { skipUnless } from '../support/services.js';
 import { describeClaimExcludeConformance } from './claim-exclude.conformance.js';
 import { describeQueueControlConformance } from './queue-control.conformance.js';
 import { describeQueueHandleConformance } from './queue-handle.conformance.js';
+import { describeManagementConformance } from './management.conformance.js';
 import { describeEdgeValueConformance } from './edge-values.conformance.js';
 import { describeBadRecordConformance } from './bad-records.conformance.js';
 import { describeQueueBackendConformance } from './queue-backend.conformance.js';
@@ -11,6 +12,7 @@ const { factory, peer, teardown } = sqlBackendFactory('postgres');
 describeClaimExcludeConformance('typeorm:postgres', factory, { skip: skipUnless('postgres') });
 describeQueueControlConformance('typeorm:postgres', factory, { skip: skipUnless('postgres') });
 describeQueueHandleConformance('typeorm:postgres', factory, { skip: skipUnless('postgres'), peer });
+describeManagementConformance('typeorm:postgres', factory, { skip: skipUnless('postgres'), peer });
 describeEdgeValueConformance('typeorm:postgres', factory, { skip: skipUnless('postgres') });
 describeBadRecordConformance('typeorm:postgres', factory, { skip: skipUnless('postgres') });
 describeQueueBackendConformance('typeorm:postgres', factory, {

@@ -38,6 +38,7 @@ export function sqlBackendFactory(dialect: 'sqlite' | 'postgres' | 'mysql') {
     const dataSource = new DataSource(options() as never);
     await dataSource.initialize();
     for (const table of tables) {
+      await dataSource.query(`DROP TABLE IF EXISTS ${table}_log`);
       await dataSource.query(`DROP TABLE IF EXISTS ${table}`);
       await dataSource.query(`DROP TABLE IF EXISTS ${table}_lease`);
       await dataSource.query(`DROP TABLE IF EXISTS ${table}_queue_state`);
@@ -67,6 +68,7 @@ export function postgresTableFixture(prefix: string) {
     },
     async drop() {
       if (!admin?.isInitialized) return;
+      await admin.query(`DROP TABLE IF EXISTS "${tableName}_log"`);
       await admin.query(`DROP TABLE IF EXISTS "${tableName}"`);
       await admin.query(`DROP TABLE IF EXISTS "${tableName}_lease"`);
       await admin.query(`DROP TABLE IF EXISTS "${tableName}_queue_state"`);

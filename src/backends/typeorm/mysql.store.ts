@@ -20,6 +20,14 @@ interface MysqlPool {
 }
 
 /** Ascending by id: the one order every multi-row write of ours takes its row locks in. */
+/** listTasks' keyset indexes (management.sql.ts): newest first, unfiltered or by status, queue or task. */
+const LIST_INDEXES: ReadonlyArray<readonly [suffix: string, columns: string]> = [
+  ['list', 'created_at, id'],
+  ['list_status', 'status, created_at, id'],
+  ['list_queue', 'queue, created_at, id'],
+  ['list_task', 'task_name, created_at, id'],
+];
+
 const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 const run = (target: Pick<MysqlPool, 'query'>, sql: string, params: unknown[]) =>
@@ -102,18 +110,50 @@ export class MysqlQueueStore extends SqlQueueStore {
         KEY ${index('claim')} (claimable, priority DESC, queued_at, seq),
         KEY ${index('running')} (status, heartbeat_at),
         KEY ${index('key')} (task_key),
-        KEY ${index('completed')} (task_name, status, completed_at)
+        KEY ${index('completed')} (task_name, status, completed_at),
+        ${LIST_INDEXES.map(([suffix, columns]) => `KEY ${index(suffix)} (${columns})`).join(',\n        ')}
       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
       `CREATE TABLE IF NOT EXISTS ${this.leaseTable} (
         name VARCHAR(100) NOT NULL PRIMARY KEY, owner VARCHAR(255) NOT NULL, expires_at BIGINT NOT NULL
       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
       this.control.schemaStatement(),
+      `CREATE TABLE IF NOT EXISTS ${this.logTable} (
+        seq BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, task_id CHAR(36) NOT NULL, entry LONGTEXT NOT NULL,
+        KEY ${index('log_task')} (task_id, seq)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
     ];
   }
 
   /** Read by the claim transaction before its locking read instead (see `claimIn`). */
   protected override get pausedExclusion(): string {
     return '';
+  }
+
+  /**
+   * The tables, then the listing indexes a table created before them lacks (MySQL 8 has no \`ADD INDEX IF NOT
+   * EXISTS\`, so the existing ones are read from information_schema).
+   */
+  override async createSchema(): Promise<void> {
+    await super.createSchema();
+    const [schema, table] = this.tableName.includes('.')
+      ? (this.tableName.split('.') as [string, string])
+      : [null, this.tableName];
+    const rows = await this.query(
+      `SELECT DISTINCT index_name AS name FROM information_schema.statistics
+       WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ?`,
+      [schema, table],
+    );
+    const present = new Set(rows.map((row) => String(row['name'])));
+    const prefix = this.tableName.replace('.', '_');
+    for (const [suffix, columns] of LIST_INDEXES) {
+      if (present.has(`${prefix}_${suffix}`)) continue;
+      await this.execute(
+        `ALTER TABLE ${this.table} ADD INDEX ${quoteIdentifier(`${prefix}_${suffix}`, 'mysql')} (${columns})`,
+      ).catch((error: unknown) => {
+        // Another process added it first.
+        if ((error as { errno?: number })?.errno !== 1061) throw error;
+      });
+    }
   }
 
   /**

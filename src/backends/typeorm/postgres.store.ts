@@ -185,6 +185,14 @@ export class PostgresQueueStore extends SqlQueueStore {
       `CREATE INDEX IF NOT EXISTS ${this.index('terminal')} ON ${t} (completed_at) WHERE status IN ('completed','failed','cancelled')`,
       `CREATE TABLE IF NOT EXISTS ${this.leaseTable} (name varchar(100) PRIMARY KEY, owner varchar(255) NOT NULL, expires_at bigint NOT NULL)`,
       this.control.schemaStatement(),
+      // listTasks' keyset pages (management.sql.ts): newest first, unfiltered or by status, queue or task.
+      `CREATE INDEX IF NOT EXISTS ${this.index('list')} ON ${t} (created_at, id COLLATE "C")`,
+      `CREATE INDEX IF NOT EXISTS ${this.index('list_status')} ON ${t} (status, created_at, id COLLATE "C")`,
+      `CREATE INDEX IF NOT EXISTS ${this.index('list_queue')} ON ${t} (queue, created_at, id COLLATE "C")`,
+      `CREATE INDEX IF NOT EXISTS ${this.index('list_task')} ON ${t} (task_name, created_at, id COLLATE "C")`,
+      `CREATE TABLE IF NOT EXISTS ${this.logTable} (seq bigserial PRIMARY KEY,
+        task_id varchar(36) NOT NULL, entry text NOT NULL)`,
+      `CREATE INDEX IF NOT EXISTS ${this.index('log_task')} ON ${this.logTable} (task_id, seq)`,
     ];
   }
 
@@ -434,6 +442,10 @@ export class PostgresQueueStore extends SqlQueueStore {
       : [];
     this.metrics.claimed += claimed.length;
     return { completed, claimed };
+  }
+
+  protected override get idOrder(): string {
+    return 'id COLLATE "C"';
   }
 
   protected override get substringPosition(): string {

@@ -27,6 +27,7 @@ import { EnqueueRejectedError } from '../../errors/enqueue-rejected.error.js';
 import { QueueError } from '../../errors/queue.error.js';
 import { ADDED_COLUMNS } from './added-columns.js';
 import { SqlQueueControl } from './queue-control.sql.js';
+import { SqlManagement } from './management.sql.js';
 
 const ACTIVE = `('pending','scheduled','running')`;
 const CLAIMABLE = `('pending','scheduled')`;
@@ -118,6 +119,30 @@ export abstract class SqlQueueStore {
   /** Name of the lease table. */
   protected get leaseTable(): string {
     return this.identifier('lease');
+  }
+  /** Name of the table of persisted `ctx.log` lines (see `management.sql.ts`). */
+  protected get logTable(): string {
+    return this.identifier('log');
+  }
+  /** `id` as the listing indexes order it; PostgreSQL orders it by bytes whatever the database's collation. */
+  protected get idOrder(): string {
+    return 'id';
+  }
+
+  private managementPart: SqlManagement | undefined;
+  /** Listing, remove/promote/reschedule and persisted logs. */
+  get management(): SqlManagement {
+    return (this.managementPart ??= new SqlManagement({
+      table: this.table,
+      logTable: this.logTable,
+      columns: COLUMN_LIST,
+      idOrder: this.idOrder,
+      query: (sql, params) => this.query(sql, params),
+      execute: (sql, params) => this.execute(sql, params),
+      updateReturning: (id, set, setParams, where, whereParams) =>
+        this.updateReturning(id, set, setParams, where, whereParams),
+      testedOnRow: (condition) => this.testedOnRow(condition),
+    }));
   }
 
   async createSchema(): Promise<void> {
@@ -719,11 +744,13 @@ export abstract class SqlQueueStore {
     );
     if (rows.length === 0) return 0;
     const ids = rows.map((row) => String(row['id']));
-    return this.execute(
+    const deleted = await this.execute(
       `DELETE FROM ${this.table}
        WHERE id IN (${ids.map(() => '?').join(', ')}) AND ${this.testedOnRow(`status IN ('completed','failed','cancelled')`)}`,
       ids,
     );
+    await this.management.deleteLogs(ids);
+    return deleted;
   }
 
   async *iterAll(chunkSize = 500): AsyncIterable<QueuedTaskRecord> {

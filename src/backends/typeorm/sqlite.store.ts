@@ -83,6 +83,14 @@ export class SqliteQueueStore extends SqlQueueStore {
       `CREATE INDEX IF NOT EXISTS ${index('terminal')} ON ${t} (completed_at) WHERE status IN ('completed','failed','cancelled')`,
       `CREATE TABLE IF NOT EXISTS ${this.leaseTable} (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL)`,
       this.control.schemaStatement(),
+      // listTasks' keyset pages (management.sql.ts): newest first, unfiltered or by status, queue or task.
+      `CREATE INDEX IF NOT EXISTS ${index('list')} ON ${t} (created_at, id)`,
+      `CREATE INDEX IF NOT EXISTS ${index('list_status')} ON ${t} (status, created_at, id)`,
+      `CREATE INDEX IF NOT EXISTS ${index('list_queue')} ON ${t} (queue, created_at, id)`,
+      `CREATE INDEX IF NOT EXISTS ${index('list_task')} ON ${t} (task_name, created_at, id)`,
+      `CREATE TABLE IF NOT EXISTS ${this.logTable} (seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        task_id TEXT NOT NULL, entry TEXT NOT NULL)`,
+      `CREATE INDEX IF NOT EXISTS ${index('log_task')} ON ${this.logTable} (task_id, seq)`,
     ];
   }
 

@@ -1,3 +1,5 @@
+import type { TaskListQuery, TaskListResult } from '../../management/task-list.js';
+import type { TaskLogAppend, TaskLogLine } from '../../management/task-log.js';
 import { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { DataSource, DataSourceOptions } from 'typeorm';
@@ -336,6 +338,24 @@ export class TypeOrmQueueBackend extends QueueBackend {
   }
   override listRecords(filter: RecordFilter = {}): Promise<QueuedTaskRecord[]> {
     return this.requireStore().listRecords(filter);
+  }
+  override listTasks(query: TaskListQuery): Promise<TaskListResult> {
+    return this.requireStore().management.listTasks(query);
+  }
+  override removeTask(id: string): Promise<QueuedTaskRecord | null> {
+    return this.requireStore().management.removeTask(id);
+  }
+  override promoteTask(id: string): Promise<QueuedTaskRecord | null> {
+    return this.requireStore().management.promoteTask(id);
+  }
+  override rescheduleTask(id: string, at: Date): Promise<QueuedTaskRecord | null> {
+    return this.requireStore().management.rescheduleTask(id, at);
+  }
+  override appendTaskLogs(batch: readonly TaskLogAppend[]): Promise<void> {
+    return this.requireStore().management.appendTaskLogs(batch);
+  }
+  override getTaskLogs(id: string): Promise<TaskLogLine[]> {
+    return this.requireStore().management.getTaskLogs(id);
   }
   override completeAndClaim(
     items: readonly CompletionItem[],
