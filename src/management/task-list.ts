@@ -79,11 +79,6 @@ export function isAfter(record: Pick<QueuedTaskRecord, 'createdAt' | 'id'>, posi
   return at < position.createdAt || (at === position.createdAt && record.id < position.id);
 }
 
-/** The record's group, where the backend stores one (see `EnqueueOptions.group`). */
-function groupOf(record: QueuedTaskRecord): string | null | undefined {
-  return (record as QueuedTaskRecord & { group?: string | null }).group;
-}
-
 /** Whether a record passes the query's field filters (not its position). */
 export function matchesTaskList(record: QueuedTaskRecord, query: TaskListQuery): boolean {
   return (
@@ -91,6 +86,6 @@ export function matchesTaskList(record: QueuedTaskRecord, query: TaskListQuery):
     (query.queue === undefined || record.queue === query.queue) &&
     (query.taskName === undefined || record.taskName === query.taskName) &&
     (query.key === undefined || record.key === query.key) &&
-    (query.group === undefined || groupOf(record) === query.group)
+    (query.group === undefined || record.group === query.group)
   );
 }

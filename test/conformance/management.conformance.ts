@@ -86,8 +86,8 @@ export function describeManagementConformance(
         const at = Date.now() - 30_000;
         const made = await backend.enqueueMany([
           rec({ taskName: 'conf.a', key: `k1_${queue}` }, new Date(at)),
-          rec({ taskName: 'conf.b' }, new Date(at + 1)),
-          rec({ taskName: 'conf.a', queue: other }, new Date(at + 2)),
+          { ...rec({ taskName: 'conf.b' }, new Date(at + 1)), group: `g1_${queue}` },
+          { ...rec({ taskName: 'conf.a', queue: other }, new Date(at + 2)), group: `g1_${queue}` },
           rec({ taskName: 'conf.b', queue: other, key: `k2_${queue}` }, new Date(at + 3)),
           rec({ taskName: 'conf.a', scheduledAt: new Date(Date.now() + 60_000) }, new Date(at + 4)),
         ]);
@@ -114,6 +114,10 @@ export function describeManagementConformance(
         assert.deepEqual(await ids({ key: `k2_${queue}`, queue: other, status: 'pending' }), [b2.id]);
         assert.deepEqual(await ids({ key: `k2_${queue}`, queue }), []);
         assert.deepEqual(await ids({ queue, status: 'running' }), []);
+        assert.deepEqual(await ids({ group: `g1_${queue}` }), [a2.id, b1.id]);
+        assert.deepEqual(await ids({ group: `g1_${queue}`, status: 'completed' }), [b1.id]);
+        assert.deepEqual(await ids({ group: `g1_${queue}`, queue: other, taskName: 'conf.a' }), [a2.id]);
+        assert.deepEqual(await ids({ group: `g2_${queue}` }), []);
         const statuses = (await readAll({ queue, limit: 10 })).map((r) => r.status);
         assert.deepEqual(statuses, ['scheduled', 'completed', 'pending']);
       });

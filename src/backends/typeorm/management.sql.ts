@@ -39,7 +39,7 @@ export interface SqlManagementPort {
  * Listing is keyset pagination on `(created_at, id)`, newest first: `created_at <= ? AND (created_at < ? OR id < ?)`
  * gives every dialect a range on the index, so page 1,000 reads what page 1 reads. The indexes (see each store's
  * schema): `_list (created_at, id)` for no filter or filters without one of their own, and `_list_status`,
- * `_list_queue`, `_list_task` (`(<column>, created_at, id)`); a key filter reads the key index (a key's records are
+ * `_list_queue`, `_list_task`, `_list_group` (`(<column>, created_at, id)`); a key filter reads the key index (a key's records are
  * few). With several filters the planner takes one of those and tests the rest on the rows it reads.
  *
  * Logs live in `<table>_log` (one row per line, `entry` the line's JSON, ordered by `seq`). Whatever deletes records
@@ -57,6 +57,7 @@ export class SqlManagement {
       ['queue', query.queue],
       ['task_name', query.taskName],
       ['task_key', query.key],
+      ['task_group', query.group],
     ] as const) {
       if (value === undefined) continue;
       where.push(`${column} = ?`);

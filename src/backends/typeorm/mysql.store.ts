@@ -26,6 +26,7 @@ const LIST_INDEXES: ReadonlyArray<readonly [suffix: string, columns: string]> = 
   ['list_status', 'status, created_at, id'],
   ['list_queue', 'queue, created_at, id'],
   ['list_task', 'task_name, created_at, id'],
+  ['list_group', 'task_group, created_at, id'],
 ];
 
 const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);

@@ -190,6 +190,7 @@ export class PostgresQueueStore extends SqlQueueStore {
       `CREATE INDEX IF NOT EXISTS ${this.index('list_status')} ON ${t} (status, created_at, id COLLATE "C")`,
       `CREATE INDEX IF NOT EXISTS ${this.index('list_queue')} ON ${t} (queue, created_at, id COLLATE "C")`,
       `CREATE INDEX IF NOT EXISTS ${this.index('list_task')} ON ${t} (task_name, created_at, id COLLATE "C")`,
+      `CREATE INDEX IF NOT EXISTS ${this.index('list_group')} ON ${t} (task_group, created_at, id COLLATE "C") WHERE task_group IS NOT NULL`,
       `CREATE TABLE IF NOT EXISTS ${this.logTable} (seq bigserial PRIMARY KEY,
         task_id varchar(36) NOT NULL, entry text NOT NULL)`,
       `CREATE INDEX IF NOT EXISTS ${this.index('log_task')} ON ${this.logTable} (task_id, seq)`,

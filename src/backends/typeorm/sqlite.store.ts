@@ -88,6 +88,7 @@ export class SqliteQueueStore extends SqlQueueStore {
       `CREATE INDEX IF NOT EXISTS ${index('list_status')} ON ${t} (status, created_at, id)`,
       `CREATE INDEX IF NOT EXISTS ${index('list_queue')} ON ${t} (queue, created_at, id)`,
       `CREATE INDEX IF NOT EXISTS ${index('list_task')} ON ${t} (task_name, created_at, id)`,
+      `CREATE INDEX IF NOT EXISTS ${index('list_group')} ON ${t} (task_group, created_at, id) WHERE task_group IS NOT NULL`,
       `CREATE TABLE IF NOT EXISTS ${this.logTable} (seq INTEGER PRIMARY KEY AUTOINCREMENT,
         task_id TEXT NOT NULL, entry TEXT NOT NULL)`,
       `CREATE INDEX IF NOT EXISTS ${index('log_task')} ON ${this.logTable} (task_id, seq)`,
