@@ -20,6 +20,20 @@ export { copyRecord } from './models/record-copy.js';
 
 // --- errors
 export { QueueError, type QueueErrorContext } from './errors/queue.error.js';
+export { FlowValidationError } from './errors/flow-validation.error.js';
+export {
+  FLOW_FAILURE_RULES,
+  MAX_FLOW_DEPTH,
+  MAX_FLOW_NODES,
+  flowLinkOf,
+  type ChainStep,
+  type ChildFailure,
+  type FlowFailureRule,
+  type FlowLink,
+  type FlowNode,
+  type FlowTree,
+} from './flows/flow.types.js';
+export type { FlowWrite, FlowWriteNode, FlowWriteOutcome } from './flows/flow-write.js';
 export { QueueConfigurationError, type ConfigurationProblem } from './errors/queue-configuration.error.js';
 export { UnknownTaskError } from './errors/unknown-task.error.js';
 export { DuplicateTaskError } from './errors/duplicate-task.error.js';

@@ -14,6 +14,7 @@ import {
   type TaskListResult,
 } from '../management/task-list.js';
 import type { TaskLogAppend, TaskLogLine } from '../management/task-log.js';
+import { positionInPath, type FlowWrite, type FlowWriteOutcome } from '../flows/flow-write.js';
 
 /** Which records a claim may take. */
 export interface ClaimFilter {
@@ -74,6 +75,8 @@ export interface CompletionItem {
   result: unknown;
   /** Fence: the retry count of the attempt that completed. */
   expectedRetryCount: number;
+  /** The record's flow parent (`record.parentId`), so a batch releases parents without reading records back. */
+  parentId?: string | null;
 }
 
 /**
@@ -395,6 +398,26 @@ export abstract class QueueBackend {
 
   private unsupported(method: string, id: string): QueueError {
     return new QueueError(`${this.constructor.name} does not implement ${method}`, { taskId: id });
+  }
+
+  /**
+   * Store a flow's records all or nothing (docs/flows.md): parents in status `waiting` with a counter of unfinished
+   * children, which every terminal transition of a child decrements atomically; the child that brings it to zero
+   * makes its parent due (`pending`, or `scheduled` until its own due time), exactly once. When a node's key is held
+   * by an active record nothing is stored and the outcome names that node. Backends without flows keep this default.
+   */
+  async enqueueFlow(_flow: FlowWrite): Promise<FlowWriteOutcome> {
+    throw new QueueError(`The ${this.capabilities.name} queue backend does not support flows`);
+  }
+
+  /** The children of a flow parent, in the order the flow listed them. The default scans `iterAll`. */
+  async listChildren(parentId: string): Promise<QueuedTaskRecord[]> {
+    const children: Array<{ record: QueuedTaskRecord; position: number }> = [];
+    for await (const record of this.iterAll({ chunkSize: 500 })) {
+      const link = (record.metadata?.['flow'] ?? null) as { parent?: string; path?: string } | null;
+      if (link?.parent === parentId) children.push({ record, position: positionInPath(link.path) });
+    }
+    return children.sort((a, b) => a.position - b.position).map((child) => child.record);
   }
 
   /**

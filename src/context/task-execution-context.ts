@@ -19,4 +19,12 @@ export interface TaskExecutionContext {
   log(message: string, payload?: Record<string, unknown>, level?: QueueEventLevel): Promise<void>;
   /** Publish a custom event. */
   event(type: string, payload?: Record<string, unknown>): Promise<void>;
+  /**
+   * A flow parent's children's results: child id → result, in flow order (docs/flows.md). A child that failed under
+   * `onFailure: 'continue'` maps to a `ChildFailure`; one under `'ignore'` is absent. Empty for a task without
+   * children.
+   */
+  childResults(): Record<string, unknown>;
+  /** The same results grouped by task name: task name → results of that task's children, in flow order. */
+  childResultsByTask(): Record<string, unknown[]>;
 }

@@ -9,6 +9,8 @@ const LIFECYCLE = new Set([
   'task.cancelled',
   'task.claim_lost',
   'task.stale_failed',
+  'flow.completed',
+  'flow.failed',
 ]);
 
 /** Keep channel segments to a safe alphabet: anything else becomes `_`. */

@@ -10,6 +10,10 @@ export type QueueLifecycleEventType =
   | 'task.claim_lost'
   | 'task.stale_failed'
   | 'task.schedule_skipped'
+  /** A flow's root completed (on the root's id; docs/flows.md). */
+  | 'flow.completed'
+  /** A flow's root failed or was cancelled (on the root's id). */
+  | 'flow.failed'
   | 'worker.stale_recovery';
 
 /** Where an event is addressed. */

@@ -5,6 +5,7 @@ import type { QueuedTaskRecord } from '../models/queued-task-record.js';
 import { copyRecord } from '../models/record-copy.js';
 import { ProgressThrottle } from './progress-throttle.js';
 import type { TaskAbort } from './task-abort.js';
+import type { ChildOutcomes } from '../flows/child-outcomes.js';
 
 /** Smallest gap between two persisted progress snapshots of one task (events are not throttled). */
 const PROGRESS_WRITE_INTERVAL_MS = 250;
@@ -29,6 +30,8 @@ export class RunContext implements TaskExecutionContext {
     private readonly abort: TaskAbort,
     private readonly events: QueueEvents,
     private readonly backend: QueueBackend,
+    /** A flow parent's children's outcomes, read before it runs. */
+    private readonly children?: ChildOutcomes,
   ) {
     this.taskId = source.id;
     this.taskName = source.taskName;
@@ -46,6 +49,16 @@ export class RunContext implements TaskExecutionContext {
 
   get signal(): AbortSignal {
     return this.abort.signal;
+  }
+
+  childResults(): Record<string, unknown> {
+    return { ...this.children?.byId };
+  }
+
+  childResultsByTask(): Record<string, unknown[]> {
+    return Object.fromEntries(
+      Object.entries(this.children?.byTask ?? {}).map(([task, results]) => [task, [...results]]),
+    );
   }
 
   // The reporting functions are made on first read and kept, so a task may pass them around unbound, and a task

@@ -21,6 +21,8 @@ import { describeError } from './describe-error.js';
 import type { CompletionBatch } from './execution-backend.js';
 import { retryDelay } from './retry-backoff.js';
 import { TaskOutcomeLog } from './task-outcome-log.js';
+import { parentLinkOf, readChildOutcomes, type ChildOutcomes } from '../flows/child-outcomes.js';
+import { flowLinkOf } from '../flows/flow.types.js';
 
 /** A record running in this process. */
 export interface RunningTask {
@@ -111,8 +113,17 @@ export class TaskRunner {
       this.outcomeLog.started(record, definition);
       const skip = this.startListeners.length > 0 ? await this.notifyStart(record) : undefined;
       if (skip) return await this.skip(record, skip, options.workerId);
+      const parentLink = parentLinkOf(record);
+      const children = parentLink ? await readChildOutcomes(this.backend, record, parentLink) : undefined;
+      if (children?.failing)
+        return await this.fail(
+          record,
+          definition,
+          new NonRetryableError(children.failing.message),
+          options.workerId,
+        );
       let result: unknown;
-      const context = new RunContext(record, abort, this.events, this.backend);
+      const context = new RunContext(record, abort, this.events, this.backend, children);
       try {
         try {
           result = await (options.invoke
@@ -121,7 +132,7 @@ export class TaskRunner {
                   this.telemetry.runTask(record, abort, () => options.invoke!(context, abort.signal), []),
                 ),
               )
-            : this.invoke(definition, record, abort, context));
+            : this.invoke(definition, record, abort, context, parentLink?.chain ? children : undefined));
         } finally {
           // The last progress value lands before the outcome is persisted.
           const landing = context.close();
@@ -189,6 +200,7 @@ export class TaskRunner {
       },
     });
     if (willRetry) await this.backend.notifyNewTask(updated.queue).catch(() => undefined);
+    else await this.publishFlowEnd(updated, workerId);
     return updated;
   }
 
@@ -230,7 +242,26 @@ export class TaskRunner {
       });
       if (publishing) await publishing;
     }
+    await this.publishFlowEnd(updated, workerId);
     return updated;
+  }
+
+  /**
+   * `flow.completed` / `flow.failed` when a flow's root ended (docs/flows.md). Also called by the service when a
+   * root is cancelled.
+   */
+  async publishFlowEnd(record: QueuedTaskRecord, workerId: string | null): Promise<void> {
+    const link = flowLinkOf(record);
+    if (!link || link.parent !== undefined || link.root !== record.id) return;
+    const failed = record.status !== 'completed';
+    const publishing = this.publishLifecycle(failed ? 'flow.failed' : 'flow.completed', record, workerId, {
+      level: failed ? 'error' : 'info',
+      message: failed ? `flow ${record.status}` : 'flow completed',
+      payload: failed
+        ? { rootId: record.id, status: record.status, error: record.error }
+        : { rootId: record.id, result: record.result },
+    });
+    if (publishing) await publishing;
   }
 
   /** A completion written on its own (fenced), through `persist`; `failed`: a first attempt already failed. */
@@ -364,8 +395,11 @@ export class TaskRunner {
     record: QueuedTaskRecord,
     abort: TaskAbort,
     context: RunContext,
+    chainFrom?: ChildOutcomes,
   ): Promise<unknown> {
     const args = [...record.args];
+    // A chain step takes the previous step's result as its last argument (before any injected parameter).
+    if (chainFrom) args.push(chainFrom.chainInput === undefined ? null : chainFrom.chainInput);
     const injected = definition.injectedParams;
     if (injected.length > 0) {
       for (const param of [...injected].sort((a, b) => a.index - b.index))
@@ -407,8 +441,10 @@ export class TaskRunner {
       return this.reportClaimLost(record, workerId);
     }
     const cancelled = await this.backend.cancelTask(record.id);
-    if (cancelled)
+    if (cancelled) {
       await this.publishLifecycle('task.cancelled', record, workerId, { message: 'cancelled by the task' });
+      await this.publishFlowEnd(cancelled, workerId);
+    }
     return cancelled;
   }
 

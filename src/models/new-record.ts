@@ -1,5 +1,6 @@
 import { newTaskId } from './task-id.js';
 import type { QueuedTaskRecord } from './queued-task-record.js';
+import { parentIdOf } from '../flows/flow.types.js';
 
 /** Fields of a new record; everything else gets its initial value. */
 export type NewRecordFields = Pick<QueuedTaskRecord, 'taskName'> &
@@ -52,5 +53,6 @@ export function newTaskRecord(fields: NewRecordFields, now: Date = new Date()): 
     key: fields.key ?? null,
     metadata: fields.metadata ?? {},
     group: fields.group ?? null,
+    parentId: parentIdOf(fields.metadata),
   };
 }

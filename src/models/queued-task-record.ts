@@ -50,6 +50,11 @@ export interface QueuedTaskRecord {
   metadata: Record<string, unknown>;
   /** Group (e.g. a tenant id) that `queues.<q>.groupConcurrency` caps and takes turns by; `null`: none. */
   group: string | null;
+  /**
+   * The flow parent of a child record (`QueueService.flow`), else `null`. Read from `metadata.flow.parent`, where
+   * the library keeps a record's place in its flow (see `FlowLink`); absent on records built by hand.
+   */
+  parentId?: string | null;
 }
 
 /** Count of records per status. */
@@ -60,6 +65,8 @@ export interface QueueStatistics {
   completed: number;
   failed: number;
   cancelled: number;
+  /** Flow parents waiting for their children. */
+  waiting: number;
   total: number;
 }
 
@@ -89,5 +96,14 @@ export interface QueueBackendCapabilities {
 
 /** An empty statistics object. */
 export function emptyStatistics(): QueueStatistics {
-  return { pending: 0, scheduled: 0, running: 0, completed: 0, failed: 0, cancelled: 0, total: 0 };
+  return {
+    pending: 0,
+    scheduled: 0,
+    running: 0,
+    completed: 0,
+    failed: 0,
+    cancelled: 0,
+    waiting: 0,
+    total: 0,
+  };
 }

@@ -1,5 +1,6 @@
 import { cloneJson } from '../serialization/clone-json.js';
 import type { QueuedTaskRecord } from './queued-task-record.js';
+import { parentIdOf } from '../flows/flow.types.js';
 
 const copyDate = (value: Date | null): Date | null => (value === null ? null : new Date(value.getTime()));
 
@@ -34,5 +35,6 @@ export function copyRecord(record: QueuedTaskRecord): QueuedTaskRecord {
     key: record.key,
     metadata: cloneJson(record.metadata),
     group: record.group,
+    parentId: parentIdOf(record.metadata),
   };
 }

@@ -123,6 +123,7 @@ export function undecodableView(record: QueuedTaskRecord, problems: readonly str
     key: keep('key', null),
     metadata: keep('metadata', {}),
     group: keep('group', null),
+    parentId: null,
   };
 }
 

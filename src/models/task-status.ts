@@ -1,5 +1,9 @@
-/** Lifecycle state of a queued task record. */
-export type TaskStatus = 'pending' | 'scheduled' | 'running' | 'completed' | 'failed' | 'cancelled';
+/**
+ * Lifecycle state of a queued task record. `waiting`: a flow parent whose children are not all terminal yet; it is
+ * never claimed, never stale, never cleaned, and becomes `pending` when its last child ends (docs/flows.md).
+ */
+export type TaskStatus =
+  'pending' | 'scheduled' | 'running' | 'completed' | 'failed' | 'cancelled' | 'waiting';
 
 /** Every status, in lifecycle order. */
 export const TASK_STATUSES: readonly TaskStatus[] = [
@@ -9,6 +13,7 @@ export const TASK_STATUSES: readonly TaskStatus[] = [
   'completed',
   'failed',
   'cancelled',
+  'waiting',
 ];
 
 /** Statuses a record never leaves (except through an explicit `retry`). */

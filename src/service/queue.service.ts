@@ -23,6 +23,10 @@ import { TaskHandle } from './task-handle.js';
 import { TaskActions } from '../management/task-actions.js';
 import type { ListTasksOptions, TaskPage } from '../management/task-list.js';
 import type { TaskLogLine } from '../management/task-log.js';
+import { buildFlow } from '../flows/flow-builder.js';
+import { chainAsFlow, readTree, treeOfWrite } from '../flows/flow-tree.js';
+import type { ChainStep, FlowNode, FlowTree } from '../flows/flow.types.js';
+import { FlowValidationError } from '../errors/flow-validation.error.js';
 import {
   TypedTaskHandle,
   taskNameOf,
@@ -130,6 +134,90 @@ export class QueueService {
     return this.backend.getTask(id);
   }
 
+  /**
+   * Store a flow (docs/flows.md): `node` runs after all of its children ended, with their results in
+   * `ctx.childResults()`; children may have children. All or nothing: any invalid node throws a
+   * `FlowValidationError` naming its path (`children[2].children[0]`) and stores nothing. With a root key held by an
+   * active record, that record's flow comes back unchanged. Returns the tree of created records.
+   */
+  async flow(node: FlowNode): Promise<FlowTree> {
+    return this.createFlow(buildFlow(node, (task, args, options) => this.buildRecord(task, args, options)));
+  }
+
+  /**
+   * A linear flow: each step runs after the one before it and receives that step's result as its last argument
+   * (after its own `args`). Returns the last step's record: its `waitFor` waits for the whole chain. A failing step
+   * fails every later step (set `onFailure` on a step to change what its failure means for the next one).
+   */
+  async chain(steps: readonly ChainStep[]): Promise<QueuedTaskRecord> {
+    const count = Array.isArray(steps) ? steps.length : 0;
+    let write;
+    try {
+      write = buildFlow(
+        chainAsFlow(steps),
+        (task, args, options) => this.buildRecord(task, args, options),
+        true,
+      );
+    } catch (error) {
+      // A node's depth below the root (the last step) says which step it is.
+      if (
+        !(error instanceof FlowValidationError) ||
+        (!error.path.startsWith('root') && !error.path.startsWith('children'))
+      )
+        throw error;
+      const depth = error.path === 'root' ? 0 : error.path.split('.').length;
+      const problem = error.message.slice(`Invalid flow node ${error.path}: `.length);
+      throw new FlowValidationError(`steps[${count - 1 - depth}]`, problem, {
+        taskName: error.taskName,
+        cause: error.cause,
+      });
+    }
+    return (await this.createFlow(write)).record;
+  }
+
+  /** A stored flow from `id` down: the record and its children's trees, in flow order; `null` when missing. */
+  getFlow(id: string): Promise<FlowTree | null> {
+    return readTree(this.backend, id);
+  }
+
+  /** The children of a flow parent, in flow order (empty for a record without children). */
+  getChildren(parentId: string): Promise<QueuedTaskRecord[]> {
+    return this.backend.listChildren(parentId);
+  }
+
+  private async createFlow(write: ReturnType<typeof buildFlow>): Promise<FlowTree> {
+    // `immediate` runs a record inside enqueue: nothing would run a parent its children release later.
+    const inline = write.nodes.find((node) => node.record.executionBackend === 'immediate');
+    if (inline)
+      throw new FlowValidationError(
+        (inline.record.metadata['flow'] as { path: string }).path || 'root',
+        'the immediate execution backend cannot run flows; use local (or another worker backend)',
+        { taskName: inline.record.taskName },
+      );
+    const outcome = await this.backend.enqueueFlow(write);
+    if (!outcome.created) {
+      const node = write.nodes[outcome.heldAt]!;
+      if (outcome.heldAt === 0)
+        return (await this.getFlow(outcome.holder.id)) ?? { record: outcome.holder, children: [] };
+      const path = (node.record.metadata['flow'] as { path: string }).path || 'root';
+      throw new FlowValidationError(
+        path,
+        `key "${node.record.key}" is held by active record ${outcome.holder.id}`,
+        {
+          taskName: node.record.taskName,
+        },
+      );
+    }
+    const records = write.nodes.map((node) => node.record);
+    await Promise.all(records.map((record) => this.announce(record)));
+    for (const queue of new Set(records.filter((r) => r.status === 'pending').map((r) => r.queue)))
+      await this.backend.notifyNewTask(queue);
+    for (const record of records)
+      if (record.status !== 'waiting')
+        await this.executions.get(record.executionBackend).onEnqueued(this.runner, record);
+    return treeOfWrite(write);
+  }
+
   /** The active holder of a key, else the latest terminal record with it. */
   getTaskByKey(key: string): Promise<QueuedTaskRecord | null> {
     return this.backend.getTaskByKey(key);
@@ -156,6 +244,11 @@ export class QueueService {
     await this.runner.publishLifecycle('task.cancelled', cancelled, cancelled.workerId, {
       message: 'cancelled',
     });
+    await this.runner.publishFlowEnd(cancelled, cancelled.workerId);
+    // A flow parent's unfinished descendants go with it (parents first, so none is released meanwhile).
+    if (before.status === 'waiting')
+      for (const child of await this.backend.listChildren(id))
+        if (!isTerminalStatus(child.status)) await this.cancel(child.id);
     return true;
   }
 
@@ -163,6 +256,14 @@ export class QueueService {
   async retry(id: string): Promise<QueuedTaskRecord> {
     const existing = await this.backend.getTask(id);
     if (!existing) throw new QueueError(`Cannot retry task ${id}: no such record`, { taskId: id });
+    if (existing.parentId) {
+      const parent = await this.backend.getTask(existing.parentId);
+      if (parent?.status === 'waiting')
+        throw new QueueError(
+          `Cannot retry task ${id} while its flow parent ${parent.id} waits for its children: retry it once the parent has run`,
+          { taskId: id, taskName: existing.taskName },
+        );
+    }
     if (existing.status !== 'failed' && existing.status !== 'cancelled') {
       throw new QueueError(
         `Cannot retry task ${id}: it is ${existing.status}; only failed or cancelled records can be retried`,

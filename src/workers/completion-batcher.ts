@@ -46,7 +46,12 @@ export class CompletionBatcher implements CompletionBatch {
   complete(record: QueuedTaskRecord, result: unknown): Promise<boolean> {
     return new Promise((resolve, reject) => {
       this.pending.push({
-        item: { id: record.id, result, expectedRetryCount: record.retryCount },
+        item: {
+          id: record.id,
+          result,
+          expectedRetryCount: record.retryCount,
+          parentId: record.parentId ?? null,
+        },
         resolve,
         reject,
       });

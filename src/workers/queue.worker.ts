@@ -489,6 +489,7 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
         level: 'error',
         message: record.error ?? 'Task heartbeat stale',
       });
+      await this.runner.publishFlowEnd(record, this.workerId);
     }
     for (const queue of new Set(result.requeued.map((record) => record.queue)))
       await this.backend.notifyNewTask(queue);

@@ -6,6 +6,7 @@ import { describeQueueHandleConformance } from './queue-handle.conformance.js';
 import { describeEdgeValueConformance } from './edge-values.conformance.js';
 import { describeBadRecordConformance } from './bad-records.conformance.js';
 import { describeQueueBackendConformance } from './queue-backend.conformance.js';
+import { describeFlowConformance } from './flows.conformance.js';
 
 describeClaimExcludeConformance('memory', async () => new InMemoryQueueBackend());
 describeManagementConformance('memory', async () => new InMemoryQueueBackend());
@@ -18,3 +19,4 @@ describeQueueBackendConformance('memory', async () => {
   await backend.open();
   return backend;
 });
+describeFlowConformance('memory', async () => new InMemoryQueueBackend());

@@ -849,6 +849,7 @@ export function describeQueueBackendConformance(
           completed: 1,
           failed: 0,
           cancelled: 1,
+          waiting: 0,
           total: 4,
         });
         const overall = await backend.getStatistics();
@@ -860,7 +861,8 @@ export function describeQueueBackendConformance(
             overall.running +
             overall.completed +
             overall.failed +
-            overall.cancelled,
+            overall.cancelled +
+            overall.waiting,
         );
       });
 

@@ -42,6 +42,8 @@ import { EnqueueRejectedError } from '../../errors/enqueue-rejected.error.js';
 import { NotificationWaiters } from '../notification-waiters.js';
 import { GroupTurns } from './group-turns.js';
 import { RateWindow } from '../../control/rate-window.js';
+import type { FlowWrite, FlowWriteOutcome } from '../../flows/flow-write.js';
+import { MemoryFlowLinks } from './memory-flow-links.js';
 
 /** A place in a ready heap; stale once the record's current token differs. */
 interface ReadyEntry {
@@ -100,6 +102,8 @@ export class InMemoryQueueBackend extends QueueBackend {
   /** Ids claimed per "<queue>\0<group>"; an id counts while its record runs in that queue and group. */
   private readonly groupRunning = new Map<string, Set<string>>();
   private readonly rates = new Map<string, RateWindow>();
+  /** Flow parents and children (docs/flows.md). */
+  private readonly flows = new MemoryFlowLinks();
   private nextToken = 0;
   private nextSeq = 0;
 
@@ -137,6 +141,29 @@ export class InMemoryQueueBackend extends QueueBackend {
       throw new EnqueueRejectedError(records.length, error);
     }
     return copies.map((record) => copyRecord(this.insert(record)));
+  }
+
+  /** All or nothing: every key is checked before the first record goes in. */
+  override async enqueueFlow(flow: FlowWrite): Promise<FlowWriteOutcome> {
+    const copies = flow.nodes.map((node) => copyRecord(node.record));
+    for (let i = 0; i < copies.length; i++) {
+      const key = copies[i]!.key;
+      const holder = key === null ? undefined : this.activeKeys.get(key);
+      if (holder !== undefined)
+        return { created: false, heldAt: i, holder: this.readCopy(this.records.get(holder)!) };
+    }
+    flow.nodes.forEach((node, i) => {
+      this.insert(copies[i]!);
+      this.flows.add(node.record.id, node.parentId, node.children);
+    });
+    return { created: true };
+  }
+
+  override async listChildren(parentId: string): Promise<QueuedTaskRecord[]> {
+    return this.flows.childrenOf(parentId).flatMap((id) => {
+      const record = this.records.get(id);
+      return record ? [this.readCopy(record)] : [];
+    });
   }
 
   async getTask(id: string): Promise<QueuedTaskRecord | null> {
@@ -518,6 +545,7 @@ export class InMemoryQueueBackend extends QueueBackend {
     for (const record of [...this.records.values()]) {
       if (removed >= limit) break;
       if (!isTerminalStatus(record.status) || !record.completedAt || record.completedAt >= before) continue;
+      if (this.hasLiveParent(record.id)) continue; // its parent has yet to read its result
       this.delete(record);
       removed++;
     }
@@ -558,6 +586,7 @@ export class InMemoryQueueBackend extends QueueBackend {
       if (removed >= options.limit) break;
       if (record.queue !== queue || !statuses.has(record.status)) continue;
       if (!record.completedAt || record.completedAt.getTime() >= before) continue;
+      if (this.hasLiveParent(record.id)) continue; // its parent has yet to read its result
       this.delete(record);
       removed++;
     }
@@ -793,6 +822,9 @@ export class InMemoryQueueBackend extends QueueBackend {
 
   /** Forget a record and everything that points at it (heap entries go stale with its token). */
   private delete(record: QueuedTaskRecord): void {
+    // A flow child deleted before it ended counts as ended: its parent must not wait for it forever.
+    if (!isTerminalStatus(record.status)) this.releaseParentOf(record.id);
+    this.flows.remove(record.id);
     this.records.delete(record.id);
     this.tokens.delete(record.id);
     this.running.delete(record.id);
@@ -815,6 +847,25 @@ export class InMemoryQueueBackend extends QueueBackend {
     record.heartbeatAt = null;
     if (record.key !== null && this.activeKeys.get(record.key) === record.id)
       this.activeKeys.delete(record.key);
+    this.releaseParentOf(record.id);
+  }
+
+  /** A child ended: one unfinished child fewer for its parent, which becomes due when none is left. */
+  private releaseParentOf(childId: string): void {
+    const parentId = this.flows.childEnded(childId);
+    const parent = parentId === undefined ? undefined : this.records.get(parentId);
+    if (!parent || parent.status !== 'waiting') return;
+    const due = parent.scheduledAt !== null && parent.scheduledAt.getTime() > Date.now();
+    this.setStatus(parent, due ? 'scheduled' : 'pending');
+    this.place(parent);
+    this.waiters.wakeAll(true);
+  }
+
+  /** Whether a record's flow parent exists and has not ended (it will read the record's result). */
+  private hasLiveParent(id: string): boolean {
+    const parentId = this.flows.parentOf(id);
+    const parent = parentId === undefined ? undefined : this.records.get(parentId);
+    return parent !== undefined && !isTerminalStatus(parent.status);
   }
 
   private setStatus(record: QueuedTaskRecord, status: TaskStatus): void {

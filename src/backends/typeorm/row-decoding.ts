@@ -1,6 +1,7 @@
 import type { QueuedTaskRecord } from '../../models/queued-task-record.js';
 import { markedUndecodable, recordShapeProblems, undecodableError } from '../../models/record-shape.js';
 import type { TaskStatus } from '../../models/task-status.js';
+import { parentIdOf } from '../../flows/flow.types.js';
 
 /** A row as the drivers return it (BIGINT may come back as a string; Redis returns every field as a string). */
 type Row = Record<string, unknown>;
@@ -62,7 +63,9 @@ export function decodeTaskRow(row: Row, fallbackId?: string): QueuedTaskRecord {
     key: text(row['task_key']),
     metadata: parseColumn(row, 'metadata_json', undefined, unparsed) as Record<string, unknown>,
     group: text(row['task_group']),
+    parentId: null,
   };
+  record.parentId = parentIdOf(record.metadata);
   const problems = recordShapeProblems(record);
   if (unparsed.length === 0 && problems.length === 0) return record;
   // A column that did not parse is named as such, not again as a payload of the wrong type.

@@ -2,6 +2,7 @@ import type { TaskExecutionContext } from '../../context/task-execution-context.
 import type { QueueEventLevel } from '../../events/queue-event.js';
 import type { QueuedTaskRecord } from '../../models/queued-task-record.js';
 import type { ForwardedCall } from './thread-messages.js';
+import { QueueError } from '../../errors/queue.error.js';
 
 /**
  * A task's context inside a task thread. The thread has no say over the record: `progress`, `log` and `event` are
@@ -48,4 +49,13 @@ export class ThreadTaskContext implements TaskExecutionContext {
 
   readonly event = (type: string, payload?: Record<string, unknown>): Promise<void> =>
     this.forward('event', [type, payload]);
+
+  /** A flow parent's children's results are not sent to task threads: run flow parents on another backend. */
+  childResults(): Record<string, unknown> {
+    throw new QueueError('ctx.childResults() is not available in a task thread; run flow parents locally');
+  }
+
+  childResultsByTask(): Record<string, unknown[]> {
+    return this.childResults() as never;
+  }
 }
