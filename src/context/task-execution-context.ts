@@ -15,7 +15,10 @@ export interface TaskExecutionContext {
   readonly signal: AbortSignal;
   /** Report progress (`task.progress`); the latest progress is kept in the record's metadata. */
   progress(current: number, total?: number, message?: string): Promise<void>;
-  /** Publish a `task.log` event. */
+  /**
+   * Publish a `task.log` event and keep the line with the record (`QueueService.getTaskLogs`): written within about
+   * a second, and before the attempt's outcome; the newest `TASK_LOG_LIMITS.linesPerRecord` lines are kept.
+   */
   log(message: string, payload?: Record<string, unknown>, level?: QueueEventLevel): Promise<void>;
   /** Publish a custom event. */
   event(type: string, payload?: Record<string, unknown>): Promise<void>;

@@ -1,11 +1,14 @@
 import type { QueueBackend } from '../backends/queue-backend.js';
 import type { TaskExecutionContext } from '../context/task-execution-context.js';
 import type { QueueEventInput, QueueEvents } from '../events/queue-events.js';
+import type { QueueEventLevel } from '../events/queue-event.js';
 import type { QueuedTaskRecord } from '../models/queued-task-record.js';
 import { copyRecord } from '../models/record-copy.js';
 import { ProgressThrottle } from './progress-throttle.js';
 import type { TaskAbort } from './task-abort.js';
 import type { ChildOutcomes } from '../flows/child-outcomes.js';
+import { TaskLogBuffer } from './task-log-buffer.js';
+import { storableLogLine } from '../management/task-log.js';
 
 /** Smallest gap between two persisted progress snapshots of one task (events are not throttled). */
 const PROGRESS_WRITE_INTERVAL_MS = 250;
@@ -24,6 +27,8 @@ export class RunContext implements TaskExecutionContext {
   private snapshot: QueuedTaskRecord | undefined;
   private progressStore: ProgressThrottle<Progress> | undefined;
   private closed = false;
+  /** Whether this run logged a line (its close then waits for the lines to be stored). */
+  private logged = false;
 
   constructor(
     private readonly source: QueuedTaskRecord,
@@ -80,8 +85,7 @@ export class RunContext implements TaskExecutionContext {
   private reporting(): Pick<TaskExecutionContext, 'progress' | 'log' | 'event'> {
     return (this.bound ??= {
       progress: (current, total, message) => this.reportProgress(current, total, message),
-      log: (message, payload, level) =>
-        this.publish({ type: 'task.log', message, payload, level: level ?? 'info' }),
+      log: (message, payload, level) => this.recordLog(message, payload, level),
       event: (type, payload) => this.publish({ type, payload }),
     });
   }
@@ -111,13 +115,27 @@ export class RunContext implements TaskExecutionContext {
     });
   }
 
+  /** Publish `task.log` and keep the line with the record (buffered; see `TaskLogBuffer`). */
+  private recordLog(
+    message: string,
+    payload: Record<string, unknown> | undefined,
+    level: QueueEventLevel | undefined,
+  ): Promise<void> {
+    this.logged = true;
+    TaskLogBuffer.for(this.backend).add(this.taskId, storableLogLine(this.attempt, message, payload, level));
+    return this.publish({ type: 'task.log', message, payload, level: level ?? 'info' });
+  }
+
   /**
-   * Land the last progress value; the runner awaits this before it persists the outcome. `undefined` when the task
-   * reported no progress (nothing to wait for, not even a tick).
+   * Land the last progress value and the logged lines; the runner awaits this before it persists the outcome.
+   * `undefined` when the task reported neither (nothing to wait for, not even a tick).
    */
   close(): Promise<void> | undefined {
     this.closed = true;
-    return this.progressStore?.close();
+    const progress = this.progressStore?.close();
+    const logs = this.logged ? TaskLogBuffer.for(this.backend).flush() : undefined;
+    if (!logs) return progress;
+    return progress ? Promise.all([progress, logs]).then(() => undefined) : logs;
   }
 
   private async publish(input: Omit<QueueEventInput, 'record' | 'workerId'>): Promise<void> {

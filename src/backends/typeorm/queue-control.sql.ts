@@ -13,6 +13,8 @@ export interface SqlQueueControlHost {
   execute(sql: string, params?: unknown[]): Promise<number>;
   /** A condition tested on rows already found by their id (see `SqlQueueStore.testedOnRow`). */
   testedOnRow(condition: string): string;
+  /** Delete the persisted log lines of deleted records (see `SqlManagement.deleteLogs`). */
+  deleteLogs(ids: readonly string[]): Promise<void>;
 }
 
 const TERMINAL: readonly TerminalStatus[] = ['completed', 'failed', 'cancelled'];
@@ -127,10 +129,12 @@ export class SqlQueueControl {
     );
     if (rows.length === 0) return 0;
     const ids = rows.map((row) => String(row['id']));
-    return this.host.execute(
+    const deleted = await this.host.execute(
       `DELETE FROM ${this.host.table}
        WHERE id IN (${ids.map(() => '?').join(', ')}) AND ${this.host.testedOnRow(stillTrue)}`,
       ids,
     );
+    await this.host.deleteLogs(ids);
+    return deleted;
   }
 }

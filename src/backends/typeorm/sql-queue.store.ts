@@ -81,6 +81,7 @@ export abstract class SqlQueueStore {
       query: (sql, params) => this.query(sql, params),
       execute: (sql, params) => this.execute(sql, params),
       testedOnRow: (condition) => this.testedOnRow(condition),
+      deleteLogs: (ids) => this.management.deleteLogs(ids),
     });
   }
 
