@@ -180,7 +180,16 @@ export { ValkeyQueueBackend } from './backends/redis/valkey.backend.js';
 export type { RedisBackendConfig, ValkeyBackendConfig } from './backends/redis/redis-backend.config.js';
 
 // --- schedules (issue 5)
-export { ScheduleRegistry, type ScheduleInfo } from './schedules/schedule.registry.js';
+export {
+  ScheduleRegistry,
+  type ScheduleInfo,
+  type ScheduleOccurrenceInfo,
+} from './schedules/schedule.registry.js';
+export type {
+  RuntimeScheduleOptions,
+  ScheduleDefinitionInput,
+  StoredScheduleDefinition,
+} from './schedules/schedule-definition.js';
 export { normalizeCron } from './schedules/cron-expression.js';
 export { nextSlot, createScheduleEntry, type ScheduleEntry } from './schedules/schedule-entry.js';
 

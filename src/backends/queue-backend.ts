@@ -15,6 +15,7 @@ import {
 } from '../management/task-list.js';
 import type { TaskLogAppend, TaskLogLine } from '../management/task-log.js';
 import { positionInPath, type FlowWrite, type FlowWriteOutcome } from '../flows/flow-write.js';
+import type { ScheduleDefinitionInput, StoredScheduleDefinition } from '../schedules/schedule-definition.js';
 
 /** Which records a claim may take. */
 export interface ClaimFilter {
@@ -418,6 +419,30 @@ export abstract class QueueBackend {
       if (link?.parent === parentId) children.push({ record, position: positionInPath(link.path) });
     }
     return children.sort((a, b) => a.position - b.position).map((child) => child.record);
+  }
+
+  /**
+   * Runtime schedules (`ScheduleRegistry.upsert`): create or replace the definition stored under `definition.key`,
+   * atomically setting its `revision` (see `StoredScheduleDefinition`), keeping `createdAt` and setting `updatedAt`.
+   * Returns what is stored. A backend that does not override the four schedule-definition methods stores none:
+   * saving throws, listing finds none.
+   */
+  async saveScheduleDefinition(_definition: ScheduleDefinitionInput): Promise<StoredScheduleDefinition> {
+    throw new QueueError(
+      `The queue backend ${this.capabilities.name} does not store runtime schedules (it does not implement saveScheduleDefinition)`,
+    );
+  }
+  /** The definition stored under `key`, or null. */
+  async getScheduleDefinition(_key: string): Promise<StoredScheduleDefinition | null> {
+    return null;
+  }
+  /** Every stored definition, by key. */
+  async listScheduleDefinitions(): Promise<StoredScheduleDefinition[]> {
+    return [];
+  }
+  /** Delete the definition stored under `key`; true when there was one. */
+  async deleteScheduleDefinition(_key: string): Promise<boolean> {
+    return false;
   }
 
   /**

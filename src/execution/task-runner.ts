@@ -58,6 +58,8 @@ export class TaskRunner {
   private readonly outcomeLog = new TaskOutcomeLog();
   private readonly inFlight = new Map<string, RunningTask>();
   private readonly startListeners: Array<(record: QueuedTaskRecord) => unknown> = [];
+  /** Synchronous checks of whether a start concerns any listener (no check: every start does). */
+  private readonly startFilters: Array<(record: QueuedTaskRecord) => boolean> = [];
   private readonly outerAborts = new AbortFanout();
 
   constructor(
@@ -76,9 +78,17 @@ export class TaskRunner {
    * Call `listener` whenever a record starts running in this process, before the task body (schedules chain
    * their next occurrence here). A listener that returns `{ skip: reason }` ends the record `cancelled` without
    * running the body (a schedule slot over `maxInstances`). A throwing listener is logged, never fails the task.
+   * With `concerns`, the listener is only called for records it accepts; while every listener has one and none
+   * accepts, a start costs no await.
    */
-  onStart(listener: (record: QueuedTaskRecord) => unknown): void {
-    this.startListeners.push(listener);
+  onStart(
+    listener: (record: QueuedTaskRecord) => unknown,
+    concerns?: (record: QueuedTaskRecord) => boolean,
+  ): void {
+    this.startListeners.push(
+      concerns ? (record) => (concerns(record) ? listener(record) : undefined) : listener,
+    );
+    this.startFilters.push(concerns ?? (() => true));
   }
 
   /** Abort a record running in this process; true when it was running here. */
@@ -111,7 +121,9 @@ export class TaskRunner {
       const publishing = this.publishLifecycle('task.started', record, options.workerId);
       if (publishing) await publishing;
       this.outcomeLog.started(record, definition);
-      const skip = this.startListeners.length > 0 ? await this.notifyStart(record) : undefined;
+      const skip = this.startFilters.some((concerns) => concerns(record))
+        ? await this.notifyStart(record)
+        : undefined;
       if (skip) return await this.skip(record, skip, options.workerId);
       const parentLink = parentLinkOf(record);
       const children = parentLink ? await readChildOutcomes(this.backend, record, parentLink) : undefined;

@@ -7,7 +7,12 @@ const QUEUE_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.:\-]{0,99}$/;
 export function shown(value: unknown): string {
   if (typeof value === 'number') return Object.is(value, -0) ? '-0' : String(value);
   if (typeof value === 'string' && value.length > 60) return `${JSON.stringify(value.slice(0, 60))}…`;
-  return JSON.stringify(value) ?? String(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return Object.prototype.toString.call(value); // a cycle: say what it is, do not throw from an error message
+  }
 }
 
 /** Queue names: 1-100 characters of letters, digits, `_ . : -` (they become Redis keys and channel names). */

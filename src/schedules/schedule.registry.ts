@@ -12,40 +12,40 @@ import { describeError } from '../execution/describe-error.js';
 import { ExecutionBackends } from '../execution/execution-backends.js';
 import { TaskRunner } from '../execution/task-runner.js';
 import type { QueuedTaskRecord } from '../models/queued-task-record.js';
-import { newTaskRecord } from '../models/new-record.js';
 import type { QueuesModuleOptions } from '../options/queues-module-options.js';
 import { QUEUES_MODULE_OPTIONS } from '../queues.constants.js';
 import { TaskRegistry } from '../tasks/task.registry.js';
 import { DueTimeHints } from '../workers/due-time-hints.js';
 import { PeriodicTask } from '../workers/periodic-task.js';
-import { createScheduleEntry, nextSlot, type ScheduleEntry } from './schedule-entry.js';
+import type { RuntimeScheduleOptions, StoredScheduleDefinition } from './schedule-definition.js';
+import {
+  createRuntimeScheduleEntry,
+  createScheduleEntry,
+  firstSlot,
+  nextSlot,
+  RUNTIME_OCCURRENCE_PREFIX,
+  type ScheduleEntry,
+} from './schedule-entry.js';
+import { describeSchedule, type ScheduleInfo } from './schedule-info.js';
+import { occurrenceOf, ScheduleOccurrences } from './schedule-occurrences.js';
+import {
+  assertRuntimeKey,
+  scheduleErrorTitle,
+  validateRuntimeSchedule,
+} from './runtime-schedule.validator.js';
 
-/** What `ScheduleRegistry.list()` reports per schedule. */
-export interface ScheduleInfo {
-  taskName: string;
-  key: string;
-  cron: string | null;
-  interval: number | null;
-  timezone: string;
-  maxInstances: number;
-  /** Due time of the upcoming occurrence, if one is stored. */
-  nextRunAt: Date | null;
-  /** Id of the upcoming occurrence. */
-  occurrenceId: string | null;
-}
-
-/** Stored on each occurrence as `metadata.schedule`. */
-interface OccurrenceMetadata {
-  key: string;
-  hash: string;
-  slot: string;
-}
+export type { ScheduleInfo, ScheduleOccurrenceInfo } from './schedule-info.js';
 
 /**
- * Durable schedules. Each `@Schedule` keeps exactly one upcoming occurrence record, deduplicated by its key, so
- * any number of instances booting at once create one. When an occurrence starts, it releases its key and the next
- * slot is enqueued under it (anchored, so long runs do not drift the schedule). `maxInstances` bounds overlap.
- * A periodic check (cluster lease) restores occurrences that were cancelled or lost.
+ * Durable schedules: the `@Schedule`s of the code, and runtime schedules that `upsert` stores in the queue backend.
+ * Each schedule keeps exactly one upcoming occurrence record, deduplicated by its key, so any number of instances
+ * booting at once create one. When an occurrence starts, it releases its key and the next slot is enqueued under it
+ * (anchored, so long runs do not drift the schedule). `maxInstances` bounds overlap. A periodic check (cluster
+ * lease) restores occurrences that were cancelled or lost.
+ *
+ * Runtime definitions are read from the backend where they matter, never cached: `list()` reads them, and each
+ * occurrence's start reads its definition before chaining the next one, so an upsert or remove made in any process
+ * applies in every process at once (a removed schedule's occurrence that was already claimed is skipped).
  */
 @Injectable()
 export class ScheduleRegistry implements OnApplicationBootstrap, OnModuleDestroy {
@@ -53,15 +53,20 @@ export class ScheduleRegistry implements OnApplicationBootstrap, OnModuleDestroy
   private entries: ScheduleEntry[] = [];
   private ensureLoop: PeriodicTask | undefined;
   private readonly owner = `schedules:${randomUUID().slice(0, 8)}`;
+  private readonly occurrences: ScheduleOccurrences;
+  /** Runtime schedules whose task this process does not register, already reported. */
+  private readonly reportedUnknown = new Set<string>();
 
   constructor(
     private readonly backend: QueueBackend,
     private readonly tasks: TaskRegistry,
     private readonly runner: TaskRunner,
-    private readonly hints: DueTimeHints,
-    private readonly executions: ExecutionBackends,
+    hints: DueTimeHints,
+    executions: ExecutionBackends,
     @Inject(QUEUES_MODULE_OPTIONS) private readonly options: QueuesModuleOptions,
-  ) {}
+  ) {
+    this.occurrences = new ScheduleOccurrences(backend, runner, hints, executions, this.logger);
+  }
 
   /** Validate every schedule of the discovered tasks and hook occurrence starts. Bootstrap fails on a bad one. */
   prepare(): void {
@@ -83,17 +88,25 @@ export class ScheduleRegistry implements OnApplicationBootstrap, OnModuleDestroy
       }
       seen.add(entry.key);
     }
-    // Without schedules in this app no start can be an occurrence to chain: no listener, no await per task.
-    if (this.entries.length > 0) this.runner.onStart((record) => this.onOccurrenceStarted(record));
+    // Any process may claim a runtime schedule's occurrence, so the hook is always there; the synchronous check
+    // keeps starts of ordinary records free of it.
+    this.runner.onStart(
+      (record) => this.onOccurrenceStarted(record),
+      (record) => record.retryCount === 0 && occurrenceOf(record) !== undefined,
+    );
   }
 
   /** Ensure each schedule has its upcoming occurrence (idempotent; safe from many instances at once). */
   async initialize(): Promise<void> {
-    for (const entry of this.entries) await this.ensureOccurrence(entry);
+    for (const entry of this.entries) await this.occurrences.ensure(entry);
+    for (const definition of await this.backend.listScheduleDefinitions()) {
+      const entry = this.runtimeEntry(definition);
+      if (entry) await this.occurrences.ensure(entry);
+    }
   }
 
   onApplicationBootstrap(): void {
-    if (this.entries.length === 0 || this.options.initializeSchedules === false) return;
+    if (this.options.initializeSchedules === false) return;
     this.ensureLoop = new PeriodicTask('schedule check', 60_000, () => this.ensureUnderLease(), this.logger);
     this.ensureLoop.start();
   }
@@ -106,99 +119,128 @@ export class ScheduleRegistry implements OnApplicationBootstrap, OnModuleDestroy
     if (await this.backend.acquireLease('schedules', this.owner, 120_000)) await this.initialize();
   }
 
-  /** Every schedule with its upcoming occurrence. */
+  /**
+   * Create or replace the runtime schedule `key`: store its definition in the queue backend (every process sees it,
+   * restarts keep it) and put its upcoming occurrence in place (a changed definition replaces the pending one; a
+   * running one finishes). Interval slots count from this save: `initialDelay` after it, then every `interval`.
+   *
+   * Throws before anything is written: `QueueConfigurationError` for a bad key (1-100 of A-Z a-z 0-9 _ . : -, not
+   * starting with `scheduled:`, the `@Schedule` namespace), unknown options, a bad cron, interval, timezone, delay or
+   * maxInstances, or a cron that never fires; `UnknownTaskError` for a task this process does not register;
+   * `TaskSerializationError` for args that are not JSON or exceed 1 MiB.
+   * @returns the schedule as `list()` shows it.
+   */
+  async upsert(key: string, options: RuntimeScheduleOptions): Promise<ScheduleInfo> {
+    const { definition, task } = validateRuntimeSchedule(key, options, this.tasks);
+    const now = new Date();
+    this.assertFires(
+      createRuntimeScheduleEntry(task, { ...definition, revision: 0, createdAt: now, updatedAt: now }),
+    );
+    const stored = await this.backend.saveScheduleDefinition(definition);
+    const entry = createRuntimeScheduleEntry(task, stored);
+    const occurrence = await this.occurrences.ensure(entry, true);
+    return describeSchedule(this.backend, stored, occurrence ?? undefined);
+  }
+
+  /**
+   * Delete the runtime schedule `key` and withdraw its upcoming occurrence (one already running finishes; one
+   * another process claimed meanwhile is skipped at its start). True when a definition was deleted.
+   * A `@Schedule`'s key (`scheduled:…`) or a malformed key is a `QueueConfigurationError`.
+   */
+  async remove(key: string): Promise<boolean> {
+    assertRuntimeKey(key, 'remove');
+    const removed = await this.backend.deleteScheduleDefinition(key);
+    await this.occurrences.withdraw(`${RUNTIME_OCCURRENCE_PREFIX}${key}`);
+    return removed;
+  }
+
+  /**
+   * Every schedule: the `@Schedule`s of this process's code (`source: 'decorator'`), then the runtime schedules
+   * stored in the backend by key (`source: 'runtime'`), each with its upcoming occurrence and its last one.
+   */
   async list(): Promise<ScheduleInfo[]> {
     const infos: ScheduleInfo[] = [];
-    for (const entry of this.entries) {
-      const holder = await this.backend.getTaskByKey(entry.key);
-      const upcoming =
-        holder && (holder.status === 'pending' || holder.status === 'scheduled') ? holder : null;
-      infos.push({
-        taskName: entry.taskName,
-        key: entry.key,
-        cron: entry.options.cron ?? null,
-        interval: entry.options.interval ?? null,
-        timezone: entry.options.timezone,
-        maxInstances: entry.options.maxInstances,
-        nextRunAt: upcoming ? (upcoming.scheduledAt ?? upcoming.queuedAt) : null,
-        occurrenceId: upcoming?.id ?? null,
-      });
-    }
+    for (const entry of this.entries) infos.push(await describeSchedule(this.backend, entry));
+    for (const definition of await this.backend.listScheduleDefinitions())
+      infos.push(await describeSchedule(this.backend, definition));
     return infos;
   }
 
-  private async ensureOccurrence(entry: ScheduleEntry): Promise<void> {
-    const holder = await this.backend.getTaskByKey(entry.key);
-    const active =
-      holder && ['pending', 'scheduled', 'running'].includes(holder.status) && holder.key === entry.key
-        ? holder
-        : null;
-    const meta = active?.metadata['schedule'] as OccurrenceMetadata | undefined;
-    if (active && meta?.hash === entry.hash) return;
-    if (active) {
-      // The definition changed: the stored occurrence belongs to the old one.
-      if (active.status === 'running')
-        await this.backend.releaseKey(active.id, { expectedRetryCount: active.retryCount });
-      else await this.backend.cancelTask(active.id);
-      this.logger.log(`Schedule ${entry.key} changed; its upcoming occurrence is replaced`);
-    }
-    await this.enqueueOccurrence(entry, nextSlot(entry, new Date()));
+  /** One schedule as `list()` shows it (a `@Schedule` by its `scheduled:…` key), or null. */
+  async get(key: string): Promise<ScheduleInfo | null> {
+    const entry = this.entries.find((candidate) => candidate.name === key);
+    if (entry) return describeSchedule(this.backend, entry);
+    if (typeof key !== 'string' || key.startsWith('scheduled:')) return null;
+    const definition = await this.backend.getScheduleDefinition(key);
+    return definition ? describeSchedule(this.backend, definition) : null;
   }
 
-  private async enqueueOccurrence(entry: ScheduleEntry, slot: Date): Promise<QueuedTaskRecord> {
-    const jitter = entry.options.jitter > 0 ? Math.floor(Math.random() * entry.options.jitter) : 0;
-    const task = entry.task.options;
-    const metadata: Record<string, unknown> = {
-      schedule: {
-        key: entry.key,
-        hash: entry.hash,
-        slot: slot.toISOString(),
-        cron: entry.options.cron ?? null,
-        interval: entry.options.interval ?? null,
-        timezone: entry.options.timezone,
-      },
-      ...(task.description ? { description: task.description } : {}),
-    };
-    const record = newTaskRecord({
-      taskName: entry.taskName,
-      args: entry.options.args,
-      queue: task.queue,
-      priority: task.priority,
-      maxRetries: task.retries,
-      executionBackend: task.executionBackend ?? this.executions.defaultName,
-      executionProfile: task.executionProfile ?? null,
-      scheduledAt: new Date(slot.getTime() + jitter),
-      key: entry.key,
-      metadata,
-    });
-    const stored = await this.backend.enqueue(record);
-    if (stored.id === record.id) {
-      this.hints.hint(stored.scheduledAt);
-      await this.runner.publishLifecycle('task.enqueued', stored, null, { payload: { schedule: entry.key } });
+  /** A never-firing cron (`0 0 30 2 *`) is refused at upsert, not discovered at the first occurrence. */
+  private assertFires(entry: ScheduleEntry): void {
+    try {
+      firstSlot(entry, new Date(), true);
+    } catch {
+      throw new QueueConfigurationError(
+        [
+          {
+            path: `ScheduleRegistry.upsert(${JSON.stringify(entry.name)}).cron`,
+            message: `"${entry.options.cron}" never fires`,
+          },
+        ],
+        { taskName: entry.taskName, title: scheduleErrorTitle(entry.name) },
+      );
     }
-    return stored;
+  }
+
+  /** The entry of a stored definition, or undefined when this process cannot run it (reported once). */
+  private runtimeEntry(definition: StoredScheduleDefinition): ScheduleEntry | undefined {
+    const task = this.tasks.find(definition.task);
+    try {
+      if (task) return createRuntimeScheduleEntry(task, definition);
+      if (!this.reportedUnknown.has(definition.key))
+        this.logger.warn(
+          `Runtime schedule ${definition.key} runs task "${definition.task}", which this process does not register; processes that do keep it going`,
+        );
+    } catch (error) {
+      if (!this.reportedUnknown.has(definition.key))
+        this.logger.warn(`Runtime schedule ${definition.key} is not valid here: ${describeError(error)}`);
+    }
+    this.reportedUnknown.add(definition.key);
+    return undefined;
+  }
+
+  /** The schedule an occurrence belongs to, as of now: `null` when it no longer exists. */
+  private async entryOf(record: QueuedTaskRecord): Promise<ScheduleEntry | null | undefined> {
+    const meta = occurrenceOf(record)!;
+    if (meta.source !== 'runtime')
+      return this.entries.find((candidate) => candidate.key === meta.key) ?? null;
+    const name = meta.name ?? meta.key.slice(RUNTIME_OCCURRENCE_PREFIX.length);
+    const definition = await this.backend.getScheduleDefinition(name);
+    return definition ? this.runtimeEntry(definition) : null;
   }
 
   /** Runner start hook: chain the next occurrence, and skip this one if it would exceed `maxInstances`. */
   private async onOccurrenceStarted(record: QueuedTaskRecord): Promise<{ skip: string } | undefined> {
-    const meta = record.metadata['schedule'] as OccurrenceMetadata | undefined;
-    if (!meta || record.retryCount > 0) return undefined;
-    const entry = this.entries.find((candidate) => candidate.key === meta.key);
-    if (!entry) return undefined; // the schedule was removed from the code: run what was stored, chain nothing
+    const meta = occurrenceOf(record)!;
+    const entry = await this.entryOf(record);
+    // A removed runtime schedule's occurrence that was claimed before its withdrawal does not run.
+    if (entry === null && meta.source === 'runtime')
+      return { skip: `runtime schedule ${meta.name ?? meta.key} was removed; slot ${meta.slot} skipped` };
+    if (!entry) return undefined; // a @Schedule removed from the code, or not runnable here: run it, chain nothing
     try {
       await this.backend.releaseKey(record.id, { expectedRetryCount: record.retryCount });
       const slot =
         entry.hash === meta.hash
           ? nextSlot(entry, new Date(), new Date(meta.slot))
-          : nextSlot(entry, new Date());
-      await this.enqueueOccurrence(entry, slot);
+          : firstSlot(entry, new Date());
+      await this.occurrences.enqueue(entry, slot, record.id);
     } catch (error) {
-      this.logger.warn(`Could not chain the next occurrence of ${entry.key}: ${describeError(error)}`);
+      this.logger.warn(`Could not chain the next occurrence of ${entry.name}: ${describeError(error)}`);
     }
     const running = await this.backend.countRunning({ taskName: record.taskName });
     if (running > entry.options.maxInstances) {
       return {
-        skip: `maxInstances ${entry.options.maxInstances} reached for ${entry.key}; slot ${meta.slot} skipped`,
+        skip: `maxInstances ${entry.options.maxInstances} reached for ${entry.name}; slot ${meta.slot} skipped`,
       };
     }
     return undefined;

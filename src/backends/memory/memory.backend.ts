@@ -44,6 +44,11 @@ import { GroupTurns } from './group-turns.js';
 import { RateWindow } from '../../control/rate-window.js';
 import type { FlowWrite, FlowWriteOutcome } from '../../flows/flow-write.js';
 import { MemoryFlowLinks } from './memory-flow-links.js';
+import { MemoryScheduleDefinitions } from './memory-schedule-definitions.js';
+import type {
+  ScheduleDefinitionInput,
+  StoredScheduleDefinition,
+} from '../../schedules/schedule-definition.js';
 
 /** A place in a ready heap; stale once the record's current token differs. */
 interface ReadyEntry {
@@ -104,6 +109,7 @@ export class InMemoryQueueBackend extends QueueBackend {
   private readonly rates = new Map<string, RateWindow>();
   /** Flow parents and children (docs/flows.md). */
   private readonly flows = new MemoryFlowLinks();
+  private readonly schedules = new MemoryScheduleDefinitions();
   private nextToken = 0;
   private nextSeq = 0;
 
@@ -669,6 +675,21 @@ export class InMemoryQueueBackend extends QueueBackend {
       }
       await Promise.resolve();
     }
+  }
+
+  override async saveScheduleDefinition(
+    definition: ScheduleDefinitionInput,
+  ): Promise<StoredScheduleDefinition> {
+    return this.schedules.save(definition);
+  }
+  override async getScheduleDefinition(key: string): Promise<StoredScheduleDefinition | null> {
+    return this.schedules.get(key);
+  }
+  override async listScheduleDefinitions(): Promise<StoredScheduleDefinition[]> {
+    return this.schedules.list();
+  }
+  override async deleteScheduleDefinition(key: string): Promise<boolean> {
+    return this.schedules.delete(key);
   }
 
   async acquireLease(name: string, owner: string, ttl: number): Promise<boolean> {
