@@ -17,6 +17,7 @@ export type {
 export { emptyStatistics } from './models/queued-task-record.js';
 export { newTaskRecord, type NewRecordFields } from './models/new-record.js';
 export { copyRecord } from './models/record-copy.js';
+export type { WorkerInfo } from './models/worker-info.js';
 
 // --- errors
 export { QueueError, type QueueErrorContext } from './errors/queue.error.js';

@@ -16,6 +16,8 @@ import {
 import type { TaskLogAppend, TaskLogLine } from '../management/task-log.js';
 import { positionInPath, type FlowWrite, type FlowWriteOutcome } from '../flows/flow-write.js';
 import type { ScheduleDefinitionInput, StoredScheduleDefinition } from '../schedules/schedule-definition.js';
+import { assertWorkerEntry, type WorkerInfo } from '../models/worker-info.js';
+import { InProcessWorkerRegistry } from './in-process-worker-registry.js';
 
 /** Which records a claim may take. */
 export interface ClaimFilter {
@@ -488,6 +490,29 @@ export abstract class QueueBackend {
     return new QueueError(
       `The ${this.capabilities.name} queue backend does not support ${what} (it implements no queue control)`,
     );
+  }
+
+  /** The default worker registry: entries of this process only (see `registerWorker`). */
+  private readonly localWorkers = new InProcessWorkerRegistry();
+
+  /**
+   * Write or renew a worker's entry in the worker registry, live for `ttl` ms from now (workers call this from
+   * their heartbeat loop; the dashboard's workers page reads `listWorkers`). The default keeps entries in this
+   * process, which is the whole cluster of the memory backend; shared stores override the three methods.
+   */
+  async registerWorker(info: WorkerInfo, ttl: number): Promise<void> {
+    assertWorkerEntry(info, ttl);
+    this.localWorkers.register(info, ttl);
+  }
+
+  /** Workers whose entry is live (renewed within its time to live), by id. */
+  async listWorkers(): Promise<WorkerInfo[]> {
+    return this.localWorkers.list();
+  }
+
+  /** Drop a worker's entry at once (a worker stopping). Missing ids are ignored. */
+  async removeWorker(id: string): Promise<void> {
+    this.localWorkers.remove(id);
   }
 
   /** Hint other workers that `queue` has new due work. Polling stays the truth. */

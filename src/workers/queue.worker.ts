@@ -25,6 +25,7 @@ import { PeriodicTask } from './periodic-task.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions } from './worker-options.js';
 import { within } from '../timing/within.js';
 import { ControlledClaims } from './controlled-claims.js';
+import { WorkerPresence } from './worker-presence.js';
 
 /** The reason an idle wait is cut short. A shared value: `abort()` without one builds a DOMException each time. */
 const WOKEN = Symbol('woken');
@@ -57,6 +58,8 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
   /** Completions written in batches, each with a claim for the slots it frees. */
   private readonly completions: CompletionBatcher;
   private readonly maintenance: PeriodicTask[] = [];
+  /** This worker's entry in the worker registry (written at start and at each heartbeat). */
+  private presence: WorkerPresence | undefined;
   private loop: Promise<void> | undefined;
   private stopController = new AbortController();
   private wake: (() => void) | undefined;
@@ -134,6 +137,8 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
     this.hints.onEarlier(() => this.requestWake());
     const o = this.options;
     if (this.maintenance.length === 0) {
+      this.presence ??= new WorkerPresence(this.backend, o, () => this.active.size, this.logger);
+      void this.presence.beat();
       this.maintenance.push(
         new PeriodicTask('heartbeat', o.heartbeatInterval, () => this.heartbeat(), this.logger),
         new PeriodicTask('stale recovery', o.staleCheckInterval, () => this.recoverStale(), this.logger),
@@ -230,6 +235,7 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
       await within(Promise.allSettled([...this.active.values()]), RELEASE_WAIT_MS, undefined);
     }
     await maintenanceStopped;
+    if (this.presence) await within(this.presence.leave(), MAINTENANCE_STOP_WAIT_MS, undefined);
     this.hints.onEarlier(undefined);
     this.started = false;
   }
@@ -431,11 +437,16 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
     }
   }
 
+  /** The heartbeat loop: the worker's registry entry and its records', side by side. */
+  private async heartbeat(): Promise<void> {
+    await Promise.all([this.presence?.beat(), this.heartbeatRecords()]);
+  }
+
   /**
    * One batched heartbeat for every record this worker runs or holds in its buffer; runs whose fence failed are
    * aborted, buffered records whose fence failed (cancelled, recovered elsewhere) are dropped unstarted.
    */
-  private async heartbeat(): Promise<void> {
+  private async heartbeatRecords(): Promise<void> {
     const buffered = this.slots.buffered.map((record) => ({
       id: record.id,
       expectedRetryCount: record.retryCount,

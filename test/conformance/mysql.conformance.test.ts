@@ -4,6 +4,7 @@ import { describeClaimExcludeConformance } from './claim-exclude.conformance.js'
 import { describeQueueControlConformance } from './queue-control.conformance.js';
 import { describeQueueHandleConformance } from './queue-handle.conformance.js';
 import { describeManagementConformance } from './management.conformance.js';
+import { describeWorkerRegistryConformance } from './worker-registry.conformance.js';
 import { describeEdgeValueConformance } from './edge-values.conformance.js';
 import { describeBadRecordConformance } from './bad-records.conformance.js';
 import { describeQueueBackendConformance } from './queue-backend.conformance.js';
@@ -13,6 +14,7 @@ describeClaimExcludeConformance('typeorm:mysql', factory, { skip: skipUnless('my
 describeQueueControlConformance('typeorm:mysql', factory, { skip: skipUnless('mysql') });
 describeQueueHandleConformance('typeorm:mysql', factory, { skip: skipUnless('mysql'), peer });
 describeManagementConformance('typeorm:mysql', factory, { skip: skipUnless('mysql'), peer });
+describeWorkerRegistryConformance('typeorm:mysql', factory, { skip: skipUnless('mysql'), peer });
 describeEdgeValueConformance('typeorm:mysql', factory, { skip: skipUnless('mysql') });
 describeBadRecordConformance('typeorm:mysql', factory, { skip: skipUnless('mysql') });
 describeQueueBackendConformance('typeorm:mysql', factory, { skip: skipUnless('mysql'), peer, teardown });

@@ -4,6 +4,7 @@ import { describeClaimExcludeConformance } from './claim-exclude.conformance.js'
 import { describeQueueControlConformance } from './queue-control.conformance.js';
 import { describeQueueHandleConformance } from './queue-handle.conformance.js';
 import { describeManagementConformance } from './management.conformance.js';
+import { describeWorkerRegistryConformance } from './worker-registry.conformance.js';
 import { describeEdgeValueConformance } from './edge-values.conformance.js';
 import { describeBadRecordConformance } from './bad-records.conformance.js';
 import { describeQueueBackendConformance } from './queue-backend.conformance.js';
@@ -13,6 +14,7 @@ describeClaimExcludeConformance('typeorm:postgres', factory, { skip: skipUnless(
 describeQueueControlConformance('typeorm:postgres', factory, { skip: skipUnless('postgres') });
 describeQueueHandleConformance('typeorm:postgres', factory, { skip: skipUnless('postgres'), peer });
 describeManagementConformance('typeorm:postgres', factory, { skip: skipUnless('postgres'), peer });
+describeWorkerRegistryConformance('typeorm:postgres', factory, { skip: skipUnless('postgres'), peer });
 describeEdgeValueConformance('typeorm:postgres', factory, { skip: skipUnless('postgres') });
 describeBadRecordConformance('typeorm:postgres', factory, { skip: skipUnless('postgres') });
 describeQueueBackendConformance('typeorm:postgres', factory, {

@@ -28,6 +28,7 @@
  *   P:qstate / P:paused    hash queue -> '1' paused / '0' resumed (stored state, see queue-control.scripts.ts) /
  *                          set of the paused queues, which claims leave out
  *   P:seq                  FIFO tie-breaker counter;  P:lease:<name>: lease owner with a TTL
+ *   P:workers, P:workers:exp  the worker registry (redis-worker-registry.ts): entries by worker id, ids by expiry
  *   P:layout               '3' once the store is in this layout (short-field hashes, MIGRATE; chunked ready sets,
  *                          MIGRATE_READY)
  */

@@ -40,6 +40,8 @@ import { QueueError } from '../../errors/queue.error.js';
 import { boundRedis, connectWithin, DEFAULT_REDIS_COMMAND_TIMEOUT, RedisCalls } from './redis-connections.js';
 import { QueueBackendUnavailableError } from '../../errors/queue-backend-unavailable.error.js';
 import { within } from '../../timing/within.js';
+import { assertWorkerEntry, type WorkerInfo } from '../../models/worker-info.js';
+import { RedisWorkerRegistry } from './redis-worker-registry.js';
 
 const PREFIX = /^[A-Za-z0-9_.:-]{1,100}$/;
 /** Length of "<queuedAt:11 hex>:<seq:10 hex>:" before the id in a ready-set member (see the scripts' layout). */
@@ -847,6 +849,25 @@ export class RedisQueueBackend extends QueueBackend {
         for (const record of await this.getMany(ids)) yield record;
       }
     } while (cursor !== '0');
+  }
+
+  /** The worker registry (`<prefix>:workers`, `<prefix>:workers:exp`). */
+  private workerRegistry: RedisWorkerRegistry | undefined;
+  private get workers(): RedisWorkerRegistry {
+    return (this.workerRegistry ??= new RedisWorkerRegistry(() => this.redis, this.prefix));
+  }
+
+  override async registerWorker(info: WorkerInfo, ttl: number): Promise<void> {
+    assertWorkerEntry(info, ttl);
+    await this.workers.register(info, ttl);
+  }
+
+  override listWorkers(): Promise<WorkerInfo[]> {
+    return this.workers.list();
+  }
+
+  override removeWorker(id: string): Promise<void> {
+    return this.workers.remove(id);
   }
 
   async acquireLease(name: string, owner: string, ttl: number): Promise<boolean> {

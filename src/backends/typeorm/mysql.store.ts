@@ -6,6 +6,7 @@ import { SqlQueueStore } from './sql-queue.store.js';
 import { addedColumnsDdl } from './added-columns.js';
 import { quoteIdentifier } from './sql-identifier.js';
 import { retryOnLockConflict } from './lock-conflict-retry.js';
+import { workerTableStatement } from './sql-worker-registry.js';
 
 type Callback<T> = (error: Error | null, result: T) => void;
 
@@ -122,6 +123,7 @@ export class MysqlQueueStore extends SqlQueueStore {
         seq BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, task_id CHAR(36) NOT NULL, entry LONGTEXT NOT NULL,
         KEY ${index('log_task')} (task_id, seq)
       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+      workerTableStatement('mysql', this.workerTable),
     ];
   }
 

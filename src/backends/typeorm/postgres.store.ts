@@ -14,6 +14,7 @@ import {
 import { SqlQueueStore } from './sql-queue.store.js';
 import { quoteIdentifier } from './sql-identifier.js';
 import { ADDED_COLUMNS, addedColumnsDdl } from './added-columns.js';
+import { workerTableStatement } from './sql-worker-registry.js';
 
 /** `?` placeholders → `$1, $2, ...` (our SQL has no `?` inside literals). */
 function numbered(sql: string): string {
@@ -194,6 +195,7 @@ export class PostgresQueueStore extends SqlQueueStore {
       `CREATE TABLE IF NOT EXISTS ${this.logTable} (seq bigserial PRIMARY KEY,
         task_id varchar(36) NOT NULL, entry text NOT NULL)`,
       `CREATE INDEX IF NOT EXISTS ${this.index('log_task')} ON ${this.logTable} (task_id, seq)`,
+      workerTableStatement('postgres', this.workerTable),
     ];
   }
 

@@ -28,6 +28,7 @@ import { QueueError } from '../../errors/queue.error.js';
 import { ADDED_COLUMNS } from './added-columns.js';
 import { SqlQueueControl } from './queue-control.sql.js';
 import { SqlManagement } from './management.sql.js';
+import { SqlWorkerRegistry } from './sql-worker-registry.js';
 
 const ACTIVE = `('pending','scheduled','running')`;
 const CLAIMABLE = `('pending','scheduled')`;
@@ -144,6 +145,17 @@ export abstract class SqlQueueStore {
         this.updateReturning(id, set, setParams, where, whereParams),
       testedOnRow: (condition) => this.testedOnRow(condition),
     }));
+  }
+
+  /** Name of the worker registry's table (`<table>_worker`). */
+  protected get workerTable(): string {
+    return this.identifier('worker');
+  }
+
+  private workerRegistry: SqlWorkerRegistry | undefined;
+  /** The worker registry on this store's worker table. */
+  get workers(): SqlWorkerRegistry {
+    return (this.workerRegistry ??= new SqlWorkerRegistry(this, this.workerTable));
   }
 
   async createSchema(): Promise<void> {

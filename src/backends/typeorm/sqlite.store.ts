@@ -6,6 +6,7 @@ import { SqlQueueStore } from './sql-queue.store.js';
 import { addedColumnsDdl } from './added-columns.js';
 import { EnqueueRejectedError } from '../../errors/enqueue-rejected.error.js';
 import { QueueError } from '../../errors/queue.error.js';
+import { workerTableStatement } from './sql-worker-registry.js';
 
 /** The subset of a better-sqlite3 Database the store uses. */
 interface SqliteDatabase {
@@ -92,6 +93,7 @@ export class SqliteQueueStore extends SqlQueueStore {
       `CREATE TABLE IF NOT EXISTS ${this.logTable} (seq INTEGER PRIMARY KEY AUTOINCREMENT,
         task_id TEXT NOT NULL, entry TEXT NOT NULL)`,
       `CREATE INDEX IF NOT EXISTS ${index('log_task')} ON ${this.logTable} (task_id, seq)`,
+      workerTableStatement('sqlite', this.workerTable),
     ];
   }
 

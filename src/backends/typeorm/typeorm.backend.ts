@@ -35,6 +35,7 @@ import { validateTableName } from './sql-identifier.js';
 import type { SqlQueueMetrics, SqlQueueStore } from './sql-queue.store.js';
 import { SqliteQueueStore } from './sqlite.store.js';
 import { DRIVER_PACKAGES, SUPPORTED_DRIVERS, type TypeOrmBackendConfig } from './typeorm-backend.config.js';
+import { assertWorkerEntry, type WorkerInfo } from '../../models/worker-info.js';
 
 /** Import an optional package or throw `MissingDependencyError` naming it. */
 async function requirePackage<T>(name: string, feature: string): Promise<T> {
@@ -437,6 +438,19 @@ export class TypeOrmQueueBackend extends QueueBackend {
   override deleteTerminal(queue: string, options: DeleteTerminalOptions): Promise<number> {
     return this.requireStore().control.deleteTerminal(queue, options);
   }
+  override async registerWorker(info: WorkerInfo, ttl: number): Promise<void> {
+    assertWorkerEntry(info, ttl);
+    await this.requireStore().workers.register(info, ttl);
+  }
+
+  override listWorkers(): Promise<WorkerInfo[]> {
+    return this.requireStore().workers.list();
+  }
+
+  override removeWorker(id: string): Promise<void> {
+    return this.requireStore().workers.remove(id);
+  }
+
   acquireLease(name: string, owner: string, ttl: number): Promise<boolean> {
     return this.requireStore().acquireLease(name, owner, ttl);
   }
