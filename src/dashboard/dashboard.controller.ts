@@ -1,9 +1,13 @@
 import {
   BadRequestException,
+  Body,
+  ConflictException,
   Controller,
   ForbiddenException,
   Get,
   Header,
+  HttpCode,
+  HttpException,
   Inject,
   NotFoundException,
   Param,
@@ -17,24 +21,28 @@ import {
 } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { Observable, from, map, switchMap } from 'rxjs';
-import { QueueBackend } from '../backends/queue-backend.js';
+import { QueueError } from '../errors/queue.error.js';
 import { QueueEvents } from '../events/queue-events.js';
-import { isTaskStatus } from '../models/task-status.js';
-import { QueueService } from '../service/queue.service.js';
+import { isTaskStatus, type TaskStatus } from '../models/task-status.js';
 import { DASHBOARD_OPTIONS, type DashboardOptions } from './dashboard-options.js';
+import { DashboardData, MAX_PAGE } from './dashboard-data.js';
 import { dashboardPage, dashboardPolicy } from './dashboard.page.js';
+import { isRecordAction } from './record-actions.js';
 import { stateChangeRefusal } from './same-origin.js';
-import { TaskTimeline } from './task-timeline.js';
+
+/** Bulk and state actions on a queue (`QueueService.queue(name)`). */
+const QUEUE_ACTIONS = ['pause', 'resume', 'retry-failed', 'clean'] as const;
+type QueueAction = (typeof QUEUE_ACTIONS)[number];
+/** Statuses `clean` may delete. */
+const CLEANABLE = ['completed', 'failed', 'cancelled'];
 
 /** Build the dashboard controller for a base path (route paths are static metadata, the base path is not). */
 export function createDashboardController(path: string): Type<unknown> {
   @Controller(path.replace(/^\/+|\/+$/g, ''))
   class QueuesDashboardController {
     constructor(
-      readonly queues: QueueService,
-      readonly backend: QueueBackend,
+      readonly data: DashboardData,
       readonly events: QueueEvents,
-      readonly timeline: TaskTimeline,
       @Inject(DASHBOARD_OPTIONS) readonly options: DashboardOptions,
     ) {}
 
@@ -61,82 +69,131 @@ export function createDashboardController(path: string): Type<unknown> {
       return dashboardPage({ readOnly: this.options.readOnly === true, nonce });
     }
 
-    /** Statistics and the newest records in one request: what the page reloads. */
+    /** Statistics, queues (state, policy, charts) and workers: the overview page. */
     @Get('api/overview')
-    async overview(
-      @Req() request: unknown,
-      @Query('status') status?: string,
-      @Query('task') task?: string,
-      @Query('queue') queue?: string,
-      @Query('limit') limit?: string,
-    ) {
+    async overview(@Req() request: unknown) {
       await this.allow(request);
-      const [statistics, records] = await Promise.all([
-        this.queues.getStatistics(),
-        this.list(status, task, queue, limit),
-      ]);
-      return { statistics, records };
+      return this.data.overview();
     }
 
     @Get('api/stats')
     async stats(@Req() request: unknown, @Query('queue') queue?: string) {
       await this.allow(request);
-      return this.queues.getStatistics(queue ? { queue } : {});
+      return this.data.queues.getStatistics(queue ? { queue } : {});
     }
 
-    /** Newest records first, filtered (one query on SQL backends). */
+    /** One page of records, newest first: filters, `cursor` from the previous page, or a `search` by id or key. */
     @Get('api/records')
     async records(
       @Req() request: unknown,
       @Query('status') status?: string,
       @Query('task') task?: string,
       @Query('queue') queue?: string,
+      @Query('key') key?: string,
+      @Query('search') search?: string,
+      @Query('cursor') cursor?: string,
       @Query('limit') limit?: string,
     ) {
       await this.allow(request);
-      return this.list(status, task, queue, limit);
-    }
-
-    list(status?: string, task?: string, queue?: string, limit?: string) {
-      if (status && !isTaskStatus(status)) throw new BadRequestException(`unknown status "${status}"`);
-      return this.backend.listRecords({
-        status: status && isTaskStatus(status) ? status : undefined,
-        taskNameContains: task || undefined,
-        queue: queue || undefined,
-        limit: Math.min(500, Math.max(1, Number(limit) || 100)),
-      });
+      const filter = {
+        status: statusFilter(status),
+        taskName: text(task),
+        queue: text(queue),
+        key: text(key),
+        cursor: text(cursor),
+        limit: Math.min(MAX_PAGE, Math.max(1, Math.floor(Number(limit)) || 50)),
+      };
+      return this.data.records(filter, text(search)).catch(rethrowAsHttp);
     }
 
     @Get('api/records/:id')
     async record(@Req() request: unknown, @Param('id') id: string) {
       await this.allow(request);
-      const record = await this.queues.getTask(id);
+      const detail = await this.data.record(id);
+      if (!detail) throw new NotFoundException(`no record ${id}`);
+      return detail;
+    }
+
+    /** cancel, retry, promote, again, remove: only where the record's status allows it (else a 409). */
+    @Post('api/records/:id/:action')
+    async act(@Req() request: unknown, @Param('id') id: string, @Param('action') action: string) {
+      await this.allow(request, true);
+      if (!isRecordAction(action)) throw new NotFoundException(`no action ${action}`);
+      const record = await this.data.queues.getTask(id);
       if (!record) throw new NotFoundException(`no record ${id}`);
-      return { record, timeline: this.timeline.of(id) };
+      if (!this.data.actionsOf(record).includes(action))
+        throw new ConflictException(`cannot ${action} a ${record.status} record`);
+      const queues = this.data.queues;
+      try {
+        switch (action) {
+          case 'cancel':
+            return { cancelled: await queues.cancel(id) };
+          case 'retry':
+            return this.data.view(await queues.retry(id));
+          case 'promote':
+            return await this.data.apis.promote(id);
+          case 'remove':
+            return { removed: Boolean(await this.data.apis.remove(id)) };
+          case 'again':
+            return this.data.view(
+              await queues.enqueue(record.taskName, record.args, {
+                queue: record.queue,
+                priority: record.priority,
+                kwargs: record.kwargs,
+              }),
+            );
+        }
+      } catch (error) {
+        return rethrowAsHttp(error);
+      }
     }
 
-    @Post('api/records/:id/cancel')
-    async cancel(@Req() request: unknown, @Param('id') id: string) {
+    /** pause, resume, retry-failed, clean (body `{ status }`: which terminal records) of one queue. */
+    @Post('api/queues/:queue/:action')
+    @HttpCode(200)
+    async queueAction(
+      @Req() request: unknown,
+      @Param('queue') queue: string,
+      @Param('action') action: string,
+      @Body() body: unknown,
+    ) {
       await this.allow(request, true);
-      return { cancelled: await this.queues.cancel(id) };
+      if (!(QUEUE_ACTIONS as readonly string[]).includes(action))
+        throw new NotFoundException(`no queue action ${action}`);
+      const handle = this.data.apis.handle(queue);
+      if (!handle) throw new NotFoundException('this version of nestjs-queues cannot control queues');
+      try {
+        switch (action as QueueAction) {
+          case 'pause':
+            await handle.pause();
+            return { paused: true };
+          case 'resume':
+            await handle.resume();
+            return { paused: false };
+          case 'retry-failed':
+            return { retried: await handle.retryFailed() };
+          case 'clean': {
+            const status = (body as { status?: unknown } | null)?.status;
+            if (typeof status !== 'string' || !CLEANABLE.includes(status))
+              throw new BadRequestException(`clean needs a status among ${CLEANABLE.join(', ')}`);
+            return { removed: await handle.clean({ status }) };
+          }
+        }
+      } catch (error) {
+        return rethrowAsHttp(error);
+      }
     }
 
-    @Post('api/records/:id/retry')
-    async retry(@Req() request: unknown, @Param('id') id: string) {
-      await this.allow(request, true);
-      return this.queues.retry(id);
+    @Get('api/schedules')
+    async scheduleList(@Req() request: unknown) {
+      await this.allow(request);
+      return this.data.scheduleList();
     }
 
-    @Post('api/records/:id/again')
-    async again(@Req() request: unknown, @Param('id') id: string) {
-      await this.allow(request, true);
-      const record = await this.queues.getTask(id);
-      if (!record) throw new NotFoundException(`no record ${id}`);
-      return this.queues.enqueue(record.taskName, record.args, {
-        queue: record.queue,
-        priority: record.priority,
-        kwargs: record.kwargs,
-      });
+    @Get('api/workers')
+    async workers(@Req() request: unknown) {
+      await this.allow(request);
+      return this.data.workers();
     }
 
     @Sse('api/events')
@@ -149,6 +206,29 @@ export function createDashboardController(path: string): Type<unknown> {
     }
   }
   return QueuesDashboardController;
+}
+
+/** A query parameter as a filter: absent or empty means none. */
+function text(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+function statusFilter(status: unknown): TaskStatus | undefined {
+  const value = text(status);
+  if (value === undefined) return undefined;
+  if (!isTaskStatus(value)) throw new BadRequestException(`unknown status "${value}"`);
+  return value;
+}
+
+/** The package's typed errors as HTTP answers: missing → 404, wrong state → 409, bad input → 400. */
+function rethrowAsHttp(error: unknown): never {
+  if (error instanceof HttpException) throw error;
+  const name = (error as { name?: unknown } | null)?.name;
+  const message = error instanceof Error ? error.message : String(error);
+  if (name === 'TaskNotFoundError') throw new NotFoundException(message);
+  if (name === 'QueueConfigurationError') throw new BadRequestException(message);
+  if (error instanceof QueueError) throw new ConflictException(message);
+  throw error;
 }
 
 /** Set a response header on Express, Fastify or a plain Node response. */

@@ -3,11 +3,15 @@ import { QueueConfigurationError } from '../errors/queue-configuration.error.js'
 import { createDashboardController } from './dashboard.controller.js';
 import { DASHBOARD_OPTIONS, type DashboardOptions } from './dashboard-options.js';
 import { TaskTimeline } from './task-timeline.js';
+import { DashboardData } from './dashboard-data.js';
+import { ThroughputTracker } from './throughput.js';
 
 /**
- * An opt-in web dashboard served by the app (needs an HTTP platform such as @nestjs/platform-express): statistics,
- * a filterable list of records, a record's detail and event timeline, live progress over SSE, and cancel / retry /
- * enqueue-again actions (off in `readOnly`). Import it next to `QueuesModule`.
+ * An opt-in web dashboard served by the app (needs an HTTP platform such as @nestjs/platform-express): an overview
+ * (statistics, queues with their state, policies and last hour's throughput, workers), paged and filtered records,
+ * a record's detail (args, result, error, logs, timeline, flow parent and children), schedules and workers pages,
+ * live updates over SSE, and confirmed actions (cancel, retry, promote, enqueue again, remove; pause/resume, retry
+ * failed and clean a queue), all off in `readOnly`. Import it next to `QueuesModule`. docs/dashboard.md shows it.
  */
 @Module({})
 export class QueuesDashboardModule {
@@ -32,7 +36,12 @@ export class QueuesDashboardModule {
     }
     return {
       module: QueuesDashboardModule,
-      providers: [{ provide: DASHBOARD_OPTIONS, useValue: options }, TaskTimeline],
+      providers: [
+        { provide: DASHBOARD_OPTIONS, useValue: options },
+        TaskTimeline,
+        ThroughputTracker,
+        DashboardData,
+      ],
       controllers: [createDashboardController(options.path ?? '/queues/dashboard')],
     };
   }

@@ -308,10 +308,11 @@ describe(
           for (const record of [byForm, byFetch, byJsonFetch])
             assert.equal((await queues.getTask(record.id))!.status, 'running', 'not cancelled');
 
-          // The dashboard's own buttons still work for the operator.
+          // The dashboard's own buttons still work for the operator (each asks for a confirmation first).
           const own = await context.newPage();
-          await own.goto(dashboard);
+          await own.goto(`${dashboard}#/records`);
           await own.click(`[data-testid="cancel-${byForm.id}"]`);
+          await own.click('[data-testid="confirm-ok"]');
           await own.waitForFunction(
             (id) => document.querySelector(`[data-testid="status-${id}"]`)?.textContent === 'cancelled',
             byForm.id,
@@ -320,6 +321,7 @@ describe(
           const flaky = await queues.enqueue('security.flaky');
           await queues.waitFor(flaky.id, { timeout: 5_000 });
           await own.click(`[data-testid="retry-${flaky.id}"]`);
+          await own.click('[data-testid="confirm-ok"]');
           const retried = () => served.some((s) => s.url.endsWith(`/${flaky.id}/retry`) && s.status === 201);
           for (let i = 0; i < 100 && !retried(); i++) await sleep(50);
           assert.ok(retried(), 'the retry button was accepted');
@@ -376,37 +378,53 @@ describe(
               dialogs.push(dialog.message());
               void dialog.dismiss();
             });
-            await page.route(/\/api\/(overview|stats|records)(\?|$)/, async (route) => {
+            // Every page's answer carries the header's statistics; the records page's also the records.
+            await page.route(/\/api\/(overview|stats|records|schedules|workers)(\?|$)/, async (route) => {
               const response = await route.fetch();
               const url = new URL(route.request().url());
               const body = await response.json();
-              const add = (records: unknown[]) => [forged, ...records];
-              const json = url.pathname.endsWith('/overview')
-                ? { statistics: { ...body.statistics, ...statistics }, records: add(body.records) }
-                : url.pathname.endsWith('/stats')
-                  ? { ...body, ...statistics }
-                  : add(body);
+              const json = url.pathname.endsWith('/stats')
+                ? { ...body, ...statistics }
+                : {
+                    ...body,
+                    statistics: { ...body.statistics, ...statistics },
+                    ...(url.pathname.endsWith('/records') ? { records: [forged, ...body.records] } : {}),
+                    ...(url.pathname.endsWith('/workers')
+                      ? { workers: [{ ...forged, host: payload('host'), queues: [payload('wq')] }] }
+                      : {}),
+                  };
               await route.fulfill({ response, json });
             });
             await page.route(/\/api\/records\/forged/, (route) =>
-              route.fulfill({ json: { record: forged, timeline } }),
+              route.fulfill({ json: { record: forged, timeline, logs: timeline, children: [forged] } }),
             );
-            await page.goto(dashboard);
+            // The overview lists the hostile queue (from the recent records), the workers page a forged worker.
+            for (const hash of ['#/', '#/workers', '#/schedules']) {
+              await page.goto(`${dashboard}${hash}`);
+              await page.waitForSelector('[data-testid="stat-total"]');
+              await sleep(300);
+            }
+            await page.goto(`${dashboard}#/records`);
             await page.waitForSelector('tr.rec');
             await page.waitForFunction(() => document.querySelectorAll('tr.rec').length >= 2);
+            // The values show as text.
+            assert.ok((await page.textContent('#rows'))!.includes(`task${payload('taskName')}`));
             // Open both hostile records' details.
             await page.locator('tr.rec', { hasText: 'task"><img' }).first().click();
             await page.waitForFunction(() =>
               document.querySelector('[data-testid="detail"]')?.textContent?.includes('error'),
             );
+            await page.goto(`${dashboard}#/records`);
+            await page.waitForFunction(() => document.querySelectorAll('tr.rec').length >= 2);
             await page.locator('tr.rec').first().click();
+            await page.waitForFunction(() =>
+              document.querySelector('[data-testid="detail"]')?.textContent?.includes('forged'),
+            );
             await sleep(500);
             const pwned = await page.evaluate(() => window.__pwned);
             assert.equal(pwned, undefined, `script ran (bypassCSP ${bypassCSP}): ${String(pwned)}`);
             assert.deepEqual(dialogs, []);
             assert.equal(await page.locator('img').count(), 0, 'no element was injected');
-            // The values show as text.
-            assert.ok((await page.textContent('#rows'))!.includes(`task${payload('taskName')}`));
           } finally {
             await context.close();
           }

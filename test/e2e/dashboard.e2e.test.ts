@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { Injectable, type INestApplication } from '@nestjs/common';
+import { Injectable, Module, type INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -7,9 +7,11 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  QueueBackend,
   QueueService,
   QueuesDashboardModule,
   QueuesModule,
+  Schedule,
   Task,
   TaskCtx,
   type TaskExecutionContext,
@@ -17,9 +19,20 @@ import {
 import { fastWorker } from '../support/app.js';
 import { launchChromium, skipWithoutChromium } from './support/chromium.js';
 
-// Functions passed to page.waitForFunction run in the browser, where `document` exists.
-declare const document: { querySelector(selector: string): { textContent: string | null } | null };
+type Browser = import('playwright-core').Browser;
+type Page = import('playwright-core').Page;
+
+// Functions passed to page.waitForFunction / evaluate run in the browser.
+declare const document: {
+  querySelector(selector: string): { textContent: string | null } | null;
+  querySelectorAll(selector: string): { length: number };
+};
+declare const window: { getComputedStyle(element: unknown): { display: string } };
+
 const skip = skipWithoutChromium();
+/** `UPDATE_DASHBOARD_SCREENSHOTS=1` writes the screenshots of docs/dashboard.md; otherwise they go to test-artifacts. */
+const SCREENSHOTS = process.env['UPDATE_DASHBOARD_SCREENSHOTS'] === '1';
+const OPERATOR_COOKIE = 'queues_operator=yes';
 
 let flakyAttempts = 0;
 @Injectable()
@@ -27,107 +40,374 @@ class DashboardTasks {
   @Task('files.process')
   async process(steps: number, @TaskCtx() ctx: TaskExecutionContext) {
     for (let step = 1; step <= steps; step++) {
-      await sleep(150);
+      await sleep(100);
       await ctx.progress(step, steps, `step ${step}`);
     }
+    await ctx.log('processed every step', { steps });
     return { steps };
   }
 
-  @Task('api.flaky')
+  @Task('api.flaky', { retries: 0 })
   async flaky() {
     flakyAttempts++;
     if (flakyAttempts === 1) throw new Error('upstream said 503');
     return 'ok';
   }
 
-  @Task('mail.later')
-  async later() {}
+  @Task('mail.send', { queue: 'mail', retries: 1, retryBackoff: 10 })
+  async send(to: string, @TaskCtx() ctx: TaskExecutionContext) {
+    await ctx.log(`sending to ${to}`);
+    if (to.startsWith('bounce')) throw new Error(`mailbox ${to} is full`);
+    return { delivered: to };
+  }
+
+  @Task('mail.hold', { queue: 'mail' })
+  async hold(@TaskCtx() ctx: TaskExecutionContext) {
+    await sleep(30_000, undefined, { signal: ctx.signal }).catch(() => undefined);
+  }
+
+  @Task('reports.tick', { queue: 'reports' })
+  @Schedule({ interval: 400, key: 'tick' })
+  async tick() {
+    return 'ticked';
+  }
 }
 
-describe('dashboard in a real browser (playwright-core + Debian Chromium)', { skip }, () => {
-  let app: INestApplication;
-  let url: string;
-  let browser: import('playwright-core').Browser;
-  const artifacts = path.resolve('test-artifacts');
+/** The user's own provider, injected by constructor, through which the tests act on the store. */
+@Injectable()
+class Operations {
+  constructor(
+    readonly queues: QueueService,
+    readonly backend: QueueBackend,
+  ) {}
+}
 
-  before(async () => {
-    const moduleRef = await Test.createTestingModule({
-      imports: [
-        QueuesModule.forRoot({ worker: fastWorker }),
-        QueuesDashboardModule.register({ allowAnonymous: true }),
-      ],
-      providers: [DashboardTasks],
-    }).compile();
-    app = moduleRef.createNestApplication({ logger: ['error'] });
-    await app.listen(0, '127.0.0.1');
-    url = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}/queues/dashboard`;
-    browser = await launchChromium();
-    mkdirSync(artifacts, { recursive: true });
-  });
-  after(async () => {
-    await browser?.close();
-    await app?.close();
-  });
+function appModule(auth: boolean) {
+  @Module({
+    imports: [
+      QueuesModule.forRoot({
+        worker: { ...fastWorker, staleAfter: 10_000, workerId: 'dashboard-e2e-worker' },
+      }),
+      QueuesDashboardModule.register(
+        auth
+          ? {
+              authorize: (request) =>
+                String((request as { headers: { cookie?: string } }).headers.cookie ?? '').includes(
+                  OPERATOR_COOKIE,
+                ),
+            }
+          : { allowAnonymous: true },
+      ),
+    ],
+    providers: [DashboardTasks, Operations],
+  })
+  class DashboardAppModule {}
+  return DashboardAppModule;
+}
 
-  test(
-    'progress reaches 100 %, a pending task is cancelled and a failed one retried from the page',
-    { timeout: 60_000 },
-    async () => {
-      const queues = app.get(QueueService);
-      const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
-      await page.goto(url);
+for (const auth of [false, true]) {
+  describe(`dashboard pages and actions in Chromium (auth ${auth ? 'on' : 'off'})`, { skip }, () => {
+    let app: INestApplication;
+    let url: string;
+    let browser: Browser;
+    let ops: Operations;
+    const shots = SCREENSHOTS ? path.resolve('docs/dashboard') : path.resolve('test-artifacts/dashboard');
+    /** Console errors and page errors of every page opened, by page. */
+    const problems: string[] = [];
+
+    before(async () => {
+      flakyAttempts = 0;
+      const moduleRef = await Test.createTestingModule({ imports: [appModule(auth)] }).compile();
+      app = moduleRef.createNestApplication({ logger: ['error'] });
+      await app.listen(0, '127.0.0.1');
+      url = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}/queues/dashboard`;
+      ops = app.get(Operations);
+      browser = await launchChromium();
+      mkdirSync(shots, { recursive: true });
+    });
+    after(async () => {
+      await browser?.close();
+      await app?.close();
+    });
+
+    async function open(hash = '#/', viewport = { width: 1280, height: 860 }): Promise<Page> {
+      const context = await browser.newContext({ viewport });
+      if (auth) {
+        const [name, value] = OPERATOR_COOKIE.split('=') as [string, string];
+        await context.addCookies([{ name, value, domain: '127.0.0.1', path: '/' }]);
+      }
+      const page = await context.newPage();
+      page.on('console', (message) => {
+        if (message.type() === 'error') problems.push(`${hash}: ${message.text()}`);
+      });
+      page.on('pageerror', (error) => problems.push(`${hash}: ${error.message}`));
+      await page.goto(url + hash);
       await page.waitForSelector('[data-testid="stat-total"]');
-
-      const file = await queues.enqueue('files.process', [6]);
-      await page.waitForSelector(`[data-testid="row-${file.id}"]`);
-      await page.waitForFunction(
-        (id) =>
-          Number(document.querySelector(`[data-testid="pct-${id}"]`)?.textContent?.replace('%', '')) > 0,
-        file.id,
-      );
-      await page.screenshot({ path: path.join(artifacts, 'dashboard-progress.png') });
-      await page.waitForFunction(
-        (id) => document.querySelector(`[data-testid="pct-${id}"]`)?.textContent === '100%',
-        file.id,
+      return page;
+    }
+    const close = (page: Page) => page.context().close();
+    const text = async (page: Page, testId: string) =>
+      (await page.textContent(`[data-testid="${testId}"]`))?.trim();
+    const statusShows = (page: Page, id: string, status: string) =>
+      page.waitForFunction(
+        ([id, status]) => document.querySelector(`[data-testid="status-${id}"]`)?.textContent === status,
+        [id, status] as const,
         { timeout: 15_000 },
       );
+    /** Wait until the records table shows exactly these records. */
+    const onlyRows = (page: Page, ids: string[]) =>
+      page.waitForFunction(
+        (ids) => {
+          const rows = [
+            ...(document.querySelectorAll('tr.rec') as unknown as Array<{ dataset: { id: string } }>),
+          ];
+          return rows.length === ids.length && rows.every((row) => ids.includes(row.dataset.id));
+        },
+        ids,
+        { timeout: 10_000 },
+      );
+    const shot = (page: Page, name: string) =>
+      auth ? Promise.resolve() : page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
+    /** Click an action, check the confirmation's text, and confirm it (or keep the record with `keep`). */
+    async function confirmAction(page: Page, testId: string, expected: RegExp, keep = false) {
+      await page.click(`[data-testid="${testId}"]`);
+      await page.waitForSelector('[data-testid="confirm"][open]');
+      assert.match((await text(page, 'confirm-text'))!, expected);
+      await page.click(`[data-testid="${keep ? 'confirm-cancel' : 'confirm-ok'}"]`);
+      await page.waitForSelector('[data-testid="confirm"]:not([open])', { state: 'attached' });
+    }
 
-      const later = await queues.enqueue('mail.later', [], { delay: 60_000 });
-      await page.click(`[data-testid="cancel-${later.id}"]`);
+    test('without the operator cookie the page and its API are refused', { skip: !auth }, async () => {
+      const page = await fetch(url);
+      assert.equal(page.status, 403);
+      const api = await fetch(`${url}/api/overview`);
+      assert.equal(api.status, 403);
+      const action = await fetch(`${url}/api/queues/mail/pause`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
+      assert.equal(action.status, 403);
+    });
+
+    test(
+      'overview: queues with counts and last hour charts, workers, favicon',
+      { timeout: 60_000 },
+      async () => {
+        const { queues } = ops;
+        const sent = await queues.enqueueMany(
+          Array.from({ length: 6 }, (_, i) => ({ task: 'mail.send', args: [`user${i}@example.com`] })),
+        );
+        const bounced = await queues.enqueue('mail.send', ['bounce@example.com']);
+        for (const record of [...sent, bounced]) await queues.waitFor(record.id, { timeout: 10_000 });
+        const page = await open('#/');
+        await page.waitForSelector('[data-testid="queue-mail"]');
+        await page.waitForFunction(
+          () => Number(document.querySelector('[data-testid="completed-hour-mail"]')?.textContent) >= 6,
+        );
+        assert.equal(await text(page, 'failed-hour-mail'), '1');
+        assert.equal(
+          await text(page, 'queue-completed-mail'),
+          String((await queues.getStatistics({ queue: 'mail' })).completed),
+        );
+        assert.match((await text(page, 'failure-rate-mail'))!, /^\d+\.\d%$/);
+        assert.ok((await page.locator('[data-testid="chart-mail"] rect').count()) >= 1, 'the chart has bars');
+        assert.match((await text(page, 'worker-count'))!, /^1 live/);
+        assert.ok((await page.textContent('[data-testid="view"]'))!.includes('dashboard-e2e-worker'));
+        const icon = await page.getAttribute('link[rel="icon"]', 'href');
+        assert.match(icon ?? '', /^data:image\/svg\+xml,/);
+        await shot(page, 'overview');
+        await close(page);
+      },
+    );
+
+    test(
+      'records: columns, filters, search by id or key, empty state, narrow layout',
+      { timeout: 60_000 },
+      async () => {
+        const { queues } = ops;
+        const keyed = await queues.enqueue('mail.send', ['keyed@example.com'], { key: `welcome-${auth}` });
+        const later = await queues.enqueue('mail.send', ['later@example.com'], { delay: 60_000 });
+        await queues.waitFor(keyed.id, { timeout: 10_000 });
+        const page = await open('#/records');
+        await page.waitForSelector(`[data-testid="row-${keyed.id}"]`);
+        const headers = await page.locator('table.records th').allTextContents();
+        for (const column of ['id', 'task', 'queue', 'status', 'enqueued', 'started', 'finished', 'duration'])
+          assert.ok(headers.includes(column), `column ${column} in ${headers.join(',')}`);
+        assert.match(
+          (await page.textContent(`[data-testid="row-${keyed.id}"]`))!,
+          /\d+(\.\d)? (ms|s)/,
+          'a duration',
+        );
+        await shot(page, 'records');
+
+        await page.selectOption('[data-testid="filter-status"]', 'scheduled');
+        await page.waitForFunction(
+          () =>
+            document.querySelectorAll('tr.rec').length > 0 &&
+            document.querySelectorAll('tr.rec').length ===
+              document.querySelectorAll('tr.rec .badge.scheduled').length,
+        );
+        assert.ok(await page.isVisible(`[data-testid="row-${later.id}"]`));
+        await page.selectOption('[data-testid="filter-status"]', '');
+        await page.fill('[data-testid="filter-queue"]', 'reports');
+        await page.waitForFunction(
+          () => document.querySelector(`tr.rec`)?.textContent?.includes('reports.tick') === true,
+        );
+        assert.equal(
+          await page.locator(`[data-testid="row-${keyed.id}"]`).count(),
+          0,
+          'another queue is filtered out',
+        );
+        await page.fill('[data-testid="filter-queue"]', '');
+        await page.fill('[data-testid="filter-task"]', 'mail.send');
+        await page.fill('[data-testid="filter-key"]', `welcome-${auth}`);
+        await onlyRows(page, [keyed.id]);
+        await page.fill('[data-testid="filter-key"]', '');
+        await page.fill('[data-testid="filter-task"]', '');
+
+        await page.fill('[data-testid="search"]', later.id);
+        await onlyRows(page, [later.id]);
+        await page.fill('[data-testid="search"]', `welcome-${auth}`);
+        await onlyRows(page, [keyed.id]);
+        await page.fill('[data-testid="search"]', 'no-such-record-anywhere');
+        await page.waitForSelector('[data-testid="empty"]');
+        assert.match((await text(page, 'empty'))!, /No records match/);
+        await close(page);
+
+        const narrow = await open('#/records', { width: 390, height: 800 });
+        await narrow.waitForSelector(`[data-testid="row-${keyed.id}"]`);
+        const layout = await narrow.evaluate(() => ({
+          head: window.getComputedStyle(document.querySelector('table.records thead')).display,
+          cell: window.getComputedStyle(document.querySelector('table.records td')).display,
+        }));
+        assert.deepEqual(layout, { head: 'none', cell: 'block' }, 'rows become cards on a narrow window');
+        await shot(narrow, 'records-narrow');
+        await close(narrow);
+        await queues.cancel(later.id);
+      },
+    );
+
+    test('record detail: args, result, error, logs, timeline, attempts', { timeout: 60_000 }, async () => {
+      const { queues } = ops;
+      const file = await queues.enqueue('files.process', [3]);
+      await queues.waitFor(file.id, { timeout: 10_000 });
+      const page = await open(`#/record/${file.id}`);
+      await page.waitForSelector('[data-testid="detail"]');
+      assert.equal(await text(page, 'detail-task'), 'files.process');
+      assert.match((await text(page, 'args'))!, /3/);
+      assert.match((await text(page, 'result'))!, /"steps": 3/);
+      assert.match(
+        (await page.textContent('[data-testid="timeline"]'))!,
+        /task\.started[\s\S]*task\.completed/,
+      );
+      assert.match((await page.textContent('[data-testid="detail"]'))!, /attempt\s*1 of 1/);
+      await shot(page, 'record');
+      await close(page);
+
+      const bounced = await queues.enqueue('mail.send', ['bounce-detail@example.com']);
+      await queues.waitFor(bounced.id, { timeout: 10_000 });
+      const failed = await open(`#/record/${bounced.id}`);
+      await failed.waitForSelector('[data-testid="error"]');
+      assert.match((await text(failed, 'error'))!, /mailbox bounce-detail@example\.com is full/);
+      assert.match((await failed.textContent('[data-testid="detail"]'))!, /attempt\s*2 of 2/);
+      await close(failed);
+    });
+
+    test(
+      'actions ask for confirmation, apply only where they may, and change the store',
+      { timeout: 60_000 },
+      async () => {
+        const { queues } = ops;
+        const later = await queues.enqueue('mail.send', ['cancel-me@example.com'], { delay: 60_000 });
+        const held = await queues.enqueue('mail.hold');
+        for (let i = 0; i < 200 && (await queues.getTask(held.id))!.status !== 'running'; i++)
+          await sleep(20);
+        const page = await open('#/records');
+        await page.waitForSelector(`[data-testid="row-${later.id}"]`);
+
+        // Keep: nothing changes.
+        await confirmAction(page, `cancel-${later.id}`, /^Cancel mail\.send /, true);
+        await sleep(300);
+        assert.equal((await queues.getTask(later.id))!.status, 'scheduled');
+        await confirmAction(page, `cancel-${later.id}`, /^Cancel mail\.send /);
+        await statusShows(page, later.id, 'cancelled');
+        assert.equal((await queues.getTask(later.id))!.status, 'cancelled');
+
+        // A running record offers cancel only: no retry, no remove, no enqueue-again.
+        await page.waitForSelector(`[data-testid="row-${held.id}"]`);
+        assert.equal(await page.locator(`[data-testid="cancel-${held.id}"]`).count(), 1);
+        for (const action of ['retry', 'remove', 'again', 'promote'])
+          assert.equal(await page.locator(`[data-testid="${action}-${held.id}"]`).count(), 0, action);
+        const refused = await fetch(`${url}/api/records/${held.id}/retry`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', cookie: OPERATOR_COOKIE },
+          body: '{}',
+        });
+        assert.equal(refused.status, 409, 'the server refuses it too');
+
+        // Retry a failed record: the same record runs again and completes.
+        flakyAttempts = 0;
+        const flaky = await queues.enqueue('api.flaky');
+        await queues.waitFor(flaky.id, { timeout: 10_000 });
+        await page.waitForSelector(`[data-testid="retry-${flaky.id}"]`);
+        await confirmAction(page, `retry-${flaky.id}`, /^Retry api\.flaky /);
+        await statusShows(page, flaky.id, 'completed');
+        assert.equal((await queues.getTask(flaky.id))!.result, 'ok');
+
+        // Enqueue again: a new record of the same task, shown in its detail.
+        await confirmAction(page, `again-${flaky.id}`, /^Enqueue again api\.flaky /);
+        await page.waitForSelector('[data-testid="detail"]');
+        assert.equal(await text(page, 'detail-task'), 'api.flaky');
+        await queues.cancel(held.id);
+        await close(page);
+      },
+    );
+
+    test(
+      'schedules: definition, next fire time, last occurrence and its status',
+      { timeout: 30_000 },
+      async () => {
+        const page = await open('#/schedules');
+        await page.waitForSelector('[data-testid="schedule-scheduled:reports.tick:tick"]');
+        const row = (await page.textContent('[data-testid="schedule-scheduled:reports.tick:tick"]'))!;
+        assert.match(row, /reports\.tick/);
+        assert.match(row, /400 ms/);
+        await page.waitForFunction(() =>
+          document
+            .querySelector('[data-testid="last-scheduled:reports.tick:tick"]')
+            ?.textContent?.includes('completed'),
+        );
+        assert.notEqual(await text(page, 'next-scheduled:reports.tick:tick'), '–');
+        await shot(page, 'schedules');
+        await close(page);
+      },
+    );
+
+    test('workers: id, host, queues, running count, last heartbeat', { timeout: 30_000 }, async () => {
+      const held = await ops.queues.enqueue('mail.hold');
+      const page = await open('#/workers');
+      await page.waitForSelector('[data-testid="worker-dashboard-e2e-worker"]');
+      // The running count comes with the next heartbeat (50 ms here).
       await page.waitForFunction(
-        (id) => document.querySelector(`[data-testid="status-${id}"]`)?.textContent === 'cancelled',
-        later.id,
+        () =>
+          document
+            .querySelector('[data-testid="running-dashboard-e2e-worker"]')
+            ?.textContent?.startsWith('1 /') === true,
+        undefined,
+        { timeout: 10_000 },
       );
-      assert.equal((await queues.getTask(later.id))!.status, 'cancelled');
+      const row = (await page.textContent('[data-testid="worker-dashboard-e2e-worker"]'))!;
+      assert.match(row, /all/);
+      assert.match(row, new RegExp(String(process.pid)));
+      assert.match((await text(page, 'heartbeat-dashboard-e2e-worker'))!, /ago$/);
+      await shot(page, 'workers');
+      await ops.queues.cancel(held.id);
+      await close(page);
+    });
 
-      const flaky = await queues.enqueue('api.flaky');
-      await queues.waitFor(flaky.id, { timeout: 5_000 });
-      await page.click(`[data-testid="retry-${flaky.id}"]`);
-      await page.waitForFunction(
-        (id) => document.querySelector(`[data-testid="status-${id}"]`)?.textContent === 'completed',
-        flaky.id,
-        { timeout: 15_000 },
-      );
-      assert.equal((await queues.getTask(flaky.id))!.result, 'ok');
-
-      await page.click(`[data-testid="row-${flaky.id}"]`);
-      await page.waitForFunction(() =>
-        document.querySelector('[data-testid="detail"]')?.textContent?.includes('task.completed'),
-      );
-      await page.screenshot({ path: path.join(artifacts, 'dashboard.png') });
-      assert.equal(await page.textContent('[data-testid="stat-cancelled"]'), '1');
-    },
-  );
-
-  test('read-only and access rules', async () => {
-    assert.throws(() => QueuesDashboardModule.register({}), /authorize/);
-    const denied = await fetch(`${url}/api/stats`, { method: 'GET' });
-    assert.equal(denied.status, 200, 'allowAnonymous serves everyone');
-    const bogus = await fetch(`${url}/api/records?status=bogus`);
-    assert.equal(bogus.status, 400, 'an unknown status filter is a 400, not an empty list');
-    const listed = await fetch(`${url}/api/records?status=completed&limit=2`);
-    assert.equal(listed.status, 200);
-    const records = (await listed.json()) as Array<{ status: string }>;
-    assert.ok(records.length <= 2 && records.every((r) => r.status === 'completed'));
+    test('no page logged a console error', () => {
+      assert.deepEqual(problems, []);
+    });
   });
-});
+}

@@ -1,0 +1,226 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { QueueBackend } from '../backends/queue-backend.js';
+import { emptyStatistics, type QueuedTaskRecord } from '../models/queued-task-record.js';
+import type { QueuesModuleOptions } from '../options/queues-module-options.js';
+import { QUEUES_MODULE_OPTIONS } from '../queues.constants.js';
+import { ScheduleRegistry } from '../schedules/schedule.registry.js';
+import { QueueService } from '../service/queue.service.js';
+import { TaskRegistry } from '../tasks/task.registry.js';
+import { DashboardApis, type DashboardListFilter } from './dashboard-apis.js';
+import { actionsFor, type RecordAction } from './record-actions.js';
+import { TaskTimeline } from './task-timeline.js';
+import { ThroughputTracker } from './throughput.js';
+
+/** Most queues the overview shows (each costs a statistics read). */
+const MAX_QUEUES = 100;
+/** Records per page at most. */
+export const MAX_PAGE = 200;
+/** Records read per task (completed) and in all (failed) to fill the charts' past when the dashboard starts. */
+const SEED_LIMIT = 2_000;
+const HOUR = 3_600_000;
+
+/** A queue's policy as the `queues` module option gives it. */
+interface QueuePolicyView {
+  concurrency?: number;
+  groupConcurrency?: number;
+  rateLimit?: { max: number; duration: number };
+  paused?: boolean;
+}
+
+/** A record as the page gets it: the record and the actions that apply to it now. */
+export type RecordView = QueuedTaskRecord & { actions: RecordAction[] };
+
+/** A record's neighbour in a flow, in short. */
+export interface RelativeView {
+  id: string;
+  taskName: string;
+  status: string;
+}
+
+/**
+ * What the dashboard's pages show, read from the service, the backend and this process's trackers: the overview
+ * (statistics, queues with their state, policies and charts, workers), record pages and details, schedules.
+ */
+@Injectable()
+export class DashboardData {
+  readonly apis: DashboardApis;
+  private seeded: Promise<void> | undefined;
+
+  constructor(
+    readonly queues: QueueService,
+    readonly backend: QueueBackend,
+    private readonly tasks: TaskRegistry,
+    private readonly schedules: ScheduleRegistry,
+    private readonly throughput: ThroughputTracker,
+    private readonly timeline: TaskTimeline,
+    @Inject(QUEUES_MODULE_OPTIONS) private readonly moduleOptions: QueuesModuleOptions,
+  ) {
+    this.apis = new DashboardApis(queues, backend);
+  }
+
+  /** The `queues` module option (per-queue policies), as far as this version has it. */
+  private get policies(): Record<string, QueuePolicyView> {
+    const policies = (this.moduleOptions as { queues?: Record<string, QueuePolicyView> }).queues;
+    return policies && typeof policies === 'object' ? policies : {};
+  }
+
+  /** The actions the page may offer for `record`. */
+  actionsOf(record: QueuedTaskRecord): RecordAction[] {
+    const can = this.apis.capabilities;
+    return actionsFor(record, (action) =>
+      action === 'remove' ? can.remove : action === 'promote' ? can.promote : true,
+    );
+  }
+
+  /** What every page's answer carries: the header's statistics, what the version can do, the task names. */
+  async common() {
+    return {
+      statistics: await this.queues.getStatistics(),
+      capabilities: this.apis.capabilities,
+      taskNames: this.tasks.names(),
+    };
+  }
+
+  view(record: QueuedTaskRecord): RecordView {
+    return { ...record, actions: this.actionsOf(record) };
+  }
+
+  async overview() {
+    await this.seedThroughput();
+    const [common, workers, names, paused] = await Promise.all([
+      this.common(),
+      this.backend.listWorkers(),
+      this.queueNames(),
+      this.pausedQueues(),
+    ]);
+    const queues = await Promise.all(
+      names.map(async (name) => ({
+        name,
+        statistics: await this.queues.getStatistics({ queue: name }).catch(() => emptyStatistics()),
+        paused: paused ? paused.has(name) : null,
+        policy: this.policyOf(name),
+        runningGroups: await this.runningGroups(name),
+        throughput: this.throughput.of(name),
+      })),
+    );
+    return { ...common, queues, workers };
+  }
+
+  private policyOf(queue: string) {
+    const policy = this.policies[queue];
+    if (!policy) return null;
+    return {
+      concurrency: policy.concurrency ?? null,
+      groupConcurrency: policy.groupConcurrency ?? null,
+      rateLimit: policy.rateLimit ?? null,
+    };
+  }
+
+  /** Groups with running records in a queue that caps groups (one page of its running records). */
+  private async runningGroups(queue: string): Promise<Record<string, number> | null> {
+    if (this.policies[queue]?.groupConcurrency === undefined) return null;
+    const { records } = await this.apis.list({ queue, status: 'running', limit: MAX_PAGE });
+    const groups: Record<string, number> = {};
+    for (const record of records) {
+      const group = (record as { group?: string | null }).group;
+      if (group) groups[group] = (groups[group] ?? 0) + 1;
+    }
+    return groups;
+  }
+
+  /** Paused queues, or `null` when this version cannot pause queues. */
+  private async pausedQueues(): Promise<Set<string> | null> {
+    const list = (this.backend as { listPausedQueues?: () => Promise<string[]> }).listPausedQueues;
+    if (!this.apis.capabilities.queueControl || typeof list !== 'function') return null;
+    return new Set(await list.call(this.backend));
+  }
+
+  /** Queues worth showing: configured, declared by tasks, claimed by workers, or seen in recent records. */
+  private async queueNames(): Promise<string[]> {
+    const names = new Set<string>(['default']);
+    for (const definition of this.tasks.list()) names.add(definition.options.queue);
+    for (const name of Object.keys(this.policies)) names.add(name);
+    for (const name of this.moduleOptions.worker?.queues ?? []) names.add(name);
+    for (const name of this.throughput.queues()) names.add(name);
+    for (const worker of await this.backend.listWorkers())
+      for (const name of worker.queues ?? []) names.add(name);
+    for (const record of (await this.apis.list({ limit: MAX_PAGE })).records) names.add(record.queue);
+    return [...names].sort().slice(0, MAX_QUEUES);
+  }
+
+  /** Fill the charts' last hour from the store, once (records that ended before this process listened). */
+  private seedThroughput(): Promise<void> {
+    this.seeded ??= (async () => {
+      const since = new Date(Date.now() - HOUR);
+      for (const name of this.tasks.names())
+        this.throughput.seed(await this.backend.listCompletedByTask(name, { since, limit: SEED_LIMIT }));
+      const { records } = await this.apis.list({ status: 'failed', limit: MAX_PAGE });
+      this.throughput.seed(records.filter((r) => r.completedAt && r.completedAt >= since));
+    })().catch(() => undefined);
+    return this.seeded;
+  }
+
+  async records(filter: DashboardListFilter, search?: string) {
+    if (search) {
+      // By id, and by key within the other filters.
+      const [byId, byKey] = await Promise.all([
+        this.queues.getTask(search).catch(() => null),
+        this.apis.list({ ...filter, key: search, cursor: undefined }),
+      ]);
+      const records = byId ? [byId, ...byKey.records.filter((r) => r.id !== byId.id)] : byKey.records;
+      return { ...(await this.common()), records: records.map((r) => this.view(r)), nextCursor: null };
+    }
+    const [common, page] = await Promise.all([this.common(), this.apis.list(filter)]);
+    return { ...common, records: page.records.map((r) => this.view(r)), nextCursor: page.nextCursor };
+  }
+
+  async record(id: string) {
+    const record = await this.queues.getTask(id);
+    if (!record) return null;
+    const parentId = (record as { parentId?: string | null }).parentId ?? null;
+    const [common, logs, parent, children] = await Promise.all([
+      this.common(),
+      this.apis.logs(id).catch(() => null),
+      parentId ? this.queues.getTask(parentId) : Promise.resolve(null),
+      this.apis.children(id).catch(() => null),
+    ]);
+    const relative = (r: QueuedTaskRecord): RelativeView => ({
+      id: r.id,
+      taskName: r.taskName,
+      status: r.status,
+    });
+    return {
+      ...common,
+      record: this.view(record),
+      logs,
+      timeline: this.timeline.of(id),
+      parent: parent ? relative(parent) : parentId ? { id: parentId, taskName: '', status: 'removed' } : null,
+      children: children ? children.map(relative) : null,
+    };
+  }
+
+  /** Every schedule with its next fire time, and its last occurrence with its status. */
+  async scheduleList() {
+    const [common, schedules] = await Promise.all([this.common(), this.schedules.list()]);
+    const rows = await Promise.all(
+      schedules.map(async (schedule) => {
+        const { records } = await this.apis.list({ taskName: schedule.taskName, limit: 20 });
+        const last = records.find(
+          (r) => r.id !== schedule.occurrenceId && r.status !== 'pending' && r.status !== 'scheduled',
+        );
+        return {
+          ...schedule,
+          last: last
+            ? { id: last.id, status: last.status, startedAt: last.startedAt, completedAt: last.completedAt }
+            : null,
+        };
+      }),
+    );
+    return { ...common, schedules: rows };
+  }
+
+  async workers() {
+    const [common, workers] = await Promise.all([this.common(), this.backend.listWorkers()]);
+    return { ...common, workers };
+  }
+}
