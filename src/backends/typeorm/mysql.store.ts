@@ -4,6 +4,7 @@ import type { QueuedTaskRecord } from '../../models/queued-task-record.js';
 import { recordToRow, rowToRecord, type TaskRow } from './task-row.mapper.js';
 import { SqlQueueStore } from './sql-queue.store.js';
 import { addedColumnsDdl } from './added-columns.js';
+import type { SqlTx } from './queue-caps.sql.js';
 import { quoteIdentifier } from './sql-identifier.js';
 import { retryOnLockConflict } from './lock-conflict-retry.js';
 import { workerTableStatement } from './sql-worker-registry.js';
@@ -124,6 +125,7 @@ export class MysqlQueueStore extends SqlQueueStore {
         KEY ${index('log_task')} (task_id, seq)
       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
       workerTableStatement('mysql', this.workerTable),
+      ...this.caps.schemaStatements(index),
     ];
   }
 
@@ -176,6 +178,16 @@ export class MysqlQueueStore extends SqlQueueStore {
       if (this.isUniqueViolation(error) && record.key !== null) return false;
       throw error;
     }
+  }
+
+  protected capsTransaction<T>(work: (tx: SqlTx) => Promise<T>): Promise<T> {
+    return this.transaction((connection) =>
+      work({
+        query: async (sql, params = []) => (await run(connection, sql, params)) as TaskRow[],
+        execute: async (sql, params = []) =>
+          ((await run(connection, sql, params)) as { affectedRows?: number })?.affectedRows ?? 0,
+      }),
+    );
   }
 
   protected async claimRows(options: ClaimManyOptions, now: number): Promise<QueuedTaskRecord[]> {

@@ -15,6 +15,7 @@ import { SqlQueueStore } from './sql-queue.store.js';
 import { quoteIdentifier } from './sql-identifier.js';
 import { ADDED_COLUMNS, addedColumnsDdl } from './added-columns.js';
 import { workerTableStatement } from './sql-worker-registry.js';
+import type { SqlTx } from './queue-caps.sql.js';
 
 /** `?` placeholders → `$1, $2, ...` (our SQL has no `?` inside literals). */
 function numbered(sql: string): string {
@@ -196,6 +197,7 @@ export class PostgresQueueStore extends SqlQueueStore {
         task_id varchar(36) NOT NULL, entry text NOT NULL)`,
       `CREATE INDEX IF NOT EXISTS ${this.index('log_task')} ON ${this.logTable} (task_id, seq)`,
       workerTableStatement('postgres', this.workerTable),
+      ...this.caps.schemaStatements((suffix) => this.index(suffix)),
     ];
   }
 
@@ -384,6 +386,26 @@ export class PostgresQueueStore extends SqlQueueStore {
        RETURNING ${CLAIM_RETURNING}`,
       params: [now, now, claim.workerId, ...params, Math.floor(claim.limit)],
     };
+  }
+
+  /** One pooled connection, READ COMMITTED: each statement sees what claimers before us committed. */
+  protected async capsTransaction<T>(work: (tx: SqlTx) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    const tx: SqlTx = {
+      query: async (sql, params = []) => (await client.query(numbered(sql), params)).rows,
+      execute: async (sql, params = []) => (await client.query(numbered(sql), params)).rowCount ?? 0,
+    };
+    try {
+      await client.query('BEGIN');
+      const result = await work(tx);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
   }
 
   protected async claimRows(options: ClaimManyOptions, now: number): Promise<QueuedTaskRecord[]> {

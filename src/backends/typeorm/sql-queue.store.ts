@@ -3,6 +3,8 @@ import type {
   CompletionItem,
   CompletionOutcome,
   ClaimManyOptions,
+  ControlledClaim,
+  ControlledClaimOptions,
   FailTaskOptions,
   FenceOptions,
   ListCompletedOptions,
@@ -29,6 +31,7 @@ import { ADDED_COLUMNS } from './added-columns.js';
 import { SqlQueueControl } from './queue-control.sql.js';
 import { SqlManagement } from './management.sql.js';
 import { SqlWorkerRegistry } from './sql-worker-registry.js';
+import { SqlQueueCaps, type SqlTx } from './queue-caps.sql.js';
 
 const ACTIVE = `('pending','scheduled','running')`;
 const CLAIMABLE = `('pending','scheduled')`;
@@ -84,10 +87,60 @@ export abstract class SqlQueueStore {
       testedOnRow: (condition) => this.testedOnRow(condition),
       deleteLogs: (ids) => this.management.deleteLogs(ids),
     });
+    this.caps = new SqlQueueCaps({
+      dialect,
+      table: this.table,
+      control: this.identifier('control'),
+      rate: this.identifier('rate'),
+      group: this.identifier('group'),
+      state: this.identifier('queue_state'),
+      claimable: this.claimablePredicate,
+      backendFilter: (backends) => this.claimFilter(undefined, backends),
+    });
+  }
+
+  /**
+   * Run `work` in one transaction that serialises with other claimers of the same controlled queue (its control row
+   * is locked first; SQLite's write lock covers it).
+   */
+  protected abstract capsTransaction<T>(work: (tx: SqlTx) => Promise<T>): Promise<T>;
+
+  /** Row locking of the controlled claim's candidate reads (`FOR UPDATE SKIP LOCKED`; none on SQLite). */
+  protected get capsRowLock(): string {
+    return ' FOR UPDATE SKIP LOCKED';
+  }
+
+  /** Claim under a queue policy (see `SqlQueueCaps`); records come back in the order they were taken. */
+  async claimControlled(options: ControlledClaimOptions): Promise<ControlledClaim> {
+    if (options.limit <= 0) return { claimed: [] };
+    const now = Date.now();
+    const { ids, rateLimitedUntil } = await this.capsTransaction((tx) =>
+      this.caps.claim(tx, options, now, this.capsRowLock),
+    );
+    if (ids.length === 0)
+      return rateLimitedUntil === undefined ? { claimed: [] } : { claimed: [], rateLimitedUntil };
+    const rows = await this.query(
+      `SELECT ${COLUMN_LIST} FROM ${this.table} WHERE id IN (${ids.map(() => '?').join(', ')})`,
+      ids,
+    );
+    const byId = new Map(rows.map((row) => [String(row['id']), rowToRecord(row)]));
+    const claimed = await this.setAsideUndecodable(
+      ids.flatMap((id) => byId.get(id) ?? []),
+      options.workerId,
+    );
+    this.metrics.claimed += claimed.length;
+    return { claimed };
+  }
+
+  /** Put the groups of records just made claimable in line for grouped claims (see `SqlQueueCaps.groupsInLine`). */
+  protected async lineUpGroups(records: readonly QueuedTaskRecord[], manager?: EntityManager): Promise<void> {
+    for (const { sql, params } of this.caps.groupsInLine(records)) await this.execute(sql, params, manager);
   }
 
   /** Pause state and the batch deletes of queue handles (DESIGN §13). */
   readonly control: SqlQueueControl;
+  /** Cluster-wide caps, groups and rate limits of `claimControlled` (DESIGN §13). */
+  protected readonly caps: SqlQueueCaps;
 
   /** A quoted name derived from the table's: its lease table, its indexes (`<table>_<suffix>`). */
   protected identifier(suffix: string): string {
@@ -199,6 +252,7 @@ export abstract class SqlQueueStore {
       if (await this.insertIfKeyFree(record, manager)) {
         this.metrics.enqueued++;
         this.afterInsert(1);
+        if (record.group !== null) await this.lineUpGroups([record], manager);
         return record;
       }
       // The key is held: return its active holder. It may turn terminal in between; then try again.
@@ -249,6 +303,7 @@ export abstract class SqlQueueStore {
       await this.insertRows(chunk, manager);
       this.metrics.enqueued += chunk.length;
       this.afterInsert(chunk.length);
+      await this.lineUpGroups(chunk, manager);
     }
     for (const i of unkeyed) results[i] = records[i]!;
     // Keyed records keep enqueue's semantics one by one, in input order.
@@ -445,6 +500,7 @@ export abstract class SqlQueueStore {
       ? await this.requeue(current, error, options.retryAt ?? null, now)
       : await this.finishFailed(current, error, now);
     if (!updated) return this.rejected();
+    if (retry && updated.group !== null) await this.lineUpGroups([updated]);
     if (retry) this.metrics.retried++;
     else this.metrics.failed++;
     return updated;
@@ -506,7 +562,7 @@ export abstract class SqlQueueStore {
     const current = await this.getTask(id);
     if (!current || (current.status !== 'failed' && current.status !== 'cancelled')) return null;
     try {
-      return await this.updateReturning(
+      const retried = await this.updateReturning(
         id,
         `status = 'pending', retry_count = 0, scheduled_at = NULL, queued_at = ?, started_at = NULL, completed_at = NULL,
          heartbeat_at = NULL, worker_id = NULL, result_json = NULL, execution_ref = NULL`,
@@ -514,6 +570,8 @@ export abstract class SqlQueueStore {
         'status = ?',
         [current.status],
       );
+      if (retried?.group != null) await this.lineUpGroups([retried]);
+      return retried;
     } catch (error) {
       if (this.isUniqueViolation(error)) return null; // another active record holds the key now
       throw error;
@@ -571,6 +629,13 @@ export abstract class SqlQueueStore {
       );
       if (applied > 0) released.push(id);
     }
+    if (released.length > 0) {
+      const rows = await this.query(
+        `SELECT ${COLUMN_LIST} FROM ${this.table} WHERE id IN (${released.map(() => '?').join(', ')}) AND task_group IS NOT NULL`,
+        released,
+      );
+      await this.lineUpGroups(rows.map(rowToRecord));
+    }
     return released;
   }
 
@@ -607,6 +672,7 @@ export abstract class SqlQueueStore {
       }
     }
     this.metrics.staleRecovered += result.requeued.length + result.failed.length;
+    await this.lineUpGroups(result.requeued);
     return result;
   }
 

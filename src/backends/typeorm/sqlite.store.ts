@@ -4,6 +4,7 @@ import type { QueuedTaskRecord } from '../../models/queued-task-record.js';
 import { claimedInOrder, recordToRow, rowToRecord, type TaskRow } from './task-row.mapper.js';
 import { SqlQueueStore } from './sql-queue.store.js';
 import { addedColumnsDdl } from './added-columns.js';
+import type { SqlTx } from './queue-caps.sql.js';
 import { EnqueueRejectedError } from '../../errors/enqueue-rejected.error.js';
 import { QueueError } from '../../errors/queue.error.js';
 import { workerTableStatement } from './sql-worker-registry.js';
@@ -17,6 +18,7 @@ interface SqliteDatabase {
   };
   pragma(source: string): unknown;
   transaction<T>(work: () => T): () => T;
+  readonly inTransaction?: boolean;
 }
 
 /**
@@ -94,6 +96,7 @@ export class SqliteQueueStore extends SqlQueueStore {
         task_id TEXT NOT NULL, entry TEXT NOT NULL)`,
       `CREATE INDEX IF NOT EXISTS ${index('log_task')} ON ${this.logTable} (task_id, seq)`,
       workerTableStatement('sqlite', this.workerTable),
+      ...this.caps.schemaStatements(index),
     ];
   }
 
@@ -117,9 +120,10 @@ export class SqliteQueueStore extends SqlQueueStore {
           return rowToRecord(row);
         }),
       )();
-      const created = stored.filter((record, i) => record === records[i]).length;
-      this.metrics.enqueued += created;
-      this.afterInsert(created);
+      const created = stored.filter((record, i) => record === records[i]);
+      this.metrics.enqueued += created.length;
+      this.afterInsert(created.length);
+      await this.lineUpGroups(created);
       return stored;
     } catch (error) {
       throw error instanceof QueueError ? error : new EnqueueRejectedError(records.length, error);
@@ -137,6 +141,41 @@ export class SqliteQueueStore extends SqlQueueStore {
     return (
       this.statement(`${this.insertSql()} ON CONFLICT DO NOTHING`).run(...recordToRow(record)).changes > 0
     );
+  }
+
+  /** Controlled claims of this process, one after another (one connection: their transactions cannot nest). */
+  private capsChain: Promise<unknown> = Promise.resolve();
+
+  /**
+   * `BEGIN IMMEDIATE` takes SQLite's write lock at once, so claimers in every process on the file take turns; the
+   * statements in between run synchronously (better-sqlite3), so nothing else of this process interleaves.
+   */
+  protected capsTransaction<T>(work: (tx: SqlTx) => Promise<T>): Promise<T> {
+    const tx: SqlTx = {
+      query: async (sql, params = []) => this.statement(sql).all(...params),
+      execute: async (sql, params = []) => {
+        const statement = this.statement(sql);
+        return statement.reader ? statement.all(...params).length : statement.run(...params).changes;
+      },
+    };
+    const run = async (): Promise<T> => {
+      this.statement('BEGIN IMMEDIATE').run();
+      try {
+        const result = await work(tx);
+        this.statement('COMMIT').run();
+        return result;
+      } catch (error) {
+        if (this.db.inTransaction !== false) this.statement('ROLLBACK').run();
+        throw error;
+      }
+    };
+    const result = this.capsChain.then(run, run);
+    this.capsChain = result.catch(() => undefined);
+    return result;
+  }
+
+  protected override get capsRowLock(): string {
+    return '';
   }
 
   protected async claimRows(options: ClaimManyOptions, now: number): Promise<QueuedTaskRecord[]> {

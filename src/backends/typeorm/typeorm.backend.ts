@@ -16,6 +16,8 @@ import {
   QueueBackend,
   type BackendEnqueueContext,
   type ClaimManyOptions,
+  type ControlledClaim,
+  type ControlledClaimOptions,
   type CompletionItem,
   type DeleteTerminalOptions,
   type RecordFilter,
@@ -330,6 +332,10 @@ export class TypeOrmQueueBackend extends QueueBackend {
   }
   claimMany(options: ClaimManyOptions): Promise<QueuedTaskRecord[]> {
     return this.requireStore().claimMany(options);
+  }
+
+  override claimControlled(options: ControlledClaimOptions): Promise<ControlledClaim> {
+    return this.requireStore().claimControlled(options);
   }
   completeTask(id: string, result?: unknown, options?: FenceOptions): Promise<QueuedTaskRecord | null> {
     return this.requireStore().completeTask(id, result, options);

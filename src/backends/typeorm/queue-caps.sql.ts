@@ -1,0 +1,387 @@
+import type { ControlledClaimOptions } from '../queue-backend.js';
+import type { QueuedTaskRecord } from '../../models/queued-task-record.js';
+import type { TaskRow } from './task-row.mapper.js';
+import type { SqlDialect } from './sql-identifier.js';
+
+/** The statements of one transaction (`?` placeholders). */
+export interface SqlTx {
+  query(sql: string, params?: unknown[]): Promise<TaskRow[]>;
+  execute(sql: string, params?: unknown[]): Promise<number>;
+}
+
+/** What the control needs of its store: names and the dialect's pieces. */
+export interface CapsTables {
+  dialect: SqlDialect;
+  /** The queue table, quoted. */
+  table: string;
+  /** `<table>_control`, `<table>_rate`, `<table>_group`, quoted; `<table>_queue_state` (pauses), quoted. */
+  control: string;
+  state: string;
+  rate: string;
+  group: string;
+  /** The condition selecting claimable rows, as the dialect's indexes serve it. */
+  claimable: string;
+  /** `AND execution_backend IN (...)` for a filter, with its parameters. */
+  backendFilter(backends: readonly string[] | undefined): { where: string; params: unknown[] };
+}
+
+const n = (row: TaskRow | undefined, column: string): number => Number(row?.[column] ?? 0);
+/** Groups read per page while looking for groups with room. */
+const GROUP_PAGE = 64;
+/**
+ * How often (ms) a grouped claim also looks for groups with claimable rows that are missing from the line (a record
+ * made claimable by a path that does not line its group up, such as a flow releasing a waiting record).
+ */
+const SWEEP_INTERVAL = 30_000;
+
+/**
+ * Queue control on SQL (`claimControlled`): one transaction that first locks the queue's row in `<table>_control`,
+ * so claimers of a controlled queue in every process take turns for the few statements the checks need, then:
+ * - `concurrency`: counts the queue's running rows (an index on (queue, task_group) of running rows);
+ * - `rateLimit`: a ring of `max` rows in `<table>_rate` holding the last `max` start times (slot = starts mod max):
+ *   the next start is allowed when the oldest of them is at least `duration` old, so no window of `duration` ms
+ *   holds more than `max` starts; one row written per start, whatever the rate;
+ * - `groupConcurrency`: groups with ready work are rows of `<table>_group` ordered by `turn` (when the group was last
+ *   served, or became ready): a claim serves groups in that order, one record per group per round, each group's head
+ *   found on an index on (queue, task_group, priority, queued_at, seq), and its running rows counted on the running
+ *   index. Groups enter that table when a record of theirs is enqueued or put back in line; a group found without
+ *   claimable rows leaves it (unless an enqueue touched it meanwhile), one whose rows are all scheduled later waits
+ *   with its turn at the earliest due time. Records without a group take one turn per round, uncapped.
+ * Running counts are read from the rows, so every path out of `running` (completion, failure, cancellation, release,
+ * stale recovery) gives its slot back with no counter to keep.
+ */
+export class SqlQueueCaps {
+  constructor(private readonly t: CapsTables) {}
+
+  schemaStatements(index: (suffix: string) => string): string[] {
+    const { dialect, table, control, rate, group } = this.t;
+    const text = (length: number) => (dialect === 'sqlite' ? 'TEXT' : `varchar(${length})`);
+    const big = dialect === 'sqlite' ? 'INTEGER' : 'BIGINT';
+    const engine = dialect === 'mysql' ? ' ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin' : '';
+    const statements = [
+      `CREATE TABLE IF NOT EXISTS ${control} (queue ${text(100)} NOT NULL PRIMARY KEY, starts ${big} NOT NULL,
+        rate_max INTEGER NOT NULL, swept_at ${big} NOT NULL)${engine}`,
+      `CREATE TABLE IF NOT EXISTS ${rate} (queue ${text(100)} NOT NULL, slot INTEGER NOT NULL,
+        started_at ${big} NOT NULL, PRIMARY KEY (queue, slot))${engine}`,
+      `CREATE TABLE IF NOT EXISTS ${group} (queue ${text(100)} NOT NULL, task_group ${text(255)} NOT NULL,
+        turn ${big} NOT NULL, touched ${big} NOT NULL, PRIMARY KEY (queue, task_group))${engine}`,
+    ];
+    if (dialect === 'mysql') {
+      // No partial indexes: the claimable generated column leads, as in the main claim index.
+      statements.push(
+        `CREATE INDEX IF NOT EXISTS ${index('group_turn')} ON ${group} (queue, turn, task_group)`,
+        `CREATE INDEX IF NOT EXISTS ${index('group_ready')} ON ${table} (queue, task_group, claimable, priority DESC, queued_at, seq)`,
+        `CREATE INDEX IF NOT EXISTS ${index('group_running')} ON ${table} (queue, status, task_group)`,
+      );
+    } else {
+      statements.push(
+        `CREATE INDEX IF NOT EXISTS ${index('group_turn')} ON ${group} (queue, turn, task_group)`,
+        `CREATE INDEX IF NOT EXISTS ${index('group_ready')} ON ${table} (queue, task_group, priority DESC, queued_at, seq)
+          WHERE task_group IS NOT NULL AND status IN ('pending','scheduled')`,
+        `CREATE INDEX IF NOT EXISTS ${index('group_running')} ON ${table} (queue, task_group) WHERE status = 'running'`,
+      );
+    }
+    return statements;
+  }
+
+  /** `INSERT` that leaves an existing row alone, in the dialect. */
+  private insertIgnore(into: string, columns: string, values: string): string {
+    if (this.t.dialect === 'mysql') return `INSERT IGNORE INTO ${into} (${columns}) VALUES (${values})`;
+    if (this.t.dialect === 'sqlite') return `INSERT OR IGNORE INTO ${into} (${columns}) VALUES (${values})`;
+    return `INSERT INTO ${into} (${columns}) VALUES (${values}) ON CONFLICT DO NOTHING`;
+  }
+
+  /** An upsert of one row's value column, in the dialect. */
+  private upsert(into: string, key: string[], column: string, merge: string): string {
+    const columns = [...key, column].join(', ');
+    const values = [...key, column].map(() => '?').join(', ');
+    if (this.t.dialect === 'mysql')
+      return `INSERT INTO ${into} (${columns}) VALUES (${values}) ON DUPLICATE KEY UPDATE ${column} = ${merge.replace('$new', `VALUES(${column})`).replace('$old', column)}`;
+    const excluded = this.t.dialect === 'sqlite' ? 'excluded' : 'EXCLUDED';
+    return `INSERT INTO ${into} AS c (${columns}) VALUES (${values}) ON CONFLICT (${key.join(', ')}) DO UPDATE SET ${column} = ${merge.replace('$new', `${excluded}.${column}`).replace('$old', `c.${column}`)}`;
+  }
+
+  /**
+   * Statements that put the groups of records just made claimable (enqueued, retried, requeued, released) in line:
+   * a new group's turn is when its first record is due; an existing one keeps the earlier of the two and is marked
+   * touched, so a claim that found it empty a moment ago does not drop it.
+   */
+  groupsInLine(records: readonly QueuedTaskRecord[]): Array<{ sql: string; params: unknown[] }> {
+    const due = new Map<string, { queue: string; group: string; at: number }>();
+    for (const record of records) {
+      if (record.group === null || (record.status !== 'pending' && record.status !== 'scheduled')) continue;
+      const at = record.scheduledAt?.getTime() ?? record.queuedAt.getTime();
+      const name = `${record.queue}\u0000${record.group}`;
+      const seen = due.get(name);
+      if (!seen || at < seen.at) due.set(name, { queue: record.queue, group: record.group, at });
+    }
+    const least = this.t.dialect === 'sqlite' ? 'MIN' : 'LEAST';
+    const rows = [...due.values()];
+    const statements: Array<{ sql: string; params: unknown[] }> = [];
+    for (let at = 0; at < rows.length; at += 500) {
+      const chunk = rows.slice(at, at + 500);
+      const values = chunk.map(() => '(?, ?, ?, 0)').join(', ');
+      const sql =
+        this.t.dialect === 'mysql'
+          ? `INSERT INTO ${this.t.group} (queue, task_group, turn, touched) VALUES ${values}
+             ON DUPLICATE KEY UPDATE turn = LEAST(turn, VALUES(turn)), touched = touched + 1`
+          : `INSERT INTO ${this.t.group} AS g (queue, task_group, turn, touched) VALUES ${values}
+             ON CONFLICT (queue, task_group) DO UPDATE SET turn = ${least}(g.turn, excluded.turn), touched = g.touched + 1`;
+      statements.push({ sql, params: chunk.flatMap(({ queue, group, at: due }) => [queue, group, due]) });
+    }
+    return statements;
+  }
+
+  /**
+   * The controlled claim inside `tx` (the caller commits): the ids to mark running, in claim order, already marked;
+   * or, when the rate limit left no start, when it frees.
+   */
+  async claim(
+    tx: SqlTx,
+    options: ControlledClaimOptions,
+    now: number,
+    lockRows: string,
+  ): Promise<{ ids: string[]; rateLimitedUntil?: number }> {
+    const { table, control } = this.t;
+    const { queue, policy } = options;
+    await tx.execute(this.insertIgnore(control, 'queue, starts, rate_max, swept_at', '?, 0, 0, 0'), [queue]);
+    const forUpdate = this.t.dialect === 'sqlite' ? '' : ' FOR UPDATE';
+    const [state] = await tx.query(
+      `SELECT starts, rate_max, swept_at FROM ${control} WHERE queue = ?${forUpdate}`,
+      [queue],
+    );
+    // A paused queue (QueueHandle.pause) gives nothing, read under the same lock as the rest.
+    const [pause] = await tx.query(`SELECT paused FROM ${this.t.state} WHERE queue = ?`, [queue]);
+    if (n(pause, 'paused') === 1) return { ids: [] };
+    let room = options.limit;
+    if (policy.concurrency !== undefined) {
+      const [running] = await tx.query(
+        `SELECT COUNT(*) AS n FROM ${table} WHERE queue = ? AND status = 'running'`,
+        [queue],
+      );
+      room = Math.min(room, policy.concurrency - n(running, 'n'));
+    }
+    if (room <= 0) return { ids: [] };
+    let starts = n(state, 'starts');
+    const rate = policy.rateLimit;
+    if (rate) {
+      if (n(state, 'rate_max') !== rate.max) {
+        // A changed `max` changes the ring's size: start a fresh ring.
+        await tx.execute(`DELETE FROM ${this.t.rate} WHERE queue = ?`, [queue]);
+        await tx.execute(`UPDATE ${control} SET starts = 0, rate_max = ? WHERE queue = ?`, [rate.max, queue]);
+        starts = 0;
+      }
+      const free = await this.freeStarts(tx, queue, starts, Math.min(room, rate.max), rate, now);
+      if (free.count === 0) return { ids: [], rateLimitedUntil: free.until };
+      room = Math.min(room, free.count);
+    }
+    if (policy.groupConcurrency !== undefined && n(state, 'swept_at') <= now - SWEEP_INTERVAL)
+      await this.sweepGroups(tx, queue, now);
+    const ids =
+      policy.groupConcurrency === undefined
+        ? await this.markRunning(
+            tx,
+            options,
+            now,
+            await this.heads(tx, options, undefined, room, now, lockRows),
+          )
+        : await this.claimByGroup(tx, options, policy.groupConcurrency, room, now, lockRows);
+    if (ids.length === 0) return { ids };
+    if (rate) {
+      const slot = this.upsert(this.t.rate, ['queue', 'slot'], 'started_at', '$new');
+      for (let i = 0; i < ids.length; i++) await tx.execute(slot, [queue, (starts + i) % rate.max, now]);
+      await tx.execute(`UPDATE ${control} SET starts = ? WHERE queue = ?`, [starts + ids.length, queue]);
+    }
+    return { ids };
+  }
+
+  /** Line up groups with claimable rows that are not in the line (see `SWEEP_INTERVAL`). */
+  private async sweepGroups(tx: SqlTx, queue: string, now: number): Promise<void> {
+    await tx.execute(`UPDATE ${this.t.control} SET swept_at = ? WHERE queue = ?`, [now, queue]);
+    const missing = await tx.query(
+      `SELECT DISTINCT r.task_group FROM ${this.t.table} r
+       WHERE r.queue = ? AND r.task_group IS NOT NULL AND r.status IN ('pending','scheduled')
+         AND NOT EXISTS (SELECT 1 FROM ${this.t.group} g WHERE g.queue = r.queue AND g.task_group = r.task_group)`,
+      [queue],
+    );
+    for (const row of missing)
+      await tx.execute(this.insertIgnore(this.t.group, 'queue, task_group, turn, touched', '?, ?, ?, 0'), [
+        queue,
+        row['task_group'],
+        now,
+      ]);
+  }
+
+  /**
+   * How many of the next `want` starts the ring allows now: the slots from `starts` on hold the oldest start times
+   * (a missing slot was never used); they are free while at least `duration` old, and in time order, so the free
+   * ones come first. With none free, `until` is when the oldest frees.
+   */
+  private async freeStarts(
+    tx: SqlTx,
+    queue: string,
+    starts: number,
+    want: number,
+    rate: { max: number; duration: number },
+    now: number,
+  ): Promise<{ count: number; until?: number }> {
+    const slots = Array.from({ length: want }, (_, i) => (starts + i) % rate.max);
+    const rows = await tx.query(
+      `SELECT slot, started_at FROM ${this.t.rate} WHERE queue = ? AND slot IN (${slots.map(() => '?').join(', ')})`,
+      [queue, ...slots],
+    );
+    const at = new Map(rows.map((row) => [n(row, 'slot'), n(row, 'started_at')]));
+    let count = 0;
+    for (const slot of slots) {
+      const started = at.get(slot);
+      if (started !== undefined && started > now - rate.duration) break;
+      count++;
+    }
+    return count > 0 ? { count } : { count, until: at.get(slots[0]!)! + rate.duration };
+  }
+
+  /** Mark the taken rows running (at once: the next head read of this transaction must not find them again). */
+  private async markRunning(
+    tx: SqlTx,
+    options: ControlledClaimOptions,
+    now: number,
+    ids: string[],
+  ): Promise<string[]> {
+    if (ids.length === 0) return ids;
+    await tx.execute(
+      `UPDATE ${this.t.table} SET status = 'running', started_at = ?, heartbeat_at = ?, worker_id = ?
+       WHERE id IN (${ids.map(() => '?').join(', ')}) AND status IN ('pending','scheduled')`,
+      [now, now, options.workerId, ...ids],
+    );
+    return ids;
+  }
+
+  /** Up to `limit` due claimable ids of the queue (of one group, or `null`: of none), in claim order, locked. */
+  private async heads(
+    tx: SqlTx,
+    options: ControlledClaimOptions,
+    group: string | null | undefined,
+    limit: number,
+    now: number,
+    lockRows: string,
+  ): Promise<string[]> {
+    const backends = this.t.backendFilter(options.executionBackends);
+    const inGroup =
+      group === undefined ? '' : group === null ? ' AND task_group IS NULL' : ' AND task_group = ?';
+    const rows = await tx.query(
+      `SELECT id FROM ${this.t.table}
+       WHERE queue = ?${inGroup} AND ${this.t.claimable} AND (scheduled_at IS NULL OR scheduled_at <= ?)${backends.where}
+       ORDER BY priority DESC, queued_at, seq LIMIT ${Math.floor(limit)}${lockRows}`,
+      [options.queue, ...(typeof group === 'string' ? [group] : []), now, ...backends.params],
+    );
+    return rows.map((row) => String(row['id']));
+  }
+
+  /**
+   * Serve groups in turn order, one record per group per round, skipping groups at their cap, until `room` records
+   * are claimed or no group has one to give. The first round reads the line page by page; later rounds (a batch
+   * larger than the groups with work) go over the groups that gave a record and have room left. Records without a
+   * group take one turn per round, first.
+   */
+  private async claimByGroup(
+    tx: SqlTx,
+    options: ControlledClaimOptions,
+    cap: number,
+    room: number,
+    now: number,
+    lockRows: string,
+  ): Promise<string[]> {
+    const { table, group: line } = this.t;
+    const queue = options.queue;
+    const ids: string[] = [];
+    const served: string[] = [];
+    const take = async (group: string | null): Promise<boolean> => {
+      const [id] = await this.heads(tx, options, group, 1, now, lockRows);
+      if (id === undefined) return false;
+      ids.push(...(await this.markRunning(tx, options, now, [id])));
+      return true;
+    };
+    let ungrouped = await take(null);
+    let inHand: Array<{ group: string; running: number }> = [];
+    let after: TaskRow | undefined;
+    while (ids.length < room) {
+      const page = await tx.query(
+        `SELECT task_group, turn, touched FROM ${line} WHERE queue = ? AND turn <= ?${
+          after ? ' AND (turn > ? OR (turn = ? AND task_group > ?))' : ''
+        } ORDER BY turn, task_group LIMIT ${GROUP_PAGE}`,
+        after ? [queue, now, after['turn'], after['turn'], after['task_group']] : [queue, now],
+      );
+      for (const row of page) {
+        if (ids.length >= room) break;
+        const group = String(row['task_group']);
+        const [counted] = await tx.query(
+          `SELECT COUNT(*) AS n FROM ${table} WHERE queue = ? AND task_group = ? AND status = 'running'`,
+          [queue, group],
+        );
+        const running = n(counted, 'n');
+        if (running >= cap) continue;
+        if (await take(group)) {
+          served.push(group);
+          if (running + 1 < cap) inHand.push({ group, running: running + 1 });
+        } else await this.settleIdle(tx, queue, group, n(row, 'touched'), now);
+      }
+      if (page.length < GROUP_PAGE) break;
+      after = page[page.length - 1];
+    }
+    while (ids.length < room && (inHand.length > 0 || ungrouped)) {
+      if (ungrouped) ungrouped = await take(null);
+      const next: typeof inHand = [];
+      for (const held of inHand) {
+        if (ids.length >= room) break;
+        if (!(await take(held.group))) continue;
+        if (++held.running < cap) next.push(held);
+      }
+      inHand = next;
+    }
+    // Served groups go to the back of the line: behind every group waiting now, even within one millisecond.
+    if (served.length > 0) {
+      const [last] = await tx.query(`SELECT MAX(turn) AS m FROM ${line} WHERE queue = ? AND turn <= ?`, [
+        queue,
+        now,
+      ]);
+      const back = Math.max(now, n(last, 'm') + 1);
+      for (let i = 0; i < served.length; i++)
+        await tx.execute(`UPDATE ${line} SET turn = ? WHERE queue = ? AND task_group = ?`, [
+          back + i,
+          queue,
+          served[i],
+        ]);
+    }
+    return ids;
+  }
+
+  /**
+   * A group that gave no record: it leaves the line when it has no claimable rows (unless an enqueue touched it
+   * since we read it), or waits for its earliest scheduled row.
+   */
+  private async settleIdle(
+    tx: SqlTx,
+    queue: string,
+    group: string,
+    touched: number,
+    now: number,
+  ): Promise<void> {
+    const [next] = await tx.query(
+      `SELECT MIN(scheduled_at) AS due, COUNT(*) AS n FROM ${this.t.table}
+       WHERE queue = ? AND task_group = ? AND ${this.t.claimable}`,
+      [queue, group],
+    );
+    if (n(next, 'n') === 0) {
+      await tx.execute(`DELETE FROM ${this.t.group} WHERE queue = ? AND task_group = ? AND touched = ?`, [
+        queue,
+        group,
+        touched,
+      ]);
+    } else if (n(next, 'due') > now) {
+      await tx.execute(
+        `UPDATE ${this.t.group} SET turn = ? WHERE queue = ? AND task_group = ? AND touched = ?`,
+        [n(next, 'due'), queue, group, touched],
+      );
+    }
+  }
+}
