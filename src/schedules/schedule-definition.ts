@@ -27,9 +27,10 @@ export interface StoredScheduleDefinition {
   maxInstances: number;
   args: unknown[];
   /**
-   * Set by the backend on every save: the previous revision + 1, and at least the save's wall-clock time in ms, so a
-   * definition deleted and saved again still outranks occurrences of its earlier life. Occurrences carry the
-   * revision they were made from; a process whose view is older than an occurrence's leaves it alone.
+   * Set by the backend on every save: the previous revision + 1, and at least the save's wall-clock time in ms
+   * × 1,000 (`scheduleRevisionFloor`), so a definition deleted and saved again still outranks occurrences of its
+   * earlier life unless that life saved over 1,000 times a millisecond. Occurrences carry the revision they were
+   * made from; a process whose view is older than an occurrence's leaves it alone. A safe integer (~1.8e15 in 2026).
    */
   revision: number;
   /** First save (kept by later saves). */
@@ -95,7 +96,12 @@ export function decodeStoredSchedule(
   };
 }
 
-/** The revision a save gives: the previous + 1, and at least `now` (see `StoredScheduleDefinition.revision`). */
+/** The least revision a save at `now` (epoch ms) gives (see `StoredScheduleDefinition.revision`). */
+export function scheduleRevisionFloor(now: number): number {
+  return now * 1_000;
+}
+
+/** The revision a save gives: the previous + 1, and at least the floor of `now`. */
 export function nextScheduleRevision(previous: number | undefined, now: number): number {
-  return Math.max(previous === undefined ? 0 : previous + 1, now);
+  return Math.max(previous === undefined ? 0 : previous + 1, scheduleRevisionFloor(now));
 }

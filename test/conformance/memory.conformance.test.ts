@@ -1,5 +1,6 @@
 import { InMemoryQueueBackend } from '../../src/backends/memory/memory.backend.js';
 import { describeClaimExcludeConformance } from './claim-exclude.conformance.js';
+import { describeScheduleDefinitionConformance } from './schedule-definitions.conformance.js';
 import { describeManagementConformance } from './management.conformance.js';
 import { describeQueueControlConformance } from './queue-control.conformance.js';
 import { describeQueueHandleConformance } from './queue-handle.conformance.js';
@@ -10,6 +11,7 @@ import { describeQueueBackendConformance } from './queue-backend.conformance.js'
 import { describeFlowConformance } from './flows.conformance.js';
 
 describeClaimExcludeConformance('memory', async () => new InMemoryQueueBackend());
+describeScheduleDefinitionConformance('memory', async () => new InMemoryQueueBackend(), {});
 describeManagementConformance('memory', async () => new InMemoryQueueBackend());
 describeQueueControlConformance('memory', async () => new InMemoryQueueBackend());
 describeQueueHandleConformance('memory', async () => new InMemoryQueueBackend());

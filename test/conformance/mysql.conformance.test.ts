@@ -1,6 +1,7 @@
 import { sqlBackendFactory } from '../support/sql-backends.js';
 import { skipUnless } from '../support/services.js';
 import { describeClaimExcludeConformance } from './claim-exclude.conformance.js';
+import { describeScheduleDefinitionConformance } from './schedule-definitions.conformance.js';
 import { describeQueueControlConformance } from './queue-control.conformance.js';
 import { describeQueueHandleConformance } from './queue-handle.conformance.js';
 import { describeManagementConformance } from './management.conformance.js';
@@ -11,6 +12,7 @@ import { describeQueueBackendConformance } from './queue-backend.conformance.js'
 
 const { factory, peer, teardown } = sqlBackendFactory('mysql');
 describeClaimExcludeConformance('typeorm:mysql', factory, { skip: skipUnless('mysql') });
+describeScheduleDefinitionConformance('typeorm:mysql', factory, { skip: skipUnless('mysql'), peer });
 describeQueueControlConformance('typeorm:mysql', factory, { skip: skipUnless('mysql') });
 describeQueueHandleConformance('typeorm:mysql', factory, { skip: skipUnless('mysql'), peer });
 describeManagementConformance('typeorm:mysql', factory, { skip: skipUnless('mysql'), peer });

@@ -1,6 +1,7 @@
 import { sqlBackendFactory } from '../support/sql-backends.js';
 import { skipUnless } from '../support/services.js';
 import { describeClaimExcludeConformance } from './claim-exclude.conformance.js';
+import { describeScheduleDefinitionConformance } from './schedule-definitions.conformance.js';
 import { describeQueueControlConformance } from './queue-control.conformance.js';
 import { describeQueueHandleConformance } from './queue-handle.conformance.js';
 import { describeManagementConformance } from './management.conformance.js';
@@ -11,6 +12,7 @@ import { describeQueueBackendConformance } from './queue-backend.conformance.js'
 
 const { factory, peer, teardown } = sqlBackendFactory('postgres');
 describeClaimExcludeConformance('typeorm:postgres', factory, { skip: skipUnless('postgres') });
+describeScheduleDefinitionConformance('typeorm:postgres', factory, { skip: skipUnless('postgres'), peer });
 describeQueueControlConformance('typeorm:postgres', factory, { skip: skipUnless('postgres') });
 describeQueueHandleConformance('typeorm:postgres', factory, { skip: skipUnless('postgres'), peer });
 describeManagementConformance('typeorm:postgres', factory, { skip: skipUnless('postgres'), peer });

@@ -1,5 +1,6 @@
 import { sqlBackendFactory } from '../support/sql-backends.js';
 import { describeClaimExcludeConformance } from './claim-exclude.conformance.js';
+import { describeScheduleDefinitionConformance } from './schedule-definitions.conformance.js';
 import { describeQueueControlConformance } from './queue-control.conformance.js';
 import { describeQueueHandleConformance } from './queue-handle.conformance.js';
 import { describeManagementConformance } from './management.conformance.js';
@@ -10,6 +11,7 @@ import { describeQueueBackendConformance } from './queue-backend.conformance.js'
 
 const { factory, peer, teardown } = sqlBackendFactory('sqlite');
 describeClaimExcludeConformance('typeorm:sqlite', factory, { skip: false });
+describeScheduleDefinitionConformance('typeorm:sqlite', factory, { skip: false, peer });
 describeQueueControlConformance('typeorm:sqlite', factory, { skip: false });
 describeQueueHandleConformance('typeorm:sqlite', factory, { skip: false, peer });
 describeManagementConformance('typeorm:sqlite', factory, { skip: false, peer });

@@ -58,9 +58,6 @@ class TenantSchedules implements OnApplicationBootstrap {
   }
 }
 
-/** The SQL and Redis definition stores land in the next commit. */
-const STORAGE_PENDING = 'definition storage lands next';
-
 interface Target {
   name: string;
   skip: string | false;
@@ -79,7 +76,7 @@ async function dropSqlTables(options: { type: 'postgres' | 'mysql'; url: string 
   const { DataSource } = await import('typeorm');
   const admin = new DataSource(options);
   await admin.initialize();
-  for (const suffix of ['', '_lease', '_schedule'])
+  for (const suffix of ['', '_lease', '_schedule', '_log', '_queue_state', '_worker'])
     await admin.query(`DROP TABLE IF EXISTS ${table}${suffix}`);
   await admin.destroy();
 }
@@ -96,7 +93,7 @@ const targets: Target[] = [
   },
   {
     name: 'sqlite file',
-    skip: STORAGE_PENDING,
+    skip: false,
     durable: true,
     store: () => {
       const dir = mkdtempSync(path.join(tmpdir(), 'rt-sched-'));
@@ -107,7 +104,7 @@ const targets: Target[] = [
   },
   {
     name: 'postgres',
-    skip: STORAGE_PENDING || skipUnless('postgres'),
+    skip: skipUnless('postgres'),
     durable: true,
     store: () => {
       const tableName = `rts_${uniqueSuffix()}`;
@@ -118,7 +115,7 @@ const targets: Target[] = [
   },
   {
     name: 'mariadb',
-    skip: STORAGE_PENDING || skipUnless('mysql'),
+    skip: skipUnless('mysql'),
     durable: true,
     store: () => {
       const tableName = `rts_${uniqueSuffix()}`;
@@ -129,7 +126,7 @@ const targets: Target[] = [
   },
   {
     name: 'redis',
-    skip: STORAGE_PENDING || skipUnless('redis'),
+    skip: skipUnless('redis'),
     durable: true,
     store: () => {
       const keyPrefix = `rts_${uniqueSuffix()}`;
@@ -221,18 +218,18 @@ for (const target of targets) {
         try {
           const [listed] = await restarted.get(TenantSchedules).list();
           assert.equal(listed?.key, 'nightly');
-          assert.equal(
-            listed?.occurrenceId,
-            stored.occurrenceId,
-            'the restart replaced the stored occurrence',
-          );
+          assert.equal(listed?.source, 'runtime');
           assert.equal(listed?.revision, stored.revision);
+          assert.deepEqual(listed?.args, ['kept']);
           const backend = restarted.get(QueueBackend);
           await until(
             async () => ran(await occurrences(backend)).length >= 2,
             15_000,
             'two runs after restart',
           );
+          // The occurrence stored before the restart is the one that ran first: the restart did not replace it.
+          const original = await backend.getTask(stored.occurrenceId!);
+          assert.equal(original?.status, 'completed');
         } finally {
           await restarted.close();
         }

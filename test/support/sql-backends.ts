@@ -43,6 +43,7 @@ export function sqlBackendFactory(dialect: 'sqlite' | 'postgres' | 'mysql') {
       await dataSource.query(`DROP TABLE IF EXISTS ${table}_lease`);
       await dataSource.query(`DROP TABLE IF EXISTS ${table}_queue_state`);
       await dataSource.query(`DROP TABLE IF EXISTS ${table}_worker`);
+      await dataSource.query(`DROP TABLE IF EXISTS ${table}_schedule`);
     }
     await dataSource.destroy();
   };
@@ -73,6 +74,7 @@ export function postgresTableFixture(prefix: string) {
       await admin.query(`DROP TABLE IF EXISTS "${tableName}"`);
       await admin.query(`DROP TABLE IF EXISTS "${tableName}_lease"`);
       await admin.query(`DROP TABLE IF EXISTS "${tableName}_queue_state"`);
+      await admin.query(`DROP TABLE IF EXISTS "${tableName}_schedule"`);
       await admin.destroy();
     },
   };

@@ -31,6 +31,11 @@ import type { RedisBackendConfig } from './redis-backend.config.js';
 import * as lua from './redis-lua.scripts.js';
 import * as control from './queue-control.scripts.js';
 import { SubscriberSelfPing } from './subscriber-self-ping.js';
+import { RedisScheduleDefinitions } from './schedule-definitions.redis.js';
+import type {
+  ScheduleDefinitionInput,
+  StoredScheduleDefinition,
+} from '../../schedules/schedule-definition.js';
 import { ensureCreationIndex, listNewestRecords } from './record-listing.js';
 import { storableText } from '../../serialization/storable-text.js';
 import { partitionUndecodable } from '../typeorm/row-decoding.js';
@@ -868,6 +873,25 @@ export class RedisQueueBackend extends QueueBackend {
 
   override removeWorker(id: string): Promise<void> {
     return this.workers.remove(id);
+  }
+
+  /** Runtime schedule definitions: the `<prefix>:schedules` hash. */
+  private get schedules(): RedisScheduleDefinitions {
+    return (this.schedulesPart ??= new RedisScheduleDefinitions(() => this.redis, this.key('schedules')));
+  }
+  private schedulesPart: RedisScheduleDefinitions | undefined;
+
+  override saveScheduleDefinition(definition: ScheduleDefinitionInput): Promise<StoredScheduleDefinition> {
+    return this.schedules.save(definition);
+  }
+  override getScheduleDefinition(key: string): Promise<StoredScheduleDefinition | null> {
+    return this.schedules.get(key);
+  }
+  override listScheduleDefinitions(): Promise<StoredScheduleDefinition[]> {
+    return this.schedules.list();
+  }
+  override deleteScheduleDefinition(key: string): Promise<boolean> {
+    return this.schedules.delete(key);
   }
 
   async acquireLease(name: string, owner: string, ttl: number): Promise<boolean> {

@@ -32,6 +32,7 @@ export function createQueueTablesMigration(tableName = 'nestjs_queue_task', time
       const dialect =
         type === 'postgres' ? 'postgres' : type === 'mysql' || type === 'mariadb' ? 'mysql' : 'sqlite';
       await queryRunner.query(`DROP TABLE IF EXISTS ${quoteIdentifier(`${table}_queue_state`, dialect)}`);
+      await queryRunner.query(`DROP TABLE IF EXISTS ${quoteIdentifier(`${table}_schedule`, dialect)}`);
       await queryRunner.query(`DROP TABLE IF EXISTS ${quoteIdentifier(`${table}_log`, dialect)}`);
       await queryRunner.query(`DROP TABLE IF EXISTS ${quoteIdentifier(`${table}_worker`, dialect)}`);
       await queryRunner.query(`DROP TABLE IF EXISTS ${quoteIdentifier(`${table}_lease`, dialect)}`);

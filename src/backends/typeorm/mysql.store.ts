@@ -120,6 +120,7 @@ export class MysqlQueueStore extends SqlQueueStore {
         name VARCHAR(100) NOT NULL PRIMARY KEY, owner VARCHAR(255) NOT NULL, expires_at BIGINT NOT NULL
       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
       this.control.schemaStatement(),
+      this.schedules.schemaStatement(),
       `CREATE TABLE IF NOT EXISTS ${this.logTable} (
         seq BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, task_id CHAR(36) NOT NULL, entry LONGTEXT NOT NULL,
         KEY ${index('log_task')} (task_id, seq)

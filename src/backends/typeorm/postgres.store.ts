@@ -187,6 +187,7 @@ export class PostgresQueueStore extends SqlQueueStore {
       `CREATE INDEX IF NOT EXISTS ${this.index('terminal')} ON ${t} (completed_at) WHERE status IN ('completed','failed','cancelled')`,
       `CREATE TABLE IF NOT EXISTS ${this.leaseTable} (name varchar(100) PRIMARY KEY, owner varchar(255) NOT NULL, expires_at bigint NOT NULL)`,
       this.control.schemaStatement(),
+      this.schedules.schemaStatement(),
       // listTasks' keyset pages (management.sql.ts): newest first, unfiltered or by status, queue or task.
       `CREATE INDEX IF NOT EXISTS ${this.index('list')} ON ${t} (created_at, id COLLATE "C")`,
       `CREATE INDEX IF NOT EXISTS ${this.index('list_status')} ON ${t} (status, created_at, id COLLATE "C")`,

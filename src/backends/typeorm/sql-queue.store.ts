@@ -28,6 +28,7 @@ import { storableText } from '../../serialization/storable-text.js';
 import { EnqueueRejectedError } from '../../errors/enqueue-rejected.error.js';
 import { QueueError } from '../../errors/queue.error.js';
 import { ADDED_COLUMNS } from './added-columns.js';
+import { SqlScheduleDefinitions } from './schedule-definitions.sql.js';
 import { SqlQueueControl } from './queue-control.sql.js';
 import { SqlManagement } from './management.sql.js';
 import { SqlWorkerRegistry } from './sql-worker-registry.js';
@@ -141,6 +142,17 @@ export abstract class SqlQueueStore {
   readonly control: SqlQueueControl;
   /** Cluster-wide caps, groups and rate limits of `claimControlled` (DESIGN §13). */
   protected readonly caps: SqlQueueCaps;
+
+  private schedulesPart: SqlScheduleDefinitions | undefined;
+  /** Runtime schedule definitions (`<table>_schedule`, see `schedule-definitions.sql.ts`). */
+  get schedules(): SqlScheduleDefinitions {
+    return (this.schedulesPart ??= new SqlScheduleDefinitions({
+      dialect: this.dialect,
+      scheduleTable: this.identifier('schedule'),
+      query: (sql, params) => this.query(sql, params),
+      execute: (sql, params) => this.execute(sql, params),
+    }));
+  }
 
   /** A quoted name derived from the table's: its lease table, its indexes (`<table>_<suffix>`). */
   protected identifier(suffix: string): string {

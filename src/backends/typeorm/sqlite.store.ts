@@ -86,6 +86,7 @@ export class SqliteQueueStore extends SqlQueueStore {
       `CREATE INDEX IF NOT EXISTS ${index('terminal')} ON ${t} (completed_at) WHERE status IN ('completed','failed','cancelled')`,
       `CREATE TABLE IF NOT EXISTS ${this.leaseTable} (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL)`,
       this.control.schemaStatement(),
+      this.schedules.schemaStatement(),
       // listTasks' keyset pages (management.sql.ts): newest first, unfiltered or by status, queue or task.
       `CREATE INDEX IF NOT EXISTS ${index('list')} ON ${t} (created_at, id)`,
       `CREATE INDEX IF NOT EXISTS ${index('list_status')} ON ${t} (status, created_at, id)`,

@@ -31,6 +31,10 @@ import {
 } from '../queue-backend.js';
 import type { QueueBackendFactoryContext } from '../queue-backend.registry.js';
 import { MysqlQueueStore } from './mysql.store.js';
+import type {
+  ScheduleDefinitionInput,
+  StoredScheduleDefinition,
+} from '../../schedules/schedule-definition.js';
 import { PostgresQueueStore } from './postgres.store.js';
 import { PostgresWakeupListener, type PgListenClient } from './postgres-wakeup.listener.js';
 import { validateTableName } from './sql-identifier.js';
@@ -457,6 +461,18 @@ export class TypeOrmQueueBackend extends QueueBackend {
     return this.requireStore().workers.remove(id);
   }
 
+  override saveScheduleDefinition(definition: ScheduleDefinitionInput): Promise<StoredScheduleDefinition> {
+    return this.requireStore().schedules.save(definition);
+  }
+  override getScheduleDefinition(key: string): Promise<StoredScheduleDefinition | null> {
+    return this.requireStore().schedules.get(key);
+  }
+  override listScheduleDefinitions(): Promise<StoredScheduleDefinition[]> {
+    return this.requireStore().schedules.list();
+  }
+  override deleteScheduleDefinition(key: string): Promise<boolean> {
+    return this.requireStore().schedules.delete(key);
+  }
   acquireLease(name: string, owner: string, ttl: number): Promise<boolean> {
     return this.requireStore().acquireLease(name, owner, ttl);
   }
