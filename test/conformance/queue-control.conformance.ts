@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { QueueBackend, type ClaimPolicy } from '../../src/backends/queue-backend.js';
+import type { ClaimPolicy, QueueBackend } from '../../src/backends/queue-backend.js';
 import { newTaskRecord } from '../../src/models/new-record.js';
 
 /**
@@ -34,8 +34,6 @@ export function describeQueueControlConformance(
       queue = `ctl_${randomUUID().slice(0, 8)}`;
     });
     afterEach(() => backend.close());
-    /** Until every backend enforces policies (landing in steps), a backend without its own claimControlled skips. */
-    const enforced = () => backend.claimControlled !== QueueBackend.prototype.claimControlled;
 
     test('a record keeps its group through enqueue, enqueueMany, claim and completion', async () => {
       const group = 'tenant-ü-🙂';
@@ -54,8 +52,7 @@ export function describeQueueControlConformance(
       assert.equal((await backend.getTask(one.id))!.group, group);
     });
 
-    test('concurrency: at most N running; complete, fail, cancel, release and stale recovery give slots back', async (t) => {
-      if (!enforced()) return t.skip('claimControlled not implemented yet');
+    test('concurrency: at most N running; complete, fail, cancel, release and stale recovery give slots back', async () => {
       await put(8);
       const cap = { concurrency: 2 };
       const first = await claimIds(cap);
@@ -88,8 +85,7 @@ export function describeQueueControlConformance(
       assert.equal((await claimIds({ concurrency: 3 })).length, 1);
     });
 
-    test('concurrency larger than the backlog claims what is due, in claim order', async (t) => {
-      if (!enforced()) return t.skip('claimControlled not implemented yet');
+    test('concurrency larger than the backlog claims what is due, in claim order', async () => {
       const low = await put(2, undefined, 0);
       const high = await put(1, undefined, 5);
       const claimed = await claimIds({ concurrency: 100 }, 10);
@@ -100,8 +96,7 @@ export function describeQueueControlConformance(
       assert.ok(claimed.every((r) => r.status === 'running' && r.workerId === 'w'));
     });
 
-    test('groupConcurrency: at most N running per group; other groups still run', async (t) => {
-      if (!enforced()) return t.skip('claimControlled not implemented yet');
+    test('groupConcurrency: at most N running per group; other groups still run', async () => {
       await put(4, 'a');
       await put(4, 'b');
       const policy = { groupConcurrency: 2 };
@@ -126,8 +121,7 @@ export function describeQueueControlConformance(
       );
     });
 
-    test('groups take turns: a group with a large backlog delays a later group by at most one claim', async (t) => {
-      if (!enforced()) return t.skip('claimControlled not implemented yet');
+    test('groups take turns: a group with a large backlog delays a later group by at most one claim', async () => {
       await put(300, 'big');
       await put(1, 'late');
       const policy = { groupConcurrency: 1000 };
@@ -145,8 +139,7 @@ export function describeQueueControlConformance(
       assert.equal(seen.size, 3, `three claims served ${[...seen].join(', ')}`);
     });
 
-    test('a batch claim under groupConcurrency takes one record per group per round', async (t) => {
-      if (!enforced()) return t.skip('claimControlled not implemented yet');
+    test('a batch claim under groupConcurrency takes one record per group per round', async () => {
       await put(5, 'a');
       await put(5, 'b');
       await put(5, 'c');
@@ -156,8 +149,7 @@ export function describeQueueControlConformance(
       assert.deepEqual([...perGroup.values()], [2, 2, 2], JSON.stringify([...perGroup]));
     });
 
-    test('records without a group in a group-capped queue are claimed too, uncapped', async (t) => {
-      if (!enforced()) return t.skip('claimControlled not implemented yet');
+    test('records without a group in a group-capped queue are claimed too, uncapped', async () => {
       await put(3, 'a');
       await put(3);
       const claimed = await claimIds({ groupConcurrency: 1 }, 10);
@@ -165,8 +157,7 @@ export function describeQueueControlConformance(
       assert.equal(claimed.filter((r) => r.group === null).length, 3);
     });
 
-    test('concurrency and groupConcurrency together: both caps hold', async (t) => {
-      if (!enforced()) return t.skip('claimControlled not implemented yet');
+    test('concurrency and groupConcurrency together: both caps hold', async () => {
       await put(5, 'a');
       await put(5, 'b');
       const claimed = await claimIds({ concurrency: 3, groupConcurrency: 2 }, 10);
@@ -175,8 +166,7 @@ export function describeQueueControlConformance(
       assert.ok(claimed.filter((r) => r.group === 'b').length <= 2);
     });
 
-    test('rateLimit: at most max starts per window; a spent limit says when it frees', async (t) => {
-      if (!enforced()) return t.skip('claimControlled not implemented yet');
+    test('rateLimit: at most max starts per window; a spent limit says when it frees', async () => {
       await put(10);
       const limit = { rateLimit: { max: 3, duration: 600 } };
       const startedAt = Date.now();
@@ -196,8 +186,7 @@ export function describeQueueControlConformance(
       assert.equal(third.claimed.length, 3, 'the next window allows max more');
     });
 
-    test('rateLimit with concurrency: a full cap does not spend the limit', async (t) => {
-      if (!enforced()) return t.skip('claimControlled not implemented yet');
+    test('rateLimit with concurrency: a full cap does not spend the limit', async () => {
       await put(6);
       const policy = { concurrency: 1, rateLimit: { max: 2, duration: 60_000 } };
       const [one] = await claimIds(policy);

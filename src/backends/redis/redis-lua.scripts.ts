@@ -1,3 +1,5 @@
+import { GROUP_INDEX } from './queue-caps.lua.js';
+
 /**
  * Lua scripts of the Redis backend: every state change is one script, atomic on the server. Keys are derived
  * from the prefix passed as ARGV[1] (single-node Redis/Valkey; not a Cluster layout).
@@ -142,16 +144,19 @@ local function stat(queue, status, delta)
   if not queue or not status then return end -- a hash written around us may lack them; never fail the script
   redis.call('HINCRBY', p .. ':stats:' .. queue, status, delta)
 end
+${GROUP_INDEX}
 -- Add a due record to its ready set ("<queue>|<exec>"); returns its member (FIFO within a priority by member).
-local function add_ready(id, set, priority, queued_at, seq)
+-- The group (its g field) indexes it by group too when its queue is claimed by group (queue-caps.lua.ts).
+local function add_ready(id, set, priority, queued_at, seq, group)
   local member = string.format('%011x:%010x:', tonumber(queued_at), seq) .. id
   local score = -tonumber(priority)
   chunk_add(ready_top(set), ready_cp(set), rx_key(score, member), score, member, rx_key)
+  group_ready(set, group, score, member)
   return member
 end
 local function place(id, now)
   local t = tkey(id)
-  local f = redis.call('HMGET', t, 'q', 'x', 'p', 'qa', 'sc', 'o', 'cr')
+  local f = redis.call('HMGET', t, 'q', 'x', 'p', 'qa', 'sc', 'o', 'cr', 'g')
   local due = tonumber(f[5] or '0') or 0
   if due > now then
     redis.call('ZADD', p .. ':delayed', due, id)
@@ -164,18 +169,19 @@ local function place(id, now)
     redis.call('HSET', t, 'o', seq)
   end
   local set = queue_of(f[1]) .. '|' .. backend_of(f[2])
-  add_ready(id, set, f[3] or 0, f[4] or f[7], seq)
+  add_ready(id, set, f[3] or 0, f[4] or f[7], seq, f[8])
   redis.call('SADD', p .. ':readysets', set)
 end
 -- Out of its ready set (the member is computed, as place wrote it) and the delayed set. Placing rewrites qa only
 -- after this, so the member read here is the one in the set.
 local function unplace(id)
-  local f = redis.call('HMGET', tkey(id), 'q', 'x', 'qa', 'cr', 'o', 'p')
+  local f = redis.call('HMGET', tkey(id), 'q', 'x', 'qa', 'cr', 'o', 'p', 'g')
   local member = member_of(id, f[3], f[4], f[5])
   local score = -(tonumber(f[6] or '0') or 0)
   if member then
     local set = queue_of(f[1]) .. '|' .. backend_of(f[2])
     chunk_rem(ready_top(set), ready_cp(set), rx_key(score, member), member)
+    group_unready(set, f[7], member)
   end
   redis.call('ZREM', p .. ':delayed', id)
 end
@@ -311,7 +317,13 @@ for r = 1, count do
     if (status == 'pending' or status == 'scheduled') and due_at <= now then
       local set = queue .. '|' .. backend
       sets[set] = true
-      add_ready(id, set, priority, queued_at, seq)
+      local group = nil
+      if group_queue(queue) then
+        for i = first, at - 1, 2 do
+          if ARGV[i] == 'g' then group = ARGV[i + 1] break end
+        end
+      end
+      add_ready(id, set, priority, queued_at, seq, group)
     elseif status == 'pending' or status == 'scheduled' then
       redis.call('ZADD', p .. ':delayed', due_at, id)
     end
@@ -373,10 +385,12 @@ local function claim(now, limit, worker, queues, backends)
     end
   end
   local claimed = {}
-  local function take(id)
+  -- A record of a queue indexed by group leaves its group's set too (member and set: where it was popped from).
+  local function take(id, member, set)
     local t = tkey(id)
-    local f = redis.call('HMGET', t, 's', 'q')
+    local f = redis.call('HMGET', t, 's', 'q', 'g')
     if f[1] ~= 'pending' and f[1] ~= 'scheduled' then return end
+    group_unready(set, f[3], member)
     mark_running(id, f, now, worker)
     local flat, row = redis.call('HGETALL', t), {}
     for i = 1, #flat, 2 do row[flat[i]] = flat[i + 1] end
@@ -388,7 +402,7 @@ local function claim(now, limit, worker, queues, backends)
     while #claimed < limit do
       local want = limit - #claimed
       local popped = chunk_popmin(ready_top(sets[1]), ready_cp(sets[1]), want)
-      for i = 1, #popped, 2 do take(string.sub(popped[i], 24)) end
+      for i = 1, #popped, 2 do take(string.sub(popped[i], 24), popped[i], sets[1]) end
       if #popped < want * 2 then break end
     end
   end
@@ -405,7 +419,7 @@ local function claim(now, limit, worker, queues, backends)
     end
     if not best_set then break end
     chunk_rem(ready_top(best_set), ready_cp(best_set), rx_key(best_score, best_member), best_member)
-    take(string.sub(best_member, 24))
+    take(string.sub(best_member, 24), best_member, best_set)
   end
   flush_stats()
   return claimed

@@ -15,6 +15,8 @@ import { NotificationWaiters } from '../notification-waiters.js';
 import {
   QueueBackend,
   type ClaimManyOptions,
+  type ControlledClaim,
+  type ControlledClaimOptions,
   type CompletionItem,
   type CompletionOutcome,
   type DeleteTerminalOptions,
@@ -30,6 +32,7 @@ import { byClaimOrder } from '../typeorm/task-row.mapper.js';
 import type { RedisBackendConfig } from './redis-backend.config.js';
 import * as lua from './redis-lua.scripts.js';
 import * as control from './queue-control.scripts.js';
+import * as caps from './queue-caps.scripts.js';
 import { SubscriberSelfPing } from './subscriber-self-ping.js';
 import { RedisScheduleDefinitions } from './schedule-definitions.redis.js';
 import type {
@@ -76,6 +79,7 @@ const SCRIPTS = {
   qMigrateReady: lua.MIGRATE_READY,
   qReadyHead: lua.READY_HEAD,
   qSetPaused: control.SET_PAUSED,
+  qClaimControlled: caps.CLAIM_CONTROLLED,
   qDeleteWaiting: control.DELETE_WAITING,
   qDeleteTerminal: control.DELETE_TERMINAL,
 } as const;
@@ -537,6 +541,26 @@ export class RedisQueueBackend extends QueueBackend {
     return this.setAsideUndecodable(
       fromRows(await this.run('qClaim', Date.now(), ...claimArguments(options))),
     );
+  }
+
+  /** One script: the policy's checks and the claim (queue-caps.scripts.ts). */
+  override async claimControlled(options: ControlledClaimOptions): Promise<ControlledClaim> {
+    if (options.limit <= 0) return { claimed: [] };
+    const { policy } = options;
+    const [rows, until] = (await this.run(
+      'qClaimControlled',
+      Date.now(),
+      options.queue,
+      options.limit,
+      options.workerId,
+      options.executionBackends ? options.executionBackends.join(',') : '*',
+      policy.concurrency ?? '',
+      policy.groupConcurrency ?? '',
+      policy.rateLimit?.max ?? '',
+      policy.rateLimit?.duration ?? '',
+    )) as [string, number];
+    const claimed = await this.setAsideUndecodable(fromRows(rows));
+    return until >= 0 ? { claimed, rateLimitedUntil: until } : { claimed };
   }
 
   /**

@@ -37,14 +37,14 @@ const SWEEP_INTERVAL = 30_000;
 /**
  * Queue control on SQL (`claimControlled`): one transaction that first locks the queue's row in `<table>_control`,
  * so claimers of a controlled queue in every process take turns for the few statements the checks need, then:
- * - `concurrency`: counts the queue's running rows (an index on (queue, task_group) of running rows);
+ * - `concurrency`: counts the queue's running rows (bounded by the workers' slots; read on the running index);
  * - `rateLimit`: a ring of `max` rows in `<table>_rate` holding the last `max` start times (slot = starts mod max):
  *   the next start is allowed when the oldest of them is at least `duration` old, so no window of `duration` ms
  *   holds more than `max` starts; one row written per start, whatever the rate;
  * - `groupConcurrency`: groups with ready work are rows of `<table>_group` ordered by `turn` (when the group was last
  *   served, or became ready): a claim serves groups in that order, one record per group per round, each group's head
- *   found on an index on (queue, task_group, priority, queued_at, seq), and its running rows counted on the running
- *   index. Groups enter that table when a record of theirs is enqueued or put back in line; a group found without
+ *   found on an index on (queue, task_group, priority, queued_at, seq), and its running rows counted on an index
+ *   of grouped running rows. Groups enter that table when a record of theirs is enqueued or put back in line; a group found without
  *   claimable rows leaves it (unless an enqueue touched it meanwhile), one whose rows are all scheduled later waits
  *   with its turn at the earliest due time. Records without a group take one turn per round, uncapped.
  * Running counts are read from the rows, so every path out of `running` (completion, failure, cancellation, release,
@@ -78,7 +78,9 @@ export class SqlQueueCaps {
         `CREATE INDEX IF NOT EXISTS ${index('group_turn')} ON ${group} (queue, turn, task_group)`,
         `CREATE INDEX IF NOT EXISTS ${index('group_ready')} ON ${table} (queue, task_group, priority DESC, queued_at, seq)
           WHERE task_group IS NOT NULL AND status IN ('pending','scheduled')`,
-        `CREATE INDEX IF NOT EXISTS ${index('group_running')} ON ${table} (queue, task_group) WHERE status = 'running'`,
+        // Only grouped rows: an index of all running rows would compete with `_running` for the stale scan.
+        `CREATE INDEX IF NOT EXISTS ${index('group_running')} ON ${table} (queue, task_group)
+          WHERE status = 'running' AND task_group IS NOT NULL`,
       );
     }
     return statements;

@@ -3,7 +3,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const workerScript = path.join(path.dirname(fileURLToPath(import.meta.url)), 'chaos-worker.js');
+const here = path.dirname(fileURLToPath(import.meta.url));
+const workerScript = path.join(here, 'chaos-worker.js');
 
 /** A chaos worker child process and the JSON lines it printed. */
 export interface ChaosWorker {
@@ -18,8 +19,10 @@ export function startChaosWorker(
   backend: unknown,
   ledger: string,
   env: Record<string, string> = {},
+  /** Another worker script of this folder (compiled name, e.g. `caps-worker.js`). */
+  script = workerScript,
 ): ChaosWorker {
-  const child = spawn(process.execPath, [workerScript], {
+  const child = spawn(process.execPath, [path.isAbsolute(script) ? script : path.join(here, script)], {
     env: { ...process.env, CHAOS_BACKEND: JSON.stringify(backend), CHAOS_LEDGER: ledger, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -1,0 +1,141 @@
+import { script } from './redis-lua.scripts.js';
+
+/**
+ * The controlled claim on Redis (DESIGN §13, keys in queue-caps.lua.ts): one script, so the checks and the claim
+ * are atomic against every other claimer. `concurrency` reads the queue's running counter (P:stats:<queue>, moved
+ * by every script that changes a status, so every path out of running gives the slot back); `groupConcurrency`
+ * serves the groups of the ring in turn order, passing over groups at their cap (their running ids are checked
+ * against the records' status when the count reaches the cap); `rateLimit` keeps the start times of the window.
+ * ARGV: p, now, queue, limit, worker, backends (comma list or '*'), concurrency, groupConcurrency, rate max, rate
+ * duration ('' = none) → {JSON array of claimed rows, epoch ms when a spent rate limit frees (-1: not limited)}.
+ */
+export const CLAIM_CONTROLLED = script(`
+local now, queue, limit, worker, backends = tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6]
+local cap, group_cap = tonumber(ARGV[7]), tonumber(ARGV[8])
+local rate_max, rate_duration = tonumber(ARGV[9]), tonumber(ARGV[10])
+if redis.call('SISMEMBER', p .. ':paused', queue) == 1 then return {'[]', -1} end
+local wanted_b = nil
+if backends ~= '*' then wanted_b = {} for b in string.gmatch(backends, '[^,]+') do wanted_b[b] = true end end
+local function queue_sets()
+  local sets = {}
+  for _, name in ipairs(redis.call('SMEMBERS', p .. ':readysets')) do
+    local sep = string.find(name, '|', 1, true)
+    if string.sub(name, 1, sep - 1) == queue and (not wanted_b or wanted_b[string.sub(name, sep + 1)]) then
+      sets[#sets + 1] = name
+    end
+  end
+  return sets
+end
+-- The first grouped claim of a queue indexes its ready records by group; placements after it index themselves.
+if group_cap and not group_queue(queue) then
+  redis.call('SADD', p .. ':gqueues', queue)
+  gq_known[queue] = true
+  for _, set in ipairs(queue_sets()) do
+    for _, name in ipairs(redis.call('ZRANGE', ready_top(set), 0, -1)) do
+      local flat = redis.call('ZRANGE', chunk_of(ready_cp(set), name), 0, -1, 'WITHSCORES')
+      for i = 1, #flat, 2 do
+        group_ready(set, redis.call('HGET', tkey(string.sub(flat[i], 24)), 'g'), tonumber(flat[i + 1]), flat[i])
+      end
+    end
+  end
+end
+local due = redis.call('ZRANGEBYSCORE', p .. ':delayed', '-inf', now, 'LIMIT', 0, 1000)
+for _, id in ipairs(due) do
+  redis.call('ZREM', p .. ':delayed', id)
+  local status = redis.call('HGET', tkey(id), 's')
+  if status == 'pending' or status == 'scheduled' then place(id, now) end
+end
+local room = limit
+if cap then
+  room = math.min(room, cap - (tonumber(redis.call('HGET', p .. ':stats:' .. queue, 'running') or '0') or 0))
+end
+if room <= 0 then return {'[]', -1} end
+local rate_key = p .. ':rate:' .. queue
+if rate_max then
+  redis.call('ZREMRANGEBYSCORE', rate_key, '-inf', now - rate_duration)
+  local used = redis.call('ZCARD', rate_key)
+  if used >= rate_max then
+    local oldest = redis.call('ZRANGE', rate_key, used - rate_max, used - rate_max, 'WITHSCORES')
+    return {'[]', tonumber(oldest[2]) + rate_duration}
+  end
+  room = math.min(room, rate_max - used)
+end
+local claimed = {}
+local function take(id, group)
+  local t = tkey(id)
+  local f = redis.call('HMGET', t, 's', 'q')
+  if f[1] ~= 'pending' and f[1] ~= 'scheduled' then return false end
+  mark_running(id, f, now, worker)
+  local flat, row = redis.call('HGETALL', t), {}
+  for i = 1, #flat, 2 do row[flat[i]] = flat[i + 1] end
+  row.id = id
+  claimed[#claimed + 1] = row
+  if group and group ~= '' then redis.call('SADD', p .. ':grun:' .. queue .. '|' .. group, id) end
+  return true
+end
+-- Running records of a group: the ids its claims started, those no longer running in it dropped at the cap.
+local function group_running(group)
+  local k = p .. ':grun:' .. queue .. '|' .. group
+  if redis.call('SCARD', k) < group_cap then return redis.call('SCARD', k) end
+  for _, id in ipairs(redis.call('SMEMBERS', k)) do
+    local f = redis.call('HMGET', tkey(id), 's', 'q', 'g')
+    if f[1] ~= 'running' or queue_of(f[2]) ~= queue or f[3] ~= group then redis.call('SREM', k, id) end
+  end
+  return redis.call('SCARD', k)
+end
+local sets = queue_sets()
+if not group_cap then
+  while #claimed < room do
+    local best_set, best_member, best_score = nil, nil, nil
+    for _, set in ipairs(sets) do
+      local top = chunk_head(ready_top(set), ready_cp(set))
+      if top and top[1] then
+        local score = tonumber(top[2])
+        if not best_set or score < best_score or (score == best_score and top[1] < best_member) then
+          best_set, best_member, best_score = set, top[1], score
+        end
+      end
+    end
+    if not best_set then break end
+    chunk_rem(ready_top(best_set), ready_cp(best_set), rx_key(best_score, best_member), best_member)
+    local id = string.sub(best_member, 24)
+    if group_queue(queue) then group_unready(best_set, redis.call('HGET', tkey(id), 'g'), best_member) end
+    take(id, nil)
+  end
+else
+  for _, set in ipairs(sets) do
+    local ring, turn = gring_key(set), p .. ':gturn:' .. set
+    -- Groups at their cap stay at the front (skipped: 'at' counts them); a served group goes to the back.
+    local at = 0
+    while #claimed < room do
+      local group = redis.call('ZRANGE', ring, at, at)[1]
+      if not group then break end
+      if group ~= '' and group_running(group) >= group_cap then
+        at = at + 1
+      else
+        local gx = gx_key(set, group)
+        local head = redis.call('ZPOPMIN', gx)
+        if #head == 0 then
+          redis.call('ZREM', ring, group)
+        else
+          local member, score = head[1], tonumber(head[2])
+          chunk_rem(ready_top(set), ready_cp(set), rx_key(score, member), member)
+          take(string.sub(member, 24), group)
+          if redis.call('EXISTS', gx) == 1 then
+            redis.call('ZADD', ring, redis.call('INCR', turn), group)
+          else
+            redis.call('ZREM', ring, group)
+          end
+        end
+      end
+    end
+  end
+end
+if rate_max and #claimed > 0 then
+  local n = redis.call('INCRBY', rate_key .. ':n', #claimed)
+  for i = 1, #claimed do redis.call('ZADD', rate_key, now, n - #claimed + i) end
+  redis.call('PEXPIRE', rate_key, rate_duration + 1000)
+end
+flush_stats()
+return {encode_rows(claimed), -1}
+`);
