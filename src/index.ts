@@ -49,6 +49,7 @@ export { EnqueueRejectedError } from './errors/enqueue-rejected.error.js';
 export { QueuesUnhealthyError } from './errors/queues-unhealthy.error.js';
 export { NotATaskError } from './errors/not-a-task.error.js';
 export { QueueBackendUnavailableError } from './errors/queue-backend-unavailable.error.js';
+export { ReplicationUnconfirmedError } from './errors/replication-unconfirmed.error.js';
 export { TaskNotFoundError } from './errors/task-not-found.error.js';
 export { TaskStateError } from './errors/task-state.error.js';
 

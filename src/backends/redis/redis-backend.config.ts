@@ -26,6 +26,16 @@ export interface RedisBackendConfig {
    * `maxRetriesPerRequest`. @default 10000
    */
   commandTimeout?: number;
+  /**
+   * Replicas that must confirm every state change of a record (enqueue, claim, completion, failure, cancel, ...)
+   * before the call resolves: the backend sends `WAIT replicaAcks replicaAckTimeout` behind each such script, in the
+   * same round trip. Redis replicates asynchronously, so without it a failover can lose writes the master had
+   * already acknowledged; with it a call whose replicas do not confirm in time rejects with
+   * `ReplicationUnconfirmedError` (the write stands on the master). 0 or unset: no WAIT. @default 0
+   */
+  replicaAcks?: number;
+  /** How long each WAIT of `replicaAcks` may take, in ms; below `commandTimeout`. @default 5000 */
+  replicaAckTimeout?: number;
 }
 
 /** Valkey is the same backend under its own name. */

@@ -50,6 +50,7 @@ import { QueueBackendUnavailableError } from '../../errors/queue-backend-unavail
 import { within } from '../../timing/within.js';
 import { assertWorkerEntry, type WorkerInfo } from '../../models/worker-info.js';
 import { RedisWorkerRegistry } from './redis-worker-registry.js';
+import { ReplicaAcks } from './replica-acks.js';
 
 const PREFIX = /^[A-Za-z0-9_.:-]{1,100}$/;
 /** Length of "<queuedAt:11 hex>:<seq:10 hex>:" before the id in a ready-set member (see the scripts' layout). */
@@ -88,6 +89,18 @@ const CONTROL_SCAN = 2_000;
 /** Marks a store whose record hashes are all in the short-field layout (see MIGRATE). */
 const LAYOUT = '3';
 type ScriptName = keyof typeof SCRIPTS;
+/**
+ * Scripts that change no record (reads, derived indexes, heartbeats): `replicaAcks` sends no WAIT behind them. Every
+ * other script, including ones added later, waits: forgetting a name here costs a round trip, never durability.
+ */
+const NO_REPLICA_WAIT: ReadonlySet<ScriptName> = new Set<ScriptName>([
+  'qCountRunning',
+  'qCreatedPage',
+  'qReadyHead',
+  'qEnqueueCheck',
+  'qIndexCreated',
+  'qHeartbeats',
+]);
 
 /** A flat HGETALL reply (the scripts add the id) → record (empty → null). */
 function fromHash(flat: unknown, id?: string): QueuedTaskRecord | null {
@@ -169,6 +182,8 @@ export class RedisQueueBackend extends QueueBackend {
   private readonly publishedAt = new Map<string, number>();
   /** The one-time indexing of records older than the creation index, once per backend. */
   private creationIndexed: Promise<void> | undefined;
+  /** The `replicaAcks` WAIT behind state changes, when configured. */
+  private readonly replicaAcks: ReplicaAcks | undefined;
 
   constructor(private readonly config: RedisBackendConfig) {
     super();
@@ -195,6 +210,7 @@ export class RedisQueueBackend extends QueueBackend {
       throw new QueueConfigurationError([
         { path: 'queueBackend.commandTimeout', message: 'must be a whole number of ms from 1 to 2147483647' },
       ]);
+    this.replicaAcks = ReplicaAcks.fromConfig(config, timeout ?? DEFAULT_REDIS_COMMAND_TIMEOUT);
     if (!config.client && !config.url)
       throw new QueueConfigurationError([{ path: 'queueBackend', message: 'give `url` or `client`' }]);
     this.channel = config.notificationChannel ?? `${this.prefix}:wakeup`;
@@ -412,9 +428,14 @@ export class RedisQueueBackend extends QueueBackend {
   }
 
   private run(name: ScriptName, ...args: Array<string | number>): Promise<unknown> {
-    return (this.redis as unknown as Record<ScriptName, (...a: Array<string | number>) => Promise<unknown>>)[
-      name
-    ](this.prefix, ...args);
+    const redis = this.redis;
+    const call = () =>
+      (redis as unknown as Record<ScriptName, (...a: Array<string | number>) => Promise<unknown>>)[name](
+        this.prefix,
+        ...args,
+      );
+    if (!this.replicaAcks || NO_REPLICA_WAIT.has(name)) return call();
+    return this.replicaAcks.confirm(redis, call, this.calls!.address);
   }
 
   private key(...parts: string[]): string {

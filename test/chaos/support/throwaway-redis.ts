@@ -25,7 +25,11 @@ export class ThrowawayRedis {
   private child: ChildProcess | undefined;
   readonly dir = mkdtempSync(path.join(tmpdir(), 'redis-chaos-'));
 
-  constructor(readonly port: number) {
+  /** `extraArgs`: more `redis-server` options, e.g. `['--replicaof', '127.0.0.1', '6400']`. */
+  constructor(
+    readonly port: number,
+    private readonly extraArgs: readonly string[] = [],
+  ) {
     // The AOF dir is only needed while the test runs; remove it at exit so runs leave nothing in /tmp, whichever
     // test forgot to (the server has been stopped by then, or dies with us).
     process.once('exit', () => rmSync(this.dir, { recursive: true, force: true }));
@@ -51,6 +55,7 @@ export class ThrowawayRedis {
         'always',
         '--save',
         '',
+        ...this.extraArgs,
       ],
       { stdio: 'ignore' },
     );
