@@ -72,12 +72,18 @@ after(async () => {
   for (const cleanup of cleanups) await cleanup().catch(() => undefined);
 });
 
+/** Drop the records table and every table the backend derived from its name (`<table>_lease`, `_schedule`, ...). */
 async function dropSqlTables(options: { type: 'postgres' | 'mysql'; url: string }, table: string) {
   const { DataSource } = await import('typeorm');
   const admin = new DataSource(options);
   await admin.initialize();
-  for (const suffix of ['', '_lease', '_schedule', '_log', '_queue_state', '_worker'])
-    await admin.query(`DROP TABLE IF EXISTS ${table}${suffix}`);
+  const rows = (await admin.query(
+    options.type === 'postgres'
+      ? `SELECT tablename AS name FROM pg_tables WHERE tablename LIKE $1`
+      : `SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name LIKE ?`,
+    [`${table}%`],
+  )) as Array<{ name: string }>;
+  for (const { name } of rows) await admin.query(`DROP TABLE IF EXISTS ${name}`);
   await admin.destroy();
 }
 
