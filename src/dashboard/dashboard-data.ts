@@ -2,11 +2,13 @@ import { Inject, Injectable } from '@nestjs/common';
 import { QueueBackend } from '../backends/queue-backend.js';
 import { emptyStatistics, type QueuedTaskRecord } from '../models/queued-task-record.js';
 import type { QueuesModuleOptions } from '../options/queues-module-options.js';
+import type { QueuePolicies } from '../options/queue-policy.js';
 import { QUEUES_MODULE_OPTIONS } from '../queues.constants.js';
 import { ScheduleRegistry } from '../schedules/schedule.registry.js';
 import { QueueService } from '../service/queue.service.js';
 import { TaskRegistry } from '../tasks/task.registry.js';
-import { DashboardApis, type DashboardListFilter } from './dashboard-apis.js';
+import type { ListTasksOptions } from '../management/task-list.js';
+import { queueHandleOf, type DashboardQueueHandle } from './dashboard-apis.js';
 import { actionsFor, type RecordAction } from './record-actions.js';
 import { TaskTimeline } from './task-timeline.js';
 import { ThroughputTracker } from './throughput.js';
@@ -18,14 +20,6 @@ export const MAX_PAGE = 200;
 /** Records read per task (completed) and in all (failed) to fill the charts' past when the dashboard starts. */
 const SEED_LIMIT = 2_000;
 const HOUR = 3_600_000;
-
-/** A queue's policy as the `queues` module option gives it. */
-interface QueuePolicyView {
-  concurrency?: number;
-  groupConcurrency?: number;
-  rateLimit?: { max: number; duration: number };
-  paused?: boolean;
-}
 
 /** A record as the page gets it: the record and the actions that apply to it now. */
 export type RecordView = QueuedTaskRecord & { actions: RecordAction[] };
@@ -43,7 +37,6 @@ export interface RelativeView {
  */
 @Injectable()
 export class DashboardData {
-  readonly apis: DashboardApis;
   private seeded: Promise<void> | undefined;
 
   constructor(
@@ -54,29 +47,33 @@ export class DashboardData {
     private readonly throughput: ThroughputTracker,
     private readonly timeline: TaskTimeline,
     @Inject(QUEUES_MODULE_OPTIONS) private readonly moduleOptions: QueuesModuleOptions,
-  ) {
-    this.apis = new DashboardApis(queues, backend);
+  ) {}
+
+  /** What the page may offer besides reading. */
+  get capabilities() {
+    return { queueControl: queueHandleOf(this.queues, 'default') !== undefined };
   }
 
-  /** The `queues` module option (per-queue policies), as far as this version has it. */
-  private get policies(): Record<string, QueuePolicyView> {
-    const policies = (this.moduleOptions as { queues?: Record<string, QueuePolicyView> }).queues;
-    return policies && typeof policies === 'object' ? policies : {};
+  /** `QueueService.queue(name)`, where the package has it. */
+  handle(queue: string): DashboardQueueHandle | undefined {
+    return queueHandleOf(this.queues, queue);
+  }
+
+  /** The `queues` module option (per-queue policies). */
+  private get policies(): QueuePolicies {
+    return this.moduleOptions.queues ?? {};
   }
 
   /** The actions the page may offer for `record`. */
   actionsOf(record: QueuedTaskRecord): RecordAction[] {
-    const can = this.apis.capabilities;
-    return actionsFor(record, (action) =>
-      action === 'remove' ? can.remove : action === 'promote' ? can.promote : true,
-    );
+    return actionsFor(record);
   }
 
   /** What every page's answer carries: the header's statistics, what the version can do, the task names. */
   async common() {
     return {
       statistics: await this.queues.getStatistics(),
-      capabilities: this.apis.capabilities,
+      capabilities: this.capabilities,
       taskNames: this.tasks.names(),
     };
   }
@@ -87,17 +84,17 @@ export class DashboardData {
 
   async overview() {
     await this.seedThroughput();
-    const [common, workers, names, paused] = await Promise.all([
+    const paused = await this.pausedQueues();
+    const [common, workers, names] = await Promise.all([
       this.common(),
       this.backend.listWorkers(),
-      this.queueNames(),
-      this.pausedQueues(),
+      this.queueNames(paused),
     ]);
     const queues = await Promise.all(
       names.map(async (name) => ({
         name,
         statistics: await this.queues.getStatistics({ queue: name }).catch(() => emptyStatistics()),
-        paused: paused ? paused.has(name) : null,
+        paused: paused.has(name),
         policy: this.policyOf(name),
         runningGroups: await this.runningGroups(name),
         throughput: this.throughput.of(name),
@@ -119,24 +116,19 @@ export class DashboardData {
   /** Groups with running records in a queue that caps groups (one page of its running records). */
   private async runningGroups(queue: string): Promise<Record<string, number> | null> {
     if (this.policies[queue]?.groupConcurrency === undefined) return null;
-    const { records } = await this.apis.list({ queue, status: 'running', limit: MAX_PAGE });
+    const { records } = await this.queues.listTasks({ queue, status: 'running', limit: MAX_PAGE });
     const groups: Record<string, number> = {};
-    for (const record of records) {
-      const group = (record as { group?: string | null }).group;
-      if (group) groups[group] = (groups[group] ?? 0) + 1;
-    }
+    for (const { group } of records) if (group) groups[group] = (groups[group] ?? 0) + 1;
     return groups;
   }
 
-  /** Paused queues, or `null` when this version cannot pause queues. */
-  private async pausedQueues(): Promise<Set<string> | null> {
-    const list = (this.backend as { listPausedQueues?: () => Promise<string[]> }).listPausedQueues;
-    if (!this.apis.capabilities.queueControl || typeof list !== 'function') return null;
-    return new Set(await list.call(this.backend));
+  /** Queues whose stored state is paused. */
+  private async pausedQueues(): Promise<Set<string>> {
+    return new Set(await this.backend.listPausedQueues());
   }
 
   /** Queues worth showing: configured, declared by tasks, claimed by workers, or seen in recent records. */
-  private async queueNames(): Promise<string[]> {
+  private async queueNames(paused: Set<string>): Promise<string[]> {
     const names = new Set<string>(['default']);
     for (const definition of this.tasks.list()) names.add(definition.options.queue);
     for (const name of Object.keys(this.policies)) names.add(name);
@@ -144,7 +136,8 @@ export class DashboardData {
     for (const name of this.throughput.queues()) names.add(name);
     for (const worker of await this.backend.listWorkers())
       for (const name of worker.queues ?? []) names.add(name);
-    for (const record of (await this.apis.list({ limit: MAX_PAGE })).records) names.add(record.queue);
+    for (const name of paused) names.add(name);
+    for (const record of (await this.queues.listTasks({ limit: MAX_PAGE })).records) names.add(record.queue);
     return [...names].sort().slice(0, MAX_QUEUES);
   }
 
@@ -154,35 +147,35 @@ export class DashboardData {
       const since = new Date(Date.now() - HOUR);
       for (const name of this.tasks.names())
         this.throughput.seed(await this.backend.listCompletedByTask(name, { since, limit: SEED_LIMIT }));
-      const { records } = await this.apis.list({ status: 'failed', limit: MAX_PAGE });
+      const { records } = await this.queues.listTasks({ status: 'failed', limit: MAX_PAGE });
       this.throughput.seed(records.filter((r) => r.completedAt && r.completedAt >= since));
     })().catch(() => undefined);
     return this.seeded;
   }
 
-  async records(filter: DashboardListFilter, search?: string) {
+  async records(filter: ListTasksOptions, search?: string) {
     if (search) {
       // By id, and by key within the other filters.
       const [byId, byKey] = await Promise.all([
         this.queues.getTask(search).catch(() => null),
-        this.apis.list({ ...filter, key: search, cursor: undefined }),
+        this.queues.listTasks({ ...filter, key: search, cursor: undefined }),
       ]);
       const records = byId ? [byId, ...byKey.records.filter((r) => r.id !== byId.id)] : byKey.records;
       return { ...(await this.common()), records: records.map((r) => this.view(r)), nextCursor: null };
     }
-    const [common, page] = await Promise.all([this.common(), this.apis.list(filter)]);
+    const [common, page] = await Promise.all([this.common(), this.queues.listTasks(filter)]);
     return { ...common, records: page.records.map((r) => this.view(r)), nextCursor: page.nextCursor };
   }
 
   async record(id: string) {
     const record = await this.queues.getTask(id);
     if (!record) return null;
-    const parentId = (record as { parentId?: string | null }).parentId ?? null;
+    const parentId = record.parentId ?? null;
     const [common, logs, parent, children] = await Promise.all([
       this.common(),
-      this.apis.logs(id).catch(() => null),
+      this.queues.getTaskLogs(id).catch(() => []),
       parentId ? this.queues.getTask(parentId) : Promise.resolve(null),
-      this.apis.children(id).catch(() => null),
+      this.queues.getChildren(id),
     ]);
     const relative = (r: QueuedTaskRecord): RelativeView => ({
       id: r.id,
@@ -195,28 +188,14 @@ export class DashboardData {
       logs,
       timeline: this.timeline.of(id),
       parent: parent ? relative(parent) : parentId ? { id: parentId, taskName: '', status: 'removed' } : null,
-      children: children ? children.map(relative) : null,
+      children: children.map(relative),
     };
   }
 
-  /** Every schedule with its next fire time, and its last occurrence with its status. */
+  /** Every schedule with its next fire time and its last occurrence (`ScheduleRegistry.list()`). */
   async scheduleList() {
     const [common, schedules] = await Promise.all([this.common(), this.schedules.list()]);
-    const rows = await Promise.all(
-      schedules.map(async (schedule) => {
-        const { records } = await this.apis.list({ taskName: schedule.taskName, limit: 20 });
-        const last = records.find(
-          (r) => r.id !== schedule.occurrenceId && r.status !== 'pending' && r.status !== 'scheduled',
-        );
-        return {
-          ...schedule,
-          last: last
-            ? { id: last.id, status: last.status, startedAt: last.startedAt, completedAt: last.completedAt }
-            : null,
-        };
-      }),
-    );
-    return { ...common, schedules: rows };
+    return { ...common, schedules };
   }
 
   async workers() {

@@ -21,7 +21,9 @@ import {
 } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { Observable, from, map, switchMap } from 'rxjs';
+import { QueueConfigurationError } from '../errors/queue-configuration.error.js';
 import { QueueError } from '../errors/queue.error.js';
+import { TaskNotFoundError } from '../errors/task-not-found.error.js';
 import { QueueEvents } from '../events/queue-events.js';
 import { isTaskStatus, type TaskStatus } from '../models/task-status.js';
 import { DASHBOARD_OPTIONS, type DashboardOptions } from './dashboard-options.js';
@@ -131,9 +133,10 @@ export function createDashboardController(path: string): Type<unknown> {
           case 'retry':
             return this.data.view(await queues.retry(id));
           case 'promote':
-            return await this.data.apis.promote(id);
+            return this.data.view(await queues.promote(id));
           case 'remove':
-            return { removed: Boolean(await this.data.apis.remove(id)) };
+            await queues.remove(id);
+            return { removed: true };
           case 'again':
             return this.data.view(
               await queues.enqueue(record.taskName, record.args, {
@@ -160,7 +163,7 @@ export function createDashboardController(path: string): Type<unknown> {
       await this.allow(request, true);
       if (!(QUEUE_ACTIONS as readonly string[]).includes(action))
         throw new NotFoundException(`no queue action ${action}`);
-      const handle = this.data.apis.handle(queue);
+      const handle = this.data.handle(queue);
       if (!handle) throw new NotFoundException('this version of nestjs-queues cannot control queues');
       try {
         switch (action as QueueAction) {
@@ -223,11 +226,9 @@ function statusFilter(status: unknown): TaskStatus | undefined {
 /** The package's typed errors as HTTP answers: missing → 404, wrong state → 409, bad input → 400. */
 function rethrowAsHttp(error: unknown): never {
   if (error instanceof HttpException) throw error;
-  const name = (error as { name?: unknown } | null)?.name;
-  const message = error instanceof Error ? error.message : String(error);
-  if (name === 'TaskNotFoundError') throw new NotFoundException(message);
-  if (name === 'QueueConfigurationError') throw new BadRequestException(message);
-  if (error instanceof QueueError) throw new ConflictException(message);
+  if (error instanceof TaskNotFoundError) throw new NotFoundException(error.message);
+  if (error instanceof QueueConfigurationError) throw new BadRequestException(error.message);
+  if (error instanceof QueueError) throw new ConflictException(error.message);
   throw error;
 }
 

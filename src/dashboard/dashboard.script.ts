@@ -261,7 +261,7 @@ function renderSchedules(d) {
     rows.map((s) => '<tr data-testid="schedule-' + esc(s.key) + '"><td>' + esc(s.taskName) + (s.source ? ' <span class="muted">' + esc(s.source) + '</span>' : '') + '</td><td class="id">' + esc(s.key) + '</td>' +
       '<td>' + (s.cron ? '<code>' + esc(s.cron) + '</code>' : esc(duration(num(s.interval)))) + '</td><td>' + esc(s.timezone || 'UTC') + '</td>' +
       '<td data-testid="next-' + esc(s.key) + '">' + (s.occurrenceId ? recordLink(s.occurrenceId, time(s.nextRunAt) || 'due') : '–') + '</td>' +
-      '<td data-testid="last-' + esc(s.key) + '">' + (s.last ? badge(s.last.status) + ' ' + recordLink(s.last.id, time(s.last.completedAt || s.last.startedAt) || shortId(s.last.id)) : '–') + '</td></tr>').join('') +
+      '<td data-testid="last-' + esc(s.key) + '">' + (s.lastOccurrence ? badge(s.lastOccurrence.status) + ' ' + recordLink(s.lastOccurrence.id, time(s.lastOccurrence.completedAt || s.lastOccurrence.startedAt) || shortId(s.lastOccurrence.id)) : '–') + '</td></tr>').join('') +
     '</tbody></table>');
 }
 

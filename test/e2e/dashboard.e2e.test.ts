@@ -66,6 +66,19 @@ class DashboardTasks {
     await sleep(30_000, undefined, { signal: ctx.signal }).catch(() => undefined);
   }
 
+  @Task('files.merge')
+  async merge(@TaskCtx() ctx: TaskExecutionContext) {
+    return Object.keys(ctx.childResults()).length;
+  }
+
+  @Task('bulk.item', { queue: 'bulk' })
+  async item() {}
+
+  @Task('capped.work', { queue: 'capped' })
+  async capped(@TaskCtx() ctx: TaskExecutionContext) {
+    await sleep(30_000, undefined, { signal: ctx.signal }).catch(() => undefined);
+  }
+
   @Task('reports.tick', { queue: 'reports' })
   @Schedule({ interval: 400, key: 'tick' })
   async tick() {
@@ -87,6 +100,7 @@ function appModule(auth: boolean) {
     imports: [
       QueuesModule.forRoot({
         worker: { ...fastWorker, staleAfter: 10_000, workerId: 'dashboard-e2e-worker' },
+        queues: { capped: { concurrency: 5, groupConcurrency: 2, rateLimit: { max: 100, duration: 1_000 } } },
       }),
       QueuesDashboardModule.register(
         auth
@@ -214,6 +228,37 @@ for (const auth of [false, true]) {
         assert.ok((await page.locator('[data-testid="chart-mail"] rect').count()) >= 1, 'the chart has bars');
         assert.match((await text(page, 'worker-count'))!, /^1 live/);
         assert.ok((await page.textContent('[data-testid="view"]'))!.includes('dashboard-e2e-worker'));
+        // Policies of the `queues` option, with the groups running now.
+        const held = await queues.enqueue('capped.work', [], { group: 'tenant-a' });
+        for (let i = 0; i < 200 && (await queues.getTask(held.id))!.status !== 'running'; i++)
+          await sleep(20);
+        assert.equal((await queues.getTask(held.id))!.status, 'running');
+        await page
+          .waitForFunction(
+            () =>
+              document.querySelector('[data-testid="policy-capped"]')?.textContent?.includes('tenant-a 1') ===
+              true,
+            undefined,
+            { timeout: 10_000 },
+          )
+          .catch(async (e) => {
+            throw new Error(`${e}: ${await text(page, 'policy-capped')}`);
+          });
+        assert.equal(
+          await text(page, 'policy-capped'),
+          'concurrency 5 · per group 2 (1 group running: tenant-a 1) · rate limit 100 per 1.0 s',
+        );
+        assert.equal(await text(page, 'policy-mail'), 'no cluster-wide caps');
+        // A queue paused in the store shows as paused.
+        await ops.backend.setQueuePaused('reports', true);
+        await page.waitForFunction(
+          () => document.querySelector('[data-testid="queue-state-reports"]')?.textContent === 'paused',
+          undefined,
+          { timeout: 10_000 },
+        );
+        assert.equal(await text(page, 'queue-state-mail'), 'active');
+        await ops.backend.setQueuePaused('reports', false);
+        await queues.cancel(held.id);
         const icon = await page.getAttribute('link[rel="icon"]', 'href');
         assert.match(icon ?? '', /^data:image\/svg\+xml,/);
         await shot(page, 'overview');
@@ -275,7 +320,48 @@ for (const auth of [false, true]) {
         assert.match((await text(page, 'empty'))!, /No records match/);
         await close(page);
 
-        const narrow = await open('#/records', { width: 390, height: 800 });
+        // Pages of 50 through listTasks' cursor: every record once, newest first.
+        const bulk = await queues.enqueueMany(
+          Array.from({ length: 57 }, (_, i) => ({
+            task: 'bulk.item',
+            options: { delay: 60_000, key: `bulk-${auth}-${i}` },
+          })),
+        );
+        const paged = await open('#/records?queue=bulk');
+        const rowIds = () =>
+          paged.evaluate(() =>
+            [...(document.querySelectorAll('tr.rec') as unknown as Array<{ dataset: { id: string } }>)].map(
+              (r) => r.dataset.id,
+            ),
+          );
+        await paged.waitForFunction(() => document.querySelectorAll('tr.rec').length === 50);
+        const first = await rowIds();
+        assert.equal(await text(paged, 'page-number'), 'page 1');
+        await paged.click('[data-testid="page-next"]');
+        await paged.waitForFunction(() => document.querySelectorAll('tr.rec').length === 7);
+        assert.equal(await text(paged, 'page-number'), 'page 2');
+        assert.ok(await paged.isDisabled('[data-testid="page-next"]'), 'no page after the last');
+        const second = await rowIds();
+        assert.deepEqual(
+          [...first, ...second].sort(),
+          bulk.map((r) => r.id).sort(),
+          'the two pages hold every record exactly once',
+        );
+        const newest = [...bulk].sort(
+          (a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : -1),
+        );
+        assert.deepEqual(
+          first,
+          newest.slice(0, 50).map((r) => r.id),
+          'newest first (creation time, then id)',
+        );
+        await paged.click('[data-testid="page-prev"]');
+        await paged.waitForFunction(() => document.querySelectorAll('tr.rec').length === 50);
+        assert.deepEqual(await rowIds(), first);
+        await close(paged);
+        for (const record of bulk) await queues.cancel(record.id);
+
+        const narrow = await open(`#/records?search=${keyed.id}`, { width: 390, height: 800 });
         await narrow.waitForSelector(`[data-testid="row-${keyed.id}"]`);
         const layout = await narrow.evaluate(() => ({
           head: window.getComputedStyle(document.querySelector('table.records thead')).display,
@@ -302,8 +388,40 @@ for (const auth of [false, true]) {
         /task\.started[\s\S]*task\.completed/,
       );
       assert.match((await page.textContent('[data-testid="detail"]'))!, /attempt\s*1 of 1/);
-      await shot(page, 'record');
+      assert.match((await text(page, 'logs'))!, /processed every step/);
       await close(page);
+
+      // A flow: the parent lists its children, each child links to its parent.
+      const flow = await queues.flow({
+        task: 'files.merge',
+        children: [
+          { task: 'files.process', args: [1] },
+          { task: 'files.process', args: [2] },
+        ],
+      });
+      const parentId = flow.record.id;
+      const childIds = flow.children.map((c) => c.record.id);
+      await queues.waitFor(parentId, { timeout: 15_000 });
+      const parent = await open(`#/record/${parentId}`);
+      await parent.waitForSelector('[data-testid="children"] a');
+      const links = await parent
+        .locator('[data-testid="children"] a')
+        .evaluateAll((as) =>
+          as.map((a) => (a as unknown as { getAttribute(n: string): string }).getAttribute('href')),
+        );
+      assert.deepEqual(links.sort(), childIds.map((id) => `#/record/${id}`).sort());
+      assert.match((await text(parent, 'result'))!, /^2$/);
+      await shot(parent, 'record-flow');
+      await parent.click(`[data-testid="children"] a[href="#/record/${childIds[0]}"]`);
+      await parent.waitForSelector('[data-testid="parent"] a');
+      assert.equal(await parent.getAttribute('[data-testid="parent"] a', 'href'), `#/record/${parentId}`);
+      assert.match((await text(parent, 'parent'))!, /files\.merge\s*completed/);
+      await close(parent);
+
+      const detailed = await open(`#/record/${file.id}`);
+      await detailed.waitForSelector('[data-testid="logs"]');
+      await shot(detailed, 'record');
+      await close(detailed);
 
       const bounced = await queues.enqueue('mail.send', ['bounce-detail@example.com']);
       await queues.waitFor(bounced.id, { timeout: 10_000 });
