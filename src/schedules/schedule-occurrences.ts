@@ -53,7 +53,7 @@ export class ScheduleOccurrences {
    */
   async ensure(entry: ScheduleEntry, fromSave = false): Promise<QueuedTaskRecord | null> {
     // A racing process may replace the occurrence between our read and write; a few rounds settle it.
-    for (let round = 0; round < 3; round++) {
+    for (let round = 0; round < 5; round++) {
       const holder = await this.backend.getTaskByKey(entry.key);
       const active = holder && ACTIVE.has(holder.status) && holder.key === entry.key ? holder : null;
       const meta = active ? occurrenceOf(active) : undefined;

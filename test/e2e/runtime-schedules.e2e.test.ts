@@ -276,6 +276,58 @@ for (const target of targets) {
           `slot ${new Date(slot).toISOString()} is off the lattice`,
         );
     });
+
+    test('four apps booting at once restore a lost occurrence once, in its slot', async () => {
+      const config = target.store();
+      const first = await boot(config, false);
+      const saved = await first
+        .get(ScheduleRegistry)
+        .upsert('restore', { task: 'rt.report', interval: 60_000, initialDelay: 120_000, args: ['r'] });
+      const lost = (await first.get(QueueBackend).getTask(saved.occurrenceId!))!;
+      await first.get(QueueBackend).cancelTask(lost.id);
+      await first.close();
+
+      const apps = await Promise.all(Array.from({ length: 4 }, () => boot(config, false)));
+      try {
+        const waiting = (await occurrences(apps[0]!.get(QueueBackend))).filter(
+          (r) => r.status === 'pending' || r.status === 'scheduled',
+        );
+        assert.equal(waiting.length, 1, `${waiting.length} occurrences restored`);
+        assert.notEqual(waiting[0]!.id, lost.id);
+        assert.equal(slotOf(waiting[0]!), slotOf(lost), 'the restored occurrence moved to another slot');
+      } finally {
+        for (const app of apps) await app.close();
+      }
+    });
+
+    test('concurrent upserts of different definitions leave one occurrence, of the stored one', async () => {
+      const config = target.store();
+      const apps = await Promise.all(Array.from({ length: 4 }, () => boot(config, false)));
+      try {
+        await Promise.all(
+          apps.map((app, i) =>
+            app
+              .get(ScheduleRegistry)
+              .upsert('contested', {
+                task: 'rt.report',
+                interval: 60_000 + i * 1_000,
+                initialDelay: 600_000,
+              }),
+          ),
+        );
+        const stored = (await apps[0]!.get(ScheduleRegistry).get('contested'))!;
+        const waiting = (await occurrences(apps[0]!.get(QueueBackend))).filter(
+          (r) => r.status === 'pending' || r.status === 'scheduled',
+        );
+        assert.equal(waiting.length, 1, `${waiting.length} upcoming occurrences`);
+        const meta = waiting[0]!.metadata['schedule'] as { revision: number; interval: number };
+        assert.equal(meta.revision, stored.revision, 'the occurrence is of an older definition');
+        assert.equal(meta.interval, stored.interval);
+        assert.equal(stored.occurrenceId, waiting[0]!.id);
+      } finally {
+        for (const app of apps) await app.close();
+      }
+    });
   });
 }
 
