@@ -65,6 +65,8 @@ export {
   type ListPendingOptions,
   type ListCompletedOptions,
   type BackendEnqueueContext,
+  type DeleteTerminalOptions,
+  type TerminalStatus,
 } from './backends/queue-backend.js';
 export {
   registerQueueBackend,
@@ -145,6 +147,12 @@ export { QueuesModule, type QueuesModuleAsyncOptions, type QueuesOptionsFactory 
 export { QUEUES_MODULE_OPTIONS } from './queues.constants.js';
 export { QueueService, MAX_PAYLOAD_BYTES, type WaitForOptions } from './service/queue.service.js';
 export { TaskHandle } from './service/task-handle.js';
+export {
+  QueueHandle,
+  type QueueCleanFilter,
+  type QueueListFilter,
+  type QueueRetryFailedFilter,
+} from './control/queue-handle.js';
 // --- management: listing, remove/promote/reschedule, persisted logs
 export {
   DEFAULT_LIST_LIMIT,

@@ -10,6 +10,7 @@ import { TaskRegistry } from './tasks/task.registry.js';
 import { ScheduleRegistry } from './schedules/schedule.registry.js';
 import { QueueConfigurationError, type ConfigurationProblem } from './errors/queue-configuration.error.js';
 import { within } from './timing/within.js';
+import { applyInitialQueueStates } from './control/initial-queue-states.js';
 
 /**
  * Module-level lifecycle: discovers tasks once every provider exists (then validates and initializes schedules),
@@ -33,6 +34,9 @@ export class QueuesLifecycle implements OnModuleInit, OnApplicationShutdown {
   async onModuleInit(): Promise<void> {
     this.explorer.explore();
     this.checkTaskExecutionBackends();
+    // Before the worker starts (at bootstrap): a queue configured paused is never claimed, not even once.
+    const paused = await applyInitialQueueStates(this.backend, this.options.queues);
+    if (paused.length) this.logger.log(`Paused at boot by the queues option: ${paused.join(', ')}`);
     this.schedules.prepare();
     if (this.options.initializeSchedules !== false) await this.schedules.initialize();
   }

@@ -38,6 +38,7 @@ import { TaskExplorer } from './tasks/task.explorer.js';
 import { TaskRegistry } from './tasks/task.registry.js';
 import { DueTimeHints } from './workers/due-time-hints.js';
 import { QueueWorker } from './workers/queue.worker.js';
+import { PausedQueues } from './control/paused-queues.js';
 
 /** Builds `QueuesModuleOptions` for `forRootAsync` through `useClass` / `useExisting`. */
 export interface QueuesOptionsFactory {
@@ -101,6 +102,7 @@ const coreProviders: Provider[] = [
   TaskExplorer,
   TaskRunner,
   DueTimeHints,
+  PausedQueues,
   QueueService,
   QueueWorker,
   // Its onModuleInit (fewer dependency levels) runs before QueuesLifecycle's: listeners hear the first schedule events.

@@ -11,6 +11,8 @@ const LIFECYCLE = new Set([
   'task.stale_failed',
   'flow.completed',
   'flow.failed',
+  'queue.paused',
+  'queue.resumed',
 ]);
 
 /** Keep channel segments to a safe alphabet: anything else becomes `_`. */

@@ -14,7 +14,9 @@ export type QueueLifecycleEventType =
   | 'flow.completed'
   /** A flow's root failed or was cancelled (on the root's id). */
   | 'flow.failed'
-  | 'worker.stale_recovery';
+  | 'worker.stale_recovery'
+  | 'queue.paused'
+  | 'queue.resumed';
 
 /** Where an event is addressed. */
 export type QueueEventScope = 'task' | 'queue' | 'global';

@@ -21,6 +21,9 @@ import { DueTimeHints } from '../workers/due-time-hints.js';
 import { assertValidEnqueue } from './enqueue-options.validator.js';
 import { TaskHandle } from './task-handle.js';
 import { TaskActions } from '../management/task-actions.js';
+import { PausedQueues } from '../control/paused-queues.js';
+import { QueueHandle } from '../control/queue-handle.js';
+import { assertQueueName } from '../control/queue-handle.validator.js';
 import type { ListTasksOptions, TaskPage } from '../management/task-list.js';
 import type { TaskLogLine } from '../management/task-log.js';
 import { buildFlow } from '../flows/flow-builder.js';
@@ -60,6 +63,7 @@ export class QueueService {
     private readonly executions: ExecutionBackends,
     private readonly hints: DueTimeHints,
     private readonly telemetry: QueueTelemetry,
+    private readonly pausedQueues: PausedQueues,
   ) {}
 
   /**
@@ -330,6 +334,22 @@ export class QueueService {
   /** Completed records of one task, newest first. */
   listCompletedByTask(taskName: string, options: ListCompletedOptions = {}): Promise<QueuedTaskRecord[]> {
     return this.backend.listCompletedByTask(taskName, options);
+  }
+
+  /**
+   * The controls of one queue: `pause()`, `resume()`, `isPaused()`, `getStatistics()`, `list(filter)`,
+   * `clean(filter)`, `drain()` and `retryFailed(filter)` (see `QueueHandle` and docs/queue-control.md). The queue need
+   * not exist yet. Throws `QueueConfigurationError` when `name` is not a valid queue name (as `EnqueueOptions.queue`).
+   */
+  queue(name: string): QueueHandle {
+    assertQueueName(name);
+    return new QueueHandle(name, {
+      backend: this.backend,
+      events: this.events,
+      runner: this.runner,
+      pausedQueues: this.pausedQueues,
+      listTasks: (options) => this.listTasks(options),
+    });
   }
 
   /**

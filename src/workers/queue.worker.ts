@@ -26,6 +26,7 @@ import { resolveWorkerOptions, type ResolvedWorkerOptions } from './worker-optio
 import { within } from '../timing/within.js';
 import { ControlledClaims } from './controlled-claims.js';
 import { WorkerPresence } from './worker-presence.js';
+import { PausedQueues } from '../control/paused-queues.js';
 
 /** The reason an idle wait is cut short. A shared value: `abort()` without one builds a DOMException each time. */
 const WOKEN = Symbol('woken');
@@ -60,6 +61,8 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
   private readonly maintenance: PeriodicTask[] = [];
   /** This worker's entry in the worker registry (written at start and at each heartbeat). */
   private presence: WorkerPresence | undefined;
+  /** Stops handing back buffered records of queues paused meanwhile (see `start`). */
+  private stopWatchingPauses: (() => void) | undefined;
   private loop: Promise<void> | undefined;
   private stopController = new AbortController();
   private wake: (() => void) | undefined;
@@ -75,6 +78,7 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
     private readonly executions: ExecutionBackends,
     private readonly hints: DueTimeHints,
     @Inject(QUEUES_MODULE_OPTIONS) moduleOptions: QueuesModuleOptions,
+    private readonly pausedQueues: PausedQueues,
   ) {
     this.options = resolveWorkerOptions(moduleOptions.worker);
     this.controlled = new ControlledClaims(moduleOptions.queues, this.options.queues);
@@ -102,7 +106,7 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
       roundTrip: (ms) => this.sizer?.roundTrip(ms),
       fill: (records, claim) => {
         this.slots.unreserve(claim.limit);
-        this.slots.accept(records);
+        this.acceptClaimed(records);
         // A claim that was in flight when claiming stopped: what did not start goes back to the line.
         if (this.stopController.signal.aborted) void this.handBackBuffered();
       },
@@ -139,7 +143,16 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
     if (this.maintenance.length === 0) {
       this.presence ??= new WorkerPresence(this.backend, o, () => this.active.size, this.logger);
       void this.presence.beat();
+      // Paused queues, re-read every poll interval: the claim itself leaves them out, this view hands back what
+      // the prefetch buffer claimed before a pause and keeps external dispatches off them.
+      const pauses = new PeriodicTask(
+        'paused queues',
+        o.pollInterval,
+        () => this.pausedQueues.refresh(),
+        this.logger,
+      );
       this.maintenance.push(
+        pauses,
         new PeriodicTask('heartbeat', o.heartbeatInterval, () => this.heartbeat(), this.logger),
         new PeriodicTask('stale recovery', o.staleCheckInterval, () => this.recoverStale(), this.logger),
       );
@@ -154,6 +167,10 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
         );
       }
       for (const task of this.maintenance) task.start();
+      this.stopWatchingPauses = this.pausedQueues.onChange(
+        () => void this.handBackBuffered((record) => this.pausedQueues.has(record.queue)),
+      );
+      void pauses.runOnce();
     }
     this.loop = this.claimLoop();
     this.logger.log(
@@ -193,10 +210,14 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
     await this.handBackBuffered();
   }
 
-  /** Release buffered (claimed, never started) records: `pending` again, no retry used. Bounded: a dead backend
-   * leaves them to stale recovery. */
-  private async handBackBuffered(): Promise<void> {
-    const held = this.slots.takeBuffered();
+  /** Release buffered (claimed, never started) records (all, or those `matching`): `pending` again, no retry used.
+   * Bounded: a dead backend leaves them to stale recovery. */
+  private async handBackBuffered(matching?: (record: QueuedTaskRecord) => boolean): Promise<void> {
+    await this.handBack(this.slots.takeBuffered(matching));
+  }
+
+  /** Release claimed records that never started (see `handBackBuffered`). */
+  private async handBack(held: readonly QueuedTaskRecord[]): Promise<void> {
     if (held.length === 0) return;
     const release = this.backend
       .releaseClaims(held.map((record) => ({ id: record.id, expectedRetryCount: record.retryCount })))
@@ -236,6 +257,8 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
     }
     await maintenanceStopped;
     if (this.presence) await within(this.presence.leave(), MAINTENANCE_STOP_WAIT_MS, undefined);
+    this.stopWatchingPauses?.();
+    this.stopWatchingPauses = undefined;
     this.hints.onEarlier(undefined);
     this.started = false;
   }
@@ -328,8 +351,20 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
     } finally {
       this.slots.unreserve(limit);
     }
-    this.slots.accept(records);
+    this.acceptClaimed(records);
     return records.length;
+  }
+
+  /**
+   * Take claimed records into the slots, except those of a queue paused since the claim left (it began before the
+   * pause): they go back to the line unstarted.
+   */
+  private acceptClaimed(records: QueuedTaskRecord[]): void {
+    if (this.pausedQueues.any && records.some((record) => this.pausedQueues.has(record.queue))) {
+      void this.handBack(records.filter((record) => this.pausedQueues.has(record.queue)));
+      records = records.filter((record) => !this.pausedQueues.has(record.queue));
+    }
+    this.slots.accept(records);
   }
 
   /** Claim up to the free room, honouring per-queue caps. `full`: no room left. */
@@ -378,7 +413,7 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
       },
       (records, limit) => {
         this.slots.unreserve(limit);
-        this.slots.accept(records);
+        this.acceptClaimed(records);
       },
       (at) => this.hints.hint(new Date(at)),
     );
@@ -427,7 +462,7 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
         limit: this.options.concurrency,
       });
       for (const record of due) {
-        if (record.executionRef !== null) continue;
+        if (record.executionRef !== null || this.pausedQueues.has(record.queue)) continue;
         try {
           await execution.dispatch(this.runner, record);
         } catch (error) {

@@ -76,6 +76,28 @@ export function describeQueueHandleConformance(
         );
       });
 
+      test('claimControlled (a queue with a cap or a rate limit) gives nothing of a paused queue', async () => {
+        await putMany(3);
+        await backend.setQueuePaused(queue, true);
+        const policies = [
+          { concurrency: 5 },
+          { rateLimit: { max: 10, duration: 1_000 } },
+          { groupConcurrency: 2 },
+        ];
+        for (const policy of policies) {
+          const result = await backend.claimControlled({ queue, policy, limit: 5, workerId: 'w' });
+          assert.deepEqual(result.claimed, [], JSON.stringify(policy));
+        }
+        await backend.setQueuePaused(queue, false);
+        const result = await backend.claimControlled({
+          queue,
+          policy: { concurrency: 5 },
+          limit: 5,
+          workerId: 'w',
+        });
+        assert.equal(result.claimed.length, 3);
+      });
+
       test('a scheduled record that falls due while its queue is paused waits for the resume', async () => {
         await put({ scheduledAt: new Date(Date.now() + 150) });
         await backend.setQueuePaused(queue, true);

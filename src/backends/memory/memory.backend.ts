@@ -251,6 +251,7 @@ export class InMemoryQueueBackend extends QueueBackend {
    */
   override async claimControlled(options: ControlledClaimOptions): Promise<ControlledClaim> {
     const { queue, policy } = options;
+    if (this.pauseStates.get(queue) === true) return { claimed: [] }; // paused (QueueHandle.pause)
     const now = Date.now();
     this.promoteDue(now);
     let room = options.limit;

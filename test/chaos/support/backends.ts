@@ -82,5 +82,6 @@ export async function dropChaosStorage(config: Record<string, unknown>): Promise
   await dataSource.initialize();
   await dataSource.query(`DROP TABLE IF EXISTS ${config['tableName'] as string}`);
   await dataSource.query(`DROP TABLE IF EXISTS ${config['tableName'] as string}_lease`);
+  await dataSource.query(`DROP TABLE IF EXISTS ${config['tableName'] as string}_queue_state`);
   await dataSource.destroy();
 }

@@ -10,6 +10,11 @@ export interface MatrixBackend {
   skip: string | false;
   factory: () => Promise<QueueBackend>;
   teardown: () => Promise<void>;
+  /**
+   * A new instance on the data of `backend` (its table, its key prefix), as a restarted process opens it; memory
+   * has no data outside its instance, so there it is the instance itself.
+   */
+  peer: (backend: QueueBackend) => Promise<QueueBackend>;
 }
 
 /** The six backends, each built lazily (a skipped service is never contacted). */
@@ -20,15 +25,21 @@ export function backendMatrix(): MatrixBackend[] {
     return backend;
   };
   const sql = (name: 'sqlite' | 'postgres' | 'mysql', skip: string | false): MatrixBackend => {
-    const { factory, teardown } = sqlBackendFactory(name);
-    return { name, skip, factory, teardown };
+    const { factory, teardown, peer } = sqlBackendFactory(name);
+    return { name, skip, factory, teardown, peer };
   };
   const redis = (name: 'redis' | 'valkey'): MatrixBackend => {
-    const { factory, teardown } = redisBackendFactory(name);
-    return { name, skip: skipUnless('redis'), factory, teardown };
+    const { factory, teardown, peer } = redisBackendFactory(name);
+    return { name, skip: skipUnless('redis'), factory, teardown, peer };
   };
   return [
-    { name: 'memory', skip: false, factory: memory, teardown: async () => undefined },
+    {
+      name: 'memory',
+      skip: false,
+      factory: memory,
+      teardown: async () => undefined,
+      peer: async (backend) => backend,
+    },
     sql('sqlite', false),
     sql('postgres', skipUnless('postgres')),
     sql('mysql', skipUnless('mysql')),
