@@ -89,7 +89,7 @@ export function createRuntimeScheduleEntry(
       title: `Invalid schedule ${JSON.stringify(definition.key)}`,
     });
   return {
-    ...resolveEntry(task, options, path),
+    ...resolveEntry(task, options, path, task.name),
     key: `${RUNTIME_OCCURRENCE_PREFIX}${definition.key}`,
     source: 'runtime',
     name: definition.key,
@@ -175,6 +175,8 @@ function resolveEntry(
   task: TaskDefinition,
   options: ScheduleOptions,
   path: string,
+  /** Hashed too: a runtime schedule's task (a `@Schedule`'s is in its key already, and its hash stays as it was). */
+  taskInHash?: string,
 ): Pick<ScheduleEntry, 'taskName' | 'options' | 'cron' | 'hash' | 'task'> {
   const cron =
     options.cron !== undefined
@@ -205,6 +207,7 @@ function resolveEntry(
         t.executionBackend ?? null,
         t.executionProfile ?? null,
         t.timeout ?? null,
+        ...(taskInHash !== undefined ? [taskInHash] : []),
       ]),
     )
     .digest('hex')

@@ -7,6 +7,7 @@ import {
 } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { QueueBackend } from '../backends/queue-backend.js';
+import { MAX_LIST_LIMIT, type ListPosition } from '../management/task-list.js';
 import { QueueConfigurationError } from '../errors/queue-configuration.error.js';
 import { describeError } from '../execution/describe-error.js';
 import { ExecutionBackends } from '../execution/execution-backends.js';
@@ -219,6 +220,31 @@ export class ScheduleRegistry implements OnApplicationBootstrap, OnModuleDestroy
     return definition ? this.runtimeEntry(definition) : null;
   }
 
+  /**
+   * Running occurrences of this schedule (the one starting included), counted up to `maxInstances + 1`. Other
+   * schedules of the task (one runtime schedule per tenant, several `@Schedule`s) and plain enqueues of it do not
+   * count: the task's running count answers alone while it is within the bound; past it, the task's running records
+   * are read (a handful: at most the cluster's concurrency) and this schedule's counted.
+   */
+  private async runningOccurrences(entry: ScheduleEntry, taskName: string): Promise<number> {
+    const max = entry.options.maxInstances;
+    const total = await this.backend.countRunning({ taskName });
+    if (total <= max) return total;
+    let count = 0;
+    let after: ListPosition | undefined;
+    do {
+      const page = await this.backend.listTasks({
+        taskName,
+        status: 'running',
+        limit: MAX_LIST_LIMIT,
+        after,
+      });
+      for (const running of page.records) if (occurrenceOf(running)?.key === entry.key) count++;
+      after = page.next ?? undefined;
+    } while (after && count <= max);
+    return count;
+  }
+
   /** Runner start hook: chain the next occurrence, and skip this one if it would exceed `maxInstances`. */
   private async onOccurrenceStarted(record: QueuedTaskRecord): Promise<{ skip: string } | undefined> {
     const meta = occurrenceOf(record)!;
@@ -237,7 +263,7 @@ export class ScheduleRegistry implements OnApplicationBootstrap, OnModuleDestroy
     } catch (error) {
       this.logger.warn(`Could not chain the next occurrence of ${entry.name}: ${describeError(error)}`);
     }
-    const running = await this.backend.countRunning({ taskName: record.taskName });
+    const running = await this.runningOccurrences(entry, record.taskName);
     if (running > entry.options.maxInstances) {
       return {
         skip: `maxInstances ${entry.options.maxInstances} reached for ${entry.name}; slot ${meta.slot} skipped`,

@@ -371,6 +371,65 @@ describe('ScheduleRegistry validation, listing and replacement (memory)', () => 
   });
 });
 
+describe('runtime schedules of one task', () => {
+  test('moving a schedule to another task replaces its occurrence', async () => {
+    const app = await createQueuesApp([Jobs, Scheduler], { worker: { enabled: false } });
+    try {
+      const registry = app.get(Scheduler).schedules;
+      const first = await registry.upsert('moving', {
+        task: 'val.job',
+        interval: 60_000,
+        initialDelay: 60_000,
+      });
+      const moved = await registry.upsert('moving', {
+        task: 'val.nightly',
+        interval: 60_000,
+        initialDelay: 60_000,
+      });
+      assert.notEqual(moved.occurrenceId, first.occurrenceId);
+      assert.equal((await app.get(QueueBackend).getTask(moved.occurrenceId!))?.taskName, 'val.nightly');
+      assert.equal((await app.get(QueueBackend).getTask(first.occurrenceId!))?.status, 'cancelled');
+    } finally {
+      await app.close();
+    }
+  });
+
+  test('maxInstances bounds each schedule, not the task: two tenants of one task overlap, neither with itself', async () => {
+    const running = new Map<string, number>();
+    const peaks = new Map<string, number>();
+    let taskPeak = 0;
+    let now = 0;
+    @Injectable()
+    class Slow {
+      @Task('val.slow')
+      async slow(tenant: string) {
+        running.set(tenant, (running.get(tenant) ?? 0) + 1);
+        now++;
+        peaks.set(tenant, Math.max(peaks.get(tenant) ?? 0, running.get(tenant)!));
+        taskPeak = Math.max(taskPeak, now);
+        await sleep(400);
+        running.set(tenant, running.get(tenant)! - 1);
+        now--;
+      }
+    }
+    const app = await createQueuesApp([Slow, Scheduler], { worker: { concurrency: 6 } });
+    try {
+      const registry = app.get(Scheduler).schedules;
+      await registry.upsert('tenant-a', { task: 'val.slow', interval: 100, args: ['a'] });
+      await registry.upsert('tenant-b', { task: 'val.slow', interval: 100, args: ['b'] });
+      for (let i = 0; i < 150 && taskPeak < 2; i++) await sleep(20);
+      await sleep(500);
+      await registry.remove('tenant-a');
+      await registry.remove('tenant-b');
+    } finally {
+      await app.close();
+    }
+    assert.equal(taskPeak, 2, 'the two schedules never ran at once: one skipped the other');
+    assert.equal(peaks.get('a'), 1, 'schedule a overlapped itself');
+    assert.equal(peaks.get('b'), 1, 'schedule b overlapped itself');
+  });
+});
+
 describe('a runtime schedule removed while its occurrence is claimed', () => {
   test('the occurrence is skipped at its start (body not run, task.schedule_skipped) and nothing is chained', async () => {
     const shared = new InMemoryQueueBackend();

@@ -306,13 +306,11 @@ for (const target of targets) {
       try {
         await Promise.all(
           apps.map((app, i) =>
-            app
-              .get(ScheduleRegistry)
-              .upsert('contested', {
-                task: 'rt.report',
-                interval: 60_000 + i * 1_000,
-                initialDelay: 600_000,
-              }),
+            app.get(ScheduleRegistry).upsert('contested', {
+              task: 'rt.report',
+              interval: 60_000 + i * 1_000,
+              initialDelay: 600_000,
+            }),
           ),
         );
         const stored = (await apps[0]!.get(ScheduleRegistry).get('contested'))!;
