@@ -7,7 +7,9 @@ import { script } from './redis-lua.scripts.js';
  * serves the groups of the ring in turn order, passing over groups at their cap (their running ids are checked
  * against the records' status when the count reaches the cap); `rateLimit` keeps the start times of the window.
  * ARGV: p, now, queue, limit, worker, backends (comma list or '*'), concurrency, groupConcurrency, rate max, rate
- * duration ('' = none) → {JSON array of claimed rows, epoch ms when a spent rate limit frees (-1: not limited)}.
+ * duration ('' = none) → {JSON array of claimed rows, ms until a spent rate limit frees (-1: not limited)}. The window
+ * runs on the server's clock (TIME): claimers' clocks and the moments their scripts arrive differ, and a start
+ * stamped with an earlier time than one before it would free its place early.
  */
 export const CLAIM_CONTROLLED = script(`
 local now, queue, limit, worker, backends = tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6]
@@ -50,13 +52,15 @@ if cap then
   room = math.min(room, cap - (tonumber(redis.call('HGET', p .. ':stats:' .. queue, 'running') or '0') or 0))
 end
 if room <= 0 then return {'[]', -1} end
-local rate_key = p .. ':rate:' .. queue
+local rate_key, clock = p .. ':rate:' .. queue, nil
 if rate_max then
-  redis.call('ZREMRANGEBYSCORE', rate_key, '-inf', now - rate_duration)
+  local time = redis.call('TIME')
+  clock = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+  redis.call('ZREMRANGEBYSCORE', rate_key, '-inf', clock - rate_duration)
   local used = redis.call('ZCARD', rate_key)
   if used >= rate_max then
     local oldest = redis.call('ZRANGE', rate_key, used - rate_max, used - rate_max, 'WITHSCORES')
-    return {'[]', tonumber(oldest[2]) + rate_duration}
+    return {'[]', math.max(0, tonumber(oldest[2]) + rate_duration - clock)}
   end
   room = math.min(room, rate_max - used)
 end
@@ -133,7 +137,7 @@ else
 end
 if rate_max and #claimed > 0 then
   local n = redis.call('INCRBY', rate_key .. ':n', #claimed)
-  for i = 1, #claimed do redis.call('ZADD', rate_key, now, n - #claimed + i) end
+  for i = 1, #claimed do redis.call('ZADD', rate_key, clock, n - #claimed + i) end
   redis.call('PEXPIRE', rate_key, rate_duration + 1000)
 end
 flush_stats()

@@ -568,7 +568,7 @@ export class RedisQueueBackend extends QueueBackend {
   override async claimControlled(options: ControlledClaimOptions): Promise<ControlledClaim> {
     if (options.limit <= 0) return { claimed: [] };
     const { policy } = options;
-    const [rows, until] = (await this.run(
+    const [rows, wait] = (await this.run(
       'qClaimControlled',
       Date.now(),
       options.queue,
@@ -581,7 +581,7 @@ export class RedisQueueBackend extends QueueBackend {
       policy.rateLimit?.duration ?? '',
     )) as [string, number];
     const claimed = await this.setAsideUndecodable(fromRows(rows));
-    return until >= 0 ? { claimed, rateLimitedUntil: until } : { claimed };
+    return wait >= 0 ? { claimed, rateLimitedUntil: Date.now() + wait } : { claimed };
   }
 
   /**

@@ -21,6 +21,13 @@ export interface CapsTables {
   group: string;
   /** The condition selecting claimable rows, as the dialect's indexes serve it. */
   claimable: string;
+  /**
+   * `queue = ?` written so that no index on `queue` is chosen for it: the queue's running rows are counted on the
+   * running index and its head read on the claim index (in claim order), not by scanning the queue's every row.
+   */
+  queueOnRow: string;
+  /** SQLite's `INDEXED BY <claim index>` for the queue's head (its planner otherwise sorts a status index); or ''. */
+  claimIndexHint: string;
   /** `AND execution_backend IN (...)` for a filter, with its parameters. */
   backendFilter(backends: readonly string[] | undefined): { where: string; params: unknown[] };
 }
@@ -76,8 +83,9 @@ export class SqlQueueCaps {
     } else {
       statements.push(
         `CREATE INDEX IF NOT EXISTS ${index('group_turn')} ON ${group} (queue, turn, task_group)`,
+        // Rows without a group too: a grouped claim serves them as one more group.
         `CREATE INDEX IF NOT EXISTS ${index('group_ready')} ON ${table} (queue, task_group, priority DESC, queued_at, seq)
-          WHERE task_group IS NOT NULL AND status IN ('pending','scheduled')`,
+          WHERE status IN ('pending','scheduled')`,
         // Only grouped rows: an index of all running rows would compete with `_running` for the stale scan.
         `CREATE INDEX IF NOT EXISTS ${index('group_running')} ON ${table} (queue, task_group)
           WHERE status = 'running' AND task_group IS NOT NULL`,
@@ -141,7 +149,6 @@ export class SqlQueueCaps {
   async claim(
     tx: SqlTx,
     options: ControlledClaimOptions,
-    now: number,
     lockRows: string,
   ): Promise<{ ids: string[]; rateLimitedUntil?: number }> {
     const { table, control } = this.t;
@@ -152,13 +159,16 @@ export class SqlQueueCaps {
       `SELECT starts, rate_max, swept_at FROM ${control} WHERE queue = ?${forUpdate}`,
       [queue],
     );
+    // The clock is read once the lock is held: a time read before waiting for it would put this claim's starts
+    // before those of the claimer it waited for, and free their ring slots early.
+    const now = Date.now();
     // A paused queue (QueueHandle.pause) gives nothing, read under the same lock as the rest.
     const [pause] = await tx.query(`SELECT paused FROM ${this.t.state} WHERE queue = ?`, [queue]);
     if (n(pause, 'paused') === 1) return { ids: [] };
     let room = options.limit;
     if (policy.concurrency !== undefined) {
       const [running] = await tx.query(
-        `SELECT COUNT(*) AS n FROM ${table} WHERE queue = ? AND status = 'running'`,
+        `SELECT COUNT(*) AS n FROM ${table} WHERE status = 'running' AND ${this.t.queueOnRow}`,
         [queue],
       );
       room = Math.min(room, policy.concurrency - n(running, 'n'));
@@ -268,11 +278,16 @@ export class SqlQueueCaps {
     lockRows: string,
   ): Promise<string[]> {
     const backends = this.t.backendFilter(options.executionBackends);
-    const inGroup =
-      group === undefined ? '' : group === null ? ' AND task_group IS NULL' : ' AND task_group = ?';
+    // A group's head (or the head of the records without one) on the group index; the queue's on the claim index.
+    const where =
+      group === undefined
+        ? this.t.queueOnRow
+        : group === null
+          ? 'queue = ? AND task_group IS NULL'
+          : 'queue = ? AND task_group = ?';
     const rows = await tx.query(
-      `SELECT id FROM ${this.t.table}
-       WHERE queue = ?${inGroup} AND ${this.t.claimable} AND (scheduled_at IS NULL OR scheduled_at <= ?)${backends.where}
+      `SELECT id FROM ${this.t.table}${group === undefined ? this.t.claimIndexHint : ''}
+       WHERE ${where} AND ${this.t.claimable} AND (scheduled_at IS NULL OR scheduled_at <= ?)${backends.where}
        ORDER BY priority DESC, queued_at, seq LIMIT ${Math.floor(limit)}${lockRows}`,
       [options.queue, ...(typeof group === 'string' ? [group] : []), now, ...backends.params],
     );

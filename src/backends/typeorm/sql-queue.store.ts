@@ -96,6 +96,8 @@ export abstract class SqlQueueStore {
       group: this.identifier('group'),
       state: this.identifier('queue_state'),
       claimable: this.claimablePredicate,
+      queueOnRow: dialect === 'sqlite' ? '+queue = ?' : '(queue = ?) IS TRUE',
+      claimIndexHint: dialect === 'sqlite' ? ` INDEXED BY ${this.identifier('claim')}` : '',
       backendFilter: (backends) => this.claimFilter(undefined, backends),
     });
   }
@@ -114,9 +116,8 @@ export abstract class SqlQueueStore {
   /** Claim under a queue policy (see `SqlQueueCaps`); records come back in the order they were taken. */
   async claimControlled(options: ControlledClaimOptions): Promise<ControlledClaim> {
     if (options.limit <= 0) return { claimed: [] };
-    const now = Date.now();
     const { ids, rateLimitedUntil } = await this.capsTransaction((tx) =>
-      this.caps.claim(tx, options, now, this.capsRowLock),
+      this.caps.claim(tx, options, this.capsRowLock),
     );
     if (ids.length === 0)
       return rateLimitedUntil === undefined ? { claimed: [] } : { claimed: [], rateLimitedUntil };

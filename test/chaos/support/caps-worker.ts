@@ -1,6 +1,7 @@
 // A worker process for the queue-caps race tests. Boots QueuesModule on the backend given in CHAOS_BACKEND (JSON)
 // with the queue policies of CAPS_POLICIES (JSON, the `queues` module option), and runs `caps.work` tasks of queue
-// `capped` that sleep CAPS_TASK_MS and append "<id> <group> <start ms> <end ms> <pid>" to the ledger CHAOS_LEDGER.
+// `capped` that sleep CAPS_TASK_MS and append "<id> <group> <start ms> <end ms> <pid> <claimed ms>" to the ledger
+// CHAOS_LEDGER (start and end: the handler's own clock readings; claimed: the record's startedAt).
 import 'reflect-metadata';
 import { Injectable, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -18,9 +19,10 @@ class CapsTasks {
   async work(@TaskCtx() ctx: TaskExecutionContext) {
     const start = Date.now();
     await sleep(taskMs);
+    const claimed = ctx.record.startedAt?.getTime() ?? start;
     appendFileSync(
       ledger,
-      `${ctx.taskId} ${ctx.record.group ?? '-'} ${start} ${Date.now()} ${process.pid}\n`,
+      `${ctx.taskId} ${ctx.record.group ?? '-'} ${start} ${Date.now()} ${process.pid} ${claimed}\n`,
     );
   }
 }
