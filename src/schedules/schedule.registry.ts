@@ -31,11 +31,15 @@ import { describeSchedule, type ScheduleInfo } from './schedule-info.js';
 import { occurrenceOf, ScheduleOccurrences } from './schedule-occurrences.js';
 import {
   assertRuntimeKey,
+  runtimeKeyProblem,
   scheduleErrorTitle,
   validateRuntimeSchedule,
 } from './runtime-schedule.validator.js';
 
 export type { ScheduleInfo, ScheduleOccurrenceInfo } from './schedule-info.js';
+
+/** Schedules `list()` describes at once (two reads each). */
+const LIST_PARALLELISM = 16;
 
 /**
  * Durable schedules: the `@Schedule`s of the code, and runtime schedules that `upsert` stores in the queue backend.
@@ -160,10 +164,17 @@ export class ScheduleRegistry implements OnApplicationBootstrap, OnModuleDestroy
    * stored in the backend by key (`source: 'runtime'`), each with its upcoming occurrence and its last one.
    */
   async list(): Promise<ScheduleInfo[]> {
+    const schedules = [...this.entries, ...(await this.backend.listScheduleDefinitions())];
     const infos: ScheduleInfo[] = [];
-    for (const entry of this.entries) infos.push(await describeSchedule(this.backend, entry));
-    for (const definition of await this.backend.listScheduleDefinitions())
-      infos.push(await describeSchedule(this.backend, definition));
+    // A few schedules at a time: a long list costs round trips in parallel, not a burst of one per schedule.
+    for (let i = 0; i < schedules.length; i += LIST_PARALLELISM)
+      infos.push(
+        ...(await Promise.all(
+          schedules
+            .slice(i, i + LIST_PARALLELISM)
+            .map((schedule) => describeSchedule(this.backend, schedule)),
+        )),
+      );
     return infos;
   }
 
@@ -171,7 +182,7 @@ export class ScheduleRegistry implements OnApplicationBootstrap, OnModuleDestroy
   async get(key: string): Promise<ScheduleInfo | null> {
     const entry = this.entries.find((candidate) => candidate.name === key);
     if (entry) return describeSchedule(this.backend, entry);
-    if (typeof key !== 'string' || key.startsWith('scheduled:')) return null;
+    if (runtimeKeyProblem(key)) return null; // no runtime schedule can have it
     const definition = await this.backend.getScheduleDefinition(key);
     return definition ? describeSchedule(this.backend, definition) : null;
   }
