@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import type { QueueBackend } from '../../src/backends/queue-backend.js';
+import { RedisQueueBackend } from '../../src/backends/redis/redis.backend.js';
+import { TypeOrmQueueBackend } from '../../src/backends/typeorm/typeorm.backend.js';
 import type { ScheduleDefinitionInput } from '../../src/schedules/schedule-definition.js';
 
 /** A definition as `ScheduleRegistry.upsert` would hand it over (already validated). */
@@ -17,6 +19,31 @@ function definition(key: string, overrides: Partial<ScheduleDefinitionInput> = {
     args: [],
     ...overrides,
   };
+}
+
+/**
+ * Store `value` under `key` around the library: a hand-edited row or hash field (SQL: the JSON column, with a valid
+ * revision and times; Redis: the whole field). Null where the store keeps objects, not text (memory).
+ */
+async function writeRaw(backend: QueueBackend, key: string, value: string): Promise<boolean> {
+  if (backend instanceof TypeOrmQueueBackend) {
+    const store = (
+      backend as unknown as { requireStore(): { schedules: { host: Record<string, unknown> } } }
+    ).requireStore().schedules.host as {
+      scheduleTable: string;
+      execute(sql: string, params: unknown[]): Promise<number>;
+    };
+    await store.execute(
+      `INSERT INTO ${store.scheduleTable} (schedule_key, definition_json, revision, created_at, updated_at) VALUES (?, ?, 5, 1, 1)`,
+      [key, value],
+    );
+    return true;
+  }
+  if (backend instanceof RedisQueueBackend) {
+    await backend.redis.hset(`${backend.keyPrefix}:schedules`, key, value);
+    return true;
+  }
+  return false;
 }
 
 /** The stored definition less what the backend sets. */
@@ -136,6 +163,26 @@ export function describeScheduleDefinitionConformance(
       assert.ok(results.some((r) => r.revision === final.revision && r.args[0] === final.args[0]));
       assert.equal(final.createdAt.getTime(), start.createdAt.getTime());
       assert.deepEqual(await backend.getScheduleDefinition('hot'), final);
+    });
+
+    test('a definition written around the library is left out of listings and replaced by the next save', async (t) => {
+      const good = await backend.saveScheduleDefinition(definition('good'));
+      const written = await writeRaw(backend, 'broken', '{not json');
+      if (!written) return t.skip('the memory backend stores objects, not text');
+      await writeRaw(backend, 'no-task', '{"cron":"0 2 * * *"}');
+      await writeRaw(backend, 'wrong-shape', '[1,2,3]');
+      assert.deepEqual(await backend.listScheduleDefinitions(), [good]);
+      assert.equal(await backend.getScheduleDefinition('broken'), null);
+      const before = Date.now();
+      const repaired = await backend.saveScheduleDefinition(definition('broken', { args: ['repaired'] }));
+      assert.deepEqual(body(repaired as never), definition('broken', { args: ['repaired'] }));
+      assert.ok(repaired.revision >= before * 1_000);
+      assert.deepEqual(await backend.getScheduleDefinition('broken'), repaired);
+      assert.equal(await backend.deleteScheduleDefinition('no-task'), true);
+      assert.deepEqual(
+        (await backend.listScheduleDefinitions()).map((d) => d.key),
+        ['broken', 'good'],
+      );
     });
 
     test('definitions are shared by every backend on the store and live apart from records', async () => {
