@@ -139,6 +139,20 @@ export function describeQueueControlConformance(
       assert.equal(seen.size, 3, `three claims served ${[...seen].join(', ')}`);
     });
 
+    test('many grouped claims in a row (several per millisecond) each take a record, in turns', async () => {
+      await put(20, 'a');
+      await put(20, 'b');
+      await put(20, 'c');
+      const groups: Array<string | null> = [];
+      for (let i = 0; i < 45; i++) {
+        const claimed = await claimIds({ groupConcurrency: 1000 }, 1);
+        assert.equal(claimed.length, 1, `claim ${i} took ${claimed.length}`);
+        groups.push(claimed[0]!.group);
+      }
+      for (const group of ['a', 'b', 'c'])
+        assert.equal(groups.filter((g) => g === group).length, 15, `turns: ${groups.join('')}`);
+    });
+
     test('a batch claim under groupConcurrency takes one record per group per round', async () => {
       await put(5, 'a');
       await put(5, 'b');

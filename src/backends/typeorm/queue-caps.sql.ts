@@ -40,6 +40,14 @@ const GROUP_PAGE = 64;
  * made claimable by a path that does not line its group up, such as a flow releasing a waiting record).
  */
 const SWEEP_INTERVAL = 30_000;
+/**
+ * Turns are times in thousandths of a ms: a group served in millisecond t gets a turn inside t (behind every group
+ * already there), so several claims in one millisecond still send each served group to the back, and a served
+ * group's turn never runs ahead of the clock (which would take it out of the line until the clock caught up).
+ */
+const TURN = 1_000;
+/** The latest turn eligible at `now` (ms). */
+const eligible = (now: number): number => now * TURN + TURN - 1;
 
 /**
  * Queue control on SQL (`claimControlled`): one transaction that first locks the queue's row in `<table>_control`,
@@ -120,7 +128,7 @@ export class SqlQueueCaps {
     const due = new Map<string, { queue: string; group: string; at: number }>();
     for (const record of records) {
       if (record.group === null || (record.status !== 'pending' && record.status !== 'scheduled')) continue;
-      const at = record.scheduledAt?.getTime() ?? record.queuedAt.getTime();
+      const at = (record.scheduledAt?.getTime() ?? record.queuedAt.getTime()) * TURN;
       const name = `${record.queue}\u0000${record.group}`;
       const seen = due.get(name);
       if (!seen || at < seen.at) due.set(name, { queue: record.queue, group: record.group, at });
@@ -155,10 +163,9 @@ export class SqlQueueCaps {
     const { queue, policy } = options;
     await tx.execute(this.insertIgnore(control, 'queue, starts, rate_max, swept_at', '?, 0, 0, 0'), [queue]);
     const forUpdate = this.t.dialect === 'sqlite' ? '' : ' FOR UPDATE';
-    const [state] = await tx.query(
-      `SELECT starts, rate_max, swept_at FROM ${control} WHERE queue = ?${forUpdate}`,
-      [queue],
-    );
+    const [state] = await tx.query(`SELECT starts, rate_max FROM ${control} WHERE queue = ?${forUpdate}`, [
+      queue,
+    ]);
     // The clock is read once the lock is held: a time read before waiting for it would put this claim's starts
     // before those of the claimer it waited for, and free their ring slots early.
     const now = Date.now();
@@ -187,8 +194,6 @@ export class SqlQueueCaps {
       if (free.count === 0) return { ids: [], rateLimitedUntil: free.until };
       room = Math.min(room, free.count);
     }
-    if (policy.groupConcurrency !== undefined && n(state, 'swept_at') <= now - SWEEP_INTERVAL)
-      await this.sweepGroups(tx, queue, now);
     const ids =
       policy.groupConcurrency === undefined
         ? await this.markRunning(
@@ -207,20 +212,32 @@ export class SqlQueueCaps {
     return { ids };
   }
 
-  /** Line up groups with claimable rows that are not in the line (see `SWEEP_INTERVAL`). */
-  private async sweepGroups(tx: SqlTx, queue: string, now: number): Promise<void> {
-    await tx.execute(`UPDATE ${this.t.control} SET swept_at = ? WHERE queue = ?`, [now, queue]);
-    const missing = await tx.query(
+  /**
+   * Line up groups with claimable rows that are missing from the line (see `SWEEP_INTERVAL`), at most once per
+   * interval per queue across all processes (the process whose UPDATE moves `swept_at` sweeps). Runs outside the
+   * claim's transaction, so its scan of the queue's waiting grouped rows never holds the queue's lock.
+   */
+  async sweepGroupsIfDue(db: SqlTx, queue: string): Promise<void> {
+    const now = Date.now();
+    await db.execute(this.insertIgnore(this.t.control, 'queue, starts, rate_max, swept_at', '?, 0, 0, 0'), [
+      queue,
+    ]);
+    const due = await db.execute(
+      `UPDATE ${this.t.control} SET swept_at = ? WHERE queue = ? AND swept_at <= ?`,
+      [now, queue, now - SWEEP_INTERVAL],
+    );
+    if (due === 0) return;
+    const missing = await db.query(
       `SELECT DISTINCT r.task_group FROM ${this.t.table} r
        WHERE r.queue = ? AND r.task_group IS NOT NULL AND r.status IN ('pending','scheduled')
          AND NOT EXISTS (SELECT 1 FROM ${this.t.group} g WHERE g.queue = r.queue AND g.task_group = r.task_group)`,
       [queue],
     );
     for (const row of missing)
-      await tx.execute(this.insertIgnore(this.t.group, 'queue, task_group, turn, touched', '?, ?, ?, 0'), [
+      await db.execute(this.insertIgnore(this.t.group, 'queue, task_group, turn, touched', '?, ?, ?, 0'), [
         queue,
         row['task_group'],
-        now,
+        now * TURN,
       ]);
   }
 
@@ -326,7 +343,9 @@ export class SqlQueueCaps {
         `SELECT task_group, turn, touched FROM ${line} WHERE queue = ? AND turn <= ?${
           after ? ' AND (turn > ? OR (turn = ? AND task_group > ?))' : ''
         } ORDER BY turn, task_group LIMIT ${GROUP_PAGE}`,
-        after ? [queue, now, after['turn'], after['turn'], after['task_group']] : [queue, now],
+        after
+          ? [queue, eligible(now), after['turn'], after['turn'], after['task_group']]
+          : [queue, eligible(now)],
       );
       for (const row of page) {
         if (ids.length >= room) break;
@@ -359,9 +378,9 @@ export class SqlQueueCaps {
     if (served.length > 0) {
       const [last] = await tx.query(`SELECT MAX(turn) AS m FROM ${line} WHERE queue = ? AND turn <= ?`, [
         queue,
-        now,
+        eligible(now),
       ]);
-      const back = Math.max(now, n(last, 'm') + 1);
+      const back = Math.max(now * TURN, n(last, 'm') + 1);
       for (let i = 0; i < served.length; i++)
         await tx.execute(`UPDATE ${line} SET turn = ? WHERE queue = ? AND task_group = ?`, [
           back + i,
@@ -384,7 +403,7 @@ export class SqlQueueCaps {
     now: number,
   ): Promise<void> {
     const [next] = await tx.query(
-      `SELECT MIN(scheduled_at) AS due, COUNT(*) AS n FROM ${this.t.table}
+      `SELECT MIN(COALESCE(scheduled_at, 0)) AS due, COUNT(*) AS n FROM ${this.t.table}
        WHERE queue = ? AND task_group = ? AND ${this.t.claimable}`,
       [queue, group],
     );
@@ -397,7 +416,7 @@ export class SqlQueueCaps {
     } else if (n(next, 'due') > now) {
       await tx.execute(
         `UPDATE ${this.t.group} SET turn = ? WHERE queue = ? AND task_group = ? AND touched = ?`,
-        [n(next, 'due'), queue, group, touched],
+        [n(next, 'due') * TURN, queue, group, touched],
       );
     }
   }

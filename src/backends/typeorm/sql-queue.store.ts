@@ -116,6 +116,14 @@ export abstract class SqlQueueStore {
   /** Claim under a queue policy (see `SqlQueueCaps`); records come back in the order they were taken. */
   async claimControlled(options: ControlledClaimOptions): Promise<ControlledClaim> {
     if (options.limit <= 0) return { claimed: [] };
+    if (options.policy.groupConcurrency !== undefined)
+      await this.caps.sweepGroupsIfDue(
+        {
+          query: (sql, params) => this.query(sql, params),
+          execute: (sql, params) => this.execute(sql, params),
+        },
+        options.queue,
+      );
     const { ids, rateLimitedUntil } = await this.capsTransaction((tx) =>
       this.caps.claim(tx, options, this.capsRowLock),
     );
