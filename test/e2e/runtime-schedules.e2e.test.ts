@@ -195,7 +195,7 @@ for (const target of targets) {
           false,
           'a second remove found it again',
         );
-        await sleep(400); // an occurrence claimed just before the remove may still finish
+        await sleep(1_000); // an occurrence claimed just before the remove may still finish
         const settled = ran(await occurrences(backend)).length;
         await sleep(1_200);
         const records = await occurrences(backend);
