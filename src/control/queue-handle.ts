@@ -100,16 +100,22 @@ export class QueueHandle {
   }
 
   /**
-   * Delete the waiting (pending and scheduled) records of this queue, in batches; running ones go on. Their dedup
-   * keys are free again. Records enqueued while it runs may survive it. @returns how many were deleted.
+   * Delete the waiting (pending and scheduled) records of this queue, in batches of at most 1,000; running ones go on.
+   * Their dedup keys are free again. It deletes at most as many as were waiting when it began, so records enqueued
+   * while it runs may survive it (pause first for a clean cut). @returns how many were deleted.
    */
   async drain(): Promise<number> {
+    // As many as were waiting when it began: a batch may come back short because workers claimed some of what it
+    // found (they run on), and producers enqueueing meanwhile must not keep it going for ever.
+    const { pending, scheduled } = await this.getStatistics();
+    const waiting = pending + scheduled;
     let deleted = 0;
-    for (;;) {
-      const n = await this.host.backend.deleteWaiting(this.name, BATCH);
+    while (deleted < waiting) {
+      const n = await this.host.backend.deleteWaiting(this.name, Math.min(BATCH, waiting - deleted));
+      if (n === 0) break;
       deleted += n;
-      if (n < BATCH) return deleted;
     }
+    return deleted;
   }
 
   /**

@@ -61,6 +61,9 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
   private readonly maintenance: PeriodicTask[] = [];
   /** This worker's entry in the worker registry (written at start and at each heartbeat). */
   private presence: WorkerPresence | undefined;
+  /** The periodic read of the paused queues, also run on wakeups (`rereadPauses`), and when it last ran so. */
+  private pauseReads: PeriodicTask | undefined;
+  private pauseRereadAt = 0;
   /** Stops handing back buffered records of queues paused meanwhile (see `start`). */
   private stopWatchingPauses: (() => void) | undefined;
   private loop: Promise<void> | undefined;
@@ -151,6 +154,7 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
         () => this.pausedQueues.refresh(),
         this.logger,
       );
+      this.pauseReads = pauses;
       this.maintenance.push(
         pauses,
         new PeriodicTask('heartbeat', o.heartbeatInterval, () => this.heartbeat(), this.logger),
@@ -290,6 +294,14 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
     }
   }
 
+  /** Read the paused queues now, at most every quarter poll interval (wakeups can come in bursts). */
+  private rereadPauses(): void {
+    const now = Date.now();
+    if (!this.pauseReads || now - this.pauseRereadAt < Math.max(50, this.options.pollInterval / 4)) return;
+    this.pauseRereadAt = now;
+    void this.pauseReads.runOnce();
+  }
+
   private requestWake(): void {
     this.wakeRequested = true;
     this.wake?.();
@@ -311,7 +323,8 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
     this.stopController.signal.addEventListener('abort', onStop, { once: true });
     this.wake = () => local.abort(WOKEN);
     try {
-      await this.backend.waitForNotifications(wait, local.signal);
+      // A wakeup may be another process's pause: re-read the paused queues now rather than at the next poll.
+      if (await this.backend.waitForNotifications(wait, local.signal)) this.rereadPauses();
     } catch (error) {
       this.logger.warn(`Waiting for notifications failed: ${describeError(error)}`);
       await sleep(wait, undefined, { signal: local.signal }).catch(() => undefined);

@@ -13,7 +13,7 @@ import {
   type QueueEventEnvelope,
   type QueueHandle,
 } from '../../src/index.js';
-import type { QueueBackend } from '../../src/backends/queue-backend.js';
+import { QueueBackend as QueueBackendToken, type QueueBackend } from '../../src/backends/queue-backend.js';
 import { createQueuesApp } from '../support/app.js';
 import { backendMatrix } from './support/backend-matrix.js';
 
@@ -249,6 +249,27 @@ for (const backend of backendMatrix()) {
         assert.equal(await ops.handle.clean({ status: 'failed' }), 1);
         assert.equal((await ops.handle.getStatistics()).total, 0);
         assert.equal((await queues.getStatistics({ queue: otherQueue })).failed, 1, 'other queues are kept');
+      } finally {
+        await app.close();
+      }
+    });
+
+    test('drain and clean work through more than one batch', async () => {
+      freshQueue();
+      const store = await backend.factory();
+      const { app, ops } = await boot(store);
+      try {
+        await ops.handle.pause();
+        for (let i = 0; i < 2; i++) await ops.enqueue('ops.quick', 1_250);
+        assert.equal(await ops.handle.drain(), 2_500);
+        assert.equal((await ops.handle.getStatistics()).total, 0);
+        // Setup through the backend: 1,100 cancelled records to clean.
+        const records = await ops.enqueue('ops.quick', 1_100);
+        const backendOf = app.get(QueueBackendToken);
+        for (const record of records) await backendOf.cancelTask(record.id);
+        assert.equal(await ops.handle.clean({ status: 'cancelled', limit: 1_050 }), 1_050);
+        assert.equal(await ops.handle.clean(), 50);
+        assert.equal((await ops.handle.getStatistics()).total, 0);
       } finally {
         await app.close();
       }
