@@ -2,6 +2,7 @@ import { redisBackendFactory } from '../support/redis-backends.js';
 import { skipUnless } from '../support/services.js';
 import { describeClaimExcludeConformance } from './claim-exclude.conformance.js';
 import { describeScheduleDefinitionConformance } from './schedule-definitions.conformance.js';
+import { describeManagementConformance } from './management.conformance.js';
 import { describeQueueControlConformance } from './queue-control.conformance.js';
 import { describeQueueHandleConformance } from './queue-handle.conformance.js';
 import { describeWorkerRegistryConformance } from './worker-registry.conformance.js';
@@ -12,6 +13,7 @@ import { describeQueueBackendConformance } from './queue-backend.conformance.js'
 const { factory, peer, teardown } = redisBackendFactory('redis');
 describeClaimExcludeConformance('redis', factory, { skip: skipUnless('redis') });
 describeScheduleDefinitionConformance('redis', factory, { skip: skipUnless('redis'), peer });
+describeManagementConformance('redis', factory, { skip: skipUnless('redis'), peer });
 describeQueueControlConformance('redis', factory, { skip: skipUnless('redis') });
 describeQueueHandleConformance('redis', factory, { skip: skipUnless('redis'), peer });
 describeWorkerRegistryConformance('redis', factory, { skip: skipUnless('redis'), peer });

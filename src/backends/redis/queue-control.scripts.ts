@@ -6,8 +6,11 @@ import { script } from './redis-lua.scripts.js';
  * every queue whose state was ever set, and P:paused, the set of paused queues that the claim scripts read.
  */
 
-/** Forget a record that is not running: its indexes, counters, key and hash (shared by the deletes below). */
-const DROP = `
+/**
+ * Forget a record that is not running: its indexes, counters, key, persisted log and hash (shared by the deletes below
+ * and by \`remove\`, management.scripts.ts).
+ */
+export const DROP = `
 local function drop(id, f)
   -- f = {status, queue, key, created} as the caller read them
   unplace(id)
@@ -20,7 +23,7 @@ local function drop(id, f)
   redis.call('SREM', p .. ':external', id)
   redis.call('ZREM', p .. ':terminal', id)
   redis.call('ZREM', p .. ':completed:' .. (redis.call('HGET', tkey(id), 'n') or ''), id)
-  redis.call('DEL', tkey(id))
+  redis.call('DEL', tkey(id), p .. ':log:' .. id)
 end
 `;
 

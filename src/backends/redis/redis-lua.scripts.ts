@@ -29,6 +29,7 @@ import { GROUP_INDEX } from './queue-caps.lua.js';
  *                          P:cx:n numbers the chunks
  *   P:qstate / P:paused    hash queue -> '1' paused / '0' resumed (stored state, see queue-control.scripts.ts) /
  *                          set of the paused queues, which claims leave out
+ *   P:log:<id>             list of the record's persisted ctx.log lines (management.scripts.ts), deleted with it
  *   P:seq                  FIFO tie-breaker counter;  P:lease:<name>: lease owner with a TTL
  *   P:workers, P:workers:exp  the worker registry (redis-worker-registry.ts): entries by worker id, ids by expiry
  *   P:layout               '3' once the store is in this layout (short-field hashes, MIGRATE; chunked ready sets,
@@ -687,7 +688,7 @@ for _, id in ipairs(ids) do
     redis.call('ZREM', p .. ':completed:' .. f[3], id)
     if f[4] and redis.call('HGET', p .. ':lastkey', f[4]) == id then redis.call('HDEL', p .. ':lastkey', f[4]) end
     unindex_created(f[5], id)
-    redis.call('DEL', t)
+    redis.call('DEL', t, p .. ':log:' .. id)
   end
   redis.call('ZREM', p .. ':terminal', id)
 end

@@ -33,6 +33,16 @@ import type { RedisBackendConfig } from './redis-backend.config.js';
 import * as lua from './redis-lua.scripts.js';
 import * as control from './queue-control.scripts.js';
 import * as caps from './queue-caps.scripts.js';
+import * as management from './management.scripts.js';
+import { listTasksFromIndex, type ListStep } from './task-listing.js';
+import type { TaskListQuery, TaskListResult } from '../../management/task-list.js';
+import {
+  decodeLogLine,
+  encodeLogLine,
+  TASK_LOG_LIMITS,
+  type TaskLogAppend,
+  type TaskLogLine,
+} from '../../management/task-log.js';
 import { SubscriberSelfPing } from './subscriber-self-ping.js';
 import { RedisScheduleDefinitions } from './schedule-definitions.redis.js';
 import type {
@@ -83,6 +93,11 @@ const SCRIPTS = {
   qClaimControlled: caps.CLAIM_CONTROLLED,
   qDeleteWaiting: control.DELETE_WAITING,
   qDeleteTerminal: control.DELETE_TERMINAL,
+  qListTasks: management.LIST_TASKS,
+  qRemove: management.REMOVE,
+  qPromote: management.PROMOTE,
+  qReschedule: management.RESCHEDULE,
+  qAppendLogs: management.APPEND_LOGS,
 } as const;
 /** Entries of the shared delayed / terminal sets one queue-control script reads at most (see its loop). */
 const CONTROL_SCAN = 2_000;
@@ -863,15 +878,66 @@ export class RedisQueueBackend extends QueueBackend {
     return deleted;
   }
 
-  /** Newest first from the creation index (see `record-listing.ts`): O(limit) hash reads, not a scan. */
-  override async listRecords(filter: RecordFilter = {}): Promise<QueuedTaskRecord[]> {
+  /** Records written before the creation index existed are added to it once, before the first listing. */
+  private ensureCreationIndex(): Promise<void> {
     this.creationIndexed ??= ensureCreationIndex(this.redis, this.prefix, (...ids) =>
       this.run('qIndexCreated', ...ids),
     ).catch((error: unknown) => {
       this.creationIndexed = undefined;
       throw error;
     });
-    await this.creationIndexed;
+    return this.creationIndexed;
+  }
+
+  /** Keyset pages from the creation index (see `task-listing.ts`): a deep page costs what the first does. */
+  override async listTasks(query: TaskListQuery): Promise<TaskListResult> {
+    await this.ensureCreationIndex();
+    const step: ListStep = async (limit, budget, afterCreated, afterId) =>
+      (await this.run(
+        'qListTasks',
+        limit,
+        budget,
+        afterCreated,
+        afterId,
+        query.status ?? '',
+        query.queue ?? '',
+        query.taskName ?? '',
+        query.key ?? '',
+        query.group ?? '',
+      )) as Awaited<ReturnType<ListStep>>;
+    return listTasksFromIndex(query, step, (ids) => this.getMany(ids));
+  }
+
+  override async removeTask(id: string): Promise<QueuedTaskRecord | null> {
+    return fromHash(await this.run('qRemove', id));
+  }
+
+  override async promoteTask(id: string): Promise<QueuedTaskRecord | null> {
+    return fromHash(await this.run('qPromote', Date.now(), id));
+  }
+
+  override async rescheduleTask(id: string, at: Date): Promise<QueuedTaskRecord | null> {
+    return fromHash(await this.run('qReschedule', Date.now(), id, at.getTime()));
+  }
+
+  /** One script for the batch: each record's lines pushed and trimmed to the cap, only while the record exists. */
+  override async appendTaskLogs(batch: readonly TaskLogAppend[]): Promise<void> {
+    const args: Array<string | number> = [];
+    for (const { taskId, lines } of batch) {
+      const kept = lines.slice(-TASK_LOG_LIMITS.linesPerRecord);
+      if (kept.length > 0) args.push(taskId, kept.length, ...kept.map(encodeLogLine));
+    }
+    if (args.length > 0) await this.run('qAppendLogs', TASK_LOG_LIMITS.linesPerRecord, ...args);
+  }
+
+  override async getTaskLogs(id: string): Promise<TaskLogLine[]> {
+    const entries = await this.redis.lrange(this.key('log', id), 0, -1);
+    return entries.map(decodeLogLine).filter((line) => line !== null);
+  }
+
+  /** Newest first from the creation index (see `record-listing.ts`): O(limit) hash reads, not a scan. */
+  override async listRecords(filter: RecordFilter = {}): Promise<QueuedTaskRecord[]> {
+    await this.ensureCreationIndex();
     return listNewestRecords(
       filter,
       async (start, count) => (await this.run('qCreatedPage', start, count)) as string[],
