@@ -75,6 +75,8 @@ export function postgresTableFixture(prefix: string) {
       await admin.query(`DROP TABLE IF EXISTS "${tableName}_lease"`);
       await admin.query(`DROP TABLE IF EXISTS "${tableName}_queue_state"`);
       await admin.query(`DROP TABLE IF EXISTS "${tableName}_schedule"`);
+      for (const suffix of ['control', 'rate', 'group'])
+        await admin.query(`DROP TABLE IF EXISTS "${tableName}_${suffix}"`);
       await admin.destroy();
     },
   };

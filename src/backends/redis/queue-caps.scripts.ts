@@ -87,6 +87,15 @@ local function group_running(group)
   end
   return redis.call('SCARD', k)
 end
+-- A group that leaves the line drops the ids of its records that no longer run (the set goes when empty).
+local function prune_running(group)
+  if group == '' then return end
+  local k = p .. ':grun:' .. queue .. '|' .. group
+  for _, id in ipairs(redis.call('SMEMBERS', k)) do
+    local f = redis.call('HMGET', tkey(id), 's', 'q', 'g')
+    if f[1] ~= 'running' or queue_of(f[2]) ~= queue or f[3] ~= group then redis.call('SREM', k, id) end
+  end
+end
 local sets = queue_sets()
 if not group_cap then
   while #claimed < room do
@@ -121,6 +130,7 @@ else
         local head = redis.call('ZPOPMIN', gx)
         if #head == 0 then
           redis.call('ZREM', ring, group)
+          prune_running(group)
         else
           local member, score = head[1], tonumber(head[2])
           chunk_rem(ready_top(set), ready_cp(set), rx_key(score, member), member)
@@ -129,6 +139,7 @@ else
             redis.call('ZADD', ring, redis.call('INCR', turn), group)
           else
             redis.call('ZREM', ring, group)
+            prune_running(group)
           end
         end
       end

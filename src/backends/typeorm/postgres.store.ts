@@ -399,7 +399,11 @@ export class PostgresQueueStore extends SqlQueueStore {
       execute: async (sql, params = []) => (await client.query(numbered(sql), params)).rowCount ?? 0,
     };
     try {
-      await client.query('BEGIN');
+      // Every statement of the controlled claim reads an index in order for a few rows (the line of groups, a
+      // group's head, a count of running rows). Statistics of the small tables it reads lag far behind them (a group
+      // line that grew from nothing to 10,000 rows in seconds still looked empty), and with them the planner chose a
+      // bitmap scan of the whole line and a sort: 7 ms per claim at 10,000 groups instead of 0.03.
+      await client.query('BEGIN; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off');
       const result = await work(tx);
       await client.query('COMMIT');
       return result;

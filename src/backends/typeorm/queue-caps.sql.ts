@@ -26,8 +26,12 @@ export interface CapsTables {
    * running index and its head read on the claim index (in claim order), not by scanning the queue's every row.
    */
   queueOnRow: string;
-  /** SQLite's `INDEXED BY <claim index>` for the queue's head (its planner otherwise sorts a status index); or ''. */
-  claimIndexHint: string;
+  /**
+   * The dialect's hint to read an index of ours (`claim`, `group_ready`, `group_turn`), where its planner otherwise
+   * picks another and sorts (SQLite took a status index for the queue's head; MariaDB took the primary key of the
+   * group line and an index of all of a group's records, each followed by a filesort of every row); or ''.
+   */
+  indexHint: (suffix: 'claim' | 'group_ready' | 'group_turn') => string;
   /** `AND execution_backend IN (...)` for a filter, with its parameters. */
   backendFilter(backends: readonly string[] | undefined): { where: string; params: unknown[] };
 }
@@ -296,6 +300,8 @@ export class SqlQueueCaps {
   ): Promise<string[]> {
     const backends = this.t.backendFilter(options.executionBackends);
     // A group's head (or the head of the records without one) on the group index; the queue's on the claim index.
+    // PostgreSQL orders a group's head by the index's whole key (its leading columns are fixed here): it does not
+    // count `task_group IS NULL` as fixing the column and would sort (MariaDB, given the whole key, sorts instead).
     const where =
       group === undefined
         ? this.t.queueOnRow
@@ -303,9 +309,9 @@ export class SqlQueueCaps {
           ? 'queue = ? AND task_group IS NULL'
           : 'queue = ? AND task_group = ?';
     const rows = await tx.query(
-      `SELECT id FROM ${this.t.table}${group === undefined ? this.t.claimIndexHint : ''}
+      `SELECT id FROM ${this.t.table}${this.t.indexHint(group === undefined ? 'claim' : 'group_ready')}
        WHERE ${where} AND ${this.t.claimable} AND (scheduled_at IS NULL OR scheduled_at <= ?)${backends.where}
-       ORDER BY priority DESC, queued_at, seq LIMIT ${Math.floor(limit)}${lockRows}`,
+       ORDER BY ${group === undefined || this.t.dialect !== 'postgres' ? '' : 'queue, task_group, '}priority DESC, queued_at, seq LIMIT ${Math.floor(limit)}${lockRows}`,
       [options.queue, ...(typeof group === 'string' ? [group] : []), now, ...backends.params],
     );
     return rows.map((row) => String(row['id']));
@@ -340,7 +346,7 @@ export class SqlQueueCaps {
     let after: TaskRow | undefined;
     while (ids.length < room) {
       const page = await tx.query(
-        `SELECT task_group, turn, touched FROM ${line} WHERE queue = ? AND turn <= ?${
+        `SELECT task_group, turn, touched FROM ${line}${this.t.indexHint('group_turn')} WHERE queue = ? AND turn <= ?${
           after ? ' AND (turn > ? OR (turn = ? AND task_group > ?))' : ''
         } ORDER BY turn, task_group LIMIT ${GROUP_PAGE}`,
         after

@@ -97,7 +97,12 @@ export abstract class SqlQueueStore {
       state: this.identifier('queue_state'),
       claimable: this.claimablePredicate,
       queueOnRow: dialect === 'sqlite' ? '+queue = ?' : '(queue = ?) IS TRUE',
-      claimIndexHint: dialect === 'sqlite' ? ` INDEXED BY ${this.identifier('claim')}` : '',
+      indexHint: (suffix) =>
+        dialect === 'sqlite' && suffix === 'claim'
+          ? ` INDEXED BY ${this.identifier(suffix)}`
+          : dialect === 'mysql' && suffix !== 'claim'
+            ? ` FORCE INDEX (${quoteIdentifier(`${tableName.replace('.', '_')}_${suffix}`, 'mysql')})`
+            : '',
       backendFilter: (backends) => this.claimFilter(undefined, backends),
     });
   }
@@ -233,8 +238,11 @@ export abstract class SqlQueueStore {
   }
 
   async createSchema(): Promise<void> {
-    for (const statement of this.schemaStatements()) await this.execute(statement);
+    // The records table first, then the columns an older one lacks, then the rest: indexes may name added columns.
+    const [createTable, ...rest] = this.schemaStatements();
+    await this.execute(createTable!);
     await this.addMissingColumns();
+    for (const statement of rest) await this.execute(statement);
   }
 
   /**
