@@ -71,7 +71,7 @@ class Operator {
   constructor(readonly queues: QueueService) {}
 }
 
-for (const target of chaosBackends().filter((b) => b.name === 'postgres' || b.name === 'redis')) {
+for (const target of chaosBackends()) {
   describe(`pause across processes (${target.name})`, { skip: target.skip }, () => {
     test(
       'a pause stops claiming in two worker processes within one poll, and holds across their restart',
