@@ -88,7 +88,8 @@ export class QueueHandle {
    */
   async clean(filter?: QueueCleanFilter): Promise<number> {
     const { statuses, age, limit } = resolveCleanFilter(this.name, filter);
-    const before = new Date(Date.now() - age);
+    // Ended at least `age` ms ago, this very millisecond included (`before` is exclusive): `age: 0` takes every one.
+    const before = new Date(Date.now() - age + 1);
     let deleted = 0;
     while (deleted < limit) {
       const batch = Math.min(BATCH, limit - deleted);

@@ -575,29 +575,40 @@ export class InMemoryQueueBackend extends QueueBackend {
   }
 
   override async deleteWaiting(queue: string, limit: number): Promise<number> {
-    let removed = 0;
-    for (const record of [...this.records.values()]) {
-      if (removed >= limit) break;
-      if (record.queue !== queue || !CLAIMABLE_STATUSES.has(record.status)) continue;
-      this.delete(record);
-      removed++;
-    }
-    return removed;
+    const found = this.recordsOfQueue(queue, limit, (record) => CLAIMABLE_STATUSES.has(record.status));
+    for (const record of found) this.delete(record);
+    return found.length;
   }
 
   override async deleteTerminal(queue: string, options: DeleteTerminalOptions): Promise<number> {
     const statuses = new Set<TaskStatus>(options.statuses);
     const before = options.before.getTime();
-    let removed = 0;
-    for (const record of [...this.records.values()]) {
-      if (removed >= options.limit) break;
-      if (record.queue !== queue || !statuses.has(record.status)) continue;
-      if (!record.completedAt || record.completedAt.getTime() >= before) continue;
-      if (this.hasLiveParent(record.id)) continue; // its parent has yet to read its result
-      this.delete(record);
-      removed++;
+    const found = this.recordsOfQueue(
+      queue,
+      options.limit,
+      (record) =>
+        statuses.has(record.status) &&
+        record.completedAt !== null &&
+        record.completedAt.getTime() < before &&
+        !this.hasLiveParent(record.id), // its parent has yet to read its result
+    );
+    for (const record of found) this.delete(record);
+    return found.length;
+  }
+
+  /** Up to `limit` live records of one queue that `matches`, from the queue's listing index (not every record). */
+  private recordsOfQueue(
+    queue: string,
+    limit: number,
+    matches: (record: QueuedTaskRecord) => boolean,
+  ): QueuedTaskRecord[] {
+    const found: QueuedTaskRecord[] = [];
+    // Collected before anything is deleted: a deletion may compact the index being walked.
+    for (const record of this.listing.pick({ queue, limit: 1 }).newestFirst()) {
+      if (found.length >= limit) break;
+      if (this.records.get(record.id) === record && matches(record)) found.push(record);
     }
-    return removed;
+    return found;
   }
 
   /** Walks the creation order from the newest end and stops at `limit` matches: O(limit) unfiltered. */
