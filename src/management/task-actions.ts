@@ -63,9 +63,9 @@ export class TaskActions {
 
   async logs(id: string): Promise<TaskLogLine[]> {
     assertTaskId('read the logs of', id);
-    const lines = await this.backend.getTaskLogs(id);
-    if (lines.length === 0 && !(await this.backend.getTask(id)))
-      throw new TaskNotFoundError('read the logs of', id);
+    // Both at once: lines a deleter left behind (a store written around the library) never outlive their record.
+    const [lines, record] = await Promise.all([this.backend.getTaskLogs(id), this.backend.getTask(id)]);
+    if (!record) throw new TaskNotFoundError('read the logs of', id);
     return lines;
   }
 

@@ -27,9 +27,11 @@ local function consider(id, cr)
   last_cr, last_id = cr, id
   local ok = true
   if filtered then
+    -- A hash exists when it has its task name; an absent status is 'pending'.
     local f = redis.call('HMGET', tkey(id), 's', 'q', 'n', 'ky', 'g')
-    ok = f[1] ~= false and (f_status == '' or f[1] == f_status) and (f_queue == '' or queue_of(f[2]) == f_queue)
-      and (f_task == '' or f[3] == f_task) and (f_key == '' or f[4] == f_key) and (f_group == '' or f[5] == f_group)
+    ok = f[3] ~= false and (f_status == '' or (f[1] or 'pending') == f_status)
+      and (f_queue == '' or queue_of(f[2]) == f_queue) and (f_task == '' or f[3] == f_task)
+      and (f_key == '' or f[4] == f_key) and (f_group == '' or f[5] == f_group)
   end
   if ok then out[#out + 1] = id out[#out + 1] = cr end
   return #out / 2 > limit or examined >= budget
@@ -66,8 +68,10 @@ return finish('end')
 /** ARGV: p, id → the deleted record's hash, or {} (missing or running). */
 export const REMOVE = script(`${DROP}
 local id = ARGV[2]
-local f = redis.call('HMGET', tkey(id), 's', 'q', 'ky', 'cr')
-if not f[1] or f[1] == 'running' then return {} end
+local f = redis.call('HMGET', tkey(id), 's', 'q', 'ky', 'cr', 'n')
+if not f[5] then return {} end -- no record (a hash always has its task name)
+f[1] = f[1] or 'pending'
+if f[1] == 'running' then return {} end
 local removed = record(id)
 drop(id, f)
 return removed
@@ -77,7 +81,8 @@ return removed
 export const PROMOTE = script(`
 local now, id = tonumber(ARGV[2]), ARGV[3]
 local t = tkey(id)
-if redis.call('HGET', t, 's') ~= 'scheduled' then return {} end
+local f = redis.call('HMGET', t, 's', 'n')
+if not f[2] or f[1] ~= 'scheduled' then return {} end
 unplace(id) -- before qa changes: the ready-set member is computed from it
 redis.call('HDEL', t, 'sc')
 redis.call('HSET', t, 'qa', now)
@@ -90,8 +95,9 @@ return record(id)
 export const RESCHEDULE = script(`
 local now, id, due = tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
 local t = tkey(id)
-local status = redis.call('HGET', t, 's')
-if status ~= 'pending' and status ~= 'scheduled' then return {} end
+local f = redis.call('HMGET', t, 's', 'n')
+local status = f[1] or 'pending'
+if not f[2] or (status ~= 'pending' and status ~= 'scheduled') then return {} end
 unplace(id)
 redis.call('HSET', t, 'sc', due)
 set_status(id, due > now and 'scheduled' or 'pending')
