@@ -180,6 +180,20 @@ export function describeQueueControlConformance(
       assert.ok(claimed.filter((r) => r.group === 'b').length <= 2);
     });
 
+    test('a paused queue gives nothing to a controlled claim, whatever its policy; resumed, it does', async () => {
+      await put(2, 'a');
+      await put(2);
+      await backend.setQueuePaused(queue, true);
+      for (const policy of [
+        { concurrency: 5 },
+        { groupConcurrency: 5 },
+        { rateLimit: { max: 5, duration: 1000 } },
+      ])
+        assert.deepEqual(await claimIds(policy), [], JSON.stringify(policy));
+      await backend.setQueuePaused(queue, false);
+      assert.equal((await claimIds({ groupConcurrency: 5 })).length, 4);
+    });
+
     test('rateLimit: at most max starts per window; a spent limit says when it frees', async () => {
       await put(10);
       const limit = { rateLimit: { max: 3, duration: 600 } };
