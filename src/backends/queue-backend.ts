@@ -65,8 +65,8 @@ export interface ControlledClaimOptions {
 export interface ControlledClaim {
   claimed: QueuedTaskRecord[];
   /**
-   * Set when the rate limit left no start for this claim: the epoch ms at which its window frees the next one.
-   * The worker sleeps until then instead of polling.
+   * Set when the rate limit's window is spent (by this claim, or before it): the epoch ms at which the window frees
+   * its next start. The worker sleeps until then instead of polling.
    */
   rateLimitedUntil?: number;
 }

@@ -200,7 +200,13 @@ export function describeQueueControlConformance(
       const startedAt = Date.now();
       const first = await claim(limit);
       assert.equal(first.claimed.length, 3);
-      assert.equal(first.rateLimitedUntil, undefined);
+      // Taking the window's every start spends it: the claim says when it frees (no second claim needed to learn it).
+      assert.ok(
+        first.rateLimitedUntil !== undefined && first.rateLimitedUntil >= startedAt + 600 - 5,
+        `spent window reported: ${first.rateLimitedUntil}`,
+      );
+      const partial = await claim(limit, 2);
+      assert.equal(partial.claimed.length, 0);
       const second = await claim(limit);
       assert.equal(second.claimed.length, 0);
       const until = second.rateLimitedUntil;
@@ -212,6 +218,17 @@ export function describeQueueControlConformance(
       await sleep(Math.max(0, until - Date.now()) + 20);
       const third = await claim(limit);
       assert.equal(third.claimed.length, 3, 'the next window allows max more');
+    });
+
+    test('rateLimit: a claim that leaves starts in the window does not report it spent', async () => {
+      await put(6);
+      const limit = { rateLimit: { max: 5, duration: 60_000 } };
+      const some = await claim(limit, 2);
+      assert.equal(some.claimed.length, 2);
+      assert.equal(some.rateLimitedUntil, undefined);
+      const rest = await claim(limit, 10);
+      assert.equal(rest.claimed.length, 3);
+      assert.ok(rest.rateLimitedUntil! > Date.now() + 50_000, 'the last free starts spent the window');
     });
 
     test('rateLimit with concurrency: a full cap does not spend the limit', async () => {

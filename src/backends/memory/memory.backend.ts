@@ -304,8 +304,10 @@ export class InMemoryQueueBackend extends QueueBackend {
         });
       }
     }
-    rate?.record(now, claimed.length);
-    return { claimed };
+    if (!rate) return { claimed };
+    rate.record(now, claimed.length);
+    // The window spent by this claim: say when it frees, so the worker sleeps instead of asking again first.
+    return rate.free(now) === 0 ? { claimed, rateLimitedUntil: rate.nextFree(now) } : { claimed };
   }
 
   /** Index `queue`'s ready records by group, once (placements after it are indexed by `place`). */

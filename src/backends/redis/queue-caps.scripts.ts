@@ -150,6 +150,13 @@ if rate_max and #claimed > 0 then
   local n = redis.call('INCRBY', rate_key .. ':n', #claimed)
   for i = 1, #claimed do redis.call('ZADD', rate_key, clock, n - #claimed + i) end
   redis.call('PEXPIRE', rate_key, rate_duration + 1000)
+  -- The window spent by this claim: say when it frees, so the worker sleeps instead of asking again first.
+  local used = redis.call('ZCARD', rate_key)
+  if used >= rate_max then
+    local oldest = redis.call('ZRANGE', rate_key, used - rate_max, used - rate_max, 'WITHSCORES')
+    flush_stats()
+    return {encode_rows(claimed), math.max(0, tonumber(oldest[2]) + rate_duration - clock)}
+  end
 end
 flush_stats()
 return {encode_rows(claimed), -1}

@@ -70,6 +70,9 @@ const eligible = (now: number): number => now * TURN + TURN - 1;
  * stale recovery) gives its slot back with no counter to keep.
  */
 export class SqlQueueCaps {
+  /** When this process last looked whether a queue's sweep was due (see `sweepGroupsIfDue`). */
+  private readonly sweepLookedAt = new Map<string, number>();
+
   constructor(private readonly t: CapsTables) {}
 
   schemaStatements(index: (suffix: string) => string): string[] {
@@ -113,14 +116,12 @@ export class SqlQueueCaps {
     return `INSERT INTO ${into} (${columns}) VALUES (${values}) ON CONFLICT DO NOTHING`;
   }
 
-  /** An upsert of one row's value column, in the dialect. */
-  private upsert(into: string, key: string[], column: string, merge: string): string {
-    const columns = [...key, column].join(', ');
-    const values = [...key, column].map(() => '?').join(', ');
-    if (this.t.dialect === 'mysql')
-      return `INSERT INTO ${into} (${columns}) VALUES (${values}) ON DUPLICATE KEY UPDATE ${column} = ${merge.replace('$new', `VALUES(${column})`).replace('$old', column)}`;
-    const excluded = this.t.dialect === 'sqlite' ? 'excluded' : 'EXCLUDED';
-    return `INSERT INTO ${into} AS c (${columns}) VALUES (${values}) ON CONFLICT (${key.join(', ')}) DO UPDATE SET ${column} = ${merge.replace('$new', `${excluded}.${column}`).replace('$old', `c.${column}`)}`;
+  /** An upsert of `rows` ring slots (queue, slot, started_at), in the dialect. */
+  private upsertSlots(rows: number): string {
+    const values = Array.from({ length: rows }, () => '(?, ?, ?)').join(', ');
+    const into = `INSERT INTO ${this.t.rate} (queue, slot, started_at) VALUES ${values}`;
+    if (this.t.dialect === 'mysql') return `${into} ON DUPLICATE KEY UPDATE started_at = VALUES(started_at)`;
+    return `${into} ON CONFLICT (queue, slot) DO UPDATE SET started_at = excluded.started_at`;
   }
 
   /**
@@ -165,11 +166,17 @@ export class SqlQueueCaps {
   ): Promise<{ ids: string[]; rateLimitedUntil?: number }> {
     const { table, control } = this.t;
     const { queue, policy } = options;
-    await tx.execute(this.insertIgnore(control, 'queue, starts, rate_max, swept_at', '?, 0, 0, 0'), [queue]);
     const forUpdate = this.t.dialect === 'sqlite' ? '' : ' FOR UPDATE';
-    const [state] = await tx.query(`SELECT starts, rate_max FROM ${control} WHERE queue = ?${forUpdate}`, [
-      queue,
-    ]);
+    const lock = () =>
+      tx.query(`SELECT starts, rate_max FROM ${control} WHERE queue = ?${forUpdate}`, [queue]);
+    let [state] = await lock();
+    if (!state) {
+      // The queue's first controlled claim: its row, then the lock on it.
+      await tx.execute(this.insertIgnore(control, 'queue, starts, rate_max, swept_at', '?, 0, 0, 0'), [
+        queue,
+      ]);
+      [state] = await lock();
+    }
     // The clock is read once the lock is held: a time read before waiting for it would put this claim's starts
     // before those of the claimer it waited for, and free their ring slots early.
     const now = Date.now();
@@ -187,6 +194,7 @@ export class SqlQueueCaps {
     if (room <= 0) return { ids: [] };
     let starts = n(state, 'starts');
     const rate = policy.rateLimit;
+    let blockedUntil: number | undefined;
     if (rate) {
       if (n(state, 'rate_max') !== rate.max) {
         // A changed `max` changes the ring's size: start a fresh ring.
@@ -197,6 +205,7 @@ export class SqlQueueCaps {
       const free = await this.freeStarts(tx, queue, starts, Math.min(room, rate.max), rate, now);
       if (free.count === 0) return { ids: [], rateLimitedUntil: free.until };
       room = Math.min(room, free.count);
+      blockedUntil = free.until;
     }
     const ids =
       policy.groupConcurrency === undefined
@@ -209,9 +218,14 @@ export class SqlQueueCaps {
         : await this.claimByGroup(tx, options, policy.groupConcurrency, room, now, lockRows);
     if (ids.length === 0) return { ids };
     if (rate) {
-      const slot = this.upsert(this.t.rate, ['queue', 'slot'], 'started_at', '$new');
-      for (let i = 0; i < ids.length; i++) await tx.execute(slot, [queue, (starts + i) % rate.max, now]);
+      // One statement for the claim's starts (one ring slot each; a claim takes at most `max`, so no slot twice).
+      for (let at = 0; at < ids.length; at += 500) {
+        const chunk = ids.slice(at, at + 500).map((_, i) => [queue, (starts + at + i) % rate.max, now]);
+        await tx.execute(this.upsertSlots(chunk.length), chunk.flat());
+      }
       await tx.execute(`UPDATE ${control} SET starts = ? WHERE queue = ?`, [starts + ids.length, queue]);
+      // Every free start taken and the window's next one later: say when, so the claimer need not ask again first.
+      if (ids.length === room && blockedUntil !== undefined) return { ids, rateLimitedUntil: blockedUntil };
     }
     return { ids };
   }
@@ -223,6 +237,9 @@ export class SqlQueueCaps {
    */
   async sweepGroupsIfDue(db: SqlTx, queue: string): Promise<void> {
     const now = Date.now();
+    // Looked at once per interval per process: the UPDATE below writes the row every claim would lock.
+    if ((this.sweepLookedAt.get(queue) ?? -Infinity) > now - SWEEP_INTERVAL) return;
+    this.sweepLookedAt.set(queue, now);
     await db.execute(this.insertIgnore(this.t.control, 'queue, starts, rate_max, swept_at', '?, 0, 0, 0'), [
       queue,
     ]);
@@ -246,9 +263,10 @@ export class SqlQueueCaps {
   }
 
   /**
-   * How many of the next `want` starts the ring allows now: the slots from `starts` on hold the oldest start times
-   * (a missing slot was never used); they are free while at least `duration` old, and in time order, so the free
-   * ones come first. With none free, `until` is when the oldest frees.
+   * How many of the next `want` starts the ring allows now, and when the window is spent by them (or already is)
+   * when it frees its next start. The slots from `starts` on hold the oldest start times (a missing slot was never
+   * used); they are free while at least `duration` old, and in time order, so the free ones come first. One slot
+   * past `want` is read too: when it is held, taking every free start spends the window until it frees.
    */
   private async freeStarts(
     tx: SqlTx,
@@ -258,19 +276,23 @@ export class SqlQueueCaps {
     rate: { max: number; duration: number },
     now: number,
   ): Promise<{ count: number; until?: number }> {
-    const slots = Array.from({ length: want }, (_, i) => (starts + i) % rate.max);
+    const slots = Array.from({ length: Math.min(want + 1, rate.max) }, (_, i) => (starts + i) % rate.max);
     const rows = await tx.query(
       `SELECT slot, started_at FROM ${this.t.rate} WHERE queue = ? AND slot IN (${slots.map(() => '?').join(', ')})`,
       [queue, ...slots],
     );
     const at = new Map(rows.map((row) => [n(row, 'slot'), n(row, 'started_at')]));
-    let count = 0;
-    for (const slot of slots) {
-      const started = at.get(slot);
+    let free = 0;
+    while (free < slots.length) {
+      const started = at.get(slots[free]!);
       if (started !== undefined && started > now - rate.duration) break;
-      count++;
+      free++;
     }
-    return count > 0 ? { count } : { count, until: at.get(slots[0]!)! + rate.duration };
+    const count = Math.min(free, want);
+    if (count < free) return { count }; // starts are left after this claim
+    // Every ring slot taken by this claim: its own first start frees first.
+    if (free === rate.max) return { count, until: now + rate.duration };
+    return { count, until: at.get(slots[free]!)! + rate.duration };
   }
 
   /** Mark the taken rows running (at once: the next head read of this transaction must not find them again). */

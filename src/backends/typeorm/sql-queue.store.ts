@@ -144,7 +144,7 @@ export abstract class SqlQueueStore {
       options.workerId,
     );
     this.metrics.claimed += claimed.length;
-    return { claimed };
+    return rateLimitedUntil === undefined ? { claimed } : { claimed, rateLimitedUntil };
   }
 
   /** Put the groups of records just made claimable in line for grouped claims (see `SqlQueueCaps.groupsInLine`). */
