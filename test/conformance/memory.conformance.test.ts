@@ -18,9 +18,9 @@ describeQueueHandleConformance('memory', async () => new InMemoryQueueBackend())
 describeWorkerRegistryConformance('memory', async () => new InMemoryQueueBackend());
 describeEdgeValueConformance('memory', async () => new InMemoryQueueBackend());
 describeBadRecordConformance('memory', async () => new InMemoryQueueBackend());
+describeFlowConformance('memory', async () => new InMemoryQueueBackend());
 describeQueueBackendConformance('memory', async () => {
   const backend = new InMemoryQueueBackend();
   await backend.open();
   return backend;
 });
-describeFlowConformance('memory', async () => new InMemoryQueueBackend());

@@ -9,6 +9,7 @@ import { describeWorkerRegistryConformance } from './worker-registry.conformance
 import { describeEdgeValueConformance } from './edge-values.conformance.js';
 import { describeBadRecordConformance } from './bad-records.conformance.js';
 import { describeQueueBackendConformance } from './queue-backend.conformance.js';
+import { describeFlowConformance } from './flows.conformance.js';
 
 const { factory, peer, teardown } = sqlBackendFactory('mysql');
 describeClaimExcludeConformance('typeorm:mysql', factory, { skip: skipUnless('mysql') });
@@ -19,4 +20,5 @@ describeManagementConformance('typeorm:mysql', factory, { skip: skipUnless('mysq
 describeWorkerRegistryConformance('typeorm:mysql', factory, { skip: skipUnless('mysql'), peer });
 describeEdgeValueConformance('typeorm:mysql', factory, { skip: skipUnless('mysql') });
 describeBadRecordConformance('typeorm:mysql', factory, { skip: skipUnless('mysql') });
+describeFlowConformance('typeorm:mysql', factory, { skip: skipUnless('mysql'), peer });
 describeQueueBackendConformance('typeorm:mysql', factory, { skip: skipUnless('mysql'), peer, teardown });

@@ -9,6 +9,7 @@ import { describeWorkerRegistryConformance } from './worker-registry.conformance
 import { describeEdgeValueConformance } from './edge-values.conformance.js';
 import { describeBadRecordConformance } from './bad-records.conformance.js';
 import { describeQueueBackendConformance } from './queue-backend.conformance.js';
+import { describeFlowConformance } from './flows.conformance.js';
 
 const { factory, peer, teardown } = sqlBackendFactory('postgres');
 describeClaimExcludeConformance('typeorm:postgres', factory, { skip: skipUnless('postgres') });
@@ -19,6 +20,7 @@ describeManagementConformance('typeorm:postgres', factory, { skip: skipUnless('p
 describeWorkerRegistryConformance('typeorm:postgres', factory, { skip: skipUnless('postgres'), peer });
 describeEdgeValueConformance('typeorm:postgres', factory, { skip: skipUnless('postgres') });
 describeBadRecordConformance('typeorm:postgres', factory, { skip: skipUnless('postgres') });
+describeFlowConformance('typeorm:postgres', factory, { skip: skipUnless('postgres'), peer });
 describeQueueBackendConformance('typeorm:postgres', factory, {
   skip: skipUnless('postgres'),
   peer,

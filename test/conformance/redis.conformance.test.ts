@@ -9,6 +9,7 @@ import { describeWorkerRegistryConformance } from './worker-registry.conformance
 import { describeEdgeValueConformance } from './edge-values.conformance.js';
 import { describeBadRecordConformance } from './bad-records.conformance.js';
 import { describeQueueBackendConformance } from './queue-backend.conformance.js';
+import { describeFlowConformance } from './flows.conformance.js';
 
 const { factory, peer, teardown } = redisBackendFactory('redis');
 describeClaimExcludeConformance('redis', factory, { skip: skipUnless('redis') });
@@ -19,4 +20,5 @@ describeQueueHandleConformance('redis', factory, { skip: skipUnless('redis'), pe
 describeWorkerRegistryConformance('redis', factory, { skip: skipUnless('redis'), peer });
 describeEdgeValueConformance('redis', factory, { skip: skipUnless('redis') });
 describeBadRecordConformance('redis', factory, { skip: skipUnless('redis') });
+describeFlowConformance('redis', factory, { skip: skipUnless('redis'), peer });
 describeQueueBackendConformance('redis', factory, { skip: skipUnless('redis'), peer, teardown });

@@ -8,6 +8,7 @@ import { describeWorkerRegistryConformance } from './worker-registry.conformance
 import { describeEdgeValueConformance } from './edge-values.conformance.js';
 import { describeBadRecordConformance } from './bad-records.conformance.js';
 import { describeQueueBackendConformance } from './queue-backend.conformance.js';
+import { describeFlowConformance } from './flows.conformance.js';
 
 const { factory, peer, teardown } = sqlBackendFactory('sqlite');
 describeClaimExcludeConformance('typeorm:sqlite', factory, { skip: false });
@@ -18,4 +19,5 @@ describeManagementConformance('typeorm:sqlite', factory, { skip: false, peer });
 describeWorkerRegistryConformance('typeorm:sqlite', factory, { skip: false, peer });
 describeEdgeValueConformance('typeorm:sqlite', factory, { skip: false });
 describeBadRecordConformance('typeorm:sqlite', factory, { skip: false });
+describeFlowConformance('typeorm:sqlite', factory, { skip: false, peer });
 describeQueueBackendConformance('typeorm:sqlite', factory, { skip: false, peer, teardown });

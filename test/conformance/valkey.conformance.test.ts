@@ -9,6 +9,7 @@ import { describeWorkerRegistryConformance } from './worker-registry.conformance
 import { describeEdgeValueConformance } from './edge-values.conformance.js';
 import { describeBadRecordConformance } from './bad-records.conformance.js';
 import { describeQueueBackendConformance } from './queue-backend.conformance.js';
+import { describeFlowConformance } from './flows.conformance.js';
 
 const { factory, peer, teardown } = redisBackendFactory('valkey');
 describeClaimExcludeConformance('valkey', factory, { skip: skipUnless('redis') });
@@ -19,4 +20,5 @@ describeQueueHandleConformance('valkey', factory, { skip: skipUnless('redis'), p
 describeWorkerRegistryConformance('valkey', factory, { skip: skipUnless('redis'), peer });
 describeEdgeValueConformance('valkey', factory, { skip: skipUnless('redis') });
 describeBadRecordConformance('valkey', factory, { skip: skipUnless('redis') });
+describeFlowConformance('valkey', factory, { skip: skipUnless('redis'), peer });
 describeQueueBackendConformance('valkey', factory, { skip: skipUnless('redis'), peer, teardown });

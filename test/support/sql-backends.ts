@@ -41,6 +41,7 @@ export function sqlBackendFactory(dialect: 'sqlite' | 'postgres' | 'mysql') {
       await dataSource.query(`DROP TABLE IF EXISTS ${table}_log`);
       await dataSource.query(`DROP TABLE IF EXISTS ${table}`);
       await dataSource.query(`DROP TABLE IF EXISTS ${table}_lease`);
+      await dataSource.query(`DROP TABLE IF EXISTS ${table}_flow`);
       await dataSource.query(`DROP TABLE IF EXISTS ${table}_queue_state`);
       await dataSource.query(`DROP TABLE IF EXISTS ${table}_worker`);
       await dataSource.query(`DROP TABLE IF EXISTS ${table}_schedule`);

@@ -23,7 +23,13 @@ local function drop(id, f)
   redis.call('SREM', p .. ':external', id)
   redis.call('ZREM', p .. ':terminal', id)
   redis.call('ZREM', p .. ':completed:' .. (redis.call('HGET', tkey(id), 'n') or ''), id)
-  redis.call('DEL', tkey(id), p .. ':log:' .. id)
+  -- A flow child deleted before it ended counts as ended: its parent must not wait for it forever (flows).
+  local parent = redis.call('HGET', tkey(id), 'pa')
+  if parent and (f[1] == 'pending' or f[1] == 'scheduled' or f[1] == 'waiting') then
+    local time = redis.call('TIME')
+    release_parent(parent, tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000))
+  end
+  redis.call('DEL', tkey(id), p .. ':log:' .. id, p .. ':children:' .. id)
 end
 `;
 

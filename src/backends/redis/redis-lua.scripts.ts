@@ -1,4 +1,5 @@
 import { GROUP_INDEX } from './queue-caps.lua.js';
+import { FLOW_RELEASE_LUA } from './flow-release.lua.js';
 
 /**
  * Lua scripts of the Redis backend: every state change is one script, atomic on the server. Keys are derived
@@ -200,6 +201,7 @@ local function release_key(id, key)
   key = key or redis.call('HGET', tkey(id), 'ky')
   if key and redis.call('HGET', p .. ':keys', key) == id then redis.call('HDEL', p .. ':keys', key) end
 end
+${FLOW_RELEASE_LUA}
 local function finish(id, status, now)
   local t = tkey(id)
   unplace(id)
@@ -212,6 +214,8 @@ local function finish(id, status, now)
   if status == 'completed' then
     redis.call('ZADD', p .. ':completed:' .. redis.call('HGET', t, 'n'), now, id)
   end
+  local parent = redis.call('HGET', t, 'pa')
+  if parent then release_parent(parent, now) end
 end
 local function requeue(id, now, retry_at)
   local t = tkey(id)
@@ -229,7 +233,9 @@ local function fenced(id, expected)
   if expected ~= '' and (f[2] or '0') ~= expected then return false end
   return true
 end
-local function is_active(status) return status == 'pending' or status == 'scheduled' or status == 'running' end
+local function is_active(status)
+  return status == 'pending' or status == 'scheduled' or status == 'running' or status == 'waiting'
+end
 -- Why a record could not be enqueued (its key holds something else than a record hash, a placement field is not a
 -- number), or nil.
 local function unstorable(id, priority, queued_at, scheduled_at)
@@ -283,7 +289,7 @@ export const script = (body: string) => `${COMMON}\n${body}`;
  * taken for the whole batch at once, and set memberships and counters are written once per batch. One wakeup is
  * published for the batch when any due record was created.
  */
-export const ENQUEUE = script(`
+export const ENQUEUE_BODY = `
 local now, channel, payload, count = tonumber(ARGV[2]), ARGV[3], ARGV[4], tonumber(ARGV[5])
 -- Every record is checked before any is written (Redis does not roll a script back): one the store cannot take
 -- fails the batch with nothing written.
@@ -341,7 +347,8 @@ for set in pairs(sets) do redis.call('SADD', p .. ':readysets', set) end
 flush_stats()
 if due and channel ~= '' then redis.call('PUBLISH', channel, payload) end
 return results
-`);
+`;
+export const ENQUEUE = script(ENQUEUE_BODY);
 
 /**
  * The check `ENQUEUE` makes before writing, for a batch sent in several scripts: ARGV: p, then per record: id,
@@ -451,7 +458,7 @@ return record(id)
 const COMPLETE_FUNCTION = `
 local function complete(now, id, expected, result_json)
   local t = tkey(id)
-  local f = redis.call('HMGET', t, 's', 'r', 'q', 'n', 'ky', 'xr')
+  local f = redis.call('HMGET', t, 's', 'r', 'q', 'n', 'ky', 'xr', 'pa')
   if f[1] ~= 'running' then return false end
   if expected ~= '' and (f[2] or '0') ~= expected then return false end
   stat_later(queue_of(f[3]), 'running', -1)
@@ -468,6 +475,7 @@ local function complete(now, id, expected, result_json)
   if f[6] then redis.call('SREM', p .. ':external', id) end
   redis.call('ZADD', p .. ':terminal', now, id)
   redis.call('ZADD', p .. ':completed:' .. f[4], now, id)
+  if f[7] then release_parent(f[7], now) end
   return true
 end
 `;
@@ -677,22 +685,29 @@ if claimable then place(id, now) end
 return record(id)
 `);
 
-/** ARGV: p, before, limit → number deleted. */
+/** ARGV: p, before, limit, now → number deleted (flow children whose parent lives are kept). */
 export const CLEANUP = script(`
 local ids = redis.call('ZRANGEBYSCORE', p .. ':terminal', '-inf', '(' .. ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
+local deleted = 0
 for _, id in ipairs(ids) do
   local t = tkey(id)
-  local f = redis.call('HMGET', t, 'q', 's', 'n', 'ky', 'cr')
-  if f[2] then
-    stat(queue_of(f[1]), f[2], -1)
-    redis.call('ZREM', p .. ':completed:' .. f[3], id)
-    if f[4] and redis.call('HGET', p .. ':lastkey', f[4]) == id then redis.call('HDEL', p .. ':lastkey', f[4]) end
-    unindex_created(f[5], id)
-    redis.call('DEL', t, p .. ':log:' .. id)
+  if parent_lives(id) then
+    -- Its flow parent has yet to read its result: kept, and looked at again a retention period from now.
+    redis.call('ZADD', p .. ':terminal', tonumber(ARGV[4]), id)
+  else
+    local f = redis.call('HMGET', t, 'q', 's', 'n', 'ky', 'cr')
+    if f[2] then
+      stat(queue_of(f[1]), f[2], -1)
+      redis.call('ZREM', p .. ':completed:' .. f[3], id)
+      if f[4] and redis.call('HGET', p .. ':lastkey', f[4]) == id then redis.call('HDEL', p .. ':lastkey', f[4]) end
+      unindex_created(f[5], id)
+      redis.call('DEL', t, p .. ':log:' .. id, p .. ':children:' .. id)
+    end
+    redis.call('ZREM', p .. ':terminal', id)
+    deleted = deleted + 1
   end
-  redis.call('ZREM', p .. ':terminal', id)
 end
-return #ids
+return deleted
 `);
 
 /** ARGV: p, name, owner, ttl → 1 held, 0 not. */

@@ -43,6 +43,9 @@ import {
   type TaskLogAppend,
   type TaskLogLine,
 } from '../../management/task-log.js';
+import * as flows from './flow.scripts.js';
+import { flowCreateArgs } from './flow.scripts.js';
+import type { FlowWrite, FlowWriteOutcome } from '../../flows/flow-write.js';
 import { SubscriberSelfPing } from './subscriber-self-ping.js';
 import { RedisScheduleDefinitions } from './schedule-definitions.redis.js';
 import type {
@@ -98,6 +101,7 @@ const SCRIPTS = {
   qPromote: management.PROMOTE,
   qReschedule: management.RESCHEDULE,
   qAppendLogs: management.APPEND_LOGS,
+  qFlowCreate: flows.FLOW_CREATE,
 } as const;
 /** Entries of the shared delayed / terminal sets one queue-control script reads at most (see its loop). */
 const CONTROL_SCAN = 2_000;
@@ -512,6 +516,22 @@ export class RedisQueueBackend extends QueueBackend {
     return records.map((record, i) => (replies[i]![0] === 1 ? record : fromHash(replies[i]![1])!));
   }
 
+  /** One script for the whole flow (see `FLOW_CREATE`); its argument list goes as one array, never spread. */
+  override async enqueueFlow(flow: FlowWrite): Promise<FlowWriteOutcome> {
+    const channel = this.notificationsOn ? this.channel : '';
+    const args = flowCreateArgs(flow.nodes, Date.now(), channel, `${this.origin}|enqueue`);
+    const call = (this.redis as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[
+      'qFlowCreate'
+    ]!;
+    const reply = (await call.call(this.redis, this.prefix, args)) as unknown[];
+    if (reply[0] === -1) return { created: false, heldAt: Number(reply[1]), holder: fromHash(reply[2])! };
+    return { created: true };
+  }
+
+  override async listChildren(parentId: string): Promise<QueuedTaskRecord[]> {
+    return this.getMany(await this.redis.lrange(this.key('children', parentId), 0, -1));
+  }
+
   async getTask(id: string): Promise<QueuedTaskRecord | null> {
     return fromHash(await this.redis.call('HGETALL', this.key('task', id)), id);
   }
@@ -825,7 +845,12 @@ export class RedisQueueBackend extends QueueBackend {
   }
 
   async cleanupTerminal(before: Date, options: { limit?: number } = {}): Promise<number> {
-    return (await this.run('qCleanup', before.getTime(), Math.floor(options.limit ?? 5_000))) as number;
+    return (await this.run(
+      'qCleanup',
+      before.getTime(),
+      Math.floor(options.limit ?? 5_000),
+      Date.now(),
+    )) as number;
   }
 
   override async listPausedQueues(): Promise<string[]> {

@@ -31,6 +31,9 @@ const LIST_INDEXES: ReadonlyArray<readonly [suffix: string, columns: string]> = 
   ['list_group', 'task_group, created_at, id'],
 ];
 
+/** The active key: the key of a record that has not ended (a waiting flow parent included), else NULL. */
+const ACTIVE_KEY_EXPRESSION = `CASE WHEN status IN ('pending','scheduled','running','waiting') THEN task_key ELSE NULL END`;
+
 const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 const run = (target: Pick<MysqlPool, 'query'>, sql: string, params: unknown[]) =>
@@ -107,7 +110,7 @@ export class MysqlQueueStore extends SqlQueueStore {
         retry_count INT NOT NULL, scheduled_at BIGINT NULL, queued_at BIGINT NOT NULL, created_at BIGINT NOT NULL,
         started_at BIGINT NULL, completed_at BIGINT NULL, heartbeat_at BIGINT NULL, result_json LONGTEXT NULL,
         error TEXT NULL, task_key VARCHAR(255) NULL, metadata_json LONGTEXT NOT NULL, ${addedColumnsDdl('mysql')},
-        active_key VARCHAR(255) AS (CASE WHEN status IN ('pending','scheduled','running') THEN task_key ELSE NULL END) STORED,
+        active_key VARCHAR(255) AS (${ACTIVE_KEY_EXPRESSION}) STORED,
         claimable TINYINT AS (CASE WHEN status IN ('pending','scheduled') THEN 1 ELSE NULL END) STORED,
         UNIQUE KEY ${index('active_key')} (active_key),
         KEY ${index('claim')} (claimable, priority DESC, queued_at, seq),
@@ -121,6 +124,7 @@ export class MysqlQueueStore extends SqlQueueStore {
       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
       this.control.schemaStatement(),
       this.schedules.schemaStatement(),
+      ...this.flows.schemaStatements(),
       `CREATE TABLE IF NOT EXISTS ${this.logTable} (
         seq BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, task_id CHAR(36) NOT NULL, entry LONGTEXT NOT NULL,
         KEY ${index('log_task')} (task_id, seq)
@@ -150,6 +154,7 @@ export class MysqlQueueStore extends SqlQueueStore {
       [schema, table],
     );
     const present = new Set(rows.map((row) => String(row['name'])));
+    await this.includeWaitingInActiveKey(schema, table);
     const prefix = this.tableName.replace('.', '_');
     for (const [suffix, columns] of LIST_INDEXES) {
       if (present.has(`${prefix}_${suffix}`)) continue;
@@ -160,6 +165,22 @@ export class MysqlQueueStore extends SqlQueueStore {
         if ((error as { errno?: number })?.errno !== 1061) throw error;
       });
     }
+  }
+
+  /**
+   * Tables created before flows computed `active_key` for three statuses: a waiting flow parent's key would not be
+   * held. Their generated column is redefined once (a table copy; MySQL has no cheaper way to change it).
+   */
+  private async includeWaitingInActiveKey(schema: string | null, table: string): Promise<void> {
+    const [column] = await this.query(
+      `SELECT generation_expression AS expression FROM information_schema.columns
+       WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ? AND column_name = 'active_key'`,
+      [schema, table],
+    );
+    if (!column || String(column['expression'] ?? '').includes('waiting')) return;
+    await this.execute(
+      `ALTER TABLE ${this.table} MODIFY active_key VARCHAR(255) AS (${ACTIVE_KEY_EXPRESSION}) STORED`,
+    );
   }
 
   /**
@@ -255,6 +276,7 @@ export class MysqlQueueStore extends SqlQueueStore {
         )) as { affectedRows?: number };
         if ((update.affectedRows ?? 0) > 0) done.push(item.id);
       }
+      await this.childrenEndedIn(connection, items, done);
       const ids = claim && claim.limit > 0 ? await this.claimIn(connection, claim, now) : [];
       return { done, ids };
     });
@@ -264,6 +286,38 @@ export class MysqlQueueStore extends SqlQueueStore {
       : [];
     this.metrics.claimed += claimed.length;
     return { completed, claimed };
+  }
+
+  /**
+   * Flows: the completed items' parents lose one unfinished child each, in the completions' transaction (items the
+   * worker sent without their parent are looked up).
+   */
+  private async childrenEndedIn(
+    connection: MysqlConnection,
+    items: readonly CompletionItem[],
+    done: readonly string[],
+  ): Promise<void> {
+    const applied = new Set(done);
+    const parents: Array<string | null | undefined> = [];
+    const unknown: string[] = [];
+    for (const item of items) {
+      if (!applied.has(item.id)) continue;
+      if (item.parentId === undefined) unknown.push(item.id);
+      else parents.push(item.parentId);
+    }
+    const runner = {
+      query: async (sql: string, params: unknown[] = []) => (await run(connection, sql, params)) as TaskRow[],
+      execute: async (sql: string, params: unknown[] = []) =>
+        ((await run(connection, sql, params)) as { affectedRows?: number }).affectedRows ?? 0,
+    };
+    if (unknown.length > 0) {
+      const rows = await runner.query(
+        `SELECT parent_id FROM ${this.flows.flowTable} WHERE id IN (${unknown.map(() => '?').join(', ')})`,
+        unknown,
+      );
+      parents.push(...rows.map((row) => (row['parent_id'] == null ? null : String(row['parent_id']))));
+    }
+    if (parents.some(Boolean)) await this.flows.childrenEnded(parents, runner);
   }
 
   protected async updateReturning(

@@ -180,6 +180,10 @@ export class PostgresQueueStore extends SqlQueueStore {
         (column) => `ALTER TABLE ${t} ADD COLUMN IF NOT EXISTS ${column.name} ${column.type.postgres}`,
       ),
       `CREATE UNIQUE INDEX IF NOT EXISTS ${this.index('active_key')} ON ${t} (task_key) WHERE task_key IS NOT NULL AND status IN ('pending','scheduled','running')`,
+      // A waiting flow parent holds its key too (flows.sql.ts). The index above stays for processes of an earlier
+      // version; ON CONFLICT's predicate (three statuses) implies this one's, so both indexes arbitrate inserts.
+      `CREATE UNIQUE INDEX IF NOT EXISTS ${this.index('live_key')} ON ${t} (task_key) WHERE task_key IS NOT NULL AND status IN ('pending','scheduled','running','waiting')`,
+      ...this.flows.schemaStatements(),
       `CREATE INDEX IF NOT EXISTS ${this.index('claim')} ON ${t} (priority DESC, queued_at, seq) WHERE status IN ('pending','scheduled')`,
       `CREATE INDEX IF NOT EXISTS ${this.index('running')} ON ${t} (heartbeat_at) WHERE status = 'running'`,
       `CREATE INDEX IF NOT EXISTS ${this.index('key')} ON ${t} (task_key) WHERE task_key IS NOT NULL`,
@@ -455,6 +459,7 @@ export class PostgresQueueStore extends SqlQueueStore {
          FROM unnest(?::varchar[], ?::integer[], ?::text[]) AS input (id, retry_count, result_json)
          WHERE t.id = input.id AND t.retry_count = input.retry_count AND ${this.testedOnRow(`t.status = 'running'`)}
          RETURNING t.id),
+       ${this.releaseParentsCte()}
        claimed AS (${claimCte})
        SELECT c.*, d.id AS done_id FROM claimed c FULL JOIN done d ON false`,
       params,
@@ -482,6 +487,26 @@ export class PostgresQueueStore extends SqlQueueStore {
 
   protected override get substringPosition(): string {
     return 'strpos';
+  }
+
+  /**
+   * Flows in the batched completion (flows.sql.ts): the completed rows that are flow children decrement their parents'
+   * counters, and a parent brought to 0 is made due, in the same statement (so the same commit) as the completions.
+   * `$1` is the statement's `now`. Without flows the join finds no link and both updates touch nothing.
+   */
+  private releaseParentsCte(): string {
+    const flow = this.flows.flowTable;
+    return `ended AS (
+         UPDATE ${flow} AS f SET pending_children = GREATEST(f.pending_children - d.n, 0)
+         FROM (SELECT l.parent_id, count(*)::integer AS n FROM done JOIN ${flow} l ON l.id = done.id
+               WHERE l.parent_id IS NOT NULL GROUP BY l.parent_id) d
+         WHERE f.id = d.parent_id AND f.pending_children > 0
+         RETURNING f.id, f.pending_children),
+       released AS (
+         UPDATE ${this.table} AS m
+         SET status = CASE WHEN m.scheduled_at IS NOT NULL AND m.scheduled_at > $1 THEN 'scheduled' ELSE 'pending' END
+         FROM ended WHERE m.id = ended.id AND ended.pending_children = 0 AND m.status = 'waiting'
+         RETURNING m.id),`;
   }
 
   /**

@@ -27,6 +27,8 @@ import { partitionUndecodable } from './row-decoding.js';
 import { storableText } from '../../serialization/storable-text.js';
 import { EnqueueRejectedError } from '../../errors/enqueue-rejected.error.js';
 import { QueueError } from '../../errors/queue.error.js';
+import { SqlFlows } from './flows.sql.js';
+import type { FlowWrite, FlowWriteOutcome } from '../../flows/flow-write.js';
 import { ADDED_COLUMNS } from './added-columns.js';
 import { SqlScheduleDefinitions } from './schedule-definitions.sql.js';
 import { SqlQueueControl } from './queue-control.sql.js';
@@ -34,7 +36,8 @@ import { SqlManagement } from './management.sql.js';
 import { SqlWorkerRegistry } from './sql-worker-registry.js';
 import { SqlQueueCaps, type SqlTx } from './queue-caps.sql.js';
 
-const ACTIVE = `('pending','scheduled','running')`;
+/** Statuses of a record that has not ended (a waiting flow parent holds its key too). */
+const ACTIVE = `('pending','scheduled','running','waiting')`;
 const CLAIMABLE = `('pending','scheduled')`;
 const STALE_ERROR = 'Task heartbeat stale';
 const COLUMN_LIST = TASK_COLUMNS.join(', ');
@@ -69,6 +72,9 @@ export abstract class SqlQueueStore {
     fenceRejected: 0,
   };
 
+  /** Flow links and parent release (flows.sql.ts). */
+  readonly flows: SqlFlows;
+
   /** The table's quoted name, as every statement uses it. */
   protected readonly table: string;
 
@@ -79,6 +85,18 @@ export abstract class SqlQueueStore {
     protected readonly dialect: SqlDialect,
   ) {
     this.table = quoteIdentifier(tableName, dialect);
+    this.flows = new SqlFlows(
+      {
+        query: (sql, params, manager) => this.query(sql, params, manager),
+        execute: (sql, params, manager) => this.execute(sql, params, manager),
+      },
+      this.table,
+      this.identifier('flow'),
+      dialect === 'sqlite'
+        ? this.identifier('flow_parent')
+        : quoteIdentifier(`${tableName.replace('.', '_')}_flow_parent`, dialect),
+      dialect,
+    );
     this.control = new SqlQueueControl({
       dialect,
       table: this.table,
@@ -458,6 +476,7 @@ export abstract class SqlQueueStore {
         [error, Date.now(), id, workerId],
       );
       this.metrics.failed++;
+      await this.flows.childEnded(id);
     }
     return sound;
   }
@@ -477,6 +496,7 @@ export abstract class SqlQueueStore {
       fence.params,
     );
     this.countCompletion(record !== null);
+    if (record?.parentId) await this.flows.childrenEnded([record.parentId]);
     return record;
   }
 
@@ -532,6 +552,7 @@ export abstract class SqlQueueStore {
     if (retry && updated.group !== null) await this.lineUpGroups([updated]);
     if (retry) this.metrics.retried++;
     else this.metrics.failed++;
+    if (!retry && updated.parentId) await this.flows.childrenEnded([updated.parentId]);
     return updated;
   }
 
@@ -578,13 +599,15 @@ export abstract class SqlQueueStore {
   }
 
   async cancelTask(id: string): Promise<QueuedTaskRecord | null> {
-    return this.updateReturning(
+    const cancelled = await this.updateReturning(
       id,
       'status = ?, completed_at = ?, heartbeat_at = NULL',
       ['cancelled', Date.now()],
       `status IN ${ACTIVE}`,
       [],
     );
+    if (cancelled?.parentId) await this.flows.childrenEnded([cancelled.parentId]);
+    return cancelled;
   }
 
   async retryTask(id: string): Promise<QueuedTaskRecord | null> {
@@ -698,10 +721,13 @@ export abstract class SqlQueueStore {
           [stale.retryCount, ...heartbeatParams],
         );
         if (updated) result.failed.push(updated);
+        if (updated?.parentId) await this.flows.childrenEnded([updated.parentId]);
       }
     }
     this.metrics.staleRecovered += result.requeued.length + result.failed.length;
     await this.lineUpGroups(result.requeued);
+    // A parent whose last child's decrement was lost (a crash between the two) is released here.
+    await this.flows.releaseStranded();
     return result;
   }
 
@@ -847,7 +873,8 @@ export abstract class SqlQueueStore {
   async cleanupTerminal(before: Date, options: { limit?: number } = {}): Promise<number> {
     const batch = Math.max(1, Math.floor(options.limit ?? 5_000));
     const rows = await this.query(
-      `SELECT id FROM ${this.table} WHERE status IN ('completed','failed','cancelled') AND completed_at < ? LIMIT ${batch}`,
+      `SELECT id FROM ${this.table} WHERE status IN ('completed','failed','cancelled') AND completed_at < ?
+       AND ${this.flows.noLiveParent} LIMIT ${batch}`,
       [before.getTime()],
     );
     if (rows.length === 0) return 0;
@@ -858,7 +885,52 @@ export abstract class SqlQueueStore {
       ids,
     );
     await this.management.deleteLogs(ids);
+    await this.flows.forget(ids);
     return deleted;
+  }
+
+  /**
+   * Store a flow all or nothing, in `transaction` (the DataSource's): its records (keyed ones one by one, refusing a
+   * held key), then its links. A key held by an active record stores nothing and names the node.
+   */
+  async enqueueFlow(
+    flow: FlowWrite,
+    transaction: <T>(work: (manager: EntityManager) => Promise<T>) => Promise<T>,
+  ): Promise<FlowWriteOutcome> {
+    for (let i = 0; i < flow.nodes.length; i++) {
+      const key = flow.nodes[i]!.record.key;
+      const holder = key === null ? null : await this.activeByKey(key);
+      if (holder) return { created: false, heldAt: i, holder };
+    }
+    let heldAt = -1;
+    try {
+      await transaction(async (manager) => {
+        const unkeyed = flow.nodes.filter((node) => node.record.key === null).map((node) => node.record);
+        for (let start = 0; start < unkeyed.length; start += this.bulkChunkSize)
+          await this.insertRows(unkeyed.slice(start, start + this.bulkChunkSize), manager);
+        for (let i = 0; i < flow.nodes.length; i++) {
+          const record = flow.nodes[i]!.record;
+          if (record.key !== null && !(await this.insertIfKeyFree(record, manager))) {
+            heldAt = i;
+            throw new QueueError(`key ${record.key} was taken while the flow was written`);
+          }
+        }
+        await this.flows.insertLinks(flow.nodes, manager);
+      });
+    } catch (error) {
+      const key = heldAt >= 0 ? flow.nodes[heldAt]!.record.key : null;
+      const holder = key === null ? null : await this.activeByKey(key);
+      if (holder) return { created: false, heldAt, holder };
+      throw error instanceof QueueError ? error : new EnqueueRejectedError(flow.nodes.length, error);
+    }
+    this.metrics.enqueued += flow.nodes.length;
+    this.afterInsert(flow.nodes.length);
+    return { created: true };
+  }
+
+  /** The children of a flow parent, in flow order. */
+  async listChildren(parentId: string): Promise<QueuedTaskRecord[]> {
+    return (await this.flows.listChildren(parentId, COLUMN_LIST)).map(rowToRecord);
   }
 
   async *iterAll(chunkSize = 500): AsyncIterable<QueuedTaskRecord> {

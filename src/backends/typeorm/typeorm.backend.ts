@@ -1,3 +1,4 @@
+import type { FlowWrite, FlowWriteOutcome } from '../../flows/flow-write.js';
 import type { TaskListQuery, TaskListResult } from '../../management/task-list.js';
 import type { TaskLogAppend, TaskLogLine } from '../../management/task-log.js';
 import { Logger } from '@nestjs/common';
@@ -314,6 +315,17 @@ export class TypeOrmQueueBackend extends QueueBackend {
     );
     this.notedInsertWakeups(records);
     return stored;
+  }
+
+  /** A flow in one transaction of the DataSource (SQLite: one synchronous transaction of its own). */
+  override async enqueueFlow(flow: FlowWrite): Promise<FlowWriteOutcome> {
+    const outcome = await this.requireStore().enqueueFlow(flow, (work) => this.dataSource!.transaction(work));
+    if (outcome.created) this.notedInsertWakeups(flow.nodes.map((node) => node.record));
+    return outcome;
+  }
+
+  override listChildren(parentId: string): Promise<QueuedTaskRecord[]> {
+    return this.requireStore().listChildren(parentId);
   }
 
   /** PostgreSQL inserts carried their own NOTIFY: the `notifyNewTask` that follows need not send another. */
