@@ -229,7 +229,8 @@ for (const backend of backendMatrix()) {
         });
         const done = await queues.waitFor(tree.record.id, { timeout: 20_000 });
         assert.equal(done.status, 'completed');
-        assert.equal(runs.get(tag), 2);
+        // At least its two attempts (a loaded machine may add a stale-recovery retry); its children ran once each.
+        assert.ok((runs.get(tag) ?? 0) >= 2);
         assert.equal(runs.get(`${tag}:p`), 3);
         assert.deepEqual(done.result, [10, 20, 30]);
       });
