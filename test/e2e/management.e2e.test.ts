@@ -18,7 +18,8 @@ import { QueuesModule } from '../../src/queues.module.js';
 import { QueueService } from '../../src/service/queue.service.js';
 import type { QueuedTaskRecord } from '../../src/models/queued-task-record.js';
 import { fastWorker } from '../support/app.js';
-import { skipUnless } from '../support/services.js';
+import { skipUnless, testServices, uniqueSuffix } from '../support/services.js';
+import { deleteRedisKeys } from '../support/redis-backends.js';
 import { postgresTableFixture } from '../support/sql-backends.js';
 
 /** Worked by the app's worker. */
@@ -81,16 +82,25 @@ async function boot(
 }
 
 const postgres = postgresTableFixture('mgmt_e2e');
+const redisPrefix = `mgmt_e2e_${uniqueSuffix()}`;
 
 for (const [name, backend, skip] of [
   ['memory', () => 'memory' as const, false],
   ['postgres', () => postgres.config, skipUnless('postgres')],
+  [
+    'redis',
+    () => ({ type: 'redis' as const, url: testServices.redisUrl, keyPrefix: redisPrefix }),
+    skipUnless('redis'),
+  ],
 ] as const) {
   describe(`management through QueueService: ${name}`, { skip }, () => {
     before(async () => {
       if (name === 'postgres') await postgres.start();
     });
-    after(() => postgres.drop());
+    after(async () => {
+      if (name === 'postgres') await postgres.drop();
+      if (name === 'redis') await deleteRedisKeys(redisPrefix);
+    });
 
     test('ctx.log lines are stored with the record across attempts, before its outcome', async () => {
       const { app, queues } = await boot(backend());
