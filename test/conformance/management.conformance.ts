@@ -147,6 +147,32 @@ export function describeManagementConformance(
         assert.ok(removedLater.size > 0, 'the walk met removals');
       });
 
+      test('status running pages through the claimed records newest first', async () => {
+        const base = Date.now() - 20_000;
+        const made = await backend.enqueueMany(
+          Array.from({ length: 7 }, (_, i) =>
+            rec({ taskName: i % 2 ? 'conf.odd' : 'conf.even' }, new Date(base + i)),
+          ),
+        );
+        const claimed = await backend.claimMany({ limit: 5, queues: [queue], workerId: 'w' });
+        assert.equal(claimed.length, 5);
+        const expected = newestFirst(claimed).map((r) => r.id);
+        assert.deepEqual(
+          (await readAll({ queue, status: 'running', limit: 2 })).map((r) => r.id),
+          expected,
+        );
+        assert.deepEqual(
+          (await readAll({ status: 'running', taskName: 'conf.odd', queue, limit: 1 })).map((r) => r.id),
+          newestFirst(claimed.filter((r) => r.taskName === 'conf.odd')).map((r) => r.id),
+        );
+        await backend.completeTask(expected[0]!, null);
+        assert.deepEqual(
+          (await readAll({ queue, status: 'running', limit: 10 })).map((r) => r.id),
+          expected.slice(1),
+        );
+        assert.equal(made.length, 7);
+      });
+
       test('a page after a position left by a removed record continues where it was', async () => {
         const base = Date.now() - 10_000;
         const made = await backend.enqueueMany(

@@ -13,8 +13,10 @@ import { script } from './redis-lua.scripts.js';
  * a next page exists) or after `budget` index entries, so one call keeps the server busy for a bounded time however
  * rare the matches. ARGV: p, limit, budget, after created ms ('' = from the newest), after id, status, queue, task
  * name, key, group ('' = any) → {{id, created, ...} matches, 'more' | 'end', last examined created, last id}.
+ * With status 'running' (and at most 10,000 running records) the running set is read and sorted instead.
  */
 export const LIST_TASKS = script(`
+local RUNNING_SCAN = 10000
 local limit, budget = tonumber(ARGV[2]), tonumber(ARGV[3])
 local after_cr, after_id = ARGV[4], ARGV[5]
 local f_status, f_queue, f_task, f_key, f_group = ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
@@ -37,6 +39,23 @@ local function consider(id, cr)
   return #out / 2 > limit or examined >= budget
 end
 local function finish(state) return {out, state, last_cr, last_id} end
+-- Running records are few (at most every worker's concurrency) and all in P:running: read them there and sort,
+-- instead of walking the whole index for them.
+if f_status == 'running' and redis.call('ZCARD', p .. ':running') <= RUNNING_SCAN then
+  local found = {}
+  for _, id in ipairs(redis.call('ZRANGE', p .. ':running', 0, -1)) do
+    local f = redis.call('HMGET', tkey(id), 's', 'q', 'n', 'ky', 'g', 'cr')
+    local cr = tonumber(f[6])
+    if cr and f[1] == 'running' and (f_queue == '' or queue_of(f[2]) == f_queue) and (f_task == '' or f[3] == f_task)
+      and (f_key == '' or f[4] == f_key) and (f_group == '' or f[5] == f_group)
+      and (after_cr == '' or cr < tonumber(after_cr) or (cr == tonumber(after_cr) and id < after_id)) then
+      found[#found + 1] = {cr, id}
+    end
+  end
+  table.sort(found, function(a, b) if a[1] ~= b[1] then return a[1] > b[1] end return a[2] > b[2] end)
+  for i = 1, math.min(#found, limit + 1) do out[#out + 1] = found[i][2] out[#out + 1] = found[i][1] end
+  return finish('end')
+end
 local bound = '+'
 if after_cr ~= '' then
   local start = chunk_find(top, cx_key(after_cr, after_id))
