@@ -39,13 +39,21 @@ local function consider(id, cr)
   return #out / 2 > limit or examined >= budget
 end
 local function finish(state) return {out, state, last_cr, last_id} end
+-- A record's creation ms: its cr field, or the time a UUIDv7 id holds (a layout may leave cr out for those).
+local function created_ms(id, cr)
+  if tonumber(cr) then return tonumber(cr) end
+  if string.find(id, '^%x%x%x%x%x%x%x%x%-%x%x%x%x%-7') then
+    return tonumber(string.sub(id, 1, 8) .. string.sub(id, 10, 13), 16)
+  end
+  return nil
+end
 -- Running records are few (at most every worker's concurrency) and all in P:running: read them there and sort,
 -- instead of walking the whole index for them.
 if f_status == 'running' and redis.call('ZCARD', p .. ':running') <= RUNNING_SCAN then
   local found = {}
   for _, id in ipairs(redis.call('ZRANGE', p .. ':running', 0, -1)) do
     local f = redis.call('HMGET', tkey(id), 's', 'q', 'n', 'ky', 'g', 'cr')
-    local cr = tonumber(f[6])
+    local cr = created_ms(id, f[6])
     if cr and f[1] == 'running' and (f_queue == '' or queue_of(f[2]) == f_queue) and (f_task == '' or f[3] == f_task)
       and (f_key == '' or f[4] == f_key) and (f_group == '' or f[5] == f_group)
       and (after_cr == '' or cr < tonumber(after_cr) or (cr == tonumber(after_cr) and id < after_id)) then
