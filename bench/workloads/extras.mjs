@@ -71,8 +71,11 @@ export async function runRetained(target, runs) {
   }
 }
 
-/** Server-side bytes that FOOTPRINT_RECORDS pending records add, scaled to 100,000. */
-export async function runFootprint(target) {
+/**
+ * Server-side bytes that FOOTPRINT_RECORDS pending records add, scaled to 100,000. `inspect()`, when given, runs
+ * while the records are stored and its answer comes back as `split` (bench/footprint.mjs: bytes per kind of key).
+ */
+export async function runFootprint(target, inspect) {
   const session = await target.open();
   const phase = await session.phase({ concurrency: 1 });
   try {
@@ -88,8 +91,10 @@ export async function runFootprint(target) {
     const enqueueSeconds = (performance.now() - t) / 1000;
     const after = await phase.bytes();
     const usedAfter = target.store === 'redis' ? await redisUsedMemory() : undefined;
+    const split = inspect ? await inspect() : undefined;
     const scale = 100_000 / FOOTPRINT_RECORDS;
     return {
+      split,
       bytes: (after - before) * scale,
       usedMemoryDelta: usedBefore === undefined ? undefined : (usedAfter - usedBefore) * scale,
       enqueueSeconds,

@@ -17,6 +17,16 @@ export function newTaskId(createdAt: number = Date.now()): string {
   return lastPrefix + randomUUID().slice(15);
 }
 
+/**
+ * The creation time (epoch ms) a UUIDv7 id holds in its first 48 bits, or undefined for any other id. The Redis
+ * backend leaves out a record's creation time when its id holds it.
+ */
+export function timeOfTaskId(id: string): number | undefined {
+  if (id.length !== 36 || id.charCodeAt(14) !== 55 /* '7' */ || !V7.test(id)) return undefined;
+  return parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
+}
+const V7 = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-7/;
+
 /** The prefix of the last millisecond (a bulk enqueue stamps every record with one instant). */
 let lastTime = -1;
 let lastPrefix = '';

@@ -97,7 +97,7 @@ function sqlWriter(backend: TypeOrmQueueBackend): RawRecordWriter {
 }
 
 function redisWriter(backend: RedisQueueBackend): RawRecordWriter {
-  const key = (id: string) => `${backend.keyPrefix}:task:${id}`;
+  const key = (id: string) => `${backend.keyPrefix}:t:${id}`;
   return {
     async corrupt(id, columns) {
       for (const [column, value] of Object.entries(columns)) {

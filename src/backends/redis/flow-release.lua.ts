@@ -19,7 +19,9 @@ end
 local function parent_lives(id)
   local parent = redis.call('HGET', tkey(id), 'pa')
   if not parent then return false end
-  local status = redis.call('HGET', tkey(parent), 's')
-  return status ~= false and status ~= nil and status ~= 'completed' and status ~= 'failed' and status ~= 'cancelled'
+  local f = redis.call('HMGET', tkey(parent), 's', 'n')
+  if not f[2] then return false end -- no hash (a hash always has its task name)
+  local status = status_of(f[1])
+  return status ~= 'completed' and status ~= 'failed' and status ~= 'cancelled'
 end
 `;

@@ -39,21 +39,13 @@ local function consider(id, cr)
   return #out / 2 > limit or examined >= budget
 end
 local function finish(state) return {out, state, last_cr, last_id} end
--- A record's creation ms: its cr field, or the time a UUIDv7 id holds (a layout may leave cr out for those).
-local function created_ms(id, cr)
-  if tonumber(cr) then return tonumber(cr) end
-  if string.find(id, '^%x%x%x%x%x%x%x%x%-%x%x%x%x%-7') then
-    return tonumber(string.sub(id, 1, 8) .. string.sub(id, 10, 13), 16)
-  end
-  return nil
-end
 -- Running records are few (at most every worker's concurrency) and all in P:running: read them there and sort,
 -- instead of walking the whole index for them.
 if f_status == 'running' and redis.call('ZCARD', p .. ':running') <= RUNNING_SCAN then
   local found = {}
   for _, id in ipairs(redis.call('ZRANGE', p .. ':running', 0, -1)) do
     local f = redis.call('HMGET', tkey(id), 's', 'q', 'n', 'ky', 'g', 'cr')
-    local cr = created_ms(id, f[6])
+    local cr = f[3] and created_of(id, f[6])
     if cr and f[1] == 'running' and (f_queue == '' or queue_of(f[2]) == f_queue) and (f_task == '' or f[3] == f_task)
       and (f_key == '' or f[4] == f_key) and (f_group == '' or f[5] == f_group)
       and (after_cr == '' or cr < tonumber(after_cr) or (cr == tonumber(after_cr) and id < after_id)) then
@@ -66,15 +58,13 @@ if f_status == 'running' and redis.call('ZCARD', p .. ':running') <= RUNNING_SCA
 end
 local bound = '+'
 if after_cr ~= '' then
-  local start = chunk_find(top, cx_key(after_cr, after_id))
+  -- Index members order as (creation time, id) and all scores are 0 (see cx_member), so the position is a member.
+  local position = cx_member(after_cr, after_id)
+  local start = chunk_find(top, position)
   if not start then return finish('end') end
   -- The chunk holding the position: its entries strictly after it.
-  local entries = redis.call('ZREVRANGEBYSCORE', chunk_of(cp, start), after_cr, '-inf', 'WITHSCORES')
-  local at = tonumber(after_cr)
-  for i = 1, #entries, 2 do
-    if tonumber(entries[i + 1]) < at or entries[i] < after_id then
-      if consider(entries[i], entries[i + 1]) then return finish('more') end
-    end
+  for _, member in ipairs(redis.call('ZREVRANGEBYLEX', chunk_of(cp, start), '(' .. position, '-')) do
+    if consider(cx_id(member), cx_created(member)) then return finish('more') end
   end
   bound = '(' .. start
 end
@@ -82,9 +72,8 @@ while true do
   local names = redis.call('ZREVRANGEBYLEX', top, bound, '-', 'LIMIT', 0, 16)
   if #names == 0 then break end
   for _, name in ipairs(names) do
-    local entries = redis.call('ZREVRANGE', chunk_of(cp, name), 0, -1, 'WITHSCORES')
-    for i = 1, #entries, 2 do
-      if consider(entries[i], entries[i + 1]) then return finish('more') end
+    for _, member in ipairs(redis.call('ZREVRANGE', chunk_of(cp, name), 0, -1)) do
+      if consider(cx_id(member), cx_created(member)) then return finish('more') end
     end
   end
   bound = '(' .. names[#names]

@@ -36,7 +36,7 @@ if group_cap and not group_queue(queue) then
     for _, name in ipairs(redis.call('ZRANGE', ready_top(set), 0, -1)) do
       local flat = redis.call('ZRANGE', chunk_of(ready_cp(set), name), 0, -1, 'WITHSCORES')
       for i = 1, #flat, 2 do
-        group_ready(set, redis.call('HGET', tkey(string.sub(flat[i], 24)), 'g'), tonumber(flat[i + 1]), flat[i])
+        group_ready(set, redis.call('HGET', tkey(member_id(flat[i])), 'g'), tonumber(flat[i + 1]), flat[i])
       end
     end
   end
@@ -44,7 +44,7 @@ end
 local due = redis.call('ZRANGEBYSCORE', p .. ':delayed', '-inf', now, 'LIMIT', 0, 1000)
 for _, id in ipairs(due) do
   redis.call('ZREM', p .. ':delayed', id)
-  local status = redis.call('HGET', tkey(id), 's')
+  local status = status_exists(id)
   if status == 'pending' or status == 'scheduled' then place(id, now) end
 end
 local room = limit
@@ -67,7 +67,9 @@ end
 local claimed = {}
 local function take(id, group)
   local t = tkey(id)
-  local f = redis.call('HMGET', t, 's', 'q')
+  local f = redis.call('HMGET', t, 's', 'q', 'n')
+  if not f[3] then return false end -- no hash
+  f[1] = status_of(f[1])
   if f[1] ~= 'pending' and f[1] ~= 'scheduled' then return false end
   mark_running(id, f, now, worker)
   local flat, row = redis.call('HGETALL', t), {}
@@ -111,7 +113,7 @@ if not group_cap then
     end
     if not best_set then break end
     chunk_rem(ready_top(best_set), ready_cp(best_set), rx_key(best_score, best_member), best_member)
-    local id = string.sub(best_member, 24)
+    local id = member_id(best_member)
     if group_queue(queue) then group_unready(best_set, redis.call('HGET', tkey(id), 'g'), best_member) end
     take(id, nil)
   end
@@ -134,7 +136,7 @@ else
         else
           local member, score = head[1], tonumber(head[2])
           chunk_rem(ready_top(set), ready_cp(set), rx_key(score, member), member)
-          take(string.sub(member, 24), group)
+          take(member_id(member), group)
           if redis.call('EXISTS', gx) == 1 then
             redis.call('ZADD', ring, redis.call('INCR', turn), group)
           else

@@ -12,7 +12,7 @@ import { script } from './redis-lua.scripts.js';
  */
 export const DROP = `
 local function drop(id, f)
-  -- f = {status, queue, key, created} as the caller read them
+  -- f = {status (through status_of), queue, key, created} as the caller read them
   unplace(id)
   stat(queue_of(f[2]), f[1], -1)
   if f[3] then
@@ -53,7 +53,9 @@ export const DELETE_WAITING = script(`${DROP}
 local queue, limit, offset, scan = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local deleted = 0
 local function drop_if_waiting(id)
-  local f = redis.call('HMGET', tkey(id), 's', 'q', 'ky', 'cr')
+  local f = redis.call('HMGET', tkey(id), 's', 'q', 'ky', 'cr', 'n')
+  if not f[5] then return end -- no hash
+  f[1] = status_of(f[1])
   if (f[1] == 'pending' or f[1] == 'scheduled') and queue_of(f[2]) == queue then
     drop(id, f)
     deleted = deleted + 1
@@ -65,7 +67,7 @@ for _, name in ipairs(redis.call('SMEMBERS', p .. ':readysets')) do
     while deleted < limit do
       local popped = chunk_popmin(ready_top(name), ready_cp(name), math.min(limit - deleted, 500))
       if #popped == 0 then break end
-      for i = 1, #popped, 2 do drop_if_waiting(string.sub(popped[i], 24)) end
+      for i = 1, #popped, 2 do drop_if_waiting(member_id(popped[i])) end
     end
   end
 end
@@ -96,8 +98,9 @@ local ids = redis.call('ZRANGEBYSCORE', p .. ':terminal', '-inf', '(' .. before,
 for _, id in ipairs(ids) do
   if deleted >= limit then break end
   read = read + 1
-  local f = redis.call('HMGET', tkey(id), 's', 'q', 'ky', 'cr')
-  if f[1] and wanted[f[1]] and queue_of(f[2]) == queue then
+  local f = redis.call('HMGET', tkey(id), 's', 'q', 'ky', 'cr', 'n')
+  f[1] = status_of(f[1])
+  if f[5] and wanted[f[1]] and queue_of(f[2]) == queue then
     drop(id, f)
     deleted = deleted + 1
   end

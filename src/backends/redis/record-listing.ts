@@ -42,33 +42,23 @@ export async function listNewestRecords(
 /**
  * Add the records written before the creation index existed (an upgraded store) to it, once per store: a SCAN
  * of the task hashes, then the marker `<prefix>:created:indexed`. Records enqueued meanwhile are indexed by the
- * enqueue script itself; indexing one again changes nothing. `index(id1, cr1, id2, cr2, ...)` adds them.
+ * enqueue script itself; indexing one again changes nothing. `index(id1, id2, ...)` adds them (the script reads
+ * each one's creation time).
  */
 export async function ensureCreationIndex(
   redis: Redis,
   prefix: string,
-  index: (...idsAndTimes: Array<string | number>) => Promise<unknown>,
+  index: (...ids: string[]) => Promise<unknown>,
 ): Promise<void> {
   const marker = `${prefix}:created:indexed`;
   if ((await redis.exists(marker)) === 1) return;
-  const taskPrefix = `${prefix}:task:`;
+  const taskPrefix = `${prefix}:t:`;
   let cursor = '0';
   do {
     const [next, keys] = await redis.scan(cursor, 'MATCH', `${taskPrefix}*`, 'COUNT', 5_000);
     cursor = next;
-    for (let i = 0; i < keys.length; i += 500) {
-      const slice = keys.slice(i, i + 500);
-      const read = redis.pipeline();
-      for (const key of slice) read.hget(key, 'cr');
-      const replies = (await read.exec()) ?? [];
-      const add: Array<string | number> = [];
-      slice.forEach((key, j) => {
-        const createdAt = Number(replies[j]?.[1]);
-        if (replies[j]?.[1] != null && Number.isFinite(createdAt))
-          add.push(key.slice(taskPrefix.length), createdAt);
-      });
-      if (add.length) await index(...add);
-    }
+    for (let i = 0; i < keys.length; i += 500)
+      await index(...keys.slice(i, i + 500).map((key) => key.slice(taskPrefix.length)));
   } while (cursor !== '0');
   await redis.set(marker, '1');
 }

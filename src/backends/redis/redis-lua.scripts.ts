@@ -6,13 +6,19 @@ import { FLOW_RELEASE_LUA } from './flow-release.lua.js';
  * from the prefix passed as ARGV[1] (single-node Redis/Valkey; not a Cluster layout).
  *
  * Key layout (P = keyPrefix):
- *   P:task:<id>            hash of the record in short fields (see FIELDS in redis-record-fields.ts and
- *                          docs/backends/redis.md): an absent field holds its default (q 'default', x 'local', p/m/r 0,
- *                          k/md '{}', qa = cr) or null; the id is the key's. o = insertion sequence, kept for life.
- *                          Times are epoch ms. Small values keep the hash in Redis's compact listpack encoding
- *   P:rx:<queue>|<exec>    chunked sorted set (below) of due claimable records: score -priority, member
- *                          "<queuedAt:11 hex>:<seq:10 hex>:<id>", so equal scores order FIFO by member (computed from
- *                          the hash's qa/cr and o, not stored); chunks P:rx:<queue>|<exec>#<n>
+ *   P:t:<id>               hash of the record in short fields (see FIELDS in redis-record-fields.ts and
+ *                          docs/backends/redis.md): an absent field holds its default (s 'pending', q 'default',
+ *                          x 'local', p/m/r 0, k/md '{}', qa = cr, cr = the time in a UUIDv7 id) or null; the id is
+ *                          the key's, so a hash exists when it has 'n'. Read s through status_of() and cr through
+ *                          created_of(). o = insertion sequence, kept for life. Times are epoch ms. Small values keep
+ *                          the hash in Redis's compact listpack encoding
+ *   P:r:<queue>|<exec>     chunked sorted set (below) of due claimable records: score -priority, member
+ *                          rx_member(queuedAt, seq, id) = queuedAt in 6 bytes and seq in 5 (big-endian), then the
+ *                          id (timed_member: 10 bytes for a UUIDv7 made at queuedAt, 17 for another UUID, else the id
+ *                          as it is), so equal scores order FIFO by member (computed from
+ *                          the hash's qa/cr and o, not stored); chunks P:r:<queue>|<exec>#<n>. (Layout 3 named them
+ *                          P:rx:… with text members "<queuedAt:11 hex>:<seq:10 hex>:<id>"; MIGRATE_READY moves them,
+ *                          and its hashes P:task:<id>, which RENAME_RECORDS moves)
  *   P:readysets            set of "<queue>|<exec>" names that have a ready set
  *   P:delayed              sorted set of scheduled records by due time (promoted in bounded batches by claims)
  *   P:running              sorted set of running records by heartbeat (0 = cleared), stale recovery reads its head
@@ -22,10 +28,10 @@ import { FLOW_RELEASE_LUA } from './flow-release.lua.js';
  *   P:completed:<taskName> sorted set of completed records by completion time
  *   P:external             set of non-terminal records that carry an execution ref
  *   P:cx, P:cx:<n>         the creation index of every record, ordered by (creation time, id): chunks P:cx:<n>
- *                          (sorted sets, score creation ms, member id, at most CHUNK members so each stays a
- *                          listpack: ~52 bytes per record instead of ~134 in one large sorted set) and P:cx, whose
- *                          members "<cr:11 hex>:<lowest id>\n<n>" (all scores 0, lexicographic) name each chunk by
- *                          the least entry it may hold. The newest-first listing reads the newest chunks;
+ *                          (sorted sets, score 0, member timed_member(creation ms, id): 16 bytes for a UUIDv7, at most
+ *                          CHUNK members so each stays a listpack: ~22 bytes per record instead of ~134 in one large
+ *                          sorted set) and P:cx, whose members "<lowest member>\n<n>" (all scores 0, lexicographic)
+ *                          name each chunk by the least entry it may hold. The newest-first listing reads the newest chunks;
  *                          P:created:indexed marks that records written before the index existed were added;
  *                          P:cx:n numbers the chunks
  *   P:qstate / P:paused    hash queue -> '1' paused / '0' resumed (stored state, see queue-control.scripts.ts) /
@@ -33,26 +39,83 @@ import { FLOW_RELEASE_LUA } from './flow-release.lua.js';
  *   P:log:<id>             list of the record's persisted ctx.log lines (management.scripts.ts), deleted with it
  *   P:seq                  FIFO tie-breaker counter;  P:lease:<name>: lease owner with a TTL
  *   P:workers, P:workers:exp  the worker registry (redis-worker-registry.ts): entries by worker id, ids by expiry
- *   P:layout               '3' once the store is in this layout (short-field hashes, MIGRATE; chunked ready sets,
- *                          MIGRATE_READY)
+ *   P:layout               '4' once the store is in this layout (short-field hashes, MIGRATE; chunked ready sets
+ *                          with packed members, MIGRATE_READY; creation index of packed ids, rebuilt by the first
+ *                          listing after the layout-3 one is dropped)
  */
 const COMMON = `
 local p = ARGV[1]
-local function tkey(id) return p .. ':task:' .. id end
+local function tkey(id) return p .. ':t:' .. id end
 -- An absent field holds its default (see the key layout above).
 local function queue_of(v) return v or 'default' end
 local function backend_of(v) return v or 'local' end
+local function status_of(v) return v or 'pending' end
+-- A status as stored: 'pending', the default, is left out.
+local function store_status(t, status)
+  if status == 'pending' then redis.call('HDEL', t, 's') else redis.call('HSET', t, 's', status) end
+end
+-- The creation ms of a UUIDv7 id (its first 48 bits; newTaskId stamps the record's createdAt there), or nil.
+local function id_time(id)
+  if string.find(id, '^%x%x%x%x%x%x%x%x%-%x%x%x%x%-7') then
+    return tonumber(string.sub(id, 1, 8) .. string.sub(id, 10, 13), 16)
+  end
+  return nil
+end
+-- A record's creation ms: its cr field, left out when the id holds it.
+local function created_of(id, cr) return tonumber(cr) or id_time(id) end
+-- An id inside an index member: a lowercase UUID as a NUL and its 16 bytes, any other id as it is (ids never start
+-- with NUL); unpacked_id reverses it. Ids of 10 bytes or starting with a byte below 3 get a \\2 in front (timed_member
+-- uses those forms).
+local UUID = '^' .. string.rep('%x', 8) .. '%-' .. string.rep('%x', 4) .. '%-' .. string.rep('%x', 4) .. '%-'
+  .. string.rep('%x', 4) .. '%-' .. string.rep('%x', 12) .. '$'
+local UUID_TEXT = '%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x'
+local function packed_id(id)
+  if #id == 10 or (string.byte(id, 1) or 0) < 3 then return '\\2' .. id end
+  if #id ~= 36 or not string.find(id, UUID) or string.find(id, '%u') then return id end
+  return '\\0' .. string.gsub(string.gsub(id, '-', ''), '%x%x', function(h) return string.char(tonumber(h, 16)) end)
+end
+local function unpacked_id(s)
+  if #s == 17 and string.byte(s, 1) == 0 then return string.format(UUID_TEXT, string.byte(s, 2, 17)) end
+  if string.byte(s, 1) == 2 then return string.sub(s, 2) end
+  return s
+end
+-- n as \`width\` big-endian bytes (n < 256^width), so packed numbers order as their values.
+local function be(n, width)
+  local out = {}
+  for i = width, 1, -1 do out[i] = n % 256 n = math.floor(n / 256) end
+  return string.char(unpack(out))
+end
+-- An index member that starts with a time (6 bytes, be) ends with the id: a UUIDv7 holding that same time as its
+-- last 10 bytes (the time is not written twice; packed_id never gives 10 bytes), any other id as packed_id.
+-- timed_id reverses it.
+local function timed_member(time6, id)
+  local packed = packed_id(id)
+  if #packed == 17 and string.sub(packed, 2, 7) == time6 then return time6 .. string.sub(packed, 8) end
+  return time6 .. packed
+end
+local function timed_id(time6, tail)
+  if #tail == 10 then return string.format(UUID_TEXT, string.byte(time6 .. tail, 1, 16)) end
+  return unpacked_id(tail)
+end
 -- A record's hash as a flat reply, with its id (the hash leaves it to the key); {} when there is none.
 local function record(id)
   local flat = redis.call('HGETALL', tkey(id))
   if #flat > 0 then flat[#flat + 1] = 'id' flat[#flat + 1] = id end
   return flat
 end
--- A due record's ready-set member, from its queuedAt (qa, else cr) and sequence (o); nil when it cannot be formed.
+-- A ready-set member: queuedAt (6 bytes), sequence (5 bytes), the id (timed_member: 10 bytes for a UUIDv7 made at
+-- queuedAt, the usual case); member_id gives the id back.
+local function rx_member(queued_at, seq, id)
+  local at = be(queued_at, 6)
+  return at .. be(seq, 5) .. string.sub(timed_member(at, id), 7)
+end
+local function member_id(member) return timed_id(string.sub(member, 1, 6), string.sub(member, 12)) end
+-- A due record's ready-set member, from its queuedAt (qa, else its creation) and sequence (o); nil when it cannot be
+-- formed.
 local function member_of(id, qa, cr, seq)
-  local at, n = tonumber(qa or cr), tonumber(seq)
+  local at, n = tonumber(qa) or created_of(id, cr), tonumber(seq)
   if not at or not n then return nil end
-  return string.format('%011x:%010x:', at, n) .. id
+  return rx_member(at, n, id)
 end
 -- Chunked sorted sets (the creation index and the ready sets, see the key layout): a large sorted set is a skiplist
 -- (~85 bytes of node and dict entry per member); chunks of at most CHUNK members stay listpacks. A chunked set is a
@@ -124,20 +187,33 @@ local function chunk_head(top, cp)
   if not first then return nil end
   return redis.call('ZRANGE', chunk_of(cp, first), 0, 0, 'WITHSCORES')
 end
--- The creation index: score creation ms, member id.
-local function cx_key(cr, id) return string.format('%011x:', tonumber(cr)) .. id end
+-- The creation index: score 0, member timed_member(creation ms, id), so members order by (creation time, id) and a
+-- UUIDv7 id's entry is 16 bytes. cr may be nil where the id holds it (created_of).
+local function cx_key(_, member) return member end
+local function cx_member(cr, id) return timed_member(be(tonumber(cr), 6), id) end
 local function index_created(cr, id)
-  if not tonumber(cr) then return end
-  chunk_add(p .. ':cx', p .. ':cx:', cx_key(cr, id), tonumber(cr), id, cx_key)
+  cr = created_of(id, cr)
+  if not cr then return end
+  local member = cx_member(cr, id)
+  chunk_add(p .. ':cx', p .. ':cx:', member, 0, member, cx_key)
 end
 local function unindex_created(cr, id)
-  if not tonumber(cr) then return end
-  chunk_rem(p .. ':cx', p .. ':cx:', cx_key(cr, id), id)
+  cr = created_of(id, cr)
+  if not cr then return end
+  local member = cx_member(cr, id)
+  chunk_rem(p .. ':cx', p .. ':cx:', member, member)
 end
--- A ready set "<queue>|<exec>": score -priority, member "<queuedAt:11 hex>:<seq:10 hex>:<id>"; its sort key puts
--- the priority first, descending, in 8 hex digits (priorities are 32-bit integers).
-local function ready_top(set) return p .. ':rx:' .. set end
-local function ready_cp(set) return p .. ':rx:' .. set .. '#' end
+-- An index member's id, and its creation ms as a decimal string.
+local function cx_id(member) return timed_id(string.sub(member, 1, 6), string.sub(member, 7)) end
+local function cx_created(member)
+  local n = 0
+  for i = 1, 6 do n = n * 256 + string.byte(member, i) end
+  return string.format('%.0f', n)
+end
+-- A ready set "<queue>|<exec>": score -priority, member rx_member(queuedAt, seq, id); its sort key puts the priority
+-- first, descending, in 8 hex digits (priorities are 32-bit integers).
+local function ready_top(set) return p .. ':r:' .. set end
+local function ready_cp(set) return p .. ':r:' .. set .. '#' end
 local function rx_key(score, member)
   local rank = 2147483648 + math.min(math.max(tonumber(score), -2147483648), 2147483647)
   return string.format('%08x', rank) .. member
@@ -150,7 +226,7 @@ ${GROUP_INDEX}
 -- Add a due record to its ready set ("<queue>|<exec>"); returns its member (FIFO within a priority by member).
 -- The group (its g field) indexes it by group too when its queue is claimed by group (queue-caps.lua.ts).
 local function add_ready(id, set, priority, queued_at, seq, group)
-  local member = string.format('%011x:%010x:', tonumber(queued_at), seq) .. id
+  local member = rx_member(tonumber(queued_at), tonumber(seq), id)
   local score = -tonumber(priority)
   chunk_add(ready_top(set), ready_cp(set), rx_key(score, member), score, member, rx_key)
   group_ready(set, group, score, member)
@@ -171,7 +247,7 @@ local function place(id, now)
     redis.call('HSET', t, 'o', seq)
   end
   local set = queue_of(f[1]) .. '|' .. backend_of(f[2])
-  add_ready(id, set, f[3] or 0, f[4] or f[7], seq, f[8])
+  add_ready(id, set, f[3] or 0, tonumber(f[4]) or created_of(id, f[7]), seq, f[8])
   redis.call('SADD', p .. ':readysets', set)
 end
 -- Out of its ready set (the member is computed, as place wrote it) and the delayed set. Placing rewrites qa only
@@ -190,11 +266,12 @@ end
 local function set_status(id, status)
   local t = tkey(id)
   local f = redis.call('HMGET', t, 's', 'q')
-  if f[1] == status then return end
-  stat(queue_of(f[2]), f[1], -1)
+  local old = status_of(f[1])
+  if old == status then return end
+  stat(queue_of(f[2]), old, -1)
   stat(queue_of(f[2]), status, 1)
-  redis.call('HSET', t, 's', status)
-  if f[1] == 'running' then redis.call('ZREM', p .. ':running', id) end
+  store_status(t, status)
+  if old == 'running' then redis.call('ZREM', p .. ':running', id) end
 end
 -- Free the record's dedup key if it still holds it; \`key\` when the caller has read it already.
 local function release_key(id, key)
@@ -226,6 +303,12 @@ local function requeue(id, now, retry_at)
   local due = tonumber(retry_at ~= nil and retry_at ~= '' and retry_at or '0')
   set_status(id, due > now and 'scheduled' or 'pending')
   place(id, now)
+end
+-- A record's status, and whether its hash exists (every hash has 'n').
+local function status_exists(id)
+  local f = redis.call('HMGET', tkey(id), 's', 'n')
+  if not f[2] then return nil end
+  return status_of(f[1])
 end
 local function fenced(id, expected)
   local f = redis.call('HMGET', tkey(id), 's', 'r')
@@ -268,10 +351,10 @@ local function encode_rows(rows)
   if #rows == 0 then return '[]' end -- cjson writes an empty table as {}
   return cjson.encode(rows)
 end
--- f = {status, queue field} of a pending or scheduled record, as the caller read them.
+-- f = {status, queue field} of a pending or scheduled record, as the caller read them (status through status_of).
 local function mark_running(id, f, now, worker)
   local t = tkey(id)
-  stat_later(queue_of(f[2]), f[1], -1)
+  stat_later(queue_of(f[2]), status_of(f[1]), -1)
   stat_later(queue_of(f[2]), 'running', 1)
   redis.call('HSET', t, 's', 'running', 'st', now, 'hb', now, 'w', worker)
   redis.call('ZADD', p .. ':running', now, id)
@@ -335,9 +418,11 @@ for r = 1, count do
       redis.call('ZADD', p .. ':delayed', due_at, id)
     end
     redis.call('HSET', tkey(id), 'o', seq, unpack(ARGV, first, at - 1))
+    local cr = nil
     for i = first, at - 1, 2 do
-      if ARGV[i] == 'cr' then index_created(ARGV[i + 1], id) break end
+      if ARGV[i] == 'cr' then cr = ARGV[i + 1] break end
     end
+    index_created(cr, id)
     if status == 'pending' then due = true end
     results[r] = {1, {}}
   end
@@ -373,7 +458,7 @@ local function claim(now, limit, worker, queues, backends)
   local due = redis.call('ZRANGEBYSCORE', p .. ':delayed', '-inf', now, 'LIMIT', 0, 1000)
   for _, id in ipairs(due) do
     redis.call('ZREM', p .. ':delayed', id)
-    local status = redis.call('HGET', tkey(id), 's')
+    local status = status_exists(id)
     if status == 'pending' or status == 'scheduled' then place(id, now) end
   end
   local wanted_q, wanted_b, unwanted_q = nil, nil, nil
@@ -396,7 +481,9 @@ local function claim(now, limit, worker, queues, backends)
   -- A record of a queue indexed by group leaves its group's set too (member and set: where it was popped from).
   local function take(id, member, set)
     local t = tkey(id)
-    local f = redis.call('HMGET', t, 's', 'q', 'g')
+    local f = redis.call('HMGET', t, 's', 'q', 'g', 'n')
+    if not f[4] then return end -- no hash
+    f[1] = status_of(f[1])
     if f[1] ~= 'pending' and f[1] ~= 'scheduled' then return end
     group_unready(set, f[3], member)
     mark_running(id, f, now, worker)
@@ -410,7 +497,7 @@ local function claim(now, limit, worker, queues, backends)
     while #claimed < limit do
       local want = limit - #claimed
       local popped = chunk_popmin(ready_top(sets[1]), ready_cp(sets[1]), want)
-      for i = 1, #popped, 2 do take(string.sub(popped[i], 24), popped[i], sets[1]) end
+      for i = 1, #popped, 2 do take(member_id(popped[i]), popped[i], sets[1]) end
       if #popped < want * 2 then break end
     end
   end
@@ -427,7 +514,7 @@ local function claim(now, limit, worker, queues, backends)
     end
     if not best_set then break end
     chunk_rem(ready_top(best_set), ready_cp(best_set), rx_key(best_score, best_member), best_member)
-    take(string.sub(best_member, 24), best_member, best_set)
+    take(member_id(best_member), best_member, best_set)
   end
   flush_stats()
   return claimed
@@ -442,7 +529,9 @@ return encode_rows(claim(tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5],
 /** ARGV: p, now, id, worker → hash or {}. */
 export const CLAIM_ONE = script(`
 local now, id, worker = tonumber(ARGV[2]), ARGV[3], ARGV[4]
-local f = redis.call('HMGET', tkey(id), 's', 'q', 'sc')
+local f = redis.call('HMGET', tkey(id), 's', 'q', 'sc', 'n')
+if not f[4] then return {} end
+f[1] = status_of(f[1])
 if f[1] ~= 'pending' and f[1] ~= 'scheduled' then return {} end
 if f[3] and tonumber(f[3]) > now then return {} end
 unplace(id)
@@ -538,7 +627,7 @@ return record(id)
 /** ARGV: p, now, id → hash or {}. */
 export const CANCEL = script(`
 local now, id = tonumber(ARGV[2]), ARGV[3]
-local status = redis.call('HGET', tkey(id), 's')
+local status = status_exists(id)
 if not status or not is_active(status) then return {} end
 finish(id, 'cancelled', now)
 return record(id)
@@ -652,8 +741,8 @@ return 1
 export const SET_REF = script(`
 local id = ARGV[2]
 local t = tkey(id)
-local f = redis.call('HMGET', t, 's', 'xr', 'r')
-if not f[1] or not is_active(f[1]) then return {} end
+local f = redis.call('HMGET', t, 's', 'xr', 'r', 'n')
+if not f[4] or not is_active(status_of(f[1])) then return {} end
 if ARGV[4] == 'none' and f[2] then return {} end
 if ARGV[4] == 'value' and f[2] ~= ARGV[5] then return {} end
 if ARGV[6] ~= '' and (f[3] or '0') ~= ARGV[6] then return {} end
@@ -671,10 +760,10 @@ return record(id)
 export const SET_BACKEND = script(`
 local now, id = tonumber(ARGV[2]), ARGV[3]
 local t = tkey(id)
-local f = redis.call('HMGET', t, 's', 'r')
-if not f[1] or not is_active(f[1]) then return {} end
+local f = redis.call('HMGET', t, 's', 'r', 'n')
+if not f[3] or not is_active(status_of(f[1])) then return {} end
 if ARGV[7] ~= '' and (f[2] or '0') ~= ARGV[7] then return {} end
-local claimable = f[1] == 'pending' or f[1] == 'scheduled'
+local claimable = status_of(f[1]) == 'pending' or f[1] == 'scheduled'
 if claimable then unplace(id) end
 if ARGV[4] == 'local' then redis.call('HDEL', t, 'x') else redis.call('HSET', t, 'x', ARGV[4]) end
 if ARGV[5] == 'set' then redis.call('HSET', t, 'xp', ARGV[6]) end
@@ -696,8 +785,8 @@ for _, id in ipairs(ids) do
     redis.call('ZADD', p .. ':terminal', tonumber(ARGV[4]), id)
   else
     local f = redis.call('HMGET', t, 'q', 's', 'n', 'ky', 'cr')
-    if f[2] then
-      stat(queue_of(f[1]), f[2], -1)
+    if f[3] then
+      stat(queue_of(f[1]), status_of(f[2]), -1)
       redis.call('ZREM', p .. ':completed:' .. f[3], id)
       if f[4] and redis.call('HGET', p .. ':lastkey', f[4]) == id then redis.call('HDEL', p .. ':lastkey', f[4]) end
       unindex_created(f[5], id)
@@ -731,7 +820,7 @@ local short = {task_name = 'n', args_json = 'a', kwargs_json = 'k', queue = 'q',
   retry_count = 'r', scheduled_at = 'sc', queued_at = 'qa', created_at = 'cr', started_at = 'st', completed_at = 'ct',
   heartbeat_at = 'hb', result_json = 'rs', error = 'e', task_key = 'ky', metadata_json = 'md', seq = 'o',
   id = false, ready_member = false}
-local defaults = {k = '{}', md = '{}', q = 'default', x = 'local', p = '0', m = '0', r = '0'}
+local defaults = {k = '{}', md = '{}', q = 'default', x = 'local', p = '0', m = '0', r = '0', s = 'pending'}
 local n = 0
 for i = 2, #ARGV do
   local t = tkey(ARGV[i])
@@ -743,6 +832,7 @@ for i = 2, #ARGV do
       if name and defaults[name] ~= flat[j + 1] then fields[name] = flat[j + 1] end
     end
     if fields.qa and fields.qa == fields.cr then fields.qa = nil end
+    if fields.cr and id_time(ARGV[i]) == tonumber(fields.cr) then fields.cr = nil end
     local args = {}
     for name, value in pairs(fields) do args[#args + 1] = name args[#args + 1] = value end
     redis.call('DEL', t)
@@ -754,11 +844,14 @@ return n
 `);
 
 /**
- * Records into the creation index (the records of a store older than it). ARGV: p, then per record: id, created
- * ms → 0. Adding an entry that is there already changes nothing.
+ * Records into the creation index (the records of a store older than it). ARGV: p, ids → 0. A record whose hash
+ * is gone is left out; adding an entry that is there already changes nothing.
  */
 export const INDEX_CREATED = script(`
-for i = 2, #ARGV, 2 do index_created(ARGV[i + 1], ARGV[i]) end
+for i = 2, #ARGV do
+  local f = redis.call('HMGET', tkey(ARGV[i]), 'cr', 'n')
+  if f[2] then index_created(f[1], ARGV[i]) end
+end
 return 0
 `);
 
@@ -779,7 +872,9 @@ while #ids < count do
     if skip >= size then
       skip = skip - size
     else
-      for _, id in ipairs(redis.call('ZREVRANGE', chunk, skip, skip + count - #ids - 1)) do ids[#ids + 1] = id end
+      for _, member in ipairs(redis.call('ZREVRANGE', chunk, skip, skip + count - #ids - 1)) do
+        ids[#ids + 1] = cx_id(member)
+      end
       skip = 0
       if #ids >= count then break end
     end
@@ -789,21 +884,64 @@ return ids
 `);
 
 /**
- * Members of a ready set of an earlier layout (one sorted set P:ready:<set>) moved into its chunked set, at most
- * ARGV[3] per call. ARGV: p, set, count → members left.
+ * Members of a ready set of an earlier layout moved into its chunked set of packed members, at most ARGV[3] per
+ * call: from one sorted set P:ready:<set> (0.1) or layout 3's chunked P:rx:<set>, both with text members
+ * "<queuedAt:11 hex>:<seq:10 hex>:<id>". ARGV: p, set, count → members left in the old sets (0 when moved).
  */
 export const MIGRATE_READY = script(`
-local old = p .. ':ready:' .. ARGV[2]
-local page = redis.call('ZRANGE', old, 0, tonumber(ARGV[3]) - 1, 'WITHSCORES')
-for i = 1, #page, 2 do
-  local score = tonumber(page[i + 1])
-  chunk_add(ready_top(ARGV[2]), ready_cp(ARGV[2]), rx_key(score, page[i]), score, page[i], rx_key)
-  redis.call('ZREM', old, page[i])
+local set, count = ARGV[2], tonumber(ARGV[3])
+local function move(page)
+  for i = 1, #page, 2 do
+    local text, score = page[i], tonumber(page[i + 1])
+    local at, seq = tonumber(string.sub(text, 1, 11), 16), tonumber(string.sub(text, 13, 22), 16)
+    if at and seq then
+      local member = rx_member(at, seq, string.sub(text, 24))
+      chunk_add(ready_top(set), ready_cp(set), rx_key(score, member), score, member, rx_key)
+    end
+  end
 end
-return redis.call('ZCARD', old)
+local old = p .. ':ready:' .. set
+local page = redis.call('ZRANGE', old, 0, count - 1, 'WITHSCORES')
+move(page)
+for i = 1, #page, 2 do redis.call('ZREM', old, page[i]) end
+move(chunk_popmin(p .. ':rx:' .. set, p .. ':rx:' .. set .. '#', count - #page / 2))
+local left = redis.call('ZCARD', old) + redis.call('ZCARD', p .. ':rx:' .. set)
+if left == 0 then redis.call('DEL', p .. ':rx:' .. set .. '#n') end
+return left
 `);
 
-/** A ready set's first members in claim order: ARGV: p, set, count → members. */
+/**
+ * Record hashes of earlier layouts (P:task:<id>) renamed to P:t:<id>; a key that is not a record hash, or whose
+ * new name is taken, stays. ARGV: p, ids → number renamed.
+ */
+export const RENAME_RECORDS = script(`
+local n = 0
+for i = 2, #ARGV do
+  local old = p .. ':task:' .. ARGV[i]
+  if redis.call('TYPE', old).ok == 'hash' and redis.call('EXISTS', tkey(ARGV[i])) == 0 then
+    redis.call('RENAME', old, tkey(ARGV[i]))
+    n = n + 1
+  end
+end
+return n
+`);
+
+/**
+ * Layout 3's creation index (text ids) dropped, at most ARGV[2] chunks per call; the first listing indexes every
+ * record again (ensureCreationIndex). ARGV: p, count → chunks left.
+ */
+export const DROP_CREATED_INDEX = script(`
+local top = p .. ':cx'
+for _, member in ipairs(redis.call('ZRANGE', top, 0, tonumber(ARGV[2]) - 1)) do
+  redis.call('DEL', chunk_of(p .. ':cx:', member))
+  redis.call('ZREM', top, member)
+end
+local left = redis.call('ZCARD', top)
+if left == 0 then redis.call('DEL', p .. ':cx:n', p .. ':created:indexed') end
+return left
+`);
+
+/** A ready set's first records in claim order: ARGV: p, set, count → ids. */
 export const READY_HEAD = script(`
 local top, cp, count, out, at = ready_top(ARGV[2]), ready_cp(ARGV[2]), tonumber(ARGV[3]), {}, 0
 while #out < count do
@@ -811,7 +949,9 @@ while #out < count do
   if #names == 0 then break end
   at = at + #names
   for _, name in ipairs(names) do
-    for _, member in ipairs(redis.call('ZRANGE', chunk_of(cp, name), 0, count - #out - 1)) do out[#out + 1] = member end
+    for _, member in ipairs(redis.call('ZRANGE', chunk_of(cp, name), 0, count - #out - 1)) do
+      out[#out + 1] = member_id(member)
+    end
     if #out >= count then break end
   end
 end

@@ -1,10 +1,18 @@
 import type { QueuedTaskRecord } from '../../models/queued-task-record.js';
+import { timeOfTaskId } from '../../models/task-id.js';
 import { decodeTaskRow } from '../typeorm/row-decoding.js';
 import { toResultJson, type TaskColumn } from '../typeorm/task-row.mapper.js';
 
 /**
  * The short hash field of each column of a record (the id is the key's, not a field). Short names and left-out
- * defaults keep a pending no-op record's hash at about 70 bytes of listpack instead of 380 (docs/backends/redis.md).
+ * defaults keep a pending no-op record's hash at 48 bytes of listpack instead of 380 (docs/backends/redis.md).
+ *
+ * Conventions for a new field (every byte of a record is paid once per record, and a hash stays a compact listpack
+ * only while each value is at most 64 bytes): a name of one or two letters not used below, added here and to the
+ * table in docs/backends/redis.md; a default or null left out (HDEL, not HSET, when a value goes back to it), read
+ * in Lua through a helper like `queue_of` so that absence means the default; integers written as decimal strings
+ * (listpack stores them as integers); times as epoch ms. Left out by default: `s` when 'pending' (read with
+ * `status_of`, and a hash exists when it has `n`), `cr` when the id is a UUIDv7 holding that time (`created_of`).
  */
 export const REDIS_FIELDS: Readonly<Record<Exclude<TaskColumn, 'id'>, string>> = {
   task_name: 'n',
@@ -32,8 +40,12 @@ export const REDIS_FIELDS: Readonly<Record<Exclude<TaskColumn, 'id'>, string>> =
   task_group: 'g',
 };
 
-/** The value an absent field holds (other absent fields are null; an absent `qa` is the record's `cr`). */
+/**
+ * The value an absent field holds (other absent fields are null; an absent `qa` is the record's `cr`, an absent `cr`
+ * the time in its UUIDv7 id).
+ */
 export const REDIS_FIELD_DEFAULTS: Readonly<Record<string, string>> = {
+  s: 'pending',
   k: '{}',
   md: '{}',
   q: 'default',
@@ -64,14 +76,14 @@ export function recordFields(record: QueuedTaskRecord): string[] {
   if (record.executionProfile != null) fields.push('xp', record.executionProfile);
   if (record.executionRef != null) fields.push('xr', record.executionRef);
   if (record.workerId != null) fields.push('w', record.workerId);
-  fields.push('s', record.status);
+  if (record.status !== 'pending') fields.push('s', record.status);
   if (record.priority !== 0) fields.push('p', String(record.priority));
   if (record.maxRetries !== 0) fields.push('m', String(record.maxRetries));
   if (record.retryCount !== 0) fields.push('r', String(record.retryCount));
   if (record.scheduledAt) fields.push('sc', String(record.scheduledAt.getTime()));
   const created = record.createdAt.getTime();
   if (record.queuedAt.getTime() !== created) fields.push('qa', String(record.queuedAt.getTime()));
-  fields.push('cr', String(created));
+  if (timeOfTaskId(record.id) !== created) fields.push('cr', String(created));
   if (record.startedAt) fields.push('st', String(record.startedAt.getTime()));
   if (record.completedAt) fields.push('ct', String(record.completedAt.getTime()));
   if (record.heartbeatAt) fields.push('hb', String(record.heartbeatAt.getTime()));
@@ -95,6 +107,11 @@ export function recordOfHash(hash: Record<string, unknown>, fallbackId?: string)
   for (const field in REDIS_FIELD_DEFAULTS) {
     const column = COLUMN_OF[field]!;
     if (row[column] === undefined) row[column] = REDIS_FIELD_DEFAULTS[field];
+  }
+  if (row['created_at'] === undefined) {
+    const id = row['id'] ?? fallbackId;
+    const time = typeof id === 'string' ? timeOfTaskId(id) : undefined;
+    if (time !== undefined) row['created_at'] = String(time);
   }
   if (row['queued_at'] === undefined) row['queued_at'] = row['created_at'];
   return decodeTaskRow(row, fallbackId);

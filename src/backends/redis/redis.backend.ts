@@ -66,8 +66,6 @@ import { RedisWorkerRegistry } from './redis-worker-registry.js';
 import { ReplicaAcks } from './replica-acks.js';
 
 const PREFIX = /^[A-Za-z0-9_.:-]{1,100}$/;
-/** Length of "<queuedAt:11 hex>:<seq:10 hex>:" before the id in a ready-set member (see the scripts' layout). */
-const READY_MEMBER_PREFIX = 23;
 const SCRIPTS = {
   qEnqueue: lua.ENQUEUE,
   qEnqueueCheck: lua.ENQUEUE_CHECK,
@@ -102,11 +100,16 @@ const SCRIPTS = {
   qReschedule: management.RESCHEDULE,
   qAppendLogs: management.APPEND_LOGS,
   qFlowCreate: flows.FLOW_CREATE,
+  qDropCreatedIndex: lua.DROP_CREATED_INDEX,
+  qRenameRecords: lua.RENAME_RECORDS,
 } as const;
 /** Entries of the shared delayed / terminal sets one queue-control script reads at most (see its loop). */
 const CONTROL_SCAN = 2_000;
-/** Marks a store whose record hashes are all in the short-field layout (see MIGRATE). */
-const LAYOUT = '3';
+/**
+ * Marks a store in this layout (see the scripts' key layout): '4' packed ready-set and creation-index members, 's'
+ * and 'cr' left out where they hold their defaults; '3' (the previous commit's) differs in the indexes only.
+ */
+const LAYOUT = '4';
 type ScriptName = keyof typeof SCRIPTS;
 /**
  * Scripts that change no record (reads, derived indexes, heartbeats): `replicaAcks` sends no WAIT behind them. Every
@@ -320,16 +323,21 @@ export class RedisQueueBackend extends QueueBackend {
   /**
    * Record hashes written by 0.1 are rewritten into the short-field layout once per store (a SCAN of the task keys,
    * MIGRATE in slices), then `<prefix>:layout` marks the store. Stop every 0.1 process before the first 0.2 one
-   * starts: a 0.1 process writes the old layout, which 0.2's scripts do not read (docs/backends/redis.md).
+   * starts: a 0.1 process writes the old layout, which 0.2's scripts do not read (docs/backends/redis.md). A store
+   * of layout 3 keeps its hashes' fields (renamed to `P:t:<id>`); its ready sets and creation index move to packed
+   * members.
    */
   private async migrateLayout(): Promise<void> {
     const marker = this.key('layout');
-    if ((await this.redis.get(marker)) === LAYOUT) return;
+    const layout = await this.redis.get(marker);
+    if (layout === LAYOUT) return;
     // A store that never held a record (no sequence counter, which every enqueue of 0.1 and 0.2 moves) needs no scan.
     if ((await this.redis.exists(this.key('seq'))) === 0) {
       await this.redis.set(marker, LAYOUT);
       return;
     }
+    // Record hashes of earlier layouts move to their layout-4 name (a SCAN of P:task:*), and 0.1's are rewritten
+    // into short fields (layout 3's are read as they are).
     const taskPrefix = this.key('task', '');
     let cursor = '0';
     let rewritten = 0;
@@ -338,13 +346,15 @@ export class RedisQueueBackend extends QueueBackend {
       cursor = next;
       for (let i = 0; i < keys.length; i += 500) {
         const ids = keys.slice(i, i + 500).map((key) => key.slice(taskPrefix.length));
-        rewritten += (await this.run('qMigrate', ...ids)) as number;
+        await this.run('qRenameRecords', ...ids);
+        if (layout !== '3') rewritten += (await this.run('qMigrate', ...ids)) as number;
       }
     } while (cursor !== '0');
-    // Ready sets of the earlier layout (one sorted set each) move into their chunks.
+    // Ready sets of the earlier layouts (one sorted set each, or layout 3's chunks) move into packed chunks.
     for (const set of await this.redis.smembers(this.key('readysets')))
       while (((await this.run('qMigrateReady', set, 500)) as number) > 0);
-    // The creation index of earlier builds (one sorted set): the first listing indexes every record again.
+    // The creation indexes of earlier layouts: the first listing indexes every record again.
+    while (((await this.run('qDropCreatedIndex', 500)) as number) > 0);
     await this.redis.del(this.key('created'), this.key('created:indexed'));
     await this.redis.set(marker, LAYOUT);
     if (rewritten > 0) this.logger.log(`Rewrote ${rewritten} records into the compact hash layout`);
@@ -461,6 +471,11 @@ export class RedisQueueBackend extends QueueBackend {
     return [this.prefix, ...parts].join(':');
   }
 
+  /** A record's hash: `<prefix>:t:<id>` (layouts before 4 named it `<prefix>:task:<id>`). */
+  private taskKey(id: string): string {
+    return `${this.prefix}:t:${id}`;
+  }
+
   async enqueue(record: QueuedTaskRecord): Promise<QueuedTaskRecord> {
     return (await this.enqueueBatch([record]))[0]!;
   }
@@ -533,7 +548,7 @@ export class RedisQueueBackend extends QueueBackend {
   }
 
   async getTask(id: string): Promise<QueuedTaskRecord | null> {
-    return fromHash(await this.redis.call('HGETALL', this.key('task', id)), id);
+    return fromHash(await this.redis.call('HGETALL', this.taskKey(id)), id);
   }
 
   async getTaskByKey(key: string): Promise<QueuedTaskRecord | null> {
@@ -545,7 +560,7 @@ export class RedisQueueBackend extends QueueBackend {
   private async getMany(ids: string[]): Promise<QueuedTaskRecord[]> {
     if (ids.length === 0) return [];
     const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.call('HGETALL', this.key('task', id));
+    for (const id of ids) pipeline.call('HGETALL', this.taskKey(id));
     const replies = (await pipeline.exec()) ?? [];
     return replies
       .map(([, reply], i) => fromHash(reply, ids[i]))
@@ -563,8 +578,7 @@ export class RedisQueueBackend extends QueueBackend {
     });
     const ids = new Set<string>();
     for (const set of sets) {
-      for (const member of (await this.run('qReadyHead', set, limit)) as string[])
-        ids.add(member.slice(READY_MEMBER_PREFIX));
+      for (const id of (await this.run('qReadyHead', set, limit)) as string[]) ids.add(id);
     }
     const delayedMax = options.dueOnly === false ? '+inf' : String(Date.now());
     for (const id of await this.redis.zrangebyscore(
@@ -729,7 +743,7 @@ export class RedisQueueBackend extends QueueBackend {
   ): Promise<boolean> {
     for (let attempt = 0; attempt < 5; attempt++) {
       // Read before the record, so the CAS below fails if the metadata moved in between ('{}' when absent).
-      const raw = (await this.redis.hget(this.key('task', id), 'md')) ?? '{}';
+      const raw = (await this.redis.hget(this.taskKey(id), 'md')) ?? '{}';
       const record = await this.getTask(id);
       if (!record || record.status !== 'running') return false;
       const next = change(record);
@@ -972,7 +986,7 @@ export class RedisQueueBackend extends QueueBackend {
 
   async *iterAll(options: { chunkSize?: number } = {}): AsyncIterable<QueuedTaskRecord> {
     let cursor = '0';
-    const taskPrefix = this.key('task', '');
+    const taskPrefix = this.taskKey('');
     const chunkSize = Math.max(1, options.chunkSize ?? 500);
     do {
       // SCAN's COUNT is keyspace slots visited, not matches: in a shared database most keys are not ours, so a

@@ -80,8 +80,9 @@ describe('Redis record layout', { skip: skipUnless('redis') }, () => {
     prefixes.push(prefix);
     const backend = await open(prefix);
     const record = await backend.enqueue(newTaskRecord({ taskName: 'bench.noop', args: [{}] }));
-    const key = `${prefix}:task:${record.id}`;
-    assert.deepEqual(Object.keys(await client!.hgetall(key)).sort(), ['a', 'cr', 'n', 'o', 's']);
+    const key = `${prefix}:t:${record.id}`;
+    // No 's' (pending is the default) and no 'cr' (the UUIDv7 id holds the creation time).
+    assert.deepEqual(Object.keys(await client!.hgetall(key)).sort(), ['a', 'n', 'o']);
     assert.equal(await client!.object('ENCODING', key), 'listpack');
     assert.deepEqual(await backend.getTask(record.id), record);
     await backend.close();
@@ -161,19 +162,18 @@ describe('Redis record layout', { skip: skipUnless('redis') }, () => {
 
     const backend = await open(prefix);
     try {
-      const fields = await client.hgetall(`${prefix}:task:${pending}`);
+      const fields = await client.hgetall(`${prefix}:t:${pending}`);
       assert.deepEqual(fields, {
         o: '2',
         n: 'legacy.task',
         a: '[{"n":1}]',
         q: queue,
-        s: 'pending',
         m: '2',
         cr: String(at),
         ky: 'k-live',
         md: '{"from":"0.1"}',
       });
-      assert.equal(await client.get(`${prefix}:layout`), '3');
+      assert.equal(await client.get(`${prefix}:layout`), '4');
 
       const read = await backend.getTask(pending);
       assert.ok(read);
@@ -211,6 +211,85 @@ describe('Redis record layout', { skip: skipUnless('redis') }, () => {
         (await backend.listRecords({ queue })).map((r) => r.id).sort(),
         [pending, done].sort(),
       );
+    } finally {
+      await backend.close();
+    }
+  });
+  test('a store of layout 3 moves at open: hashes renamed, ready sets and creation index repacked, same order', async () => {
+    const prefix = `layout_${uniqueSuffix()}`;
+    prefixes.push(prefix);
+    const { Redis } = await import('ioredis');
+    client ??= new Redis(testServices.redisUrl);
+    const redis = client;
+    const at = Date.now() - 60_000;
+    const queue = 'l3';
+    // Three UUIDv7 records and one with a UUIDv4 id, as the previous commit wrote them (text members, 's' and 'cr').
+    const made = [
+      { id: newTaskRecord({ taskName: 'l3.task' }, new Date(at)).id, priority: 0 },
+      { id: newTaskRecord({ taskName: 'l3.task' }, new Date(at + 1)).id, priority: 5 },
+      { id: newTaskRecord({ taskName: 'l3.task' }, new Date(at + 2)).id, priority: 0 },
+      { id: randomUUID(), priority: 0 },
+    ].map((r, i) => ({ ...r, seq: i + 1, cr: at + i }));
+    const hex = (n: number, width: number) => n.toString(16).padStart(width, '0');
+    const readySort = (r: (typeof made)[number]) =>
+      `${hex(2147483648 - r.priority, 8)}${hex(r.cr, 11)}:${hex(r.seq, 10)}:${r.id}`;
+    for (const r of made) {
+      const fields: Record<string, string | number> = {
+        n: 'l3.task',
+        a: '[]',
+        q: queue,
+        s: 'pending',
+        cr: r.cr,
+        o: r.seq,
+      };
+      if (r.priority) fields['p'] = r.priority;
+      await redis.hset(`${prefix}:task:${r.id}`, fields);
+      await redis.zadd(
+        `${prefix}:rx:${queue}|local#1`,
+        -r.priority,
+        `${hex(r.cr, 11)}:${hex(r.seq, 10)}:${r.id}`,
+      );
+      await redis.zadd(`${prefix}:cx:1`, r.cr, r.id);
+    }
+    const least = [...made].sort((a, b) => (readySort(a) < readySort(b) ? -1 : 1))[0]!;
+    await redis.zadd(`${prefix}:rx:${queue}|local`, 0, `${readySort(least)}\n1`);
+    await redis.set(`${prefix}:rx:${queue}|local#n`, 1);
+    await redis.zadd(`${prefix}:cx`, 0, `${hex(at, 11)}:${made[0]!.id}\n1`);
+    await redis.set(`${prefix}:cx:n`, 1);
+    await redis.set(`${prefix}:created:indexed`, '1');
+    await redis.sadd(`${prefix}:readysets`, `${queue}|local`);
+    await redis.sadd(`${prefix}:queues`, queue);
+    await redis.hset(`${prefix}:stats:${queue}`, 'pending', made.length);
+    await redis.set(`${prefix}:seq`, made.length);
+    await redis.set(`${prefix}:layout`, '3');
+
+    const backend = await open(prefix);
+    try {
+      assert.equal(await redis.get(`${prefix}:layout`), '4');
+      const left: string[] = [];
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1_000);
+        cursor = next;
+        left.push(...keys.filter((key) => key.includes(':task:') || key.includes(':rx:')));
+      } while (cursor !== '0');
+      assert.deepEqual(left, []);
+      for (const r of made) assert.equal(await redis.exists(`${prefix}:t:${r.id}`), 1);
+      assert.deepEqual(
+        (await backend.listPending({ queues: [queue] })).map((r) => r.id),
+        [made[1]!.id, made[0]!.id, made[2]!.id, made[3]!.id],
+      );
+      // The creation index is rebuilt by the first listing: newest first.
+      assert.deepEqual(
+        (await backend.listRecords({ queue })).map((r) => r.id),
+        [...made].reverse().map((r) => r.id),
+      );
+      const claimed = await backend.claimMany({ limit: 10, queues: [queue], workerId: 'w-l3' });
+      assert.deepEqual(
+        claimed.map((r) => [r.id, r.createdAt.getTime()]),
+        [made[1]!, made[0]!, made[2]!, made[3]!].map((r) => [r.id, r.cr]),
+      );
+      assert.equal((await backend.getStatistics({ queue })).running, 4);
     } finally {
       await backend.close();
     }
