@@ -10,6 +10,12 @@ export type QueueLifecycleEventType =
   | 'task.claim_lost'
   | 'task.stale_failed'
   | 'task.schedule_skipped'
+  /** `QueueService.remove` deleted the record (docs/management.md). */
+  | 'task.removed'
+  /** `QueueService.promote` made a scheduled record due now. */
+  | 'task.promoted'
+  /** `QueueService.reschedule` gave the record a new due time (`payload.scheduledAt`). */
+  | 'task.rescheduled'
   /** A flow's root completed (on the root's id; docs/flows.md). */
   | 'flow.completed'
   /** A flow's root failed or was cancelled (on the root's id). */

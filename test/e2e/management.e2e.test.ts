@@ -16,6 +16,7 @@ import { TASK_LOG_LIMITS } from '../../src/management/task-log.js';
 import type { QueuesModuleOptions } from '../../src/options/queues-module-options.js';
 import { QueuesModule } from '../../src/queues.module.js';
 import { QueueService } from '../../src/service/queue.service.js';
+import { QueueEvents } from '../../src/events/queue-events.js';
 import type { QueuedTaskRecord } from '../../src/models/queued-task-record.js';
 import { fastWorker } from '../support/app.js';
 import { skipUnless, testServices, uniqueSuffix } from '../support/services.js';
@@ -65,20 +66,30 @@ class ManagedTasks {
 /** The user's provider: QueueService by constructor. */
 @Injectable()
 class Operator {
-  constructor(readonly queues: QueueService) {}
+  constructor(
+    readonly queues: QueueService,
+    readonly events: QueueEvents,
+  ) {}
 }
 
 async function boot(
   queueBackend: QueuesModuleOptions['queueBackend'],
-): Promise<{ app: TestingModule; queues: QueueService }> {
+): Promise<{ app: TestingModule; queues: QueueService; events: QueueEvents }> {
   @Module({
-    imports: [QueuesModule.forRoot({ queueBackend, worker: { ...fastWorker, queues: [WORKED] } })],
+    imports: [
+      QueuesModule.forRoot({
+        queueBackend,
+        // A loaded machine can hold a heartbeat past the test default (500 ms): a stale retry would fail the record.
+        worker: { ...fastWorker, staleAfter: 10_000, heartbeatInterval: 500, queues: [WORKED] },
+      }),
+    ],
     providers: [ManagedTasks, Operator],
   })
   class OperatorModule {}
   const app = await Test.createTestingModule({ imports: [OperatorModule] }).compile();
   await app.init();
-  return { app, queues: app.get(Operator).queues };
+  const operator = app.get(Operator);
+  return { app, queues: operator.queues, events: operator.events };
 }
 
 const postgres = postgresTableFixture('mgmt_e2e');
@@ -107,7 +118,7 @@ for (const [name, backend, skip] of [
       try {
         const record = await queues.enqueue('mgmt.logs');
         const done = await queues.waitFor(record.id, { timeout: 10_000 });
-        assert.equal(done.status, 'completed');
+        assert.equal(done.status, 'completed', done.error ?? undefined);
         const lines = await queues.getTaskLogs(record.id);
         assert.deepEqual(
           lines.map((l) => [l.attempt, l.level]),
@@ -151,8 +162,12 @@ for (const [name, backend, skip] of [
     });
 
     test('remove, promote and reschedule: the state they allow, typed errors otherwise', async () => {
-      const { app, queues } = await boot(backend());
+      const { app, queues, events } = await boot(backend());
       const tasks = app.get(ManagedTasks);
+      const seen: string[] = [];
+      const subscription = events.events$.subscribe((event) => {
+        if (['task.removed', 'task.promoted', 'task.rescheduled'].includes(event.type)) seen.push(event.type);
+      });
       try {
         const held = await queues.enqueue('mgmt.hold');
         for (let i = 0; i < 200 && (await queues.getTask(held.id))?.status !== 'running'; i++)
@@ -195,7 +210,9 @@ for (const [name, backend, skip] of [
         await queues.cancel(idle.id);
         await assert.rejects(queues.reschedule(idle.id, at), TaskStateError);
         await assert.rejects(queues.promote(idle.id), /only scheduled records can be promoted/);
+        assert.deepEqual(seen, ['task.removed', 'task.promoted', 'task.rescheduled', 'task.rescheduled']);
       } finally {
+        subscription.unsubscribe();
         tasks.release?.();
         await app.close();
       }
