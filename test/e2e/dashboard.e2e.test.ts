@@ -87,6 +87,13 @@ class DashboardTasks {
   }
 }
 
+/** `QueueService.queue(name)` (landed by the queue-control work). */
+type Handle = { isPaused(): Promise<boolean> };
+const queueHandle = (queues: QueueService, name: string): Handle =>
+  (queues as unknown as { queue(name: string): Handle }).queue(name);
+const hasQueueHandle = () =>
+  typeof (QueueService.prototype as unknown as { queue?: unknown }).queue === 'function';
+
 /** The user's own provider, injected by constructor, through which the tests act on the store. */
 @Injectable()
 class Operations {
@@ -502,6 +509,95 @@ for (const auth of [false, true]) {
         await close(page);
       },
     );
+
+    test(
+      'queue controls: pause and resume, retry failed and clean for a filter, each confirmed',
+      { timeout: 60_000, skip: hasQueueHandle() ? false : 'QueueService.queue(name) has not landed' },
+      async () => {
+        const { queues } = ops;
+        const page = await open('#/');
+        await page.waitForSelector('[data-testid="pause-mail"]');
+        await confirmAction(page, 'pause-mail', /^Pause queue mail\?$/);
+        await page.waitForFunction(
+          () => document.querySelector('[data-testid="queue-state-mail"]')?.textContent === 'paused',
+        );
+        assert.equal(await queueHandle(queues, 'mail').isPaused(), true);
+        const waiting = await queues.enqueue('mail.send', ['paused@example.com']);
+        await sleep(500);
+        assert.equal(
+          (await queues.getTask(waiting.id))!.status,
+          'pending',
+          'no process claims a paused queue',
+        );
+        await confirmAction(page, 'resume-mail', /^Resume queue mail\?$/);
+        await page.waitForFunction(
+          () => document.querySelector('[data-testid="queue-state-mail"]')?.textContent === 'active',
+        );
+        assert.equal((await queues.waitFor(waiting.id, { timeout: 10_000 })).status, 'completed');
+        await close(page);
+
+        // Retry every failed record of the queue in the filter.
+        flakyAttempts = 0;
+        const flaky = await queues.enqueue('api.flaky');
+        assert.equal((await queues.waitFor(flaky.id, { timeout: 10_000 })).status, 'failed');
+        const records = await open('#/records?queue=default&status=failed');
+        await records.waitForSelector(`[data-testid="row-${flaky.id}"]`);
+        await confirmAction(records, 'bulk-retry-failed', /^Retry every failed record of queue default\?$/);
+        await records.waitForFunction(
+          () => document.querySelector('[data-testid="toast"]')?.textContent === 'retry-failed: done (1)',
+        );
+        assert.equal((await queues.waitFor(flaky.id, { timeout: 10_000 })).status, 'completed');
+
+        // Clean the cancelled records of a queue.
+        const doomed = await queues.enqueue('bulk.item', [], { delay: 60_000 });
+        await queues.cancel(doomed.id);
+        assert.ok((await queues.getStatistics({ queue: 'bulk' })).cancelled >= 1);
+        await records.goto(`${url}#/records?queue=bulk&status=cancelled`);
+        await records.waitForSelector(`[data-testid="row-${doomed.id}"]`);
+        await confirmAction(
+          records,
+          'bulk-clean',
+          /^Delete the records of queue bulk with status cancelled\?$/,
+        );
+        await records.waitForSelector('[data-testid="empty"]');
+        assert.equal((await queues.getStatistics({ queue: 'bulk' })).cancelled, 0);
+        assert.equal(await queues.getTask(doomed.id), null);
+        await close(records);
+      },
+    );
+
+    test('an event storm costs about one API request per second per tab', { timeout: 90_000 }, async (t) => {
+      const page = await open('#/records');
+      await page.waitForSelector('table.records');
+      await sleep(1_500);
+      const requests: string[] = [];
+      page.on('request', (request) => {
+        const address = request.url();
+        if (address.includes('/api/') && !address.includes('/api/events')) requests.push(address);
+      });
+      const started = Date.now();
+      const storm = await ops.queues.enqueueMany(
+        Array.from({ length: 400 }, () => ({ task: 'files.process', args: [2] })),
+      );
+      for (const record of storm) await ops.queues.waitFor(record.id, { timeout: 60_000 });
+      await sleep(2_000); // the trailing reload
+      const seconds = (Date.now() - started) / 1_000;
+      const completed = (await ops.queues.getStatistics()).completed;
+      await page.waitForFunction(
+        // At least: the schedule's occurrences go on completing meanwhile.
+        (n) => Number(document.querySelector('[data-testid="stat-completed"]')?.textContent) >= n,
+        completed,
+        { timeout: 5_000 },
+      );
+      // 400 records: enqueued, started, 2 progress, log and completed events each.
+      t.diagnostic(`${requests.length} API requests in ${seconds.toFixed(1)} s for 2,400 events`);
+      assert.ok(seconds > 1.5, `the storm lasted ${seconds} s`);
+      assert.ok(
+        requests.length <= Math.ceil(seconds) + 3,
+        `${requests.length} requests in ${seconds.toFixed(1)} s`,
+      );
+      await close(page);
+    });
 
     test(
       'schedules: definition, next fire time, last occurrence and its status',
