@@ -243,28 +243,36 @@ async function copyPostgresRow(table, templateId, n) {
   await pgQuery(`VACUUM ANALYZE "${table}"`);
 }
 
-// Copies the record hash and its membership in every set and sorted set that lists it; counters in `:stats:`
-// hashes move by n. Keys are found by looking, not by name, so this follows the key layout of src/.
+// Copies the record hash and its membership in every set and sorted set that lists it by its id; counters in
+// `:stats:` hashes move by n. Keys are found by looking, not by name, so this follows the key layout of src/. Each
+// copy gets an explicit creation time (`cr`, the template's minus k ms: copies have no UUIDv7 id to hold it) and
+// is put into the creation index by the library's own script (INDEX_CREATED), whose members are packed bytes: a
+// raw ZADD of ids there would not be an index entry (and the old layout's copies put all 1M in one chunk).
 const COPY_SCRIPT = `
 local recordKey, tplId, from, count = KEYS[1], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local nz, ns = tonumber(ARGV[4]), tonumber(ARGV[5])
+local nz, ns, created = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local fields = redis.call('HGETALL', recordKey)
 local keyHead = string.sub(recordKey, 1, #recordKey - #tplId)
 for k = from, from + count - 1 do
   local id = 'retained-' .. k
-  local copy = {}
+  local copy = {'cr', string.format('%.0f', created - k)}
   for i = 1, #fields, 2 do
     local f, v = fields[i], fields[i + 1]
     if v == tplId then v = id end
-    copy[#copy + 1] = f
-    copy[#copy + 1] = v
+    if f ~= 'cr' then
+      copy[#copy + 1] = f
+      copy[#copy + 1] = v
+    end
   end
   redis.call('HSET', keyHead .. id, unpack(copy))
-  for z = 1, nz do redis.call('ZADD', KEYS[1 + z], tonumber(ARGV[5 + z]) - k, id) end
+  for z = 1, nz do redis.call('ZADD', KEYS[1 + z], tonumber(ARGV[6 + z]) - k, id) end
   for s = 1, ns do redis.call('SADD', KEYS[1 + nz + s], id) end
 end
 return count
 `;
+
+const redisScripts = await import(path.join(repoDir, BUILD_DIR, 'src/backends/redis/redis-lua.scripts.js'));
+const { timeOfTaskId } = await import(path.join(repoDir, BUILD_DIR, 'src/models/task-id.js'));
 
 async function copyRedisRecord(prefix, templateId, n) {
   await withRedis(async (redis) => {
@@ -274,6 +282,7 @@ async function copyRedisRecord(prefix, templateId, n) {
     const sets = [];
     const counters = [];
     for (const key of keys) {
+      if (key.startsWith(`${prefix}:cx`)) continue; // the creation index: INDEX_CREATED below
       const type = await redis.type(key);
       if (type === 'zset') {
         const score = await redis.zscore(key, templateId);
@@ -285,6 +294,8 @@ async function copyRedisRecord(prefix, templateId, n) {
       }
     }
     if (!recordKey) throw new Error(`no record hash found for ${templateId}`);
+    const created = Number((await redis.hget(recordKey, 'cr')) ?? timeOfTaskId(templateId));
+    if (!Number.isFinite(created)) throw new Error(`no creation time for ${templateId}`);
     const slice = 2_000; // about 0.1 s of Redis time per script: others share this server
     for (let from = 1; from <= n; from += slice) {
       const count = Math.min(slice, n - from + 1);
@@ -299,8 +310,11 @@ async function copyRedisRecord(prefix, templateId, n) {
         count,
         zsets.length,
         sets.length,
+        created,
         ...zsets.map(([, s]) => s),
       );
+      const ids = Array.from({ length: count }, (_, i) => `retained-${from + i}`);
+      for (let i = 0; i < ids.length; i += 500) await redis.eval(redisScripts.INDEX_CREATED, 0, prefix, ...ids.slice(i, i + 500));
     }
     for (const key of counters) await redis.hincrby(key, 'completed', n);
   });
