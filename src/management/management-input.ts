@@ -1,5 +1,5 @@
 import { QueueConfigurationError, type ConfigurationProblem } from '../errors/queue-configuration.error.js';
-import { isTaskStatus } from '../models/task-status.js';
+import { isTaskStatus, TASK_STATUSES } from '../models/task-status.js';
 import { checkIntegerIn, checkText, shown } from '../options/option-checks.js';
 import { VALUE_LIMITS } from '../options/value-limits.js';
 import { LATEST_SCHEDULE } from '../service/enqueue-options.validator.js';
@@ -35,7 +35,7 @@ export function taskListQuery(options: ListTasksOptions | undefined): TaskListQu
   if (o.status !== undefined && (typeof o.status !== 'string' || !isTaskStatus(o.status)))
     problems.push({
       path: 'status',
-      message: `must be pending, scheduled, running, completed, failed or cancelled, got ${shown(o.status)}`,
+      message: `must be one of ${TASK_STATUSES.join(', ')}, got ${shown(o.status)}`,
     });
   if (o.limit !== undefined) checkIntegerIn(problems, 'limit', o.limit, 1, MAX_LIST_LIMIT);
   let after: TaskListQuery['after'];
