@@ -41,6 +41,7 @@ export { DuplicateTaskError } from './errors/duplicate-task.error.js';
 export { TaskSerializationError } from './errors/task-serialization.error.js';
 export { NonRetryableError } from './errors/non-retryable.error.js';
 export { TaskCancelledError } from './errors/task-cancelled.error.js';
+export { TaskRemovedError } from './errors/task-removed.error.js';
 export { TaskTimeoutError } from './errors/task-timeout.error.js';
 export { TaskThreadCrashedError } from './errors/task-thread-crashed.error.js';
 export { MissingDependencyError } from './errors/missing-dependency.error.js';

@@ -21,6 +21,7 @@ import { getExecutionBackend } from './execution/execution-backend.registry.js';
 import type { ExecutionBackend } from './execution/execution-backend.js';
 import { ExecutionBackends } from './execution/execution-backends.js';
 import { TaskRunner } from './execution/task-runner.js';
+import { RemovedOutcomes } from './retention/removed-outcomes.js';
 import { taskThreadOptions } from './execution/threads/task-thread-options.js';
 import { QueueEvents } from './events/queue-events.js';
 import { EventTransportBridge } from './events/event-transport.bridge.js';
@@ -101,6 +102,7 @@ const coreProviders: Provider[] = [
   TaskRegistry,
   TaskExplorer,
   TaskRunner,
+  RemovedOutcomes,
   DueTimeHints,
   PausedQueues,
   QueueService,

@@ -80,6 +80,8 @@ export interface CompletionItem {
   expectedRetryCount: number;
   /** The record's flow parent (`record.parentId`), so a batch releases parents without reading records back. */
   parentId?: string | null;
+  /** Delete the record instead of keeping it completed (`removeOnComplete: true`; see `CompleteTaskOptions`). */
+  remove?: boolean;
 }
 
 /**
@@ -119,8 +121,32 @@ export interface FenceOptions {
   expectedRetryCount?: number;
 }
 
+/** Options of `completeTask`. */
+export interface CompleteTaskOptions extends FenceOptions {
+  /**
+   * Delete the record instead of writing it completed (`removeOnComplete: true`): one fenced delete. The record
+   * returned is the completed view of what was deleted; `getTask` finds nothing afterwards.
+   */
+  remove?: boolean;
+}
+
+/** Which terminal records `cleanupTerminal` deletes (besides their end time). */
+export interface TerminalCleanupOptions {
+  /** Most records to delete in this call. */
+  limit?: number;
+  /** Only these terminal statuses. @default completed, failed and cancelled */
+  statuses?: readonly TaskStatus[];
+  /** Only records of this task. */
+  taskName?: string;
+}
+
 /** Options of `failTask`. */
 export interface FailTaskOptions extends FenceOptions {
+  /**
+   * Delete the record instead of writing it `failed` when this failure is final (`removeOnFail: true`); a failure
+   * that requeues the record keeps it. The record returned is the failed view of what was deleted.
+   */
+  remove?: boolean;
   /** Whether the retry policy may requeue the record. @default true */
   retry?: boolean;
   /** When the retry becomes due (`scheduled` until then); omitted, the retry is due at once. */
@@ -243,7 +269,7 @@ export abstract class QueueBackend {
   abstract completeTask(
     id: string,
     result?: unknown,
-    options?: FenceOptions,
+    options?: CompleteTaskOptions,
   ): Promise<QueuedTaskRecord | null>;
   /**
    * Complete a batch of running records (each fenced like `completeTask`; `completed[i]` is `false` where the fence
@@ -257,8 +283,10 @@ export abstract class QueueBackend {
     const completed: boolean[] = [];
     for (const item of items)
       completed.push(
-        (await this.completeTask(item.id, item.result, { expectedRetryCount: item.expectedRetryCount })) !==
-          null,
+        (await this.completeTask(item.id, item.result, {
+          expectedRetryCount: item.expectedRetryCount,
+          remove: item.remove,
+        })) !== null,
       );
     return { completed, claimed: claim && claim.limit > 0 ? await this.claimMany(claim) : [] };
   }
@@ -328,8 +356,30 @@ export abstract class QueueBackend {
   abstract getStatistics(options?: { queue?: string }): Promise<QueueStatistics>;
   /** Completed records of one task, newest completion first. */
   abstract listCompletedByTask(taskName: string, options?: ListCompletedOptions): Promise<QueuedTaskRecord[]>;
-  /** Delete terminal records completed before `before`; returns how many. */
-  abstract cleanupTerminal(before: Date, options?: { limit?: number }): Promise<number>;
+  /** Delete terminal records that ended before `before` (filtered by `options`); returns how many. */
+  abstract cleanupTerminal(before: Date, options?: TerminalCleanupOptions): Promise<number>;
+
+  /**
+   * Retention by count: delete the records of `taskName` in `statuses` beyond the newest `keep` (by end time), at
+   * most `limit` of them; returns how many. The default deletes nothing (a backend without it keeps records by age
+   * only); every built-in backend implements it.
+   */
+  async trimTerminal(
+    _taskName: string,
+    _statuses: readonly TaskStatus[],
+    _keep: number,
+    _limit: number,
+  ): Promise<number> {
+    return 0;
+  }
+
+  /**
+   * Delete one terminal record (retention's `true` for records ended outside a fenced write: cancelled, stale).
+   * True when deleted. The default deletes nothing; every built-in backend implements it.
+   */
+  async removeTerminal(_id: string): Promise<boolean> {
+    return false;
+  }
   /** Every record, streamed in chunks. */
   abstract iterAll(options?: { chunkSize?: number }): AsyncIterable<QueuedTaskRecord>;
 

@@ -16,6 +16,7 @@ const LIFECYCLE = new Set([
   'flow.failed',
   'queue.paused',
   'queue.resumed',
+  'task.expired',
 ]);
 
 /** Keep channel segments to a safe alphabet: anything else becomes `_`. */

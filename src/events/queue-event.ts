@@ -9,6 +9,7 @@ export type QueueLifecycleEventType =
   | 'task.cancelled'
   | 'task.claim_lost'
   | 'task.stale_failed'
+  | 'task.expired'
   | 'task.schedule_skipped'
   /** `QueueService.remove` deleted the record (docs/management.md). */
   | 'task.removed'

@@ -53,7 +53,13 @@ export type QueueEventTap = (
 ) => void;
 
 /** Terminal lifecycle types: the per-task sequence is released after them. */
-const TERMINAL_TYPES = new Set(['task.completed', 'task.failed', 'task.cancelled', 'task.stale_failed']);
+const TERMINAL_TYPES = new Set([
+  'task.completed',
+  'task.failed',
+  'task.cancelled',
+  'task.stale_failed',
+  'task.expired',
+]);
 
 /** RxJS operator: keep only events of the given types. */
 export function ofEventType(...types: string[]) {

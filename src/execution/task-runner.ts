@@ -23,6 +23,9 @@ import { retryDelay } from './retry-backoff.js';
 import { TaskOutcomeLog } from './task-outcome-log.js';
 import { parentLinkOf, readChildOutcomes, type ChildOutcomes } from '../flows/child-outcomes.js';
 import { flowLinkOf } from '../flows/flow.types.js';
+import { expiredMessage, expiryOf, isExpired } from '../expiry/record-expiry.js';
+import { removedOnComplete, removedOnFail } from '../retention/retention-rule.js';
+import { RemovedOutcomes } from '../retention/removed-outcomes.js';
 
 /** A record running in this process. */
 export interface RunningTask {
@@ -67,6 +70,7 @@ export class TaskRunner {
     readonly tasks: TaskRegistry,
     readonly events: QueueEvents,
     private readonly telemetry: QueueTelemetry,
+    private readonly removedOutcomes: RemovedOutcomes,
   ) {}
 
   /** Records running in this process right now. */
@@ -101,6 +105,8 @@ export class TaskRunner {
 
   /** Run a claimed (running) record and persist its outcome. Never throws. */
   async run(record: QueuedTaskRecord, options: RunOptions): Promise<QueuedTaskRecord | null> {
+    // Checked as the record starts, not only when it was claimed: a prefetched record may wait in a buffer.
+    if (isExpired(record)) return this.expire(record, options.workerId);
     const definition = this.tasks.find(record.taskName);
     if (!definition) return this.failUnknownTask(record);
 
@@ -158,7 +164,8 @@ export class TaskRunner {
       return await this.complete(record, definition, result, options.workerId, options.completions);
     } catch (error) {
       // Only persistence can land here (the backend stayed unreachable through the retries): the record stays
-      // running, and stale recovery hands it on once its heartbeat ages out.
+      // running, and stale recovery hands it on once its heartbeat ages out. No outcome was written.
+      this.removedOutcomes.forget(record.id);
       this.logger.error(
         `Could not persist the outcome of ${record.taskName} (${record.id}): ${describeError(error)}`,
       );
@@ -186,20 +193,32 @@ export class TaskRunner {
     const retry = !(error instanceof NonRetryableError) && record.retryCount < record.maxRetries;
     const delay = retry ? retryDelay(definition?.options.retryBackoff, record.retryCount) : 0;
     const message = describeError(error);
-    const updated = await this.persist(
-      record,
-      () =>
-        this.backend.failTask(record.id, message, {
-          retry,
-          expectedRetryCount: record.retryCount,
-          retryAt: delay > 0 ? new Date(Date.now() + delay) : null,
-        }),
-      (current) =>
-        current.error === message &&
-        (current.retryCount === record.retryCount + 1 ||
-          (current.status === 'failed' && current.retryCount === record.retryCount)),
-    );
-    if (!updated) return this.reportClaimLost(record, workerId);
+    const removedAs =
+      !retry && removedOnFail(record) ? endedCopy(record, 'failed', { error: message }) : undefined;
+    this.announceRemoval(removedAs);
+    let updated: QueuedTaskRecord | null;
+    try {
+      // Awaited as it is (no .then/.catch): an extra tick here let the retry's claim overtake task.failed.
+      updated = await this.persist(
+        record,
+        () =>
+          this.backend.failTask(record.id, message, {
+            retry,
+            expectedRetryCount: record.retryCount,
+            retryAt: delay > 0 ? new Date(Date.now() + delay) : null,
+            remove: removedOnFail(record),
+          }),
+        (current) =>
+          current.error === message &&
+          (current.retryCount === record.retryCount + 1 ||
+            (current.status === 'failed' && current.retryCount === record.retryCount)),
+        undefined,
+        removedAs,
+      );
+    } catch (persistError) {
+      return this.withdrawRemoval(removedAs, persistError);
+    }
+    if (!updated) return this.withdrawRemoval(removedAs, null) ?? this.reportClaimLost(record, workerId);
     this.outcomeLog.failed(record, error, updated);
     const willRetry = updated.status !== 'failed';
     await this.publishLifecycle('task.failed', record, workerId, {
@@ -233,6 +252,8 @@ export class TaskRunner {
     } catch (error) {
       return this.fail(record, definition, new NonRetryableError(describeError(error)), workerId);
     }
+    const removedAs = removedOnComplete(record) ? completedCopy(record, value) : undefined;
+    this.announceRemoval(removedAs);
     let updated: QueuedTaskRecord | null;
     if (completions) {
       // Through the worker's batch, the common case; a failed batch write is retried alone (never through the
@@ -245,7 +266,7 @@ export class TaskRunner {
     } else {
       updated = await this.completeAlone(record, value);
     }
-    if (!updated) return this.reportClaimLost(record, workerId);
+    if (!updated) return this.withdrawRemoval(removedAs, null) ?? this.reportClaimLost(record, workerId);
     // quietSuccess silences the log line only: listeners, metrics and the dashboard still see the completion.
     this.outcomeLog.completed(record, definition);
     if (this.events.enabled) {
@@ -282,12 +303,63 @@ export class TaskRunner {
     value: unknown,
     failed?: unknown,
   ): Promise<QueuedTaskRecord | null> {
+    const remove = removedOnComplete(record);
     return this.persist(
       record,
-      () => this.backend.completeTask(record.id, value, { expectedRetryCount: record.retryCount }),
+      () => this.backend.completeTask(record.id, value, { expectedRetryCount: record.retryCount, remove }),
       (current) => current.status === 'completed' && current.retryCount === record.retryCount,
       failed,
+      remove ? completedCopy(record, value) : undefined,
     );
+  }
+
+  /**
+   * End a record that was not started by its expiry: `failed` (fenced, no retry) with an error that says so, and
+   * `task.expired`. Its body never runs.
+   */
+  private async expire(record: QueuedTaskRecord, workerId: string): Promise<QueuedTaskRecord | null> {
+    const message = expiredMessage(record);
+    const remove = removedOnFail(record);
+    const removedAs = remove ? endedCopy(record, 'failed', { error: message }) : undefined;
+    this.announceRemoval(removedAs);
+    const updated = await this.persist(
+      record,
+      () =>
+        this.backend.failTask(record.id, message, {
+          retry: false,
+          expectedRetryCount: record.retryCount,
+          remove,
+        }),
+      (current) => current.status === 'failed' && current.error === message,
+      undefined,
+      removedAs,
+    ).catch((error: unknown) => {
+      this.logger.error(`Could not expire ${record.taskName} (${record.id}): ${describeError(error)}`);
+      return null;
+    });
+    if (!updated) return this.withdrawRemoval(removedAs, null) ?? this.reportClaimLost(record, workerId);
+    this.logger.warn(`${record.taskName} (${record.id}): ${message}`);
+    await this.publishLifecycle('task.expired', record, workerId, {
+      level: 'warning',
+      message,
+      payload: { error: message, expiresAt: new Date(expiryOf(record)!).toISOString() },
+    });
+    return updated;
+  }
+
+  /**
+   * A record about to be deleted as it ends: its outcome is readable by `waitFor` in this process from before the
+   * write (a waiter that reads the store right after the delete must find it) until `RemovedOutcomes` forgets it.
+   */
+  private announceRemoval(outcome: QueuedTaskRecord | undefined): void {
+    if (outcome) this.removedOutcomes.remember(outcome);
+  }
+
+  /** The write did not apply (fence lost) or failed: the announced outcome is withdrawn; rethrows `error`. */
+  private withdrawRemoval(outcome: QueuedTaskRecord | undefined, error: unknown): null {
+    if (outcome) this.removedOutcomes.forget(outcome.id);
+    if (error !== null) throw error;
+    return null;
   }
 
   /**
@@ -300,12 +372,15 @@ export class TaskRunner {
     write: () => Promise<QueuedTaskRecord | null>,
     landed: (current: QueuedTaskRecord) => boolean,
     failed?: unknown,
+    removedAs?: QueuedTaskRecord,
   ): Promise<QueuedTaskRecord | null> {
     for (let attempt = failed === undefined ? 0 : 1; ; attempt++) {
       if (attempt > 0) {
         await sleep(100 * 2 ** (attempt - 1));
         const current = await this.backend.getTask(record.id).catch(() => undefined);
         if (current && landed(current)) return current;
+        // A write that deletes the record landed when the record is gone (only it, or a later cleanup, deletes it).
+        if (removedAs && current === null) return removedAs;
       }
       try {
         return await write();
@@ -481,5 +556,14 @@ export class TaskRunner {
  * claimed copy with the completion applied. Metadata written by the task meanwhile is not in it.
  */
 function completedCopy(record: QueuedTaskRecord, result: unknown): QueuedTaskRecord {
-  return { ...record, status: 'completed', result, error: null, completedAt: new Date(), heartbeatAt: null };
+  return endedCopy(record, 'completed', { result, error: null });
+}
+
+/** The record as this process knows it once an outcome write ended it (or deleted it: retention's `true`). */
+function endedCopy(
+  record: QueuedTaskRecord,
+  status: 'completed' | 'failed',
+  fields: Partial<Pick<QueuedTaskRecord, 'result' | 'error'>>,
+): QueuedTaskRecord {
+  return { ...record, ...fields, status, completedAt: new Date(), heartbeatAt: null };
 }

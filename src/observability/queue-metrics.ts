@@ -10,6 +10,7 @@ const COUNTED: Record<string, string> = {
   'task.cancelled': 'cancelled',
   'task.claim_lost': 'claim_lost',
   'task.stale_failed': 'stale_failed',
+  'task.expired': 'expired',
   'task.schedule_skipped': 'schedule_skipped',
 };
 /** Most records whose enqueue or start time is kept at once (see RecentMap). */

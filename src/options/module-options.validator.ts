@@ -1,6 +1,7 @@
 import { QueueConfigurationError, type ConfigurationProblem } from '../errors/queue-configuration.error.js';
 import type { QueuesModuleOptions } from './queues-module-options.js';
 import {
+  checkIntegerIn,
   checkNonNegativeInteger,
   checkPositiveInteger,
   checkPositiveNumber,
@@ -191,15 +192,7 @@ export function validateModuleOptions(options: QueuesModuleOptions): void {
         checkQueueName(problems, `worker.queueConcurrency`, queue);
         checkPositiveInteger(problems, `worker.queueConcurrency.${queue}`, cap);
       }
-      if (worker.cleanup?.interval !== undefined)
-        checkPositiveNumber(
-          problems,
-          'worker.cleanup.interval',
-          worker.cleanup.interval,
-          VALUE_LIMITS.maxTimerMs,
-        );
-      if (worker.cleanup?.retention !== undefined)
-        checkPositiveNumber(problems, 'worker.cleanup.retention', worker.cleanup.retention);
+      if (worker.cleanup !== undefined) cleanupProblems(problems, worker.cleanup);
       if (worker.workerId !== undefined)
         checkText(problems, 'worker.workerId', worker.workerId, VALUE_LIMITS.workerIdLength);
     }
@@ -238,4 +231,26 @@ export function validateModuleOptions(options: QueuesModuleOptions): void {
   if (options.gateway && typeof options.gateway === 'object' && options.gateway.cors !== undefined)
     checkGatewayCors(problems, options.gateway.cors);
   if (problems.length) throw new QueueConfigurationError(problems);
+}
+
+const CLEANUP_KEYS = new Set(['interval', 'completed', 'failed', 'retention', 'batchSize']);
+
+/** `worker.cleanup`: `false`, or durations within their limits and a batch size of 1 to 10,000. */
+function cleanupProblems(problems: ConfigurationProblem[], cleanup: unknown): void {
+  if (cleanup === false) return;
+  if (typeof cleanup !== 'object' || cleanup === null || Array.isArray(cleanup)) {
+    problems.push({ path: 'worker.cleanup', message: 'must be false or an object' });
+    return;
+  }
+  const c = cleanup as Record<string, unknown>;
+  for (const key of Object.keys(c)) {
+    if (!CLEANUP_KEYS.has(key))
+      problems.push({ path: `worker.cleanup.${key}`, message: 'is not a cleanup option' });
+  }
+  if (c['interval'] !== undefined)
+    checkPositiveNumber(problems, 'worker.cleanup.interval', c['interval'], VALUE_LIMITS.maxTimerMs);
+  for (const key of ['completed', 'failed', 'retention'])
+    if (c[key] !== undefined) checkPositiveNumber(problems, `worker.cleanup.${key}`, c[key]);
+  if (c['batchSize'] !== undefined)
+    checkIntegerIn(problems, 'worker.cleanup.batchSize', c['batchSize'], 1, 10_000);
 }

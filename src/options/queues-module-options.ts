@@ -37,10 +37,30 @@ export interface WorkerOptions {
   reconcileInterval?: number;
   /** How long shutdown waits for running tasks before aborting them. @default 25000 */
   shutdownTimeout?: number;
-  /** Terminal-record cleanup; off unless `retention` is set. */
-  cleanup?: { interval?: number; retention?: number };
+  /**
+   * Retention of terminal records, on by default: once per `interval` (under a cluster-wide lease) the worker
+   * deletes completed records older than `completed` ms and failed/cancelled ones older than `failed` ms, plus what
+   * the tasks' `removeOnComplete`/`removeOnFail` `{ age, count }` rules say, in batches of `batchSize`. `false` keeps
+   * every record forever (the 0.x default). See README "Retention".
+   * @default { interval: 60000, completed: 604800000 (7 days), failed: 2592000000 (30 days), batchSize: 1000 }
+   */
+  cleanup?: false | CleanupOptions;
   /** Worker id. @default `<hostname>:<pid>:<random>` */
   workerId?: string;
+}
+
+/** `worker.cleanup`: retention of terminal records. Times in ms. */
+export interface CleanupOptions {
+  /** How often the cleanup pass runs (one process of the cluster at a time). @default 60000 */
+  interval?: number;
+  /** Keep completed records this long after they ended. @default 604800000 (7 days) */
+  completed?: number;
+  /** Keep failed, cancelled and expired records this long after they ended. @default 2592000000 (30 days) */
+  failed?: number;
+  /** Both `completed` and `failed` at once, where they are not given (the 0.x option). */
+  retention?: number;
+  /** Most records deleted per statement or script; a pass runs a few batches per rule. @default 1000 */
+  batchSize?: number;
 }
 
 /** Event options. */

@@ -1,3 +1,5 @@
+import type { RetentionRule } from '../retention/retention-rule.js';
+
 /** Backoff between retries: a fixed delay in ms, or exponential growth. */
 export type RetryBackoff =
   | number
@@ -42,6 +44,23 @@ export interface TaskOptions {
   quietSuccess?: boolean;
   /** Requeue a stale record through the retry policy (false: fail it). @default true */
   requeueOnStale?: boolean;
+  /**
+   * What to keep of this task's completed records: `true` deletes each record as it completes (one DELETE on SQL;
+   * `waitFor` still gets the result, see README "Retention"), `{ age?: ms, count?: n }` keeps at most that (the
+   * cleanup loop enforces it per task name), `false` keeps them under `worker.cleanup.completed`.
+   * @default false (kept 7 days)
+   */
+  removeOnComplete?: RetentionRule;
+  /**
+   * What to keep of this task's failed, cancelled and expired records: as `removeOnComplete`.
+   * @default false (kept 30 days, `worker.cleanup.failed`)
+   */
+  removeOnFail?: RetentionRule;
+  /**
+   * Records of this task not started within this many ms of becoming due (enqueue, or `scheduledAt`) never run: they end `failed` with an
+   * error saying they expired, and `task.expired` is published. @default none (records never expire)
+   */
+  expiresIn?: number;
 }
 
 /** Options of one enqueue; they never mix with task arguments. */
@@ -73,6 +92,17 @@ export interface EnqueueOptions {
    * one group running at once, and groups take turns. Stored on the record (`record.group`). @default none
    */
   group?: string;
+  /** `true`: delete this record as it completes; `false`: keep it even if the task says `true`. @default the task's */
+  removeOnComplete?: boolean;
+  /** `true`: delete this record as it ends failed, cancelled or expired. @default the task's */
+  removeOnFail?: boolean;
+  /**
+   * Not started within this many ms of becoming due (the enqueue, or `scheduledAt`/`delay`), the record never runs:
+   * it ends `failed` (expired) and `task.expired` is published. @default the task's `expiresIn`
+   */
+  expiresIn?: number;
+  /** As `expiresIn`, at a time (in the future, after `scheduledAt`). Give one of the two. */
+  expiresAt?: Date;
   /** Backend-specific extra, e.g. `{ manager }` (TypeORM EntityManager) to enqueue inside a transaction. */
   manager?: unknown;
 }

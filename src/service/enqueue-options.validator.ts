@@ -9,6 +9,8 @@ import {
   checkText,
 } from '../options/option-checks.js';
 import { VALUE_LIMITS } from '../options/value-limits.js';
+import { retentionRuleProblems } from '../retention/retention-rule.js';
+import { expiryProblems } from '../expiry/expiry-options.validator.js';
 
 const KNOWN_OPTIONS = new Set([
   'queue',
@@ -25,6 +27,10 @@ const KNOWN_OPTIONS = new Set([
   'timeout',
   'group',
   'manager',
+  'removeOnComplete',
+  'removeOnFail',
+  'expiresIn',
+  'expiresAt',
 ]);
 
 /** Latest `scheduledAt` (and `reschedule` time) accepted (every SQL dialect stores it). */
@@ -105,6 +111,10 @@ export function enqueueProblems(
   if (o.quietSuccess !== undefined && typeof o.quietSuccess !== 'boolean') {
     problems.push({ path: `${at}.options.quietSuccess`, message: 'must be a boolean' });
   }
+  for (const rule of ['removeOnComplete', 'removeOnFail'] as const) {
+    if (o[rule] !== undefined) retentionRuleProblems(problems, `${at}.options.${rule}`, o[rule], false);
+  }
+  expiryProblems(problems, at, o);
   return problems;
 }
 

@@ -18,6 +18,10 @@ import { TaskRegistry } from '../tasks/task.registry.js';
 import { setLongTimeout } from '../timing/long-timeout.js';
 import { VALUE_LIMITS } from '../options/value-limits.js';
 import { DueTimeHints } from '../workers/due-time-hints.js';
+import { RemovedOutcomes, outcomeFromEvent } from '../retention/removed-outcomes.js';
+import { removedOnFail } from '../retention/retention-rule.js';
+import { TaskRemovedError } from '../errors/task-removed.error.js';
+import { recordRetentionAndExpiry } from './enqueue-retention.js';
 import { assertValidEnqueue } from './enqueue-options.validator.js';
 import { TaskHandle } from './task-handle.js';
 import { TaskActions } from '../management/task-actions.js';
@@ -50,7 +54,15 @@ export interface WaitForOptions {
 /** Largest enqueued payload (args + kwargs + metadata as JSON): 1 MiB. */
 export const MAX_PAYLOAD_BYTES = 1024 * 1024;
 
-const TERMINAL_EVENTS = new Set(['task.completed', 'task.failed', 'task.cancelled', 'task.stale_failed']);
+const TERMINAL_EVENTS = new Set([
+  'task.completed',
+  'task.failed',
+  'task.cancelled',
+  'task.stale_failed',
+  'task.expired',
+]);
+/** `waitFor` saw the record gone with no outcome to show for it. */
+const REMOVED = Symbol('removed');
 
 /** Enqueue tasks and read, cancel and retry records. Inject it anywhere. */
 @Injectable()
@@ -64,6 +76,7 @@ export class QueueService {
     private readonly hints: DueTimeHints,
     private readonly telemetry: QueueTelemetry,
     private readonly pausedQueues: PausedQueues,
+    private readonly removedOutcomes: RemovedOutcomes,
   ) {}
 
   /**
@@ -253,6 +266,9 @@ export class QueueService {
     if (before.status === 'waiting')
       for (const child of await this.backend.listChildren(id))
         if (!isTerminalStatus(child.status)) await this.cancel(child.id);
+    // removeOnFail: true covers cancellation too; the record goes once its event is out.
+    if (removedOnFail(cancelled) && (await this.backend.removeTerminal(id).catch(() => false)))
+      this.removedOutcomes.remember(cancelled);
     return true;
   }
 
@@ -292,20 +308,40 @@ export class QueueService {
     return retried;
   }
 
-  /** Resolve with the record once it is terminal; rejects with `QueueError` after `timeout`. */
+  /**
+   * Resolve with the record once it is terminal; rejects with `QueueError` after `timeout`. A record deleted as it
+   * ended (`removeOnComplete`/`removeOnFail: true`) still resolves with its outcome when this process ran it or
+   * its terminal event reached this process (the event carries the result or error); otherwise, once it is gone
+   * from the store, `waitFor` rejects with `TaskRemovedError`.
+   */
   async waitFor(id: string, options: WaitForOptions = {}): Promise<QueuedTaskRecord> {
     const timeout = options.timeout ?? 30_000;
     // One setTimeout holds at most 2^31 - 1 ms; past that it fires after 1 ms (a poll storm).
     const pollInterval = Math.min(options.pollInterval ?? 500, VALUE_LIMITS.maxTimerMs);
-    const current = await this.backend.getTask(id);
-    if (!current) throw new QueueError(`Cannot wait for task ${id}: no such record`, { taskId: id });
+    const current = (await this.backend.getTask(id)) ?? this.removedOutcomes.get(id) ?? null;
+    if (!current)
+      throw new QueueError(
+        `Cannot wait for task ${id}: no such record (never enqueued, or already removed)`,
+        {
+          taskId: id,
+        },
+      );
     if (isTerminalStatus(current.status)) return current;
-    const terminal = (record: QueuedTaskRecord | null) => record !== null && isTerminalStatus(record.status);
+    const terminal = (record: QueuedTaskRecord | typeof REMOVED | null) =>
+      record === REMOVED || (record !== null && isTerminalStatus(record.status));
+    // Gone from the store: the outcome this process wrote, else the one the event carried, else REMOVED.
+    const read = async (
+      event?: Parameters<typeof outcomeFromEvent>[1],
+    ): Promise<QueuedTaskRecord | typeof REMOVED | null> =>
+      (await this.backend.getTask(id)) ??
+      this.removedOutcomes.get(id) ??
+      (event ? outcomeFromEvent(current, event) : undefined) ??
+      REMOVED;
     const byEvent = this.events.forTask(id).pipe(
       filter((event) => TERMINAL_EVENTS.has(event.type)),
-      switchMap(() => from(this.backend.getTask(id))),
+      switchMap((event) => from(read(event))),
     );
-    const byPolling = timer(pollInterval, pollInterval).pipe(switchMap(() => from(this.backend.getTask(id))));
+    const byPolling = timer(pollInterval, pollInterval).pipe(switchMap(() => from(read())));
     // A long timer: rxjs' timer(30 days) would fire after 1 ms.
     const deadline = new Observable<'timeout'>((subscriber) => {
       const pending = setLongTimeout(() => {
@@ -323,6 +359,7 @@ export class QueueService {
         taskName: current.taskName,
       });
     }
+    if (outcome === REMOVED) throw new TaskRemovedError(id, current.taskName);
     return outcome as QueuedTaskRecord;
   }
 
@@ -422,6 +459,7 @@ export class QueueService {
       ...options.metadata,
     };
     if (options.timeout !== undefined) metadata['timeout'] = options.timeout;
+
     if (options.quietSuccess !== undefined) metadata['quietSuccess'] = options.quietSuccess;
     const executionBackend = options.executionBackend ?? task.executionBackend ?? this.executions.defaultName;
     if (!this.executions.has(executionBackend)) {
@@ -448,6 +486,7 @@ export class QueueService {
     const scheduledAt =
       options.scheduledAt ??
       (options.delay !== undefined && options.delay > 0 ? new Date(now.getTime() + options.delay) : null);
+    recordRetentionAndExpiry(metadata, task, options, scheduledAt ?? now);
     return newTaskRecord(
       {
         taskName,

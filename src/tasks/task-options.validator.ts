@@ -10,6 +10,7 @@ import {
   shown,
 } from '../options/option-checks.js';
 import { textProblem, VALUE_LIMITS } from '../options/value-limits.js';
+import { retentionRuleProblems } from '../retention/retention-rule.js';
 
 const NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.:\-/]{0,199}$/;
 const LOG_LEVELS = new Set(['verbose', 'debug', 'log', 'info', 'warn', 'error']);
@@ -46,6 +47,10 @@ export function validateTaskDefinition(definition: TaskDefinition): void {
   for (const flag of ['quietSuccess', 'requeueOnStale'] as const) {
     if (typeof o[flag] !== 'boolean') problems.push({ path: `${at}.${flag}`, message: 'must be a boolean' });
   }
+  for (const rule of ['removeOnComplete', 'removeOnFail'] as const) {
+    if (o[rule] !== undefined) retentionRuleProblems(problems, `${at}.${rule}`, o[rule], true);
+  }
+  if (o.expiresIn !== undefined) checkPositiveNumber(problems, `${at}.expiresIn`, o.expiresIn);
   const backoff = o.retryBackoff;
   if (typeof backoff === 'number') {
     checkNonNegativeNumber(problems, `${at}.retryBackoff`, backoff);

@@ -1,4 +1,5 @@
 import type { ClaimManyOptions, CompletionItem, QueueBackend } from '../backends/queue-backend.js';
+import { removedOnComplete } from '../retention/retention-rule.js';
 import type { CompletionBatch } from '../execution/execution-backend.js';
 import type { QueuedTaskRecord } from '../models/queued-task-record.js';
 
@@ -51,6 +52,7 @@ export class CompletionBatcher implements CompletionBatch {
           result,
           expectedRetryCount: record.retryCount,
           parentId: record.parentId ?? null,
+          ...(removedOnComplete(record) ? { remove: true } : {}),
         },
         resolve,
         reject,

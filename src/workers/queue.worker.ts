@@ -27,6 +27,8 @@ import { within } from '../timing/within.js';
 import { ControlledClaims } from './controlled-claims.js';
 import { WorkerPresence } from './worker-presence.js';
 import { PausedQueues } from '../control/paused-queues.js';
+import { runRetentionPass } from '../retention/retention-pass.js';
+import { removedOnFail } from '../retention/retention-rule.js';
 
 /** The reason an idle wait is cut short. A shared value: `abort()` without one builds a DOMException each time. */
 const WOKEN = Symbol('woken');
@@ -165,7 +167,7 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
           new PeriodicTask('reconcile', o.reconcileInterval, () => this.reconcile(), this.logger),
         );
       }
-      if (o.cleanup.retention !== undefined) {
+      if (o.cleanup.enabled) {
         this.maintenance.push(
           new PeriodicTask('cleanup', o.cleanup.interval, () => this.cleanup(), this.logger),
         );
@@ -547,8 +549,10 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
       await this.runner.publishLifecycle('task.stale_failed', record, this.workerId, {
         level: 'error',
         message: record.error ?? 'Task heartbeat stale',
+        payload: { error: record.error ?? 'Task heartbeat stale' },
       });
       await this.runner.publishFlowEnd(record, this.workerId);
+      if (removedOnFail(record)) await this.backend.removeTerminal(record.id).catch(() => false);
     }
     for (const queue of new Set(result.requeued.map((record) => record.queue)))
       await this.backend.notifyNewTask(queue);
@@ -574,12 +578,11 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
     }
   }
 
+  /** Retention (README "Retention"): module defaults and the tasks' `{ age, count }` rules, once per cluster. */
   private async cleanup(): Promise<void> {
-    const retention = this.options.cleanup.retention;
-    if (retention === undefined) return;
     if (!(await this.backend.acquireLease('cleanup', this.workerId, this.options.cleanup.interval * 2)))
       return;
-    const removed = await this.backend.cleanupTerminal(new Date(Date.now() - retention));
+    const removed = await runRetentionPass(this.backend, this.options.cleanup, this.tasks.list());
     if (removed > 0) this.logger.log(`Cleanup removed ${removed} terminal record(s)`);
   }
 }

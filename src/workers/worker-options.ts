@@ -8,8 +8,31 @@ export type ResolvedWorkerOptions = Required<
 > & {
   queues: string[] | undefined;
   queueConcurrency: Record<string, number>;
-  cleanup: { interval: number; retention: number | undefined };
+  cleanup: ResolvedCleanupOptions;
 };
+
+/** `worker.cleanup` with defaults applied; `enabled` false for `cleanup: false`. */
+export interface ResolvedCleanupOptions {
+  enabled: boolean;
+  interval: number;
+  completed: number;
+  failed: number;
+  batchSize: number;
+}
+
+const DAY = 24 * 3600 * 1000;
+
+/** Defaults of `worker.cleanup` (see `CleanupOptions`). */
+export function resolveCleanupOptions(cleanup: WorkerOptions['cleanup']): ResolvedCleanupOptions {
+  const o = cleanup === false ? {} : (cleanup ?? {});
+  return {
+    enabled: cleanup !== false,
+    interval: o.interval ?? 60_000,
+    completed: o.completed ?? o.retention ?? 7 * DAY,
+    failed: o.failed ?? o.retention ?? 30 * DAY,
+    batchSize: o.batchSize ?? 1_000,
+  };
+}
 
 /** Defaults of `WorkerOptions` (see its JSDoc). */
 export function resolveWorkerOptions(options: WorkerOptions = {}): ResolvedWorkerOptions {
@@ -26,7 +49,7 @@ export function resolveWorkerOptions(options: WorkerOptions = {}): ResolvedWorke
     staleCheckInterval: options.staleCheckInterval ?? 15_000,
     reconcileInterval: options.reconcileInterval ?? 30_000,
     shutdownTimeout: options.shutdownTimeout ?? 25_000,
-    cleanup: { interval: options.cleanup?.interval ?? 60_000, retention: options.cleanup?.retention },
+    cleanup: resolveCleanupOptions(options.cleanup),
     workerId: options.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
   };
 }

@@ -6,6 +6,7 @@ import { describeQueueControlConformance } from './queue-control.conformance.js'
 import { describeQueueHandleConformance } from './queue-handle.conformance.js';
 import { describeManagementConformance } from './management.conformance.js';
 import { describeWorkerRegistryConformance } from './worker-registry.conformance.js';
+import { describeRetentionExpiryConformance } from './retention-expiry.conformance.js';
 import { describeEdgeValueConformance } from './edge-values.conformance.js';
 import { describeBadRecordConformance } from './bad-records.conformance.js';
 import { describeQueueBackendConformance } from './queue-backend.conformance.js';
@@ -18,6 +19,7 @@ describeQueueControlConformance('typeorm:mysql', factory, { skip: skipUnless('my
 describeQueueHandleConformance('typeorm:mysql', factory, { skip: skipUnless('mysql'), peer });
 describeManagementConformance('typeorm:mysql', factory, { skip: skipUnless('mysql'), peer });
 describeWorkerRegistryConformance('typeorm:mysql', factory, { skip: skipUnless('mysql'), peer });
+describeRetentionExpiryConformance('typeorm:mysql', factory, { skip: skipUnless('mysql') });
 describeEdgeValueConformance('typeorm:mysql', factory, { skip: skipUnless('mysql') });
 describeBadRecordConformance('typeorm:mysql', factory, { skip: skipUnless('mysql') });
 describeFlowConformance('typeorm:mysql', factory, { skip: skipUnless('mysql'), peer });

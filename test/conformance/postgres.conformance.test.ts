@@ -6,6 +6,7 @@ import { describeQueueControlConformance } from './queue-control.conformance.js'
 import { describeQueueHandleConformance } from './queue-handle.conformance.js';
 import { describeManagementConformance } from './management.conformance.js';
 import { describeWorkerRegistryConformance } from './worker-registry.conformance.js';
+import { describeRetentionExpiryConformance } from './retention-expiry.conformance.js';
 import { describeEdgeValueConformance } from './edge-values.conformance.js';
 import { describeBadRecordConformance } from './bad-records.conformance.js';
 import { describeQueueBackendConformance } from './queue-backend.conformance.js';
@@ -18,6 +19,7 @@ describeQueueControlConformance('typeorm:postgres', factory, { skip: skipUnless(
 describeQueueHandleConformance('typeorm:postgres', factory, { skip: skipUnless('postgres'), peer });
 describeManagementConformance('typeorm:postgres', factory, { skip: skipUnless('postgres'), peer });
 describeWorkerRegistryConformance('typeorm:postgres', factory, { skip: skipUnless('postgres'), peer });
+describeRetentionExpiryConformance('typeorm:postgres', factory, { skip: skipUnless('postgres') });
 describeEdgeValueConformance('typeorm:postgres', factory, { skip: skipUnless('postgres') });
 describeBadRecordConformance('typeorm:postgres', factory, { skip: skipUnless('postgres') });
 describeFlowConformance('typeorm:postgres', factory, { skip: skipUnless('postgres'), peer });

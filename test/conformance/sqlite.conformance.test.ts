@@ -5,6 +5,7 @@ import { describeQueueControlConformance } from './queue-control.conformance.js'
 import { describeQueueHandleConformance } from './queue-handle.conformance.js';
 import { describeManagementConformance } from './management.conformance.js';
 import { describeWorkerRegistryConformance } from './worker-registry.conformance.js';
+import { describeRetentionExpiryConformance } from './retention-expiry.conformance.js';
 import { describeEdgeValueConformance } from './edge-values.conformance.js';
 import { describeBadRecordConformance } from './bad-records.conformance.js';
 import { describeQueueBackendConformance } from './queue-backend.conformance.js';
@@ -17,6 +18,7 @@ describeQueueControlConformance('typeorm:sqlite', factory, { skip: false });
 describeQueueHandleConformance('typeorm:sqlite', factory, { skip: false, peer });
 describeManagementConformance('typeorm:sqlite', factory, { skip: false, peer });
 describeWorkerRegistryConformance('typeorm:sqlite', factory, { skip: false, peer });
+describeRetentionExpiryConformance('typeorm:sqlite', factory, { skip: false });
 describeEdgeValueConformance('typeorm:sqlite', factory, { skip: false });
 describeBadRecordConformance('typeorm:sqlite', factory, { skip: false });
 describeFlowConformance('typeorm:sqlite', factory, { skip: false, peer });

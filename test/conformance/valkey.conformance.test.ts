@@ -6,6 +6,7 @@ import { describeManagementConformance } from './management.conformance.js';
 import { describeQueueControlConformance } from './queue-control.conformance.js';
 import { describeQueueHandleConformance } from './queue-handle.conformance.js';
 import { describeWorkerRegistryConformance } from './worker-registry.conformance.js';
+import { describeRetentionExpiryConformance } from './retention-expiry.conformance.js';
 import { describeEdgeValueConformance } from './edge-values.conformance.js';
 import { describeBadRecordConformance } from './bad-records.conformance.js';
 import { describeQueueBackendConformance } from './queue-backend.conformance.js';
@@ -18,6 +19,7 @@ describeManagementConformance('valkey', factory, { skip: skipUnless('redis'), pe
 describeQueueControlConformance('valkey', factory, { skip: skipUnless('redis') });
 describeQueueHandleConformance('valkey', factory, { skip: skipUnless('redis'), peer });
 describeWorkerRegistryConformance('valkey', factory, { skip: skipUnless('redis'), peer });
+describeRetentionExpiryConformance('valkey', factory, { skip: skipUnless('redis') });
 describeEdgeValueConformance('valkey', factory, { skip: skipUnless('redis') });
 describeBadRecordConformance('valkey', factory, { skip: skipUnless('redis') });
 describeFlowConformance('valkey', factory, { skip: skipUnless('redis'), peer });

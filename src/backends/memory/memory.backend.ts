@@ -1,6 +1,7 @@
 import type {
   BackendEnqueueContext,
   ClaimManyOptions,
+  CompleteTaskOptions,
   CompletionItem,
   ControlledClaim,
   ControlledClaimOptions,
@@ -13,6 +14,7 @@ import type {
   RecordFilter,
   SetExecutionRefOptions,
   StaleRecoveryOptions,
+  TerminalCleanupOptions,
 } from '../queue-backend.js';
 import { QueueBackend, recordListLimit } from '../queue-backend.js';
 import {
@@ -339,7 +341,7 @@ export class InMemoryQueueBackend extends QueueBackend {
   async completeTask(
     id: string,
     result?: unknown,
-    options: FenceOptions = {},
+    options: CompleteTaskOptions = {},
   ): Promise<QueuedTaskRecord | null> {
     const record = this.complete(id, result, options);
     return record ? copyRecord(record) : null;
@@ -351,17 +353,22 @@ export class InMemoryQueueBackend extends QueueBackend {
     claim: ClaimManyOptions | undefined,
   ): Promise<CompletionOutcome> {
     const completed = items.map(
-      (item) => this.complete(item.id, item.result, { expectedRetryCount: item.expectedRetryCount }) !== null,
+      (item) =>
+        this.complete(item.id, item.result, {
+          expectedRetryCount: item.expectedRetryCount,
+          remove: item.remove,
+        }) !== null,
     );
     return { completed, claimed: claim && claim.limit > 0 ? await this.claimMany(claim) : [] };
   }
 
-  private complete(id: string, result: unknown, options: FenceOptions): QueuedTaskRecord | null {
+  private complete(id: string, result: unknown, options: CompleteTaskOptions): QueuedTaskRecord | null {
     const record = this.fenced(id, options);
     if (!record) return null;
     record.result = result === undefined ? null : cloneJson(result);
     record.error = null; // an earlier attempt's error does not describe a completed record
     this.finish(record, 'completed');
+    if (options.remove && !this.hasLiveParent(record.id)) this.delete(record);
     return record;
   }
 
@@ -373,6 +380,7 @@ export class InMemoryQueueBackend extends QueueBackend {
       this.requeue(record, options.retryAt ?? null);
     } else {
       this.finish(record, 'failed');
+      if (options.remove && !this.hasLiveParent(record.id)) this.delete(record);
     }
     return copyRecord(record);
   }
@@ -548,12 +556,15 @@ export class InMemoryQueueBackend extends QueueBackend {
       .map(copyRecord);
   }
 
-  async cleanupTerminal(before: Date, options: { limit?: number } = {}): Promise<number> {
+  async cleanupTerminal(before: Date, options: TerminalCleanupOptions = {}): Promise<number> {
     let removed = 0;
     const limit = options.limit ?? Infinity;
+    const statuses = options.statuses ? new Set<TaskStatus>(options.statuses) : undefined;
     for (const record of [...this.records.values()]) {
       if (removed >= limit) break;
       if (!isTerminalStatus(record.status) || !record.completedAt || record.completedAt >= before) continue;
+      if (statuses && !statuses.has(record.status)) continue;
+      if (options.taskName !== undefined && record.taskName !== options.taskName) continue;
       if (this.hasLiveParent(record.id)) continue; // its parent has yet to read its result
       this.delete(record);
       removed++;
@@ -611,6 +622,34 @@ export class InMemoryQueueBackend extends QueueBackend {
       if (this.records.get(record.id) === record && matches(record)) found.push(record);
     }
     return found;
+  }
+
+  override async trimTerminal(
+    taskName: string,
+    statuses: readonly TaskStatus[],
+    keep: number,
+    limit: number,
+  ): Promise<number> {
+    const wanted = new Set(statuses);
+    const ended = [...this.records.values()]
+      .filter(
+        (r) =>
+          r.taskName === taskName &&
+          wanted.has(r.status) &&
+          r.completedAt !== null &&
+          !this.hasLiveParent(r.id),
+      )
+      .sort((a, b) => b.completedAt!.getTime() - a.completedAt!.getTime() || (a.id < b.id ? 1 : -1));
+    const extra = ended.slice(keep, keep + Math.max(0, limit));
+    for (const record of extra) this.delete(record);
+    return extra.length;
+  }
+
+  override async removeTerminal(id: string): Promise<boolean> {
+    const record = this.records.get(id);
+    if (!record || !isTerminalStatus(record.status) || this.hasLiveParent(id)) return false;
+    this.delete(record);
+    return true;
   }
 
   /** Walks the creation order from the newest end and stops at `limit` matches: O(limit) unfiltered. */

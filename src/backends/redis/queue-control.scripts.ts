@@ -29,6 +29,7 @@ local function drop(id, f)
     local time = redis.call('TIME')
     release_parent(parent, tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000))
   end
+  redis.call('ZREM', p .. ':failed:' .. (redis.call('HGET', tkey(id), 'n') or ''), id) -- retention's index
   redis.call('DEL', tkey(id), p .. ':log:' .. id, p .. ':children:' .. id)
 end
 `;

@@ -290,9 +290,27 @@ local function finish(id, status, now)
   redis.call('ZADD', p .. ':terminal', now, id)
   if status == 'completed' then
     redis.call('ZADD', p .. ':completed:' .. redis.call('HGET', t, 'n'), now, id)
+  else
+    -- Retention by task of failed and cancelled records (count and age; docs/backends/redis.md).
+    redis.call('ZADD', p .. ':failed:' .. redis.call('HGET', t, 'n'), now, id)
   end
   local parent = redis.call('HGET', t, 'pa')
   if parent then release_parent(parent, now) end
+end
+-- Delete an ended record, its index entries and its persisted log (cleanup and retention; an ended record is in
+-- no ready set). queue-control.scripts.ts has \`drop\` for records in any state but running.
+local function drop_ended(id)
+  local t = tkey(id)
+  local f = redis.call('HMGET', t, 'q', 's', 'n', 'ky', 'cr')
+  if f[3] then
+    stat(queue_of(f[1]), status_of(f[2]), -1)
+    redis.call('ZREM', p .. ':completed:' .. f[3], id)
+    redis.call('ZREM', p .. ':failed:' .. f[3], id)
+    if f[4] and redis.call('HGET', p .. ':lastkey', f[4]) == id then redis.call('HDEL', p .. ':lastkey', f[4]) end
+    unindex_created(f[5], id)
+    redis.call('DEL', t, p .. ':log:' .. id, p .. ':children:' .. id)
+  end
+  redis.call('ZREM', p .. ':terminal', id)
 end
 local function requeue(id, now, retry_at)
   local t = tkey(id)
@@ -545,11 +563,25 @@ return record(id)
  * only the running bookkeeping moves; the status counters are summed (flush_stats() writes them).
  */
 const COMPLETE_FUNCTION = `
-local function complete(now, id, expected, result_json)
+local function complete(now, id, expected, result_json, remove)
   local t = tkey(id)
-  local f = redis.call('HMGET', t, 's', 'r', 'q', 'n', 'ky', 'xr', 'pa')
+  local f = redis.call('HMGET', t, 's', 'r', 'q', 'n', 'ky', 'xr', 'pa', 'cr')
   if f[1] ~= 'running' then return false end
   if expected ~= '' and (f[2] or '0') ~= expected then return false end
+  if remove == '1' and not f[7] then
+    -- removeOnComplete: true (never a flow child's, whose parent reads its result). The record leaves with its
+    -- index entries; nothing is written for it.
+    stat_later(queue_of(f[3]), 'running', -1)
+    redis.call('ZREM', p .. ':running', id)
+    if f[5] then
+      release_key(id, f[5])
+      if redis.call('HGET', p .. ':lastkey', f[5]) == id then redis.call('HDEL', p .. ':lastkey', f[5]) end
+    end
+    if f[6] then redis.call('SREM', p .. ':external', id) end
+    unindex_created(f[8], id)
+    redis.call('DEL', t, p .. ':log:' .. id)
+    return true
+  end
   stat_later(queue_of(f[3]), 'running', -1)
   stat_later(queue_of(f[3]), 'completed', 1)
   if result_json ~= '' then
@@ -581,24 +613,28 @@ end
 return n
 `);
 
-/** ARGV: p, now, id, expectedRetryCount or '', result JSON or '' → hash or {}. */
+/**
+ * ARGV: p, now, id, expectedRetryCount or '', result JSON or '', remove ('1': delete it) → hash or {}. A removed
+ * record's hash comes back as it was before the completion.
+ */
 export const COMPLETE = script(`${COMPLETE_FUNCTION}
-if not complete(tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]) then return {} end
+local before = ARGV[6] == '1' and record(ARGV[3]) or nil
+if not complete(tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5], ARGV[6]) then return {} end
 flush_stats()
-return record(ARGV[3])
+return before or record(ARGV[3])
 `);
 
 /**
  * The worker's hot path in one round trip: complete a batch of records, then claim for the slots they freed.
- * ARGV: p, now, limit, worker, queues, backends, count, then per item: id, expectedRetryCount, result JSON or ''
- * → {applied (1, or 0 where fenced off, per item), JSON array of claimed rows}.
+ * ARGV: p, now, limit, worker, queues, backends, count, then per item: id, expectedRetryCount, result JSON or '',
+ * remove ('1' or '') → {applied (1, or 0 where fenced off, per item), JSON array of claimed rows}.
  */
 export const COMPLETE_AND_CLAIM = script(`${COMPLETE_FUNCTION}${CLAIM_FUNCTION}
 local now, count = tonumber(ARGV[2]), tonumber(ARGV[7])
 local done = {}
 for i = 1, count do
-  local at = 8 + (i - 1) * 3
-  done[i] = complete(now, ARGV[at], ARGV[at + 1], ARGV[at + 2]) and 1 or 0
+  local at = 8 + (i - 1) * 4
+  done[i] = complete(now, ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3]) and 1 or 0
 end
 -- Written before the claim: Redis does not roll a script back, so an error in the claim must not leave the
 -- completions' status writes without their counter moves.
@@ -607,7 +643,10 @@ local claimed = claim(now, tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6]) -- flus
 return {done, encode_rows(claimed)}
 `);
 
-/** ARGV: p, now, id, expectedRetryCount or '', error, retry ('1'/'0'), retryAt or '' → hash or {}. */
+/**
+ * ARGV: p, now, id, expectedRetryCount or '', error, retry ('1'/'0'), retryAt or '', remove ('1': delete the record
+ * when the failure is final; its failed hash comes back) → hash or {}.
+ */
 export const FAIL = script(`
 local now, id = tonumber(ARGV[2]), ARGV[3]
 if not fenced(id, ARGV[4]) then return {} end
@@ -620,6 +659,11 @@ if ARGV[6] == '1' and rc and mr and rc < mr then
   requeue(id, now, ARGV[7])
 else
   finish(id, 'failed', now)
+  if ARGV[8] == '1' and not parent_lives(id) then
+    local out = record(id)
+    drop_ended(id)
+    return out
+  end
 end
 return record(id)
 `);
@@ -643,6 +687,7 @@ if f[2] and redis.call('HEXISTS', p .. ':keys', f[2]) == 1 then return {} end
 redis.call('HDEL', t, 'r', 'st', 'ct', 'rs') -- retry count back to its default, 0
 redis.call('ZREM', p .. ':terminal', id)
 redis.call('ZREM', p .. ':completed:' .. f[3], id)
+redis.call('ZREM', p .. ':failed:' .. f[3], id)
 if f[2] then
   redis.call('HSET', p .. ':keys', f[2], id)
   redis.call('HSET', p .. ':lastkey', f[2], id)
@@ -774,29 +819,77 @@ if claimable then place(id, now) end
 return record(id)
 `);
 
-/** ARGV: p, before, limit, now → number deleted (flow children whose parent lives are kept). */
+/**
+ * ARGV: p, before, limit, statuses (comma list, or '' for every terminal status), task ('' for any), now → number
+ * deleted. Flow children whose parent lives are kept (moved to \`now\` in the end-time index, so they are looked
+ * at again a retention period later instead of blocking the batch).
+ */
 export const CLEANUP = script(`
-local ids = redis.call('ZRANGEBYSCORE', p .. ':terminal', '-inf', '(' .. ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
-local deleted = 0
-for _, id in ipairs(ids) do
-  local t = tkey(id)
-  if parent_lives(id) then
-    -- Its flow parent has yet to read its result: kept, and looked at again a retention period from now.
-    redis.call('ZADD', p .. ':terminal', tonumber(ARGV[4]), id)
-  else
-    local f = redis.call('HMGET', t, 'q', 's', 'n', 'ky', 'cr')
-    if f[3] then
-      stat(queue_of(f[1]), status_of(f[2]), -1)
-      redis.call('ZREM', p .. ':completed:' .. f[3], id)
-      if f[4] and redis.call('HGET', p .. ':lastkey', f[4]) == id then redis.call('HDEL', p .. ':lastkey', f[4]) end
-      unindex_created(f[5], id)
-      redis.call('DEL', t, p .. ':log:' .. id, p .. ':children:' .. id)
+local before, limit, task, now = ARGV[2], tonumber(ARGV[3]), ARGV[5], tonumber(ARGV[6])
+local wanted = nil
+if ARGV[4] ~= '' then wanted = {} for s in string.gmatch(ARGV[4], '[^,]+') do wanted[s] = true end end
+-- One task's records come from its own sets; otherwise the end-time index of every terminal record.
+local sources = { p .. ':terminal' }
+if task ~= '' then
+  sources = {}
+  if not wanted or wanted.completed then sources[#sources + 1] = p .. ':completed:' .. task end
+  if not wanted or wanted.failed or wanted.cancelled then sources[#sources + 1] = p .. ':failed:' .. task end
+end
+local removed, examined = 0, 0
+for _, source in ipairs(sources) do
+  -- Records of other statuses are stepped over (offset), at most ten batches' worth per call.
+  local offset = 0
+  while removed < limit and examined < limit * 10 do
+    local ids = redis.call('ZRANGEBYSCORE', source, '-inf', '(' .. before, 'LIMIT', offset, limit - removed)
+    if #ids == 0 then break end
+    for _, id in ipairs(ids) do
+      examined = examined + 1
+      local f = redis.call('HMGET', tkey(id), 's', 'n')
+      local s = status_of(f[1]) -- a hash exists when it names its task (the status is left out when pending)
+      if not f[2] then
+        redis.call('ZREM', source, id)
+        redis.call('ZREM', p .. ':terminal', id)
+      elseif parent_lives(id) then
+        -- Its flow parent has yet to read its result.
+        if source == p .. ':terminal' then redis.call('ZADD', source, now, id) else offset = offset + 1 end
+      elseif (s == 'completed' or s == 'failed' or s == 'cancelled') and (not wanted or wanted[s])
+        and (task == '' or f[2] == task) then
+        drop_ended(id)
+        removed = removed + 1
+      else
+        offset = offset + 1
+      end
     end
-    redis.call('ZREM', p .. ':terminal', id)
-    deleted = deleted + 1
   end
 end
-return deleted
+return removed
+`);
+
+/**
+ * Retention by count. ARGV: p, task, statuses (comma list of one class: completed, or failed/cancelled), keep,
+ * limit → records deleted (those past the newest `keep` of the task's set, at most `limit`).
+ */
+export const TRIM = script(`
+local task, keep, limit = ARGV[2], tonumber(ARGV[4]), tonumber(ARGV[5])
+local wanted = {}
+for s in string.gmatch(ARGV[3], '[^,]+') do wanted[s] = true end
+local source = p .. (wanted.completed and ':completed:' or ':failed:') .. task
+local removed = 0
+for _, id in ipairs(redis.call('ZREVRANGE', source, keep, keep + limit - 1)) do
+  local f = redis.call('HMGET', tkey(id), 's', 'n')
+  if not f[2] then redis.call('ZREM', source, id)
+  elseif wanted[status_of(f[1])] and not parent_lives(id) then drop_ended(id) removed = removed + 1 end
+end
+return removed
+`);
+
+/** ARGV: p, id → 1 when a terminal record was deleted, else 0. */
+export const REMOVE_TERMINAL = script(`
+local s = redis.call('HGET', tkey(ARGV[2]), 's') -- nil: pending, or no record
+if s ~= 'completed' and s ~= 'failed' and s ~= 'cancelled' then return 0 end
+if parent_lives(ARGV[2]) then return 0 end
+drop_ended(ARGV[2])
+return 1
 `);
 
 /** ARGV: p, name, owner, ttl → 1 held, 0 not. */

@@ -10,7 +10,7 @@ import {
   type QueuedTaskRecord,
   type StaleTaskRecoveryResult,
 } from '../../models/queued-task-record.js';
-import { TASK_STATUSES } from '../../models/task-status.js';
+import { TASK_STATUSES, type TaskStatus } from '../../models/task-status.js';
 import { NotificationWaiters } from '../notification-waiters.js';
 import {
   QueueBackend,
@@ -27,6 +27,8 @@ import {
   type RecordFilter,
   type SetExecutionRefOptions,
   type StaleRecoveryOptions,
+  type CompleteTaskOptions,
+  type TerminalCleanupOptions,
 } from '../queue-backend.js';
 import { byClaimOrder } from '../typeorm/task-row.mapper.js';
 import type { RedisBackendConfig } from './redis-backend.config.js';
@@ -83,6 +85,8 @@ const SCRIPTS = {
   qSetRef: lua.SET_REF,
   qSetBackend: lua.SET_BACKEND,
   qCleanup: lua.CLEANUP,
+  qTrim: lua.TRIM,
+  qRemoveTerminal: lua.REMOVE_TERMINAL,
   qLease: lua.LEASE,
   qCountRunning: lua.COUNT_RUNNING,
   qMigrate: lua.MIGRATE,
@@ -646,11 +650,30 @@ export class RedisQueueBackend extends QueueBackend {
   async completeTask(
     id: string,
     result?: unknown,
-    options: FenceOptions = {},
+    options: CompleteTaskOptions = {},
   ): Promise<QueuedTaskRecord | null> {
-    return fromHash(
-      await this.run('qComplete', Date.now(), id, options.expectedRetryCount ?? '', toJson(result)),
+    const now = Date.now();
+    const remove = options.remove ? '1' : '';
+    const reply = await this.run(
+      'qComplete',
+      now,
+      id,
+      options.expectedRetryCount ?? '',
+      toJson(result),
+      remove,
     );
+    const record = fromHash(reply);
+    // A removed record's hash comes back as it was before; the caller sees the completion it made.
+    return record && options.remove
+      ? {
+          ...record,
+          status: 'completed',
+          result: result ?? null,
+          error: null,
+          completedAt: new Date(now),
+          heartbeatAt: null,
+        }
+      : record;
   }
 
   /** One script: the completions and the claim for the freed slots share a round trip. */
@@ -663,7 +686,8 @@ export class RedisQueueBackend extends QueueBackend {
       ...(claim ? claimArguments(claim) : [0, '', '', '*']),
       items.length,
     ];
-    for (const item of items) args.push(item.id, item.expectedRetryCount, toJson(item.result));
+    for (const item of items)
+      args.push(item.id, item.expectedRetryCount, toJson(item.result), item.remove ? '1' : '');
     const [completed, claimed] = (await this.run('qCompleteAndClaim', ...args)) as [unknown[], string];
     return {
       completed: completed.map((applied) => applied === 1),
@@ -681,6 +705,7 @@ export class RedisQueueBackend extends QueueBackend {
         storableText(error),
         (options.retry ?? true) ? '1' : '0',
         options.retryAt ? options.retryAt.getTime() : '',
+        options.remove ? '1' : '',
       ),
     );
   }
@@ -858,13 +883,35 @@ export class RedisQueueBackend extends QueueBackend {
     return this.getMany(ids);
   }
 
-  async cleanupTerminal(before: Date, options: { limit?: number } = {}): Promise<number> {
+  async cleanupTerminal(before: Date, options: TerminalCleanupOptions = {}): Promise<number> {
     return (await this.run(
       'qCleanup',
       before.getTime(),
-      Math.floor(options.limit ?? 5_000),
+      Math.max(1, Math.floor(options.limit ?? 5_000)),
+      (options.statuses ?? []).join(','),
+      options.taskName ?? '',
       Date.now(),
     )) as number;
+  }
+
+  override async trimTerminal(
+    taskName: string,
+    statuses: readonly TaskStatus[],
+    keep: number,
+    limit: number,
+  ): Promise<number> {
+    if (statuses.length === 0 || limit < 1) return 0;
+    return (await this.run(
+      'qTrim',
+      taskName,
+      statuses.join(','),
+      Math.max(0, Math.floor(keep)),
+      Math.floor(limit),
+    )) as number;
+  }
+
+  override async removeTerminal(id: string): Promise<boolean> {
+    return (await this.run('qRemoveTerminal', id)) === 1;
   }
 
   override async listPausedQueues(): Promise<string[]> {

@@ -269,10 +269,13 @@ export class MysqlQueueStore extends SqlQueueStore {
       for (const item of [...items].sort(byId)) {
         const completion = this.completion(item.result, now);
         const fence = this.fence({ expectedRetryCount: item.expectedRetryCount });
+        // removeOnComplete: true is one DELETE instead of the UPDATE.
         const update = (await run(
           connection,
-          `UPDATE ${this.table} SET ${completion.set} WHERE id = ? AND ${fence.where}`,
-          [...completion.params, item.id, ...fence.params],
+          item.remove
+            ? `DELETE FROM ${this.table} WHERE id = ? AND ${fence.where}`
+            : `UPDATE ${this.table} SET ${completion.set} WHERE id = ? AND ${fence.where}`,
+          item.remove ? [item.id, ...fence.params] : [...completion.params, item.id, ...fence.params],
         )) as { affectedRows?: number };
         if ((update.affectedRows ?? 0) > 0) done.push(item.id);
       }

@@ -189,6 +189,8 @@ export class PostgresQueueStore extends SqlQueueStore {
       `CREATE INDEX IF NOT EXISTS ${this.index('key')} ON ${t} (task_key) WHERE task_key IS NOT NULL`,
       `CREATE INDEX IF NOT EXISTS ${this.index('completed')} ON ${t} (task_name, completed_at) WHERE status = 'completed'`,
       `CREATE INDEX IF NOT EXISTS ${this.index('terminal')} ON ${t} (completed_at) WHERE status IN ('completed','failed','cancelled')`,
+      // Retention by task (count and age of failed/cancelled records; completed ones use the index above).
+      `CREATE INDEX IF NOT EXISTS ${this.index('ended')} ON ${t} (task_name, completed_at) WHERE status IN ('failed','cancelled')`,
       `CREATE TABLE IF NOT EXISTS ${this.leaseTable} (name varchar(100) PRIMARY KEY, owner varchar(255) NOT NULL, expires_at bigint NOT NULL)`,
       this.control.schemaStatement(),
       this.schedules.schemaStatement(),
@@ -435,11 +437,16 @@ export class PostgresQueueStore extends SqlQueueStore {
     claim: ClaimManyOptions | undefined,
   ): Promise<CompletionOutcome> {
     const now = Date.now();
+    // removeOnComplete: true items are deleted (a DELETE joined to them) instead of updated; the others as before.
+    const kept = items.filter((item) => !item.remove);
+    const removed = items.filter((item) => item.remove);
     const params: unknown[] = [
       now,
-      items.map((item) => item.id),
-      items.map((item) => item.expectedRetryCount),
-      items.map((item) => toResultJson(item.result)),
+      kept.map((item) => item.id),
+      kept.map((item) => item.expectedRetryCount),
+      kept.map((item) => toResultJson(item.result)),
+      removed.map((item) => item.id),
+      removed.map((item) => item.expectedRetryCount),
     ];
     let claimCte = `SELECT ${CLAIM_RETURNING} FROM ${this.table} WHERE false`;
     if (claim && claim.limit > 0) {
@@ -460,8 +467,12 @@ export class PostgresQueueStore extends SqlQueueStore {
          WHERE t.id = input.id AND t.retry_count = input.retry_count AND ${this.testedOnRow(`t.status = 'running'`)}
          RETURNING t.id),
        ${this.releaseParentsCte()}
+       gone AS (
+         DELETE FROM ${this.table} AS t USING unnest(?::varchar[], ?::integer[]) AS input (id, retry_count)
+         WHERE t.id = input.id AND t.retry_count = input.retry_count AND ${this.testedOnRow(`t.status = 'running'`)}
+         RETURNING t.id),
        claimed AS (${claimCte})
-       SELECT c.*, d.id AS done_id FROM claimed c FULL JOIN done d ON false`,
+       SELECT c.*, d.id AS done_id FROM claimed c FULL JOIN (SELECT id FROM done UNION ALL SELECT id FROM gone) d ON false`,
       params,
     );
     const completed = this.completedInOrder(
@@ -518,6 +529,19 @@ export class PostgresQueueStore extends SqlQueueStore {
    */
   protected override testedOnRow(condition: string): string {
     return `(${condition}) IS TRUE`;
+  }
+
+  /** One statement: the fenced DELETE returns the row it deleted. */
+  protected override async deleteReturning(
+    id: string,
+    where: string,
+    whereParams: unknown[],
+  ): Promise<QueuedTaskRecord | null> {
+    const rows = await this.query(
+      `DELETE FROM ${this.table} WHERE id = ? AND ${this.testedOnRow(where)} RETURNING ${this.columns}`,
+      [id, ...whereParams],
+    );
+    return rows[0] ? rowToRecord(rows[0]) : null;
   }
 
   protected async updateReturning(

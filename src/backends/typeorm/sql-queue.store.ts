@@ -1,5 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import type {
+  CompleteTaskOptions,
   CompletionItem,
   CompletionOutcome,
   ClaimManyOptions,
@@ -12,6 +13,7 @@ import type {
   RecordFilter,
   SetExecutionRefOptions,
   StaleRecoveryOptions,
+  TerminalCleanupOptions,
 } from '../queue-backend.js';
 import { recordListLimit } from '../queue-backend.js';
 import {
@@ -39,6 +41,7 @@ import { SqlQueueCaps, type SqlTx } from './queue-caps.sql.js';
 /** Statuses of a record that has not ended (a waiting flow parent holds its key too). */
 const ACTIVE = `('pending','scheduled','running','waiting')`;
 const CLAIMABLE = `('pending','scheduled')`;
+const TERMINAL = `('completed','failed','cancelled')`;
 const STALE_ERROR = 'Task heartbeat stale';
 const COLUMN_LIST = TASK_COLUMNS.join(', ');
 
@@ -484,8 +487,16 @@ export abstract class SqlQueueStore {
   async completeTask(
     id: string,
     result: unknown,
-    options: FenceOptions = {},
+    options: CompleteTaskOptions = {},
   ): Promise<QueuedTaskRecord | null> {
+    if (options.remove) {
+      // removeOnComplete: true. One fenced DELETE instead of the UPDATE; the caller gets the completed view.
+      const now = Date.now();
+      const fence = this.fence(options);
+      const deleted = await this.deleteReturning(id, fence.where, fence.params);
+      this.countCompletion(deleted !== null);
+      return deleted && endedView(deleted, 'completed', now, { result: result ?? null, error: null });
+    }
     const completion = this.completion(result, Date.now());
     const fence = this.fence(options);
     const record = await this.updateReturning(
@@ -547,7 +558,9 @@ export abstract class SqlQueueStore {
     const retry = (options.retry ?? true) && current.retryCount < current.maxRetries;
     const updated = retry
       ? await this.requeue(current, error, options.retryAt ?? null, now)
-      : await this.finishFailed(current, error, now);
+      : options.remove
+        ? await this.deleteFailed(current, error, now)
+        : await this.finishFailed(current, error, now);
     if (!updated) return this.rejected();
     if (retry && updated.group !== null) await this.lineUpGroups([updated]);
     if (retry) this.metrics.retried++;
@@ -596,6 +609,37 @@ export abstract class SqlQueueStore {
       'status = ? AND retry_count = ?',
       ['running', current.retryCount],
     );
+  }
+
+  /** removeOnFail: true. The final failure as one fenced DELETE; the caller gets the failed view. */
+  private async deleteFailed(
+    current: QueuedTaskRecord,
+    error: string,
+    now: number,
+  ): Promise<QueuedTaskRecord | null> {
+    const deleted = await this.deleteReturning(current.id, 'status = ? AND retry_count = ?', [
+      'running',
+      current.retryCount,
+    ]);
+    return deleted && endedView(deleted, 'failed', now, { error });
+  }
+
+  /**
+   * Delete the row `id` while `where` holds, and return it as it was. Here a read then the fenced DELETE (only the
+   * DELETE decides); PostgreSQL and SQLite override it with one `DELETE … RETURNING`.
+   */
+  protected async deleteReturning(
+    id: string,
+    where: string,
+    whereParams: unknown[],
+  ): Promise<QueuedTaskRecord | null> {
+    const rows = await this.query(`SELECT ${COLUMN_LIST} FROM ${this.table} WHERE id = ?`, [id]);
+    if (!rows[0]) return null;
+    const deleted = await this.execute(
+      `DELETE FROM ${this.table} WHERE id = ? AND ${this.testedOnRow(where)}`,
+      [id, ...whereParams],
+    );
+    return deleted > 0 ? rowToRecord(rows[0]) : null;
   }
 
   async cancelTask(id: string): Promise<QueuedTaskRecord | null> {
@@ -870,18 +914,50 @@ export abstract class SqlQueueStore {
     return rows.map(rowToRecord);
   }
 
-  async cleanupTerminal(before: Date, options: { limit?: number } = {}): Promise<number> {
+  async cleanupTerminal(before: Date, options: TerminalCleanupOptions = {}): Promise<number> {
     const batch = Math.max(1, Math.floor(options.limit ?? 5_000));
+    const statuses = options.statuses?.length
+      ? `(${options.statuses.map((status) => `'${terminalStatus(status)}'`).join(',')})`
+      : TERMINAL;
+    const byTask = options.taskName === undefined ? '' : ' AND task_name = ?';
     const rows = await this.query(
-      `SELECT id FROM ${this.table} WHERE status IN ('completed','failed','cancelled') AND completed_at < ?
+      `SELECT id FROM ${this.table} WHERE status IN ${statuses} AND completed_at < ?${byTask}
        AND ${this.flows.noLiveParent} LIMIT ${batch}`,
-      [before.getTime()],
+      options.taskName === undefined ? [before.getTime()] : [before.getTime(), options.taskName],
     );
-    if (rows.length === 0) return 0;
-    const ids = rows.map((row) => String(row['id']));
+    return this.deleteTerminalIds(rows.map((row) => String(row['id'])));
+  }
+
+  /** The rows of `taskName` in `statuses` past the newest `keep`, by end time (served by the per-task indexes). */
+  async trimTerminal(
+    taskName: string,
+    statuses: readonly TaskStatus[],
+    keep: number,
+    limit: number,
+  ): Promise<number> {
+    if (statuses.length === 0 || limit < 1) return 0;
+    const rows = await this.query(
+      `SELECT id FROM ${this.table} WHERE task_name = ? AND status IN (${statuses.map((status) => `'${terminalStatus(status)}'`).join(',')})
+       AND ${this.flows.noLiveParent} ORDER BY completed_at DESC, id DESC LIMIT ${Math.floor(limit)} OFFSET ${Math.max(0, Math.floor(keep))}`,
+      [taskName],
+    );
+    return this.deleteTerminalIds(rows.map((row) => String(row['id'])));
+  }
+
+  async removeTerminal(id: string): Promise<boolean> {
+    const rows = await this.query(
+      `SELECT id FROM ${this.table} WHERE id = ? AND status IN ${TERMINAL} AND ${this.flows.noLiveParent}`,
+      [id],
+    );
+    return rows.length > 0 && (await this.deleteTerminalIds([id])) > 0;
+  }
+
+  /** Delete the rows of `ids` that are still terminal (one may have been retried since it was read). */
+  private async deleteTerminalIds(ids: string[]): Promise<number> {
+    if (ids.length === 0) return 0;
     const deleted = await this.execute(
       `DELETE FROM ${this.table}
-       WHERE id IN (${ids.map(() => '?').join(', ')}) AND ${this.testedOnRow(`status IN ('completed','failed','cancelled')`)}`,
+       WHERE id IN (${ids.map(() => '?').join(', ')}) AND ${this.testedOnRow(`status IN ${TERMINAL}`)}`,
       ids,
     );
     await this.management.deleteLogs(ids);
@@ -1021,4 +1097,20 @@ export abstract class SqlQueueStore {
       params: [now, ...filter.params],
     };
   }
+}
+
+/** A terminal status, checked (it is written into the statement's text). */
+function terminalStatus(status: TaskStatus): TaskStatus {
+  if (!isTerminalStatus(status)) throw new QueueError(`Not a terminal status: ${String(status)}`);
+  return status;
+}
+
+/** A deleted row's record as the write that deleted it would have left it. */
+function endedView(
+  record: QueuedTaskRecord,
+  status: TaskStatus,
+  now: number,
+  fields: Partial<Pick<QueuedTaskRecord, 'result' | 'error'>>,
+): QueuedTaskRecord {
+  return { ...record, ...fields, status, completedAt: new Date(now), heartbeatAt: null };
 }

@@ -88,6 +88,8 @@ export class SqliteQueueStore extends SqlQueueStore {
       `CREATE INDEX IF NOT EXISTS ${index('key')} ON ${t} (task_key) WHERE task_key IS NOT NULL`,
       `CREATE INDEX IF NOT EXISTS ${index('completed')} ON ${t} (task_name, completed_at) WHERE status = 'completed'`,
       `CREATE INDEX IF NOT EXISTS ${index('terminal')} ON ${t} (completed_at) WHERE status IN ('completed','failed','cancelled')`,
+      // Retention by task (count and age of failed/cancelled records; completed ones use the index above).
+      `CREATE INDEX IF NOT EXISTS ${index('ended')} ON ${t} (task_name, completed_at) WHERE status IN ('failed','cancelled')`,
       `CREATE TABLE IF NOT EXISTS ${this.leaseTable} (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL)`,
       this.control.schemaStatement(),
       this.schedules.schemaStatement(),
@@ -225,6 +227,18 @@ export class SqliteQueueStore extends SqlQueueStore {
        RETURNING ${this.columns}, seq`,
     ).all(now, now, options.workerId, ...params);
     return claimedInOrder(rows);
+  }
+
+  /** One statement: the fenced DELETE returns the row it deleted. */
+  protected override async deleteReturning(
+    id: string,
+    where: string,
+    whereParams: unknown[],
+  ): Promise<QueuedTaskRecord | null> {
+    const rows = this.statement(
+      `DELETE FROM ${this.table} WHERE id = ? AND ${where} RETURNING ${this.columns}`,
+    ).all(id, ...whereParams);
+    return rows[0] ? rowToRecord(rows[0]) : null;
   }
 
   protected async updateReturning(

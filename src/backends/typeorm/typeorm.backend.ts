@@ -29,7 +29,10 @@ import {
   type ListPendingOptions,
   type SetExecutionRefOptions,
   type StaleRecoveryOptions,
+  type CompleteTaskOptions,
+  type TerminalCleanupOptions,
 } from '../queue-backend.js';
+import type { TaskStatus } from '../../models/task-status.js';
 import type { QueueBackendFactoryContext } from '../queue-backend.registry.js';
 import { MysqlQueueStore } from './mysql.store.js';
 import type {
@@ -353,7 +356,11 @@ export class TypeOrmQueueBackend extends QueueBackend {
   override claimControlled(options: ControlledClaimOptions): Promise<ControlledClaim> {
     return this.requireStore().claimControlled(options);
   }
-  completeTask(id: string, result?: unknown, options?: FenceOptions): Promise<QueuedTaskRecord | null> {
+  completeTask(
+    id: string,
+    result?: unknown,
+    options?: CompleteTaskOptions,
+  ): Promise<QueuedTaskRecord | null> {
     return this.requireStore().completeTask(id, result, options);
   }
   releaseClaims(batch: ReadonlyArray<{ id: string; expectedRetryCount: number }>): Promise<string[]> {
@@ -442,8 +449,21 @@ export class TypeOrmQueueBackend extends QueueBackend {
   listCompletedByTask(taskName: string, options?: ListCompletedOptions): Promise<QueuedTaskRecord[]> {
     return this.requireStore().listCompletedByTask(taskName, options);
   }
-  cleanupTerminal(before: Date, options?: { limit?: number }): Promise<number> {
+  cleanupTerminal(before: Date, options?: TerminalCleanupOptions): Promise<number> {
     return this.requireStore().cleanupTerminal(before, options);
+  }
+
+  override trimTerminal(
+    taskName: string,
+    statuses: readonly TaskStatus[],
+    keep: number,
+    limit: number,
+  ): Promise<number> {
+    return this.requireStore().trimTerminal(taskName, statuses, keep, limit);
+  }
+
+  override removeTerminal(id: string): Promise<boolean> {
+    return this.requireStore().removeTerminal(id);
   }
   iterAll(options?: { chunkSize?: number }): AsyncIterable<QueuedTaskRecord> {
     return this.requireStore().iterAll(options?.chunkSize);
