@@ -8,7 +8,7 @@ import { ScheduleRegistry } from '../schedules/schedule.registry.js';
 import { QueueService } from '../service/queue.service.js';
 import { TaskRegistry } from '../tasks/task.registry.js';
 import type { ListTasksOptions } from '../management/task-list.js';
-import { queueHandleOf, type DashboardQueueHandle } from './dashboard-apis.js';
+import type { QueueHandle } from '../control/queue-handle.js';
 import { actionsFor, type RecordAction } from './record-actions.js';
 import { TaskTimeline } from './task-timeline.js';
 import { ThroughputTracker } from './throughput.js';
@@ -49,14 +49,9 @@ export class DashboardData {
     @Inject(QUEUES_MODULE_OPTIONS) private readonly moduleOptions: QueuesModuleOptions,
   ) {}
 
-  /** What the page may offer besides reading. */
-  get capabilities() {
-    return { queueControl: queueHandleOf(this.queues, 'default') !== undefined };
-  }
-
-  /** `QueueService.queue(name)`, where the package has it. */
-  handle(queue: string): DashboardQueueHandle | undefined {
-    return queueHandleOf(this.queues, queue);
+  /** A queue's controls (throws `QueueConfigurationError` for a name no queue can have). */
+  handle(queue: string): QueueHandle {
+    return this.queues.queue(queue);
   }
 
   /** The `queues` module option (per-queue policies). */
@@ -69,13 +64,9 @@ export class DashboardData {
     return actionsFor(record);
   }
 
-  /** What every page's answer carries: the header's statistics, what the version can do, the task names. */
+  /** What every page's answer carries: the header's statistics and the task names (the task filter's choices). */
   async common() {
-    return {
-      statistics: await this.queues.getStatistics(),
-      capabilities: this.capabilities,
-      taskNames: this.tasks.names(),
-    };
+    return { statistics: await this.queues.getStatistics(), taskNames: this.tasks.names() };
   }
 
   view(record: QueuedTaskRecord): RecordView {

@@ -21,6 +21,7 @@ import {
 } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { Observable, from, map, switchMap } from 'rxjs';
+import type { TerminalStatus } from '../backends/queue-backend.js';
 import { QueueConfigurationError } from '../errors/queue-configuration.error.js';
 import { QueueError } from '../errors/queue.error.js';
 import { TaskNotFoundError } from '../errors/task-not-found.error.js';
@@ -36,7 +37,9 @@ import { stateChangeRefusal } from './same-origin.js';
 const QUEUE_ACTIONS = ['pause', 'resume', 'retry-failed', 'clean'] as const;
 type QueueAction = (typeof QUEUE_ACTIONS)[number];
 /** Statuses `clean` may delete. */
-const CLEANABLE = ['completed', 'failed', 'cancelled'];
+const CLEANABLE: readonly TerminalStatus[] = ['completed', 'failed', 'cancelled'];
+const isCleanable = (value: unknown): value is TerminalStatus =>
+  typeof value === 'string' && (CLEANABLE as readonly string[]).includes(value);
 
 /** Build the dashboard controller for a base path (route paths are static metadata, the base path is not). */
 export function createDashboardController(path: string): Type<unknown> {
@@ -163,9 +166,9 @@ export function createDashboardController(path: string): Type<unknown> {
       await this.allow(request, true);
       if (!(QUEUE_ACTIONS as readonly string[]).includes(action))
         throw new NotFoundException(`no queue action ${action}`);
-      const handle = this.data.handle(queue);
-      if (!handle) throw new NotFoundException('this version of nestjs-queues cannot control queues');
       try {
+        // A queue name the package refuses (too long, NUL, ...) is a 400, from the handle's own check.
+        const handle = this.data.handle(queue);
         switch (action as QueueAction) {
           case 'pause':
             await handle.pause();
@@ -177,7 +180,7 @@ export function createDashboardController(path: string): Type<unknown> {
             return { retried: await handle.retryFailed() };
           case 'clean': {
             const status = (body as { status?: unknown } | null)?.status;
-            if (typeof status !== 'string' || !CLEANABLE.includes(status))
+            if (!isCleanable(status))
               throw new BadRequestException(`clean needs a status among ${CLEANABLE.join(', ')}`);
             return { removed: await handle.clean({ status }) };
           }

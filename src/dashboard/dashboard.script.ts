@@ -45,7 +45,6 @@ const shortId = (id) => { const s = String(id); return s.length > 10 ? '…' + s
 const recordLink = (id, text) => '<a href="#/record/' + esc(encodeURIComponent(id)) + '">' + esc(text) + '</a>';
 
 // --- state
-let caps = {};
 let taskNames = [];
 let knownQueues = [];
 const filters = { status: '', queue: '', task: '', key: '', search: '' };
@@ -78,7 +77,6 @@ function renderStats(s) {
 
 function common(d) {
   renderStats(d.statistics || {});
-  caps = d.capabilities || {};
   taskNames = Array.isArray(d.taskNames) ? d.taskNames : [];
 }
 
@@ -129,7 +127,7 @@ function renderOverview(d) {
     const name = String(q.name), s = q.statistics || {};
     const state = q.paused === true ? '<span class="badge paused" data-testid="queue-state-' + esc(name) + '">paused</span>'
       : q.paused === false ? '<span class="badge live" data-testid="queue-state-' + esc(name) + '">active</span>' : '';
-    const control = !READ_ONLY && caps.queueControl && q.paused !== null
+    const control = !READ_ONLY && typeof q.paused === 'boolean'
       ? '<button class="small" data-queue-act="' + (q.paused ? 'resume' : 'pause') + '" data-queue="' + esc(name) + '" data-testid="' + (q.paused ? 'resume' : 'pause') + '-' + esc(name) + '">' + (q.paused ? 'resume' : 'pause') + '</button>' : '';
     const counts = STATUSES.filter((k) => k !== 'waiting' || num(s[k]) > 0).map((k) =>
       '<a class="chip" href="#/records?queue=' + esc(encodeURIComponent(name)) + '&status=' + k + '">' + k + '<b data-testid="queue-' + k + '-' + esc(name) + '">' + esc(Number.isNaN(num(s[k])) ? '?' : s[k]) + '</b></a>').join('');
@@ -160,7 +158,7 @@ function filterForm() {
 }
 
 function bulkButtons() {
-  if (READ_ONLY || !caps.queueControl || !filters.queue) return '';
+  if (READ_ONLY || !filters.queue) return '';
   const cleanStatus = ['completed', 'failed', 'cancelled'].includes(filters.status) ? filters.status : 'completed';
   return '<button class="small" data-queue-act="retry-failed" data-queue="' + esc(filters.queue) + '" data-testid="bulk-retry-failed">retry failed in ' + esc(filters.queue) + '</button>' +
     '<button class="small danger" data-queue-act="clean" data-status="' + cleanStatus + '" data-queue="' + esc(filters.queue) + '" data-testid="bulk-clean">clean ' + cleanStatus + ' in ' + esc(filters.queue) + '</button>';

@@ -87,13 +87,6 @@ class DashboardTasks {
   }
 }
 
-/** `QueueService.queue(name)` (landed by the queue-control work). */
-type Handle = { isPaused(): Promise<boolean>; pause(): Promise<unknown>; resume(): Promise<unknown> };
-const queueHandle = (queues: QueueService, name: string): Handle =>
-  (queues as unknown as { queue(name: string): Handle }).queue(name);
-const hasQueueHandle = () =>
-  typeof (QueueService.prototype as unknown as { queue?: unknown }).queue === 'function';
-
 /** The user's own provider, injected by constructor, through which the tests act on the store. */
 @Injectable()
 class Operations {
@@ -101,13 +94,6 @@ class Operations {
     readonly queues: QueueService,
     readonly backend: QueueBackend,
   ) {}
-}
-
-/** Pause or resume a queue through its handle, or in the backend where there is no handle yet. */
-async function setPaused(ops: Operations, queue: string, paused: boolean): Promise<void> {
-  const handle = hasQueueHandle() ? queueHandle(ops.queues, queue) : undefined;
-  if (handle) await (paused ? handle.pause() : handle.resume());
-  else await ops.backend.setQueuePaused(queue, paused);
 }
 
 function appModule(auth: boolean) {
@@ -284,16 +270,15 @@ for (const auth of [false, true]) {
           'concurrency 5 · per group 2 (1 group running: tenant-a 1) · rate limit 100 per 1.0 s',
         );
         assert.equal(await text(page, 'policy-mail'), 'no cluster-wide caps');
-        // A paused queue shows as paused (through its handle where the package has one: it also tells this
-        // process's workers at once; the backend alone is the stored state other processes read).
-        await setPaused(ops, 'reports', true);
+        // A paused queue shows as paused.
+        await queues.queue('reports').pause();
         await page.waitForFunction(
           () => document.querySelector('[data-testid="queue-state-reports"]')?.textContent === 'paused',
           undefined,
           { timeout: 10_000 },
         );
         assert.equal(await text(page, 'queue-state-mail'), 'active');
-        await setPaused(ops, 'reports', false);
+        await queues.queue('reports').resume();
         await queues.cancel(held.id);
         const icon = await page.getAttribute('link[rel="icon"]', 'href');
         assert.match(icon ?? '', /^data:image\/svg\+xml,/);
@@ -499,6 +484,21 @@ for (const auth of [false, true]) {
           body: '{}',
         });
         assert.equal(refused.status, 409, 'the server refuses it too');
+        const post = (path: string, body = '{}') =>
+          fetch(`${url}/api${path}`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', cookie: OPERATOR_COOKIE },
+            body,
+          });
+        assert.equal((await post(`/records/${held.id}/explode`)).status, 404, 'no such action');
+        assert.equal((await post(`/records/no-such-record/cancel`)).status, 404);
+        assert.equal((await post(`/queues/${'q'.repeat(101)}/pause`)).status, 400, 'a queue name too long');
+        assert.equal(
+          (await post('/queues/mail/clean', '{"status":"running"}')).status,
+          400,
+          'running is no cleanable status',
+        );
+        assert.equal((await post('/queues/mail/drop-table')).status, 404);
 
         // Retry a failed record: the same record runs again and completes.
         flakyAttempts = 0;
@@ -520,7 +520,7 @@ for (const auth of [false, true]) {
 
     test(
       'queue controls: pause and resume, retry failed and clean for a filter, each confirmed',
-      { timeout: 60_000, skip: hasQueueHandle() ? false : 'QueueService.queue(name) has not landed' },
+      { timeout: 60_000 },
       async () => {
         const { queues } = ops;
         const page = await open('#/');
@@ -529,7 +529,7 @@ for (const auth of [false, true]) {
         await page.waitForFunction(
           () => document.querySelector('[data-testid="queue-state-mail"]')?.textContent === 'paused',
         );
-        assert.equal(await queueHandle(queues, 'mail').isPaused(), true);
+        assert.equal(await queues.queue('mail').isPaused(), true);
         const waiting = await queues.enqueue('mail.send', ['paused@example.com']);
         await sleep(500);
         assert.equal(
