@@ -328,6 +328,7 @@ export class InMemoryQueueBackend extends QueueBackend {
       if (!record || record.status !== 'running' || record.queue !== queue || record.group !== group)
         ids.delete(id);
     }
+    if (ids.size === 0) this.groupRunning.delete(`${queue}\u0000${group}`);
     return ids.size;
   }
 

@@ -2,6 +2,7 @@ import type { ControlledClaimOptions } from '../queue-backend.js';
 import type { QueuedTaskRecord } from '../../models/queued-task-record.js';
 import type { TaskRow } from './task-row.mapper.js';
 import type { SqlDialect } from './sql-identifier.js';
+import { SqlRateRing } from './rate-ring.sql.js';
 
 /** The statements of one transaction (`?` placeholders). */
 export interface SqlTx {
@@ -57,23 +58,24 @@ const eligible = (now: number): number => now * TURN + TURN - 1;
  * Queue control on SQL (`claimControlled`): one transaction that first locks the queue's row in `<table>_control`,
  * so claimers of a controlled queue in every process take turns for the few statements the checks need, then:
  * - `concurrency`: counts the queue's running rows (bounded by the workers' slots; read on the running index);
- * - `rateLimit`: a ring of `max` rows in `<table>_rate` holding the last `max` start times (slot = starts mod max):
- *   the next start is allowed when the oldest of them is at least `duration` old, so no window of `duration` ms
- *   holds more than `max` starts; one row written per start, whatever the rate;
+ * - `rateLimit`: the last `max` start times in a ring of rows (`SqlRateRing`, rate-ring.sql.ts), a sliding window;
  * - `groupConcurrency`: groups with ready work are rows of `<table>_group` ordered by `turn` (when the group was last
  *   served, or became ready): a claim serves groups in that order, one record per group per round, each group's head
- *   found on an index on (queue, task_group, priority, queued_at, seq), and its running rows counted on an index
- *   of grouped running rows. Groups enter that table when a record of theirs is enqueued or put back in line; a group found without
- *   claimable rows leaves it (unless an enqueue touched it meanwhile), one whose rows are all scheduled later waits
- *   with its turn at the earliest due time. Records without a group take one turn per round, uncapped.
+ *   found on an index on (queue, task_group, priority, queued_at, seq), and its running rows counted on an index of
+ *   grouped running rows. Groups enter that table when a record of theirs is enqueued or put back in line; a group
+ *   found without claimable rows leaves it (unless an enqueue touched it meanwhile), one whose rows are all scheduled
+ *   later waits with its turn at the earliest due time. Records without a group take one turn per round, uncapped.
  * Running counts are read from the rows, so every path out of `running` (completion, failure, cancellation, release,
  * stale recovery) gives its slot back with no counter to keep.
  */
 export class SqlQueueCaps {
+  private readonly ring: SqlRateRing;
   /** When this process last looked whether a queue's sweep was due (see `sweepGroupsIfDue`). */
   private readonly sweepLookedAt = new Map<string, number>();
 
-  constructor(private readonly t: CapsTables) {}
+  constructor(private readonly t: CapsTables) {
+    this.ring = new SqlRateRing(t.dialect, t.rate);
+  }
 
   schemaStatements(index: (suffix: string) => string): string[] {
     const { dialect, table, control, rate, group } = this.t;
@@ -114,14 +116,6 @@ export class SqlQueueCaps {
     if (this.t.dialect === 'mysql') return `INSERT IGNORE INTO ${into} (${columns}) VALUES (${values})`;
     if (this.t.dialect === 'sqlite') return `INSERT OR IGNORE INTO ${into} (${columns}) VALUES (${values})`;
     return `INSERT INTO ${into} (${columns}) VALUES (${values}) ON CONFLICT DO NOTHING`;
-  }
-
-  /** An upsert of `rows` ring slots (queue, slot, started_at), in the dialect. */
-  private upsertSlots(rows: number): string {
-    const values = Array.from({ length: rows }, () => '(?, ?, ?)').join(', ');
-    const into = `INSERT INTO ${this.t.rate} (queue, slot, started_at) VALUES ${values}`;
-    if (this.t.dialect === 'mysql') return `${into} ON DUPLICATE KEY UPDATE started_at = VALUES(started_at)`;
-    return `${into} ON CONFLICT (queue, slot) DO UPDATE SET started_at = excluded.started_at`;
   }
 
   /**
@@ -198,11 +192,11 @@ export class SqlQueueCaps {
     if (rate) {
       if (n(state, 'rate_max') !== rate.max) {
         // A changed `max` changes the ring's size: start a fresh ring.
-        await tx.execute(`DELETE FROM ${this.t.rate} WHERE queue = ?`, [queue]);
+        await this.ring.reset(tx, queue);
         await tx.execute(`UPDATE ${control} SET starts = 0, rate_max = ? WHERE queue = ?`, [rate.max, queue]);
         starts = 0;
       }
-      const free = await this.freeStarts(tx, queue, starts, Math.min(room, rate.max), rate, now);
+      const free = await this.ring.free(tx, queue, starts, Math.min(room, rate.max), rate, now);
       if (free.count === 0) return { ids: [], rateLimitedUntil: free.until };
       room = Math.min(room, free.count);
       blockedUntil = free.until;
@@ -218,11 +212,7 @@ export class SqlQueueCaps {
         : await this.claimByGroup(tx, options, policy.groupConcurrency, room, now, lockRows);
     if (ids.length === 0) return { ids };
     if (rate) {
-      // One statement for the claim's starts (one ring slot each; a claim takes at most `max`, so no slot twice).
-      for (let at = 0; at < ids.length; at += 500) {
-        const chunk = ids.slice(at, at + 500).map((_, i) => [queue, (starts + at + i) % rate.max, now]);
-        await tx.execute(this.upsertSlots(chunk.length), chunk.flat());
-      }
+      await this.ring.record(tx, queue, starts, ids.length, rate.max, now);
       await tx.execute(`UPDATE ${control} SET starts = ? WHERE queue = ?`, [starts + ids.length, queue]);
       // Every free start taken and the window's next one later: say when, so the claimer need not ask again first.
       if (ids.length === room && blockedUntil !== undefined) return { ids, rateLimitedUntil: blockedUntil };
@@ -262,39 +252,6 @@ export class SqlQueueCaps {
       ]);
   }
 
-  /**
-   * How many of the next `want` starts the ring allows now, and when the window is spent by them (or already is)
-   * when it frees its next start. The slots from `starts` on hold the oldest start times (a missing slot was never
-   * used); they are free while at least `duration` old, and in time order, so the free ones come first. One slot
-   * past `want` is read too: when it is held, taking every free start spends the window until it frees.
-   */
-  private async freeStarts(
-    tx: SqlTx,
-    queue: string,
-    starts: number,
-    want: number,
-    rate: { max: number; duration: number },
-    now: number,
-  ): Promise<{ count: number; until?: number }> {
-    const slots = Array.from({ length: Math.min(want + 1, rate.max) }, (_, i) => (starts + i) % rate.max);
-    const rows = await tx.query(
-      `SELECT slot, started_at FROM ${this.t.rate} WHERE queue = ? AND slot IN (${slots.map(() => '?').join(', ')})`,
-      [queue, ...slots],
-    );
-    const at = new Map(rows.map((row) => [n(row, 'slot'), n(row, 'started_at')]));
-    let free = 0;
-    while (free < slots.length) {
-      const started = at.get(slots[free]!);
-      if (started !== undefined && started > now - rate.duration) break;
-      free++;
-    }
-    const count = Math.min(free, want);
-    if (count < free) return { count }; // starts are left after this claim
-    // Every ring slot taken by this claim: its own first start frees first.
-    if (free === rate.max) return { count, until: now + rate.duration };
-    return { count, until: at.get(slots[free]!)! + rate.duration };
-  }
-
   /** Mark the taken rows running (at once: the next head read of this transaction must not find them again). */
   private async markRunning(
     tx: SqlTx,
@@ -330,10 +287,12 @@ export class SqlQueueCaps {
         : group === null
           ? 'queue = ? AND task_group IS NULL'
           : 'queue = ? AND task_group = ?';
+    const fixedPrefix = group !== undefined && this.t.dialect === 'postgres' ? 'queue, task_group, ' : '';
+    const order = `${fixedPrefix}priority DESC, queued_at, seq`;
     const rows = await tx.query(
       `SELECT id FROM ${this.t.table}${this.t.indexHint(group === undefined ? 'claim' : 'group_ready')}
        WHERE ${where} AND ${this.t.claimable} AND (scheduled_at IS NULL OR scheduled_at <= ?)${backends.where}
-       ORDER BY ${group === undefined || this.t.dialect !== 'postgres' ? '' : 'queue, task_group, '}priority DESC, queued_at, seq LIMIT ${Math.floor(limit)}${lockRows}`,
+       ORDER BY ${order} LIMIT ${Math.floor(limit)}${lockRows}`,
       [options.queue, ...(typeof group === 'string' ? [group] : []), now, ...backends.params],
     );
     return rows.map((row) => String(row['id']));
