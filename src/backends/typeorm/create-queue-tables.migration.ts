@@ -35,6 +35,7 @@ export function createQueueTablesMigration(tableName = 'nestjs_queue_task', time
       await queryRunner.query(`DROP TABLE IF EXISTS ${quoteIdentifier(`${table}_schedule`, dialect)}`);
       await queryRunner.query(`DROP TABLE IF EXISTS ${quoteIdentifier(`${table}_log`, dialect)}`);
       await queryRunner.query(`DROP TABLE IF EXISTS ${quoteIdentifier(`${table}_worker`, dialect)}`);
+      await queryRunner.query(`DROP TABLE IF EXISTS ${quoteIdentifier(`${table}_flow`, dialect)}`);
       for (const suffix of ['control', 'rate', 'group'])
         await queryRunner.query(`DROP TABLE IF EXISTS ${quoteIdentifier(`${table}_${suffix}`, dialect)}`);
       await queryRunner.query(`DROP TABLE IF EXISTS ${quoteIdentifier(`${table}_lease`, dialect)}`);

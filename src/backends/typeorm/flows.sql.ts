@@ -24,6 +24,9 @@ const LINKS_PER_INSERT = 5_000;
  * have all ended.
  */
 export class SqlFlows {
+  /** Told the queues of parents just made due, so the backend can wake workers (set by the TypeORM backend). */
+  onRelease: (queues: string[]) => void = () => undefined;
+
   constructor(
     private readonly run: SqlRunner,
     /** The queue table, quoted. */
@@ -75,16 +78,19 @@ export class SqlFlows {
   ): Promise<void> {
     const counts = new Map<string, number>();
     for (const id of parentIds) if (id) counts.set(id, (counts.get(id) ?? 0) + 1);
+    const released: string[] = [];
     for (const [parentId, n] of [...counts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
       if (this.dialect === 'postgres') {
-        await runner.execute(
+        const rows = await runner.query(
           `WITH dec AS (
              UPDATE ${this.flowTable} SET pending_children = GREATEST(pending_children - ?, 0)
              WHERE id = ? AND pending_children > 0 RETURNING id, pending_children)
            UPDATE ${this.table} AS m SET status = ${this.dueStatus('m.')}
-           FROM dec WHERE m.id = dec.id AND dec.pending_children = 0 AND m.status = 'waiting'`,
+           FROM dec WHERE m.id = dec.id AND dec.pending_children = 0 AND m.status = 'waiting'
+           RETURNING m.queue`,
           [n, parentId, Date.now()],
         );
+        released.push(...rows.map((row) => String(row['queue'])));
         continue;
       }
       const decremented = await runner.execute(
@@ -96,8 +102,11 @@ export class SqlFlows {
       const [row] = await runner.query(`SELECT pending_children FROM ${this.flowTable} WHERE id = ?`, [
         parentId,
       ]);
-      if (Number(row?.['pending_children']) === 0) await this.release(parentId, runner);
+      if (Number(row?.['pending_children']) !== 0 || (await this.release(parentId, runner)) === 0) continue;
+      const [parent] = await runner.query(`SELECT queue FROM ${this.table} WHERE id = ?`, [parentId]);
+      if (parent) released.push(String(parent['queue']));
     }
+    if (released.length > 0) this.onRelease([...new Set(released)]);
   }
 
   /** A child whose parent is not known here (a row that could not be decoded) ended. */

@@ -466,19 +466,22 @@ export class PostgresQueueStore extends SqlQueueStore {
          FROM unnest(?::varchar[], ?::integer[], ?::text[]) AS input (id, retry_count, result_json)
          WHERE t.id = input.id AND t.retry_count = input.retry_count AND ${this.testedOnRow(`t.status = 'running'`)}
          RETURNING t.id),
-       ${this.releaseParentsCte()}
        gone AS (
          DELETE FROM ${this.table} AS t USING unnest(?::varchar[], ?::integer[]) AS input (id, retry_count)
          WHERE t.id = input.id AND t.retry_count = input.retry_count AND ${this.testedOnRow(`t.status = 'running'`)}
          RETURNING t.id),
+       ${this.releaseParentsCte()}
        claimed AS (${claimCte})
-       SELECT c.*, d.id AS done_id FROM claimed c FULL JOIN (SELECT id FROM done UNION ALL SELECT id FROM gone) d ON false`,
+       SELECT c.*, d.id AS done_id, (SELECT array_agg(DISTINCT queue) FROM released) AS released_queues
+       FROM claimed c FULL JOIN (SELECT id FROM done UNION ALL SELECT id FROM gone) d ON false`,
       params,
     );
     const completed = this.completedInOrder(
       items,
       rows.flatMap((row) => (row['done_id'] == null ? [] : [row['done_id']])),
     );
+    const released = rows[0]?.['released_queues'];
+    if (Array.isArray(released) && released.length > 0) this.flows.onRelease(released.map(String));
     const claimed = claim
       ? await this.setAsideUndecodable(
           claimedInOrder(
@@ -509,7 +512,8 @@ export class PostgresQueueStore extends SqlQueueStore {
     const flow = this.flows.flowTable;
     return `ended AS (
          UPDATE ${flow} AS f SET pending_children = GREATEST(f.pending_children - d.n, 0)
-         FROM (SELECT l.parent_id, count(*)::integer AS n FROM done JOIN ${flow} l ON l.id = done.id
+         FROM (SELECT l.parent_id, count(*)::integer AS n
+               FROM (SELECT id FROM done UNION ALL SELECT id FROM gone) ended_child JOIN ${flow} l ON l.id = ended_child.id
                WHERE l.parent_id IS NOT NULL GROUP BY l.parent_id) d
          WHERE f.id = d.parent_id AND f.pending_children > 0
          RETURNING f.id, f.pending_children),
@@ -517,7 +521,7 @@ export class PostgresQueueStore extends SqlQueueStore {
          UPDATE ${this.table} AS m
          SET status = CASE WHEN m.scheduled_at IS NOT NULL AND m.scheduled_at > $1 THEN 'scheduled' ELSE 'pending' END
          FROM ended WHERE m.id = ended.id AND ended.pending_children = 0 AND m.status = 'waiting'
-         RETURNING m.id),`;
+         RETURNING m.queue),`;
   }
 
   /**

@@ -141,6 +141,10 @@ export class TypeOrmQueueBackend extends QueueBackend {
     const typeorm = await requirePackage<typeof import('typeorm')>('typeorm', 'The typeorm queue backend');
     this.dataSource = await this.resolveDataSource(typeorm, this.config);
     this.store = await this.createStore(this.dataSource);
+    // A parent its last child made due wakes the workers, as a new record would (polling stays the truth).
+    this.store.flows.onRelease = (queues) => {
+      for (const queue of queues) void this.notifyNewTask(queue).catch(() => undefined);
+    };
     if (this.config.createSchema ?? true) await this.store.createSchema();
     if (this.config.heartbeatDataSource) this.heartbeatStore = await this.openHeartbeatStore(typeorm);
     if (
