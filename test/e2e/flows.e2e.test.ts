@@ -125,7 +125,7 @@ for (const backend of backendMatrix()) {
         assert.equal(tree.children.length, 5);
         const done = await queues.waitFor(tree.record.id, { timeout: 20_000 });
         subscription.unsubscribe();
-        assert.equal(done.status, 'completed');
+        assert.equal(done.status, 'completed', done.error ?? undefined);
         assert.equal(runs.get(tag), 1);
         assert.equal(runs.get(`${tag}:p`), 5);
         const result = done.result as { byId: Record<string, number>; byTask: Record<string, number[]> };
@@ -166,7 +166,7 @@ for (const backend of backendMatrix()) {
           ],
         });
         const done = await queues.waitFor(tree.record.id, { timeout: 20_000 });
-        assert.equal(done.status, 'completed');
+        assert.equal(done.status, 'completed', done.error ?? undefined);
         assert.equal(runs.get(`${tag}:continue`), 2, 'the child used its retry before the parent ran');
         assert.equal(runs.get(`${tag}:ignore`), 2);
         const { byId, byTask } = done.result as {
@@ -228,7 +228,7 @@ for (const backend of backendMatrix()) {
           children: [1, 2, 3].map((n) => ({ task: 'flows.page', args: [`${tag}:p`, n] })),
         });
         const done = await queues.waitFor(tree.record.id, { timeout: 20_000 });
-        assert.equal(done.status, 'completed');
+        assert.equal(done.status, 'completed', done.error ?? undefined);
         // At least its two attempts (a loaded machine may add a stale-recovery retry); its children ran once each.
         assert.ok((runs.get(tag) ?? 0) >= 2);
         assert.equal(runs.get(`${tag}:p`), 3);
