@@ -373,6 +373,39 @@ export function describeManagementConformance(
         assert.equal(lines.filter((l) => l.attempt === 1).length, cap - 50);
       });
 
+      test('logs go with a record deleted as it ends (removeOnComplete, removeOnFail, batched completions)', async () => {
+        const [one, batched, kept, failed] = await backend.enqueueMany([rec(), rec(), rec(), rec()]);
+        for (const record of [one!, batched!, kept!, failed!]) {
+          assert.ok(await backend.claimTask(record.id, { workerId: 'w' }));
+          await backend.appendTaskLogs([
+            { taskId: record.id, lines: [storableLogLine(1, 'bye', undefined, 'info')] },
+          ]);
+        }
+        assert.ok(await backend.completeTask(one!.id, 1, { expectedRetryCount: 0, remove: true }));
+        const outcome = await backend.completeAndClaim(
+          [
+            { id: batched!.id, result: 2, expectedRetryCount: 0, remove: true },
+            { id: kept!.id, result: 3, expectedRetryCount: 0 },
+          ],
+          undefined,
+        );
+        assert.deepEqual(outcome.completed, [true, true]);
+        assert.ok(await backend.failTask(failed!.id, 'no', { expectedRetryCount: 0, remove: true }));
+        for (const gone of [one!, batched!, failed!]) {
+          assert.equal(await backend.getTask(gone.id), null);
+          assert.deepEqual(await backend.getTaskLogs(gone.id), [], `${gone.id}'s lines were deleted`);
+        }
+        assert.equal((await backend.getTaskLogs(kept!.id)).length, 1);
+        await backend.appendTaskLogs([
+          { taskId: one!.id, lines: [storableLogLine(1, 'late', undefined, 'info')] },
+        ]);
+        assert.deepEqual(
+          await backend.getTaskLogs(one!.id),
+          [],
+          'a late line of a deleted record is not written',
+        );
+      });
+
       test('logs go with their record: removed or cleaned up', async () => {
         const [kept, removed, cleaned] = await backend.enqueueMany([rec(), rec(), rec()]);
         for (const record of [kept!, removed!, cleaned!])

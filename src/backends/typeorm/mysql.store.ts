@@ -284,6 +284,7 @@ export class MysqlQueueStore extends SqlQueueStore {
       return { done, ids };
     });
     const completed = this.completedInOrder(items, done);
+    await this.deleteLogsOfRemoved(items, completed);
     const claimed = claim
       ? await this.setAsideUndecodable((await this.readRows(ids)).map(rowToRecord), claim.workerId)
       : [];

@@ -482,6 +482,7 @@ export class PostgresQueueStore extends SqlQueueStore {
     );
     const released = rows[0]?.['released_queues'];
     if (Array.isArray(released) && released.length > 0) this.flows.onRelease(released.map(String));
+    await this.deleteLogsOfRemoved(items, completed);
     const claimed = claim
       ? await this.setAsideUndecodable(
           claimedInOrder(

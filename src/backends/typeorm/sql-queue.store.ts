@@ -495,6 +495,7 @@ export abstract class SqlQueueStore {
       const fence = this.fence(options);
       const deleted = await this.deleteReturning(id, fence.where, fence.params);
       this.countCompletion(deleted !== null);
+      if (deleted) await this.management.deleteLogs([id]);
       return deleted && endedView(deleted, 'completed', now, { result: result ?? null, error: null });
     }
     const completion = this.completion(result, Date.now());
@@ -521,6 +522,15 @@ export abstract class SqlQueueStore {
   ): Promise<CompletionOutcome>;
 
   /** Per item, its completed record (by id) or `null`; counts the outcomes. */
+  /**
+   * The persisted log lines of the items a `removeOnComplete` completion deleted: one statement when the batch had
+   * any, none otherwise (the lines were written before the completion; later ones find no record and are dropped).
+   */
+  protected async deleteLogsOfRemoved(items: readonly CompletionItem[], completed: boolean[]): Promise<void> {
+    const ids = items.filter((item, i) => item.remove && completed[i]).map((item) => item.id);
+    if (ids.length > 0) await this.management.deleteLogs(ids);
+  }
+
   /** Per item, whether its completion was applied (its id is among `doneIds`); counted in the metrics. */
   protected completedInOrder(items: readonly CompletionItem[], doneIds: Iterable<unknown>): boolean[] {
     const done = new Set(Array.from(doneIds, String));
@@ -621,6 +631,7 @@ export abstract class SqlQueueStore {
       'running',
       current.retryCount,
     ]);
+    if (deleted) await this.management.deleteLogs([current.id]);
     return deleted && endedView(deleted, 'failed', now, { error });
   }
 
