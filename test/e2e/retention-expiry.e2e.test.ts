@@ -254,7 +254,7 @@ describe('RACE: expiry against the claims of two apps on one store', { skip: ski
         Array.from({ length: 60 }, (_, i) => ({
           task: 'reports.slow',
           args: [`r${i}`],
-          options: { expiresAt: new Date(base + (i % 20) * 15) },
+          options: { expiresAt: new Date(base + (i % 20) * 100) },
         })),
       );
       await sleep(Math.max(0, base - Date.now()));
