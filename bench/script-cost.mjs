@@ -1,4 +1,5 @@
-// Server and client cost of the Redis backend's enqueue and claim scripts, for one or more library builds compared
+// Server and client cost of the Redis backend's enqueue and claim scripts, for one or more library builds (and
+// BullMQ's, as the build name `bullmq`: Queue.add, addBulk, a Worker of concurrency 10) compared
 // in one process (rounds alternate the builds, so drift on a shared machine hits all alike). Runs against a
 // throwaway redis-server of its own on a free loopback port, so INFO commandstats counts only these calls:
 //   BENCH_COST_BUILDS=build-a,build-b BENCH_COST_SINGLE=2000 BENCH_COST_BULK=10000 BENCH_COST_ROUNDS=3 \
@@ -85,6 +86,7 @@ async function measured(records, work) {
 
 const libs = {};
 for (const build of builds) {
+  if (build === 'bullmq') continue;
   libs[build] = {
     backend: (await import(path.join(repoDir, build, 'src/backends/redis/redis.backend.js'))).RedisQueueBackend,
     record: (await import(path.join(repoDir, build, 'src/models/new-record.js'))).newTaskRecord,
@@ -92,11 +94,44 @@ for (const build of builds) {
 }
 
 const results = Object.fromEntries(builds.map((b) => [b, []]));
+
+/** BullMQ's Queue.add and addBulk, and a Worker draining both, measured the same way (build name `bullmq`). */
+async function bullmqRound(prefix) {
+  const { Queue, Worker } = await import('bullmq');
+  const connection = { host: '127.0.0.1', port, maxRetriesPerRequest: null };
+  const queue = new Queue('q', { connection, prefix });
+  await queue.waitUntilReady();
+  try {
+    const single = await measured(SINGLE, async () => {
+      for (let i = 0; i < SINGLE; i++) await queue.add('noop', {});
+    });
+    const before = await bytesOf(prefix);
+    const bulk = await measured(BULK, () => queue.addBulk(Array.from({ length: BULK }, () => ({ name: 'noop', data: {} }))));
+    const bytesPerRecord = ((await bytesOf(prefix)) - before) / BULK;
+    const drain = await measured(BULK + SINGLE, async () => {
+      let done = 0;
+      let resolve;
+      const finished = new Promise((r) => (resolve = r));
+      const worker = new Worker('q', async () => undefined, { connection, prefix, concurrency: 10 });
+      worker.on('completed', () => ++done === BULK + SINGLE && resolve());
+      await finished;
+      await worker.close();
+    });
+    return { single, bulk, drain, bytesPerRecord };
+  } finally {
+    await queue.close();
+    await admin.flushdb();
+  }
+}
 let serial = 0;
 try {
   for (let round = 0; round < ROUNDS; round++) {
     const order = round % 2 === 0 ? builds : [...builds].reverse();
     for (const build of order) {
+      if (build === 'bullmq') {
+        results[build].push(await bullmqRound(`bullcost${serial++}`));
+        continue;
+      }
       const { backend: Backend, record } = libs[build];
       const prefix = `cost${serial++}`;
       const backend = new Backend({ type: 'redis', url, keyPrefix: prefix, notifications: false });

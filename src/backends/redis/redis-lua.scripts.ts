@@ -66,25 +66,33 @@ local function created_of(id, cr) return tonumber(cr) or id_time(id) end
 -- An id inside an index member: a lowercase UUID as a NUL and its 16 bytes, any other id as it is (ids never start
 -- with NUL); unpacked_id reverses it. Ids of 10 bytes or starting with a byte below 3 get a \\2 in front (timed_member
 -- uses those forms).
-local UUID = '^' .. string.rep('%x', 8) .. '%-' .. string.rep('%x', 4) .. '%-' .. string.rep('%x', 4) .. '%-'
-  .. string.rep('%x', 4) .. '%-' .. string.rep('%x', 12) .. '$'
+local UUID = '^%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$'
 local UUID_TEXT = '%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x'
+-- Packed ids of this script run (an enqueue packs each id for the ready set and the creation index).
+local packed_ids = {}
 local function packed_id(id)
-  if #id == 10 or (string.byte(id, 1) or 0) < 3 then return '\\2' .. id end
-  if #id ~= 36 or not string.find(id, UUID) or string.find(id, '%u') then return id end
-  return '\\0' .. string.gsub(string.gsub(id, '-', ''), '%x%x', function(h) return string.char(tonumber(h, 16)) end)
+  local packed = packed_ids[id]
+  if packed then return packed end
+  if #id == 10 or (string.byte(id, 1) or 0) < 3 then
+    packed = '\\2' .. id
+  elseif #id ~= 36 or not string.find(id, UUID) or string.find(id, '%u') then
+    packed = id
+  else
+    -- Three numbers of 48, 48 and 32 bits (exact in a Lua number), written big-endian by one struct.pack.
+    local hex = string.gsub(id, '-', '')
+    packed = '\\0' .. struct.pack('>I6I6I4', tonumber(string.sub(hex, 1, 12), 16),
+      tonumber(string.sub(hex, 13, 24), 16), tonumber(string.sub(hex, 25, 32), 16))
+  end
+  packed_ids[id] = packed
+  return packed
 end
 local function unpacked_id(s)
   if #s == 17 and string.byte(s, 1) == 0 then return string.format(UUID_TEXT, string.byte(s, 2, 17)) end
   if string.byte(s, 1) == 2 then return string.sub(s, 2) end
   return s
 end
--- n as \`width\` big-endian bytes (n < 256^width), so packed numbers order as their values.
-local function be(n, width)
-  local out = {}
-  for i = width, 1, -1 do out[i] = n % 256 n = math.floor(n / 256) end
-  return string.char(unpack(out))
-end
+-- n as 6 or 5 big-endian bytes (n < 256^width), so packed numbers order as their values.
+local function be(n, width) return struct.pack(width == 6 and '>I6' or '>I5', n) end
 -- An index member that starts with a time (6 bytes, be) ends with the id: a UUIDv7 holding that same time as its
 -- last 10 bytes (the time is not written twice; packed_id never gives 10 bytes), any other id as packed_id.
 -- timed_id reverses it.
@@ -339,8 +347,11 @@ local function is_active(status)
 end
 -- Why a record could not be enqueued (its key holds something else than a record hash, a placement field is not a
 -- number), or nil.
+-- The TYPE each checked record's key had (the enqueue reads it there instead of asking EXISTS again).
+local key_kinds = {}
 local function unstorable(id, priority, queued_at, scheduled_at)
   local kind = redis.call('TYPE', tkey(id)).ok
+  key_kinds[id] = kind
   if kind ~= 'none' and kind ~= 'hash' then return 'record ' .. id .. ': its key holds a ' .. kind end
   if not tonumber(priority) or not tonumber(queued_at) or (scheduled_at ~= '' and not tonumber(scheduled_at)) then
     return 'record ' .. id .. ': priority, queued_at or scheduled_at is not a number'
@@ -409,7 +420,10 @@ for r = 1, count do
   at = first + tonumber(ARGV[at + 8])
   local holder = nil
   if key ~= '' then holder = redis.call('HGET', p .. ':keys', key) end
-  if not holder and redis.call('EXISTS', tkey(id)) == 1 then holder = id end
+  -- Its key's TYPE from the check above, unless this batch wrote it since (the same id twice).
+  local kind = key_kinds[id]
+  if kind == nil then kind = redis.call('TYPE', tkey(id)).ok end
+  if not holder and kind ~= 'none' then holder = id end
   if holder then
     results[r] = {0, record(holder)}
   else
@@ -442,6 +456,7 @@ for r = 1, count do
     end
     index_created(cr, id)
     if status == 'pending' then due = true end
+    key_kinds[id] = 'hash'
     results[r] = {1, {}}
   end
 end
