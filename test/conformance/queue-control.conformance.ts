@@ -163,6 +163,49 @@ export function describeQueueControlConformance(
       assert.deepEqual([...perGroup.values()], [2, 2, 2], JSON.stringify([...perGroup]));
     });
 
+    test('a flow parent in a grouped queue is claimed soon after its last child ends', async () => {
+      const parent = {
+        ...newTaskRecord({ taskName: 'ctl.parent', queue, group: 'g' }),
+        status: 'waiting' as const,
+      };
+      // The parent link as the flow builder writes it (record field and metadata, which SQL stores).
+      const child = {
+        ...newTaskRecord({
+          taskName: 'ctl.child',
+          queue,
+          group: 'g',
+          metadata: { flow: { parent: parent.id } },
+        }),
+        parentId: parent.id,
+      };
+      const outcome = await backend.enqueueFlow({
+        nodes: [
+          { record: parent, parentId: null, position: 0, children: 1 },
+          { record: child, parentId: parent.id, position: 0, children: 0 },
+        ],
+      });
+      assert.equal(outcome.created, true);
+      const policy = { groupConcurrency: 5 };
+      assert.deepEqual(
+        (await claimIds(policy)).map((r) => r.id),
+        [child.id],
+        'only the child is due',
+      );
+      await backend.completeTask(child.id, 1, { expectedRetryCount: 0 });
+      const released = Date.now();
+      let claimed: string[] = [];
+      while (claimed.length === 0 && Date.now() - released < 5_000) {
+        claimed = (await claimIds(policy)).map((r) => r.id);
+        if (claimed.length === 0) await sleep(50);
+      }
+      assert.deepEqual(claimed, [parent.id]);
+      // Well inside the 30 s sweep: a group whose records wait for their children is looked at again within 1 s.
+      assert.ok(
+        Date.now() - released < 3_000,
+        `the parent was claimed ${Date.now() - released} ms after release`,
+      );
+    });
+
     test('records without a group in a group-capped queue are claimed too, uncapped', async () => {
       await put(3, 'a');
       await put(3);

@@ -51,6 +51,8 @@ const SWEEP_INTERVAL = 30_000;
  * group's turn never runs ahead of the clock (which would take it out of the line until the clock caught up).
  */
 const TURN = 1_000;
+/** How soon (ms) a group whose only records wait for their flow's children is looked at again. */
+const WAITING_RECHECK = 1_000;
 /** The latest turn eligible at `now` (ms). */
 const eligible = (now: number): number => now * TURN + TURN - 1;
 
@@ -126,7 +128,8 @@ export class SqlQueueCaps {
   groupsInLine(records: readonly QueuedTaskRecord[]): Array<{ sql: string; params: unknown[] }> {
     const due = new Map<string, { queue: string; group: string; at: number }>();
     for (const record of records) {
-      if (record.group === null || (record.status !== 'pending' && record.status !== 'scheduled')) continue;
+      // 'waiting': a flow's parent, made due by its last child through a statement of the flows' own.
+      if (record.group === null || !['pending', 'scheduled', 'waiting'].includes(record.status)) continue;
       const at = (record.scheduledAt?.getTime() ?? record.queuedAt.getTime()) * TURN;
       const name = `${record.queue}\u0000${record.group}`;
       const seen = due.get(name);
@@ -395,11 +398,22 @@ export class SqlQueueCaps {
       [queue, group],
     );
     if (n(next, 'n') === 0) {
-      await tx.execute(`DELETE FROM ${this.t.group} WHERE queue = ? AND task_group = ? AND touched = ?`, [
-        queue,
-        group,
-        touched,
-      ]);
+      // A flow's parent waiting for its children becomes due without lining its group up: look again in a second.
+      const [waiting] = await tx.query(
+        `SELECT COUNT(*) AS n FROM ${this.t.table} WHERE queue = ? AND task_group = ? AND status = 'waiting'`,
+        [queue, group],
+      );
+      if (n(waiting, 'n') > 0)
+        await tx.execute(
+          `UPDATE ${this.t.group} SET turn = ? WHERE queue = ? AND task_group = ? AND touched = ?`,
+          [(now + WAITING_RECHECK) * TURN, queue, group, touched],
+        );
+      else
+        await tx.execute(`DELETE FROM ${this.t.group} WHERE queue = ? AND task_group = ? AND touched = ?`, [
+          queue,
+          group,
+          touched,
+        ]);
     } else if (n(next, 'due') > now) {
       await tx.execute(
         `UPDATE ${this.t.group} SET turn = ? WHERE queue = ? AND task_group = ? AND touched = ?`,

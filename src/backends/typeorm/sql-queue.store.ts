@@ -1012,6 +1012,7 @@ export abstract class SqlQueueStore {
     }
     this.metrics.enqueued += flow.nodes.length;
     this.afterInsert(flow.nodes.length);
+    await this.lineUpGroups(flow.nodes.map((node) => node.record));
     return { created: true };
   }
 

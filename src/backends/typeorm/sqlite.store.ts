@@ -167,6 +167,7 @@ export class SqliteQueueStore extends SqlQueueStore {
     }
     this.metrics.enqueued += flow.nodes.length;
     this.afterInsert(flow.nodes.length);
+    await this.lineUpGroups(flow.nodes.map((node) => node.record));
     return { created: true };
   }
 
