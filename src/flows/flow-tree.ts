@@ -3,7 +3,7 @@ import type { QueuedTaskRecord } from '../models/queued-task-record.js';
 import type { FlowWrite } from './flow-write.js';
 import type { ChainStep, FlowNode, FlowTree } from './flow.types.js';
 import { FlowValidationError } from '../errors/flow-validation.error.js';
-import { MAX_FLOW_DEPTH } from './flow.types.js';
+import { flowLinkOf, MAX_FLOW_DEPTH } from './flow.types.js';
 
 /** The tree of a flow just written, from its nodes (parents before children, as `buildFlow` made them). */
 export function treeOfWrite(flow: FlowWrite): FlowTree {
@@ -32,8 +32,12 @@ async function readChildren(
   if (depth > MAX_FLOW_DEPTH) return [];
   const children = await backend.listChildren(record.id);
   const trees: FlowTree[] = [];
+  // Only parents are asked for their children: a flow of 10,000 leaves costs one listing, not 10,001.
   for (const child of children)
-    trees.push({ record: child, children: await readChildren(backend, child, depth + 1) });
+    trees.push({
+      record: child,
+      children: flowLinkOf(child)?.children ? await readChildren(backend, child, depth + 1) : [],
+    });
   return trees;
 }
 
