@@ -13,7 +13,7 @@ import { QueueService, QueuesModule } from '../../src/index.js';
 import { chaosBackends, dropChaosStorage } from '../chaos/support/backends.js';
 import { PauseWorkTasks } from './support/pause-work.tasks.js';
 
-const RECORDS = 3_000;
+const RECORDS = 1_500;
 const POLL_MS = 200;
 const workerScript = path.join(path.dirname(fileURLToPath(import.meta.url)), 'support', 'pause-worker.js');
 
@@ -45,10 +45,13 @@ function startWorker(config: unknown, ledger: string): WorkerProcess {
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const ready = new Promise<void>((resolve) =>
-    child.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('ready') && resolve()),
-  );
   const exited = new Promise((resolve) => child.once('exit', resolve));
+  const ready = new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('ready') && resolve());
+    child.once('exit', (code) => reject(new Error(`worker process exited (${code}) before it was ready`)));
+    setTimeout(() => reject(new Error('worker process not ready after 60 s')), 60_000).unref();
+  });
+  ready.catch(() => undefined); // awaited by the test; never an unhandled rejection
   return { child, ready, exited };
 }
 
@@ -75,7 +78,7 @@ for (const target of chaosBackends()) {
   describe(`pause across processes (${target.name})`, { skip: target.skip }, () => {
     test(
       'a pause stops claiming in two worker processes within one poll, and holds across their restart',
-      { timeout: 180_000 },
+      { timeout: 300_000 },
       async () => {
         const config = target.config();
         const ledger = path.join(mkdtempSync(path.join(tmpdir(), 'pause-')), 'starts.txt');
@@ -88,9 +91,9 @@ for (const target of chaosBackends()) {
         const handle = queues.queue('pausable');
         let workers: WorkerProcess[] = [];
         try {
-          for (let i = 0; i < RECORDS; i += 1_000)
+          for (let i = 0; i < RECORDS; i += 500)
             await queues.enqueueMany(
-              Array.from({ length: 1_000 }, () => ({ task: 'pause.work', options: { queue: 'pausable' } })),
+              Array.from({ length: 500 }, () => ({ task: 'pause.work', options: { queue: 'pausable' } })),
             );
           workers = [startWorker(config, ledger), startWorker(config, ledger)];
           await Promise.all(workers.map((w) => w.ready));
