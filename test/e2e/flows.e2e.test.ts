@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { Injectable, Module } from '@nestjs/common';
+import { Inject, Injectable, Module } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
@@ -20,6 +20,9 @@ import {
 import type { QueueBackend } from '../../src/backends/queue-backend.js';
 import { fastWorker } from '../support/app.js';
 import { backendMatrix } from './support/backend-matrix.js';
+import { sqlBackendFactory } from '../support/sql-backends.js';
+import { redisBackendFactory } from '../support/redis-backends.js';
+import { skipUnless } from '../support/services.js';
 
 /** How many times each tagged run happened (tag = first argument). */
 const runs = new Map<string, number>();
@@ -362,6 +365,93 @@ for (const backend of backendMatrix()) {
         );
         assert.deepEqual(await queues.getStatistics(), before, 'nothing was stored');
       });
+    });
+  });
+}
+
+/** Which of the two apps a provider belongs to. */
+const RACE_APP = 'flows.race.app';
+
+/** Runs of the race's tasks, per process (app) and tag. */
+const raceRuns: Array<{ app: string; tag: string }> = [];
+
+@Injectable()
+class RaceTasks {
+  constructor(@Inject(RACE_APP) private readonly name: { app: string }) {}
+
+  @Task('flows.race.child')
+  async child(tag: string) {
+    raceRuns.push({ app: this.name.app, tag });
+    return this.name.app;
+  }
+
+  @Task('flows.race.parent')
+  async parent(tag: string, @TaskCtx() ctx: TaskExecutionContext) {
+    raceRuns.push({ app: this.name.app, tag });
+    return Object.keys(ctx.childResults()).length;
+  }
+}
+
+const sharedStores: Array<
+  [
+    string,
+    string | false,
+    () => {
+      factory: () => Promise<QueueBackend>;
+      peer: (b: QueueBackend) => Promise<QueueBackend>;
+      teardown: () => Promise<void>;
+    },
+  ]
+> = [
+  ['postgres', skipUnless('postgres'), () => sqlBackendFactory('postgres')],
+  ['mysql', skipUnless('mysql'), () => sqlBackendFactory('mysql')],
+  ['redis', skipUnless('redis'), () => redisBackendFactory('redis')],
+];
+
+for (const [name, skip, make] of sharedStores) {
+  describe(`flows across two apps on one store (${name})`, { skip }, () => {
+    test('RACE: two worker apps end the children of 20 flows together; each parent runs exactly once', async () => {
+      const { factory, peer, teardown } = make();
+      const storeA = await factory();
+      const storeB = await peer(storeA);
+      const bootApp = async (store: QueueBackend, app: string) => {
+        const moduleRef = await Test.createTestingModule({
+          imports: [QueuesModule.forRoot({ queueBackend: store, worker: { ...fastWorker, concurrency: 6 } })],
+          providers: [RaceTasks, { provide: RACE_APP, useValue: { app } }],
+        }).compile();
+        await moduleRef.init();
+        return moduleRef;
+      };
+      const [a, b] = [await bootApp(storeA, 'a'), await bootApp(storeB, 'b')];
+      try {
+        const queues = a.get(QueueService);
+        const tag = newTag();
+        const roots: string[] = [];
+        for (let i = 0; i < 20; i++) {
+          const tree = await queues.flow({
+            task: 'flows.race.parent',
+            args: [`${tag}:parent`],
+            children: [0, 1, 2].map(() => ({ task: 'flows.race.child', args: [`${tag}:child`] })),
+          });
+          roots.push(tree.record.id);
+        }
+        for (const id of roots) {
+          const done = await queues.waitFor(id, { timeout: 30_000, pollInterval: 50 });
+          assert.equal(done.status, 'completed', done.error ?? undefined);
+          assert.equal(done.result, 3);
+        }
+        const parents = raceRuns.filter((run) => run.tag === `${tag}:parent`);
+        const children = raceRuns.filter((run) => run.tag === `${tag}:child`);
+        assert.equal(parents.length, 20, 'each parent ran exactly once');
+        assert.equal(children.length, 60);
+        assert.ok(new Set(children.map((run) => run.app)).size === 2, 'both apps ran children');
+      } finally {
+        await a.close();
+        await b.close();
+        await storeA.close();
+        await storeB.close();
+        await teardown();
+      }
     });
   });
 }
