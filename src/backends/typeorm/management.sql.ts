@@ -38,9 +38,12 @@ export interface SqlManagementPort {
  *
  * Listing is keyset pagination on `(created_at, id)`, newest first: `created_at <= ? AND (created_at < ? OR id < ?)`
  * gives every dialect a range on the index, so page 1,000 reads what page 1 reads. The indexes (see each store's
- * schema): `_list (created_at, id)` for no filter or filters without one of their own, and `_list_status`,
- * `_list_queue`, `_list_task`, `_list_group` (`(<column>, created_at, id)`); a key filter reads the key index (a key's records are
- * few). With several filters the planner takes one of those and tests the rest on the rows it reads.
+ * schema): `_list (created_at, id)` for no status or filters without an index of their own, `_list_status` and
+ * `_list_group` (`(<column>, created_at, id)`), MySQL also `_list_queue` and `_list_task`; a key filter reads the key
+ * index (a key's records are few). On PostgreSQL and SQLite the listing indexes leave running rows out (a claim, the
+ * hottest update, then writes no entry in them: PostgreSQL adds one to every index a non-HOT update's row is in), so a
+ * page without a status merges them with the running rows; MySQL/InnoDB touches a secondary index only when its
+ * columns change, so its indexes are whole. With several filters the planner takes one index and tests the rest.
  *
  * Logs live in `<table>_log` (one row per line, `entry` the line's JSON, ordered by `seq`). Whatever deletes records
  * deletes their lines with `deleteLogs` (no foreign key: a table of its own is dropped, like the lease table, without
@@ -68,11 +71,21 @@ export class SqlManagement {
       params.push(query.after.createdAt, query.after.createdAt, query.after.id);
     }
     // One row more than the page tells whether another page follows.
-    const rows = await this.store.query(
-      `SELECT ${this.store.columns} FROM ${this.store.table} ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-       ORDER BY created_at DESC, ${this.store.idOrder} DESC LIMIT ${query.limit + 1}`,
-      params,
-    );
+    const order = `ORDER BY created_at DESC, ${this.store.idOrder} DESC LIMIT ${query.limit + 1}`;
+    const part = (condition: string) =>
+      `SELECT ${this.store.columns} FROM ${this.store.table} WHERE ${[condition, ...where].join(' AND ')} ${order}`;
+    // Without a status the page merges the rows the listing indexes hold (every status but running: a claim then
+    // writes no entry in them) with the running rows (few; the running index finds them). A derived table per part
+    // keeps each part's own order and limit in every dialect (SQLite takes no parenthesised compound members), and
+    // the outer one lets the page's ORDER BY name an expression (PostgreSQL's COLLATE), which a UNION's may not.
+    const rows =
+      query.status === undefined
+        ? await this.store.query(
+            `SELECT * FROM (SELECT * FROM (${part(`status <> 'running'`)}) listed
+             UNION ALL SELECT * FROM (${part(`status = 'running'`)}) running) page ${order}`,
+            [...params, ...params],
+          )
+        : await this.store.query(part('1 = 1'), params);
     const records = rows.slice(0, query.limit).map(rowToRecord);
     const last = records[records.length - 1];
     return { records, next: rows.length > query.limit && last ? positionOf(last) : null };

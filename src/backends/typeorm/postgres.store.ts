@@ -194,14 +194,13 @@ export class PostgresQueueStore extends SqlQueueStore {
       `CREATE TABLE IF NOT EXISTS ${this.leaseTable} (name varchar(100) PRIMARY KEY, owner varchar(255) NOT NULL, expires_at bigint NOT NULL)`,
       this.control.schemaStatement(),
       this.schedules.schemaStatement(),
-      // listTasks' keyset pages (management.sql.ts): newest first, unfiltered or by status, queue or task.
-      `CREATE INDEX IF NOT EXISTS ${this.index('list')} ON ${t} (created_at, id COLLATE "C")`,
+      // listTasks' keyset pages (management.sql.ts): newest first, unfiltered, by status or by group; running rows
+      // left out (see there).
+      `CREATE INDEX IF NOT EXISTS ${this.index('list')} ON ${t} (created_at, id COLLATE "C") WHERE status <> 'running'`,
       // Running rows left out: they are few (the workers' slots), and with statistics taken while nothing ran the
       // planner chose this index over `_running` for the stale scan (reading every running row, then sorting).
       `CREATE INDEX IF NOT EXISTS ${this.index('list_status')} ON ${t} (status, created_at, id COLLATE "C") WHERE status <> 'running'`,
-      `CREATE INDEX IF NOT EXISTS ${this.index('list_queue')} ON ${t} (queue, created_at, id COLLATE "C")`,
-      `CREATE INDEX IF NOT EXISTS ${this.index('list_task')} ON ${t} (task_name, created_at, id COLLATE "C")`,
-      `CREATE INDEX IF NOT EXISTS ${this.index('list_group')} ON ${t} (task_group, created_at, id COLLATE "C") WHERE task_group IS NOT NULL`,
+      `CREATE INDEX IF NOT EXISTS ${this.index('list_group')} ON ${t} (task_group, created_at, id COLLATE "C") WHERE task_group IS NOT NULL AND status <> 'running'`,
       `CREATE TABLE IF NOT EXISTS ${this.logTable} (seq bigserial PRIMARY KEY,
         task_id varchar(36) NOT NULL, entry text NOT NULL)`,
       `CREATE INDEX IF NOT EXISTS ${this.index('log_task')} ON ${this.logTable} (task_id, seq)`,
