@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { QueueBackend } from '../backends/queue-backend.js';
+import { QueueConfigurationError } from '../errors/queue-configuration.error.js';
 import { emptyStatistics, type QueuedTaskRecord } from '../models/queued-task-record.js';
 import type { QueuesModuleOptions } from '../options/queues-module-options.js';
 import type { QueuePolicies } from '../options/queue-policy.js';
@@ -149,7 +150,11 @@ export class DashboardData {
       // By id, and by key within the other filters.
       const [byId, byKey] = await Promise.all([
         this.queues.getTask(search).catch(() => null),
-        this.queues.listTasks({ ...filter, key: search, cursor: undefined }),
+        // Text that no key can be (too long, NUL) finds no record by key, rather than failing the search.
+        this.queues.listTasks({ ...filter, key: search, cursor: undefined }).catch((error: unknown) => {
+          if (error instanceof QueueConfigurationError) return { records: [], nextCursor: null };
+          throw error;
+        }),
       ]);
       const records = byId ? [byId, ...byKey.records.filter((r) => r.id !== byId.id)] : byKey.records;
       return { ...(await this.common()), records: records.map((r) => this.view(r)), nextCursor: null };

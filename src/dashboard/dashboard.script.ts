@@ -242,6 +242,7 @@ function renderRecord(d) {
     (r.kwargs && Object.keys(r.kwargs).length ? section('kwargs', '<pre>' + json(r.kwargs) + '</pre>') : '') +
     (r.result !== null && r.result !== undefined ? section('result', '<pre data-testid="result">' + json(r.result) + '</pre>') : '') +
     (r.error ? section('error', '<pre data-testid="error">' + esc(r.error) + '</pre>') : '') +
+    (r.error && r.metadata && typeof r.metadata.errorStack === 'string' ? section('stack', '<pre data-testid="stack">' + esc(r.metadata.errorStack) + '</pre>') : '') +
     '</div></div>' +
     section('logs', logs === null ? '<p class="muted">This version keeps no logs.</p>' : logs.length === 0 ? '<p class="muted" data-testid="logs">No log lines.</p>' :
       '<table data-testid="logs"><thead><tr><th>time</th><th>attempt</th><th>level</th><th>message</th></tr></thead><tbody>' +

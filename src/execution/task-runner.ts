@@ -21,6 +21,7 @@ import { describeError } from './describe-error.js';
 import type { CompletionBatch } from './execution-backend.js';
 import { retryDelay } from './retry-backoff.js';
 import { TaskOutcomeLog } from './task-outcome-log.js';
+import { keepErrorStack } from './error-stack.js';
 import { parentLinkOf, readChildOutcomes, type ChildOutcomes } from '../flows/child-outcomes.js';
 import { flowLinkOf } from '../flows/flow.types.js';
 import { expiredMessage, expiryOf, isExpired } from '../expiry/record-expiry.js';
@@ -193,6 +194,7 @@ export class TaskRunner {
     const retry = !(error instanceof NonRetryableError) && record.retryCount < record.maxRetries;
     const delay = retry ? retryDelay(definition?.options.retryBackoff, record.retryCount) : 0;
     const message = describeError(error);
+    await keepErrorStack(this.backend, record, error);
     const removedAs =
       !retry && removedOnFail(record) ? endedCopy(record, 'failed', { error: message }) : undefined;
     this.announceRemoval(removedAs);

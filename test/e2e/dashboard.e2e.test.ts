@@ -317,9 +317,13 @@ for (const auth of [false, true]) {
         assert.ok(await page.isVisible(`[data-testid="row-${later.id}"]`));
         await page.selectOption('[data-testid="filter-status"]', '');
         await page.fill('[data-testid="filter-queue"]', 'reports');
-        await page.waitForFunction(
-          () => document.querySelector(`tr.rec`)?.textContent?.includes('reports.tick') === true,
-        );
+        // Every row of the queue (the schedule's newest occurrence may top the unfiltered list already).
+        await page.waitForFunction(() => {
+          const rows = [
+            ...(document.querySelectorAll('tr.rec') as unknown as Array<{ textContent: string }>),
+          ];
+          return rows.length > 0 && rows.every((row) => row.textContent.includes('reports.tick'));
+        });
         assert.equal(
           await page.locator(`[data-testid="row-${keyed.id}"]`).count(),
           0,
@@ -339,6 +343,10 @@ for (const auth of [false, true]) {
         await page.fill('[data-testid="search"]', 'no-such-record-anywhere');
         await page.waitForSelector('[data-testid="empty"]');
         assert.match((await text(page, 'empty'))!, /No records match/);
+        // Text no key can be (longer than 255) finds nothing, without an error.
+        await page.fill('[data-testid="search"]', 'k'.repeat(300));
+        await sleep(1_500);
+        await page.waitForSelector('[data-testid="empty"]');
         await close(page);
 
         // Pages of 50 through listTasks' cursor: every record once, newest first.
@@ -449,6 +457,12 @@ for (const auth of [false, true]) {
       const failed = await open(`#/record/${bounced.id}`);
       await failed.waitForSelector('[data-testid="error"]');
       assert.match((await text(failed, 'error'))!, /mailbox bounce-detail@example\.com is full/);
+      // The stack of the failed attempt, kept with the record: the task's own frame is in it.
+      assert.match(
+        (await text(failed, 'stack'))!,
+        /^Error: mailbox bounce-detail@example\.com is full\n\s+at DashboardTasks\.send/,
+      );
+      await shot(failed, 'record-failed');
       assert.match((await failed.textContent('[data-testid="detail"]'))!, /attempt\s*2 of 2/);
       await close(failed);
     });
