@@ -61,6 +61,8 @@ export {
   type ClaimManyOptions,
   type FenceOptions,
   type FailTaskOptions,
+  type CompleteTaskOptions,
+  type TerminalCleanupOptions,
   type StaleRecoveryOptions,
   type SetExecutionRefOptions,
   type ListPendingOptions,
@@ -123,9 +125,11 @@ export type { TaskDefinition, ResolvedTaskOptions } from './tasks/task-definitio
 // --- options
 export type { TaskOptions, EnqueueOptions, EnqueueSpec, RetryBackoff } from './options/task-options.js';
 export type { ScheduleOptions } from './options/schedule-options.js';
+export type { RetentionRule } from './retention/retention-rule.js';
 export type {
   QueuesModuleOptions,
   WorkerOptions,
+  CleanupOptions,
   EventsOptions,
   GatewayOptions,
   OpenTelemetryOptions,
