@@ -38,13 +38,19 @@ export class SqlFlows {
     private readonly dialect: SqlDialect,
   ) {}
 
+  /** The index of parents still counting children: the parent index's name with `_waiting` for `_parent`. */
+  private get waitingIndex(): string {
+    return this.parentIndex.replace(/_parent(["`]?)$/, '_waiting$1');
+  }
+
   /** DDL of the flow table (`IF NOT EXISTS`: older stores get it at open). */
   schemaStatements(): string[] {
     if (this.dialect === 'mysql')
       return [
         `CREATE TABLE IF NOT EXISTS ${this.flowTable} (
           id CHAR(36) NOT NULL PRIMARY KEY, parent_id CHAR(36) NULL, position INT NOT NULL,
-          pending_children INT NOT NULL, KEY ${this.parentIndex} (parent_id, position)
+          pending_children INT NOT NULL, KEY ${this.parentIndex} (parent_id, position),
+          KEY ${this.waitingIndex} (pending_children)
         ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
       ];
     const id = this.dialect === 'postgres' ? 'varchar(36)' : 'TEXT';
@@ -53,6 +59,8 @@ export class SqlFlows {
       `CREATE TABLE IF NOT EXISTS ${this.flowTable} (id ${id} PRIMARY KEY, parent_id ${id},
         position ${int} NOT NULL, pending_children ${int} NOT NULL)`,
       `CREATE INDEX IF NOT EXISTS ${this.parentIndex} ON ${this.flowTable} (parent_id, position)`,
+      // The parents still counting children, which stale recovery's sweep reads (the table keeps ended flows too).
+      `CREATE INDEX IF NOT EXISTS ${this.waitingIndex} ON ${this.flowTable} (id) WHERE pending_children > 0`,
     ];
   }
 
