@@ -7,11 +7,16 @@ import type { ResolvedWorkerOptions } from './worker-options.js';
 
 /** Heartbeats an entry may miss before it drops out of the registry (a loaded event loop delays a timer or two). */
 const MISSED_BEATS = 3;
+/**
+ * Shortest life of an entry (ms): with a very short heartbeat interval (tests use 50 ms), three beats are less than
+ * one stall of a loaded machine, and a live worker blinked out of the page.
+ */
+const MIN_TTL = 10_000;
 
 /**
  * A worker's entry in the backend's worker registry (the dashboard's workers page): written when the worker starts
- * and at each heartbeat, live for three heartbeat intervals, removed when it stops. A failed write only warns (once
- * per outage): the registry is for people to look at, never in the way of running records.
+ * and at each heartbeat, live for three heartbeat intervals (at least 10 s), removed when it stops. A failed write
+ * only warns (once per outage): the registry is for people to look at, never in the way of running records.
  */
 export class WorkerPresence {
   private readonly startedAt = new Date();
@@ -28,7 +33,10 @@ export class WorkerPresence {
 
   /** How long an entry stays live without a renewal (ms). */
   get ttl(): number {
-    return Math.min(VALUE_LIMITS.maxTimerMs, this.options.heartbeatInterval * MISSED_BEATS);
+    return Math.min(
+      VALUE_LIMITS.maxTimerMs,
+      Math.max(MIN_TTL, this.options.heartbeatInterval * MISSED_BEATS),
+    );
   }
 
   async beat(): Promise<void> {
