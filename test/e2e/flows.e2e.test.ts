@@ -24,6 +24,12 @@ import { sqlBackendFactory } from '../support/sql-backends.js';
 import { redisBackendFactory } from '../support/redis-backends.js';
 import { skipUnless } from '../support/services.js';
 
+/**
+ * No test here is about stale recovery: a generous staleAfter keeps a loaded machine's late heartbeat from failing a
+ * record (fastWorker's 500 ms did, once, on Redis under two other test runs).
+ */
+const STALE_AFTER = 10_000;
+
 /** How many times each tagged run happened (tag = first argument). */
 const runs = new Map<string, number>();
 const ran = (tag: string) => runs.set(tag, (runs.get(tag) ?? 0) + 1);
@@ -89,7 +95,10 @@ class PipelineModule {}
 async function boot(store: QueueBackend): Promise<TestingModule> {
   const moduleRef = await Test.createTestingModule({
     imports: [
-      QueuesModule.forRoot({ queueBackend: store, worker: { ...fastWorker, concurrency: 8 } }),
+      QueuesModule.forRoot({
+        queueBackend: store,
+        worker: { ...fastWorker, staleAfter: STALE_AFTER, concurrency: 8 },
+      }),
       PipelineModule,
     ],
   }).compile();
@@ -416,7 +425,12 @@ for (const [name, skip, make] of sharedStores) {
       const storeB = await peer(storeA);
       const bootApp = async (store: QueueBackend, app: string) => {
         const moduleRef = await Test.createTestingModule({
-          imports: [QueuesModule.forRoot({ queueBackend: store, worker: { ...fastWorker, concurrency: 6 } })],
+          imports: [
+            QueuesModule.forRoot({
+              queueBackend: store,
+              worker: { ...fastWorker, staleAfter: STALE_AFTER, concurrency: 6 },
+            }),
+          ],
           providers: [RaceTasks, { provide: RACE_APP, useValue: { app } }],
         }).compile();
         await moduleRef.init();
