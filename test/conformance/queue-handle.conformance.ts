@@ -188,7 +188,9 @@ export function describeQueueHandleConformance(
             while ((await backend.getStatistics({ queue })).running < 30) await sleep(2);
             await backend.setQueuePaused(queue, true);
             pausedAt = performance.now();
-            await sleep(150);
+            // Until the claimers have made a dozen claims since (a loaded machine runs few per 100 ms), at most 10 s.
+            for (const deadline = Date.now() + 10_000; claimsAfterPause < 12 && Date.now() < deadline;)
+              await sleep(20);
             stop = true;
             await Promise.all(loops);
             assert.ok(claimsAfterPause > 3, `claims ran after the pause (${claimsAfterPause})`);

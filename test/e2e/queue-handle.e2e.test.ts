@@ -179,10 +179,11 @@ for (const backend of backendMatrix()) {
         );
         const stats = await a.ops.handle.getStatistics();
         assert.ok(stats.pending > 0, 'work was left when the pause resolved');
-        // What the workers had claimed ahead goes back to the line (one release per record on SQL: give it time).
+        // What the workers had claimed ahead goes back to the line (one UPDATE per record on SQL: 200 of them took
+        // over 10 s under a load of 24 on two cores, so give it time).
         await until(
           async () => (await a.ops.handle.getStatistics()).running === 0,
-          10_000,
+          30_000,
           'the prefetched records of the paused queue to be handed back',
         );
         await a.ops.handle.resume();
