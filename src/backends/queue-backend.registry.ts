@@ -26,12 +26,23 @@ registry.register('typeorm', async () => (await import('./typeorm/typeorm.backen
   lazy: true,
 });
 
-registry.register('redis', async () => (await import('./redis/redis.backend.js')).RedisQueueBackend, {
-  lazy: true,
-});
-registry.register('valkey', async () => (await import('./redis/valkey.backend.js')).ValkeyQueueBackend, {
-  lazy: true,
-});
+// `redis` and `valkey` build the cluster backend when the config names a cluster (redis-backend.select.ts).
+registry.register(
+  'redis',
+  async () =>
+    (await import('./redis/redis-backend.select.js')).redisBackendSelecting(
+      (await import('./redis/redis.backend.js')).RedisQueueBackend,
+    ),
+  { lazy: true },
+);
+registry.register(
+  'valkey',
+  async () =>
+    (await import('./redis/redis-backend.select.js')).redisBackendSelecting(
+      (await import('./redis/valkey.backend.js')).ValkeyQueueBackend,
+    ),
+  { lazy: true },
+);
 
 /** Register a queue backend class under a short name (overrides a built-in of the same name). */
 export function registerQueueBackend(name: string, cls: QueueBackendClass): void;

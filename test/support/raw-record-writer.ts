@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { InMemoryQueueBackend } from '../../src/backends/memory/memory.backend.js';
 import type { QueueBackend } from '../../src/backends/queue-backend.js';
 import { RedisQueueBackend } from '../../src/backends/redis/redis.backend.js';
+import { RedisClusterQueueBackend } from '../../src/backends/redis/redis-cluster.backend.js';
 import { REDIS_FIELD_DEFAULTS, REDIS_FIELDS } from '../../src/backends/redis/redis-record-fields.js';
 import { TypeOrmQueueBackend } from '../../src/backends/typeorm/typeorm.backend.js';
 import type { QueuedTaskRecord } from '../../src/models/queued-task-record.js';
@@ -42,6 +43,7 @@ export function rawRecordWriter(backend: QueueBackend): RawRecordWriter {
   if (backend instanceof InMemoryQueueBackend) return memoryWriter(backend);
   if (backend instanceof TypeOrmQueueBackend) return sqlWriter(backend);
   if (backend instanceof RedisQueueBackend) return redisWriter(backend);
+  if (backend instanceof RedisClusterQueueBackend) return redisClusterWriter(backend);
   throw new Error(`no raw writer for ${backend.capabilities.name}`);
 }
 
@@ -96,8 +98,22 @@ function sqlWriter(backend: TypeOrmQueueBackend): RawRecordWriter {
   };
 }
 
-function redisWriter(backend: RedisQueueBackend): RawRecordWriter {
-  const key = (id: string) => `${backend.keyPrefix}:t:${id}`;
+/** On a cluster a record's hash is in its queue's slot: `{P:queue}:t:<id>`. */
+function redisClusterWriter(backend: RedisClusterQueueBackend): RawRecordWriter {
+  const queueOf = async (id: string) => (await backend.getTask(id))!.queue;
+  const writer = (queue: string) => redisWriter(backend, (id) => `${backend.queuePrefix(queue)}:t:${id}`);
+  return {
+    async corrupt(id, columns) {
+      await writer(await queueOf(id)).corrupt(id, columns);
+    },
+    refuse: (record) => writer(record.queue).refuse(record),
+  };
+}
+
+function redisWriter(
+  backend: { redis: RedisQueueBackend['redis'] },
+  key: (id: string) => string = (id) => `${(backend as RedisQueueBackend).keyPrefix}:t:${id}`,
+): RawRecordWriter {
   return {
     async corrupt(id, columns) {
       for (const [column, value] of Object.entries(columns)) {

@@ -1,12 +1,20 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, ClusterNode, ClusterOptions, Redis } from 'ioredis';
 
 /** Config of the `redis` and `valkey` queue backends. */
 export interface RedisBackendConfig {
   type: 'redis' | 'valkey';
   /** Connection URL, e.g. `redis://127.0.0.1:6379/0`. */
   url?: string;
-  /** A client of yours (never closed by us; a subscriber connection is duplicated from it). */
-  client?: Redis;
+  /**
+   * A client of yours (never closed by us; a subscriber connection is duplicated from it). An ioredis `Cluster`
+   * selects the cluster backend (docs/backends/redis.md, "Redis Cluster").
+   */
+  client?: Redis | Cluster;
+  /**
+   * A Redis Cluster or Valkey Cluster to connect to: startup nodes and ioredis `ClusterOptions`. Each queue lives in
+   * a slot of its own (keys `{<keyPrefix>:<queue>}:…`), global keys in the home slot `{<keyPrefix>}`.
+   */
+  cluster?: { nodes: ClusterNode[]; options?: ClusterOptions };
   /** Prefix of every key. @default 'nestjs_queues' */
   keyPrefix?: string;
   /** Pub/sub wakeups for idle workers. @default true */

@@ -67,6 +67,12 @@ import { assertWorkerEntry, type WorkerInfo } from '../../models/worker-info.js'
 import { RedisWorkerRegistry } from './redis-worker-registry.js';
 import { ReplicaAcks } from './replica-acks.js';
 
+/** How a cluster backend makes one of its shards (see `redis-cluster.backend.ts`). */
+export interface RedisShardSetup {
+  /** The shard's key prefix: a hash tag such as `{P:queue}`, so every key it builds lives in one slot. */
+  keyPrefix: string;
+}
+
 const PREFIX = /^[A-Za-z0-9_.:-]{1,100}$/;
 const SCRIPTS = {
   qEnqueue: lua.ENQUEUE,
@@ -211,10 +217,21 @@ export class RedisQueueBackend extends QueueBackend {
   /** The `replicaAcks` WAIT behind state changes, when configured. */
   private readonly replicaAcks: ReplicaAcks | undefined;
 
-  constructor(private readonly config: RedisBackendConfig) {
+  /**
+   * Whether this backend is one shard of a cluster backend (see `redis-cluster.backend.ts`): its prefix is a hash
+   * tag, and every script declares it as KEYS[1] so the cluster client routes the call to the prefix's slot.
+   */
+  private readonly keyed: boolean;
+
+  constructor(
+    private readonly config: RedisBackendConfig,
+    _context?: unknown,
+    shard?: RedisShardSetup,
+  ) {
     super();
-    this.prefix = config.keyPrefix ?? 'nestjs_queues';
-    if (!PREFIX.test(this.prefix)) {
+    this.keyed = shard !== undefined;
+    this.prefix = shard?.keyPrefix ?? config.keyPrefix ?? 'nestjs_queues';
+    if (!shard && !PREFIX.test(this.prefix)) {
       throw new QueueConfigurationError([
         {
           path: 'queueBackend.keyPrefix',
@@ -290,7 +307,7 @@ export class RedisQueueBackend extends QueueBackend {
       throw new MissingDependencyError('ioredis', `The ${this.backendName} queue backend`, error);
     }
     if (this.config.client) {
-      this.client = this.config.client;
+      this.client = this.config.client as Redis; // a Cluster only in a shard, which sends keyed commands alone
       this.bindCalls(this.client);
     } else {
       // maxRetriesPerRequest null: during an outage commands wait in the offline queue and run after reconnect
@@ -314,7 +331,8 @@ export class RedisQueueBackend extends QueueBackend {
       // A failed open leaves nothing behind: no connection retrying in the background keeps the process alive.
       if (this.ownsClient) await connectWithin(this.client, this.calls);
       for (const [name, source] of Object.entries(SCRIPTS)) {
-        if (!(name in this.client)) this.client.defineCommand(name, { numberOfKeys: 0, lua: source });
+        if (!(name in this.client))
+          this.client.defineCommand(name, { numberOfKeys: this.keyed ? 1 : 0, lua: source });
       }
       await this.warnOnEviction();
       await this.migrateLayout();
@@ -400,7 +418,12 @@ export class RedisQueueBackend extends QueueBackend {
   }
 
   private async subscribe(): Promise<void> {
-    const subscriber = this.redis.duplicate({ lazyConnect: true, maxRetriesPerRequest: null });
+    // A cluster client's duplicate takes its startup nodes first (a shard's client is a `Cluster`).
+    const subscriber = this.keyed
+      ? ((this.redis as unknown as import('ioredis').Cluster).duplicate(undefined, {
+          lazyConnect: true,
+        }) as unknown as Redis)
+      : this.redis.duplicate({ lazyConnect: true, maxRetriesPerRequest: null });
     subscriber.on('error', () => undefined); // reconnects by itself; commands keep polling meanwhile
     const selfPing = new SubscriberSelfPing(
       (token) => this.redis.publish(this.channel, token),
@@ -462,6 +485,16 @@ export class RedisQueueBackend extends QueueBackend {
 
   private run(name: ScriptName, ...args: Array<string | number>): Promise<unknown> {
     const redis = this.redis;
+    if (this.keyed) {
+      // A shard declares its prefix as KEYS[1] (the scripts still read it as ARGV[1]): the cluster client sends the
+      // call to the prefix's master, and the WAIT rides in the same pipeline, so on the same connection.
+      const keyedArgs = [this.prefix, this.prefix, ...args];
+      if (!this.replicaAcks || NO_REPLICA_WAIT.has(name))
+        return (redis as unknown as Record<ScriptName, (...a: Array<string | number>) => Promise<unknown>>)[
+          name
+        ](...keyedArgs);
+      return this.replicaAcks.confirmPipelined(redis, name, keyedArgs, this.calls!.address);
+    }
     const call = () =>
       (redis as unknown as Record<ScriptName, (...a: Array<string | number>) => Promise<unknown>>)[name](
         this.prefix,
@@ -542,7 +575,9 @@ export class RedisQueueBackend extends QueueBackend {
     const call = (this.redis as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[
       'qFlowCreate'
     ]!;
-    const reply = (await call.call(this.redis, this.prefix, args)) as unknown[];
+    const reply = (await (this.keyed
+      ? call.call(this.redis, this.prefix, this.prefix, args)
+      : call.call(this.redis, this.prefix, args))) as unknown[];
     if (reply[0] === -1) return { created: false, heldAt: Number(reply[1]), holder: fromHash(reply[2])! };
     return { created: true };
   }
@@ -966,6 +1001,8 @@ export class RedisQueueBackend extends QueueBackend {
 
   /** Records written before the creation index existed are added to it once, before the first listing. */
   private ensureCreationIndex(): Promise<void> {
+    // A shard's records were indexed by the scripts that wrote them (clusters start at layout 4): nothing to scan.
+    if (this.keyed) return Promise.resolve();
     this.creationIndexed ??= ensureCreationIndex(this.redis, this.prefix, (...ids) =>
       this.run('qIndexCreated', ...ids),
     ).catch((error: unknown) => {

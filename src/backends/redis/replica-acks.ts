@@ -64,4 +64,30 @@ export class ReplicaAcks {
       throw new ReplicationUnconfirmedError(address, count, this.required, this.timeout);
     return result;
   }
+
+  /**
+   * As `confirm`, for a cluster client: the script and the WAIT go in one pipeline, which the client sends to the
+   * master of the script's key, so the WAIT asks the replicas of the master that made the write.
+   */
+  async confirmPipelined(
+    redis: Redis,
+    command: string,
+    args: ReadonlyArray<string | number>,
+    address: string,
+  ): Promise<unknown> {
+    const pipeline = redis.pipeline() as unknown as Record<string, (...a: unknown[]) => unknown> & {
+      exec(): Promise<Array<[Error | null, unknown]> | null>;
+    };
+    pipeline[command]!(...args);
+    pipeline['wait']!(this.required, this.timeout);
+    const replies = (await pipeline.exec()) ?? [];
+    const [written, acknowledged] = replies;
+    if (!written || !acknowledged) throw new Error(`${command}: the pipeline returned no reply`);
+    if (written[0]) throw written[0];
+    if (acknowledged[0]) throw acknowledged[0];
+    const count = Number(acknowledged[1]);
+    if (count < this.required)
+      throw new ReplicationUnconfirmedError(address, count, this.required, this.timeout);
+    return written[1];
+  }
 }

@@ -1,0 +1,755 @@
+import { Logger } from '@nestjs/common';
+import type { Cluster, Redis } from 'ioredis';
+import { MissingDependencyError } from '../../errors/missing-dependency.error.js';
+import { QueueConfigurationError } from '../../errors/queue-configuration.error.js';
+import {
+  emptyStatistics,
+  type QueueBackendCapabilities,
+  type QueueStatistics,
+  type QueuedTaskRecord,
+  type StaleTaskRecoveryResult,
+} from '../../models/queued-task-record.js';
+import { TASK_STATUSES, type TaskStatus } from '../../models/task-status.js';
+import {
+  newestFirst,
+  QueueBackend,
+  recordListLimit,
+  type ClaimManyOptions,
+  type CompleteTaskOptions,
+  type CompletionItem,
+  type CompletionOutcome,
+  type ControlledClaim,
+  type ControlledClaimOptions,
+  type DeleteTerminalOptions,
+  type FailTaskOptions,
+  type FenceOptions,
+  type ListCompletedOptions,
+  type ListPendingOptions,
+  type RecordFilter,
+  type SetExecutionRefOptions,
+  type StaleRecoveryOptions,
+  type TerminalCleanupOptions,
+} from '../queue-backend.js';
+import { byClaimOrder } from '../typeorm/task-row.mapper.js';
+import {
+  isAfter,
+  positionOf,
+  type ListPosition,
+  type TaskListQuery,
+  type TaskListResult,
+} from '../../management/task-list.js';
+import type { TaskLogAppend, TaskLogLine } from '../../management/task-log.js';
+import type { FlowWrite, FlowWriteOutcome } from '../../flows/flow-write.js';
+import type {
+  ScheduleDefinitionInput,
+  StoredScheduleDefinition,
+} from '../../schedules/schedule-definition.js';
+import type { WorkerInfo } from '../../models/worker-info.js';
+import type { RedisBackendConfig } from './redis-backend.config.js';
+import { RedisQueueBackend } from './redis.backend.js';
+import { ClusterQueueIndex } from './cluster-queue-index.js';
+import { DEFAULT_REDIS_COMMAND_TIMEOUT, redisAddress } from './redis-connections.js';
+import { QueueBackendUnavailableError } from '../../errors/queue-backend-unavailable.error.js';
+import { within } from '../../timing/within.js';
+
+const PREFIX = /^[A-Za-z0-9_.:-]{1,100}$/;
+/** How long the set of known queues is trusted before a claim reads it again, in ms. */
+const QUEUES_TTL = 1_000;
+
+/**
+ * The Redis backend on a Redis Cluster or Valkey Cluster. Each queue is served by an ordinary `RedisQueueBackend`
+ * ("shard") whose key prefix is the hash tag `{P:queue}`, so every key of the queue lives in one slot and the
+ * single-node scripts run unchanged (each declares the prefix as its key, and the client sends it to the slot's
+ * master). Global state lives in the home slot `{P}`: leases, runtime schedules, the worker registry and the set of
+ * known queues (a shard of its own); where each record lives is the id index (`cluster-queue-index.ts`).
+ *
+ * Calls route by queue (enqueue, controlled claims, queue control), by id through the index (completions, reads,
+ * management), or visit every known queue's shard in turn (claims without a queue, statistics, listings, stale
+ * recovery, cleanup). No script spans two slots; docs/backends/redis.md says what differs from one server.
+ */
+export class RedisClusterQueueBackend extends QueueBackend {
+  private readonly logger = new Logger(RedisClusterQueueBackend.name);
+  private readonly prefix: string;
+  private client: Cluster | undefined;
+  private ownsClient = false;
+  private home: RedisQueueBackend | undefined;
+  private readonly shards = new Map<string, RedisQueueBackend>();
+  private readonly index: ClusterQueueIndex;
+  private knownQueues = new Set<string>();
+  private queuesReadAt = 0;
+  /** Where the next claim across queues starts, so no queue is always visited last. */
+  private rotation = 0;
+
+  constructor(
+    private readonly config: RedisBackendConfig,
+    _context?: unknown,
+  ) {
+    super();
+    this.prefix = config.keyPrefix ?? 'nestjs_queues';
+    if (!PREFIX.test(this.prefix))
+      throw new QueueConfigurationError([
+        {
+          path: 'queueBackend.keyPrefix',
+          message: `${JSON.stringify(config.keyPrefix)} must be 1-100 of A-Z a-z 0-9 _ . : -`,
+        },
+      ]);
+    if (!config.client && !config.cluster?.nodes?.length)
+      throw new QueueConfigurationError([
+        { path: 'queueBackend.cluster.nodes', message: 'give at least one startup node, or `client`' },
+      ]);
+    // Checks the shared options (timeouts, replicaAcks, ping interval) the same way a single server does.
+    new RedisQueueBackend({ ...config, url: 'redis://unused', client: undefined, cluster: undefined });
+    this.index = new ClusterQueueIndex(() => this.homeShard.redis, this.prefix);
+  }
+
+  get capabilities(): QueueBackendCapabilities {
+    return {
+      name: this.config.type === 'valkey' ? 'valkey' : 'redis',
+      durable: true,
+      shared: true,
+      notifications: this.config.notifications ?? true,
+      bulkEnqueue: true,
+      transactionalEnqueue: false,
+    };
+  }
+
+  /** The home slot's command connection (a bound cluster client), used by the cross-process event transport. */
+  get redis(): Redis {
+    return this.homeShard.redis;
+  }
+
+  get keyPrefix(): string {
+    return this.prefix;
+  }
+
+  /** The prefix of every key of `queue`: the hash tag `{<keyPrefix>:<queue>}`, one slot per queue. */
+  queuePrefix(queue: string): string {
+    return `{${this.prefix}:${queue}}`;
+  }
+
+  get listenerAlive(): boolean {
+    return this.home?.listenerAlive ?? true;
+  }
+
+  private get homeShard(): RedisQueueBackend {
+    if (!this.home)
+      throw new QueueConfigurationError([
+        { path: 'queueBackend', message: `the ${this.capabilities.name} cluster backend is not open` },
+      ]);
+    return this.home;
+  }
+
+  async open(): Promise<void> {
+    if (this.client) return;
+    let ClusterClass: typeof import('ioredis').Cluster;
+    try {
+      ClusterClass = (await import('ioredis')).Cluster;
+    } catch (error) {
+      throw new MissingDependencyError('ioredis', `The ${this.capabilities.name} queue backend`, error);
+    }
+    if (this.config.client) this.client = this.config.client as Cluster;
+    try {
+      if (!this.client) await this.connectOwnClient(ClusterClass);
+      this.home = await this.openShard(`{${this.prefix}}`, true);
+      await this.refreshQueues(true);
+    } catch (error) {
+      await this.close();
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    const shards = [...this.shards.values()];
+    this.shards.clear();
+    await Promise.all(shards.map((shard) => shard.close()));
+    await this.home?.close();
+    this.home = undefined;
+    if (this.client && this.ownsClient) {
+      // QUIT goes to every node; one that does not answer (killed, failing over) must not hold close up.
+      await within(
+        this.client.quit().catch(() => undefined),
+        1_000,
+        undefined,
+      );
+      this.client.disconnect();
+    }
+    this.client = undefined;
+    this.ownsClient = false;
+  }
+
+  /**
+   * Our own cluster client, connected within `commandTimeout`. ioredis's `Cluster.connect()` was seen (rarely, on
+   * loopback) never to settle although every node answered: an attempt that takes over 3 s is dropped and a fresh
+   * client tries again, until the bound. A failure leaves no client reconnecting behind.
+   */
+  private async connectOwnClient(ClusterClass: typeof import('ioredis').Cluster): Promise<void> {
+    const options = this.config.cluster!.options ?? {};
+    const timeout = this.config.commandTimeout ?? DEFAULT_REDIS_COMMAND_TIMEOUT;
+    const deadline = Date.now() + timeout;
+    let lastError: unknown;
+    while (Date.now() < deadline) {
+      const client = new ClusterClass(this.config.cluster!.nodes, {
+        ...options,
+        lazyConnect: true,
+        redisOptions: { maxRetriesPerRequest: null, ...options.redisOptions },
+      });
+      let lastWarning = 0;
+      client.on('error', (error: Error) => {
+        lastError = error;
+        if (Date.now() - lastWarning < 10_000) return;
+        lastWarning = Date.now();
+        this.logger.warn(`Redis Cluster connection error (reconnecting): ${error.message}`);
+      });
+      const connected = client.connect().then(
+        () => true,
+        (error: unknown) => {
+          lastError = error;
+          return false;
+        },
+      );
+      if (await within(connected, Math.min(3_000, Math.max(1, deadline - Date.now())), false)) {
+        this.client = client;
+        this.ownsClient = true;
+        return;
+      }
+      client.disconnect();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const address = redisAddress(
+      new ClusterClass(this.config.cluster!.nodes, { lazyConnect: true }) as never,
+    );
+    throw new QueueBackendUnavailableError(
+      `Redis Cluster at ${address} cannot be reached within ${timeout} ms (commandTimeout)${
+        lastError instanceof Error ? `: ${lastError.message}` : ''
+      }`,
+      address,
+      lastError,
+    );
+  }
+
+  private async openShard(keyPrefix: string, notifications: boolean): Promise<RedisQueueBackend> {
+    const shard = new RedisQueueBackend(
+      {
+        ...this.config,
+        url: undefined,
+        cluster: undefined,
+        client: this.client,
+        // One wakeup channel for the whole store: every shard's enqueue script publishes on it.
+        notificationChannel: this.config.notificationChannel ?? `${this.prefix}:wakeup`,
+        notifications: notifications && (this.config.notifications ?? true),
+      },
+      undefined,
+      { keyPrefix },
+    );
+    await shard.open();
+    return shard;
+  }
+
+  /** The shard of a queue, opened at its first use (scripts are defined once on the shared client). */
+  private shardOpening = new Map<string, Promise<RedisQueueBackend>>();
+  private async shard(queue: string): Promise<RedisQueueBackend> {
+    const open = this.shards.get(queue);
+    if (open) return open;
+    let opening = this.shardOpening.get(queue);
+    if (!opening) {
+      opening = this.openShard(this.queuePrefix(queue), true).then((shard) => {
+        this.shards.set(queue, shard);
+        this.shardOpening.delete(queue);
+        return shard;
+      });
+      this.shardOpening.set(queue, opening);
+    }
+    return opening;
+  }
+
+  private get queuesKey(): string {
+    return `{${this.prefix}}:queues`;
+  }
+
+  /** Records a queue in the home slot's set of known queues (once per process per queue). */
+  private async learnQueues(queues: Iterable<string>): Promise<void> {
+    const fresh = [...new Set(queues)].filter((queue) => !this.knownQueues.has(queue));
+    if (fresh.length === 0) return;
+    await this.redis.sadd(this.queuesKey, ...fresh);
+    for (const queue of fresh) this.knownQueues.add(queue);
+  }
+
+  /** Every queue the store has seen (read again at most once a second, or at once when `now`). */
+  private async refreshQueues(now = false): Promise<string[]> {
+    if (now || Date.now() - this.queuesReadAt > QUEUES_TTL) {
+      this.knownQueues = new Set(await this.redis.smembers(this.queuesKey));
+      this.queuesReadAt = Date.now();
+    }
+    return [...this.knownQueues].sort();
+  }
+
+  /**
+   * The shards of the queues a call may touch, in a rotating order (no queue always last): the queues named, else
+   * every known queue.
+   */
+  private async shardsOf(filter: {
+    queues?: readonly string[];
+    excludeQueues?: readonly string[];
+    rotate?: boolean;
+  }): Promise<RedisQueueBackend[]> {
+    let queues = filter.queues?.length ? [...new Set(filter.queues)] : await this.refreshQueues();
+    if (filter.excludeQueues?.length)
+      queues = queues.filter((queue) => !filter.excludeQueues!.includes(queue));
+    if (filter.rotate && queues.length > 1) {
+      const start = this.rotation++ % queues.length;
+      queues = [...queues.slice(start), ...queues.slice(0, start)];
+    }
+    return Promise.all(queues.map((queue) => this.shard(queue)));
+  }
+
+  private async allShards(): Promise<RedisQueueBackend[]> {
+    return this.shardsOf({});
+  }
+
+  /** The shard holding a record, or undefined when the index does not know the id (the record is missing). */
+  private async shardOfId(id: string): Promise<RedisQueueBackend | undefined> {
+    const queue = await this.index.queueOf(id);
+    return queue === undefined ? undefined : this.shard(queue);
+  }
+
+  /** Ids grouped by the shard holding them (unknown ids left out). */
+  private async byShard<T extends { id: string }>(items: readonly T[]): Promise<Map<RedisQueueBackend, T[]>> {
+    const queues = await this.index.queuesOf(items.map((item) => item.id));
+    const groups = new Map<RedisQueueBackend, T[]>();
+    for (const item of items) {
+      const queue = queues.get(item.id);
+      if (queue === undefined) continue;
+      const shard = await this.shard(queue);
+      const group = groups.get(shard) ?? [];
+      group.push(item);
+      groups.set(shard, group);
+    }
+    return groups;
+  }
+
+  /** Records claimed or returned are remembered, so their completion needs no index read. */
+  private remember(records: readonly QueuedTaskRecord[]): QueuedTaskRecord[] {
+    for (const record of records) this.index.remember(record.id, record.queue);
+    return records as QueuedTaskRecord[];
+  }
+
+  private async byId<T>(id: string, call: (shard: RedisQueueBackend) => Promise<T>, missing: T): Promise<T> {
+    const shard = await this.shardOfId(id);
+    return shard ? call(shard) : missing;
+  }
+
+  // --- writes routed by queue ---
+
+  async enqueue(record: QueuedTaskRecord): Promise<QueuedTaskRecord> {
+    await this.learnQueues([record.queue]);
+    await this.index.write([record]);
+    return (await this.shard(record.queue)).enqueue(record);
+  }
+
+  /**
+   * Each queue's records in one shard call (all or nothing per queue, as on one server); a batch spanning queues is
+   * written queue by queue, so a rejected queue leaves the queues written before it (no script spans two slots).
+   */
+  async enqueueMany(records: readonly QueuedTaskRecord[]): Promise<QueuedTaskRecord[]> {
+    const byQueue = new Map<string, QueuedTaskRecord[]>();
+    for (const record of records) byQueue.set(record.queue, [...(byQueue.get(record.queue) ?? []), record]);
+    await this.learnQueues(byQueue.keys());
+    await this.index.write(records);
+    const stored = new Map<QueuedTaskRecord, QueuedTaskRecord>();
+    for (const [queue, batch] of byQueue) {
+      const results = await (await this.shard(queue)).enqueueMany(batch);
+      batch.forEach((record, i) => stored.set(record, results[i]!));
+    }
+    return records.map((record) => stored.get(record)!);
+  }
+
+  /** A flow is one script in one slot: every node must be in the root's queue on a cluster. */
+  override async enqueueFlow(flow: FlowWrite): Promise<FlowWriteOutcome> {
+    const queue = flow.nodes[0]?.record.queue;
+    if (queue === undefined) return { created: true };
+    const other = flow.nodes.find((node) => node.record.queue !== queue);
+    if (other)
+      throw new QueueConfigurationError([
+        {
+          path: 'flow',
+          message: `on a Redis Cluster every record of a flow is in one queue (one slot): "${other.record.queue}" differs from the root's "${queue}"`,
+        },
+      ]);
+    await this.learnQueues([queue]);
+    await this.index.write(flow.nodes.map((node) => node.record));
+    return (await this.shard(queue)).enqueueFlow(flow);
+  }
+
+  override async claimControlled(options: ControlledClaimOptions): Promise<ControlledClaim> {
+    const claim = await (await this.shard(options.queue)).claimControlled(options);
+    this.remember(claim.claimed);
+    return claim;
+  }
+
+  override async setQueuePaused(
+    queue: string,
+    paused: boolean,
+    options: { ifUnset?: boolean } = {},
+  ): Promise<boolean> {
+    await this.learnQueues([queue]);
+    return (await this.shard(queue)).setQueuePaused(queue, paused, options);
+  }
+
+  override async deleteWaiting(queue: string, limit: number): Promise<number> {
+    return (await this.shard(queue)).deleteWaiting(queue, limit);
+  }
+
+  override async deleteTerminal(queue: string, options: DeleteTerminalOptions): Promise<number> {
+    return (await this.shard(queue)).deleteTerminal(queue, options);
+  }
+
+  // --- calls routed by id ---
+
+  async getTask(id: string): Promise<QueuedTaskRecord | null> {
+    return this.byId(id, (shard) => shard.getTask(id), null);
+  }
+
+  async claimTask(id: string, options: { workerId: string }): Promise<QueuedTaskRecord | null> {
+    return this.byId(id, (shard) => shard.claimTask(id, options), null);
+  }
+
+  async completeTask(
+    id: string,
+    result?: unknown,
+    options?: CompleteTaskOptions,
+  ): Promise<QueuedTaskRecord | null> {
+    return this.byId(id, (shard) => shard.completeTask(id, result, options), null);
+  }
+
+  /** Completions go to their shards; the claim for the freed slots visits the queues as `claimMany` does. */
+  override async completeAndClaim(
+    items: readonly CompletionItem[],
+    claim: ClaimManyOptions | undefined,
+  ): Promise<CompletionOutcome> {
+    const applied = new Map<string, boolean>();
+    for (const [shard, group] of await this.byShard(items)) {
+      const outcome = await shard.completeAndClaim(group, undefined);
+      group.forEach((item, i) => applied.set(item.id, outcome.completed[i] ?? false));
+    }
+    return {
+      completed: items.map((item) => applied.get(item.id) ?? false),
+      claimed: claim ? await this.claimMany(claim) : [],
+    };
+  }
+
+  async failTask(id: string, error: string, options?: FailTaskOptions): Promise<QueuedTaskRecord | null> {
+    return this.byId(id, (shard) => shard.failTask(id, error, options), null);
+  }
+
+  async cancelTask(id: string): Promise<QueuedTaskRecord | null> {
+    return this.byId(id, (shard) => shard.cancelTask(id), null);
+  }
+
+  async retryTask(id: string): Promise<QueuedTaskRecord | null> {
+    return this.byId(id, (shard) => shard.retryTask(id), null);
+  }
+
+  async touchHeartbeat(id: string, options?: FenceOptions): Promise<boolean> {
+    return this.byId(id, (shard) => shard.touchHeartbeat(id, options), false);
+  }
+
+  async touchHeartbeats(batch: ReadonlyArray<{ id: string; expectedRetryCount: number }>): Promise<string[]> {
+    const touched: string[] = [];
+    for (const [shard, group] of await this.byShard(batch))
+      touched.push(...(await shard.touchHeartbeats(group)));
+    return touched;
+  }
+
+  async nullHeartbeats(batch: ReadonlyArray<{ id: string; expectedRetryCount: number }>): Promise<void> {
+    for (const [shard, group] of await this.byShard(batch)) await shard.nullHeartbeats(group);
+  }
+
+  async releaseClaims(batch: ReadonlyArray<{ id: string; expectedRetryCount: number }>): Promise<string[]> {
+    const released: string[] = [];
+    for (const [shard, group] of await this.byShard(batch))
+      released.push(...(await shard.releaseClaims(group)));
+    return released;
+  }
+
+  async patchMetadata(id: string, patch: Record<string, unknown>, options?: FenceOptions): Promise<boolean> {
+    return this.byId(id, (shard) => shard.patchMetadata(id, patch, options), false);
+  }
+
+  async releaseKey(id: string, options?: FenceOptions): Promise<boolean> {
+    return this.byId(id, (shard) => shard.releaseKey(id, options), false);
+  }
+
+  async setExecutionRef(
+    id: string,
+    ref: string | null,
+    options?: SetExecutionRefOptions,
+  ): Promise<QueuedTaskRecord | null> {
+    return this.byId(id, (shard) => shard.setExecutionRef(id, ref, options), null);
+  }
+
+  async setExecutionBackend(
+    id: string,
+    executionBackend: string,
+    options?: FenceOptions & { executionProfile?: string | null },
+  ): Promise<QueuedTaskRecord | null> {
+    return this.byId(id, (shard) => shard.setExecutionBackend(id, executionBackend, options), null);
+  }
+
+  override async removeTerminal(id: string): Promise<boolean> {
+    const removed = await this.byId(id, (shard) => shard.removeTerminal(id), false);
+    if (removed) await this.index.forget([id]);
+    return removed;
+  }
+
+  override async removeTask(id: string): Promise<QueuedTaskRecord | null> {
+    const removed = await this.byId(id, (shard) => shard.removeTask(id), null);
+    if (removed) await this.index.forget([id]);
+    return removed;
+  }
+
+  override async promoteTask(id: string): Promise<QueuedTaskRecord | null> {
+    return this.byId(id, (shard) => shard.promoteTask(id), null);
+  }
+
+  override async rescheduleTask(id: string, at: Date): Promise<QueuedTaskRecord | null> {
+    return this.byId(id, (shard) => shard.rescheduleTask(id, at), null);
+  }
+
+  override async appendTaskLogs(batch: readonly TaskLogAppend[]): Promise<void> {
+    const items = batch.map((append) => ({ ...append, id: append.taskId }));
+    for (const [shard, group] of await this.byShard(items)) await shard.appendTaskLogs(group);
+  }
+
+  override async getTaskLogs(id: string): Promise<TaskLogLine[]> {
+    return this.byId(id, (shard) => shard.getTaskLogs(id), []);
+  }
+
+  override async listChildren(parentId: string): Promise<QueuedTaskRecord[]> {
+    return this.byId(parentId, (shard) => shard.listChildren(parentId), []);
+  }
+
+  // --- calls that visit every queue ---
+
+  /** Dedup keys are unique per queue on a cluster: the first queue holding the key answers. */
+  async getTaskByKey(key: string): Promise<QueuedTaskRecord | null> {
+    for (const shard of await this.allShards()) {
+      const record = await shard.getTaskByKey(key);
+      if (record) return record;
+    }
+    return null;
+  }
+
+  async listPending(options: ListPendingOptions = {}): Promise<QueuedTaskRecord[]> {
+    const limit = options.limit ?? 100;
+    const found: QueuedTaskRecord[] = [];
+    for (const shard of await this.shardsOf(options)) found.push(...(await shard.listPending(options)));
+    return found.sort(byClaimOrder).slice(0, limit);
+  }
+
+  /**
+   * The queues' shards in turn, from a rotating start (no cross-slot script, no queue starved): each gives what it
+   * has up to what is still wanted. Priority orders records within a queue, not across queues.
+   */
+  async claimMany(options: ClaimManyOptions): Promise<QueuedTaskRecord[]> {
+    if (options.limit <= 0) return [];
+    const claimed: QueuedTaskRecord[] = [];
+    for (const shard of await this.shardsOf({ ...options, rotate: true })) {
+      const wanted = options.limit - claimed.length;
+      if (wanted <= 0) break;
+      claimed.push(
+        ...(await shard.claimMany({
+          ...options,
+          queues: undefined,
+          excludeQueues: undefined,
+          limit: wanted,
+        })),
+      );
+    }
+    return this.remember(claimed);
+  }
+
+  async requeueStaleRunning(options: StaleRecoveryOptions): Promise<StaleTaskRecoveryResult> {
+    const result: StaleTaskRecoveryResult = { requeued: [], failed: [] };
+    let left = Math.floor(options.limit ?? 500);
+    for (const shard of await this.allShards()) {
+      if (left <= 0) break;
+      const part = await shard.requeueStaleRunning({ ...options, limit: left });
+      result.requeued.push(...part.requeued);
+      result.failed.push(...part.failed);
+      left -= part.requeued.length + part.failed.length;
+    }
+    return result;
+  }
+
+  async countRunning(options: { taskName?: string } = {}): Promise<number> {
+    let count = 0;
+    for (const shard of await this.allShards()) count += await shard.countRunning(options);
+    return count;
+  }
+
+  async listRunningExternal(options: { limit?: number } = {}): Promise<QueuedTaskRecord[]> {
+    const found: QueuedTaskRecord[] = [];
+    for (const shard of await this.allShards()) found.push(...(await shard.listRunningExternal(options)));
+    return found
+      .sort((a, b) => (a.startedAt ?? a.createdAt).getTime() - (b.startedAt ?? b.createdAt).getTime())
+      .slice(0, options.limit ?? 500);
+  }
+
+  async getStatistics(options: { queue?: string } = {}): Promise<QueueStatistics> {
+    if (options.queue !== undefined) return (await this.shard(options.queue)).getStatistics(options);
+    const stats = emptyStatistics();
+    for (const shard of await this.allShards()) {
+      const part = await shard.getStatistics();
+      for (const status of TASK_STATUSES) stats[status] += part[status];
+      stats.total += part.total;
+    }
+    return stats;
+  }
+
+  async listCompletedByTask(
+    taskName: string,
+    options: ListCompletedOptions = {},
+  ): Promise<QueuedTaskRecord[]> {
+    const found: QueuedTaskRecord[] = [];
+    for (const shard of await this.allShards())
+      found.push(...(await shard.listCompletedByTask(taskName, options)));
+    return found
+      .sort((a, b) => (b.completedAt?.getTime() ?? 0) - (a.completedAt?.getTime() ?? 0))
+      .slice(0, options.limit ?? 10);
+  }
+
+  async cleanupTerminal(before: Date, options: TerminalCleanupOptions = {}): Promise<number> {
+    let left = Math.max(1, Math.floor(options.limit ?? 5_000));
+    let deleted = 0;
+    for (const shard of await this.allShards()) {
+      if (left <= 0) break;
+      const n = await shard.cleanupTerminal(before, { ...options, limit: left });
+      deleted += n;
+      left -= n;
+    }
+    return deleted;
+  }
+
+  /** `keep` counts per queue on a cluster (each queue's slot keeps its newest `keep`). */
+  override async trimTerminal(
+    taskName: string,
+    statuses: readonly TaskStatus[],
+    keep: number,
+    limit: number,
+  ): Promise<number> {
+    let left = limit;
+    let deleted = 0;
+    for (const shard of await this.allShards()) {
+      if (left < 1) break;
+      const n = await shard.trimTerminal(taskName, statuses, keep, left);
+      deleted += n;
+      left -= n;
+    }
+    return deleted;
+  }
+
+  override async listPausedQueues(): Promise<string[]> {
+    const paused: string[] = [];
+    for (const shard of await this.allShards()) paused.push(...(await shard.listPausedQueues()));
+    return paused;
+  }
+
+  /**
+   * Each queue's page after the position, merged. A queue whose page stopped early (its walk's budget spent) has
+   * seen nothing past where it stopped, so the merged page ends there too: records of other queues further on come
+   * in a later page, never out of order.
+   */
+  override async listTasks(query: TaskListQuery): Promise<TaskListResult> {
+    const shards =
+      query.queue !== undefined ? await this.shardsOf({ queues: [query.queue] }) : await this.allShards();
+    let found: QueuedTaskRecord[] = [];
+    let cutoff: ListPosition | null = null;
+    for (const shard of shards) {
+      const page = await shard.listTasks(query);
+      found.push(...page.records);
+      if (page.next && (!cutoff || isAfter(atPosition(cutoff), page.next))) cutoff = page.next;
+    }
+    if (cutoff) found = found.filter((record) => !isAfter(record, cutoff!));
+    found.sort(newestFirst);
+    const records = found.slice(0, query.limit);
+    const last = records[records.length - 1];
+    if (records.length === query.limit && last && (found.length > query.limit || cutoff))
+      return { records, next: positionOf(last) };
+    return { records, next: cutoff };
+  }
+
+  override async listRecords(filter: RecordFilter = {}): Promise<QueuedTaskRecord[]> {
+    const shards =
+      filter.queue !== undefined ? await this.shardsOf({ queues: [filter.queue] }) : await this.allShards();
+    const found: QueuedTaskRecord[] = [];
+    for (const shard of shards) found.push(...(await shard.listRecords(filter)));
+    return found.sort(newestFirst).slice(0, recordListLimit(filter));
+  }
+
+  /** Every record through the id index (dangling entries of removed records are pruned on the way). */
+  async *iterAll(options: { chunkSize?: number } = {}): AsyncIterable<QueuedTaskRecord> {
+    const chunkSize = Math.max(1, options.chunkSize ?? 500);
+    for await (const page of this.index.entries()) {
+      const found = new Set<string>();
+      for (let i = 0; i < page.length; i += chunkSize) {
+        const slice = page.slice(i, i + chunkSize);
+        const byQueue = new Map<string, string[]>();
+        for (const { id, queue } of slice) byQueue.set(queue, [...(byQueue.get(queue) ?? []), id]);
+        for (const [queue, ids] of byQueue) {
+          const shard = await this.shard(queue);
+          for (const id of ids) {
+            const record = await shard.getTask(id);
+            if (!record) continue;
+            found.add(id);
+            yield record;
+          }
+        }
+      }
+      await this.index.prune(page, found);
+    }
+  }
+
+  // --- the home slot ---
+
+  override registerWorker(info: WorkerInfo, ttl: number): Promise<void> {
+    return this.homeShard.registerWorker(info, ttl);
+  }
+  override listWorkers(): Promise<WorkerInfo[]> {
+    return this.homeShard.listWorkers();
+  }
+  override removeWorker(id: string): Promise<void> {
+    return this.homeShard.removeWorker(id);
+  }
+  override saveScheduleDefinition(definition: ScheduleDefinitionInput): Promise<StoredScheduleDefinition> {
+    return this.homeShard.saveScheduleDefinition(definition);
+  }
+  override getScheduleDefinition(key: string): Promise<StoredScheduleDefinition | null> {
+    return this.homeShard.getScheduleDefinition(key);
+  }
+  override listScheduleDefinitions(): Promise<StoredScheduleDefinition[]> {
+    return this.homeShard.listScheduleDefinitions();
+  }
+  override deleteScheduleDefinition(key: string): Promise<boolean> {
+    return this.homeShard.deleteScheduleDefinition(key);
+  }
+
+  acquireLease(name: string, owner: string, ttl: number): Promise<boolean> {
+    return this.homeShard.acquireLease(name, owner, ttl);
+  }
+
+  async notifyNewTask(queue: string): Promise<void> {
+    await this.homeShard.notifyNewTask(queue);
+  }
+
+  /** A wakeup may come from a queue this process has not seen: the next claim reads the set of queues again. */
+  async waitForNotifications(timeout: number, signal?: AbortSignal): Promise<boolean> {
+    const woken = await this.homeShard.waitForNotifications(timeout, signal);
+    if (woken) this.queuesReadAt = 0;
+    return woken;
+  }
+}
+
+/** A listing position as the record fields `isAfter` compares. */
+function atPosition(position: ListPosition): { createdAt: Date; id: string } {
+  return { createdAt: new Date(position.createdAt), id: position.id };
+}
