@@ -19,6 +19,11 @@ export class PausedQueues {
     return this.paused.has(queue);
   }
 
+  /** The queues paused when last read. */
+  get names(): string[] {
+    return [...this.paused];
+  }
+
   /** Whether any queue was paused when last read (a worker skips its buffer check while none is). */
   get any(): boolean {
     return this.paused.size > 0;

@@ -342,10 +342,16 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
     queues: readonly string[] | undefined,
     excludeQueues?: readonly string[],
   ): ClaimManyOptions {
+    // Queues this process believes paused are left out too: the backend's own pause check holds back only what it
+    // knows, and with a view that is ahead of the backend (or behind it after a resume elsewhere) a claim would keep
+    // taking records that acceptClaimed hands straight back, a loop that never yields on the memory backend.
+    const excluded = this.pausedQueues.any
+      ? [...(excludeQueues ?? []), ...this.pausedQueues.names]
+      : excludeQueues;
     return {
       limit,
       queues,
-      ...(excludeQueues?.length ? { excludeQueues } : {}),
+      ...(excluded?.length ? { excludeQueues: excluded } : {}),
       executionBackends: this.inProcessBackends,
       workerId: this.workerId,
     };
