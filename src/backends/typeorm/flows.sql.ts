@@ -19,9 +19,9 @@ const LINKS_PER_INSERT = 5_000;
  * per record of a flow, so the queue table and its hot statements stay as they were. A child's terminal transition
  * decrements its parent's `pending_children` (never below 0); the statement that brings it to 0 (PostgreSQL: the same
  * statement releases it) or a compare-and-swap on `status = 'waiting'` (MySQL, SQLite) makes the parent due, so it is
- * released exactly once however many workers end its last children at once. A crash between a child's end and the
- * decrement would strand its parent: `releaseStranded`, run by stale recovery, releases waiting parents whose children
- * have all ended.
+ * released exactly once however many workers end its last children at once. The store ends a child and decrements
+ * its parent in one transaction (`SqlQueueStore.endChild`); `releaseStranded`, run by stale recovery, stays as a
+ * safety net for links written by earlier versions, which decremented after the child's own commit.
  */
 export class SqlFlows {
   /** Told the queues of parents just made due, so the backend can wake workers (set by the TypeORM backend). */
@@ -84,6 +84,18 @@ export class SqlFlows {
     parentIds: Iterable<string | null | undefined>,
     runner: SqlRunner = this.run,
   ): Promise<void> {
+    const released = await this.decrementParents(parentIds, runner);
+    if (released.length > 0) this.onRelease(released);
+  }
+
+  /**
+   * `childrenEnded` without the wakeup: the queues of the parents released, for a caller whose transaction has not
+   * committed yet (it calls `onRelease` after the commit, so woken workers find the parent due).
+   */
+  async decrementParents(
+    parentIds: Iterable<string | null | undefined>,
+    runner: SqlRunner = this.run,
+  ): Promise<string[]> {
     const counts = new Map<string, number>();
     for (const id of parentIds) if (id) counts.set(id, (counts.get(id) ?? 0) + 1);
     const released: string[] = [];
@@ -114,7 +126,7 @@ export class SqlFlows {
       const [parent] = await runner.query(`SELECT queue FROM ${this.table} WHERE id = ?`, [parentId]);
       if (parent) released.push(String(parent['queue']));
     }
-    if (released.length > 0) this.onRelease([...new Set(released)]);
+    return [...new Set(released)];
   }
 
   /** A child whose parent is not known here (a row that could not be decoded) ended. */

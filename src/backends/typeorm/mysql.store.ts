@@ -330,15 +330,17 @@ export class MysqlQueueStore extends SqlQueueStore {
     setParams: unknown[],
     where: string,
     whereParams: unknown[],
+    tx?: SqlTx,
   ): Promise<QueuedTaskRecord | null> {
     // The UPDATE is the atomic, fenced step (autocommit: one durable commit); the read-back only reports it.
-    const applied = await this.execute(`UPDATE ${this.table} SET ${set} WHERE id = ? AND ${where}`, [
+    const db: SqlTx = tx ?? this;
+    const applied = await db.execute(`UPDATE ${this.table} SET ${set} WHERE id = ? AND ${where}`, [
       ...setParams,
       id,
       ...whereParams,
     ]);
     if (applied === 0) return null;
-    const rows = await this.query(`SELECT ${this.columns} FROM ${this.table} WHERE id = ?`, [id]);
+    const rows = await db.query(`SELECT ${this.columns} FROM ${this.table} WHERE id = ?`, [id]);
     return rows[0] ? rowToRecord(rows[0]) : null;
   }
 

@@ -540,8 +540,9 @@ export class PostgresQueueStore extends SqlQueueStore {
     id: string,
     where: string,
     whereParams: unknown[],
+    tx?: SqlTx,
   ): Promise<QueuedTaskRecord | null> {
-    const rows = await this.query(
+    const rows = await (tx ?? this).query(
       `DELETE FROM ${this.table} WHERE id = ? AND ${this.testedOnRow(where)} RETURNING ${this.columns}`,
       [id, ...whereParams],
     );
@@ -554,8 +555,9 @@ export class PostgresQueueStore extends SqlQueueStore {
     setParams: unknown[],
     where: string,
     whereParams: unknown[],
+    tx?: SqlTx,
   ): Promise<QueuedTaskRecord | null> {
-    const rows = await this.query(
+    const rows = await (tx ?? this).query(
       `UPDATE ${this.table} SET ${set} WHERE id = ? AND ${this.testedOnRow(where)} RETURNING ${this.columns}`,
       [...setParams, id, ...whereParams],
     );

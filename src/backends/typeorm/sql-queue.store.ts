@@ -208,13 +208,14 @@ export abstract class SqlQueueStore {
     now: number,
     ids?: string[],
   ): Promise<QueuedTaskRecord[]>;
-  /** Apply `UPDATE ... SET <set> WHERE id = ? AND <where>`; the updated record or null. */
+  /** Apply `UPDATE ... SET <set> WHERE id = ? AND <where>` (in `tx` when given); the updated record or null. */
   protected abstract updateReturning(
     id: string,
     set: string,
     setParams: unknown[],
     where: string,
     whereParams: unknown[],
+    tx?: SqlTx,
   ): Promise<QueuedTaskRecord | null>;
   /** Take or renew a lease row; true when `owner` holds it. */
   abstract acquireLease(name: string, owner: string, ttl: number): Promise<boolean>;
@@ -493,23 +494,37 @@ export abstract class SqlQueueStore {
       // removeOnComplete: true. One fenced DELETE instead of the UPDATE; the caller gets the completed view.
       const now = Date.now();
       const fence = this.fence(options);
-      const deleted = await this.deleteReturning(id, fence.where, fence.params);
+      const deleted = await this.endChild((tx) => this.deleteReturning(id, fence.where, fence.params, tx));
       this.countCompletion(deleted !== null);
       if (deleted) await this.management.deleteLogs([id]);
       return deleted && endedView(deleted, 'completed', now, { result: result ?? null, error: null });
     }
     const completion = this.completion(result, Date.now());
     const fence = this.fence(options);
-    const record = await this.updateReturning(
-      id,
-      completion.set,
-      completion.params,
-      fence.where,
-      fence.params,
+    const record = await this.endChild((tx) =>
+      this.updateReturning(id, completion.set, completion.params, fence.where, fence.params, tx),
     );
     this.countCompletion(record !== null);
-    if (record?.parentId) await this.flows.childrenEnded([record.parentId]);
     return record;
+  }
+
+  /**
+   * Run a record's terminal transition (`end`, through `tx`) and its flow parent's decrement in one transaction, so a
+   * process killed between the two cannot leave the parent waiting (docs/flows.md); workers are woken for a released
+   * parent after the commit. `mayHaveParent: false` (the record was read and has no parent) skips the transaction.
+   */
+  protected async endChild(
+    end: (tx?: SqlTx) => Promise<QueuedTaskRecord | null>,
+    mayHaveParent = true,
+  ): Promise<QueuedTaskRecord | null> {
+    if (!mayHaveParent) return end();
+    const { ended, released } = await this.capsTransaction(async (tx) => {
+      const ended = await end(tx);
+      const released = ended?.parentId ? await this.flows.decrementParents([ended.parentId], tx) : [];
+      return { ended, released };
+    });
+    if (released.length > 0) this.flows.onRelease(released);
+    return ended;
   }
 
   /**
@@ -568,14 +583,17 @@ export abstract class SqlQueueStore {
     const retry = (options.retry ?? true) && current.retryCount < current.maxRetries;
     const updated = retry
       ? await this.requeue(current, error, options.retryAt ?? null, now)
-      : options.remove
-        ? await this.deleteFailed(current, error, now)
-        : await this.finishFailed(current, error, now);
+      : await this.endChild(
+          (tx) =>
+            options.remove
+              ? this.deleteFailed(current, error, now, tx)
+              : this.finishFailed(current, error, now, tx),
+          current.parentId !== null,
+        );
     if (!updated) return this.rejected();
     if (retry && updated.group !== null) await this.lineUpGroups([updated]);
     if (retry) this.metrics.retried++;
     else this.metrics.failed++;
-    if (!retry && updated.parentId) await this.flows.childrenEnded([updated.parentId]);
     return updated;
   }
 
@@ -611,6 +629,7 @@ export abstract class SqlQueueStore {
     current: QueuedTaskRecord,
     error: string,
     now: number,
+    tx?: SqlTx,
   ): Promise<QueuedTaskRecord | null> {
     return this.updateReturning(
       current.id,
@@ -618,6 +637,7 @@ export abstract class SqlQueueStore {
       ['failed', error, now],
       'status = ? AND retry_count = ?',
       ['running', current.retryCount],
+      tx,
     );
   }
 
@@ -626,11 +646,14 @@ export abstract class SqlQueueStore {
     current: QueuedTaskRecord,
     error: string,
     now: number,
+    tx?: SqlTx,
   ): Promise<QueuedTaskRecord | null> {
-    const deleted = await this.deleteReturning(current.id, 'status = ? AND retry_count = ?', [
-      'running',
-      current.retryCount,
-    ]);
+    const deleted = await this.deleteReturning(
+      current.id,
+      'status = ? AND retry_count = ?',
+      ['running', current.retryCount],
+      tx,
+    );
     if (deleted) await this.management.deleteLogs([current.id]);
     return deleted && endedView(deleted, 'failed', now, { error });
   }
@@ -643,10 +666,12 @@ export abstract class SqlQueueStore {
     id: string,
     where: string,
     whereParams: unknown[],
+    tx?: SqlTx,
   ): Promise<QueuedTaskRecord | null> {
-    const rows = await this.query(`SELECT ${COLUMN_LIST} FROM ${this.table} WHERE id = ?`, [id]);
+    const db: SqlTx = tx ?? this;
+    const rows = await db.query(`SELECT ${COLUMN_LIST} FROM ${this.table} WHERE id = ?`, [id]);
     if (!rows[0]) return null;
-    const deleted = await this.execute(
+    const deleted = await db.execute(
       `DELETE FROM ${this.table} WHERE id = ? AND ${this.testedOnRow(where)}`,
       [id, ...whereParams],
     );
@@ -654,15 +679,16 @@ export abstract class SqlQueueStore {
   }
 
   async cancelTask(id: string): Promise<QueuedTaskRecord | null> {
-    const cancelled = await this.updateReturning(
-      id,
-      'status = ?, completed_at = ?, heartbeat_at = NULL',
-      ['cancelled', Date.now()],
-      `status IN ${ACTIVE}`,
-      [],
+    return this.endChild((tx) =>
+      this.updateReturning(
+        id,
+        'status = ?, completed_at = ?, heartbeat_at = NULL',
+        ['cancelled', Date.now()],
+        `status IN ${ACTIVE}`,
+        [],
+        tx,
+      ),
     );
-    if (cancelled?.parentId) await this.flows.childrenEnded([cancelled.parentId]);
-    return cancelled;
   }
 
   async retryTask(id: string): Promise<QueuedTaskRecord | null> {
@@ -768,20 +794,24 @@ export abstract class SqlQueueStore {
         );
         if (updated) result.requeued.push(updated);
       } else {
-        const updated = await this.updateReturning(
-          stale.id,
-          `status = 'failed', error = ?, completed_at = ?, heartbeat_at = NULL`,
-          [STALE_ERROR, now],
-          `status = 'running' AND retry_count = ? AND ${heartbeat}`,
-          [stale.retryCount, ...heartbeatParams],
+        const updated = await this.endChild(
+          (tx) =>
+            this.updateReturning(
+              stale.id,
+              `status = 'failed', error = ?, completed_at = ?, heartbeat_at = NULL`,
+              [STALE_ERROR, now],
+              `status = 'running' AND retry_count = ? AND ${heartbeat}`,
+              [stale.retryCount, ...heartbeatParams],
+              tx,
+            ),
+          stale.parentId !== null,
         );
         if (updated) result.failed.push(updated);
-        if (updated?.parentId) await this.flows.childrenEnded([updated.parentId]);
       }
     }
     this.metrics.staleRecovered += result.requeued.length + result.failed.length;
     await this.lineUpGroups(result.requeued);
-    // A parent whose last child's decrement was lost (a crash between the two) is released here.
+    // A parent stranded by an earlier version (it decremented after the child's own commit) is released here.
     await this.flows.releaseStranded();
     return result;
   }

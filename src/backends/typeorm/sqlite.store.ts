@@ -214,6 +214,20 @@ export class SqliteQueueStore extends SqlQueueStore {
     return result;
   }
 
+  /**
+   * Not one transaction here: the child's end and its parent's decrement are written one after the other, as before.
+   * The steps in between are awaited, and a second connection of this process (another app on the same file) that
+   * writes meanwhile waits for the write lock synchronously (better-sqlite3's busy wait blocks the event loop), so the
+   * holder could never commit. Stale recovery's `releaseStranded` releases a parent stranded by a crash in between.
+   */
+  protected override async endChild(
+    end: (tx?: SqlTx) => Promise<QueuedTaskRecord | null>,
+  ): Promise<QueuedTaskRecord | null> {
+    const ended = await end();
+    if (ended?.parentId) await this.flows.childrenEnded([ended.parentId]);
+    return ended;
+  }
+
   protected override get capsRowLock(): string {
     return '';
   }
@@ -234,6 +248,7 @@ export class SqliteQueueStore extends SqlQueueStore {
     id: string,
     where: string,
     whereParams: unknown[],
+    _tx?: SqlTx, // one connection: a transaction of this store is already the connection's
   ): Promise<QueuedTaskRecord | null> {
     const rows = this.statement(
       `DELETE FROM ${this.table} WHERE id = ? AND ${where} RETURNING ${this.columns}`,
@@ -247,6 +262,7 @@ export class SqliteQueueStore extends SqlQueueStore {
     setParams: unknown[],
     where: string,
     whereParams: unknown[],
+    _tx?: SqlTx, // one connection: a transaction of this store is already the connection's
   ): Promise<QueuedTaskRecord | null> {
     const rows = this.statement(
       `UPDATE ${this.table} SET ${set} WHERE id = ? AND ${where} RETURNING ${this.columns}`,
