@@ -252,11 +252,17 @@ export class RedisClusterQueueBackend extends QueueBackend {
     if (open) return open;
     let opening = this.shardOpening.get(queue);
     if (!opening) {
-      opening = this.openShard(this.queuePrefix(queue), true).then((shard) => {
-        this.shards.set(queue, shard);
-        this.shardOpening.delete(queue);
-        return shard;
-      });
+      opening = this.openShard(this.queuePrefix(queue), true).then(
+        (shard) => {
+          this.shards.set(queue, shard);
+          this.shardOpening.delete(queue);
+          return shard;
+        },
+        (error: unknown) => {
+          this.shardOpening.delete(queue); // the next call tries again (a failover may have interrupted this one)
+          throw error;
+        },
+      );
       this.shardOpening.set(queue, opening);
     }
     return opening;

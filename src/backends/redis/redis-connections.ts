@@ -302,3 +302,16 @@ export async function connectWithin(
     throw error;
   }
 }
+
+/**
+ * A new connection like `client` for a subscription, not connected yet. A cluster client's `duplicate` takes its
+ * startup nodes first (options given there would be read as nodes); a subscription on any node of a cluster hears
+ * every PUBLISH, which the cluster bus broadcasts.
+ */
+export function duplicateForSubscribing(client: Redis): Redis {
+  if ((client as unknown as { isCluster?: boolean }).isCluster)
+    return (client as unknown as import('ioredis').Cluster).duplicate(undefined, {
+      lazyConnect: true,
+    }) as unknown as Redis;
+  return client.duplicate({ lazyConnect: true, maxRetriesPerRequest: null });
+}

@@ -60,7 +60,13 @@ import { partitionUndecodable } from '../typeorm/row-decoding.js';
 import { recordFields, recordOfHash } from './redis-record-fields.js';
 import { EnqueueRejectedError } from '../../errors/enqueue-rejected.error.js';
 import { QueueError } from '../../errors/queue.error.js';
-import { boundRedis, connectWithin, DEFAULT_REDIS_COMMAND_TIMEOUT, RedisCalls } from './redis-connections.js';
+import {
+  boundRedis,
+  connectWithin,
+  DEFAULT_REDIS_COMMAND_TIMEOUT,
+  duplicateForSubscribing,
+  RedisCalls,
+} from './redis-connections.js';
 import { QueueBackendUnavailableError } from '../../errors/queue-backend-unavailable.error.js';
 import { within } from '../../timing/within.js';
 import { assertWorkerEntry, type WorkerInfo } from '../../models/worker-info.js';
@@ -418,12 +424,7 @@ export class RedisQueueBackend extends QueueBackend {
   }
 
   private async subscribe(): Promise<void> {
-    // A cluster client's duplicate takes its startup nodes first (a shard's client is a `Cluster`).
-    const subscriber = this.keyed
-      ? ((this.redis as unknown as import('ioredis').Cluster).duplicate(undefined, {
-          lazyConnect: true,
-        }) as unknown as Redis)
-      : this.redis.duplicate({ lazyConnect: true, maxRetriesPerRequest: null });
+    const subscriber = duplicateForSubscribing(this.redis);
     subscriber.on('error', () => undefined); // reconnects by itself; commands keep polling meanwhile
     const selfPing = new SubscriberSelfPing(
       (token) => this.redis.publish(this.channel, token),

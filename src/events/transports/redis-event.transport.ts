@@ -7,7 +7,11 @@ import { EVENT_AUDIENCE_LUA } from './redis-event-audience.script.js';
 import { PUBLISH_EVENTS_LUA } from './redis-event-publish.script.js';
 import { RecentIds } from './remote-event-dedup.js';
 import { TickBatcher } from './tick-batcher.js';
-import { connectWithin, redisCallsOf } from '../../backends/redis/redis-connections.js';
+import {
+  connectWithin,
+  duplicateForSubscribing,
+  redisCallsOf,
+} from '../../backends/redis/redis-connections.js';
 import { within } from '../../timing/within.js';
 
 /** Characters of envelopes one grouped message collects before a new one starts. */
@@ -103,7 +107,7 @@ export class RedisEventTransport implements QueueEventSink {
   }
 
   async open(): Promise<void> {
-    const subscriber = this.publisher.duplicate({ lazyConnect: true, maxRetriesPerRequest: null });
+    const subscriber = duplicateForSubscribing(this.publisher);
     subscriber.on('error', () => undefined);
     // The Buffer events: our own echo is recognised by its first bytes and never decoded into a string.
     subscriber.on('pmessageBuffer', (_pattern: string, _channel: Buffer, message: Buffer) =>
