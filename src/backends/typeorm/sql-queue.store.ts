@@ -494,14 +494,16 @@ export abstract class SqlQueueStore {
       // removeOnComplete: true. One fenced DELETE instead of the UPDATE; the caller gets the completed view.
       const now = Date.now();
       const fence = this.fence(options);
-      const deleted = await this.endChild((tx) => this.deleteReturning(id, fence.where, fence.params, tx));
+      const deleted = await this.endChild(id, (tx) =>
+        this.deleteReturning(id, fence.where, fence.params, tx),
+      );
       this.countCompletion(deleted !== null);
       if (deleted) await this.management.deleteLogs([id]);
       return deleted && endedView(deleted, 'completed', now, { result: result ?? null, error: null });
     }
     const completion = this.completion(result, Date.now());
     const fence = this.fence(options);
-    const record = await this.endChild((tx) =>
+    const record = await this.endChild(id, (tx) =>
       this.updateReturning(id, completion.set, completion.params, fence.where, fence.params, tx),
     );
     this.countCompletion(record !== null);
@@ -514,6 +516,7 @@ export abstract class SqlQueueStore {
    * parent after the commit. `mayHaveParent: false` (the record was read and has no parent) skips the transaction.
    */
   protected async endChild(
+    _id: string,
     end: (tx?: SqlTx) => Promise<QueuedTaskRecord | null>,
     mayHaveParent = true,
   ): Promise<QueuedTaskRecord | null> {
@@ -584,6 +587,7 @@ export abstract class SqlQueueStore {
     const updated = retry
       ? await this.requeue(current, error, options.retryAt ?? null, now)
       : await this.endChild(
+          current.id,
           (tx) =>
             options.remove
               ? this.deleteFailed(current, error, now, tx)
@@ -679,7 +683,7 @@ export abstract class SqlQueueStore {
   }
 
   async cancelTask(id: string): Promise<QueuedTaskRecord | null> {
-    return this.endChild((tx) =>
+    return this.endChild(id, (tx) =>
       this.updateReturning(
         id,
         'status = ?, completed_at = ?, heartbeat_at = NULL',
@@ -795,6 +799,7 @@ export abstract class SqlQueueStore {
         if (updated) result.requeued.push(updated);
       } else {
         const updated = await this.endChild(
+          stale.id,
           (tx) =>
             this.updateReturning(
               stale.id,

@@ -215,17 +215,55 @@ export class SqliteQueueStore extends SqlQueueStore {
   }
 
   /**
-   * Not one transaction here: the child's end and its parent's decrement are written one after the other, as before.
-   * The steps in between are awaited, and a second connection of this process (another app on the same file) that
-   * writes meanwhile waits for the write lock synchronously (better-sqlite3's busy wait blocks the event loop), so the
-   * holder could never commit. Stale recovery's `releaseStranded` releases a parent stranded by a crash in between.
+   * One transaction without a yield: `end`'s write runs synchronously when it is called (better-sqlite3; every `end`
+   * starts with it), then the parent's decrement and release, then COMMIT. Nothing may be awaited in between: a second
+   * connection of this process (another app on the same file) waiting for the write lock waits synchronously, blocking
+   * the event loop, so a transaction held across an await would never commit. Whether `end` changed a row is read
+   * from `total_changes()` (a write that failed leaves it as it was). Inside a controlled claim's transaction of this
+   * connection the statements simply join it.
    */
   protected override async endChild(
+    id: string,
     end: (tx?: SqlTx) => Promise<QueuedTaskRecord | null>,
   ): Promise<QueuedTaskRecord | null> {
-    const ended = await end();
-    if (ended?.parentId) await this.flows.childrenEnded([ended.parentId]);
+    const own = this.db.inTransaction !== true;
+    if (own) this.statement('BEGIN IMMEDIATE').run();
+    let ending: Promise<QueuedTaskRecord | null>;
+    let released: string | undefined;
+    try {
+      const before = this.totalChanges();
+      ending = end();
+      if (this.totalChanges() !== before) released = this.releaseParentOf(id);
+      if (own) this.statement('COMMIT').run();
+    } catch (error) {
+      if (own && this.db.inTransaction !== false) this.statement('ROLLBACK').run();
+      throw error;
+    }
+    const ended = await ending;
+    if (released !== undefined) this.flows.onRelease([released]);
     return ended;
+  }
+
+  private totalChanges(): number {
+    return Number(this.statement('SELECT total_changes() AS n').all()[0]?.['n']);
+  }
+
+  /** Decrement the parent of the child `id` (synchronously); the parent's queue when this released it. */
+  private releaseParentOf(id: string): string | undefined {
+    const parent = this.statement(`SELECT parent_id FROM ${this.flows.flowTable} WHERE id = ?`).all(id)[0]?.[
+      'parent_id'
+    ];
+    if (parent == null) return undefined;
+    const [counter] = this.statement(
+      `UPDATE ${this.flows.flowTable} SET pending_children = pending_children - 1
+       WHERE id = ? AND pending_children > 0 RETURNING pending_children`,
+    ).all(parent);
+    if (!counter || Number(counter['pending_children']) !== 0) return undefined;
+    const [released] = this.statement(
+      `UPDATE ${this.table} SET status = CASE WHEN scheduled_at IS NOT NULL AND scheduled_at > ? THEN 'scheduled' ELSE 'pending' END
+       WHERE id = ? AND status = 'waiting' RETURNING queue`,
+    ).all(Date.now(), parent);
+    return released ? String(released['queue']) : undefined;
   }
 
   protected override get capsRowLock(): string {
