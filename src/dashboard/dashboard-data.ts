@@ -12,6 +12,7 @@ import type { ListTasksOptions } from '../management/task-list.js';
 import type { QueueHandle } from '../control/queue-handle.js';
 import { actionsFor, type RecordAction } from './record-actions.js';
 import { TaskTimeline } from './task-timeline.js';
+import { recordTimeline } from './stored-timeline.js';
 import { ThroughputTracker } from './throughput.js';
 
 /** Most queues the overview shows (each costs a statistics read). */
@@ -182,7 +183,7 @@ export class DashboardData {
       ...common,
       record: this.view(record),
       logs,
-      timeline: this.timeline.of(id),
+      timeline: recordTimeline(record, logs, this.timeline.of(id)),
       parent: parent ? relative(parent) : parentId ? { id: parentId, taskName: '', status: 'removed' } : null,
       children: children.map(relative),
     };
