@@ -161,6 +161,48 @@ export function describeFlowConformance(
       assert.equal(await status(root!.id), 'pending');
     });
 
+    test('remove, a removed final failure (expiry) and drain each count as a child ending, releasing at once', async () => {
+      const other = `${queue}_x`;
+      // The parent in a queue of its own: a drain of the children's queue must not reach it once released.
+      const [root, removed, drained, expired] = await store({
+        task: 'conf.root',
+        options: { queue: `${queue}_root` },
+        children: [
+          { task: 'conf.child' },
+          { task: 'conf.child' },
+          { task: 'conf.child', options: { queue: other } },
+        ],
+      });
+      assert.equal((await backend.removeTask(removed!.id))?.id, removed!.id);
+      assert.equal(await status(root!.id), 'waiting', 'two children live');
+      assert.deepEqual(
+        (await backend.listChildren(root!.id)).map((r) => r.id),
+        [drained!.id, expired!.id],
+      );
+      const [claimed] = await backend.claimMany({ limit: 5, queues: [other], workerId: 'w' });
+      assert.equal(claimed?.id, expired!.id);
+      // What a worker writes for a record found expired under removeOnFail.
+      const failed = await backend.failTask(expired!.id, 'expired', {
+        retry: false,
+        remove: true,
+        expectedRetryCount: 0,
+      });
+      assert.equal(failed?.status, 'failed');
+      assert.equal(await status(root!.id), 'waiting', 'one child lives');
+      assert.equal(await backend.deleteWaiting(queue, 100), 1, 'only the pending child is drained');
+      assert.equal(await status(root!.id), 'pending', 'released by the drain, not by a later sweep');
+      const listed = (await backend.listChildren(root!.id)).map((r) => r.id);
+      assert.ok(
+        !listed.includes(removed!.id) && !listed.includes(drained!.id),
+        'deleted children are not listed',
+      );
+      const parents = await backend.claimMany({ limit: 5, queues: [`${queue}_root`], workerId: 'w' });
+      assert.deepEqual(
+        parents.map((r) => r.id),
+        [root!.id],
+      );
+    });
+
     test('completeAndClaim releases a parent, claimable at once', async () => {
       const [root, c0, c1] = await store({ task: 'conf.root', children: leaves(2) });
       const [first, second] = await claimAll();

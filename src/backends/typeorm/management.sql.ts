@@ -20,6 +20,8 @@ export interface SqlManagementPort {
   idOrder: string;
   query(sql: string, params?: unknown[]): Promise<TaskRow[]>;
   execute(sql: string, params?: unknown[]): Promise<number>;
+  /** Delete records with their flow links, releasing their parents (see `SqlQueueStore.deleteWithLinks`). */
+  deleteWithLinks(ids: readonly string[], stillTrue: string, params?: unknown[]): Promise<string[]>;
   /** `UPDATE ... SET <set> WHERE id = ? AND <where>`, the updated record or null. */
   updateReturning(
     id: string,
@@ -103,11 +105,11 @@ export class SqlManagement {
     if (!rows[0]) return null;
     const record = rowToRecord(rows[0]);
     if (record.status === 'running') return null;
-    const deleted = await this.store.execute(
-      `DELETE FROM ${this.store.table} WHERE id = ? AND ${this.store.testedOnRow('status = ? AND retry_count = ?')}`,
-      [id, record.status, record.retryCount],
-    );
-    if (deleted === 0) return null;
+    const deleted = await this.store.deleteWithLinks([id], 'status = ? AND retry_count = ?', [
+      record.status,
+      record.retryCount,
+    ]);
+    if (deleted.length === 0) return null;
     await this.deleteLogs([id]);
     return record;
   }

@@ -15,6 +15,8 @@ export interface SqlQueueControlHost {
   testedOnRow(condition: string): string;
   /** Delete the persisted log lines of deleted records (see `SqlManagement.deleteLogs`). */
   deleteLogs(ids: readonly string[]): Promise<void>;
+  /** Delete records with their flow links, releasing their parents (see `SqlQueueStore.deleteWithLinks`). */
+  deleteWithLinks(ids: readonly string[], stillTrue: string): Promise<string[]>;
 }
 
 const TERMINAL: readonly TerminalStatus[] = ['completed', 'failed', 'cancelled'];
@@ -129,12 +131,9 @@ export class SqlQueueControl {
     );
     if (rows.length === 0) return 0;
     const ids = rows.map((row) => String(row['id']));
-    const deleted = await this.host.execute(
-      `DELETE FROM ${this.host.table}
-       WHERE id IN (${ids.map(() => '?').join(', ')}) AND ${this.host.testedOnRow(stillTrue)}`,
-      ids,
-    );
+    // With their flow links: a drained child releases its parent at once, as on memory and Redis.
+    const deleted = await this.host.deleteWithLinks(ids, stillTrue);
     await this.host.deleteLogs(ids);
-    return deleted;
+    return deleted.length;
   }
 }

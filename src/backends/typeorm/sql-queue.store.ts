@@ -108,6 +108,7 @@ export abstract class SqlQueueStore {
       execute: (sql, params) => this.execute(sql, params),
       testedOnRow: (condition) => this.testedOnRow(condition),
       deleteLogs: (ids) => this.management.deleteLogs(ids),
+      deleteWithLinks: (ids, stillTrue) => this.deleteWithLinks(ids, stillTrue),
     });
     this.caps = new SqlQueueCaps({
       dialect,
@@ -245,6 +246,7 @@ export abstract class SqlQueueStore {
       updateReturning: (id, set, setParams, where, whereParams) =>
         this.updateReturning(id, set, setParams, where, whereParams),
       testedOnRow: (condition) => this.testedOnRow(condition),
+      deleteWithLinks: (ids, stillTrue, params) => this.deleteWithLinks(ids, stillTrue, params),
     }));
   }
 
@@ -499,6 +501,7 @@ export abstract class SqlQueueStore {
       );
       this.countCompletion(deleted !== null);
       if (deleted) await this.management.deleteLogs([id]);
+      if (deleted?.parentId) await this.flows.forget([id]);
       return deleted && endedView(deleted, 'completed', now, { result: result ?? null, error: null });
     }
     const completion = this.completion(result, Date.now());
@@ -508,6 +511,47 @@ export abstract class SqlQueueStore {
     );
     this.countCompletion(record !== null);
     return record;
+  }
+
+  /**
+   * Delete the records of `ids` still matching `stillTrue` (a condition on the row) and, in the same transaction, their
+   * flow links (`params`: the values of `stillTrue`'s `?`); a deleted record that had not ended counts as an ended child, so its parent is released at once
+   * (docs/flows.md). The ids deleted (their log lines are the caller's to delete).
+   */
+  async deleteWithLinks(
+    ids: readonly string[],
+    stillTrue: string,
+    params: unknown[] = [],
+  ): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const list = (n: number): string => Array.from({ length: n }, () => '?').join(', ');
+    const { deleted, released } = await this.capsTransaction(async (tx) => {
+      const rows = await tx.query(
+        `SELECT id, status FROM ${this.table} WHERE id IN (${list(ids.length)}) AND ${this.testedOnRow(stillTrue)}${this.capsRowLock}`,
+        [...ids, ...params],
+      );
+      const deleted = rows.map((row) => String(row['id']));
+      if (deleted.length === 0) return { deleted, released: [] };
+      await tx.execute(`DELETE FROM ${this.table} WHERE id IN (${list(deleted.length)})`, deleted);
+      const unfinished = rows
+        .filter((row) => !['completed', 'failed', 'cancelled'].includes(String(row['status'])))
+        .map((row) => String(row['id']));
+      const parents =
+        unfinished.length === 0
+          ? []
+          : await tx.query(
+              `SELECT parent_id FROM ${this.flows.flowTable} WHERE id IN (${list(unfinished.length)})`,
+              unfinished,
+            );
+      await tx.execute(`DELETE FROM ${this.flows.flowTable} WHERE id IN (${list(deleted.length)})`, deleted);
+      const released = await this.flows.decrementParents(
+        parents.map((row) => row['parent_id'] as string | null),
+        tx,
+      );
+      return { deleted, released };
+    });
+    if (released.length > 0) this.flows.onRelease(released);
+    return deleted;
   }
 
   /**
@@ -659,6 +703,7 @@ export abstract class SqlQueueStore {
       tx,
     );
     if (deleted) await this.management.deleteLogs([current.id]);
+    if (deleted?.parentId) await this.flows.forget([current.id]);
     return deleted && endedView(deleted, 'failed', now, { error });
   }
 

@@ -244,6 +244,43 @@ export class SqliteQueueStore extends SqlQueueStore {
     return ended;
   }
 
+  /** `SqlQueueStore.deleteWithLinks` as one transaction without a yield (see `endChild` for why). */
+  override async deleteWithLinks(
+    ids: readonly string[],
+    stillTrue: string,
+    params: unknown[] = [],
+  ): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const list = (n: number): string => Array.from({ length: n }, () => '?').join(', ');
+    const own = this.db.inTransaction !== true;
+    if (own) this.statement('BEGIN IMMEDIATE').run();
+    const released: string[] = [];
+    let deleted: string[];
+    try {
+      const rows = this.statement(
+        `SELECT id, status FROM ${this.table} WHERE id IN (${list(ids.length)}) AND ${this.testedOnRow(stillTrue)}`,
+      ).all(...ids, ...params);
+      deleted = rows.map((row) => String(row['id']));
+      if (deleted.length > 0) {
+        this.statement(`DELETE FROM ${this.table} WHERE id IN (${list(deleted.length)})`).run(...deleted);
+        for (const row of rows) {
+          if (['completed', 'failed', 'cancelled'].includes(String(row['status']))) continue;
+          const queue = this.releaseParentOf(String(row['id']));
+          if (queue !== undefined) released.push(queue);
+        }
+        this.statement(`DELETE FROM ${this.flows.flowTable} WHERE id IN (${list(deleted.length)})`).run(
+          ...deleted,
+        );
+      }
+      if (own) this.statement('COMMIT').run();
+    } catch (error) {
+      if (own && this.db.inTransaction !== false) this.statement('ROLLBACK').run();
+      throw error;
+    }
+    if (released.length > 0) this.flows.onRelease([...new Set(released)]);
+    return deleted;
+  }
+
   private totalChanges(): number {
     return Number(this.statement('SELECT total_changes() AS n').all()[0]?.['n']);
   }
