@@ -95,91 +95,105 @@ for (const target of chaosBackends()) {
 
     test(
       'SIGKILL mid-task: another worker finishes the records after staleAfter, once each',
-      { timeout: 60_000 },
+      { timeout: 120_000 },
       async () => {
         const config = target.config();
         const ledger = path.join(mkdtempSync(path.join(tmpdir(), 'chaos-')), 'ledger.txt');
         const backend: QueueBackend = await getQueueBackend(config as never);
         await backend.open();
-        const records = await backend.enqueueMany(
-          Array.from({ length: 5 }, (_, i) =>
-            newTaskRecord({ taskName: 'chaos.work', args: [i], maxRetries: 3 }),
-          ),
-        );
-        const victim = startChaosWorker(config, ledger, { CHAOS_TASK_MS: '30000', CHAOS_CONCURRENCY: '5' });
-        await waitUntil(
-          async () => (await backend.getStatistics()).running === 5,
-          20_000,
-          'the victim to claim all',
-        );
-        victim.child.kill('SIGKILL');
-        await victim.exited;
-        const rescuer = startChaosWorker(config, ledger, { CHAOS_STALE_MS: '1000' });
+        const victim = () =>
+          startChaosWorker(config, ledger, { CHAOS_TASK_MS: '30000', CHAOS_CONCURRENCY: '5' });
+        const started: ChaosWorker[] = [];
+        // Every worker is stopped and the backend closed in `finally`, whatever timed out (a worker left running keeps
+        // the test process alive and the whole run hangs).
         try {
+          const records = await backend.enqueueMany(
+            Array.from({ length: 5 }, (_, i) =>
+              newTaskRecord({ taskName: 'chaos.work', args: [i], maxRetries: 3 }),
+            ),
+          );
+          const killed = victim();
+          started.push(killed);
+          await waitUntil(
+            async () => (await backend.getStatistics()).running === 5,
+            40_000,
+            'the victim to claim all',
+          );
+          killed.child.kill('SIGKILL');
+          await killed.exited;
+          const rescuer = startChaosWorker(config, ledger, { CHAOS_STALE_MS: '1000' });
+          started.push(rescuer);
           await waitUntil(
             async () => (await backend.getStatistics()).completed === 5,
             30_000,
             'the rescuer to finish',
           );
+          await stopAll(started);
+          const entries = readLedger(ledger);
+          console.log(
+            `[chaos] ${target.name}: SIGKILL records=5 faults=1 duplicates=${duplicates(entries).length} lost=${5 - entries.length}`,
+          );
+          assert.equal(duplicates(entries).length, 0);
+          assert.deepEqual(new Set(entries.map((e) => e.id)), new Set(records.map((r) => r.id)));
+          assert.ok(entries.every((e) => e.pid === rescuer.child.pid && e.attempt === 2));
         } finally {
-          await stopAll([rescuer]);
+          await stopAll(started);
+          await backend.close();
+          await dropChaosStorage(config);
         }
-        const entries = readLedger(ledger);
-        console.log(
-          `[chaos] ${target.name}: SIGKILL records=5 faults=1 duplicates=${duplicates(entries).length} lost=${5 - entries.length}`,
-        );
-        assert.equal(duplicates(entries).length, 0);
-        assert.deepEqual(new Set(entries.map((e) => e.id)), new Set(records.map((r) => r.id)));
-        assert.ok(entries.every((e) => e.pid === rescuer.child.pid && e.attempt === 2));
-        await backend.close();
-        await dropChaosStorage(config);
       },
     );
 
     test(
       'a paused worker resumed late is fenced off and reports task.claim_lost',
-      { timeout: 60_000 },
+      { timeout: 120_000 },
       async () => {
         const config = target.config();
         const ledger = path.join(mkdtempSync(path.join(tmpdir(), 'chaos-')), 'ledger.txt');
         const backend: QueueBackend = await getQueueBackend(config as never);
         await backend.open();
-        const [record] = await backend.enqueueMany([
-          newTaskRecord({ taskName: 'chaos.work', args: [0], maxRetries: 3 }),
-        ]);
-        const paused = startChaosWorker(config, ledger, { CHAOS_TASK_MS: '1500', CHAOS_STALE_MS: '1000' });
-        await waitUntil(
-          async () => (await backend.getTask(record!.id))?.status === 'running',
-          20_000,
-          'the claim',
-        );
-        await pauseWorker(paused, config);
-        const rescuer = startChaosWorker(config, ledger, { CHAOS_TASK_MS: '200', CHAOS_STALE_MS: '1000' });
         try {
-          await waitUntil(
-            async () => (await backend.getTask(record!.id))?.status === 'completed',
-            30_000,
-            'the rescuer to finish',
+          const [record] = await backend.enqueueMany([
+            newTaskRecord({ taskName: 'chaos.work', args: [0], maxRetries: 3 }),
+          ]);
+          const paused = startChaosWorker(config, ledger, { CHAOS_TASK_MS: '1500', CHAOS_STALE_MS: '1000' });
+          let rescuer: ChaosWorker | undefined;
+          // Every worker is stopped in `finally`, whatever timed out: a worker left running (or SIGSTOPped) keeps the
+          // test process alive and the whole run hangs.
+          try {
+            await waitUntil(
+              async () => (await backend.getTask(record!.id))?.status === 'running',
+              40_000,
+              'the claim',
+            );
+            await pauseWorker(paused, config);
+            rescuer = startChaosWorker(config, ledger, { CHAOS_TASK_MS: '200', CHAOS_STALE_MS: '1000' });
+            await waitUntil(
+              async () => (await backend.getTask(record!.id))?.status === 'completed',
+              30_000,
+              'the rescuer to finish',
+            );
+            paused.child.kill('SIGCONT');
+            await waitUntil(
+              async () =>
+                paused.lines.some((l) => l['type'] === 'task.claim_lost' && l['taskId'] === record!.id),
+              10_000,
+              'claim_lost from the resumed worker',
+            );
+          } finally {
+            paused.child.kill('SIGCONT');
+            await stopAll(rescuer ? [paused, rescuer] : [paused]);
+          }
+          const final = (await backend.getTask(record!.id))!;
+          console.log(
+            `[chaos] ${target.name}: paused worker records=1 faults=1 late write fenced=yes result pid=${String(final.result)}`,
           );
-          paused.child.kill('SIGCONT');
-          await waitUntil(
-            async () =>
-              paused.lines.some((l) => l['type'] === 'task.claim_lost' && l['taskId'] === record!.id),
-            10_000,
-            'claim_lost from the resumed worker',
-          );
+          assert.equal(final.status, 'completed');
+          assert.equal(final.result, rescuer!.child.pid, 'the late attempt overwrote the result');
         } finally {
-          paused.child.kill('SIGCONT');
-          await stopAll([paused, rescuer]);
+          await backend.close();
+          await dropChaosStorage(config);
         }
-        const final = (await backend.getTask(record!.id))!;
-        console.log(
-          `[chaos] ${target.name}: paused worker records=1 faults=1 late write fenced=yes result pid=${String(final.result)}`,
-        );
-        assert.equal(final.status, 'completed');
-        assert.equal(final.result, rescuer.child.pid, 'the late attempt overwrote the result');
-        await backend.close();
-        await dropChaosStorage(config);
       },
     );
   });
