@@ -264,6 +264,10 @@ function boundPipeline(pipeline: unknown, calls: RedisCalls): unknown {
   const exec = batch.exec;
   if (typeof exec !== 'function') return pipeline;
   batch.exec = (...args: unknown[]) => {
+    // A cluster pipeline calls its own exec again to retry after MOVED or while the slots are refreshed (a failover):
+    // those inner calls are ioredis's, so only this outer one is bounded (a bounded inner call nobody awaits would
+    // reject unhandled at the bound).
+    batch.exec = exec;
     const result = exec.apply(batch, args);
     return result instanceof Promise && typeof args[0] !== 'function' ? calls.settle(result) : result;
   };
