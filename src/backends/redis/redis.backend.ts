@@ -342,10 +342,20 @@ export class RedisQueueBackend extends QueueBackend {
       }
       await this.warnOnEviction();
       await this.migrateLayout();
+      await this.storeWakeupChannel();
     } catch (error) {
       await this.close();
       throw error;
     }
+  }
+
+  /**
+   * Scripts that release a flow parent publish a wakeup on the channel stored in `P:wch` (they take no channel
+   * argument), so idle workers of other processes claim the parent at once. Written by each process that opens with
+   * notifications on (processes of one store share the channel setting).
+   */
+  private async storeWakeupChannel(): Promise<void> {
+    if (this.notificationsOn) await this.redis.set(this.key('wch'), this.channel);
   }
 
   /**
