@@ -6,8 +6,14 @@ import { keepRule } from './retention-rule.js';
 
 const COMPLETED: readonly TaskStatus[] = ['completed'];
 const FAILED: readonly TaskStatus[] = ['failed', 'cancelled'];
-/** Most batches one rule deletes per pass: a huge backlog goes over several passes, never one long one. */
-const MAX_BATCHES_PER_RULE = 10;
+/**
+ * How long one pass keeps deleting full batches: half the cleanup interval, at least 1 s and at most 30 s. Deletes stay
+ * in bounded batches (short locks on SQL), but a fixed number of batches per pass fell behind any store that ends more
+ * records per interval than it allowed (10,000 a minute at the defaults), and the store grew without bound.
+ */
+function passBudget(interval: number): number {
+  return Math.min(30_000, Math.max(1_000, interval / 2));
+}
 
 /**
  * One retention pass (the worker runs it under the cluster-wide `cleanup` lease): the module defaults (completed
@@ -17,17 +23,19 @@ const MAX_BATCHES_PER_RULE = 10;
  */
 export async function runRetentionPass(
   backend: QueueBackend,
-  cleanup: Pick<ResolvedCleanupOptions, 'completed' | 'failed' | 'batchSize'>,
+  cleanup: Pick<ResolvedCleanupOptions, 'completed' | 'failed' | 'batchSize'> & { interval?: number },
   tasks: readonly Pick<TaskDefinition, 'name' | 'options'>[],
   now: number = Date.now(),
 ): Promise<number> {
   const batch = cleanup.batchSize;
   let removed = 0;
+  const deadline = performance.now() + passBudget(cleanup.interval ?? 60_000);
   const inBatches = async (step: () => Promise<number>): Promise<void> => {
-    for (let i = 0; i < MAX_BATCHES_PER_RULE; i++) {
+    for (;;) {
       const deleted = await step();
       removed += deleted;
-      if (deleted < batch) return;
+      // A short batch: nothing more is due under this rule. Past the budget, the next pass goes on.
+      if (deleted < batch || performance.now() > deadline) return;
     }
   };
   const olderThan = (age: number) => new Date(now - age);

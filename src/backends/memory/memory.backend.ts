@@ -561,7 +561,9 @@ export class InMemoryQueueBackend extends QueueBackend {
     let removed = 0;
     const limit = options.limit ?? Infinity;
     const statuses = options.statuses ? new Set<TaskStatus>(options.statuses) : undefined;
-    for (const record of [...this.records.values()]) {
+    // The live map, not a copy: deleting the entry just visited is safe in a Map's iteration, and a batch stops early
+    // (a copy of every record per batch made a long cleanup quadratic).
+    for (const record of this.records.values()) {
       if (removed >= limit) break;
       if (!isTerminalStatus(record.status) || !record.completedAt || record.completedAt >= before) continue;
       if (statuses && !statuses.has(record.status)) continue;
