@@ -391,6 +391,8 @@ class RaceTasks {
   @Task('flows.race.child')
   async child(tag: string) {
     raceRuns.push({ app: this.name.app, tag });
+    // A child takes a moment, so one app cannot end every child before the other's first poll (no race then).
+    await sleep(20);
     return this.name.app;
   }
 

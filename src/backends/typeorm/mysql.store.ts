@@ -193,8 +193,11 @@ export class MysqlQueueStore extends SqlQueueStore {
   }
 
   protected async insertIfKeyFree(record: QueuedTaskRecord, manager?: EntityManager): Promise<boolean> {
+    const insert = () => this.execute(this.insertSql(), recordToRow(record), manager);
     try {
-      await this.execute(this.insertSql(), recordToRow(record), manager);
+      // Concurrent inserts of one key now and then deadlock in InnoDB (locks on the unique key index): the INSERT
+      // alone is safe to run again. Not inside a caller's transaction, which InnoDB rolled back whole.
+      await (manager ? insert() : retryOnLockConflict(insert));
       return true;
     } catch (error) {
       if (this.isUniqueViolation(error) && record.key !== null) return false;
