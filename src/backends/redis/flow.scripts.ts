@@ -1,6 +1,6 @@
 import type { FlowWriteNode } from '../../flows/flow-write.js';
 import { ENQUEUE_BODY, script } from './redis-lua.scripts.js';
-import { recordFields } from './redis-record-fields.js';
+import { enqueueArguments, recordFields } from './redis-record-fields.js';
 
 /**
  * A whole flow in one script (docs/flows.md), with `ENQUEUE`'s arguments. Before anything is written every node is
@@ -47,18 +47,7 @@ export function flowCreateArgs(
     const fields: Array<string | number> = recordFields(record);
     if (parentId !== null) fields.push('pa', parentId);
     if (children > 0) fields.push('pc', children);
-    args.push(
-      record.id,
-      record.key ?? '',
-      record.queue,
-      record.status,
-      record.executionBackend,
-      record.priority,
-      record.queuedAt.getTime(),
-      record.scheduledAt ? record.scheduledAt.getTime() : '',
-      fields.length,
-    );
-    for (const field of fields) args.push(field);
+    args.push(...enqueueArguments(record, fields));
   }
   return args;
 }

@@ -98,6 +98,28 @@ export function recordFields(record: QueuedTaskRecord): string[] {
 }
 
 /** A hash (field → value, short or 0.1 field names) → record; never throws (see `decodeTaskRow`). */
+/**
+ * One record's arguments to the enqueue body (ENQUEUE_BODY, shared by the enqueue and flow scripts): its placement
+ * (id, key, queue, status, execution backend, priority, queuedAt, scheduledAt or '') and its hash fields, counted.
+ */
+export function enqueueArguments(
+  record: QueuedTaskRecord,
+  fields: ReadonlyArray<string | number>,
+): Array<string | number> {
+  return [
+    record.id,
+    record.key ?? '',
+    record.queue,
+    record.status,
+    record.executionBackend,
+    record.priority,
+    record.queuedAt.getTime(),
+    record.scheduledAt ? record.scheduledAt.getTime() : '',
+    fields.length,
+    ...fields,
+  ];
+}
+
 export function recordOfHash(hash: Record<string, unknown>, fallbackId?: string): QueuedTaskRecord {
   const row: Record<string, unknown> = {};
   for (const field in hash) {

@@ -57,7 +57,7 @@ import type {
 import { ensureCreationIndex, listNewestRecords } from './record-listing.js';
 import { storableText } from '../../serialization/storable-text.js';
 import { partitionUndecodable } from '../typeorm/row-decoding.js';
-import { recordFields, recordOfHash } from './redis-record-fields.js';
+import { enqueueArguments, recordFields, recordOfHash } from './redis-record-fields.js';
 import { EnqueueRejectedError } from '../../errors/enqueue-rejected.error.js';
 import { QueueError } from '../../errors/queue.error.js';
 import {
@@ -560,18 +560,7 @@ export class RedisQueueBackend extends QueueBackend {
     ];
     for (const record of records) {
       const fields = recordFields(record);
-      args.push(
-        record.id,
-        record.key ?? '',
-        record.queue,
-        record.status,
-        record.executionBackend,
-        record.priority,
-        record.queuedAt.getTime(),
-        record.scheduledAt ? record.scheduledAt.getTime() : '',
-        fields.length,
-        ...fields,
-      );
+      args.push(...enqueueArguments(record, fields));
     }
     const replies = (await this.run('qEnqueue', ...args)) as Array<[number, unknown]>;
     const now = Date.now();
