@@ -233,6 +233,27 @@ export function describeBadRecordConformance(
       });
     });
 
+    test('a single enqueue the store refuses throws EnqueueRejectedError naming its record and stores nothing', async () => {
+      const refused = await raw.refuse(rec({ key: `k:${randomUUID()}` }));
+      await assert.rejects(backend.enqueue(refused), (error: unknown) => {
+        assert.ok(error instanceof EnqueueRejectedError, `got ${String(error)}`);
+        assert.equal(error.count, 1);
+        assert.equal(error.taskId, refused.id);
+        assert.equal(error.taskName, refused.taskName);
+        assert.match(
+          error.message,
+          new RegExp(`enqueue of "${refused.taskName}" \\(record ${refused.id}\\)`),
+        );
+        assert.ok(error.cause !== undefined);
+        return true;
+      });
+      assert.equal(await backend.getTaskByKey(refused.key!), null);
+      assert.equal((await backend.getStatistics({ queue })).total, 0);
+      // The store takes the next record.
+      const next = rec();
+      assert.equal((await backend.enqueue(next)).id, next.id);
+    });
+
     describe('enqueueMany is all or nothing', () => {
       test('a batch whose last record the store refuses stores none of it and throws EnqueueRejectedError', async () => {
         const unkeyed = rec();

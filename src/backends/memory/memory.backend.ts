@@ -137,7 +137,11 @@ export class InMemoryQueueBackend extends QueueBackend {
   }
 
   async enqueue(record: QueuedTaskRecord, _context?: BackendEnqueueContext): Promise<QueuedTaskRecord> {
-    return copyRecord(this.insert(record));
+    try {
+      return copyRecord(this.insert(record));
+    } catch (error) {
+      throw EnqueueRejectedError.of([record], error, true);
+    }
   }
 
   /** All or nothing: every record is copied (and so checked) before the first is inserted. */

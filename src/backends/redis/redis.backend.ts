@@ -525,7 +525,11 @@ export class RedisQueueBackend extends QueueBackend {
   }
 
   async enqueue(record: QueuedTaskRecord): Promise<QueuedTaskRecord> {
-    return (await this.enqueueBatch([record]))[0]!;
+    try {
+      return (await this.enqueueBatch([record]))[0]!;
+    } catch (error) {
+      throw EnqueueRejectedError.of([record], error, true);
+    }
   }
 
   /**

@@ -4,6 +4,7 @@ import type { TaskLogAppend, TaskLogLine } from '../../management/task-log.js';
 import { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { DataSource, DataSourceOptions } from 'typeorm';
+import { EnqueueRejectedError } from '../../errors/enqueue-rejected.error.js';
 import { MissingDependencyError } from '../../errors/missing-dependency.error.js';
 import { QueueConfigurationError } from '../../errors/queue-configuration.error.js';
 import type {
@@ -311,7 +312,13 @@ export class TypeOrmQueueBackend extends QueueBackend {
   }
 
   async enqueue(record: QueuedTaskRecord, context?: BackendEnqueueContext): Promise<QueuedTaskRecord> {
-    const stored = await this.requireStore().enqueue(record, context?.['manager'] as never);
+    const store = this.requireStore();
+    let stored: QueuedTaskRecord;
+    try {
+      stored = await store.enqueue(record, context?.['manager'] as never);
+    } catch (error) {
+      throw EnqueueRejectedError.of([record], error, true);
+    }
     this.notedInsertWakeups([record]);
     return stored;
   }
