@@ -85,11 +85,22 @@ export const RETAINED_RUNS = Math.max(1, num('BENCH_RETAINED_RUNS', 1));
 export const IDLE_S = num('BENCH_IDLE_S', 10);
 /** Pending records whose server-side size is measured (0 skips). */
 export const FOOTPRINT_RECORDS = num('BENCH_FOOTPRINT', 100_000);
+/**
+ * The Redis Cluster workload (workloads/cluster.mjs): jobs per drain, interleaved rounds (each drains every queue
+ * count on the cluster and on the single Redis), worker.concurrency, the queue counts, replicas per master of the
+ * cluster it starts, and the seconds it may take (a round that would end later is skipped; the first always runs).
+ */
+export const CLUSTER_JOBS = num('BENCH_CLUSTER_JOBS', 10_000);
+export const CLUSTER_RUNS = Math.max(1, num('BENCH_CLUSTER_RUNS', 5));
+export const CLUSTER_CONCURRENCY = Math.max(1, num('BENCH_CLUSTER_C', 10));
+export const CLUSTER_QUEUES = (process.env.BENCH_CLUSTER_QUEUES ?? '1,3,12').split(',').map(Number).filter((n) => n >= 1);
+export const CLUSTER_REPLICAS = num('BENCH_CLUSTER_REPLICAS', 0) > 0 ? 1 : 0;
+export const CLUSTER_BUDGET_S = num('BENCH_CLUSTER_BUDGET_S', 90);
 /** Comma list of target names (`ours:postgres,bullmq:redis`); BENCH_WORKLOADS names workloads. */
 export const ONLY = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(',').map((s) => s.trim()) : undefined;
 export const WORKLOADS = process.env.BENCH_WORKLOADS
   ? process.env.BENCH_WORKLOADS.split(',').map((s) => s.trim())
-  : ['main', 'mixed', 'retained', 'idle', 'footprint', 'floor', 'lateness'];
+  : ['main', 'mixed', 'retained', 'idle', 'footprint', 'floor', 'lateness', 'cluster'];
 /** worker.prefetch of our tuned targets (`ours:<backend>:tuned`, events off too): graphile-worker's tuned variant buffers 500 jobs (localQueue.size 500). */
 export const PREFETCH = num('BENCH_PREFETCH', 500);
 /** The compiled tree of src/ our targets load (scripts/bench.mjs builds it); another one (`tsc --outDir build-base`) makes an A/B run. */

@@ -130,7 +130,7 @@ const namespaces = {
  * A target. Default variant `ours:<kind>`: the library's defaults (events on, default prefetch). Tuned variant
  * `ours:<kind>:tuned`: worker.prefetch = PREFETCH and events off.
  */
-function target(kind, store, tuned = false) {
+function target(kind, store, tuned = false, namespace = namespaces[kind]) {
   const pool = store === 'postgres' || store === 'mariadb' ? '; pool of 20 connections' : '';
   const variant = tuned ? { prefetch: PREFETCH, events: false } : {};
   return {
@@ -146,7 +146,7 @@ function target(kind, store, tuned = false) {
       return {
         /** `events: false` turns events off for this phase (the events-off drains beside the default ones). */
         async phase({ concurrency, events }) {
-          const ns = namespaces[kind]();
+          const ns = namespace();
           const options = moduleOptions(ns.config, { concurrency, ...variant, ...(events === false ? { events: false } : {}) });
           let app = await ourApp(options);
           let queues = app.get(lib.QueueService);
@@ -161,7 +161,9 @@ function target(kind, store, tuned = false) {
             enqueueOne: (data) => queues.enqueue(TASK, [data]),
             /** One record due at `at` (a Date): the lateness workload's. */
             enqueueAt: (data, at) => queues.enqueue(TASK, [data], { scheduledAt: at }),
-            enqueueBulk: (list) => queues.enqueueMany(list.map((data) => ({ task: TASK, args: [data] }))),
+            /** One enqueueMany of `list`; `queueOf(i)`, when given, names the queue of the i-th record. */
+            enqueueBulk: (list, queueOf) =>
+              queues.enqueueMany(list.map((data, i) => ({ task: TASK, args: [data], ...(queueOf ? { options: { queue: queueOf(i) } } : {}) }))),
             /**
              * Untimed, before a drain: the app that enqueued the backlog closes and a fresh worker app opens on the
              * same namespace (BENCH_DRAIN_APP=same keeps the one app). Once per phase.
@@ -205,6 +207,17 @@ function target(kind, store, tuned = false) {
     },
   };
 }
+
+/**
+ * Our Redis Cluster backend at its defaults as a target (`ours:redis-cluster`), on the startup `nodes` of a cluster
+ * the caller runs (bench/workloads/cluster.mjs starts its own). Each phase takes its key prefix from `prefix()`
+ * (the caller places queues by it) and `flush()` empties the cluster when a phase closes (it is the bench's alone).
+ */
+export const redisClusterTarget = (nodes, { prefix, flush }) =>
+  target('redis-cluster', 'redis-cluster', false, () => ({
+    config: { type: 'redis', cluster: { nodes }, keyPrefix: prefix() },
+    drop: flush,
+  }));
 
 export const ours = [
   target('memory', 'memory'),

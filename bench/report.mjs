@@ -2,6 +2,7 @@
 // against each peer's defaults), events on ÷ off, the tuned table, ratios, the extra workloads, and issue 19's goals.
 import { DRAINS, METRICS, OFF_DRAINS } from './workloads/main.mjs';
 import { latenessLine } from './workloads/lateness.mjs';
+import { renderCluster } from './report-cluster.mjs';
 import { eventsRatio, evaluateGoals, lowerIsBetter, ratio } from './goals.mjs';
 
 const LABELS = {
@@ -86,7 +87,7 @@ function ratioTable(p, cells, pairs) {
   p();
 }
 
-export function renderReport({ info, targets, main, spread = {}, runsUsed, retained, idle, idleFloorMs, footprint, mixed = {}, floor, lateness = {}, failures }) {
+export function renderReport({ info, targets, main, spread = {}, runsUsed, retained, idle, idleFloorMs, footprint, mixed = {}, floor, lateness = {}, cluster, failures }) {
   const out = [];
   const p = (line = '') => out.push(line);
   const cells = mergedCells(main, mixed, lateness, footprint);
@@ -229,6 +230,8 @@ export function renderReport({ info, targets, main, spread = {}, runsUsed, retai
     for (const [name, r] of Object.entries(lateness)) p(latenessLine(name, r));
     p();
   }
+
+  if (cluster) renderCluster(p, cluster);
 
   if (floor) {
     const bullmq = main['bullmq:postgres']?.single?.value;

@@ -16,6 +16,7 @@ import { closeHelpers, serverVersions, sweepRun } from './servers.mjs';
 import { mixedFloorMs, runFootprint, runMixed, runRetained } from './workloads/extras.mjs';
 import { runFloor } from './workloads/floor.mjs';
 import { runIdleAll } from './workloads/idle.mjs';
+import { runCluster } from './workloads/cluster.mjs';
 import { latenessTargets, runLateness } from './workloads/lateness.mjs';
 import { METRICS, runMain, warmUp } from './workloads/main.mjs';
 
@@ -114,6 +115,14 @@ if (wants('lateness') && config.LATENESS_JOBS > 0) {
   }
 }
 
+// Redis Cluster against one Redis (its own interleaved rounds inside BENCH_CLUSTER_BUDGET_S): the cluster it starts
+// is stopped again before the later main rounds, whose CPU meter counts every redis-server on the machine.
+let cluster;
+if (wants('cluster')) {
+  log(`[${elapsed()}] Redis Cluster: drains of 1, 3 and 12 queues on a 3-master cluster of its own and on one Redis`);
+  cluster = await guarded('Redis Cluster', runCluster);
+}
+
 const skipped = [];
 if (wants('main')) {
   // Quickest targets first, so a tight budget drops the slow targets' extra runs rather than the quick ones'.
@@ -200,7 +209,7 @@ const leftovers = await sweepRun();
 if (leftovers.length) failures.push(`left behind by a failed phase and removed at the end: ${leftovers.join(', ')}`);
 await closeHelpers();
 const targetInfo = targets.map(({ name, side, store, version, settings, tuned, slow }) => ({ name, side, store, version, settings, tuned, slow }));
-const results = { targets: targetInfo, info, main, spread, runsUsed, retained, idle, idleFloorMs, footprint, mixed, floor, lateness, failures };
+const results = { targets: targetInfo, info, main, spread, runsUsed, retained, idle, idleFloorMs, footprint, mixed, floor, lateness, cluster, failures };
 // BENCH_JSON: the raw results too, so a report can be rendered again (`node bench/render.mjs results.json`).
 if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, `${JSON.stringify(results, null, 1)}\n`);
 const md = renderReport(results);

@@ -26,7 +26,8 @@ export async function drainBacklog(phase, jobs, store, handler) {
   const before = method.stop !== 'handler' && phase.storedCompleted ? await phase.storedCompleted() : 0;
   let calls = 0;
   const count = () => void calls++;
-  const meter = store === undefined ? undefined : startCpuMeter(store);
+  // `store` names the server processes to meter (cpu.mjs), or is a function that starts a meter of its own.
+  const meter = store === undefined ? undefined : typeof store === 'function' ? await store() : startCpuMeter(store);
   const t = performance.now();
   const deadline = t + DRAIN_CAP_S * 1000;
   await phase.start(handler ? (data) => { const r = handler(data); return r ? r.then(count) : count(); } : count);
@@ -38,11 +39,13 @@ export async function drainBacklog(phase, jobs, store, handler) {
       : await waitUntil(() => calls >= jobs, deadline - performance.now());
   if (finished && stored) finished = await waitUntilAsync(async () => (await phase.storedCompleted()) - before >= jobs, deadline - performance.now());
   const ms = performance.now() - t;
-  const used = meter?.stop();
+  const used = await meter?.stop();
   await phase.stop();
   const drained = Math.min(calls, jobs);
   const perJob = (us) => (us === undefined || drained === 0 ? undefined : us / drained);
-  return { value: rate(drained, ms), capped: !finished, cpu: used && { client: perJob(used.client), server: perJob(used.server) } };
+  // Every figure the meter gives (client, server, and a meter's own: per-server lists, background) per drained job.
+  const cpu = used && Object.fromEntries(Object.entries(used).map(([k, v]) => [k, Array.isArray(v) ? v.map(perJob) : perJob(v)]));
+  return { value: rate(drained, ms), capped: !finished, cpu };
 }
 
 /** Fills a backlog of `jobs` in bulk calls of BENCH_BATCH jobs (untimed), runs `afterFill`, then times the drain (see drainBacklog). */

@@ -46,17 +46,37 @@ export interface ClusterNode {
   slots: Array<[number, number]>;
 }
 
+/** How a throwaway cluster is built; the defaults are the tests' cluster. */
+export interface ThrowawayClusterOptions {
+  /**
+   * Replicas per master: 1 (the tests' failovers need them) or 0 (bench/workloads/cluster.mjs: three masters
+   * alone, so the cluster does the same work per record as one server).
+   * @default 1
+   */
+  replicas?: 0 | 1;
+  /**
+   * `appendonly yes` on every node (what a failover test keeps), or no persistence at all, as the shared Redis the
+   * bench compares against runs.
+   * @default true
+   */
+  appendOnly?: boolean;
+}
+
 /**
- * A Redis Cluster of the test's own on loopback: 3 masters and 3 replicas (6 `redis-server` processes on free
- * ports, each in a temp dir), made with `redis-cli --cluster create`. Never the shared Redis. A master killed with
- * SIGKILL keeps nothing its replica had not received: what the failover tests measure.
+ * A Redis Cluster of the test's own on loopback: 3 masters and (by default) 3 replicas (6 `redis-server` processes
+ * on free ports, each in a temp dir), made with `redis-cli --cluster create`. Never the shared Redis. A master
+ * killed with SIGKILL keeps nothing its replica had not received: what the failover tests measure.
  */
 export class ThrowawayRedisCluster {
   readonly ports: number[] = [];
   private readonly children = new Map<number, ChildProcess>();
   private readonly dir = mkdtempSync(path.join(tmpdir(), 'redis-cluster-'));
+  private readonly replicas: 0 | 1;
+  private readonly appendOnly: boolean;
 
-  constructor(private readonly size = 6) {
+  constructor(options: ThrowawayClusterOptions = {}) {
+    this.replicas = options.replicas ?? 1;
+    this.appendOnly = options.appendOnly ?? true;
     process.once('exit', () => {
       for (const child of this.children.values()) child.kill('SIGKILL');
       rmSync(this.dir, { recursive: true, force: true });
@@ -69,7 +89,7 @@ export class ThrowawayRedisCluster {
   }
 
   async start(): Promise<void> {
-    for (let i = 0; i < this.size; i++) this.ports.push(await freeClusterPort());
+    for (let i = 0; i < 3 * (1 + this.replicas); i++) this.ports.push(await freeClusterPort());
     await Promise.all(this.ports.map((port) => this.startNode(port)));
     const create = spawnSync(
       'redis-cli',
@@ -78,7 +98,7 @@ export class ThrowawayRedisCluster {
         'create',
         ...this.ports.map((port) => `127.0.0.1:${port}`),
         '--cluster-replicas',
-        '1',
+        String(this.replicas),
         '--cluster-yes',
       ],
       { encoding: 'utf8' },
@@ -87,7 +107,7 @@ export class ThrowawayRedisCluster {
       throw new Error(`redis-cli --cluster create failed: ${create.stdout}${create.stderr}`);
     await this.waitUntil(
       () => this.healthy(),
-      'cluster_state:ok on every node with 3 masters and 3 replicas',
+      `cluster_state:ok on every node with 3 masters and ${3 * this.replicas} replicas`,
     );
   }
 
@@ -184,7 +204,7 @@ export class ThrowawayRedisCluster {
     const nodes = this.describe();
     return (
       nodes.filter((n) => n.role === 'master').length === 3 &&
-      nodes.filter((n) => n.role === 'replica').length === 3
+      nodes.filter((n) => n.role === 'replica').length === 3 * this.replicas
     );
   }
 
@@ -207,7 +227,7 @@ export class ThrowawayRedisCluster {
         '--cluster-node-timeout',
         '1000',
         '--appendonly',
-        'yes',
+        this.appendOnly ? 'yes' : 'no',
         '--save',
         '',
       ],
