@@ -71,6 +71,29 @@ export interface ControlledClaim {
   rateLimitedUntil?: number;
 }
 
+/** Why `claimTaskControlled` left a claimable record unclaimed: the part of its queue's control that holds it back. */
+export type ClaimRefusal = 'paused' | 'concurrency' | 'groupConcurrency' | 'rateLimit';
+
+/** A by-id claim under the record's queue control (`claimTaskControlled`). */
+export interface TaskClaimOptions {
+  /** Id of the claiming worker, stored on the record. */
+  workerId: string;
+  /** The record's queue policy (module option `queues[record.queue]`); absent, only a stored pause holds it back. */
+  policy?: ClaimPolicy;
+}
+
+/**
+ * What `claimTaskControlled` did: `claimed` is the running record, or `null`. A `null` with `refused` means the record
+ * is claimable but its queue's control holds it back now (left `pending`/`scheduled`, untouched: try later); without
+ * `refused`, it is missing, not due, or not claimable (taken, running, terminal).
+ */
+export interface TaskClaim {
+  claimed: QueuedTaskRecord | null;
+  refused?: ClaimRefusal;
+  /** With `refused: 'rateLimit'`: the epoch ms at which the window frees its next start. */
+  retryAt?: number;
+}
+
 /** One success in a `completeAndClaim` batch. */
 export interface CompletionItem {
   id: string;
@@ -240,7 +263,11 @@ export abstract class QueueBackend {
   /** Pending/scheduled records in claim order. */
   abstract listPending(options?: ListPendingOptions): Promise<QueuedTaskRecord[]>;
 
-  /** Claim one record by id if it is due and claimable. */
+  /**
+   * Claim one record by id if it is due and claimable, whatever its queue's control (pause, caps, rate limit): for
+   * paths that end a record rather than start it (failing a record no job can run, a failed remote execution) and the
+   * `immediate` executor. A path that starts a record chosen by id uses `claimTaskControlled`.
+   */
   abstract claimTask(id: string, options: { workerId: string }): Promise<QueuedTaskRecord | null>;
   /** Claim the next due record. */
   async claimNext(options: ClaimFilter & { workerId: string }): Promise<QueuedTaskRecord | null> {
@@ -264,6 +291,23 @@ export abstract class QueueBackend {
         `The ${this.capabilities.name} queue backend cannot enforce queue policies (module option queues.${options.queue}): it does not implement claimControlled`,
       ),
     );
+  }
+
+  /**
+   * Claim one record by id under its queue's control, atomically with the checks, as `claimControlled` does for a
+   * batch: refused (`refused` set, record untouched) while the queue is paused, while `policy.concurrency` records
+   * of the queue run, while `policy.groupConcurrency` records of the record's group run, or while the rate limit's
+   * window holds `max` starts (a start taken here counts in the window). The `run-task` CLI (a Cloud Run execution)
+   * claims this way. A backend without this override claims with `claimTask` when no cap is given (it pauses
+   * nothing) and refuses a policy it cannot enforce.
+   */
+  async claimTaskControlled(id: string, options: TaskClaimOptions): Promise<TaskClaim> {
+    const { concurrency, groupConcurrency, rateLimit } = options.policy ?? {};
+    if (concurrency !== undefined || groupConcurrency !== undefined || rateLimit !== undefined)
+      throw new QueueError(
+        `The ${this.capabilities.name} queue backend cannot enforce queue policies on a claim by id: it does not implement claimTaskControlled`,
+      );
+    return { claimed: await this.claimTask(id, { workerId: options.workerId }) };
   }
 
   abstract completeTask(

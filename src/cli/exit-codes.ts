@@ -9,4 +9,6 @@ export const RunTaskExit = {
   claimLost: 6,
   cancelled: 7,
   missingAppModule: 8,
+  /** The record's queue is paused, at a cap or rate-limited: left pending for a later dispatch. */
+  refused: 9,
 } as const;

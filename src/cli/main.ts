@@ -13,7 +13,8 @@ const HELP = `nestjs-queues <command> [--module path/to/app.module.js#AppModule]
 Commands:
   run-task   Run the record named by NESTJS_QUEUES_TASK_ID once (Cloud Run job entry point).
              Exit codes: 0 success, 1 failure, 2 missing task id, 3 invalid task id, 4 missing record,
-             5 unknown task, 6 claim lost, 7 cancelled, 8 missing app module.
+             5 unknown task, 6 claim lost, 7 cancelled, 8 missing app module,
+             9 refused by queue control (paused, at a cap, rate-limited: left pending).
   worker     Run a standalone worker for the app module until SIGTERM/SIGINT.
   stats      Print queue statistics as JSON (--queue <name> for one queue).
 

@@ -1,7 +1,10 @@
 import type { INestApplicationContext, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { hostname } from 'node:os';
-import { QueueBackend } from '../backends/queue-backend.js';
+import { QueueBackend, type ClaimRefusal } from '../backends/queue-backend.js';
+import type { QueuesModuleOptions } from '../options/queues-module-options.js';
+import { claimPolicyOf } from '../options/queue-policy.js';
+import { QUEUES_MODULE_OPTIONS } from '../queues.constants.js';
 import { TaskRunner } from '../execution/task-runner.js';
 import { TaskRegistry } from '../tasks/task.registry.js';
 import { QueueWorker } from '../workers/queue.worker.js';
@@ -9,6 +12,14 @@ import { RunTaskExit } from './exit-codes.js';
 import { loadAppModule } from './load-app-module.js';
 import { RunTaskHeartbeat } from './run-task-heartbeat.js';
 import { StderrLogger } from './stderr-logger.js';
+
+/** What each refusal of `claimTaskControlled` means, for the log line. */
+const REFUSALS: Record<ClaimRefusal, string> = {
+  paused: 'paused',
+  concurrency: 'at its concurrency cap',
+  groupConcurrency: "at the groupConcurrency cap of the record's group",
+  rateLimit: 'rate-limited',
+};
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -64,7 +75,19 @@ export async function runTaskCommand(input: RunTaskInput): Promise<number> {
       if (claimed) await runner.run(claimed, { workerId });
       return RunTaskExit.unknownTask;
     }
-    const claimed = await backend.claimTask(record.id, { workerId });
+    const policies = app.get<QueuesModuleOptions>(QUEUES_MODULE_OPTIONS).queues;
+    const { claimed, refused, retryAt } = await backend.claimTaskControlled(record.id, {
+      workerId,
+      policy: claimPolicyOf(policies?.[record.queue]),
+    });
+    if (refused) {
+      await handBackRefused(backend, record.id);
+      const until = retryAt !== undefined ? ` until ${new Date(retryAt).toISOString()}` : '';
+      log(
+        `Not started ${record.id}: queue "${record.queue}" is ${REFUSALS[refused]}${until}; left pending for a later dispatch`,
+      );
+      return RunTaskExit.refused;
+    }
     if (!claimed) {
       log(`Could not claim ${record.id}: it is ${record.status} or another runner took it`);
       return RunTaskExit.claimLost;
@@ -85,4 +108,15 @@ export async function runTaskCommand(input: RunTaskInput): Promise<number> {
   } finally {
     await app.close();
   }
+}
+
+/**
+ * A refused record goes back to the dispatcher: its execution ref (this run's, or the dispatcher's reservation) is
+ * cleared, fenced on the ref read now, so a later dispatch pass sends it again, and reconcile, seeing another ref,
+ * does not fail it for this run's exit code. Best effort: a failed write leaves the ref to reconcile.
+ */
+async function handBackRefused(backend: QueueBackend, id: string): Promise<void> {
+  const current = await backend.getTask(id).catch(() => null);
+  if (current?.executionRef)
+    await backend.setExecutionRef(id, null, { expectedRef: current.executionRef }).catch(() => null);
 }

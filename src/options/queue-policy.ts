@@ -1,3 +1,5 @@
+import type { ClaimPolicy } from '../backends/queue-backend.js';
+
 /** A rate limit: at most `max` records of the queue start in any `duration` ms, across all processes. */
 export interface QueueRateLimit {
   /** Most starts per window (an integer from 1 to 100,000). */
@@ -43,4 +45,14 @@ export function isClaimControlled(policy: QueuePolicy | undefined): boolean {
       policy.groupConcurrency !== undefined ||
       policy.rateLimit !== undefined)
   );
+}
+
+/** The part of a queue's policy a claim enforces (`claimControlled`, `claimTaskControlled`); `{}` for none. */
+export function claimPolicyOf(policy: QueuePolicy | undefined): ClaimPolicy {
+  const { concurrency, groupConcurrency, rateLimit } = policy ?? {};
+  return {
+    ...(concurrency !== undefined ? { concurrency } : {}),
+    ...(groupConcurrency !== undefined ? { groupConcurrency } : {}),
+    ...(rateLimit !== undefined ? { rateLimit: { max: rateLimit.max, duration: rateLimit.duration } } : {}),
+  };
 }

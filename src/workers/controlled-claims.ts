@@ -1,6 +1,6 @@
 import type { ClaimPolicy, QueueBackend } from '../backends/queue-backend.js';
 import type { QueuedTaskRecord } from '../models/queued-task-record.js';
-import { isClaimControlled, type QueuePolicies } from '../options/queue-policy.js';
+import { claimPolicyOf, isClaimControlled, type QueuePolicies } from '../options/queue-policy.js';
 
 /**
  * The worker's claims of queues with a policy (module option `queues`: a cluster-wide cap or a rate limit): one
@@ -18,14 +18,7 @@ export class ControlledClaims {
     const controlled = new Map<string, ClaimPolicy>();
     for (const [queue, policy] of Object.entries(policies ?? {})) {
       if (!isClaimControlled(policy) || (workerQueues && !workerQueues.includes(queue))) continue;
-      const { concurrency, groupConcurrency, rateLimit } = policy;
-      controlled.set(queue, {
-        ...(concurrency !== undefined ? { concurrency } : {}),
-        ...(groupConcurrency !== undefined ? { groupConcurrency } : {}),
-        ...(rateLimit !== undefined
-          ? { rateLimit: { max: rateLimit.max, duration: rateLimit.duration } }
-          : {}),
-      });
+      controlled.set(queue, claimPolicyOf(policy));
     }
     this.policies = controlled;
   }

@@ -25,6 +25,7 @@ import { PeriodicTask } from './periodic-task.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions } from './worker-options.js';
 import { within } from '../timing/within.js';
 import { ControlledClaims } from './controlled-claims.js';
+import { DispatchRoom } from './dispatch-room.js';
 import { WorkerPresence } from './worker-presence.js';
 import { PausedQueues } from '../control/paused-queues.js';
 import { runRetentionPass } from '../retention/retention-pass.js';
@@ -56,6 +57,8 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
   private readonly hasQueueCaps: boolean;
   /** Claims of the queues with a cluster-wide cap or rate limit (module option `queues`). */
   private readonly controlled: ControlledClaims;
+  /** The module's queue policies (`queues`): external dispatch stays within their `concurrency`. */
+  private readonly policies: QueuesModuleOptions['queues'];
   /** Names of the in-process execution backends, fixed once the worker starts (read on every claim). */
   private inProcessBackends: string[] = [];
   /** Completions written in batches, each with a claim for the slots it frees. */
@@ -86,6 +89,7 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
     private readonly pausedQueues: PausedQueues,
   ) {
     this.options = resolveWorkerOptions(moduleOptions.worker);
+    this.policies = moduleOptions.queues;
     this.controlled = new ControlledClaims(moduleOptions.queues, this.options.queues);
     this.hasQueueCaps =
       Object.keys(this.options.queueConcurrency).length > 0 || this.controlled.policies.size > 0;
@@ -474,7 +478,10 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
     }
   }
 
-  /** Hand due records of external execution backends to their executors. */
+  /**
+   * Hand due records of external execution backends to their executors, except records of paused queues and, for a
+   * queue with a `concurrency`, past its room (see `DispatchRoom`).
+   */
   private async dispatchExternal(): Promise<void> {
     for (const execution of this.executions.external()) {
       const due = await this.backend.listPending({
@@ -482,10 +489,12 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
         queues: this.options.queues,
         limit: this.options.concurrency,
       });
+      const room = await DispatchRoom.of(this.backend, this.policies, due);
       for (const record of due) {
-        if (record.executionRef !== null || this.pausedQueues.has(record.queue)) continue;
+        if (record.executionRef !== null || this.pausedQueues.has(record.queue) || !room.allows(record.queue))
+          continue;
         try {
-          await execution.dispatch(this.runner, record);
+          if (await execution.dispatch(this.runner, record)) room.took(record.queue);
         } catch (error) {
           this.logger.warn(`Dispatching ${record.id} to ${execution.name} failed: ${describeError(error)}`);
         }

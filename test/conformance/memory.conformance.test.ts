@@ -3,6 +3,7 @@ import { describeClaimExcludeConformance } from './claim-exclude.conformance.js'
 import { describeScheduleDefinitionConformance } from './schedule-definitions.conformance.js';
 import { describeManagementConformance } from './management.conformance.js';
 import { describeQueueControlConformance } from './queue-control.conformance.js';
+import { describeClaimByIdControlConformance } from './claim-by-id-control.conformance.js';
 import { describeQueueHandleConformance } from './queue-handle.conformance.js';
 import { describeWorkerRegistryConformance } from './worker-registry.conformance.js';
 import { describeRetentionExpiryConformance } from './retention-expiry.conformance.js';
@@ -15,6 +16,7 @@ describeClaimExcludeConformance('memory', async () => new InMemoryQueueBackend()
 describeScheduleDefinitionConformance('memory', async () => new InMemoryQueueBackend(), {});
 describeManagementConformance('memory', async () => new InMemoryQueueBackend());
 describeQueueControlConformance('memory', async () => new InMemoryQueueBackend());
+describeClaimByIdControlConformance('memory', async () => new InMemoryQueueBackend());
 describeQueueHandleConformance('memory', async () => new InMemoryQueueBackend());
 describeWorkerRegistryConformance('memory', async () => new InMemoryQueueBackend());
 describeRetentionExpiryConformance('memory', async () => new InMemoryQueueBackend());

@@ -7,6 +7,7 @@ import { describeClaimExcludeConformance } from './claim-exclude.conformance.js'
 import { describeScheduleDefinitionConformance } from './schedule-definitions.conformance.js';
 import { describeManagementConformance } from './management.conformance.js';
 import { describeQueueControlConformance } from './queue-control.conformance.js';
+import { describeClaimByIdControlConformance } from './claim-by-id-control.conformance.js';
 import { describeQueueHandleConformance } from './queue-handle.conformance.js';
 import { describeWorkerRegistryConformance } from './worker-registry.conformance.js';
 import { describeRetentionExpiryConformance } from './retention-expiry.conformance.js';
@@ -43,6 +44,7 @@ describeClaimExcludeConformance('redis-cluster', factory);
 describeScheduleDefinitionConformance('redis-cluster', factory, { peer });
 describeManagementConformance('redis-cluster', factory, { peer });
 describeQueueControlConformance('redis-cluster', factory);
+describeClaimByIdControlConformance('redis-cluster', factory);
 describeQueueHandleConformance('redis-cluster', factory, { peer });
 describeWorkerRegistryConformance('redis-cluster', factory, { peer });
 describeRetentionExpiryConformance('redis-cluster', factory);

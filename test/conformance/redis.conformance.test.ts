@@ -4,6 +4,7 @@ import { describeClaimExcludeConformance } from './claim-exclude.conformance.js'
 import { describeScheduleDefinitionConformance } from './schedule-definitions.conformance.js';
 import { describeManagementConformance } from './management.conformance.js';
 import { describeQueueControlConformance } from './queue-control.conformance.js';
+import { describeClaimByIdControlConformance } from './claim-by-id-control.conformance.js';
 import { describeQueueHandleConformance } from './queue-handle.conformance.js';
 import { describeWorkerRegistryConformance } from './worker-registry.conformance.js';
 import { describeRetentionExpiryConformance } from './retention-expiry.conformance.js';
@@ -17,6 +18,7 @@ describeClaimExcludeConformance('redis', factory, { skip: skipUnless('redis') })
 describeScheduleDefinitionConformance('redis', factory, { skip: skipUnless('redis'), peer });
 describeManagementConformance('redis', factory, { skip: skipUnless('redis'), peer });
 describeQueueControlConformance('redis', factory, { skip: skipUnless('redis') });
+describeClaimByIdControlConformance('redis', factory, { skip: skipUnless('redis') });
 describeQueueHandleConformance('redis', factory, { skip: skipUnless('redis'), peer });
 describeWorkerRegistryConformance('redis', factory, { skip: skipUnless('redis'), peer });
 describeRetentionExpiryConformance('redis', factory, { skip: skipUnless('redis') });

@@ -4,6 +4,7 @@ import { describeClaimExcludeConformance } from './claim-exclude.conformance.js'
 import { describeScheduleDefinitionConformance } from './schedule-definitions.conformance.js';
 import { describeManagementConformance } from './management.conformance.js';
 import { describeQueueControlConformance } from './queue-control.conformance.js';
+import { describeClaimByIdControlConformance } from './claim-by-id-control.conformance.js';
 import { describeQueueHandleConformance } from './queue-handle.conformance.js';
 import { describeWorkerRegistryConformance } from './worker-registry.conformance.js';
 import { describeRetentionExpiryConformance } from './retention-expiry.conformance.js';
@@ -17,6 +18,7 @@ describeClaimExcludeConformance('valkey', factory, { skip: skipUnless('redis') }
 describeScheduleDefinitionConformance('valkey', factory, { skip: skipUnless('redis'), peer });
 describeManagementConformance('valkey', factory, { skip: skipUnless('redis'), peer });
 describeQueueControlConformance('valkey', factory, { skip: skipUnless('redis') });
+describeClaimByIdControlConformance('valkey', factory, { skip: skipUnless('redis') });
 describeQueueHandleConformance('valkey', factory, { skip: skipUnless('redis'), peer });
 describeWorkerRegistryConformance('valkey', factory, { skip: skipUnless('redis'), peer });
 describeRetentionExpiryConformance('valkey', factory, { skip: skipUnless('redis') });

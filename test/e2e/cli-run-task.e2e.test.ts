@@ -73,4 +73,34 @@ describe('nestjs-queues run-task hardening (spawned, on SQLite)', () => {
     assert.ok(Date.now() - started < 5_000, 'the next heartbeat (100 ms) stops the run');
     assert.equal((await backend.getTask(id))!.status, 'cancelled');
   });
+
+  test('a paused queue or a full cap refuses the claim (exit 9): the record stays pending, its run ref cleared for a later dispatch', async () => {
+    const id = await put('cli.quick', { queue: 'cli-capped' });
+    // The ref a dispatcher stores for the execution it started: cleared, so the next dispatch pass sends it again.
+    await backend.setExecutionRef(id, 'projects/p/locations/l/jobs/j/executions/e-1', { expectedRef: null });
+    await backend.setQueuePaused('cli-capped', true);
+    const paused = await startRunTask(id).exit;
+    assert.equal(paused.code, 9, paused.stderr);
+    assert.match(paused.stderr, /queue "cli-capped" is paused; left pending for a later dispatch/);
+    let record = (await backend.getTask(id))!;
+    assert.equal(record.status, 'pending');
+    assert.equal(record.executionRef, null);
+    assert.equal(record.workerId, null);
+    await backend.setQueuePaused('cli-capped', false);
+
+    // concurrency 1 across processes: a record of the queue running elsewhere holds the only slot.
+    const other = await put('cli.quick', { queue: 'cli-capped' });
+    assert.ok(await backend.claimTask(other, { workerId: 'elsewhere' }));
+    const capped = await startRunTask(id).exit;
+    assert.equal(capped.code, 9, capped.stderr);
+    assert.match(capped.stderr, /is at its concurrency cap/);
+    assert.equal((await backend.getTask(id))!.status, 'pending');
+
+    await backend.completeTask(other, null, { expectedRetryCount: 0 });
+    const ran = await startRunTask(id).exit;
+    assert.equal(ran.code, 0, ran.stderr);
+    record = (await backend.getTask(id))!;
+    assert.equal(record.status, 'completed');
+    assert.equal(record.result, 'ran');
+  });
 });

@@ -1,6 +1,7 @@
 import type {
   BackendEnqueueContext,
   ClaimManyOptions,
+  ClaimPolicy,
   CompleteTaskOptions,
   CompletionItem,
   ControlledClaim,
@@ -14,6 +15,8 @@ import type {
   RecordFilter,
   SetExecutionRefOptions,
   StaleRecoveryOptions,
+  TaskClaim,
+  TaskClaimOptions,
   TerminalCleanupOptions,
 } from '../queue-backend.js';
 import { QueueBackend, recordListLimit } from '../queue-backend.js';
@@ -263,12 +266,8 @@ export class InMemoryQueueBackend extends QueueBackend {
     let room = options.limit;
     if (policy.concurrency !== undefined)
       room = Math.min(room, policy.concurrency - (this.counts.get(queue)?.running ?? 0));
-    let rate: RateWindow | undefined;
-    if (policy.rateLimit) {
-      const { max, duration } = policy.rateLimit;
-      rate = this.rates.get(queue);
-      if (rate) rate.configure(max, duration);
-      else this.rates.set(queue, (rate = new RateWindow(max, duration)));
+    const rate = this.rateWindow(queue, policy);
+    if (rate) {
       const free = rate.free(now);
       if (free === 0 && room > 0) return { claimed: [], rateLimitedUntil: rate.nextFree(now) };
       room = Math.min(room, free);
@@ -314,6 +313,43 @@ export class InMemoryQueueBackend extends QueueBackend {
     rate.record(now, claimed.length);
     // The window spent by this claim: say when it frees, so the worker sleeps instead of asking again first.
     return rate.free(now) === 0 ? { claimed, rateLimitedUntil: rate.nextFree(now) } : { claimed };
+  }
+
+  /** Single-process semantics, as `claimControlled`: the same counts, group ids and rate log. */
+  override async claimTaskControlled(id: string, options: TaskClaimOptions): Promise<TaskClaim> {
+    const record = this.records.get(id);
+    const now = Date.now();
+    if (!record || !this.isDue(record, now)) return { claimed: null };
+    const queue = record.queue;
+    const policy = options.policy ?? {};
+    if (this.pauseStates.get(queue) === true) return { claimed: null, refused: 'paused' };
+    if (policy.concurrency !== undefined && (this.counts.get(queue)?.running ?? 0) >= policy.concurrency)
+      return { claimed: null, refused: 'concurrency' };
+    const group = record.group;
+    if (
+      policy.groupConcurrency !== undefined &&
+      group !== null &&
+      this.runningInGroup(queue, group) >= policy.groupConcurrency
+    )
+      return { claimed: null, refused: 'groupConcurrency' };
+    const rate = this.rateWindow(queue, policy);
+    if (rate && rate.free(now) === 0)
+      return { claimed: null, refused: 'rateLimit', retryAt: rate.nextFree(now) };
+    const claimed = this.handOut(record, options.workerId, new Date(now));
+    if (!claimed) return { claimed: null };
+    rate?.record(now, 1);
+    if (group !== null) this.noteGroupRunning(queue, group, record.id);
+    return { claimed };
+  }
+
+  /** The queue's rate log under the policy's limit (kept across claims; follows a changed limit), if it has one. */
+  private rateWindow(queue: string, policy: ClaimPolicy): RateWindow | undefined {
+    if (!policy.rateLimit) return undefined;
+    const { max, duration } = policy.rateLimit;
+    let rate = this.rates.get(queue);
+    if (rate) rate.configure(max, duration);
+    else this.rates.set(queue, (rate = new RateWindow(max, duration)));
+    return rate;
   }
 
   /** Index `queue`'s ready records by group, once (placements after it are indexed by `place`). */

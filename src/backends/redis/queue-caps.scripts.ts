@@ -1,6 +1,41 @@
 import { script } from './redis-lua.scripts.js';
 
 /**
+ * Lua shared by the controlled claims (batch and by id): the rate window on the server's clock and a group's running
+ * count.
+ */
+const CAPS_FUNCTIONS = `
+local function server_clock()
+  local time = redis.call('TIME')
+  return tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+end
+-- Starts the window of rate_key allows at clock (the starts older than the window dropped), and when none: the ms
+-- until it frees its next one (else -1).
+local function rate_free(rate_key, clock, rate_max, rate_duration)
+  redis.call('ZREMRANGEBYSCORE', rate_key, '-inf', clock - rate_duration)
+  local used = redis.call('ZCARD', rate_key)
+  if used < rate_max then return rate_max - used, -1 end
+  local oldest = redis.call('ZRANGE', rate_key, used - rate_max, used - rate_max, 'WITHSCORES')
+  return 0, math.max(0, tonumber(oldest[2]) + rate_duration - clock)
+end
+local function rate_record(rate_key, clock, count, rate_duration)
+  local n = redis.call('INCRBY', rate_key .. ':n', count)
+  for i = 1, count do redis.call('ZADD', rate_key, clock, n - count + i) end
+  redis.call('PEXPIRE', rate_key, rate_duration + 1000)
+end
+-- Running records of a group: the ids its claims started, those no longer running in it dropped at the cap.
+local function group_running(queue, group, group_cap)
+  local k = p .. ':grun:' .. queue .. '|' .. group
+  if redis.call('SCARD', k) < group_cap then return redis.call('SCARD', k) end
+  for _, id in ipairs(redis.call('SMEMBERS', k)) do
+    local f = redis.call('HMGET', tkey(id), 's', 'q', 'g')
+    if f[1] ~= 'running' or queue_of(f[2]) ~= queue or f[3] ~= group then redis.call('SREM', k, id) end
+  end
+  return redis.call('SCARD', k)
+end
+`;
+
+/**
  * The controlled claim on Redis (DESIGN §13, keys in queue-caps.lua.ts): one script, so the checks and the claim
  * are atomic against every other claimer. `concurrency` reads the queue's running counter (P:stats:<queue>, moved
  * by every script that changes a status, so every path out of running gives the slot back); `groupConcurrency`
@@ -11,7 +46,7 @@ import { script } from './redis-lua.scripts.js';
  * runs on the server's clock (TIME): claimers' clocks and the moments their scripts arrive differ, and a start
  * stamped with an earlier time than one before it would free its place early.
  */
-export const CLAIM_CONTROLLED = script(`
+export const CLAIM_CONTROLLED = script(`${CAPS_FUNCTIONS}
 local now, queue, limit, worker, backends = tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6]
 local cap, group_cap = tonumber(ARGV[7]), tonumber(ARGV[8])
 local rate_max, rate_duration = tonumber(ARGV[9]), tonumber(ARGV[10])
@@ -54,15 +89,10 @@ end
 if room <= 0 then return {'[]', -1} end
 local rate_key, clock = p .. ':rate:' .. queue, nil
 if rate_max then
-  local time = redis.call('TIME')
-  clock = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-  redis.call('ZREMRANGEBYSCORE', rate_key, '-inf', clock - rate_duration)
-  local used = redis.call('ZCARD', rate_key)
-  if used >= rate_max then
-    local oldest = redis.call('ZRANGE', rate_key, used - rate_max, used - rate_max, 'WITHSCORES')
-    return {'[]', math.max(0, tonumber(oldest[2]) + rate_duration - clock)}
-  end
-  room = math.min(room, rate_max - used)
+  clock = server_clock()
+  local free, wait = rate_free(rate_key, clock, rate_max, rate_duration)
+  if free == 0 then return {'[]', wait} end
+  room = math.min(room, free)
 end
 local claimed = {}
 local function take(id, group)
@@ -78,16 +108,6 @@ local function take(id, group)
   claimed[#claimed + 1] = row
   if group and group ~= '' then redis.call('SADD', p .. ':grun:' .. queue .. '|' .. group, id) end
   return true
-end
--- Running records of a group: the ids its claims started, those no longer running in it dropped at the cap.
-local function group_running(group)
-  local k = p .. ':grun:' .. queue .. '|' .. group
-  if redis.call('SCARD', k) < group_cap then return redis.call('SCARD', k) end
-  for _, id in ipairs(redis.call('SMEMBERS', k)) do
-    local f = redis.call('HMGET', tkey(id), 's', 'q', 'g')
-    if f[1] ~= 'running' or queue_of(f[2]) ~= queue or f[3] ~= group then redis.call('SREM', k, id) end
-  end
-  return redis.call('SCARD', k)
 end
 -- A group that leaves the line drops the ids of its records that no longer run (the set goes when empty).
 local function prune_running(group)
@@ -125,7 +145,7 @@ else
     while #claimed < room do
       local group = redis.call('ZRANGE', ring, at, at)[1]
       if not group then break end
-      if group ~= '' and group_running(group) >= group_cap then
+      if group ~= '' and group_running(queue, group, group_cap) >= group_cap then
         at = at + 1
       else
         local gx = gx_key(set, group)
@@ -149,17 +169,50 @@ else
   end
 end
 if rate_max and #claimed > 0 then
-  local n = redis.call('INCRBY', rate_key .. ':n', #claimed)
-  for i = 1, #claimed do redis.call('ZADD', rate_key, clock, n - #claimed + i) end
-  redis.call('PEXPIRE', rate_key, rate_duration + 1000)
+  rate_record(rate_key, clock, #claimed, rate_duration)
   -- The window spent by this claim: say when it frees, so the worker sleeps instead of asking again first.
-  local used = redis.call('ZCARD', rate_key)
-  if used >= rate_max then
-    local oldest = redis.call('ZRANGE', rate_key, used - rate_max, used - rate_max, 'WITHSCORES')
+  local free, wait = rate_free(rate_key, clock, rate_max, rate_duration)
+  if free == 0 then
     flush_stats()
-    return {encode_rows(claimed), math.max(0, tonumber(oldest[2]) + rate_duration - clock)}
+    return {encode_rows(claimed), wait}
   end
 end
 flush_stats()
 return {encode_rows(claimed), -1}
+`);
+
+/**
+ * A claim of one record by id under its queue's control (`claimTaskControlled`), atomic with the checks as
+ * `CLAIM_CONTROLLED` is. ARGV: p, now, id, worker, concurrency, groupConcurrency, rate max, rate duration ('' = none)
+ * → {1, hash} claimed; {0} missing, not due or not claimable; {0, reason} refused ('paused', 'concurrency',
+ * 'groupConcurrency'), or {0, 'rateLimit', ms until the window frees its next start}.
+ */
+export const CLAIM_ONE_CONTROLLED = script(`${CAPS_FUNCTIONS}
+local now, id, worker = tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local cap, group_cap = tonumber(ARGV[5]), tonumber(ARGV[6])
+local rate_max, rate_duration = tonumber(ARGV[7]), tonumber(ARGV[8])
+local f = redis.call('HMGET', tkey(id), 's', 'q', 'sc', 'n', 'g')
+if not f[4] then return {0} end
+f[1] = status_of(f[1])
+if f[1] ~= 'pending' and f[1] ~= 'scheduled' then return {0} end
+if f[3] and tonumber(f[3]) > now then return {0} end
+local queue, group = queue_of(f[2]), f[5]
+if redis.call('SISMEMBER', p .. ':paused', queue) == 1 then return {0, 'paused'} end
+if cap and (tonumber(redis.call('HGET', p .. ':stats:' .. queue, 'running') or '0') or 0) >= cap then
+  return {0, 'concurrency'}
+end
+local grouped = group_cap and group and group ~= ''
+if grouped and group_running(queue, group, group_cap) >= group_cap then return {0, 'groupConcurrency'} end
+local rate_key, clock = p .. ':rate:' .. queue, nil
+if rate_max then
+  clock = server_clock()
+  local free, wait = rate_free(rate_key, clock, rate_max, rate_duration)
+  if free == 0 then return {0, 'rateLimit', wait} end
+end
+unplace(id)
+mark_running(id, f, now, worker)
+if rate_max then rate_record(rate_key, clock, 1, rate_duration) end
+if grouped then redis.call('SADD', p .. ':grun:' .. queue .. '|' .. group, id) end
+flush_stats()
+return {1, record(id)}
 `);

@@ -28,6 +28,8 @@ import {
   type RecordFilter,
   type SetExecutionRefOptions,
   type StaleRecoveryOptions,
+  type TaskClaim,
+  type TaskClaimOptions,
   type TerminalCleanupOptions,
 } from '../queue-backend.js';
 import { byClaimOrder } from '../typeorm/task-row.mapper.js';
@@ -417,6 +419,10 @@ export class RedisClusterQueueBackend extends QueueBackend {
 
   async claimTask(id: string, options: { workerId: string }): Promise<QueuedTaskRecord | null> {
     return this.byId(id, (shard) => shard.claimTask(id, options), null);
+  }
+
+  override async claimTaskControlled(id: string, options: TaskClaimOptions): Promise<TaskClaim> {
+    return this.byId(id, (shard) => shard.claimTaskControlled(id, options), { claimed: null });
   }
 
   async completeTask(

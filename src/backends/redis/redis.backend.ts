@@ -15,6 +15,7 @@ import { NotificationWaiters } from '../notification-waiters.js';
 import {
   QueueBackend,
   type ClaimManyOptions,
+  type ClaimRefusal,
   type ControlledClaim,
   type ControlledClaimOptions,
   type CompletionItem,
@@ -28,6 +29,8 @@ import {
   type SetExecutionRefOptions,
   type StaleRecoveryOptions,
   type CompleteTaskOptions,
+  type TaskClaim,
+  type TaskClaimOptions,
   type TerminalCleanupOptions,
 } from '../queue-backend.js';
 import { byClaimOrder } from '../typeorm/task-row.mapper.js';
@@ -108,6 +111,7 @@ const SCRIPTS = {
   qReadyHead: lua.READY_HEAD,
   qSetPaused: control.SET_PAUSED,
   qClaimControlled: caps.CLAIM_CONTROLLED,
+  qClaimOneControlled: caps.CLAIM_ONE_CONTROLLED,
   qDeleteWaiting: control.DELETE_WAITING,
   qDeleteTerminal: control.DELETE_TERMINAL,
   qListTasks: management.LIST_TASKS,
@@ -654,6 +658,30 @@ export class RedisQueueBackend extends QueueBackend {
     return this.setAsideUndecodable(
       fromRows(await this.run('qClaim', Date.now(), ...claimArguments(options))),
     );
+  }
+
+  /** One script: the pause, the policy's checks and the claim of the record (queue-caps.scripts.ts). */
+  override async claimTaskControlled(id: string, options: TaskClaimOptions): Promise<TaskClaim> {
+    const policy = options.policy ?? {};
+    const [applied, detail, wait] = (await this.run(
+      'qClaimOneControlled',
+      Date.now(),
+      id,
+      options.workerId,
+      policy.concurrency ?? '',
+      policy.groupConcurrency ?? '',
+      policy.rateLimit?.max ?? '',
+      policy.rateLimit?.duration ?? '',
+    )) as [number, unknown, number | undefined];
+    if (applied === 1) {
+      const claimed = fromHash(detail, id);
+      return { claimed: claimed ? ((await this.setAsideUndecodable([claimed]))[0] ?? null) : null };
+    }
+    if (typeof detail !== 'string') return { claimed: null };
+    const refused = detail as ClaimRefusal;
+    return wait === undefined
+      ? { claimed: null, refused }
+      : { claimed: null, refused, retryAt: Date.now() + wait };
   }
 
   /** One script: the policy's checks and the claim (queue-caps.scripts.ts). */

@@ -161,45 +161,17 @@ export class SqlQueueCaps {
     options: ControlledClaimOptions,
     lockRows: string,
   ): Promise<{ ids: string[]; rateLimitedUntil?: number }> {
-    const { table, control } = this.t;
     const { queue, policy } = options;
-    const forUpdate = this.t.dialect === 'sqlite' ? '' : ' FOR UPDATE';
-    const lock = () =>
-      tx.query(`SELECT starts, rate_max FROM ${control} WHERE queue = ?${forUpdate}`, [queue]);
-    let [state] = await lock();
-    if (!state) {
-      // The queue's first controlled claim: its row, then the lock on it.
-      await tx.execute(this.insertIgnore(control, 'queue, starts, rate_max, swept_at', '?, 0, 0, 0'), [
-        queue,
-      ]);
-      [state] = await lock();
-    }
-    // The clock is read once the lock is held: a time read before waiting for it would put this claim's starts
-    // before those of the claimer it waited for, and free their ring slots early.
-    const now = Date.now();
-    // A paused queue (QueueHandle.pause) gives nothing, read under the same lock as the rest.
-    const [pause] = await tx.query(`SELECT paused FROM ${this.t.state} WHERE queue = ?`, [queue]);
-    if (n(pause, 'paused') === 1) return { ids: [] };
+    const { now, starts } = await this.lockQueue(tx, queue);
+    if (await this.isPaused(tx, queue)) return { ids: [] };
     let room = options.limit;
-    if (policy.concurrency !== undefined) {
-      const [running] = await tx.query(
-        `SELECT COUNT(*) AS n FROM ${table} WHERE status = 'running' AND ${this.t.queueOnRow}`,
-        [queue],
-      );
-      room = Math.min(room, policy.concurrency - n(running, 'n'));
-    }
+    if (policy.concurrency !== undefined)
+      room = Math.min(room, policy.concurrency - (await this.runningInQueue(tx, queue)));
     if (room <= 0) return { ids: [] };
-    let starts = n(state, 'starts');
     const rate = policy.rateLimit;
     let blockedUntil: number | undefined;
     if (rate) {
-      if (n(state, 'rate_max') !== rate.max) {
-        // A changed `max` changes the ring's size: start a fresh ring.
-        await this.ring.reset(tx, queue);
-        await tx.execute(`UPDATE ${control} SET starts = 0, rate_max = ? WHERE queue = ?`, [rate.max, queue]);
-        starts = 0;
-      }
-      const free = await this.ring.free(tx, queue, starts, Math.min(room, rate.max), rate, now);
+      const free = await this.rateRoom(tx, queue, starts, Math.min(room, rate.max), rate, now);
       if (free.count === 0) return { ids: [], rateLimitedUntil: free.until };
       room = Math.min(room, free.count);
       blockedUntil = free.until;
@@ -215,12 +187,94 @@ export class SqlQueueCaps {
         : await this.claimByGroup(tx, options, policy.groupConcurrency, room, now, lockRows);
     if (ids.length === 0) return { ids };
     if (rate) {
-      await this.ring.record(tx, queue, starts, ids.length, rate.max, now);
-      await tx.execute(`UPDATE ${control} SET starts = ? WHERE queue = ?`, [starts + ids.length, queue]);
+      await this.recordStarts(tx, queue, starts.count, ids.length, rate.max, now);
       // Every free start taken and the window's next one later: say when, so the claimer need not ask again first.
       if (ids.length === room && blockedUntil !== undefined) return { ids, rateLimitedUntil: blockedUntil };
     }
     return { ids };
+  }
+
+  /**
+   * Lock the queue's control row (made by its first controlled claim), so claimers of the queue in every process
+   * take turns; `now` is read once the lock is held: a time read before waiting for it would put this claim's starts
+   * before those of the claimer it waited for, and free their ring slots early.
+   */
+  async lockQueue(
+    tx: SqlTx,
+    queue: string,
+  ): Promise<{ now: number; starts: { count: number; max: number } }> {
+    const forUpdate = this.t.dialect === 'sqlite' ? '' : ' FOR UPDATE';
+    const lock = () =>
+      tx.query(`SELECT starts, rate_max FROM ${this.t.control} WHERE queue = ?${forUpdate}`, [queue]);
+    let [state] = await lock();
+    if (!state) {
+      await tx.execute(this.insertIgnore(this.t.control, 'queue, starts, rate_max, swept_at', '?, 0, 0, 0'), [
+        queue,
+      ]);
+      [state] = await lock();
+    }
+    return { now: Date.now(), starts: { count: n(state, 'starts'), max: n(state, 'rate_max') } };
+  }
+
+  /** Whether the queue is paused (QueueHandle.pause), read under the caller's lock of it. */
+  async isPaused(tx: SqlTx, queue: string): Promise<boolean> {
+    const [pause] = await tx.query(`SELECT paused FROM ${this.t.state} WHERE queue = ?`, [queue]);
+    return n(pause, 'paused') === 1;
+  }
+
+  /** The queue's running rows (bounded by the workers' slots; read on the running index). */
+  async runningInQueue(tx: SqlTx, queue: string): Promise<number> {
+    const [running] = await tx.query(
+      `SELECT COUNT(*) AS n FROM ${this.t.table} WHERE status = 'running' AND ${this.t.queueOnRow}`,
+      [queue],
+    );
+    return n(running, 'n');
+  }
+
+  /** A group's running rows (on the index of grouped running rows). */
+  async runningInGroup(tx: SqlTx, queue: string, group: string): Promise<number> {
+    const [counted] = await tx.query(
+      `SELECT COUNT(*) AS n FROM ${this.t.table} WHERE queue = ? AND task_group = ? AND status = 'running'`,
+      [queue, group],
+    );
+    return n(counted, 'n');
+  }
+
+  /**
+   * How many of `want` starts the rate ring allows now (see `SqlRateRing.free`); a changed `max` changes the ring's
+   * size, so the ring starts afresh (and `starts` is reset in place).
+   */
+  async rateRoom(
+    tx: SqlTx,
+    queue: string,
+    starts: { count: number; max: number },
+    want: number,
+    rate: { max: number; duration: number },
+    now: number,
+  ): Promise<{ count: number; until?: number }> {
+    if (starts.max !== rate.max) {
+      await this.ring.reset(tx, queue);
+      await tx.execute(`UPDATE ${this.t.control} SET starts = 0, rate_max = ? WHERE queue = ?`, [
+        rate.max,
+        queue,
+      ]);
+      starts.count = 0;
+      starts.max = rate.max;
+    }
+    return this.ring.free(tx, queue, starts.count, want, rate, now);
+  }
+
+  /** Record `count` starts at `now` in the ring and the queue's count of starts. */
+  async recordStarts(
+    tx: SqlTx,
+    queue: string,
+    starts: number,
+    count: number,
+    max: number,
+    now: number,
+  ): Promise<void> {
+    await this.ring.record(tx, queue, starts, count, max, now);
+    await tx.execute(`UPDATE ${this.t.control} SET starts = ? WHERE queue = ?`, [starts + count, queue]);
   }
 
   /**
@@ -315,7 +369,7 @@ export class SqlQueueCaps {
     now: number,
     lockRows: string,
   ): Promise<string[]> {
-    const { table, group: line } = this.t;
+    const { group: line } = this.t;
     const queue = options.queue;
     const ids: string[] = [];
     const served: string[] = [];
@@ -340,11 +394,7 @@ export class SqlQueueCaps {
       for (const row of page) {
         if (ids.length >= room) break;
         const group = String(row['task_group']);
-        const [counted] = await tx.query(
-          `SELECT COUNT(*) AS n FROM ${table} WHERE queue = ? AND task_group = ? AND status = 'running'`,
-          [queue, group],
-        );
-        const running = n(counted, 'n');
+        const running = await this.runningInGroup(tx, queue, group);
         if (running >= cap) continue;
         if (await take(group)) {
           served.push(group);

@@ -5,7 +5,9 @@ import type {
   CompletionOutcome,
   ClaimManyOptions,
   ControlledClaim,
+  ClaimPolicy,
   ControlledClaimOptions,
+  TaskClaim,
   FailTaskOptions,
   FenceOptions,
   ListCompletedOptions,
@@ -37,6 +39,7 @@ import { SqlQueueControl } from './queue-control.sql.js';
 import { SqlManagement } from './management.sql.js';
 import { SqlWorkerRegistry } from './sql-worker-registry.js';
 import { SqlQueueCaps, type SqlTx } from './queue-caps.sql.js';
+import { claimByIdUnderControl } from './claim-by-id.sql.js';
 
 /** Statuses of a record that has not ended (a waiting flow parent holds its key too). */
 const ACTIVE = `('pending','scheduled','running','waiting')`;
@@ -167,6 +170,32 @@ export abstract class SqlQueueStore {
     );
     this.metrics.claimed += claimed.length;
     return rateLimitedUntil === undefined ? { claimed } : { claimed, rateLimitedUntil };
+  }
+
+  /** Claim by id under the queue's control (see `claimByIdUnderControl`), in the controlled claims' transaction. */
+  async claimTaskControlled(id: string, workerId: string, policy: ClaimPolicy = {}): Promise<TaskClaim> {
+    const outcome = await this.capsTransaction((tx) =>
+      claimByIdUnderControl(
+        this.caps,
+        tx,
+        { table: this.table, claimable: this.claimablePredicate },
+        id,
+        workerId,
+        policy,
+      ),
+    );
+    if (!outcome.claimed) {
+      const { refused, retryAt } = outcome;
+      return {
+        claimed: null,
+        ...(refused ? { refused } : {}),
+        ...(retryAt !== undefined ? { retryAt } : {}),
+      };
+    }
+    const rows = await this.query(`SELECT ${COLUMN_LIST} FROM ${this.table} WHERE id = ?`, [id]);
+    const [claimed] = await this.setAsideUndecodable(rows.map(rowToRecord), workerId);
+    if (claimed) this.metrics.claimed++;
+    return { claimed: claimed ?? null };
   }
 
   /** Put the groups of records just made claimable in line for grouped claims (see `SqlQueueCaps.groupsInLine`). */

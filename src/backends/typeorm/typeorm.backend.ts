@@ -20,6 +20,8 @@ import {
   type ClaimManyOptions,
   type ControlledClaim,
   type ControlledClaimOptions,
+  type TaskClaim,
+  type TaskClaimOptions,
   type CompletionItem,
   type DeleteTerminalOptions,
   type RecordFilter,
@@ -359,6 +361,10 @@ export class TypeOrmQueueBackend extends QueueBackend {
   }
   claimTask(id: string, options: { workerId: string }): Promise<QueuedTaskRecord | null> {
     return this.requireStore().claimTask(id, options.workerId);
+  }
+
+  override claimTaskControlled(id: string, options: TaskClaimOptions): Promise<TaskClaim> {
+    return this.requireStore().claimTaskControlled(id, options.workerId, options.policy);
   }
   claimMany(options: ClaimManyOptions): Promise<QueuedTaskRecord[]> {
     return this.requireStore().claimMany(options);

@@ -1,5 +1,6 @@
 // The app module of the run-task hardening tests: SQLite file named by CLI_DB, a short heartbeat, and a backend
-// whose first CLI_HEARTBEAT_FAILURES heartbeat writes fail, as during a database or Redis blip.
+// whose first CLI_HEARTBEAT_FAILURES heartbeat writes fail, as during a database or Redis blip; queue 'cli-capped'
+// runs one record at a time across processes.
 import { Injectable, Module } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TypeOrmQueueBackend } from '../../../src/backends/typeorm/typeorm.backend.js';
@@ -28,6 +29,12 @@ class HardeningTasks {
     return 'survived';
   }
 
+  /** Returns at once. */
+  @Task('cli.quick', { queue: 'cli-capped' })
+  quick() {
+    return 'ran';
+  }
+
   /** Waits for its signal (cancellation) for up to 20 s. */
   @Task('cli.until-cancelled')
   async untilCancelled(@TaskCtx() ctx: TaskExecutionContext) {
@@ -45,6 +52,7 @@ class HardeningTasks {
         options: { type: 'better-sqlite3', database: process.env['CLI_DB']! },
       }),
       worker: { heartbeatInterval: 100 },
+      queues: { 'cli-capped': { concurrency: 1 } },
     }),
   ],
   providers: [HardeningTasks],
