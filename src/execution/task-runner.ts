@@ -277,7 +277,8 @@ export class TaskRunner {
       });
       if (publishing) await publishing;
     }
-    await this.publishFlowEnd(updated, workerId);
+    const flowEnd = this.publishFlowEnd(updated, workerId);
+    if (flowEnd) await flowEnd;
     return updated;
   }
 
@@ -285,18 +286,18 @@ export class TaskRunner {
    * `flow.completed` / `flow.failed` when a flow's root ended (docs/flows.md). Also called by the service when a
    * root is cancelled.
    */
-  async publishFlowEnd(record: QueuedTaskRecord, workerId: string | null): Promise<void> {
+  publishFlowEnd(record: QueuedTaskRecord, workerId: string | null): Promise<void> | undefined {
     const link = flowLinkOf(record);
-    if (!link || link.parent !== undefined || link.root !== record.id) return;
+    // Not a flow's root (nearly every record): no promise to await.
+    if (!link || link.parent !== undefined || link.root !== record.id) return undefined;
     const failed = record.status !== 'completed';
-    const publishing = this.publishLifecycle(failed ? 'flow.failed' : 'flow.completed', record, workerId, {
+    return this.publishLifecycle(failed ? 'flow.failed' : 'flow.completed', record, workerId, {
       level: failed ? 'error' : 'info',
       message: failed ? `flow ${record.status}` : 'flow completed',
       payload: failed
         ? { rootId: record.id, status: record.status, error: record.error }
         : { rootId: record.id, result: record.result },
     });
-    if (publishing) await publishing;
   }
 
   /** A completion written on its own (fenced), through `persist`; `failed`: a first attempt already failed. */
@@ -561,11 +562,41 @@ function completedCopy(record: QueuedTaskRecord, result: unknown): QueuedTaskRec
   return endedCopy(record, 'completed', { result, error: null });
 }
 
-/** The record as this process knows it once an outcome write ended it (or deleted it: retention's `true`). */
+/**
+ * The record as this process knows it once an outcome write ended it (or deleted it: retention's `true`). Written
+ * out field by field: a spread of the record and the changes cost a twentieth of a no-op drain's CPU.
+ */
 function endedCopy(
   record: QueuedTaskRecord,
   status: 'completed' | 'failed',
   fields: Partial<Pick<QueuedTaskRecord, 'result' | 'error'>>,
 ): QueuedTaskRecord {
-  return { ...record, ...fields, status, completedAt: new Date(), heartbeatAt: null };
+  const copy: QueuedTaskRecord = {
+    id: record.id,
+    taskName: record.taskName,
+    args: record.args,
+    kwargs: record.kwargs,
+    queue: record.queue,
+    executionBackend: record.executionBackend,
+    executionProfile: record.executionProfile,
+    executionRef: record.executionRef,
+    workerId: record.workerId,
+    status,
+    priority: record.priority,
+    maxRetries: record.maxRetries,
+    retryCount: record.retryCount,
+    scheduledAt: record.scheduledAt,
+    queuedAt: record.queuedAt,
+    createdAt: record.createdAt,
+    startedAt: record.startedAt,
+    completedAt: new Date(),
+    heartbeatAt: null,
+    result: 'result' in fields ? fields.result : record.result,
+    error: 'error' in fields ? fields.error! : record.error,
+    key: record.key,
+    metadata: record.metadata,
+    group: record.group,
+  };
+  if ('parentId' in record) copy.parentId = record.parentId;
+  return copy;
 }

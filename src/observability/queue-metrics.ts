@@ -82,22 +82,38 @@ export class QueueMetrics implements OnModuleDestroy {
   ): void {
     const name = COUNTED[type];
     if (name) this.bump(name, queue);
-    if (type === 'task.failed' && payload?.['willRetry']) this.bump('retried', queue);
-    // One event per sweep; the counter counts the records it recovered, as OpenTelemetry's does.
-    if (type === 'worker.stale_recovery') this.bump('stale_recovered', null, recoveredCount(payload));
+    switch (type) {
+      case 'task.enqueued':
+        if (id) this.enqueuedAt.set(id, at);
+        return;
+      case 'task.started': {
+        if (!id) return;
+        // A worker process that enqueues nothing (the usual split) has no enqueue times: no lookup per start.
+        const enqueued = this.enqueuedAt.size > 0 ? this.enqueuedAt.take(id) : undefined;
+        if (enqueued !== undefined) this.waitTime.observe((at - enqueued) / 1000);
+        this.startedAt.set(id, at);
+        return;
+      }
+      case 'task.failed':
+        if (payload?.['willRetry']) this.bump('retried', queue);
+        this.observeRun(id, at);
+        return;
+      case 'task.completed':
+      case 'task.cancelled':
+        this.observeRun(id, at);
+        return;
+      case 'worker.stale_recovery':
+        // One event per sweep; the counter counts the records it recovered, as OpenTelemetry's does.
+        this.bump('stale_recovered', null, recoveredCount(payload));
+        return;
+    }
+  }
+
+  /** An attempt ended: its run time, when this process saw it start. */
+  private observeRun(id: string | null, at: number): void {
     if (!id) return;
-    if (type === 'task.enqueued') this.enqueuedAt.set(id, at);
-    if (type === 'task.started') {
-      const enqueued = this.enqueuedAt.get(id);
-      if (enqueued !== undefined) this.waitTime.observe((at - enqueued) / 1000);
-      this.enqueuedAt.delete(id);
-      this.startedAt.set(id, at);
-    }
-    if (type === 'task.completed' || type === 'task.failed' || type === 'task.cancelled') {
-      const started = this.startedAt.get(id);
-      if (started !== undefined) this.runTime.observe((at - started) / 1000);
-      this.startedAt.delete(id);
-    }
+    const started = this.startedAt.take(id);
+    if (started !== undefined) this.runTime.observe((at - started) / 1000);
   }
 
   /** Counter value (for one queue, or summed over queues). */

@@ -52,7 +52,7 @@ export class CompletionBatcher implements CompletionBatch {
           result,
           expectedRetryCount: record.retryCount,
           parentId: record.parentId ?? null,
-          ...(removedOnComplete(record) ? { remove: true } : {}),
+          remove: removedOnComplete(record),
         },
         resolve,
         reject,

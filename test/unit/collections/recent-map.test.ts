@@ -33,6 +33,20 @@ describe('RecentMap', () => {
     assert.equal(map.has('y'), false);
   });
 
+  test('take returns the newest value and forgets every copy of the entry', () => {
+    const map = new RecentMap<string, number>(4);
+    assert.equal(map.take('none'), undefined);
+    map.set('a', 1);
+    map.set('b', 2); // 'a' and 'b' are now the previous generation
+    assert.equal(map.take('a'), 1, 'found in the previous generation');
+    assert.equal(map.has('a'), false);
+    map.set('b', 3); // a newer copy shadows the one in the previous generation
+    assert.equal(map.take('b'), 3);
+    assert.equal(map.has('b'), false, 'the shadowed copy went too');
+    assert.equal(map.get('b'), undefined);
+    assert.equal(map.size, 0);
+  });
+
   test('a stored undefined is found as present', () => {
     const map = new RecentMap<string, undefined>(4);
     map.set('k', undefined);
