@@ -262,6 +262,48 @@ describe('Redis outages are bounded (own redis-servers, never the shared one)', 
   );
 
   test(
+    'an enqueue that timed out during an outage is never carried out when the server comes back',
+    { timeout: 60_000 },
+    async () => {
+      const server = await startServer();
+      const address = `127.0.0.1:${server.port}`;
+      const app = await startApp({
+        type: 'redis',
+        url: server.url,
+        keyPrefix: 'outage_unsent',
+        commandTimeout: 1_000,
+      });
+      try {
+        const queues = app.get(QueueService);
+        await queues.enqueue('outage.noop', [], { key: 'before' });
+        await server.stop();
+        // Each made while ioredis is offline: one call of a script, and one batch of several commands (a pipeline).
+        const single = outcome(queues.enqueue('outage.noop', [], { key: 'during' }), 10_000);
+        const batch = outcome(
+          queues.enqueueMany([
+            { task: 'outage.noop', options: { key: 'batch-1' } },
+            { task: 'outage.noop', options: { key: 'batch-2' } },
+          ]),
+          10_000,
+        );
+        for (const { settled } of [await single, await batch]) unavailable(settled, address);
+        await server.start();
+        // The connection comes back (ioredis retries at most every 2 s) and sends what it still holds.
+        const deadline = Date.now() + 20_000;
+        let stats: Awaited<ReturnType<QueueService['getStatistics']>> | undefined;
+        while (!stats && Date.now() < deadline) stats = await queues.getStatistics().catch(() => undefined);
+        assert.ok(stats, 'the backend did not reconnect within 20 s');
+        await sleep(500);
+        assert.equal((await queues.getStatistics()).total, 1, 'an enqueue reported failed was stored');
+        for (const key of ['during', 'batch-1', 'batch-2'])
+          assert.equal(await queues.getTaskByKey(key), null, `the enqueue of key ${key} reported failed ran`);
+      } finally {
+        await app.close();
+      }
+    },
+  );
+
+  test(
     "the event transport's subscriber gives up within commandTimeout on a server that never answers, closing its connection",
     { timeout: 15_000 },
     async () => {

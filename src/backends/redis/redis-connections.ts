@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { QueueBackendUnavailableError } from '../../errors/queue-backend-unavailable.error.js';
+import { commandsSince, dropUnsent, markQueues } from './unsent-commands.js';
 
 /** Default of the Redis backend's `commandTimeout`: how long any call may wait for the server, in ms. */
 export const DEFAULT_REDIS_COMMAND_TIMEOUT = 10_000;
@@ -45,6 +46,8 @@ interface WaitingCall {
   settled: boolean;
   /** Dropped once settled: a settled call must not hold its promise. */
   reject: ((error: Error) => void) | undefined;
+  /** The commands the call put on the connection (see `unsent-commands.ts`); dropped once settled. */
+  commands: object[] | undefined;
 }
 
 /** ioredis's connection statuses, as the messages say them. */
@@ -96,14 +99,17 @@ export class RedisCalls {
     return this;
   }
 
-  /** `work`'s outcome, or the typed error once `timeout` has passed or `close()` is called first. */
-  settle<T>(work: Promise<T>): Promise<T> {
+  /**
+   * `work`'s outcome, or the typed error once `timeout` has passed or `close()` is called first. A call that times
+   * out takes back its `commands` still waiting to be sent, so it never runs once the connection is back.
+   */
+  settle<T>(work: Promise<T>, commands?: object[]): Promise<T> {
     if (this.closed) {
       work.catch(() => undefined);
       return Promise.reject(this.closedError());
     }
     return new Promise<T>((resolve, reject) => {
-      const call: WaitingCall = { deadline: Date.now() + this.timeout, reject, settled: false };
+      const call: WaitingCall = { deadline: Date.now() + this.timeout, reject, settled: false, commands };
       this.dropSettled();
       this.queue.push(call);
       if (this.unsettled++ === 0) this.timer?.ref();
@@ -169,12 +175,11 @@ export class RedisCalls {
       const call = this.queue[this.head]!;
       if (call.settled) continue;
       if (call.deadline > now) break;
-      this.fail(
-        call,
-        this.unavailable(
-          `did not answer within ${this.timeout} ms (commandTimeout)${this.state()}; check that the server runs and is reachable`,
-        ),
+      const error = this.unavailable(
+        `did not answer within ${this.timeout} ms (commandTimeout)${this.state()}; check that the server runs and is reachable`,
       );
+      if (call.commands) dropUnsent(this.client, call.commands, error);
+      this.fail(call, error);
     }
     this.dropSettled();
     this.arm();
@@ -191,6 +196,7 @@ export class RedisCalls {
   private markSettled(call: WaitingCall): void {
     call.settled = true;
     call.reject = undefined;
+    call.commands = undefined;
     if (--this.unsettled === 0) this.timer?.unref();
   }
 
@@ -245,10 +251,13 @@ export function boundRedis(client: Redis, calls: RedisCalls): Redis {
       const known = wrappers.get(property);
       if (known?.method === value) return known.wrapper;
       const wrapper = (...args: unknown[]) => {
+        const mark = markQueues(target);
         const result: unknown = (value as (...a: unknown[]) => unknown).apply(target, args);
         if (result instanceof Promise)
-          return typeof args[args.length - 1] === 'function' ? result : calls.settle(result);
-        if (property === 'pipeline' || property === 'multi') return boundPipeline(result, calls);
+          return typeof args[args.length - 1] === 'function'
+            ? result
+            : calls.settle(result, commandsSince(target, mark));
+        if (property === 'pipeline' || property === 'multi') return boundPipeline(result, target, calls);
         return result === target ? proxy : result;
       };
       wrappers.set(property, { method: value, wrapper });
@@ -259,7 +268,7 @@ export function boundRedis(client: Redis, calls: RedisCalls): Redis {
   return proxy;
 }
 
-function boundPipeline(pipeline: unknown, calls: RedisCalls): unknown {
+function boundPipeline(pipeline: unknown, client: object, calls: RedisCalls): unknown {
   const batch = pipeline as { exec?: (...args: unknown[]) => unknown };
   const exec = batch.exec;
   if (typeof exec !== 'function') return pipeline;
@@ -268,8 +277,11 @@ function boundPipeline(pipeline: unknown, calls: RedisCalls): unknown {
     // those inner calls are ioredis's, so only this outer one is bounded (a bounded inner call nobody awaits would
     // reject unhandled at the bound).
     batch.exec = exec;
+    const mark = markQueues(client);
     const result = exec.apply(batch, args);
-    return result instanceof Promise && typeof args[0] !== 'function' ? calls.settle(result) : result;
+    return result instanceof Promise && typeof args[0] !== 'function'
+      ? calls.settle(result, commandsSince(client, mark))
+      : result;
   };
   return pipeline;
 }
