@@ -12,36 +12,44 @@ export class BinaryHeap<T> {
     return this.items[0];
   }
 
+  // Both directions move a hole instead of swapping pairs: a destructuring swap allocated an array per level
+  // (14 levels at 20,000 ready records, about 450 bytes per claimed record on the memory backend).
   push(item: T): void {
     const items = this.items;
+    let i = items.length;
     items.push(item);
-    let i = items.length - 1;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (!this.less(items[i]!, items[parent]!)) break;
-      [items[i], items[parent]] = [items[parent]!, items[i]!];
+      const above = items[parent]!;
+      if (!this.less(item, above)) break;
+      items[i] = above;
       i = parent;
     }
+    items[i] = item;
   }
 
   pop(): T | undefined {
     const items = this.items;
     const top = items[0];
     const last = items.pop();
-    if (items.length > 0 && last !== undefined) {
-      items[0] = last;
-      let i = 0;
-      for (;;) {
-        const left = 2 * i + 1;
-        const right = left + 1;
-        let smallest = i;
-        if (left < items.length && this.less(items[left]!, items[smallest]!)) smallest = left;
-        if (right < items.length && this.less(items[right]!, items[smallest]!)) smallest = right;
-        if (smallest === i) break;
-        [items[i], items[smallest]] = [items[smallest]!, items[i]!];
-        i = smallest;
+    const size = items.length;
+    if (size === 0 || last === undefined) return top;
+    let i = 0;
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= size) break;
+      const right = left + 1;
+      let child = left;
+      let smaller = items[left]!;
+      if (right < size && this.less(items[right]!, smaller)) {
+        child = right;
+        smaller = items[right]!;
       }
+      if (!this.less(smaller, last)) break;
+      items[i] = smaller;
+      i = child;
     }
+    items[i] = last;
     return top;
   }
 }

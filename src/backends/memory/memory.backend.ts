@@ -95,7 +95,8 @@ export class InMemoryQueueBackend extends QueueBackend {
   private readonly logs = new MemoryTaskLogs();
   /** Insertion order: the FIFO tie-breaker, kept for the record's life so a released claim keeps its place. */
   private readonly insertionSeq = new Map<string, number>();
-  private readonly ready = new Map<string, BinaryHeap<ReadyEntry>>();
+  /** Ready records by queue, then execution backend: a claim walks them without building or splitting names. */
+  private readonly ready = new Map<string, Map<string, BinaryHeap<ReadyEntry>>>();
   private readonly delayed = new BinaryHeap<DelayedEntry>((a, b) => a.due < b.due);
   private readonly tokens = new Map<string, number>();
   private readonly activeKeys = new Map<string, string>();
@@ -853,29 +854,36 @@ export class InMemoryQueueBackend extends QueueBackend {
   }
 
   private heapFor(queue: string, executionBackend: string): BinaryHeap<ReadyEntry> {
-    const name = `${queue}\u0000${executionBackend}`;
-    let heap = this.ready.get(name);
-    if (!heap) this.ready.set(name, (heap = new BinaryHeap(claimOrder)));
+    let byBackend = this.ready.get(queue);
+    if (!byBackend) this.ready.set(queue, (byBackend = new Map()));
+    let heap = byBackend.get(executionBackend);
+    if (!heap) byBackend.set(executionBackend, (heap = new BinaryHeap(claimOrder)));
     return heap;
   }
 
+  /**
+   * The ready heaps a claim takes from. It runs once per claim (on a drain at concurrency 1, once per task), so it
+   * walks the maps with `forEach`: `for...of` over entries built an array per entry.
+   */
   private matchingHeaps(
     queues?: readonly string[],
     backends?: readonly string[],
     excluded?: readonly string[],
   ): BinaryHeap<ReadyEntry>[] {
-    const queueSet = queues?.length ? new Set(queues) : undefined;
-    const backendSet = backends ? new Set(backends) : undefined;
     const heaps: BinaryHeap<ReadyEntry>[] = [];
-    for (const [name, heap] of this.ready) {
-      const [queue, backend] = name.split('\u0000') as [string, string];
-      if (
-        (!queueSet || queueSet.has(queue)) &&
-        (!backendSet || backendSet.has(backend)) &&
-        !excluded?.includes(queue) &&
-        this.pauseStates.get(queue) !== true
-      )
-        heaps.push(heap);
+    const add = (byBackend: Map<string, BinaryHeap<ReadyEntry>>, queue: string): void => {
+      if (excluded?.includes(queue) || this.pauseStates.get(queue) === true) return;
+      byBackend.forEach((heap, backend) => {
+        if ((!backends || backends.includes(backend)) && !heaps.includes(heap)) heaps.push(heap);
+      });
+    };
+    if (queues?.length) {
+      for (const queue of queues) {
+        const byBackend = this.ready.get(queue);
+        if (byBackend) add(byBackend, queue);
+      }
+    } else {
+      this.ready.forEach(add);
     }
     return heaps;
   }
