@@ -9,6 +9,7 @@
 //
 // `BENCH_BUILD=build-bench node bench/workloads/cluster.mjs` runs it alone and prints the table; `run.mjs` runs it as
 // the `cluster` workload and puts it in BENCHMARKS.md.
+import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -30,6 +31,7 @@ import { ours, redisClusterTarget } from '../ours.mjs';
 import { drainBacklog } from './main.mjs';
 
 const SIDES = ['single', 'cluster'];
+const byLoad = (list) => [...list].sort((a, b) => b - a);
 /** Idle window in which the shared Redis's CPU from other clients is read before each of its drains. */
 const BACKGROUND_MS = 300;
 
@@ -195,10 +197,13 @@ export async function runCluster() {
       cpu: {
         client: median(list.map((x) => x.cpu?.client)),
         server: median(list.map((x) => x.cpu?.server)),
-        servers: list[0]?.cpu?.servers?.map((_, i) => median(list.map((x) => x.cpu?.servers?.[i]))),
+        // Which master serves the queues changes with each phase's prefix: ranked busiest first, then medians.
+        servers: list[0]?.cpu?.servers?.map((_, i) => median(list.map((x) => ranked(x.cpu?.servers)?.[i]))),
         background: median(list.map((x) => x.cpu?.background)),
       },
     });
+    const ranked = (servers) =>
+      servers && [...byLoad(servers.slice(0, masters.length)), ...byLoad(servers.slice(masters.length))];
     const rows = CLUSTER_QUEUES.map((queues) => {
       const single = samples.single[queues];
       const clustered = samples.cluster[queues];
@@ -236,6 +241,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const { renderCluster } = await import('../report-cluster.mjs');
   try {
     const result = await runCluster();
+    if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, `${JSON.stringify(result, null, 1)}\n`);
     const out = [];
     renderCluster((line = '') => out.push(line), result);
     console.log(out.join('\n'));
