@@ -201,6 +201,19 @@ export interface ListPendingOptions extends ClaimFilter {
   limit?: number;
   /** Only records due by now. @default true */
   dueOnly?: boolean;
+  /**
+   * Only records with no execution ref (`'none'`: not yet dispatched to an external execution backend), or with one
+   * (`'set'`: dispatched, their run has not claimed them yet). `limit` counts matching records only. @default either
+   */
+  executionRef?: 'none' | 'set';
+}
+
+/** Whether `record` passes `listPending`'s `executionRef` filter. */
+export function matchesExecutionRef(
+  record: Pick<QueuedTaskRecord, 'executionRef'>,
+  filter: ListPendingOptions['executionRef'],
+): boolean {
+  return filter === undefined || (filter === 'set') === (record.executionRef !== null);
 }
 
 /** Options of `listCompletedByTask`. */

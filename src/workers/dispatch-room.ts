@@ -5,7 +5,8 @@ import type { QueuePolicies } from '../options/queue-policy.js';
 /**
  * How many more records of each capped queue one external dispatch pass may send (module option
  * `queues[queue].concurrency`): the cap, less the queue's running records and its records already dispatched and not
- * yet claimed by their run. What holds the cap is the run's claim by id (`claimTaskControlled`, which refuses past it
+ * yet claimed by their run (counted in the store, not in the due list, which holds only undispatched records and at
+ * most `concurrency` of them). What holds the cap is the run's claim by id (`claimTaskControlled`, which refuses past it
  * and hands the record back); this spares the executions that claim would refuse (each one a container started for
  * nothing, then a dispatch again). Queues without a `concurrency` are not limited here.
  */
@@ -25,7 +26,10 @@ export class DispatchRoom {
       const cap = policies?.[queue]?.concurrency;
       if (cap === undefined) continue;
       const { running } = await backend.getStatistics({ queue });
-      const dispatched = due.filter((r) => r.queue === queue && r.executionRef !== null).length;
+      // Only whether the cap is reached matters: at most `cap` of them are read.
+      const dispatched = (
+        await backend.listPending({ queues: [queue], executionRef: 'set', dueOnly: false, limit: cap })
+      ).length;
       room.room.set(queue, cap - running - dispatched);
     }
     return room;

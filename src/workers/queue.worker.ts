@@ -484,10 +484,13 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
    */
   private async dispatchExternal(): Promise<void> {
     for (const execution of this.executions.external()) {
+      // Records already dispatched wait in the store for their run's claim: left in the list they would take its
+      // places (and a full list of them would stall every record behind).
       const due = await this.backend.listPending({
         executionBackends: [execution.name],
         queues: this.options.queues,
         limit: this.options.concurrency,
+        executionRef: 'none',
       });
       const room = await DispatchRoom.of(this.backend, this.policies, due);
       for (const record of due) {

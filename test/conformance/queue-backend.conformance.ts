@@ -786,6 +786,28 @@ export function describeQueueBackendConformance(
         assert.ok(!(await backend.listRunningExternal()).some((r) => r.id === record.id));
       });
 
+      test('listPending by executionRef: dispatched records take no place among the undispatched, and are counted apart', async () => {
+        // The five first in claim order are dispatched (their run has not claimed them); three more wait behind.
+        const dispatched = [];
+        for (let i = 0; i < 5; i++) dispatched.push(await put({ executionBackend: 'cloudrun', priority: 5 }));
+        const waiting = [];
+        for (let i = 0; i < 3; i++) waiting.push(await put({ executionBackend: 'cloudrun' }));
+        for (const record of dispatched)
+          assert.ok(await backend.setExecutionRef(record.id, `exec-${record.id}`, { expectedRef: null }));
+        const list = (options: Parameters<QueueBackend['listPending']>[0]) =>
+          backend.listPending({ queues: [queue], executionBackends: ['cloudrun'], ...options });
+        assert.deepEqual(
+          (await list({ limit: 2, executionRef: 'none' })).map((r) => r.id),
+          waiting.slice(0, 2).map((r) => r.id),
+        );
+        assert.equal((await list({ limit: 100, executionRef: 'none' })).length, 3);
+        const set = await list({ limit: 3, executionRef: 'set' });
+        assert.equal(set.length, 3);
+        assert.ok(set.every((r) => r.executionRef !== null));
+        assert.equal((await list({ limit: 100, executionRef: 'set' })).length, 5);
+        assert.equal((await list({ limit: 100 })).length, 8, 'without the filter, every pending record');
+      });
+
       test('RACE: one of many reservations wins', async () => {
         const record = await put({ executionBackend: 'cloudrun' });
         const results = await Promise.all(

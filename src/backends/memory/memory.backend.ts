@@ -19,7 +19,7 @@ import type {
   TaskClaimOptions,
   TerminalCleanupOptions,
 } from '../queue-backend.js';
-import { QueueBackend, recordListLimit } from '../queue-backend.js';
+import { QueueBackend, matchesExecutionRef, recordListLimit } from '../queue-backend.js';
 import {
   emptyStatistics,
   type QueueBackendCapabilities,
@@ -221,6 +221,7 @@ export class InMemoryQueueBackend extends QueueBackend {
           CLAIMABLE_STATUSES.has(r.status) &&
           (!queues || queues.has(r.queue)) &&
           (!backends || backends.has(r.executionBackend)) &&
+          matchesExecutionRef(r, options.executionRef) &&
           (options.dueOnly === false || !r.scheduledAt || r.scheduledAt.getTime() <= now),
       )
       .sort((a, b) => b.priority - a.priority || a.queuedAt.getTime() - b.queuedAt.getTime())

@@ -32,6 +32,7 @@ import {
   type TaskClaim,
   type TaskClaimOptions,
   type TerminalCleanupOptions,
+  matchesExecutionRef,
 } from '../queue-backend.js';
 import { byClaimOrder } from '../typeorm/task-row.mapper.js';
 import type { RedisBackendConfig } from './redis-backend.config.js';
@@ -623,29 +624,32 @@ export class RedisQueueBackend extends QueueBackend {
         (!options.executionBackends || options.executionBackends.includes(backend))
       );
     });
-    const ids = new Set<string>();
-    for (const set of sets) {
-      for (const id of (await this.run('qReadyHead', set, limit)) as string[]) ids.add(id);
-    }
+    const wanted = (r: QueuedTaskRecord) =>
+      (r.status === 'pending' || r.status === 'scheduled') &&
+      (!options.queues?.length || options.queues.includes(r.queue)) &&
+      (!options.executionBackends || options.executionBackends.includes(r.executionBackend)) &&
+      matchesExecutionRef(r, options.executionRef);
+    /**
+     * The first `limit` wanted records of one source (a ready set, the delayed set), in its order. Records the
+     * `executionRef` filter skips stay in the sets (dispatched records wait there for their run's claim), so the
+     * window widens until it holds `limit` wanted ones or the whole source.
+     */
+    const head = async (read: (count: number) => Promise<string[]>) => {
+      for (let window = limit; ; window *= 4) {
+        const ids = await read(window);
+        const records = (await this.getMany(ids)).filter(wanted);
+        if (options.executionRef === undefined || records.length >= limit || ids.length < window)
+          return records;
+      }
+    };
     const delayedMax = options.dueOnly === false ? '+inf' : String(Date.now());
-    for (const id of await this.redis.zrangebyscore(
-      this.key('delayed'),
-      '-inf',
-      delayedMax,
-      'LIMIT',
-      0,
-      limit,
-    ))
-      ids.add(id);
-    return (await this.getMany([...ids]))
-      .filter(
-        (r) =>
-          (r.status === 'pending' || r.status === 'scheduled') &&
-          (!options.queues?.length || options.queues.includes(r.queue)) &&
-          (!options.executionBackends || options.executionBackends.includes(r.executionBackend)),
-      )
-      .sort(byClaimOrder)
-      .slice(0, limit);
+    const found = new Map<string, QueuedTaskRecord>();
+    for (const read of [
+      ...sets.map((set) => async (count: number) => (await this.run('qReadyHead', set, count)) as string[]),
+      (count: number) => this.redis.zrangebyscore(this.key('delayed'), '-inf', delayedMax, 'LIMIT', 0, count),
+    ])
+      for (const record of await head(read)) found.set(record.id, record);
+    return [...found.values()].sort(byClaimOrder).slice(0, limit);
   }
 
   async claimTask(id: string, options: { workerId: string }): Promise<QueuedTaskRecord | null> {

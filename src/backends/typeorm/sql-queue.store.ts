@@ -438,8 +438,12 @@ export abstract class SqlQueueStore {
   async listPending(options: ListPendingOptions = {}): Promise<QueuedTaskRecord[]> {
     const { where, params } = this.claimFilter(options.queues, options.executionBackends);
     const due = options.dueOnly === false ? '' : ' AND (scheduled_at IS NULL OR scheduled_at <= ?)';
+    const ref =
+      options.executionRef === undefined
+        ? ''
+        : ` AND execution_ref IS ${options.executionRef === 'set' ? 'NOT NULL' : 'NULL'}`;
     const rows = await this.query(
-      `SELECT ${COLUMN_LIST} FROM ${this.table} WHERE status IN ${CLAIMABLE}${where}${due}
+      `SELECT ${COLUMN_LIST} FROM ${this.table} WHERE status IN ${CLAIMABLE}${where}${due}${ref}
        ORDER BY priority DESC, queued_at ASC, seq ASC LIMIT ${Math.max(1, Math.floor(options.limit ?? 100))}`,
       options.dueOnly === false ? params : [...params, Date.now()],
     );
