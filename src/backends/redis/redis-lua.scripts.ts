@@ -137,7 +137,7 @@ local function chunk_find(top, sk)
   return redis.call('ZREVRANGEBYLEX', top, '[' .. sk .. '\\n\\255', '-', 'LIMIT', 0, 1)[1]
 end
 -- sort_key(score, member) must give the (score, member) order of the chunks' members.
-local function chunk_add(top, cp, sk, score, member, sort_key)
+local function chunk_add_now(top, cp, sk, score, member, sort_key)
   local found = chunk_find(top, sk)
   if not found then
     local first = redis.call('ZRANGE', top, 0, 0)[1]
@@ -167,6 +167,48 @@ local function chunk_add(top, cp, sk, score, member, sort_key)
     redis.call('ZREMRANGEBYRANK', chunk, start, -1)
     redis.call('ZADD', top, 0, sort_key(upper[2], upper[1]) .. '\\n' .. n)
   end
+end
+-- An enqueue adds its batch's members per chunk (chunk_batching(), then chunk_flush() before it returns): each
+-- member's chunk is still found as above, but the members wait in \`chunk_waiting\` and go in one ZADD per chunk, and
+-- a chunk's size is read once and counted on, so a bulk enqueue makes about one call per record per chunked set
+-- instead of three. A chunk that would pass CHUNK is written out and the member goes through chunk_add_now, which
+-- splits it exactly as one add at a time would. Nothing else runs between the first add and the flush.
+local chunk_waiting = nil -- chunk key -> {n = its size once written out, the waiting score/member pairs...}
+local chunk_waiting_order = {}
+local function chunk_batching() chunk_waiting = {} chunk_waiting_order = {} end
+local function chunk_write(chunk)
+  local w = chunk_waiting[chunk]
+  if w and #w > 0 then
+    w.n = w.n + redis.call('ZADD', chunk, unpack(w))
+    for i = #w, 1, -1 do w[i] = nil end
+  end
+end
+local function chunk_flush()
+  if not chunk_waiting then return end
+  for _, chunk in ipairs(chunk_waiting_order) do chunk_write(chunk) end
+  chunk_waiting = nil
+end
+local function chunk_add(top, cp, sk, score, member, sort_key)
+  if not chunk_waiting then return chunk_add_now(top, cp, sk, score, member, sort_key) end
+  local found = chunk_find(top, sk)
+  local chunk = found and chunk_of(cp, found)
+  local w = chunk and chunk_waiting[chunk]
+  if chunk and not w then
+    w = {n = redis.call('ZCARD', chunk)}
+    chunk_waiting[chunk] = w
+    chunk_waiting_order[#chunk_waiting_order + 1] = chunk
+  end
+  if not chunk or w.n + #w / 2 >= CHUNK then
+    -- Below every chunk (chunk_add_now moves the first one's bound) or full (it splits): what waits is written first,
+    -- and the chunks whose size may change are read again.
+    for _, c in ipairs(chunk_waiting_order) do chunk_write(c) end
+    chunk_add_now(top, cp, sk, score, member, sort_key)
+    chunk_waiting = {}
+    chunk_waiting_order = {}
+    return
+  end
+  w[#w + 1] = score
+  w[#w + 1] = member
 end
 local function chunk_rem(top, cp, sk, member)
   local found = chunk_find(top, sk)
@@ -413,6 +455,7 @@ for r = 1, count do
 end
 local seq0 = redis.call('INCRBY', p .. ':seq', count) - count
 local results, due, at, queues, sets = {}, false, 6, {}, {}
+chunk_batching()
 for r = 1, count do
   local id, key, queue, status = ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3]
   local backend, priority, queued_at, scheduled_at = ARGV[at + 4], ARGV[at + 5], ARGV[at + 6], ARGV[at + 7]
@@ -460,6 +503,7 @@ for r = 1, count do
     results[r] = {1, {}}
   end
 end
+chunk_flush()
 for queue in pairs(queues) do redis.call('SADD', p .. ':queues', queue) end
 for set in pairs(sets) do redis.call('SADD', p .. ':readysets', set) end
 flush_stats()

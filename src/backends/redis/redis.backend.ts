@@ -160,6 +160,8 @@ function fromRows(json: unknown): QueuedTaskRecord[] {
 
 /** Records per enqueue script. */
 const ENQUEUE_CHUNK = 200;
+/** Enqueue scripts of one `enqueueMany` sent before the first of them has answered. */
+const ENQUEUE_WINDOW = 8;
 /** Records per call of the whole-batch check that runs before the chunks write (4 arguments each). */
 const ENQUEUE_CHECK_CHUNK = 2_000;
 
@@ -544,19 +546,36 @@ export class RedisQueueBackend extends QueueBackend {
    * this library to one of the batch's new ids could intervene.)
    */
   async enqueueMany(records: readonly QueuedTaskRecord[]): Promise<QueuedTaskRecord[]> {
-    const results: QueuedTaskRecord[] = [];
     try {
       // Checked in slices too: one call spreading every record's arguments overflowed the stack at 20,000 records.
-      if (records.length > ENQUEUE_CHUNK)
+      // The slices go out together (one connection runs them in order); every one must pass before any chunk goes.
+      if (records.length > ENQUEUE_CHUNK) {
+        const checks: Array<Promise<unknown>> = [];
         for (let i = 0; i < records.length; i += ENQUEUE_CHECK_CHUNK)
-          await this.run('qEnqueueCheck', ...records.slice(i, i + ENQUEUE_CHECK_CHUNK).flatMap(placementOf));
-      // Chunks keep one script's run short (Redis is single-threaded) while saving a round trip per record.
-      for (let i = 0; i < records.length; i += ENQUEUE_CHUNK)
-        results.push(...(await this.enqueueBatch(records.slice(i, i + ENQUEUE_CHUNK))));
+          checks.push(
+            this.run('qEnqueueCheck', ...records.slice(i, i + ENQUEUE_CHECK_CHUNK).flatMap(placementOf)),
+          );
+        await Promise.all(checks);
+      }
+      // Chunks keep one script's run short (Redis is single-threaded) while saving a round trip per record. Up to
+      // ENQUEUE_WINDOW of them are in flight, so the server runs one chunk while this process encodes the next
+      // (awaited one by one, the two sides took turns); the window keeps each call's wait well inside
+      // `commandTimeout` however large the batch.
+      const results: QueuedTaskRecord[] = [];
+      const inFlight: Array<Promise<QueuedTaskRecord[]>> = [];
+      try {
+        for (let i = 0; i < records.length; i += ENQUEUE_CHUNK) {
+          if (inFlight.length === ENQUEUE_WINDOW) results.push(...(await inFlight.shift()!));
+          inFlight.push(this.enqueueBatch(records.slice(i, i + ENQUEUE_CHUNK)));
+        }
+        while (inFlight.length > 0) results.push(...(await inFlight.shift()!));
+      } finally {
+        for (const chunk of inFlight) chunk.catch(() => undefined); // left behind by an earlier chunk's error
+      }
+      return results;
     } catch (error) {
       throw error instanceof QueueError ? error : new EnqueueRejectedError(records.length, error);
     }
-    return results;
   }
 
   /** One script call for a batch; it also publishes the wakeup, so `notifyNewTask` right after is skipped. */
