@@ -395,22 +395,31 @@ export class InMemoryQueueBackend extends QueueBackend {
     items: readonly CompletionItem[],
     claim: ClaimManyOptions | undefined,
   ): Promise<CompletionOutcome> {
+    // One time for the batch (the records' own copies are made when they are read).
+    const now = new Date();
     const completed = items.map(
       (item) =>
-        this.complete(item.id, item.result, {
-          expectedRetryCount: item.expectedRetryCount,
-          remove: item.remove,
-        }) !== null,
+        this.complete(
+          item.id,
+          item.result,
+          { expectedRetryCount: item.expectedRetryCount, remove: item.remove },
+          now,
+        ) !== null,
     );
     return { completed, claimed: claim && claim.limit > 0 ? await this.claimMany(claim) : [] };
   }
 
-  private complete(id: string, result: unknown, options: CompleteTaskOptions): QueuedTaskRecord | null {
+  private complete(
+    id: string,
+    result: unknown,
+    options: CompleteTaskOptions,
+    now = new Date(),
+  ): QueuedTaskRecord | null {
     const record = this.fenced(id, options);
     if (!record) return null;
     record.result = result === undefined ? null : cloneJson(result);
     record.error = null; // an earlier attempt's error does not describe a completed record
-    this.finish(record, 'completed');
+    this.finish(record, 'completed', now);
     if (options.remove && !this.hasLiveParent(record.id)) this.delete(record);
     return record;
   }
@@ -965,11 +974,11 @@ export class InMemoryQueueBackend extends QueueBackend {
     }
   }
 
-  private finish(record: QueuedTaskRecord, status: TaskStatus): void {
+  private finish(record: QueuedTaskRecord, status: TaskStatus, now = new Date()): void {
     this.tokens.delete(record.id);
     this.running.delete(record.id);
     this.setStatus(record, status);
-    record.completedAt = new Date();
+    record.completedAt = now;
     record.heartbeatAt = null;
     if (record.key !== null && this.activeKeys.get(record.key) === record.id)
       this.activeKeys.delete(record.key);
