@@ -151,6 +151,12 @@ export interface CompleteTaskOptions extends FenceOptions {
    * returned is the completed view of what was deleted; `getTask` finds nothing afterwards.
    */
   remove?: boolean;
+  /**
+   * The record's flow parent (`record.parentId`) when the caller holds the record: `null` (no parent) lets a SQL
+   * store write the completion as one statement instead of a transaction that would also decrement the parent.
+   * Omitted: the store finds out itself.
+   */
+  parentId?: string | null;
 }
 
 /** Which terminal records `cleanupTerminal` deletes (besides their end time). */

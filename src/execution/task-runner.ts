@@ -309,7 +309,12 @@ export class TaskRunner {
     const remove = removedOnComplete(record);
     return this.persist(
       record,
-      () => this.backend.completeTask(record.id, value, { expectedRetryCount: record.retryCount, remove }),
+      () =>
+        this.backend.completeTask(record.id, value, {
+          expectedRetryCount: record.retryCount,
+          remove,
+          parentId: record.parentId,
+        }),
       (current) => current.status === 'completed' && current.retryCount === record.retryCount,
       failed,
       remove ? completedCopy(record, value) : undefined,

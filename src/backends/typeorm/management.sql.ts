@@ -7,6 +7,7 @@ import {
   type TaskLogAppend,
   type TaskLogLine,
 } from '../../management/task-log.js';
+import { TASK_STATUSES } from '../../models/task-status.js';
 import { rowToRecord, type TaskRow } from './task-row.mapper.js';
 
 /** What the management statements need of their store. */
@@ -18,6 +19,11 @@ export interface SqlManagementPort {
   columns: string;
   /** `id` as the listing indexes order it (PostgreSQL: byte order whatever the database's collation). */
   idOrder: string;
+  /**
+   * The store lists through `_list_status` alone (PostgreSQL, SQLite): no `_list`, so a page without a status merges
+   * one part per status. Otherwise (MySQL) `_list` serves it.
+   */
+  listedByStatus: boolean;
   query(sql: string, params?: unknown[]): Promise<TaskRow[]>;
   execute(sql: string, params?: unknown[]): Promise<number>;
   /** Delete records with their flow links, releasing their parents (see `SqlQueueStore.deleteWithLinks`). */
@@ -40,12 +46,14 @@ export interface SqlManagementPort {
  *
  * Listing is keyset pagination on `(created_at, id)`, newest first: `created_at <= ? AND (created_at < ? OR id < ?)`
  * gives every dialect a range on the index, so page 1,000 reads what page 1 reads. The indexes (see each store's
- * schema): `_list (created_at, id)` for no status or filters without an index of their own, `_list_status` and
- * `_list_group` (`(<column>, created_at, id)`), MySQL also `_list_queue` and `_list_task`; a key filter reads the key
- * index (a key's records are few). On PostgreSQL and SQLite the listing indexes leave running rows out (a claim, the
- * hottest update, then writes no entry in them: PostgreSQL adds one to every index a non-HOT update's row is in), so a
- * page without a status merges them with the running rows; MySQL/InnoDB touches a secondary index only when its
- * columns change, so its indexes are whole. With several filters the planner takes one index and tests the rest.
+ * schema): `_list_status` and `_list_group` (`(<column>, created_at, id)`); MySQL also `_list (created_at, id)` for
+ * no status or filters without an index of their own; a key filter reads the key index (a key's records are few).
+ * On PostgreSQL and SQLite the listing indexes leave running rows out (a claim, the hottest update, then writes no
+ * entry in them: PostgreSQL adds one to every index a non-HOT update's row is in), and there is no `_list`: a page
+ * without a status merges one `_list_status` range per status, so a completion writes one listing entry, not two
+ * (server CPU per job of a PostgreSQL enqueue and drain: see docs/performance.md). MySQL/InnoDB touches a secondary
+ * index only when its columns change, so its indexes are whole. With several filters the planner takes one index and
+ * tests the rest.
  *
  * Logs live in `<table>_log` (one row per line, `entry` the line's JSON, ordered by `seq`). Whatever deletes records
  * deletes their lines with `deleteLogs` (no foreign key: a table of its own is dropped, like the lease table, without
@@ -76,18 +84,28 @@ export class SqlManagement {
     const order = `ORDER BY created_at DESC, ${this.store.idOrder} DESC LIMIT ${query.limit + 1}`;
     const part = (condition: string) =>
       `SELECT ${this.store.columns} FROM ${this.store.table} WHERE ${[condition, ...where].join(' AND ')} ${order}`;
-    // Without a status the page merges the rows the listing indexes hold (every status but running: a claim then
-    // writes no entry in them) with the running rows (few; the running index finds them). A derived table per part
-    // keeps each part's own order and limit in every dialect (SQLite takes no parenthesised compound members), and
-    // the outer one lets the page's ORDER BY name an expression (PostgreSQL's COLLATE), which a UNION's may not.
+    // Without a status the page merges parts: on PostgreSQL and SQLite one per status, each a range of
+    // `_list_status` (running rows, which no listing index holds so that a claim writes no entry in them, are few and
+    // found by the running index); on MySQL the rows `_list` holds and the running ones. Each part reads at most one
+    // page, so page 1,000 still costs what page 1 does. A derived table per part keeps each part's own order and limit
+    // in every dialect (SQLite takes no parenthesised compound members), and the outer one lets the page's ORDER BY
+    // name an expression (PostgreSQL's COLLATE), which a UNION's may not.
+    // `status <> 'running'` is written out for SQLite, which uses a partial index only when the query names its
+    // condition.
+    const listed = (status: string) => (status === 'running' ? `status = 'running'` : `status <> 'running'`);
+    const parts =
+      query.status !== undefined
+        ? [listed(query.status)]
+        : this.store.listedByStatus
+          ? TASK_STATUSES.map((status) => `status = '${status}' AND ${listed(status)}`)
+          : [`status <> 'running'`, `status = 'running'`];
     const rows =
-      query.status === undefined
-        ? await this.store.query(
-            `SELECT * FROM (SELECT * FROM (${part(`status <> 'running'`)}) listed
-             UNION ALL SELECT * FROM (${part(`status = 'running'`)}) running) page ${order}`,
-            [...params, ...params],
-          )
-        : await this.store.query(part('1 = 1'), params);
+      parts.length === 1
+        ? await this.store.query(part(parts[0]!), params)
+        : await this.store.query(
+            `SELECT * FROM (${parts.map((condition, i) => `SELECT * FROM (${part(condition)}) part${i}`).join(' UNION ALL ')}) page ${order}`,
+            parts.flatMap(() => params),
+          );
     const records = rows.slice(0, query.limit).map(rowToRecord);
     const last = records[records.length - 1];
     return { records, next: rows.length > query.limit && last ? positionOf(last) : null };

@@ -188,15 +188,18 @@ export class PostgresQueueStore extends SqlQueueStore {
       `CREATE INDEX IF NOT EXISTS ${this.index('running')} ON ${t} (heartbeat_at) WHERE status = 'running'`,
       `CREATE INDEX IF NOT EXISTS ${this.index('key')} ON ${t} (task_key) WHERE task_key IS NOT NULL`,
       `CREATE INDEX IF NOT EXISTS ${this.index('completed')} ON ${t} (task_name, completed_at) WHERE status = 'completed'`,
-      `CREATE INDEX IF NOT EXISTS ${this.index('terminal')} ON ${t} (completed_at) WHERE status IN ('completed','failed','cancelled')`,
+      // Age cleanup reads `_list_status` (status, created_at): a record ends after it was created, so `created_at <
+      // before` bounds the range. A `_terminal (completed_at)` index of its own cost every completion an entry.
+      `DROP INDEX IF EXISTS ${this.index('terminal')}`,
       // Retention by task (count and age of failed/cancelled records; completed ones use the index above).
       `CREATE INDEX IF NOT EXISTS ${this.index('ended')} ON ${t} (task_name, completed_at) WHERE status IN ('failed','cancelled')`,
       `CREATE TABLE IF NOT EXISTS ${this.leaseTable} (name varchar(100) PRIMARY KEY, owner varchar(255) NOT NULL, expires_at bigint NOT NULL)`,
       this.control.schemaStatement(),
       this.schedules.schemaStatement(),
-      // listTasks' keyset pages (management.sql.ts): newest first, unfiltered, by status or by group; running rows
-      // left out (see there).
-      `CREATE INDEX IF NOT EXISTS ${this.index('list')} ON ${t} (created_at, id COLLATE "C") WHERE status <> 'running'`,
+      // listTasks' keyset pages (management.sql.ts): newest first, by status (an unfiltered page merges one range
+      // per status) or by group; running rows left out (see there). Tables of an earlier version lose `_list`, which
+      // cost each insert and each completion one more entry (docs/performance.md).
+      `DROP INDEX IF EXISTS ${this.index('list')}`,
       // Running rows left out: they are few (the workers' slots), and with statistics taken while nothing ran the
       // planner chose this index over `_running` for the stale scan (reading every running row, then sorting).
       `CREATE INDEX IF NOT EXISTS ${this.index('list_status')} ON ${t} (status, created_at, id COLLATE "C") WHERE status <> 'running'`,
@@ -438,6 +441,9 @@ export class PostgresQueueStore extends SqlQueueStore {
     const now = Date.now();
     // removeOnComplete: true items are deleted (a DELETE joined to them) instead of updated; the others as before.
     const kept = items.filter((item) => !item.remove);
+    // A batch of records known to have no flow parent (the usual one) skips the flow CTEs: the join of every ended
+    // row to the link table is then work for nothing. A parent not known (`undefined`) is looked up as before.
+    const flows = items.some((item) => item.parentId !== null);
     const removed = items.filter((item) => item.remove);
     const params: unknown[] = [
       now,
@@ -469,9 +475,9 @@ export class PostgresQueueStore extends SqlQueueStore {
          DELETE FROM ${this.table} AS t USING unnest(?::varchar[], ?::integer[]) AS input (id, retry_count)
          WHERE t.id = input.id AND t.retry_count = input.retry_count AND ${this.testedOnRow(`t.status = 'running'`)}
          RETURNING t.id),
-       ${this.releaseParentsCte()}
+       ${flows ? this.releaseParentsCte() : ''}
        claimed AS (${claimCte})
-       SELECT c.*, d.id AS done_id, (SELECT array_agg(DISTINCT queue) FROM released) AS released_queues
+       SELECT c.*, d.id AS done_id, ${flows ? '(SELECT array_agg(DISTINCT queue) FROM released)' : 'NULL'} AS released_queues
        FROM claimed c FULL JOIN (SELECT id FROM done UNION ALL SELECT id FROM gone) d ON false`,
       params,
     );

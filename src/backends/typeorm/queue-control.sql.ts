@@ -110,8 +110,9 @@ export class SqlQueueControl {
     if (known.length === 0) return 0;
     const statuses = `status IN (${known.map((s) => `'${s}'`).join(', ')})`;
     return this.deleteFound(
-      `queue = ? AND ${statuses} AND completed_at < ?`,
-      [queue, options.before.getTime()],
+      // `created_at < ?`: a range of `_list_status` (see SqlQueueStore.cleanupTerminal).
+      `queue = ? AND ${statuses} AND status <> 'running' AND created_at < ? AND completed_at < ?`,
+      [queue, options.before.getTime(), options.before.getTime()],
       statuses,
       options.limit,
     );

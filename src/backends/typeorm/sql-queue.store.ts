@@ -270,6 +270,7 @@ export abstract class SqlQueueStore {
       logTable: this.logTable,
       columns: COLUMN_LIST,
       idOrder: this.idOrder,
+      listedByStatus: this.dialect !== 'mysql',
       query: (sql, params) => this.query(sql, params),
       execute: (sql, params) => this.execute(sql, params),
       updateReturning: (id, set, setParams, where, whereParams) =>
@@ -529,8 +530,10 @@ export abstract class SqlQueueStore {
       // removeOnComplete: true. One fenced DELETE instead of the UPDATE; the caller gets the completed view.
       const now = Date.now();
       const fence = this.fence(options);
-      const deleted = await this.endChild(id, (tx) =>
-        this.deleteReturning(id, fence.where, fence.params, tx),
+      const deleted = await this.endChild(
+        id,
+        (tx) => this.deleteReturning(id, fence.where, fence.params, tx),
+        options.parentId !== null,
       );
       this.countCompletion(deleted !== null);
       if (deleted) await this.management.deleteLogs([id]);
@@ -539,8 +542,11 @@ export abstract class SqlQueueStore {
     }
     const completion = this.completion(result, Date.now());
     const fence = this.fence(options);
-    const record = await this.endChild(id, (tx) =>
-      this.updateReturning(id, completion.set, completion.params, fence.where, fence.params, tx),
+    // Without a parent one fenced UPDATE is the whole completion: no transaction (three round trips on PostgreSQL).
+    const record = await this.endChild(
+      id,
+      (tx) => this.updateReturning(id, completion.set, completion.params, fence.where, fence.params, tx),
+      options.parentId !== null,
     );
     this.countCompletion(record !== null);
     return record;
@@ -1044,10 +1050,15 @@ export abstract class SqlQueueStore {
       ? `(${options.statuses.map((status) => `'${terminalStatus(status)}'`).join(',')})`
       : TERMINAL;
     const byTask = options.taskName === undefined ? '' : ' AND task_name = ?';
+    // `created_at < ?` (a record ends after it was created) makes it a range of `_list_status` on PostgreSQL and
+    // SQLite, which have no index by end time of their own; `status <> 'running'` is that partial index's condition,
+    // written out for SQLite. A worker whose clock runs behind the enqueuer's leaves its records to a later pass.
     const rows = await this.query(
-      `SELECT id FROM ${this.table} WHERE status IN ${statuses} AND completed_at < ?${byTask}
-       AND ${this.flows.noLiveParent} LIMIT ${batch}`,
-      options.taskName === undefined ? [before.getTime()] : [before.getTime(), options.taskName],
+      `SELECT id FROM ${this.table} WHERE status IN ${statuses} AND status <> 'running' AND created_at < ?
+       AND completed_at < ?${byTask} AND ${this.flows.noLiveParent} LIMIT ${batch}`,
+      options.taskName === undefined
+        ? [before.getTime(), before.getTime()]
+        : [before.getTime(), before.getTime(), options.taskName],
     );
     return this.deleteTerminalIds(rows.map((row) => String(row['id'])));
   }

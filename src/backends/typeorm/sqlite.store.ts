@@ -87,15 +87,17 @@ export class SqliteQueueStore extends SqlQueueStore {
       `CREATE INDEX IF NOT EXISTS ${index('running')} ON ${t} (heartbeat_at) WHERE status = 'running'`,
       `CREATE INDEX IF NOT EXISTS ${index('key')} ON ${t} (task_key) WHERE task_key IS NOT NULL`,
       `CREATE INDEX IF NOT EXISTS ${index('completed')} ON ${t} (task_name, completed_at) WHERE status = 'completed'`,
-      `CREATE INDEX IF NOT EXISTS ${index('terminal')} ON ${t} (completed_at) WHERE status IN ('completed','failed','cancelled')`,
+      // Age cleanup reads `_list_status` instead (see the PostgreSQL store).
+      `DROP INDEX IF EXISTS ${index('terminal')}`,
       // Retention by task (count and age of failed/cancelled records; completed ones use the index above).
       `CREATE INDEX IF NOT EXISTS ${index('ended')} ON ${t} (task_name, completed_at) WHERE status IN ('failed','cancelled')`,
       `CREATE TABLE IF NOT EXISTS ${this.leaseTable} (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL)`,
       this.control.schemaStatement(),
       this.schedules.schemaStatement(),
-      // listTasks' keyset pages (management.sql.ts): newest first, unfiltered, by status or by group; running rows
-      // left out (see there).
-      `CREATE INDEX IF NOT EXISTS ${index('list')} ON ${t} (created_at, id) WHERE status <> 'running'`,
+      // listTasks' keyset pages (management.sql.ts): newest first, by status (an unfiltered page merges one range
+      // per status) or by group; running rows left out (see there). Earlier versions' `_list` goes (an entry more
+      // per status change).
+      `DROP INDEX IF EXISTS ${index('list')}`,
       `CREATE INDEX IF NOT EXISTS ${index('list_status')} ON ${t} (status, created_at, id) WHERE status <> 'running'`,
       `CREATE INDEX IF NOT EXISTS ${index('list_group')} ON ${t} (task_group, created_at, id) WHERE task_group IS NOT NULL AND status <> 'running'`,
       `CREATE TABLE IF NOT EXISTS ${this.logTable} (seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -225,7 +227,9 @@ export class SqliteQueueStore extends SqlQueueStore {
   protected override async endChild(
     id: string,
     end: (tx?: SqlTx) => Promise<QueuedTaskRecord | null>,
+    mayHaveParent = true,
   ): Promise<QueuedTaskRecord | null> {
+    if (!mayHaveParent) return end();
     const own = this.db.inTransaction !== true;
     if (own) this.statement('BEGIN IMMEDIATE').run();
     let ending: Promise<QueuedTaskRecord | null>;
