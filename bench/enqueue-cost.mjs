@@ -4,8 +4,8 @@
 // calls. Rounds alternate the builds (A B C, C B A, ...), so drift on a shared machine hits all alike:
 //   BENCH_COST_BUILDS=build-base,build-new,bullmq BENCH_COST_SINGLE=3000 BENCH_COST_BULK=10000 \
 //     BENCH_COST_ROUNDS=5 node bench/enqueue-cost.mjs
-// Per build and phase, per record: wall µs, client CPU µs (this process), server CPU µs (redis-server, /proc, 10 ms
-// ticks), µs inside EVALSHA/EVAL (commandstats, wall time on the server), and commands the server ran (every
+// Per build and phase, per record: wall µs, client CPU µs (this process), server CPU µs (redis-server's main thread,
+// INFO cpu), µs inside EVALSHA/EVAL (commandstats, wall time on the server), and commands the server ran (every
 // command counted by commandstats but INFO/CONFIG, so round trips beyond the one script show up). Prints one JSON
 // line per build: medians over the rounds, and jobs/s from the median wall time. `BENCH_COST_PHASES=single` runs
 // only the single enqueues (for `node --cpu-prof`).
@@ -61,19 +61,21 @@ async function serverStats() {
   }
   return { calls, scriptCalls, scriptUs };
 }
-function serverCpuUs() {
-  const fields = readFileSync(`/proc/${server.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+/** CPU time (µs) of the server's main thread so far: INFO cpu, microseconds (/proc ticks every 10 ms). */
+async function serverCpuUs() {
+  const text = await admin.info('cpu');
+  const seconds = (name) => Number(new RegExp(`${name}:([\\d.]+)`).exec(text)?.[1] ?? NaN);
+  return 1e6 * (seconds('used_cpu_user_main_thread') + seconds('used_cpu_sys_main_thread'));
 }
 async function measured(records, work) {
   await admin.config('RESETSTAT');
   const cpu0 = process.cpuUsage();
-  const server0 = serverCpuUs();
+  const server0 = await serverCpuUs();
   const t = performance.now();
   await work();
   const wall = (performance.now() - t) * 1000;
   const cpu = process.cpuUsage(cpu0);
-  const serverCpu = serverCpuUs() - server0;
+  const serverCpu = (await serverCpuUs()) - server0;
   const s = await serverStats();
   return {
     wallUs: wall / records,

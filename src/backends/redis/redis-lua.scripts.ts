@@ -455,7 +455,8 @@ for r = 1, count do
 end
 local seq0 = redis.call('INCRBY', p .. ':seq', count) - count
 local results, due, at, queues, sets = {}, false, 6, {}, {}
-chunk_batching()
+-- One record adds at once (the same three calls per chunked set, without the batch's tables).
+if count > 1 then chunk_batching() end
 for r = 1, count do
   local id, key, queue, status = ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3]
   local backend, priority, queued_at, scheduled_at = ARGV[at + 4], ARGV[at + 5], ARGV[at + 6], ARGV[at + 7]
