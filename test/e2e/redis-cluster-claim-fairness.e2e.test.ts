@@ -72,7 +72,16 @@ describe('Redis Cluster: claims across queues do not starve a queue behind anoth
         });
         const app = await createQueuesApp([FairnessTasks], {
           queueBackend: backend,
-          worker: { concurrency: 4, prefetch, queues: QUEUES },
+          // The library's stale and shutdown limits, not the fast test ones: under load a record may wait in the
+          // prefetch buffer past 500 ms, or a running one end after 1 s of shutdown, and neither is this test's.
+          worker: {
+            concurrency: 4,
+            prefetch,
+            queues: QUEUES,
+            staleAfter: 60_000,
+            staleCheckInterval: 15_000,
+            shutdownTimeout: 10_000,
+          },
         });
         try {
           const queues = app.get(QueueService);
@@ -92,8 +101,10 @@ describe('Redis Cluster: claims across queues do not starve a queue behind anoth
           // Counted from when every late record is stored: a round or a start before that may not have seen them.
           const roundsBefore = backend.rounds;
           const startedBefore = starts.length;
-          for (const record of late)
-            assert.equal((await queues.waitFor(record.id, { timeout: 60_000 })).status, 'completed');
+          for (const record of late) {
+            const ended = await queues.waitFor(record.id, { timeout: 60_000 });
+            assert.equal(ended.status, 'completed', `${record.queue}: ${ended.error}`);
+          }
 
           for (const record of late) {
             const round = backend.claimedInRound.get(record.id);

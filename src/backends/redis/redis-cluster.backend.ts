@@ -134,11 +134,14 @@ export class RedisClusterQueueBackend extends QueueBackend {
   }
 
   private get homeShard(): RedisQueueBackend {
-    if (!this.home)
-      throw new QueueConfigurationError([
-        { path: 'queueBackend', message: `the ${this.capabilities.name} cluster backend is not open` },
-      ]);
+    if (!this.home) throw this.notOpen();
     return this.home;
+  }
+
+  private notOpen(): QueueConfigurationError {
+    return new QueueConfigurationError([
+      { path: 'queueBackend', message: `the ${this.capabilities.name} cluster backend is not open` },
+    ]);
   }
 
   async open(): Promise<void> {
@@ -252,6 +255,8 @@ export class RedisClusterQueueBackend extends QueueBackend {
   private async shard(queue: string): Promise<RedisQueueBackend> {
     const open = this.shards.get(queue);
     if (open) return open;
+    // Closed (a task's outcome persisted after app.close() closed us): say so, not what a shard without a client lacks.
+    if (!this.client) throw this.notOpen();
     let opening = this.shardOpening.get(queue);
     if (!opening) {
       opening = this.openShard(this.queuePrefix(queue), true).then(
