@@ -22,7 +22,7 @@ export function renderCluster(p, r) {
     const s = row.single;
     const c = row.cluster;
     const each = (c.cpu.servers ?? []).slice(0, masters).map(us).join(' / ');
-    const replicas = (c.cpu.servers ?? []).slice(masters).reduce((a, b) => a + b, 0);
+    const replicas = sum((c.cpu.servers ?? []).slice(masters));
     p(
       `| ${row.queues} | ${int(s.value)} (${int(s.min)}–${int(s.max)}) | ${int(c.value)} (${int(c.min)}–${int(c.max)}) | ${row.ratio === undefined ? '—' : `${row.ratio.toFixed(2)}×`} | ${us(s.cpu.client)} + ${us(s.cpu.server)} (${us(s.cpu.background)}) | ${us(c.cpu.client)} + ${us(c.cpu.server)} (${each}${r.replicas ? `; replicas ${us(replicas)}` : ''}) | ${cores(s)} / ${cores(c)} | ${int(bound(s, 1))} / ${int(bound(c, masters))} |`,
     );
@@ -41,13 +41,14 @@ export function renderCluster(p, r) {
   const total = (cpu) => cpu.client + ownServer(cpu);
   p(
     `**What limits it on ${r.cpus} cores.** The ${widest.queues}-queue drains kept ${cores(widest.single)} (single) and ${cores(widest.cluster)} (cluster) cores busy at a load average of ${r.loadBefore[0].toFixed(1)}–${r.loadAfter[0].toFixed(1)}: on a shared machine a drain runs on the share of the CPU it gets, so its rate follows that share and its total CPU per job (${us(total(s))} µs single, ${us(total(c))} µs cluster, net of the shared server's other clients), and the cluster ÷ single ratio of one run is mostly the scheduler's. ` +
-      `What the cluster changes is where the server work goes. One Redis serving ${widest.queues} queues spent ${us(ownServer(s))} µs per job against ${us(ownServer(narrow.single.cpu))} with ${narrow.queues === 1 ? 'one queue' : `${narrow.queues} queues`}: its claim across queues keeps their order (it reads the head of every queue's ready set for each record it takes). Each master of the cluster holds whole queues and pops a batch from one queue's set: ${us(c.server)} µs per job over all masters, the busiest ${us(busiest)}, at the price of order across queues (docs/backends/redis.md). ` +
+      `What the cluster changes is where the server work goes. One Redis serving ${widest.queues} queues spent ${us(ownServer(s))} µs per job against ${us(ownServer(narrow.single.cpu))} with ${narrow.queues === 1 ? 'one queue' : `${narrow.queues} queues`}: its claim across queues keeps their order (it reads the head of every queue's ready set for each record it takes). Each master of the cluster holds whole queues and pops a batch from one queue's set: ${us(sum(c.servers?.slice(0, masters) ?? [c.server]))} µs per job over all masters${r.replicas ? ` (and ${us(sum(c.servers?.slice(masters) ?? []))} over their replicas)` : ''}, the busiest ${us(busiest)}, at the price of order across queues (docs/backends/redis.md). ` +
       `With a core for every process, one worker would reach about ${int(bound(widest.single, 1))} jobs/s on one Redis (${boundBy(widest.single, 1)}) and ${int(bound(widest.cluster, masters))} on the cluster (${boundBy(widest.cluster, masters)}: ${us(c.client)} µs per job, with slot routing, the id index and a call per queue visited). ` +
       `Towards ${masters}× one master takes a core per master and enough worker processes to keep them busy (the busiest master alone would take ${int(1e6 / busiest)} jobs/s); this machine has ${r.cpus} cores for the worker, ${r.nodes.length} redis-servers and everyone else's work, so adding masters here adds servers, not CPU.`,
   );
   p();
 }
 
+const sum = (list) => list.reduce((a, b) => a + b, 0);
 /** The shared server's own CPU per job: its figure less the other clients' share read before the drain. */
 const ownServer = (cpu) => cpu.server - (cpu.background ?? 0);
 /** µs per job of the process that runs out of a core first: the worker, or the server (the busiest master). */
