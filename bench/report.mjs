@@ -137,7 +137,7 @@ export function renderReport({ info, targets, main, spread = {}, runsUsed, retai
   if (ourDefaults.some((t) => OFF_DRAINS.some((m) => main[t.name][m]?.value !== undefined))) {
     p('## Events on ÷ off');
     p();
-    p(`Each main run of our default targets drains the same backlog with events off too (\`events.enabled: false\`, everything else as above), right after the events-on drains: medians of the same runs. Events on is the library's default: every task publishes \`task.started\` and \`task.completed\`, on Redis and PostgreSQL to the other processes too (pub/sub, NOTIFY). No listener is subscribed.`);
+    p(`Each main run of our default targets drains the same backlog with events off too (\`events.enabled: false\`, everything else as above), each right after the events-on drain of the same concurrency: medians of the same runs. One drain of a fast target lasts a fraction of a second, so a pair's ratio swings by ±20% on a busy machine; \`bench/cpu-ab.mjs\` gives the CPU per job of both, the steadier figure. Events on is the library's default: every task's \`task.started\` and \`task.completed\` feed the metrics counters, and would be built and published (on Redis and PostgreSQL to the other processes too) if anything listened; here nothing is subscribed and no other process listens on the run's namespace.`);
     p();
     p('| target | c1 off / on (jobs/s) | on ÷ off | c10 off / on | on ÷ off | c50 off / on | on ÷ off |');
     p('|---|---:|---:|---:|---:|---:|---:|');
