@@ -148,6 +148,37 @@ export class ThrowawayRedisCluster {
   }
 
   /**
+   * Start one more node and join it as a replica of the master on `masterPort`, once it has synced. A master with
+   * two replicas keeps one after a failover: what `replicaAcks: 1` needs to go on confirming writes.
+   */
+  async addReplica(masterPort: number): Promise<ClusterNode> {
+    const master = this.describe().find((node) => node.port === masterPort && node.role === 'master');
+    if (!master) throw new Error(`port ${masterPort} is not a master`);
+    const port = await freeClusterPort();
+    this.ports.push(port);
+    await this.startNode(port);
+    const add = spawnSync(
+      'redis-cli',
+      [
+        '--cluster',
+        'add-node',
+        `127.0.0.1:${port}`,
+        `127.0.0.1:${masterPort}`,
+        '--cluster-slave',
+        '--cluster-master-id',
+        master.id,
+      ],
+      { encoding: 'utf8' },
+    );
+    if (add.status !== 0) throw new Error(`redis-cli --cluster add-node failed: ${add.stdout}${add.stderr}`);
+    await this.waitUntil(
+      () => redisCli(port, ['info', 'replication']).includes('master_link_status:up') && this.clusterOk(),
+      `the node on ${port} to sync as a replica of ${masterPort}`,
+    );
+    return this.describe().find((node) => node.port === port)!;
+  }
+
+  /**
    * Kill a master with SIGKILL (no shutdown: it keeps nothing its replica had not received) and wait until its
    * replica serves its slots and every remaining node reports the cluster ok. Returns the promoted node.
    */

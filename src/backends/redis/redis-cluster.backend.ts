@@ -340,6 +340,19 @@ export class RedisClusterQueueBackend extends QueueBackend {
     return groups;
   }
 
+  /**
+   * `call` for each shard's part of `items`, the shards at once: a shard slow to answer (its master failing over, its
+   * WAIT unconfirmed) does not hold back the others' writes. Sent one shard after the other, heartbeats of queues on
+   * healthy masters could wait behind a failing one past staleAfter, and their records ran twice. Rejects when any
+   * part does (the other parts' writes stand).
+   */
+  private async inParallel<T extends { id: string }, R>(
+    items: readonly T[],
+    call: (shard: RedisQueueBackend, group: T[]) => Promise<R>,
+  ): Promise<R[]> {
+    return Promise.all([...(await this.byShard(items))].map(([shard, group]) => call(shard, group)));
+  }
+
   /** Records claimed or returned are remembered, so their completion needs no index read. */
   private remember(records: readonly QueuedTaskRecord[]): QueuedTaskRecord[] {
     for (const record of records) this.index.remember(record.id, record.queue);
@@ -444,10 +457,10 @@ export class RedisClusterQueueBackend extends QueueBackend {
     claim: ClaimManyOptions | undefined,
   ): Promise<CompletionOutcome> {
     const applied = new Map<string, boolean>();
-    for (const [shard, group] of await this.byShard(items)) {
+    await this.inParallel(items, async (shard, group) => {
       const outcome = await shard.completeAndClaim(group, undefined);
       group.forEach((item, i) => applied.set(item.id, outcome.completed[i] ?? false));
-    }
+    });
     return {
       completed: items.map((item) => applied.get(item.id) ?? false),
       claimed: claim ? await this.claimMany(claim) : [],
@@ -471,21 +484,15 @@ export class RedisClusterQueueBackend extends QueueBackend {
   }
 
   async touchHeartbeats(batch: ReadonlyArray<{ id: string; expectedRetryCount: number }>): Promise<string[]> {
-    const touched: string[] = [];
-    for (const [shard, group] of await this.byShard(batch))
-      touched.push(...(await shard.touchHeartbeats(group)));
-    return touched;
+    return (await this.inParallel(batch, (shard, group) => shard.touchHeartbeats(group))).flat();
   }
 
   async nullHeartbeats(batch: ReadonlyArray<{ id: string; expectedRetryCount: number }>): Promise<void> {
-    for (const [shard, group] of await this.byShard(batch)) await shard.nullHeartbeats(group);
+    await this.inParallel(batch, (shard, group) => shard.nullHeartbeats(group));
   }
 
   async releaseClaims(batch: ReadonlyArray<{ id: string; expectedRetryCount: number }>): Promise<string[]> {
-    const released: string[] = [];
-    for (const [shard, group] of await this.byShard(batch))
-      released.push(...(await shard.releaseClaims(group)));
-    return released;
+    return (await this.inParallel(batch, (shard, group) => shard.releaseClaims(group))).flat();
   }
 
   async patchMetadata(id: string, patch: Record<string, unknown>, options?: FenceOptions): Promise<boolean> {
@@ -534,7 +541,7 @@ export class RedisClusterQueueBackend extends QueueBackend {
 
   override async appendTaskLogs(batch: readonly TaskLogAppend[]): Promise<void> {
     const items = batch.map((append) => ({ ...append, id: append.taskId }));
-    for (const [shard, group] of await this.byShard(items)) await shard.appendTaskLogs(group);
+    await this.inParallel(items, (shard, group) => shard.appendTaskLogs(group));
   }
 
   override async getTaskLogs(id: string): Promise<TaskLogLine[]> {

@@ -502,24 +502,19 @@ export class RedisQueueBackend extends QueueBackend {
   }
 
   private run(name: ScriptName, ...args: Array<string | number>): Promise<unknown> {
-    const redis = this.redis;
-    if (this.keyed) {
-      // A shard declares its prefix as KEYS[1] (the scripts still read it as ARGV[1]): the cluster client sends the
-      // call to the prefix's master, and the WAIT rides in the same pipeline, so on the same connection.
-      const keyedArgs = [this.prefix, this.prefix, ...args];
-      if (!this.replicaAcks || NO_REPLICA_WAIT.has(name))
-        return (redis as unknown as Record<ScriptName, (...a: Array<string | number>) => Promise<unknown>>)[
-          name
-        ](...keyedArgs);
-      return this.replicaAcks.confirmPipelined(redis, name, keyedArgs, this.calls!.address);
+    // A shard declares its prefix as KEYS[1] (the scripts still read it as ARGV[1]), so the cluster client sends the
+    // call to the prefix's master.
+    const fullArgs = this.keyed ? [this.prefix, this.prefix, ...args] : [this.prefix, ...args];
+    if (this.replicaAcks && !NO_REPLICA_WAIT.has(name)) {
+      const calls = this.calls!;
+      // A failure inside the pipeline comes back per command, untyped: typed here as any other call's.
+      return this.replicaAcks.confirm(this.redis, name, fullArgs, calls.address).catch((error: unknown) => {
+        throw error instanceof QueueError ? error : calls.translate(error);
+      });
     }
-    const call = () =>
-      (redis as unknown as Record<ScriptName, (...a: Array<string | number>) => Promise<unknown>>)[name](
-        this.prefix,
-        ...args,
-      );
-    if (!this.replicaAcks || NO_REPLICA_WAIT.has(name)) return call();
-    return this.replicaAcks.confirm(redis, call, this.calls!.address);
+    return (this.redis as unknown as Record<ScriptName, (...a: Array<string | number>) => Promise<unknown>>)[
+      name
+    ](...fullArgs);
   }
 
   private key(...parts: string[]): string {
