@@ -24,7 +24,7 @@ import { DueTimeHints } from './due-time-hints.js';
 import { PeriodicTask } from './periodic-task.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions } from './worker-options.js';
 import { within } from '../timing/within.js';
-import { ControlledClaims } from './controlled-claims.js';
+import { ClaimShares } from './claim-shares.js';
 import { DispatchRoom } from './dispatch-room.js';
 import { WorkerPresence } from './worker-presence.js';
 import { PausedQueues } from '../control/paused-queues.js';
@@ -51,12 +51,15 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
   private readonly activePerQueue = new Map<string, number>();
   /** Running records, the prefetch buffer and claims in flight. */
   private readonly slots: WorkerSlots;
-  /** Sizes the prefetch buffer (`prefetch: 'auto'`, without per-queue caps). */
+  /** Sizes the prefetch buffer (`prefetch: 'auto'`, when some queues are claimed in batches). */
   private readonly sizer: PrefetchSizer | undefined;
-  /** Per-queue caps or queue policies configured (fixed at construction; read on every completion). */
-  private readonly hasQueueCaps: boolean;
-  /** Claims of the queues with a cluster-wide cap or rate limit (module option `queues`). */
-  private readonly controlled: ControlledClaims;
+  /** Which queues are claimed claim by claim (caps, policies) and which in batches (see `ClaimShares`). */
+  private readonly shares: ClaimShares;
+  /** Running records of the queues claimed claim by claim: their freed slot is offered to those queues first. */
+  private readonly oneByOneRunning = new Set<string>();
+  /** A claim of the claim-by-claim queues may find work (see `claimOneByOne`), and when one was last made. */
+  private oneByOneDue = true;
+  private oneByOneAt = 0;
   /** The module's queue policies (`queues`): external dispatch stays within their `concurrency`. */
   private readonly policies: QueuesModuleOptions['queues'];
   /** Names of the in-process execution backends, fixed once the worker starts (read on every claim). */
@@ -90,27 +93,30 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
   ) {
     this.options = resolveWorkerOptions(moduleOptions.worker);
     this.policies = moduleOptions.queues;
-    this.controlled = new ControlledClaims(moduleOptions.queues, this.options.queues);
-    this.hasQueueCaps =
-      Object.keys(this.options.queueConcurrency).length > 0 || this.controlled.policies.size > 0;
-    // Per-queue caps are applied by the claim loop, claim by claim: no prefetch with them.
+    this.shares = new ClaimShares(moduleOptions.queues, this.options.queues, this.options.queueConcurrency);
+    // Per-queue caps are applied claim by claim; the prefetch serves the queues claimed in batches.
     const prefetch = this.options.prefetch;
-    this.sizer =
-      prefetch === 'auto' && !this.hasQueueCaps ? new PrefetchSizer(this.options.concurrency) : undefined;
+    const batched = this.shares.batched !== undefined;
+    this.sizer = prefetch === 'auto' && batched ? new PrefetchSizer(this.options.concurrency) : undefined;
     this.slots = new WorkerSlots(
       this.options.concurrency,
-      this.sizer ?? (this.hasQueueCaps || prefetch === 'auto' ? 0 : prefetch),
+      this.sizer ?? (!batched || prefetch === 'auto' ? 0 : prefetch),
       (record) => this.launch(record),
     );
     this.completions = new CompletionBatcher(backend, {
       // No wakeup for the claim loop when the batch claims: that claim is the one the freed slot would trigger. If
       // it comes back short, the queue was dry a moment ago; the slot waits for a notification or the next poll.
-      release: (id) => (this.claimsWithCompletions ? this.slots.release(id) : this.releaseSlot(id)),
+      // A slot held for the claim-by-claim queues wakes it: only the loop claims those.
+      release: (id) => {
+        if (!this.claimsWithCompletions) return this.releaseSlot(id);
+        if (this.oneByOneRunning.has(id)) this.slots.holdNextFree();
+        if (this.slots.release(id) && this.slots.heldCount > 0) this.requestWake();
+      },
       reserveClaim: () => {
         const limit = this.slots.claimRoom;
         if (!this.claimsWithCompletions || limit <= 0) return undefined;
         this.slots.reserve(limit);
-        return this.claimRequest(limit, this.options.queues);
+        return this.batchedClaim(limit);
       },
       roundTrip: (ms) => this.sizer?.roundTrip(ms),
       fill: (records, claim) => {
@@ -330,7 +336,10 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
     this.wake = () => local.abort(WOKEN);
     try {
       // A wakeup may be another process's pause: re-read the paused queues now rather than at the next poll.
-      if (await this.backend.waitForNotifications(wait, local.signal)) this.rereadPauses();
+      if (await this.backend.waitForNotifications(wait, local.signal)) {
+        this.rereadPauses();
+        this.oneByOneDue = true; // the wakeup may be a capped queue's
+      }
     } catch (error) {
       this.logger.warn(`Waiting for notifications failed: ${describeError(error)}`);
       await sleep(wait, undefined, { signal: local.signal }).catch(() => undefined);
@@ -392,61 +401,75 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
     this.slots.accept(records);
   }
 
-  /** Claim up to the free room, honouring per-queue caps. `full`: no room left. */
+  /** Claim up to the free room: the claim-by-claim queues for free slots, the batched share up to the prefetch. */
   private async claimAvailable(): Promise<{ claimed: number; full: boolean }> {
-    if (this.slots.claimRoom <= 0) return { claimed: 0, full: true };
-    const caps = this.options.queueConcurrency;
-    const controlled = this.controlled.queues;
-    const capped = Object.keys(caps).filter(
-      (queue) => (!this.options.queues || this.options.queues.includes(queue)) && !controlled.includes(queue),
-    );
     let claimed = 0;
-    if (controlled.length > 0) claimed += await this.claimControlled(caps);
-    for (const queue of capped) {
-      const room = Math.min(this.slots.claimRoom, caps[queue]! - (this.activePerQueue.get(queue) ?? 0));
-      if (room > 0) claimed += await this.claimReserved(room, [queue]);
-    }
-    if (this.slots.claimRoom > 0) {
-      // The uncapped share: the named queues less the capped ones or, without a queue list, every queue but the
-      // capped ones (a claim of every queue took capped records beyond their cap).
-      const uncapped = this.options.queues
-        ? this.options.queues.filter((q) => !(q in caps) && !controlled.includes(q))
-        : undefined;
-      if (!uncapped || uncapped.length > 0)
-        claimed += await this.claimReserved(
-          this.slots.claimRoom,
-          uncapped,
-          uncapped ? undefined : [...capped, ...controlled],
-        );
-    }
+    if (this.shares.anyOneByOne) claimed += await this.claimOneByOne();
+    const batched = this.shares.batched;
+    if (batched && this.slots.claimRoom > 0)
+      claimed += await this.claimReserved(this.slots.claimRoom, batched.queues, batched.exclude);
     return { claimed, full: this.slots.claimRoom <= 0 };
   }
 
-  /**
-   * Claim the queues with a policy, each up to the free room and its per-process cap (`worker.queueConcurrency`).
-   * A spent rate limit hints its free time as a due time, so the idle wait ends then.
-   */
-  private claimControlled(caps: Record<string, number>): Promise<number> {
-    return this.controlled.claim(
-      this.backend,
-      { workerId: this.workerId, executionBackends: this.inProcessBackends },
-      (queue) => {
-        const perProcess = queue in caps ? caps[queue]! - (this.activePerQueue.get(queue) ?? 0) : Infinity;
-        const room = Math.min(this.slots.claimRoom, perProcess);
-        if (room > 0) this.slots.reserve(room);
-        return room;
-      },
-      (records, limit) => {
-        this.slots.unreserve(limit);
-        this.acceptClaimed(records);
-      },
-      (at) => this.hints.hint(new Date(at)),
-    );
+  /** A batch claim of the batched share (with a completion batch). */
+  private batchedClaim(limit: number): ClaimManyOptions {
+    return this.claimRequest(limit, this.shares.batched?.queues, this.shares.batched?.exclude);
   }
 
-  /** Completions claim for the slots they free, except with per-queue caps (the claim loop applies those). */
+  /**
+   * Claim the queues with a policy (`claimControlled`) and those with a per-process cap (`claimMany` of one queue),
+   * each up to the free slots and its per-process cap (`worker.queueConcurrency`); what they claim starts at once.
+   * A spent rate limit hints its free time as a due time, so the idle wait ends then. When the prefetch buffer takes
+   * every freed slot, the next one is held for this claim if it may find work: the last one filled its room, a
+   * wakeup came, or a poll interval passed since it last ran.
+   */
+  private async claimOneByOne(): Promise<number> {
+    const room = this.slots.takeStartRoom();
+    if (room <= 0) {
+      this.slots.acceptStarting([]);
+      if (this.oneByOneDue || Date.now() - this.oneByOneAt >= this.options.pollInterval)
+        this.slots.holdNextFree();
+      return 0;
+    }
+    this.oneByOneAt = Date.now();
+    const caps = this.options.queueConcurrency;
+    const records: QueuedTaskRecord[] = [];
+    const free = (queue: string) => {
+      const perProcess = queue in caps ? caps[queue]! - (this.activePerQueue.get(queue) ?? 0) : Infinity;
+      return Math.min(room - records.length, perProcess);
+    };
+    try {
+      await this.shares.controlled.claim(
+        this.backend,
+        { workerId: this.workerId, executionBackends: this.inProcessBackends },
+        free,
+        (claimed) => records.push(...claimed),
+        (at) => this.hints.hint(new Date(at)),
+      );
+      for (const queue of this.shares.capped) {
+        const limit = free(queue);
+        if (limit > 0) records.push(...(await this.backend.claimMany(this.claimRequest(limit, [queue]))));
+      }
+    } finally {
+      this.oneByOneDue = records.length >= room;
+      this.acceptStarting(records);
+    }
+    return records.length;
+  }
+
+  /** Start records of the claim-by-claim queues (except those of a queue paused since the claim left). */
+  private acceptStarting(records: QueuedTaskRecord[]): void {
+    if (this.pausedQueues.any && records.some((record) => this.pausedQueues.has(record.queue))) {
+      void this.handBack(records.filter((record) => this.pausedQueues.has(record.queue)));
+      records = records.filter((record) => !this.pausedQueues.has(record.queue));
+    }
+    for (const record of records) this.oneByOneRunning.add(record.id);
+    this.slots.acceptStarting(records);
+  }
+
+  /** Completions claim the batched share for the slots they free (the claim loop claims the capped queues). */
   private get claimsWithCompletions(): boolean {
-    return !this.stopController.signal.aborted && !this.hasQueueCaps;
+    return !this.stopController.signal.aborted && this.shares.batched !== undefined;
   }
 
   private releaseSlot(id: string): void {
@@ -471,6 +494,8 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
       this.logger.error(`Task ${record.id} crashed the runner: ${describeError(error)}`);
     } finally {
       this.active.delete(record.id);
+      // Its slot is offered to the claim-by-claim queues first (held, or free): the loop claims them.
+      if (this.oneByOneRunning.delete(record.id)) this.requestWake();
       const count = (this.activePerQueue.get(record.queue) ?? 1) - 1;
       if (count > 0) this.activePerQueue.set(record.queue, count);
       else this.activePerQueue.delete(record.queue);

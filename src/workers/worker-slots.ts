@@ -5,12 +5,22 @@ import type { PrefetchSizer } from './prefetch-sizer.js';
  * One worker's capacity: records running (at most `concurrency`), records claimed ahead into the prefetch buffer
  * (at most `prefetch`, a fixed size or one a `PrefetchSizer` adapts), and claims in flight. A freed slot goes
  * straight to the next buffered record, without a round trip to the backend.
+ *
+ * Queues claimed claim by claim (a per-queue cap or policy) never enter the buffer, which would hold them past their
+ * cap: they are claimed for free slots only and start at once (`startRoom`, `acceptStarting`). So that a full buffer
+ * does not take every freed slot from them, a slot can be held back from the buffer (`holdNextFree`): at most every
+ * other freed slot, so under contention the two shares split the freed slots.
  */
 export class WorkerSlots {
   /** Running record ids, with their start times when a sizer measures task times. */
   private readonly running = new Map<string, number>();
   private buffer: QueuedTaskRecord[] = [];
   private reserved = 0;
+  /** Free slots kept from the buffer for a claim of the claim-by-claim queues. */
+  private held = 0;
+  private holdWanted = false;
+  /** The last freed slot was held (the next one goes to the buffer). */
+  private lastHeld = false;
   private readonly sizer: PrefetchSizer | undefined;
   private readonly fixed: number;
 
@@ -30,7 +40,29 @@ export class WorkerSlots {
 
   /** How many more records may be claimed now: free slots and buffer room, less the claims in flight. */
   get claimRoom(): number {
-    return this.concurrency + this.prefetch - this.running.size - this.buffer.length - this.reserved;
+    return (
+      this.concurrency + this.prefetch - this.running.size - this.buffer.length - this.reserved - this.held
+    );
+  }
+
+  /**
+   * Free slots a claim of the claim-by-claim queues may fill now, and keep them from the buffer until
+   * `acceptStarting`: the held ones and those no buffered record or claim in flight will take.
+   */
+  takeStartRoom(): number {
+    const free = this.concurrency - this.running.size - this.held - this.buffer.length - this.reserved;
+    this.held += Math.max(0, free);
+    return this.held;
+  }
+
+  /** Slots held from the buffer now. */
+  get heldCount(): number {
+    return this.held;
+  }
+
+  /** Keep the next freed slot from the buffer (unless the last one was kept) for the claim-by-claim queues. */
+  holdNextFree(): void {
+    this.holdWanted = true;
   }
 
   /** Claimed records waiting in the buffer. */
@@ -53,12 +85,32 @@ export class WorkerSlots {
     this.startBuffered();
   }
 
-  /** A record stopped running: its slot goes to the next buffered record. False when it held no slot. */
+  /**
+   * Start records of the claim-by-claim queues claimed for the slots `takeStartRoom` kept (they never wait in the
+   * buffer), then give the kept slots left over back to the buffer.
+   */
+  acceptStarting(records: readonly QueuedTaskRecord[]): void {
+    for (const record of records) this.launch(record);
+    this.held = 0;
+    this.startBuffered();
+  }
+
+  /**
+   * A record stopped running: its slot goes to the next buffered record, or is held for the claim-by-claim queues
+   * (`holdNextFree`). False when it held no slot.
+   */
   release(id: string): boolean {
     const startedAt = this.running.get(id);
     if (startedAt === undefined) return false;
     this.running.delete(id);
     if (this.sizer) this.sizer.taskEnded(performance.now() - startedAt);
+    if (this.holdWanted && !this.lastHeld) {
+      this.holdWanted = false;
+      this.lastHeld = true;
+      this.held++;
+      return true;
+    }
+    this.lastHeld = false;
     this.startBuffered();
     return true;
   }
@@ -73,10 +125,12 @@ export class WorkerSlots {
   }
 
   private startBuffered(): void {
-    while (this.running.size < this.concurrency && this.buffer.length > 0) {
-      const record = this.buffer.shift()!;
-      this.running.set(record.id, this.sizer ? performance.now() : 0);
-      this.start(record);
-    }
+    while (this.running.size + this.held < this.concurrency && this.buffer.length > 0)
+      this.launch(this.buffer.shift()!);
+  }
+
+  private launch(record: QueuedTaskRecord): void {
+    this.running.set(record.id, this.sizer ? performance.now() : 0);
+    this.start(record);
   }
 }

@@ -11,6 +11,7 @@ import {
   Task,
   type ClaimManyOptions,
   type QueuedTaskRecord,
+  type QueuePolicies,
   type WorkerOptions,
 } from '../../src/index.js';
 import type { CompletionItem } from '../../src/backends/queue-backend.js';
@@ -67,10 +68,14 @@ afterEach(async () => {
 });
 
 /** A worker (default prefetch: 'auto') on a backend with a 5 ms round trip; samples the records the store counts running. */
-async function autoWorker(worker: WorkerOptions = {}) {
+async function autoWorker(worker: WorkerOptions = {}, queuePolicies?: QueuePolicies) {
   runs.clear();
   const backend = new DistantMemoryBackend();
-  const app = await createQueuesApp([AutoPrefetchTasks], { queueBackend: backend, worker });
+  const app = await createQueuesApp([AutoPrefetchTasks], {
+    queueBackend: backend,
+    worker,
+    ...(queuePolicies ? { queues: queuePolicies } : {}),
+  });
   open.push(app);
   const queues = app.get(QueueService);
   let peak = 0;
@@ -115,6 +120,59 @@ describe('adaptive prefetch (worker.prefetch: auto, the default)', () => {
     );
     for (const record of records) await queues.waitFor(record.id, { timeout: 20_000 });
     assert.ok((await peak()) <= 2, 'no record claimed beyond the slots');
+  });
+
+  test('a worker that also serves capped queues keeps the prefetch for the others; the capped ones stay claim by claim and are not starved', async () => {
+    const { queues, backend, peak } = await autoWorker(
+      { concurrency: 2, queueConcurrency: { capped: 1 } },
+      { ctl: { concurrency: 1 } },
+    );
+    // Per-queue peaks of running (claimed) records, and the capped records done when half the plain ones were.
+    const peaks = { capped: 0, ctl: 0 };
+    let cappedDoneAtHalf: number | undefined;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        for (const queue of ['capped', 'ctl'] as const)
+          peaks[queue] = Math.max(peaks[queue], (await backend.getStatistics({ queue })).running);
+        if (
+          cappedDoneAtHalf === undefined &&
+          (await backend.getStatistics({ queue: 'default' })).completed >= 1_500
+        ) {
+          const [capped, ctl] = await Promise.all(
+            ['capped', 'ctl'].map((queue) => backend.getStatistics({ queue })),
+          );
+          cappedDoneAtHalf = capped!.completed + ctl!.completed;
+        }
+        await sleep(1);
+      }
+    })();
+    try {
+      const plain = await queues.enqueueMany(quick(3000));
+      const capped = await queues.enqueueMany([
+        ...quick(30, 10_000).map((spec) => ({ ...spec, options: { queue: 'capped' } })),
+        ...quick(30, 20_000).map((spec) => ({ ...spec, options: { queue: 'ctl' } })),
+      ]);
+      for (const record of [...plain, ...capped])
+        assert.equal((await queues.waitFor(record.id, { timeout: 30_000 })).status, 'completed');
+    } finally {
+      sampling = false;
+      await sampler;
+    }
+    assert.ok(
+      (await peak()) > 3,
+      'records of the plain queue were claimed ahead of the slots: the buffer grew',
+    );
+    assert.ok(peaks.capped <= 1, `queueConcurrency 1 held: peak ${peaks.capped}`);
+    assert.ok(peaks.ctl <= 1, `concurrency 1 held: peak ${peaks.ctl}`);
+    // Not starved behind the buffered plain records: they ran alongside (each takes two round trips to claim and
+    // complete, so they go slower than the buffered ones).
+    assert.ok(
+      (cappedDoneAtHalf ?? 0) >= 5,
+      `capped records done at half the plain drain: ${cappedDoneAtHalf}`,
+    );
+    assert.equal(runs.size, 3060);
+    assert.ok([...runs.values()].every((count) => count === 1));
   });
 
   test('tasks of many round trips get no buffer', async () => {
