@@ -8,6 +8,9 @@ const SERVER_PROCESSES = {
   mariadb: /^(mariadbd|mysqld)$/,
 };
 const TICK_US = 10_000; // /proc/<pid>/stat counts in clock ticks of 10 ms (USER_HZ 100 on Linux)
+// BENCH_SERVER_PARENT=<postmaster pid>: count only that server's backends (a private PostgreSQL the run points
+// QUEUES_TEST_POSTGRES_URL at), not every postgres process of the machine (other runs on a shared server).
+const SERVER_PARENT = process.env.BENCH_SERVER_PARENT;
 
 /** pid → user + system µs of the processes whose name matches `pattern` (none readable: an empty map). */
 function serverTimes(pattern) {
@@ -24,6 +27,7 @@ function serverTimes(pattern) {
       const close = stat.lastIndexOf(')');
       if (!pattern.test(stat.slice(stat.indexOf('(') + 1, close))) continue;
       const fields = stat.slice(close + 2).split(' ');
+      if (SERVER_PARENT && pattern === SERVER_PROCESSES.postgres && fields[1] !== SERVER_PARENT) continue;
       times.set(pid, (Number(fields[11]) + Number(fields[12])) * TICK_US);
     } catch {
       // the process ended between the listing and the read
