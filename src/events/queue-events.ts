@@ -42,7 +42,9 @@ const MAX_PENDING_DELIVERIES = 10_000;
 
 /**
  * A counter fed every event this process sees, local or remote, as its fields (QueueMetrics). Unlike a subscriber
- * it does not make the bus build envelopes: with taps alone, an event costs one call per tap.
+ * it does not make the bus build envelopes: with taps alone, an event costs one call per tap. `payload` is what a
+ * counter reads (a failure's `willRetry`, a stale recovery's ids); a `task.completed` fed while nothing listens
+ * carries none (its result is not copied into an object nobody reads).
  */
 export type QueueEventTap = (
   type: string,

@@ -271,11 +271,11 @@ export class TaskRunner {
     if (!updated) return this.withdrawRemoval(removedAs, null) ?? this.reportClaimLost(record, workerId);
     // quietSuccess silences the log line only: listeners, metrics and the dashboard still see the completion.
     this.outcomeLog.completed(record, definition);
-    if (this.events.enabled) {
-      const publishing = this.publishLifecycle('task.completed', record, workerId, {
-        payload: { result: value },
-      });
-      if (publishing) await publishing;
+    if (this.events.wanted) {
+      await this.publishEnvelope('task.completed', record, workerId, { payload: { result: value } });
+    } else if (this.events.enabled) {
+      // Nobody would receive an envelope: the metrics tap counts it, and reads no payload of a completion.
+      this.events.feedTaps('task.completed', record.queue, record.id, undefined);
     }
     const flowEnd = this.publishFlowEnd(updated, workerId);
     if (flowEnd) await flowEnd;
