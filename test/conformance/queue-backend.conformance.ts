@@ -583,6 +583,21 @@ export function describeQueueBackendConformance(
         );
       });
 
+      test('releaseClaims hands back a large batch in one call and answers in the batch order', async () => {
+        await backend.enqueueMany(Array.from({ length: 300 }, () => rec()));
+        const claimed = await backend.claimMany({ limit: 300, queues: [queue], workerId: W });
+        assert.equal(claimed.length, 300);
+        const batch = claimed.reverse().map((r) => ({ id: r.id, expectedRetryCount: 0 }));
+        assert.deepEqual(
+          await backend.releaseClaims(batch),
+          batch.map((b) => b.id),
+        );
+        const stats = await backend.getStatistics({ queue });
+        assert.equal(stats.pending, 300);
+        assert.equal(stats.running, 0);
+        assert.deepEqual(await backend.releaseClaims(batch), [], 'released already: nothing to release');
+      });
+
       test('writes on a cancelled or pending record are rejected and change nothing', async () => {
         const pending = await put();
         assert.equal(await backend.failTask(pending.id, 'x'), null);

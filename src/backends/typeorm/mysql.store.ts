@@ -2,7 +2,7 @@ import type { EntityManager } from 'typeorm';
 import type { ClaimManyOptions, CompletionItem, CompletionOutcome } from '../queue-backend.js';
 import type { QueuedTaskRecord } from '../../models/queued-task-record.js';
 import { recordToRow, rowToRecord, toResultJson, type TaskRow } from './task-row.mapper.js';
-import { SqlQueueStore } from './sql-queue.store.js';
+import { RELEASED, SqlQueueStore } from './sql-queue.store.js';
 import { addedColumnsDdl } from './added-columns.js';
 import type { SqlTx } from './queue-caps.sql.js';
 import { quoteIdentifier } from './sql-identifier.js';
@@ -421,6 +421,32 @@ export class MysqlQueueStore extends SqlQueueStore {
     );
     const touched = new Set(rows.map((row) => String(row['id'])));
     return batch.map((b) => b.id).filter((id) => touched.has(id));
+  }
+
+  /**
+   * No RETURNING on UPDATE: in one transaction, lock the batch's rows whose fence holds (in id order, as the other
+   * batch writes lock), release them in one UPDATE, read them back.
+   */
+  protected override releasedRows(
+    batch: ReadonlyArray<{ id: string; expectedRetryCount: number }>,
+  ): Promise<TaskRow[]> {
+    const { where, params } = this.releaseWhere([...batch].sort(byId));
+    return this.transaction(async (connection) => {
+      const locked = (await run(
+        connection,
+        `SELECT id FROM ${this.table} WHERE ${where} ORDER BY id FOR UPDATE`,
+        params,
+      )) as TaskRow[];
+      if (locked.length === 0) return [];
+      const ids = locked.map((row) => row['id']);
+      const inIds = `id IN (${ids.map(() => '?').join(', ')})`;
+      await run(connection, `UPDATE ${this.table} SET ${RELEASED} WHERE ${inIds}`, ids);
+      return (await run(
+        connection,
+        `SELECT ${this.columns} FROM ${this.table} WHERE ${inIds}`,
+        ids,
+      )) as TaskRow[];
+    });
   }
 
   protected isUniqueViolation(error: unknown): boolean {

@@ -840,24 +840,42 @@ export abstract class SqlQueueStore {
     );
   }
 
+  /**
+   * One fenced UPDATE for the whole batch (`releasedRows`), then the groups of grouped released records in line. A
+   * worker hands back up to its whole prefetch buffer (500 records) on shutdown: one statement per record took a
+   * round trip each.
+   */
   async releaseClaims(batch: ReadonlyArray<{ id: string; expectedRetryCount: number }>): Promise<string[]> {
-    const released: string[] = [];
-    for (const { id, expectedRetryCount } of batch) {
-      const applied = await this.execute(
-        `UPDATE ${this.table} SET status = 'pending', worker_id = NULL, heartbeat_at = NULL, started_at = NULL
-         WHERE id = ? AND ${this.testedOnRow(`status = 'running' AND retry_count = ?`)}`,
-        [id, expectedRetryCount],
-      );
-      if (applied > 0) released.push(id);
-    }
-    if (released.length > 0) {
-      const rows = await this.query(
-        `SELECT ${COLUMN_LIST} FROM ${this.table} WHERE id IN (${released.map(() => '?').join(', ')}) AND task_group IS NOT NULL`,
-        released,
-      );
-      await this.lineUpGroups(rows.map(rowToRecord));
-    }
-    return released;
+    if (batch.length === 0) return [];
+    const rows = await this.releasedRows(batch);
+    const records = rows.map(rowToRecord);
+    await this.lineUpGroups(records.filter((record) => record.group !== null));
+    const released = new Set(records.map((record) => record.id));
+    return batch.map((b) => b.id).filter((id) => released.has(id));
+  }
+
+  /**
+   * Put the running records of `batch` (each fenced on its retry count) back to `pending` and return their rows:
+   * one `UPDATE … RETURNING` (PostgreSQL, SQLite); MySQL overrides it (no RETURNING on UPDATE).
+   */
+  protected async releasedRows(
+    batch: ReadonlyArray<{ id: string; expectedRetryCount: number }>,
+  ): Promise<TaskRow[]> {
+    const { where, params } = this.releaseWhere(batch);
+    return this.query(`UPDATE ${this.table} SET ${RELEASED} WHERE ${where} RETURNING ${COLUMN_LIST}`, params);
+  }
+
+  /** The fenced condition of a release: the ids (primary key), running, each with its retry count. */
+  protected releaseWhere(batch: ReadonlyArray<{ id: string; expectedRetryCount: number }>): {
+    where: string;
+    params: unknown[];
+  } {
+    const ids = batch.map((b) => b.id);
+    const pairs = batch.map(() => '(id = ? AND retry_count = ?)').join(' OR ');
+    return {
+      where: `id IN (${ids.map(() => '?').join(', ')}) AND ${this.testedOnRow(`status = 'running'`)} AND (${pairs})`,
+      params: [...ids, ...batch.flatMap((b) => [b.id, b.expectedRetryCount])],
+    };
   }
 
   async requeueStaleRunning(options: StaleRecoveryOptions): Promise<StaleTaskRecoveryResult> {
@@ -1234,6 +1252,9 @@ export abstract class SqlQueueStore {
     };
   }
 }
+
+/** What a released claim is set back to: `pending` in its old place, no retry used, worker and times cleared. */
+export const RELEASED = `status = 'pending', worker_id = NULL, heartbeat_at = NULL, started_at = NULL`;
 
 /** A terminal status, checked (it is written into the statement's text). */
 function terminalStatus(status: TaskStatus): TaskStatus {
