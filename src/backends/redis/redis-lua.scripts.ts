@@ -1,5 +1,6 @@
 import { GROUP_INDEX } from './queue-caps.lua.js';
 import { FLOW_RELEASE_LUA } from './flow-release.lua.js';
+import { pruneLua } from './lua-prune.js';
 
 /**
  * Lua scripts of the Redis backend: every state change is one script, atomic on the server. Keys are derived
@@ -435,6 +436,9 @@ end
 /** A script body with the shared helpers above in front (scripts of other files use it too). */
 export const script = (body: string) => `${COMMON}\n${body}`;
 
+/** A hot script's body with only the shared helpers it reaches in front (see `pruneLua`). */
+export const leanScript = (body: string) => `${pruneLua(COMMON, body)}\n${body}`;
+
 /**
  * ARGV: p, now, channel ('' = no wakeup), wakeup payload, count, then per record: id, key, queue, status, execution
  * backend, priority, queuedAt, scheduledAt ('' = none), field count, field/value pairs... → per record {1, {}}
@@ -511,7 +515,7 @@ flush_stats()
 if due and channel ~= '' then redis.call('PUBLISH', channel, payload) end
 return results
 `;
-export const ENQUEUE = script(ENQUEUE_BODY);
+export const ENQUEUE = leanScript(ENQUEUE_BODY);
 
 /**
  * The check `ENQUEUE` makes before writing, for a batch sent in several scripts: ARGV: p, then per record: id,
