@@ -443,6 +443,20 @@ export abstract class QueueBackend {
   async removeTerminal(_id: string): Promise<boolean> {
     return false;
   }
+
+  /**
+   * The expiry sweep (src/expiry/expiry-sweep.ts): end up to `limit` waiting records (`pending` or `scheduled`)
+   * whose expiry (`metadata.expiresAt`, written at enqueue) is at or before `now`, each `failed` with
+   * `expiredMessage(record)`, found through an index on the expiry (never a scan of the backlog). Each record is
+   * ended by one conditional write that applies only while it is still waiting, so a record claimed meanwhile by
+   * any process is left to its claimer (whose runner expires it without running it), and two sweeps never end one
+   * record twice. A flow child ended here releases its parent as any end does. Returns the records this call ended,
+   * as ended; retention (`removeOnFail`) and events are the caller's. The default ends nothing (a custom backend
+   * then leaves expired records to the runner); every built-in backend implements it.
+   */
+  async expireWaiting(_now: number, _limit: number): Promise<QueuedTaskRecord[]> {
+    return [];
+  }
   /** Every record, streamed in chunks. */
   abstract iterAll(options?: { chunkSize?: number }): AsyncIterable<QueuedTaskRecord>;
 

@@ -346,13 +346,38 @@ export class TaskRunner {
       return null;
     });
     if (!updated) return this.withdrawRemoval(removedAs, null) ?? this.reportClaimLost(record, workerId);
+    await this.announceExpired(record, message, workerId);
+    return updated;
+  }
+
+  /**
+   * A record the expiry sweep ended (`QueueBackend.expireWaiting`: already `failed` in the store, never started):
+   * deleted when it is `removeOnFail: true` (its outcome stays readable by `waitFor` here), and `task.expired`.
+   */
+  async endExpired(record: QueuedTaskRecord, workerId: string | null): Promise<void> {
+    const message = record.error ?? expiredMessage(record);
+    if (removedOnFail(record)) {
+      this.announceRemoval(record);
+      await this.backend.removeTerminal(record.id).catch(() => false);
+    }
+    await this.announceExpired(record, message, workerId);
+  }
+
+  private async announceExpired(
+    record: QueuedTaskRecord,
+    message: string,
+    workerId: string | null,
+  ): Promise<void> {
     this.logger.warn(`${record.taskName} (${record.id}): ${message}`);
+    const expiresAt = expiryOf(record);
     await this.publishLifecycle('task.expired', record, workerId, {
       level: 'warning',
       message,
-      payload: { error: message, expiresAt: new Date(expiryOf(record)!).toISOString() },
+      payload: {
+        error: message,
+        ...(expiresAt === undefined ? {} : { expiresAt: new Date(expiresAt).toISOString() }),
+      },
     });
-    return updated;
   }
 
   /**

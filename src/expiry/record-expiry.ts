@@ -13,6 +13,15 @@ export function expiryOf(record: Pick<QueuedTaskRecord, 'metadata'>): number | u
   return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
 }
 
+/**
+ * The expiry as stored beside the record for the sweep's index (a whole number of ms, rounded up so that the sweep
+ * never ends a record before `isExpired` would), or null when it never expires.
+ */
+export function storedExpiry(record: Pick<QueuedTaskRecord, 'metadata'>): number | null {
+  const expiresAt = expiryOf(record);
+  return expiresAt === undefined ? null : Math.ceil(expiresAt);
+}
+
 /** Whether a record that has not started yet must not start any more. */
 export function isExpired(record: Pick<QueuedTaskRecord, 'metadata'>, now?: number): boolean {
   const expiresAt = expiryOf(record);

@@ -29,6 +29,7 @@ import { DispatchRoom } from './dispatch-room.js';
 import { WorkerPresence } from './worker-presence.js';
 import { PausedQueues } from '../control/paused-queues.js';
 import { runRetentionPass } from '../retention/retention-pass.js';
+import { sweepExpired } from '../expiry/expiry-sweep.js';
 import { removedOnFail } from '../retention/retention-rule.js';
 
 /** The reason an idle wait is cut short. A shared value: `abort()` without one builds a DOMException each time. */
@@ -171,6 +172,10 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
         pauses,
         new PeriodicTask('heartbeat', o.heartbeatInterval, () => this.heartbeat(), this.logger),
         new PeriodicTask('stale recovery', o.staleCheckInterval, () => this.recoverStale(), this.logger),
+      );
+      // Expiry is not retention: it runs with `cleanup: false` too.
+      this.maintenance.push(
+        new PeriodicTask('expiry', o.staleCheckInterval, () => this.expire(), this.logger),
       );
       if (this.executions.external().length > 0) {
         this.maintenance.push(
@@ -619,6 +624,20 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
         this.logger.warn(`Reconciling ${record.id} failed: ${describeError(error)}`);
       }
     }
+  }
+
+  /**
+   * Expired waiting records end (README "Expiry"), in every queue, once per cluster per interval: one process at a
+   * time is enough, though sweeps racing each other or claims are safe (see `sweepExpired`).
+   */
+  private async expire(): Promise<void> {
+    const interval = this.options.staleCheckInterval;
+    if (!(await this.backend.acquireLease('expiry', this.workerId, interval * 2))) return;
+    const ended = await sweepExpired(this.backend, this.runner, this.workerId, {
+      batchSize: this.options.cleanup.batchSize,
+      budget: Math.min(30_000, Math.max(1_000, interval / 2)),
+    });
+    if (ended > 0) this.logger.log(`Expiry: ${ended} record(s) expired before they started`);
   }
 
   /** Retention (README "Retention"): module defaults and the tasks' `{ age, count }` rules, once per cluster. */

@@ -21,7 +21,7 @@ describeClaimByIdControlConformance('typeorm:mysql', factory, { skip: skipUnless
 describeQueueHandleConformance('typeorm:mysql', factory, { skip: skipUnless('mysql'), peer });
 describeManagementConformance('typeorm:mysql', factory, { skip: skipUnless('mysql'), peer });
 describeWorkerRegistryConformance('typeorm:mysql', factory, { skip: skipUnless('mysql'), peer });
-describeRetentionExpiryConformance('typeorm:mysql', factory, { skip: skipUnless('mysql') });
+describeRetentionExpiryConformance('typeorm:mysql', factory, { skip: skipUnless('mysql'), peer });
 describeEdgeValueConformance('typeorm:mysql', factory, { skip: skipUnless('mysql') });
 describeBadRecordConformance('typeorm:mysql', factory, { skip: skipUnless('mysql') });
 describeFlowConformance('typeorm:mysql', factory, { skip: skipUnless('mysql'), peer });

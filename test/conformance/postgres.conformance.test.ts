@@ -21,7 +21,7 @@ describeClaimByIdControlConformance('typeorm:postgres', factory, { skip: skipUnl
 describeQueueHandleConformance('typeorm:postgres', factory, { skip: skipUnless('postgres'), peer });
 describeManagementConformance('typeorm:postgres', factory, { skip: skipUnless('postgres'), peer });
 describeWorkerRegistryConformance('typeorm:postgres', factory, { skip: skipUnless('postgres'), peer });
-describeRetentionExpiryConformance('typeorm:postgres', factory, { skip: skipUnless('postgres') });
+describeRetentionExpiryConformance('typeorm:postgres', factory, { skip: skipUnless('postgres'), peer });
 describeEdgeValueConformance('typeorm:postgres', factory, { skip: skipUnless('postgres') });
 describeBadRecordConformance('typeorm:postgres', factory, { skip: skipUnless('postgres') });
 describeFlowConformance('typeorm:postgres', factory, { skip: skipUnless('postgres'), peer });

@@ -21,7 +21,7 @@ describeQueueControlConformance('redis', factory, { skip: skipUnless('redis') })
 describeClaimByIdControlConformance('redis', factory, { skip: skipUnless('redis') });
 describeQueueHandleConformance('redis', factory, { skip: skipUnless('redis'), peer });
 describeWorkerRegistryConformance('redis', factory, { skip: skipUnless('redis'), peer });
-describeRetentionExpiryConformance('redis', factory, { skip: skipUnless('redis') });
+describeRetentionExpiryConformance('redis', factory, { skip: skipUnless('redis'), peer });
 describeEdgeValueConformance('redis', factory, { skip: skipUnless('redis') });
 describeBadRecordConformance('redis', factory, { skip: skipUnless('redis') });
 describeFlowConformance('redis', factory, { skip: skipUnless('redis'), peer });

@@ -10,6 +10,7 @@ import { QueueEvents } from '../../src/events/queue-events.js';
 import type { QueueEventEnvelope } from '../../src/events/queue-event.js';
 import { TaskRunner } from '../../src/execution/task-runner.js';
 import { newTaskRecord } from '../../src/models/new-record.js';
+import { isExpired } from '../../src/expiry/record-expiry.js';
 import type { QueuedTaskRecord } from '../../src/models/queued-task-record.js';
 import { runRetentionPass } from '../../src/retention/retention-pass.js';
 import { QueueService } from '../../src/service/queue.service.js';
@@ -26,7 +27,7 @@ const DAY = 24 * 3600 * 1000;
 export function describeRetentionExpiryConformance(
   name: string,
   factory: () => Promise<QueueBackend>,
-  options: { skip?: string | false } = {},
+  options: { skip?: string | false; peer?: (backend: QueueBackend) => Promise<QueueBackend> } = {},
 ): void {
   describe(`QueueBackend conformance (retention, expiry): ${name}`, { skip: options.skip }, () => {
     let backend: QueueBackend;
@@ -214,6 +215,154 @@ export function describeRetentionExpiryConformance(
       );
     });
 
+    /** A waiting record of this test's task that expires `in` ms from now (as an enqueue writes it). */
+    const expiring = (inMs: number, fields: Partial<QueuedTaskRecord> = {}) =>
+      put({ queue: task, ...fields, metadata: { expiresAt: Date.now() + inMs, ...fields.metadata } });
+    const untilExpired = async (...records: QueuedTaskRecord[]) => {
+      const latest = Math.max(...records.map((r) => r.metadata['expiresAt'] as number));
+      await sleep(Math.max(0, latest - Date.now()) + 20);
+    };
+
+    test('expireWaiting ends waiting expired records once, failed with the expiry error; claims skip them', async () => {
+      const key = `k-${task}`;
+      // Expiries 1 s away: the steps before them must finish first, on a loaded machine too.
+      const due = await expiring(1_000);
+      const scheduled = await expiring(1_000, { scheduledAt: new Date(Date.now() + 300) });
+      const keyed = await expiring(1_000, { key });
+      const retried = await expiring(1_000, { maxRetries: 1 });
+      const claimedFirst = await expiring(1_000);
+      const later = await expiring(60_000);
+      const never = await put({ queue: task });
+      assert.equal(scheduled.status, 'scheduled');
+      const early = await backend.claimMany({ limit: 2, workerId: 'w', queues: [task] });
+      assert.deepEqual(
+        early.map((r) => r.id).sort(),
+        [due.id, keyed.id].sort(),
+        'two of them claimed before they expire',
+      );
+      // Back to waiting before expiry (a release), and another claimed for good.
+      assert.deepEqual(
+        (await backend.releaseClaims(early.map((r) => ({ id: r.id, expectedRetryCount: 0 })))).sort(),
+        [due.id, keyed.id].sort(),
+      );
+      assert.equal(
+        await backend.expireWaiting(Date.now(), 10).then((ended) => ended.length),
+        0,
+        'none expired yet',
+      );
+      const running = await backend.claimMany({ limit: 7, workerId: 'w', queues: [task] });
+      const kept = [retried.id, claimedFirst.id];
+      assert.ok(kept.every((id) => running.some((r) => r.id === id)));
+      await backend.releaseClaims(
+        running.filter((r) => !kept.includes(r.id)).map((r) => ({ id: r.id, expectedRetryCount: 0 })),
+      );
+      await untilExpired(due, scheduled, keyed, retried, claimedFirst);
+      // The retry policy requeues a record after its expiry: waiting again, so the sweep must find it again.
+      assert.equal(
+        (await backend.failTask(retried.id, 'boom', { expectedRetryCount: 0 }))?.status,
+        'pending',
+      );
+      assert.deepEqual(
+        (await backend.claimMany({ limit: 10, workerId: 'w2', queues: [task] })).map((r) => r.id).sort(),
+        [later.id, never.id].sort(),
+        'a claim never hands out an expired record',
+      );
+      const ended = await backend.expireWaiting(Date.now(), 10);
+      assert.deepEqual(
+        ended.map((r) => r.id).sort(),
+        [due.id, scheduled.id, keyed.id, retried.id].sort(),
+        'waiting expired records only: not the running one, not the later one',
+      );
+      for (const record of ended) {
+        assert.equal(record.status, 'failed');
+        assert.match(record.error ?? '', /^Task expired: not started by \d{4}-/);
+        const stored = await backend.getTask(record.id);
+        assert.equal(stored?.status, 'failed');
+        assert.equal(stored?.error, record.error);
+        assert.ok(stored?.completedAt, 'an end time, for retention');
+        if (record.id !== retried.id) assert.equal(stored?.startedAt, null, 'never started');
+      }
+      assert.deepEqual(await backend.expireWaiting(Date.now(), 10), [], 'each record ends once');
+      assert.equal((await backend.getTask(claimedFirst.id))?.status, 'running', 'its claimer expires it');
+      const again = await put({ queue: task, key });
+      assert.notEqual(again.id, keyed.id, 'the expired record freed its key');
+      const stats = await backend.getStatistics({ queue: task });
+      assert.equal(stats.failed, 4);
+    });
+
+    test('expireWaiting is bounded by its limit and finds records written by another connection', async () => {
+      const records = [];
+      for (let i = 0; i < 5; i++) records.push(await expiring(50 + i));
+      const other = options.peer ? await options.peer(backend) : backend;
+      try {
+        await untilExpired(...records);
+        const first = await other.expireWaiting(Date.now(), 2);
+        assert.deepEqual(
+          first.map((r) => r.id),
+          [records[0]!.id, records[1]!.id],
+          'the earliest expiries first',
+        );
+        const rest = await backend.expireWaiting(Date.now(), 10);
+        assert.deepEqual(
+          rest.map((r) => r.id).sort(),
+          records
+            .slice(2)
+            .map((r) => r.id)
+            .sort(),
+        );
+      } finally {
+        if (other !== backend) await other.close();
+      }
+    });
+
+    test('race: several stores claiming and sweeping at once end each expiring record exactly once', async () => {
+      const stores = [backend];
+      for (let i = 0; i < 2; i++) stores.push(options.peer ? await options.peer(backend) : backend);
+      try {
+        // Expiries spread over 0.2-0.5 s from one write; the claimers run one 40 ms body at a time, so they take some
+        // records before they expire and the sweeps end the rest.
+        const start = Date.now();
+        const records = await backend.enqueueMany(
+          Array.from({ length: 60 }, (_, i) =>
+            newTaskRecord({ taskName: task, queue: task, metadata: { expiresAt: start + 200 + i * 5 } }),
+          ),
+        );
+        const ends = new Map<string, string[]>();
+        const note = (id: string, how: string) => ends.set(id, [...(ends.get(id) ?? []), how]);
+        const stopAt = Date.now() + 20_000;
+        await Promise.all(
+          stores.map(async (store, n) => {
+            // Until every record ended, and a little longer: a second end of one record would show up then.
+            let settled = 0;
+            while (Date.now() < stopAt && (ends.size < records.length || settled++ < 10)) {
+              for (const record of await store.claimMany({ limit: 1, workerId: `w${n}`, queues: [task] })) {
+                assert.ok(
+                  !isExpired(record, record.startedAt!.getTime()),
+                  'a claim never takes an expired record',
+                );
+                await sleep(40); // the body
+                const done = await store.completeTask(record.id, n, { expectedRetryCount: 0 });
+                if (done) note(record.id, `ran in ${n}`);
+              }
+              for (const record of await store.expireWaiting(Date.now(), 3))
+                note(record.id, `expired in ${n}`);
+              await sleep(5);
+            }
+          }),
+        );
+        for (const record of records) {
+          const how = ends.get(record.id) ?? [];
+          assert.equal(how.length, 1, `${record.id} ended ${how.length} times: ${how.join(', ')}`);
+          const stored = await backend.getTask(record.id);
+          assert.equal(stored?.status, how[0]!.startsWith('ran') ? 'completed' : 'failed');
+        }
+        const expired = [...ends.values()].filter((how) => how[0]!.startsWith('expired')).length;
+        assert.ok(expired > 0 && expired < records.length, `both paths took part (${expired} expired)`);
+      } finally {
+        for (const store of stores) if (store !== backend) await store.close();
+      }
+    });
+
     test('retention metadata and expiry written at enqueue survive the store', async () => {
       const expiresAt = Date.now() + 60_000;
       const stored = await put({
@@ -243,10 +392,10 @@ export function describeRetentionExpiryConformance(
         }
       }
 
-      const boot = async (worker: boolean) => {
+      const boot = async (worker: boolean, overrides: { queues?: string[] } = {}) => {
         app = await createQueuesApp([RetentionTasks], {
           queueBackend: backend,
-          worker: { enabled: worker, queues: [task], cleanup: false },
+          worker: { enabled: worker, queues: [task], cleanup: false, ...overrides },
           events: { crossProcess: false },
         });
         return {
@@ -291,19 +440,20 @@ export function describeRetentionExpiryConformance(
         try {
           const expiring = await queues.enqueue('conf.retention.kept', ['late'], {
             queue: task,
-            expiresIn: 50,
+            expiresIn: 300,
           });
           const fresh = await queues.enqueue('conf.retention.kept', ['fresh'], {
             queue: task,
             expiresAt: new Date(Date.now() + 60_000),
           });
           assert.equal(typeof expiring.metadata['expiresAt'], 'number');
-          await sleep(120);
+          // Claimed before its expiry (as a prefetch buffer holds records), started after it.
           const claimed = await backend.claimMany({ limit: 5, workerId: 'w', queues: [task] });
           assert.deepEqual(
             claimed.map((r) => r.id),
             [expiring.id, fresh.id],
           );
+          await sleep(Math.max(0, (expiring.metadata['expiresAt'] as number) - Date.now()) + 20);
           const outcomes = await Promise.all(claimed.map((r) => runner.run(r, { workerId: 'w' })));
           assert.equal(outcomes[0]?.status, 'failed');
           assert.match(outcomes[0]?.error ?? '', /^Task expired: not started by \d{4}-/);
@@ -324,15 +474,55 @@ export function describeRetentionExpiryConformance(
         }
       });
 
+      test('the sweep ends expired records of a queue no worker consumes, with task.expired', async () => {
+        const { queues, events } = await boot(true, { queues: [`${task}_other`] });
+        const seen: QueueEventEnvelope[] = [];
+        const subscription = events.events$.subscribe((event) => seen.push(event));
+        try {
+          const kept = await queues.enqueue('conf.retention.kept', ['never'], {
+            queue: task,
+            expiresIn: 100,
+          });
+          const removed = await queues.enqueue('conf.retention.kept', ['gone'], {
+            queue: task,
+            expiresIn: 100,
+            removeOnFail: true,
+          });
+          const waiting = queues.waitFor(removed.id, { timeout: 15_000, pollInterval: 50 });
+          const ended = await queues.waitFor(kept.id, { timeout: 15_000, pollInterval: 50 });
+          assert.equal(ended.status, 'failed');
+          assert.match(ended.error ?? '', /^Task expired: not started by/);
+          assert.equal(ended.startedAt, null, 'never started');
+          const gone = await waiting;
+          assert.equal(gone.status, 'failed');
+          assert.match(gone.error ?? '', /expired/);
+          // Deleted right after its end is written (removeOnFail), so waitFor may have read it just before.
+          for (const by = Date.now() + 5_000; Date.now() < by && (await queues.getTask(removed.id));)
+            await sleep(20);
+          assert.equal(await queues.getTask(removed.id), null, 'removeOnFail deleted it');
+          await sleep(50);
+          assert.deepEqual(
+            seen
+              .filter((e) => e.type === 'task.expired')
+              .map((e) => e.taskId)
+              .sort(),
+            [kept.id, removed.id].sort(),
+          );
+          assert.deepEqual(ran, []);
+        } finally {
+          subscription.unsubscribe();
+        }
+      });
+
       test('an expired record with removeOnFail is deleted; waitFor in this process sees it failed', async () => {
         const { queues, runner } = await boot(false);
         const record = await queues.enqueue('conf.retention.kept', ['gone'], {
           queue: task,
-          expiresIn: 30,
+          expiresIn: 300,
           removeOnFail: true,
         });
-        await sleep(80);
         const [claimed] = await backend.claimMany({ limit: 1, workerId: 'w', queues: [task] });
+        await sleep(Math.max(0, (record.metadata['expiresAt'] as number) - Date.now()) + 20);
         const waiting = queues.waitFor(record.id, { timeout: 5_000, pollInterval: 50 });
         const outcome = await runner.run(claimed!, { workerId: 'w' });
         assert.equal(outcome?.status, 'failed');

@@ -20,7 +20,7 @@ describeClaimByIdControlConformance('typeorm:sqlite', factory, { skip: false });
 describeQueueHandleConformance('typeorm:sqlite', factory, { skip: false, peer });
 describeManagementConformance('typeorm:sqlite', factory, { skip: false, peer });
 describeWorkerRegistryConformance('typeorm:sqlite', factory, { skip: false, peer });
-describeRetentionExpiryConformance('typeorm:sqlite', factory, { skip: false });
+describeRetentionExpiryConformance('typeorm:sqlite', factory, { skip: false, peer });
 describeEdgeValueConformance('typeorm:sqlite', factory, { skip: false });
 describeBadRecordConformance('typeorm:sqlite', factory, { skip: false });
 describeFlowConformance('typeorm:sqlite', factory, { skip: false, peer });

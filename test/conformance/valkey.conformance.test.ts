@@ -21,7 +21,7 @@ describeQueueControlConformance('valkey', factory, { skip: skipUnless('redis') }
 describeClaimByIdControlConformance('valkey', factory, { skip: skipUnless('redis') });
 describeQueueHandleConformance('valkey', factory, { skip: skipUnless('redis'), peer });
 describeWorkerRegistryConformance('valkey', factory, { skip: skipUnless('redis'), peer });
-describeRetentionExpiryConformance('valkey', factory, { skip: skipUnless('redis') });
+describeRetentionExpiryConformance('valkey', factory, { skip: skipUnless('redis'), peer });
 describeEdgeValueConformance('valkey', factory, { skip: skipUnless('redis') });
 describeBadRecordConformance('valkey', factory, { skip: skipUnless('redis') });
 describeFlowConformance('valkey', factory, { skip: skipUnless('redis'), peer });

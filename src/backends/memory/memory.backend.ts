@@ -32,6 +32,7 @@ import { recordShapeProblems, undecodableMessage, undecodableView } from '../../
 import { cloneJson } from '../../serialization/clone-json.js';
 import { CLAIMABLE_STATUSES, isTerminalStatus, type TaskStatus } from '../../models/task-status.js';
 import { BinaryHeap } from './binary-heap.js';
+import { expiredMessage, isExpired, storedExpiry } from '../../expiry/record-expiry.js';
 import { ListingIndexes } from './listing-indexes.js';
 import { MemoryTaskLogs } from './memory-task-logs.js';
 import {
@@ -98,6 +99,8 @@ export class InMemoryQueueBackend extends QueueBackend {
   /** Ready records by queue, then execution backend: a claim walks them without building or splitting names. */
   private readonly ready = new Map<string, Map<string, BinaryHeap<ReadyEntry>>>();
   private readonly delayed = new BinaryHeap<DelayedEntry>((a, b) => a.due < b.due);
+  /** Records that expire, by expiry: pushed whenever one becomes claimable (`place`), checked when popped. */
+  private readonly expiries = new BinaryHeap<{ id: string; at: number }>((a, b) => a.at < b.at);
   private readonly tokens = new Map<string, number>();
   private readonly activeKeys = new Map<string, string>();
   private readonly latestByKey = new Map<string, string>();
@@ -249,7 +252,13 @@ export class InMemoryQueueBackend extends QueueBackend {
       }
       if (!best) break;
       const entry = best.pop()!;
-      const record = this.handOut(this.records.get(entry.id)!, options.workerId, startedAt);
+      const waiting = this.records.get(entry.id)!;
+      // Expired: left waiting, out of the ready heap, for the expiry sweep (its `expiries` entry) to end.
+      if (isExpired(waiting, now)) {
+        this.tokens.delete(entry.id);
+        continue;
+      }
+      const record = this.handOut(waiting, options.workerId, startedAt);
       if (record) claimed.push(record);
     }
     return claimed;
@@ -442,6 +451,24 @@ export class InMemoryQueueBackend extends QueueBackend {
     if (!record || isTerminalStatus(record.status)) return null;
     this.finish(record, 'cancelled');
     return copyRecord(record);
+  }
+
+  override async expireWaiting(now: number, limit: number): Promise<QueuedTaskRecord[]> {
+    const ended: QueuedTaskRecord[] = [];
+    for (
+      let top = this.expiries.peek();
+      top && top.at <= now && ended.length < limit;
+      top = this.expiries.peek()
+    ) {
+      this.expiries.pop();
+      // An entry whose record has run, ended or gone since is dropped; placing it again pushed a fresh one.
+      const record = this.records.get(top.id);
+      if (!record || !CLAIMABLE_STATUSES.has(record.status) || !isExpired(record, now)) continue;
+      record.error = expiredMessage(record);
+      this.finish(record, 'failed');
+      ended.push(copyRecord(record));
+    }
+    return ended;
   }
 
   async retryTask(id: string): Promise<QueuedTaskRecord | null> {
@@ -842,6 +869,8 @@ export class InMemoryQueueBackend extends QueueBackend {
   private place(record: QueuedTaskRecord): void {
     const token = ++this.nextToken;
     this.tokens.set(record.id, token);
+    const expiresAt = storedExpiry(record);
+    if (expiresAt !== null) this.expiries.push({ id: record.id, at: expiresAt });
     const due = record.scheduledAt?.getTime() ?? 0;
     if (due > Date.now()) {
       this.delayed.push({ id: record.id, due, token });

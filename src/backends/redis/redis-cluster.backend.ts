@@ -672,6 +672,16 @@ export class RedisClusterQueueBackend extends QueueBackend {
     return deleted;
   }
 
+  /** Each queue's slot has its own expiry index: the sweep visits them in turn, `limit` in all. */
+  override async expireWaiting(now: number, limit: number): Promise<QueuedTaskRecord[]> {
+    const ended: QueuedTaskRecord[] = [];
+    for (const shard of await this.allShards()) {
+      if (ended.length >= limit) break;
+      ended.push(...(await shard.expireWaiting(now, limit - ended.length)));
+    }
+    return ended;
+  }
+
   override async listPausedQueues(): Promise<string[]> {
     const paused: string[] = [];
     for (const shard of await this.allShards()) paused.push(...(await shard.listPausedQueues()));

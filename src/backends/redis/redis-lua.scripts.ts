@@ -26,6 +26,8 @@ import { pruneLua } from './lua-prune.js';
  *   P:keys / P:lastkey     hash dedup key -> active holder / latest record with the key
  *   P:stats:<queue>        hash status -> count;  P:queues: set of queues
  *   P:terminal             sorted set of terminal records by completion time (cleanup)
+ *   P:expiry               sorted set of records that expire (field ex), by expiry: added whenever one becomes
+ *                          claimable, read and trimmed by the expiry sweep (EXPIRE_WAITING)
  *   P:completed:<taskName> sorted set of completed records by completion time
  *   P:external             set of non-terminal records that carry an execution ref
  *   P:cx, P:cx:<n>         the creation index of every record, ordered by (creation time, id): chunks P:cx:<n>
@@ -285,7 +287,9 @@ local function add_ready(id, set, priority, queued_at, seq, group)
 end
 local function place(id, now)
   local t = tkey(id)
-  local f = redis.call('HMGET', t, 'q', 'x', 'p', 'qa', 'sc', 'o', 'cr', 'g')
+  local f = redis.call('HMGET', t, 'q', 'x', 'p', 'qa', 'sc', 'o', 'cr', 'g', 'ex')
+  -- A record that expires is indexed by its expiry whenever it becomes claimable (the sweep drops other entries).
+  if f[9] then redis.call('ZADD', p .. ':expiry', f[9], id) end
   local due = tonumber(f[5] or '0') or 0
   if due > now then
     redis.call('ZADD', p .. ':delayed', due, id)
@@ -500,7 +504,11 @@ for r = 1, count do
     redis.call('HSET', tkey(id), 'o', seq, unpack(ARGV, first, at - 1))
     local cr = nil
     for i = first, at - 1, 2 do
-      if ARGV[i] == 'cr' then cr = ARGV[i + 1] break end
+      if ARGV[i] == 'cr' then cr = ARGV[i + 1] end
+      -- A waiting record that expires goes into the expiry index (a waiting flow parent when it is placed).
+      if ARGV[i] == 'ex' and (status == 'pending' or status == 'scheduled') then
+        redis.call('ZADD', p .. ':expiry', ARGV[i + 1], id)
+      end
     end
     index_created(cr, id)
     if status == 'pending' then due = true end
@@ -563,11 +571,13 @@ local function claim(now, limit, worker, queues, backends)
   -- A record of a queue indexed by group leaves its group's set too (member and set: where it was popped from).
   local function take(id, member, set)
     local t = tkey(id)
-    local f = redis.call('HMGET', t, 's', 'q', 'g', 'n')
+    local f = redis.call('HMGET', t, 's', 'q', 'g', 'n', 'ex')
     if not f[4] then return end -- no hash
     f[1] = status_of(f[1])
     if f[1] ~= 'pending' and f[1] ~= 'scheduled' then return end
     group_unready(set, f[3], member)
+    -- Expired: left waiting, out of its ready set, for the expiry sweep (P:expiry holds it) to end; never started.
+    if f[5] and tonumber(f[5]) <= now then return end
     mark_running(id, f, now, worker)
     local flat, row = redis.call('HGETALL', t), {}
     for i = 1, #flat, 2 do row[flat[i]] = flat[i + 1] end
@@ -945,6 +955,29 @@ for _, id in ipairs(redis.call('ZREVRANGE', source, keep, keep + limit - 1)) do
   elseif wanted[status_of(f[1])] and not parent_lives(id) then drop_ended(id) removed = removed + 1 end
 end
 return removed
+`);
+
+/**
+ * The expiry sweep. ARGV: p, now, id1, error1, id2, error2, ... (candidates read from P:expiry, each with the
+ * error naming its expiry) → the ids ended here. A record still waiting with its expiry passed ends `failed` like
+ * any end (`finish`: key freed, flow parent released); any other entry (claimed, ended, gone) leaves P:expiry.
+ */
+export const EXPIRE_WAITING = script(`
+local now, ended = tonumber(ARGV[2]), {}
+for i = 3, #ARGV, 2 do
+  local id = ARGV[i]
+  local f = redis.call('HMGET', tkey(id), 's', 'ex', 'n')
+  local s = status_of(f[1])
+  if f[3] and (s == 'pending' or s == 'scheduled') and tonumber(f[2]) and tonumber(f[2]) <= now then
+    redis.call('HSET', tkey(id), 'e', ARGV[i + 1])
+    finish(id, 'failed', now)
+    ended[#ended + 1] = id
+  end
+  if not (f[3] and tonumber(f[2]) and tonumber(f[2]) > now and (s == 'pending' or s == 'scheduled')) then
+    redis.call('ZREM', p .. ':expiry', id)
+  end
+end
+return ended
 `);
 
 /** ARGV: p, id → 1 when a terminal record was deleted, else 0. */

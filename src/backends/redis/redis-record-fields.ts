@@ -1,4 +1,5 @@
 import type { QueuedTaskRecord } from '../../models/queued-task-record.js';
+import { storedExpiry } from '../../expiry/record-expiry.js';
 import { timeOfTaskId } from '../../models/task-id.js';
 import { decodeTaskRow } from '../typeorm/row-decoding.js';
 import { toResultJson, type TaskColumn } from '../typeorm/task-row.mapper.js';
@@ -38,6 +39,7 @@ export const REDIS_FIELDS: Readonly<Record<Exclude<TaskColumn, 'id'>, string>> =
   task_key: 'ky',
   metadata_json: 'md',
   task_group: 'g',
+  expires_at: 'ex',
 };
 
 /**
@@ -94,6 +96,8 @@ export function recordFields(record: QueuedTaskRecord): string[] {
   const metadata = JSON.stringify(record.metadata);
   if (metadata !== undefined && metadata !== '{}') fields.push('md', metadata);
   if (record.group != null) fields.push('g', record.group);
+  const expiresAt = storedExpiry(record);
+  if (expiresAt !== null) fields.push('ex', String(expiresAt));
   return fields;
 }
 

@@ -76,6 +76,7 @@ import { within } from '../../timing/within.js';
 import { assertWorkerEntry, type WorkerInfo } from '../../models/worker-info.js';
 import { RedisWorkerRegistry } from './redis-worker-registry.js';
 import { ReplicaAcks } from './replica-acks.js';
+import { EXPIRES_AT, expiredMessage } from '../../expiry/record-expiry.js';
 
 /** How a cluster backend makes one of its shards (see `redis-cluster.backend.ts`). */
 export interface RedisShardSetup {
@@ -103,6 +104,7 @@ const SCRIPTS = {
   qCleanup: lua.CLEANUP,
   qTrim: lua.TRIM,
   qRemoveTerminal: lua.REMOVE_TERMINAL,
+  qExpireWaiting: lua.EXPIRE_WAITING,
   qLease: lua.LEASE,
   qCountRunning: lua.COUNT_RUNNING,
   qMigrate: lua.MIGRATE,
@@ -997,6 +999,25 @@ export class RedisQueueBackend extends QueueBackend {
 
   override async removeTerminal(id: string): Promise<boolean> {
     return (await this.run('qRemoveTerminal', id)) === 1;
+  }
+
+  /** Candidates from the expiry index (P:expiry), then one script that ends those still waiting. */
+  override async expireWaiting(now: number, limit: number): Promise<QueuedTaskRecord[]> {
+    const due = await this.redis.zrangebyscore(
+      this.key('expiry'),
+      '-inf',
+      now,
+      'WITHSCORES',
+      'LIMIT',
+      0,
+      Math.max(1, Math.floor(limit)),
+    );
+    if (due.length === 0) return [];
+    const args: Array<string | number> = [];
+    for (let i = 0; i < due.length; i += 2)
+      args.push(due[i]!, expiredMessage({ metadata: { [EXPIRES_AT]: Number(due[i + 1]) } }));
+    const ended = (await this.run('qExpireWaiting', now, ...args)) as string[];
+    return ended.length === 0 ? [] : this.getMany(ended);
   }
 
   override async listPausedQueues(): Promise<string[]> {

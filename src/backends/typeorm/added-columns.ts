@@ -13,6 +13,8 @@ export interface AddedColumn {
  */
 export const ADDED_COLUMNS: readonly AddedColumn[] = [
   { name: 'task_group', type: { postgres: 'varchar(255)', mysql: 'VARCHAR(255) NULL', sqlite: 'TEXT' } },
+  // metadata.expiresAt (epoch ms) as a column, for the expiry sweep's index (src/expiry/expiry-sweep.ts).
+  { name: 'expires_at', type: { postgres: 'bigint', mysql: 'BIGINT NULL', sqlite: 'INTEGER' } },
 ];
 
 /** `name type, ...` of the added columns, for a dialect's `CREATE TABLE`. */

@@ -22,13 +22,18 @@ interface MysqlPool {
 }
 
 /** Ascending by id: the one order every multi-row write of ours takes its row locks in. */
-/** listTasks' keyset indexes (management.sql.ts): newest first, unfiltered or by status, queue or task. */
-const LIST_INDEXES: ReadonlyArray<readonly [suffix: string, columns: string]> = [
+/**
+ * Indexes added after the table's first version (created with it, or added at open): listTasks' keyset indexes
+ * (management.sql.ts: newest first, unfiltered or by status, queue or task), then the expiry sweep's.
+ */
+const LATER_INDEXES: ReadonlyArray<readonly [suffix: string, columns: string]> = [
   ['list', 'created_at, id'],
   ['list_status', 'status, created_at, id'],
   ['list_queue', 'queue, created_at, id'],
   ['list_task', 'task_name, created_at, id'],
   ['list_group', 'task_group, created_at, id'],
+  // Not a listing index: the expiry sweep's candidates, waiting records by expiry (src/expiry/expiry-sweep.ts).
+  ['expiry', 'claimable, expires_at'],
 ];
 
 /** The active key: the key of a record that has not ended (a waiting flow parent included), else NULL. */
@@ -117,7 +122,7 @@ export class MysqlQueueStore extends SqlQueueStore {
         KEY ${index('running')} (status, heartbeat_at),
         KEY ${index('key')} (task_key),
         KEY ${index('completed')} (task_name, status, completed_at),
-        ${LIST_INDEXES.map(([suffix, columns]) => `KEY ${index(suffix)} (${columns})`).join(',\n        ')}
+        ${LATER_INDEXES.map(([suffix, columns]) => `KEY ${index(suffix)} (${columns})`).join(',\n        ')}
       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
       `CREATE TABLE IF NOT EXISTS ${this.leaseTable} (
         name VARCHAR(100) NOT NULL PRIMARY KEY, owner VARCHAR(255) NOT NULL, expires_at BIGINT NOT NULL
@@ -156,7 +161,7 @@ export class MysqlQueueStore extends SqlQueueStore {
     const present = new Set(rows.map((row) => String(row['name'])));
     await this.includeWaitingInActiveKey(schema, table);
     const prefix = this.tableName.replace('.', '_');
-    for (const [suffix, columns] of LIST_INDEXES) {
+    for (const [suffix, columns] of LATER_INDEXES) {
       if (present.has(`${prefix}_${suffix}`)) continue;
       await this.execute(
         `ALTER TABLE ${this.table} ADD INDEX ${quoteIdentifier(`${prefix}_${suffix}`, 'mysql')} (${columns})`,

@@ -61,6 +61,7 @@ const COLUMN_TYPES: Record<TaskColumn, string> = {
   task_key: 'varchar',
   metadata_json: 'text',
   task_group: 'varchar',
+  expires_at: 'bigint',
 };
 
 /** A query as node-postgres takes it; with a `name`, each connection parses and plans the text once. */
@@ -193,6 +194,8 @@ export class PostgresQueueStore extends SqlQueueStore {
       `DROP INDEX IF EXISTS ${this.index('terminal')}`,
       // Retention by task (count and age of failed/cancelled records; completed ones use the index above).
       `CREATE INDEX IF NOT EXISTS ${this.index('ended')} ON ${t} (task_name, completed_at) WHERE status IN ('failed','cancelled')`,
+      // The expiry sweep's candidates: waiting records by expiry (src/expiry/expiry-sweep.ts).
+      `CREATE INDEX IF NOT EXISTS ${this.index('expiry')} ON ${t} (expires_at) WHERE expires_at IS NOT NULL AND status IN ('pending','scheduled')`,
       `CREATE TABLE IF NOT EXISTS ${this.leaseTable} (name varchar(100) PRIMARY KEY, owner varchar(255) NOT NULL, expires_at bigint NOT NULL)`,
       this.control.schemaStatement(),
       this.schedules.schemaStatement(),

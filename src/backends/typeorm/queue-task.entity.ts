@@ -32,6 +32,8 @@ export abstract class QueueTaskEntityBase {
     string | null;
   @Column({ name: 'metadata_json', type: 'text' }) metadataJson!: string;
   @Column({ name: 'task_group', type: 'varchar', length: 255, nullable: true }) taskGroup!: string | null;
+  /** When the record expires if not started (epoch ms; `metadata.expiresAt`), indexed for the expiry sweep. */
+  @Column({ name: 'expires_at', type: 'bigint', nullable: true }) expiresAt!: string | null;
 }
 
 /** The default queue table, `nestjs_queue_task`, as an entity (read-only use: the backend owns the writes). */

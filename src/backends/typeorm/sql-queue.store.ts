@@ -40,6 +40,7 @@ import { SqlManagement } from './management.sql.js';
 import { SqlWorkerRegistry } from './sql-worker-registry.js';
 import { SqlQueueCaps, type SqlTx } from './queue-caps.sql.js';
 import { claimByIdUnderControl } from './claim-by-id.sql.js';
+import { EXPIRES_AT, expiredMessage } from '../../expiry/record-expiry.js';
 
 /** Statuses of a record that has not ended (a waiting flow parent holds its key too). */
 const ACTIVE = `('pending','scheduled','running','waiting')`;
@@ -779,6 +780,38 @@ export abstract class SqlQueueStore {
     );
   }
 
+  /**
+   * The expiry sweep (see `QueueBackend.expireWaiting`): candidates from the expiry index, then one conditional
+   * UPDATE each, as `cancelTask` does (a claim that took the row first wins; its parent is released in the same
+   * transaction). The error names the expiry read with the candidate: it is fixed at enqueue.
+   */
+  async expireWaiting(now: number, limit: number): Promise<QueuedTaskRecord[]> {
+    const candidates = await this.query(
+      `SELECT id, expires_at FROM ${this.table}
+       WHERE ${this.claimablePredicate} AND expires_at IS NOT NULL AND expires_at <= ?
+       ORDER BY expires_at LIMIT ${Math.max(1, Math.floor(limit))}`,
+      [now],
+    );
+    const ended: QueuedTaskRecord[] = [];
+    for (const row of candidates) {
+      const id = String(row['id']);
+      const error = expiredMessage({ metadata: { [EXPIRES_AT]: Number(row['expires_at']) } });
+      const record = await this.endChild(id, (tx) =>
+        this.updateReturning(
+          id,
+          'status = ?, error = ?, completed_at = ?, heartbeat_at = NULL',
+          ['failed', error, Date.now()],
+          `status IN ${CLAIMABLE} AND expires_at <= ?`,
+          [now],
+          tx,
+        ),
+      );
+      if (record) ended.push(record);
+    }
+    this.metrics.failed += ended.length;
+    return ended;
+  }
+
   async retryTask(id: string): Promise<QueuedTaskRecord | null> {
     const current = await this.getTask(id);
     if (!current || (current.status !== 'failed' && current.status !== 'cancelled')) return null;
@@ -1247,8 +1280,9 @@ export abstract class SqlQueueStore {
       filter.params.push(...excluded.params);
     }
     return {
-      where: `${this.claimablePredicate} AND (scheduled_at IS NULL OR scheduled_at <= ?)${filter.where}${this.pausedExclusion}`,
-      params: [now, ...filter.params],
+      // An expired record is left to the expiry sweep instead of taking a claim (and a slot) only to be ended.
+      where: `${this.claimablePredicate} AND (scheduled_at IS NULL OR scheduled_at <= ?) AND (expires_at IS NULL OR expires_at > ?)${filter.where}${this.pausedExclusion}`,
+      params: [now, now, ...filter.params],
     };
   }
 }

@@ -91,6 +91,8 @@ export class SqliteQueueStore extends SqlQueueStore {
       `DROP INDEX IF EXISTS ${index('terminal')}`,
       // Retention by task (count and age of failed/cancelled records; completed ones use the index above).
       `CREATE INDEX IF NOT EXISTS ${index('ended')} ON ${t} (task_name, completed_at) WHERE status IN ('failed','cancelled')`,
+      // The expiry sweep's candidates: waiting records by expiry (src/expiry/expiry-sweep.ts).
+      `CREATE INDEX IF NOT EXISTS ${index('expiry')} ON ${t} (expires_at) WHERE expires_at IS NOT NULL AND status IN ('pending','scheduled')`,
       `CREATE TABLE IF NOT EXISTS ${this.leaseTable} (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL)`,
       this.control.schemaStatement(),
       this.schedules.schemaStatement(),

@@ -1,4 +1,5 @@
 import type { QueuedTaskRecord } from '../../models/queued-task-record.js';
+import { storedExpiry } from '../../expiry/record-expiry.js';
 import { decodeTaskRow } from './row-decoding.js';
 
 /** Column list of the queue table, in insert order (times are epoch milliseconds, payloads JSON text). */
@@ -27,6 +28,7 @@ export const TASK_COLUMNS = [
   'task_key',
   'metadata_json',
   'task_group',
+  'expires_at',
 ] as const;
 
 /** A column of the queue table. */
@@ -64,6 +66,7 @@ export function recordToRow(record: QueuedTaskRecord): unknown[] {
     record.key,
     JSON.stringify(record.metadata),
     record.group,
+    storedExpiry(record),
   ];
 }
 

@@ -482,6 +482,10 @@ export class TypeOrmQueueBackend extends QueueBackend {
   override removeTerminal(id: string): Promise<boolean> {
     return this.requireStore().removeTerminal(id);
   }
+
+  override expireWaiting(now: number, limit: number): Promise<QueuedTaskRecord[]> {
+    return this.requireStore().expireWaiting(now, limit);
+  }
   iterAll(options?: { chunkSize?: number }): AsyncIterable<QueuedTaskRecord> {
     return this.requireStore().iterAll(options?.chunkSize);
   }
