@@ -445,6 +445,26 @@ export abstract class QueueBackend {
   }
 
   /**
+   * Retention by a record's own age (an enqueue's `removeOnComplete: { age }` / `removeOnFail: { age }`, stored in
+   * its metadata and beside it): delete up to `limit` ended records whose own age for the state they ended in has
+   * passed at `now` (`completedAt + age <= now`), through an index of that sum (never a scan of the ended records on
+   * SQL and Redis). A flow child whose parent still lives is kept, as by `cleanupTerminal`. Returns how many. The
+   * default deletes nothing (such records then live until the module defaults); every built-in backend implements it.
+   */
+  async removeAged(_now: number, _limit: number): Promise<number> {
+    return 0;
+  }
+
+  /**
+   * The ended record of `taskName` in `statuses` (one state class: completed, or failed and cancelled) that ended
+   * last (latest `completedAt`, then highest id), or null: retention reads its own `count` rule. The default finds
+   * none; every built-in backend implements it.
+   */
+  async newestEnded(_taskName: string, _statuses: readonly TaskStatus[]): Promise<QueuedTaskRecord | null> {
+    return null;
+  }
+
+  /**
    * The expiry sweep (src/expiry/expiry-sweep.ts): end up to `limit` waiting records (`pending` or `scheduled`)
    * whose expiry (`metadata.expiresAt`, written at enqueue) is at or before `now`, each `failed` with
    * `expiredMessage(record)`, found through an index on the expiry (never a scan of the backlog). Each record is

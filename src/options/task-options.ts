@@ -92,10 +92,14 @@ export interface EnqueueOptions {
    * one group running at once, and groups take turns. Stored on the record (`record.group`). @default none
    */
   group?: string;
-  /** `true`: delete this record as it completes; `false`: keep it even if the task says `true`. @default the task's */
-  removeOnComplete?: boolean;
-  /** `true`: delete this record as it ends failed, cancelled or expired. @default the task's */
-  removeOnFail?: boolean;
+  /**
+   * `true`: delete this record as it completes; `false`: keep it even if the task says `true`; `{ age?, count? }`:
+   * keep it at most `age` ms after it completed, and, when it completes, keep at most the newest `count` completed
+   * records of its task (README "Retention" has the exact rules). Stored with the record. @default the task's
+   */
+  removeOnComplete?: RetentionRule;
+  /** As `removeOnComplete`, for the record ending failed, cancelled or expired. @default the task's */
+  removeOnFail?: RetentionRule;
   /**
    * Not started within this many ms of becoming due (the enqueue, or `scheduledAt`/`delay`), the record never runs:
    * it ends `failed` (expired) and `task.expired` is published. @default the task's `expiresIn`

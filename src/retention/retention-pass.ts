@@ -2,7 +2,7 @@ import type { QueueBackend } from '../backends/queue-backend.js';
 import type { TaskStatus } from '../models/task-status.js';
 import type { TaskDefinition } from '../tasks/task-definition.js';
 import type { ResolvedCleanupOptions } from '../workers/worker-options.js';
-import { keepRule } from './retention-rule.js';
+import { keepRule, recordKeepRule } from './retention-rule.js';
 
 const COMPLETED: readonly TaskStatus[] = ['completed'];
 const FAILED: readonly TaskStatus[] = ['failed', 'cancelled'];
@@ -17,9 +17,11 @@ function passBudget(interval: number): number {
 
 /**
  * One retention pass (the worker runs it under the cluster-wide `cleanup` lease): the module defaults (completed
- * records older than `completed` ms, failed and cancelled ones older than `failed` ms), then each task's
- * `{ age, count }` rules, per task name. Every step deletes in batches of `batchSize` through the backend's indexed
- * deletes (`cleanupTerminal`, `trimTerminal`). Returns how many records were deleted.
+ * records older than `completed` ms, failed and cancelled ones older than `failed` ms); each task's `{ age, count }`
+ * rules, per task name; the records' own rules (an enqueue's `{ age, count }`): every record whose own age has passed
+ * since it ended, and, per task and state class, the `count` of the record that ended last when it carries one.
+ * Every step deletes in batches of `batchSize` through the backend's indexed deletes (`cleanupTerminal`,
+ * `trimTerminal`, `removeAged`). Returns how many records were deleted.
  */
 export async function runRetentionPass(
   backend: QueueBackend,
@@ -58,6 +60,14 @@ export async function runRetentionPass(
           backend.cleanupTerminal(olderThan(age), { statuses, taskName: task.name, limit: batch }),
         );
       if (count !== undefined) await inBatches(() => backend.trimTerminal(task.name, statuses, count, batch));
+    }
+  }
+  await inBatches(() => backend.removeAged(now, batch));
+  for (const task of tasks) {
+    for (const statuses of [COMPLETED, FAILED]) {
+      const newest = await backend.newestEnded(task.name, statuses);
+      const count = newest && recordKeepRule(newest, newest.status as 'completed' | 'failed')?.count;
+      if (count) await inBatches(() => backend.trimTerminal(task.name, statuses, count, batch));
     }
   }
   return removed;

@@ -112,7 +112,7 @@ export function enqueueProblems(
     problems.push({ path: `${at}.options.quietSuccess`, message: 'must be a boolean' });
   }
   for (const rule of ['removeOnComplete', 'removeOnFail'] as const) {
-    if (o[rule] !== undefined) retentionRuleProblems(problems, `${at}.options.${rule}`, o[rule], false);
+    if (o[rule] !== undefined) retentionRuleProblems(problems, `${at}.options.${rule}`, o[rule]);
   }
   expiryProblems(problems, at, o);
   return problems;

@@ -4,9 +4,10 @@ import { REMOVE_ON_COMPLETE, REMOVE_ON_FAIL } from '../retention/retention-rule.
 import type { ResolvedTaskOptions } from '../tasks/task-definition.js';
 
 /**
- * Write a new record's per-record retention flags and expiry into its metadata (validated before): the enqueue's
- * value, else the task's. Only `true` is per record (the record is deleted as it ends); a task's `{ age, count }`
- * rule is applied by the cleanup loop to the task's records, so it is not copied onto each one. Expiry is
+ * Write a new record's per-record retention rules and expiry into its metadata (validated before). Retention: the
+ * enqueue's value, else the task's `true`; an enqueue's `{ age, count }` is the record's own rule and is stored as
+ * given (backends index its age, README "Retention"), while a task's `{ age, count }` rule is applied by the cleanup
+ * pass to the task's records by name, so it is not copied onto each one. Expiry is
  * `expiresAt`, else the record's due time (`scheduledAt`, or the enqueue) + `expiresIn` (the enqueue's, else the
  * task's): a delayed record gets its whole `expiresIn` once due.
  */
@@ -20,8 +21,19 @@ export function recordRetentionAndExpiry(
   delete metadata[REMOVE_ON_COMPLETE];
   delete metadata[REMOVE_ON_FAIL];
   delete metadata[EXPIRES_AT];
-  if ((options.removeOnComplete ?? task.removeOnComplete) === true) metadata[REMOVE_ON_COMPLETE] = true;
-  if ((options.removeOnFail ?? task.removeOnFail) === true) metadata[REMOVE_ON_FAIL] = true;
+  for (const [field, rule] of [
+    [REMOVE_ON_COMPLETE, options.removeOnComplete ?? task.removeOnComplete],
+    [REMOVE_ON_FAIL, options.removeOnFail ?? task.removeOnFail],
+  ] as const) {
+    if (rule === true) metadata[field] = true;
+    const own = options[field];
+    // Only the rule's two fields, copied: nothing else of the caller's object reaches the store.
+    if (typeof own === 'object' && own !== null)
+      metadata[field] = {
+        ...(own.age === undefined ? {} : { age: own.age }),
+        ...(own.count === undefined ? {} : { count: own.count }),
+      };
+  }
   const expiresIn = options.expiresIn ?? (options.expiresAt === undefined ? task.expiresIn : undefined);
   if (options.expiresAt !== undefined) metadata[EXPIRES_AT] = options.expiresAt.getTime();
   else if (expiresIn !== undefined) metadata[EXPIRES_AT] = due.getTime() + expiresIn;

@@ -48,7 +48,7 @@ export function validateTaskDefinition(definition: TaskDefinition): void {
     if (typeof o[flag] !== 'boolean') problems.push({ path: `${at}.${flag}`, message: 'must be a boolean' });
   }
   for (const rule of ['removeOnComplete', 'removeOnFail'] as const) {
-    if (o[rule] !== undefined) retentionRuleProblems(problems, `${at}.${rule}`, o[rule], true);
+    if (o[rule] !== undefined) retentionRuleProblems(problems, `${at}.${rule}`, o[rule]);
   }
   if (o.expiresIn !== undefined) checkPositiveNumber(problems, `${at}.expiresIn`, o.expiresIn);
   const backoff = o.retryBackoff;

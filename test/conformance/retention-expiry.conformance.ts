@@ -363,6 +363,101 @@ export function describeRetentionExpiryConformance(
       }
     });
 
+    test('removeAged deletes ended records once their own age for the state they ended in has passed', async () => {
+      // Ages of 1 s: the ends below must all be written before the first one is due, on a loaded machine too.
+      const short = { age: 1_000 };
+      const done = await put({ queue: task, metadata: { removeOnComplete: short } });
+      const doneLong = await put({ queue: task, metadata: { removeOnComplete: { age: 60_000 } } });
+      const failedWithCompleteRule = await put({ queue: task, metadata: { removeOnComplete: short } });
+      const cancelled = await put({ queue: task, metadata: { removeOnFail: short } });
+      const retried = await put({ queue: task, maxRetries: 1, metadata: { removeOnFail: short } });
+      const failed = await put({ queue: task, metadata: { removeOnFail: { age: 1_000, count: 5 } } });
+      const waiting = await put({ queue: task, metadata: { removeOnFail: short } });
+      const plain = await put({ queue: task });
+      const running = await backend.claimMany({ limit: 6, workerId: 'w', queues: [task] });
+      assert.equal(running.length, 6);
+      await backend.completeTask(done.id, 1);
+      await backend.completeAndClaim([{ id: doneLong.id, result: 2, expectedRetryCount: 0 }], undefined);
+      await backend.failTask(failedWithCompleteRule.id, 'x', { retry: false });
+      await backend.cancelTask(cancelled.id);
+      assert.equal(
+        (await backend.failTask(retried.id, 'again', { expectedRetryCount: 0 }))?.status,
+        'pending',
+      );
+      await backend.failTask(failed.id, 'x', { retry: false });
+      await backend.cancelTask(plain.id);
+      const lastEnd = Date.now();
+      assert.equal(await backend.removeAged(Date.now(), 10), 0, 'nothing is due yet');
+      await sleep(Math.max(0, lastEnd + 1_100 - Date.now()));
+      // Another connection (another process, or this one after a restart) finds the rules stored with the records.
+      const other = options.peer ? await options.peer(backend) : backend;
+      try {
+        assert.equal(await other.removeAged(Date.now(), 2), 2, 'bounded by its limit');
+        assert.equal(await other.removeAged(Date.now(), 10), 1);
+        assert.equal(await other.removeAged(Date.now(), 10), 0);
+      } finally {
+        if (other !== backend) await other.close();
+      }
+      const left = async (...records: QueuedTaskRecord[]) =>
+        Promise.all(records.map(async (r) => (await backend.getTask(r.id))?.status ?? 'gone'));
+      assert.deepEqual(await left(done, cancelled, failed), ['gone', 'gone', 'gone']);
+      assert.deepEqual(await left(doneLong, failedWithCompleteRule, retried, waiting, plain), [
+        'completed',
+        'failed',
+        'pending',
+        'pending',
+        'cancelled',
+      ]);
+    });
+
+    test('newestEnded reads the record of a task that ended last in one state class', async () => {
+      assert.equal(await backend.newestEnded(task, ['completed']), null);
+      const [a, b, c] = [await put({ queue: task }), await put({ queue: task }), await put({ queue: task })];
+      await backend.claimMany({ limit: 3, workerId: 'w', queues: [task] });
+      await backend.completeTask(a!.id, 'a');
+      await sleep(3);
+      await backend.failTask(b!.id, 'b', { retry: false });
+      await sleep(3);
+      await backend.completeTask(c!.id, 'c');
+      await sleep(3);
+      const d = await put({ queue: task });
+      await backend.cancelTask(d.id);
+      assert.equal((await backend.newestEnded(task, ['completed']))?.id, c!.id);
+      assert.equal((await backend.newestEnded(task, ['failed', 'cancelled']))?.id, d.id);
+      assert.equal(await backend.newestEnded(`${task}_none`, ['failed', 'cancelled']), null);
+    });
+
+    test("a retention pass applies the records' own rules: age per record, count of the newest ended", async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        const record = await put({ queue: task, metadata: { removeOnComplete: { count: 2 } } });
+        await backend.claimMany({ limit: 1, workerId: 'w', queues: [task] });
+        await backend.completeTask(record.id, i);
+        ids.push(record.id);
+        await sleep(3);
+      }
+      const aged = await put({ queue: task, metadata: { removeOnFail: { age: 30 } } });
+      await backend.cancelTask(aged.id);
+      await sleep(60);
+      const removed = await runRetentionPass(backend, { completed: DAY, failed: DAY, batchSize: 1 }, [
+        { name: task, options: {} as never },
+      ]);
+      assert.equal(removed, 3, "two past the newest record's count, one past its own age");
+      const left = await Promise.all(ids.map(async (id) => (await backend.getTask(id))?.status ?? 'gone'));
+      assert.deepEqual(left, ['gone', 'gone', 'completed', 'completed']);
+      assert.equal(await backend.getTask(aged.id), null);
+      // The newest record without a count: nothing more is cut.
+      const plain = await put({ queue: task });
+      await backend.claimMany({ limit: 1, workerId: 'w', queues: [task] });
+      await backend.completeTask(plain.id, 'p');
+      assert.equal(
+        await runRetentionPass(backend, { completed: DAY, failed: DAY, batchSize: 10 }, [
+          { name: task, options: {} as never },
+        ]),
+        0,
+      );
+    });
+
     test('retention metadata and expiry written at enqueue survive the store', async () => {
       const expiresAt = Date.now() + 60_000;
       const stored = await put({
@@ -392,7 +487,10 @@ export function describeRetentionExpiryConformance(
         }
       }
 
-      const boot = async (worker: boolean, overrides: { queues?: string[] } = {}) => {
+      const boot = async (
+        worker: boolean,
+        overrides: { queues?: string[]; cleanup?: { interval: number } } = {},
+      ) => {
         app = await createQueuesApp([RetentionTasks], {
           queueBackend: backend,
           worker: { enabled: worker, queues: [task], cleanup: false, ...overrides },
@@ -472,6 +570,37 @@ export function describeRetentionExpiryConformance(
         } finally {
           subscription.unsubscribe();
         }
+      });
+
+      test("an enqueue's { age, count } is stored with its record and enforced by the cleanup pass", async () => {
+        const { queues } = await boot(true, { cleanup: { interval: 100 } });
+        const counted: string[] = [];
+        for (const value of ['a', 'b', 'c']) {
+          const record = await queues.enqueue('conf.retention.kept', [value], {
+            queue: task,
+            removeOnComplete: { count: 2 },
+          });
+          assert.deepEqual(record.metadata['removeOnComplete'], { count: 2 });
+          // Ended in this order in the store (waitFor may learn the outcome from the event before it is written).
+          await queues.waitFor(record.id, { timeout: 10_000, pollInterval: 20 });
+          while ((await queues.getTask(record.id))?.status !== 'completed') await sleep(10);
+          await sleep(5);
+          counted.push(record.id);
+        }
+        // Another task (whose own rule, true, the enqueue overrides): its newest record does not cut the first one's.
+        const aged = await queues.enqueue('conf.retention.echo', ['d'], {
+          queue: task,
+          removeOnComplete: { age: 200 },
+        });
+        const done = await queues.waitFor(aged.id, { timeout: 10_000, pollInterval: 20 });
+        assert.equal(done.status, 'completed');
+        assert.equal((await queues.getTask(aged.id))?.status, 'completed', 'kept until its age has passed');
+        const statuses = async () =>
+          Promise.all([...counted, aged.id].map(async (id) => (await queues.getTask(id))?.status ?? 'gone'));
+        for (const by = Date.now() + 10_000; Date.now() < by; await sleep(50)) {
+          if ((await statuses()).join() === 'gone,completed,completed,gone') break;
+        }
+        assert.deepEqual(await statuses(), ['gone', 'completed', 'completed', 'gone']);
       });
 
       test('the sweep ends expired records of a queue no worker consumes, with task.expired', async () => {

@@ -146,7 +146,14 @@ describe('retention and expiry through an injected QueueService', () => {
         ['expiresAt', { expiresAt: new Date(Date.UTC(9001, 0, 1)) }],
         ['options', { expiresIn: 10, expiresAt: new Date(Date.now() + 60_000) }],
         ['expiresAt', { delay: 60_000, expiresAt: new Date(Date.now() + 30_000) }],
-        ['removeOnComplete', { removeOnComplete: { count: 3 } }],
+        ['removeOnComplete.count', { removeOnComplete: { count: 0 } }],
+        ['removeOnComplete.count', { removeOnComplete: { count: 2 ** 31 } }],
+        ['removeOnComplete.count', { removeOnComplete: { count: 1.5 } }],
+        ['removeOnFail.age', { removeOnFail: { age: -5 } }],
+        ['removeOnFail.age', { removeOnFail: { age: 11 * 365 * 24 * 3600 * 1000 } }],
+        ['removeOnFail.age', { removeOnFail: { age: Number.NaN } }],
+        ['removeOnFail.ttl', { removeOnFail: { age: 5, ttl: 5 } }],
+        ['removeOnComplete', { removeOnComplete: {} }],
         ['removeOnFail', { removeOnFail: 'yes' }],
       ];
       for (const [field, options] of bad) {

@@ -33,6 +33,7 @@ import { cloneJson } from '../../serialization/clone-json.js';
 import { CLAIMABLE_STATUSES, isTerminalStatus, type TaskStatus } from '../../models/task-status.js';
 import { BinaryHeap } from './binary-heap.js';
 import { expiredMessage, isExpired, storedExpiry } from '../../expiry/record-expiry.js';
+import { storedKeepAges } from '../../retention/retention-rule.js';
 import { ListingIndexes } from './listing-indexes.js';
 import { MemoryTaskLogs } from './memory-task-logs.js';
 import {
@@ -99,6 +100,8 @@ export class InMemoryQueueBackend extends QueueBackend {
   /** Ready records by queue, then execution backend: a claim walks them without building or splitting names. */
   private readonly ready = new Map<string, Map<string, BinaryHeap<ReadyEntry>>>();
   private readonly delayed = new BinaryHeap<DelayedEntry>((a, b) => a.due < b.due);
+  /** Ids of the records that carry their own retention age (`removeAged` walks only these). */
+  private readonly aged = new Set<string>();
   /** Records that expire, by expiry: pushed whenever one becomes claimable (`place`), checked when popped. */
   private readonly expiries = new BinaryHeap<{ id: string; at: number }>((a, b) => a.at < b.at);
   private readonly tokens = new Map<string, number>();
@@ -726,6 +729,34 @@ export class InMemoryQueueBackend extends QueueBackend {
     return extra.length;
   }
 
+  override async removeAged(now: number, limit: number): Promise<number> {
+    let removed = 0;
+    for (const id of this.aged) {
+      if (removed >= limit) break;
+      const record = this.records.get(id);
+      if (!record || !isTerminalStatus(record.status) || record.completedAt === null) continue;
+      const ages = storedKeepAges(record);
+      const age = record.status === 'completed' ? ages.completed : ages.failed;
+      if (age === null || record.completedAt.getTime() + age > now || this.hasLiveParent(id)) continue;
+      this.delete(record);
+      removed++;
+    }
+    return removed;
+  }
+
+  override async newestEnded(
+    taskName: string,
+    statuses: readonly TaskStatus[],
+  ): Promise<QueuedTaskRecord | null> {
+    let newest: QueuedTaskRecord | undefined;
+    for (const r of this.records.values()) {
+      if (r.taskName !== taskName || !statuses.includes(r.status) || r.completedAt === null) continue;
+      const order = newest ? r.completedAt.getTime() - newest.completedAt!.getTime() : 1;
+      if (order > 0 || (order === 0 && r.id > newest!.id)) newest = r;
+    }
+    return newest ? copyRecord(newest) : null;
+  }
+
   override async removeTerminal(id: string): Promise<boolean> {
     const record = this.records.get(id);
     if (!record || !isTerminalStatus(record.status) || this.hasLiveParent(id)) return false;
@@ -853,6 +884,8 @@ export class InMemoryQueueBackend extends QueueBackend {
     if (existing) return existing;
     const record = copyRecord(input);
     this.records.set(record.id, record);
+    const ages = storedKeepAges(record);
+    if (ages.completed !== null || ages.failed !== null) this.aged.add(record.id);
     this.listing.add(record);
     this.insertionSeq.set(record.id, ++this.nextSeq);
     this.count(record.queue, record.status, 1);
@@ -990,6 +1023,7 @@ export class InMemoryQueueBackend extends QueueBackend {
     if (!isTerminalStatus(record.status)) this.releaseParentOf(record.id);
     this.flows.remove(record.id);
     this.records.delete(record.id);
+    this.aged.delete(record.id);
     this.tokens.delete(record.id);
     this.running.delete(record.id);
     this.insertionSeq.delete(record.id);

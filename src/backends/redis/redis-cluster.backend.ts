@@ -672,6 +672,30 @@ export class RedisClusterQueueBackend extends QueueBackend {
     return deleted;
   }
 
+  override async removeAged(now: number, limit: number): Promise<number> {
+    let removed = 0;
+    for (const shard of await this.allShards()) {
+      if (removed >= limit) break;
+      removed += await shard.removeAged(now, limit - removed);
+    }
+    return removed;
+  }
+
+  /** The newest of each queue slot's newest. */
+  override async newestEnded(
+    taskName: string,
+    statuses: readonly TaskStatus[],
+  ): Promise<QueuedTaskRecord | null> {
+    let newest: QueuedTaskRecord | null = null;
+    for (const shard of await this.allShards()) {
+      const found = await shard.newestEnded(taskName, statuses);
+      if (!found) continue;
+      const order = newest ? found.completedAt!.getTime() - newest.completedAt!.getTime() : 1;
+      if (order > 0 || (order === 0 && found.id > newest!.id)) newest = found;
+    }
+    return newest;
+  }
+
   /** Each queue's slot has its own expiry index: the sweep visits them in turn, `limit` in all. */
   override async expireWaiting(now: number, limit: number): Promise<QueuedTaskRecord[]> {
     const ended: QueuedTaskRecord[] = [];

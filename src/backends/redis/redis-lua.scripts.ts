@@ -26,6 +26,8 @@ import { pruneLua } from './lua-prune.js';
  *   P:keys / P:lastkey     hash dedup key -> active holder / latest record with the key
  *   P:stats:<queue>        hash status -> count;  P:queues: set of queues
  *   P:terminal             sorted set of terminal records by completion time (cleanup)
+ *   P:removeat             sorted set of ended records that carry their own retention age (fields kc/kf), by when
+ *                          they are due for deletion (end time + age; REMOVE_AGED)
  *   P:expiry               sorted set of records that expire (field ex), by expiry: added whenever one becomes
  *                          claimable, read and trimmed by the expiry sweep (EXPIRE_WAITING)
  *   P:completed:<taskName> sorted set of completed records by completion time
@@ -343,6 +345,9 @@ local function finish(id, status, now)
   release_key(id)
   redis.call('SREM', p .. ':external', id)
   redis.call('ZADD', p .. ':terminal', now, id)
+  -- The record's own retention age for this state: indexed by when it is due for deletion (REMOVE_AGED).
+  local keep = tonumber(redis.call('HGET', t, status == 'completed' and 'kc' or 'kf'))
+  if keep then redis.call('ZADD', p .. ':removeat', now + keep, id) end
   if status == 'completed' then
     redis.call('ZADD', p .. ':completed:' .. redis.call('HGET', t, 'n'), now, id)
   else
@@ -366,6 +371,7 @@ local function drop_ended(id)
     redis.call('DEL', t, p .. ':log:' .. id, p .. ':children:' .. id)
   end
   redis.call('ZREM', p .. ':terminal', id)
+  redis.call('ZREM', p .. ':removeat', id)
 end
 local function requeue(id, now, retry_at)
   local t = tkey(id)
@@ -639,7 +645,7 @@ return record(id)
 const COMPLETE_FUNCTION = `
 local function complete(now, id, expected, result_json, remove)
   local t = tkey(id)
-  local f = redis.call('HMGET', t, 's', 'r', 'q', 'n', 'ky', 'xr', 'pa', 'cr')
+  local f = redis.call('HMGET', t, 's', 'r', 'q', 'n', 'ky', 'xr', 'pa', 'cr', 'kc')
   if f[1] ~= 'running' then return false end
   if expected ~= '' and (f[2] or '0') ~= expected then return false end
   if remove == '1' and not f[7] then
@@ -670,6 +676,7 @@ local function complete(now, id, expected, result_json, remove)
   if f[6] then redis.call('SREM', p .. ':external', id) end
   redis.call('ZADD', p .. ':terminal', now, id)
   redis.call('ZADD', p .. ':completed:' .. f[4], now, id)
+  if f[9] then redis.call('ZADD', p .. ':removeat', now + tonumber(f[9]), id) end -- its own age (as in finish)
   if f[7] then release_parent(f[7], now) end
   return true
 end
@@ -953,6 +960,33 @@ for _, id in ipairs(redis.call('ZREVRANGE', source, keep, keep + limit - 1)) do
   local f = redis.call('HMGET', tkey(id), 's', 'n')
   if not f[2] then redis.call('ZREM', source, id)
   elseif wanted[status_of(f[1])] and not parent_lives(id) then drop_ended(id) removed = removed + 1 end
+end
+return removed
+`);
+
+/**
+ * Retention by a record's own age. ARGV: p, now, limit → records deleted. Reads the head of P:removeat once (so a
+ * kept entry is not read again in this call): a record due is dropped, a flow child whose parent lives moves to
+ * `now` (looked at again next pass), an entry of a record retried since or gone leaves the index.
+ */
+export const REMOVE_AGED = script(`
+local now, limit = tonumber(ARGV[2]), tonumber(ARGV[3])
+local removed = 0
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', p .. ':removeat', '-inf', now, 'LIMIT', 0, limit)) do
+  local f = redis.call('HMGET', tkey(id), 's', 'ct', 'kc', 'kf', 'n')
+  local s = status_of(f[1])
+  local keep = tonumber(s == 'completed' and f[3] or f[4])
+  local ended = s == 'completed' or s == 'failed' or s == 'cancelled'
+  if not f[5] or not ended or not keep or not tonumber(f[2]) then
+    redis.call('ZREM', p .. ':removeat', id)
+  elseif tonumber(f[2]) + keep > now then
+    redis.call('ZADD', p .. ':removeat', tonumber(f[2]) + keep, id)
+  elseif parent_lives(id) then
+    redis.call('ZADD', p .. ':removeat', now, id)
+  else
+    drop_ended(id)
+    removed = removed + 1
+  end
 end
 return removed
 `);

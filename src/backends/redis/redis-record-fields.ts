@@ -1,5 +1,6 @@
 import type { QueuedTaskRecord } from '../../models/queued-task-record.js';
 import { storedExpiry } from '../../expiry/record-expiry.js';
+import { storedKeepAges } from '../../retention/retention-rule.js';
 import { timeOfTaskId } from '../../models/task-id.js';
 import { decodeTaskRow } from '../typeorm/row-decoding.js';
 import { toResultJson, type TaskColumn } from '../typeorm/task-row.mapper.js';
@@ -40,6 +41,8 @@ export const REDIS_FIELDS: Readonly<Record<Exclude<TaskColumn, 'id'>, string>> =
   metadata_json: 'md',
   task_group: 'g',
   expires_at: 'ex',
+  keep_completed_ms: 'kc',
+  keep_failed_ms: 'kf',
 };
 
 /**
@@ -98,6 +101,9 @@ export function recordFields(record: QueuedTaskRecord): string[] {
   if (record.group != null) fields.push('g', record.group);
   const expiresAt = storedExpiry(record);
   if (expiresAt !== null) fields.push('ex', String(expiresAt));
+  const ages = storedKeepAges(record);
+  if (ages.completed !== null) fields.push('kc', String(ages.completed));
+  if (ages.failed !== null) fields.push('kf', String(ages.failed));
   return fields;
 }
 

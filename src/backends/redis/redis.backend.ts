@@ -105,6 +105,7 @@ const SCRIPTS = {
   qTrim: lua.TRIM,
   qRemoveTerminal: lua.REMOVE_TERMINAL,
   qExpireWaiting: lua.EXPIRE_WAITING,
+  qRemoveAged: lua.REMOVE_AGED,
   qLease: lua.LEASE,
   qCountRunning: lua.COUNT_RUNNING,
   qMigrate: lua.MIGRATE,
@@ -999,6 +1000,23 @@ export class RedisQueueBackend extends QueueBackend {
 
   override async removeTerminal(id: string): Promise<boolean> {
     return (await this.run('qRemoveTerminal', id)) === 1;
+  }
+
+  override async removeAged(now: number, limit: number): Promise<number> {
+    return (await this.run('qRemoveAged', now, Math.max(1, Math.floor(limit)))) as number;
+  }
+
+  override async newestEnded(
+    taskName: string,
+    statuses: readonly TaskStatus[],
+  ): Promise<QueuedTaskRecord | null> {
+    if (statuses.length === 0) return null;
+    // One state class per set: completed, or failed and cancelled (see finish in the scripts).
+    const set = this.key(statuses.includes('completed') ? 'completed' : 'failed', taskName);
+    const [id] = await this.redis.zrevrange(set, 0, 0);
+    if (id === undefined) return null;
+    const [record] = await this.getMany([id]);
+    return record && statuses.includes(record.status) ? record : null;
   }
 
   /** Candidates from the expiry index (P:expiry), then one script that ends those still waiting. */

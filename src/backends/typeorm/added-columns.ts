@@ -15,7 +15,17 @@ export const ADDED_COLUMNS: readonly AddedColumn[] = [
   { name: 'task_group', type: { postgres: 'varchar(255)', mysql: 'VARCHAR(255) NULL', sqlite: 'TEXT' } },
   // metadata.expiresAt (epoch ms) as a column, for the expiry sweep's index (src/expiry/expiry-sweep.ts).
   { name: 'expires_at', type: { postgres: 'bigint', mysql: 'BIGINT NULL', sqlite: 'INTEGER' } },
+  // The record's own retention age per state class (an enqueue's removeOnComplete/removeOnFail { age }), in ms, for
+  // the index of ended records by when they are due for deletion (REMOVABLE_AT).
+  { name: 'keep_completed_ms', type: { postgres: 'bigint', mysql: 'BIGINT NULL', sqlite: 'INTEGER' } },
+  { name: 'keep_failed_ms', type: { postgres: 'bigint', mysql: 'BIGINT NULL', sqlite: 'INTEGER' } },
 ];
+
+/**
+ * When an ended record with its own retention age is due for deletion (null for any other record): PostgreSQL and
+ * SQLite index this expression, MySQL stores it as the generated column `removable_at`.
+ */
+export const REMOVABLE_AT = `CASE WHEN status = 'completed' THEN completed_at + keep_completed_ms WHEN status IN ('failed','cancelled') THEN completed_at + keep_failed_ms END`;
 
 /** `name type, ...` of the added columns, for a dialect's `CREATE TABLE`. */
 export function addedColumnsDdl(dialect: SqlDialect): string {

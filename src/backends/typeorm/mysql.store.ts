@@ -3,7 +3,7 @@ import type { ClaimManyOptions, CompletionItem, CompletionOutcome } from '../que
 import type { QueuedTaskRecord } from '../../models/queued-task-record.js';
 import { recordToRow, rowToRecord, toResultJson, type TaskRow } from './task-row.mapper.js';
 import { RELEASED, SqlQueueStore } from './sql-queue.store.js';
-import { addedColumnsDdl } from './added-columns.js';
+import { addedColumnsDdl, REMOVABLE_AT } from './added-columns.js';
 import type { SqlTx } from './queue-caps.sql.js';
 import { quoteIdentifier } from './sql-identifier.js';
 import { retryOnLockConflict } from './lock-conflict-retry.js';
@@ -34,7 +34,12 @@ const LATER_INDEXES: ReadonlyArray<readonly [suffix: string, columns: string]> =
   ['list_group', 'task_group, created_at, id'],
   // Not a listing index: the expiry sweep's candidates, waiting records by expiry (src/expiry/expiry-sweep.ts).
   ['expiry', 'claimable, expires_at'],
+  // Ended records with their own retention age, by when they are due for deletion (removeAged).
+  ['aged', 'removable_at'],
 ];
+
+/** The generated column that `REMOVABLE_AT` is on MySQL (no expression indexes on MariaDB). */
+const REMOVABLE_AT_COLUMN = `removable_at BIGINT AS (${REMOVABLE_AT}) STORED`;
 
 /** The active key: the key of a record that has not ended (a waiting flow parent included), else NULL. */
 const ACTIVE_KEY_EXPRESSION = `CASE WHEN status IN ('pending','scheduled','running','waiting') THEN task_key ELSE NULL END`;
@@ -117,6 +122,7 @@ export class MysqlQueueStore extends SqlQueueStore {
         error TEXT NULL, task_key VARCHAR(255) NULL, metadata_json LONGTEXT NOT NULL, ${addedColumnsDdl('mysql')},
         active_key VARCHAR(255) AS (${ACTIVE_KEY_EXPRESSION}) STORED,
         claimable TINYINT AS (CASE WHEN status IN ('pending','scheduled') THEN 1 ELSE NULL END) STORED,
+        ${REMOVABLE_AT_COLUMN},
         UNIQUE KEY ${index('active_key')} (active_key),
         KEY ${index('claim')} (claimable, priority DESC, queued_at, seq),
         KEY ${index('running')} (status, heartbeat_at),
@@ -160,6 +166,7 @@ export class MysqlQueueStore extends SqlQueueStore {
     );
     const present = new Set(rows.map((row) => String(row['name'])));
     await this.includeWaitingInActiveKey(schema, table);
+    await this.addRemovableAt(schema, table);
     const prefix = this.tableName.replace('.', '_');
     for (const [suffix, columns] of LATER_INDEXES) {
       if (present.has(`${prefix}_${suffix}`)) continue;
@@ -186,6 +193,27 @@ export class MysqlQueueStore extends SqlQueueStore {
     await this.execute(
       `ALTER TABLE ${this.table} MODIFY active_key VARCHAR(255) AS (${ACTIVE_KEY_EXPRESSION}) STORED`,
     );
+  }
+
+  /** Tables created before per-record retention ages lack `removable_at`: added once (a table copy). */
+  private async addRemovableAt(schema: string | null, table: string): Promise<void> {
+    const [column] = await this.query(
+      `SELECT column_name AS name FROM information_schema.columns
+       WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ? AND column_name = 'removable_at'`,
+      [schema, table],
+    );
+    if (column) return;
+    await this.execute(`ALTER TABLE ${this.table} ADD COLUMN ${REMOVABLE_AT_COLUMN}`).catch(
+      (error: unknown) => {
+        // Another process added it first.
+        if ((error as { errno?: number })?.errno !== 1060) throw error;
+      },
+    );
+  }
+
+  /** The ended records due for deletion by their own age, as the `aged` index serves them. */
+  protected override get removableAt(): string {
+    return 'removable_at';
   }
 
   /**

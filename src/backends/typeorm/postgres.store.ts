@@ -13,7 +13,7 @@ import {
 } from './task-row.mapper.js';
 import { SqlQueueStore } from './sql-queue.store.js';
 import { quoteIdentifier } from './sql-identifier.js';
-import { ADDED_COLUMNS, addedColumnsDdl } from './added-columns.js';
+import { ADDED_COLUMNS, addedColumnsDdl, REMOVABLE_AT } from './added-columns.js';
 import { workerTableStatement } from './sql-worker-registry.js';
 import type { SqlTx } from './queue-caps.sql.js';
 
@@ -62,6 +62,8 @@ const COLUMN_TYPES: Record<TaskColumn, string> = {
   metadata_json: 'text',
   task_group: 'varchar',
   expires_at: 'bigint',
+  keep_completed_ms: 'bigint',
+  keep_failed_ms: 'bigint',
 };
 
 /** A query as node-postgres takes it; with a `name`, each connection parses and plans the text once. */
@@ -195,6 +197,8 @@ export class PostgresQueueStore extends SqlQueueStore {
       // Retention by task (count and age of failed/cancelled records; completed ones use the index above).
       `CREATE INDEX IF NOT EXISTS ${this.index('ended')} ON ${t} (task_name, completed_at) WHERE status IN ('failed','cancelled')`,
       // The expiry sweep's candidates: waiting records by expiry (src/expiry/expiry-sweep.ts).
+      // Ended records with their own retention age, by when they are due for deletion (removeAged).
+      `CREATE INDEX IF NOT EXISTS ${this.index('aged')} ON ${t} ((${REMOVABLE_AT})) WHERE keep_completed_ms IS NOT NULL OR keep_failed_ms IS NOT NULL`,
       `CREATE INDEX IF NOT EXISTS ${this.index('expiry')} ON ${t} (expires_at) WHERE expires_at IS NOT NULL AND status IN ('pending','scheduled')`,
       `CREATE TABLE IF NOT EXISTS ${this.leaseTable} (name varchar(100) PRIMARY KEY, owner varchar(255) NOT NULL, expires_at bigint NOT NULL)`,
       this.control.schemaStatement(),

@@ -34,6 +34,10 @@ export abstract class QueueTaskEntityBase {
   @Column({ name: 'task_group', type: 'varchar', length: 255, nullable: true }) taskGroup!: string | null;
   /** When the record expires if not started (epoch ms; `metadata.expiresAt`), indexed for the expiry sweep. */
   @Column({ name: 'expires_at', type: 'bigint', nullable: true }) expiresAt!: string | null;
+  /** The record's own retention age once completed (ms; an enqueue's `removeOnComplete: { age }`). */
+  @Column({ name: 'keep_completed_ms', type: 'bigint', nullable: true }) keepCompletedMs!: string | null;
+  /** The record's own retention age once failed or cancelled (ms; an enqueue's `removeOnFail: { age }`). */
+  @Column({ name: 'keep_failed_ms', type: 'bigint', nullable: true }) keepFailedMs!: string | null;
 }
 
 /** The default queue table, `nestjs_queue_task`, as an entity (read-only use: the backend owns the writes). */

@@ -33,7 +33,7 @@ import { EnqueueRejectedError } from '../../errors/enqueue-rejected.error.js';
 import { QueueError } from '../../errors/queue.error.js';
 import { SqlFlows } from './flows.sql.js';
 import type { FlowWrite, FlowWriteOutcome } from '../../flows/flow-write.js';
-import { ADDED_COLUMNS } from './added-columns.js';
+import { ADDED_COLUMNS, REMOVABLE_AT } from './added-columns.js';
 import { SqlScheduleDefinitions } from './schedule-definitions.sql.js';
 import { SqlQueueControl } from './queue-control.sql.js';
 import { SqlManagement } from './management.sql.js';
@@ -1128,6 +1128,38 @@ export abstract class SqlQueueStore {
       [taskName],
     );
     return this.deleteTerminalIds(rows.map((row) => String(row['id'])));
+  }
+
+  /** Ended rows due for deletion by their own age, through the `aged` index (see `REMOVABLE_AT`). */
+  async removeAged(now: number, limit: number): Promise<number> {
+    const rows = await this.query(
+      `SELECT id FROM ${this.table} WHERE ${this.removableWhere} AND ${this.flows.noLiveParent}
+       LIMIT ${Math.max(1, Math.floor(limit))}`,
+      [now],
+    );
+    return this.deleteTerminalIds(rows.map((row) => String(row['id'])));
+  }
+
+  /** Served by the per-task indexes of the ended rows (`completed`, `ended`). */
+  async newestEnded(taskName: string, statuses: readonly TaskStatus[]): Promise<QueuedTaskRecord | null> {
+    if (statuses.length === 0) return null;
+    const [row] = await this.query(
+      `SELECT ${COLUMN_LIST} FROM ${this.table} WHERE task_name = ?
+       AND status IN (${statuses.map((status) => `'${terminalStatus(status)}'`).join(',')})
+       ORDER BY completed_at DESC, id DESC LIMIT 1`,
+      [taskName],
+    );
+    return row ? rowToRecord(row) : null;
+  }
+
+  /** The condition (one `?`: now) on the ended rows due for deletion by their own age, as the `aged` index has it. */
+  protected get removableWhere(): string {
+    return `(keep_completed_ms IS NOT NULL OR keep_failed_ms IS NOT NULL) AND (${this.removableAt}) <= ?`;
+  }
+
+  /** When a row is due for deletion by its own age (`REMOVABLE_AT`; a generated column on MySQL). */
+  protected get removableAt(): string {
+    return REMOVABLE_AT;
   }
 
   async removeTerminal(id: string): Promise<boolean> {

@@ -4,7 +4,7 @@ import type { ClaimManyOptions } from '../queue-backend.js';
 import type { QueuedTaskRecord } from '../../models/queued-task-record.js';
 import { claimedInOrder, recordToRow, rowToRecord, type TaskRow } from './task-row.mapper.js';
 import { SqlQueueStore } from './sql-queue.store.js';
-import { addedColumnsDdl } from './added-columns.js';
+import { addedColumnsDdl, REMOVABLE_AT } from './added-columns.js';
 import type { SqlTx } from './queue-caps.sql.js';
 import { EnqueueRejectedError } from '../../errors/enqueue-rejected.error.js';
 import { QueueError } from '../../errors/queue.error.js';
@@ -92,6 +92,8 @@ export class SqliteQueueStore extends SqlQueueStore {
       // Retention by task (count and age of failed/cancelled records; completed ones use the index above).
       `CREATE INDEX IF NOT EXISTS ${index('ended')} ON ${t} (task_name, completed_at) WHERE status IN ('failed','cancelled')`,
       // The expiry sweep's candidates: waiting records by expiry (src/expiry/expiry-sweep.ts).
+      // Ended records with their own retention age, by when they are due for deletion (removeAged).
+      `CREATE INDEX IF NOT EXISTS ${index('aged')} ON ${t} ((${REMOVABLE_AT})) WHERE keep_completed_ms IS NOT NULL OR keep_failed_ms IS NOT NULL`,
       `CREATE INDEX IF NOT EXISTS ${index('expiry')} ON ${t} (expires_at) WHERE expires_at IS NOT NULL AND status IN ('pending','scheduled')`,
       `CREATE TABLE IF NOT EXISTS ${this.leaseTable} (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL)`,
       this.control.schemaStatement(),

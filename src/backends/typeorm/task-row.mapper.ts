@@ -1,5 +1,6 @@
 import type { QueuedTaskRecord } from '../../models/queued-task-record.js';
 import { storedExpiry } from '../../expiry/record-expiry.js';
+import { storedKeepAges } from '../../retention/retention-rule.js';
 import { decodeTaskRow } from './row-decoding.js';
 
 /** Column list of the queue table, in insert order (times are epoch milliseconds, payloads JSON text). */
@@ -29,6 +30,8 @@ export const TASK_COLUMNS = [
   'metadata_json',
   'task_group',
   'expires_at',
+  'keep_completed_ms',
+  'keep_failed_ms',
 ] as const;
 
 /** A column of the queue table. */
@@ -67,6 +70,8 @@ export function recordToRow(record: QueuedTaskRecord): unknown[] {
     JSON.stringify(record.metadata),
     record.group,
     storedExpiry(record),
+    storedKeepAges(record).completed,
+    storedKeepAges(record).failed,
   ];
 }
 

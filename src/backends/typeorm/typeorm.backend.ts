@@ -483,6 +483,14 @@ export class TypeOrmQueueBackend extends QueueBackend {
     return this.requireStore().removeTerminal(id);
   }
 
+  override removeAged(now: number, limit: number): Promise<number> {
+    return this.requireStore().removeAged(now, limit);
+  }
+
+  override newestEnded(taskName: string, statuses: readonly TaskStatus[]): Promise<QueuedTaskRecord | null> {
+    return this.requireStore().newestEnded(taskName, statuses);
+  }
+
   override expireWaiting(now: number, limit: number): Promise<QueuedTaskRecord[]> {
     return this.requireStore().expireWaiting(now, limit);
   }

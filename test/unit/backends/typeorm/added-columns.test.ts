@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, test } from 'node:test';
 import { TypeOrmQueueBackend } from '../../../../src/backends/typeorm/typeorm.backend.js';
 import { newTaskRecord } from '../../../../src/models/new-record.js';
@@ -36,6 +37,21 @@ async function upgradeRoundTrip(backend: TypeOrmQueueBackend, oldId: string): Pr
     claimed.map((r) => r.id),
     [grouped.id],
   );
+  // The expiry and retention-age columns and their indexes serve the sweep and retention on the upgraded table.
+  const expiring = await backend.enqueue(
+    newTaskRecord({ taskName: 'new.task', queue: 'q2', metadata: { expiresAt: Date.now() - 1 } }),
+  );
+  assert.deepEqual(
+    (await backend.expireWaiting(Date.now(), 5)).map((r) => r.id),
+    [expiring.id],
+  );
+  const aged = await backend.enqueue(
+    newTaskRecord({ taskName: 'new.task', queue: 'q2', metadata: { removeOnFail: { age: 1 } } }),
+  );
+  await backend.cancelTask(aged.id);
+  await sleep(5);
+  assert.equal(await backend.removeAged(Date.now(), 5), 1);
+  assert.equal(await backend.getTask(aged.id), null);
 }
 
 describe('a queue table of an earlier version gains the added columns at open', () => {
