@@ -4,7 +4,7 @@
 //   BENCH_BUILD=build-a BENCH_EV_TARGETS=ours:memory BENCH_EV_C=1,10,50 BENCH_EV_RUNS=7 node bench/cpu-ab.mjs
 // BENCH_CPUAB_EVENTS=on (or off) drains one side only. BENCH_PROFILE=cpu:<prefix> or heap:<prefix> profiles the
 // clock's part of every drain (QueueWorker.start() to the stored completions) and writes the last one of each cell
-// to <prefix>-c<concurrency>-<on|off>.cpuprofile / .heapprofile; heap is V8's sampling heap profiler with the objects
+// to <prefix>-<target>-c<concurrency>-<on|off>.cpuprofile / .heapprofile; heap is V8's sampling heap profiler with the objects
 // garbage collection took kept in, so it gives bytes allocated per job (profile bytes ÷ BENCH_JOBS).
 import os from 'node:os';
 import { writeFileSync } from 'node:fs';
@@ -63,7 +63,7 @@ try {
             if (inspector) {
               const { start, stop } = phase;
               phase.start = async (handler) => (await profileOn(), start(handler));
-              phase.stop = async () => (await profileOff(`c${c}-${mode}`), stop());
+              phase.stop = async () => (await profileOff(`${name.replace(':', '-')}-c${c}-${mode}`), stop());
             }
             try {
               results.get(mode).push(await drain(phase, JOBS, undefined, target.store));
