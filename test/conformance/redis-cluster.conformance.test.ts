@@ -47,7 +47,7 @@ describeQueueControlConformance('redis-cluster', factory);
 describeClaimByIdControlConformance('redis-cluster', factory);
 describeQueueHandleConformance('redis-cluster', factory, { peer });
 describeWorkerRegistryConformance('redis-cluster', factory, { peer });
-describeRetentionExpiryConformance('redis-cluster', factory);
+describeRetentionExpiryConformance('redis-cluster', factory, { peer });
 describeEdgeValueConformance('redis-cluster', factory);
 describeBadRecordConformance('redis-cluster', factory);
 describeFlowConformance('redis-cluster', factory, { peer });

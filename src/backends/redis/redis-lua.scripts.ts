@@ -584,6 +584,8 @@ local function claim(now, limit, worker, queues, backends)
     group_unready(set, f[3], member)
     -- Expired: left waiting, out of its ready set, for the expiry sweep (P:expiry holds it) to end; never started.
     if f[5] and tonumber(f[5]) <= now then return end
+    -- Started in time: its expiry entry goes (or P:expiry would hold every expiring record until its expiry).
+    if f[5] then redis.call('ZREM', p .. ':expiry', id) end
     mark_running(id, f, now, worker)
     local flat, row = redis.call('HGETALL', t), {}
     for i = 1, #flat, 2 do row[flat[i]] = flat[i + 1] end
