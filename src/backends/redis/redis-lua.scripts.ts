@@ -180,7 +180,30 @@ end
 -- splits it exactly as one add at a time would. Nothing else runs between the first add and the flush.
 local chunk_waiting = nil -- chunk key -> {n = its size once written out, the waiting score/member pairs...}
 local chunk_waiting_order = {}
-local function chunk_batching() chunk_waiting = {} chunk_waiting_order = {} end
+-- The last chunk of each top while a batch adds: {chunk, a, b, c}, its name and its bound as the numbers a sort key
+-- orders by (numeric(sk), see rx_numeric and cx_numeric), or false when the bound has none. A member whose numbers
+-- are above the bound's belongs to the last chunk (no chunk starts after it), so a batch that appends in order skips
+-- the lookup: one ZRANGE per top instead of one ZREVRANGEBYLEX per member. Numbers, not strings, are compared: Lua
+-- compares strings by the server's locale (strcoll), not byte by byte as sorted sets do.
+local chunk_last = {}
+local function chunk_batching() chunk_waiting = {} chunk_waiting_order = {} chunk_last = {} end
+local function above(a, b, c, last)
+  if a ~= last[2] then return a > last[2] end
+  if b ~= last[3] then return b > last[3] end
+  return c > last[4]
+end
+local function last_chunk(top, cp, numeric)
+  local last = chunk_last[top]
+  if last ~= nil then return last end
+  last = false
+  local m = redis.call('ZRANGE', top, -1, -1)[1]
+  if m then
+    local a, b, c = numeric(string.match(m, '^(.*)\\n%d+$'))
+    if a then last = {chunk_of(cp, m), a, b, c} end
+  end
+  chunk_last[top] = last
+  return last
+end
 local function chunk_write(chunk)
   local w = chunk_waiting[chunk]
   if w and #w > 0 then
@@ -193,10 +216,19 @@ local function chunk_flush()
   for _, chunk in ipairs(chunk_waiting_order) do chunk_write(chunk) end
   chunk_waiting = nil
 end
-local function chunk_add(top, cp, sk, score, member, sort_key)
+-- numeric(sk) gives three numbers in the order of sort keys (or nil for a key without them).
+local function chunk_add(top, cp, sk, score, member, sort_key, numeric)
   if not chunk_waiting then return chunk_add_now(top, cp, sk, score, member, sort_key) end
-  local found = chunk_find(top, sk)
-  local chunk = found and chunk_of(cp, found)
+  local chunk = nil
+  local last = last_chunk(top, cp, numeric)
+  if last then
+    local a, b, c = numeric(sk)
+    if a and above(a, b, c, last) then chunk = last[1] end
+  end
+  if not chunk then
+    local found = chunk_find(top, sk)
+    chunk = found and chunk_of(cp, found)
+  end
   local w = chunk and chunk_waiting[chunk]
   if chunk and not w then
     w = {n = redis.call('ZCARD', chunk)}
@@ -208,8 +240,7 @@ local function chunk_add(top, cp, sk, score, member, sort_key)
     -- and the chunks whose size may change are read again.
     for _, c in ipairs(chunk_waiting_order) do chunk_write(c) end
     chunk_add_now(top, cp, sk, score, member, sort_key)
-    chunk_waiting = {}
-    chunk_waiting_order = {}
+    chunk_batching()
     return
   end
   w[#w + 1] = score
@@ -245,12 +276,17 @@ end
 -- The creation index: score 0, member timed_member(creation ms, id), so members order by (creation time, id) and a
 -- UUIDv7 id's entry is 16 bytes. cr may be nil where the id holds it (created_of).
 local function cx_key(_, member) return member end
+-- A creation-index key as numbers (for chunk_add's batches): time, and a UUIDv7's last 10 bytes as two numbers.
+local function cx_numeric(sk)
+  if not sk or #sk ~= 16 then return nil end
+  return (struct.unpack('>I6', sk)), (struct.unpack('>I5', sk, 7)), (struct.unpack('>I5', sk, 12))
+end
 local function cx_member(cr, id) return timed_member(be(tonumber(cr), 6), id) end
 local function index_created(cr, id)
   cr = created_of(id, cr)
   if not cr then return end
   local member = cx_member(cr, id)
-  chunk_add(p .. ':cx', p .. ':cx:', member, 0, member, cx_key)
+  chunk_add(p .. ':cx', p .. ':cx:', member, 0, member, cx_key, cx_numeric)
 end
 local function unindex_created(cr, id)
   cr = created_of(id, cr)
@@ -273,6 +309,13 @@ local function rx_key(score, member)
   local rank = 2147483648 + math.min(math.max(tonumber(score), -2147483648), 2147483647)
   return string.format('%08x', rank) .. member
 end
+-- A ready-set key as numbers (for chunk_add's batches): its rank, queuedAt and sequence.
+local function rx_numeric(sk)
+  if not sk or #sk < 19 then return nil end
+  local rank = tonumber(string.sub(sk, 1, 8), 16)
+  if not rank then return nil end
+  return rank, (struct.unpack('>I6', sk, 9)), (struct.unpack('>I5', sk, 15))
+end
 local function stat(queue, status, delta)
   if not queue or not status then return end -- a hash written around us may lack them; never fail the script
   redis.call('HINCRBY', p .. ':stats:' .. queue, status, delta)
@@ -283,7 +326,7 @@ ${GROUP_INDEX}
 local function add_ready(id, set, priority, queued_at, seq, group)
   local member = rx_member(tonumber(queued_at), tonumber(seq), id)
   local score = -tonumber(priority)
-  chunk_add(ready_top(set), ready_cp(set), rx_key(score, member), score, member, rx_key)
+  chunk_add(ready_top(set), ready_cp(set), rx_key(score, member), score, member, rx_key, rx_numeric)
   group_ready(set, group, score, member)
   return member
 end
