@@ -16,6 +16,7 @@ import { quoteIdentifier } from './sql-identifier.js';
 import { ADDED_COLUMNS, addedColumnsDdl, REMOVABLE_AT } from './added-columns.js';
 import { workerTableStatement } from './sql-worker-registry.js';
 import type { SqlTx } from './queue-caps.sql.js';
+import { perQueueCandidates, waitingQueuesSql, type PerQueueClaimTables } from './queue-claim.pg.js';
 
 /** `?` placeholders → `$1, $2, ...` (our SQL has no `?` inside literals). */
 function numbered(sql: string): string {
@@ -188,6 +189,8 @@ export class PostgresQueueStore extends SqlQueueStore {
       `CREATE UNIQUE INDEX IF NOT EXISTS ${this.index('live_key')} ON ${t} (task_key) WHERE task_key IS NOT NULL AND status IN ('pending','scheduled','running','waiting')`,
       ...this.flows.schemaStatements(),
       `CREATE INDEX IF NOT EXISTS ${this.index('claim')} ON ${t} (priority DESC, queued_at, seq) WHERE status IN ('pending','scheduled')`,
+      // Claims that name their queues or leave some out (queue-claim.pg.ts): each queue's head on its own.
+      `CREATE INDEX IF NOT EXISTS ${this.index('queue_claim')} ON ${t} (queue, priority DESC, queued_at, seq) WHERE status IN ('pending','scheduled')`,
       `CREATE INDEX IF NOT EXISTS ${this.index('running')} ON ${t} (heartbeat_at) WHERE status = 'running'`,
       `CREATE INDEX IF NOT EXISTS ${this.index('key')} ON ${t} (task_key) WHERE task_key IS NOT NULL`,
       `CREATE INDEX IF NOT EXISTS ${this.index('completed')} ON ${t} (task_name, completed_at) WHERE status = 'completed'`,
@@ -395,7 +398,20 @@ export class PostgresQueueStore extends SqlQueueStore {
    * this statement's snapshot and its lock (a metadata patch) is not matched, stays pending, and waits for the
    * next claim.
    */
-  private claimUpdate(claim: ClaimManyOptions, now: number): { sql: string; params: unknown[] } {
+  private async claimUpdate(
+    claim: ClaimManyOptions,
+    now: number,
+  ): Promise<{ sql: string; params: unknown[] }> {
+    const queues = await this.queuesClaimedOneByOne(claim);
+    if (queues) {
+      const candidates = perQueueCandidates(this.perQueueTables, queues, claim, now);
+      return {
+        sql: `UPDATE ${this.table} SET status = 'running', started_at = ?, heartbeat_at = ?, worker_id = ?
+         WHERE ctid = ANY(ARRAY(${candidates.sql}))
+         RETURNING ${CLAIM_RETURNING}`,
+        params: [now, now, claim.workerId, ...candidates.params],
+      };
+    }
     const { where, params } = this.claimWhere(claim, now);
     return {
       sql: `UPDATE ${this.table} SET status = 'running', started_at = ?, heartbeat_at = ?, worker_id = ?
@@ -404,6 +420,23 @@ export class PostgresQueueStore extends SqlQueueStore {
        RETURNING ${CLAIM_RETURNING}`,
       params: [now, now, claim.workerId, ...params, Math.floor(claim.limit)],
     };
+  }
+
+  private get perQueueTables(): PerQueueClaimTables {
+    return { table: this.table, stateTable: this.identifier('queue_state') };
+  }
+
+  /**
+   * The queues a claim that names its queues or leaves some out reads one by one (see `perQueueCandidates`): its
+   * list less the excluded, or the queues with waiting rows less the excluded and the paused (one more round trip);
+   * `undefined` for a claim of every queue, which the main claim index serves in one read.
+   */
+  private async queuesClaimedOneByOne(claim: ClaimManyOptions): Promise<readonly string[] | undefined> {
+    const excluded = claim.excludeQueues ?? [];
+    if (claim.queues?.length) return claim.queues.filter((queue) => !excluded.includes(queue));
+    if (excluded.length === 0) return undefined;
+    const { sql, params } = waitingQueuesSql(this.perQueueTables, excluded);
+    return (await this.query(sql, params)).map((row) => String(row['queue']));
   }
 
   /** One pooled connection, READ COMMITTED: each statement sees what claimers before us committed. */
@@ -431,7 +464,7 @@ export class PostgresQueueStore extends SqlQueueStore {
   }
 
   protected async claimRows(options: ClaimManyOptions, now: number): Promise<QueuedTaskRecord[]> {
-    const { sql, params } = this.claimUpdate(options, now);
+    const { sql, params } = await this.claimUpdate(options, now);
     return claimedInOrder(await this.prepared(sql, params), { workerId: options.workerId, now });
   }
 
@@ -462,7 +495,7 @@ export class PostgresQueueStore extends SqlQueueStore {
     ];
     let claimCte = `SELECT ${CLAIM_RETURNING} FROM ${this.table} WHERE false`;
     if (claim && claim.limit > 0) {
-      const update = this.claimUpdate(claim, now);
+      const update = await this.claimUpdate(claim, now);
       claimCte = update.sql;
       params.push(...update.params);
     }
