@@ -121,20 +121,10 @@ end
 local sets = queue_sets()
 if not group_cap then
   while #claimed < room do
-    local best_set, best_member, best_score = nil, nil, nil
-    for _, set in ipairs(sets) do
-      local top = chunk_head(ready_top(set), ready_cp(set))
-      if top and top[1] then
-        local score = tonumber(top[2])
-        if not best_set or score < best_score or (score == best_score and top[1] < best_member) then
-          best_set, best_member, best_score = set, top[1], score
-        end
-      end
-    end
-    if not best_set then break end
-    chunk_rem(ready_top(best_set), ready_cp(best_set), rx_key(best_score, best_member), best_member)
-    local id = member_id(best_member)
-    if group_queue(queue) then group_unready(best_set, redis.call('HGET', tkey(id), 'g'), best_member) end
+    local set, member = pop_best_head(sets)
+    if not set then break end
+    local id = member_id(member)
+    if group_queue(queue) then group_unready(set, redis.call('HGET', tkey(id), 'g'), member) end
     take(id, nil)
   end
 else

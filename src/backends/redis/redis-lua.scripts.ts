@@ -484,6 +484,23 @@ local function mark_running(id, f, now, worker)
   redis.call('HSET', t, 's', 'running', 'st', now, 'hb', now, 'w', worker)
   redis.call('ZADD', p .. ':running', now, id)
 end
+-- Take the best head across the ready sets named in sets (claim order: lowest score, then lowest member) out of its
+-- set: returns its set, member and score, or nil when every set is empty. The batch claim and the controlled claim
+-- both take their records through it when they read more than one set.
+local function pop_best_head(sets)
+  local best_set, best_member, best_score = nil, nil, nil
+  for _, set in ipairs(sets) do
+    local top = chunk_head(ready_top(set), ready_cp(set))
+    if top and top[1] then
+      local score = tonumber(top[2])
+      if not best_set or score < best_score or (score == best_score and top[1] < best_member) then
+        best_set, best_member, best_score = set, top[1], score
+      end
+    end
+  end
+  if best_set then chunk_rem(ready_top(best_set), ready_cp(best_set), rx_key(best_score, best_member), best_member) end
+  return best_set, best_member, best_score
+end
 `;
 
 /** A script body with the shared helpers above in front (scripts of other files use it too). */
@@ -645,19 +662,9 @@ local function claim(now, limit, worker, queues, backends)
     end
   end
   while #sets > 1 and #claimed < limit do
-    local best_set, best_member, best_score = nil, nil, nil
-    for _, set in ipairs(sets) do
-      local top = chunk_head(ready_top(set), ready_cp(set))
-      if top and top[1] then
-        local score = tonumber(top[2])
-        if not best_set or score < best_score or (score == best_score and top[1] < best_member) then
-          best_set, best_member, best_score = set, top[1], score
-        end
-      end
-    end
-    if not best_set then break end
-    chunk_rem(ready_top(best_set), ready_cp(best_set), rx_key(best_score, best_member), best_member)
-    take(member_id(best_member), best_member, best_set)
+    local set, member = pop_best_head(sets)
+    if not set then break end
+    take(member_id(member), member, set)
   end
   flush_stats()
   return claimed
