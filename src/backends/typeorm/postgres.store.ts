@@ -404,7 +404,8 @@ export class PostgresQueueStore extends SqlQueueStore {
   ): Promise<{ sql: string; params: unknown[] }> {
     const queues = await this.queuesClaimedOneByOne(claim);
     if (queues) {
-      const candidates = perQueueCandidates(this.perQueueTables, queues, claim, now);
+      const rows = this.claimWhere({ ...claim, queues: undefined, excludeQueues: undefined }, now);
+      const candidates = perQueueCandidates(this.perQueueTables, queues, rows, Math.floor(claim.limit));
       return {
         sql: `UPDATE ${this.table} SET status = 'running', started_at = ?, heartbeat_at = ?, worker_id = ?
          WHERE ctid = ANY(ARRAY(${candidates.sql}))

@@ -1,5 +1,3 @@
-import type { ClaimManyOptions } from '../queue-backend.js';
-
 /** What the per-queue claim needs of the PostgreSQL store. */
 export interface PerQueueClaimTables {
   /** The records table, quoted. */
@@ -30,7 +28,8 @@ export function waitingQueuesSql(
 }
 
 /**
- * The candidate rows (`ctid`s) of a claim of the named `queues`, as a sub-select: each queue's head read on the
+ * The candidate rows (`ctid`s) of a claim of the named `queues` (`rows`: the claim's condition on a row, but the
+ * queue), as a sub-select: each queue's head read on the
  * per-queue claim index `<table>_queue_claim` (queue, priority DESC, queued_at, seq) with the queue a parameter of its
  * own branch, locked there (`FOR UPDATE SKIP LOCKED`, so concurrent claimers of one queue pass each other), the heads
  * merged in claim order. The main claim index orders every queue's rows together: a claim that filters queues on it
@@ -42,26 +41,16 @@ export function waitingQueuesSql(
 export function perQueueCandidates(
   t: PerQueueClaimTables,
   queues: readonly string[],
-  claim: ClaimManyOptions,
-  now: number,
+  rows: { where: string; params: unknown[] },
+  limit: number,
 ): { sql: string; params: unknown[] } {
-  const limit = Math.floor(claim.limit);
   if (queues.length === 0) return { sql: `SELECT ctid FROM ${t.table} WHERE false`, params: [] };
-  const backends = claim.executionBackends ? ' AND execution_backend = ANY(?::varchar[])' : '';
   // Each branch a sub-select of its own: a branch of a UNION cannot lock rows itself.
-  const branch = `SELECT * FROM (SELECT ctid, priority, queued_at, seq FROM ${t.table}
-      WHERE queue = ? AND status IN ('pending','scheduled') AND (scheduled_at IS NULL OR scheduled_at <= ?)${backends}
-        AND queue NOT IN (SELECT queue FROM ${t.stateTable} WHERE paused = 1)
+  const branch = `SELECT * FROM (SELECT ctid, priority, queued_at, seq FROM ${t.table} WHERE queue = ? AND ${rows.where}
       ORDER BY queue, priority DESC, queued_at, seq LIMIT ? FOR UPDATE SKIP LOCKED) head`;
-  const params = queues.flatMap((queue) => [
-    queue,
-    now,
-    ...(claim.executionBackends ? [claim.executionBackends] : []),
-    limit,
-  ]);
   return {
     sql: `SELECT c.ctid FROM (${queues.map(() => branch).join(' UNION ALL ')}) c
       ORDER BY c.priority DESC, c.queued_at, c.seq LIMIT ?`,
-    params: [...params, limit],
+    params: [...queues.flatMap((queue) => [queue, ...rows.params, limit]), limit],
   };
 }
