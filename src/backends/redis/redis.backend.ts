@@ -567,8 +567,11 @@ export class RedisQueueBackend extends QueueBackend {
           inFlight.push(this.enqueueBatch(records.slice(i, i + ENQUEUE_CHUNK)));
         }
         while (inFlight.length > 0) results.push(...(await inFlight.shift()!));
-      } finally {
-        for (const chunk of inFlight) chunk.catch(() => undefined); // left behind by an earlier chunk's error
+      } catch (error) {
+        // The chunks sent after the failed one settle first (stored, refused, or timed out and taken out of the
+        // client's queues), so nothing of this call is written after the caller has its error.
+        await Promise.allSettled(inFlight);
+        throw error;
       }
       return results;
     } catch (error) {
