@@ -11,15 +11,19 @@ import { ScheduleRegistry } from './schedules/schedule.registry.js';
 import { QueueConfigurationError, type ConfigurationProblem } from './errors/queue-configuration.error.js';
 import { within } from './timing/within.js';
 import { applyInitialQueueStates } from './control/initial-queue-states.js';
+import { EventTransportBridge } from './events/event-transport.bridge.js';
 
 /**
  * Module-level lifecycle: discovers tasks once every provider exists (then validates and initializes schedules),
  * and closes the backends after the worker has drained (`onApplicationShutdown` runs after
- * `beforeApplicationShutdown`).
+ * `beforeApplicationShutdown`). A boot that this module fails (a bad task, schedule or queue option, a store that
+ * refuses a boot write) closes what the module opened before the error goes on: Nest runs no shutdown hook after a
+ * failed boot, and `createApplicationContext` never returns the app to close, so an open pool kept the process up.
  */
 @Injectable()
 export class QueuesLifecycle implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(QueuesLifecycle.name);
+  private released: Promise<void> | undefined;
 
   constructor(
     private readonly explorer: TaskExplorer,
@@ -28,17 +32,25 @@ export class QueuesLifecycle implements OnModuleInit, OnApplicationShutdown {
     private readonly events: QueueEvents,
     private readonly tasks: TaskRegistry,
     private readonly schedules: ScheduleRegistry,
+    private readonly transport: EventTransportBridge,
     @Inject(QUEUES_MODULE_OPTIONS) private readonly options: QueuesModuleOptions,
   ) {}
 
   async onModuleInit(): Promise<void> {
-    this.explorer.explore();
-    this.checkTaskExecutionBackends();
-    // Before the worker starts (at bootstrap): a queue configured paused is never claimed, not even once.
-    const paused = await applyInitialQueueStates(this.backend, this.options.queues);
-    if (paused.length) this.logger.log(`Paused at boot by the queues option: ${paused.join(', ')}`);
-    this.schedules.prepare();
-    if (this.options.initializeSchedules !== false) await this.schedules.initialize();
+    try {
+      this.explorer.explore();
+      this.checkTaskExecutionBackends();
+      // Before the worker starts (at bootstrap): a queue configured paused is never claimed, not even once.
+      const paused = await applyInitialQueueStates(this.backend, this.options.queues);
+      if (paused.length) this.logger.log(`Paused at boot by the queues option: ${paused.join(', ')}`);
+      this.schedules.prepare();
+      if (this.options.initializeSchedules !== false) await this.schedules.initialize();
+    } catch (error) {
+      // The cross-process event transport opened its connection in its own onModuleInit, before this one.
+      await this.transport.onApplicationShutdown().catch(() => undefined);
+      await this.release();
+      throw error;
+    }
   }
 
   /**
@@ -66,7 +78,16 @@ export class QueuesLifecycle implements OnModuleInit, OnApplicationShutdown {
     if (problems.length) throw new QueueConfigurationError(problems);
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  onApplicationShutdown(): Promise<void> {
+    return this.release();
+  }
+
+  /** Once: an app closed after a boot this module failed has nothing left to close. */
+  private release(): Promise<void> {
+    return (this.released ??= this.closeBackends());
+  }
+
+  private async closeBackends(): Promise<void> {
     // Events published while the worker drained go out before the connections they travel on close; a sink that
     // is down gets half a second, not the whole shutdown.
     if (!(await this.events.flushSinks(500)))

@@ -28,6 +28,13 @@ export async function createQueuesApp(
     ],
     providers,
   }).compile();
-  await moduleRef.init();
+  try {
+    await moduleRef.init();
+  } catch (error) {
+    // Nest runs no shutdown hook after a failed init: close what the boot opened, or a test expecting the failure
+    // leaves a worker or a pool running and its file never exits.
+    await moduleRef.close().catch(() => undefined);
+    throw error;
+  }
   return moduleRef;
 }
