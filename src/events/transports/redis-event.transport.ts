@@ -50,7 +50,7 @@ interface EventMessage {
  * 100 ms while nobody would), the transport asks Redis who would (EVENT_AUDIENCE_LUA). That check's own message,
  * published on the global channel, tells every other process that this one listens: a process that hears any
  * message of another publishes again from then on. So another process of this library is heard from its start, and
- * an outside reader within 100 ms of subscribing.
+ * an outside reader within 100 ms of subscribing. On a cluster, where those counts are one node's, it always publishes.
  */
 export class RedisEventTransport implements QueueEventSink {
   /** Envelopes leave in `publish` call order (TickBatcher keeps it), so the bus need not chain them per task. */
@@ -132,6 +132,12 @@ export class RedisEventTransport implements QueueEventSink {
    * check's global and queue messages): while it is not subscribed, or the check fails, count on someone.
    */
   private async checkAudience(): Promise<void> {
+    if ((this.publisher as unknown as { isCluster?: boolean }).isCluster) {
+      // On a cluster PUBLISH and PUBSUB CHANNELS count the subscribers of the node asked only, not the cluster's:
+      // the check would find nobody while other processes listen on other nodes (they lost most events).
+      this.others = true;
+      return;
+    }
     try {
       const glob = this.namespace.replace(/[*?[\]\\]/g, '\\$&');
       const probe = (kind: string) => `${this.namespace}:${kind}:${PROBE_SEGMENT}:events`;

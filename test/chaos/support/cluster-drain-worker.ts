@@ -44,6 +44,8 @@ class DrainTasks {
       queueBackend: backend,
       worker: {
         concurrency: Number(process.env['CHAOS_CONCURRENCY'] ?? 20),
+        // Only the drain's queues: a wakeup probe's records (another queue of the store) are not theirs to fail.
+        queues: ['q0', 'q1', 'q2', 'q3'],
         pollInterval: 20,
         maxPollInterval: 200,
         heartbeatInterval: 300,
