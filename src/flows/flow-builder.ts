@@ -75,6 +75,14 @@ export function buildFlow(root: unknown, makeRecord: RecordFactory, chain = fals
     }
     if (parent === null) rootId = record.id;
     const childCount = (children as unknown[] | undefined)?.length ?? 0;
+    // Checked before the walk: a sparse array can claim a length of millions (each hole visited, the first node past
+    // the bound only found after all of them).
+    if (childCount > MAX_FLOW_NODES - nodes.length - 1)
+      throw new FlowValidationError(
+        `${path === 'root' ? '' : `${path}.`}children[${MAX_FLOW_NODES - nodes.length - 1}]`,
+        `a flow holds at most ${MAX_FLOW_NODES} nodes`,
+        { taskName: task },
+      );
     const link: FlowLink = { root: rootId, path: path === 'root' ? '' : path };
     if (parent !== null) link.parent = parent.record.id;
     if (rule !== undefined && rule !== 'fail-parent') link.onFailure = rule;
@@ -85,10 +93,12 @@ export function buildFlow(root: unknown, makeRecord: RecordFactory, chain = fals
     if (childCount > 0) record.status = 'waiting';
     const written: FlowWriteNode = { record, parentId: link.parent ?? null, position, children: childCount };
     nodes.push(written);
-    (children as unknown[] | undefined)?.forEach((child, i) => {
+    // By index, not forEach: forEach skips the holes of a sparse array, and its parent, counting them among its
+    // children, would wait for good. A hole is refused as a node that is not an object.
+    for (let i = 0; i < childCount; i++) {
       const childPath = path === 'root' ? `children[${i}]` : `${path}.children[${i}]`;
-      visit(child, childPath, depth + 1, written, i);
-    });
+      visit((children as unknown[])[i], childPath, depth + 1, written, i);
+    }
   };
 
   visit(root, 'root', 0, null, 0);

@@ -70,6 +70,35 @@ describe('buildFlow', () => {
     );
   });
 
+  test('a hole in a children list is refused by path (its parent would count it and wait for good)', () => {
+    // eslint-disable-next-line no-sparse-arrays
+    const holey = [, { task: 'c' }];
+    for (const [children, path] of [
+      [holey, 'children[0]'],
+      [new Array(3), 'children[0]'],
+      [[{ task: 'c', children: [{ task: 'd' }, , { task: 'e' }] }], 'children[0].children[1]'],
+    ] as Array<[unknown[], string]>)
+      assert.throws(
+        () => buildFlow({ task: 'root', children } as FlowNode, make),
+        (error: unknown) =>
+          error instanceof FlowValidationError &&
+          error.path === path &&
+          /must be an object/.test(error.message),
+      );
+  });
+
+  test('a sparse children list of a billion places is refused at once by the node bound', () => {
+    const started = Date.now();
+    assert.throws(
+      () => buildFlow({ task: 'root', children: new Array(1e9) } as FlowNode, make),
+      (error: unknown) =>
+        error instanceof FlowValidationError &&
+        error.path === `children[${MAX_FLOW_NODES - 1}]` &&
+        /at most 20000 nodes/.test(error.message),
+    );
+    assert.ok(Date.now() - started < 1_000, `took ${Date.now() - started} ms`);
+  });
+
   test('a non-object node, a bad children list and reserved metadata are refused by path', () => {
     const cases: Array<[unknown, string]> = [
       [null, 'root'],
