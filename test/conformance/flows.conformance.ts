@@ -196,6 +196,41 @@ export function describeFlowConformance(
       );
     });
 
+    test('the expiry sweep ends an expired child and releases its parent; a waiting parent does not expire', async () => {
+      const soon = Date.now() + 300;
+      const [root, expiring, kept] = await store({
+        task: 'conf.root',
+        // The parent's own expiry has passed too by the time it is released: it waits, so the sweep leaves it.
+        options: { metadata: { expiresAt: soon } },
+        children: [
+          { task: 'conf.child', args: [0], options: { metadata: { expiresAt: soon } } },
+          { task: 'conf.child', args: [1] },
+        ],
+      });
+      const [claimed] = await backend.claimMany({ limit: 1, queues: [queue], workerId: 'w' });
+      assert.equal(claimed?.id, expiring!.id);
+      assert.deepEqual(await backend.releaseClaims([{ id: claimed!.id, expectedRetryCount: 0 }]), [
+        expiring!.id,
+      ]);
+      await sleep(Math.max(0, soon - Date.now()) + 20);
+      assert.deepEqual(
+        (await backend.expireWaiting(Date.now(), 10)).map((r) => r.id),
+        [expiring!.id],
+        'the child only: the parent waits for its children',
+      );
+      assert.equal(await status(root!.id), 'waiting', 'one child lives');
+      const [last] = await claimAll();
+      assert.equal(last?.id, kept!.id);
+      await complete(backend, last!);
+      assert.equal(await status(root!.id), 'pending', 'released by its last child');
+      assert.deepEqual(
+        (await backend.expireWaiting(Date.now(), 10)).map((r) => r.id),
+        [root!.id],
+        'released after its expiry, the parent expires without starting',
+      );
+      assert.equal(await status(root!.id), 'failed');
+    });
+
     test('a parent released by one instance wakes the workers of another that wait for notifications', async (t) => {
       if (!options.peer) return t.skip('one instance: the releasing worker claims the parent itself');
       const other = await options.peer(backend);
