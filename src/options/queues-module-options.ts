@@ -31,7 +31,10 @@ export interface WorkerOptions {
   heartbeatInterval?: number;
   /** Heartbeat age after which a running record is recovered. @default 60000 */
   staleAfter?: number;
-  /** How often stale recovery runs (cluster-wide lease). @default 15000 */
+  /**
+   * How often stale recovery and the expiry sweep run (each under a cluster-wide lease; the sweep ends expired waiting
+   * records of every queue, consumed here or not). @default 15000
+   */
   staleCheckInterval?: number;
   /** How often externally dispatched records are reconciled. @default 30000 */
   reconcileInterval?: number;

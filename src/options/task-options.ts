@@ -102,7 +102,8 @@ export interface EnqueueOptions {
   removeOnFail?: RetentionRule;
   /**
    * Not started within this many ms of becoming due (the enqueue, or `scheduledAt`/`delay`), the record never runs:
-   * it ends `failed` (expired) and `task.expired` is published. @default the task's `expiresIn`
+   * it ends `failed` (expired) and `task.expired` is published, by the expiry sweep of any worker process (every
+   * `worker.staleCheckInterval`) even when no worker consumes its queue. @default the task's `expiresIn`
    */
   expiresIn?: number;
   /** As `expiresIn`, at a time (in the future, after `scheduledAt`). Give one of the two. */
