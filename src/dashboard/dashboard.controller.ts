@@ -84,7 +84,7 @@ export function createDashboardController(path: string): Type<unknown> {
     @Get('api/stats')
     async stats(@Req() request: unknown, @Query('queue') queue?: string) {
       await this.allow(request);
-      return this.data.queues.getStatistics(queue ? { queue } : {});
+      return this.data.queues.getStatistics(queue ? { queue } : {}).catch(rethrowAsHttp);
     }
 
     /** One page of records, newest first: filters, `cursor` from the previous page, or a `search` by id or key. */

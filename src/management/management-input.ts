@@ -59,6 +59,28 @@ export function assertTaskId(action: string, id: unknown): asserts id is string 
   if (problems.length) throw new QueueConfigurationError(problems, { title: `Invalid ${action}` });
 }
 
+/**
+ * Throws `QueueConfigurationError` unless each given lookup value can name something stored: text within its column
+ * (no NUL, no lone surrogate, not too long) and a valid `since`. A store would refuse such a value with its own
+ * error (PostgreSQL: "invalid byte sequence"), where another backend found nothing.
+ */
+export function assertLookup(
+  action: string,
+  values: { id?: unknown; key?: unknown; queue?: unknown; taskName?: unknown; since?: unknown },
+): void {
+  const problems: ConfigurationProblem[] = [];
+  if ('id' in values) checkText(problems, 'id', values.id, ID_LENGTH);
+  if ('key' in values) checkText(problems, 'key', values.key, VALUE_LIMITS.keyLength);
+  if (values.queue !== undefined) checkText(problems, 'queue', values.queue, VALUE_LIMITS.queueLength);
+  if ('taskName' in values) checkText(problems, 'taskName', values.taskName, VALUE_LIMITS.taskNameLength);
+  if (
+    values.since !== undefined &&
+    !(values.since instanceof Date && Number.isFinite(values.since.getTime()))
+  )
+    problems.push({ path: 'since', message: `must be a valid Date, got ${shown(values.since)}` });
+  if (problems.length) throw new QueueConfigurationError(problems, { title: `Invalid ${action}` });
+}
+
 /** Throws `QueueConfigurationError` unless `at` is a `Date` a record can be scheduled at. */
 export function assertRescheduleTime(at: unknown): asserts at is Date {
   if (!(at instanceof Date) || !Number.isFinite(at.getTime()))

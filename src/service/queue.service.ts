@@ -34,6 +34,7 @@ import { buildFlow } from '../flows/flow-builder.js';
 import { chainAsFlow, readTree, treeOfWrite } from '../flows/flow-tree.js';
 import type { ChainStep, FlowNode, FlowTree } from '../flows/flow.types.js';
 import { FlowValidationError } from '../errors/flow-validation.error.js';
+import { assertLookup } from '../management/management-input.js';
 import {
   TypedTaskHandle,
   taskNameOf,
@@ -147,7 +148,9 @@ export class QueueService {
     return new TypedTaskHandle(this, name);
   }
 
-  getTask(id: string): Promise<QueuedTaskRecord | null> {
+  /** The record `id`, or null. Throws `QueueConfigurationError` for an id no record can have (NUL, too long). */
+  async getTask(id: string): Promise<QueuedTaskRecord | null> {
+    assertLookup('getTask', { id });
     return this.backend.getTask(id);
   }
 
@@ -236,7 +239,8 @@ export class QueueService {
   }
 
   /** The active holder of a key, else the latest terminal record with it. */
-  getTaskByKey(key: string): Promise<QueuedTaskRecord | null> {
+  async getTaskByKey(key: string): Promise<QueuedTaskRecord | null> {
+    assertLookup('getTaskByKey', { key });
     return this.backend.getTaskByKey(key);
   }
 
@@ -246,6 +250,7 @@ export class QueueService {
    * True only for the call that cancelled.
    */
   async cancel(id: string): Promise<boolean> {
+    assertLookup('cancel', { id });
     const before = await this.backend.getTask(id);
     if (!before || isTerminalStatus(before.status)) return false;
     const cancelled = await this.backend.cancelTask(id);
@@ -274,6 +279,7 @@ export class QueueService {
 
   /** Put a failed or cancelled record back in line (same id, retryCount 0). */
   async retry(id: string): Promise<QueuedTaskRecord> {
+    assertLookup('retry', { id });
     const existing = await this.backend.getTask(id);
     if (!existing) throw new QueueError(`Cannot retry task ${id}: no such record`, { taskId: id });
     if (existing.parentId) {
@@ -315,6 +321,7 @@ export class QueueService {
    * from the store, `waitFor` rejects with `TaskRemovedError`.
    */
   async waitFor(id: string, options: WaitForOptions = {}): Promise<QueuedTaskRecord> {
+    assertLookup('waitFor', { id });
     const timeout = options.timeout ?? 30_000;
     // One setTimeout holds at most 2^31 - 1 ms; past that it fires after 1 ms (a poll storm).
     const pollInterval = Math.min(options.pollInterval ?? 500, VALUE_LIMITS.maxTimerMs);
@@ -364,12 +371,17 @@ export class QueueService {
   }
 
   /** Counts per status, optionally of one queue. */
-  getStatistics(options: { queue?: string } = {}): Promise<QueueStatistics> {
+  async getStatistics(options: { queue?: string } = {}): Promise<QueueStatistics> {
+    assertLookup('getStatistics', { queue: options?.queue });
     return this.backend.getStatistics(options);
   }
 
   /** Completed records of one task, newest first. */
-  listCompletedByTask(taskName: string, options: ListCompletedOptions = {}): Promise<QueuedTaskRecord[]> {
+  async listCompletedByTask(
+    taskName: string,
+    options: ListCompletedOptions = {},
+  ): Promise<QueuedTaskRecord[]> {
+    assertLookup('listCompletedByTask', { taskName, since: options?.since });
     return this.backend.listCompletedByTask(taskName, options);
   }
 
