@@ -1,5 +1,6 @@
 import type { ClaimPolicy, ClaimRefusal } from '../queue-backend.js';
-import type { SqlQueueCaps, SqlTx } from './queue-caps.sql.js';
+import type { SqlQueueCaps } from './queue-caps.sql.js';
+import { execute, query, type SqlSteps } from './sql-steps.js';
 
 /** What the by-id claim did inside its transaction: the claimed id, or why a claimable record was refused. */
 export interface ByIdOutcome {
@@ -15,15 +16,14 @@ export interface ByIdOutcome {
  * before the lock (a record never changes queue); whether it is still claimable and due is the UPDATE's own
  * condition, so a record taken meanwhile is not claimed twice.
  */
-export async function claimByIdUnderControl(
+export function* claimByIdUnderControl(
   caps: SqlQueueCaps,
-  tx: SqlTx,
   t: { table: string; claimable: string },
   id: string,
   workerId: string,
   policy: ClaimPolicy,
-): Promise<ByIdOutcome> {
-  const [row] = await tx.query(
+): SqlSteps<ByIdOutcome> {
+  const [row] = yield* query(
     `SELECT queue, task_group, scheduled_at FROM ${t.table} WHERE id = ? AND ${t.claimable}`,
     [id],
   );
@@ -31,27 +31,27 @@ export async function claimByIdUnderControl(
   const queue = String(row['queue']);
   const group =
     row['task_group'] === null || row['task_group'] === undefined ? null : String(row['task_group']);
-  const { now, starts } = await caps.lockQueue(tx, queue);
-  if (await caps.isPaused(tx, queue)) return { claimed: false, refused: 'paused' };
-  if (policy.concurrency !== undefined && (await caps.runningInQueue(tx, queue)) >= policy.concurrency)
+  const { now, starts } = yield* caps.lockQueue(queue);
+  if (yield* caps.isPaused(queue)) return { claimed: false, refused: 'paused' };
+  if (policy.concurrency !== undefined && (yield* caps.runningInQueue(queue)) >= policy.concurrency)
     return { claimed: false, refused: 'concurrency' };
   if (
     policy.groupConcurrency !== undefined &&
     group !== null &&
-    (await caps.runningInGroup(tx, queue, group)) >= policy.groupConcurrency
+    (yield* caps.runningInGroup(queue, group)) >= policy.groupConcurrency
   )
     return { claimed: false, refused: 'groupConcurrency' };
   const rate = policy.rateLimit;
   if (rate) {
-    const free = await caps.rateRoom(tx, queue, starts, 1, rate, now);
+    const free = yield* caps.rateRoom(queue, starts, 1, rate, now);
     if (free.count === 0) return { claimed: false, refused: 'rateLimit', retryAt: free.until ?? now };
   }
-  const applied = await tx.execute(
+  const applied = yield* execute(
     `UPDATE ${t.table} SET status = 'running', started_at = ?, heartbeat_at = ?, worker_id = ?
      WHERE id = ? AND ${t.claimable} AND (scheduled_at IS NULL OR scheduled_at <= ?)`,
     [now, now, workerId, id, now],
   );
   if (applied === 0) return { claimed: false };
-  if (rate) await caps.recordStarts(tx, queue, starts.count, 1, rate.max, now);
+  if (rate) yield* caps.recordStarts(queue, starts.count, 1, rate.max, now);
   return { claimed: true };
 }

@@ -3,6 +3,7 @@ import type { QueuedTaskRecord } from '../../models/queued-task-record.js';
 import type { TaskRow } from './task-row.mapper.js';
 import type { SqlDialect } from './sql-identifier.js';
 import { SqlRateRing } from './rate-ring.sql.js';
+import { execute, query, type SqlSteps } from './sql-steps.js';
 
 /** The statements of one transaction (`?` placeholders). */
 export interface SqlTx {
@@ -153,41 +154,35 @@ export class SqlQueueCaps {
   }
 
   /**
-   * The controlled claim inside `tx` (the caller commits): the ids to mark running, in claim order, already marked;
+   * The controlled claim, as the steps of the caller's transaction (the caller commits): the ids to mark running, in claim order, already marked;
    * or, when the rate limit left no start, when it frees.
    */
-  async claim(
-    tx: SqlTx,
+  *claim(
     options: ControlledClaimOptions,
     lockRows: string,
-  ): Promise<{ ids: string[]; rateLimitedUntil?: number }> {
+  ): SqlSteps<{ ids: string[]; rateLimitedUntil?: number }> {
     const { queue, policy } = options;
-    const { now, starts } = await this.lockQueue(tx, queue);
-    if (await this.isPaused(tx, queue)) return { ids: [] };
+    const { now, starts } = yield* this.lockQueue(queue);
+    if (yield* this.isPaused(queue)) return { ids: [] };
     let room = options.limit;
     if (policy.concurrency !== undefined)
-      room = Math.min(room, policy.concurrency - (await this.runningInQueue(tx, queue)));
+      room = Math.min(room, policy.concurrency - (yield* this.runningInQueue(queue)));
     if (room <= 0) return { ids: [] };
     const rate = policy.rateLimit;
     let blockedUntil: number | undefined;
     if (rate) {
-      const free = await this.rateRoom(tx, queue, starts, Math.min(room, rate.max), rate, now);
+      const free = yield* this.rateRoom(queue, starts, Math.min(room, rate.max), rate, now);
       if (free.count === 0) return { ids: [], rateLimitedUntil: free.until };
       room = Math.min(room, free.count);
       blockedUntil = free.until;
     }
     const ids =
       policy.groupConcurrency === undefined
-        ? await this.markRunning(
-            tx,
-            options,
-            now,
-            await this.heads(tx, options, undefined, room, now, lockRows),
-          )
-        : await this.claimByGroup(tx, options, policy.groupConcurrency, room, now, lockRows);
+        ? yield* this.markRunning(options, now, yield* this.heads(options, undefined, room, now, lockRows))
+        : yield* this.claimByGroup(options, policy.groupConcurrency, room, now, lockRows);
     if (ids.length === 0) return { ids };
     if (rate) {
-      await this.recordStarts(tx, queue, starts.count, ids.length, rate.max, now);
+      yield* this.recordStarts(queue, starts.count, ids.length, rate.max, now);
       // Every free start taken and the window's next one later: say when, so the claimer need not ask again first.
       if (ids.length === room && blockedUntil !== undefined) return { ids, rateLimitedUntil: blockedUntil };
     }
@@ -199,32 +194,28 @@ export class SqlQueueCaps {
    * take turns; `now` is read once the lock is held: a time read before waiting for it would put this claim's starts
    * before those of the claimer it waited for, and free their ring slots early.
    */
-  async lockQueue(
-    tx: SqlTx,
-    queue: string,
-  ): Promise<{ now: number; starts: { count: number; max: number } }> {
+  *lockQueue(queue: string): SqlSteps<{ now: number; starts: { count: number; max: number } }> {
     const forUpdate = this.t.dialect === 'sqlite' ? '' : ' FOR UPDATE';
-    const lock = () =>
-      tx.query(`SELECT starts, rate_max FROM ${this.t.control} WHERE queue = ?${forUpdate}`, [queue]);
-    let [state] = await lock();
+    const lock = `SELECT starts, rate_max FROM ${this.t.control} WHERE queue = ?${forUpdate}`;
+    let [state] = yield* query(lock, [queue]);
     if (!state) {
-      await tx.execute(this.insertIgnore(this.t.control, 'queue, starts, rate_max, swept_at', '?, 0, 0, 0'), [
+      yield* execute(this.insertIgnore(this.t.control, 'queue, starts, rate_max, swept_at', '?, 0, 0, 0'), [
         queue,
       ]);
-      [state] = await lock();
+      [state] = yield* query(lock, [queue]);
     }
     return { now: Date.now(), starts: { count: n(state, 'starts'), max: n(state, 'rate_max') } };
   }
 
   /** Whether the queue is paused (QueueHandle.pause), read under the caller's lock of it. */
-  async isPaused(tx: SqlTx, queue: string): Promise<boolean> {
-    const [pause] = await tx.query(`SELECT paused FROM ${this.t.state} WHERE queue = ?`, [queue]);
+  *isPaused(queue: string): SqlSteps<boolean> {
+    const [pause] = yield* query(`SELECT paused FROM ${this.t.state} WHERE queue = ?`, [queue]);
     return n(pause, 'paused') === 1;
   }
 
   /** The queue's running rows (bounded by the workers' slots; read on the running index). */
-  async runningInQueue(tx: SqlTx, queue: string): Promise<number> {
-    const [running] = await tx.query(
+  *runningInQueue(queue: string): SqlSteps<number> {
+    const [running] = yield* query(
       `SELECT COUNT(*) AS n FROM ${this.t.table} WHERE status = 'running' AND ${this.t.queueOnRow}`,
       [queue],
     );
@@ -232,8 +223,8 @@ export class SqlQueueCaps {
   }
 
   /** A group's running rows (on the index of grouped running rows). */
-  async runningInGroup(tx: SqlTx, queue: string, group: string): Promise<number> {
-    const [counted] = await tx.query(
+  *runningInGroup(queue: string, group: string): SqlSteps<number> {
+    const [counted] = yield* query(
       `SELECT COUNT(*) AS n FROM ${this.t.table} WHERE queue = ? AND task_group = ? AND status = 'running'`,
       [queue, group],
     );
@@ -244,37 +235,29 @@ export class SqlQueueCaps {
    * How many of `want` starts the rate ring allows now (see `SqlRateRing.free`); a changed `max` changes the ring's
    * size, so the ring starts afresh (and `starts` is reset in place).
    */
-  async rateRoom(
-    tx: SqlTx,
+  *rateRoom(
     queue: string,
     starts: { count: number; max: number },
     want: number,
     rate: { max: number; duration: number },
     now: number,
-  ): Promise<{ count: number; until?: number }> {
+  ): SqlSteps<{ count: number; until?: number }> {
     if (starts.max !== rate.max) {
-      await this.ring.reset(tx, queue);
-      await tx.execute(`UPDATE ${this.t.control} SET starts = 0, rate_max = ? WHERE queue = ?`, [
+      yield* this.ring.reset(queue);
+      yield* execute(`UPDATE ${this.t.control} SET starts = 0, rate_max = ? WHERE queue = ?`, [
         rate.max,
         queue,
       ]);
       starts.count = 0;
       starts.max = rate.max;
     }
-    return this.ring.free(tx, queue, starts.count, want, rate, now);
+    return yield* this.ring.free(queue, starts.count, want, rate, now);
   }
 
   /** Record `count` starts at `now` in the ring and the queue's count of starts. */
-  async recordStarts(
-    tx: SqlTx,
-    queue: string,
-    starts: number,
-    count: number,
-    max: number,
-    now: number,
-  ): Promise<void> {
-    await this.ring.record(tx, queue, starts, count, max, now);
-    await tx.execute(`UPDATE ${this.t.control} SET starts = ? WHERE queue = ?`, [starts + count, queue]);
+  *recordStarts(queue: string, starts: number, count: number, max: number, now: number): SqlSteps<void> {
+    yield* this.ring.record(queue, starts, count, max, now);
+    yield* execute(`UPDATE ${this.t.control} SET starts = ? WHERE queue = ?`, [starts + count, queue]);
   }
 
   /**
@@ -310,14 +293,9 @@ export class SqlQueueCaps {
   }
 
   /** Mark the taken rows running (at once: the next head read of this transaction must not find them again). */
-  private async markRunning(
-    tx: SqlTx,
-    options: ControlledClaimOptions,
-    now: number,
-    ids: string[],
-  ): Promise<string[]> {
+  private *markRunning(options: ControlledClaimOptions, now: number, ids: string[]): SqlSteps<string[]> {
     if (ids.length === 0) return ids;
-    await tx.execute(
+    yield* execute(
       `UPDATE ${this.t.table} SET status = 'running', started_at = ?, heartbeat_at = ?, worker_id = ?
        WHERE id IN (${ids.map(() => '?').join(', ')}) AND status IN ('pending','scheduled')`,
       [now, now, options.workerId, ...ids],
@@ -326,14 +304,13 @@ export class SqlQueueCaps {
   }
 
   /** Up to `limit` due claimable ids of the queue (of one group, or `null`: of none), in claim order, locked. */
-  private async heads(
-    tx: SqlTx,
+  private *heads(
     options: ControlledClaimOptions,
     group: string | null | undefined,
     limit: number,
     now: number,
     lockRows: string,
-  ): Promise<string[]> {
+  ): SqlSteps<string[]> {
     const backends = this.t.backendFilter(options.executionBackends);
     // A group's head (or the head of the records without one) on the group index; the queue's on the claim index.
     // PostgreSQL orders a group's head by the index's whole key (its leading columns are fixed here): it does not
@@ -346,7 +323,7 @@ export class SqlQueueCaps {
           : 'queue = ? AND task_group = ?';
     const fixedPrefix = group !== undefined && this.t.dialect === 'postgres' ? 'queue, task_group, ' : '';
     const order = `${fixedPrefix}priority DESC, queued_at, seq`;
-    const rows = await tx.query(
+    const rows = yield* query(
       `SELECT id FROM ${this.t.table}${this.t.indexHint(group === undefined ? 'claim' : 'group_ready')}
        WHERE ${where} AND ${this.t.claimable} AND (scheduled_at IS NULL OR scheduled_at <= ?)${backends.where}
        ORDER BY ${order} LIMIT ${Math.floor(limit)}${lockRows}`,
@@ -361,29 +338,23 @@ export class SqlQueueCaps {
    * larger than the groups with work) go over the groups that gave a record and have room left. Records without a
    * group take one turn per round, first.
    */
-  private async claimByGroup(
-    tx: SqlTx,
+  private *claimByGroup(
     options: ControlledClaimOptions,
     cap: number,
     room: number,
     now: number,
     lockRows: string,
-  ): Promise<string[]> {
+  ): SqlSteps<string[]> {
     const { group: line } = this.t;
     const queue = options.queue;
     const ids: string[] = [];
     const served: string[] = [];
-    const take = async (group: string | null): Promise<boolean> => {
-      const [id] = await this.heads(tx, options, group, 1, now, lockRows);
-      if (id === undefined) return false;
-      ids.push(...(await this.markRunning(tx, options, now, [id])));
-      return true;
-    };
-    let ungrouped = await take(null);
+    const take = (group: string | null) => this.takeHead(options, group, now, lockRows, ids);
+    let ungrouped = yield* take(null);
     let inHand: Array<{ group: string; running: number }> = [];
     let after: TaskRow | undefined;
     while (ids.length < room) {
-      const page = await tx.query(
+      const page = yield* query(
         `SELECT task_group, turn, touched FROM ${line}${this.t.indexHint('group_turn')} WHERE queue = ? AND turn <= ?${
           after ? ' AND (turn > ? OR (turn = ? AND task_group > ?))' : ''
         } ORDER BY turn, task_group LIMIT ${GROUP_PAGE}`,
@@ -394,35 +365,35 @@ export class SqlQueueCaps {
       for (const row of page) {
         if (ids.length >= room) break;
         const group = String(row['task_group']);
-        const running = await this.runningInGroup(tx, queue, group);
+        const running = yield* this.runningInGroup(queue, group);
         if (running >= cap) continue;
-        if (await take(group)) {
+        if (yield* take(group)) {
           served.push(group);
           if (running + 1 < cap) inHand.push({ group, running: running + 1 });
-        } else await this.settleIdle(tx, queue, group, n(row, 'touched'), now);
+        } else yield* this.settleIdle(queue, group, n(row, 'touched'), now);
       }
       if (page.length < GROUP_PAGE) break;
       after = page[page.length - 1];
     }
     while (ids.length < room && (inHand.length > 0 || ungrouped)) {
-      if (ungrouped) ungrouped = await take(null);
+      if (ungrouped) ungrouped = yield* take(null);
       const next: typeof inHand = [];
       for (const held of inHand) {
         if (ids.length >= room) break;
-        if (!(await take(held.group))) continue;
+        if (!(yield* take(held.group))) continue;
         if (++held.running < cap) next.push(held);
       }
       inHand = next;
     }
     // Served groups go to the back of the line: behind every group waiting now, even within one millisecond.
     if (served.length > 0) {
-      const [last] = await tx.query(`SELECT MAX(turn) AS m FROM ${line} WHERE queue = ? AND turn <= ?`, [
+      const [last] = yield* query(`SELECT MAX(turn) AS m FROM ${line} WHERE queue = ? AND turn <= ?`, [
         queue,
         eligible(now),
       ]);
       const back = Math.max(now * TURN, n(last, 'm') + 1);
       for (let i = 0; i < served.length; i++)
-        await tx.execute(`UPDATE ${line} SET turn = ? WHERE queue = ? AND task_group = ?`, [
+        yield* execute(`UPDATE ${line} SET turn = ? WHERE queue = ? AND task_group = ?`, [
           back + i,
           queue,
           served[i],
@@ -431,41 +402,49 @@ export class SqlQueueCaps {
     return ids;
   }
 
+  /** Claim the head of a group (or of the records without one) into `ids`; false when it has none due. */
+  private *takeHead(
+    options: ControlledClaimOptions,
+    group: string | null,
+    now: number,
+    lockRows: string,
+    ids: string[],
+  ): SqlSteps<boolean> {
+    const [id] = yield* this.heads(options, group, 1, now, lockRows);
+    if (id === undefined) return false;
+    ids.push(...(yield* this.markRunning(options, now, [id])));
+    return true;
+  }
+
   /**
    * A group that gave no record: it leaves the line when it has no claimable rows (unless an enqueue touched it
    * since we read it), or waits for its earliest scheduled row.
    */
-  private async settleIdle(
-    tx: SqlTx,
-    queue: string,
-    group: string,
-    touched: number,
-    now: number,
-  ): Promise<void> {
-    const [next] = await tx.query(
+  private *settleIdle(queue: string, group: string, touched: number, now: number): SqlSteps<void> {
+    const [next] = yield* query(
       `SELECT MIN(COALESCE(scheduled_at, 0)) AS due, COUNT(*) AS n FROM ${this.t.table}
        WHERE queue = ? AND task_group = ? AND ${this.t.claimable}`,
       [queue, group],
     );
     if (n(next, 'n') === 0) {
       // A flow's parent waiting for its children becomes due without lining its group up: look again in a second.
-      const [waiting] = await tx.query(
+      const [waiting] = yield* query(
         `SELECT COUNT(*) AS n FROM ${this.t.table} WHERE queue = ? AND task_group = ? AND status = 'waiting'`,
         [queue, group],
       );
       if (n(waiting, 'n') > 0)
-        await tx.execute(
+        yield* execute(
           `UPDATE ${this.t.group} SET turn = ? WHERE queue = ? AND task_group = ? AND touched = ?`,
           [(now + WAITING_RECHECK) * TURN, queue, group, touched],
         );
       else
-        await tx.execute(`DELETE FROM ${this.t.group} WHERE queue = ? AND task_group = ? AND touched = ?`, [
+        yield* execute(`DELETE FROM ${this.t.group} WHERE queue = ? AND task_group = ? AND touched = ?`, [
           queue,
           group,
           touched,
         ]);
     } else if (n(next, 'due') > now) {
-      await tx.execute(
+      yield* execute(
         `UPDATE ${this.t.group} SET turn = ? WHERE queue = ? AND task_group = ? AND touched = ?`,
         [n(next, 'due') * TURN, queue, group, touched],
       );

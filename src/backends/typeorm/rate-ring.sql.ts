@@ -1,5 +1,5 @@
 import type { SqlDialect } from './sql-identifier.js';
-import type { SqlTx } from './queue-caps.sql.js';
+import { execute, query, type SqlSteps } from './sql-steps.js';
 import type { TaskRow } from './task-row.mapper.js';
 
 const n = (row: TaskRow | undefined, column: string): number => Number(row?.[column] ?? 0);
@@ -21,8 +21,8 @@ export class SqlRateRing {
   ) {}
 
   /** A changed `max` changes the ring's size: start a fresh ring. */
-  async reset(tx: SqlTx, queue: string): Promise<void> {
-    await tx.execute(`DELETE FROM ${this.table} WHERE queue = ?`, [queue]);
+  *reset(queue: string): SqlSteps<void> {
+    yield* execute(`DELETE FROM ${this.table} WHERE queue = ?`, [queue]);
   }
 
   /**
@@ -31,16 +31,15 @@ export class SqlRateRing {
    * used); they are free while at least `duration` old, and in time order, so the free ones come first. One slot
    * past `want` is read too: when it is held, taking every free start spends the window until it frees.
    */
-  async free(
-    tx: SqlTx,
+  *free(
     queue: string,
     starts: number,
     want: number,
     rate: { max: number; duration: number },
     now: number,
-  ): Promise<{ count: number; until?: number }> {
+  ): SqlSteps<{ count: number; until?: number }> {
     const slots = Array.from({ length: Math.min(want + 1, rate.max) }, (_, i) => (starts + i) % rate.max);
-    const rows = await tx.query(
+    const rows = yield* query(
       `SELECT slot, started_at FROM ${this.table} WHERE queue = ? AND slot IN (${slots.map(() => '?').join(', ')})`,
       [queue, ...slots],
     );
@@ -59,14 +58,7 @@ export class SqlRateRing {
   }
 
   /** Record `count` starts at `now` in the slots from `starts` on (a claim takes at most `max`: no slot twice). */
-  async record(
-    tx: SqlTx,
-    queue: string,
-    starts: number,
-    count: number,
-    max: number,
-    now: number,
-  ): Promise<void> {
+  *record(queue: string, starts: number, count: number, max: number, now: number): SqlSteps<void> {
     for (let at = 0; at < count; at += SLOTS_PER_STATEMENT) {
       const rows = Math.min(SLOTS_PER_STATEMENT, count - at);
       const values = Array.from({ length: rows }, () => '(?, ?, ?)').join(', ');
@@ -75,7 +67,7 @@ export class SqlRateRing {
         this.dialect === 'mysql'
           ? `${insert} ON DUPLICATE KEY UPDATE started_at = VALUES(started_at)`
           : `${insert} ON CONFLICT (queue, slot) DO UPDATE SET started_at = excluded.started_at`;
-      await tx.execute(
+      yield* execute(
         sql,
         Array.from({ length: rows }, (_, i) => [queue, (starts + at + i) % max, now]).flat(),
       );

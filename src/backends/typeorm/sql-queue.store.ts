@@ -40,6 +40,7 @@ import { SqlManagement } from './management.sql.js';
 import { SqlWorkerRegistry } from './sql-worker-registry.js';
 import { SqlQueueCaps, type SqlTx } from './queue-caps.sql.js';
 import { claimByIdUnderControl } from './claim-by-id.sql.js';
+import { runSteps, type SqlSteps } from './sql-steps.js';
 import { EXPIRES_AT, expiredMessage } from '../../expiry/record-expiry.js';
 
 /** Statuses of a record that has not ended (a waiting flow parent holds its key too). */
@@ -139,6 +140,14 @@ export abstract class SqlQueueStore {
    */
   protected abstract capsTransaction<T>(work: (tx: SqlTx) => Promise<T>): Promise<T>;
 
+  /**
+   * Run `steps` (a controlled claim) in the controlled claims' transaction (`capsTransaction`), a statement at a time.
+   * SQLite overrides it to run them without a yield in between (see sql-steps.ts).
+   */
+  protected capsSteps<T>(steps: () => SqlSteps<T>): Promise<T> {
+    return this.capsTransaction((tx) => runSteps(steps(), tx));
+  }
+
   /** Row locking of the controlled claim's candidate reads (`FOR UPDATE SKIP LOCKED`; none on SQLite). */
   protected get capsRowLock(): string {
     return ' FOR UPDATE SKIP LOCKED';
@@ -155,9 +164,7 @@ export abstract class SqlQueueStore {
         },
         options.queue,
       );
-    const { ids, rateLimitedUntil } = await this.capsTransaction((tx) =>
-      this.caps.claim(tx, options, this.capsRowLock),
-    );
+    const { ids, rateLimitedUntil } = await this.capsSteps(() => this.caps.claim(options, this.capsRowLock));
     if (ids.length === 0)
       return rateLimitedUntil === undefined ? { claimed: [] } : { claimed: [], rateLimitedUntil };
     const rows = await this.query(
@@ -175,10 +182,9 @@ export abstract class SqlQueueStore {
 
   /** Claim by id under the queue's control (see `claimByIdUnderControl`), in the controlled claims' transaction. */
   async claimTaskControlled(id: string, workerId: string, policy: ClaimPolicy = {}): Promise<TaskClaim> {
-    const outcome = await this.capsTransaction((tx) =>
+    const outcome = await this.capsSteps(() =>
       claimByIdUnderControl(
         this.caps,
-        tx,
         { table: this.table, claimable: this.claimablePredicate },
         id,
         workerId,

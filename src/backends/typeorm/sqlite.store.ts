@@ -6,6 +6,7 @@ import { claimedInOrder, recordToRow, rowToRecord, type TaskRow } from './task-r
 import { SqlQueueStore } from './sql-queue.store.js';
 import { addedColumnsDdl, REMOVABLE_AT } from './added-columns.js';
 import type { SqlTx } from './queue-caps.sql.js';
+import { runStepsNow, type SqlSteps, type SyncStatements } from './sql-steps.js';
 import { EnqueueRejectedError } from '../../errors/enqueue-rejected.error.js';
 import { QueueError } from '../../errors/queue.error.js';
 import { workerTableStatement } from './sql-worker-registry.js';
@@ -208,6 +209,37 @@ export class SqliteQueueStore extends SqlQueueStore {
       this.statement('BEGIN IMMEDIATE').run();
       try {
         const result = await work(tx);
+        this.statement('COMMIT').run();
+        return result;
+      } catch (error) {
+        if (this.db.inTransaction !== false) this.statement('ROLLBACK').run();
+        throw error;
+      }
+    };
+    const result = this.capsChain.then(run, run);
+    this.capsChain = result.catch(() => undefined);
+    return result;
+  }
+
+  /**
+   * The controlled claims (`claimControlled`, `claimTaskControlled`) as one `BEGIN IMMEDIATE` transaction run to its
+   * COMMIT without a yield to the event loop (`runStepsNow`): another app of this process on the same file waits for
+   * the write lock synchronously, so a transaction held across an await never committed and that app's statement
+   * failed with SQLITE_BUSY (test/e2e/sqlite-two-apps-caps.e2e.test.ts). After the transactions of this store
+   * still under way (`capsChain`).
+   */
+  protected override capsSteps<T>(steps: () => SqlSteps<T>): Promise<T> {
+    const db: SyncStatements = {
+      query: (sql, params = []) => this.statement(sql).all(...params),
+      execute: (sql, params = []) => {
+        const statement = this.statement(sql);
+        return statement.reader ? statement.all(...params).length : statement.run(...params).changes;
+      },
+    };
+    const run = async (): Promise<T> => {
+      this.statement('BEGIN IMMEDIATE').run();
+      try {
+        const result = runStepsNow(steps(), db);
         this.statement('COMMIT').run();
         return result;
       } catch (error) {
