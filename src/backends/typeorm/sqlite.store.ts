@@ -85,6 +85,8 @@ export class SqliteQueueStore extends SqlQueueStore {
       `CREATE UNIQUE INDEX IF NOT EXISTS ${index('live_key')} ON ${t} (task_key) WHERE task_key IS NOT NULL AND status IN ('pending','scheduled','running','waiting')`,
       ...this.flows.schemaStatements(),
       `CREATE INDEX IF NOT EXISTS ${index('claim')} ON ${t} (priority DESC, queued_at, seq) WHERE status IN ('pending','scheduled')`,
+      // Claims that name their queues or leave some out (see `claimCandidates`): each queue's head on its own.
+      `CREATE INDEX IF NOT EXISTS ${index('queue_claim')} ON ${t} (queue, priority DESC, queued_at, seq) WHERE status IN ('pending','scheduled')`,
       `CREATE INDEX IF NOT EXISTS ${index('running')} ON ${t} (heartbeat_at) WHERE status = 'running'`,
       `CREATE INDEX IF NOT EXISTS ${index('key')} ON ${t} (task_key) WHERE task_key IS NOT NULL`,
       `CREATE INDEX IF NOT EXISTS ${index('completed')} ON ${t} (task_name, completed_at) WHERE status = 'completed'`,
@@ -348,14 +350,60 @@ export class SqliteQueueStore extends SqlQueueStore {
   }
 
   protected async claimRows(options: ClaimManyOptions, now: number): Promise<QueuedTaskRecord[]> {
-    const { where, params } = this.claimWhere(options, now);
+    const { sql, params } = this.claimCandidates(options, now);
     const rows = this.statement(
       `UPDATE ${this.table} SET status = 'running', started_at = ?, heartbeat_at = ?, worker_id = ?
-       WHERE id IN (SELECT id FROM ${this.table} WHERE ${where} ORDER BY priority DESC, queued_at, seq LIMIT ${Math.floor(options.limit)})
-         AND status IN ('pending','scheduled')
+       WHERE id IN (${sql}) AND status IN ('pending','scheduled')
        RETURNING ${this.columns}, seq`,
     ).all(now, now, options.workerId, ...params);
     return claimedInOrder(rows);
+  }
+
+  /**
+   * The ids a claim takes, in claim order. A claim of every queue reads the claim index. One that names its queues or
+   * leaves some out (a worker's queue list, its capped queues, the paused queues it knows of) reads each wanted
+   * queue's head on the per-queue index `<table>_queue_claim`, one branch per queue, and merges them: on the claim
+   * index it read past every row of the left-out queues that came first in claim order (a paused backlog). The
+   * queues of an "all but these" claim come from a walk of that index's distinct queues.
+   */
+  private claimCandidates(options: ClaimManyOptions, now: number): { sql: string; params: unknown[] } {
+    const limit = Math.floor(options.limit);
+    const excluded = options.excludeQueues ?? [];
+    if (!options.queues?.length && excluded.length === 0) {
+      const { where, params } = this.claimWhere(options, now);
+      return {
+        sql: `SELECT id FROM ${this.table} WHERE ${where} ORDER BY priority DESC, queued_at, seq LIMIT ${limit}`,
+        params,
+      };
+    }
+    const queues = options.queues?.length
+      ? options.queues.filter((queue) => !excluded.includes(queue))
+      : this.waitingQueues(excluded);
+    if (queues.length === 0) return { sql: 'SELECT NULL WHERE 0', params: [] };
+    const rows = this.claimWhere({ ...options, queues: undefined, excludeQueues: undefined }, now);
+    const branch = `SELECT * FROM (SELECT id, priority, queued_at, seq FROM ${this.table} INDEXED BY ${this.identifier('queue_claim')}
+      WHERE queue = ? AND ${rows.where} ORDER BY priority DESC, queued_at, seq LIMIT ${limit})`;
+    return {
+      sql: `SELECT id FROM (${queues.map(() => branch).join(' UNION ALL ')})
+        ORDER BY priority DESC, queued_at, seq LIMIT ${limit}`,
+      params: queues.flatMap((queue) => [queue, ...rows.params]),
+    };
+  }
+
+  /** The queues with waiting rows but `excluded` and the paused ones: one descent of the per-queue index per queue. */
+  private waitingQueues(excluded: readonly string[]): string[] {
+    const byQueue = `INDEXED BY ${this.identifier('queue_claim')}`;
+    const rows = this.statement(
+      `WITH RECURSIVE walk(queue) AS (
+         SELECT (SELECT queue FROM ${this.table} ${byQueue} WHERE status IN ('pending','scheduled') ORDER BY queue LIMIT 1)
+         UNION ALL
+         SELECT (SELECT n.queue FROM ${this.table} n ${byQueue} WHERE n.status IN ('pending','scheduled')
+                   AND n.queue > walk.queue ORDER BY n.queue LIMIT 1)
+         FROM walk WHERE walk.queue IS NOT NULL)
+       SELECT queue FROM walk WHERE queue IS NOT NULL
+         AND queue NOT IN (SELECT queue FROM ${this.identifier('queue_state')} WHERE paused = 1)`,
+    ).all();
+    return rows.map((row) => String(row['queue'])).filter((queue) => !excluded.includes(queue));
   }
 
   /** One statement: the fenced DELETE returns the row it deleted. */
