@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { within } from '../../src/timing/within.js';
+import { runUntilExit } from './support/exit-watch.js';
 import { skipUnless, type TestService } from '../support/services.js';
 
 const bootScript = path.join(path.dirname(fileURLToPath(import.meta.url)), 'support', 'failing-boot.js');
@@ -17,17 +16,11 @@ const bootScript = path.join(path.dirname(fileURLToPath(import.meta.url)), 'supp
 describe('a boot failed by QueuesModule leaves no connection open', () => {
   for (const store of ['postgres', 'mysql', 'redis'] as const satisfies readonly TestService[]) {
     test(`${store}: the process exits by itself`, { skip: skipUnless(store), timeout: 60_000 }, async () => {
-      const child = spawn(process.execPath, [bootScript], {
-        env: { ...process.env, BOOT_BACKEND: store },
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      let output = '';
-      child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-      const code = await within(exited, 30_000, 'running' as const);
-      const exitedAt = Date.now();
-      if (code === 'running') child.kill('SIGKILL');
-      const report = JSON.parse(output.split('\n')[0] || '{}') as Record<string, unknown>;
+      const { code, report, exitedAt, output } = await runUntilExit(
+        bootScript,
+        { BOOT_BACKEND: store },
+        30_000,
+      );
       assert.equal(report['name'], 'QueueConfigurationError', output);
       assert.match(String(report['message']), /"nowhere" is not configured/);
       assert.notEqual(code, 'running', 'the process was still running 30 s after its boot failed');

@@ -3,7 +3,6 @@ import { Injectable, type INestApplicationContext } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -21,6 +20,7 @@ import { within } from '../../src/timing/within.js';
 import { RedisCalls, boundRedis } from '../../src/backends/redis/redis-connections.js';
 import { RedisEventTransport } from '../../src/events/transports/redis-event.transport.js';
 import { ThrowawayRedis, freePort } from './support/throwaway-redis.js';
+import { runUntilExit } from './support/exit-watch.js';
 
 const bootScript = path.join(path.dirname(fileURLToPath(import.meta.url)), 'support', 'unreachable-boot.js');
 
@@ -120,22 +120,16 @@ describe('Redis outages are bounded (own redis-servers, never the shared one)', 
     { timeout: 30_000 },
     async () => {
       const port = await freePort(); // nothing listens there
-      const child = spawn(process.execPath, [bootScript], {
-        env: { ...process.env, REDIS_URL: `redis://127.0.0.1:${port}/0` },
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      let output = '';
-      child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-      const code = await within(exited, 15_000, 'running' as const);
-      const exitedAt = Date.now();
-      if (code === 'running') child.kill('SIGKILL');
+      const { code, report, exitedAt, output } = await runUntilExit(
+        bootScript,
+        { REDIS_URL: `redis://127.0.0.1:${port}/0` },
+        15_000,
+      );
       assert.notEqual(
         code,
         'running',
         'the process was still running 15 s after it started (its boot had failed)',
       );
-      const report = JSON.parse(output.split('\n')[0] || '{}') as Record<string, unknown>;
       assert.equal(report['booted'], undefined, 'the boot succeeded against a port nobody listens on');
       assert.equal(report['name'], 'QueueBackendUnavailableError', output);
       assert.equal(report['address'], `127.0.0.1:${port}`);

@@ -35,13 +35,7 @@ describe('cloudrun dispatcher: records dispatched but not yet claimed', () => {
   before(async () => {
     await server.start();
     app = await createQueuesApp([RemoteTasks], {
-      executionBackend: {
-        type: 'cloudrun',
-        projectId: 'demo',
-        region: 'europe-west1',
-        jobName: 'queue-worker',
-        clientOptions: server.clientOptions(),
-      },
+      executionBackend: server.executionBackend(),
       queues: { 'remote-capped': { concurrency: 2 } },
       worker: { concurrency: 2, reconcileInterval: 3_600_000 },
     });

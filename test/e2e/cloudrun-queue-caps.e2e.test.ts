@@ -31,13 +31,7 @@ describe('cloudrun dispatch of a queue with a concurrency cap', () => {
   before(async () => {
     await server.start();
     app = await createQueuesApp([CappedRemoteTasks], {
-      executionBackend: {
-        type: 'cloudrun',
-        projectId: 'demo',
-        region: 'europe-west1',
-        jobName: 'queue-worker',
-        clientOptions: server.clientOptions(),
-      },
+      executionBackend: server.executionBackend(),
       queues: { 'remote-capped': { concurrency: 2 } },
       worker: { reconcileInterval: 3_600_000 },
     });

@@ -42,16 +42,11 @@ describe('cloudrun execution backend against a local Cloud Run gRPC server', () 
   before(async () => {
     await server.start();
     app = await createQueuesApp([RemoteTasks], {
-      executionBackend: {
-        type: 'cloudrun',
-        projectId: 'demo',
-        region: 'europe-west1',
-        jobName: 'queue-worker',
+      executionBackend: server.executionBackend({
         profiles: { heavy: 'queue-worker-heavy' },
         timeout: 600_000,
         extraEnv: { LOG_LEVEL: 'debug', NESTJS_QUEUES_TASK_ID: 'attempt-to-overwrite' },
-        clientOptions: server.clientOptions(),
-      },
+      }),
       // Reconcile is driven by the tests; dispatch happens in the worker loop.
       worker: { reconcileInterval: 3_600_000 },
     });

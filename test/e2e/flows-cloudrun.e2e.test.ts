@@ -50,14 +50,7 @@ describe('flows mixing local and Cloud Run execution (fake Cloud Run gRPC server
   before(async () => {
     await server.start();
     app = await createQueuesApp([MixedTasks], {
-      executionBackend: {
-        type: 'cloudrun',
-        projectId: 'demo',
-        region: 'europe-west1',
-        jobName: 'queue-worker',
-        timeout: 600_000,
-        clientOptions: server.clientOptions(),
-      },
+      executionBackend: server.executionBackend({ timeout: 600_000 }),
       worker: { reconcileInterval: 3_600_000 },
     });
     queues = app.get(QueueService);

@@ -89,6 +89,18 @@ export class FakeCloudRunServer {
     );
   }
 
+  /** The `cloudrun` execution backend config the tests use (job `queue-worker` of project `demo`), with `extra`. */
+  executionBackend(extra: Record<string, unknown> = {}) {
+    return {
+      type: 'cloudrun' as const,
+      projectId: 'demo',
+      region: 'europe-west1',
+      jobName: 'queue-worker',
+      clientOptions: this.clientOptions(),
+      ...extra,
+    };
+  }
+
   /** Options for the real clients to reach this server. */
   clientOptions(): Record<string, unknown> {
     return {

@@ -5,9 +5,9 @@
 // must end by itself, which it cannot while a connection is left open.
 import 'reflect-metadata';
 import { Injectable, Module } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import { QueuesModule, Task } from '../../../src/index.js';
 import type { QueuesModuleOptions } from '../../../src/options/queues-module-options.js';
+import { bootAndReport } from './boot-report.js';
 
 const backends: Record<string, QueuesModuleOptions['queueBackend']> = {
   postgres: {
@@ -35,11 +35,4 @@ class MisconfiguredTasks {
 })
 class BootModule {}
 
-try {
-  const app = await NestFactory.createApplicationContext(BootModule, { logger: false, abortOnError: false });
-  process.stdout.write(`${JSON.stringify({ booted: true })}\n`);
-  await app.close();
-} catch (error) {
-  const { name, message } = error as Error;
-  process.stdout.write(`${JSON.stringify({ name, message, at: Date.now() })}\n`);
-}
+await bootAndReport(BootModule);
