@@ -486,11 +486,12 @@ export class PostgresQueueStore extends SqlQueueStore {
     // row to the link table is then work for nothing. A parent not known (`undefined`) is looked up as before.
     const flows = items.some((item) => item.parentId !== null);
     const removed = items.filter((item) => item.remove);
+    // In the order of the statement's first `?` of each ($3 and $5 are named again further on).
     const params: unknown[] = [
       now,
+      kept.map((item) => toResultJson(item.result)),
       kept.map((item) => item.id),
       kept.map((item) => item.expectedRetryCount),
-      kept.map((item) => toResultJson(item.result)),
       removed.map((item) => item.id),
       removed.map((item) => item.expectedRetryCount),
     ];
@@ -501,20 +502,22 @@ export class PostgresQueueStore extends SqlQueueStore {
       params.push(...update.params);
     }
     // Completed rows come back as their id only (FULL JOIN ON false: claimed rows, then one row per done id).
-    // The items drive the join, each finding its row by primary key: the fence is `testedOnRow`, so no partial
-    // index can serve the table's side, and no `t.id = ANY(…)` gives it a path of its own. With either, a generic
-    // plan (which guesses 10 items and 1 running row) put the table outside and the items inside a nested loop:
-    // 500 completions with 500 rows running cost 250,000 comparisons, 47 ms instead of 5.6.
+    // No join: the rows are found by primary key (`t.id = ANY(…)`; the fence is `testedOnRow`, so no partial index
+    // competes), and each row's result and retry count are read from the arrays at its id's position
+    // (`array_position`, at most 200 items a batch). A join to the unnested items left the order to the planner, and
+    // statistics that promise no running row (taken while the table was pending) made the generic plan scan the
+    // table outside and the items inside a nested loop: at c50, 700 running rows × 200 items, 110–140 ms a batch.
     const rows = await this.prepared(
       `WITH done AS (
-         UPDATE ${this.table} AS t SET status = 'completed', result_json = input.result_json, error = NULL,
-           completed_at = ?::bigint, heartbeat_at = NULL
-         FROM unnest(?::varchar[], ?::integer[], ?::text[]) AS input (id, retry_count, result_json)
-         WHERE t.id = input.id AND t.retry_count = input.retry_count AND ${this.testedOnRow(`t.status = 'running'`)}
+         UPDATE ${this.table} AS t SET status = 'completed', completed_at = ?::bigint, error = NULL, heartbeat_at = NULL,
+           result_json = (?::text[])[array_position(?::varchar[], t.id)]
+         WHERE t.id = ANY($3::varchar[]) AND t.retry_count = (?::integer[])[array_position($3::varchar[], t.id)]
+           AND ${this.testedOnRow(`t.status = 'running'`)}
          RETURNING t.id),
        gone AS (
-         DELETE FROM ${this.table} AS t USING unnest(?::varchar[], ?::integer[]) AS input (id, retry_count)
-         WHERE t.id = input.id AND t.retry_count = input.retry_count AND ${this.testedOnRow(`t.status = 'running'`)}
+         DELETE FROM ${this.table} AS t
+         WHERE t.id = ANY(?::varchar[]) AND t.retry_count = (?::integer[])[array_position($5::varchar[], t.id)]
+           AND ${this.testedOnRow(`t.status = 'running'`)}
          RETURNING t.id),
        ${flows ? this.releaseParentsCte() : ''}
        claimed AS (${claimCte})
