@@ -119,6 +119,27 @@ let serial = 0;
 /** A name unique to this run (`bench_<run>_<n>`): every table, schema, key prefix and queue the bench creates. */
 export const uniqueName = (kind = 'bench') => `${kind}_${RUN_ID}_${(serial++).toString(36)}`;
 
+/**
+ * The queue backend configs of the workloads that compare stores, by name, each building a config on fresh names:
+ * `names` in that order, narrowed by BENCH_ONLY when set, else without `skipByDefault`. `sqliteDir` holds the SQLite
+ * files (only needed with `sqlite`).
+ */
+export function storesNamed(names, { sqliteDir, skipByDefault = [] } = {}) {
+  const configs = {
+    memory: () => 'memory',
+    sqlite: () => ({
+      type: 'typeorm',
+      options: { type: 'better-sqlite3', database: path.join(sqliteDir, `${uniqueName()}.sqlite`) },
+    }),
+    postgres: () => ({ type: 'typeorm', options: { type: 'postgres', url: PG_URL }, tableName: uniqueName() }),
+    mariadb: () => ({ type: 'typeorm', options: { type: 'mysql', url: MYSQL_URL }, tableName: uniqueName() }),
+    redis: () => ({ type: 'redis', url: REDIS_URL, keyPrefix: uniqueName() }),
+  };
+  return names
+    .filter((name) => (ONLY ? ONLY.includes(name) : !skipByDefault.includes(name)))
+    .map((name) => ({ name, config: configs[name] }));
+}
+
 /** Installed version of a package of bench/ (read from its package.json: not every package exports that file). */
 export const installedVersion = (name) =>
   JSON.parse(readFileSync(path.join(benchDir, 'node_modules', name, 'package.json'), 'utf8')).version;

@@ -7,7 +7,7 @@
 //
 //   BENCH_BUILD_A=build-main BENCH_BUILD_B=build-new BENCH_ONLY=postgres,redis node bench/workloads/mixed-caps-ab.mjs
 import path from 'node:path';
-import { MYSQL_URL, ONLY, PG_URL, REDIS_URL, repoDir, uniqueName } from '../config.mjs';
+import { repoDir, storesNamed } from '../config.mjs';
 import { log, median, waitUntilAsync } from '../measure.mjs';
 import { closeHelpers, sweepRun } from '../servers.mjs';
 
@@ -23,17 +23,7 @@ const { Injectable, Module } = await import('@nestjs/common');
 const { NestFactory } = await import('@nestjs/core');
 const libs = await Promise.all(builds.map((dir) => import(path.join(repoDir, dir, 'src/index.js'))));
 
-const stores = [
-  {
-    name: 'postgres',
-    config: () => ({ type: 'typeorm', options: { type: 'postgres', url: PG_URL }, tableName: uniqueName() }),
-  },
-  {
-    name: 'mariadb',
-    config: () => ({ type: 'typeorm', options: { type: 'mysql', url: MYSQL_URL }, tableName: uniqueName() }),
-  },
-  { name: 'redis', config: () => ({ type: 'redis', url: REDIS_URL, keyPrefix: uniqueName() }) },
-].filter((store) => (ONLY ? ONLY.includes(store.name) : store.name !== 'mariadb'));
+const stores = storesNamed(['postgres', 'mariadb', 'redis'], { skipByDefault: ['mariadb'] });
 
 /** Jobs per second of one drain of the plain queue, by a worker that also serves `ctl`. */
 async function drain(lib, store) {

@@ -5,7 +5,7 @@
 //
 //   BENCH_BUILD=build-bench BENCH_ONLY=postgres node bench/workloads/paused-backlog.mjs
 import path from 'node:path';
-import { BUILD_DIR, MYSQL_URL, ONLY, PG_URL, REDIS_URL, repoDir, uniqueName } from '../config.mjs';
+import { BUILD_DIR, repoDir, storesNamed } from '../config.mjs';
 import { log, median, percentile } from '../measure.mjs';
 import { closeHelpers, sweepRun } from '../servers.mjs';
 
@@ -16,17 +16,7 @@ const num = (name, fallback) => Number(process.env[name] ?? fallback);
 const PAUSED = num('BENCH_PAUSED_RECORDS', 100_000);
 const CLAIMS = num('BENCH_PAUSED_CLAIMS', 200);
 
-const stores = [
-  {
-    name: 'postgres',
-    config: () => ({ type: 'typeorm', options: { type: 'postgres', url: PG_URL }, tableName: uniqueName() }),
-  },
-  {
-    name: 'mariadb',
-    config: () => ({ type: 'typeorm', options: { type: 'mysql', url: MYSQL_URL }, tableName: uniqueName() }),
-  },
-  { name: 'redis', config: () => ({ type: 'redis', url: REDIS_URL, keyPrefix: uniqueName() }) },
-].filter((store) => !ONLY || ONLY.includes(store.name));
+const stores = storesNamed(['postgres', 'mariadb', 'redis']);
 
 /** Claim latencies (ms) of a live queue's claims of 10, with `paused` records of a paused queue ahead of them. */
 async function claimCost(store, paused) {

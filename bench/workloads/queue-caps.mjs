@@ -10,7 +10,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { BUILD_DIR, MYSQL_URL, ONLY, PG_URL, REDIS_URL, repoDir, uniqueName } from '../config.mjs';
+import { BUILD_DIR, repoDir, storesNamed } from '../config.mjs';
 import { log, median, percentile, waitUntil } from '../measure.mjs';
 import { closeHelpers, sweepRun } from '../servers.mjs';
 
@@ -26,19 +26,7 @@ const RATE_JOBS = num('BENCH_CAPS_RATE_JOBS', 600);
 const RATE = num('BENCH_CAPS_RATE', 200);
 
 const sqliteDir = mkdtempSync(path.join(tmpdir(), 'bench-caps-'));
-const stores = [
-  { name: 'memory', config: () => 'memory' },
-  {
-    name: 'sqlite',
-    config: () => ({
-      type: 'typeorm',
-      options: { type: 'better-sqlite3', database: path.join(sqliteDir, `${uniqueName()}.sqlite`) },
-    }),
-  },
-  { name: 'postgres', config: () => ({ type: 'typeorm', options: { type: 'postgres', url: PG_URL }, tableName: uniqueName() }) },
-  { name: 'mariadb', config: () => ({ type: 'typeorm', options: { type: 'mysql', url: MYSQL_URL }, tableName: uniqueName() }) },
-  { name: 'redis', config: () => ({ type: 'redis', url: REDIS_URL, keyPrefix: uniqueName() }) },
-].filter((store) => !ONLY || ONLY.includes(store.name));
+const stores = storesNamed(['memory', 'sqlite', 'postgres', 'mariadb', 'redis'], { sqliteDir });
 
 /** Microseconds per claim (median, p95) of `CLAIMS` single-record grouped claims, `RECORDS` spread over `groups`. */
 async function claimCost(store, groups, policy) {

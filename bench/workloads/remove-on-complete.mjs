@@ -10,7 +10,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { BUILD_DIR, MYSQL_URL, ONLY, PG_URL, REDIS_URL, repoDir, uniqueName } from '../config.mjs';
+import { BUILD_DIR, repoDir, storesNamed } from '../config.mjs';
 import { log, median, waitUntil, waitUntilAsync } from '../measure.mjs';
 import { closeHelpers, sweepRun } from '../servers.mjs';
 
@@ -24,19 +24,7 @@ const CONCURRENCY = num('BENCH_RETENTION_CONCURRENCY', 10);
 const PAIRS = num('BENCH_RETENTION_PAIRS', 3);
 
 const sqliteDir = mkdtempSync(path.join(tmpdir(), 'bench-retention-'));
-const stores = [
-  { name: 'memory', config: () => 'memory' },
-  {
-    name: 'sqlite',
-    config: () => ({
-      type: 'typeorm',
-      options: { type: 'better-sqlite3', database: path.join(sqliteDir, `${uniqueName()}.sqlite`) },
-    }),
-  },
-  { name: 'postgres', config: () => ({ type: 'typeorm', options: { type: 'postgres', url: PG_URL }, tableName: uniqueName() }) },
-  { name: 'mariadb', config: () => ({ type: 'typeorm', options: { type: 'mysql', url: MYSQL_URL }, tableName: uniqueName() }) },
-  { name: 'redis', config: () => ({ type: 'redis', url: REDIS_URL, keyPrefix: uniqueName() }) },
-].filter((store) => !ONLY || ONLY.includes(store.name));
+const stores = storesNamed(['memory', 'sqlite', 'postgres', 'mariadb', 'redis'], { sqliteDir });
 
 /**
  * Jobs per second of one drain of `JOBS` no-op records, enqueued in bulk before the worker starts (library defaults
