@@ -32,6 +32,7 @@ import { DashboardData, MAX_PAGE } from './dashboard-data.js';
 import { dashboardPage, dashboardPolicy } from './dashboard.page.js';
 import { isRecordAction } from './record-actions.js';
 import { stateChangeRefusal } from './same-origin.js';
+import { liveUpdates } from './live-updates.js';
 
 /** Bulk and state actions on a queue (`QueueService.queue(name)`). */
 const QUEUE_ACTIONS = ['pause', 'resume', 'retry-failed', 'clean'] as const;
@@ -206,7 +207,9 @@ export function createDashboardController(path: string): Type<unknown> {
     stream(@Req() request: unknown): Observable<MessageEvent> {
       return from(this.allow(request)).pipe(
         switchMap(() =>
-          this.events.events$.pipe(map((event) => ({ data: event, type: 'queue.event', id: event.id }))),
+          liveUpdates(this.events.events$).pipe(
+            map((event) => ({ data: event, type: 'queue.event', id: event.id })),
+          ),
         ),
       );
     }

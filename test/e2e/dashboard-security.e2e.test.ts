@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { io } from 'socket.io-client';
 import {
   QueueBackend,
+  QueueEvents,
   QueueService,
   QueuesDashboardModule,
   QueuesModule,
@@ -21,6 +22,7 @@ import {
   type TaskExecutionContext,
 } from '../../src/index.js';
 import { fastWorker } from '../support/app.js';
+import { LIVE_UPDATE_WINDOW } from '../../src/dashboard/live-updates.js';
 import { launchChromium, skipWithoutChromium } from './support/chromium.js';
 
 // Functions passed to page.evaluate / waitForFunction run in the browser.
@@ -151,6 +153,61 @@ describe('dashboard actions refuse cross-origin and non-JSON requests (HTTP)', (
     }
     const again = await post(`/records/${record.id}/retry`, { 'content-type': 'application/json' });
     assert.equal(again.status, 201, 'a client that is no browser (no Origin, no Referer) may act');
+  });
+
+  test('the event stream sends a page a bounded number of events, whatever the event rate', async () => {
+    const controller = new AbortController();
+    const response = await fetch(`${api}/events`, {
+      headers: { cookie: OPERATOR_COOKIE },
+      signal: controller.signal,
+    });
+    assert.equal(response.status, 200);
+    const events: Array<Record<string, unknown>> = [];
+    const reading = (async () => {
+      const decoder = new TextDecoder();
+      let text = '';
+      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+        text += decoder.decode(chunk, { stream: true });
+        for (let end = text.indexOf('\n\n'); end !== -1; end = text.indexOf('\n\n')) {
+          const data = text
+            .slice(0, end)
+            .split('\n')
+            .find((line) => line.startsWith('data:'));
+          if (data) events.push(JSON.parse(data.slice(5)) as Record<string, unknown>);
+          text = text.slice(end + 2);
+        }
+      }
+    })().catch(() => undefined);
+    try {
+      await sleep(300); // the subscription is up
+      const bus = app.get(QueueEvents);
+      const started = Date.now();
+      // 3,000 events in a burst: 10 tasks reporting progress 200 times each, and 1,000 others.
+      for (let i = 0; i < 200; i++) {
+        for (let t = 0; t < 10; t++)
+          await bus.publish({
+            type: 'task.progress',
+            record: { id: `task-${t}`, taskName: 'security.quick', queue: 'default', retryCount: 0 },
+            progressCurrent: i + 1,
+            progressTotal: 200,
+          });
+        for (let k = 0; k < 5; k++) await bus.publish({ type: 'queue.paused', queue: `q${k}` });
+      }
+      const windows = Math.ceil((Date.now() - started) / LIVE_UPDATE_WINDOW) + 2;
+      await sleep(1_500);
+      // Each window sends each task's latest progress and one other event: 11 per window, not 3,000.
+      assert.ok(events.length > 0, 'no event reached the page');
+      assert.ok(
+        events.length <= windows * 11,
+        `the page was sent ${events.length} events in ${windows} windows`,
+      );
+      const last = new Map(events.filter((e) => e['type'] === 'task.progress').map((e) => [e['taskId'], e]));
+      assert.equal(last.size, 10);
+      for (const event of last.values()) assert.equal(event['progressPercent'], 100, 'the latest progress');
+    } finally {
+      controller.abort();
+      await reading;
+    }
   });
 
   test('the page is served with a Content-Security-Policy that forbids inline handlers and framing', async () => {
