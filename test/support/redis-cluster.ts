@@ -107,7 +107,7 @@ export class ThrowawayRedisCluster {
       throw new Error(`redis-cli --cluster create failed: ${create.stdout}${create.stderr}`);
     await this.waitUntil(
       () => this.healthy(),
-      `cluster_state:ok on every node with 3 masters and ${3 * this.replicas} replicas`,
+      `cluster_state:ok on every node with 3 masters and ${3 * this.replicas} replicas, each synced`,
     );
   }
 
@@ -233,9 +233,11 @@ export class ThrowawayRedisCluster {
   private healthy(): boolean {
     if (!this.clusterOk()) return false;
     const nodes = this.describe();
+    const replicas = nodes.filter((n) => n.role === 'replica');
     return (
       nodes.filter((n) => n.role === 'master').length === 3 &&
-      nodes.filter((n) => n.role === 'replica').length === 3 * this.replicas
+      replicas.length === 3 * this.replicas &&
+      replicas.every((n) => redisCli(n.port, ['info', 'replication']).includes('master_link_status:up'))
     );
   }
 
@@ -261,6 +263,10 @@ export class ThrowawayRedisCluster {
         this.appendOnly ? 'yes' : 'no',
         '--save',
         '',
+        // A replica's first sync starts at once, not after Redis 7's 5 s wait for more replicas to share it: a master
+        // killed within 5 s of the start had a replica with no data, which the cluster never promoted.
+        '--repl-diskless-sync-delay',
+        '0',
       ],
       { stdio: 'ignore' },
     );

@@ -19,7 +19,9 @@ local function release_parent(parent, now)
   -- notifications are off. A scheduled parent is promoted when due, like any delayed record.
   if due <= now then
     local ch = redis.call('GET', p .. ':wch')
-    if ch then redis.call('PUBLISH', ch, 'flow|' .. queue_of(redis.call('HGET', pt, 'q'))) end
+    local msg = 'flow|' .. queue_of(redis.call('HGET', pt, 'q'))
+    if ch and string.sub(ch, 1, 2) == 's|' then redis.call('SPUBLISH', string.sub(ch, 3), msg)
+    elseif ch then redis.call('PUBLISH', ch, msg) end
   end
 end
 -- Whether a record's flow parent exists and has not ended (it has yet to read the record's result).

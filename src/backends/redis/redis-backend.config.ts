@@ -36,8 +36,9 @@ export interface RedisBackendConfig {
   commandTimeout?: number;
   /**
    * Replicas that must confirm every state change of a record (enqueue, claim, completion, failure, cancel, ...)
-   * before the call resolves: the backend sends `WAIT replicaAcks replicaAckTimeout` behind each such script, in the
-   * same round trip. Redis replicates asynchronously, so without it a failover can lose writes the master had
+   * before the call resolves: the backend sends `WAIT replicaAcks` behind such scripts in the same pipeline, one WAIT
+   * in flight at a time (the calls made meanwhile share the next). A master needs that many live replicas: after a
+   * failover the promoted one has one fewer until the dead node returns (docs/backends/redis.md). Redis replicates asynchronously, so without it a failover can lose writes the master had
    * already acknowledged; with it a call whose replicas do not confirm in time rejects with
    * `ReplicationUnconfirmedError` (the write stands on the master). 0 or unset: no WAIT. @default 0
    */

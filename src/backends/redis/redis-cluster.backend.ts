@@ -50,6 +50,7 @@ import type { WorkerInfo } from '../../models/worker-info.js';
 import type { RedisBackendConfig } from './redis-backend.config.js';
 import { RedisQueueBackend } from './redis.backend.js';
 import { ClusterQueueIndex } from './cluster-queue-index.js';
+import { ClusterWakeups, QUEUES_ANNOUNCED } from './cluster-wakeups.js';
 import { DEFAULT_REDIS_COMMAND_TIMEOUT, redisAddress } from './redis-connections.js';
 import { QueueBackendUnavailableError } from '../../errors/queue-backend-unavailable.error.js';
 import { within } from '../../timing/within.js';
@@ -79,6 +80,8 @@ export class RedisClusterQueueBackend extends QueueBackend {
   private readonly index: ClusterQueueIndex;
   private knownQueues = new Set<string>();
   private queuesReadAt = 0;
+  /** Sharded wakeups (Redis 7+ / Valkey cluster), else undefined: plain pub/sub through the home shard. */
+  private wakeups: ClusterWakeups | undefined;
   /** Where the next claim across queues starts, so no queue is always visited last. */
   private rotation = 0;
 
@@ -130,7 +133,7 @@ export class RedisClusterQueueBackend extends QueueBackend {
   }
 
   get listenerAlive(): boolean {
-    return this.home?.listenerAlive ?? true;
+    return this.wakeups ? this.wakeups.alive : (this.home?.listenerAlive ?? true);
   }
 
   private get homeShard(): RedisQueueBackend {
@@ -156,6 +159,15 @@ export class RedisClusterQueueBackend extends QueueBackend {
     try {
       if (!this.client) await this.connectOwnClient(ClusterClass);
       this.home = await this.openShard(`{${this.prefix}}`, true);
+      if ((this.config.notifications ?? true) && (await ClusterWakeups.supported(this.home.redis)))
+        this.wakeups = new ClusterWakeups(
+          this.client!,
+          (queue) => `${this.queuePrefix(queue)}:wakeup`,
+          this.homeChannel,
+          () => this.refreshQueues(true),
+          this.config.commandTimeout ?? DEFAULT_REDIS_COMMAND_TIMEOUT,
+          this.logger,
+        );
       await this.refreshQueues(true);
     } catch (error) {
       await this.close();
@@ -164,6 +176,8 @@ export class RedisClusterQueueBackend extends QueueBackend {
   }
 
   async close(): Promise<void> {
+    await this.wakeups?.close();
+    this.wakeups = undefined;
     const shards = [...this.shards.values()];
     this.shards.clear();
     await Promise.all(shards.map((shard) => shard.close()));
@@ -232,19 +246,23 @@ export class RedisClusterQueueBackend extends QueueBackend {
     );
   }
 
-  private async openShard(keyPrefix: string, notifications: boolean): Promise<RedisQueueBackend> {
+  private async openShard(
+    keyPrefix: string,
+    notifications: boolean,
+    shardedWakeups = false,
+  ): Promise<RedisQueueBackend> {
     const shard = new RedisQueueBackend(
       {
         ...this.config,
         url: undefined,
         cluster: undefined,
         client: this.client,
-        // One wakeup channel for the whole store: every shard's enqueue script publishes on it.
+        // Without sharded pub/sub, one wakeup channel for the whole store: every shard's enqueue script publishes on it.
         notificationChannel: this.config.notificationChannel ?? `${this.prefix}:wakeup`,
         notifications: notifications && (this.config.notifications ?? true),
       },
       undefined,
-      { keyPrefix },
+      { keyPrefix, shardedWakeups },
     );
     await shard.open();
     return shard;
@@ -259,7 +277,7 @@ export class RedisClusterQueueBackend extends QueueBackend {
     if (!this.client) throw this.notOpen();
     let opening = this.shardOpening.get(queue);
     if (!opening) {
-      opening = this.openShard(this.queuePrefix(queue), true).then(
+      opening = this.openShard(this.queuePrefix(queue), true, this.wakeups !== undefined).then(
         (shard) => {
           this.shards.set(queue, shard);
           this.shardOpening.delete(queue);
@@ -275,16 +293,35 @@ export class RedisClusterQueueBackend extends QueueBackend {
     return opening;
   }
 
+  /** The home slot's shard channel (sharded wakeups): new queues are announced there. */
+  private get homeChannel(): string {
+    return `{${this.prefix}}:wakeup`;
+  }
+
   private get queuesKey(): string {
     return `{${this.prefix}}:queues`;
   }
 
-  /** Records a queue in the home slot's set of known queues (once per process per queue). */
-  private async learnQueues(queues: Iterable<string>): Promise<void> {
+  /**
+   * Records queues in the home slot's set of known queues (once per process per queue); returns the queues new to
+   * this process, for `announceQueues` once their records are written.
+   */
+  private async learnQueues(queues: Iterable<string>): Promise<string[]> {
     const fresh = [...new Set(queues)].filter((queue) => !this.knownQueues.has(queue));
-    if (fresh.length === 0) return;
+    if (fresh.length === 0) return fresh;
     await this.redis.sadd(this.queuesKey, ...fresh);
     for (const queue of fresh) this.knownQueues.add(queue);
+    this.wakeups?.watch(fresh);
+    return fresh;
+  }
+
+  /**
+   * Sharded wakeups: other processes subscribe to a queue's channel once they know the queue, so a queue new to this
+   * process is named on the home channel, after its records are written (the wakeup it brings finds them).
+   */
+  private async announceQueues(queues: readonly string[]): Promise<void> {
+    if (queues.length > 0 && this.wakeups)
+      await this.redis.spublish(this.homeChannel, `${QUEUES_ANNOUNCED}${queues.join(',')}`);
   }
 
   /** Every queue the store has seen (read again at most once a second, or at once when `now`). */
@@ -292,6 +329,7 @@ export class RedisClusterQueueBackend extends QueueBackend {
     if (now || Date.now() - this.queuesReadAt > QUEUES_TTL) {
       this.knownQueues = new Set(await this.redis.smembers(this.queuesKey));
       this.queuesReadAt = Date.now();
+      this.wakeups?.watch(this.knownQueues);
     }
     return [...this.knownQueues].sort();
   }
@@ -367,9 +405,11 @@ export class RedisClusterQueueBackend extends QueueBackend {
   // --- writes routed by queue ---
 
   async enqueue(record: QueuedTaskRecord): Promise<QueuedTaskRecord> {
-    await this.learnQueues([record.queue]);
+    const fresh = await this.learnQueues([record.queue]);
     await this.index.write([record]);
-    return (await this.shard(record.queue)).enqueue(record);
+    const stored = await (await this.shard(record.queue)).enqueue(record);
+    await this.announceQueues(fresh);
+    return stored;
   }
 
   /**
@@ -379,13 +419,14 @@ export class RedisClusterQueueBackend extends QueueBackend {
   async enqueueMany(records: readonly QueuedTaskRecord[]): Promise<QueuedTaskRecord[]> {
     const byQueue = new Map<string, QueuedTaskRecord[]>();
     for (const record of records) byQueue.set(record.queue, [...(byQueue.get(record.queue) ?? []), record]);
-    await this.learnQueues(byQueue.keys());
+    const fresh = await this.learnQueues(byQueue.keys());
     await this.index.write(records);
     const stored = new Map<QueuedTaskRecord, QueuedTaskRecord>();
     for (const [queue, batch] of byQueue) {
       const results = await (await this.shard(queue)).enqueueMany(batch);
       batch.forEach((record, i) => stored.set(record, results[i]!));
     }
+    await this.announceQueues(fresh);
     return records.map((record) => stored.get(record)!);
   }
 
@@ -401,9 +442,11 @@ export class RedisClusterQueueBackend extends QueueBackend {
           message: `on a Redis Cluster every record of a flow is in one queue (one slot): "${other.record.queue}" differs from the root's "${queue}"`,
         },
       ]);
-    await this.learnQueues([queue]);
+    const fresh = await this.learnQueues([queue]);
     await this.index.write(flow.nodes.map((node) => node.record));
-    return (await this.shard(queue)).enqueueFlow(flow);
+    const outcome = await (await this.shard(queue)).enqueueFlow(flow);
+    await this.announceQueues(fresh);
+    return outcome;
   }
 
   override async claimControlled(options: ControlledClaimOptions): Promise<ControlledClaim> {
@@ -417,7 +460,7 @@ export class RedisClusterQueueBackend extends QueueBackend {
     paused: boolean,
     options: { ifUnset?: boolean } = {},
   ): Promise<boolean> {
-    await this.learnQueues([queue]);
+    await this.announceQueues(await this.learnQueues([queue]));
     return (await this.shard(queue)).setQueuePaused(queue, paused, options);
   }
 
@@ -796,12 +839,16 @@ export class RedisClusterQueueBackend extends QueueBackend {
   }
 
   async notifyNewTask(queue: string): Promise<void> {
-    await this.homeShard.notifyNewTask(queue);
+    if (!this.wakeups) return this.homeShard.notifyNewTask(queue);
+    this.wakeups.wakeLocal();
+    await (await this.shard(queue)).notifyNewTask(queue);
   }
 
   /** A wakeup may come from a queue this process has not seen: the next claim reads the set of queues again. */
   async waitForNotifications(timeout: number, signal?: AbortSignal): Promise<boolean> {
-    const woken = await this.homeShard.waitForNotifications(timeout, signal);
+    const woken = this.wakeups
+      ? await this.wakeups.wait(timeout, signal)
+      : await this.homeShard.waitForNotifications(timeout, signal);
     if (woken) this.queuesReadAt = 0;
     return woken;
   }

@@ -586,7 +586,11 @@ chunk_flush()
 for queue in pairs(queues) do redis.call('SADD', p .. ':queues', queue) end
 for set in pairs(sets) do redis.call('SADD', p .. ':readysets', set) end
 flush_stats()
-if due and channel ~= '' then redis.call('PUBLISH', channel, payload) end
+-- 's|<channel>': a shard channel of this script's slot (sharded pub/sub on a cluster, see cluster-wakeups.ts).
+if due and channel ~= '' then
+  if string.sub(channel, 1, 2) == 's|' then redis.call('SPUBLISH', string.sub(channel, 3), payload)
+  else redis.call('PUBLISH', channel, payload) end
+end
 return results
 `;
 export const ENQUEUE = leanScript(ENQUEUE_BODY);

@@ -82,6 +82,11 @@ import { EXPIRES_AT, expiredMessage } from '../../expiry/record-expiry.js';
 export interface RedisShardSetup {
   /** The shard's key prefix: a hash tag such as `{P:queue}`, so every key it builds lives in one slot. */
   keyPrefix: string;
+  /**
+   * Publish wakeups with SPUBLISH on the shard channel `<keyPrefix>:wakeup` (in the shard's slot) instead of PUBLISH
+   * on the store's channel; the cluster backend subscribes to them (`cluster-wakeups.ts`).
+   */
+  shardedWakeups?: boolean;
 }
 
 const PREFIX = /^[A-Za-z0-9_.:-]{1,100}$/;
@@ -214,6 +219,8 @@ export class RedisQueueBackend extends QueueBackend {
   protected readonly backendName: string = 'redis';
   private readonly prefix: string;
   private readonly channel: string;
+  /** Whether wakeups go out with SPUBLISH on `channel`, a shard channel of this shard's slot. */
+  private readonly sharded: boolean;
   private readonly waiters = new NotificationWaiters();
   private readonly origin = randomUUID().slice(0, 12);
   private client: Redis | undefined;
@@ -272,7 +279,10 @@ export class RedisQueueBackend extends QueueBackend {
     this.replicaAcks = ReplicaAcks.fromConfig(config, timeout ?? DEFAULT_REDIS_COMMAND_TIMEOUT);
     if (!config.client && !config.url)
       throw new QueueConfigurationError([{ path: 'queueBackend', message: 'give `url` or `client`' }]);
-    this.channel = config.notificationChannel ?? `${this.prefix}:wakeup`;
+    this.sharded = shard?.shardedWakeups ?? false;
+    this.channel = this.sharded
+      ? `${this.prefix}:wakeup`
+      : (config.notificationChannel ?? `${this.prefix}:wakeup`);
   }
 
   get capabilities(): QueueBackendCapabilities {
@@ -365,7 +375,7 @@ export class RedisQueueBackend extends QueueBackend {
    * notifications on (processes of one store share the channel setting).
    */
   private async storeWakeupChannel(): Promise<void> {
-    if (this.notificationsOn) await this.redis.set(this.key('wch'), this.channel);
+    if (this.notificationsOn) await this.redis.set(this.key('wch'), this.scriptChannel);
   }
 
   /**
@@ -520,6 +530,11 @@ export class RedisQueueBackend extends QueueBackend {
     ](...fullArgs);
   }
 
+  /** The wakeup channel as the scripts take it: `s|<channel>` makes them SPUBLISH (see the ENQUEUE script). */
+  private get scriptChannel(): string {
+    return this.sharded ? `s|${this.channel}` : this.channel;
+  }
+
   private key(...parts: string[]): string {
     return [this.prefix, ...parts].join(':');
   }
@@ -583,7 +598,7 @@ export class RedisQueueBackend extends QueueBackend {
   private async enqueueBatch(records: readonly QueuedTaskRecord[]): Promise<QueuedTaskRecord[]> {
     const args: Array<string | number> = [
       Date.now(),
-      this.notificationsOn ? this.channel : '',
+      this.notificationsOn ? this.scriptChannel : '',
       `${this.origin}|enqueue`,
       records.length,
     ];
@@ -599,7 +614,7 @@ export class RedisQueueBackend extends QueueBackend {
 
   /** One script for the whole flow (see `FLOW_CREATE`); its argument list goes as one array, never spread. */
   override async enqueueFlow(flow: FlowWrite): Promise<FlowWriteOutcome> {
-    const channel = this.notificationsOn ? this.channel : '';
+    const channel = this.notificationsOn ? this.scriptChannel : '';
     const args = flowCreateArgs(flow.nodes, Date.now(), channel, `${this.origin}|enqueue`);
     const call = (this.redis as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[
       'qFlowCreate'
@@ -1228,7 +1243,9 @@ export class RedisQueueBackend extends QueueBackend {
     this.waiters.wakeAll(true);
     // The enqueue script has just published a wakeup for this queue; a second one would only cost a round trip.
     if ((this.publishedAt.get(queue) ?? 0) > Date.now() - 50) return;
-    if (this.notificationsOn) await this.redis.publish(this.channel, `${this.origin}|${queue}`);
+    if (!this.notificationsOn) return;
+    if (this.sharded) await this.redis.spublish(this.channel, `${this.origin}|${queue}`);
+    else await this.redis.publish(this.channel, `${this.origin}|${queue}`);
   }
 
   waitForNotifications(timeout: number, signal?: AbortSignal): Promise<boolean> {
