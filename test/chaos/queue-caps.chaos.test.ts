@@ -10,6 +10,7 @@ import { newTaskRecord } from '../../src/models/new-record.js';
 import type { QueuePolicy } from '../../src/options/queue-policy.js';
 import { chaosBackends, dropChaosStorage } from './support/backends.js';
 import { startChaosWorker, type ChaosWorker } from './support/processes.js';
+import { peakOverlap } from '../support/peak-overlap.js';
 
 /**
  * Cluster-wide queue policies under races (DESIGN §13): three worker processes on one store claim one queue at
@@ -46,19 +47,6 @@ function readRuns(ledger: string): Run[] {
         claimed: Number(claimed),
       };
     });
-}
-
-/** Most runs open at once (an end and a start at the same instant do not overlap). */
-function peakOverlap(runs: readonly Run[]): number {
-  const edges = runs.flatMap((run) => [
-    [run.start, 1],
-    [run.end, -1],
-  ]) as Array<[number, number]>;
-  edges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-  let open = 0;
-  let peak = 0;
-  for (const [, step] of edges) peak = Math.max(peak, (open += step));
-  return peak;
 }
 
 async function waitUntil(check: () => Promise<boolean>, timeout: number, what: string): Promise<void> {

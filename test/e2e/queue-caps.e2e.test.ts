@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { QueueService, Task } from '../../src/index.js';
 import { createQueuesApp } from '../support/app.js';
 import { backendMatrix } from './support/backend-matrix.js';
+import { peakOverlap } from '../support/peak-overlap.js';
 
 /** Start and end (ms, monotonic) of each run, per queue. */
 const spans: Record<'email' | 'other', Array<[number, number]>> = { email: [], other: [] };
@@ -25,19 +26,6 @@ class CappedTasks {
     await sleep(40);
     spans.other.push([start, performance.now()]);
   }
-}
-
-/** Most spans open at once (an end and a start at the same instant do not overlap). */
-function peakOverlap(list: ReadonlyArray<[number, number]>): number {
-  const edges = list.flatMap(([start, end]) => [
-    [start, 1],
-    [end, -1],
-  ]) as Array<[number, number]>;
-  edges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-  let open = 0;
-  let peak = 0;
-  for (const [, step] of edges) peak = Math.max(peak, (open += step));
-  return peak;
 }
 
 for (const backend of backendMatrix()) {

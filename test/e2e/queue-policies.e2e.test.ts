@@ -7,6 +7,7 @@ import { QueueService, Task, TaskCtx, type TaskExecutionContext } from '../../sr
 import type { QueueBackend } from '../../src/backends/queue-backend.js';
 import { createQueuesApp } from '../support/app.js';
 import { backendMatrix } from './support/backend-matrix.js';
+import { peakOverlap } from '../support/peak-overlap.js';
 
 /** One handler run: its queue, group, handler start/end (monotonic ms) and claim time (record.startedAt). */
 interface Span {
@@ -64,18 +65,6 @@ class Producer {
     for (const id of ids)
       assert.equal((await this.queues.waitFor(id, { timeout: 30_000 })).status, 'completed');
   }
-}
-
-function peakOverlap(list: readonly Span[]): number {
-  const edges = list.flatMap((s) => [
-    [s.start, 1],
-    [s.end, -1],
-  ]) as Array<[number, number]>;
-  edges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-  let open = 0;
-  let peak = 0;
-  for (const [, step] of edges) peak = Math.max(peak, (open += step));
-  return peak;
 }
 
 for (const backend of backendMatrix()) {
