@@ -1,6 +1,6 @@
 // A worker process for the Redis Cluster drain tests. Boots QueuesModule on the cluster backend given in
 // CHAOS_BACKEND (JSON) and runs `drain.q0` .. `drain.q3` (one per queue q0..q3), each appending "<id> <queue> <pid>"
-// to the ledger CHAOS_LEDGER once its handler ran. Events of the other processes are counted and printed on demand.
+// to the ledger CHAOS_LEDGER once its handler ran.
 import 'reflect-metadata';
 import { Injectable, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
