@@ -36,6 +36,8 @@ const LATER_INDEXES: ReadonlyArray<readonly [suffix: string, columns: string]> =
   ['expiry', 'claimable, expires_at'],
   // Ended records with their own retention age, by when they are due for deletion (removeAged).
   ['aged', 'removable_at'],
+  // Claims that name their queues or leave some out (claimIn): each queue's head on its own.
+  ['queue_claim', 'claimable, queue, priority DESC, queued_at, seq'],
 ];
 
 /** The generated column that `REMOVABLE_AT` is on MySQL (no expression indexes on MariaDB). */
@@ -268,20 +270,88 @@ export class MysqlQueueStore extends SqlQueueStore {
       paused.length === 0
         ? options
         : { ...options, excludeQueues: [...(options.excludeQueues ?? []), ...paused] };
-    const { where, params } = this.claimWhere(claim, now);
-    const candidates = (await run(
-      connection,
-      `SELECT id FROM ${this.table} WHERE ${where} ORDER BY priority DESC, queued_at, seq LIMIT ${Math.floor(options.limit)} FOR UPDATE SKIP LOCKED`,
-      params,
-    )) as TaskRow[];
-    if (candidates.length === 0) return [];
-    const ids = candidates.map((row) => String(row['id']));
+    const ids =
+      claim.queues?.length || claim.excludeQueues?.length
+        ? await this.claimQueueHeads(connection, claim, now)
+        : await this.claimHeads(connection, claim, now);
+    if (ids.length === 0) return [];
     await run(
       connection,
       `UPDATE ${this.table} SET status = 'running', started_at = ?, heartbeat_at = ?, worker_id = ? WHERE id IN (${ids.map(() => '?').join(', ')})`,
       [now, now, options.workerId, ...ids],
     );
     return ids;
+  }
+
+  /** The claim of every queue: its rows in claim order on the claim index, locked. */
+  private async claimHeads(
+    connection: MysqlConnection,
+    claim: ClaimManyOptions,
+    now: number,
+  ): Promise<string[]> {
+    const { where, params } = this.claimWhere(claim, now);
+    const rows = (await run(
+      connection,
+      `SELECT id FROM ${this.table} WHERE ${where} ORDER BY priority DESC, queued_at, seq LIMIT ${Math.floor(claim.limit)} FOR UPDATE SKIP LOCKED`,
+      params,
+    )) as TaskRow[];
+    return rows.map((row) => String(row['id']));
+  }
+
+  /**
+   * A claim that names its queues or leaves some out (a worker's queue list, its capped queues, the paused queues):
+   * each wanted queue's head read and locked on the per-queue index `<table>_queue_claim` (claimable, queue, priority
+   * DESC, queued_at, seq), then the heads merged in claim order; rows locked and not taken are let go at the commit.
+   * On the claim index, which orders every queue together, such a claim read past every row of the left-out queues
+   * that came first in claim order (a paused backlog). The queues of an "all but these" claim come from a walk of the
+   * index's distinct queues (one descent per queue with waiting rows).
+   */
+  private async claimQueueHeads(
+    connection: MysqlConnection,
+    claim: ClaimManyOptions,
+    now: number,
+  ): Promise<string[]> {
+    const excluded = claim.excludeQueues ?? [];
+    const index = `FORCE INDEX (${quoteIdentifier(`${this.tableName.replace('.', '_')}_queue_claim`, 'mysql')})`;
+    const queues = claim.queues?.length
+      ? claim.queues.filter((queue) => !excluded.includes(queue))
+      : (
+          (await run(
+            connection,
+            `WITH RECURSIVE walk(queue) AS (
+               SELECT (SELECT queue FROM ${this.table} ${index} WHERE claimable = 1 ORDER BY claimable, queue LIMIT 1)
+               UNION ALL
+               SELECT (SELECT n.queue FROM ${this.table} n ${index} WHERE n.claimable = 1 AND n.queue > walk.queue
+                       ORDER BY n.claimable, n.queue LIMIT 1)
+               FROM walk WHERE walk.queue IS NOT NULL)
+             SELECT queue FROM walk WHERE queue IS NOT NULL`,
+            [],
+          )) as TaskRow[]
+        )
+          .map((row) => String(row['queue']))
+          .filter((queue) => !excluded.includes(queue));
+    const limit = Math.floor(claim.limit);
+    const rows = this.claimWhere({ ...claim, queues: undefined, excludeQueues: undefined }, now);
+    const heads: TaskRow[] = [];
+    for (const queue of queues)
+      heads.push(
+        ...((await run(
+          connection,
+          `SELECT id, priority, queued_at, seq FROM ${this.table} ${index} WHERE queue = ? AND ${rows.where}
+           ORDER BY claimable, queue, priority DESC, queued_at, seq LIMIT ${limit} FOR UPDATE SKIP LOCKED`,
+          [queue, ...rows.params],
+        )) as TaskRow[]),
+      );
+    const n = (row: TaskRow, column: string) => Number(row[column]);
+    return heads
+      .sort(
+        (a, b) =>
+          n(b, 'priority') - n(a, 'priority') ||
+          n(a, 'queued_at') - n(b, 'queued_at') ||
+          n(a, 'seq') - n(b, 'seq'),
+      )
+      .slice(0, limit)
+      .map((row) => String(row['id']));
   }
 
   /** Read rows back in claim order (after the commit: completed or claimed by us, they no longer move). */
