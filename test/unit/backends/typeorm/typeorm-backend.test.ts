@@ -253,9 +253,11 @@ describe('prepared enqueue statements on PostgreSQL', { skip: skipUnless('postgr
       const [backend] = backends;
       const claimed: QueuedTaskRecord[] = [];
       for (const limit of [1, 2]) claimed.push(...(await backend!.claimMany({ limit, workerId: 'w' })));
-      for (const queues of [['default'], ['default', 'other']])
+      // A claim naming its queues reads each queue's head in a branch of its own: one statement per list length,
+      // whatever the names (a worker's list is fixed, so it prepares one).
+      for (const queues of [['default'], ['default', 'other'], ['other'], ['other', 'default']])
         claimed.push(...(await backend!.claimMany({ limit: 1, queues, workerId: 'w' })));
-      assert.equal(await preparedCount(), 6, 'one claim without a queue list, one with');
+      assert.equal(await preparedCount(), 7, 'one claim without a queue list, one per length of a list');
       const done = (record: QueuedTaskRecord) => ({
         id: record.id,
         result: null,
@@ -264,7 +266,7 @@ describe('prepared enqueue statements on PostgreSQL', { skip: skipUnless('postgr
       await backend!.completeAndClaim([done(claimed[0]!)], undefined);
       await backend!.completeAndClaim([done(claimed[1]!), done(claimed[2]!)], undefined);
       await backend!.completeAndClaim([done(claimed[3]!)], { limit: 3, workerId: 'w' });
-      assert.equal(await preparedCount(), 8, 'one completion without a claim, one with');
+      assert.equal(await preparedCount(), 9, 'one completion without a claim, one with');
       assert.equal((await backend!.getStatistics()).completed, 4);
     });
   });
