@@ -6,6 +6,7 @@ import { RedisQueueBackend } from '../../src/backends/redis/redis.backend.js';
 import { QueueConfigurationError } from '../../src/errors/queue-configuration.error.js';
 import { ReplicationUnconfirmedError } from '../../src/errors/replication-unconfirmed.error.js';
 import { newTaskRecord } from '../../src/models/new-record.js';
+import { buildFlow } from '../../src/flows/flow-builder.js';
 import { ThrowawayRedis, freePort } from './support/throwaway-redis.js';
 
 /**
@@ -103,6 +104,22 @@ describe('Redis replicaAcks: WAIT for replicas behind every state change (own ma
     // The write stands on the master (the error says so), as it would without replicaAcks.
     assert.equal((await acked.getTask(second.id))?.status, 'pending');
     await deaf;
+
+    // A flow is a state change like any other: it resolved at once, unconfirmed, before it sent its WAIT too.
+    const flow = () =>
+      buildFlow(
+        { task: 'acks.parent', children: [{ task: 'acks.child' }, { task: 'acks.child' }] },
+        (task, args) => newTaskRecord({ taskName: task, args }),
+      );
+    assert.deepEqual(await acked.enqueueFlow(flow()), { created: true });
+    const deafAgain = deafen(1_500);
+    await sleep(100);
+    const unconfirmed = flow();
+    const flowStartedAt = Date.now();
+    await assert.rejects(acked.enqueueFlow(unconfirmed), ReplicationUnconfirmedError);
+    assert.ok(Date.now() - flowStartedAt >= 350, 'the flow waited for the replica');
+    assert.equal((await acked.getTask(unconfirmed.nodes[0]!.record.id))?.status, 'waiting');
+    await deafAgain;
   });
 
   test('in a failover, records acknowledged with replicaAcks survive; without it a lagging replica loses them', async () => {

@@ -517,7 +517,11 @@ export class RedisQueueBackend extends QueueBackend {
   private run(name: ScriptName, ...args: Array<string | number>): Promise<unknown> {
     // A shard declares its prefix as KEYS[1] (the scripts still read it as ARGV[1]), so the cluster client sends the
     // call to the prefix's master.
-    const fullArgs = this.keyed ? [this.prefix, this.prefix, ...args] : [this.prefix, ...args];
+    return this.send(name, this.keyed ? [this.prefix, this.prefix, ...args] : [this.prefix, ...args]);
+  }
+
+  /** A script call with its full arguments (keys first), behind the `replicaAcks` WAIT unless it changes nothing. */
+  private send(name: ScriptName, fullArgs: ReadonlyArray<unknown>): Promise<unknown> {
     if (this.replicaAcks && !NO_REPLICA_WAIT.has(name)) {
       const calls = this.calls!;
       // A failure inside the pipeline comes back per command, untyped: typed here as any other call's.
@@ -525,9 +529,9 @@ export class RedisQueueBackend extends QueueBackend {
         throw error instanceof QueueError ? error : calls.translate(error);
       });
     }
-    return (this.redis as unknown as Record<ScriptName, (...a: Array<string | number>) => Promise<unknown>>)[
-      name
-    ](...fullArgs);
+    return (this.redis as unknown as Record<ScriptName, (...a: unknown[]) => Promise<unknown>>)[name](
+      ...fullArgs,
+    );
   }
 
   /** The wakeup channel as the scripts take it: `s|<channel>` makes them SPUBLISH (see the ENQUEUE script). */
@@ -616,12 +620,9 @@ export class RedisQueueBackend extends QueueBackend {
   override async enqueueFlow(flow: FlowWrite): Promise<FlowWriteOutcome> {
     const channel = this.notificationsOn ? this.scriptChannel : '';
     const args = flowCreateArgs(flow.nodes, Date.now(), channel, `${this.origin}|enqueue`);
-    const call = (this.redis as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[
-      'qFlowCreate'
-    ]!;
-    const reply = (await (this.keyed
-      ? call.call(this.redis, this.prefix, this.prefix, args)
-      : call.call(this.redis, this.prefix, args))) as unknown[];
+    // ioredis flattens the array into the call's arguments; a state change like any other, so behind a WAIT too.
+    const fullArgs = this.keyed ? [this.prefix, this.prefix, args] : [this.prefix, args];
+    const reply = (await this.send('qFlowCreate', fullArgs)) as unknown[];
     if (reply[0] === -1) return { created: false, heldAt: Number(reply[1]), holder: fromHash(reply[2])! };
     return { created: true };
   }

@@ -10,7 +10,8 @@ const MOST_REPLICAS = 16;
 /** A state change waiting to go out with the next WAIT. */
 interface PendingWrite {
   command: string;
-  args: ReadonlyArray<string | number>;
+  /** As the client takes them: an array among them (a flow's arguments) is flattened by ioredis. */
+  args: ReadonlyArray<unknown>;
   madeAt: number;
   resolve: (reply: unknown) => void;
   reject: (error: unknown) => void;
@@ -82,12 +83,7 @@ export class ReplicaAcks {
    * a WAIT goes; resolve with the script's reply once `required` replicas confirmed, else reject with
    * `ReplicationUnconfirmedError` (the write itself stands on the master).
    */
-  confirm(
-    redis: Redis,
-    command: string,
-    args: ReadonlyArray<string | number>,
-    address: string,
-  ): Promise<unknown> {
+  confirm(redis: Redis, command: string, args: ReadonlyArray<unknown>, address: string): Promise<unknown> {
     return new Promise((resolve, reject) => {
       this.pending.push({ command, args, madeAt: Date.now(), resolve, reject });
       this.schedule(redis, address);
