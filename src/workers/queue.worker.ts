@@ -25,6 +25,7 @@ import { PeriodicTask } from './periodic-task.js';
 import { resolveWorkerOptions, type ResolvedWorkerOptions } from './worker-options.js';
 import { within } from '../timing/within.js';
 import { ClaimShares } from './claim-shares.js';
+import { DispatchPacing } from './dispatch-pacing.js';
 import { DispatchRoom } from './dispatch-room.js';
 import { WorkerPresence } from './worker-presence.js';
 import { PausedQueues } from '../control/paused-queues.js';
@@ -61,8 +62,10 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
   /** A claim of the claim-by-claim queues may find work (see `claimOneByOne`), and when one was last made. */
   private oneByOneDue = true;
   private oneByOneAt = 0;
-  /** The module's queue policies (`queues`): external dispatch stays within their `concurrency`. */
+  /** The module's queue policies (`queues`): external dispatch stays within their caps. */
   private readonly policies: QueuesModuleOptions['queues'];
+  /** External dispatch within the queues' rate limits, and the back-off of records handed back. */
+  private readonly pacing: DispatchPacing;
   /** Names of the in-process execution backends, fixed once the worker starts (read on every claim). */
   private inProcessBackends: string[] = [];
   /** Completions written in batches, each with a claim for the slots it frees. */
@@ -94,6 +97,7 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
   ) {
     this.options = resolveWorkerOptions(moduleOptions.worker);
     this.policies = moduleOptions.queues;
+    this.pacing = new DispatchPacing(this.policies);
     this.shares = new ClaimShares(moduleOptions.queues, this.options.queues, this.options.queueConcurrency);
     // Per-queue caps are applied claim by claim; the prefetch serves the queues claimed in batches.
     const prefetch = this.options.prefetch;
@@ -532,8 +536,9 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
   }
 
   /**
-   * Hand due records of external execution backends to their executors, except records of paused queues and, for a
-   * queue with a `concurrency`, past its room (see `DispatchRoom`).
+   * Hand due records of external execution backends to their executors, except records of paused queues, past the
+   * room of a queue's `concurrency` or a group's `groupConcurrency` (see `DispatchRoom`), past a queue's `rateLimit`,
+   * and records handed back by a refused run until their back-off ends (see `DispatchPacing`).
    */
   private async dispatchExternal(): Promise<void> {
     for (const execution of this.executions.external()) {
@@ -547,10 +552,19 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
       });
       const room = await DispatchRoom.of(this.backend, this.policies, due);
       for (const record of due) {
-        if (record.executionRef !== null || this.pausedQueues.has(record.queue) || !room.allows(record.queue))
+        const now = Date.now();
+        if (
+          record.executionRef !== null ||
+          this.pausedQueues.has(record.queue) ||
+          !room.allows(record) ||
+          !this.pacing.allows(record, now)
+        )
           continue;
         try {
-          if (await execution.dispatch(this.runner, record)) room.took(record.queue);
+          if (await execution.dispatch(this.runner, record)) {
+            room.took(record);
+            this.pacing.sent(record, now);
+          }
         } catch (error) {
           this.logger.warn(`Dispatching ${record.id} to ${execution.name} failed: ${describeError(error)}`);
         }
