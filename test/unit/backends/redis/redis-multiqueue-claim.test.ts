@@ -47,7 +47,7 @@ describe('Redis claim across queues', { skip: skipUnless('redis') }, () => {
     return seed / 2 ** 31;
   };
 
-  test('claims of any size take records from four queues in one order, leaving paused and excluded queues', async () => {
+  test('claims of any size take records of four queues in one order, leaving paused and excluded queues', async () => {
     const backend = await open();
     try {
       const next = random(7);
