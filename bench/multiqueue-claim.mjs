@@ -116,4 +116,6 @@ try {
 } finally {
   admin.disconnect();
   server.kill();
+  // Some client of the library's session still reconnects to the server just stopped and would keep the process up.
+  process.exit(process.exitCode ?? 0);
 }
