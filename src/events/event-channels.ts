@@ -51,8 +51,35 @@ export function channelsFor(
   const channels: string[] = [];
   if (event.taskId) channels.push(taskChannel(namespace, event.taskId));
   if (event.queue) channels.push(queueChannel(namespace, event.queue));
-  if (!event.queue || (publishGlobalLifecycle && LIFECYCLE.has(event.type)))
-    channels.push(globalChannel(namespace));
+  if (goesToGlobal(event, publishGlobalLifecycle)) channels.push(globalChannel(namespace));
+  return channels;
+}
+
+/** Whether an envelope goes to the global channel: it belongs to no queue, or it is lifecycle and asked for there. */
+function goesToGlobal(event: QueueEventEnvelope, publishGlobalLifecycle: boolean): boolean {
+  return !event.queue || (publishGlobalLifecycle && LIFECYCLE.has(event.type));
+}
+
+/** `{P:queue}:{ns}:events`: a shard channel in the slot whose hash tag it starts with (a queue's, or the home one). */
+export function shardChannel(hashTag: string, namespace: string): string {
+  return `${hashTag}:${namespace}:events`;
+}
+
+/**
+ * On a cluster with sharded pub/sub: the shard channels an envelope goes to (DESIGN §9, §15). Its queue's channel, in
+ * the queue's slot, stands for the queue and task channels (sharded channels have no patterns, and a channel per task
+ * would be one SSUBSCRIBE per task); the home slot's stands for the global one.
+ */
+export function shardChannelsFor(
+  namespace: string,
+  event: QueueEventEnvelope,
+  publishGlobalLifecycle: boolean,
+  hashTagOf: (queue: string | undefined) => string,
+): string[] {
+  const channels: string[] = [];
+  if (event.queue) channels.push(shardChannel(hashTagOf(event.queue), namespace));
+  if (goesToGlobal(event, publishGlobalLifecycle))
+    channels.push(shardChannel(hashTagOf(undefined), namespace));
   return channels;
 }
 

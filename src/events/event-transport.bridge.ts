@@ -37,13 +37,18 @@ export class EventTransportBridge implements OnModuleInit, OnApplicationShutdown
     const name = this.backend.capabilities.name;
     if (name === 'redis' || name === 'valkey') {
       const { RedisEventTransport } = await import('./transports/redis-event.transport.js');
-      const client = (this.backend as unknown as { redis: import('ioredis').Redis }).redis;
+      const { redis: client, shardedEvents } = this.backend as unknown as {
+        redis: import('ioredis').Redis;
+        /** A cluster backend's sharded pub/sub, when its servers have it. */
+        shardedEvents?: import('../backends/redis/sharded-queue-channels.js').ShardedEventChannels;
+      };
       this.transport = new RedisEventTransport(
         client,
         namespace,
         this.origin,
         events.publishGlobalLifecycle ?? false,
         onRemote,
+        shardedEvents,
       );
     } else if (name === 'typeorm:postgres') {
       const { PostgresEventTransport } = await import('./transports/postgres-event.transport.js');

@@ -50,7 +50,12 @@ import type { WorkerInfo } from '../../models/worker-info.js';
 import type { RedisBackendConfig } from './redis-backend.config.js';
 import { RedisQueueBackend } from './redis.backend.js';
 import { ClusterQueueIndex } from './cluster-queue-index.js';
-import { ClusterWakeups, QUEUES_ANNOUNCED } from './cluster-wakeups.js';
+import { ClusterWakeups } from './cluster-wakeups.js';
+import {
+  QUEUES_ANNOUNCED,
+  ShardedQueueChannels,
+  type ShardedEventChannels,
+} from './sharded-queue-channels.js';
 import { DEFAULT_REDIS_COMMAND_TIMEOUT, redisAddress } from './redis-connections.js';
 import { QueueBackendUnavailableError } from '../../errors/queue-backend-unavailable.error.js';
 import { within } from '../../timing/within.js';
@@ -82,6 +87,8 @@ export class RedisClusterQueueBackend extends QueueBackend {
   private queuesReadAt = 0;
   /** Sharded wakeups (Redis 7+ / Valkey cluster), else undefined: plain pub/sub through the home shard. */
   private wakeups: ClusterWakeups | undefined;
+  /** Sharded pub/sub's per-queue channels (Redis 7+ / Valkey cluster), for wakeups and events; else undefined. */
+  private shardChannels: ShardedQueueChannels | undefined;
   /** Where the next claim across queues starts, so no queue is always visited last. */
   private rotation = 0;
 
@@ -123,6 +130,20 @@ export class RedisClusterQueueBackend extends QueueBackend {
     return this.homeShard.redis;
   }
 
+  /**
+   * Where the cross-process event transport publishes and subscribes on this cluster: through sharded pub/sub when
+   * the servers have it (each queue's events in the queue's slot), else undefined (plain pub/sub).
+   */
+  get shardedEvents(): ShardedEventChannels | undefined {
+    const channels = this.shardChannels;
+    if (!channels || !this.client) return undefined;
+    return {
+      client: this.client,
+      channels,
+      hashTagOf: (queue) => (queue === undefined ? `{${this.prefix}}` : this.queuePrefix(queue)),
+    };
+  }
+
   get keyPrefix(): string {
     return this.prefix;
   }
@@ -159,15 +180,21 @@ export class RedisClusterQueueBackend extends QueueBackend {
     try {
       if (!this.client) await this.connectOwnClient(ClusterClass);
       this.home = await this.openShard(`{${this.prefix}}`, true);
-      if ((this.config.notifications ?? true) && (await ClusterWakeups.supported(this.home.redis)))
-        this.wakeups = new ClusterWakeups(
+      if (await ShardedQueueChannels.supported(this.home.redis)) {
+        this.shardChannels = new ShardedQueueChannels(
           this.client!,
-          (queue) => `${this.queuePrefix(queue)}:wakeup`,
           this.homeChannel,
           () => this.refreshQueues(true),
           this.config.commandTimeout ?? DEFAULT_REDIS_COMMAND_TIMEOUT,
           this.logger,
         );
+        if (this.config.notifications ?? true)
+          this.wakeups = new ClusterWakeups(
+            this.shardChannels,
+            (queue) => `${this.queuePrefix(queue)}:wakeup`,
+            this.logger,
+          );
+      }
       await this.refreshQueues(true);
     } catch (error) {
       await this.close();
@@ -176,8 +203,10 @@ export class RedisClusterQueueBackend extends QueueBackend {
   }
 
   async close(): Promise<void> {
-    await this.wakeups?.close();
+    this.wakeups?.close();
     this.wakeups = undefined;
+    await this.shardChannels?.close();
+    this.shardChannels = undefined;
     const shards = [...this.shards.values()];
     this.shards.clear();
     await Promise.all(shards.map((shard) => shard.close()));
@@ -293,7 +322,7 @@ export class RedisClusterQueueBackend extends QueueBackend {
     return opening;
   }
 
-  /** The home slot's shard channel (sharded wakeups): new queues are announced there. */
+  /** The home slot's shard channel (sharded pub/sub): wakeups, and new queues are announced there. */
   private get homeChannel(): string {
     return `{${this.prefix}}:wakeup`;
   }
@@ -311,16 +340,17 @@ export class RedisClusterQueueBackend extends QueueBackend {
     if (fresh.length === 0) return fresh;
     await this.redis.sadd(this.queuesKey, ...fresh);
     for (const queue of fresh) this.knownQueues.add(queue);
-    this.wakeups?.watch(fresh);
+    this.shardChannels?.watch(fresh);
     return fresh;
   }
 
   /**
-   * Sharded wakeups: other processes subscribe to a queue's channel once they know the queue, so a queue new to this
-   * process is named on the home channel, after its records are written (the wakeup it brings finds them).
+   * Sharded pub/sub: other processes subscribe to a queue's channels (wakeups, events) once they know the queue, so a
+   * queue new to this process is named on the home channel, after its records are written (the wakeup it brings
+   * finds them).
    */
   private async announceQueues(queues: readonly string[]): Promise<void> {
-    if (queues.length > 0 && this.wakeups)
+    if (queues.length > 0 && this.shardChannels)
       await this.redis.spublish(this.homeChannel, `${QUEUES_ANNOUNCED}${queues.join(',')}`);
   }
 
@@ -329,7 +359,7 @@ export class RedisClusterQueueBackend extends QueueBackend {
     if (now || Date.now() - this.queuesReadAt > QUEUES_TTL) {
       this.knownQueues = new Set(await this.redis.smembers(this.queuesKey));
       this.queuesReadAt = Date.now();
-      this.wakeups?.watch(this.knownQueues);
+      this.shardChannels?.watch(this.knownQueues);
     }
     return [...this.knownQueues].sort();
   }

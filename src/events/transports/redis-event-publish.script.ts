@@ -7,7 +7,16 @@
  * (`…,"event":E}` for one, `…,"events":[E,…]}` for several), or in several when they pass the character limit.
  * Returns the number of channels published to.
  */
-export const PUBLISH_EVENTS_LUA = `
+export const PUBLISH_EVENTS_LUA = publishEventsLua('PUBLISH');
+
+/**
+ * The same script with SPUBLISH, for a cluster's shard channels: called with one channel as KEYS[1] (so the client
+ * sends it to that channel's master) and only that channel in ARGV.
+ */
+export const SPUBLISH_EVENTS_LUA = publishEventsLua('SPUBLISH');
+
+function publishEventsLua(command: 'PUBLISH' | 'SPUBLISH'): string {
+  return `
 local prefix, limit = ARGV[1], tonumber(ARGV[2])
 local order, groups = {}, {}
 local i = 3
@@ -28,9 +37,9 @@ while i <= #ARGV do
 end
 local function send(channel, list, from, to)
   if from == to then
-    redis.call('PUBLISH', channel, prefix .. ',"event":' .. list[from] .. '}')
+    redis.call('${command}', channel, prefix .. ',"event":' .. list[from] .. '}')
   else
-    redis.call('PUBLISH', channel, prefix .. ',"events":[' .. table.concat(list, ',', from, to) .. ']}')
+    redis.call('${command}', channel, prefix .. ',"events":[' .. table.concat(list, ',', from, to) .. ']}')
   end
 end
 for _, channel in ipairs(order) do
@@ -47,3 +56,4 @@ for _, channel in ipairs(order) do
 end
 return #order
 `;
+}

@@ -2,9 +2,15 @@ import { Logger } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import type { QueueEventEnvelope } from '../queue-event.js';
 import type { QueueEventSink } from '../queue-event-sink.js';
-import { channelsFor, globalChannel, receivingChannels } from '../event-channels.js';
+import {
+  channelsFor,
+  globalChannel,
+  receivingChannels,
+  shardChannel,
+  shardChannelsFor,
+} from '../event-channels.js';
 import { EVENT_AUDIENCE_LUA } from './redis-event-audience.script.js';
-import { PUBLISH_EVENTS_LUA } from './redis-event-publish.script.js';
+import { PUBLISH_EVENTS_LUA, SPUBLISH_EVENTS_LUA } from './redis-event-publish.script.js';
 import { RecentIds } from './remote-event-dedup.js';
 import { TickBatcher } from './tick-batcher.js';
 import {
@@ -12,6 +18,10 @@ import {
   duplicateForSubscribing,
   redisCallsOf,
 } from '../../backends/redis/redis-connections.js';
+import type {
+  ShardChannelFamily,
+  ShardedEventChannels,
+} from '../../backends/redis/sharded-queue-channels.js';
 import { within } from '../../timing/within.js';
 
 /** Characters of envelopes one grouped message collects before a new one starts. */
@@ -19,6 +29,7 @@ const GROUP_CHARS = 64_000;
 /** Envelopes one script call takes: bounds how long one call holds the server. */
 const ENVELOPES_PER_CALL = 500;
 const PUBLISH_COMMAND = 'qPublishEvents';
+const SPUBLISH_COMMAND = 'qSpublishEvents';
 const AUDIENCE_COMMAND = 'qEventAudience';
 /**
  * How often the transport asks Redis whether anyone but itself would hear its events (see `listening`): while
@@ -51,6 +62,13 @@ interface EventMessage {
  * published on the global channel, tells every other process that this one listens: a process that hears any
  * message of another publishes again from then on. So another process of this library is heard from its start, and
  * an outside reader within 100 ms of subscribing. On a cluster, where those counts are one node's, it always publishes.
+ *
+ * On a cluster whose servers have sharded pub/sub (`sharded`), each envelope goes to its queue's shard channel
+ * `{P:queue}:<namespace>:events` in the queue's slot (SPUBLISH: to that master and its subscribers only, where a
+ * PUBLISH is broadcast to every node), the envelopes that belong to no queue (or global lifecycle) to the home slot's
+ * `{P}:<namespace>:events`; it SSUBSCRIBEs to every known queue's channel through the backend's shard channels
+ * (`ShardedQueueChannels`, shared with the wakeups: new queues are learnt from their announcements). A record's events
+ * share its queue's channel, so they keep their order. No task or plain channel is published there.
  */
 export class RedisEventTransport implements QueueEventSink {
   /** Envelopes leave in `publish` call order (TickBatcher keeps it), so the bus need not chain them per task. */
@@ -58,12 +76,15 @@ export class RedisEventTransport implements QueueEventSink {
   private readonly logger = new Logger(RedisEventTransport.name);
   private readonly seen = new RecentIds();
   private subscriber: Redis | undefined;
+  /** Sharded: this transport's channels on the backend's shard subscriber. */
+  private family: ShardChannelFamily | undefined;
   /** Whether anyone but this process may hear an event: until a check says otherwise, yes. */
   private others = true;
   private audienceTimer: NodeJS.Timeout | undefined;
   private closed = false;
   /** A flush is one pipeline of script calls (PUBLISH_EVENTS_LUA), ENVELOPES_PER_CALL envelopes each. */
   private readonly outbox = new TickBatcher<[channels: string[], json: string]>(async (items) => {
+    if (this.sharded) return this.flushSharded(this.sharded.client, items);
     const pipeline = this.publisher.pipeline() as unknown as Record<
       string,
       (...args: unknown[]) => unknown
@@ -89,6 +110,8 @@ export class RedisEventTransport implements QueueEventSink {
     origin: string,
     private readonly publishGlobalLifecycle: boolean,
     private readonly onRemote: (event: QueueEventEnvelope) => void,
+    /** A cluster's sharded pub/sub, when its servers have it: shard channels instead of plain ones. */
+    private readonly sharded?: ShardedEventChannels,
   ) {
     this.ownPrefix = JSON.stringify({ origin }).slice(0, -1);
     this.ownPrefixBytes = Buffer.from(this.ownPrefix);
@@ -96,6 +119,8 @@ export class RedisEventTransport implements QueueEventSink {
       publisher.defineCommand(PUBLISH_COMMAND, { numberOfKeys: 0, lua: PUBLISH_EVENTS_LUA });
     if (!(AUDIENCE_COMMAND in publisher))
       publisher.defineCommand(AUDIENCE_COMMAND, { numberOfKeys: 0, lua: EVENT_AUDIENCE_LUA });
+    if (sharded && !(SPUBLISH_COMMAND in sharded.client))
+      sharded.client.defineCommand(SPUBLISH_COMMAND, { numberOfKeys: 1, lua: SPUBLISH_EVENTS_LUA });
   }
 
   /**
@@ -107,6 +132,7 @@ export class RedisEventTransport implements QueueEventSink {
   }
 
   async open(): Promise<void> {
+    if (this.sharded) return this.openSharded(this.sharded);
     const subscriber = duplicateForSubscribing(this.publisher);
     subscriber.on('error', () => undefined);
     // The Buffer events: our own echo is recognised by its first bytes and never decoded into a string.
@@ -125,6 +151,44 @@ export class RedisEventTransport implements QueueEventSink {
     // Awaited, so its message has reached every other process of the namespace when `open` returns; bounded like
     // the set-up (an unanswered check counts on someone listening).
     await within(this.checkAudience(), redisCallsOf(this.publisher)?.timeout ?? 5_000, undefined);
+  }
+
+  /** Sharded: this namespace's channel of every known queue and the home slot's, on the backend's shard subscriber. */
+  private async openSharded(sharded: ShardedEventChannels): Promise<void> {
+    this.family = {
+      channelOf: (queue) => shardChannel(sharded.hashTagOf(queue), this.namespace),
+      home: shardChannel(sharded.hashTagOf(undefined), this.namespace),
+      onMessage: (_channel, message) => this.receive(message),
+    };
+    // Within the backend's commandTimeout (the subscriptions' own bound); a failure fails the open, as plain does.
+    await sharded.channels.add(this.family);
+  }
+
+  /**
+   * One flush on shard channels: a pipeline per channel (a cluster pipeline stays in one slot), the pipelines of
+   * different channels at once; each channel's envelopes in `publish` order.
+   */
+  private async flushSharded(
+    client: ShardedEventChannels['client'],
+    items: Array<[channels: string[], json: string]>,
+  ): Promise<void> {
+    const byChannel = new Map<string, string[]>();
+    for (const [channels, json] of items)
+      for (const channel of channels) byChannel.set(channel, [...(byChannel.get(channel) ?? []), json]);
+    await Promise.all(
+      [...byChannel].map(async ([channel, jsons]) => {
+        const pipeline = client.pipeline() as unknown as Record<string, (...args: unknown[]) => unknown> & {
+          exec(): Promise<Array<[Error | null, unknown]> | null>;
+        };
+        for (let start = 0; start < jsons.length; start += ENVELOPES_PER_CALL) {
+          const args: unknown[] = [channel, this.ownPrefix, GROUP_CHARS];
+          for (const json of jsons.slice(start, start + ENVELOPES_PER_CALL)) args.push(1, channel, json);
+          pipeline[SPUBLISH_COMMAND]!(...args);
+        }
+        const failure = (await pipeline.exec())?.find(([error]) => error);
+        if (failure) throw failure[0];
+      }),
+    );
   }
 
   /**
@@ -182,13 +246,16 @@ export class RedisEventTransport implements QueueEventSink {
   /** Queues the envelope (encoded once, whatever the number of its channels) for this tick's pipeline. */
   async publish(event: QueueEventEnvelope): Promise<void> {
     if (!this.others) return;
-    const channels = channelsFor(this.namespace, event, this.publishGlobalLifecycle);
+    const channels = this.sharded
+      ? shardChannelsFor(this.namespace, event, this.publishGlobalLifecycle, this.sharded.hashTagOf)
+      : channelsFor(this.namespace, event, this.publishGlobalLifecycle);
     await this.outbox.add([channels, JSON.stringify(event)]);
   }
 
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.audienceTimer);
+    if (this.family) this.sharded?.channels.remove(this.family);
     this.subscriber?.disconnect();
     this.subscriber = undefined;
   }

@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Injectable } from '@nestjs/common';
+import type { TestingModule } from '@nestjs/testing';
+import { Redis } from 'ioredis';
+import { Task } from '../../src/decorators/task.decorator.js';
+import { QueueEvents } from '../../src/events/queue-events.js';
+import type { QueueEventEnvelope } from '../../src/events/queue-event.js';
+import { QueueService } from '../../src/service/queue.service.js';
+import { createQueuesApp } from '../support/app.js';
+import { ThrowawayRedisCluster } from '../support/redis-cluster.js';
+
+const QUEUES = ['q0', 'q1', 'q2'];
+const PER_QUEUE = 40;
+const NAMESPACE = 'nestjs_queues';
+
+@Injectable()
+class EventTasks {
+  @Task('ev.q0', { queue: 'q0' })
+  q0() {}
+  @Task('ev.q1', { queue: 'q1' })
+  q1() {}
+  @Task('ev.q2', { queue: 'q2' })
+  q2() {}
+}
+
+// Cross-process events on a Redis 7 cluster of the test's own go through sharded pub/sub: each queue's events on its
+// shard channel in the queue's slot (on the queue's master only), none on a plain channel, which a cluster broadcasts
+// to every node.
+describe('Redis Cluster events: sharded pub/sub per queue slot (own cluster)', () => {
+  const cluster = new ThrowawayRedisCluster();
+  const apps: TestingModule[] = [];
+  const admins: Redis[] = [];
+  const admin = (port: number) => {
+    const node = new Redis({ host: '127.0.0.1', port });
+    admins.push(node);
+    return node;
+  };
+
+  before(async () => {
+    await cluster.start();
+  });
+  after(async () => {
+    for (const app of apps.reverse()) await app.close();
+    for (const node of admins) node.disconnect();
+    await cluster.stop();
+  });
+
+  test("the events of records of queues on three masters reach another process's events$, in order, on shard channels only", async () => {
+    let prefix = '';
+    for (let n = 0; !prefix; n++) {
+      const masters = new Set(QUEUES.map((queue) => cluster.masterOf(`{ev${n}:${queue}}`).port));
+      if (masters.size === 3) prefix = `ev${n}`;
+    }
+    // Every PUBLISH anywhere in a cluster reaches every node: one pattern subscriber on one node hears them all.
+    const plainHeard: string[] = [];
+    const plain = admin(cluster.ports[0]!);
+    plain.on('pmessage', (_pattern: string, channel: string) => plainHeard.push(channel));
+    await plain.psubscribe('*');
+
+    const queueBackend = { type: 'redis', cluster: { nodes: cluster.nodes }, keyPrefix: prefix } as never;
+    // The listener: no worker, its own cluster client and subscriptions, opened before any queue exists (it learns
+    // them from their announcements).
+    const listener = await createQueuesApp([], { queueBackend, worker: { enabled: false } });
+    apps.push(listener);
+    const seen = new Map<string, string[]>();
+    listener.get(QueueEvents).events$.subscribe((event: QueueEventEnvelope) => {
+      if (event.taskId) seen.set(event.taskId, [...(seen.get(event.taskId) ?? []), event.type]);
+    });
+    const worker = await createQueuesApp([EventTasks], { queueBackend });
+    apps.push(worker);
+
+    const service = worker.get(QueueService);
+    const drained = async (ids: readonly string[]) => {
+      const missing = () => ids.filter((id) => !seen.get(id)?.includes('task.completed'));
+      for (const begin = Date.now(); missing().length > 0 && Date.now() - begin < 30_000;)
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.deepEqual(missing(), [], 'a task.completed of every record reached the listener');
+    };
+    // The first record of each queue announces the queue: the listener subscribes to its channel on hearing that, a
+    // round trip during which the record's first events may pass it by (pub/sub is at most once). Its completion,
+    // later, arrives.
+    await drained(await Promise.all(QUEUES.map(async (queue) => (await service.enqueue(`ev.${queue}`)).id)));
+    const ids: string[] = [];
+    for (let i = 0; i < PER_QUEUE; i++)
+      for (const queue of QUEUES) ids.push((await service.enqueue(`ev.${queue}`, [i])).id);
+    await drained(ids);
+    for (const id of ids) {
+      const types = seen.get(id)!;
+      // Per record, the order of its events is kept (its queue's channel carries them all).
+      assert.deepEqual(
+        types.filter((type) => type !== 'task.progress'),
+        ['task.enqueued', 'task.started', 'task.completed'],
+        id,
+      );
+    }
+
+    for (const queue of QUEUES) {
+      const channel = `{${prefix}:${queue}}:${NAMESPACE}:events`;
+      const master = admin(cluster.masterOf(`{${prefix}:${queue}}`).port);
+      const [, subscribers] = (await master.call('PUBSUB', 'SHARDNUMSUB', channel)) as [string, number];
+      assert.equal(subscribers, 2, `both processes subscribe to ${channel} on its master`);
+    }
+    for (const port of cluster.ports) {
+      const node = admin(port);
+      const channels = (await node.call('PUBSUB', 'CHANNELS', `*${prefix}*`)) as string[];
+      assert.deepEqual(channels, [], `no plain channel of the store subscribed on ${port}`);
+      assert.equal(Number(await node.call('PUBSUB', 'NUMPAT')), port === cluster.ports[0] ? 1 : 0);
+    }
+    assert.deepEqual(plainHeard, [], 'nothing published on a plain channel');
+  });
+});
