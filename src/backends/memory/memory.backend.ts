@@ -57,20 +57,26 @@ import type {
   StoredScheduleDefinition,
 } from '../../schedules/schedule-definition.js';
 
-/** A place in a ready heap; stale once the record's current token differs. */
-interface ReadyEntry {
-  id: string;
+/**
+ * Where a claimable record sits in a heap. It holds the record and goes stale (`live = false`) once the record
+ * is claimed, placed again, ended or deleted, so a claim reads both from the entry instead of two map lookups.
+ */
+interface Placement {
+  readonly id: string;
+  readonly record: QueuedTaskRecord;
+  live: boolean;
+}
+
+/** A place in a ready heap. */
+interface ReadyEntry extends Placement {
   priority: number;
   queuedAt: number;
   seq: number;
-  token: number;
 }
 
 /** A place in the delayed heap. */
-interface DelayedEntry {
-  id: string;
+interface DelayedEntry extends Placement {
   due: number;
-  token: number;
 }
 
 const claimOrder = (a: ReadyEntry, b: ReadyEntry): boolean =>
@@ -87,7 +93,7 @@ const STALE_ERROR = 'Task heartbeat stale';
  *
  * Indexed so that no hot path scans every record: one ready heap per (queue, execution backend) in claim order,
  * a delayed heap by due time (promoted at claim), a key → active holder map, a running set, and status counters
- * per queue. Heap entries are deleted lazily: an entry is live only while it carries the record's current token.
+ * per queue. Heap entries are deleted lazily: an entry is live only while it is the record's current placement.
  * Every method does its work without awaiting in between, so each call is atomic.
  */
 export class InMemoryQueueBackend extends QueueBackend {
@@ -104,7 +110,8 @@ export class InMemoryQueueBackend extends QueueBackend {
   private readonly aged = new Set<string>();
   /** Records that expire, by expiry: pushed whenever one becomes claimable (`place`), checked when popped. */
   private readonly expiries = new BinaryHeap<{ id: string; at: number }>((a, b) => a.at < b.at);
-  private readonly tokens = new Map<string, number>();
+  /** Each claimable record's current heap entry (ready or delayed); replacing or removing one marks it stale. */
+  private readonly placements = new Map<string, Placement>();
   private readonly activeKeys = new Map<string, string>();
   private readonly latestByKey = new Map<string, string>();
   private readonly running = new Set<string>();
@@ -114,7 +121,7 @@ export class InMemoryQueueBackend extends QueueBackend {
   private readonly pauseStates = new Map<string, boolean>();
   private readonly waiters = new NotificationWaiters();
   /** Queue control (`claimControlled`): group turns per "<queue>\0<exec>" of queues claimed with groupConcurrency. */
-  private readonly groupTurns = new Map<string, GroupTurns>();
+  private readonly groupTurns = new Map<string, GroupTurns<ReadyEntry>>();
   private readonly groupedQueues = new Set<string>();
   /** Ids claimed per "<queue>\0<group>"; an id counts while its record runs in that queue and group. */
   private readonly groupRunning = new Map<string, Set<string>>();
@@ -122,7 +129,6 @@ export class InMemoryQueueBackend extends QueueBackend {
   /** Flow parents and children (docs/flows.md). */
   private readonly flows = new MemoryFlowLinks();
   private readonly schedules = new MemoryScheduleDefinitions();
-  private nextToken = 0;
   private nextSeq = 0;
 
   constructor(_config: unknown = {}, _context: unknown = {}) {
@@ -209,9 +215,14 @@ export class InMemoryQueueBackend extends QueueBackend {
   }
 
   /** Claim a record and hand out its copy, or `null` when its fields went bad: then it is failed, naming them. */
-  private handOut(record: QueuedTaskRecord, workerId: string, now: Date): QueuedTaskRecord | null {
+  private handOut(
+    record: QueuedTaskRecord,
+    workerId: string,
+    now: Date,
+    placement?: Placement,
+  ): QueuedTaskRecord | null {
     const problems = recordShapeProblems(record);
-    if (problems.length === 0) return copyRecord(this.markRunning(record, workerId, now));
+    if (problems.length === 0) return copyRecord(this.markRunning(record, workerId, now, placement));
     record.error = undecodableMessage(record.id, problems);
     this.finish(record, 'failed');
     return null;
@@ -255,13 +266,13 @@ export class InMemoryQueueBackend extends QueueBackend {
       }
       if (!best) break;
       const entry = best.pop()!;
-      const waiting = this.records.get(entry.id)!;
+      const waiting = entry.record;
       // Expired: left waiting, out of the ready heap, for the expiry sweep (its `expiries` entry) to end.
       if (isExpired(waiting, now)) {
-        this.tokens.delete(entry.id);
+        this.unplace(entry.id, entry);
         continue;
       }
-      const record = this.handOut(waiting, options.workerId, startedAt);
+      const record = this.handOut(waiting, options.workerId, startedAt, entry);
       if (record) claimed.push(record);
     }
     return claimed;
@@ -289,8 +300,8 @@ export class InMemoryQueueBackend extends QueueBackend {
     const claimed: QueuedTaskRecord[] = [];
     if (room <= 0) return { claimed };
     const startedAt = new Date(now);
-    const take = (id: string): boolean => {
-      const record = this.handOut(this.records.get(id)!, options.workerId, startedAt);
+    const take = (entry: ReadyEntry): boolean => {
+      const record = this.handOut(entry.record, options.workerId, startedAt, entry);
       if (record) claimed.push(record);
       return record !== null;
     };
@@ -304,20 +315,19 @@ export class InMemoryQueueBackend extends QueueBackend {
           if (top && (!best || claimOrder(top, best.peek()!))) best = heap;
         }
         if (!best) break;
-        take(best.pop()!.id);
+        take(best.pop()!);
       }
     } else {
       this.indexGroups(queue);
-      const live = (entry: ReadyEntry) => this.tokens.get(entry.id) === entry.token;
       const capped = (group: string | null) =>
         group !== null && this.runningInGroup(queue, group) >= groupCap;
       for (const [name, turns] of this.groupTurns) {
         const [q, backend] = name.split('\u0000') as [string, string];
         if (q !== queue || (options.executionBackends && !options.executionBackends.includes(backend)))
           continue;
-        turns.claim(room - claimed.length, live, capped, (entry) => {
-          const record = this.records.get(entry.id)!;
-          if (!take(entry.id)) return false;
+        turns.claim(room - claimed.length, capped, (entry) => {
+          const record = entry.record;
+          if (!take(entry)) return false;
           if (record.group !== null) this.noteGroupRunning(queue, record.group, record.id);
           return true;
         });
@@ -898,29 +908,32 @@ export class InMemoryQueueBackend extends QueueBackend {
     return record;
   }
 
-  /** Put a claimable record in its ready or delayed heap with a fresh token (older entries go stale). */
+  /** Put a claimable record in its ready or delayed heap (its older entry, if any, goes stale). */
   private place(record: QueuedTaskRecord): void {
-    const token = ++this.nextToken;
-    this.tokens.set(record.id, token);
+    this.unplace(record.id);
     const expiresAt = storedExpiry(record);
     if (expiresAt !== null) this.expiries.push({ id: record.id, at: expiresAt });
     const due = record.scheduledAt?.getTime() ?? 0;
     if (due > Date.now()) {
-      this.delayed.push({ id: record.id, due, token });
+      const delayed: DelayedEntry = { id: record.id, record, live: true, due };
+      this.placements.set(record.id, delayed);
+      this.delayed.push(delayed);
       return;
     }
     const entry: ReadyEntry = {
       id: record.id,
+      record,
+      live: true,
       priority: record.priority,
       queuedAt: record.queuedAt.getTime(),
       seq: this.insertionSeq.get(record.id)!,
-      token,
     };
+    this.placements.set(record.id, entry);
     this.heapFor(record.queue, record.executionBackend).push(entry);
     if (this.groupedQueues.has(record.queue)) {
       const name = `${record.queue}\u0000${record.executionBackend}`;
       let turns = this.groupTurns.get(name);
-      if (!turns) this.groupTurns.set(name, (turns = new GroupTurns(claimOrder)));
+      if (!turns) this.groupTurns.set(name, (turns = new GroupTurns<ReadyEntry>(claimOrder)));
       turns.add(record.group, entry);
     }
   }
@@ -960,10 +973,20 @@ export class InMemoryQueueBackend extends QueueBackend {
     return heaps;
   }
 
+  /**
+   * Mark the record's current heap entry stale and forget it. A claim passes the entry it popped (always the
+   * current one: only live entries are taken), saving the lookup.
+   */
+  private unplace(id: string, placement = this.placements.get(id)): void {
+    if (placement === undefined) return;
+    placement.live = false;
+    this.placements.delete(id);
+  }
+
   /** The heap's first live entry, dropping stale ones. */
   private liveTop(heap: BinaryHeap<ReadyEntry>): ReadyEntry | undefined {
     for (let top = heap.peek(); top; top = heap.peek()) {
-      if (this.tokens.get(top.id) === top.token) return top;
+      if (top.live) return top;
       heap.pop();
     }
     return undefined;
@@ -972,9 +995,7 @@ export class InMemoryQueueBackend extends QueueBackend {
   private promoteDue(now: number): void {
     for (let top = this.delayed.peek(); top && top.due <= now; top = this.delayed.peek()) {
       this.delayed.pop();
-      const record = this.records.get(top.id);
-      if (record && this.tokens.get(top.id) === top.token && CLAIMABLE_STATUSES.has(record.status))
-        this.place(record);
+      if (top.live && CLAIMABLE_STATUSES.has(top.record.status)) this.place(top.record);
     }
   }
 
@@ -984,8 +1005,13 @@ export class InMemoryQueueBackend extends QueueBackend {
     );
   }
 
-  private markRunning(record: QueuedTaskRecord, workerId: string, now: Date): QueuedTaskRecord {
-    this.tokens.delete(record.id);
+  private markRunning(
+    record: QueuedTaskRecord,
+    workerId: string,
+    now: Date,
+    placement?: Placement,
+  ): QueuedTaskRecord {
+    this.unplace(record.id, placement);
     this.setStatus(record, 'running');
     record.startedAt = now;
     record.heartbeatAt = now;
@@ -1017,14 +1043,14 @@ export class InMemoryQueueBackend extends QueueBackend {
     this.place(record);
   }
 
-  /** Forget a record and everything that points at it (heap entries go stale with its token). */
+  /** Forget a record and everything that points at it (its heap entry goes stale). */
   private delete(record: QueuedTaskRecord): void {
     // A flow child deleted before it ended counts as ended: its parent must not wait for it forever.
     if (!isTerminalStatus(record.status)) this.releaseParentOf(record.id);
     this.flows.remove(record.id);
     this.records.delete(record.id);
     this.aged.delete(record.id);
-    this.tokens.delete(record.id);
+    this.unplace(record.id);
     this.running.delete(record.id);
     this.insertionSeq.delete(record.id);
     this.logs.delete(record.id);
@@ -1038,7 +1064,7 @@ export class InMemoryQueueBackend extends QueueBackend {
   }
 
   private finish(record: QueuedTaskRecord, status: TaskStatus, now = new Date()): void {
-    this.tokens.delete(record.id);
+    this.unplace(record.id);
     this.running.delete(record.id);
     this.setStatus(record, status);
     record.completedAt = now;
