@@ -417,17 +417,10 @@ export class InMemoryQueueBackend extends QueueBackend {
     items: readonly CompletionItem[],
     claim: ClaimManyOptions | undefined,
   ): Promise<CompletionOutcome> {
-    // One time for the batch (the records' own copies are made when they are read).
+    // One time for the batch (the records' own copies are made when they are read). An item is its own options
+    // (the fence and `remove`; this store reads no `parentId`): no options object per record.
     const now = new Date();
-    const completed = items.map(
-      (item) =>
-        this.complete(
-          item.id,
-          item.result,
-          { expectedRetryCount: item.expectedRetryCount, remove: item.remove },
-          now,
-        ) !== null,
-    );
+    const completed = items.map((item) => this.complete(item.id, item.result, item, now) !== null);
     return { completed, claimed: claim && claim.limit > 0 ? await this.claimMany(claim) : [] };
   }
 
