@@ -534,10 +534,11 @@ export class TaskRunner {
     context: RunContext,
     chainFrom?: ChildOutcomes,
   ): Promise<unknown> {
-    const args = [...record.args];
+    const injected = definition.injectedParams;
+    // The record's own array when nothing is added: the handler gets it spread, never the array itself.
+    const args = chainFrom || injected.length > 0 ? [...record.args] : record.args;
     // A chain step takes the previous step's result as its last argument (before any injected parameter).
     if (chainFrom) args.push(chainFrom.chainInput === undefined ? null : chainFrom.chainInput);
-    const injected = definition.injectedParams;
     if (injected.length > 0) {
       for (const param of [...injected].sort((a, b) => a.index - b.index))
         args.splice(param.index, 0, param.kind === 'context' ? context : record.id);

@@ -8,6 +8,9 @@ import { VALUE_LIMITS } from '../options/value-limits.js';
  * of stack.
  */
 export function assertJsonSerializable(value: unknown, path: string, taskName?: string): void {
+  // Most task results are null or a primitive (checked for every task): no walk, so no set and closure made for it.
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return;
+  if (typeof value === 'number' && Number.isFinite(value)) return;
   const seen = new Set<object>();
   const visit = (current: unknown, at: string, depth: number): void => {
     switch (typeof current) {
