@@ -11,7 +11,8 @@ import {
   type TaskColumn,
   type TaskRow,
 } from './task-row.mapper.js';
-import { SqlQueueStore } from './sql-queue.store.js';
+import { COLUMN_LIST, RELEASED, SqlQueueStore } from './sql-queue.store.js';
+import { fencedRunningArrays, lockedInIdOrder } from './running-rows.pg.js';
 import { quoteIdentifier } from './sql-identifier.js';
 import { ADDED_COLUMNS, addedColumnsDdl, REMOVABLE_AT } from './added-columns.js';
 import { workerTableStatement } from './sql-worker-registry.js';
@@ -508,15 +509,16 @@ export class PostgresQueueStore extends SqlQueueStore {
     // statistics that promise no running row (taken while the table was pending) made the generic plan scan the
     // table outside and the items inside a nested loop: at c50, 700 running rows × 200 items, 110–140 ms a batch.
     const rows = await this.prepared(
-      `WITH done AS (
+      `WITH locked AS MATERIALIZED (${lockedInIdOrder(this.table, `id = ANY($3::varchar[]) OR id = ANY($5::varchar[])`)}),
+       done AS (
          UPDATE ${this.table} AS t SET status = 'completed', completed_at = ?::bigint, error = NULL, heartbeat_at = NULL,
            result_json = (?::text[])[array_position(?::varchar[], t.id)]
-         WHERE t.id = ANY($3::varchar[]) AND t.retry_count = (?::integer[])[array_position($3::varchar[], t.id)]
+         WHERE t.id IN (SELECT id FROM locked) AND t.id = ANY($3::varchar[]) AND t.retry_count = (?::integer[])[array_position($3::varchar[], t.id)]
            AND ${this.testedOnRow(`t.status = 'running'`)}
          RETURNING t.id),
        gone AS (
          DELETE FROM ${this.table} AS t
-         WHERE t.id = ANY(?::varchar[]) AND t.retry_count = (?::integer[])[array_position($5::varchar[], t.id)]
+         WHERE t.id IN (SELECT id FROM locked) AND t.id = ANY(?::varchar[]) AND t.retry_count = (?::integer[])[array_position($5::varchar[], t.id)]
            AND ${this.testedOnRow(`t.status = 'running'`)}
          RETURNING t.id),
        ${flows ? this.releaseParentsCte() : ''}
@@ -543,6 +545,54 @@ export class PostgresQueueStore extends SqlQueueStore {
       : [];
     this.metrics.claimed += claimed.length;
     return { completed, claimed };
+  }
+
+  /**
+   * One statement, locked in id order (running-rows.pg.ts: an OR list read in heap order deadlocked with the batched
+   * completion), returning the ids it touched: the read-back of the base class is not needed.
+   */
+  override async touchHeartbeats(
+    batch: ReadonlyArray<{ id: string; expectedRetryCount: number }>,
+  ): Promise<string[]> {
+    if (batch.length === 0) return [];
+    const where = fencedRunningArrays((condition) => this.testedOnRow(condition));
+    const ids = batch.map((b) => b.id);
+    const retryCounts = batch.map((b) => b.expectedRetryCount);
+    const rows = await this.prepared(
+      `UPDATE ${this.table} SET heartbeat_at = ? WHERE id IN (${lockedInIdOrder(this.table, where)}) AND ${where}
+       RETURNING id`,
+      [Date.now(), ids, retryCounts, ids, ids, retryCounts, ids],
+    );
+    const touched = new Set(rows.map((row) => String(row['id'])));
+    return ids.filter((id) => touched.has(id));
+  }
+
+  /** Locked in id order, as every batch write of running rows (running-rows.pg.ts). */
+  override async nullHeartbeats(
+    batch: ReadonlyArray<{ id: string; expectedRetryCount: number }>,
+  ): Promise<void> {
+    if (batch.length === 0) return;
+    const where = fencedRunningArrays((condition) => this.testedOnRow(condition));
+    const ids = batch.map((b) => b.id);
+    const retryCounts = batch.map((b) => b.expectedRetryCount);
+    await this.prepared(
+      `UPDATE ${this.table} SET heartbeat_at = NULL WHERE id IN (${lockedInIdOrder(this.table, where)}) AND ${where}`,
+      [ids, retryCounts, ids, ids, retryCounts, ids],
+    );
+  }
+
+  /** Locked in id order, as every batch write of running rows (running-rows.pg.ts). */
+  protected override releasedRows(
+    batch: ReadonlyArray<{ id: string; expectedRetryCount: number }>,
+  ): Promise<TaskRow[]> {
+    const where = fencedRunningArrays((condition) => this.testedOnRow(condition));
+    const ids = batch.map((b) => b.id);
+    const retryCounts = batch.map((b) => b.expectedRetryCount);
+    return this.prepared(
+      `UPDATE ${this.table} SET ${RELEASED} WHERE id IN (${lockedInIdOrder(this.table, where)}) AND ${where}
+       RETURNING ${COLUMN_LIST}`,
+      [ids, retryCounts, ids, ids, retryCounts, ids],
+    );
   }
 
   protected override get idOrder(): string {

@@ -48,7 +48,7 @@ const ACTIVE = `('pending','scheduled','running','waiting')`;
 const CLAIMABLE = `('pending','scheduled')`;
 const TERMINAL = `('completed','failed','cancelled')`;
 const STALE_ERROR = 'Task heartbeat stale';
-const COLUMN_LIST = TASK_COLUMNS.join(', ');
+export const COLUMN_LIST = TASK_COLUMNS.join(', ');
 
 /** Counters of queue-domain operations (the seeds' observability names). */
 export interface SqlQueueMetrics {
