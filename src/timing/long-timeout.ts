@@ -26,11 +26,15 @@ export function setLongTimeout(
   const chunk = Math.min(options.chunk ?? VALUE_LIMITS.maxTimerMs, VALUE_LIMITS.maxTimerMs);
   const deadline = performance.now() + Math.max(0, ms);
   let timer: NodeJS.Timeout | undefined;
+  // Each link re-measures: libuv counts whole milliseconds from a loop time cached before the timer was armed, so
+  // a link can end up to a millisecond early; the callback runs only once the deadline has really passed.
+  const next = () => {
+    const remaining = deadline - performance.now();
+    if (remaining > 0) arm(remaining);
+    else callback();
+  };
   const arm = (remaining: number) => {
-    timer =
-      remaining <= chunk
-        ? setTimeout(callback, Math.max(0, remaining))
-        : setTimeout(() => arm(deadline - performance.now()), chunk);
+    timer = setTimeout(next, remaining <= chunk ? Math.ceil(remaining) : chunk);
     if (options.unref) timer.unref();
   };
   arm(Math.max(0, ms));

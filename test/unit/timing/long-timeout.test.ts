@@ -15,6 +15,28 @@ describe('setLongTimeout', () => {
     assert.ok(fired[0]! >= 89, `fired after ${fired[0]} ms`);
   });
 
+  test('never fires before its delay, measured on the monotonic clock, whatever the chunk', async () => {
+    const early: string[] = [];
+    await Promise.all(
+      Array.from({ length: 200 }, (_, i) => {
+        const ms = 3 + (i % 17) + (i % 3) * 0.4;
+        const started = performance.now();
+        return new Promise<void>((resolve) =>
+          setLongTimeout(
+            () => {
+              const took = performance.now() - started;
+              if (took < ms) early.push(`${took.toFixed(3)} < ${ms}`);
+              resolve();
+            },
+            ms,
+            { chunk: 1 + (i % 5) },
+          ),
+        );
+      }),
+    );
+    assert.deepEqual(early, []);
+  });
+
   test('clear() stops the chain at any link', async () => {
     let fired = 0;
     const timer = setLongTimeout(() => fired++, 60, { chunk: 15 });
