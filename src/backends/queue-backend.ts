@@ -84,14 +84,18 @@ export interface TaskClaimOptions {
 
 /**
  * What `claimTaskControlled` did: `claimed` is the running record, or `null`. A `null` with `refused` means the record
- * is claimable but its queue's control holds it back now (left `pending`/`scheduled`, untouched: try later); without
- * `refused`, it is missing, not due, or not claimable (taken, running, terminal).
+ * is claimable but its queue's control holds it back now (left `pending`/`scheduled`, untouched: try later); a `null`
+ * with `expired` means its expiry had passed: it was ended as the expiry sweep ends one (`expireWaiting`), and the
+ * caller publishes that (`TaskRunner.endExpired`) instead of running it; with neither, it is missing, not due, or not
+ * claimable (taken, running, terminal).
  */
 export interface TaskClaim {
   claimed: QueuedTaskRecord | null;
   refused?: ClaimRefusal;
   /** With `refused: 'rateLimit'`: the epoch ms at which the window frees its next start. */
   retryAt?: number;
+  /** The record, ended `failed` with the expiry error by this call: it had expired before it could start. */
+  expired?: QueuedTaskRecord;
 }
 
 /** One success in a `completeAndClaim` batch. */
@@ -285,7 +289,8 @@ export abstract class QueueBackend {
   /**
    * Claim one record by id if it is due and claimable, whatever its queue's control (pause, caps, rate limit): for
    * paths that end a record rather than start it (failing a record no job can run, a failed remote execution) and the
-   * `immediate` executor. A path that starts a record chosen by id uses `claimTaskControlled`.
+   * `immediate` executor. A path that starts a record chosen by id uses `claimTaskControlled`. An expired record is
+   * not claimed (`null`): it is left waiting for the expiry sweep to end, as `claimMany` leaves it.
    */
   abstract claimTask(id: string, options: { workerId: string }): Promise<QueuedTaskRecord | null>;
   /** Claim the next due record. */
@@ -302,7 +307,8 @@ export abstract class QueueBackend {
    * at most `groupConcurrency` of one group (groups take turns: each claim serves the group that waited longest),
    * at most `rateLimit.max` starts in any `rateLimit.duration` ms. Running counts come from the records themselves,
    * so a slot comes back whenever a record stops running: completion, failure, cancellation, release, stale
-   * recovery. A backend without this override refuses queue policies.
+   * recovery. Expired records are skipped (left waiting for the expiry sweep), as by `claimMany`, so none takes a
+   * slot or a start of the window. A backend without this override refuses queue policies.
    */
   claimControlled(options: ControlledClaimOptions): Promise<ControlledClaim> {
     return Promise.reject(

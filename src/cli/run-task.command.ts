@@ -76,10 +76,16 @@ export async function runTaskCommand(input: RunTaskInput): Promise<number> {
       return RunTaskExit.unknownTask;
     }
     const policies = app.get<QueuesModuleOptions>(QUEUES_MODULE_OPTIONS).queues;
-    const { claimed, refused, retryAt } = await backend.claimTaskControlled(record.id, {
+    const { claimed, refused, retryAt, expired } = await backend.claimTaskControlled(record.id, {
       workerId,
       policy: claimPolicyOf(policies?.[record.queue]),
     });
+    if (expired) {
+      // Ended by the claim without starting (it takes no slot, no start of the window): a failure of the record.
+      await runner.endExpired(expired, workerId);
+      log(`Not started ${record.id}: ${expired.error ?? 'it expired'}`);
+      return RunTaskExit.failure;
+    }
     if (refused) {
       await handBackRefused(backend, record.id);
       const until = retryAt !== undefined ? ` until ${new Date(retryAt).toISOString()}` : '';

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { sleepLong } from '../timing/long-timeout.js';
 import type { QueuedTaskRecord } from '../models/queued-task-record.js';
 import { isTerminalStatus } from '../models/task-status.js';
+import { isExpired } from '../expiry/record-expiry.js';
 import { ExecutionBackend, type ExecuteOptions } from './execution-backend.js';
 import type { TaskRunner } from './task-runner.js';
 
@@ -40,6 +41,10 @@ export class ImmediateExecutionBackend extends ExecutionBackend {
       }
       const wait = current.scheduledAt ? current.scheduledAt.getTime() - Date.now() : 0;
       if (wait > 0) await sleepLong(wait);
+      if (isExpired(current)) {
+        current = await this.endExpired(runner, current);
+        continue;
+      }
       const claimed = await runner.backend.claimTask(record.id, { workerId: this.workerId });
       current = claimed
         ? ((await runner.run(claimed, { workerId: this.workerId })) ??
@@ -47,5 +52,20 @@ export class ImmediateExecutionBackend extends ExecutionBackend {
         : await runner.backend.getTask(record.id);
     }
     return current ?? record;
+  }
+
+  /**
+   * A waiting record past its expiry (a retry due after it): `claimTask` leaves such a record to the expiry sweep,
+   * which an app without a worker never runs, so it is ended here by the claim that ends it (`claimTaskControlled`,
+   * whatever the queue's pause) and announced. Read again when it could not be ended (taken or ended meanwhile).
+   */
+  private async endExpired(runner: TaskRunner, record: QueuedTaskRecord): Promise<QueuedTaskRecord | null> {
+    const { expired } = await runner.backend.claimTaskControlled(record.id, { workerId: this.workerId });
+    if (!expired) {
+      await sleep(20); // a backend without that report leaves it to a sweep: poll, do not spin
+      return runner.backend.getTask(record.id);
+    }
+    await runner.endExpired(expired, this.workerId);
+    return expired;
   }
 }

@@ -31,6 +31,7 @@ import { WorkerPresence } from './worker-presence.js';
 import { PausedQueues } from '../control/paused-queues.js';
 import { runRetentionPass } from '../retention/retention-pass.js';
 import { sweepExpired } from '../expiry/expiry-sweep.js';
+import { isExpired } from '../expiry/record-expiry.js';
 import { removedOnFail } from '../retention/retention-rule.js';
 
 /** The reason an idle wait is cut short. A shared value: `abort()` without one builds a DOMException each time. */
@@ -555,6 +556,8 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
         const now = Date.now();
         if (
           record.executionRef !== null ||
+          // Expired: the expiry sweep ends it; a container started for it would only end it too.
+          isExpired(record, now) ||
           this.pausedQueues.has(record.queue) ||
           !room.allows(record) ||
           !this.pacing.allows(record, now)

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClaimPolicy, QueueBackend } from '../../src/backends/queue-backend.js';
 import { newTaskRecord } from '../../src/models/new-record.js';
 
@@ -60,6 +61,63 @@ export function describeClaimByIdControlConformance(
         assert.deepEqual(await byId(scheduled.id), { claimed: null }, 'not due');
         await backend.cancelTask(later!.id);
         assert.deepEqual(await byId(later!.id), { claimed: null }, 'terminal');
+      });
+
+      test('expired records: capped claims skip them, claimTask leaves them, claimTaskControlled ends them', async () => {
+        // Expiries 1 s away: enqueued first, they head the queue once past.
+        const expiresAt = Date.now() + 1_000;
+        const expiring = (group?: string) =>
+          backend.enqueue(
+            newTaskRecord({
+              taskName: 'byid.task',
+              queue,
+              metadata: { expiresAt },
+              ...(group ? { group } : {}),
+            }),
+          );
+        const [first, grouped, byIdOne] = [await expiring(), await expiring('g'), await expiring()];
+        const [fresh] = await put(1);
+        const [freshGrouped] = await put(1, 'g');
+        await sleep(Math.max(0, expiresAt - Date.now()) + 30);
+
+        const capped = await controlled({ concurrency: 1, rateLimit: { max: 1, duration: 60_000 } });
+        assert.deepEqual(
+          capped.claimed.map((r) => r.id),
+          [fresh!.id],
+          'the one slot and the one start go to the record that has not expired',
+        );
+        const byGroup = await controlled({ groupConcurrency: 1 });
+        assert.deepEqual(
+          byGroup.claimed.map((r) => r.id),
+          [freshGrouped!.id],
+          "group g's expired head skipped",
+        );
+
+        assert.equal(await backend.claimTask(byIdOne!.id, { workerId: 'w' }), null, 'claimTask leaves it');
+        await untouched(byIdOne!.id);
+        const outcome = await byId(byIdOne!.id, { concurrency: 5 });
+        assert.equal(outcome.claimed, null);
+        assert.equal(outcome.refused, undefined);
+        assert.equal(outcome.expired?.id, byIdOne!.id, 'reported expired');
+        assert.equal(outcome.expired?.status, 'failed');
+        assert.match(outcome.expired?.error ?? '', /^Task expired: not started by \d{4}-/);
+        assert.equal(outcome.expired?.startedAt, null, 'never started');
+        const stored = await backend.getTask(byIdOne!.id);
+        assert.equal(stored?.status, 'failed');
+        assert.equal(stored?.error, outcome.expired?.error);
+        assert.deepEqual(await byId(byIdOne!.id), { claimed: null }, 'ended once');
+
+        assert.equal(
+          (await backend.getStatistics({ queue })).running,
+          2,
+          'no slot taken by an expired record',
+        );
+        const swept = await backend.expireWaiting(Date.now(), 10);
+        assert.deepEqual(
+          swept.map((r) => r.id).sort(),
+          [first!.id, grouped!.id].sort(),
+          'the skipped ones wait for the sweep',
+        );
       });
 
       test('a paused queue refuses, with or without a policy, and leaves the record; resumed, it claims', async () => {

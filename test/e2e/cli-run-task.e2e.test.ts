@@ -103,4 +103,19 @@ describe('nestjs-queues run-task hardening (spawned, on SQLite)', () => {
     assert.equal(record.status, 'completed');
     assert.equal(record.result, 'ran');
   });
+
+  test('an expired record is ended by the claim, not run (exit 1): failed with the expiry error, no slot taken', async () => {
+    const expiresAt = Date.now() + 300;
+    const id = await put('cli.quick', { queue: 'cli-capped', metadata: { expiresAt } });
+    await backend.setExecutionRef(id, 'projects/p/locations/l/jobs/j/executions/e-2', { expectedRef: null });
+    await sleep(Math.max(0, expiresAt - Date.now()) + 30);
+    const { code, stderr } = await startRunTask(id).exit;
+    assert.equal(code, 1, stderr);
+    assert.match(stderr, /Not started .*Task expired: not started by/);
+    const record = (await backend.getTask(id))!;
+    assert.equal(record.status, 'failed');
+    assert.match(record.error ?? '', /^Task expired/);
+    assert.equal(record.startedAt, null, 'never started');
+    assert.equal(record.result, null, 'the task did not run');
+  });
 });

@@ -168,6 +168,27 @@ describe('execution backends and worker behaviour', () => {
     await app.close();
   });
 
+  test('immediate: a retry due after the expiry ends expired inside enqueue (no worker to sweep it), not run', async () => {
+    let attempts = 0;
+    @Injectable()
+    class InlineExpiring {
+      @Task('inline.expiring', { retries: 1, retryBackoff: 400 })
+      async expiring() {
+        attempts++;
+        throw new Error('fails');
+      }
+    }
+    const app = await createQueuesApp([InlineExpiring], {
+      executionBackend: 'immediate',
+      worker: { enabled: false },
+    });
+    const record = await app.get(QueueService).enqueue('inline.expiring', [], { expiresIn: 200 });
+    assert.equal(record.status, 'failed');
+    assert.match(record.error ?? '', /^Task expired: not started by/);
+    assert.equal(attempts, 1, 'the retry never ran');
+    await app.close();
+  });
+
   test('worker.enabled false leaves records pending', async () => {
     const app = await createQueuesApp([EchoTasks], { worker: { enabled: false } });
     const record = await app.get(QueueService).enqueue('echo', [1]);

@@ -248,8 +248,10 @@ export class InMemoryQueueBackend extends QueueBackend {
 
   async claimTask(id: string, options: { workerId: string }): Promise<QueuedTaskRecord | null> {
     const record = this.records.get(id);
-    if (!record || !this.isDue(record, Date.now())) return null;
-    return this.handOut(record, options.workerId, new Date());
+    const now = Date.now();
+    // Expired: left waiting for the expiry sweep (its `expiries` entry), as `claimMany` leaves it.
+    if (!record || !this.isDue(record, now) || isExpired(record, now)) return null;
+    return this.handOut(record, options.workerId, new Date(now));
   }
 
   async claimMany(options: ClaimManyOptions): Promise<QueuedTaskRecord[]> {
@@ -301,6 +303,11 @@ export class InMemoryQueueBackend extends QueueBackend {
     if (room <= 0) return { claimed };
     const startedAt = new Date(now);
     const take = (entry: ReadyEntry): boolean => {
+      // Expired: out of its ready heap (popped), left waiting for the expiry sweep, as `claimMany` leaves it.
+      if (isExpired(entry.record, now)) {
+        this.unplace(entry.id, entry);
+        return false;
+      }
       const record = this.handOut(entry.record, options.workerId, startedAt, entry);
       if (record) claimed.push(record);
       return record !== null;
@@ -344,6 +351,10 @@ export class InMemoryQueueBackend extends QueueBackend {
     const record = this.records.get(id);
     const now = Date.now();
     if (!record || !this.isDue(record, now)) return { claimed: null };
+    if (isExpired(record, now)) {
+      const expired = this.expireOne(record, now);
+      return expired ? { claimed: null, expired } : { claimed: null };
+    }
     const queue = record.queue;
     const policy = options.policy ?? {};
     if (this.pauseStates.get(queue) === true) return { claimed: null, refused: 'paused' };
@@ -469,12 +480,18 @@ export class InMemoryQueueBackend extends QueueBackend {
       this.expiries.pop();
       // An entry whose record has run, ended or gone since is dropped; placing it again pushed a fresh one.
       const record = this.records.get(top.id);
-      if (!record || !CLAIMABLE_STATUSES.has(record.status) || !isExpired(record, now)) continue;
-      record.error = expiredMessage(record);
-      this.finish(record, 'failed');
-      ended.push(copyRecord(record));
+      const expired = record && this.expireOne(record, now);
+      if (expired) ended.push(expired);
     }
     return ended;
+  }
+
+  /** End a record still waiting past its expiry (`failed`, the expiry error); `null` for any other record. */
+  private expireOne(record: QueuedTaskRecord, now: number): QueuedTaskRecord | null {
+    if (!CLAIMABLE_STATUSES.has(record.status) || !isExpired(record, now)) return null;
+    record.error = expiredMessage(record);
+    this.finish(record, 'failed');
+    return copyRecord(record);
   }
 
   async retryTask(id: string): Promise<QueuedTaskRecord | null> {

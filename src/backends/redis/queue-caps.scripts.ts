@@ -97,10 +97,12 @@ end
 local claimed = {}
 local function take(id, group)
   local t = tkey(id)
-  local f = redis.call('HMGET', t, 's', 'q', 'n')
+  local f = redis.call('HMGET', t, 's', 'q', 'n', 'ex')
   if not f[3] then return false end -- no hash
   f[1] = status_of(f[1])
   if f[1] ~= 'pending' and f[1] ~= 'scheduled' then return false end
+  -- Expired: left waiting, out of its ready set, for the expiry sweep (P:expiry holds it) to end; never started.
+  if f[4] and tonumber(f[4]) <= now then return false end
   mark_running(id, f, now, worker)
   local flat, row = redis.call('HGETALL', t), {}
   for i = 1, #flat, 2 do row[flat[i]] = flat[i + 1] end
@@ -174,18 +176,20 @@ return {encode_rows(claimed), -1}
 /**
  * A claim of one record by id under its queue's control (`claimTaskControlled`), atomic with the checks as
  * `CLAIM_CONTROLLED` is. ARGV: p, now, id, worker, concurrency, groupConcurrency, rate max, rate duration ('' = none)
- * → {1, hash} claimed; {0} missing, not due or not claimable; {0, reason} refused ('paused', 'concurrency',
- * 'groupConcurrency'), or {0, 'rateLimit', ms until the window frees its next start}.
+ * → {1, hash} claimed; {0} missing, not due or not claimable; {0, 'expired', its expiry} past its expiry
+ * (untouched: the caller ends it as the expiry sweep does); {0, reason} refused ('paused', 'concurrency', 'groupConcurrency'), or
+ * {0, 'rateLimit', ms until the window frees its next start}.
  */
 export const CLAIM_ONE_CONTROLLED = script(`${CAPS_FUNCTIONS}
 local now, id, worker = tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local cap, group_cap = tonumber(ARGV[5]), tonumber(ARGV[6])
 local rate_max, rate_duration = tonumber(ARGV[7]), tonumber(ARGV[8])
-local f = redis.call('HMGET', tkey(id), 's', 'q', 'sc', 'n', 'g')
+local f = redis.call('HMGET', tkey(id), 's', 'q', 'sc', 'n', 'g', 'ex')
 if not f[4] then return {0} end
 f[1] = status_of(f[1])
 if f[1] ~= 'pending' and f[1] ~= 'scheduled' then return {0} end
 if f[3] and tonumber(f[3]) > now then return {0} end
+if f[6] and tonumber(f[6]) <= now then return {0, 'expired', tonumber(f[6])} end
 local queue, group = queue_of(f[2]), f[5]
 if redis.call('SISMEMBER', p .. ':paused', queue) == 1 then return {0, 'paused'} end
 if cap and (tonumber(redis.call('HGET', p .. ':stats:' .. queue, 'running') or '0') or 0) >= cap then

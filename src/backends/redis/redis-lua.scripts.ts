@@ -754,11 +754,13 @@ return encode_rows(claim(tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5],
 /** ARGV: p, now, id, worker → hash or {}. */
 export const CLAIM_ONE = script(`
 local now, id, worker = tonumber(ARGV[2]), ARGV[3], ARGV[4]
-local f = redis.call('HMGET', tkey(id), 's', 'q', 'sc', 'n')
+local f = redis.call('HMGET', tkey(id), 's', 'q', 'sc', 'n', 'ex')
 if not f[4] then return {} end
 f[1] = status_of(f[1])
 if f[1] ~= 'pending' and f[1] ~= 'scheduled' then return {} end
 if f[3] and tonumber(f[3]) > now then return {} end
+-- Expired: left waiting for the expiry sweep (P:expiry holds it), as a batch claim leaves it.
+if f[5] and tonumber(f[5]) <= now then return {} end
 unplace(id)
 mark_running(id, f, now, worker)
 flush_stats()

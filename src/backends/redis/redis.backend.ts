@@ -718,6 +718,13 @@ export class RedisQueueBackend extends QueueBackend {
       return { claimed: claimed ? ((await this.setAsideUndecodable([claimed]))[0] ?? null) : null };
     }
     if (typeof detail !== 'string') return { claimed: null };
+    if (detail === 'expired') {
+      // Ended as the expiry sweep ends it (the same conditional script): a claim that took it meanwhile wins.
+      const message = expiredMessage({ metadata: { [EXPIRES_AT]: Number(wait) } });
+      const ended = (await this.run('qExpireWaiting', Date.now(), id, message)) as string[];
+      const [expired] = ended.length === 0 ? [] : await this.getMany(ended);
+      return expired ? { claimed: null, expired } : { claimed: null };
+    }
     const refused = detail as ClaimRefusal;
     return wait === undefined
       ? { claimed: null, refused }

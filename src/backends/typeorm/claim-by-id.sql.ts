@@ -2,11 +2,15 @@ import type { ClaimPolicy, ClaimRefusal } from '../queue-backend.js';
 import type { SqlQueueCaps } from './queue-caps.sql.js';
 import { execute, query, type SqlSteps } from './sql-steps.js';
 
-/** What the by-id claim did inside its transaction: the claimed id, or why a claimable record was refused. */
+/**
+ * What the by-id claim did inside its transaction: the claimed id, or why a claimable record was refused, or that
+ * it had expired (its expiry, to end it after the transaction as the expiry sweep does).
+ */
 export interface ByIdOutcome {
   claimed: boolean;
   refused?: ClaimRefusal;
   retryAt?: number;
+  expiresAt?: number;
 }
 
 /**
@@ -24,10 +28,15 @@ export function* claimByIdUnderControl(
   policy: ClaimPolicy,
 ): SqlSteps<ByIdOutcome> {
   const [row] = yield* query(
-    `SELECT queue, task_group, scheduled_at FROM ${t.table} WHERE id = ? AND ${t.claimable}`,
+    `SELECT queue, task_group, scheduled_at, expires_at FROM ${t.table} WHERE id = ? AND ${t.claimable}`,
     [id],
   );
-  if (!row || Number(row['scheduled_at'] ?? 0) > Date.now()) return { claimed: false };
+  const readAt = Date.now();
+  if (!row || Number(row['scheduled_at'] ?? 0) > readAt) return { claimed: false };
+  // Expired: no lock, no check, no slot; the caller ends it.
+  const expiresAt =
+    row['expires_at'] === null || row['expires_at'] === undefined ? undefined : Number(row['expires_at']);
+  if (expiresAt !== undefined && expiresAt <= readAt) return { claimed: false, expiresAt };
   const queue = String(row['queue']);
   const group =
     row['task_group'] === null || row['task_group'] === undefined ? null : String(row['task_group']);
@@ -48,8 +57,9 @@ export function* claimByIdUnderControl(
   }
   const applied = yield* execute(
     `UPDATE ${t.table} SET status = 'running', started_at = ?, heartbeat_at = ?, worker_id = ?
-     WHERE id = ? AND ${t.claimable} AND (scheduled_at IS NULL OR scheduled_at <= ?)`,
-    [now, now, workerId, id, now],
+     WHERE id = ? AND ${t.claimable} AND (scheduled_at IS NULL OR scheduled_at <= ?)
+       AND (expires_at IS NULL OR expires_at > ?)`,
+    [now, now, workerId, id, now, now],
   );
   if (applied === 0) return { claimed: false };
   if (rate) yield* caps.recordStarts(queue, starts.count, 1, rate.max, now);

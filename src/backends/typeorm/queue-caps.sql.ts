@@ -325,9 +325,10 @@ export class SqlQueueCaps {
     const order = `${fixedPrefix}priority DESC, queued_at, seq`;
     const rows = yield* query(
       `SELECT id FROM ${this.t.table}${this.t.indexHint(group === undefined ? 'claim' : 'group_ready')}
-       WHERE ${where} AND ${this.t.claimable} AND (scheduled_at IS NULL OR scheduled_at <= ?)${backends.where}
+       WHERE ${where} AND ${this.t.claimable} AND (scheduled_at IS NULL OR scheduled_at <= ?)
+         AND (expires_at IS NULL OR expires_at > ?)${backends.where}
        ORDER BY ${order} LIMIT ${Math.floor(limit)}${lockRows}`,
-      [options.queue, ...(typeof group === 'string' ? [group] : []), now, ...backends.params],
+      [options.queue, ...(typeof group === 'string' ? [group] : []), now, now, ...backends.params],
     );
     return rows.map((row) => String(row['id']));
   }

@@ -191,6 +191,10 @@ export abstract class SqlQueueStore {
         policy,
       ),
     );
+    if (outcome.expiresAt !== undefined) {
+      const expired = await this.expireOne(id, outcome.expiresAt, Date.now());
+      return expired ? { claimed: null, expired } : { claimed: null };
+    }
     if (!outcome.claimed) {
       const { refused, retryAt } = outcome;
       return {
@@ -489,8 +493,9 @@ export abstract class SqlQueueStore {
       id,
       'status = ?, started_at = ?, heartbeat_at = ?, worker_id = ?',
       ['running', now, now, workerId],
-      `status IN ${CLAIMABLE} AND (scheduled_at IS NULL OR scheduled_at <= ?)`,
-      [now],
+      // Expired: left waiting for the expiry sweep, as claimMany leaves it.
+      `status IN ${CLAIMABLE} AND (scheduled_at IS NULL OR scheduled_at <= ?) AND (expires_at IS NULL OR expires_at > ?)`,
+      [now, now],
     );
     const [claimed] = record ? await this.setAsideUndecodable([record], workerId) : [];
     if (claimed) this.metrics.claimed++;
@@ -800,22 +805,31 @@ export abstract class SqlQueueStore {
     );
     const ended: QueuedTaskRecord[] = [];
     for (const row of candidates) {
-      const id = String(row['id']);
-      const error = expiredMessage({ metadata: { [EXPIRES_AT]: Number(row['expires_at']) } });
-      const record = await this.endChild(id, (tx) =>
-        this.updateReturning(
-          id,
-          'status = ?, error = ?, completed_at = ?, heartbeat_at = NULL',
-          ['failed', error, Date.now()],
-          `status IN ${CLAIMABLE} AND expires_at <= ?`,
-          [now],
-          tx,
-        ),
-      );
+      const record = await this.expireOne(String(row['id']), Number(row['expires_at']), now);
       if (record) ended.push(record);
     }
-    this.metrics.failed += ended.length;
     return ended;
+  }
+
+  /**
+   * End one record still waiting past its expiry (`expiresAt`, read with it: fixed at enqueue) by one conditional
+   * UPDATE, as `cancelTask` does: a claim that took the row first wins; its parent is released in the same
+   * transaction. `null` when it no longer waits.
+   */
+  private async expireOne(id: string, expiresAt: number, now: number): Promise<QueuedTaskRecord | null> {
+    const error = expiredMessage({ metadata: { [EXPIRES_AT]: expiresAt } });
+    const record = await this.endChild(id, (tx) =>
+      this.updateReturning(
+        id,
+        'status = ?, error = ?, completed_at = ?, heartbeat_at = NULL',
+        ['failed', error, Date.now()],
+        `status IN ${CLAIMABLE} AND expires_at <= ?`,
+        [now],
+        tx,
+      ),
+    );
+    if (record) this.metrics.failed++;
+    return record;
   }
 
   async retryTask(id: string): Promise<QueuedTaskRecord | null> {
