@@ -72,6 +72,12 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
   /** Completions written in batches, each with a claim for the slots it frees. */
   private readonly completions: CompletionBatcher;
   private readonly maintenance: PeriodicTask[] = [];
+  /**
+   * Hand-backs under way, some started without waiting (the claim of a completion batch that came back after claiming
+   * stopped, a queue paused): `drain` waits for them, since the backend closes right after it; one cut off by the
+   * close left its records claimed until stale recovery ("Pool is closed" for a whole prefetch buffer).
+   */
+  private readonly handingBack = new Set<Promise<void>>();
   /** This worker's entry in the worker registry (written at start and at each heartbeat). */
   private presence: WorkerPresence | undefined;
   /** The periodic read of the paused queues, also run on wakeups (`rereadPauses`), and when it last ran so. */
@@ -254,11 +260,14 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
       .catch((error) =>
         this.logger.warn(`Handing back ${held.length} buffered record(s) failed: ${describeError(error)}`),
       );
+    this.handingBack.add(release);
+    void release.finally(() => this.handingBack.delete(release));
     await within(release, RELEASE_WAIT_MS, undefined);
   }
 
   /** Wait up to `timeout` ms for running records; abort whatever is left; stop maintenance. */
   async drain(timeout: number): Promise<void> {
+    const deadline = Date.now() + timeout;
     const settled = Promise.allSettled([...this.active.values()]);
     const timedOut = await within(
       settled.then(() => false),
@@ -281,6 +290,12 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
       // records then age out into stale recovery).
       await within(Promise.allSettled([...this.active.values()]), RELEASE_WAIT_MS, undefined);
     }
+    // What a claim in flight at the stop brought in after the hand-back, and every hand-back still under way (one
+    // slower than its own wait: a loaded server, a row lock), end before the backend closes: up to what is left of the
+    // shutdown budget, and at least the usual release wait (a dead backend leaves them to stale recovery).
+    await this.handBackBuffered();
+    const handedBack = Promise.allSettled([...this.handingBack]);
+    await within(handedBack, Math.max(RELEASE_WAIT_MS, deadline - Date.now()), undefined);
     await maintenanceStopped;
     if (this.presence) await within(this.presence.leave(), MAINTENANCE_STOP_WAIT_MS, undefined);
     this.stopWatchingPauses?.();
