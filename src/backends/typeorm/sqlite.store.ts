@@ -200,23 +200,52 @@ export class SqliteQueueStore extends SqlQueueStore {
    * statements in between run synchronously (better-sqlite3), so nothing else of this process interleaves.
    */
   protected capsTransaction<T>(work: (tx: SqlTx) => Promise<T>): Promise<T> {
-    const tx: SqlTx = {
-      query: async (sql, params = []) => this.statement(sql).all(...params),
-      execute: async (sql, params = []) => {
+    const db = this.syncStatements();
+    return this.immediateTransaction(() =>
+      work({
+        query: async (sql, params) => db.query(sql, params),
+        execute: async (sql, params) => db.execute(sql, params),
+      }),
+    );
+  }
+
+  /** The statements of a transaction, run synchronously (better-sqlite3). */
+  private syncStatements(): SyncStatements {
+    return {
+      query: (sql, params = []) => this.statement(sql).all(...params),
+      execute: (sql, params = []) => {
         const statement = this.statement(sql);
         return statement.reader ? statement.all(...params).length : statement.run(...params).changes;
       },
     };
-    const run = async (): Promise<T> => {
-      this.statement('BEGIN IMMEDIATE').run();
+  }
+
+  /**
+   * `body` between `BEGIN IMMEDIATE` and `COMMIT` (ROLLBACK when it throws), after this store's earlier ones. A body
+   * that returns a value (not a promise) commits in the same tick: not even a microtask runs inside the transaction.
+   */
+  private immediateTransaction<T>(body: () => T | Promise<T>): Promise<T> {
+    const rollback = (error: unknown): never => {
+      if (this.db.inTransaction !== false) this.statement('ROLLBACK').run();
+      throw error;
+    };
+    const commit = (result: T): T => {
       try {
-        const result = await work(tx);
         this.statement('COMMIT').run();
-        return result;
       } catch (error) {
-        if (this.db.inTransaction !== false) this.statement('ROLLBACK').run();
-        throw error;
+        return rollback(error);
       }
+      return result;
+    };
+    const run = (): T | Promise<T> => {
+      this.statement('BEGIN IMMEDIATE').run();
+      let result: T | Promise<T>;
+      try {
+        result = body();
+      } catch (error) {
+        return rollback(error);
+      }
+      return result instanceof Promise ? result.then(commit, rollback) : commit(result);
     };
     const result = this.capsChain.then(run, run);
     this.capsChain = result.catch(() => undefined);
@@ -231,27 +260,8 @@ export class SqliteQueueStore extends SqlQueueStore {
    * still under way (`capsChain`).
    */
   protected override capsSteps<T>(steps: () => SqlSteps<T>): Promise<T> {
-    const db: SyncStatements = {
-      query: (sql, params = []) => this.statement(sql).all(...params),
-      execute: (sql, params = []) => {
-        const statement = this.statement(sql);
-        return statement.reader ? statement.all(...params).length : statement.run(...params).changes;
-      },
-    };
-    const run = async (): Promise<T> => {
-      this.statement('BEGIN IMMEDIATE').run();
-      try {
-        const result = runStepsNow(steps(), db);
-        this.statement('COMMIT').run();
-        return result;
-      } catch (error) {
-        if (this.db.inTransaction !== false) this.statement('ROLLBACK').run();
-        throw error;
-      }
-    };
-    const result = this.capsChain.then(run, run);
-    this.capsChain = result.catch(() => undefined);
-    return result;
+    const db = this.syncStatements();
+    return this.immediateTransaction(() => runStepsNow(steps(), db));
   }
 
   /**
