@@ -10,13 +10,11 @@
 // line per build: medians over the rounds, and jobs/s from the median wall time. `BENCH_COST_PHASES=single` runs
 // only the single enqueues (for `node --cpu-prof`).
 import 'reflect-metadata';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { repoDir } from './config.mjs';
 import { median } from './measure.mjs';
+import { startPrivateRedis } from './private-redis.mjs';
 
 const builds = (process.env.BENCH_COST_BUILDS ?? 'build-bench,bullmq').split(',');
 const SINGLE = Number(process.env.BENCH_COST_SINGLE ?? 3000);
@@ -25,25 +23,9 @@ const ROUNDS = Number(process.env.BENCH_COST_ROUNDS ?? 3);
 const WARMUP = Number(process.env.BENCH_COST_WARMUP ?? 5000);
 const phases = (process.env.BENCH_COST_PHASES ?? 'single,bulk').split(',');
 
-const freePort = () =>
-  new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-const port = await freePort();
-const server = spawn(
-  'redis-server',
-  ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-  {
-    stdio: 'ignore',
-  },
-);
-const url = `redis://127.0.0.1:${port}/0`;
-const { Redis } = await import('ioredis');
-const admin = new Redis(url);
-for (let i = 0; i < 50 && admin.status !== 'ready'; i++) await sleep(100);
+const redis = await startPrivateRedis();
+const url = redis.url;
+const admin = await redis.admin();
 
 /** Calls and µs of the script commands, and calls of every command but the harness's own. */
 async function serverStats() {
@@ -162,8 +144,7 @@ try {
   }
 } finally {
   for (const side of Object.values(sides)) await side.close();
-  admin.disconnect();
-  server.kill();
+  redis.stop();
 }
 const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 for (const build of builds) {

@@ -6,35 +6,15 @@
 //   for r in 1 2 3 4 5; do for b in build-a build-b; do BENCH_BUILD=$b node bench/multiqueue-claim.mjs; done; done
 // Prints one JSON line per run: per queue count, jobs/s, server CPU µs per job (INFO cpu), µs inside EVALSHA per job
 // and EVALSHA calls per job (commandstats), worker CPU µs per job.
-import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { loadavg } from 'node:os';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { startPrivateRedis } from './private-redis.mjs';
 
-const freePort = () =>
-  new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-
-const port = await freePort();
-const server = spawn(
-  'redis-server',
-  ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-  {
-    stdio: 'ignore',
-  },
-);
-// config.mjs reads BENCH_REDIS_URL when it loads: set it first, then load the harness.
-process.env.BENCH_REDIS_URL = `redis://127.0.0.1:${port}/0`;
+const redis = await startPrivateRedis();
+process.env.BENCH_REDIS_URL = redis.url;
 const { BUILD_DIR, CLUSTER_CONCURRENCY, CLUSTER_JOBS, CLUSTER_QUEUES } = await import('./config.mjs');
 const { ours } = await import('./ours.mjs');
 const { drainBacklog } = await import('./workloads/main.mjs');
-const { Redis } = await import('ioredis');
-const admin = new Redis(process.env.BENCH_REDIS_URL);
-for (let i = 0; i < 50 && admin.status !== 'ready'; i++) await sleep(100);
+const admin = await redis.admin();
 
 async function serverStats() {
   const cpu = await admin.info('cpu');
@@ -114,8 +94,7 @@ try {
   await session.close();
   console.log(JSON.stringify(result));
 } finally {
-  admin.disconnect();
-  server.kill();
+  redis.stop();
   // Some client of the library's session still reconnects to the server just stopped and would keep the process up.
   process.exit(process.exitCode ?? 0);
 }

@@ -8,35 +8,21 @@
 // drain of both backlogs (claimMany of 10, then completeTask each), each per record as client wall and CPU µs,
 // server µs inside EVALSHA (commandstats) and server process CPU µs, and calls; and MEMORY USAGE bytes per pending
 // record of the bulk. Prints one JSON line per build: medians over the rounds.
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { repoDir } from './config.mjs';
 import { median } from './measure.mjs';
+import { startPrivateRedis } from './private-redis.mjs';
 
 const builds = (process.env.BENCH_COST_BUILDS ?? 'build-bench').split(',');
 const SINGLE = Number(process.env.BENCH_COST_SINGLE ?? 2000);
 const BULK = Number(process.env.BENCH_COST_BULK ?? 10000);
 const ROUNDS = Number(process.env.BENCH_COST_ROUNDS ?? 3);
 
-const freePort = () =>
-  new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
 
-const port = await freePort();
-const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-  stdio: 'ignore',
-});
-const url = `redis://127.0.0.1:${port}/0`;
-const { Redis } = await import('ioredis');
-const admin = new Redis(url);
-for (let i = 0; i < 50 && admin.status !== 'ready'; i++) await sleep(100);
+const redis = await startPrivateRedis();
+const url = redis.url;
+const admin = await redis.admin();
 
 async function evalStats() {
   const text = await admin.info('commandstats');
@@ -57,7 +43,7 @@ async function bytesOf(prefix) {
 
 /** CPU time (µs, user + system) of the redis-server process so far, from /proc (10 ms ticks). */
 function serverCpuUs() {
-  const fields = readFileSync(`/proc/${server.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  const fields = readFileSync(`/proc/${redis.pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10_000;
 }
 
@@ -160,8 +146,7 @@ try {
     }
   }
 } finally {
-  admin.disconnect();
-  server.kill();
+  redis.stop();
 }
 const med = (list, pick) => +median(list.map(pick)).toFixed(2);
 for (const build of builds) {
