@@ -1,11 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import type { ClaimPolicy, QueueBackend } from '../../src/backends/queue-backend.js';
-import { TypeOrmQueueBackend } from '../../src/backends/typeorm/typeorm.backend.js';
 import { newTaskRecord } from '../../src/models/new-record.js';
+import { sqlBackendFactory } from '../support/sql-backends.js';
 
 /**
  * Two apps of one process on one SQLite file (two connections), claiming controlled queues at once: a controlled
@@ -13,20 +10,13 @@ import { newTaskRecord } from '../../src/models/new-record.js';
  * connection's statements wait for the write lock synchronously (better-sqlite3) and fail with SQLITE_BUSY.
  */
 describe('SQLite: two apps on one file claiming controlled queues at once', () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'sqlite-two-apps-'));
-  const open = async () => {
-    const backend = new TypeOrmQueueBackend({
-      type: 'typeorm',
-      options: { type: 'better-sqlite3', database: path.join(dir, 'queue.sqlite') },
-    });
-    await backend.open();
-    return backend;
-  };
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  // Two backends on one table of one file, each with a connection of its own.
+  const sqlite = sqlBackendFactory('sqlite');
+  after(sqlite.teardown);
 
   test('controlled, by-id and plain claims, completions and enqueues of both apps interleave without SQLITE_BUSY; caps hold', async () => {
-    const a = await open();
-    const b = await open();
+    const a = await sqlite.factory();
+    const b = await sqlite.peer(a);
     try {
       const policies: Record<string, ClaimPolicy> = {
         capped: { concurrency: 3 },

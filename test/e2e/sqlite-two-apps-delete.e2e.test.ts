@@ -1,11 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import type { QueueBackend } from '../../src/backends/queue-backend.js';
-import { TypeOrmQueueBackend } from '../../src/backends/typeorm/typeorm.backend.js';
 import { newTaskRecord } from '../../src/models/new-record.js';
+import { sqlBackendFactory } from '../support/sql-backends.js';
 
 /**
  * Two apps of one process on one SQLite file (two connections): one drains, cleans and removes records (each a
@@ -14,23 +11,16 @@ import { newTaskRecord } from '../../src/models/new-record.js';
  * lock synchronously, and its statement failing with SQLITE_BUSY.
  */
 describe('SQLite: two apps on one file, one deleting while the other claims', () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'sqlite-two-apps-delete-'));
-  const open = async () => {
-    const backend = new TypeOrmQueueBackend({
-      type: 'typeorm',
-      options: { type: 'better-sqlite3', database: path.join(dir, 'queue.sqlite') },
-    });
-    await backend.open();
-    return backend;
-  };
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  // Two backends on one table of one file, each with a connection of its own.
+  const sqlite = sqlBackendFactory('sqlite');
+  after(sqlite.teardown);
 
   test(
     'drain, clean and remove of one app interleave with claims of the other without SQLITE_BUSY',
     { timeout: 60_000 },
     async () => {
-      const a = await open();
-      const b = await open();
+      const a = await sqlite.factory();
+      const b = await sqlite.peer(a);
       try {
         await a.enqueueMany(
           Array.from({ length: 400 }, () => newTaskRecord({ taskName: 't', queue: 'drained' })),
