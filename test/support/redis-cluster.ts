@@ -60,6 +60,12 @@ export interface ThrowawayClusterOptions {
    * @default true
    */
   appendOnly?: boolean;
+  /**
+   * Every node renames SPUBLISH and SSUBSCRIBE away (`rename-command`), so the cluster looks like one without sharded
+   * pub/sub (Redis 6): what the library's plain pub/sub fallback runs against.
+   * @default false
+   */
+  withoutShardedPubSub?: boolean;
 }
 
 /**
@@ -73,10 +79,12 @@ export class ThrowawayRedisCluster {
   private readonly dir = mkdtempSync(path.join(tmpdir(), 'redis-cluster-'));
   private readonly replicas: 0 | 1;
   private readonly appendOnly: boolean;
+  private readonly withoutShardedPubSub: boolean;
 
   constructor(options: ThrowawayClusterOptions = {}) {
     this.replicas = options.replicas ?? 1;
     this.appendOnly = options.appendOnly ?? true;
+    this.withoutShardedPubSub = options.withoutShardedPubSub ?? false;
     process.once('exit', () => {
       for (const child of this.children.values()) child.kill('SIGKILL');
       rmSync(this.dir, { recursive: true, force: true });
@@ -267,6 +275,16 @@ export class ThrowawayRedisCluster {
         // killed within 5 s of the start had a replica with no data, which the cluster never promoted.
         '--repl-diskless-sync-delay',
         '0',
+        ...(this.withoutShardedPubSub
+          ? [
+              '--rename-command',
+              'SPUBLISH',
+              'spublish-renamed',
+              '--rename-command',
+              'SSUBSCRIBE',
+              'ssubscribe-renamed',
+            ]
+          : []),
       ],
       { stdio: 'ignore' },
     );

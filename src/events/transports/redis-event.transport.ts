@@ -30,6 +30,8 @@ const GROUP_CHARS = 64_000;
 const ENVELOPES_PER_CALL = 500;
 const PUBLISH_COMMAND = 'qPublishEvents';
 const SPUBLISH_COMMAND = 'qSpublishEvents';
+/** PUBLISH_EVENTS_LUA declaring one key, so a cluster sends every call to that key's master (see `routeKey`). */
+const ROUTED_PUBLISH_COMMAND = 'qPublishEventsRouted';
 const AUDIENCE_COMMAND = 'qEventAudience';
 /**
  * How often the transport asks Redis whether anyone but itself would hear its events (see `listening`): while
@@ -95,11 +97,18 @@ export class RedisEventTransport implements QueueEventSink {
       const args: unknown[] = [this.ownPrefix, GROUP_CHARS];
       for (const [channels, json] of items.slice(start, start + ENVELOPES_PER_CALL))
         args.push(channels.length, ...channels, json);
-      pipeline[PUBLISH_COMMAND]!(...args);
+      if (this.routeKey) pipeline[ROUTED_PUBLISH_COMMAND]!(this.routeKey, ...args);
+      else pipeline[PUBLISH_COMMAND]!(...args);
     }
     const failure = (await pipeline.exec())?.find(([error]) => error);
     if (failure) throw failure[0];
   });
+  /**
+   * On a cluster without sharded pub/sub, the key whose master publishes every flush: a keyless call goes to any
+   * node, and messages PUBLISHed on different nodes reach a subscriber in no set order (seen: a record's
+   * task.completed before its task.started). One node keeps this process's events in `publish` order.
+   */
+  private readonly routeKey: string | undefined;
   /** How this process's own messages start (`{"origin":"…"`); they come back through the pattern subscription. */
   private readonly ownPrefix: string;
   private readonly ownPrefixBytes: Buffer;
@@ -119,6 +128,10 @@ export class RedisEventTransport implements QueueEventSink {
       publisher.defineCommand(PUBLISH_COMMAND, { numberOfKeys: 0, lua: PUBLISH_EVENTS_LUA });
     if (!(AUDIENCE_COMMAND in publisher))
       publisher.defineCommand(AUDIENCE_COMMAND, { numberOfKeys: 0, lua: EVENT_AUDIENCE_LUA });
+    const cluster = (publisher as unknown as { isCluster?: boolean }).isCluster === true;
+    this.routeKey = cluster && !sharded ? `{${namespace}}:events:route` : undefined;
+    if (this.routeKey && !(ROUTED_PUBLISH_COMMAND in publisher))
+      publisher.defineCommand(ROUTED_PUBLISH_COMMAND, { numberOfKeys: 1, lua: PUBLISH_EVENTS_LUA });
     if (sharded && !(SPUBLISH_COMMAND in sharded.client))
       sharded.client.defineCommand(SPUBLISH_COMMAND, { numberOfKeys: 1, lua: SPUBLISH_EVENTS_LUA });
   }
