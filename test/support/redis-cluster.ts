@@ -6,10 +6,17 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** A free TCP port on loopback whose cluster bus port (port + 10000) is free too. */
-async function freeClusterPort(): Promise<number> {
+/**
+ * A free port whose cluster bus port (+10,000) is free too, and that neither clashes with the ports `taken` already
+ * (the kernel may hand out a port again once its probe closed) nor with their bus ports.
+ */
+async function freeClusterPort(taken: readonly number[]): Promise<number> {
+  const clashes = (port: number) =>
+    taken.some((other) => other === port || other + 10_000 === port || other === port + 10_000);
   for (;;) {
     const port = await listenOnce(0);
-    if (port + 10_000 < 65_536 && (await listenOnce(port + 10_000).catch(() => 0)) !== 0) return port;
+    if (clashes(port) || port + 10_000 >= 65_536) continue;
+    if ((await listenOnce(port + 10_000).catch(() => 0)) !== 0) return port;
   }
 }
 
@@ -97,7 +104,7 @@ export class ThrowawayRedisCluster {
   }
 
   async start(): Promise<void> {
-    for (let i = 0; i < 3 * (1 + this.replicas); i++) this.ports.push(await freeClusterPort());
+    for (let i = 0; i < 3 * (1 + this.replicas); i++) this.ports.push(await freeClusterPort(this.ports));
     await Promise.all(this.ports.map((port) => this.startNode(port)));
     const create = spawnSync(
       'redis-cli',
@@ -162,7 +169,7 @@ export class ThrowawayRedisCluster {
   async addReplica(masterPort: number): Promise<ClusterNode> {
     const master = this.describe().find((node) => node.port === masterPort && node.role === 'master');
     if (!master) throw new Error(`port ${masterPort} is not a master`);
-    const port = await freeClusterPort();
+    const port = await freeClusterPort(this.ports);
     this.ports.push(port);
     await this.startNode(port);
     const add = spawnSync(
