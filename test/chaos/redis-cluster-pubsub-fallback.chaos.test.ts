@@ -1,28 +1,19 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Injectable } from '@nestjs/common';
 import type { TestingModule } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 import { RedisClusterQueueBackend } from '../../src/backends/redis/redis-cluster.backend.js';
-import { Task } from '../../src/decorators/task.decorator.js';
-import { QueueEvents } from '../../src/events/queue-events.js';
-import type { QueueEventEnvelope } from '../../src/events/queue-event.js';
 import { newTaskRecord } from '../../src/models/new-record.js';
 import { QueueService } from '../../src/service/queue.service.js';
 import { createQueuesApp } from '../support/app.js';
 import { ThrowawayRedisCluster } from '../support/redis-cluster.js';
-
-const QUEUES = ['q0', 'q1', 'q2'];
-
-@Injectable()
-class FallbackTasks {
-  @Task('fb.q0', { queue: 'q0' })
-  q0() {}
-  @Task('fb.q1', { queue: 'q1' })
-  q1() {}
-  @Task('fb.q2', { queue: 'q2' })
-  q2() {}
-}
+import {
+  QUEUES,
+  ThreeQueueTasks,
+  assertLifecycleOrder,
+  completedSeen,
+  eventTypesSeenBy,
+} from './support/three-queue-events.js';
 
 // A cluster whose servers have no sharded pub/sub (SPUBLISH and SSUBSCRIBE renamed away, as on Redis 6): wakeups and
 // cross-process events fall back to plain pub/sub, which the cluster carries to every node.
@@ -82,31 +73,20 @@ describe('Redis Cluster without sharded pub/sub: wakeups and events on plain cha
     const queueBackend = { type: 'redis', cluster: { nodes: cluster.nodes }, keyPrefix: 'fbev' } as never;
     const listener = await createQueuesApp([], { queueBackend, worker: { enabled: false } });
     apps.push(listener);
-    const seen = new Map<string, string[]>();
-    listener.get(QueueEvents).events$.subscribe((event: QueueEventEnvelope) => {
-      if (event.taskId) seen.set(event.taskId, [...(seen.get(event.taskId) ?? []), event.type]);
-    });
+    const seen = eventTypesSeenBy(listener);
     const plainHeard: string[] = [];
     const plain = admin(cluster.ports[1]!);
     plain.on('pmessage', (_pattern: string, channel: string) => plainHeard.push(channel));
     await plain.psubscribe('*fbev*');
-    const worker = await createQueuesApp([FallbackTasks], { queueBackend });
+    const worker = await createQueuesApp([ThreeQueueTasks], { queueBackend });
     apps.push(worker);
 
     const service = worker.get(QueueService);
     const ids: string[] = [];
     for (let i = 0; i < 20; i++)
-      for (const queue of QUEUES) ids.push((await service.enqueue(`fb.${queue}`, [i])).id);
-    const missing = () => ids.filter((id) => !seen.get(id)?.includes('task.completed'));
-    for (const begin = Date.now(); missing().length > 0 && Date.now() - begin < 30_000;)
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    assert.deepEqual(missing(), [], 'a task.completed of every record reached the listener');
-    for (const id of ids)
-      assert.deepEqual(
-        seen.get(id)!.filter((type) => type !== 'task.progress'),
-        ['task.enqueued', 'task.started', 'task.completed'],
-        id,
-      );
+      for (const queue of QUEUES) ids.push((await service.enqueue(`ev.${queue}`, [i])).id);
+    await completedSeen(seen, ids);
+    assertLifecycleOrder(seen, ids);
     assert.ok(plainHeard.length > 0, 'the events went out on plain channels');
   });
 });
