@@ -41,15 +41,20 @@ export function markQueues(client: object): QueueMark {
  */
 export function commandsSince(client: object, mark: QueueMark): object[] | undefined {
   const queues = client as QueuesOfClient;
-  let commands: object[] | undefined;
-  for (const [queue, from] of [
-    [queues.offlineQueue, mark.offline],
-    [queues.commandQueue, mark.written],
-  ] as const) {
-    if (!queue) continue;
-    for (let i = from; i < queue.length; i++) (commands ??= []).push(queue.peekAt(i)!.command);
-  }
-  return commands;
+  // Runs on every call: no array is made unless the call added commands.
+  const offline = addedSince(queues.offlineQueue, mark.offline, undefined);
+  return addedSince(queues.commandQueue, mark.written, offline);
+}
+
+/** `into` plus the commands `queue` holds from index `from` on. */
+function addedSince(
+  queue: CommandQueue | undefined,
+  from: number,
+  into: object[] | undefined,
+): object[] | undefined {
+  if (!queue) return into;
+  for (let i = from; i < queue.length; i++) (into ??= []).push(queue.peekAt(i)!.command);
+  return into;
 }
 
 /**
