@@ -543,7 +543,11 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
     } finally {
       this.active.delete(record.id);
       // Its slot is offered to the claim-by-claim queues first (held, or free): the loop claims them.
-      if (this.oneByOneRunning.delete(record.id)) this.requestWake();
+      if (this.oneByOneRunning.delete(record.id)) {
+        // Its queue's cap has room again: the next claim of the claim-by-claim queues may find work.
+        this.oneByOneDue = true;
+        this.requestWake();
+      }
       const count = (this.activePerQueue.get(record.queue) ?? 1) - 1;
       if (count > 0) this.activePerQueue.set(record.queue, count);
       else this.activePerQueue.delete(record.queue);

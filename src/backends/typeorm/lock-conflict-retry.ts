@@ -1,18 +1,21 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
- * MariaDB/MySQL errors after which the same work may simply run again: ER_LOCK_DEADLOCK (1213; InnoDB has rolled
- * the whole transaction back) and ER_LOCK_WAIT_TIMEOUT (1205; our transactions roll back on any error). Both are
- * a collision with another writer, not a fault of the statement.
+ * Errors after which the same work may simply run again, being a collision with another writer and not a fault of
+ * the statement. MariaDB/MySQL: ER_LOCK_DEADLOCK (1213; InnoDB has rolled the whole transaction back) and
+ * ER_LOCK_WAIT_TIMEOUT (1205; our transactions roll back on any error). PostgreSQL: deadlock_detected (40P01) and
+ * serialization_failure (40001), after which the transaction is aborted as a whole.
  */
 const LOCK_CONFLICTS = new Set([1213, 1205]);
+const PG_LOCK_CONFLICTS = new Set(['40P01', '40001']);
 
 /** Most runs of one piece of work that keeps losing lock conflicts; the last conflict is thrown. */
 export const LOCK_CONFLICT_ATTEMPTS = 5;
 
-/** True for a deadlock or lock wait timeout of MariaDB/MySQL. */
+/** True for a deadlock or lock wait timeout of MariaDB/MySQL, or a deadlock or serialization failure of PostgreSQL. */
 export function isLockConflict(error: unknown): boolean {
-  return LOCK_CONFLICTS.has((error as { errno?: number } | null)?.errno as number);
+  const failure = error as { errno?: unknown; code?: unknown } | null;
+  return LOCK_CONFLICTS.has(failure?.errno as number) || PG_LOCK_CONFLICTS.has(failure?.code as string);
 }
 
 /**

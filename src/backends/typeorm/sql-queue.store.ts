@@ -42,6 +42,7 @@ import { SqlQueueCaps, type SqlTx } from './queue-caps.sql.js';
 import { claimByIdUnderControl } from './claim-by-id.sql.js';
 import { runSteps, type SqlSteps } from './sql-steps.js';
 import { EXPIRES_AT, expiredMessage } from '../../expiry/record-expiry.js';
+import { retryOnLockConflict } from './lock-conflict-retry.js';
 
 /** Statuses of a record that has not ended (a waiting flow parent holds its key too). */
 const ACTIVE = `('pending','scheduled','running','waiting')`;
@@ -369,9 +370,13 @@ export abstract class SqlQueueStore {
       records.length <= 1 || (records.length <= this.bulkChunkSize && records.every((r) => r.key === null));
     const enqueued = this.metrics.enqueued;
     try {
-      return oneStatement || !transaction
-        ? await this.enqueueAll(records)
-        : await transaction((manager) => this.enqueueAll(records, manager));
+      if (oneStatement || !transaction) return await this.enqueueAll(records);
+      // A batch that collides with claims or completions in a deadlock was rolled back whole: it runs again, and
+      // the count of enqueued records starts again with it.
+      return await retryOnLockConflict(() => {
+        this.metrics.enqueued = enqueued;
+        return transaction((manager) => this.enqueueAll(records, manager));
+      });
     } catch (error) {
       this.metrics.enqueued = enqueued;
       throw error instanceof QueueError ? error : new EnqueueRejectedError(records.length, error);
@@ -1218,19 +1223,22 @@ export abstract class SqlQueueStore {
     }
     let heldAt = -1;
     try {
-      await transaction(async (manager) => {
-        const unkeyed = flow.nodes.filter((node) => node.record.key === null).map((node) => node.record);
-        for (let start = 0; start < unkeyed.length; start += this.bulkChunkSize)
-          await this.insertRows(unkeyed.slice(start, start + this.bulkChunkSize), manager);
-        for (let i = 0; i < flow.nodes.length; i++) {
-          const record = flow.nodes[i]!.record;
-          if (record.key !== null && !(await this.insertIfKeyFree(record, manager))) {
-            heldAt = i;
-            throw new QueueError(`key ${record.key} was taken while the flow was written`);
+      // A tree that loses a deadlock to claims or completions was rolled back whole: it is written again.
+      await retryOnLockConflict(() =>
+        transaction(async (manager) => {
+          const unkeyed = flow.nodes.filter((node) => node.record.key === null).map((node) => node.record);
+          for (let start = 0; start < unkeyed.length; start += this.bulkChunkSize)
+            await this.insertRows(unkeyed.slice(start, start + this.bulkChunkSize), manager);
+          for (let i = 0; i < flow.nodes.length; i++) {
+            const record = flow.nodes[i]!.record;
+            if (record.key !== null && !(await this.insertIfKeyFree(record, manager))) {
+              heldAt = i;
+              throw new QueueError(`key ${record.key} was taken while the flow was written`);
+            }
           }
-        }
-        await this.flows.insertLinks(flow.nodes, manager);
-      });
+          await this.flows.insertLinks(flow.nodes, manager);
+        }),
+      );
     } catch (error) {
       const key = heldAt >= 0 ? flow.nodes[heldAt]!.record.key : null;
       const holder = key === null ? null : await this.activeByKey(key);
