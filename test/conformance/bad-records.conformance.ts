@@ -11,7 +11,7 @@ import type { ConformanceOptions } from './queue-backend.conformance.js';
 const W = 'worker-bad-records';
 
 /** A way a stored record can go bad, and what its decode error must name. */
-interface BadCase {
+export interface BadCase {
   name: string;
   columns: RawColumns;
   error: RegExp;
@@ -19,7 +19,8 @@ interface BadCase {
   removesFields?: boolean;
 }
 
-const CLAIM_CASES: BadCase[] = [
+/** The ways a stored record goes bad that every suite over bad records meets (the sweeps' too). */
+export const BAD_RECORD_CASES: readonly BadCase[] = [
   {
     name: 'args_json is not JSON',
     columns: { args_json: '{not json' },
@@ -45,7 +46,7 @@ const CLAIM_CASES: BadCase[] = [
 ];
 
 /** Cases a running record can carry into stale recovery (its status must still read `running` to be found). */
-const STALE_CASES = CLAIM_CASES.filter((c) => !('status' in c.columns));
+const STALE_CASES = BAD_RECORD_CASES.filter((c) => !('status' in c.columns));
 
 /**
  * Records written around the library (issue 18 items 6, 8, 9), for every queue backend: a record that cannot be
@@ -95,7 +96,7 @@ export function describeBadRecordConformance(
     };
 
     describe('a record that cannot be decoded', () => {
-      for (const bad of CLAIM_CASES) {
+      for (const bad of BAD_RECORD_CASES) {
         test(
           `${bad.name}: it is failed, and every other record of the claim batch is claimed once`,
           skipIf(bad),

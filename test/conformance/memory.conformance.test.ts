@@ -9,6 +9,7 @@ import { describeWorkerRegistryConformance } from './worker-registry.conformance
 import { describeRetentionExpiryConformance } from './retention-expiry.conformance.js';
 import { describeEdgeValueConformance } from './edge-values.conformance.js';
 import { describeBadRecordConformance } from './bad-records.conformance.js';
+import { describeBadRecordSweepConformance } from './bad-records-sweeps.conformance.js';
 import { describeQueueBackendConformance } from './queue-backend.conformance.js';
 import { describeFlowConformance } from './flows.conformance.js';
 
@@ -22,6 +23,7 @@ describeWorkerRegistryConformance('memory', async () => new InMemoryQueueBackend
 describeRetentionExpiryConformance('memory', async () => new InMemoryQueueBackend());
 describeEdgeValueConformance('memory', async () => new InMemoryQueueBackend());
 describeBadRecordConformance('memory', async () => new InMemoryQueueBackend());
+describeBadRecordSweepConformance('memory', async () => new InMemoryQueueBackend());
 describeFlowConformance('memory', async () => new InMemoryQueueBackend());
 describeQueueBackendConformance('memory', async () => {
   const backend = new InMemoryQueueBackend();

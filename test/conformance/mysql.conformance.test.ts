@@ -10,6 +10,7 @@ import { describeWorkerRegistryConformance } from './worker-registry.conformance
 import { describeRetentionExpiryConformance } from './retention-expiry.conformance.js';
 import { describeEdgeValueConformance } from './edge-values.conformance.js';
 import { describeBadRecordConformance } from './bad-records.conformance.js';
+import { describeBadRecordSweepConformance } from './bad-records-sweeps.conformance.js';
 import { describeQueueBackendConformance } from './queue-backend.conformance.js';
 import { describeFlowConformance } from './flows.conformance.js';
 
@@ -24,5 +25,6 @@ describeWorkerRegistryConformance('typeorm:mysql', factory, { skip: skipUnless('
 describeRetentionExpiryConformance('typeorm:mysql', factory, { skip: skipUnless('mysql'), peer });
 describeEdgeValueConformance('typeorm:mysql', factory, { skip: skipUnless('mysql') });
 describeBadRecordConformance('typeorm:mysql', factory, { skip: skipUnless('mysql') });
+describeBadRecordSweepConformance('typeorm:mysql', factory, { skip: skipUnless('mysql') });
 describeFlowConformance('typeorm:mysql', factory, { skip: skipUnless('mysql'), peer });
 describeQueueBackendConformance('typeorm:mysql', factory, { skip: skipUnless('mysql'), peer, teardown });

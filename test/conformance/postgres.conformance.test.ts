@@ -10,6 +10,7 @@ import { describeWorkerRegistryConformance } from './worker-registry.conformance
 import { describeRetentionExpiryConformance } from './retention-expiry.conformance.js';
 import { describeEdgeValueConformance } from './edge-values.conformance.js';
 import { describeBadRecordConformance } from './bad-records.conformance.js';
+import { describeBadRecordSweepConformance } from './bad-records-sweeps.conformance.js';
 import { describeQueueBackendConformance } from './queue-backend.conformance.js';
 import { describeFlowConformance } from './flows.conformance.js';
 
@@ -24,6 +25,7 @@ describeWorkerRegistryConformance('typeorm:postgres', factory, { skip: skipUnles
 describeRetentionExpiryConformance('typeorm:postgres', factory, { skip: skipUnless('postgres'), peer });
 describeEdgeValueConformance('typeorm:postgres', factory, { skip: skipUnless('postgres') });
 describeBadRecordConformance('typeorm:postgres', factory, { skip: skipUnless('postgres') });
+describeBadRecordSweepConformance('typeorm:postgres', factory, { skip: skipUnless('postgres') });
 describeFlowConformance('typeorm:postgres', factory, { skip: skipUnless('postgres'), peer });
 describeQueueBackendConformance('typeorm:postgres', factory, {
   skip: skipUnless('postgres'),

@@ -13,6 +13,7 @@ import { describeWorkerRegistryConformance } from './worker-registry.conformance
 import { describeRetentionExpiryConformance } from './retention-expiry.conformance.js';
 import { describeEdgeValueConformance } from './edge-values.conformance.js';
 import { describeBadRecordConformance } from './bad-records.conformance.js';
+import { describeBadRecordSweepConformance } from './bad-records-sweeps.conformance.js';
 import { describeQueueBackendConformance } from './queue-backend.conformance.js';
 import { describeFlowConformance } from './flows.conformance.js';
 
@@ -50,5 +51,6 @@ describeWorkerRegistryConformance('redis-cluster', factory, { peer });
 describeRetentionExpiryConformance('redis-cluster', factory, { peer });
 describeEdgeValueConformance('redis-cluster', factory);
 describeBadRecordConformance('redis-cluster', factory);
+describeBadRecordSweepConformance('redis-cluster', factory);
 describeFlowConformance('redis-cluster', factory, { peer });
 describeQueueBackendConformance('redis-cluster', factory, { peer });

@@ -10,6 +10,7 @@ import { describeWorkerRegistryConformance } from './worker-registry.conformance
 import { describeRetentionExpiryConformance } from './retention-expiry.conformance.js';
 import { describeEdgeValueConformance } from './edge-values.conformance.js';
 import { describeBadRecordConformance } from './bad-records.conformance.js';
+import { describeBadRecordSweepConformance } from './bad-records-sweeps.conformance.js';
 import { describeQueueBackendConformance } from './queue-backend.conformance.js';
 import { describeFlowConformance } from './flows.conformance.js';
 
@@ -24,5 +25,6 @@ describeWorkerRegistryConformance('redis', factory, { skip: skipUnless('redis'),
 describeRetentionExpiryConformance('redis', factory, { skip: skipUnless('redis'), peer });
 describeEdgeValueConformance('redis', factory, { skip: skipUnless('redis') });
 describeBadRecordConformance('redis', factory, { skip: skipUnless('redis') });
+describeBadRecordSweepConformance('redis', factory, { skip: skipUnless('redis') });
 describeFlowConformance('redis', factory, { skip: skipUnless('redis'), peer });
 describeQueueBackendConformance('redis', factory, { skip: skipUnless('redis'), peer, teardown });

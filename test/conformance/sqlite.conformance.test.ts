@@ -9,6 +9,7 @@ import { describeWorkerRegistryConformance } from './worker-registry.conformance
 import { describeRetentionExpiryConformance } from './retention-expiry.conformance.js';
 import { describeEdgeValueConformance } from './edge-values.conformance.js';
 import { describeBadRecordConformance } from './bad-records.conformance.js';
+import { describeBadRecordSweepConformance } from './bad-records-sweeps.conformance.js';
 import { describeQueueBackendConformance } from './queue-backend.conformance.js';
 import { describeFlowConformance } from './flows.conformance.js';
 
@@ -23,5 +24,6 @@ describeWorkerRegistryConformance('typeorm:sqlite', factory, { skip: false, peer
 describeRetentionExpiryConformance('typeorm:sqlite', factory, { skip: false, peer });
 describeEdgeValueConformance('typeorm:sqlite', factory, { skip: false });
 describeBadRecordConformance('typeorm:sqlite', factory, { skip: false });
+describeBadRecordSweepConformance('typeorm:sqlite', factory, { skip: false });
 describeFlowConformance('typeorm:sqlite', factory, { skip: false, peer });
 describeQueueBackendConformance('typeorm:sqlite', factory, { skip: false, peer, teardown });

@@ -10,6 +10,7 @@ import { describeWorkerRegistryConformance } from './worker-registry.conformance
 import { describeRetentionExpiryConformance } from './retention-expiry.conformance.js';
 import { describeEdgeValueConformance } from './edge-values.conformance.js';
 import { describeBadRecordConformance } from './bad-records.conformance.js';
+import { describeBadRecordSweepConformance } from './bad-records-sweeps.conformance.js';
 import { describeQueueBackendConformance } from './queue-backend.conformance.js';
 import { describeFlowConformance } from './flows.conformance.js';
 
@@ -24,5 +25,6 @@ describeWorkerRegistryConformance('valkey', factory, { skip: skipUnless('redis')
 describeRetentionExpiryConformance('valkey', factory, { skip: skipUnless('redis'), peer });
 describeEdgeValueConformance('valkey', factory, { skip: skipUnless('redis') });
 describeBadRecordConformance('valkey', factory, { skip: skipUnless('redis') });
+describeBadRecordSweepConformance('valkey', factory, { skip: skipUnless('redis') });
 describeFlowConformance('valkey', factory, { skip: skipUnless('redis'), peer });
 describeQueueBackendConformance('valkey', factory, { skip: skipUnless('redis'), peer, teardown });

@@ -491,7 +491,8 @@ export class InMemoryQueueBackend extends QueueBackend {
     if (!CLAIMABLE_STATUSES.has(record.status) || !isExpired(record, now)) return null;
     record.error = expiredMessage(record);
     this.finish(record, 'failed');
-    return copyRecord(record);
+    // A reader's copy: a record whose other fields went bad reaches the sweep's runner as its failed view.
+    return this.readCopy(record);
   }
 
   async retryTask(id: string): Promise<QueuedTaskRecord | null> {
@@ -774,7 +775,7 @@ export class InMemoryQueueBackend extends QueueBackend {
       const order = newest ? r.completedAt.getTime() - newest.completedAt!.getTime() : 1;
       if (order > 0 || (order === 0 && r.id > newest!.id)) newest = r;
     }
-    return newest ? copyRecord(newest) : null;
+    return newest ? this.readCopy(newest) : null;
   }
 
   override async removeTerminal(id: string): Promise<boolean> {
@@ -1064,7 +1065,8 @@ export class InMemoryQueueBackend extends QueueBackend {
     this.running.delete(record.id);
     this.insertionSeq.delete(record.id);
     this.logs.delete(record.id);
-    const releasedKey = record.metadata['releasedKey'];
+    // Metadata that went bad in place (null) must not stop a cleanup batch from deleting the record.
+    const releasedKey = record.metadata?.['releasedKey'];
     this.listing.noteRemoval(record, record.key ?? (typeof releasedKey === 'string' ? releasedKey : null));
     this.count(record.queue, record.status, -1);
     if (record.key !== null) {

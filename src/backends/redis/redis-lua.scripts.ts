@@ -1077,44 +1077,64 @@ return removed
 
 /**
  * Retention by count. ARGV: p, task, statuses (comma list of one class: completed, or failed/cancelled), keep,
- * limit → records deleted (those past the newest `keep` of the task's set, at most `limit`).
+ * limit → records deleted (those past the newest `keep` of the task's set, at most `limit`). An entry whose record
+ * is gone or whose status is not of the set's class (only a hash written around us has one: a retry takes its record
+ * out of the set) leaves the set; one kept (another status of the class, a flow child whose parent lives) is stepped
+ * over. Neither takes a deletion's place, so a batch comes back short only when nothing more is due (the retention
+ * pass stops at a short batch): at most ten batches' worth of entries are read per call.
  */
 export const TRIM = script(`
 local task, keep, limit = ARGV[2], tonumber(ARGV[4]), tonumber(ARGV[5])
 local wanted = {}
 for s in string.gmatch(ARGV[3], '[^,]+') do wanted[s] = true end
-local source = p .. (wanted.completed and ':completed:' or ':failed:') .. task
-local removed = 0
-for _, id in ipairs(redis.call('ZREVRANGE', source, keep, keep + limit - 1)) do
-  local f = redis.call('HMGET', tkey(id), 's', 'n')
-  if not f[2] then redis.call('ZREM', source, id)
-  elseif wanted[status_of(f[1])] and not parent_lives(id) then drop_ended(id) removed = removed + 1 end
+local completed = wanted.completed
+local source = p .. (completed and ':completed:' or ':failed:') .. task
+local removed, examined, offset = 0, 0, keep
+while removed < limit and examined < limit * 10 do
+  local ids = redis.call('ZREVRANGE', source, offset, offset + limit - removed - 1)
+  if #ids == 0 then break end
+  for _, id in ipairs(ids) do
+    examined = examined + 1
+    local f = redis.call('HMGET', tkey(id), 's', 'n')
+    local s = status_of(f[1])
+    local of_class = completed and s == 'completed' or (not completed and (s == 'failed' or s == 'cancelled'))
+    if not f[2] or not of_class then redis.call('ZREM', source, id)
+    elseif wanted[s] and not parent_lives(id) then drop_ended(id) removed = removed + 1
+    else offset = offset + 1 end
+  end
 end
 return removed
 `);
 
 /**
- * Retention by a record's own age. ARGV: p, now, limit → records deleted. Reads the head of P:removeat once (so a
- * kept entry is not read again in this call): a record due is dropped, a flow child whose parent lives moves to
- * `now` (looked at again next pass), an entry of a record retried since or gone leaves the index.
+ * Retention by a record's own age. ARGV: p, now, limit → records deleted. Reads the head of P:removeat: a record due
+ * is dropped, a flow child whose parent lives moves just past `now` (looked at again next pass), an entry of a record
+ * retried since, gone or not readable as ended leaves the index, one not due yet moves to when it is. Every entry
+ * read leaves the range read, so none is read twice and none takes a deletion's place: the head is read again until
+ * `limit` are deleted, nothing is due, or ten batches' worth of entries were read (a short batch ends the pass).
  */
 export const REMOVE_AGED = script(`
 local now, limit = tonumber(ARGV[2]), tonumber(ARGV[3])
-local removed = 0
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', p .. ':removeat', '-inf', now, 'LIMIT', 0, limit)) do
-  local f = redis.call('HMGET', tkey(id), 's', 'ct', 'kc', 'kf', 'n')
-  local s = status_of(f[1])
-  local keep = tonumber(s == 'completed' and f[3] or f[4])
-  local ended = s == 'completed' or s == 'failed' or s == 'cancelled'
-  if not f[5] or not ended or not keep or not tonumber(f[2]) then
-    redis.call('ZREM', p .. ':removeat', id)
-  elseif tonumber(f[2]) + keep > now then
-    redis.call('ZADD', p .. ':removeat', tonumber(f[2]) + keep, id)
-  elseif parent_lives(id) then
-    redis.call('ZADD', p .. ':removeat', now, id)
-  else
-    drop_ended(id)
-    removed = removed + 1
+local removed, examined = 0, 0
+while removed < limit and examined < limit * 10 do
+  local ids = redis.call('ZRANGEBYSCORE', p .. ':removeat', '-inf', now, 'LIMIT', 0, limit - removed)
+  if #ids == 0 then break end
+  for _, id in ipairs(ids) do
+    examined = examined + 1
+    local f = redis.call('HMGET', tkey(id), 's', 'ct', 'kc', 'kf', 'n')
+    local s = status_of(f[1])
+    local keep = tonumber(s == 'completed' and f[3] or f[4])
+    local ended = s == 'completed' or s == 'failed' or s == 'cancelled'
+    if not f[5] or not ended or not keep or not tonumber(f[2]) then
+      redis.call('ZREM', p .. ':removeat', id)
+    elseif tonumber(f[2]) + keep > now then
+      redis.call('ZADD', p .. ':removeat', tonumber(f[2]) + keep, id)
+    elseif parent_lives(id) then
+      redis.call('ZADD', p .. ':removeat', now + 1, id)
+    else
+      drop_ended(id)
+      removed = removed + 1
+    end
   end
 end
 return removed

@@ -134,6 +134,8 @@ const SCRIPTS = {
 } as const;
 /** Entries of the shared delayed / terminal sets one queue-control script reads at most (see its loop). */
 const CONTROL_SCAN = 2_000;
+/** Pages of the expiry index one `expireWaiting` reads at most while stale entries leave its batch short. */
+const EXPIRY_PAGES = 10;
 /**
  * Marks a store in this layout (see the scripts' key layout): '4' packed ready-set and creation-index members, 's'
  * and 'cr' left out where they hold their defaults; '3' (the previous commit's) differs in the indexes only.
@@ -1045,22 +1047,33 @@ export class RedisQueueBackend extends QueueBackend {
     return record && statuses.includes(record.status) ? record : null;
   }
 
-  /** Candidates from the expiry index (P:expiry), then one script that ends those still waiting. */
+  /**
+   * Candidates from the expiry index (P:expiry), then one script that ends those still waiting. An entry of a record
+   * claimed, ended or gone since (or whose stored status is not a waiting one) leaves the index as the script meets
+   * it, but took a candidate's place: while a full page ended fewer than `limit`, the next page is read (at most
+   * `EXPIRY_PAGES`), so such entries never cut a sweep short (the sweep stops at a short batch).
+   */
   override async expireWaiting(now: number, limit: number): Promise<QueuedTaskRecord[]> {
-    const due = await this.redis.zrangebyscore(
-      this.key('expiry'),
-      '-inf',
-      now,
-      'WITHSCORES',
-      'LIMIT',
-      0,
-      Math.max(1, Math.floor(limit)),
-    );
-    if (due.length === 0) return [];
-    const args: Array<string | number> = [];
-    for (let i = 0; i < due.length; i += 2)
-      args.push(due[i]!, expiredMessage({ metadata: { [EXPIRES_AT]: Number(due[i + 1]) } }));
-    const ended = (await this.run('qExpireWaiting', now, ...args)) as string[];
+    const wanted = Math.max(1, Math.floor(limit));
+    const ended: string[] = [];
+    for (let page = 0; page < EXPIRY_PAGES && ended.length < wanted; page++) {
+      const asked = wanted - ended.length;
+      const due = await this.redis.zrangebyscore(
+        this.key('expiry'),
+        '-inf',
+        now,
+        'WITHSCORES',
+        'LIMIT',
+        0,
+        asked,
+      );
+      if (due.length === 0) break;
+      const args: Array<string | number> = [];
+      for (let i = 0; i < due.length; i += 2)
+        args.push(due[i]!, expiredMessage({ metadata: { [EXPIRES_AT]: Number(due[i + 1]) } }));
+      ended.push(...((await this.run('qExpireWaiting', now, ...args)) as string[]));
+      if (due.length / 2 < asked) break; // fewer due than asked: nothing else is
+    }
     return ended.length === 0 ? [] : this.getMany(ended);
   }
 
