@@ -1,6 +1,9 @@
 import { QueueError } from './queue.error.js';
 
-/** A management call (`remove`, `promote`, `reschedule`, `getTaskLogs`) named a record that does not exist. */
+/**
+ * A call that acts on one record (`retry`, `waitFor`, `remove`, `promote`, `reschedule`, `getTaskLogs`) named a record
+ * that does not exist.
+ */
 export class TaskNotFoundError extends QueueError {
   constructor(action: string, taskId: string) {
     super(`Cannot ${action} task ${taskId}: no such record (it may have been removed or cleaned up)`, {

@@ -35,6 +35,8 @@ import { chainAsFlow, readTree, treeOfWrite } from '../flows/flow-tree.js';
 import type { ChainStep, FlowNode, FlowTree } from '../flows/flow.types.js';
 import { FlowValidationError } from '../errors/flow-validation.error.js';
 import { assertLookup } from '../management/management-input.js';
+import { TaskNotFoundError } from '../errors/task-not-found.error.js';
+import { assertWaitForOptions } from './wait-for-options.validator.js';
 import {
   TypedTaskHandle,
   taskNameOf,
@@ -46,9 +48,12 @@ import {
 
 /** Options of `waitFor`. */
 export interface WaitForOptions {
-  /** Give up after this many ms with a `QueueError`. @default 30000 */
+  /** Give up after this many ms (0 to ten years) with a `QueueError`. @default 30000 */
   timeout?: number;
-  /** Poll interval (ms) backing up events, which may come from another process or not at all. @default 500 */
+  /**
+   * Poll interval (ms, above 0, at most ten years; cut to 2^31 - 1) backing up events, which may come from another
+   * process or not at all. @default 500
+   */
   pollInterval?: number;
 }
 
@@ -277,11 +282,14 @@ export class QueueService {
     return true;
   }
 
-  /** Put a failed or cancelled record back in line (same id, retryCount 0). */
+  /**
+   * Put a failed or cancelled record back in line (same id, retryCount 0). Throws `TaskNotFoundError` when there is no
+   * such record and `QueueError` when it is not failed or cancelled.
+   */
   async retry(id: string): Promise<QueuedTaskRecord> {
     assertLookup('retry', { id });
     const existing = await this.backend.getTask(id);
-    if (!existing) throw new QueueError(`Cannot retry task ${id}: no such record`, { taskId: id });
+    if (!existing) throw new TaskNotFoundError('retry', id);
     if (existing.parentId) {
       const parent = await this.backend.getTask(existing.parentId);
       if (parent?.status === 'waiting')
@@ -318,21 +326,17 @@ export class QueueService {
    * Resolve with the record once it is terminal; rejects with `QueueError` after `timeout`. A record deleted as it
    * ended (`removeOnComplete`/`removeOnFail: true`) still resolves with its outcome when this process ran it or
    * its terminal event reached this process (the event carries the result or error); otherwise, once it is gone
-   * from the store, `waitFor` rejects with `TaskRemovedError`.
+   * from the store, `waitFor` rejects with `TaskRemovedError`. A record that does not exist: `TaskNotFoundError`; an
+   * id no record can have or bad options: `QueueConfigurationError`.
    */
   async waitFor(id: string, options: WaitForOptions = {}): Promise<QueuedTaskRecord> {
     assertLookup('waitFor', { id });
+    assertWaitForOptions(options);
     const timeout = options.timeout ?? 30_000;
     // One setTimeout holds at most 2^31 - 1 ms; past that it fires after 1 ms (a poll storm).
     const pollInterval = Math.min(options.pollInterval ?? 500, VALUE_LIMITS.maxTimerMs);
     const current = (await this.backend.getTask(id)) ?? this.removedOutcomes.get(id) ?? null;
-    if (!current)
-      throw new QueueError(
-        `Cannot wait for task ${id}: no such record (never enqueued, or already removed)`,
-        {
-          taskId: id,
-        },
-      );
+    if (!current) throw new TaskNotFoundError('wait for', id);
     if (isTerminalStatus(current.status)) return current;
     const terminal = (record: QueuedTaskRecord | typeof REMOVED | null) =>
       record === REMOVED || (record !== null && isTerminalStatus(record.status));
