@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DataSource } from 'typeorm';
+import { InMemoryQueueBackend } from '../../src/backends/memory/memory.backend.js';
 import { getQueueBackend } from '../../src/backends/queue-backend.registry.js';
 import type { QueueBackend } from '../../src/backends/queue-backend.js';
 import { QueueService, Task } from '../../src/index.js';
@@ -18,12 +19,15 @@ const LOCK_MS = 2_500;
 
 let gate: Promise<void> = Promise.resolve();
 const started = new Set<number>();
+/** How many times each record's body started, across apps. */
+const runs = new Map<number, number>();
 
 @Injectable()
 class ClosingTasks {
   @Task('close.gated')
   async gated(n: number) {
     started.add(n);
+    runs.set(n, (runs.get(n) ?? 0) + 1);
     await gate;
   }
 
@@ -127,3 +131,77 @@ for (const target of chaosBackends()) {
     );
   });
 }
+
+// The memory backend keeps its records in the process, so "another worker" is a second app on the same backend
+// instance (an instance passed in is never closed by an app). The hand-back is the only way back to pending here too.
+describe('closing an app with a prefetch buffer (memory, one backend shared by two apps)', () => {
+  test(
+    'the buffer is handed back at close, never started, and the next app runs every record exactly once',
+    { timeout: 60_000 },
+    async () => {
+      const backend = new InMemoryQueueBackend();
+      await backend.open();
+      started.clear();
+      runs.clear();
+      let open!: () => void;
+      gate = new Promise((resolve) => (open = resolve));
+      const worker = {
+        concurrency: CONCURRENCY,
+        prefetch: PREFETCH,
+        staleAfter: 600_000,
+        staleCheckInterval: 600_000,
+        shutdownTimeout: 10_000,
+      };
+      const first = await createQueuesApp([ClosingTasks], { queueBackend: backend, worker });
+      let second: Awaited<ReturnType<typeof createQueuesApp>> | undefined;
+      try {
+        const records = await first
+          .get(QueueService)
+          .enqueueMany(Array.from({ length: RECORDS }, (_, n) => ({ task: 'close.gated', args: [n] })));
+        await until(
+          async () =>
+            (await backend.countRunning()) === CONCURRENCY + PREFETCH && started.size === CONCURRENCY,
+          'a full buffer',
+        );
+        const buffered = (await backend.listRecords({ status: 'running', limit: RECORDS })).filter(
+          (record) => !started.has(record.args[0] as number),
+        );
+        assert.equal(buffered.length, PREFETCH, 'claimed, not started: the buffer');
+        // The gate opens once the closing worker has handed its buffer back (only the started records still run), so
+        // no buffered record can start in a slot freed meanwhile: what runs in the drain is exactly what had started.
+        const closing = first.close();
+        await until(async () => (await backend.countRunning()) === CONCURRENCY, 'the buffer handed back');
+        open();
+        await closing;
+        const stats = await backend.getStatistics();
+        assert.equal(stats.running, 0, `records left claimed after close: ${JSON.stringify(stats)}`);
+        assert.equal(stats.completed, CONCURRENCY, 'the started records finished in the drain');
+        assert.equal(stats.pending, RECORDS - CONCURRENCY, JSON.stringify(stats));
+        for (const record of buffered) {
+          const back = await backend.getTask(record.id);
+          assert.equal(back?.status, 'pending', `${record.id} handed back`);
+          assert.equal(back?.retryCount, 0, 'no retry used');
+          assert.equal(back?.startedAt, null);
+          assert.equal(back?.workerId, null);
+          assert.equal(runs.has(record.args[0] as number), false, 'a handed-back record had started');
+        }
+
+        second = await createQueuesApp([ClosingTasks], { queueBackend: backend, worker });
+        const queues = second.get(QueueService);
+        for (const record of records)
+          assert.equal((await queues.waitFor(record.id, { timeout: 20_000 })).status, 'completed');
+        assert.equal(runs.size, RECORDS);
+        assert.deepEqual(
+          [...runs].filter(([, count]) => count !== 1),
+          [],
+          'every record ran exactly once',
+        );
+      } finally {
+        open();
+        await first.close().catch(() => undefined);
+        await second?.close();
+        await backend.close();
+      }
+    },
+  );
+});
