@@ -304,7 +304,7 @@ export class MysqlQueueStore extends SqlQueueStore {
    * DESC, queued_at, seq), then the heads merged in claim order; rows locked and not taken are let go at the commit.
    * On the claim index, which orders every queue together, such a claim read past every row of the left-out queues
    * that came first in claim order (a paused backlog). The queues of an "all but these" claim come from a walk of the
-   * index's distinct queues (one descent per queue with waiting rows).
+   * index's distinct queues (`queuesWithClaimableRows`).
    */
   private async claimQueueHeads(
     connection: MysqlConnection,
@@ -315,21 +315,7 @@ export class MysqlQueueStore extends SqlQueueStore {
     const index = `FORCE INDEX (${quoteIdentifier(`${this.tableName.replace('.', '_')}_queue_claim`, 'mysql')})`;
     const queues = claim.queues?.length
       ? claim.queues.filter((queue) => !excluded.includes(queue))
-      : (
-          (await run(
-            connection,
-            `WITH RECURSIVE walk(queue) AS (
-               SELECT (SELECT queue FROM ${this.table} ${index} WHERE claimable = 1 ORDER BY claimable, queue LIMIT 1)
-               UNION ALL
-               SELECT (SELECT n.queue FROM ${this.table} n ${index} WHERE n.claimable = 1 AND n.queue > walk.queue
-                       ORDER BY n.claimable, n.queue LIMIT 1)
-               FROM walk WHERE walk.queue IS NOT NULL)
-             SELECT queue FROM walk WHERE queue IS NOT NULL`,
-            [],
-          )) as TaskRow[]
-        )
-          .map((row) => String(row['queue']))
-          .filter((queue) => !excluded.includes(queue));
+      : (await this.queuesWithClaimableRows(connection, index)).filter((queue) => !excluded.includes(queue));
     const limit = Math.floor(claim.limit);
     const rows = this.claimWhere({ ...claim, queues: undefined, excludeQueues: undefined }, now);
     const heads: TaskRow[] = [];
@@ -352,6 +338,27 @@ export class MysqlQueueStore extends SqlQueueStore {
       )
       .slice(0, limit)
       .map((row) => String(row['id']));
+  }
+
+  /**
+   * The distinct queues with claimable rows, a descent of the per-queue claim index each (`index`: its FORCE INDEX
+   * clause), one statement per queue. Not a recursive CTE: MariaDB does not turn the step's `queue > walk.queue`
+   * into a range on the index (an outer reference), so every step read every claimable row before the next queue,
+   * all of a paused backlog (40 ms per claim behind 100,000 paused rows, against 0.03 ms per descent here).
+   */
+  private async queuesWithClaimableRows(connection: MysqlConnection, index: string): Promise<string[]> {
+    const queues: string[] = [];
+    for (;;) {
+      const after = queues.at(-1);
+      const [row] = (await run(
+        connection,
+        `SELECT queue FROM ${this.table} ${index} WHERE claimable = 1${after === undefined ? '' : ' AND queue > ?'}
+         ORDER BY claimable, queue LIMIT 1`,
+        after === undefined ? [] : [after],
+      )) as TaskRow[];
+      if (!row) return queues;
+      queues.push(String(row['queue']));
+    }
   }
 
   /** Read rows back in claim order (after the commit: completed or claimed by us, they no longer move). */
