@@ -47,7 +47,7 @@ async function serverMicros(redis) {
  * the server also serves other clients (the shared Redis), so its CPU over BACKGROUND_MS just before the drain,
  * scaled to the drain's length, comes back as `background`, to be read beside `server`.
  */
-const meterOf =
+export const meterOf =
   (servers, shared = false) =>
   async () => {
     let backgroundPerMs = 0;
@@ -79,7 +79,7 @@ const meterOf =
  * `count` queue names whose slots (`{prefix:queue}`) spread evenly over the masters (3 queues: one on each, 12:
  * four on each), so the figure is the cluster's and not one unlucky hash. `slotOf` asks the cluster.
  */
-async function spreadQueues(count, prefix, masters, slotOf) {
+export async function spreadQueues(count, prefix, masters, slotOf) {
   const perMaster = Math.ceil(count / masters.length);
   const load = new Map(masters.map((m) => [m.port, 0]));
   const names = [];
@@ -97,9 +97,10 @@ async function spreadQueues(count, prefix, masters, slotOf) {
 /**
  * Jobs of a drain spread round-robin over `count` queues, enqueued in one enqueueMany, then drained (see
  * drainBacklog). `queuesOf(count)` names the queues once the phase is open (the cluster picks them for its prefix).
+ * `events: false` runs the phase with events off (bench/cluster-events-ab.mjs).
  */
-async function drainOnce(session, count, queuesOf, meter) {
-  const phase = await session.phase({ concurrency: CLUSTER_CONCURRENCY });
+export async function drainOnce(session, count, queuesOf, meter, events) {
+  const phase = await session.phase({ concurrency: CLUSTER_CONCURRENCY, events });
   try {
     const queues = await queuesOf(count);
     await phase.enqueueBulk(

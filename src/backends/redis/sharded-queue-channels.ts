@@ -71,6 +71,31 @@ export class ShardedQueueChannels {
     return !this.subscriber || this.subscriber.status === 'ready';
   }
 
+  /** The queues whose channels every family hears (the store's, as far as this process knows them). */
+  get watched(): ReadonlySet<string> {
+    return this.queues;
+  }
+
+  /** Whether this process's subscriber holds `channel` now (subscribed to it, and connected). */
+  holds(channel: string): boolean {
+    return this.subscriber?.status === 'ready' && this.subscribed.has(channel);
+  }
+
+  /**
+   * How many clients subscribe to each of `channels` across the whole cluster (this process's own subscriber among
+   * them): `PUBSUB SHARDNUMSUB` counts the clients of the node asked only (a subscriber may sit on a channel's master
+   * or one of its replicas), so every node is asked and the counts are summed. Rejects when a node does not answer,
+   * and when the client knows no node (it lost the cluster): no count then.
+   */
+  async subscriberCounts(channels: readonly string[]): Promise<number[]> {
+    const nodes = this.client.nodes('all');
+    if (nodes.length === 0) throw new Error('the cluster client knows no node');
+    const replies = await Promise.all(
+      nodes.map((node) => node.call('PUBSUB', 'SHARDNUMSUB', ...channels) as Promise<Array<string | number>>),
+    );
+    return channels.map((_, i) => replies.reduce((sum, reply) => sum + Number(reply[2 * i + 1] ?? 0), 0));
+  }
+
   /**
    * Subscribe `family` to the home channel and every known queue's channel, opening the subscriber client first if
    * need be. Rejects when the cluster does not answer within the timeout; `add` again to retry.

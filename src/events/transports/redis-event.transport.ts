@@ -63,14 +63,18 @@ interface EventMessage {
  * 100 ms while nobody would), the transport asks Redis who would (EVENT_AUDIENCE_LUA). That check's own message,
  * published on the global channel, tells every other process that this one listens: a process that hears any
  * message of another publishes again from then on. So another process of this library is heard from its start, and
- * an outside reader within 100 ms of subscribing. On a cluster, where those counts are one node's, it always publishes.
+ * an outside reader within 100 ms of subscribing. On a cluster without sharded pub/sub, where those counts would be one
+ * node's, it always publishes.
  *
  * On a cluster whose servers have sharded pub/sub (`sharded`), each envelope goes to its queue's shard channel
  * `{P:queue}:<namespace>:events` in the queue's slot (SPUBLISH: to that master and its subscribers only, where a
  * PUBLISH is broadcast to every node), the envelopes that belong to no queue (or global lifecycle) to the home slot's
  * `{P}:<namespace>:events`; it SSUBSCRIBEs to every known queue's channel through the backend's shard channels
  * (`ShardedQueueChannels`, shared with the wakeups: new queues are learnt from their announcements). A record's events
- * share its queue's channel, so they keep their order. No task or plain channel is published there.
+ * share its queue's channel, so they keep their order. No task or plain channel is published there. The audience
+ * check works as on one server, across the cluster (`shardedAudience`): its message goes to the home channel, which
+ * every other process's transport hears, and the subscribers of the home and every known queue's channel are counted
+ * on every node.
  */
 export class RedisEventTransport implements QueueEventSink {
   /** Envelopes leave in `publish` call order (TickBatcher keeps it), so the bus need not chain them per task. */
@@ -145,7 +149,15 @@ export class RedisEventTransport implements QueueEventSink {
   }
 
   async open(): Promise<void> {
-    if (this.sharded) return this.openSharded(this.sharded);
+    if (this.sharded) await this.openSharded(this.sharded);
+    else await this.openPlain();
+    // Awaited, so its message has reached every other process of the namespace when `open` returns; bounded like
+    // the set-up (an unanswered check counts on someone listening).
+    await within(this.checkAudience(), redisCallsOf(this.publisher)?.timeout ?? 5_000, undefined);
+  }
+
+  /** Plain pub/sub: a pattern subscription on the queue channels and one on the global channel. */
+  private async openPlain(): Promise<void> {
     const subscriber = duplicateForSubscribing(this.publisher);
     subscriber.on('error', () => undefined);
     // The Buffer events: our own echo is recognised by its first bytes and never decoded into a string.
@@ -161,9 +173,6 @@ export class RedisEventTransport implements QueueEventSink {
       await subscriber.psubscribe(queuePattern);
       await subscriber.subscribe(global);
     });
-    // Awaited, so its message has reached every other process of the namespace when `open` returns; bounded like
-    // the set-up (an unanswered check counts on someone listening).
-    await within(this.checkAudience(), redisCallsOf(this.publisher)?.timeout ?? 5_000, undefined);
   }
 
   /** Sharded: this namespace's channel of every known queue and the home slot's, on the backend's shard subscriber. */
@@ -218,31 +227,18 @@ export class RedisEventTransport implements QueueEventSink {
 
   /**
    * Ask Redis who would hear an event of this namespace, besides this process's own subscriber (which hears the
-   * check's global and queue messages): while it is not subscribed, or the check fails, count on someone.
+   * check's messages), then again in AUDIENCE_CHECK_MS: while it is not subscribed, or the check fails, count on
+   * someone.
    */
   private async checkAudience(): Promise<void> {
-    if ((this.publisher as unknown as { isCluster?: boolean }).isCluster) {
-      // On a cluster PUBLISH and PUBSUB CHANNELS count the subscribers of the node asked only, not the cluster's:
-      // the check would find nobody while other processes listen on other nodes (they lost most events).
+    if (!this.sharded && (this.publisher as unknown as { isCluster?: boolean }).isCluster) {
+      // Plain pub/sub on a cluster: PUBLISH and PUBSUB CHANNELS count the subscribers of the node asked only, not the
+      // cluster's; the check would find nobody while other processes listen on other nodes (they lost most events).
       this.others = true;
       return;
     }
     try {
-      const glob = this.namespace.replace(/[*?[\]\\]/g, '\\$&');
-      const probe = (kind: string) => `${this.namespace}:${kind}:${PROBE_SEGMENT}:events`;
-      const [heard, subscribed] = (await (
-        this.publisher as unknown as Record<string, (...args: unknown[]) => Promise<[number, number]>>
-      )[AUDIENCE_COMMAND]!(
-        `${this.ownPrefix},"events":[]}`,
-        globalChannel(this.namespace),
-        probe('queue'),
-        probe('task'),
-        `${glob}:task:*`,
-        `${glob}:queue:*`,
-      ))!;
-      // A namespace with glob characters may not match its own pattern subscription: then never count on nobody.
-      const own = this.subscriber?.status === 'ready' && glob === this.namespace ? 2 : 0;
-      this.others = own === 0 || heard > own || subscribed > 0;
+      this.others = this.sharded ? await this.shardedAudience(this.sharded) : await this.plainAudience();
     } catch {
       this.others = true;
     }
@@ -252,6 +248,53 @@ export class RedisEventTransport implements QueueEventSink {
       this.others ? AUDIENCE_CHECK_MS.heard : AUDIENCE_CHECK_MS.unheard,
     );
     this.audienceTimer.unref();
+  }
+
+  /**
+   * One server: the probe message on the global channel and two probe channels, whose receiver counts take in every
+   * channel and pattern subscriber that could hear an event of the namespace, and the real task and queue channels
+   * with a subscriber (EVENT_AUDIENCE_LUA).
+   */
+  private async plainAudience(): Promise<boolean> {
+    const glob = this.namespace.replace(/[*?[\]\\]/g, '\\$&');
+    const probe = (kind: string) => `${this.namespace}:${kind}:${PROBE_SEGMENT}:events`;
+    const [heard, subscribed] = (await (
+      this.publisher as unknown as Record<string, (...args: unknown[]) => Promise<[number, number]>>
+    )[AUDIENCE_COMMAND]!(
+      `${this.ownPrefix},"events":[]}`,
+      globalChannel(this.namespace),
+      probe('queue'),
+      probe('task'),
+      `${glob}:task:*`,
+      `${glob}:queue:*`,
+    ))!;
+    // A namespace with glob characters may not match its own pattern subscription: then never count on nobody.
+    const own = this.subscriber?.status === 'ready' && glob === this.namespace ? 2 : 0;
+    return own === 0 || heard > own || subscribed > 0;
+  }
+
+  /**
+   * A cluster with sharded pub/sub. The probe message goes to the home channel, which every transport of this
+   * namespace hears (so another process publishes again on hearing it, as on one server); a SPUBLISH reaches the
+   * subscribers of one master, and its receiver count is that node's, so the audience is counted apart: the
+   * subscribers of the home channel and of every known queue's channel, on every node (an outside reader may SSUBSCRIBE
+   * to one queue's channel only), less this process's own. Bounded by AUDIENCE_CHECK_MS.heard: a node that does not
+   * answer (a failover) leaves the transport counting on someone until one check gets through.
+   */
+  private async shardedAudience(sharded: ShardedEventChannels): Promise<boolean> {
+    const family = this.family;
+    if (!family) return true;
+    const channels = [family.home, ...[...sharded.channels.watched].map((queue) => family.channelOf(queue))];
+    const counts = await within(
+      Promise.all([
+        sharded.client.spublish(family.home, `${this.ownPrefix},"events":[]}`),
+        sharded.channels.subscriberCounts(channels),
+      ]).then(([, counts]) => counts),
+      AUDIENCE_CHECK_MS.heard,
+      undefined,
+    );
+    if (!counts) return true;
+    return channels.some((channel, i) => counts[i]! > (sharded.channels.holds(channel) ? 1 : 0));
   }
 
   private receive(raw: Buffer): void {
