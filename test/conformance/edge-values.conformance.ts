@@ -102,6 +102,36 @@ export function describeEdgeValueConformance(
       assert.equal(await storedCount(), 2);
     });
 
+    test('keys, groups and ids that differ only by trailing spaces or case are different values', async () => {
+      // MariaDB's and MySQL's utf8mb4_bin is a PAD SPACE collation: it compared 'k' and 'k ' equal, so the second
+      // enqueue returned the first record as its duplicate, and getTask('<id> ') found '<id>'. Every other store
+      // compares them exactly.
+      const key = `pad_${randomUUID().slice(0, 8)}`;
+      const group = `g_${randomUUID().slice(0, 8)}`;
+      const plain = await queues.enqueue('edge.task', [], { queue, key, group });
+      const padded = await queues.enqueue('edge.task', [], { queue, key: `${key} `, group: `${group} ` });
+      const upper = await queues.enqueue('edge.task', [], { queue, key: key.toUpperCase() });
+      assert.notEqual(padded.id, plain.id, 'a key with a trailing space is another key');
+      assert.notEqual(upper.id, plain.id, 'keys are case-sensitive');
+      assert.equal(padded.key, `${key} `);
+      assert.equal((await backend.getTaskByKey(key))!.id, plain.id);
+      assert.equal((await backend.getTaskByKey(`${key} `))!.id, padded.id);
+      assert.equal(await backend.getTaskByKey(`${key}  `), null);
+      assert.equal(
+        await backend.getTask(`${plain.id} `),
+        null,
+        'an id with a trailing space names no record',
+      );
+      assert.equal(await queues.cancel(`${plain.id} `), false);
+      assert.equal((await backend.getTask(plain.id))!.status, 'pending');
+      assert.deepEqual(
+        (await queues.listTasks({ group: `${group} ` })).records.map((r) => r.id),
+        [padded.id],
+        'a group with a trailing space is another group',
+      );
+      assert.equal(await storedCount(), 3);
+    });
+
     test('args nested deeper than 256 levels (even 10,000) get a TaskSerializationError; nothing is stored', async () => {
       for (const depth of [256, 10_000]) {
         await assert.rejects(

@@ -218,6 +218,7 @@ for (const target of [...backendMatrix(), clusterTarget]) {
         randomUUID(),
         'x'.repeat(255), // longer than the SQL id column (36)
         upper, // ids are case-sensitive: no collation folds them
+        `${sentinel.id} `, // nor pads them (MariaDB's utf8mb4_bin compared 'a' and 'a ' equal)
         '\u{1F600}', // a surrogate pair: well-formed
         "1' OR '1'='1",
         '%',
@@ -232,7 +233,8 @@ for (const target of [...backendMatrix(), clusterTarget]) {
         for (const [title, call] of RECORD_CALLS(queues).filter(([t]) => t !== 'getTask' && t !== 'cancel'))
           await assert.rejects(call(id as never), TaskNotFoundError, `${title} ${what}`);
       }
-      assert.equal(await queues.getTaskByKey(sentinel.key!.toUpperCase()), null, 'nor are keys');
+      assert.equal(await queues.getTaskByKey(`${sentinel.key!} `), null, 'keys are not padded either');
+      assert.equal(await queues.getTaskByKey(sentinel.key!.toUpperCase()), null, 'nor folded');
       assert.equal((await queues.getTask(sentinel.id))?.status, 'scheduled', 'the record is untouched');
       assert.equal((await queues.getTaskByKey(sentinel.key!))?.id, sentinel.id);
     });

@@ -1,5 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
-import { MysqlQueueStore } from './mysql.store.js';
+import { exactCollation, MysqlQueueStore } from './mysql.store.js';
 import { PostgresQueueStore } from './postgres.store.js';
 import { quoteIdentifier, validateTableName } from './sql-identifier.js';
 import type { SqlQueueStore } from './sql-queue.store.js';
@@ -11,21 +11,32 @@ import { SqliteQueueStore } from './sqlite.store.js';
  */
 export function createQueueTablesMigration(tableName = 'nestjs_queue_task', timestamp = 1763769600000) {
   const table = validateTableName(tableName);
-  const statementsFor = (type: string): string[] => {
+  const statementsFor = (type: string, serverVersion: string): string[] => {
     const stub = {} as never;
+    if (type === 'mysql' || type === 'mariadb') {
+      const mysql = new MysqlQueueStore(table, stub);
+      mysql.useCollation(exactCollation(serverVersion));
+      return mysql.schemaStatements();
+    }
     const store: SqlQueueStore =
       type === 'postgres'
         ? new PostgresQueueStore(table, stub)
-        : type === 'mysql' || type === 'mariadb'
-          ? new MysqlQueueStore(table, stub)
-          : new SqliteQueueStore(table, { pragma: () => undefined, prepare: () => stub } as never);
+        : new SqliteQueueStore(table, { pragma: () => undefined, prepare: () => stub } as never);
     return store.schemaStatements();
   };
   return class CreateQueueTables implements MigrationInterface {
     name = `CreateQueueTables${timestamp}`;
     async up(queryRunner: QueryRunner): Promise<void> {
-      for (const statement of statementsFor(queryRunner.connection.options.type))
-        await queryRunner.query(statement);
+      const type = queryRunner.connection.options.type;
+      // MySQL and MariaDB name their exact (NO PAD) binary collations differently.
+      const version =
+        type === 'mysql' || type === 'mariadb'
+          ? String(
+              ((await queryRunner.query('SELECT VERSION() AS version')) as Array<{ version: unknown }>)[0]
+                ?.version ?? '',
+            )
+          : '';
+      for (const statement of statementsFor(type, version)) await queryRunner.query(statement);
     }
     async down(queryRunner: QueryRunner): Promise<void> {
       const type = queryRunner.connection.options.type;

@@ -46,6 +46,18 @@ const REMOVABLE_AT_COLUMN = `removable_at BIGINT AS (${REMOVABLE_AT}) STORED`;
 /** The active key: the key of a record that has not ended (a waiting flow parent included), else NULL. */
 const ACTIVE_KEY_EXPRESSION = `CASE WHEN status IN ('pending','scheduled','running','waiting') THEN task_key ELSE NULL END`;
 
+/** The collation the table statements are written with, replaced by the one `createSchema` picks. */
+const WRITTEN_COLLATION = 'COLLATE=utf8mb4_bin';
+
+/**
+ * The binary collation that compares text exactly on this server: NO PAD, so 'k' and 'k ' are two keys (the
+ * utf8mb4_bin both servers name is PAD SPACE and compared them equal). MariaDB ≥ 10.2 names it utf8mb4_nopad_bin,
+ * MySQL 8 utf8mb4_0900_bin.
+ */
+export function exactCollation(serverVersion: string): string {
+  return /mariadb/i.test(serverVersion) ? 'utf8mb4_nopad_bin' : 'utf8mb4_0900_bin';
+}
+
 const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 const run = (target: Pick<MysqlPool, 'query'>, sql: string, params: unknown[]) =>
@@ -56,9 +68,15 @@ const run = (target: Pick<MysqlPool, 'query'>, sql: string, params: unknown[]) =
 /**
  * MySQL 8 / MariaDB ≥ 10.6: batch claim with `SELECT ... FOR UPDATE SKIP LOCKED` and an `UPDATE` in one short
  * transaction; active-key uniqueness through a stored generated column with a unique index (NULLs do not
- * collide); binary collation so keys and ids compare exactly.
+ * collide); a binary NO PAD collation so keys, groups and ids compare exactly (see `exactCollation`).
  */
 export class MysqlQueueStore extends SqlQueueStore {
+  /**
+   * The collation of the tables this store creates: the server's exact one (`useCollation`, set by `createSchema`),
+   * else the binary PAD SPACE one the statements name (a migration class built without a connection).
+   */
+  private collation = 'utf8mb4_bin';
+
   constructor(
     table: string,
     private readonly pool: MysqlPool,
@@ -108,7 +126,19 @@ export class MysqlQueueStore extends SqlQueueStore {
     }
   }
 
+  /** Create tables with `collation` from now on (`exactCollation` of the server, or the records table's own). */
+  useCollation(collation: string): void {
+    if (!/^[a-z0-9_]+$/.test(collation)) throw new Error(`not a collation name: ${collation}`);
+    this.collation = collation;
+  }
+
   schemaStatements(): string[] {
+    return this.tableStatements().map((statement) =>
+      statement.replaceAll(WRITTEN_COLLATION, `COLLATE=${this.collation}`),
+    );
+  }
+
+  private tableStatements(): string[] {
     const t = this.table;
     // KEY names take no schema: `schema.table` gives `schema_table_<suffix>`.
     const index = (suffix: string) =>
@@ -157,10 +187,11 @@ export class MysqlQueueStore extends SqlQueueStore {
    * EXISTS\`, so the existing ones are read from information_schema).
    */
   override async createSchema(): Promise<void> {
-    await super.createSchema();
     const [schema, table] = this.tableName.includes('.')
       ? (this.tableName.split('.') as [string, string])
       : [null, this.tableName];
+    this.useCollation(await this.tableCollation(schema, table));
+    await super.createSchema();
     const rows = await this.query(
       `SELECT DISTINCT index_name AS name FROM information_schema.statistics
        WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ?`,
@@ -195,6 +226,22 @@ export class MysqlQueueStore extends SqlQueueStore {
     await this.execute(
       `ALTER TABLE ${this.table} MODIFY active_key VARCHAR(255) AS (${ACTIVE_KEY_EXPRESSION}) STORED`,
     );
+  }
+
+  /**
+   * The collation to create tables with: the records table's own when it exists, so that every table of one store
+   * compares alike (a join across two collations fails with "Illegal mix of collations"; a table created by an earlier
+   * version keeps PAD SPACE, see docs/backends/sql.md), else the server's exact one.
+   */
+  private async tableCollation(schema: string | null, table: string): Promise<string> {
+    const [column] = await this.query(
+      `SELECT collation_name AS name FROM information_schema.columns
+       WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ? AND column_name = 'id'`,
+      [schema, table],
+    );
+    if (column?.['name']) return String(column['name']);
+    const [server] = await this.query('SELECT VERSION() AS version');
+    return exactCollation(String(server?.['version'] ?? ''));
   }
 
   /** Tables created before per-record retention ages lack `removable_at`: added once (a table copy). */
