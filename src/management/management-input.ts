@@ -60,13 +60,28 @@ export function assertTaskId(action: string, id: unknown): asserts id is string 
 }
 
 /**
+ * Most records one `listCompletedByTask` returns (the dashboard seeds its throughput from 2,000). Unchecked, each
+ * store read a bad `limit` its own way: NaN was a SQL syntax error and an empty list on memory, -5 one record on SQL,
+ * every record on Redis and all but five on memory, 2.5 a Redis error.
+ */
+export const COMPLETED_LIST_LIMIT = 10_000;
+
+/**
  * Throws `QueueConfigurationError` unless each given lookup value can name something stored: text within its column
- * (no NUL, no lone surrogate, not too long) and a valid `since`. A store would refuse such a value with its own
- * error (PostgreSQL: "invalid byte sequence"), where another backend found nothing.
+ * (no NUL, no lone surrogate, not too long), a valid `since` and a whole `limit` from 1 to `COMPLETED_LIST_LIMIT`. A
+ * store would refuse such a value with its own error (PostgreSQL: "invalid byte sequence"), where another backend
+ * found nothing.
  */
 export function assertLookup(
   action: string,
-  values: { id?: unknown; key?: unknown; queue?: unknown; taskName?: unknown; since?: unknown },
+  values: {
+    id?: unknown;
+    key?: unknown;
+    queue?: unknown;
+    taskName?: unknown;
+    since?: unknown;
+    limit?: unknown;
+  },
 ): void {
   const problems: ConfigurationProblem[] = [];
   if ('id' in values) checkText(problems, 'id', values.id, ID_LENGTH);
@@ -78,6 +93,7 @@ export function assertLookup(
     !(values.since instanceof Date && Number.isFinite(values.since.getTime()))
   )
     problems.push({ path: 'since', message: `must be a valid Date, got ${shown(values.since)}` });
+  if (values.limit !== undefined) checkIntegerIn(problems, 'limit', values.limit, 1, COMPLETED_LIST_LIMIT);
   if (problems.length) throw new QueueConfigurationError(problems, { title: `Invalid ${action}` });
 }
 

@@ -385,7 +385,7 @@ export class QueueService {
     taskName: string,
     options: ListCompletedOptions = {},
   ): Promise<QueuedTaskRecord[]> {
-    assertLookup('listCompletedByTask', { taskName, since: options?.since });
+    assertLookup('listCompletedByTask', { taskName, since: options?.since, limit: options?.limit });
     return this.backend.listCompletedByTask(taskName, options);
   }
 

@@ -166,6 +166,15 @@ for (const target of [...backendMatrix(), clusterTarget]) {
           'since',
           /must be a valid Date/,
         ],
+        ...([NaN, 0, -5, 2.5, 10_001, '5', Infinity] as const).map(
+          (limit): [string, () => unknown, string, string, RegExp] => [
+            `listCompletedByTask limit ${String(limit)}`,
+            () => queues.listCompletedByTask('lookup.idle', { limit: limit as never }),
+            'listCompletedByTask',
+            'limit',
+            /must be an integer from 1 to 10000/,
+          ],
+        ),
         ['queue() NUL', () => queues.queue('q\u0000'), '', '', /./],
         [
           'waitFor NaN timeout',
@@ -235,6 +244,8 @@ for (const target of [...backendMatrix(), clusterTarget]) {
       }
       assert.equal(await queues.getTaskByKey(`${sentinel.key!} `), null, 'keys are not padded either');
       assert.equal(await queues.getTaskByKey(sentinel.key!.toUpperCase()), null, 'nor folded');
+      assert.deepEqual(await queues.listCompletedByTask('lookup.idle', { limit: 10_000 }), []);
+      assert.deepEqual(await queues.listCompletedByTask('lookup.idle', { limit: 1 }), []);
       assert.equal((await queues.getTask(sentinel.id))?.status, 'scheduled', 'the record is untouched');
       assert.equal((await queues.getTaskByKey(sentinel.key!))?.id, sentinel.id);
     });
