@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { TestingModule } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 import { QueueService } from '../../src/service/queue.service.js';
@@ -61,10 +62,20 @@ describe('Redis Cluster events: sharded pub/sub per queue slot (own cluster)', (
 
     const service = worker.get(QueueService);
     const drained = (ids: readonly string[]) => completedSeen(seen, ids);
+    const subscribersOf = async (queue: string) => {
+      const master = admin(cluster.masterOf(`{${prefix}:${queue}}`).port);
+      const channel = `{${prefix}:${queue}}:${NAMESPACE}:events`;
+      const [, subscribers] = (await master.call('PUBSUB', 'SHARDNUMSUB', channel)) as [string, number];
+      return subscribers;
+    };
     // The first record of each queue announces the queue: the listener subscribes to its channel on hearing that, a
-    // round trip during which the record's first events may pass it by (pub/sub is at most once). Its completion,
-    // later, arrives.
-    await drained(await Promise.all(QUEUES.map(async (queue) => (await service.enqueue(`ev.${queue}`)).id)));
+    // round trip during which the record's events may pass it by (pub/sub is at most once; under load even its
+    // completion did). The records after it are enqueued once both processes hold the queue's channel.
+    await Promise.all(QUEUES.map((queue) => service.enqueue(`ev.${queue}`)));
+    for (const begin = Date.now(); Date.now() - begin < 10_000; await sleep(20)) {
+      const counts = await Promise.all(QUEUES.map(subscribersOf));
+      if (counts.every((count) => count === 2)) break;
+    }
     const ids: string[] = [];
     for (let i = 0; i < PER_QUEUE; i++)
       for (const queue of QUEUES) ids.push((await service.enqueue(`ev.${queue}`, [i])).id);
@@ -72,12 +83,12 @@ describe('Redis Cluster events: sharded pub/sub per queue slot (own cluster)', (
     // Per record, the order of its events is kept (its queue's channel carries them all).
     assertLifecycleOrder(seen, ids);
 
-    for (const queue of QUEUES) {
-      const channel = `{${prefix}:${queue}}:${NAMESPACE}:events`;
-      const master = admin(cluster.masterOf(`{${prefix}:${queue}}`).port);
-      const [, subscribers] = (await master.call('PUBSUB', 'SHARDNUMSUB', channel)) as [string, number];
-      assert.equal(subscribers, 2, `both processes subscribe to ${channel} on its master`);
-    }
+    for (const queue of QUEUES)
+      assert.equal(
+        await subscribersOf(queue),
+        2,
+        `both processes subscribe to ${queue}'s channel on its master`,
+      );
     for (const port of cluster.ports) {
       const node = admin(port);
       const channels = (await node.call('PUBSUB', 'CHANNELS', `*${prefix}*`)) as string[];
