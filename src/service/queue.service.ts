@@ -67,6 +67,9 @@ const TERMINAL_EVENTS = new Set([
   'task.stale_failed',
   'task.expired',
 ]);
+/** Metadata fields the library writes (a flow's link, see `parentIdOf`; the key a retried record gave up). */
+const FLOW_LINK = 'flow';
+const RELEASED_KEY = 'releasedKey';
 /** `waitFor` saw the record gone with no outcome to show for it. */
 const REMOVED = Symbol('removed');
 
@@ -474,6 +477,11 @@ export class QueueService {
       ...(task.logLevel ? { logLevel: task.logLevel } : {}),
       ...options.metadata,
     };
+    // The library's own fields, never the caller's: a `flow` link copied from a child made a plain record the child
+    // of that flow's parent (PostgreSQL and MariaDB released the parent early when it ended, the other stores did not);
+    // `releasedKey` names the key a retried record gave up. A flow writes its link after this.
+    delete metadata[FLOW_LINK];
+    delete metadata[RELEASED_KEY];
     if (options.timeout !== undefined) metadata['timeout'] = options.timeout;
 
     if (options.quietSuccess !== undefined) metadata['quietSuccess'] = options.quietSuccess;

@@ -132,6 +132,38 @@ export function describeEdgeValueConformance(
       assert.equal(await storedCount(), 3);
     });
 
+    test("user metadata cannot make a record a flow child: the library's flow link is its own", async () => {
+      const parent = await queues.flow({
+        task: 'edge.task',
+        options: { queue },
+        children: [
+          { task: 'edge.task', options: { queue } },
+          { task: 'edge.task', options: { queue } },
+        ],
+      });
+      assert.equal(parent.record.status, 'waiting');
+      // Metadata copied from a child (or written by a caller) that names the parent as its own.
+      const forged = { flow: { root: parent.record.id, parent: parent.record.id, path: 'children[0]' } };
+      const plain = await queues.enqueue('edge.task', [], { queue, metadata: { ...forged, note: 'kept' } });
+      assert.equal(plain.parentId, null);
+      assert.equal(plain.metadata['flow'], undefined, 'metadata.flow is the library’s');
+      assert.equal(plain.metadata['note'], 'kept');
+      const claimed = await backend.claimMany({ limit: 10, queues: [queue], workerId: 'edge-worker' });
+      assert.deepEqual(
+        claimed.map((r) => r.id).sort(),
+        [...parent.children.map((c) => c.record.id), plain.id].sort(),
+      );
+      assert.ok(await backend.completeTask(plain.id, 'ok', { expectedRetryCount: 0 }));
+      assert.ok(await backend.completeTask(parent.children[0]!.record.id, 'a', { expectedRetryCount: 0 }));
+      assert.equal(
+        (await backend.getTask(parent.record.id))!.status,
+        'waiting',
+        'one of its two children ended: the parent still waits',
+      );
+      assert.ok(await backend.completeTask(parent.children[1]!.record.id, 'b', { expectedRetryCount: 0 }));
+      assert.equal((await backend.getTask(parent.record.id))!.status, 'pending');
+    });
+
     test('args nested deeper than 256 levels (even 10,000) get a TaskSerializationError; nothing is stored', async () => {
       for (const depth of [256, 10_000]) {
         await assert.rejects(
