@@ -8,6 +8,7 @@ import {
   QueueConfigurationError,
   type ConfigurationProblem,
 } from '../../errors/queue-configuration.error.js';
+import { VALUE_LIMITS } from '../../options/value-limits.js';
 
 /**
  * The `threads` execution backend: CPU-bound tasks run in a pool of worker threads, each of which boots the app's
@@ -35,10 +36,13 @@ export interface ThreadsExecutionConfig {
   /**
    * How long an aborted run (timeout, cancel, claim lost, shutdown) may take to settle after its thread is told;
    * then the thread is terminated (a non-yielding loop never sees the signal) and a new one replaces it.
-   * @default 5000
+   * At most 2^31 - 1 ms (one timer). @default 5000
    */
   abortGrace?: number;
-  /** How long a thread may take to boot the module before the run that waits for it fails. @default 60000 */
+  /**
+   * How long a thread may take to boot the module before the run that waits for it fails; at most 2^31 - 1 ms (one
+   * timer). @default 60000
+   */
   bootTimeout?: number;
   /** Log levels of each thread's application context (bootstrap lines are always silenced). @default ['log', 'warn', 'error'] */
   logLevels?: LogLevel[];
@@ -67,14 +71,18 @@ export function resolveThreadsConfig(config: Partial<ThreadsExecutionConfig>): R
   for (const key of Object.keys(config)) {
     if (!KEYS.has(key)) problems.push({ path: `${at}.${key}`, message: 'is not an option of threads' });
   }
-  const positive = (key: 'size' | 'abortGrace' | 'bootTimeout') => {
+  const positive = (key: 'size' | 'abortGrace' | 'bootTimeout', max = Number.MAX_SAFE_INTEGER) => {
     const value = config[key];
     if (value !== undefined && !(Number.isInteger(value) && value > 0))
       problems.push({ path: `${at}.${key}`, message: 'must be a positive integer' });
+    else if (value !== undefined && value > max)
+      problems.push({ path: `${at}.${key}`, message: `must be at most ${max} ms, got ${value}` });
   };
   positive('size');
-  positive('abortGrace');
-  positive('bootTimeout');
+  // Each arms one setTimeout: Node fires a longer one after 1 ms, so a 30-day bootTimeout terminated every thread
+  // at once ("did not boot the module within 2592000000 ms").
+  positive('abortGrace', VALUE_LIMITS.maxTimerMs);
+  positive('bootTimeout', VALUE_LIMITS.maxTimerMs);
   const spec = parseModuleSpec(config.module);
   if ('problem' in spec) problems.push({ path: `${at}.module`, message: spec.problem });
   if (problems.length > 0) throw new QueueConfigurationError(problems);
