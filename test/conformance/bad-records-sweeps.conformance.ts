@@ -172,6 +172,12 @@ export function describeBadRecordSweepConformance(
             await raw.corrupt(brokenDone.id, bad.columns);
             await raw.corrupt(brokenFailed.id, bad.columns);
             await sleep(20);
+            // What the count rule and the dashboard read: records of sound shape (the bad one as its failed view).
+            const listed = await backend.listCompletedByTask(taskName, { limit: 10 });
+            assert.ok(listed.length >= 3);
+            for (const record of listed) assert.deepEqual(recordShapeProblems(record), [], record.id);
+            const newestRead = await backend.newestEnded(taskName, ['completed']);
+            assert.deepEqual(recordShapeProblems(newestRead!), []);
 
             const pass = (age: number) =>
               runRetentionPass(backend, { completed: age, failed: age, batchSize: 1 }, [

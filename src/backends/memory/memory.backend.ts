@@ -656,7 +656,7 @@ export class InMemoryQueueBackend extends QueueBackend {
       .filter((r) => r.taskName === taskName && r.status === 'completed' && r.completedAt!.getTime() >= since)
       .sort((a, b) => b.completedAt!.getTime() - a.completedAt!.getTime())
       .slice(0, options.limit ?? 10)
-      .map(copyRecord);
+      .map((record) => this.readCopy(record));
   }
 
   async cleanupTerminal(before: Date, options: TerminalCleanupOptions = {}): Promise<number> {
