@@ -6,6 +6,7 @@ import type { TestingModule } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 import { Task } from '../../src/decorators/task.decorator.js';
 import { QueueEvents } from '../../src/events/queue-events.js';
+import { QUEUE_CHANNELS_PER_CHECK } from '../../src/events/transports/redis-event.transport.js';
 import { QueueService } from '../../src/service/queue.service.js';
 import { createQueuesApp } from '../support/app.js';
 import { ThrowawayRedisCluster } from '../support/redis-cluster.js';
@@ -207,6 +208,29 @@ describe('Redis Cluster events: nothing published while nobody listens (own clus
       'a task.completed of every record run after the bound reached the listener',
     );
   });
+  test('a store of more queues than one check counts: a reader of the last queue only is heard within the sweep, and stays heard', async () => {
+    const prefix = spreadPrefix();
+    const worker = await open([ThreeQueueTasks], prefix);
+    const events = worker.get(QueueEvents);
+    const service = worker.get(QueueService);
+    // Two checks' worth: the checks count the first half and the second half in turns.
+    const queues = Array.from({ length: 2 * QUEUE_CHANNELS_PER_CHECK }, (_, i) => `many${i}`);
+    await service.enqueueMany(queues.map((queue) => ({ task: 'ev.q0', options: { queue } })));
+    assert.equal(await until(() => !events.wanted, 2_000), true, 'alone: nothing wants an envelope');
+
+    const last = queues.at(-1)!;
+    const reader = admin(cluster.masterOf(`{${prefix}:${last}}`).port);
+    await reader.ssubscribe(`{${prefix}:${last}}:${NAMESPACE}:events`);
+    // Two checks sweep the store's queues: 200 ms, plus the checks' round trips.
+    assert.equal(await until(() => events.wanted, HEARD_WITHIN_MS), true, 'the worker knows of the reader');
+    // The next check (a second later) counts the first half: the reader's queue keeps its answer meanwhile.
+    const samples: boolean[] = [];
+    for (let i = 0; i < 150; i++, await sleep(10)) samples.push(events.wanted);
+    assert.ok(samples.every(Boolean), `heard throughout: ${samples.join(',')}`);
+    await reader.sunsubscribe();
+    assert.equal(await until(() => !events.wanted, 3_000), true, 'reader gone: nothing wants an envelope');
+  });
+
   // Last: it kills a master of the suite's cluster.
   test('across a failover of the master of the home slot: a worker alone counts on someone while a node does not answer, is quiet again after, and a listener that opens then hears it', async () => {
     const prefix = spreadPrefix();

@@ -39,6 +39,12 @@ const AUDIENCE_COMMAND = 'qEventAudience';
  * else, and an outside reader that subscribes is heard from within this time).
  */
 export const AUDIENCE_CHECK_MS = { heard: 1_000, unheard: 100 };
+/**
+ * Queue channels one audience check counts on a cluster: a store of more queues is swept over several checks (an
+ * outside reader of queue channels only is then heard within AUDIENCE_CHECK_MS × ⌈queues ÷ this⌉), so a check names a
+ * bounded number of channels to each node however many queues the store has.
+ */
+export const QUEUE_CHANNELS_PER_CHECK = 64;
 /** A channel segment no real queue or task id has: `normalizeChannelSegment` never leaves a `#`. */
 const PROBE_SEGMENT = '#probe';
 
@@ -87,6 +93,10 @@ export class RedisEventTransport implements QueueEventSink {
   /** Whether anyone but this process may hear an event: until a check says otherwise, yes. */
   private others = true;
   private audienceTimer: NodeJS.Timeout | undefined;
+  /** Sharded: the queues whose channel had a subscriber besides this process at their last count. */
+  private readonly heardQueues = new Set<string>();
+  /** Sharded: where the next check's slice of the known queues starts. */
+  private sweepAt = 0;
   private closed = false;
   /** A flush is one pipeline of script calls (PUBLISH_EVENTS_LUA), ENVELOPES_PER_CALL envelopes each. */
   private readonly outbox = new TickBatcher<[channels: string[], json: string]>(async (items) => {
@@ -277,14 +287,22 @@ export class RedisEventTransport implements QueueEventSink {
    * A cluster with sharded pub/sub. The probe message goes to the home channel, which every transport of this
    * namespace hears (so another process publishes again on hearing it, as on one server); a SPUBLISH reaches the
    * subscribers of one master, and its receiver count is that node's, so the audience is counted apart: the
-   * subscribers of the home channel and of every known queue's channel, on every node (an outside reader may SSUBSCRIBE
-   * to one queue's channel only), less this process's own. Bounded by AUDIENCE_CHECK_MS.heard: a node that does not
-   * answer (a failover) leaves the transport counting on someone until one check gets through.
+   * subscribers of the home channel and of the known queues' channels (up to QUEUE_CHANNELS_PER_CHECK of them a check,
+   * in turns), on every node (an outside reader may SSUBSCRIBE to one queue's channel only), less this process's own.
+   * Bounded by AUDIENCE_CHECK_MS.heard: a node that does not answer (a failover) leaves the transport counting on
+   * someone until one check gets through.
    */
   private async shardedAudience(sharded: ShardedEventChannels): Promise<boolean> {
     const family = this.family;
     if (!family) return true;
-    const channels = [family.home, ...[...sharded.channels.watched].map((queue) => family.channelOf(queue))];
+    const known = [...sharded.channels.watched];
+    let queues = known;
+    if (known.length > QUEUE_CHANNELS_PER_CHECK) {
+      const start = this.sweepAt % known.length;
+      queues = [...known.slice(start), ...known.slice(0, start)].slice(0, QUEUE_CHANNELS_PER_CHECK);
+      this.sweepAt = start + QUEUE_CHANNELS_PER_CHECK;
+    }
+    const channels = [family.home, ...queues.map((queue) => family.channelOf(queue))];
     const counts = await within(
       Promise.all([
         sharded.client.spublish(family.home, `${this.ownPrefix},"events":[]}`),
@@ -294,7 +312,12 @@ export class RedisEventTransport implements QueueEventSink {
       undefined,
     );
     if (!counts) return true;
-    return channels.some((channel, i) => counts[i]! > (sharded.channels.holds(channel) ? 1 : 0));
+    const heard = (i: number) => counts[i]! > (sharded.channels.holds(channels[i]!) ? 1 : 0);
+    // Queues counted in earlier checks of the sweep keep their answer until their turn comes again.
+    for (const [i, queue] of queues.entries())
+      if (heard(i + 1)) this.heardQueues.add(queue);
+      else this.heardQueues.delete(queue);
+    return heard(0) || this.heardQueues.size > 0;
   }
 
   private receive(raw: Buffer): void {
