@@ -127,6 +127,55 @@ export function describeBadRecordSweepConformance(
         );
       }
 
+      test(
+        'an expiry stored as text: claims hand out every record, the sweep ends the others; it never expires',
+        {
+          skip:
+            name === 'typeorm:postgres' || name === 'typeorm:mysql'
+              ? 'a BIGINT column cannot hold text'
+              : false,
+        },
+        async () => {
+          // Memory keeps the expiry in metadata; the other stores in a field of its own, beside the metadata.
+          const unreadable =
+            name === 'memory' ? { metadata_json: '{"expiresAt":"soon"}' } : { expires_at: 'soon' };
+          const later = Date.now() + 60_000;
+          const first = await put({ priority: 5, metadata: { expiresAt: later } });
+          const broken = await put({ priority: 4, metadata: { expiresAt: later } });
+          const last = await put({ priority: 3, metadata: { expiresAt: later } });
+          const alone = await put({ priority: 2, metadata: { expiresAt: later } });
+          await raw.corrupt(broken.id, unreadable);
+          await raw.corrupt(alone.id, unreadable);
+          assert.deepEqual(await backend.expireWaiting(Date.now(), 10), []);
+          // A Lua comparison of nil with a number failed the whole claim script: the queue's head stopped every claim.
+          const claimed = await backend.claimMany({ limit: 3, queues: [queue], workerId: W });
+          assert.deepEqual(
+            claimed.map((r) => r.id),
+            [first.id, broken.id, last.id],
+          );
+          assert.equal(
+            (await backend.claimTask(alone.id, { workerId: W }))?.id,
+            alone.id,
+            'a claim by id takes it too',
+          );
+
+          const at = Date.now() + 300;
+          const due = await put({ metadata: { expiresAt: at } });
+          const never = await put({ metadata: { expiresAt: at } });
+          await raw.corrupt(never.id, unreadable);
+          await sleep(Math.max(0, at - Date.now()) + 30);
+          assert.deepEqual(
+            (await backend.expireWaiting(Date.now(), 10)).map((r) => r.id),
+            [due.id],
+            'the readable expiry ends; the unreadable one does not',
+          );
+          assert.deepEqual(
+            (await claimAll()).map((r) => r.id),
+            [never.id],
+          );
+        },
+      );
+
       test('what a sweep hands to its runner is always a record of sound shape', async () => {
         const at = Date.now() + 500;
         const broken = await put({ metadata: { expiresAt: at } });

@@ -102,7 +102,7 @@ local function take(id, group)
   f[1] = status_of(f[1])
   if f[1] ~= 'pending' and f[1] ~= 'scheduled' then return false end
   -- Expired: left waiting, out of its ready set, for the expiry sweep (P:expiry holds it) to end; never started.
-  if f[4] and tonumber(f[4]) <= now then return false end
+  if (tonumber(f[4]) or math.huge) <= now then return false end -- an expiry that is not a number never expires
   mark_running(id, f, now, worker)
   local flat, row = redis.call('HGETALL', t), {}
   for i = 1, #flat, 2 do row[flat[i]] = flat[i + 1] end
@@ -188,8 +188,8 @@ local f = redis.call('HMGET', tkey(id), 's', 'q', 'sc', 'n', 'g', 'ex')
 if not f[4] then return {0} end
 f[1] = status_of(f[1])
 if f[1] ~= 'pending' and f[1] ~= 'scheduled' then return {0} end
-if f[3] and tonumber(f[3]) > now then return {0} end
-if f[6] and tonumber(f[6]) <= now then return {0, 'expired', tonumber(f[6])} end
+if (tonumber(f[3]) or 0) > now then return {0} end
+if (tonumber(f[6]) or math.huge) <= now then return {0, 'expired', tonumber(f[6])} end
 local queue, group = queue_of(f[2]), f[5]
 if redis.call('SISMEMBER', p .. ':paused', queue) == 1 then return {0, 'paused'} end
 if cap and (tonumber(redis.call('HGET', p .. ':stats:' .. queue, 'running') or '0') or 0) >= cap then

@@ -722,7 +722,8 @@ local function claim(now, limit, worker, queues, backends)
     if f[1] ~= 'pending' and f[1] ~= 'scheduled' then return end
     group_unready(set, f[3], member)
     -- Expired: left waiting, out of its ready set, for the expiry sweep (P:expiry holds it) to end; never started.
-    if f[5] and tonumber(f[5]) <= now then return end
+    -- An expiry that is not a number (a hash written around us) never expires: comparing nil failed the script.
+    if (tonumber(f[5]) or math.huge) <= now then return end
     -- Started in time: its expiry entry goes (or P:expiry would hold every expiring record until its expiry).
     if f[5] then redis.call('ZREM', p .. ':expiry', id) end
     mark_running(id, f, now, worker)
@@ -758,9 +759,9 @@ local f = redis.call('HMGET', tkey(id), 's', 'q', 'sc', 'n', 'ex')
 if not f[4] then return {} end
 f[1] = status_of(f[1])
 if f[1] ~= 'pending' and f[1] ~= 'scheduled' then return {} end
-if f[3] and tonumber(f[3]) > now then return {} end
+if (tonumber(f[3]) or 0) > now then return {} end
 -- Expired: left waiting for the expiry sweep (P:expiry holds it), as a batch claim leaves it.
-if f[5] and tonumber(f[5]) <= now then return {} end
+if (tonumber(f[5]) or math.huge) <= now then return {} end
 unplace(id)
 mark_running(id, f, now, worker)
 flush_stats()
