@@ -12,6 +12,7 @@ import {
   type TaskRow,
 } from './task-row.mapper.js';
 import { COLUMN_LIST, RELEASED, SqlQueueStore } from './sql-queue.store.js';
+import { batchPositions } from './batch-positions.pg.js';
 import { fencedRunningArrays, lockedInIdOrder } from './running-rows.pg.js';
 import { quoteIdentifier } from './sql-identifier.js';
 import { ADDED_COLUMNS, addedColumnsDdl, REMOVABLE_AT } from './added-columns.js';
@@ -20,8 +21,8 @@ import type { SqlTx } from './queue-caps.sql.js';
 import { perQueueCandidates, waitingQueuesSql, type PerQueueClaimTables } from './queue-claim.pg.js';
 
 /** `?` placeholders → `$1, $2, ...` (our SQL has no `?` inside literals). */
-function numbered(sql: string): string {
-  let n = 0;
+function numbered(sql: string, after = 0): string {
+  let n = after;
   return sql.replace(/\?/g, () => `$${++n}`);
 }
 
@@ -487,16 +488,20 @@ export class PostgresQueueStore extends SqlQueueStore {
     // row to the link table is then work for nothing. A parent not known (`undefined`) is looked up as before.
     const flows = items.some((item) => item.parentId !== null);
     const removed = items.filter((item) => item.remove);
-    // In the order of the statement's first `?` of each ($3 and $5 are named again further on). A batch that removes
-    // nothing (the usual one) leaves out the `gone` CTE and its two arrays: run empty, it still built the locked ids
-    // into an array, sorted it for an index scan and was one more table reference to plan (docs/performance.md).
+    const removes = removed.length > 0;
+    // Numbered as written: $1 now, $2 results, $3 ids, $4 each id's position (batchPositions), $5 retry counts, and
+    // for removed items $6 ids and $7 retry counts; the claim's parameters follow. A batch that removes nothing (the
+    // usual one) leaves out the `gone` CTE and its two arrays: run empty, it still built the locked ids into an array,
+    // sorted it for an index scan and was one more table reference to plan (docs/performance.md).
+    const keptIds = kept.map((item) => item.id);
     const params: unknown[] = [
       now,
       kept.map((item) => toResultJson(item.result)),
-      kept.map((item) => item.id),
+      keptIds,
+      batchPositions(keptIds),
       kept.map((item) => item.expectedRetryCount),
     ];
-    if (removed.length > 0)
+    if (removes)
       params.push(
         removed.map((item) => item.id),
         removed.map((item) => item.expectedRetryCount),
@@ -504,34 +509,34 @@ export class PostgresQueueStore extends SqlQueueStore {
     let claimCte = `SELECT ${CLAIM_RETURNING} FROM ${this.table} WHERE false`;
     if (claim && claim.limit > 0) {
       const update = await this.claimUpdate(claim, now);
-      claimCte = update.sql;
+      claimCte = numbered(update.sql, params.length);
       params.push(...update.params);
     }
     // Completed rows come back as their id only (FULL JOIN ON false: claimed rows, then one row per done id).
     // No join: the rows are found by primary key (`t.id = ANY(…)`; the fence is `testedOnRow`, so no partial index
-    // competes), and each row's result and retry count are read from the arrays at its id's position
-    // (`array_position`, at most 200 items a batch). A join to the unnested items left the order to the planner, and
+    // competes), and each row's result and retry count are read from the arrays at its id's position in the batch
+    // (`$4 ->> t.id`, a lookup in a jsonb object; `array_position` walked the ids for each row). A join to the
+    // unnested items left the order to the planner, and
     // statistics that promise no running row (taken while the table was pending) made the generic plan scan the
     // table outside and the items inside a nested loop: at c50, 700 running rows × 200 items, 110–140 ms a batch.
     // The locked rows are named as an array (`= ANY(ARRAY(SELECT id FROM locked))`: every lock is taken, in id order,
     // before the first write) and not as `IN (SELECT id FROM locked)`, which the planner (ANY estimated at 10 rows) ran
     // as a semi join scanning the CTE once per row: 500 × 250 comparisons, 25 of a batch's 33 ms. `done` finds its rows
-    // by that array alone: an id outside $3 has no array_position, so the retry-count fence fails it (a second
+    // by that array alone: an id outside $3 has no position, so the retry-count fence fails it (a second
     // `= ANY` as index condition beside it took 12.7 of the 21.6 ms left at 500; docs/performance.md).
-    const removes = removed.length > 0;
     const rows = await this.prepared(
-      `WITH locked AS MATERIALIZED (${lockedInIdOrder(this.table, removes ? `id = ANY($3::varchar[]) OR id = ANY($5::varchar[])` : `id = ANY($3::varchar[])`)}),
+      `WITH locked AS MATERIALIZED (${lockedInIdOrder(this.table, removes ? `id = ANY($3::varchar[]) OR id = ANY($6::varchar[])` : `id = ANY($3::varchar[])`)}),
        done AS (
-         UPDATE ${this.table} AS t SET status = 'completed', completed_at = ?::bigint, error = NULL, heartbeat_at = NULL,
-           result_json = (?::text[])[array_position(?::varchar[], t.id)]
-         WHERE t.id = ANY(ARRAY(SELECT id FROM locked)) AND t.retry_count = (?::integer[])[array_position($3::varchar[], t.id)]
+         UPDATE ${this.table} AS t SET status = 'completed', completed_at = $1::bigint, error = NULL, heartbeat_at = NULL,
+           result_json = ($2::text[])[($4::jsonb ->> t.id)::integer]
+         WHERE t.id = ANY(ARRAY(SELECT id FROM locked)) AND t.retry_count = ($5::integer[])[($4::jsonb ->> t.id)::integer]
            AND ${this.testedOnRow(`t.status = 'running'`)}
          RETURNING t.id),
        ${
          removes
            ? `gone AS (
          DELETE FROM ${this.table} AS t
-         WHERE t.id = ANY(ARRAY(SELECT id FROM locked)) AND t.id = ANY(?::varchar[]) AND t.retry_count = (?::integer[])[array_position($5::varchar[], t.id)]
+         WHERE t.id = ANY(ARRAY(SELECT id FROM locked)) AND t.id = ANY($6::varchar[]) AND t.retry_count = ($7::integer[])[array_position($6::varchar[], t.id)]
            AND ${this.testedOnRow(`t.status = 'running'`)}
          RETURNING t.id),`
            : ''
