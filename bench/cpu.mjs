@@ -12,6 +12,22 @@ const TICK_US = 10_000; // /proc/<pid>/stat counts in clock ticks of 10 ms (USER
 // QUEUES_TEST_POSTGRES_URL at), not every postgres process of the machine (other runs on a shared server).
 const SERVER_PARENT = process.env.BENCH_SERVER_PARENT;
 
+// BENCH_CPU_SPLIT=1: print each drain's server CPU by kind of process (a backend that was there before the drain, one
+// started during it, autovacuum, WAL writer, checkpointer, …) to stderr.
+const SPLIT = process.env.BENCH_CPU_SPLIT === '1';
+const kinds = new Map();
+
+/** What a server process is, from its title (PostgreSQL: `postgres: autovacuum worker`, `postgres: user db host …`). */
+function processKind(pid) {
+  try {
+    const title = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
+    const kind = title.replace(/^postgres: /, '');
+    return /^\S+ \S+ [\d.:]+\(\d+\)/.test(kind) ? 'backend' : kind.split(' ').slice(0, 2).join(' ');
+  } catch {
+    return 'gone';
+  }
+}
+
 /** pid → user + system µs of the processes whose name matches `pattern` (none readable: an empty map). */
 function serverTimes(pattern) {
   const times = new Map();
@@ -29,6 +45,7 @@ function serverTimes(pattern) {
       const fields = stat.slice(close + 2).split(' ');
       if (SERVER_PARENT && pattern === SERVER_PROCESSES.postgres && fields[1] !== SERVER_PARENT) continue;
       times.set(pid, (Number(fields[11]) + Number(fields[12])) * TICK_US);
+      if (SPLIT) kinds.set(pid, processKind(pid));
     } catch {
       // the process ended between the listing and the read
     }
@@ -53,7 +70,13 @@ export function startCpuMeter(store) {
         const now = serverTimes(pattern);
         if (now.size > 0) {
           server = 0;
-          for (const [pid, us] of now) server += us - (server0.get(pid) ?? 0);
+          const split = {};
+          for (const [pid, us] of now) {
+            server += us - (server0.get(pid) ?? 0);
+            const kind = `${server0.has(pid) ? '' : 'new '}${kinds.get(pid)}`;
+            if (SPLIT) split[kind] = (split[kind] ?? 0) + us - (server0.get(pid) ?? 0);
+          }
+          if (SPLIT) console.error(`server CPU µs by process: ${JSON.stringify(split)}`);
         }
       }
       return { client: used.user + used.system, server };
