@@ -155,6 +155,37 @@ describe('dashboard actions refuse cross-origin and non-JSON requests (HTTP)', (
     assert.equal(again.status, 201, 'a client that is no browser (no Origin, no Referer) may act');
   });
 
+  test('remove and promote refuse what cancel refuses, and go through from the page own origin', async () => {
+    const queues = app.get(QueueService);
+    const promoted = await held();
+    const removed = await held();
+    const forged: Array<Record<string, string>> = [
+      { 'content-type': 'text/plain', origin },
+      { 'content-type': 'application/x-www-form-urlencoded', origin },
+      { 'content-type': 'application/json', origin: 'http://evil.example' },
+      { 'content-type': 'application/json', origin: 'null' },
+      { 'content-type': 'application/json', referer: 'http://127.0.0.1:1/attack.html' },
+      { 'content-type': 'application/json', 'sec-fetch-site': 'cross-site' },
+    ];
+    for (const headers of forged) {
+      for (const [record, action] of [
+        [promoted, 'promote'],
+        [removed, 'remove'],
+      ] as const) {
+        const response = await post(`/records/${record.id}/${action}`, headers);
+        assert.equal(response.status, 403, `${action} ${JSON.stringify(headers)}`);
+        assert.equal((await queues.getTask(record.id))?.status, 'scheduled', `${action} left it`);
+      }
+    }
+    const own = { 'content-type': 'application/json', origin, 'sec-fetch-site': 'same-origin' };
+    assert.equal((await post(`/records/${removed.id}/remove`, own)).status, 201);
+    assert.equal(await queues.getTask(removed.id), null);
+    assert.equal((await post(`/records/${promoted.id}/promote`, own)).status, 201);
+    const record = (await queues.getTask(promoted.id))!;
+    assert.ok(record.status !== 'scheduled', `promoted: ${record.status}`);
+    await queues.cancel(promoted.id).catch(() => undefined);
+  });
+
   test('the event stream sends a page a bounded number of events, whatever the event rate', async () => {
     const controller = new AbortController();
     const response = await fetch(`${api}/events`, {

@@ -75,6 +75,11 @@ class DashboardTasks {
   @Task('bulk.item', { queue: 'bulk' })
   async item() {}
 
+  @Task('parked.item', { queue: 'parked' })
+  async parked() {
+    return 'ran';
+  }
+
   @Task('capped.work', { queue: 'capped' })
   async capped(@TaskCtx() ctx: TaskExecutionContext) {
     await sleep(30_000, undefined, { signal: ctx.signal }).catch(() => undefined);
@@ -528,6 +533,106 @@ for (const auth of [false, true]) {
         await page.waitForSelector('[data-testid="detail"]');
         assert.equal(await text(page, 'detail-task'), 'api.flaky');
         await queues.cancel(held.id);
+        await close(page);
+      },
+    );
+
+    test(
+      'remove and promote: offered only where they apply, each confirmed, and they change the store',
+      { timeout: 60_000 },
+      async () => {
+        const { queues } = ops;
+        // A pending record stays pending while its queue is paused.
+        await queues.queue('parked').pause();
+        const pending = await queues.enqueue('parked.item');
+        const scheduled = await queues.enqueue('mail.send', ['promote-me@example.com'], { delay: 60_000 });
+        const doomed = await queues.enqueue('mail.send', ['remove-me@example.com'], { delay: 60_000 });
+        flakyAttempts = 0;
+        const failed = await queues.enqueue('api.flaky');
+        assert.equal((await queues.waitFor(failed.id, { timeout: 10_000 })).status, 'failed');
+        const held = await queues.enqueue('mail.hold');
+        for (let i = 0; i < 200 && (await queues.getTask(held.id))!.status !== 'running'; i++)
+          await sleep(20);
+        assert.equal((await queues.getTask(pending.id))!.status, 'pending');
+
+        const page = await open('#/records');
+        for (const record of [pending, scheduled, doomed, failed, held])
+          await page.waitForSelector(`[data-testid="row-${record.id}"]`);
+        const offered = async (id: string) => {
+          const found: string[] = [];
+          for (const action of ['remove', 'promote'])
+            if ((await page.locator(`[data-testid="${action}-${id}"]`).count()) === 1) found.push(action);
+          return found;
+        };
+        // remove: any record that is not running; promote: a scheduled record only.
+        assert.deepEqual(await offered(pending.id), ['remove'], 'pending');
+        assert.deepEqual(await offered(scheduled.id), ['remove', 'promote'], 'scheduled');
+        assert.deepEqual(await offered(failed.id), ['remove'], 'failed');
+        assert.deepEqual(await offered(held.id), [], 'running');
+
+        // Promote, kept: still scheduled; confirmed: due now, so it runs at once.
+        await confirmAction(page, `promote-${scheduled.id}`, /^Run now mail\.send …\w{8}\?$/, true);
+        await sleep(300);
+        assert.equal((await queues.getTask(scheduled.id))!.status, 'scheduled');
+        await confirmAction(page, `promote-${scheduled.id}`, /^Run now mail\.send /);
+        await statusShows(page, scheduled.id, 'completed');
+        const promoted = (await queues.getTask(scheduled.id))!;
+        assert.equal(promoted.status, 'completed');
+        assert.ok(
+          promoted.startedAt!.getTime() < scheduled.scheduledAt!.getTime() - 30_000,
+          'it ran long before its delay',
+        );
+        assert.equal(
+          await page.locator(`[data-testid="promote-${scheduled.id}"]`).count(),
+          0,
+          'done: no promote',
+        );
+
+        // Remove, kept: every record stays; confirmed: the row goes and the store has no such record.
+        for (const record of [pending, doomed, failed]) {
+          await confirmAction(
+            page,
+            `remove-${record.id}`,
+            new RegExp(
+              `^Remove for good ${record.taskName.replace('.', '\\.')} …\\w{8}\\? Its record and logs are deleted\\.$`,
+            ),
+            true,
+          );
+        }
+        await sleep(300);
+        assert.equal((await queues.getTask(pending.id))!.status, 'pending');
+        assert.equal((await queues.getTask(doomed.id))!.status, 'scheduled');
+        assert.equal((await queues.getTask(failed.id))!.status, 'failed');
+        for (const record of [pending, doomed]) {
+          await confirmAction(page, `remove-${record.id}`, /^Remove for good /);
+          await page.waitForSelector(`[data-testid="row-${record.id}"]`, { state: 'detached' });
+          assert.equal(await queues.getTask(record.id), null);
+        }
+        // From a record's own page, removing it leads back to the records.
+        await page.goto(`${url}#/record/${failed.id}`);
+        await page.waitForSelector('[data-testid="detail"]');
+        await confirmAction(page, `remove-${failed.id}`, /^Remove for good api\.flaky /);
+        await page.waitForFunction(
+          () => (globalThis as unknown as { location: { hash: string } }).location.hash === '#/records',
+        );
+        assert.equal(await queues.getTask(failed.id), null);
+        assert.equal(await page.locator(`[data-testid="row-${failed.id}"]`).count(), 0);
+
+        // The server refuses both where they do not apply, whatever a page sends.
+        const post = (path: string) =>
+          fetch(`${url}/api${path}`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', cookie: OPERATOR_COOKIE },
+            body: '{}',
+          });
+        assert.equal((await post(`/records/${held.id}/remove`)).status, 409, 'remove a running record');
+        assert.equal((await post(`/records/${failed.id}/remove`)).status, 404, 'remove a removed record');
+        const other = await queues.enqueue('parked.item');
+        assert.equal((await post(`/records/${other.id}/promote`)).status, 409, 'promote a pending record');
+        assert.equal((await queues.getTask(held.id))!.status, 'running');
+        await queues.cancel(held.id);
+        await queues.cancel(other.id);
+        await queues.queue('parked').resume();
         await close(page);
       },
     );
