@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { TestingModule } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 import { RedisClusterQueueBackend } from '../../src/backends/redis/redis-cluster.backend.js';
 import { newTaskRecord } from '../../src/models/new-record.js';
+import { QueueEvents } from '../../src/events/queue-events.js';
 import { QueueService } from '../../src/service/queue.service.js';
 import { createQueuesApp } from '../support/app.js';
 import { ThrowawayRedisCluster } from '../support/redis-cluster.js';
@@ -88,5 +90,83 @@ describe('Redis Cluster without sharded pub/sub: wakeups and events on plain cha
     await completedSeen(seen, ids);
     assertLifecycleOrder(seen, ids);
     assert.ok(plainHeard.length > 0, 'the events went out on plain channels');
+  });
+  test('a process alone builds and PUBLISHes no event; a reader on another node, then another app, is heard within the bound', async () => {
+    const namespace = 'fballone';
+    const options = {
+      queueBackend: { type: 'redis', cluster: { nodes: cluster.nodes }, keyPrefix: 'fbalonekeys' } as never,
+      events: { namespace },
+      worker: { staleAfter: 60_000, staleCheckInterval: 15_000, shutdownTimeout: 10_000 },
+    };
+    // Every PUBLISH any node runs (the scripts' own included), of this namespace's events.
+    const published: string[] = [];
+    for (const port of cluster.ports) {
+      const monitor = await admin(port).monitor();
+      admins.push(monitor as unknown as Redis);
+      monitor.on('monitor', (_time: string, args: string[]) => {
+        const [command, channel, message] = args;
+        // The audience check's own message names no event ({"origin":…,"events":[]}).
+        if (
+          command?.toLowerCase() === 'publish' &&
+          channel?.startsWith(`${namespace}:`) &&
+          channel.endsWith(':events')
+        )
+          if (!message?.endsWith('"events":[]}')) published.push(channel);
+      });
+    }
+    const worker = await createQueuesApp([ThreeQueueTasks], options);
+    apps.push(worker);
+    const events = worker.get(QueueEvents);
+    let built = 0;
+    const createEnvelope = events.createEnvelope.bind(events);
+    events.createEnvelope = (input) => (built++, createEnvelope(input));
+    const service = worker.get(QueueService);
+    const until = async (condition: () => boolean | Promise<boolean>, ms: number) => {
+      for (const started = Date.now(); !(await condition()) && Date.now() - started < ms;) await sleep(5);
+      return condition();
+    };
+    const drain = async (count: number) => {
+      const before = (await service.getStatistics()).completed;
+      for (let i = 0; i < count; i++) await service.enqueue(`ev.${QUEUES[i % QUEUES.length]}`, [i]);
+      const done = async () => (await service.getStatistics()).completed - before >= count;
+      assert.equal(await until(done, 30_000), true, `${count} records completed`);
+    };
+    assert.equal(await until(() => !events.wanted, 2_000), true, 'alone: nothing wants an envelope');
+    await drain(30);
+    await sleep(100);
+    assert.equal(built, 0, 'no envelope built for 30 records run alone');
+    assert.deepEqual(published, [], 'no event message PUBLISHed on any node');
+
+    // An outside reader PSUBSCRIBEs on each node in turn: heard wherever it sits (the counts are summed over nodes).
+    for (const port of cluster.ports) {
+      const reader = admin(port);
+      const heard: string[] = [];
+      reader.on('pmessage', (_pattern: string, _channel: string, message: string) => {
+        const parsed = JSON.parse(message) as { events?: Array<{ type: string }>; event?: { type: string } };
+        for (const event of parsed.events ?? (parsed.event ? [parsed.event] : [])) heard.push(event.type);
+      });
+      await reader.psubscribe(`${namespace}:queue:*:events`);
+      const subscribedAt = Date.now();
+      assert.equal(
+        await until(() => events.wanted, 5_000),
+        true,
+        `the worker knows of the reader on ${port}`,
+      );
+      const noticedIn = Date.now() - subscribedAt;
+      assert.ok(noticedIn <= 1_000, `reader on ${port} noticed in ${noticedIn} ms`);
+      await drain(3);
+      assert.equal(
+        await until(() => heard.filter((type) => type === 'task.completed').length >= 3, 5_000),
+        true,
+        `the reader on ${port} heard the completions`,
+      );
+      await reader.punsubscribe();
+      assert.equal(await until(() => !events.wanted, 3_000), true, `reader on ${port} gone: quiet again`);
+    }
+
+    // Another app of the namespace: its first check's message reaches the worker as it opens.
+    const listener = await createQueuesApp([], { ...options, worker: { enabled: false } });
+    apps.push(listener);
+    assert.equal(await until(() => events.wanted, 1_000), true, 'the worker knows of the listener');
   });
 });

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { QueueEventEnvelope } from '../queue-event.js';
 import type { QueueEventSink } from '../queue-event-sink.js';
 import {
@@ -69,8 +69,8 @@ interface EventMessage {
  * 100 ms while nobody would), the transport asks Redis who would (EVENT_AUDIENCE_LUA). That check's own message,
  * published on the global channel, tells every other process that this one listens: a process that hears any
  * message of another publishes again from then on. So another process of this library is heard from its start, and
- * an outside reader within 100 ms of subscribing. On a cluster without sharded pub/sub, where those counts would be one
- * node's, it always publishes.
+ * an outside reader within 100 ms of subscribing. On a cluster without sharded pub/sub, where those counts are one
+ * node's, the check runs on every node and sums them (`plainClusterAudience`).
  *
  * On a cluster whose servers have sharded pub/sub (`sharded`), each envelope goes to its queue's shard channel
  * `{P:queue}:<namespace>:events` in the queue's slot (SPUBLISH: to that master and its subscribers only, where a
@@ -241,14 +241,10 @@ export class RedisEventTransport implements QueueEventSink {
    * someone.
    */
   private async checkAudience(): Promise<void> {
-    if (!this.sharded && (this.publisher as unknown as { isCluster?: boolean }).isCluster) {
-      // Plain pub/sub on a cluster: PUBLISH and PUBSUB CHANNELS count the subscribers of the node asked only, not the
-      // cluster's; the check would find nobody while other processes listen on other nodes (they lost most events).
-      this.others = true;
-      return;
-    }
     try {
-      this.others = this.sharded ? await this.shardedAudience(this.sharded) : await this.plainAudience();
+      if (this.sharded) this.others = await this.shardedAudience(this.sharded);
+      else if (this.routeKey) this.others = await this.plainClusterAudience();
+      else this.others = await this.plainAudience();
     } catch {
       this.others = true;
     }
@@ -266,21 +262,56 @@ export class RedisEventTransport implements QueueEventSink {
    * with a subscriber (EVENT_AUDIENCE_LUA).
    */
   private async plainAudience(): Promise<boolean> {
-    const glob = this.namespace.replace(/[*?[\]\\]/g, '\\$&');
-    const probe = (kind: string) => `${this.namespace}:${kind}:${PROBE_SEGMENT}:events`;
     const [heard, subscribed] = (await (
       this.publisher as unknown as Record<string, (...args: unknown[]) => Promise<[number, number]>>
-    )[AUDIENCE_COMMAND]!(
+    )[AUDIENCE_COMMAND]!(...this.audienceArgs()))!;
+    return this.othersAmong(heard, subscribed);
+  }
+
+  /**
+   * A cluster without sharded pub/sub: a PUBLISH reaches the subscribers of every node but counts those of the node
+   * that ran it, and PUBSUB CHANNELS lists that node's, so EVENT_AUDIENCE_LUA runs on every node (masters and
+   * replicas) and the counts are summed; every subscriber then hears the probe message once per node. Bounded by
+   * AUDIENCE_CHECK_MS.heard, as the sharded check: a node that does not answer leaves the transport counting on someone.
+   */
+  private async plainClusterAudience(): Promise<boolean> {
+    const nodes = (this.publisher as unknown as Cluster).nodes('all');
+    if (nodes.length === 0) return true;
+    const args = this.audienceArgs();
+    const replies = await within(
+      Promise.all(
+        nodes.map((node) => node.eval(EVENT_AUDIENCE_LUA, 0, ...args) as Promise<[number, number]>),
+      ),
+      AUDIENCE_CHECK_MS.heard,
+      undefined,
+    );
+    if (!replies) return true;
+    const sum = (at: 0 | 1) => replies.reduce((total, reply) => total + Number(reply[at]), 0);
+    return this.othersAmong(sum(0), sum(1));
+  }
+
+  /** EVENT_AUDIENCE_LUA's ARGV: the probe message, the global and two probe channels, the task and queue globs. */
+  private audienceArgs(): string[] {
+    const probe = (kind: string) => `${this.namespace}:${kind}:${PROBE_SEGMENT}:events`;
+    return [
       `${this.ownPrefix},"events":[]}`,
       globalChannel(this.namespace),
       probe('queue'),
       probe('task'),
-      `${glob}:task:*`,
-      `${glob}:queue:*`,
-    ))!;
+      `${this.namespaceGlob}:task:*`,
+      `${this.namespaceGlob}:queue:*`,
+    ];
+  }
+
+  /** Whether EVENT_AUDIENCE_LUA's counts (`heard`, `subscribed`) take in anyone besides this process's subscriber. */
+  private othersAmong(heard: number, subscribed: number): boolean {
     // A namespace with glob characters may not match its own pattern subscription: then never count on nobody.
-    const own = this.subscriber?.status === 'ready' && glob === this.namespace ? 2 : 0;
+    const own = this.subscriber?.status === 'ready' && this.namespaceGlob === this.namespace ? 2 : 0;
     return own === 0 || heard > own || subscribed > 0;
+  }
+
+  private get namespaceGlob(): string {
+    return this.namespace.replace(/[*?[\]\\]/g, '\\$&');
   }
 
   /**
