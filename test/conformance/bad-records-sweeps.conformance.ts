@@ -203,6 +203,39 @@ export function describeBadRecordSweepConformance(
         return record;
       };
 
+      test(
+        'a retention age stored as text: the batch completing it completes every record, the rules go on',
+        {
+          skip:
+            name === 'typeorm:postgres' || name === 'typeorm:mysql'
+              ? 'a BIGINT column cannot hold text'
+              : false,
+        },
+        async () => {
+          const unreadable =
+            name === 'memory'
+              ? { metadata_json: '{"removeOnComplete":{"age":"soon"}}' }
+              : { keep_completed_ms: 'soon' };
+          const records = [];
+          for (let i = 0; i < 3; i++) records.push(await put({ metadata: { removeOnComplete: { age: 1 } } }));
+          assert.equal((await claimAll()).length, 3);
+          await raw.corrupt(records[1]!.id, unreadable);
+          // A Lua sum with nil failed the whole completion script: every completion of the batch was lost with it.
+          const outcome = await backend.completeAndClaim(
+            records.map((r) => ({ id: r.id, result: 'ok', expectedRetryCount: 0 })),
+            undefined,
+          );
+          assert.deepEqual(outcome.completed, [true, true, true]);
+          assert.equal((await backend.getTask(records[1]!.id))?.status, 'completed');
+          await sleep(20);
+          await runRetentionPass(backend, { completed: DAY, failed: DAY, batchSize: 1 }, []);
+          const [first, middle, last] = await Promise.all(records.map(statusOf));
+          assert.deepEqual([first, last], ['gone', 'gone'], 'the readable ages deleted their records');
+          // Memory and Redis read no age there and keep the record; SQLite's sum reads the text as 0 and deletes it.
+          assert.ok(middle === 'completed' || middle === 'gone', middle);
+        },
+      );
+
       for (const bad of BAD_RECORD_CASES) {
         test(
           `${bad.name}, among ended records: count, age and default rules delete the good records around it`,

@@ -806,7 +806,10 @@ local function complete(now, id, expected, result_json, remove)
   if f[6] then redis.call('SREM', p .. ':external', id) end
   redis.call('ZADD', p .. ':terminal', now, id)
   redis.call('ZADD', p .. ':completed:' .. f[4], now, id)
-  if f[9] then redis.call('ZADD', p .. ':removeat', now + tonumber(f[9]), id) end -- its own age (as in finish)
+  -- Its own age (as in finish); one that is not a number (a hash written around us) is none: a sum with nil failed
+  -- the script, and every completion of the batch with it.
+  local keep = tonumber(f[9])
+  if keep then redis.call('ZADD', p .. ':removeat', now + keep, id) end
   if f[7] then release_parent(f[7], now) end
   return true
 end
