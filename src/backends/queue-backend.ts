@@ -71,6 +71,20 @@ export interface ControlledClaim {
   rateLimitedUntil?: number;
 }
 
+/**
+ * What a rate-limited queue's window holds now (`readRateWindow`): the starts that count against `rateLimit.max`,
+ * as the queue's next controlled claim would count them.
+ */
+export interface RateWindowState {
+  /** Starts of the queue in the last `duration` ms, at most `max` (`used === max`: no start is allowed now). */
+  used: number;
+  /**
+   * When the oldest counted start leaves the window, on this process's clock (epoch ms): from then one more start
+   * is allowed. `null` while the window holds no start.
+   */
+  freesAt: number | null;
+}
+
 /** Why `claimTaskControlled` left a claimable record unclaimed: the part of its queue's control that holds it back. */
 export type ClaimRefusal = 'paused' | 'concurrency' | 'groupConcurrency' | 'rateLimit';
 
@@ -616,6 +630,18 @@ export abstract class QueueBackend {
    */
   async listPausedQueues(): Promise<string[]> {
     return [];
+  }
+
+  /**
+   * What `queue`'s rate window holds now under `rateLimit` (the dashboard shows it): a read of the start log the
+   * controlled claims keep, changing nothing. `null` from a backend that keeps no rate window (one without
+   * `claimControlled` refuses rate limits).
+   */
+  async readRateWindow(
+    _queue: string,
+    _rateLimit: { max: number; duration: number },
+  ): Promise<RateWindowState | null> {
+    return null;
   }
 
   /**

@@ -31,6 +31,15 @@ export class RateWindow {
     return this.starts[this.starts.length - this.max]! + this.duration;
   }
 
+  /**
+   * The starts counted at `now` under a limit of `max` per `duration` (the log's own by default), and when the
+   * oldest of them leaves the window. A read: the log is not changed.
+   */
+  usage(now: number, max = this.max, duration = this.duration): { used: number; freesAt: number | null } {
+    const counted = this.starts.filter((at) => at > now - duration).slice(-max);
+    return { used: counted.length, freesAt: counted.length === 0 ? null : counted[0]! + duration };
+  }
+
   /** `count` starts happened at `now`. */
   record(now: number, count: number): void {
     for (let i = 0; i < count; i++) this.starts.push(now);

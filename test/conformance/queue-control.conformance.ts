@@ -274,6 +274,41 @@ export function describeQueueControlConformance(
       assert.ok(rest.rateLimitedUntil! > Date.now() + 50_000, 'the last free starts spent the window');
     });
 
+    test('readRateWindow: the starts the window counts and when the oldest leaves it; reading takes none', async () => {
+      const limit = { max: 3, duration: 1_000 };
+      // Clocks: Redis reads the window on its server's clock and answers on this process's; allow a loaded machine.
+      const slack = 250;
+      assert.deepEqual(
+        await backend.readRateWindow(queue, limit),
+        { used: 0, freesAt: null },
+        'no start yet',
+      );
+      await put(5);
+      const before = Date.now();
+      assert.equal((await claim({ rateLimit: limit }, 2)).claimed.length, 2);
+      const after = Date.now();
+      const two = (await backend.readRateWindow(queue, limit))!;
+      assert.equal(two.used, 2);
+      assert.ok(
+        two.freesAt !== null && two.freesAt >= before + 1_000 - slack && two.freesAt <= after + 1_000 + slack,
+        `the first starts leave the window ${two.freesAt! - before} ms after the claim began`,
+      );
+      assert.equal((await backend.readRateWindow(queue, limit))!.used, 2, 'a second read sees the same');
+      assert.equal((await claim({ rateLimit: limit })).claimed.length, 1, 'the reads took no start');
+      const spent = (await backend.readRateWindow(queue, limit))!;
+      assert.equal(spent.used, 3, 'spent');
+      const refused = await claim({ rateLimit: limit });
+      assert.equal(refused.claimed.length, 0);
+      assert.ok(
+        Math.abs(spent.freesAt! - refused.rateLimitedUntil!) <= slack,
+        `frees when the claim says: ${spent.freesAt! - refused.rateLimitedUntil!} ms apart`,
+      );
+      const other = `${queue}_other`;
+      assert.deepEqual(await backend.readRateWindow(other, limit), { used: 0, freesAt: null }, 'per queue');
+      await sleep(1_100); // the last start was before now
+      assert.deepEqual(await backend.readRateWindow(queue, limit), { used: 0, freesAt: null }, 'all left it');
+    });
+
     test('rateLimit with concurrency: a full cap does not spend the limit', async () => {
       await put(6);
       const policy = { concurrency: 1, rateLimit: { max: 2, duration: 60_000 } };

@@ -18,6 +18,7 @@ import type {
   TaskClaim,
   TaskClaimOptions,
   TerminalCleanupOptions,
+  RateWindowState,
 } from '../queue-backend.js';
 import { QueueBackend, matchesExecutionRef, recordListLimit } from '../queue-backend.js';
 import {
@@ -675,6 +676,14 @@ export class InMemoryQueueBackend extends QueueBackend {
       removed++;
     }
     return removed;
+  }
+
+  override async readRateWindow(
+    queue: string,
+    rateLimit: { max: number; duration: number },
+  ): Promise<RateWindowState> {
+    const rate = this.rates.get(queue);
+    return rate ? rate.usage(Date.now(), rateLimit.max, rateLimit.duration) : { used: 0, freesAt: null };
   }
 
   override async listPausedQueues(): Promise<string[]> {

@@ -210,3 +210,19 @@ if grouped then redis.call('SADD', p .. ':grun:' .. queue .. '|' .. group, id) e
 flush_stats()
 return {1, record(id)}
 `);
+
+/**
+ * What a rate-limited queue's window holds (`readRateWindow`), on the server's clock as the claims read it, changing
+ * nothing (the claims drop the old starts). ARGV: p, queue, rate max, rate duration → {starts counted (at most max),
+ * ms until the oldest of them leaves the window (-1: none)}.
+ */
+export const RATE_WINDOW = script(`${CAPS_FUNCTIONS}
+local rate_key, rate_max, rate_duration = p .. ':rate:' .. ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local clock = server_clock()
+local after = '(' .. (clock - rate_duration)
+local counted = redis.call('ZCOUNT', rate_key, after, '+inf')
+local used = math.min(counted, rate_max)
+if used == 0 then return {0, -1} end
+local oldest = redis.call('ZRANGEBYSCORE', rate_key, after, '+inf', 'WITHSCORES', 'LIMIT', counted - used, 1)
+return {used, math.max(0, tonumber(oldest[2]) + rate_duration - clock)}
+`);

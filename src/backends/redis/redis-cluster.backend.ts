@@ -31,6 +31,7 @@ import {
   type TaskClaim,
   type TaskClaimOptions,
   type TerminalCleanupOptions,
+  type RateWindowState,
 } from '../queue-backend.js';
 import { byClaimOrder } from '../typeorm/task-row.mapper.js';
 import {
@@ -483,6 +484,13 @@ export class RedisClusterQueueBackend extends QueueBackend {
     const claim = await (await this.shard(options.queue)).claimControlled(options);
     this.remember(claim.claimed);
     return claim;
+  }
+
+  override async readRateWindow(
+    queue: string,
+    rateLimit: { max: number; duration: number },
+  ): Promise<RateWindowState> {
+    return (await this.shard(queue)).readRateWindow(queue, rateLimit);
   }
 
   override async setQueuePaused(

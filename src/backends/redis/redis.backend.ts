@@ -33,6 +33,7 @@ import {
   type TaskClaimOptions,
   type TerminalCleanupOptions,
   matchesExecutionRef,
+  type RateWindowState,
 } from '../queue-backend.js';
 import { byClaimOrder } from '../typeorm/task-row.mapper.js';
 import type { RedisBackendConfig } from './redis-backend.config.js';
@@ -121,6 +122,7 @@ const SCRIPTS = {
   qSetPaused: control.SET_PAUSED,
   qClaimControlled: caps.CLAIM_CONTROLLED,
   qClaimOneControlled: caps.CLAIM_ONE_CONTROLLED,
+  qRateWindow: caps.RATE_WINDOW,
   qDeleteWaiting: control.DELETE_WAITING,
   qDeleteTerminal: control.DELETE_TERMINAL,
   qListTasks: management.LIST_TASKS,
@@ -153,6 +155,7 @@ const NO_REPLICA_WAIT: ReadonlySet<ScriptName> = new Set<ScriptName>([
   'qEnqueueCheck',
   'qIndexCreated',
   'qHeartbeats',
+  'qRateWindow',
 ]);
 
 /** A flat HGETALL reply (the scripts add the id) → record (empty → null). */
@@ -751,6 +754,18 @@ export class RedisQueueBackend extends QueueBackend {
     )) as [string, number];
     const claimed = await this.setAsideUndecodable(fromRows(rows));
     return wait >= 0 ? { claimed, rateLimitedUntil: Date.now() + wait } : { claimed };
+  }
+
+  /** The window's start log (`<prefix>:rate:<queue>`), read on the server's clock as the claims read it. */
+  override async readRateWindow(
+    queue: string,
+    rateLimit: { max: number; duration: number },
+  ): Promise<RateWindowState> {
+    const [used, wait] = (await this.run('qRateWindow', queue, rateLimit.max, rateLimit.duration)) as [
+      number,
+      number,
+    ];
+    return { used, freesAt: wait >= 0 ? Date.now() + wait : null };
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { ControlledClaimOptions } from '../queue-backend.js';
+import type { ControlledClaimOptions, RateWindowState } from '../queue-backend.js';
 import type { QueuedTaskRecord } from '../../models/queued-task-record.js';
 import type { TaskRow } from './task-row.mapper.js';
 import type { SqlDialect } from './sql-identifier.js';
@@ -252,6 +252,21 @@ export class SqlQueueCaps {
       starts.max = rate.max;
     }
     return yield* this.ring.free(queue, starts.count, want, rate, now);
+  }
+
+  /**
+   * The rate window of `queue` at `now` as its next claim under `rate` counts it: a ring kept for another `max`
+   * (or none yet) is reset by that claim, so it counts no start. Read without the queue's lock: a display.
+   */
+  *rateWindow(
+    queue: string,
+    rate: { max: number; duration: number },
+    now: number,
+  ): SqlSteps<RateWindowState> {
+    const [state] = yield* query(`SELECT rate_max FROM ${this.t.control} WHERE queue = ?`, [queue]);
+    if (!state || n(state, 'rate_max') !== rate.max) return { used: 0, freesAt: null };
+    const { used, oldest } = yield* this.ring.usage(queue, rate.duration, now);
+    return { used: Math.min(used, rate.max), freesAt: oldest === null ? null : oldest + rate.duration };
   }
 
   /** Record `count` starts at `now` in the ring and the queue's count of starts. */

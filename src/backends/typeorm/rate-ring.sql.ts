@@ -57,6 +57,16 @@ export class SqlRateRing {
     return { count, until: at.get(slots[free]!)! + rate.duration };
   }
 
+  /** The ring's starts inside the window at `now`, and the oldest of them (`null`: none). */
+  *usage(queue: string, duration: number, now: number): SqlSteps<{ used: number; oldest: number | null }> {
+    const [row] = yield* query(
+      `SELECT COUNT(*) AS used, MIN(started_at) AS oldest FROM ${this.table} WHERE queue = ? AND started_at > ?`,
+      [queue, now - duration],
+    );
+    const oldest = row?.['oldest'];
+    return { used: n(row, 'used'), oldest: oldest === null || oldest === undefined ? null : Number(oldest) };
+  }
+
   /** Record `count` starts at `now` in the slots from `starts` on (a claim takes at most `max`: no slot twice). */
   *record(queue: string, starts: number, count: number, max: number, now: number): SqlSteps<void> {
     for (let at = 0; at < count; at += SLOTS_PER_STATEMENT) {

@@ -16,6 +16,7 @@ import type {
   SetExecutionRefOptions,
   StaleRecoveryOptions,
   TerminalCleanupOptions,
+  RateWindowState,
 } from '../queue-backend.js';
 import { recordListLimit } from '../queue-backend.js';
 import {
@@ -179,6 +180,14 @@ export abstract class SqlQueueStore {
     );
     this.metrics.claimed += claimed.length;
     return rateLimitedUntil === undefined ? { claimed } : { claimed, rateLimitedUntil };
+  }
+
+  /** See `QueueBackend.readRateWindow`: two reads outside a transaction (a display, not a claim). */
+  readRateWindow(queue: string, rate: { max: number; duration: number }): Promise<RateWindowState> {
+    return runSteps(this.caps.rateWindow(queue, rate, Date.now()), {
+      query: (sql, params) => this.query(sql, params),
+      execute: (sql, params) => this.execute(sql, params),
+    });
   }
 
   /** Claim by id under the queue's control (see `claimByIdUnderControl`), in the controlled claims' transaction. */

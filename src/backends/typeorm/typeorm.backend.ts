@@ -34,6 +34,7 @@ import {
   type StaleRecoveryOptions,
   type CompleteTaskOptions,
   type TerminalCleanupOptions,
+  type RateWindowState,
 } from '../queue-backend.js';
 import type { TaskStatus } from '../../models/task-status.js';
 import type { QueueBackendFactoryContext } from '../queue-backend.registry.js';
@@ -372,6 +373,12 @@ export class TypeOrmQueueBackend extends QueueBackend {
 
   override claimControlled(options: ControlledClaimOptions): Promise<ControlledClaim> {
     return this.requireStore().claimControlled(options);
+  }
+  override readRateWindow(
+    queue: string,
+    rateLimit: { max: number; duration: number },
+  ): Promise<RateWindowState> {
+    return this.requireStore().readRateWindow(queue, rateLimit);
   }
   completeTask(
     id: string,
