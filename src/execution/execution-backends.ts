@@ -1,4 +1,6 @@
 import { QueueConfigurationError } from '../errors/queue-configuration.error.js';
+import { shown } from '../options/option-checks.js';
+import { VALUE_LIMITS } from '../options/value-limits.js';
 import type { ExecutionBackend } from './execution-backend.js';
 
 /** The execution backends available in this app, by name; the first one is the default. */
@@ -12,6 +14,19 @@ export class ExecutionBackends {
     /** Name given to records whose task names no backend. */
     readonly defaultName: string,
   ) {
+    // Every record stores its backend's name: one longer than the SQL column (varchar(64)) was refused by
+    // PostgreSQL and MariaDB at the first enqueue and taken by SQLite, Redis and memory. Refused at bootstrap instead.
+    const problems = backends
+      .map((backend) => backend.name as unknown)
+      .filter(
+        (name) =>
+          typeof name !== 'string' || name.length === 0 || name.length > VALUE_LIMITS.executionBackendLength,
+      )
+      .map((name) => ({
+        path: 'executionBackend.name',
+        message: `must be a string of 1-${VALUE_LIMITS.executionBackendLength} characters (it is stored on every record), got ${shown(name)}`,
+      }));
+    if (problems.length > 0) throw new QueueConfigurationError(problems);
     for (const backend of backends) this.byName.set(backend.name, backend);
     this.nameList = Object.freeze([...this.byName.keys()]);
   }

@@ -12,6 +12,8 @@ export const VALUE_LIMITS = {
   keyLength: 255,
   /** Longest `executionProfile` (the `execution_profile` column is varchar(255)). */
   executionProfileLength: 255,
+  /** Longest execution backend name (stored on every record; `execution_backend` is varchar(64)). */
+  executionBackendLength: 64,
   /** Longest `worker.workerId` (stored on claimed records; `worker_id` is varchar(255)). */
   workerIdLength: 255,
   /** Longest task name (`task_name` is varchar(255); names are also Redis keys). */
