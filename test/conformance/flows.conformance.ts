@@ -7,6 +7,7 @@ import { afterThisTest } from '../support/after-this-test.js';
 import { buildFlow } from '../../src/flows/flow-builder.js';
 import type { FlowWrite } from '../../src/flows/flow-write.js';
 import type { FlowNode } from '../../src/flows/flow.types.js';
+import type { ListPosition } from '../../src/management/task-list.js';
 import { newTaskRecord } from '../../src/models/new-record.js';
 import type { QueuedTaskRecord } from '../../src/models/queued-task-record.js';
 
@@ -106,6 +107,64 @@ export function describeFlowConformance(
         [],
         'waiting parents are not pending',
       );
+    });
+
+    test('listTasks understands waiting: parents listed under waiting, once each through the pages, until released', async () => {
+      // Two flows, so the waiting parents span records created around the leaves: a root over 4 parents of 2
+      // leaves each (5 waiting, 8 pending), and a second root over one leaf (1 waiting, 1 pending).
+      const [root, ...rest] = await store({
+        task: 'conf.root',
+        children: Array.from({ length: 4 }, (_, i) => ({ task: 'conf.mid', args: [i], children: leaves(2) })),
+      });
+      const mids = rest.filter((r) => r.taskName === 'conf.mid');
+      const [other, otherLeaf] = await store({ task: 'conf.root', children: leaves(1) });
+      const parents = [root!, ...mids, other!];
+      const leafIds = [...rest.filter((r) => r.taskName === 'conf.child'), otherLeaf!].map((r) => r.id);
+      assert.equal(mids.length, 4);
+      assert.equal(leafIds.length, 9);
+
+      /** Every record listed under `status`, page by page (`limit` 2), asserting no record comes twice. */
+      const listed = async (status: 'waiting' | 'pending') => {
+        const seen: string[] = [];
+        let after: ListPosition | undefined;
+        for (let page = 0; ; page++) {
+          assert.ok(page < 100, 'paging ends');
+          const result = await backend.listTasks({ queue, status, limit: 2, ...(after ? { after } : {}) });
+          assert.ok(result.records.length <= 2, 'a page never holds more than limit');
+          for (const record of result.records) {
+            assert.equal(record.status, status, `${record.id} listed under ${status}`);
+            assert.ok(!seen.includes(record.id), `${record.id} listed once`);
+            seen.push(record.id);
+          }
+          if (!result.next) return seen;
+          after = result.next;
+        }
+      };
+      const sorted = (ids: string[]) => [...ids].sort();
+
+      assert.deepEqual(
+        sorted(await listed('waiting')),
+        sorted(parents.map((r) => r.id)),
+        'every waiting parent',
+      );
+      assert.deepEqual(sorted(await listed('pending')), sorted(leafIds), 'the leaves, no parent');
+      assert.equal((await backend.getStatistics({ queue })).waiting, 6);
+
+      // Releasing two parents: their leaves end, and they leave the waiting list for the pending one.
+      const claimed = await claimAll();
+      assert.equal(claimed.length, 9);
+      const released = [mids[0]!, mids[1]!];
+      for (const child of claimed.filter((r) => released.some((m) => m.id === r.parentId)))
+        await complete(backend, child);
+      assert.deepEqual(
+        sorted(await listed('waiting')),
+        sorted([root!, mids[2]!, mids[3]!, other!].map((r) => r.id)),
+        'released parents left the waiting list',
+      );
+      assert.deepEqual(sorted(await listed('pending')), sorted(released.map((r) => r.id)), 'and are pending');
+      const stats = await backend.getStatistics({ queue });
+      assert.equal(stats.waiting, 4);
+      assert.equal(stats.pending, 2);
     });
 
     test('a parent becomes due when its last child ends, not before; then the grandparent after it', async () => {
