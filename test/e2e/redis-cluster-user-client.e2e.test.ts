@@ -271,9 +271,27 @@ describe('Redis Cluster: a client of the user’s, and type valkey', () => {
 
         await assert.rejects(reports.flow({ root: queues[0]!, child: queues[1]! }), (error: unknown) => {
           assert.ok(error instanceof QueueConfigurationError, String(error));
-          assert.match(error.message, /every record of a flow is in one queue/);
+          assert.equal(
+            error.message,
+            `Invalid queue configuration: flow: on a Redis Cluster every record of a flow is in one queue (one slot): node children[0] (user-client.double) is in "${queues[1]}", the root in "${queues[0]}"`,
+          );
           return true;
         });
+        // A chain's step i of n is the node children[0] repeated n - 1 - i times; the root is the last step.
+        await assert.rejects(
+          app.get(QueueService).chain(
+            [queues[0]!, queues[0]!, queues[1]!].map((queue) => ({
+              task: 'user-client.double',
+              args: [1],
+              options: { queue },
+            })),
+          ),
+          (error: unknown) =>
+            error instanceof QueueConfigurationError &&
+            error.message.endsWith(
+              `node children[0] (user-client.double) is in "${queues[0]}", the root in "${queues[1]}"`,
+            ),
+        );
         const stored = async (queue: string) =>
           (await backend.listTasks({ queue, limit: 100 })).records.length;
         assert.equal(await stored(queues[0]!), 10 + 2, 'the refused flow stored nothing in the root’s queue');

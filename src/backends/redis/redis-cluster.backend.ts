@@ -466,13 +466,16 @@ export class RedisClusterQueueBackend extends QueueBackend {
     const queue = flow.nodes[0]?.record.queue;
     if (queue === undefined) return { created: true };
     const other = flow.nodes.find((node) => node.record.queue !== queue);
-    if (other)
+    if (other) {
+      // Named as the flow's other refusals name a node (FlowValidationError's path), so a large tree says which one.
+      const path = (other.record.metadata['flow'] as { path?: string } | undefined)?.path || 'root';
       throw new QueueConfigurationError([
         {
           path: 'flow',
-          message: `on a Redis Cluster every record of a flow is in one queue (one slot): "${other.record.queue}" differs from the root's "${queue}"`,
+          message: `on a Redis Cluster every record of a flow is in one queue (one slot): node ${path} (${other.record.taskName}) is in "${other.record.queue}", the root in "${queue}"`,
         },
       ]);
+    }
     const fresh = await this.learnQueues([queue]);
     await this.index.write(flow.nodes.map((node) => node.record));
     const outcome = await (await this.shard(queue)).enqueueFlow(flow);
