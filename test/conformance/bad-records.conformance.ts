@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, afterEach, beforeEach, describe, test } from 'node:test';
 import type { QueueBackend } from '../../src/backends/queue-backend.js';
 import { EnqueueRejectedError } from '../../src/errors/enqueue-rejected.error.js';
+import { ERROR_MESSAGE_CHARS } from '../../src/serialization/storable-text.js';
 import { newTaskRecord, type NewRecordFields } from '../../src/models/new-record.js';
 import type { QueuedTaskRecord } from '../../src/models/queued-task-record.js';
 import { rawRecordWriter, type RawColumns, type RawRecordWriter } from '../support/raw-record-writer.js';
@@ -228,6 +229,22 @@ export function describeBadRecordConformance(
         assert.equal(failed.status, 'failed');
         assert.equal(failed.error, 'bad\ufffdbyte \ufffd end\ufffd');
         assert.equal((await backend.getTask(record.id))!.error, 'bad\ufffdbyte \ufffd end\ufffd');
+      });
+
+      test('an error message of any length is stored, cut to ERROR_MESSAGE_CHARS the same way everywhere', async () => {
+        // 100,000 euro signs: 300 KB of UTF-8, past MariaDB's TEXT column (65,535 bytes), which refused it in strict
+        // mode while every other store took it whole.
+        const record = await put({ maxRetries: 0 });
+        await claimAll();
+        const failed = await backend.failTask(record.id, `${'€'.repeat(100_000)}end`, {
+          expectedRetryCount: 0,
+        });
+        assert.ok(failed, 'the failure is written');
+        const stored = (await backend.getTask(record.id))!.error!;
+        assert.equal(stored.length, ERROR_MESSAGE_CHARS);
+        assert.ok(stored.startsWith('€€€'));
+        assert.ok(stored.endsWith('… (cut)'), stored.slice(-20));
+        assert.equal(failed.error, stored);
       });
 
       test('results holding NUL and lone surrogates round-trip exactly', async () => {

@@ -45,7 +45,7 @@ import {
   type TaskListResult,
 } from '../../management/task-list.js';
 import type { TaskLogAppend, TaskLogLine } from '../../management/task-log.js';
-import { storableText } from '../../serialization/storable-text.js';
+import { storableError } from '../../serialization/storable-text.js';
 import { EnqueueRejectedError } from '../../errors/enqueue-rejected.error.js';
 import { NotificationWaiters } from '../notification-waiters.js';
 import { GroupTurns } from './group-turns.js';
@@ -454,7 +454,7 @@ export class InMemoryQueueBackend extends QueueBackend {
   async failTask(id: string, error: string, options: FailTaskOptions = {}): Promise<QueuedTaskRecord | null> {
     const record = this.fenced(id, options);
     if (!record) return null;
-    record.error = storableText(error);
+    record.error = storableError(error);
     if ((options.retry ?? true) && record.retryCount < record.maxRetries) {
       this.requeue(record, options.retryAt ?? null);
     } else {

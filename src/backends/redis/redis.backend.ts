@@ -60,7 +60,7 @@ import type {
   StoredScheduleDefinition,
 } from '../../schedules/schedule-definition.js';
 import { ensureCreationIndex, listNewestRecords } from './record-listing.js';
-import { storableText } from '../../serialization/storable-text.js';
+import { storableError } from '../../serialization/storable-text.js';
 import { partitionUndecodable } from '../typeorm/row-decoding.js';
 import { enqueueArguments, recordFields, recordOfHash } from './redis-record-fields.js';
 import { EnqueueRejectedError } from '../../errors/enqueue-rejected.error.js';
@@ -833,7 +833,7 @@ export class RedisQueueBackend extends QueueBackend {
         Date.now(),
         id,
         options.expectedRetryCount ?? '',
-        storableText(error),
+        storableError(error),
         (options.retry ?? true) ? '1' : '0',
         options.retryAt ? options.retryAt.getTime() : '',
         options.remove ? '1' : '',

@@ -29,7 +29,7 @@ import { isTerminalStatus, TASK_STATUSES, type TaskStatus } from '../../models/t
 import { recordToRow, rowToRecord, TASK_COLUMNS, toResultJson, type TaskRow } from './task-row.mapper.js';
 import { quoteIdentifier, type SqlDialect } from './sql-identifier.js';
 import { partitionUndecodable } from './row-decoding.js';
-import { storableText } from '../../serialization/storable-text.js';
+import { storableError } from '../../serialization/storable-text.js';
 import { EnqueueRejectedError } from '../../errors/enqueue-rejected.error.js';
 import { QueueError } from '../../errors/queue.error.js';
 import { SqlFlows } from './flows.sql.js';
@@ -686,7 +686,8 @@ export abstract class SqlQueueStore {
     message: string,
     options: FailTaskOptions = {},
   ): Promise<QueuedTaskRecord | null> {
-    const error = storableText(message); // PostgreSQL refuses NUL in text: the outcome would be lost
+    // PostgreSQL refuses NUL in text, MariaDB a message past its TEXT column: the outcome would be lost.
+    const error = storableError(message);
     const current = await this.getTask(id);
     if (!current || current.status !== 'running') return this.rejected();
     if (options.expectedRetryCount !== undefined && current.retryCount !== options.expectedRetryCount)
