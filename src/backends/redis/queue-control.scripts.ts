@@ -53,6 +53,7 @@ return 1
 export const DELETE_WAITING = script(`${DROP}
 local queue, limit, offset, scan = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local deleted = 0
+cx_unindexing() -- the deleted records leave the creation index per chunk
 local function drop_if_waiting(id)
   local f = redis.call('HMGET', tkey(id), 's', 'q', 'ky', 'cr', 'n')
   if not f[5] then return end -- no hash
@@ -81,6 +82,7 @@ if deleted < limit then
     drop_if_waiting(id)
   end
 end
+cx_unindex_flush()
 return {deleted, read, deleted - before_scan}
 `);
 
@@ -95,6 +97,7 @@ local offset, scan = tonumber(ARGV[6]), tonumber(ARGV[7])
 local wanted = {}
 for s in string.gmatch(ARGV[3], '[^,]+') do wanted[s] = true end
 local deleted, read = 0, 0
+cx_unindexing() -- the deleted records leave the creation index per chunk
 local ids = redis.call('ZRANGEBYSCORE', p .. ':terminal', '-inf', '(' .. before, 'LIMIT', offset, scan)
 for _, id in ipairs(ids) do
   if deleted >= limit then break end
@@ -106,5 +109,6 @@ for _, id in ipairs(ids) do
     deleted = deleted + 1
   end
 end
+cx_unindex_flush()
 return {deleted, read}
 `);
