@@ -26,6 +26,15 @@ const HOUR = 3_600_000;
 /** A record as the page gets it: the record and the actions that apply to it now. */
 export type RecordView = QueuedTaskRecord & { actions: RecordAction[] };
 
+/** A rate-limited queue's window as the overview shows it (`QueueBackend.readRateWindow`). */
+export interface RateWindowView {
+  /** Starts in the window now, at most `max`. */
+  used: number;
+  max: number;
+  /** Ms until the oldest of them leaves the window, freeing a start; `null` when none is in it. */
+  freesIn: number | null;
+}
+
 /** A record's neighbour in a flow, in short. */
 export interface RelativeView {
   id: string;
@@ -90,6 +99,7 @@ export class DashboardData {
         paused: paused.has(name),
         policy: this.policyOf(name),
         runningGroups: await this.runningGroups(name),
+        rateWindow: await this.rateWindow(name),
         throughput: this.throughput.of(name),
       })),
     );
@@ -113,6 +123,19 @@ export class DashboardData {
     const groups: Record<string, number> = {};
     for (const { group } of records) if (group) groups[group] = (groups[group] ?? 0) + 1;
     return groups;
+  }
+
+  /**
+   * How much of a rate-limited queue's window is used now, and in how many ms its oldest start leaves it (`null`:
+   * none in it). Relative, so the page needs no clock of its own; it is as fresh as the overview's last refresh.
+   */
+  private async rateWindow(queue: string): Promise<RateWindowView | null> {
+    const rateLimit = this.policies[queue]?.rateLimit;
+    if (!rateLimit) return null;
+    const state = await this.backend.readRateWindow(queue, rateLimit).catch(() => null);
+    if (!state) return null;
+    const freesIn = state.freesAt === null ? null : Math.max(0, state.freesAt - Date.now());
+    return { used: state.used, max: rateLimit.max, freesIn };
   }
 
   /** Queues whose stored state is paused. */

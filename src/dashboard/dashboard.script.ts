@@ -115,8 +115,17 @@ function policyText(q) {
     parts.push('per group ' + esc(p.groupConcurrency) + ' (' + groups.length + ' group' + (groups.length === 1 ? '' : 's') + ' running' +
       (groups.length ? ': ' + groups.slice(0, 8).map((g) => esc(g) + ' ' + esc(num(q.runningGroups[g]) || 0)).join(', ') : '') + ')');
   }
-  if (p && p.rateLimit && Number.isFinite(num(p.rateLimit.max))) parts.push('rate limit ' + esc(p.rateLimit.max) + ' per ' + esc(duration(num(p.rateLimit.duration))));
+  if (p && p.rateLimit && Number.isFinite(num(p.rateLimit.max))) parts.push('rate limit ' + esc(p.rateLimit.max) + ' per ' + esc(duration(num(p.rateLimit.duration))) + rateWindowText(q));
   return parts.length ? parts.join(' · ') : 'no cluster-wide caps';
+}
+
+// The window as the last refresh read it: starts used, and when the oldest leaves it (the next start when spent).
+function rateWindowText(q) {
+  const w = q.rateWindow;
+  if (!w || typeof w !== 'object' || !Number.isFinite(num(w.used)) || !Number.isFinite(num(w.max))) return '';
+  const used = num(w.used), max = num(w.max), freesIn = num(w.freesIn);
+  const when = Number.isFinite(freesIn) ? (used >= max ? ', spent: next start in ' : ', oldest leaves in ') + duration(freesIn) : '';
+  return ' <span data-testid="rate-window-' + esc(q.name) + '">(' + esc(used) + ' of ' + esc(max) + ' used' + esc(when) + ')</span>';
 }
 
 function renderOverview(d) {

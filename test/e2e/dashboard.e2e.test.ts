@@ -75,6 +75,11 @@ class DashboardTasks {
   @Task('bulk.item', { queue: 'bulk' })
   async item() {}
 
+  @Task('limited.call', { queue: 'limited' })
+  async limited() {
+    return 'called';
+  }
+
   @Task('parked.item', { queue: 'parked' })
   async parked() {
     return 'ran';
@@ -106,7 +111,10 @@ function appModule(auth: boolean) {
     imports: [
       QueuesModule.forRoot({
         worker: { ...fastWorker, staleAfter: 10_000, workerId: 'dashboard-e2e-worker' },
-        queues: { capped: { concurrency: 5, groupConcurrency: 2, rateLimit: { max: 100, duration: 1_000 } } },
+        queues: {
+          capped: { concurrency: 5, groupConcurrency: 2, rateLimit: { max: 100, duration: 1_000 } },
+          limited: { rateLimit: { max: 2, duration: 60_000 } },
+        },
       }),
       QueuesDashboardModule.register(
         auth
@@ -270,9 +278,10 @@ for (const auth of [false, true]) {
           .catch(async (e) => {
             throw new Error(`${e}: ${await text(page, 'policy-capped')}`);
           });
-        assert.equal(
-          await text(page, 'policy-capped'),
-          'concurrency 5 · per group 2 (1 group running: tenant-a 1) · rate limit 100 per 1.0 s',
+        // The held record's start is in the 1 s window, or just left it.
+        assert.match(
+          (await text(page, 'policy-capped'))!,
+          /^concurrency 5 · per group 2 \(1 group running: tenant-a 1\) · rate limit 100 per 1\.0 s \((0 of 100 used|1 of 100 used, oldest leaves in (\d+ ms|1\.0 s))\)$/,
         );
         assert.equal(await text(page, 'policy-mail'), 'no cluster-wide caps');
         // A paused queue shows as paused.
@@ -288,6 +297,59 @@ for (const auth of [false, true]) {
         const icon = await page.getAttribute('link[rel="icon"]', 'href');
         assert.match(icon ?? '', /^data:image\/svg\+xml,/);
         await shot(page, 'overview');
+        await close(page);
+      },
+    );
+
+    test(
+      'overview: a rate-limited queue shows its window used and when it frees',
+      { timeout: 30_000 },
+      async () => {
+        const { queues } = ops;
+        const page = await open('#/');
+        await page.waitForSelector('[data-testid="rate-window-limited"]');
+        assert.equal(await text(page, 'policy-limited'), 'rate limit 2 per 1 min 0 s (0 of 2 used)');
+        const seconds = (shown: string, pattern: RegExp) => {
+          const match = pattern.exec(shown);
+          assert.ok(match, shown);
+          return Number(match[1]);
+        };
+        const windowShows = (pattern: RegExp) =>
+          page
+            .waitForFunction(
+              (source) =>
+                new RegExp(source).test(
+                  document.querySelector('[data-testid="rate-window-limited"]')?.textContent ?? '',
+                ),
+              pattern.source,
+              { timeout: 10_000 },
+            )
+            .catch(async (e) => {
+              throw new Error(`${e}: ${await text(page, 'rate-window-limited')}`);
+            });
+
+        const first = await queues.enqueue('limited.call');
+        await queues.waitFor(first.id, { timeout: 10_000 });
+        const oldest = /^\(1 of 2 used, oldest leaves in (\d+\.\d) s\)$/;
+        await windowShows(oldest);
+        const leaves = seconds((await text(page, 'rate-window-limited'))!, oldest);
+        assert.ok(leaves > 50 && leaves <= 60, `the first start leaves the 60 s window in ${leaves} s`);
+
+        // Two more: one starts and spends the window, the other waits for it.
+        const more = await queues.enqueueMany([{ task: 'limited.call' }, { task: 'limited.call' }]);
+        const statuses = async () => Promise.all(more.map(async (r) => (await queues.getTask(r.id))!.status));
+        for (let i = 0; i < 200 && !(await statuses()).includes('completed'); i++) await sleep(20);
+        const spent = /^\(2 of 2 used, spent: next start in (\d+\.\d) s\)$/;
+        await windowShows(spent);
+        const next = seconds((await text(page, 'rate-window-limited'))!, spent);
+        assert.ok(next > 45 && next <= leaves, `the next start in ${next} s, when the first leaves`);
+        assert.deepEqual(
+          (await statuses()).sort(),
+          ['completed', 'pending'],
+          'one started, the other is held back by the spent window',
+        );
+        await shot(page, 'overview-rate-limit');
+        for (const record of more) await queues.cancel(record.id).catch(() => undefined);
         await close(page);
       },
     );
