@@ -6,7 +6,8 @@
 //
 // BENCH_ONLY narrows the stores (memory,sqlite,postgres,mariadb,redis); BENCH_RETENTION_JOBS (5000) no-op jobs per
 // drain at concurrency BENCH_RETENTION_CONCURRENCY (10), BENCH_RETENTION_PAIRS (3) kept/removed pairs per store
-// (medians reported). Every table and key prefix carries the run's id and is removed at the end (sweepRun).
+// (medians reported), with this process's CPU per job (process.cpuUsage over the drain: the worker's side of it).
+// Every table and key prefix carries the run's id and is removed at the end (sweepRun).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -58,6 +59,7 @@ async function drain(store, removeOnComplete) {
     const queues = app.get(lib.QueueService);
     await queues.enqueueMany(Array.from({ length: JOBS }, () => ({ task: 'bench.retention', args: [] })));
     const t = performance.now();
+    const cpu0 = process.cpuUsage();
     app.get(lib.QueueWorker).start();
     await waitUntil(() => done >= JOBS, 120_000);
     await waitUntilAsync(async () => {
@@ -65,8 +67,9 @@ async function drain(store, removeOnComplete) {
       return stats.pending + stats.running + stats.scheduled === 0; // every completion written
     }, 120_000);
     const seconds = (performance.now() - t) / 1000;
+    const cpu = process.cpuUsage(cpu0);
     const stats = await queues.getStatistics();
-    return { rate: JOBS / seconds, kept: stats.completed };
+    return { rate: JOBS / seconds, kept: stats.completed, cpuUs: (cpu.user + cpu.system) / JOBS };
   } finally {
     await app.close();
   }
@@ -74,11 +77,12 @@ async function drain(store, removeOnComplete) {
 
 try {
   log(`removeOnComplete bench: ${JOBS} no-op jobs per drain, concurrency ${CONCURRENCY}, ${PAIRS} interleaved pairs`);
-  console.log('| store | kept (jobs/s, median) | removeOnComplete (jobs/s, median) | gain | completed records left (kept / removed) |');
-  console.log('|---|---:|---:|---:|---:|');
+  console.log('| store | kept (jobs/s, median) | removeOnComplete (jobs/s, median) | gain | completed records left (kept / removed) | client CPU µs per job (kept / removed) |');
+  console.log('|---|---:|---:|---:|---:|---:|');
   for (const store of stores) {
     const kept = [];
     const removed = [];
+    const cpu = [[], []];
     let left = [0, 0];
     for (let i = 0; i < PAIRS; i++) {
       // Alternating which goes first, so a warming store favours neither.
@@ -86,13 +90,15 @@ try {
       for (const remove of order) {
         const r = await drain(store, remove);
         (remove ? removed : kept).push(r.rate);
+        cpu[remove ? 1 : 0].push(r.cpuUs);
         left[remove ? 1 : 0] = r.kept;
       }
     }
     const k = median(kept);
     const r = median(removed);
     console.log(
-      `| ${store.name} | ${k.toFixed(0)} | ${r.toFixed(0)} | ${(r / k).toFixed(2)}x | ${left[0]} / ${left[1]} |`,
+      `| ${store.name} | ${k.toFixed(0)} | ${r.toFixed(0)} | ${(r / k).toFixed(2)}x | ${left[0]} / ${left[1]} | ` +
+        `${median(cpu[0]).toFixed(0)} / ${median(cpu[1]).toFixed(0)} |`,
     );
   }
 } finally {
