@@ -79,7 +79,7 @@ async function openSide(build) {
   if (build === 'bullmq') {
     const { Queue } = await import('bullmq');
     const queue = new Queue('q', {
-      connection: { host: '127.0.0.1', port, maxRetriesPerRequest: null },
+      connection: { host: '127.0.0.1', port: Number(new URL(url).port), maxRetriesPerRequest: null },
       prefix,
     });
     await queue.waitUntilReady();

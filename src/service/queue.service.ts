@@ -5,6 +5,7 @@ import { QueueConfigurationError } from '../errors/queue-configuration.error.js'
 import { QueueError } from '../errors/queue.error.js';
 import { TaskSerializationError } from '../errors/task-serialization.error.js';
 import { TaskCancelledError } from '../errors/task-cancelled.error.js';
+import { ExecutionBackend } from '../execution/execution-backend.js';
 import { ExecutionBackends } from '../execution/execution-backends.js';
 import { TaskRunner } from '../execution/task-runner.js';
 import { QueueEvents } from '../events/queue-events.js';
@@ -116,16 +117,24 @@ export class QueueService {
     const stored = await this.telemetry.endEnqueue(span, this.backend.enqueueMany(records));
     const created = stored.filter((record, i) => record.id === records[i]!.id);
     // Announce the batch at once (events leave in one round trip), wake workers once per queue, then let each
-    // execution backend see its records in input order (`immediate` runs them here).
-    await Promise.all(created.map((record) => this.announce(record)));
+    // execution backend see its records in input order (`immediate` runs them here). Nothing is awaited per record
+    // that does nothing: with nobody listening and the `local` backend, two awaits per record had cost a bulk
+    // enqueue of 10,000 about 40,000 promises, each paid again by the task context's promise hooks (Node 20).
+    const announcing: Array<Promise<void>> = [];
+    for (const record of created) {
+      const publishing = this.announceNow(record);
+      if (publishing) announcing.push(publishing);
+    }
+    if (announcing.length > 0) await Promise.all(announcing);
     for (const queue of new Set(created.filter((r) => r.status !== 'scheduled').map((r) => r.queue)))
       await this.backend.notifyNewTask(queue);
     const results: QueuedTaskRecord[] = [];
     for (let i = 0; i < records.length; i++) {
       const record = stored[i]!;
+      const execution = this.executions.get(record.executionBackend);
       results.push(
-        record.id === records[i]!.id
-          ? await this.executions.get(record.executionBackend).onEnqueued(this.runner, record)
+        record.id === records[i]!.id && actsOnEnqueue(execution)
+          ? await execution.onEnqueued(this.runner, record)
           : record,
       );
     }
@@ -543,9 +552,29 @@ export class QueueService {
 
   /** Publish `task.enqueued` and hint this process's worker of a delayed record's due time. */
   private async announce(stored: QueuedTaskRecord): Promise<void> {
-    await this.runner.publishLifecycle('task.enqueued', stored, null, {
+    const publishing = this.announceNow(stored);
+    if (publishing) await publishing;
+  }
+
+  /**
+   * `announce` without a promise of its own: one only while an envelope is delivered (see
+   * `TaskRunner.publishLifecycle`), so a bulk enqueue that nobody listens to awaits nothing per record.
+   */
+  private announceNow(stored: QueuedTaskRecord): Promise<void> | undefined {
+    const publishing = this.runner.publishLifecycle('task.enqueued', stored, null, {
       payload: stored.scheduledAt ? { scheduledAt: stored.scheduledAt.toISOString() } : {},
     });
+    if (publishing) return publishing.then(() => this.hintDue(stored));
+    this.hintDue(stored);
+    return undefined;
+  }
+
+  private hintDue(stored: QueuedTaskRecord): void {
     if (stored.status === 'scheduled') this.hints.hint(stored.scheduledAt);
   }
+}
+
+/** Whether `execution` does anything with a new record: the base `onEnqueued` gives it back as it is. */
+function actsOnEnqueue(execution: ExecutionBackend): boolean {
+  return execution.onEnqueued !== ExecutionBackend.prototype.onEnqueued;
 }

@@ -615,7 +615,15 @@ export class RedisQueueBackend extends QueueBackend {
       const fields = recordFields(record);
       args.push(...enqueueArguments(record, fields));
     }
-    const replies = (await this.run('qEnqueue', ...args)) as Array<[number, unknown]>;
+    const sent = this.run('qEnqueue', ...args);
+    // This process's waiting workers claim through this same connection, and Redis runs one connection's commands
+    // in order: a claim they send from now on runs after this script and finds the record. So a single record wakes
+    // them as its script leaves, a round trip before `notifyNewTask` would (that wakeup, after the reply, stays as
+    // the safety net). Not behind `replicaAcks`, whose WAIT the claim should not overtake; a batch still wakes
+    // them once, when it is all stored.
+    if (records.length === 1 && records[0]!.status === 'pending' && !this.replicaAcks)
+      this.waiters.wakeAll(true);
+    const replies = (await sent) as Array<[number, unknown]>;
     const now = Date.now();
     for (const record of records) if (record.status === 'pending') this.publishedAt.set(record.queue, now);
     return records.map((record, i) => (replies[i]![0] === 1 ? record : fromHash(replies[i]![1])!));
