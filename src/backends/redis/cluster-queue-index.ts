@@ -17,6 +17,8 @@ const PRUNE_AFTER = 60_000;
  */
 export class ClusterQueueIndex {
   private readonly cache = new Map<string, string>();
+  /** Where the sweep goes on: a bucket and its HSCAN cursor. */
+  private sweepAt = { bucket: 0, cursor: '0' };
 
   constructor(
     private readonly redis: () => Redis,
@@ -97,25 +99,59 @@ export class ClusterQueueIndex {
       do {
         const [next, flat] = await this.redis().hscan(bucket, cursor, 'COUNT', 500);
         cursor = next;
-        const page: IndexEntry[] = [];
-        for (let i = 0; i < flat.length; i += 2) {
-          const queue = queueOfEntry(flat[i + 1]!);
-          if (queue !== undefined)
-            page.push({ id: flat[i]!, queue, writtenAt: Number(flat[i + 1]!.split('|', 1)[0]) });
-        }
+        const page = entriesOf(flat);
         if (page.length > 0) yield page;
       } while (cursor !== '0');
     }
   }
 
   /**
-   * Drops the entries of `page` whose record is not in `found` and that are older than a minute: cleanup and
-   * removal run inside a queue's slot and cannot reach the index, so its dangling entries go when a walk meets them.
+   * One step of a walk over the whole index, bucket after bucket, that drops the entries of records no longer
+   * stored (`existing` says which of a page are): reads about `count` entries. Removals inside a queue's slot
+   * (retention, cleanup, a queue's drain) cannot reach the index's buckets, so without it the index kept an entry
+   * for every record ever enqueued. Returns how many entries it dropped.
    */
-  async prune(page: readonly IndexEntry[], found: ReadonlySet<string>): Promise<void> {
-    const old = page.filter((entry) => !found.has(entry.id) && entry.writtenAt < Date.now() - PRUNE_AFTER);
-    await Promise.all(old.map((entry) => this.redis().hdel(this.bucketOf(entry.id), entry.id)));
+  async sweep(
+    count: number,
+    existing: (entries: readonly IndexEntry[]) => Promise<ReadonlySet<string>>,
+    now = Date.now(),
+  ): Promise<number> {
+    let dropped = 0;
+    let bucketsEnded = 0;
+    for (let read = 0; read < count;) {
+      const { bucket, cursor } = this.sweepAt;
+      const [next, flat] = await this.redis().hscan(this.buckets()[bucket]!, cursor, 'COUNT', 500);
+      this.sweepAt =
+        next === '0' ? { bucket: (bucket + 1) % BUCKETS, cursor: '0' } : { bucket, cursor: next };
+      const page = entriesOf(flat);
+      read += Math.max(1, flat.length / 2);
+      if (page.length > 0) dropped += await this.prune(page, await existing(page), now);
+      if (next === '0' && ++bucketsEnded >= BUCKETS) break; // a whole walk in one step: the index is small
+    }
+    return dropped;
   }
+
+  /**
+   * Drops the entries of `page` whose record is not in `found` and that are older than a minute (an entry is
+   * written before its record: a younger one may belong to an enqueue still writing). Returns how many.
+   */
+  async prune(page: readonly IndexEntry[], found: ReadonlySet<string>, now = Date.now()): Promise<number> {
+    const old = page.filter((entry) => !found.has(entry.id) && entry.writtenAt < now - PRUNE_AFTER);
+    for (const entry of old) this.cache.delete(entry.id);
+    await Promise.all(old.map((entry) => this.redis().hdel(this.bucketOf(entry.id), entry.id)));
+    return old.length;
+  }
+}
+
+/** The entries of an HSCAN reply (field, value, field, value …); values not of the index's shape are left out. */
+function entriesOf(flat: readonly string[]): IndexEntry[] {
+  const page: IndexEntry[] = [];
+  for (let i = 0; i < flat.length; i += 2) {
+    const queue = queueOfEntry(flat[i + 1]!);
+    if (queue !== undefined)
+      page.push({ id: flat[i]!, queue, writtenAt: Number(flat[i + 1]!.split('|', 1)[0]) });
+  }
+  return page;
 }
 
 /** One entry of the index. */

@@ -545,6 +545,10 @@ export class RedisClusterQueueBackend extends QueueBackend {
       const outcome = await shard.completeAndClaim(group, undefined);
       group.forEach((item, i) => applied.set(item.id, outcome.completed[i] ?? false));
     });
+    // Records deleted on completion (removeOnComplete) leave the id index too, unawaited: an entry left behind
+    // reads as a missing record, and the retention pass's sweep drops it.
+    const removed = items.filter((item) => item.remove && applied.get(item.id)).map((item) => item.id);
+    if (removed.length > 0) void this.index.forget(removed).catch(() => undefined);
     return {
       completed: items.map((item) => applied.get(item.id) ?? false),
       claimed: claim ? await this.claimMany(claim) : [],
@@ -756,13 +760,38 @@ export class RedisClusterQueueBackend extends QueueBackend {
     return deleted;
   }
 
+  /** Also a step of the id index's sweep (`sweepIdIndex`): the retention pass calls this once per pass at least. */
   override async removeAged(now: number, limit: number): Promise<number> {
     let removed = 0;
     for (const shard of await this.allShards()) {
       if (removed >= limit) break;
       removed += await shard.removeAged(now, limit - removed);
     }
+    await this.sweepIdIndex(limit, now);
     return removed;
+  }
+
+  /**
+   * Read about `count` entries of the id index and drop those whose record is gone (deleted by retention, cleanup,
+   * a queue's drain: scripts in the queue's slot, which cannot reach the index). Returns how many it dropped.
+   */
+  async sweepIdIndex(count: number, now = Date.now()): Promise<number> {
+    return this.index.sweep(
+      count,
+      async (entries) => {
+        const byQueue = new Map<string, string[]>();
+        for (const { id, queue } of entries) {
+          const ids = byQueue.get(queue);
+          if (ids) ids.push(id);
+          else byQueue.set(queue, [id]);
+        }
+        const found = new Set<string>();
+        for (const [queue, ids] of byQueue)
+          for (const id of await (await this.shard(queue)).existingIds(ids)) found.add(id);
+        return found;
+      },
+      now,
+    );
   }
 
   /** The newest of each queue slot's newest. */

@@ -654,6 +654,15 @@ export class RedisQueueBackend extends QueueBackend {
     return id ? this.getTask(id) : null;
   }
 
+  /** Which of `ids` have a stored record (one EXISTS each, pipelined): the cluster's id index sweep asks. */
+  async existingIds(ids: readonly string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.exists(this.taskKey(id));
+    const replies = (await pipeline.exec()) ?? [];
+    return new Set(ids.filter((_, i) => replies[i]?.[0] === null && replies[i]?.[1] === 1));
+  }
+
   private async getMany(ids: string[]): Promise<QueuedTaskRecord[]> {
     if (ids.length === 0) return [];
     const pipeline = this.redis.pipeline();
