@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis';
 import type { QueueBackend } from '../../src/backends/queue-backend.js';
 import { RedisQueueBackend } from '../../src/backends/redis/redis.backend.js';
 import { ValkeyQueueBackend } from '../../src/backends/redis/valkey.backend.js';
@@ -40,4 +41,37 @@ export async function deleteRedisKeys(prefix: string): Promise<void> {
     if (keys.length) await client.del(...keys);
   } while (cursor !== '0');
   await client.quit();
+}
+
+/**
+ * Backends of the test Redis sharing one client, without notifications (the script-level unit tests), each on a
+ * key prefix of its own (`<label>_<suffix>`); `client()` is that client for raw reads, `close()` (the suite's
+ * `after`) deletes every prefix's keys and disconnects it.
+ */
+export function sharedClientRedisBackends(label: string) {
+  const prefixes: string[] = [];
+  let shared: Redis | undefined;
+  const open = async () => {
+    const prefix = `${label}_${uniqueSuffix()}`;
+    prefixes.push(prefix);
+    const { Redis } = await import('ioredis');
+    shared ??= new Redis(testServices.redisUrl);
+    const backend = new RedisQueueBackend({
+      type: 'redis',
+      client: shared,
+      keyPrefix: prefix,
+      notifications: false,
+    });
+    await backend.open();
+    return { backend, prefix };
+  };
+  const client = (): Redis => {
+    if (!shared) throw new Error('no backend opened yet');
+    return shared;
+  };
+  const close = async () => {
+    for (const prefix of prefixes) await deleteRedisKeys(prefix);
+    shared?.disconnect();
+  };
+  return { open, client, close };
 }

@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import type { Redis } from 'ioredis';
-import { RedisQueueBackend } from '../../../../src/backends/redis/redis.backend.js';
 import { newTaskRecord } from '../../../../src/models/new-record.js';
 import type { QueuedTaskRecord } from '../../../../src/models/queued-task-record.js';
-import { deleteRedisKeys } from '../../../support/redis-backends.js';
-import { skipUnless, testServices, uniqueSuffix } from '../../../support/services.js';
+import { sharedClientRedisBackends } from '../../../support/redis-backends.js';
+import { skipUnless } from '../../../support/services.js';
 
 // The enqueue script adds a batch's ready-set and creation-index members in one ZADD per chunk (chunk_batching in
 // redis-lua.scripts.ts), splitting a chunk that would pass 120 members as adding one at a time would. Large batches
@@ -13,36 +11,24 @@ import { skipUnless, testServices, uniqueSuffix } from '../../../support/service
 // chunk a listpack of at most 120 members and the same order as one sorted set.
 
 describe('Redis batched chunk adds', { skip: skipUnless('redis') }, () => {
-  const prefixes: string[] = [];
-  let client: Redis | undefined;
-  const open = async () => {
-    const prefix = `batched_${uniqueSuffix()}`;
-    prefixes.push(prefix);
-    const { Redis } = await import('ioredis');
-    client ??= new Redis(testServices.redisUrl);
-    const backend = new RedisQueueBackend({ type: 'redis', client, keyPrefix: prefix, notifications: false });
-    await backend.open();
-    return { backend, prefix };
-  };
-  after(async () => {
-    for (const prefix of prefixes) await deleteRedisKeys(prefix);
-    client?.disconnect();
-  });
+  const redis = sharedClientRedisBackends('batched');
+  const { open } = redis;
+  after(redis.close);
 
   /** Every chunk key under `pattern` (`…:<n>` or `…#<n>`): each a listpack of at most 120; their total size. */
   async function chunkMembers(pattern: string, chunkKey: RegExp): Promise<number> {
     const keys: string[] = [];
     let cursor = '0';
     do {
-      const [next, found] = await client!.scan(cursor, 'MATCH', pattern, 'COUNT', 1_000);
+      const [next, found] = await redis.client().scan(cursor, 'MATCH', pattern, 'COUNT', 1_000);
       cursor = next;
       keys.push(...found.filter((key) => chunkKey.test(key)));
     } while (cursor !== '0');
     let total = 0;
     for (const key of keys) {
-      const size = await client!.zcard(key);
+      const size = await redis.client().zcard(key);
       assert.ok(size <= 120, `${key} holds ${size}`);
-      assert.equal(await client!.object('ENCODING', key), 'listpack', key);
+      assert.equal(await redis.client().object('ENCODING', key), 'listpack', key);
       total += size;
     }
     return total;

@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import type { Redis } from 'ioredis';
-import { RedisQueueBackend } from '../../../../src/backends/redis/redis.backend.js';
 import { newTaskRecord } from '../../../../src/models/new-record.js';
 import type { QueuedTaskRecord } from '../../../../src/models/queued-task-record.js';
-import { deleteRedisKeys } from '../../../support/redis-backends.js';
-import { skipUnless, testServices, uniqueSuffix } from '../../../support/services.js';
+import { sharedClientRedisBackends } from '../../../support/redis-backends.js';
+import { skipUnless } from '../../../support/services.js';
 
 // A claim across several queues on one Redis keeps one order over all of them: higher priority first, then earlier
 // queuedAt, then enqueue order (claim_across in redis-lua.scripts.ts reads each queue's head once per call and pops
@@ -13,21 +11,9 @@ import { skipUnless, testServices, uniqueSuffix } from '../../../support/service
 // long runs of one queue with queues filled side by side, and leave out a paused and an excluded queue.
 
 describe('Redis claim across queues', { skip: skipUnless('redis') }, () => {
-  const prefixes: string[] = [];
-  let client: Redis | undefined;
-  const open = async () => {
-    const prefix = `mqclaim_${uniqueSuffix()}`;
-    prefixes.push(prefix);
-    const { Redis } = await import('ioredis');
-    client ??= new Redis(testServices.redisUrl);
-    const backend = new RedisQueueBackend({ type: 'redis', client, keyPrefix: prefix, notifications: false });
-    await backend.open();
-    return backend;
-  };
-  after(async () => {
-    for (const prefix of prefixes) await deleteRedisKeys(prefix);
-    client?.disconnect();
-  });
+  const redis = sharedClientRedisBackends('mqclaim');
+  const { open } = redis;
+  after(redis.close);
 
   /** Claim order of `records`, enqueued in this order: priority descending, queuedAt, then enqueue order. */
   const claimOrder = (records: QueuedTaskRecord[]) =>
@@ -48,7 +34,7 @@ describe('Redis claim across queues', { skip: skipUnless('redis') }, () => {
   };
 
   test('claims of any size take records of four queues in one order, leaving paused and excluded queues', async () => {
-    const backend = await open();
+    const { backend, prefix } = await open();
     try {
       const next = random(7);
       const t = Date.now() - 3_600_000;
@@ -100,13 +86,12 @@ describe('Redis claim across queues', { skip: skipUnless('redis') }, () => {
       );
       await backend.setQueuePaused('qpaused', false);
       assert.equal((await backend.claimMany({ limit: 100, workerId: 'w' })).length, 50);
-      const prefix = prefixes[prefixes.length - 1]!;
       for (const queue of queues) {
-        const chunks = (await client!.keys(`${prefix}:r:${queue}|local#*`)).filter((key) =>
+        const chunks = (await redis.client().keys(`${prefix}:r:${queue}|local#*`)).filter((key) =>
           /#\d+$/.test(key),
         );
         assert.deepEqual(chunks, [], queue);
-        assert.equal(await client!.exists(`${prefix}:r:${queue}|local`), 0, queue);
+        assert.equal(await redis.client().exists(`${prefix}:r:${queue}|local`), 0, queue);
       }
     } finally {
       await backend.close();
@@ -114,7 +99,7 @@ describe('Redis claim across queues', { skip: skipUnless('redis') }, () => {
   });
 
   test('completeAndClaim across queues continues the same order after records come back', async () => {
-    const backend = await open();
+    const { backend } = await open();
     try {
       const t = Date.now() - 60_000;
       const records = Array.from({ length: 300 }, (_, i) =>

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, describe, test } from 'node:test';
-import type { Redis } from 'ioredis';
-import { RedisQueueBackend } from '../../../../src/backends/redis/redis.backend.js';
 import type { ListPosition } from '../../../../src/management/task-list.js';
 import { newTaskRecord } from '../../../../src/models/new-record.js';
 import type { QueuedTaskRecord } from '../../../../src/models/queued-task-record.js';
-import { deleteRedisKeys } from '../../../support/redis-backends.js';
-import { skipUnless, testServices, uniqueSuffix } from '../../../support/services.js';
+import { sharedClientRedisBackends } from '../../../support/redis-backends.js';
+import type { RedisQueueBackend } from '../../../../src/backends/redis/redis.backend.js';
+import { skipUnless } from '../../../support/services.js';
 
 // Scripts that delete many records (a batch of completions with removeOnComplete, cleanup, a queue drain) take them
 // out of the creation index together, one ZREM per chunk, finding each member's chunk by the ranges of the chunks
@@ -16,36 +15,24 @@ import { skipUnless, testServices, uniqueSuffix } from '../../../support/service
 // one's: after many removals the index must hold exactly the live records, each once, and keyset pages list them all.
 
 describe('Redis creation index after batched removals', { skip: skipUnless('redis') }, () => {
-  const prefixes: string[] = [];
-  let client: Redis | undefined;
-  const open = async () => {
-    const prefix = `rmindex_${uniqueSuffix()}`;
-    prefixes.push(prefix);
-    const { Redis } = await import('ioredis');
-    client ??= new Redis(testServices.redisUrl);
-    const backend = new RedisQueueBackend({ type: 'redis', client, keyPrefix: prefix, notifications: false });
-    await backend.open();
-    return { backend, prefix };
-  };
-  after(async () => {
-    for (const prefix of prefixes) await deleteRedisKeys(prefix);
-    client?.disconnect();
-  });
+  const redis = sharedClientRedisBackends('rmindex');
+  const { open } = redis;
+  after(redis.close);
 
   /** The creation index's chunks: each named by P:cx, none empty, none past 120; every member, as raw bytes. */
   async function indexMembers(prefix: string): Promise<Buffer[]> {
-    const tops = await client!.zrangeBuffer(`${prefix}:cx`, 0, -1);
+    const tops = await redis.client().zrangeBuffer(`${prefix}:cx`, 0, -1);
     const members: Buffer[] = [];
     for (const top of tops) {
       const n = /\n(\d+)$/.exec(top.toString('latin1'))![1];
-      const chunk = await client!.zrangeBuffer(`${prefix}:cx:${n}`, 0, -1);
+      const chunk = await redis.client().zrangeBuffer(`${prefix}:cx:${n}`, 0, -1);
       assert.ok(chunk.length > 0 && chunk.length <= 120, `chunk ${n} holds ${chunk.length}`);
       members.push(...chunk);
     }
     let chunkKeys = 0;
     let cursor = '0';
     do {
-      const [next, keys] = await client!.scan(cursor, 'MATCH', `${prefix}:cx:*`, 'COUNT', 1_000);
+      const [next, keys] = await redis.client().scan(cursor, 'MATCH', `${prefix}:cx:*`, 'COUNT', 1_000);
       cursor = next;
       chunkKeys += keys.filter((key) => /:cx:\d+$/.test(key)).length;
     } while (cursor !== '0');
@@ -121,7 +108,7 @@ describe('Redis creation index after batched removals', { skip: skipUnless('redi
       assert.equal(await backend.cleanupTerminal(new Date(Date.now() + 60_000)), live.length);
       assert.deepEqual(await listAll(backend, 50), []);
       assert.equal((await indexMembers(prefix)).length, 0);
-      assert.equal(await client!.zcard(`${prefix}:cx`), 0);
+      assert.equal(await redis.client().zcard(`${prefix}:cx`), 0);
     } finally {
       await backend.close();
     }
