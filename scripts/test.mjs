@@ -100,13 +100,23 @@ const env = {
   METADATA_SERVER_DETECTION: 'none',
 };
 const concurrency = process.env.QUEUES_TEST_CONCURRENCY ?? '2';
-// No --test-force-exit: a test file that leaves a handle open (a backend it never closed) must hang the run, not
+// No --test-force-exit: a test file that leaves a handle open (a backend it never closed) must fail the run, not
 // pass. (The MariaDB flows conformance file did: node:test runs no afterEach for a test that calls `t.skip()`, so
-// its backend stayed open; test/support/after-this-test.ts.)
+// its backend stayed open; test/support/after-this-test.ts.) --test-timeout bounds each test and each file: a file
+// still open 10 minutes after it started is cancelled, which fails the run, instead of hanging CI until its limit
+// (the longest file, the install test, takes under 2 minutes).
+const timeout = process.env.QUEUES_TEST_FILE_TIMEOUT ?? '600000';
 process.exit(
   run(
     process.execPath,
-    ['--enable-source-maps', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...selected],
+    [
+      '--enable-source-maps',
+      '--test',
+      `--test-concurrency=${concurrency}`,
+      `--test-timeout=${timeout}`,
+      '--test-reporter=spec',
+      ...selected,
+    ],
     env,
   ),
 );

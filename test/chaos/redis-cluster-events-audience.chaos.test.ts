@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Injectable } from '@nestjs/common';
-import type { TestingModule } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 import { Task } from '../../src/decorators/task.decorator.js';
 import { QueueEvents } from '../../src/events/queue-events.js';
 import { QUEUE_CHANNELS_PER_CHECK } from '../../src/events/transports/redis-event.transport.js';
 import { QueueService } from '../../src/service/queue.service.js';
 import { createQueuesApp } from '../support/app.js';
-import { ThrowawayRedisCluster } from '../support/redis-cluster.js';
+import { clusterRig } from './support/cluster-rig.js';
 import { QUEUES, ThreeQueueTasks, eventTypesSeenBy } from './support/three-queue-events.js';
 
 const NAMESPACE = 'nestjs_queues';
@@ -50,15 +49,7 @@ const until = async (condition: () => boolean | Promise<boolean>, ms: number): P
 // and no outside reader subscribes to the namespace's shard channels (its audience check counts them on every node),
 // and hears of a new listener within a bounded time.
 describe('Redis Cluster events: nothing published while nobody listens (own cluster)', () => {
-  const cluster = new ThrowawayRedisCluster();
-  const apps: TestingModule[] = [];
-  const admins: Redis[] = [];
-  const admin = (port: number) => {
-    const node = new Redis({ host: '127.0.0.1', port });
-    node.on('error', () => undefined); // the last test kills a master: these reconnect in vain until the end
-    admins.push(node);
-    return node;
-  };
+  const { cluster, apps, admins, admin } = clusterRig();
   let sequence = 0;
   /** A key prefix of this test's own whose three queues' slots are on three different masters. */
   const spreadPrefix = () => {
@@ -86,15 +77,6 @@ describe('Redis Cluster events: nothing published while nobody listens (own clus
     apps.push(app);
     return app;
   };
-
-  before(async () => {
-    await cluster.start();
-  });
-  after(async () => {
-    for (const app of apps.reverse()) await app.close();
-    for (const node of admins) node.disconnect();
-    await cluster.stop();
-  });
 
   test('a worker alone builds and SPUBLISHes no event; an outside reader of one queue is heard within the bound, and missed once gone', async () => {
     const prefix = spreadPrefix();

@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { TestingModule } from '@nestjs/testing';
-import { Redis } from 'ioredis';
 import { QueueService } from '../../src/service/queue.service.js';
 import { createQueuesApp } from '../support/app.js';
-import { ThrowawayRedisCluster } from '../support/redis-cluster.js';
+import { clusterRig } from './support/cluster-rig.js';
 import {
   QUEUES,
   ThreeQueueTasks,
@@ -21,23 +19,7 @@ const NAMESPACE = 'nestjs_queues';
 // shard channel in the queue's slot (on the queue's master only), none on a plain channel, which a cluster broadcasts
 // to every node.
 describe('Redis Cluster events: sharded pub/sub per queue slot (own cluster)', () => {
-  const cluster = new ThrowawayRedisCluster();
-  const apps: TestingModule[] = [];
-  const admins: Redis[] = [];
-  const admin = (port: number) => {
-    const node = new Redis({ host: '127.0.0.1', port });
-    admins.push(node);
-    return node;
-  };
-
-  before(async () => {
-    await cluster.start();
-  });
-  after(async () => {
-    for (const app of apps.reverse()) await app.close();
-    for (const node of admins) node.disconnect();
-    await cluster.stop();
-  });
+  const { cluster, apps, admin } = clusterRig();
 
   test("the events of records of queues on three masters reach another process's events$, in order, on shard channels only", async () => {
     let prefix = '';

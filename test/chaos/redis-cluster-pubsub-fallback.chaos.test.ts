@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { TestingModule } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 import { RedisClusterQueueBackend } from '../../src/backends/redis/redis-cluster.backend.js';
 import { newTaskRecord } from '../../src/models/new-record.js';
 import { QueueEvents } from '../../src/events/queue-events.js';
 import { QueueService } from '../../src/service/queue.service.js';
 import { createQueuesApp } from '../support/app.js';
-import { ThrowawayRedisCluster } from '../support/redis-cluster.js';
+import { clusterRig } from './support/cluster-rig.js';
 import {
   QUEUES,
   ThreeQueueTasks,
@@ -20,24 +19,10 @@ import {
 // A cluster whose servers have no sharded pub/sub (SPUBLISH and SSUBSCRIBE renamed away, as on Redis 6): wakeups and
 // cross-process events fall back to plain pub/sub, which the cluster carries to every node.
 describe('Redis Cluster without sharded pub/sub: wakeups and events on plain channels (own cluster)', () => {
-  const cluster = new ThrowawayRedisCluster({ replicas: 0, appendOnly: false, withoutShardedPubSub: true });
-  const apps: TestingModule[] = [];
-  const backends: RedisClusterQueueBackend[] = [];
-  const admins: Redis[] = [];
-  const admin = (port: number) => {
-    const node = new Redis({ host: '127.0.0.1', port });
-    admins.push(node);
-    return node;
-  };
-
-  before(async () => {
-    await cluster.start();
-  });
-  after(async () => {
-    for (const app of apps.reverse()) await app.close();
-    for (const backend of backends) await backend.close();
-    for (const node of admins) node.disconnect();
-    await cluster.stop();
+  const { cluster, apps, backends, admins, admin } = clusterRig({
+    replicas: 0,
+    appendOnly: false,
+    withoutShardedPubSub: true,
   });
 
   test('the servers really lack it: COMMAND INFO SPUBLISH describes nothing', async () => {
