@@ -489,8 +489,9 @@ export class QueueService {
     // The library's own fields, never the caller's: a `flow` link copied from a child made a plain record the child
     // of that flow's parent (PostgreSQL and MariaDB released the parent early when it ended, the other stores did not);
     // `releasedKey` names the key a retried record gave up. A flow writes its link after this.
-    delete metadata[FLOW_LINK];
-    delete metadata[RELEASED_KEY];
+    // (Deleted only when present: a delete turns the object into a slow dictionary, on every enqueue.)
+    if (metadata[FLOW_LINK] !== undefined) delete metadata[FLOW_LINK];
+    if (metadata[RELEASED_KEY] !== undefined) delete metadata[RELEASED_KEY];
     if (options.timeout !== undefined) metadata['timeout'] = options.timeout;
 
     if (options.quietSuccess !== undefined) metadata['quietSuccess'] = options.quietSuccess;

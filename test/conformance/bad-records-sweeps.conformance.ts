@@ -14,7 +14,12 @@ import { recordShapeProblems } from '../../src/models/record-shape.js';
 import { runRetentionPass } from '../../src/retention/retention-pass.js';
 import { createQueuesApp } from '../support/app.js';
 import { rawRecordWriter, type RawRecordWriter } from '../support/raw-record-writer.js';
-import { BAD_RECORD_CASES, type BadCase } from './bad-records.conformance.js';
+import {
+  BAD_RECORD_CASES,
+  badCaseSkip,
+  numbersInTypedColumns,
+  type BadCase,
+} from './bad-records.conformance.js';
 import type { ConformanceOptions } from './queue-backend.conformance.js';
 
 const W = 'worker-bad-sweeps';
@@ -41,15 +46,7 @@ export function describeBadRecordSweepConformance(
     const put = (fields: Partial<NewRecordFields> = {}) =>
       backend.enqueue(newTaskRecord({ taskName, queue, ...fields }));
     const claimAll = () => backend.claimMany({ limit: 50, queues: [queue], workerId: W });
-    // SQL columns are NOT NULL: a field cannot be removed there.
-    const skipIf = (c: BadCase) => ({
-      skip:
-        c.removesFields && name.startsWith('typeorm:')
-          ? 'SQL columns cannot be removed'
-          : c.textInNumber && (name === 'typeorm:postgres' || name === 'typeorm:mysql')
-            ? 'an INTEGER/BIGINT column cannot hold text'
-            : false,
-    });
+    const skipIf = (c: BadCase) => badCaseSkip(name, c);
     const statusOf = async (record: QueuedTaskRecord) => (await backend.getTask(record.id))?.status ?? 'gone';
 
     beforeEach(async () => {
@@ -134,12 +131,7 @@ export function describeBadRecordSweepConformance(
 
       test(
         'an expiry stored as text: claims hand out every record, the sweep ends the others; it never expires',
-        {
-          skip:
-            name === 'typeorm:postgres' || name === 'typeorm:mysql'
-              ? 'a BIGINT column cannot hold text'
-              : false,
-        },
+        { skip: numbersInTypedColumns(name) ? 'a BIGINT column cannot hold text' : false },
         async () => {
           // Memory keeps the expiry in metadata; the other stores in a field of its own, beside the metadata.
           const unreadable =
@@ -210,12 +202,7 @@ export function describeBadRecordSweepConformance(
 
       test(
         'a retention age stored as text: the batch completing it completes every record, the rules go on',
-        {
-          skip:
-            name === 'typeorm:postgres' || name === 'typeorm:mysql'
-              ? 'a BIGINT column cannot hold text'
-              : false,
-        },
+        { skip: numbersInTypedColumns(name) ? 'a BIGINT column cannot hold text' : false },
         async () => {
           const unreadable =
             name === 'memory'

@@ -23,6 +23,23 @@ export interface BadCase {
 }
 
 /** The ways a stored record goes bad that every suite over bad records meets (the sweeps' too). */
+/** Whether backend `name` stores numbers in INTEGER/BIGINT columns, which cannot hold text (PostgreSQL, MariaDB). */
+export function numbersInTypedColumns(name: string): boolean {
+  return name === 'typeorm:postgres' || name === 'typeorm:mysql';
+}
+
+/** Why case `c` cannot be written on backend `name` (SQL columns are NOT NULL and typed), or false. */
+export function badCaseSkip(name: string, c: BadCase): { skip: string | false } {
+  return {
+    skip:
+      c.removesFields && name.startsWith('typeorm:')
+        ? 'SQL columns cannot be removed'
+        : c.textInNumber && numbersInTypedColumns(name)
+          ? 'an INTEGER/BIGINT column cannot hold text'
+          : false,
+  };
+}
+
 export const BAD_RECORD_CASES: readonly BadCase[] = [
   {
     name: 'args_json is not JSON',
@@ -76,15 +93,7 @@ export function describeBadRecordConformance(
       newTaskRecord({ taskName: 'bad.task', queue, ...fields });
     const put = (fields: Partial<NewRecordFields> = {}) => backend.enqueue(rec(fields));
     const claimAll = () => backend.claimMany({ limit: 50, queues: [queue], workerId: W });
-    // SQL columns are NOT NULL: a field cannot be removed there.
-    const skipIf = (c: BadCase) => ({
-      skip:
-        c.removesFields && name.startsWith('typeorm:')
-          ? 'SQL columns cannot be removed'
-          : c.textInNumber && (name === 'typeorm:postgres' || name === 'typeorm:mysql')
-            ? 'an INTEGER/BIGINT column cannot hold text'
-            : false,
-    });
+    const skipIf = (c: BadCase) => badCaseSkip(name, c);
 
     beforeEach(async () => {
       backend = await factory();
