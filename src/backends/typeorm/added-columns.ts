@@ -27,6 +27,13 @@ export const ADDED_COLUMNS: readonly AddedColumn[] = [
  */
 export const REMOVABLE_AT = `CASE WHEN status = 'completed' THEN completed_at + keep_completed_ms WHEN status IN ('failed','cancelled') THEN completed_at + keep_failed_ms END`;
 
+/**
+ * `REMOVABLE_AT` for SQLite, whose INTEGER columns keep whatever a writer put there: an age stored as text would
+ * otherwise add as 0 and delete the record at once. Only integers count, so such a record is kept, as memory and
+ * Redis keep it.
+ */
+export const SQLITE_REMOVABLE_AT = `CASE WHEN typeof(completed_at) <> 'integer' THEN NULL WHEN status = 'completed' AND typeof(keep_completed_ms) = 'integer' THEN completed_at + keep_completed_ms WHEN status IN ('failed','cancelled') AND typeof(keep_failed_ms) = 'integer' THEN completed_at + keep_failed_ms END`;
+
 /** `name type, ...` of the added columns, for a dialect's `CREATE TABLE`. */
 export function addedColumnsDdl(dialect: SqlDialect): string {
   return ADDED_COLUMNS.map((column) => `${column.name} ${column.type[dialect]}`).join(', ');

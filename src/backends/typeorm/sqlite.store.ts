@@ -4,7 +4,7 @@ import type { ClaimManyOptions } from '../queue-backend.js';
 import type { QueuedTaskRecord } from '../../models/queued-task-record.js';
 import { claimedInOrder, recordToRow, rowToRecord, type TaskRow } from './task-row.mapper.js';
 import { SqlQueueStore } from './sql-queue.store.js';
-import { addedColumnsDdl, REMOVABLE_AT } from './added-columns.js';
+import { addedColumnsDdl, SQLITE_REMOVABLE_AT } from './added-columns.js';
 import type { SqlTx } from './queue-caps.sql.js';
 import { runStepsNow, type SqlSteps, type SyncStatements } from './sql-steps.js';
 import { EnqueueRejectedError } from '../../errors/enqueue-rejected.error.js';
@@ -69,6 +69,11 @@ export class SqliteQueueStore extends SqlQueueStore {
     return 32_000;
   }
 
+  /** Ages that are integers only (`SQLITE_REMOVABLE_AT`), as the `aged_typed` index has them. */
+  protected override get removableAt(): string {
+    return SQLITE_REMOVABLE_AT;
+  }
+
   schemaStatements(): string[] {
     const t = this.table;
     const index = (suffix: string) => this.identifier(suffix);
@@ -96,7 +101,9 @@ export class SqliteQueueStore extends SqlQueueStore {
       `CREATE INDEX IF NOT EXISTS ${index('ended')} ON ${t} (task_name, completed_at) WHERE status IN ('failed','cancelled')`,
       // The expiry sweep's candidates: waiting records by expiry (src/expiry/expiry-sweep.ts).
       // Ended records with their own retention age, by when they are due for deletion (removeAged).
-      `CREATE INDEX IF NOT EXISTS ${index('aged')} ON ${t} ((${REMOVABLE_AT})) WHERE keep_completed_ms IS NOT NULL OR keep_failed_ms IS NOT NULL`,
+      // Earlier versions indexed REMOVABLE_AT as `_aged`; the typed expression has an index of its own.
+      `DROP INDEX IF EXISTS ${index('aged')}`,
+      `CREATE INDEX IF NOT EXISTS ${index('aged_typed')} ON ${t} ((${SQLITE_REMOVABLE_AT})) WHERE keep_completed_ms IS NOT NULL OR keep_failed_ms IS NOT NULL`,
       `CREATE INDEX IF NOT EXISTS ${index('expiry')} ON ${t} (expires_at) WHERE expires_at IS NOT NULL AND status IN ('pending','scheduled')`,
       `CREATE TABLE IF NOT EXISTS ${this.leaseTable} (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL)`,
       this.control.schemaStatement(),
