@@ -27,6 +27,16 @@ describe('newTaskId', () => {
     assert.ok(ids[1]! < ids[2]! && ids[0]! < ids[2]! && ids[2]! < ids[3]! && ids[3]! < ids[4]!);
   });
 
+  test('ids of one millisecond sort in the order they were made, past 4,096 of them unique still', () => {
+    const t = Date.now() + 5_000;
+    const ids = Array.from({ length: 1_000 }, () => newTaskId(t));
+    assert.deepEqual([...ids].sort(), ids, 'made in order, they sort in order');
+    for (const id of ids) assert.match(id, V7);
+    const many = Array.from({ length: 10_000 }, () => newTaskId(t + 1));
+    for (const id of many) assert.match(id, V7);
+    assert.equal(new Set(many).size, many.length);
+  });
+
   test('a new record takes its id from its creation time', () => {
     const now = new Date(Date.UTC(2031, 0, 2));
     const record = newTaskRecord({ taskName: 't' }, now);
