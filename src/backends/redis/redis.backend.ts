@@ -94,6 +94,7 @@ const PREFIX = /^[A-Za-z0-9_.:-]{1,100}$/;
 const SCRIPTS = {
   qEnqueue: lua.ENQUEUE,
   qEnqueueCheck: lua.ENQUEUE_CHECK,
+  qEnqueueGuarded: lua.ENQUEUE_GUARDED,
   qClaim: lua.CLAIM,
   qClaimOne: lua.CLAIM_ONE,
   qComplete: lua.COMPLETE,
@@ -569,16 +570,21 @@ export class RedisQueueBackend extends QueueBackend {
    */
   async enqueueMany(records: readonly QueuedTaskRecord[]): Promise<QueuedTaskRecord[]> {
     try {
+      if (records.length <= ENQUEUE_CHUNK) return await this.enqueueBatch(records);
       // Checked in slices too: one call spreading every record's arguments overflowed the stack at 20,000 records.
-      // The slices go out together (one connection runs them in order); every one must pass before any chunk goes.
-      if (records.length > ENQUEUE_CHUNK) {
-        const checks: Array<Promise<unknown>> = [];
-        for (let i = 0; i < records.length; i += ENQUEUE_CHECK_CHUNK)
-          checks.push(
-            this.run('qEnqueueCheck', ...records.slice(i, i + ENQUEUE_CHECK_CHUNK).flatMap(placementOf)),
-          );
-        await Promise.all(checks);
-      }
+      // The chunks go right behind the slices, not after their replies (the server had sat idle for the round trip
+      // and for the encoding of the first chunks): each chunk writes only if every slice passed (ENQUEUE_GUARDED).
+      // Behind `replicaAcks` the slices are awaited first, as before, so no chunk depends on a count not yet on the
+      // replicas.
+      const guard = randomUUID();
+      const checks: Array<Promise<unknown>> = [];
+      for (let i = 0; i < records.length; i += ENQUEUE_CHECK_CHUNK)
+        checks.push(
+          this.run('qEnqueueCheck', guard, ...records.slice(i, i + ENQUEUE_CHECK_CHUNK).flatMap(placementOf)),
+        );
+      const checked = Promise.all(checks);
+      checked.catch(() => undefined); // awaited below, before any chunk's reply
+      if (this.replicaAcks) await checked;
       // Chunks keep one script's run short (Redis is single-threaded) while saving a round trip per record. Up to
       // ENQUEUE_WINDOW of them are in flight, so the server runs one chunk while this process encodes the next
       // (awaited one by one, the two sides took turns); the window keeps each call's wait well inside
@@ -587,9 +593,20 @@ export class RedisQueueBackend extends QueueBackend {
       const inFlight: Array<Promise<QueuedTaskRecord[]>> = [];
       try {
         for (let i = 0; i < records.length; i += ENQUEUE_CHUNK) {
-          if (inFlight.length === ENQUEUE_WINDOW) results.push(...(await inFlight.shift()!));
-          inFlight.push(this.enqueueBatch(records.slice(i, i + ENQUEUE_CHUNK)));
+          if (inFlight.length === ENQUEUE_WINDOW) {
+            await checked; // a refused record is the batch's error, not the guard's refusal of the chunks
+            results.push(...(await inFlight.shift()!));
+          }
+          const last = i + ENQUEUE_CHUNK >= records.length;
+          const chunk = this.enqueueBatch(records.slice(i, i + ENQUEUE_CHUNK), [
+            guard,
+            checks.length,
+            last ? 1 : 0,
+          ]);
+          chunk.catch(() => undefined); // refused while this call awaits the check: read in order below
+          inFlight.push(chunk);
         }
+        await checked;
         while (inFlight.length > 0) results.push(...(await inFlight.shift()!));
       } catch (error) {
         // The chunks sent after the failed one settle first (stored, refused, or timed out and taken out of the
@@ -604,7 +621,11 @@ export class RedisQueueBackend extends QueueBackend {
   }
 
   /** One script call for a batch; it also publishes the wakeup, so `notifyNewTask` right after is skipped. */
-  private async enqueueBatch(records: readonly QueuedTaskRecord[]): Promise<QueuedTaskRecord[]> {
+  private async enqueueBatch(
+    records: readonly QueuedTaskRecord[],
+    /** A chunk of a larger batch: its guard, check slices and whether it is the last chunk (ENQUEUE_GUARDED). */
+    guarded?: readonly [string, number, number],
+  ): Promise<QueuedTaskRecord[]> {
     const args: Array<string | number> = [
       Date.now(),
       this.notificationsOn ? this.scriptChannel : '',
@@ -615,7 +636,8 @@ export class RedisQueueBackend extends QueueBackend {
       const fields = recordFields(record);
       args.push(...enqueueArguments(record, fields));
     }
-    const sent = this.run('qEnqueue', ...args);
+    if (guarded) args.push(...guarded);
+    const sent = this.run(guarded ? 'qEnqueueGuarded' : 'qEnqueue', ...args);
     // This process's waiting workers claim through this same connection, and Redis runs one connection's commands
     // in order: a claim they send from now on runs after this script and finds the record. So a single record wakes
     // them as its script leaves, a round trip before `notifyNewTask` would (that wakeup, after the reply, stays as

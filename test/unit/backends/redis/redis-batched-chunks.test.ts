@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import { randomUUID } from 'node:crypto';
 import { newTaskRecord } from '../../../../src/models/new-record.js';
+import { enqueueArguments, recordFields } from '../../../../src/backends/redis/redis-record-fields.js';
 import type { QueuedTaskRecord } from '../../../../src/models/queued-task-record.js';
 import { sharedClientRedisBackends } from '../../../support/redis-backends.js';
 import { skipUnless } from '../../../support/services.js';
@@ -92,6 +94,81 @@ describe('Redis batched chunk adds', { skip: skipUnless('redis') }, () => {
         newest,
       );
       assert.equal((await backend.getStatistics()).pending, all.length);
+    } finally {
+      await backend.close();
+    }
+  });
+
+  test('ids of one millisecond in random order, as other processes make them, land in the right chunks, listed once', async () => {
+    const { backend, prefix } = await open();
+    try {
+      // Ids of a few milliseconds whose random tails come in any order, as several producers' would: members fall
+      // below the last chunk's bound, into the chunk before it or further back.
+      const at = Date.now();
+      const all: QueuedTaskRecord[] = [];
+      for (const size of [300, 250, 180]) {
+        const batch = Array.from({ length: size }, (_, i) => {
+          const ms = (at + (i % 3)).toString(16).padStart(12, '0');
+          const id = `${ms.slice(0, 8)}-${ms.slice(8)}-7${randomUUID().slice(15)}`;
+          return newTaskRecord({ id, taskName: 'batched.random', queue: 'rq' }, new Date(at + (i % 3)));
+        });
+        await backend.enqueueMany(batch);
+        all.push(...batch);
+      }
+      assert.equal(await chunkMembers(`${prefix}:cx:*`, /:cx:\d+$/), all.length);
+      const newest = [...all]
+        .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : -1))
+        .map((r) => r.id);
+      assert.deepEqual(
+        (await backend.listRecords({ limit: 1_000 })).map((r) => r.id),
+        newest,
+      );
+    } finally {
+      await backend.close();
+    }
+  });
+
+  test('a batch of several chunks sends them right behind its check, not after its reply', async () => {
+    const { backend } = await open();
+    // The shared client's script methods, wrapped for this test only (the suite's backends share the client).
+    const client = redis.client() as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+    const names = ['qEnqueueCheck', 'qEnqueueGuarded', 'qEnqueue'];
+    const originals = names.map((name) => client[name]!);
+    const seen: string[] = [];
+    names.forEach((name, i) => {
+      client[name] = function (this: unknown, ...args: unknown[]) {
+        seen.push(name === 'qEnqueueCheck' ? 'check' : 'chunk');
+        return originals[i]!.apply(this, args).then((reply) => {
+          if (name === 'qEnqueueCheck') seen.push('check replied');
+          return reply;
+        });
+      };
+    });
+    try {
+      const records = Array.from({ length: 450 }, () =>
+        newTaskRecord({ taskName: 'batched.pipe', queue: 'pq' }),
+      );
+      await backend.enqueueMany(records);
+      assert.ok(seen.indexOf('chunk') < seen.indexOf('check replied'), seen.slice(0, 5).join(', '));
+      assert.equal((await backend.getStatistics({ queue: 'pq' })).pending, records.length);
+    } finally {
+      names.forEach((name, i) => (client[name] = originals[i]!));
+      await backend.close();
+    }
+  });
+
+  test('a chunk of a batch whose check did not pass (failed, or never ran) writes nothing', async () => {
+    const { backend, prefix } = await open();
+    try {
+      const record = newTaskRecord({ taskName: 'batched.guard', queue: 'gq' });
+      const client = redis.client() as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+      const args = [Date.now(), '', 'test|enqueue', 1, ...enqueueArguments(record, recordFields(record))];
+      await assert.rejects(
+        client['qEnqueueGuarded']!(prefix, ...args, randomUUID(), 1, 1),
+        /check did not pass/,
+      );
+      assert.equal(await backend.getTask(record.id), null);
+      assert.equal((await backend.getStatistics({ queue: 'gq' })).total, 0);
     } finally {
       await backend.close();
     }
