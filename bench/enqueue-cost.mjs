@@ -8,7 +8,9 @@
 // INFO cpu), µs inside EVALSHA/EVAL (commandstats, wall time on the server), and commands the server ran (every
 // command counted by commandstats but INFO/CONFIG, so round trips beyond the one script show up). Prints one JSON
 // line per build: medians over the rounds, and jobs/s from the median wall time. `BENCH_COST_PHASES=single` runs
-// only the single enqueues (for `node --cpu-prof`).
+// only the single enqueues (for `node --cpu-prof`). The builds `floor-evalsha` and `floor-ping` are the floor of one
+// round trip through ioredis: an EVALSHA of `return 0` with a single enqueue's 18 arguments, and a PING (their bulk
+// phase sends its records one by one).
 import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -76,6 +78,47 @@ let serial = 0;
 /** A side: `enqueueOne()`, `enqueueBulk(n)`, `close()`. Ours: a Nest app at the library's defaults. */
 async function openSide(build) {
   const prefix = `ec${serial++}`;
+  if (build === 'floor-evalsha' || build === 'floor-ping') {
+    // The floor of one round trip through the same client library: an EVALSHA of `return 0` with the arguments of
+    // one of our single enqueues (prefix, 4 header values, 9 placement values, 4 hash fields: 18), or a PING.
+    const { Redis } = await import('ioredis');
+    const client = new Redis(url);
+    client.defineCommand('floor', { numberOfKeys: 0, lua: 'return 0' });
+    await client.floor('x');
+    const one =
+      build === 'floor-ping'
+        ? () => client.ping()
+        : () => {
+            const now = Date.now();
+            return client.floor(
+              prefix,
+              now,
+              prefix + 'ch',
+              'origin|enqueue',
+              1,
+              '0190a4b2-7c1d-7e3f-8a9b-0c1d2e3f4a5b',
+              '',
+              'default',
+              'pending',
+              'local',
+              0,
+              now,
+              '',
+              4,
+              'n',
+              'bench.noop',
+              'a',
+              '[{}]',
+            );
+          };
+    return {
+      enqueueOne: one,
+      enqueueBulk: async (n) => {
+        for (let i = 0; i < n; i++) await one();
+      },
+      close: () => client.quit(),
+    };
+  }
   if (build === 'bullmq') {
     const { Queue } = await import('bullmq');
     const queue = new Queue('q', {
