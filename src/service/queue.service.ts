@@ -467,10 +467,17 @@ export class QueueService {
   private buildRecord(taskName: string, args: unknown[], options: EnqueueOptions): QueuedTaskRecord {
     const definition = this.tasks.get(taskName);
     assertValidEnqueue(taskName, args, options, this.executions.names());
-    assertJsonSerializable(args, 'args', taskName);
-    if (options.kwargs) assertJsonSerializable(options.kwargs, 'kwargs', taskName);
-    if (options.metadata) assertJsonSerializable(options.metadata, 'metadata', taskName);
-    const size = Buffer.byteLength(JSON.stringify([args, options.kwargs ?? {}, options.metadata ?? {}]));
+    // The checks bound the JSON's size from above: only a payload that may be over the limit is stringified here
+    // to be measured (the store stringifies each record again to write it).
+    const bound =
+      4 +
+      assertJsonSerializable(args, 'args', taskName) +
+      (options.kwargs ? assertJsonSerializable(options.kwargs, 'kwargs', taskName) : 2) +
+      (options.metadata ? assertJsonSerializable(options.metadata, 'metadata', taskName) : 2);
+    const size =
+      bound > MAX_PAYLOAD_BYTES
+        ? Buffer.byteLength(JSON.stringify([args, options.kwargs ?? {}, options.metadata ?? {}]))
+        : 0;
     if (size > MAX_PAYLOAD_BYTES) {
       throw new TaskSerializationError(
         'args, kwargs and metadata',

@@ -77,4 +77,28 @@ describe('assertJsonSerializable', () => {
       TaskSerializationError,
     );
   });
+
+  test('returns an upper bound of the UTF-8 bytes of JSON.stringify (the enqueue size check stringifies only above it)', () => {
+    const values: unknown[] = [
+      null,
+      true,
+      '',
+      'plain',
+      'ü😀\u0001\n"\\',
+      '\ud800 lone surrogate',
+      -1.2345678901234567e-308,
+      Number.MIN_SAFE_INTEGER,
+      [],
+      {},
+      [{}],
+      { 'odd key': ['ü', 1, false, null, { a: { b: [1.5e300, '\u001f'] } }] },
+      Array.from({ length: 100 }, (_, i) => ({ ['k' + i]: 'v'.repeat(i) })),
+    ];
+    for (const value of values) {
+      const bound = assertJsonSerializable(value, 'args');
+      const bytes = Buffer.byteLength(JSON.stringify(value));
+      assert.ok(bound >= bytes, `${JSON.stringify(value).slice(0, 40)}: bound ${bound} < ${bytes}`);
+      assert.ok(bound <= 6 * bytes + 30, `${JSON.stringify(value).slice(0, 40)}: bound ${bound} far above ${bytes}`);
+    }
+  });
 });
