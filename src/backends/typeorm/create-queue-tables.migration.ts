@@ -16,13 +16,14 @@ export function createQueueTablesMigration(tableName = 'nestjs_queue_task', time
     if (type === 'mysql' || type === 'mariadb') {
       const mysql = new MysqlQueueStore(table, stub);
       mysql.useCollation(exactCollation(serverVersion));
-      return mysql.schemaStatements();
+      return [...mysql.schemaStatements(), ...mysql.groupIndexStatements()];
     }
     const store: SqlQueueStore =
       type === 'postgres'
         ? new PostgresQueueStore(table, stub)
         : new SqliteQueueStore(table, { pragma: () => undefined, prepare: () => stub } as never);
-    return store.schemaStatements();
+    // The group indexes too: a store on an app-owned schema creates nothing itself (`createsSchema`).
+    return [...store.schemaStatements(), ...store.groupIndexStatements()];
   };
   return class CreateQueueTables implements MigrationInterface {
     name = `CreateQueueTables${timestamp}`;

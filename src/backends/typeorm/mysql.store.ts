@@ -138,11 +138,18 @@ export class MysqlQueueStore extends SqlQueueStore {
     );
   }
 
+  groupIndexStatements(): string[] {
+    return this.caps.groupIndexStatements((suffix) => this.index(suffix));
+  }
+
+  /** A KEY name: KEY names take no schema, so `schema.table` gives `schema_table_<suffix>`. */
+  private index(suffix: string): string {
+    return quoteIdentifier(`${this.tableName.replace('.', '_')}_${suffix}`, 'mysql');
+  }
+
   private tableStatements(): string[] {
     const t = this.table;
-    // KEY names take no schema: `schema.table` gives `schema_table_<suffix>`.
-    const index = (suffix: string) =>
-      quoteIdentifier(`${this.tableName.replace('.', '_')}_${suffix}`, 'mysql');
+    const index = (suffix: string) => this.index(suffix);
     return [
       `CREATE TABLE IF NOT EXISTS ${t} (
         id CHAR(36) NOT NULL PRIMARY KEY, seq BIGINT NOT NULL AUTO_INCREMENT UNIQUE, task_name VARCHAR(255) NOT NULL,

@@ -224,13 +224,22 @@ export class PostgresQueueStore extends SqlQueueStore {
     ];
   }
 
+  groupIndexStatements(): string[] {
+    return this.caps.groupIndexStatements((suffix) => this.index(suffix));
+  }
+
   /** Create the schema in one transaction under an advisory lock, so booting instances do not race on DDL. */
   override async createSchema(): Promise<void> {
+    await this.runSchemaStatements(this.schemaStatements());
+  }
+
+  /** `statements` in one transaction under the schema's advisory lock: processes do not race on DDL. */
+  protected override async runSchemaStatements(statements: readonly string[]): Promise<void> {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
       await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`nestjs_queues:${this.tableName}`]);
-      for (const statement of this.schemaStatements()) await client.query(statement);
+      for (const statement of statements) await client.query(statement);
       await client.query('COMMIT');
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);

@@ -158,7 +158,8 @@ export abstract class SqlQueueStore {
   /** Claim under a queue policy (see `SqlQueueCaps`); records come back in the order they were taken. */
   async claimControlled(options: ControlledClaimOptions): Promise<ControlledClaim> {
     if (options.limit <= 0) return { claimed: [] };
-    if (options.policy.groupConcurrency !== undefined)
+    if (options.policy.groupConcurrency !== undefined) {
+      await this.ensureGroupIndexes();
       await this.caps.sweepGroupsIfDue(
         {
           query: (sql, params) => this.query(sql, params),
@@ -166,6 +167,7 @@ export abstract class SqlQueueStore {
         },
         options.queue,
       );
+    }
     const { ids, rateLimitedUntil } = await this.capsSteps(() => this.caps.claim(options, this.capsRowLock));
     if (ids.length === 0)
       return rateLimitedUntil === undefined ? { claimed: [] } : { claimed: [], rateLimitedUntil };
@@ -192,6 +194,7 @@ export abstract class SqlQueueStore {
 
   /** Claim by id under the queue's control (see `claimByIdUnderControl`), in the controlled claims' transaction. */
   async claimTaskControlled(id: string, workerId: string, policy: ClaimPolicy = {}): Promise<TaskClaim> {
+    if (policy.groupConcurrency !== undefined) await this.ensureGroupIndexes();
     const outcome = await this.capsSteps(() =>
       claimByIdUnderControl(
         this.caps,
@@ -251,6 +254,34 @@ export abstract class SqlQueueStore {
   abstract execute(sql: string, params?: unknown[], manager?: EntityManager): Promise<number>;
   /** DDL statements that create the tables and indexes if missing. */
   abstract schemaStatements(): string[];
+
+  /** The records table's indexes of grouped claims, in the dialect (`SqlQueueCaps.groupIndexStatements`). */
+  abstract groupIndexStatements(): string[];
+
+  /**
+   * Whether this store creates what it needs (`createSchema` at open, the group indexes at the first grouped
+   * claim); false when the app owns its schema (`createSchema: false`: the migration creates them).
+   */
+  createsSchema = true;
+  private groupIndexes: Promise<void> | undefined;
+
+  /**
+   * The group indexes, created once per store before its first grouped claim (a no-op where they exist): every
+   * waiting record paid an entry in them when created with the table, though only grouped claims read them.
+   */
+  protected ensureGroupIndexes(): Promise<void> {
+    if (!this.createsSchema) return Promise.resolve();
+    this.groupIndexes ??= this.runSchemaStatements(this.groupIndexStatements()).catch((error: unknown) => {
+      this.groupIndexes = undefined; // the next grouped claim tries again
+      throw error;
+    });
+    return this.groupIndexes;
+  }
+
+  /** Run schema statements (`CREATE INDEX IF NOT EXISTS` …) in order (PostgreSQL: under the schema's advisory lock). */
+  protected async runSchemaStatements(statements: readonly string[]): Promise<void> {
+    for (const statement of statements) await this.execute(statement);
+  }
   /** Insert unless an active record holds the key; true when inserted. */
   protected abstract insertIfKeyFree(record: QueuedTaskRecord, manager?: EntityManager): Promise<boolean>;
   /** Atomically claim up to `limit` due records; returns them in any order. */

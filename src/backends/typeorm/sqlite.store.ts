@@ -74,6 +74,10 @@ export class SqliteQueueStore extends SqlQueueStore {
     return SQLITE_REMOVABLE_AT;
   }
 
+  groupIndexStatements(): string[] {
+    return this.caps.groupIndexStatements((suffix) => this.identifier(suffix));
+  }
+
   schemaStatements(): string[] {
     const t = this.table;
     const index = (suffix: string) => this.identifier(suffix);

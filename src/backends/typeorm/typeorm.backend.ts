@@ -149,7 +149,8 @@ export class TypeOrmQueueBackend extends QueueBackend {
     this.store.flows.onRelease = (queues) => {
       for (const queue of queues) void this.notifyNewTask(queue).catch(() => undefined);
     };
-    if (this.config.createSchema ?? true) await this.store.createSchema();
+    this.store.createsSchema = this.config.createSchema ?? true;
+    if (this.store.createsSchema) await this.store.createSchema();
     if (this.config.heartbeatDataSource) this.heartbeatStore = await this.openHeartbeatStore(typeorm);
     if (
       this.store instanceof PostgresQueueStore &&
