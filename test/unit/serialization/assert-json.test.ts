@@ -98,7 +98,10 @@ describe('assertJsonSerializable', () => {
       const bound = assertJsonSerializable(value, 'args');
       const bytes = Buffer.byteLength(JSON.stringify(value));
       assert.ok(bound >= bytes, `${JSON.stringify(value).slice(0, 40)}: bound ${bound} < ${bytes}`);
-      assert.ok(bound <= 6 * bytes + 30, `${JSON.stringify(value).slice(0, 40)}: bound ${bound} far above ${bytes}`);
+      assert.ok(
+        bound <= 6 * bytes + 30,
+        `${JSON.stringify(value).slice(0, 40)}: bound ${bound} far above ${bytes}`,
+      );
     }
   });
 });
