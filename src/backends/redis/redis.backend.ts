@@ -645,10 +645,12 @@ export class RedisQueueBackend extends QueueBackend {
     // them once, when it is all stored.
     if (records.length === 1 && records[0]!.status === 'pending' && !this.replicaAcks)
       this.waiters.wakeAll(true);
-    const replies = (await sent) as Array<[number, unknown]>;
+    // One flag per record ('1' created, '0' held), then the holders' hashes in order (see ENQUEUE_BODY).
+    const [created, ...holders] = (await sent) as [string, ...unknown[]];
     const now = Date.now();
     for (const record of records) if (record.status === 'pending') this.publishedAt.set(record.queue, now);
-    return records.map((record, i) => (replies[i]![0] === 1 ? record : fromHash(replies[i]![1])!));
+    let held = 0;
+    return records.map((record, i) => (created.charCodeAt(i) === 49 ? record : fromHash(holders[held++])!));
   }
 
   /** One script for the whole flow (see `FLOW_CREATE`); its argument list goes as one array, never spread. */

@@ -157,6 +157,32 @@ describe('Redis batched chunk adds', { skip: skipUnless('redis') }, () => {
     }
   });
 
+  test('the enqueue script answers a batch with one flag per record and the hashes of the held ones only', async () => {
+    const { backend, prefix } = await open();
+    try {
+      const held = newTaskRecord({ taskName: 'batched.reply', queue: 'yq', key: `k:${randomUUID()}` });
+      await backend.enqueue(held);
+      const fresh = newTaskRecord({ taskName: 'batched.reply', queue: 'yq' });
+      const again = newTaskRecord({ taskName: 'batched.reply', queue: 'yq', key: held.key });
+      const client = redis.client() as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+      const args = [Date.now(), '', 'test|enqueue', 2];
+      for (const record of [fresh, again]) args.push(...enqueueArguments(record, recordFields(record)));
+      const reply = (await client['qEnqueue']!(prefix, ...args)) as unknown[];
+      assert.equal(reply.length, 2);
+      assert.equal(reply[0], '10');
+      assert.ok(
+        (reply[1] as string[]).includes(held.id),
+        'the holder of the key, as a flat hash with its id',
+      );
+      assert.equal(
+        (await backend.enqueueMany([fresh, again])).map((r) => r.id).join(),
+        [fresh.id, held.id].join(),
+      );
+    } finally {
+      await backend.close();
+    }
+  });
+
   test('a chunk of a batch whose check did not pass (failed, or never ran) writes nothing', async () => {
     const { backend, prefix } = await open();
     try {
