@@ -6,8 +6,9 @@ import type { SqlQueueStore } from './sql-queue.store.js';
 import { SqliteQueueStore } from './sqlite.store.js';
 
 /**
- * A TypeORM migration that creates the queue tables and indexes (the same DDL as `createSchema`), for apps that own
- * their migrations: `createQueueTablesMigration('my_queue_table')` returns a class to list in `migrations`.
+ * A TypeORM migration that creates the queue tables and indexes (the DDL of `createSchema`, and the group indexes a
+ * store creates at its first grouped claim), for apps that own their migrations:
+ * `createQueueTablesMigration('my_queue_table')` returns a class to list in `migrations`.
  */
 export function createQueueTablesMigration(tableName = 'nestjs_queue_task', timestamp = 1763769600000) {
   const table = validateTableName(tableName);
