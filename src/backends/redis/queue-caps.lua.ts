@@ -22,7 +22,15 @@ local function group_queue(queue)
   end
   return known
 end
-local function set_queue(set) return string.sub(set, 1, string.find(set, '|', 1, true) - 1) end
+local set_queues = {}
+local function set_queue(set)
+  local queue = set_queues[set]
+  if not queue then
+    queue = string.sub(set, 1, string.find(set, '|', 1, true) - 1)
+    set_queues[set] = queue
+  end
+  return queue
+end
 local function gx_key(set, group) return p .. ':gx:' .. set .. '|' .. (group or '') end
 local function gring_key(set) return p .. ':gring:' .. set end
 -- A ready record of a grouped queue also goes to its group's set, and its group into the ring if not there.

@@ -232,13 +232,17 @@ local function chunk_flush()
   chunk_waiting = nil
 end
 -- numeric(sk) gives three numbers in the order of sort keys (or nil for a key without them); a caller that has them
--- at hand passes them as a, b, c (numeric(sk) would give the same).
+-- at hand passes them as a, b, c (numeric(sk) would give the same), and may pass sk as nil: it is made
+-- (sort_key(score, member)) only when a lookup or a split needs it.
 local function chunk_add(top, cp, sk, score, member, sort_key, numeric, a, b, c)
-  if not chunk_waiting then return chunk_add_now(top, cp, sk, score, member, sort_key) end
+  if not chunk_waiting then return chunk_add_now(top, cp, sk or sort_key(score, member), score, member, sort_key) end
   local chunk = nil
   local last = last_chunk(top, cp, numeric)
   if last then
-    if a == nil then a, b, c = numeric(sk) end
+    if a == nil then
+      sk = sk or sort_key(score, member)
+      a, b, c = numeric(sk)
+    end
     if a then
       if above(a, b, c, last) then
         chunk = last[1]
@@ -248,6 +252,7 @@ local function chunk_add(top, cp, sk, score, member, sort_key, numeric, a, b, c)
     end
   end
   if not chunk then
+    sk = sk or sort_key(score, member)
     local found = chunk_find(top, sk)
     chunk = found and chunk_of(cp, found)
   end
@@ -261,7 +266,7 @@ local function chunk_add(top, cp, sk, score, member, sort_key, numeric, a, b, c)
     -- Below every chunk (chunk_add_now moves the first one's bound) or full (it splits): what waits is written first,
     -- and the chunks whose size may change are read again.
     for _, c in ipairs(chunk_waiting_order) do chunk_write(c) end
-    chunk_add_now(top, cp, sk, score, member, sort_key)
+    chunk_add_now(top, cp, sk or sort_key(score, member), score, member, sort_key)
     chunk_batching()
     return
   end
@@ -418,8 +423,24 @@ local function cx_created(member)
 end
 -- A ready set "<queue>|<exec>": score -priority, member rx_member(queuedAt, seq, id); its sort key puts the priority
 -- first, descending, in 8 hex digits (priorities are 32-bit integers).
-local function ready_top(set) return p .. ':r:' .. set end
-local function ready_cp(set) return p .. ':r:' .. set .. '#' end
+-- Key names made once per set and script run (an enqueue asks for them per record).
+local ready_tops, ready_cps = {}, {}
+local function ready_top(set)
+  local key = ready_tops[set]
+  if not key then
+    key = p .. ':r:' .. set
+    ready_tops[set] = key
+  end
+  return key
+end
+local function ready_cp(set)
+  local key = ready_cps[set]
+  if not key then
+    key = p .. ':r:' .. set .. '#'
+    ready_cps[set] = key
+  end
+  return key
+end
 local function rx_key(score, member)
   local rank = 2147483648 + math.min(math.max(tonumber(score), -2147483648), 2147483647)
   return string.format('%08x', rank) .. member
@@ -449,8 +470,8 @@ local function add_ready(id, set, priority, queued_at, seq, group)
     and n < 1099511627776 then
     a, b, c = rank, at, n
   end
-  chunk_add(ready_top(set), ready_cp(set), rx_key(score, member), priority == '0' and '-0' or score, member, rx_key,
-    rx_numeric, a, b, c)
+  chunk_add(ready_top(set), ready_cp(set), not a and rx_key(score, member) or nil, priority == '0' and '-0' or score,
+    member, rx_key, rx_numeric, a, b, c)
   group_ready(set, group, score, member)
   return member
 end
