@@ -47,8 +47,18 @@ export const STOP = process.env.BENCH_STOP ?? 'stored';
 export const DRAIN_APP = process.env.BENCH_DRAIN_APP ?? 'fresh';
 /** `factory` (default): NestFactory.createApplicationContext as an app runs; `testing`: @nestjs/testing's module. */
 export const NEST = process.env.BENCH_NEST ?? 'factory';
+/**
+ * The heap a drain starts from, set untimed after the backlog is loaded and the worker app built, on every target.
+ * `scavenge` (default): two young-generation collections, so every live young object (a backlog held in this
+ * process: the memory backend's) is in the old generation when the clock starts, as an app's waiting backlog is,
+ * and the young generation is empty. Without them, the generation the backlog was in followed the garbage the
+ * pre-load happened to make. `full`: one full collection, which also collects the closed apps of earlier phases and
+ * with them the optimized code V8 had specialized on their objects, so the drain starts half-warm (a memory drain
+ * at c10: 20–27 µs per job against 14; docs/performance.md); `none`: no collection (the method before 2026-12-05).
+ */
+export const DRAIN_GC = process.env.BENCH_DRAIN_GC ?? 'scavenge';
 /** The method switches above as the workloads read them, at each call: ab.mjs changes them between drains. */
-export const method = { batch: BATCH, stop: STOP, drainApp: DRAIN_APP, nest: NEST };
+export const method = { batch: BATCH, stop: STOP, drainApp: DRAIN_APP, nest: NEST, gc: DRAIN_GC };
 /** Share of the mixed workload's tasks that sleep MIXED_SLEEP_MS (the rest are no-ops), drained at concurrency 10. */
 export const MIXED_SHARE = num('BENCH_MIXED_SHARE', 0.01);
 export const MIXED_SLEEP_MS = num('BENCH_MIXED_SLEEP_MS', 100);

@@ -1,5 +1,7 @@
 // Small statistics and timing helpers shared by the workloads.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 /** Median of the defined values (undefined when there are none). */
 export function median(values) {
@@ -56,3 +58,21 @@ export async function attempt(label, fn) {
 }
 
 export const log = (line) => process.stderr.write(`${line}\n`);
+
+/**
+ * V8's collector as `node --expose-gc` exposes it (`gc()`, `gc({ type: 'minor' })`); without the flag it is set now
+ * and a fresh context's `gc` is used, so every driver of the bench (run.mjs, ab.mjs, cpu-ab.mjs, ...) has it.
+ */
+const collect = globalThis.gc ?? (setFlagsFromString('--expose-gc'), runInNewContext('gc'));
+
+/**
+ * The heap a drain starts from (config.mjs, `DRAIN_GC`): `scavenge` runs two young-generation collections, which
+ * promote every live young object (the second moves what the first kept) and leave the young generation empty;
+ * `full` runs one full collection; `none` nothing.
+ */
+export function settleHeap(kind) {
+  if (kind === 'scavenge') {
+    collect({ type: 'minor' });
+    collect({ type: 'minor' });
+  } else if (kind === 'full') collect();
+}

@@ -201,6 +201,7 @@ const info = {
   stop: config.STOP,
   drainApp: config.DRAIN_APP,
   nest: config.NEST,
+  drainGc: config.DRAIN_GC,
   buildDir: config.BUILD_DIR,
   budgetMin: config.BUDGET_MIN,
   skipped,

@@ -4,7 +4,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DRAIN_CAP_S, EVENTS_OFF, JOBS, LATENCY_CAP_S, LATENCY_GAP_MS, LATENCY_JOBS, method, SINGLE, WARMUP_JOBS, WARMUP_SINGLE } from '../config.mjs';
 import { startCpuMeter } from '../cpu.mjs';
-import { inSlices, percentile, rate, waitUntil, waitUntilAsync } from '../measure.mjs';
+import { inSlices, settleHeap, percentile, rate, waitUntil, waitUntilAsync } from '../measure.mjs';
 
 export const DRAINS = ['drain1', 'drain10', 'drain50'];
 /** Events-off drains of our default targets (beside their events-on drains: events on ÷ off). */
@@ -16,12 +16,16 @@ const payloads = (n) => Array.from({ length: n }, () => ({}));
 /**
  * Times a worker of the phase's concurrency through the `jobs` jobs already queued, from its start until the store
  * counts them completed (BENCH_STOP=stored, the default: see config.mjs) or the handler has run for each (`handler`).
- * `phase.beforeDrain` (ours: a fresh worker app) runs first, untimed. `handler(data)` runs in each job (may return
+ * `phase.beforeDrain` (ours: a fresh worker app) runs first, then two young-generation collections
+ * (BENCH_DRAIN_GC), both untimed. `handler(data)` runs in each job (may return
  * a promise); none is a no-op. With the target's `store`, it also gives the CPU time per drained job: this
  * process's and the store's server processes' (µs).
  */
 export async function drainBacklog(phase, jobs, store, handler) {
   await phase.beforeDrain?.();
+  // Untimed, on every target: the drain starts with an empty young generation and its backlog (if this process holds
+  // it) in the old one, whatever garbage the pre-load made (BENCH_DRAIN_GC in config.mjs).
+  settleHeap(method.gc);
   const stored = method.stop === 'stored' && phase.storedCompleted !== undefined;
   const before = method.stop !== 'handler' && phase.storedCompleted ? await phase.storedCompleted() : 0;
   let calls = 0;
