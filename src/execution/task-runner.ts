@@ -21,6 +21,7 @@ import { describeError } from './describe-error.js';
 import type { CompletionBatch } from './execution-backend.js';
 import { retryDelay } from './retry-backoff.js';
 import { TaskOutcomeLog } from './task-outcome-log.js';
+import { ChurnMap } from '../collections/churn-map.js';
 import { keepErrorStack } from './error-stack.js';
 import { parentLinkOf, readChildOutcomes, type ChildOutcomes } from '../flows/child-outcomes.js';
 import { flowLinkOf } from '../flows/flow.types.js';
@@ -60,7 +61,8 @@ export interface RunOptions {
 export class TaskRunner {
   private readonly logger = new Logger(TaskRunner.name);
   private readonly outcomeLog = new TaskOutcomeLog();
-  private readonly inFlight = new Map<string, RunningTask>();
+  /** Records running here by id (a `ChurnMap`: one entry per task). */
+  private readonly inFlight = new ChurnMap<RunningTask>();
   private readonly startListeners: Array<(record: QueuedTaskRecord) => unknown> = [];
   /** Synchronous checks of whether a start concerns any listener (no check: every start does). */
   private readonly startFilters: Array<(record: QueuedTaskRecord) => boolean> = [];

@@ -19,6 +19,7 @@ import { QUEUES_MODULE_OPTIONS } from '../queues.constants.js';
 import { TaskRegistry } from '../tasks/task.registry.js';
 import { CompletionBatcher } from './completion-batcher.js';
 import { WorkerSlots } from './worker-slots.js';
+import { ChurnMap } from '../collections/churn-map.js';
 import { PrefetchSizer } from './prefetch-sizer.js';
 import { DueTimeHints } from './due-time-hints.js';
 import { PeriodicTask } from './periodic-task.js';
@@ -50,7 +51,8 @@ const MAINTENANCE_STOP_WAIT_MS = 500;
 export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, BeforeApplicationShutdown {
   private readonly logger = new Logger(QueueWorker.name);
   readonly options: ResolvedWorkerOptions;
-  private readonly active = new Map<string, Promise<void>>();
+  /** Launched runs by record id (a `ChurnMap`: one entry per task). */
+  private readonly active = new ChurnMap<Promise<void>>();
   private readonly activePerQueue = new Map<string, number>();
   /** Running records, the prefetch buffer and claims in flight. */
   private readonly slots: WorkerSlots;

@@ -1,5 +1,6 @@
 import type { QueuedTaskRecord } from '../models/queued-task-record.js';
 import type { PrefetchSizer } from './prefetch-sizer.js';
+import { ChurnMap } from '../collections/churn-map.js';
 
 /**
  * One worker's capacity: records running (at most `concurrency`), records claimed ahead into the prefetch buffer
@@ -12,8 +13,8 @@ import type { PrefetchSizer } from './prefetch-sizer.js';
  * other freed slot, so under contention the two shares split the freed slots.
  */
 export class WorkerSlots {
-  /** Running record ids, with their start times when a sizer measures task times. */
-  private readonly running = new Map<string, number>();
+  /** Running record ids, with their start times when a sizer measures task times (a `ChurnMap`: one per task). */
+  private readonly running = new ChurnMap<number>();
   private buffer: QueuedTaskRecord[] = [];
   private reserved = 0;
   /** Free slots kept from the buffer for a claim of the claim-by-claim queues. */
