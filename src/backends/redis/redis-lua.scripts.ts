@@ -148,9 +148,11 @@ local function chunk_of(cp, top_member) return cp .. string.match(top_member, '\
 local function chunk_find(top, sk)
   return redis.call('ZREVRANGEBYLEX', top, '[' .. sk .. '\\n\\255', '-', 'LIMIT', 0, 1)[1]
 end
--- sort_key(score, member) must give the (score, member) order of the chunks' members.
+-- sort_key(score, member) must give the (score, member) order of the chunks' members. Returns whether the set had a
+-- chunk for the member already.
 local function chunk_add_now(top, cp, sk, score, member, sort_key)
   local found = chunk_find(top, sk)
+  local existed = found ~= nil
   if not found then
     local first = redis.call('ZRANGE', top, 0, 0)[1]
     local n = first and string.match(first, '\\n(%d+)$') or redis.call('INCR', cp .. 'n')
@@ -179,6 +181,7 @@ local function chunk_add_now(top, cp, sk, score, member, sort_key)
     redis.call('ZREMRANGEBYRANK', chunk, start, -1)
     redis.call('ZADD', top, 0, sort_key(upper[2], upper[1]) .. '\\n' .. n)
   end
+  return existed
 end
 -- An enqueue adds its batch's members per chunk (chunk_batching(), then chunk_flush() before it returns): each
 -- member's chunk is still found as above, but the members wait in \`chunk_waiting\` and go in one ZADD per chunk, and
@@ -457,7 +460,8 @@ local function stat(queue, status, delta)
   redis.call('HINCRBY', p .. ':stats:' .. queue, status, delta)
 end
 ${GROUP_INDEX}
--- Add a due record to its ready set ("<queue>|<exec>"); returns its member (FIFO within a priority by member).
+-- Add a due record to its ready set ("<queue>|<exec>"); returns its member (FIFO within a priority by member), and
+-- true when added alone (not in a batch) to a set that had a chunk for it already.
 -- The group (its g field) indexes it by group too when its queue is claimed by group (queue-caps.lua.ts).
 local function add_ready(id, set, priority, queued_at, seq, group)
   local at, n = tonumber(queued_at), tonumber(seq)
@@ -470,10 +474,10 @@ local function add_ready(id, set, priority, queued_at, seq, group)
     and n < 1099511627776 then
     a, b, c = rank, at, n
   end
-  chunk_add(ready_top(set), ready_cp(set), not a and rx_key(score, member) or nil, priority == '0' and '-0' or score,
-    member, rx_key, rx_numeric, a, b, c)
+  local existed = chunk_add(ready_top(set), ready_cp(set), not a and rx_key(score, member) or nil,
+    priority == '0' and '-0' or score, member, rx_key, rx_numeric, a, b, c)
   group_ready(set, group, score, member)
-  return member
+  return member, existed
 end
 local function place(id, now)
   local t = tkey(id)
@@ -719,7 +723,9 @@ for r = 1, count do
     created[r] = '0'
     results[#results + 1] = record(holder)
   else
-    queues[queue] = true
+    -- A ready set that had a chunk already is in readysets and its queue in queues: both sets only grow, and the
+    -- script that gives a set its first member adds both. So a single enqueue behind others skips the two SADDs.
+    local listed = false
     stat_later(queue, status, 1)
     if key ~= '' then
       redis.call('HSET', p .. ':keys', key, id)
@@ -730,17 +736,19 @@ for r = 1, count do
     local due_at = tonumber(scheduled_at) or 0
     if (status == 'pending' or status == 'scheduled') and due_at <= now then
       local set = queue .. '|' .. backend
-      sets[set] = true
       local group = nil
       if group_queue(queue) then
         for i = first, at - 1, 2 do
           if ARGV[i] == 'g' then group = ARGV[i + 1] break end
         end
       end
-      add_ready(id, set, priority, queued_at, seq, group)
+      local _, had_chunk = add_ready(id, set, priority, queued_at, seq, group)
+      listed = had_chunk == true
+      if not listed then sets[set] = true end
     elseif status == 'pending' or status == 'scheduled' then
       redis.call('ZADD', p .. ':delayed', due_at, id)
     end
+    if not listed then queues[queue] = true end
     redis.call('HSET', tkey(id), 'o', seq, unpack(ARGV, first, at - 1))
     local cr = nil
     for i = first, at - 1, 2 do
