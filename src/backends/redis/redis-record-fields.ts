@@ -116,7 +116,18 @@ export function enqueueArguments(
   record: QueuedTaskRecord,
   fields: ReadonlyArray<string | number>,
 ): Array<string | number> {
-  return [
+  const args: Array<string | number> = [];
+  appendEnqueueArguments(args, record, fields);
+  return args;
+}
+
+/** `enqueueArguments` pushed onto a batch's arguments (no array per record). */
+export function appendEnqueueArguments(
+  target: Array<string | number>,
+  record: QueuedTaskRecord,
+  fields: ReadonlyArray<string | number>,
+): void {
+  target.push(
     record.id,
     record.key ?? '',
     record.queue,
@@ -126,8 +137,8 @@ export function enqueueArguments(
     record.queuedAt.getTime(),
     record.scheduledAt ? record.scheduledAt.getTime() : '',
     fields.length,
-    ...fields,
-  ];
+  );
+  for (let i = 0; i < fields.length; i++) target.push(fields[i]!);
 }
 
 export function recordOfHash(hash: Record<string, unknown>, fallbackId?: string): QueuedTaskRecord {
