@@ -228,6 +228,57 @@ export class PostgresQueueStore extends SqlQueueStore {
     return this.caps.groupIndexStatements((suffix) => this.index(suffix));
   }
 
+  /**
+   * The group indexes on a table in use: a plain `CREATE INDEX` holds a SHARE lock for the whole build (every enqueue
+   * and claim waits while a large table is read), and even `IF NOT EXISTS` on an index that exists waits behind every
+   * open write transaction, with every later write queued behind it. So the catalog is read first (nothing to do, no
+   * lock, once they exist), and a missing index is built `CONCURRENTLY` (writes go on), one process at a time under
+   * a session advisory lock; an index that a failed concurrent build left INVALID is dropped and built again.
+   */
+  protected override async createGroupIndexes(): Promise<void> {
+    const wanted = new Map(
+      this.groupIndexStatements().map((statement) => {
+        const name = /^CREATE INDEX IF NOT EXISTS "([^"]+)"/.exec(statement)![1]!;
+        return [
+          name,
+          statement.replace(/^CREATE INDEX IF NOT EXISTS/, 'CREATE INDEX CONCURRENTLY IF NOT EXISTS'),
+        ];
+      }),
+    );
+    if ((await this.validIndexes(this.pool, [...wanted.keys()])).size === wanted.size) return;
+    // An index lives in its table's schema; DROP names it there.
+    const schema = this.tableName.includes('.')
+      ? `${quoteIdentifier(this.tableName.split('.')[0]!, 'postgres')}.`
+      : '';
+    const lock = [`nestjs_queues:${this.tableName}:group_indexes`];
+    const client = await this.pool.connect();
+    try {
+      await client.query('SELECT pg_advisory_lock(hashtext($1))', lock);
+      try {
+        const valid = await this.validIndexes(client, [...wanted.keys()]);
+        for (const [name, create] of wanted) {
+          if (valid.has(name)) continue;
+          await client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${schema}"${name}"`);
+          await client.query(create);
+        }
+      } finally {
+        await client.query('SELECT pg_advisory_unlock(hashtext($1))', lock);
+      }
+    } finally {
+      client.release();
+    }
+  }
+
+  /** Which of `names` are valid indexes of this table, from the catalog (no lock on the table). */
+  private async validIndexes(client: Pick<PgPool, 'query'>, names: readonly string[]): Promise<Set<string>> {
+    const { rows } = await client.query(
+      `SELECT c.relname AS name FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+       WHERE i.indrelid = to_regclass($1) AND i.indisvalid AND c.relname = ANY($2::text[])`,
+      [this.table, names],
+    );
+    return new Set(rows.map((row) => String(row['name'])));
+  }
+
   /** Create the schema in one transaction under an advisory lock, so booting instances do not race on DDL. */
   override async createSchema(): Promise<void> {
     await this.runSchemaStatements(this.schemaStatements());

@@ -271,11 +271,16 @@ export abstract class SqlQueueStore {
    */
   protected ensureGroupIndexes(): Promise<void> {
     if (!this.createsSchema) return Promise.resolve();
-    this.groupIndexes ??= this.runSchemaStatements(this.groupIndexStatements()).catch((error: unknown) => {
+    this.groupIndexes ??= this.createGroupIndexes().catch((error: unknown) => {
       this.groupIndexes = undefined; // the next grouped claim tries again
       throw error;
     });
     return this.groupIndexes;
+  }
+
+  /** Create the group indexes where missing (`groupIndexStatements`), on a table that is in use. */
+  protected createGroupIndexes(): Promise<void> {
+    return this.runSchemaStatements(this.groupIndexStatements());
   }
 
   /** Run schema statements (`CREATE INDEX IF NOT EXISTS` …) in order (PostgreSQL: under the schema's advisory lock). */
