@@ -69,8 +69,8 @@ end
 -- A record's creation ms: its cr field, left out when the id holds it.
 local function created_of(id, cr) return tonumber(cr) or id_time(id) end
 -- An id inside an index member: a lowercase UUID as a NUL and its 16 bytes, any other id as it is (ids never start
--- with NUL); unpacked_id reverses it. Ids of 10 bytes or starting with a byte below 3 get a \\2 in front (timed_member
--- uses those forms).
+-- with NUL); unpacked_id reverses it. Ids of 10 bytes or starting with a byte below 3 get a \\2 in front, or \\1 at
+-- both ends where that would make 10 bytes (timed_member uses those forms).
 local UUID = '^%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$'
 -- The same with its parts captured (8, 4, 4, 4, 4 and 8 hex digits): packed_id reads the id in one match.
 local UUID_PARTS = '^(%x%x%x%x%x%x%x%x)%-(%x%x%x%x)%-(%x%x%x%x)%-(%x%x%x%x)%-(%x%x%x%x)(%x%x%x%x%x%x%x%x)$'
@@ -81,7 +81,8 @@ local function packed_id(id)
   local packed = packed_ids[id]
   if packed then return packed end
   if #id == 10 or (string.byte(id, 1) or 0) < 3 then
-    packed = '\\2' .. id
+    -- Never 10 bytes, which a timed member reads as a UUIDv7's tail: an id of 9 gets \\1 at both ends instead.
+    packed = #id == 9 and '\\1' .. id .. '\\1' or '\\2' .. id
   elseif #id ~= 36 then
     packed = id
   else
@@ -98,7 +99,9 @@ local function packed_id(id)
 end
 local function unpacked_id(s)
   if #s == 17 and string.byte(s, 1) == 0 then return string.format(UUID_TEXT, string.byte(s, 2, 17)) end
-  if string.byte(s, 1) == 2 then return string.sub(s, 2) end
+  local first = string.byte(s, 1)
+  if first == 2 then return string.sub(s, 2) end
+  if first == 1 then return string.sub(s, 2, -2) end
   return s
 end
 -- n as 6 or 5 big-endian bytes (n < 256^width), so packed numbers order as their values.
