@@ -5,7 +5,7 @@
 //     VARIANTS=base,drop_queue_claim,drop_list_status node pg-insert-variants.mjs
 // Variants (joined with +): drop_<suffix> (that index dropped), add_<name> (runs the SQL in ADD_<NAME>, $T the table).
 import pg from 'pg';
-import { readFileSync } from 'node:fs';
+import { backendCpuReader, QUEUE_TABLE_SUFFIXES } from './pg-private-tables.mjs';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 const URL = process.env.URL ?? 'postgres://postgres@127.0.0.1:5491/test';
@@ -16,12 +16,7 @@ const { PostgresQueueStore } = await import(path.resolve(build, 'src/backends/ty
 const variants = (process.env.VARIANTS ?? 'base').split(',');
 const client = new pg.Client(URL);
 await client.connect();
-const pid = (await client.query('SELECT pg_backend_pid() AS p')).rows[0].p;
-const cpu = () => {
-  const x = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = x.slice(x.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10000;
-};
+const cpu = await backendCpuReader(client);
 let n = 0;
 async function once(v) {
   const T = `ib_${process.pid}_${n++}`;
@@ -64,19 +59,7 @@ async function once(v) {
     out.push({ us: us / JOBS, wal: wal / JOBS });
   }
   await client.query(`DEALLOCATE i_${T}`);
-  for (const s of [
-    '_log',
-    '_flow',
-    '_lease',
-    '_queue_state',
-    '_schedule',
-    '_worker',
-    '_control',
-    '_rate',
-    '_group',
-    '',
-  ])
-    await client.query(`DROP TABLE IF EXISTS ${T}${s}`);
+  for (const s of QUEUE_TABLE_SUFFIXES) await client.query(`DROP TABLE IF EXISTS ${T}${s}`);
   return out[1]; // the second bulk: the table holds rows already, as the bench's timed bulk does
 }
 const res = Object.fromEntries(variants.map((v) => [v, []]));

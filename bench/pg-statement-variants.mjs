@@ -17,7 +17,7 @@
 // graphile-worker does), delmin (del with min's indexes), ff<N> (table fillfactor N). Each result line gives HOT
 // updates of all updates (pg_stat_user_tables).
 import pg from 'pg';
-import { readFileSync } from 'node:fs';
+import { backendCpuReader, QUEUE_TABLE_SUFFIXES } from './pg-private-tables.mjs';
 import path from 'node:path';
 const URL = process.env.URL ?? 'postgres://postgres@127.0.0.1:5493/test';
 const JOBS = Number(process.env.JOBS ?? 10000);
@@ -28,13 +28,7 @@ const { PostgresQueueStore } = await import(path.resolve(build, 'src/backends/ty
 const variants = (process.env.VARIANTS ?? 'base').split(',');
 const client = new pg.Client(URL);
 await client.connect();
-const pid = (await client.query('SELECT pg_backend_pid() AS p')).rows[0].p;
-
-const cpu = () => {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const x = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return (Number(x[11]) + Number(x[12])) * 10000;
-};
+const cpu = await backendCpuReader(client);
 const RET =
   'id, task_name, args_json, kwargs_json, queue, execution_backend, execution_profile, execution_ref, priority, max_retries, retry_count, scheduled_at, queued_at, created_at, completed_at, result_json, error, task_key, metadata_json, task_group, expires_at, keep_completed_ms, keep_failed_ms, seq';
 function claimSql(T, p, v = '') {
@@ -185,20 +179,7 @@ async function once(v) {
     )
   ).rows[0];
   await client.query(`DEALLOCATE ${name}`);
-  for (const s of [
-    '_log',
-    '_flow',
-    '_lease',
-    '_queue_state',
-    '_schedule',
-    '_worker',
-    '_control',
-    '_rate',
-    '_group',
-    '_run',
-    '',
-  ])
-    await client.query(`DROP TABLE IF EXISTS ${T}${s}`);
+  for (const s of ['_run', ...QUEUE_TABLE_SUFFIXES]) await client.query(`DROP TABLE IF EXISTS ${T}${s}`);
   return { us: us / JOBS, ms, wal: wal / JOBS, done, calls, hot: st ? `${st.h}/${st.u}` : '' };
 }
 const res = Object.fromEntries(variants.map((v) => [v, []]));

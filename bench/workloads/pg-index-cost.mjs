@@ -13,6 +13,7 @@ import path from 'node:path';
 import { BUILD_DIR, MYSQL_URL, PG_URL, repoDir, uniqueName } from '../config.mjs';
 import { median } from '../measure.mjs';
 import { mysqlQuery, pgQuery, closeHelpers } from '../servers.mjs';
+import { QUEUE_TABLE_SUFFIXES } from '../pg-private-tables.mjs';
 
 const JOBS = Number(process.env.BENCH_IDX_JOBS ?? 10_000);
 const BATCH = Number(process.env.BENCH_IDX_BATCH ?? 500);
@@ -113,18 +114,7 @@ async function once(variant) {
     return { enqueue, drain, top: await statements() };
   } finally {
     await context.close();
-    for (const suffix of [
-      '_log',
-      '_flow',
-      '_lease',
-      '_queue_state',
-      '_schedule',
-      '_worker',
-      '_control',
-      '_rate',
-      '_group',
-      '',
-    ])
+    for (const suffix of QUEUE_TABLE_SUFFIXES)
       if (MYSQL) await mysqlQuery(`DROP TABLE IF EXISTS \`${table}${suffix}\``).catch(() => undefined);
       else await pgQuery(`DROP TABLE IF EXISTS "${table}${suffix}"`).catch(() => undefined);
   }
