@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { newTaskRecord } from '../../../../src/models/new-record.js';
 import { enqueueArguments, recordFields } from '../../../../src/backends/redis/redis-record-fields.js';
 import type { QueuedTaskRecord } from '../../../../src/models/queued-task-record.js';
+import type { RedisQueueBackend } from '../../../../src/backends/redis/redis.backend.js';
 import { sharedClientRedisBackends } from '../../../support/redis-backends.js';
 import { skipUnless } from '../../../support/services.js';
 
@@ -12,6 +13,16 @@ import { skipUnless } from '../../../support/services.js';
 // with mixed priorities (members below every chunk, so the first chunk's bound moves mid-batch) must leave every
 // chunk a listpack of at most 120 members and the same order as one sorted set.
 
+/** The backend lists exactly `all`, newest first by creation time then id. */
+async function assertListedNewestFirst(backend: RedisQueueBackend, all: readonly QueuedTaskRecord[]) {
+  const newest = [...all]
+    .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : -1))
+    .map((r) => r.id);
+  assert.deepEqual(
+    (await backend.listRecords({ limit: 1_000 })).map((r) => r.id),
+    newest,
+  );
+}
 describe('Redis batched chunk adds', { skip: skipUnless('redis') }, () => {
   const redis = sharedClientRedisBackends('batched');
   const { open } = redis;
@@ -86,13 +97,7 @@ describe('Redis batched chunk adds', { skip: skipUnless('redis') }, () => {
       }
       assert.equal(await chunkMembers(`${prefix}:cx:*`, /:cx:\d+$/), all.length);
       assert.equal(await chunkMembers(`${prefix}:r:cq|local#*`, /#\d+$/), all.length);
-      const newest = [...all]
-        .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : -1))
-        .map((r) => r.id);
-      assert.deepEqual(
-        (await backend.listRecords({ limit: 1_000 })).map((r) => r.id),
-        newest,
-      );
+      await assertListedNewestFirst(backend, all);
       assert.equal((await backend.getStatistics()).pending, all.length);
     } finally {
       await backend.close();
@@ -116,13 +121,7 @@ describe('Redis batched chunk adds', { skip: skipUnless('redis') }, () => {
         all.push(...batch);
       }
       assert.equal(await chunkMembers(`${prefix}:cx:*`, /:cx:\d+$/), all.length);
-      const newest = [...all]
-        .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : -1))
-        .map((r) => r.id);
-      assert.deepEqual(
-        (await backend.listRecords({ limit: 1_000 })).map((r) => r.id),
-        newest,
-      );
+      await assertListedNewestFirst(backend, all);
     } finally {
       await backend.close();
     }
