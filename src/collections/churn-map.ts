@@ -39,6 +39,19 @@ export class ChurnMap<V> implements ReadonlyMap<string, V> {
     return true;
   }
 
+  /**
+   * The value, and its entry deleted when the value is not `undefined` (an entry holding `undefined` stays: tell it
+   * from a missing one with `delete`): `get` then `delete` in one lookup fewer, for a task's end.
+   */
+  take(key: string): V | undefined {
+    const value = this.entries_[key];
+    if (value !== undefined) {
+      delete this.entries_[key];
+      this.count--;
+    }
+    return value;
+  }
+
   forEach(callback: (value: V, key: string, map: ReadonlyMap<string, V>) => void): void {
     for (const key in this.entries_) callback(this.entries_[key]!, key, this);
   }

@@ -57,9 +57,8 @@ export class RecentMap<K extends string, V> {
    * current generation is deleted from the previous one only when that generation is not empty).
    */
   take(key: K): V | undefined {
-    const current = this.current.get(key);
-    if (current !== undefined || this.current.has(key)) {
-      this.current.delete(key);
+    const current = this.current.take(key);
+    if (current !== undefined || this.current.delete(key)) {
       if (this.previous.size > 0) this.previous.delete(key);
       return current;
     }

@@ -101,9 +101,8 @@ export class WorkerSlots {
    * (`holdNextFree`). False when it held no slot.
    */
   release(id: string): boolean {
-    const startedAt = this.running.get(id);
+    const startedAt = this.running.take(id);
     if (startedAt === undefined) return false;
-    this.running.delete(id);
     if (this.sizer) this.sizer.taskEnded(performance.now() - startedAt);
     if (this.holdWanted && !this.lastHeld) {
       this.holdWanted = false;

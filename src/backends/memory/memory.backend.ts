@@ -128,8 +128,11 @@ export class InMemoryQueueBackend extends QueueBackend {
   private readonly expiries = new BinaryHeap<{ id: string; at: number }>((a, b) => a.at < b.at);
   private readonly activeKeys = new Map<string, string>();
   private readonly latestByKey = new Map<string, string>();
-  /** Ids of the running records (a `ChurnMap`: one entry per claim). */
-  private readonly running = new ChurnMap<true>();
+  /**
+   * The running records by id (a `ChurnMap`: one entry per claim). A fenced write (every completion) finds its
+   * record here, among the few running ones, not in `records` with every stored one.
+   */
+  private readonly running = new ChurnMap<QueuedTaskRecord>();
   private readonly counts = new Map<string, QueueStatistics>();
   private readonly leases = new Map<string, { owner: string; expires: number }>();
   /** Stored pause state per queue (absent: never set); claims skip the queues set to true. */
@@ -568,9 +571,8 @@ export class InMemoryQueueBackend extends QueueBackend {
     const failNames = new Set(options.failTaskNames ?? []);
     const result: StaleTaskRecoveryResult = { requeued: [], failed: [] };
     const limit = options.limit ?? Infinity;
-    for (const id of this.running.keys()) {
+    for (const record of this.running.values()) {
       if (result.requeued.length + result.failed.length >= limit) break;
-      const record = this.records.get(id)!;
       if (record.heartbeatAt !== null && record.heartbeatAt.getTime() >= cutoff) continue;
       record.error = STALE_ERROR;
       if (!failNames.has(record.taskName) && record.retryCount < record.maxRetries) {
@@ -606,7 +608,7 @@ export class InMemoryQueueBackend extends QueueBackend {
   async countRunning(options: { taskName?: string } = {}): Promise<number> {
     if (options.taskName === undefined) return this.running.size;
     let count = 0;
-    for (const id of this.running.keys()) if (this.records.get(id)!.taskName === options.taskName) count++;
+    for (const record of this.running.values()) if (record.taskName === options.taskName) count++;
     return count;
   }
 
@@ -933,7 +935,7 @@ export class InMemoryQueueBackend extends QueueBackend {
       this.activeKeys.set(record.key, record.id);
       this.latestByKey.set(record.key, record.id);
     }
-    if (record.status === 'running') this.running.set(record.id, true);
+    if (record.status === 'running') this.running.set(record.id, record);
     else if (CLAIMABLE_STATUSES.has(record.status)) this.place(record);
     return record;
   }
@@ -1040,13 +1042,13 @@ export class InMemoryQueueBackend extends QueueBackend {
     record.startedAt = now;
     record.heartbeatAt = now;
     record.workerId = workerId;
-    this.running.set(record.id, true);
+    this.running.set(record.id, record);
     return record;
   }
 
   /** The record if it is running (with the expected retry count, when given). */
   private fenced(id: string, options: FenceOptions): QueuedTaskRecord | null {
-    const record = this.records.get(id);
+    const record = this.running.get(id);
     if (!record || record.status !== 'running') return null;
     if (options.expectedRetryCount !== undefined && record.retryCount !== options.expectedRetryCount)
       return null;
@@ -1120,8 +1122,11 @@ export class InMemoryQueueBackend extends QueueBackend {
 
   private setStatus(record: QueuedTaskRecord, status: TaskStatus): void {
     if (record.status === status) return;
-    this.count(record.queue, record.status, -1);
-    this.count(record.queue, status, 1);
+    // One lookup of the queue's counters for both moves; the total does not change.
+    let stats = this.counts.get(record.queue);
+    if (!stats) this.counts.set(record.queue, (stats = emptyStatistics()));
+    stats[record.status] -= 1;
+    stats[status] += 1;
     record.status = status;
   }
 

@@ -29,6 +29,20 @@ describe('ChurnMap', () => {
     );
   });
 
+  test('take returns the value and deletes its entry, and leaves an entry holding undefined', () => {
+    const map = new ChurnMap<number | undefined>();
+    map.set('a', 1).set('u', undefined);
+    assert.equal(map.take('a'), 1);
+    assert.equal(map.has('a'), false);
+    assert.equal(map.size, 1);
+    assert.equal(map.take('a'), undefined);
+    assert.equal(map.size, 1, 'a missing key changes no count');
+    assert.equal(map.take('u'), undefined);
+    assert.equal(map.has('u'), true, 'an undefined value is told from a missing key by delete');
+    assert.equal(map.delete('u'), true);
+    assert.equal(map.size, 0);
+  });
+
   test('iteration walks the entries as they were when it began', () => {
     const map = new ChurnMap<string>();
     for (const key of ['x', 'y', 'z']) map.set(key, key.toUpperCase());

@@ -52,6 +52,15 @@ describe('RecentMap', () => {
     map.set('k', undefined);
     assert.equal(map.has('k'), true);
   });
+
+  test('take of a stored undefined forgets it and does not answer the older copy it shadows', () => {
+    const map = new RecentMap<string, number | undefined>(4);
+    map.set('k', 1);
+    map.set('x', 2); // 'k' and 'x' are now the previous generation
+    map.set('k', undefined);
+    assert.equal(map.take('k'), undefined);
+    assert.equal(map.has('k'), false, 'both copies went');
+  });
 });
 
 describe('RecentSet', () => {
