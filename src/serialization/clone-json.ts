@@ -4,6 +4,8 @@
  * every read and write.
  */
 export function cloneJson<T>(value: T): T {
+  // -0 === 0: a -0 becomes 0, as a JSON round trip (every other store) gives it back.
+  if (value === 0) return 0 as T;
   if (value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) {
     const copy = new Array<unknown>(value.length);

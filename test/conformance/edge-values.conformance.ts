@@ -203,6 +203,14 @@ export function describeEdgeValueConformance(
       assert.equal((await backend.getTask(low.id))!.priority, VALUE_LIMITS.int32Min);
     });
 
+    test('-0 in args is read back as 0, as JSON has it, on every store', async () => {
+      const record = await queues.enqueue('edge.task', [-0, { n: -0 }, [-0]], { queue, kwargs: { z: -0 } });
+      const read = (await backend.getTask(record.id))!;
+      assert.ok(Object.is(read.args[0], 0) && Object.is((read.args[1] as { n: number }).n, 0));
+      assert.ok(Object.is((read.args[2] as number[])[0], 0));
+      assert.ok(Object.is(read.kwargs['z'], 0));
+    });
+
     test('a retry at the longest backoff (the cap of retryDelay) is stored as a valid date', async () => {
       const record = await queues.enqueue('edge.task', [], { queue, maxRetries: 1 });
       const [claimed] = await backend.claimMany({ limit: 1, queues: [queue], workerId: 'edge-worker' });
