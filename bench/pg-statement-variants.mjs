@@ -15,7 +15,8 @@
 // of `started_at IS NULL`: the completion can be a HOT update; no stale scan index), hotrun (hot, and the running set
 // in a side table the claim inserts into and the completion deletes from), del (the completion deletes the row, as
 // graphile-worker does), delmin (del with min's indexes), ff<N> (table fillfactor N). Each result line gives HOT
-// updates of all updates (pg_stat_user_tables).
+// updates of all updates (pg_stat_user_tables). move (the completion moves the row to a side table of finished
+// records with the listing and retention indexes), movemin (move with min's indexes on the hot table).
 import pg from 'pg';
 import { backendCpuReader, QUEUE_TABLE_SUFFIXES } from './pg-private-tables.mjs';
 import path from 'node:path';
@@ -58,6 +59,18 @@ function completeSql(T, v) {
     // The completion deletes the row (graphile-worker's way; our removeOnComplete: true), fenced as `done` is.
     return `WITH ${locked}
      done AS (DELETE FROM ${T} AS t WHERE $1::bigint IS NOT NULL AND t.id = ANY(${ids}) AND t.retry_count = ($2::jsonb -> t.id ->> 1)::integer AND $4::integer[] IS NOT NULL AND (t.status = 'running') IS TRUE RETURNING t.id),
+     gone AS (SELECT NULL::varchar AS id WHERE $5::varchar[] IS NULL AND $6::integer[] IS NULL),
+     claimed AS (${claimSql(T, 7, v)})
+     SELECT c.*, d.id AS done_id, NULL AS released_queues FROM claimed c FULL JOIN (SELECT id FROM done UNION ALL SELECT id FROM gone) d ON false`;
+  }
+  if (v.includes('move')) {
+    // The completion moves the row to a side table of finished records (T_done: primary key, listing by status
+    // and creation, retention by task), so the hot table holds waiting and running rows only and no finished row
+    // takes an entry in its indexes; finished records stay readable with their result.
+    return `WITH ${locked}
+     done AS (DELETE FROM ${T} AS t WHERE $1::bigint IS NOT NULL AND t.id = ANY(${ids}) AND t.retry_count = ($2::jsonb -> t.id ->> 1)::integer AND $4::integer[] IS NOT NULL AND (t.status = 'running') IS TRUE RETURNING t.*),
+     moved AS (INSERT INTO ${T}_done (id, task_name, queue, status, created_at, started_at, completed_at, result_json, args_json, kwargs_json, metadata_json, retry_count, max_retries, priority)
+       SELECT id, task_name, queue, 'completed', created_at, started_at, $1::bigint, $2::jsonb -> id ->> 0, args_json, kwargs_json, metadata_json, retry_count, max_retries, priority FROM done),
      gone AS (SELECT NULL::varchar AS id WHERE $5::varchar[] IS NULL AND $6::integer[] IS NULL),
      claimed AS (${claimSql(T, 7, v)})
      SELECT c.*, d.id AS done_id, NULL AS released_queues FROM claimed c FULL JOIN (SELECT id FROM done UNION ALL SELECT id FROM gone) d ON false`;
@@ -120,7 +133,15 @@ async function once(v) {
     if (parts.includes('hotrun'))
       await client.query(`CREATE TABLE ${T}_run (id varchar(36) PRIMARY KEY, heartbeat_at bigint NOT NULL)`);
   }
-  if (parts.includes('min') || parts.includes('delmin'))
+  if (parts.includes('move') || parts.includes('movemin')) {
+    await client.query(`CREATE TABLE ${T}_done (id varchar(36) PRIMARY KEY, task_name varchar(255) NOT NULL,
+      queue varchar(100) NOT NULL, status varchar(16) NOT NULL, created_at bigint NOT NULL, started_at bigint,
+      completed_at bigint, result_json text, args_json text NOT NULL, kwargs_json text NOT NULL,
+      metadata_json text NOT NULL, retry_count integer NOT NULL, max_retries integer NOT NULL, priority integer NOT NULL)`);
+    await client.query(`CREATE INDEX ${T}_done_list ON ${T}_done (status, created_at, id COLLATE "C")`);
+    await client.query(`CREATE INDEX ${T}_done_task ON ${T}_done (task_name, completed_at)`);
+  }
+  if (parts.includes('min') || parts.includes('delmin') || parts.includes('movemin'))
     for (const i of NOT_HOT.filter((x) => !MIN_KEEP.includes(x)))
       await client.query(`DROP INDEX IF EXISTS ${T}_${i}`);
   const ff = parts.find((x) => x.startsWith('ff'));
@@ -146,7 +167,7 @@ async function once(v) {
   for (;;) {
     const params = [
       now,
-      v.includes('jsonb') || v.includes('hot') || v.includes('del')
+      v.includes('jsonb') || v.includes('hot') || v.includes('del') || v.includes('move')
         ? JSON.stringify(Object.fromEntries(prev.map((r) => [r.id, ['{"ok":true}', r.retry_count]])))
         : prev.map(() => '{"ok":true}'),
       prev.map((r) => r.id),
@@ -179,7 +200,8 @@ async function once(v) {
     )
   ).rows[0];
   await client.query(`DEALLOCATE ${name}`);
-  for (const s of ['_run', ...QUEUE_TABLE_SUFFIXES]) await client.query(`DROP TABLE IF EXISTS ${T}${s}`);
+  for (const s of ['_run', '_done', ...QUEUE_TABLE_SUFFIXES])
+    await client.query(`DROP TABLE IF EXISTS ${T}${s}`);
   return { us: us / JOBS, ms, wal: wal / JOBS, done, calls, hot: st ? `${st.h}/${st.u}` : '' };
 }
 const res = Object.fromEntries(variants.map((v) => [v, []]));
