@@ -34,6 +34,7 @@ import { cloneJson } from '../../serialization/clone-json.js';
 import { CLAIMABLE_STATUSES, isTerminalStatus, type TaskStatus } from '../../models/task-status.js';
 import { BinaryHeap } from './binary-heap.js';
 import { ReadyLine } from './ready-line.js';
+import { claimOrder, type ClaimPosition } from './claim-order.js';
 import { expiredMessage, isExpired, storedExpiry } from '../../expiry/record-expiry.js';
 import { storedKeepAges } from '../../retention/retention-rule.js';
 import { ListingIndexes } from './listing-indexes.js';
@@ -81,23 +82,12 @@ const PLACEMENT = Symbol('placement');
 type StoredRecord = QueuedTaskRecord & { [PLACEMENT]: Placement | undefined };
 
 /** A place in a ready heap. */
-interface ReadyEntry extends Placement {
-  priority: number;
-  queuedAt: number;
-  seq: number;
-}
+interface ReadyEntry extends Placement, ClaimPosition {}
 
 /** A place in the delayed heap. */
 interface DelayedEntry extends Placement {
   due: number;
 }
-
-const claimOrder = (a: ReadyEntry, b: ReadyEntry): boolean =>
-  a.priority !== b.priority
-    ? a.priority > b.priority
-    : a.queuedAt !== b.queuedAt
-      ? a.queuedAt < b.queuedAt
-      : a.seq < b.seq;
 
 const STALE_ERROR = 'Task heartbeat stale';
 
@@ -974,7 +964,7 @@ export class InMemoryQueueBackend extends QueueBackend {
     let byBackend = this.ready.get(queue);
     if (!byBackend) this.ready.set(queue, (byBackend = new Map()));
     let heap = byBackend.get(executionBackend);
-    if (!heap) byBackend.set(executionBackend, (heap = new ReadyLine(claimOrder)));
+    if (!heap) byBackend.set(executionBackend, (heap = new ReadyLine<ReadyEntry>(claimOrder)));
     return heap;
   }
 

@@ -1,20 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { claimOrder, type ClaimPosition } from '../../../../src/backends/memory/claim-order.js';
 import { ReadyLine } from '../../../../src/backends/memory/ready-line.js';
 
-interface Entry {
-  priority: number;
-  queuedAt: number;
-  seq: number;
-}
+type Entry = ClaimPosition;
 
-/** The memory backend's claim order: priority first, then queuedAt, then the insertion sequence. */
-const claimOrder = (a: Entry, b: Entry): boolean =>
-  a.priority !== b.priority
-    ? a.priority > b.priority
-    : a.queuedAt !== b.queuedAt
-      ? a.queuedAt < b.queuedAt
-      : a.seq < b.seq;
 const sorted = (entries: Entry[]): Entry[] =>
   [...entries].sort((a, b) => b.priority - a.priority || a.queuedAt - b.queuedAt || a.seq - b.seq);
 
