@@ -173,6 +173,30 @@ export function describeManagementConformance(
         assert.equal(made.length, 7);
       });
 
+      test('ids that are not UUIDs are listed and claimed like any other', async () => {
+        // The library makes UUIDv7 ids; a record written through the backend may carry any id. Redis packs ids into
+        // its index members and read a 10-byte tail as a UUIDv7's: an id of 9 bytes starting with a byte below 3 was
+        // packed to 10 bytes and vanished from listings and claims.
+        const ids = [
+          '\u0001abcdefgh',
+          '\u0002abcdefgh',
+          '\u0001abcdefghi',
+          'abcdefghi',
+          'abcdefghij',
+          '\u0001',
+        ];
+        const base = Date.now() - 10_000;
+        for (const [i, id] of ids.entries()) await backend.enqueue({ ...rec({}, new Date(base + i)), id });
+        const listed = (await readAll({ queue, limit: 4 })).map((r) => r.id);
+        assert.deepEqual(listed, [...ids].reverse(), 'newest first');
+        const claimed = await backend.claimMany({ limit: 10, queues: [queue], workerId: 'w' });
+        assert.deepEqual(
+          claimed.map((r) => r.id),
+          ids,
+          'claimed in the order they were enqueued',
+        );
+      });
+
       test('a page after a position left by a removed record continues where it was', async () => {
         const base = Date.now() - 10_000;
         const made = await backend.enqueueMany(
