@@ -93,6 +93,7 @@ export interface RedisShardSetup {
 const PREFIX = /^[A-Za-z0-9_.:-]{1,100}$/;
 const SCRIPTS = {
   qEnqueue: lua.ENQUEUE,
+  qEnqueueOne: lua.ENQUEUE_ONE,
   qEnqueueCheck: lua.ENQUEUE_CHECK,
   qEnqueueGuarded: lua.ENQUEUE_GUARDED,
   qClaim: lua.CLAIM,
@@ -645,7 +646,10 @@ export class RedisQueueBackend extends QueueBackend {
     ];
     for (const record of records) appendEnqueueArguments(args, record, recordFields(record));
     if (guarded) args.push(...guarded);
-    const sent = this.runList(guarded ? 'qEnqueueGuarded' : 'qEnqueue', args);
+    const sent = this.runList(
+      guarded ? 'qEnqueueGuarded' : records.length === 1 ? 'qEnqueueOne' : 'qEnqueue',
+      args,
+    );
     // This process's waiting workers claim through this same connection, and Redis runs one connection's commands
     // in order: a claim they send from now on runs after this script and finds the record. So a single record wakes
     // them as its script leaves, a round trip before `notifyNewTask` would (that wakeup, after the reply, stays as

@@ -7,7 +7,7 @@ import { ThrowawayRedis, freePort } from '../../../chaos/support/throwaway-redis
 import { skipUnless } from '../../../support/services.js';
 
 // A single enqueue into a ready set that has a chunk already skips the SADDs of the set's name and its queue
-// (ENQUEUE_BODY in redis-lua.scripts.ts): both are listed by the script that gave the set its first member. A
+// (ENQUEUE_ONE in redis-lua.scripts.ts): both are listed by the script that gave the set its first member. A
 // redis-server of its own, so INFO commandstats counts only this test's commands.
 
 describe('Redis single enqueue', { skip: skipUnless('redis') }, () => {
