@@ -138,13 +138,17 @@ export function renderReport({ info, targets, main, spread = {}, runsUsed, retai
   if (ourDefaults.some((t) => OFF_DRAINS.some((m) => main[t.name][m]?.value !== undefined))) {
     p('## Events on ÷ off');
     p();
-    p(`Each main run of our default targets drains the same backlog with events off too (\`events.enabled: false\`, everything else as above), each right after the events-on drain of the same concurrency: medians of the same runs. One drain of a fast target lasts a fraction of a second, so a pair's ratio swings by ±20% on a busy machine; \`bench/cpu-ab.mjs\` gives the CPU per job of both, the steadier figure. Events on is the library's default: every task's \`task.started\` and \`task.completed\` feed the metrics counters, and would be built and published (on Redis and PostgreSQL to the other processes too) if anything listened; here nothing is subscribed and no other process listens on the run's namespace.`);
+    p(`Each main run of our default targets also drains with events off (\`events.enabled: false\`, everything else as above), in adjacent pairs: each concurrency's events-on drain of the main table is followed at once by an events-off drain of the same backlog, then, while that run's pairs of that concurrency have taken less than ${info.eventsPairS ?? '—'} s, by more pairs (up to ${info.eventsMaxPairs ?? '—'} a run; BENCH_EVENTS_PAIR_S, BENCH_EVENTS_PAIRS), the pairs alternating which side goes first and each drain set up as the main table's (a phase of its own, its backlog loaded, a fresh worker app). So the targets whose drain lasts a fraction of a second get several pairs a run and the slow ones one or two. A pair's two drains meet the same moment of the shared machine, so its ratio cancels a load that lasts longer than the pair; one drain of a fast target is still short enough for a burst to hit one side only (a pair alone swings by ±20% on a quiet machine, by 2× at a load of 10), so **on ÷ off is the median of the pairs' ratios** over all runs, which sets such a pair aside, not the ratio of two medians. Beside it, the lowest and highest pair, the medians of the pairs' rates (for scale: their ratio need not equal the median ratio), and CPU per job off ÷ on (this process + the store's servers, as in "CPU per drained job"; the rate the CPU alone would allow, on ÷ off, so it reads as the rate ratio does): a second view of the events' cost, steadier than a rate on a loaded machine; on Redis, PostgreSQL and MariaDB its server part counts every process of that server, other clients' work too. Events on is the library's default: every task's \`task.started\` and \`task.completed\` feed the metrics counters, and would be built and published (on Redis and PostgreSQL to the other processes too) if anything listened; here nothing is subscribed and no other process listens on the run's namespace. The goal reads the rate ratio (issue 19: a drain with events on ≥ 0.9× the drain with events off).`);
     p();
-    p('| target | c1 off / on (jobs/s) | on ÷ off | c10 off / on | on ÷ off | c50 off / on | on ÷ off |');
+    p('| target | concurrency | pairs | off / on (jobs/s, medians) | on ÷ off | lowest – highest pair | CPU per job off ÷ on |');
     p('|---|---:|---:|---:|---:|---:|---:|');
     for (const t of ourDefaults) {
-      const c = (n) => `${fmtValue('drain1', main[t.name][`off${n}`])} / ${fmtValue('drain1', main[t.name][`drain${n}`])} | ${fmtRatio(eventsRatio(main, t.name, n))}`;
-      p(`| ${t.name} | ${c(1)} | ${c(10)} | ${c(50)} |`);
+      for (const n of [1, 10, 50]) {
+        const e = main[t.name].events?.[n];
+        const rates = e ? `${fmtValue('drain1', { value: e.off, capped: e.capped })} / ${fmtValue('drain1', { value: e.on, capped: e.capped })}` : `${fmtValue('drain1', main[t.name][`off${n}`])} / ${fmtValue('drain1', main[t.name][`drain${n}`])}`;
+        const range = e?.min === undefined ? '—' : `${e.min.toFixed(2)} – ${e.max.toFixed(2)}`;
+        p(`| ${t.name} | c${n} | ${e?.pairs ?? '—'} | ${rates} | ${fmtRatio(eventsRatio(main, t.name, n))} | ${range} | ${fmtRatio(e?.cpuRatio)} |`);
+      }
     }
     p();
   }

@@ -59,6 +59,39 @@ async function mainRun(target, r, of) {
   runSeconds.set(target.name, (performance.now() - t) / 1000);
   if (result) runResults.get(target.name).push(result);
 }
+/**
+ * Events on ÷ off of one target from its runs' adjacent pairs (workloads/main.mjs), per concurrency: the median of
+ * the pairs' rate ratios (on ÷ off), their lowest and highest, the median of the pairs' CPU ratios (CPU per job off
+ * ÷ on: the rate the CPU alone allows, on ÷ off; this process and the store's servers), and the medians of the
+ * pairs' on and off rates. Undefined for a target without pairs.
+ */
+function eventsPairs(results) {
+  const byC = {};
+  for (const run of results) for (const [c, pairs] of Object.entries(run.pairs ?? {})) (byC[c] ??= []).push(...pairs);
+  if (Object.keys(byC).length === 0) return undefined;
+  const cpuOf = (x) => (x?.cpu?.client === undefined ? undefined : x.cpu.client + (x.cpu.server ?? 0));
+  return Object.fromEntries(
+    Object.entries(byC).map(([c, pairs]) => {
+      const ratios = pairs.map(({ on, off }) => (on?.value > 0 && off?.value > 0 ? on.value / off.value : undefined)).filter((r) => r !== undefined);
+      const cpuRatios = pairs.map(({ on, off }) => (cpuOf(on) > 0 && cpuOf(off) > 0 ? cpuOf(off) / cpuOf(on) : undefined));
+      return [
+        c,
+        {
+          pairs: pairs.length,
+          ratio: median(ratios),
+          min: ratios.length ? Math.min(...ratios) : undefined,
+          max: ratios.length ? Math.max(...ratios) : undefined,
+          cpuRatio: median(cpuRatios),
+          on: median(pairs.map((p) => p.on?.value)),
+          off: median(pairs.map((p) => p.off?.value)),
+          capped: pairs.some((p) => p.on?.capped || p.off?.capped),
+          // Every pair, for a reader of BENCH_JSON: rates and CPU µs per job, in the order they ran.
+          list: pairs.map(({ on, off }) => ({ on: on?.value, off: off?.value, cpuOn: cpuOf(on), cpuOff: cpuOf(off) })),
+        },
+      ];
+    }),
+  );
+}
 const runsWanted = (target) => (target.slow ? config.SLOW_RUNS : config.RUNS);
 // Round 1 of every target first; the later rounds go round-robin after the extra workloads, each only while the
 // target's last run time still fits the budget, so drift hits every target alike and the run ends in time.
@@ -149,6 +182,8 @@ if (wants('main')) {
         { value: median(results.map((x) => x[m]?.value)), capped: results.some((x) => x[m]?.capped), cpu: { client: cpuOf(m, 'client'), server: cpuOf(m, 'server') } },
       ]),
     );
+    const events = eventsPairs(results);
+    if (events) main[target.name].events = events;
     spread[target.name] = Object.fromEntries(
       METRICS.map((m) => {
         const values = results.map((x) => x[m]?.value).filter((v) => Number.isFinite(v));
@@ -192,6 +227,8 @@ const info = {
   latenessJobs: config.LATENESS_JOBS,
   latenessSpreadMs: config.LATENESS_SPREAD_MS,
   warmupJobs: config.WARMUP_JOBS,
+  eventsPairS: config.EVENTS_PAIR_S,
+  eventsMaxPairs: config.EVENTS_MAX_PAIRS,
   warmupSingle: config.WARMUP_SINGLE,
   prefetch: config.PREFETCH,
   note: process.env.BENCH_NOTE,

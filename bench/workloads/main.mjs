@@ -2,9 +2,9 @@
 // enqueue→start latency on an idle worker. Every phase runs on a fresh phase of the target (its own queue or
 // namespace) and closes it, so one phase's leftovers never slow the next.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DRAIN_CAP_S, EVENTS_OFF, JOBS, LATENCY_CAP_S, LATENCY_GAP_MS, LATENCY_JOBS, method, SINGLE, WARMUP_JOBS, WARMUP_SINGLE } from '../config.mjs';
+import { DRAIN_CAP_S, EVENTS_MAX_PAIRS, EVENTS_OFF, EVENTS_PAIR_S, JOBS, LATENCY_CAP_S, LATENCY_GAP_MS, LATENCY_JOBS, method, SINGLE, WARMUP_JOBS, WARMUP_SINGLE } from '../config.mjs';
 import { startCpuMeter } from '../cpu.mjs';
-import { inSlices, settleHeap, percentile, rate, waitUntil, waitUntilAsync } from '../measure.mjs';
+import { inSlices, log, settleHeap, percentile, rate, waitUntil, waitUntilAsync } from '../measure.mjs';
 
 export const DRAINS = ['drain1', 'drain10', 'drain50'];
 /** Events-off drains of our default targets (beside their events-on drains: events on ÷ off). */
@@ -79,7 +79,9 @@ export async function warmUp(session) {
 
 /**
  * One run of the main table on `session` of `target`; returns { metric: { value, capped, cpu? } }. Our default
- * targets also drain with events off (off1/off10/off50), so events on ÷ off comes from the same runs.
+ * targets also drain with events off, each events-off drain adjacent to an events-on drain of the same concurrency
+ * (a pair): `pairs[c]` lists the run's pairs { on, off } (the first pair's drains are drain<c> and off<c>), so
+ * events on ÷ off is a ratio per pair, taken from the same runs.
  */
 export async function runMain(session, target) {
   const store = target.store;
@@ -101,23 +103,43 @@ export async function runMain(session, target) {
     return { value: rate(n, performance.now() - t), capped: n < SINGLE };
   });
 
-  // The events-off drain of each concurrency runs right after its events-on drain, so the pair meets the same
-  // moment of a shared machine (run after all three on-drains, the off ones met a later, different load).
+  // Events on ÷ off in adjacent pairs: the events-off drain of each concurrency runs right after its events-on drain
+  // (the main table's), so the pair meets the same moment of a shared machine (run after all three on-drains, the off
+  // ones met a later, different load). While this run's pairs of that concurrency have taken less than
+  // EVENTS_PAIR_S seconds, more pairs follow (up to EVENTS_MAX_PAIRS), alternating which side goes first: the
+  // targets whose drains last a fraction of a second get several pairs, the slow ones one. Every drain of a pair is
+  // set up as the main table's is (its own phase, fill, fresh worker app), so neither side inherits the other's heap
+  // or set-up: timing both drains back to back after loading both backlogs made the second drain of a memory pair
+  // 1.8x the first (median of 8 pairs, load 14), an order effect larger than the events' cost.
   const eventsOff = EVENTS_OFF && target.side === 'ours' && !target.tuned;
-  const offDrain = async (c) => {
-    if (eventsOff) result[`off${c}`] = await phaseOf(c, (phase) => drain(phase, JOBS, undefined, store), { events: false });
+  const drainOf = (c, side) => phaseOf(c, (phase) => drain(phase, JOBS, undefined, store), side === 'off' ? { events: false } : {});
+  if (eventsOff) result.pairs = {};
+  const morePairs = async (c, firstOn, t) => {
+    if (!eventsOff) return;
+    result[`off${c}`] = await drainOf(c, 'off');
+    const pairs = [{ on: firstOn, off: result[`off${c}`] }];
+    while (pairs.length < EVENTS_MAX_PAIRS && performance.now() - t < EVENTS_PAIR_S * 1000) {
+      const pair = {};
+      for (const side of pairs.length % 2 === 1 ? ['off', 'on'] : ['on', 'off']) pair[side] = await drainOf(c, side);
+      pairs.push(pair);
+    }
+    result.pairs[c] = pairs;
+    const shown = pairs.map(({ on, off }, i) => `${i % 2 ? 'off,on' : 'on,off'} ${(on?.value / off?.value).toFixed(2)}`);
+    log(`  events on ÷ off, c${c}, ${((performance.now() - t) / 1000).toFixed(1)} s: ${shown.join(', ')}`);
   };
   // The bulk-enqueued backlog is the concurrency-1 drain's: one fill fewer per run.
+  let t = performance.now();
   await phaseOf(1, async (phase) => {
     const t = performance.now();
     await inSlices(payloads(JOBS), method.batch, phase.enqueueBulk);
     result.bulk = { value: rate(JOBS, performance.now() - t), capped: false };
     result.drain1 = await drainBacklog(phase, JOBS, store);
   });
-  await offDrain(1);
+  await morePairs(1, result.drain1, t);
   for (const c of [10, 50]) {
-    result[`drain${c}`] = await phaseOf(c, (phase) => drain(phase, JOBS, undefined, store));
-    await offDrain(c);
+    t = performance.now();
+    result[`drain${c}`] = await drainOf(c, 'on');
+    await morePairs(c, result[`drain${c}`], t);
   }
 
   const latency = await phaseOf(10, async (phase) => {
