@@ -265,7 +265,7 @@ export class TaskRunner {
     // again: a retry after a lost reply must not claim again). A then-chain, not an async function: awaiting the
     // batch made a throwaway promise per task besides the function's own (Node 20 with the task context's hooks).
     return completions.complete(record, value).then(
-      (applied) => written(applied ? completedCopy(record, value) : null),
+      (applied) => written(applied ? (removedAs ?? completedCopy(record, value)) : null),
       (error: unknown) => this.completeAlone(record, value, error).then(written),
     );
   }
