@@ -200,6 +200,48 @@ export function describeBadRecordConformance(
         );
       }
 
+      for (const route of ['claimMany', 'completeAndClaim', 'claimMany once due'] as const) {
+        test(`an empty id: listed failed, isolated by ${route}, the others claimed, nothing left waiting`, async () => {
+          // Ids come from newTaskId; a record read back from a store may carry any. One whose id is '' is a bad
+          // record ('id is missing') on every store: never claimable, never left pending behind the others.
+          const due = route === 'claimMany once due' ? new Date(Date.now() + 300) : null;
+          const running = route === 'completeAndClaim' ? await put({ priority: 9 }) : undefined;
+          if (running) assert.equal((await claimAll()).length, 1);
+          const first = await put({ priority: 5 });
+          await backend.enqueue({ ...rec({ priority: 4, scheduledAt: due }), id: '' });
+          const last = await put({ priority: 3, scheduledAt: due });
+          const listed = await backend.listRecords({ queue, limit: 10 });
+          assert.deepEqual(
+            new Set(listed.map((r) => r.id)),
+            new Set([first.id, '', last.id, ...(running ? [running.id] : [])]),
+          );
+          assert.equal(listed.find((r) => r.id === '')!.status, 'failed', 'listed as the bad record it is');
+          if (due) await new Promise((resolve) => setTimeout(resolve, due.getTime() - Date.now() + 50));
+
+          const claimed = running
+            ? (
+                await backend.completeAndClaim([{ id: running.id, result: 1, expectedRetryCount: 0 }], {
+                  limit: 10,
+                  queues: [queue],
+                  workerId: W,
+                })
+              ).claimed
+            : await claimAll();
+          assert.deepEqual(
+            claimed.map((r) => r.id),
+            [first.id, last.id],
+          );
+          const read = await backend.getTask('');
+          assert.equal(read?.id, '');
+          assert.equal(read.status, 'failed');
+          assert.equal(read.error, 'record (no id): id is missing');
+          assert.deepEqual(await claimAll(), [], 'never claimed later either');
+          const stats = await backend.getStatistics({ queue });
+          assert.equal(stats.pending, 0, 'nothing left waiting');
+          assert.equal(stats.failed, 1, 'failed in the store, not only shown failed');
+        });
+      }
+
       test('lists, getTask, statistics and iterAll keep working, showing it failed', async () => {
         const good = await put();
         const broken = await put();
