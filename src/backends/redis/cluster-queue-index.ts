@@ -87,9 +87,17 @@ export class ClusterQueueIndex {
     return (await this.queuesOf([id])).get(id);
   }
 
+  /** Drops the entries of `ids` (one HDEL per bucket touched). */
   async forget(ids: readonly string[]): Promise<void> {
-    for (const id of ids) this.cache.delete(id);
-    await Promise.all(ids.map((id) => this.redis().hdel(this.bucketOf(id), id)));
+    const byBucket = new Map<string, string[]>();
+    for (const id of ids) {
+      this.cache.delete(id);
+      const bucket = this.bucketOf(id);
+      const fields = byBucket.get(bucket);
+      if (fields) fields.push(id);
+      else byBucket.set(bucket, [id]);
+    }
+    await Promise.all([...byBucket].map(([bucket, fields]) => this.redis().hdel(bucket, ...fields)));
   }
 
   /** Every entry, bucket by bucket (HSCAN), a page at a time. */

@@ -48,11 +48,12 @@ return 1
 /**
  * Delete waiting records of one queue: first its due records, popped from the queue's ready sets, then scheduled
  * ones found in the delayed set from rank `offset`, reading at most `scan` entries of it (the delayed set holds
- * every queue's). ARGV: p, queue, limit, offset, scan → {deleted, delayed entries read, deleted among those}.
+ * every queue's). ARGV: p, queue, limit, offset, scan → {deleted, delayed entries read, deleted among those, ids
+ * deleted} (a cluster drops the ids from its id index, which is in no queue's slot).
  */
 export const DELETE_WAITING = script(`${DROP}
 local queue, limit, offset, scan = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local deleted = 0
+local deleted, ids_deleted = 0, {}
 cx_unindexing() -- the deleted records leave the creation index per chunk
 local function drop_if_waiting(id)
   local f = redis.call('HMGET', tkey(id), 's', 'q', 'ky', 'cr', 'n')
@@ -61,6 +62,7 @@ local function drop_if_waiting(id)
   if (f[1] == 'pending' or f[1] == 'scheduled') and queue_of(f[2]) == queue then
     drop(id, f)
     deleted = deleted + 1
+    ids_deleted[deleted] = id
   end
 end
 for _, name in ipairs(redis.call('SMEMBERS', p .. ':readysets')) do
@@ -83,20 +85,20 @@ if deleted < limit then
   end
 end
 cx_unindex_flush()
-return {deleted, read, deleted - before_scan}
+return {deleted, read, deleted - before_scan, ids_deleted}
 `);
 
 /**
  * Delete terminal records of one queue with the given statuses that ended before `before`, reading the terminal set
  * (every queue's, by completion time) from rank `offset`, at most `scan` entries. ARGV: p, queue, statuses (comma
- * list), before, limit, offset, scan → {deleted, entries read}.
+ * list), before, limit, offset, scan → {deleted, entries read, ids deleted}.
  */
 export const DELETE_TERMINAL = script(`${DROP}
 local queue, before, limit = ARGV[2], ARGV[4], tonumber(ARGV[5])
 local offset, scan = tonumber(ARGV[6]), tonumber(ARGV[7])
 local wanted = {}
 for s in string.gmatch(ARGV[3], '[^,]+') do wanted[s] = true end
-local deleted, read = 0, 0
+local deleted, read, ids_deleted = 0, 0, {}
 cx_unindexing() -- the deleted records leave the creation index per chunk
 local ids = redis.call('ZRANGEBYSCORE', p .. ':terminal', '-inf', '(' .. before, 'LIMIT', offset, scan)
 for _, id in ipairs(ids) do
@@ -107,8 +109,9 @@ for _, id in ipairs(ids) do
   if f[5] and wanted[f[1]] and queue_of(f[2]) == queue then
     drop(id, f)
     deleted = deleted + 1
+    ids_deleted[deleted] = id
   end
 end
 cx_unindex_flush()
-return {deleted, read}
+return {deleted, read, ids_deleted}
 `);

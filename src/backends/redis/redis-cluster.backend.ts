@@ -505,12 +505,18 @@ export class RedisClusterQueueBackend extends QueueBackend {
     return (await this.shard(queue)).setQueuePaused(queue, paused, options);
   }
 
+  /** The deleted records leave the id index too (the sweep runs only with the retention pass). */
   override async deleteWaiting(queue: string, limit: number): Promise<number> {
-    return (await this.shard(queue)).deleteWaiting(queue, limit);
+    const ids = await (await this.shard(queue)).deleteWaitingIds(queue, limit);
+    await this.index.forget(ids);
+    return ids.length;
   }
 
+  /** As `deleteWaiting`: the deleted records' id index entries go with them. */
   override async deleteTerminal(queue: string, options: DeleteTerminalOptions): Promise<number> {
-    return (await this.shard(queue)).deleteTerminal(queue, options);
+    const ids = await (await this.shard(queue)).deleteTerminalIds(queue, options);
+    await this.index.forget(ids);
+    return ids.length;
   }
 
   // --- calls routed by id ---
@@ -532,7 +538,9 @@ export class RedisClusterQueueBackend extends QueueBackend {
     result?: unknown,
     options?: CompleteTaskOptions,
   ): Promise<QueuedTaskRecord | null> {
-    return this.byId(id, (shard) => shard.completeTask(id, result, options), null);
+    const record = await this.byId(id, (shard) => shard.completeTask(id, result, options), null);
+    if (record && options?.remove && !record.parentId) await this.index.forget([id]); // deleted as it completed
+    return record;
   }
 
   /** Completions go to their shards; the claim for the freed slots visits the queues as `claimMany` does. */
@@ -556,7 +564,10 @@ export class RedisClusterQueueBackend extends QueueBackend {
   }
 
   async failTask(id: string, error: string, options?: FailTaskOptions): Promise<QueuedTaskRecord | null> {
-    return this.byId(id, (shard) => shard.failTask(id, error, options), null);
+    const record = await this.byId(id, (shard) => shard.failTask(id, error, options), null);
+    // Deleted as it ended failed (a flow child's is kept while its parent lives: its entry stays, swept if dangling).
+    if (record?.status === 'failed' && options?.remove && !record.parentId) await this.index.forget([id]);
+    return record;
   }
 
   async cancelTask(id: string): Promise<QueuedTaskRecord | null> {

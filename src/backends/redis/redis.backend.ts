@@ -1159,16 +1159,21 @@ export class RedisQueueBackend extends QueueBackend {
 
   /** Script calls of bounded work each: the queue's ready sets, then the shared delayed set page by page. */
   override async deleteWaiting(queue: string, limit: number): Promise<number> {
-    let deleted = 0;
-    for (let offset = 0; deleted < limit;) {
-      const [n, read, fromRead] = (await this.run(
+    return (await this.deleteWaitingIds(queue, limit)).length;
+  }
+
+  /** `deleteWaiting`, giving the ids it deleted (a cluster drops them from its id index). */
+  async deleteWaitingIds(queue: string, limit: number): Promise<string[]> {
+    const deleted: string[] = [];
+    for (let offset = 0; deleted.length < limit;) {
+      const [, read, fromRead, ids] = (await this.run(
         'qDeleteWaiting',
         queue,
-        limit - deleted,
+        limit - deleted.length,
         offset,
         CONTROL_SCAN,
-      )) as [number, number, number];
-      deleted += n;
+      )) as [number, number, number, string[]];
+      deleted.push(...ids);
       if (read < CONTROL_SCAN) break;
       offset += read - fromRead; // deleted entries no longer hold a rank
     }
@@ -1177,18 +1182,23 @@ export class RedisQueueBackend extends QueueBackend {
 
   /** Pages of the shared terminal set (by completion time) up to `before`, one script call each. */
   override async deleteTerminal(queue: string, options: DeleteTerminalOptions): Promise<number> {
-    let deleted = 0;
-    for (let offset = 0; deleted < options.limit;) {
-      const [n, read] = (await this.run(
+    return (await this.deleteTerminalIds(queue, options)).length;
+  }
+
+  /** `deleteTerminal`, giving the ids it deleted (a cluster drops them from its id index). */
+  async deleteTerminalIds(queue: string, options: DeleteTerminalOptions): Promise<string[]> {
+    const deleted: string[] = [];
+    for (let offset = 0; deleted.length < options.limit;) {
+      const [n, read, ids] = (await this.run(
         'qDeleteTerminal',
         queue,
         options.statuses.join(','),
         options.before.getTime(),
-        options.limit - deleted,
+        options.limit - deleted.length,
         offset,
         CONTROL_SCAN,
-      )) as [number, number];
-      deleted += n;
+      )) as [number, number, string[]];
+      deleted.push(...ids);
       if (read < CONTROL_SCAN) break;
       offset += read - n;
     }

@@ -94,6 +94,44 @@ describe('Redis Cluster id index: entries of deleted records go', () => {
     }
   });
 
+  test("a queue's clean and drain, and single completions and failures that delete, drop their entries themselves, no sweep", async () => {
+    const { backend, entries } = await open();
+    try {
+      await enqueue(backend, 150);
+      const claimed = await backend.claimMany({ limit: 60, workerId: 'w', queues: ['q0', 'q1', 'q2'] });
+      assert.equal(claimed.length, 60);
+      const failed = claimed.slice(0, 10);
+      for (const record of failed)
+        assert.ok(await backend.failTask(record.id, 'boom', { retry: false, expectedRetryCount: 0 }));
+      // Deleted as they end, one at a time (not through the batch): their entries go with them.
+      for (const record of claimed.slice(10, 13))
+        assert.ok(await backend.completeTask(record.id, 1, { expectedRetryCount: 0, remove: true }));
+      for (const record of claimed.slice(13, 15))
+        assert.ok(
+          await backend.failTask(record.id, 'x', { retry: false, expectedRetryCount: 0, remove: true }),
+        );
+      assert.equal(await entries(), 145);
+      await backend.completeAndClaim(
+        claimed.slice(15).map((r) => ({ id: r.id, result: null, expectedRetryCount: 0 })),
+        undefined,
+      );
+      const before = new Date(Date.now() + 1_000);
+      let cleaned = 0;
+      for (const queue of ['q0', 'q1', 'q2'])
+        cleaned += await backend.deleteTerminal(queue, { statuses: ['completed'], before, limit: 1_000 });
+      assert.equal(cleaned, 45);
+      assert.equal(await entries(), 100, 'the cleaned records have no entry left: 90 waiting, 10 failed');
+      let drained = 0;
+      for (const queue of ['q0', 'q1']) drained += await backend.deleteWaiting(queue, 1_000);
+      assert.equal(await entries(), 100 - drained);
+      const left = await backend.getStatistics();
+      assert.equal(await entries(), left.pending + left.failed, 'an entry for each stored record, no more');
+      for (const record of failed) assert.equal((await backend.getTask(record.id))?.status, 'failed');
+    } finally {
+      await backend.close();
+    }
+  });
+
   test("the retention pass's removeAged runs a sweep step, which goes on where the last one stopped", async () => {
     const { backend, entries } = await open();
     try {
