@@ -108,6 +108,33 @@ export function describeRetentionExpiryConformance(
       assert.deepEqual(again.completed, [false], 'a removed record cannot complete twice');
     });
 
+    test('completeAndClaim fences each removed item on its own retry count', async () => {
+      const records = [await put({ queue: task }), await put({ queue: task }), await put({ queue: task })];
+      const [a, b, c] = records.map((record) => record.id) as [string, string, string];
+      await claimAll(3);
+      const outcome = await backend.completeAndClaim(
+        [
+          { id: b, result: 'b', expectedRetryCount: 0 },
+          { id: c, result: 'c', expectedRetryCount: 4, remove: true },
+          { id: a, result: 'a', expectedRetryCount: 0, remove: true },
+        ],
+        undefined,
+      );
+      assert.deepEqual(outcome.completed, [true, false, true]);
+      assert.equal(await backend.getTask(a), null);
+      assert.equal((await backend.getTask(b))?.status, 'completed');
+      assert.equal((await backend.getTask(c))?.status, 'running', 'the stale fence keeps the record');
+      const again = await backend.completeAndClaim(
+        [
+          { id: a, result: 'a', expectedRetryCount: 0, remove: true },
+          { id: c, result: 'c', expectedRetryCount: 0, remove: true },
+        ],
+        undefined,
+      );
+      assert.deepEqual(again.completed, [false, true]);
+      assert.equal(await backend.getTask(c), null);
+    });
+
     test('failTask with remove deletes only a final failure; a retry keeps the record', async () => {
       const retried = await put({ queue: task, maxRetries: 1 });
       const final = await put({ queue: task });

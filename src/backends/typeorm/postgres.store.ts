@@ -551,9 +551,10 @@ export class PostgresQueueStore extends SqlQueueStore {
     const removed = items.filter((item) => item.remove);
     const removes = removed.length > 0;
     // Numbered as written: $1 now, $2 results, $3 ids, $4 each id's position (batchPositions), $5 retry counts, and
-    // for removed items $6 ids and $7 retry counts; the claim's parameters follow. A batch that removes nothing (the
-    // usual one) leaves out the `gone` CTE and its two arrays: run empty, it still built the locked ids into an array,
-    // sorted it for an index scan and was one more table reference to plan (docs/performance.md).
+    // for removed items $6 ids, $7 their positions and $8 their retry counts; the claim's parameters follow. A batch
+    // that removes nothing (the usual one) leaves out the `gone` CTE and its arrays: run empty, it still built the
+    // locked ids into an array, sorted it for an index scan and was one more table reference to plan
+    // (docs/performance.md).
     const keptIds = kept.map((item) => item.id);
     const params: unknown[] = [
       now,
@@ -562,11 +563,14 @@ export class PostgresQueueStore extends SqlQueueStore {
       batchPositions(keptIds),
       kept.map((item) => item.expectedRetryCount),
     ];
-    if (removes)
+    if (removes) {
+      const removedIds = removed.map((item) => item.id);
       params.push(
-        removed.map((item) => item.id),
+        removedIds,
+        batchPositions(removedIds),
         removed.map((item) => item.expectedRetryCount),
       );
+    }
     let claimCte = `SELECT ${CLAIM_RETURNING} FROM ${this.table} WHERE false`;
     if (claim && claim.limit > 0) {
       const update = await this.claimUpdate(claim, now);
@@ -584,7 +588,8 @@ export class PostgresQueueStore extends SqlQueueStore {
     // before the first write) and not as `IN (SELECT id FROM locked)`, which the planner (ANY estimated at 10 rows) ran
     // as a semi join scanning the CTE once per row: 500 × 250 comparisons, 25 of a batch's 33 ms. `done` finds its rows
     // by that array alone: an id outside $3 has no position, so the retry-count fence fails it (a second
-    // `= ANY` as index condition beside it took 12.7 of the 21.6 ms left at 500; docs/performance.md).
+    // `= ANY` as index condition beside it took 12.7 of the 21.6 ms left at 500; docs/performance.md). `gone` alike,
+    // with the removed items' own positions ($7; it read them with `array_position` and a second `= ANY` before).
     const rows = await this.prepared(
       `WITH locked AS MATERIALIZED (${lockedInIdOrder(this.table, removes ? `id = ANY($3::varchar[]) OR id = ANY($6::varchar[])` : `id = ANY($3::varchar[])`)}),
        done AS (
@@ -597,7 +602,7 @@ export class PostgresQueueStore extends SqlQueueStore {
          removes
            ? `gone AS (
          DELETE FROM ${this.table} AS t
-         WHERE t.id = ANY(ARRAY(SELECT id FROM locked)) AND t.id = ANY($6::varchar[]) AND t.retry_count = ($7::integer[])[array_position($6::varchar[], t.id)]
+         WHERE t.id = ANY(ARRAY(SELECT id FROM locked)) AND t.retry_count = ($8::integer[])[($7::jsonb ->> t.id)::integer]
            AND ${this.testedOnRow(`t.status = 'running'`)}
          RETURNING t.id),`
            : ''
