@@ -49,7 +49,8 @@ const profileOff = async (cell) => {
 const cpuOf = (x) => x.cpu.client + (x.cpu.server ?? 0);
 try {
   for (const name of names) {
-    const target = allTargets.find((t) => t.name === name && t.side === 'ours' && !t.tuned);
+    // Our default targets and ours:<kind>:remove (the defaults but removeOnComplete); not the tuned ones (events off).
+    const target = allTargets.find((t) => t.name === name && t.side === 'ours' && (!t.tuned || t.name.endsWith(':remove')));
     if (!target) throw new Error(`unknown default target of ours: ${name}`);
     const session = await target.open();
     try {

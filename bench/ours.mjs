@@ -14,14 +14,20 @@ const { NestFactory } = await import('@nestjs/core');
 const { version } = (await import(path.join(repoDir, 'package.json'), { with: { type: 'json' } })).default;
 
 const TASK = 'bench.noop';
+/** The same no-op with `removeOnComplete: true` (`ours:<kind>:remove`): a finished record is deleted, as graphile-worker does. */
+const REMOVED_TASK = 'bench.noop.removed';
 let hook = () => undefined;
 class BenchTasks {
   /** Awaits the phase's handler when it returns a promise (the mixed workload's sleeping tasks). */
   async noop(data) {
     await hook(data);
   }
+  async removed(data) {
+    await hook(data);
+  }
 }
 lib.Task(TASK)(BenchTasks.prototype, 'noop', Object.getOwnPropertyDescriptor(BenchTasks.prototype, 'noop'));
+lib.Task(REMOVED_TASK, { removeOnComplete: true })(BenchTasks.prototype, 'removed', Object.getOwnPropertyDescriptor(BenchTasks.prototype, 'removed'));
 
 /**
  * Worker settings of every phase: the library's defaults except worker.concurrency (and `enabled: false`, so the
@@ -128,20 +134,26 @@ const namespaces = {
 
 /**
  * A target. Default variant `ours:<kind>`: the library's defaults (events on, default prefetch). Tuned variant
- * `ours:<kind>:tuned`: worker.prefetch = PREFETCH and events off.
+ * `ours:<kind>:tuned`: worker.prefetch = PREFETCH and events off. `ours:<kind>:remove` (`tuned` = 'remove', shown
+ * with the tuned rows): the library's defaults but the task's `removeOnComplete: true`, so a finished record is
+ * deleted instead of kept (graphile-worker's semantics); its drain stops when the store no longer holds the records.
  */
 function target(kind, store, tuned = false, namespace = namespaces[kind]) {
   const pool = store === 'postgres' || store === 'mariadb' ? '; pool of 20 connections' : '';
-  const variant = tuned ? { prefetch: PREFETCH, events: false } : {};
+  const removes = tuned === 'remove';
+  const variant = tuned && !removes ? { prefetch: PREFETCH, events: false } : {};
+  const task = removes ? REMOVED_TASK : TASK;
   return {
-    name: tuned ? `ours:${kind}:tuned` : `ours:${kind}`,
+    name: removes ? `ours:${kind}:remove` : tuned ? `ours:${kind}:tuned` : `ours:${kind}`,
     side: 'ours',
     store,
-    tuned,
+    tuned: Boolean(tuned),
     version: `nestjs-queues ${version}`,
-    settings: tuned
-      ? `worker.concurrency = c, worker.prefetch = ${PREFETCH}, events off, ${pollText}${pool}`
-      : `library defaults (events on, default prefetch, ${pollText}) except worker.concurrency = c${pool}`,
+    settings: removes
+      ? `library defaults (events on, default prefetch, ${pollText}) except worker.concurrency = c and the task's removeOnComplete: true (a finished record is deleted)${pool}`
+      : tuned
+        ? `worker.concurrency = c, worker.prefetch = ${PREFETCH}, events off, ${pollText}${pool}`
+        : `library defaults (events on, default prefetch, ${pollText}) except worker.concurrency = c${pool}`,
     async open() {
       return {
         /** `events: false` turns events off for this phase (the events-off drains beside the default ones). */
@@ -152,18 +164,21 @@ function target(kind, store, tuned = false, namespace = namespaces[kind]) {
           let queues = app.get(lib.QueueService);
           let worker = app.get(lib.QueueWorker);
           let fresh = false;
+          let enqueued = 0;
           const stop = async () => {
             await worker.stopClaiming();
             await waitUntil(() => worker.activeCount === 0, 30_000);
             hook = () => undefined;
           };
           return {
-            enqueueOne: (data) => queues.enqueue(TASK, [data]),
+            enqueueOne: (data) => (enqueued++, queues.enqueue(task, [data])),
             /** One record due at `at` (a Date): the lateness workload's. */
-            enqueueAt: (data, at) => queues.enqueue(TASK, [data], { scheduledAt: at }),
+            enqueueAt: (data, at) => (enqueued++, queues.enqueue(task, [data], { scheduledAt: at })),
             /** One enqueueMany of `list`; `queueOf(i)`, when given, names the queue of the i-th record. */
-            enqueueBulk: (list, queueOf) =>
-              queues.enqueueMany(list.map((data, i) => ({ task: TASK, args: [data], ...(queueOf ? { options: { queue: queueOf(i) } } : {}) }))),
+            enqueueBulk: (list, queueOf) => (
+              (enqueued += list.length),
+              queues.enqueueMany(list.map((data, i) => ({ task, args: [data], ...(queueOf ? { options: { queue: queueOf(i) } } : {}) })))
+            ),
             /**
              * Untimed, before a drain: the app that enqueued the backlog closes and a fresh worker app opens on the
              * same namespace (BENCH_DRAIN_APP=same keeps the one app). Once per phase.
@@ -180,8 +195,14 @@ function target(kind, store, tuned = false, namespace = namespaces[kind]) {
               hook = handler;
               worker.start();
             },
-            /** Completed records as the store counts them (QueueService.getStatistics()). */
-            storedCompleted: async () => (await queues.getStatistics()).completed,
+            /**
+             * Completed records as the store counts them (QueueService.getStatistics()); with removeOnComplete,
+             * the records enqueued here that the store no longer holds (graphile's count, peers/graphile.mjs).
+             */
+            storedCompleted: async () => {
+              const statistics = await queues.getStatistics();
+              return removes ? enqueued - statistics.total : statistics.completed;
+            },
             stop,
             close: async () => {
               await app.close();
@@ -230,6 +251,8 @@ export const ours = [
   target('sqlite', 'sqlite', true),
   target('postgres', 'postgres', true),
   target('redis', 'redis', true),
+  // Beside the tuned rows: our defaults with graphile-worker's semantics (a finished job is deleted).
+  target('postgres', 'postgres', 'remove'),
 ];
 
 /**

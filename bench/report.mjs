@@ -39,6 +39,7 @@ const DEFAULT_PAIRS = [
 const TUNED_PAIRS = [
   ['ours:redis:tuned', 'bullmq:redis'],
   ['ours:postgres:tuned', 'graphile:localqueue'],
+  ['ours:postgres:remove', 'graphile:localqueue'],
   ['ours:postgres:tuned', 'pg-boss:tuned'],
   ['ours:memory:tuned', 'bullmq:redis'],
   ['ours:sqlite:tuned', 'pg-boss:tuned'],
@@ -156,7 +157,7 @@ export function renderReport({ info, targets, main, spread = {}, runsUsed, retai
   if (tuned.length) {
     p('## Tuned settings');
     p();
-    p(`Each row labelled with what it changes from the defaults (the settings list above has the full line). ours:*:tuned is \`worker.prefetch: ${info.prefetch}\` and events off; graphile:localqueue and pg-boss:tuned are those peers' own batching settings. ${runsText}`);
+    p(`Each row labelled with what it changes from the defaults (the settings list above has the full line). ours:*:tuned is \`worker.prefetch: ${info.prefetch}\` and events off; ours:postgres:remove is the library's defaults with the task's \`removeOnComplete: true\` (a finished record is deleted, as graphile-worker deletes a finished job; its drains stop when the table no longer holds the records); graphile:localqueue and pg-boss:tuned are those peers' own batching settings. ${runsText}`);
     p();
     for (const t of tuned) p(`- **${t.name}**: ${t.settings}`);
     p();

@@ -18,6 +18,8 @@ import { QUEUE_TABLE_SUFFIXES } from '../pg-private-tables.mjs';
 const JOBS = Number(process.env.BENCH_IDX_JOBS ?? 10_000);
 const BATCH = Number(process.env.BENCH_IDX_BATCH ?? 500);
 const ROUNDS = Number(process.env.BENCH_IDX_ROUNDS ?? 5);
+/** BENCH_IDX_REMOVE=1: the completions are `remove: true` (removeOnComplete), so each deletes its row. */
+const REMOVE = process.env.BENCH_IDX_REMOVE === '1';
 // BENCH_IDX_STORE=mysql: the same on MySQL/MariaDB (MYSQL_URL); SERVER_PID is then mariadbd's own pid.
 const MYSQL = process.env.BENCH_IDX_STORE === 'mysql';
 const POSTMASTER = process.env.SERVER_PID ?? process.env.PG_POSTMASTER_PID;
@@ -96,6 +98,7 @@ async function once(variant) {
     const enqueue = { ms: performance.now() - t, serverUs: (serverUs() - cpu) / JOBS };
     const claim = { limit: BATCH, workerId: 'idx-worker' };
     cpu = serverUs();
+    const client = process.cpuUsage();
     t = performance.now();
     let claimed = await backend.claimMany(claim);
     let done = 0;
@@ -105,12 +108,15 @@ async function once(variant) {
         result: null,
         expectedRetryCount: r.retryCount,
         parentId: null,
+        ...(REMOVE ? { remove: true } : {}),
       }));
       const outcome = await backend.completeAndClaim(items, claim);
       done += outcome.completed.filter(Boolean).length;
       claimed = outcome.claimed;
     }
-    const drain = { ms: performance.now() - t, serverUs: (serverUs() - cpu) / JOBS, done };
+    const ms = performance.now() - t;
+    const used = process.cpuUsage(client);
+    const drain = { ms, serverUs: (serverUs() - cpu) / JOBS, clientUs: (used.user + used.system) / JOBS, done };
     return { enqueue, drain, top: await statements() };
   } finally {
     await context.close();
@@ -140,6 +146,7 @@ for (const v of variants) {
       drainPerS: Math.round(JOBS / (m((x) => x.drain.ms) / 1000)),
       drainServerUs: +m((x) => x.drain.serverUs).toFixed(1),
       drainServerUsAll: list.map((x) => +x.drain.serverUs.toFixed(1)),
+      drainClientUs: +m((x) => x.drain.clientUs).toFixed(1),
       done: list.map((x) => x.drain.done),
       top: list.at(-1).top,
     }),
