@@ -1,4 +1,4 @@
-// Where one default drain of ours:postgres spends the server's CPU (issue 19), on a private PostgreSQL whose
+// Where one default drain of ours:postgres (TARGET=ours:postgres:remove: the same with removeOnComplete) spends the server's CPU (issue 19), on a private PostgreSQL whose
 // postmaster is BENCH_SERVER_PARENT (QUEUES_TEST_POSTGRES_URL pointing at it, pg_stat_statements loaded and created;
 // `pg_stat_statements.track_planning = on` for the plan counts): a warm-up, then one drain of BENCH_JOBS at
 // concurrency C as the main table runs it (fresh worker app, events on, prefetch 'auto'), with
@@ -42,7 +42,7 @@ function serverProcesses() {
   return processes;
 }
 
-const target = allTargets.find((t) => t.name === 'ours:postgres' && !t.tuned);
+const target = allTargets.find((t) => t.name === (process.env.TARGET ?? 'ours:postgres'));
 const session = await target.open();
 let before;
 let perf;
