@@ -48,7 +48,9 @@ export function sqlBackendFactory(dialect: 'sqlite' | 'postgres' | 'mysql') {
     }
     await dataSource.destroy();
   };
-  return { factory, peer, teardown };
+  /** The table `backend` (of this factory) works on, as the server names it. */
+  const tableName = (backend: QueueBackend) => tableOf.get(backend as TypeOrmQueueBackend)!;
+  return { factory, peer, teardown, tableName };
 }
 
 /**

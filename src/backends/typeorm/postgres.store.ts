@@ -15,7 +15,6 @@ import { COLUMN_LIST, RELEASED, SqlQueueStore } from './sql-queue.store.js';
 import { batchPositions } from './batch-positions.pg.js';
 import { fencedRunningArrays, lockedInIdOrder } from './running-rows.pg.js';
 import { quoteIdentifier } from './sql-identifier.js';
-import { retryOnLockConflict } from './lock-conflict-retry.js';
 import { ADDED_COLUMNS, addedColumnsDdl, REMOVABLE_AT } from './added-columns.js';
 import { workerTableStatement } from './sql-worker-registry.js';
 import type { SqlTx } from './queue-caps.sql.js';
@@ -460,18 +459,23 @@ export class PostgresQueueStore extends SqlQueueStore {
    * rows until we commit, so the address cannot change under us; a row whose pending version was replaced between
    * this statement's snapshot and its lock (a metadata patch) is not matched, stays pending, and waits for the
    * next claim.
+   *
+   * `after` (CTEs of the same statement) holds the claim back until each of them has run to its end: a count of each,
+   * as a one-time filter that the executor evaluates before the TID scan reads the candidates.
    */
   private async claimUpdate(
     claim: ClaimManyOptions,
     now: number,
+    after: readonly string[] = [],
   ): Promise<{ sql: string; params: unknown[] }> {
+    const gate = after.map((cte) => ` AND (SELECT count(*) FROM ${cte}) >= 0`).join('');
     const queues = await this.queuesClaimedOneByOne(claim);
     if (queues) {
       const rows = this.claimWhere({ ...claim, queues: undefined, excludeQueues: undefined }, now);
       const candidates = perQueueCandidates(this.perQueueTables, queues, rows, Math.floor(claim.limit));
       return {
         sql: `UPDATE ${this.table} SET status = 'running', started_at = ?, heartbeat_at = ?, worker_id = ?
-         WHERE ctid = ANY(ARRAY(${candidates.sql}))
+         WHERE ctid = ANY(ARRAY(${candidates.sql}))${gate}
          RETURNING ${CLAIM_RETURNING}`,
         params: [now, now, claim.workerId, ...candidates.params],
       };
@@ -480,7 +484,7 @@ export class PostgresQueueStore extends SqlQueueStore {
     return {
       sql: `UPDATE ${this.table} SET status = 'running', started_at = ?, heartbeat_at = ?, worker_id = ?
        WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${this.table} WHERE ${where} ORDER BY priority DESC, queued_at, seq
-                              LIMIT ? FOR UPDATE SKIP LOCKED))
+                              LIMIT ? FOR UPDATE SKIP LOCKED))${gate}
        RETURNING ${CLAIM_RETURNING}`,
       params: [now, now, claim.workerId, ...params, Math.floor(claim.limit)],
     };
@@ -573,7 +577,16 @@ export class PostgresQueueStore extends SqlQueueStore {
     }
     let claimCte = `SELECT ${CLAIM_RETURNING} FROM ${this.table} WHERE false`;
     if (claim && claim.limit > 0) {
-      const update = await this.claimUpdate(claim, now);
+      // The claim runs last, after every CTE that may wait for a lock. Its SKIP LOCKED waits for none, but it may
+      // lock rows it does not take: a row another worker claimed after this statement's snapshot is locked in its
+      // newest version, found running, and left out, still locked. Run first (the main query reads `claimed` first),
+      // the claim held such a lock while `locked` waited for a heartbeat that was waiting for that very row:
+      // "deadlock detected". Each CTE is named: `released` reads `ended` only when a waiting parent exists.
+      const update = await this.claimUpdate(claim, now, [
+        'done',
+        ...(removes ? ['gone'] : []),
+        ...(flows ? ['ended', 'released'] : []),
+      ]);
       claimCte = numbered(update.sql, params.length);
       params.push(...update.params);
     }
@@ -644,15 +657,10 @@ export class PostgresQueueStore extends SqlQueueStore {
     const where = fencedRunningArrays((condition) => this.testedOnRow(condition));
     const ids = batch.map((b) => b.id);
     const retryCounts = batch.map((b) => b.expectedRetryCount);
-    // A deadlock's victim runs again, as MariaDB's heartbeat does: the statement only stamps heartbeat_at, and the
-    // id-ordered lock pass (see running-rows.pg.ts) still lost one in a few hundred under contention (the heartbeat
-    // contention test failed about one run in eight).
-    const rows = await retryOnLockConflict(() =>
-      this.prepared(
-        `UPDATE ${this.table} SET heartbeat_at = ? WHERE id IN (${lockedInIdOrder(this.table, where)}) AND ${where}
+    const rows = await this.prepared(
+      `UPDATE ${this.table} SET heartbeat_at = ? WHERE id IN (${lockedInIdOrder(this.table, where)}) AND ${where}
        RETURNING id`,
-        [Date.now(), ids, retryCounts, ids, ids, retryCounts, ids],
-      ),
+      [Date.now(), ids, retryCounts, ids, ids, retryCounts, ids],
     );
     const touched = new Set(rows.map((row) => String(row['id'])));
     return ids.filter((id) => touched.has(id));

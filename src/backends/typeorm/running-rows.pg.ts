@@ -8,7 +8,10 @@
  * rolled back. Every batch write of running rows (heartbeats, nulled heartbeats, releases, completions) therefore
  * first locks its rows through `lockedInIdOrder` (a sub-select `ORDER BY id FOR UPDATE`: PostgreSQL locks the rows as
  * they leave the sort) in the same statement, so no round trip is added. Single-row writes (stale recovery, one
- * completion) cannot wait on each other in a cycle; the claim skips locked rows and waits on none.
+ * completion) cannot wait on each other in a cycle; the claim skips locked rows and waits on none. But a claim may keep
+ * locks on rows it does not take (SKIP LOCKED locks a row's newest version, then finds it no longer claimable: another
+ * worker claimed it after this statement's snapshot), so a statement that claims does so after its last lock wait:
+ * the batched completion's claim runs after its other CTEs (postgres.store.ts `completeAndClaim`).
  */
 
 /**
