@@ -560,8 +560,12 @@ export class MysqlQueueStore extends SqlQueueStore {
 
   /**
    * One UPDATE of the batch's rows in id order (heartbeats of 4 processes beside their completion batches, which
-   * lock rows too, deadlocked about once a second as an OR list), then the read-back. A heartbeat that still loses
-   * a lock conflict runs again: a lost heartbeat ages a live record toward a false stale recovery.
+   * lock rows too, deadlocked about once a second as an OR list), then the read-back. On the primary key, forced: the
+   * optimizer sometimes read the rows on `_running` (status, heartbeat_at, id) instead, locking its entries in
+   * heartbeat order, and such a heartbeat deadlocked with one going in id order (InnoDB's latest deadlock: one waited
+   * for a `_running` entry of a row the other had updated, the other for a primary record the first held). A
+   * heartbeat that still loses a lock conflict runs again: a lost heartbeat ages a live record toward a false stale
+   * recovery.
    */
   override async touchHeartbeats(
     batch: ReadonlyArray<{ id: string; expectedRetryCount: number }>,
@@ -575,7 +579,7 @@ export class MysqlQueueStore extends SqlQueueStore {
     const now = Date.now();
     await retryOnLockConflict(() =>
       this.execute(
-        `UPDATE ${this.table} SET heartbeat_at = ? WHERE ${inIds} AND status = 'running' AND (${pairs})`,
+        `UPDATE ${this.table} FORCE INDEX (PRIMARY) SET heartbeat_at = ? WHERE ${inIds} AND status = 'running' AND (${pairs})`,
         [now, ...ids, ...fence],
       ),
     );

@@ -49,8 +49,10 @@ describe('MariaDB heartbeat: lock conflicts', () => {
     const store = new MysqlQueueStore('q_fake', pool as never);
     assert.deepEqual(await store.touchHeartbeats(batch), ['id-b', 'id-a']);
     assert.equal(updates.length, 3);
-    // The rows are written in id order whatever the batch's order, so writers lock them alike.
+    // The rows are written in id order whatever the batch's order, so writers lock them alike: listed in id order,
+    // read on the primary key (on `_running` they were locked in heartbeat order, and two heartbeats deadlocked).
     assert.deepEqual(updates[0]!.params.slice(1, 3), ['id-a', 'id-b']);
+    assert.match(updates[0]!.sql, /^UPDATE \S+ FORCE INDEX \(PRIMARY\) SET/);
   });
 
   test('retries are bounded: a conflict that never ends is thrown', async () => {
