@@ -1,5 +1,5 @@
 import type { QueuedTaskRecord } from '../models/queued-task-record.js';
-import type { TaskRunner } from './task-runner.js';
+import type { RunEnd, TaskRunner } from './task-runner.js';
 
 /**
  * The worker's completion path: completions that arrive while one is being written are written together, with a
@@ -8,6 +8,16 @@ import type { TaskRunner } from './task-runner.js';
 export interface CompletionBatch {
   /** Persist a success (fenced by the record's retry count); `false` when the fence rejected it. */
   complete(record: QueuedTaskRecord, result: unknown): Promise<boolean>;
+  /**
+   * `complete` with callbacks instead of a promise (one call of one of them; neither may throw). The runner uses it
+   * when present: a promise per task is a promise-hook call per task on Node 20.
+   */
+  completeThen?(
+    record: QueuedTaskRecord,
+    result: unknown,
+    written: (applied: boolean) => void,
+    failed: (error: unknown) => void,
+  ): void;
 }
 
 /** Options of `ExecutionBackend.execute`. */
@@ -49,6 +59,23 @@ export abstract class ExecutionBackend {
     record: QueuedTaskRecord,
     options: ExecuteOptions,
   ): Promise<QueuedTaskRecord | null>;
+
+  /**
+   * `execute`, reporting the end to `end` instead of a promise: the worker launches records through this. The
+   * in-process backends run the record with `TaskRunner.start`, which makes no promise of its own on the common path.
+   */
+  launch(runner: TaskRunner, record: QueuedTaskRecord, options: ExecuteOptions, end: RunEnd): void {
+    let running: Promise<QueuedTaskRecord | null>;
+    try {
+      running = this.execute(runner, record, options);
+    } catch (error) {
+      return end.crashed(error);
+    }
+    running.then(
+      (final) => end.ended(final),
+      (error: unknown) => end.crashed(error),
+    );
+  }
 
   /**
    * Called by `QueueService` right after a record of this backend is persisted. The default does nothing and

@@ -5,7 +5,7 @@ import type { QueuedTaskRecord } from '../models/queued-task-record.js';
 import { isTerminalStatus } from '../models/task-status.js';
 import { isExpired } from '../expiry/record-expiry.js';
 import { ExecutionBackend, type ExecuteOptions } from './execution-backend.js';
-import type { TaskRunner } from './task-runner.js';
+import type { RunEnd, TaskRunner } from './task-runner.js';
 
 /**
  * Runs a record inline, inside the `enqueue` call that created it, through every attempt: a failed attempt
@@ -27,6 +27,10 @@ export class ImmediateExecutionBackend extends ExecutionBackend {
     options: ExecuteOptions,
   ): Promise<QueuedTaskRecord | null> {
     return runner.run(record, options);
+  }
+
+  override launch(runner: TaskRunner, record: QueuedTaskRecord, options: ExecuteOptions, end: RunEnd): void {
+    runner.start(record, options, end);
   }
 
   /** Run the freshly enqueued record to a terminal state. */

@@ -1,6 +1,6 @@
 import type { QueuedTaskRecord } from '../models/queued-task-record.js';
 import { ExecutionBackend, type ExecuteOptions } from './execution-backend.js';
-import type { TaskRunner } from './task-runner.js';
+import type { RunEnd, TaskRunner } from './task-runner.js';
 
 /** Runs claimed records in the worker's process. */
 export class LocalExecutionBackend extends ExecutionBackend {
@@ -17,5 +17,9 @@ export class LocalExecutionBackend extends ExecutionBackend {
     options: ExecuteOptions,
   ): Promise<QueuedTaskRecord | null> {
     return runner.run(record, options);
+  }
+
+  override launch(runner: TaskRunner, record: QueuedTaskRecord, options: ExecuteOptions, end: RunEnd): void {
+    runner.start(record, options, end);
   }
 }

@@ -7,7 +7,7 @@ export class TaskAbort {
   private controller: AbortController | undefined;
   private aborted_ = false;
   private reason_: unknown;
-  private onAbort: ((reason: unknown) => void) | undefined;
+  private listener: ((reason: unknown) => void) | undefined;
 
   get aborted(): boolean {
     return this.aborted_;
@@ -32,7 +32,21 @@ export class TaskAbort {
     this.aborted_ = true;
     this.reason_ = reason;
     this.controller?.abort(reason);
-    this.onAbort?.(reason);
+    const listener = this.listener;
+    if (listener) queueMicrotask(() => listener(reason));
+  }
+
+  /**
+   * Call `listener` with the reason once the run is aborted, in a microtask (after the aborting call returned), or in
+   * the next one when it already was. One listener at a time (`race` uses the same one).
+   */
+  onAbort(listener: (reason: unknown) => void): void {
+    if (!this.aborted_) {
+      this.listener = listener;
+      return;
+    }
+    const reason = this.reason_;
+    queueMicrotask(() => listener(reason));
   }
 
   /**
@@ -46,7 +60,7 @@ export class TaskAbort {
       return Promise.reject(this.reason_ as Error);
     }
     return new Promise<T>((resolve, reject) => {
-      this.onAbort = reject; // rejecting a settled promise does nothing, so this need not be cleared
+      this.listener = reject; // rejecting a settled promise does nothing, so this need not be cleared
       work.then(resolve, reject);
     });
   }

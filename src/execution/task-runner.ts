@@ -37,6 +37,17 @@ export interface RunningTask {
   workerId: string;
 }
 
+/** How a run started with `TaskRunner.start` reports its end: one call, never a throw back into the runner. */
+export interface RunEnd {
+  /** The run ended with this final record (`null`: no outcome written here, or the claim was lost). */
+  ended(final: QueuedTaskRecord | null): void;
+  /** The runner failed outside the persisted paths (a record it could not even start, a bug). */
+  crashed(error: unknown): void;
+}
+
+/** What a completion's write ends the run with: the final record, or a promise of it. */
+type Outcome = QueuedTaskRecord | null | Promise<QueuedTaskRecord | null>;
+
 /** Options of `TaskRunner.run`. */
 export interface RunOptions {
   workerId: string;
@@ -107,79 +118,180 @@ export class TaskRunner {
   }
 
   /** Run a claimed (running) record and persist its outcome. Never throws. */
-  async run(record: QueuedTaskRecord, options: RunOptions): Promise<QueuedTaskRecord | null> {
-    // Checked as the record starts, not only when it was claimed: a prefetched record may wait in a buffer.
-    if (isExpired(record)) return this.expire(record, options.workerId);
-    const definition = this.tasks.find(record.taskName);
-    if (!definition) return this.failUnknownTask(record);
+  run(record: QueuedTaskRecord, options: RunOptions): Promise<QueuedTaskRecord | null> {
+    return new Promise((resolve, reject) => this.start(record, options, { ended: resolve, crashed: reject }));
+  }
 
-    const abort = new TaskAbort();
+  /**
+   * `run` with its end reported to `end` instead of a promise (the worker's path). A run is a chain of callbacks, with
+   * a promise only where a step waits for one (the handler's own, an event envelope, a start listener, a write not
+   * batched): as an async function it made about ten promises per task, each seen by the task context's promise
+   * hooks on Node 20, and a suspended frame of about half a kilobyte.
+   */
+  start(record: QueuedTaskRecord, options: RunOptions, end: RunEnd): void {
+    let early: Promise<QueuedTaskRecord | null>;
+    try {
+      // Checked as the record starts, not only when it was claimed: a prefetched record may wait in a buffer.
+      if (isExpired(record)) early = this.expire(record, options.workerId);
+      else {
+        const definition = this.tasks.find(record.taskName);
+        if (definition) return this.begin(new TaskRun(record, definition, options, end));
+        early = this.failUnknownTask(record);
+      }
+    } catch (error) {
+      return end.crashed(error);
+    }
+    early.then(
+      (final) => end.ended(final),
+      (error: unknown) => end.crashed(error),
+    );
+  }
+
+  private begin(run: TaskRun): void {
+    const { record, options, abort } = run;
     if (options.signal) this.outerAborts.follow(options.signal, abort);
-    const timeout = this.timeoutOf(record, definition);
-    const timer =
-      timeout !== undefined
-        ? setLongTimeout(
-            () =>
-              abort.abort(new TaskTimeoutError(timeout, { taskName: record.taskName, taskId: record.id })),
-            timeout,
-          )
-        : undefined;
-    this.inFlight.set(record.id, { record, abort, workerId: options.workerId });
-
+    const timeout = this.timeoutOf(record, run.definition);
+    if (timeout !== undefined)
+      run.timer = setLongTimeout(
+        () => abort.abort(new TaskTimeoutError(timeout, { taskName: record.taskName, taskId: record.id })),
+        timeout,
+      );
+    this.inFlight.set(record.id, run);
     try {
       const publishing = this.publishLifecycle('task.started', record, options.workerId);
-      if (publishing) await publishing;
-      this.outcomeLog.started(record, definition);
-      const skip = this.startFilters.some((concerns) => concerns(record))
-        ? await this.notifyStart(record)
-        : undefined;
-      if (skip) return await this.skip(record, skip, options.workerId);
-      const parentLink = parentLinkOf(record);
-      const children = parentLink ? await readChildOutcomes(this.backend, record, parentLink) : undefined;
-      if (children?.failing)
-        return await this.fail(
-          record,
-          definition,
-          new NonRetryableError(children.failing.message),
-          options.workerId,
-        );
-      let result: unknown;
-      const context = new RunContext(record, abort, this.events, this.backend, children);
-      try {
-        try {
-          result = await (options.invoke
-            ? abort.race(
-                Promise.resolve(
-                  this.telemetry.runTask(record, abort, () => options.invoke!(context, abort.signal), []),
-                ),
-              )
-            : this.invoke(definition, record, abort, context, parentLink?.chain ? children : undefined));
-        } finally {
-          // The last progress value lands before the outcome is persisted.
-          const landing = context.close();
-          if (landing) await landing;
-        }
-      } catch (error) {
-        if (abort.aborted) return await this.onAbort(record, definition, abort.reason, options.workerId);
-        return await this.fail(record, definition, error, options.workerId);
-      }
-      if (abort.aborted) return await this.onAbort(record, definition, abort.reason, options.workerId);
-      return await this.complete(record, definition, result, options.workerId, options.completions);
-    } catch (error) {
-      // Only persistence can land here (the backend stayed unreachable through the retries): the record stays
-      // running, and stale recovery hands it on once its heartbeat ages out. No outcome was written.
-      this.removedOutcomes.forget(record.id);
-      this.logger.error(
-        `Could not persist the outcome of ${record.taskName} (${record.id}): ${describeError(error)}`,
+      if (!publishing) return this.started(run);
+      publishing.then(
+        () => this.started(run),
+        (error: unknown) => this.lost(run, error),
       );
-      return null;
-    } finally {
-      timer?.clear();
-      if (options.signal) this.outerAborts.unfollow(options.signal, abort);
-      // Only this run's entry: a retry of the record may already run here (claimed while this attempt published its
-      // failure), and deleting its entry would stop its heartbeats until stale recovery failed it.
-      if (this.inFlight.get(record.id)?.abort === abort) this.inFlight.delete(record.id);
+    } catch (error) {
+      this.lost(run, error);
     }
+  }
+
+  /** `task.started` is out: start listeners (a schedule's next occurrence, or a skip), then the flow's children. */
+  private started(run: TaskRun): void {
+    try {
+      const { record } = run;
+      this.outcomeLog.started(record, run.definition);
+      let concerned = false;
+      for (const concerns of this.startFilters) if ((concerned = concerns(record))) break;
+      if (!concerned) return this.prepare(run);
+      this.notifyStart(record).then(
+        (skip) => (skip ? this.settle(run, this.skip(record, skip, run.workerId)) : this.prepare(run)),
+        (error: unknown) => this.lost(run, error),
+      );
+    } catch (error) {
+      this.lost(run, error);
+    }
+  }
+
+  /** A flow parent reads its children's outcomes first (and fails, without running, when one failed). */
+  private prepare(run: TaskRun): void {
+    try {
+      const { record } = run;
+      const parentLink = parentLinkOf(record);
+      if (!parentLink) return this.invokeBody(run, undefined, false);
+      readChildOutcomes(this.backend, record, parentLink).then(
+        (children) => {
+          if (!children?.failing) return this.invokeBody(run, children, !!parentLink.chain);
+          this.settle(
+            run,
+            this.fail(record, run.definition, new NonRetryableError(children.failing.message), run.workerId),
+          );
+        },
+        (error: unknown) => this.lost(run, error),
+      );
+    } catch (error) {
+      this.lost(run, error);
+    }
+  }
+
+  /** Start the body; its settling, or the run's abort (whichever comes first), ends it. */
+  private invokeBody(run: TaskRun, children: ChildOutcomes | undefined, chain: boolean): void {
+    const { record, abort, options } = run;
+    let work: Promise<unknown>;
+    try {
+      const context = (run.context = new RunContext(record, abort, this.events, this.backend, children));
+      work = options.invoke
+        ? Promise.resolve(
+            this.telemetry.runTask(record, abort, () => options.invoke!(context, abort.signal), []),
+          )
+        : this.invoke(run.definition, record, abort, context, chain ? children : undefined);
+    } catch (error) {
+      return this.bodyEnded(run, false, error);
+    }
+    // A task that ignores its signal still ends the attempt at abort, and its late outcome is dropped.
+    abort.onAbort((reason) => this.bodyEnded(run, false, reason));
+    work.then(
+      (result) => this.bodyEnded(run, true, result),
+      (error: unknown) => this.bodyEnded(run, false, error),
+    );
+  }
+
+  /** The body settled or the run was aborted: the last progress value and log lines land, then the outcome. */
+  private bodyEnded(run: TaskRun, ok: boolean, value: unknown): void {
+    if (run.bodyDone) return;
+    run.bodyDone = true;
+    let landing: Promise<void> | undefined;
+    try {
+      landing = run.context?.close();
+    } catch (error) {
+      return this.outcome(run, false, error);
+    }
+    if (!landing) return this.outcome(run, ok, value);
+    landing.then(
+      () => this.outcome(run, ok, value),
+      (error: unknown) => this.outcome(run, false, error),
+    );
+  }
+
+  /** Persist the attempt's outcome: an abort's (whatever the body did), a failure, or a success. */
+  private outcome(run: TaskRun, ok: boolean, value: unknown): void {
+    try {
+      const { record, definition, abort, workerId } = run;
+      if (abort.aborted) return this.settle(run, this.onAbort(record, definition, abort.reason, workerId));
+      if (!ok) return this.settle(run, this.fail(record, definition, value, workerId));
+      this.completeThen(record, definition, value, workerId, run.options.completions, (outcome) =>
+        outcome instanceof Promise ? this.settle(run, outcome) : this.finish(run, outcome),
+      );
+    } catch (error) {
+      this.lost(run, error);
+    }
+  }
+
+  /** The run ends with what `written` settles with. */
+  private settle(run: TaskRun, written: Promise<QueuedTaskRecord | null>): void {
+    written.then(
+      (final) => this.finish(run, final),
+      (error: unknown) => this.lost(run, error),
+    );
+  }
+
+  /**
+   * Only persistence can land here (the backend stayed unreachable through the retries): the record stays running,
+   * and stale recovery hands it on once its heartbeat ages out. No outcome was written.
+   */
+  private lost(run: TaskRun, error: unknown): void {
+    if (run.finished) return;
+    const { record } = run;
+    this.removedOutcomes.forget(record.id);
+    this.logger.error(
+      `Could not persist the outcome of ${record.taskName} (${record.id}): ${describeError(error)}`,
+    );
+    this.finish(run, null);
+  }
+
+  private finish(run: TaskRun, final: QueuedTaskRecord | null): void {
+    if (run.finished) return;
+    run.finished = true;
+    const { record, options } = run;
+    run.timer?.clear();
+    if (options.signal) this.outerAborts.unfollow(options.signal, run.abort);
+    // Only this run's entry: a retry of the record may already run here (claimed while this attempt published its
+    // failure), and deleting its entry would stop its heartbeats until stale recovery failed it.
+    if (this.inFlight.get(record.id) === run) this.inFlight.delete(record.id);
+    run.end.ended(final);
   }
 
   /**
@@ -250,24 +362,47 @@ export class TaskRunner {
     workerId: string | null = record.workerId,
     completions?: CompletionBatch,
   ): Promise<QueuedTaskRecord | null> {
+    return new Promise((resolve) =>
+      this.completeThen(record, definition, result, workerId, completions, resolve),
+    );
+  }
+
+  /**
+   * `complete`, handing its outcome to `done` (a final record, or a promise of one for the slower paths: a failure
+   * to persist is a rejected one). Through the worker's batch, the common case, no promise is made; a failed batch
+   * write is retried alone (never through the batch again: a retry after a lost reply must not claim again).
+   */
+  private completeThen(
+    record: QueuedTaskRecord,
+    definition: TaskDefinition | undefined,
+    result: unknown,
+    workerId: string | null,
+    completions: CompletionBatch | undefined,
+    done: (outcome: Outcome) => void,
+  ): void {
     const value = result === undefined ? null : result;
     try {
       assertJsonSerializable(value, 'result', record.taskName);
     } catch (error) {
-      return this.fail(record, definition, new NonRetryableError(describeError(error)), workerId);
+      return done(this.fail(record, definition, new NonRetryableError(describeError(error)), workerId));
     }
     const removedAs = removedOnComplete(record) ? completedCopy(record, value) : undefined;
     this.announceRemoval(removedAs);
     const written = (updated: QueuedTaskRecord | null) =>
       this.completed(record, definition, value, workerId, removedAs, updated);
-    if (!completions) return this.completeAlone(record, value).then(written);
-    // Through the worker's batch, the common case; a failed batch write is retried alone (never through the batch
-    // again: a retry after a lost reply must not claim again). A then-chain, not an async function: awaiting the
-    // batch made a throwaway promise per task besides the function's own (Node 20 with the task context's hooks).
-    return completions.complete(record, value).then(
-      (applied) => written(applied ? (removedAs ?? completedCopy(record, value)) : null),
-      (error: unknown) => this.completeAlone(record, value, error).then(written),
-    );
+    const alone = (failed?: unknown) => done(this.completeAlone(record, value, failed).then(written));
+    if (!completions) return alone();
+    const applied = (ok: boolean) => {
+      let outcome: Outcome;
+      try {
+        outcome = written(ok ? (removedAs ?? completedCopy(record, value)) : null);
+      } catch (error) {
+        outcome = Promise.reject(error);
+      }
+      done(outcome);
+    };
+    if (completions.completeThen) return completions.completeThen(record, value, applied, alone);
+    completions.complete(record, value).then(applied, alone);
   }
 
   /** A success's write settled: log it and publish `task.completed` (and a flow's end), or report the lost claim. */
@@ -528,7 +663,7 @@ export class TaskRunner {
     return typeof fromRecord === 'number' && fromRecord > 0 ? fromRecord : definition.options.timeout;
   }
 
-  /** Start the task body in its context; settles with its result, or rejects at abort. */
+  /** Start the task body in its context; settles with its result. */
   private invoke(
     definition: TaskDefinition,
     record: QueuedTaskRecord,
@@ -545,10 +680,8 @@ export class TaskRunner {
       for (const param of [...injected].sort((a, b) => a.index - b.index))
         args.splice(param.index, 0, param.kind === 'context' ? context : record.id);
     }
-    return abort.race(
-      taskContextStorage.run(context, () =>
-        Promise.resolve(this.telemetry.runTask(record, abort, definition.handler, args)),
-      ),
+    return taskContextStorage.run(context, () =>
+      Promise.resolve(this.telemetry.runTask(record, abort, definition.handler, args)),
     );
   }
 
@@ -601,6 +734,26 @@ export class TaskRunner {
       payload: { error: message, willRetry: false },
     });
     return updated;
+  }
+}
+
+/** One run's state between its steps (`TaskRunner.start`); also its entry among the records running here. */
+class TaskRun implements RunningTask {
+  readonly abort = new TaskAbort();
+  readonly workerId: string;
+  timer: { clear(): void } | undefined;
+  context: RunContext | undefined;
+  /** The body's outcome was taken (it settled, or the run was aborted first): the other one is dropped. */
+  bodyDone = false;
+  finished = false;
+
+  constructor(
+    readonly record: QueuedTaskRecord,
+    readonly definition: TaskDefinition,
+    readonly options: RunOptions,
+    readonly end: RunEnd,
+  ) {
+    this.workerId = options.workerId;
   }
 }
 

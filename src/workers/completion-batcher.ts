@@ -17,8 +17,9 @@ export interface SlotLedger {
 
 interface PendingCompletion {
   item: CompletionItem;
-  resolve(applied: boolean): void;
-  reject(error: unknown): void;
+  /** The write's outcome (callbacks that never throw: `completeThen`'s, or a promise's). */
+  resolve: (applied: boolean) => void;
+  reject: (error: unknown) => void;
 }
 
 /** Most completions in one backend call. */
@@ -45,21 +46,28 @@ export class CompletionBatcher implements CompletionBatch {
   ) {}
 
   complete(record: QueuedTaskRecord, result: unknown): Promise<boolean> {
-    return new Promise((resolve, reject) => {
-      this.pending.push({
-        item: {
-          id: record.id,
-          result,
-          expectedRetryCount: record.retryCount,
-          parentId: record.parentId ?? null,
-          remove: removedOnComplete(record),
-        },
-        resolve,
-        reject,
-      });
-      this.slots.release(record.id);
-      if (this.writing < MAX_WRITES) void this.write();
+    return new Promise((resolve, reject) => this.completeThen(record, result, resolve, reject));
+  }
+
+  completeThen(
+    record: QueuedTaskRecord,
+    result: unknown,
+    written: (applied: boolean) => void,
+    failed: (error: unknown) => void,
+  ): void {
+    this.pending.push({
+      item: {
+        id: record.id,
+        result,
+        expectedRetryCount: record.retryCount,
+        parentId: record.parentId ?? null,
+        remove: removedOnComplete(record),
+      },
+      resolve: written,
+      reject: failed,
     });
+    this.slots.release(record.id);
+    if (this.writing < MAX_WRITES) void this.write();
   }
 
   private async write(): Promise<void> {
@@ -69,6 +77,8 @@ export class CompletionBatcher implements CompletionBatch {
         const batch = this.pending.splice(0, MAX_BATCH);
         const claim = this.slots.reserveClaim();
         let claimed: QueuedTaskRecord[] = [];
+        let completed: boolean[] | undefined;
+        let failure: unknown;
         try {
           const sentAt = performance.now();
           const outcome = await this.backend.completeAndClaim(
@@ -77,13 +87,16 @@ export class CompletionBatcher implements CompletionBatch {
           );
           if (claim) this.slots.roundTrip?.(performance.now() - sentAt);
           claimed = outcome.claimed;
-          batch.forEach((pending, i) => pending.resolve(outcome.completed[i] ?? false));
+          completed = outcome.completed;
         } catch (error) {
-          // Each caller retries its own write (see TaskRunner.persist), without the claim.
-          batch.forEach((pending) => pending.reject(error));
+          failure = error;
         } finally {
           if (claim) this.slots.fill(claimed, claim);
         }
+        // After the claimed records are launched, as when these were promises: their callbacks run the rest of each
+        // task's end at once. Each caller retries a failed write on its own (see TaskRunner.persist), without the claim.
+        if (completed) for (let i = 0; i < batch.length; i++) batch[i]!.resolve(completed[i] ?? false);
+        else for (const pending of batch) pending.reject(failure);
       }
     } finally {
       this.writing--;

@@ -12,7 +12,8 @@ import { TaskCancelledError } from '../errors/task-cancelled.error.js';
 import { ClaimLostError, ShutdownAbortError } from '../execution/abort-reasons.js';
 import { describeError } from '../execution/describe-error.js';
 import { ExecutionBackends } from '../execution/execution-backends.js';
-import { TaskRunner } from '../execution/task-runner.js';
+import type { ExecuteOptions } from '../execution/execution-backend.js';
+import { TaskRunner, type RunEnd } from '../execution/task-runner.js';
 import type { QueuedTaskRecord } from '../models/queued-task-record.js';
 import type { QueuesModuleOptions } from '../options/queues-module-options.js';
 import { QUEUES_MODULE_OPTIONS } from '../queues.constants.js';
@@ -51,8 +52,8 @@ const MAINTENANCE_STOP_WAIT_MS = 500;
 export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, BeforeApplicationShutdown {
   private readonly logger = new Logger(QueueWorker.name);
   readonly options: ResolvedWorkerOptions;
-  /** Launched runs by record id (a `ChurnMap`: one entry per task). */
-  private readonly active = new ChurnMap<Promise<void>>();
+  /** Launched runs by record id, each with its slot (a `ChurnMap`: one entry per task). */
+  private readonly active = new ChurnMap<Launch>();
   private readonly activePerQueue = new Map<string, number>();
   /** Running records, the prefetch buffer and claims in flight. */
   private readonly slots: WorkerSlots;
@@ -94,6 +95,8 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
   private wakeRequested = false;
   private started = false;
   private shutdownStartedAt: number | undefined;
+  /** What every launched run gets (the same for all). */
+  private runOptions: ExecuteOptions | undefined;
 
   constructor(
     private readonly backend: QueueBackend,
@@ -115,16 +118,16 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
     this.slots = new WorkerSlots(
       this.options.concurrency,
       this.sizer ?? (!batched || prefetch === 'auto' ? 0 : prefetch),
-      (record) => this.launch(record),
+      (record, startedAt) => this.launch(record, startedAt),
     );
     this.completions = new CompletionBatcher(backend, {
       // No wakeup for the claim loop when the batch claims: that claim is the one the freed slot would trigger. If
       // it comes back short, the queue was dry a moment ago; the slot waits for a notification or the next poll.
       // A slot held for the claim-by-claim queues wakes it: only the loop claims those.
       release: (id) => {
-        if (!this.claimsWithCompletions) return this.releaseSlot(id);
+        if (!this.claimsWithCompletions) return this.releaseSlot(this.active.get(id));
         if (this.oneByOneRunning.has(id)) this.slots.holdNextFree();
-        if (this.slots.release(id) && this.slots.heldCount > 0) this.requestWake();
+        if (this.freeSlot(this.active.get(id)) && this.slots.heldCount > 0) this.requestWake();
       },
       reserveClaim: () => {
         const limit = this.slots.claimRoom;
@@ -270,7 +273,7 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
   /** Wait up to `timeout` ms for running records; abort whatever is left; stop maintenance. */
   async drain(timeout: number): Promise<void> {
     const deadline = Date.now() + timeout;
-    const settled = Promise.allSettled([...this.active.values()]);
+    const settled = Promise.all([...this.active.values()].map((launch) => launch.whenEnded()));
     const timedOut = await within(
       settled.then(() => false),
       timeout,
@@ -290,7 +293,11 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
       }
       // Aborted runs only release their records; that is quick, but never wait long on a dead backend (their
       // records then age out into stale recovery).
-      await within(Promise.allSettled([...this.active.values()]), RELEASE_WAIT_MS, undefined);
+      await within(
+        Promise.all([...this.active.values()].map((launch) => launch.whenEnded())),
+        RELEASE_WAIT_MS,
+        undefined,
+      );
     }
     // What a claim in flight at the stop brought in after the hand-back, and every hand-back still under way (one
     // slower than its own wait: a loaded server, a row lock), end before the backend closes: up to what is left of the
@@ -499,51 +506,64 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
     return !this.stopController.signal.aborted && this.shares.batched !== undefined;
   }
 
-  private releaseSlot(id: string): void {
-    if (this.slots.release(id)) this.requestWake();
+  private releaseSlot(launch: Launch | undefined): void {
+    if (this.freeSlot(launch)) this.requestWake();
   }
 
-  private launch(record: QueuedTaskRecord): void {
-    this.activePerQueue.set(record.queue, (this.activePerQueue.get(record.queue) ?? 0) + 1);
-    this.active.set(record.id, this.runLaunched(record));
+  /** Give a launched record's slot back, once (its completion joining a batch frees it before its run ends). */
+  private freeSlot(launch: Launch | undefined): boolean {
+    if (!launch?.holdsSlot) return false;
+    launch.holdsSlot = false;
+    this.slots.release(launch.startedAt);
+    return true;
   }
 
   /**
-   * One launched record, start to slot release: one `then` on the run's promise. An async function awaiting it cost
-   * a suspended frame of about half a kilobyte per task, and a promise more: once a task context has been entered,
-   * Node 20 runs promise hooks and then makes a throwaway promise for every `await`.
+   * Run a record the slots started. No promise: the run reports its end to its `Launch` (`ExecutionBackend.launch`),
+   * which is also its entry in `active`. With a promise per launch and one `then` on it, a task made two promises
+   * here, each a promise-hook call once a task context has been entered (Node 20).
    */
-  private runLaunched(record: QueuedTaskRecord): Promise<void> {
+  private launch(record: QueuedTaskRecord, startedAt: number): void {
+    this.activePerQueue.set(record.queue, (this.activePerQueue.get(record.queue) ?? 0) + 1);
+    const launch = new Launch(record, startedAt, this.launchEnd);
+    this.active.set(record.id, launch);
     const execution = this.executions.find(record.executionBackend) ?? this.executions.get('local');
-    let running: Promise<QueuedTaskRecord | null>;
-    try {
-      running = execution.execute(this.runner, record, {
+    execution.launch(
+      this.runner,
+      record,
+      (this.runOptions ??= {
         workerId: this.workerId,
         completions: this.completions,
-      });
-    } catch (error) {
-      running = Promise.reject(error);
-    }
-    return running.then(
-      (final) => this.launchEnded(record, final, false, undefined),
-      (error: unknown) => this.launchEnded(record, null, true, error),
+      }),
+      launch,
     );
   }
 
-  /** What `runLaunched` does once the run settled. Never throws (its promise is the `active` entry). */
+  /** What a launch does once its run ended (`Launch`'s callbacks): one function for every launch. */
+  private readonly launchEnd = (
+    launch: Launch,
+    final: QueuedTaskRecord | null,
+    crashed: boolean,
+    error: unknown,
+  ) => this.launchEnded(launch, final, crashed, error);
+
+  /** Once the run ended. Never throws (the runner calls it). */
   private launchEnded(
-    record: QueuedTaskRecord,
+    launch: Launch,
     final: QueuedTaskRecord | null,
     crashed: boolean,
     error: unknown,
   ): void {
+    const { record } = launch;
     try {
       if (crashed) this.logger.error(`Task ${record.id} crashed the runner: ${describeError(error)}`);
       else if (final?.status === 'scheduled') this.hints.hint(final.scheduledAt);
     } catch (hintError) {
       this.logger.error(`Task ${record.id} crashed the runner: ${describeError(hintError)}`);
     } finally {
-      this.active.delete(record.id);
+      // Only this launch's entry: a retry of the record may already run here (claimed while this attempt published
+      // its failure).
+      if (this.active.get(record.id) === launch) this.active.delete(record.id);
       // Its slot is offered to the claim-by-claim queues first (held, or free): the loop claims them.
       if (this.oneByOneRunning.delete(record.id)) {
         // Its queue's cap has room again: the next claim of the claim-by-claim queues may find work.
@@ -553,7 +573,8 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
       const count = (this.activePerQueue.get(record.queue) ?? 1) - 1;
       if (count > 0) this.activePerQueue.set(record.queue, count);
       else this.activePerQueue.delete(record.queue);
-      this.releaseSlot(record.id);
+      this.releaseSlot(launch);
+      launch.settle();
     }
   }
 
@@ -707,5 +728,46 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
       return;
     const removed = await runRetentionPass(this.backend, this.options.cleanup, this.tasks.list());
     if (removed > 0) this.logger.log(`Cleanup removed ${removed} terminal record(s)`);
+  }
+}
+
+/** A launched record: its entry in `QueueWorker.active` from launch to its run's end, and where the run reports it. */
+class Launch implements RunEnd {
+  /** Whether it still holds its worker slot (a completion frees it as it joins a batch, before the run ends). */
+  holdsSlot = true;
+  private done = false;
+  private waiters: Array<() => void> | undefined;
+
+  constructor(
+    readonly record: QueuedTaskRecord,
+    /** As `WorkerSlots` started it (for `release`). */
+    readonly startedAt: number,
+    private readonly onEnd: (
+      launch: Launch,
+      final: QueuedTaskRecord | null,
+      crashed: boolean,
+      error: unknown,
+    ) => void,
+  ) {}
+
+  ended(final: QueuedTaskRecord | null): void {
+    this.onEnd(this, final, false, undefined);
+  }
+
+  crashed(error: unknown): void {
+    this.onEnd(this, null, true, error);
+  }
+
+  /** Settles once the run ended (shutdown's drain waits on it; no promise is made for a launch nobody waits on). */
+  whenEnded(): Promise<void> {
+    if (this.done) return Promise.resolve();
+    return new Promise((resolve) => (this.waiters ??= []).push(resolve));
+  }
+
+  settle(): void {
+    this.done = true;
+    const waiters = this.waiters;
+    this.waiters = undefined;
+    if (waiters) for (const resolve of waiters) resolve();
   }
 }

@@ -1,6 +1,5 @@
 import type { QueuedTaskRecord } from '../models/queued-task-record.js';
 import type { PrefetchSizer } from './prefetch-sizer.js';
-import { ChurnMap } from '../collections/churn-map.js';
 
 /**
  * One worker's capacity: records running (at most `concurrency`), records claimed ahead into the prefetch buffer
@@ -13,8 +12,11 @@ import { ChurnMap } from '../collections/churn-map.js';
  * other freed slot, so under contention the two shares split the freed slots.
  */
 export class WorkerSlots {
-  /** Running record ids, with their start times when a sizer measures task times (a `ChurnMap`: one per task). */
-  private readonly running = new ChurnMap<number>();
+  /**
+   * Records running. Which ones is the owner's to know (`start` hands it each record with its start time, and it
+   * gives the slot back with `release`): a registry of them here was one more keyed add and delete per task.
+   */
+  private running = 0;
   private buffer: QueuedTaskRecord[] = [];
   private reserved = 0;
   /** Free slots kept from the buffer for a claim of the claim-by-claim queues. */
@@ -28,7 +30,8 @@ export class WorkerSlots {
   constructor(
     private readonly concurrency: number,
     prefetch: number | PrefetchSizer,
-    private readonly start: (record: QueuedTaskRecord) => void,
+    /** Start a record; `startedAt` (0 without a sizer) goes back to `release`. */
+    private readonly start: (record: QueuedTaskRecord, startedAt: number) => void,
   ) {
     this.sizer = typeof prefetch === 'number' ? undefined : prefetch;
     this.fixed = typeof prefetch === 'number' ? prefetch : 0;
@@ -41,9 +44,7 @@ export class WorkerSlots {
 
   /** How many more records may be claimed now: free slots and buffer room, less the claims in flight. */
   get claimRoom(): number {
-    return (
-      this.concurrency + this.prefetch - this.running.size - this.buffer.length - this.reserved - this.held
-    );
+    return this.concurrency + this.prefetch - this.running - this.buffer.length - this.reserved - this.held;
   }
 
   /**
@@ -51,7 +52,7 @@ export class WorkerSlots {
    * `acceptStarting`: the held ones and those no buffered record or claim in flight will take.
    */
   takeStartRoom(): number {
-    const free = this.concurrency - this.running.size - this.held - this.buffer.length - this.reserved;
+    const free = this.concurrency - this.running - this.held - this.buffer.length - this.reserved;
     this.held += Math.max(0, free);
     return this.held;
   }
@@ -97,22 +98,20 @@ export class WorkerSlots {
   }
 
   /**
-   * A record stopped running: its slot goes to the next buffered record, or is held for the claim-by-claim queues
-   * (`holdNextFree`). False when it held no slot.
+   * A record started here stopped running (once per started record; `startedAt` as `start` got it): its slot goes to
+   * the next buffered record, or is held for the claim-by-claim queues (`holdNextFree`).
    */
-  release(id: string): boolean {
-    const startedAt = this.running.take(id);
-    if (startedAt === undefined) return false;
+  release(startedAt: number): void {
+    this.running--;
     if (this.sizer) this.sizer.taskEnded(performance.now() - startedAt);
     if (this.holdWanted && !this.lastHeld) {
       this.holdWanted = false;
       this.lastHeld = true;
       this.held++;
-      return true;
+      return;
     }
     this.lastHeld = false;
     this.startBuffered();
-    return true;
   }
 
   /** Remove buffered records (all, or those whose ids `matches`) and return them. */
@@ -125,12 +124,12 @@ export class WorkerSlots {
   }
 
   private startBuffered(): void {
-    while (this.running.size + this.held < this.concurrency && this.buffer.length > 0)
+    while (this.running + this.held < this.concurrency && this.buffer.length > 0)
       this.launch(this.buffer.shift()!);
   }
 
   private launch(record: QueuedTaskRecord): void {
-    this.running.set(record.id, this.sizer ? performance.now() : 0);
-    this.start(record);
+    this.running++;
+    this.start(record, this.sizer ? performance.now() : 0);
   }
 }

@@ -1,6 +1,6 @@
 import type { QueuedTaskRecord } from '../../models/queued-task-record.js';
 import { ExecutionBackend, type ExecuteOptions } from '../execution-backend.js';
-import type { TaskRunner } from '../task-runner.js';
+import type { RunEnd, TaskRunner } from '../task-runner.js';
 import { ThreadPool, type ThreadPoolStats } from './thread-pool.js';
 import {
   resolveThreadsConfig,
@@ -40,6 +40,14 @@ export class ThreadsExecutionBackend extends ExecutionBackend {
       ...options,
       invoke: (context, signal) => this.pool.run(record, context, signal),
     });
+  }
+
+  override launch(runner: TaskRunner, record: QueuedTaskRecord, options: ExecuteOptions, end: RunEnd): void {
+    runner.start(
+      record,
+      { ...options, invoke: (context, signal) => this.pool.run(record, context, signal) },
+      end,
+    );
   }
 
   /** Close every thread; runs after the worker drained (`onApplicationShutdown`). */

@@ -104,4 +104,31 @@ describe('CompletionBatcher', () => {
     backend.openGate();
     assert.equal(await outcome, false);
   });
+
+  test('completeThen: the callbacks hear the write, after the claim of its batch was handed to the slots', async () => {
+    const { backend, batcher, claimedRecords: r, filled } = await setup(2);
+    const heard: string[] = [];
+    batcher.completeThen(
+      r[0]!,
+      null,
+      (applied) => heard.push(`written ${applied} after ${filled.length} fill(s)`),
+      () => heard.push('failed'),
+    );
+    backend.failNext = true;
+    await tick();
+    backend.openGate();
+    await tick();
+    assert.deepEqual(heard, ['failed'], 'a failed write calls failed once, nothing else');
+    batcher.completeThen(
+      r[1]!,
+      null,
+      (applied) => heard.push(`written ${applied} after ${filled.length} fill(s)`),
+      () => heard.push('failed'),
+    );
+    await tick();
+    backend.openGate();
+    await tick();
+    assert.deepEqual(heard, ['failed', 'written true after 2 fill(s)']);
+    assert.equal((await backend.getTask(r[1]!.id))!.status, 'completed');
+  });
 });

@@ -56,6 +56,39 @@ describe('TaskAbort', () => {
   });
 });
 
+describe('TaskAbort.onAbort', () => {
+  test('calls its listener once, with the first reason, after the aborting call returned', async () => {
+    const run = new TaskAbort();
+    const heard: unknown[] = [];
+    run.onAbort((reason) => heard.push(reason));
+    const first = new Error('timeout');
+    run.abort(first);
+    run.abort(new Error('later'));
+    assert.deepEqual(heard, [], 'not inside abort()');
+    await Promise.resolve();
+    assert.deepEqual(heard, [first]);
+  });
+
+  test('a listener added after the abort hears it in a microtask', async () => {
+    const run = new TaskAbort();
+    const reason = new Error('shutdown');
+    run.abort(reason);
+    const heard: unknown[] = [];
+    run.onAbort((r) => heard.push(r));
+    assert.deepEqual(heard, []);
+    await Promise.resolve();
+    assert.deepEqual(heard, [reason]);
+  });
+
+  test('no abort, no call', async () => {
+    const run = new TaskAbort();
+    let called = false;
+    run.onAbort(() => (called = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(called, false);
+  });
+});
+
 describe('AbortFanout', () => {
   test('one outer abort reaches every follower still following it, and later followers at once', () => {
     const fanout = new AbortFanout();
