@@ -76,3 +76,18 @@ export function settleHeap(kind) {
     collect({ type: 'minor' });
   } else if (kind === 'full') collect();
 }
+
+/**
+ * Runs `run(build, mode)` for every build and mode, `rounds` times, reversing both orders every other round so
+ * neither side always goes first; returns the results by `label(build, mode)`, one array per pair, in round order.
+ */
+export async function alternatedRounds(rounds, builds, modes, label, run) {
+  const results = {};
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 === 0 ? builds : [...builds].reverse();
+    const modeOrder = round % 2 === 0 ? modes : [...modes].reverse();
+    for (const build of order)
+      for (const mode of modeOrder) (results[label(build, mode)] ??= []).push(await run(build, mode));
+  }
+  return results;
+}

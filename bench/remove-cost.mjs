@@ -14,7 +14,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { repoDir } from './config.mjs';
-import { median } from './measure.mjs';
+import { alternatedRounds, median } from './measure.mjs';
 import { startPrivateRedis } from './private-redis.mjs';
 
 const builds = (process.env.BENCH_REMOVE_BUILDS ?? 'build-bench').split(',');
@@ -90,18 +90,9 @@ async function drain(build, remove) {
   }
 }
 
-const results = {};
 try {
-  for (let round = 0; round < ROUNDS; round++) {
-    const order = round % 2 === 0 ? builds : [...builds].reverse();
-    const modes = round % 2 === 0 ? [false, true] : [true, false];
-    for (const build of order) {
-      for (const remove of modes) {
-        const key = `${build} ${remove ? 'removed' : 'kept'}`;
-        (results[key] ??= []).push(await drain(build, remove));
-      }
-    }
-  }
+  const results = await alternatedRounds(ROUNDS, builds, [false, true], (build, remove) =>
+    `${build} ${remove ? 'removed' : 'kept'}`, drain);
   for (const [key, runs] of Object.entries(results)) {
     const pick = (f) => Number(median(runs.map(f)).toFixed(2));
     console.log(

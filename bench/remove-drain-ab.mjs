@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { PerformanceObserver } from 'node:perf_hooks';
 import path from 'node:path';
 import { repoDir } from './config.mjs';
-import { median, settleHeap, waitUntil, waitUntilAsync } from './measure.mjs';
+import { alternatedRounds, median, settleHeap, waitUntil, waitUntilAsync } from './measure.mjs';
 import { startPrivateRedis } from './private-redis.mjs';
 
 const builds = (process.env.BENCH_REMOVE_BUILDS ?? 'build-bench').split(',');
@@ -105,18 +105,9 @@ async function drain(build, removeOnComplete) {
   }
 }
 
-const results = {};
 try {
-  for (let round = 0; round < ROUNDS; round++) {
-    const order = round % 2 === 0 ? builds : [...builds].reverse();
-    const modes = round % 2 === 0 ? MODES : [...MODES].reverse();
-    for (const build of order) {
-      for (const remove of modes) {
-        const key = `${build} ${remove ? 'removed' : 'kept'}`;
-        (results[key] ??= []).push(await drain(build, remove));
-      }
-    }
-  }
+  const results = await alternatedRounds(ROUNDS, builds, MODES, (build, remove) =>
+    `${build} ${remove ? 'removed' : 'kept'}`, drain);
   for (const [key, runs] of Object.entries(results)) {
     const pick = (f) => Number(median(runs.map(f)).toFixed(2));
     console.log(
