@@ -39,6 +39,8 @@ const MAX_WRITES = 2;
 export class CompletionBatcher implements CompletionBatch {
   private pending: PendingCompletion[] = [];
   private writing = 0;
+  /** Waiting for the writes to end (`whenIdle`; no promise is made while nobody waits). */
+  private idleWaiters: Array<() => void> | undefined;
 
   constructor(
     private readonly backend: QueueBackend,
@@ -68,6 +70,15 @@ export class CompletionBatcher implements CompletionBatch {
     });
     this.slots.release(record.id);
     if (this.writing < MAX_WRITES) void this.write();
+  }
+
+  /**
+   * Settles once no write is in flight: each write's claim has then been handed to `fill` (shutdown waits for it, so
+   * that a claim made before the stop is handed back before the backend closes).
+   */
+  whenIdle(): Promise<void> {
+    if (this.writing === 0) return Promise.resolve();
+    return new Promise((resolve) => (this.idleWaiters ??= []).push(resolve));
   }
 
   private async write(): Promise<void> {
@@ -100,6 +111,11 @@ export class CompletionBatcher implements CompletionBatch {
       }
     } finally {
       this.writing--;
+      if (this.writing === 0 && this.idleWaiters) {
+        const waiters = this.idleWaiters;
+        this.idleWaiters = undefined;
+        for (const resolve of waiters) resolve();
+      }
     }
   }
 }

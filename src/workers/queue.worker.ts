@@ -138,9 +138,8 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
       roundTrip: (ms) => this.sizer?.roundTrip(ms),
       fill: (records, claim) => {
         this.slots.unreserve(claim.limit);
+        // A claim that was in flight when claiming stopped goes back to the line unstarted (see `acceptClaimed`).
         this.acceptClaimed(records);
-        // A claim that was in flight when claiming stopped: what did not start goes back to the line.
-        if (this.stopController.signal.aborted) void this.handBackBuffered();
       },
     });
   }
@@ -299,11 +298,12 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
         undefined,
       );
     }
-    // What a claim in flight at the stop brought in after the hand-back, and every hand-back still under way (one
-    // slower than its own wait: a loaded server, a row lock), end before the backend closes: up to what is left of the
-    // shutdown budget, and at least the usual release wait (a dead backend leaves them to stale recovery).
+    // Completion batches still writing (past the timeout: their runs were aborted above while the write was out), whose
+    // claims made before the stop are handed back as they land, and every hand-back under way (one slower than its own
+    // wait: a loaded server, a row lock) end before the backend closes: up to what is left of the shutdown budget, and
+    // at least the usual release wait (a dead backend leaves them to stale recovery).
     await this.handBackBuffered();
-    const handedBack = Promise.allSettled([...this.handingBack]);
+    const handedBack = this.completions.whenIdle().then(() => Promise.allSettled([...this.handingBack]));
     await within(handedBack, Math.max(RELEASE_WAIT_MS, deadline - Date.now()), undefined);
     await maintenanceStopped;
     if (this.presence) await within(this.presence.leave(), MAINTENANCE_STOP_WAIT_MS, undefined);
@@ -428,6 +428,7 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
    * pause): they go back to the line unstarted.
    */
   private acceptClaimed(records: QueuedTaskRecord[]): void {
+    if (this.handBackIfStopped(records)) return;
     if (this.pausedQueues.any && records.some((record) => this.pausedQueues.has(record.queue))) {
       void this.handBack(records.filter((record) => this.pausedQueues.has(record.queue)));
       records = records.filter((record) => !this.pausedQueues.has(record.queue));
@@ -493,12 +494,29 @@ export class QueueWorker implements OnApplicationBootstrap, OnModuleDestroy, Bef
 
   /** Start records of the claim-by-claim queues (except those of a queue paused since the claim left). */
   private acceptStarting(records: QueuedTaskRecord[]): void {
+    if (this.handBackIfStopped(records)) {
+      this.slots.acceptStarting([]);
+      return;
+    }
     if (this.pausedQueues.any && records.some((record) => this.pausedQueues.has(record.queue))) {
       void this.handBack(records.filter((record) => this.pausedQueues.has(record.queue)));
       records = records.filter((record) => !this.pausedQueues.has(record.queue));
     }
     for (const record of records) this.oneByOneRunning.add(record.id);
     this.slots.acceptStarting(records);
+  }
+
+  /**
+   * A claim that came back after claiming stopped (a completion batch's claim, or the loop's own claim still in flight
+   * when `stopClaiming` gave up waiting): its records go back to the line unstarted, as the buffer does at the stop.
+   * Started here, they ran outside the drain, which waits only for the runs it saw begin, and the backend closed under
+   * them: left `running` until stale recovery (prefetch-close on MariaDB, about 1 run in 12). Their hand-back is in
+   * `handingBack`, which the drain waits for.
+   */
+  private handBackIfStopped(records: QueuedTaskRecord[]): boolean {
+    if (!this.stopController.signal.aborted) return false;
+    void this.handBack(records);
+    return true;
   }
 
   /** Completions claim the batched share for the slots they free (the claim loop claims the capped queues). */
