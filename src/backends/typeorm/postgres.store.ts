@@ -116,7 +116,8 @@ export class PostgresQueueStore extends SqlQueueStore {
   private insertedSinceAnalyze = 0;
   /** Rows to insert before the next background ANALYZE: nine times the table's rows at the last one. */
   private analyzeAfter = ANALYZE_AFTER_ROWS;
-  private analyzing = false;
+  /** The background ANALYZE under way, if any (`settle` waits for it). */
+  private analysis: Promise<void> | undefined;
   /** The bulk-insert shapes prepared so far (see `bulkShape`). */
   private readonly bulkShapes = new Set<string>();
   /** Numbered text and statement name of each SQL text sent through `prepared`. */
@@ -312,12 +313,21 @@ export class PostgresQueueStore extends SqlQueueStore {
    */
   protected override afterInsert(count: number): void {
     this.insertedSinceAnalyze += count;
-    if (this.insertedSinceAnalyze < this.analyzeAfter || this.analyzing) return;
+    if (this.insertedSinceAnalyze < this.analyzeAfter || this.analysis) return;
     this.insertedSinceAnalyze = 0;
-    this.analyzing = true;
-    void this.analyze()
+    this.analysis = this.analyze()
       .catch(() => undefined) // statistics are an optimisation; autovacuum catches up anyway
-      .finally(() => (this.analyzing = false));
+      .finally(() => (this.analysis = undefined));
+  }
+
+  /**
+   * A process that fills a table and closes at once (a producer's bulk enqueue, then shutdown) had its ANALYZE lost
+   * with its pool: the workers' claims then sorted every pending row until autovacuum came round (a minute, or never
+   * where it is off), 15–20 µs more server CPU per drained job in the bench (docs/performance.md, "Where the full
+   * bench's PostgreSQL server CPU goes"). Closing waits for it (bounded by the backend).
+   */
+  override settle(): Promise<void> {
+    return this.analysis ?? Promise.resolve();
   }
 
   private async analyze(): Promise<void> {

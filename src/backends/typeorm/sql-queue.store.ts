@@ -459,6 +459,11 @@ export abstract class SqlQueueStore {
   /** Called after rows were inserted (dialects that keep planner statistics fresh count them). */
   protected afterInsert(_count: number): void {}
 
+  /** Background work of this store (a statistics refresh) that should end before its connections close. */
+  settle(): Promise<void> {
+    return Promise.resolve();
+  }
+
   /** Insert unkeyed records in one statement, in order: one multi-row INSERT (dialects may do it their way). */
   protected async insertRows(records: readonly QueuedTaskRecord[], manager?: EntityManager): Promise<void> {
     const placeholders = records.map(() => `(${TASK_COLUMNS.map(() => '?').join(', ')})`).join(', ');

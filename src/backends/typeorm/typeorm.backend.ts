@@ -50,6 +50,10 @@ import type { SqlQueueMetrics, SqlQueueStore } from './sql-queue.store.js';
 import { SqliteQueueStore } from './sqlite.store.js';
 import { DRIVER_PACKAGES, SUPPORTED_DRIVERS, type TypeOrmBackendConfig } from './typeorm-backend.config.js';
 import { assertWorkerEntry, type WorkerInfo } from '../../models/worker-info.js';
+import { within } from '../../timing/within.js';
+
+/** Longest `close` waits for a store's background work (an ANALYZE of a large table takes about a second). */
+const SETTLE_WAIT_MS = 5_000;
 
 /** Import an optional package or throw `MissingDependencyError` naming it. */
 async function requirePackage<T>(name: string, feature: string): Promise<T> {
@@ -293,6 +297,7 @@ export class TypeOrmQueueBackend extends QueueBackend {
   }
 
   async close(): Promise<void> {
+    if (this.store) await within(this.store.settle(), SETTLE_WAIT_MS, undefined);
     await this.listener?.close();
     this.listener = undefined;
     this.waiters.wakeAll(false);
